@@ -1,0 +1,20 @@
+"""fastann: hand-written C++ and CUDA neural-network kernels under a small Keras-like API.
+
+    import fastann
+    fastann.build_info()                       # version, SIMD path, threads, CUDA
+    fastann.ops.gemm(a, b)                     # the kernels, NumPy arrays in and out
+    model = fastann.Sequential([fastann.layers.Dense(300, activation="relu"), ...])
+"""
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("fastann")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.1.0"
+
+from . import cuda, ops, reference  # noqa: E402
+from ._info import build_info, get_num_threads, set_num_threads  # noqa: E402
+
+__all__ = ["__version__", "build_info", "cuda", "get_num_threads", "ops", "reference", "set_num_threads"]

@@ -1,0 +1,42 @@
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))  # tests/helpers.py
+
+import fastann  # noqa: E402
+from fastann.ops import _common  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def poison_outputs(monkeypatch):
+    """Every output fastann.ops allocates is NaN-filled before its kernel runs."""
+    monkeypatch.setattr(_common, "POISON", True)
+
+
+@pytest.fixture
+def rng():
+    """A fresh random generator per test; its seed is printed so a failure can be replayed."""
+    seed = int.from_bytes(os.urandom(4), "little")
+    print(f"rng seed = {seed}")
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def backend(request):
+    """Run a test body on every kernel backend; 'cuda' skips (saying why) where no GPU is usable."""
+    if request.param == "cuda" and not fastann.cuda.is_available():
+        pytest.skip(f"no usable GPU: {fastann.cuda.why_unavailable()}")
+    return request.param
+
+
+@pytest.fixture
+def xp(backend):
+    """The array module of the backend: numpy for 'cpu', cupy for 'cuda'."""
+    if backend == "cuda":
+        import cupy
+
+        return cupy
+    return np

@@ -1,0 +1,70 @@
+"""Shared test helpers: relative error, finite-difference gradient checks."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_numpy(a):
+    """NumPy copy of a NumPy or CuPy array."""
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+
+def rel_err(out, ref) -> float:
+    """||out - ref|| / ||ref|| in float64 (absolute error when ref is all zeros). NaN anywhere -> inf."""
+    out = to_numpy(out).astype(np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    assert out.shape == ref.shape, f"shape {out.shape} != reference shape {ref.shape}"
+    if not np.all(np.isfinite(out)) and np.all(np.isfinite(ref)):
+        return float("inf")
+    den = np.linalg.norm(ref)
+    num = np.linalg.norm(out - ref)
+    return float(num / den) if den > 0 else float(num)
+
+
+def assert_close(out, ref, tol: float, what: str = "") -> None:
+    e = rel_err(out, ref)
+    assert e <= tol, f"{what} relative error {e:.3e} > {tol:.1e}"
+
+
+# float32 / float64 tolerances of DESIGN.md: elementwise well under 1e-5, reductions / GEMM under 1e-4.
+TOL_ELEMENTWISE = {np.float32: 2e-6, np.float64: 1e-12}
+TOL_REDUCTION = {np.float32: 1e-5, np.float64: 1e-11}
+
+
+def numerical_grad(f, x: np.ndarray, g: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """d/dx of sum(f(x) * g) by central differences (x float64, perturbed in place and restored)."""
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        fp = float(np.sum(np.asarray(f(), dtype=np.float64) * g))
+        flat[i] = old - eps
+        fm = float(np.sum(np.asarray(f(), dtype=np.float64) * g))
+        flat[i] = old
+        gflat[i] = (fp - fm) / (2 * eps)
+    return grad
+
+
+def gradcheck(forward, backward, inputs, rng, eps: float = 1e-6, tol: float = 1e-6, names=None):
+    """Check a backward against central differences of its forward, in float64.
+
+    ``forward(*inputs) -> out``; ``backward(grad_output, *inputs) -> grads`` (a tuple in input order, an
+    entry None to skip that input, or a single array for one input). The scalar checked is
+    ``sum(out * G)`` for a fixed random ``G``, so every output element's gradient path is exercised.
+    """
+    inputs = [np.array(x, dtype=np.float64) for x in inputs]
+    out = np.asarray(to_numpy(forward(*inputs)), dtype=np.float64)
+    g = rng.standard_normal(out.shape)
+    grads = backward(g, *inputs)
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    checked = 0
+    for i, (x, ga) in enumerate(zip(inputs, grads)):
+        if ga is None:
+            continue
+        num = numerical_grad(lambda: to_numpy(forward(*inputs)), x, g, eps)
+        name = names[i] if names else f"input {i}"
+        assert_close(ga, num, tol, f"gradient of {name}:")
+        checked += 1
+    assert checked, "gradcheck checked no gradient"
