@@ -415,19 +415,30 @@ void pack_b_shifted(T* dst, const T* xpad, const ShiftedGeometry& s) {
   }
 }
 
-// Packed A (K x Q as MR-row panels) from the shifted rows of xpad: the weight gradient's operand.
+// C (M x N) (+)= A * B with A's rows read in place (row m at a_base + a_off[m], no packing) and B packed.
 template <class T>
-void pack_a_shifted(T* dst, const T* xpad, const ShiftedGeometry& s) {
-  const int64_t K = static_cast<int64_t>(s.off.size());
-  for (int64_t k0 = 0; k0 < K; k0 += MR) {
-    T* panel = dst + (k0 / MR) * s.Q * MR;
-    const int64_t mr = std::min(MR, K - k0);
-    for (int64_t i = 0; i < mr; ++i) {
-      const T* src = xpad + s.off[k0 + i];
-      for (int64_t q = 0; q < s.Q; ++q) panel[q * MR + i] = src[q];
+void gemm_rows_a(int64_t M, int64_t N, int64_t K, const T* a_base, const int64_t* a_off, const T* bpack, T* c,
+                 int64_t ldc, bool accumulate, bool avx512) {
+  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
+    const int64_t nr = std::min(NR<T>, N - n0);
+    const T* blk = bpack + (n0 / NR<T>) * K * NR<T>;
+    for (int64_t m0 = 0; m0 < M; m0 += MR) {
+      const int64_t mr = std::min(MR, M - m0);
+      if (avx512) {
+        conv_detail::microkernel_rows_avx512(K, a_base, a_off + m0, blk, NR<T>, c + m0 * ldc + n0, ldc, mr, nr,
+                                             accumulate);
+      } else {
+        for (int64_t i = 0; i < mr; ++i) {
+          const T* arow = a_base + a_off[m0 + i];
+          for (int64_t j = 0; j < nr; ++j) {
+            T sum = T(0);
+            for (int64_t k = 0; k < K; ++k) sum += arow[k] * blk[k * NR<T> + j];
+            T& cij = c[(m0 + i) * ldc + n0 + j];
+            cij = accumulate ? cij + sum : sum;
+          }
+        }
+      }
     }
-    for (int64_t i = mr; i < MR; ++i)
-      for (int64_t q = 0; q < s.Q; ++q) panel[q * MR + i] = T(0);
   }
 }
 
@@ -810,11 +821,10 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
     std::vector<T>& acc = partial[b / chunk];  // parallel_for hands thread t the chunk starting at t*chunk
     acc.assign(G * K * OCg, T(0));
     if (stride1) {  // on the padded grid: dW^T (K x OCg) += shifted rows (K x Q) * dout^T (Q x OCg)
-      Scratch<T> xpad(sg.plane + sg.slack), apack(packed_size<T>(K, sg.Q)), bpack(packed_b_size<T>(sg.Q, OCg));
+      Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(sg.Q, OCg));
       for (int64_t ng = b; ng < e; ++ng) {
         const int64_t n = ng / G, g = ng % G;
         pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
-        pack_a_shifted(apack.data(), xpad.data(), sg);
         // dout^T on the padded grid, packed B: zero at the thrown-away columns ow >= OW.
         const T* dn = dout + (n * p.OC + g * OCg) * P;
         for (int64_t o0 = 0; o0 < OCg; o0 += NR<T>) {
@@ -828,7 +838,9 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
               for (int64_t ow = 0; ow < p.OW; ++ow) d[ow * NR<T>] = src[ow];
             }
         }
-        gemm_packed_ab(K, OCg, sg.Q, apack.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
+        // A = the shifted rows, read in place (no transposed copy of the K x Q operand)
+        gemm_rows_a(K, OCg, sg.Q, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true,
+                    simd);
       }
       return;
     }

@@ -100,7 +100,56 @@ inline void microkernel(int64_t K, const typename S::T* a, const typename S::T* 
   }
 }
 
+// The same tile with A read in place: row i of A is a_base + a_off[i] (rows past mr repeat row 0 and are
+// never stored). The weight gradient uses it to read the padded image's shifted rows without packing them.
+template <class S>
+inline void microkernel_rows(int64_t K, const typename S::T* a_base, const int64_t* a_off,
+                             const typename S::T* b, int64_t ldb, typename S::T* c, int64_t ldc, int64_t mr,
+                             int64_t nr, bool accumulate) {
+  using V = typename S::V;
+  using T = typename S::T;
+  const T* rows[MR];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) rows[i] = a_base + a_off[i < mr ? i : 0];
+  V acc[MR][2];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::zero();
+  const auto m0 = lane_mask<S>(nr), m1 = lane_mask<S>(nr - S::L);
+  for (int64_t k = 0; k < K; ++k) {
+    const V b0 = S::loadm(m0, b + k * ldb);
+    const V b1 = S::loadm(m1, b + k * ldb + S::L);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const V ai = S::bcast(rows[i] + k);
+      acc[i][0] = S::fma(ai, b0, acc[i][0]);
+      acc[i][1] = S::fma(ai, b1, acc[i][1]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+    T* ci = c + i * ldc;
+    V v0 = acc[i][0], v1 = acc[i][1];
+    if (accumulate) {
+      v0 = S::add(v0, S::loadm(m0, ci));
+      v1 = S::add(v1, S::loadm(m1, ci + S::L));
+    }
+    S::storem(ci, m0, v0);
+    S::storem(ci + S::L, m1, v1);
+  }
+}
+
 }  // namespace
+
+void microkernel_rows_avx512(int64_t K, const float* a_base, const int64_t* a_off, const float* b, int64_t ldb,
+                             float* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
+  microkernel_rows<F32>(K, a_base, a_off, b, ldb, c, ldc, mr, nr, accumulate);
+}
+
+void microkernel_rows_avx512(int64_t K, const double* a_base, const int64_t* a_off, const double* b, int64_t ldb,
+                             double* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
+  microkernel_rows<F64>(K, a_base, a_off, b, ldb, c, ldc, mr, nr, accumulate);
+}
 
 void microkernel_avx512(int64_t K, const float* a_panel, const float* b, int64_t ldb, float* c, int64_t ldc,
                         int64_t mr, int64_t nr, bool accumulate) {

@@ -90,6 +90,11 @@ void microkernel_avx512(int64_t K, const float* a_panel, const float* b, int64_t
                         int64_t mr, int64_t nr, bool accumulate);
 void microkernel_avx512(int64_t K, const double* a_panel, const double* b, int64_t ldb, double* c, int64_t ldc,
                         int64_t mr, int64_t nr, bool accumulate);
+// The same with A read in place: row i of the tile is a_base + a_off[i], element k at (a_base + a_off[i])[k].
+void microkernel_rows_avx512(int64_t K, const float* a_base, const int64_t* a_off, const float* b, int64_t ldb,
+                             float* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate);
+void microkernel_rows_avx512(int64_t K, const double* a_base, const int64_t* a_off, const double* b, int64_t ldb,
+                             double* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate);
 }  // namespace conv_detail
 
 }  // namespace fastann::cpu
