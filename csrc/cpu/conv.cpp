@@ -705,12 +705,21 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
   Scratch<T> wpack(G * wsz);
   for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
   parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
-    Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(K, sg.Q)), tile(OCg * sg.Q);
+    Scratch<T> xpad(sg.plane + sg.slack), bpack(simd ? 0 : packed_b_size<T>(K, sg.Q)), tile(OCg * sg.Q);
     for (int64_t ng = b; ng < e; ++ng) {
       const int64_t n = ng / G, g = ng % G;
       pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
-      pack_b_shifted(bpack.data(), xpad.data(), sg);
-      gemm_packed_ab(OCg, sg.Q, K, wpack.data() + g * wsz, bpack.data(), tile.data(), sg.Q, false, simd);
+      const T* wg = wpack.data() + g * wsz;
+      if (simd) {  // B's rows read in place from the padded image (L1/L2 resident), no packed copy
+        for (int64_t q0 = 0; q0 < sg.Q; q0 += NR<T>)
+          for (int64_t m0 = 0; m0 < OCg; m0 += MR)
+            conv_detail::microkernel_boff_avx512(K, wg + (m0 / MR) * K * MR, xpad.data() + q0, sg.off.data(),
+                                                 tile.data() + m0 * sg.Q + q0, sg.Q, std::min(MR, OCg - m0),
+                                                 std::min(NR<T>, sg.Q - q0));
+      } else {
+        pack_b_shifted(bpack.data(), xpad.data(), sg);
+        gemm_packed_ab(OCg, sg.Q, K, wg, bpack.data(), tile.data(), sg.Q, false, simd);
+      }
       T* o = out + (n * p.OC + g * OCg) * P;
       for (int64_t oc = 0; oc < OCg; ++oc) {
         const T bv = bias ? bias[g * OCg + oc] : T(0);
@@ -820,6 +829,20 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
     const int64_t chunk = (p.N * G + nt - 1) / nt;
     std::vector<T>& acc = partial[b / chunk];  // parallel_for hands thread t the chunk starting at t*chunk
     acc.assign(G * K * OCg, T(0));
+    // Many output rows per image: dot products along ow (no transposed copy of dout, one horizontal sum
+    // per (oc, k) per image); few: the GEMM form below, whose packing of dout^T is the cheaper overhead.
+    const int64_t lanes = 64 / sizeof(T);
+    const bool dot = simd && stride1 && K < 64 && p.OH * ((p.OW + lanes - 1) / lanes) >= 16;
+    if (dot) {
+      Scratch<T> xpad(sg.plane + sg.slack);
+      for (int64_t ng = b; ng < e; ++ng) {
+        const int64_t n = ng / G, g = ng % G;
+        pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+        conv_detail::dw_dot_avx512(acc.data() + g * K * OCg, 1, OCg, dout + (n * p.OC + g * OCg) * P, xpad.data(),
+                                   sg.off.data(), OCg, K, p.OH, p.OW, sg.Wp);
+      }
+      return;
+    }
     if (stride1) {  // on the padded grid: dW^T (K x OCg) += shifted rows (K x Q) * dout^T (Q x OCg)
       Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(sg.Q, OCg));
       for (int64_t ng = b; ng < e; ++ng) {
