@@ -30,6 +30,7 @@ struct F32 {
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static T hsum(V v) { return _mm512_reduce_add_ps(v); }
+  static void compress_store(T* p, M m, V v) { _mm512_mask_compressstoreu_ps(p, m, v); }
 };
 
 struct F64 {
@@ -45,6 +46,7 @@ struct F64 {
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static T hsum(V v) { return _mm512_reduce_add_pd(v); }
+  static void compress_store(T* p, M m, V v) { _mm512_mask_compressstoreu_pd(p, m, v); }
 };
 
 template <class S>
@@ -143,20 +145,23 @@ inline void microkernel_rows(int64_t K, const typename S::T* a_base, const int64
   }
 }
 
-// Forward tile with B read in place: row k of B is b_base + b_off[k] (unaligned loads from the padded image).
+// Forward tile with B read in place: row k of B is b_base + b_off[k] (unaligned loads from the padded image;
+// the image is followed by enough zeros that a full 2-vector load never leaves the buffer). The tile's
+// columns are positions on the padded grid; `valid` has a bit per column that is a real output (ow < OW).
+// Those columns are compress-stored: the valid positions of a block are consecutive output elements, so
+// row i goes to c + i*ldc (which already points at the block's first valid output), + bias[i].
 template <class S>
 inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S::T* b_base, const int64_t* b_off,
-                             typename S::T* c, int64_t ldc, int64_t mr, int64_t nr) {
+                             typename S::T* c, int64_t ldc, int64_t mr, uint64_t valid, const typename S::T* bias) {
   using V = typename S::V;
   using T = typename S::T;
   V acc[MR][2];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::zero();
-  const auto m0 = lane_mask<S>(nr), m1 = lane_mask<S>(nr - S::L);
   for (int64_t k = 0; k < K; ++k) {
     const T* bk = b_base + b_off[k];
-    const V b0 = S::loadm(m0, bk);
-    const V b1 = S::loadm(m1, bk + S::L);
+    const V b0 = S::load(bk);
+    const V b1 = S::load(bk + S::L);
     const T* ak = a + k * MR;
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
@@ -165,11 +170,15 @@ inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S
       acc[i][1] = S::fma(ai, b1, acc[i][1]);
     }
   }
+  const auto m0 = static_cast<typename S::M>(valid & ((uint64_t(1) << S::L) - 1));
+  const auto m1 = static_cast<typename S::M>((valid >> S::L) & ((uint64_t(1) << S::L) - 1));
+  const int64_t n0 = __builtin_popcountll(static_cast<uint64_t>(m0));
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) {
     if (i >= mr) break;
-    S::storem(c + i * ldc, m0, acc[i][0]);
-    S::storem(c + i * ldc + S::L, m1, acc[i][1]);
+    const V bv = bias ? S::bcast(bias + i) : S::zero();
+    S::compress_store(c + i * ldc, m0, S::add(acc[i][0], bv));
+    S::compress_store(c + i * ldc + n0, m1, S::add(acc[i][1], bv));
   }
 }
 
@@ -231,12 +240,12 @@ inline void dw_dot(typename S::T* dw, int64_t ld_oc, int64_t ld_k, const typenam
 }  // namespace
 
 void microkernel_boff_avx512(int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off, float* c,
-                             int64_t ldc, int64_t mr, int64_t nr) {
-  microkernel_boff<F32>(K, a_panel, b_base, b_off, c, ldc, mr, nr);
+                             int64_t ldc, int64_t mr, uint64_t valid, const float* bias) {
+  microkernel_boff<F32>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
 }
 void microkernel_boff_avx512(int64_t K, const double* a_panel, const double* b_base, const int64_t* b_off, double* c,
-                             int64_t ldc, int64_t mr, int64_t nr) {
-  microkernel_boff<F64>(K, a_panel, b_base, b_off, c, ldc, mr, nr);
+                             int64_t ldc, int64_t mr, uint64_t valid, const double* bias) {
+  microkernel_boff<F64>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
 }
 void dw_dot_avx512(float* dw, int64_t ld_oc, int64_t ld_k, const float* dout, const float* xpad, const int64_t* off,
                    int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp) {
