@@ -1051,9 +1051,10 @@ void upsample2d_bilinear_forward(T* out, const T* inp, int64_t N, int64_t C, int
         for (int64_t ow = 0; ow < OW; ++ow) {
           const LinearTap& t = tw[ow];
           const T lw = T(t.lambda);
-          const T top = (T(1) - lw) * r0[t.i0] + lw * r0[t.i1];
-          const T bot = (T(1) - lw) * r1[t.i0] + lw * r1[t.i1];
-          dst[ow] = (T(1) - lh) * top + lh * bot;
+          // a + l*(b - a): exact where a == b (a constant image stays constant), NaN still propagates
+          const T top = r0[t.i0] + lw * (r0[t.i1] - r0[t.i0]);
+          const T bot = r1[t.i0] + lw * (r1[t.i1] - r1[t.i0]);
+          dst[ow] = top + lh * (bot - top);
         }
       }
   });
