@@ -82,6 +82,8 @@ void micro_tile_in_use(int* mr, int* nr) {
 // Below this many multiply-adds a GEMM stays on one thread: an OpenMP fork/join costs a few microseconds
 // (tens when the worker has gone to sleep), about what ~2M multiply-adds take on one core.
 constexpr double kThreadMinMacs = 2.0e6;
+// kernel=None runs the naive loop up to this many multiply-adds (measured: it wins up to about 8x8x8).
+constexpr double kNaiveMaxMacs = 512;
 // Tiles should hold at least this many multiply-adds each, so packing and scheduling stay negligible.
 constexpr double kTileMinMacs = 4.0e6;
 
@@ -329,7 +331,10 @@ void gemm(const GemmArgs<T>& g, int kernel) {
     case 1: gemm_kernel1_naive(g); break;
     case 2: gemm_kernel2_blocked(g); break;
     case 3: gemm_kernel3_packed_simd(g); break;
-    case 0:  // auto: rung 4 (one thread below kThreadMinMacs)
+    case 0:  // auto: rung 4 (one thread below kThreadMinMacs); below ~8^3 the packing costs more than it saves
+      if (double(g.m) * double(g.n) * double(g.k) <= kNaiveMaxMacs) gemm_kernel1_naive(g);
+      else gemm_kernel4_packed_simd_threaded(g);
+      break;
     case 4: gemm_kernel4_packed_simd_threaded(g); break;
     default: fail("gemm: kernel must be 0 (auto) or 1..", kGemmKernels, ", got ", kernel);
   }
