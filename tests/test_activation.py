@@ -19,6 +19,14 @@ SHAPES = [(1,), (7,), (3, 5), (2, 3, 33)]
 KINKS = np.array([0.0, -3.0, 3.0, 6.0])  # where some derivative jumps
 
 
+def _tol(name, dtype):
+    # gelu's tail: Phi(x) falls like exp(-x^2/2), so the float32 rounding of the argument x/sqrt(2) (or of
+    # u in the tanh form) is amplified ~x^2 times in the relative error: up to ~30 ulp for x near -4.
+    if name == "gelu" and dtype == np.float32:
+        return 1e-5
+    return TOL_ELEMENTWISE[dtype]
+
+
 def _inputs(rng, shape):
     # wide enough to cover every piece: x < -3, (-3, 0), (0, 3), (3, 6), x > 6
     return rng.standard_normal(shape) * 4.0
@@ -32,10 +40,10 @@ def test_forward_backward_match_reference(xp, rng, name, params, dtype):
         g = rng.standard_normal(shape).astype(dtype)
         out = ops.activation(name, xp.asarray(x), **params)
         assert out.dtype == dtype and out.shape == shape
-        assert_close(out, ref.activation(name, x, **params), TOL_ELEMENTWISE[dtype], f"{name} {shape}")
+        assert_close(out, ref.activation(name, x, **params), _tol(name, dtype), f"{name} {shape}")
         d = ops.activation_backward(name, xp.asarray(g), xp.asarray(x), **params)
         assert d.dtype == dtype and d.shape == shape
-        assert_close(d, ref.activation_backward(name, g, x, **params), TOL_ELEMENTWISE[dtype],
+        assert_close(d, ref.activation_backward(name, g, x, **params), _tol(name, dtype),
                      f"{name}_backward {shape}")
 
 
