@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fastann/common.hpp"
+#include "fastann/cpu/gemm.hpp"
 
 namespace fastann::cpu {
 
@@ -444,29 +445,19 @@ void gemm_rows_a(int64_t M, int64_t N, int64_t K, const T* a_base, const int64_t
 
 bool have_avx512() { return simd_level() == SimdLevel::avx512; }
 
-// Row-major C (M x N) = op(A) * op(B) (+ C when accumulate), op = transpose or not, for the im2col rung.
-// TODO(lead): replace the body by fastann::cpu::gemm<T> when the gemm branch lands (same contract); until
-// then it packs op(A), lays op(B) out row-major and runs the conv micro-kernel, threaded over column blocks.
+// Row-major C (M x N) = op(A) * op(B) (+ C when accumulate) with fastann's own GEMM (csrc/cpu/gemm.cpp,
+// kernel 0 = its fastest rung, threaded): the im2col rung is "unfold, then call the GEMM".
+// A is stored (M x K), or (K x M) when trans_a; B is stored (K x N), or (N x K) when trans_b.
 template <class T>
 void gemm_for_im2col(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C,
                      bool accumulate) {
-  std::vector<T> apack(packed_size<T>(M, K));
-  // op(A) (M x K): A is (M x K) row-major, or (K x M) row-major when transposed.
-  pack_a(apack.data(), A, M, K, trans_a ? 1 : K, trans_a ? M : 1);
-  std::vector<T> bt;
-  const T* bm = B;
-  if (trans_b) {  // B stored (N x K): lay op(B) = B^T out as (K x N)
-    bt.resize(K * N);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < K; ++k) bt[k * N + n] = B[n * K + k];
-    bm = bt.data();
-  }
-  const bool simd = have_avx512();
-  const int64_t nblocks = (N + NR<T> - 1) / NR<T>;
-  parallel_for(nblocks, 2, [&](int64_t b, int64_t e) {
-    const int64_t n0 = b * NR<T>, n1 = std::min(N, e * NR<T>);
-    gemm_packed_a(M, n1 - n0, K, apack.data(), bm + n0, N, C + n0, N, accumulate, simd);
-  });
+  GemmArgs<T> g;
+  g.m = M, g.n = N, g.k = K;
+  g.a = A, g.lda = trans_a ? M : K, g.trans_a = trans_a;
+  g.b = B, g.ldb = trans_b ? K : N, g.trans_b = trans_b;
+  g.c = C, g.ldc = N;
+  g.alpha = T(1), g.beta = accumulate ? T(1) : T(0);
+  gemm<T>(g, 0);
 }
 
 }  // namespace
