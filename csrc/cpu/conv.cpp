@@ -193,25 +193,6 @@ void microkernel_generic(int64_t K, const T* a, const T* b, int64_t ldb, T* c, i
     for (int64_t j = 0; j < nr; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
-// C (M x N, ldc) (+)= A * B with A pre-packed by pack_a (M x K) and B row-major (K x N, ldb).
-// Column blocks of NR outer, row panels inner: one K x NR slab of B stays in L1 while every panel of A
-// (which stays in L2) passes over it.
-template <class T>
-void gemm_packed_a(int64_t M, int64_t N, int64_t K, const T* apack, const T* b, int64_t ldb, T* c, int64_t ldc,
-                   bool accumulate, bool avx512) {
-  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
-    const int64_t nr = std::min(NR<T>, N - n0);
-    for (int64_t m0 = 0; m0 < M; m0 += MR) {
-      const int64_t mr = std::min(MR, M - m0);
-      const T* panel = apack + (m0 / MR) * K * MR;
-      if (avx512)
-        conv_detail::microkernel_avx512(K, panel, b + n0, ldb, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
-      else
-        microkernel_generic(K, panel, b + n0, ldb, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
-    }
-  }
-}
-
 // A 64-byte aligned scratch buffer (one cache line, one AVX-512 vector): the packed panels the
 // micro-kernel streams start on a line boundary, so no vector load splits across two lines.
 template <class T>
