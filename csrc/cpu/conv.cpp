@@ -11,6 +11,7 @@
 #include "fastann/cpu/conv.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -424,6 +425,41 @@ void gemm_rows_a(int64_t M, int64_t N, int64_t K, const T* a_base, const int64_t
   }
 }
 
+// Work handed out one item at a time (an atomic counter) rather than in fixed chunks: on a shared machine a
+// thread whose core is busy with another process simply takes fewer images instead of holding up the rest.
+class WorkQueue {
+ public:
+  explicit WorkQueue(int64_t n) : n_(n) {}
+  int64_t next() {  // the next item, or -1 when all are taken
+    const int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+    return i < n_ ? i : -1;
+  }
+
+ private:
+  const int64_t n_;
+  std::atomic<int64_t> next_{0};
+};
+
+// Threads used for n items: fastann's thread count, at most n.
+inline int team_size(int64_t n) { return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), n))); }
+
+// body(t, queue) runs once on each of team_size(n) threads (t = 0..team-1) and pulls items from the queue.
+template <class Body>
+void parallel_dynamic(int64_t n, Body&& body) {
+  WorkQueue queue(n);
+  const int nt = team_size(n);
+  if (nt == 1) {
+    body(0, queue);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+  body(omp_get_thread_num(), queue);
+#else
+  body(0, queue);
+#endif
+}
+
 bool have_avx512() { return simd_level() == SimdLevel::avx512; }
 
 // Row-major C (M x N) = op(A) * op(B) (+ C when accumulate) with fastann's own GEMM (csrc/cpu/gemm.cpp,
@@ -681,9 +717,9 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
   const int64_t wsz = packed_size<T>(OCg, K);
   Scratch<T> wpack(G * wsz);
   for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
-  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> xpad(sg.plane + sg.slack), bpack(simd ? 0 : packed_b_size<T>(K, sg.Q)), tile(simd ? 0 : OCg * sg.Q);
-    for (int64_t ng = b; ng < e; ++ng) {
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
       const int64_t n = ng / G, g = ng % G;
       pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
       const T* wg = wpack.data() + g * wsz;
@@ -729,9 +765,9 @@ void conv2d_forward_kernel3_fused_simd(T* out, const T* inp, const T* weight, co
   const int64_t wsz = packed_size<T>(OCg, K);
   Scratch<T> wpack(G * wsz);
   for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
-  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> col(packed_b_size<T>(K, P));  // this thread's column matrix, packed B layout
-    for (int64_t ng = b; ng < e; ++ng) {
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
       const int64_t n = ng / G, g = ng % G;
       const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
       if (direct)
@@ -780,9 +816,9 @@ void conv2d_backward_input_kernel3_fused_simd(T* dinp, const T* dout, const T* w
   const int64_t wsz = packed_size<T>(K, OCg);
   Scratch<T> wpack(G * wsz);
   for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, K, OCg, 1, K);
-  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> dcol(direct ? 0 : K * P), dpack(packed_b_size<T>(OCg, P));
-    for (int64_t ng = b; ng < e; ++ng) {
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
       const int64_t n = ng / G, g = ng % G;
       T* img = dinp + (n * p.C + g * Cg) * p.H * p.W;
       pack_b(dpack.data(), dout + (n * p.OC + g * OCg) * P, OCg, P, P);
@@ -806,13 +842,12 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
                                                const Conv2dParams& p) {
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
-  const int nt = std::max(1, std::min<int>(num_threads(), static_cast<int>(p.N * G)));
+  const int nt = team_size(p.N * G);
   std::vector<std::vector<T>> partial(nt);
   const bool stride1 = p.stride_h == 1 && p.stride_w == 1;
   const ShiftedGeometry sg = shifted_geometry(p, Cg);
-  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
-    const int64_t chunk = (p.N * G + nt - 1) / nt;
-    std::vector<T>& acc = partial[b / chunk];  // parallel_for hands thread t the chunk starting at t*chunk
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
+    std::vector<T>& acc = partial[t];
     acc.assign(G * K * OCg, T(0));
     // Many output rows per image: dot products along ow (no transposed copy of dout, one horizontal sum
     // per (oc, k) per image); few: the GEMM form below, whose packing of dout^T is the cheaper overhead.
@@ -820,7 +855,7 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
     const bool dot = simd && stride1 && K < 64 && p.OH * ((p.OW + lanes - 1) / lanes) >= 16;
     if (dot) {
       Scratch<T> xpad(sg.plane + sg.slack);
-      for (int64_t ng = b; ng < e; ++ng) {
+      for (int64_t ng; (ng = queue.next()) >= 0;) {
         const int64_t n = ng / G, g = ng % G;
         pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
         conv_detail::dw_dot_avx512(acc.data() + g * K * OCg, 1, OCg, dout + (n * p.OC + g * OCg) * P, xpad.data(),
@@ -830,7 +865,7 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
     }
     if (stride1) {  // on the padded grid: dW^T (K x OCg) += shifted rows (K x Q) * dout^T (Q x OCg)
       Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(sg.Q, OCg));
-      for (int64_t ng = b; ng < e; ++ng) {
+      for (int64_t ng; (ng = queue.next()) >= 0;) {
         const int64_t n = ng / G, g = ng % G;
         pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
         // dout^T on the padded grid, packed B: zero at the thrown-away columns ow >= OW.
@@ -853,7 +888,7 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
       return;
     }
     Scratch<T> cpack(packed_size<T>(K, P)), dpack(packed_b_size<T>(P, OCg));
-    for (int64_t ng = b; ng < e; ++ng) {
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
       const int64_t n = ng / G, g = ng % G;
       const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
       if (direct)
