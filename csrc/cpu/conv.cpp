@@ -280,10 +280,17 @@ void im2col_packed_b(T* dst, const T* img, const Conv2dParams& p, int64_t Cg) {
           const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
           const bool row_ok = ih >= 0 && ih < p.H;
           const T* src = img + (c * p.H + (row_ok ? ih : 0)) * p.W + kw * p.dilation_w - p.pad_left;
-          for (int64_t ow = 0; ow < p.OW; ++ow) {
-            const int64_t pos = oh * p.OW + ow;
-            const T v = (row_ok && ow >= lo && ow < hi) ? src[ow * p.stride_w] : T(0);
-            dst[(pos / NR<T>) * K * NR<T> + k * NR<T> + pos % NR<T>] = v;
+          // The row's OW positions, cut where they cross from one NR-column block into the next.
+          for (int64_t ow = 0; ow < p.OW;) {
+            const int64_t pos = oh * p.OW + ow, j = pos % NR<T>;
+            const int64_t len = std::min(NR<T> - j, p.OW - ow);
+            T* d = dst + (pos / NR<T>) * K * NR<T> + k * NR<T> + j;  // d[t - ow] holds position ow' = t
+            const int64_t a = row_ok ? std::min(std::max(lo, ow), ow + len) : ow + len;
+            const int64_t b = row_ok ? std::max(std::min(hi, ow + len), a) : ow + len;
+            for (int64_t t = ow; t < a; ++t) d[t - ow] = T(0);
+            for (int64_t t = a; t < b; ++t) d[t - ow] = src[t * p.stride_w];
+            for (int64_t t = b; t < ow + len; ++t) d[t - ow] = T(0);
+            ow += len;
           }
         }
       }
