@@ -163,21 +163,29 @@ void col2im(T* img, const T* col, const Conv2dParams& p, int64_t Cg) {
 // Pack the (M x K) matrix A (element (m,k) at src[m*rs + k*cs]) into ceil(M/MR) panels of K x MR:
 // panel q holds rows q*MR..q*MR+MR-1 interleaved so the micro-kernel reads MR values per k contiguously.
 // Rows past M are zero so a partial panel computes harmless zeros.
+// R: the panel height (MR = 12 by default; 8 for the forward when that wastes fewer rows).
 template <class T>
-void pack_a(T* dst, const T* src, int64_t M, int64_t K, int64_t rs, int64_t cs) {
-  for (int64_t m0 = 0; m0 < M; m0 += MR) {
-    T* panel = dst + (m0 / MR) * K * MR;
-    const int64_t mr = std::min(MR, M - m0);
+void pack_a(T* dst, const T* src, int64_t M, int64_t K, int64_t rs, int64_t cs, int64_t R = MR) {
+  for (int64_t m0 = 0; m0 < M; m0 += R) {
+    T* panel = dst + (m0 / R) * K * R;
+    const int64_t mr = std::min(R, M - m0);
     for (int64_t k = 0; k < K; ++k) {
-      for (int64_t i = 0; i < mr; ++i) panel[k * MR + i] = src[(m0 + i) * rs + k * cs];
-      for (int64_t i = mr; i < MR; ++i) panel[k * MR + i] = T(0);
+      for (int64_t i = 0; i < mr; ++i) panel[k * R + i] = src[(m0 + i) * rs + k * cs];
+      for (int64_t i = mr; i < R; ++i) panel[k * R + i] = T(0);
     }
   }
 }
 
 template <class T>
-int64_t packed_size(int64_t M, int64_t K) {
-  return (M + MR - 1) / MR * MR * K;
+int64_t packed_size(int64_t M, int64_t K, int64_t R = MR) {
+  return (M + R - 1) / R * R * K;
+}
+
+// Tile height for M rows: 8 when it pads fewer rows than 12 (M = 32, 64: 8-row tiles fit exactly where
+// 12-row tiles compute 4 or 8 rows of zeros), else 12 (more FMAs per B load).
+inline int64_t tile_rows(int64_t M) {
+  const int64_t waste12 = (M + 11) / 12 * 12 - M, waste8 = (M + 7) / 8 * 8 - M;
+  return waste8 < waste12 ? 8 : MR;
 }
 
 // Portable micro-kernel with the same contract as conv_detail::microkernel_avx512 (CPUs without AVX-512).
@@ -721,9 +729,10 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512();
   const ShiftedGeometry sg = shifted_geometry(p, Cg);
-  const int64_t wsz = packed_size<T>(OCg, K);
+  const int64_t R = simd ? tile_rows(OCg) : MR;
+  const int64_t wsz = packed_size<T>(OCg, K, R);
   Scratch<T> wpack(G * wsz);
-  for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
+  for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1, R);
   parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> xpad(sg.plane + sg.slack), bpack(simd ? 0 : packed_b_size<T>(K, sg.Q)), tile(simd ? 0 : OCg * sg.Q);
     for (int64_t ng; (ng = queue.next()) >= 0;) {
@@ -740,9 +749,9 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
           for (int64_t j = 0; j < NR<T> && q0 + j < sg.Q; ++j)
             if ((q0 + j) % sg.Wp < p.OW) valid |= uint64_t(1) << j;
           const int64_t first = (q0 / sg.Wp) * p.OW + std::min(q0 % sg.Wp, p.OW);  // output index of q0's block
-          for (int64_t m0 = 0; m0 < OCg; m0 += MR)
-            conv_detail::microkernel_boff_avx512(K, wg + (m0 / MR) * K * MR, xpad.data() + q0, sg.off.data(),
-                                                 o + m0 * P + first, P, std::min(MR, OCg - m0), valid,
+          for (int64_t m0 = 0; m0 < OCg; m0 += R)
+            conv_detail::microkernel_boff_avx512(R, K, wg + (m0 / R) * K * R, xpad.data() + q0, sg.off.data(),
+                                                 o + m0 * P + first, P, std::min(R, OCg - m0), valid,
                                                  bg ? bg + m0 : nullptr);
         }
         continue;

@@ -150,21 +150,22 @@ inline void microkernel_rows(int64_t K, const typename S::T* a_base, const int64
 // columns are positions on the padded grid; `valid` has a bit per column that is a real output (ow < OW).
 // Those columns are compress-stored: the valid positions of a block are consecutive output elements, so
 // row i goes to c + i*ldc (which already points at the block's first valid output), + bias[i].
-template <class S>
+// R = rows of the tile (12, or 8 when the channel count is a multiple of 8 but not of 12).
+template <int R, class S>
 inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S::T* b_base, const int64_t* b_off,
                              typename S::T* c, int64_t ldc, int64_t mr, uint64_t valid, const typename S::T* bias) {
   using V = typename S::V;
   using T = typename S::T;
-  V acc[MR][2];
+  V acc[R][2];
 #pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::zero();
+  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = S::zero();
   for (int64_t k = 0; k < K; ++k) {
     const T* bk = b_base + b_off[k];
     const V b0 = S::load(bk);
     const V b1 = S::load(bk + S::L);
-    const T* ak = a + k * MR;
+    const T* ak = a + k * R;
 #pragma GCC unroll 12
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < R; ++i) {
       const V ai = S::bcast(ak + i);
       acc[i][0] = S::fma(ai, b0, acc[i][0]);
       acc[i][1] = S::fma(ai, b1, acc[i][1]);
@@ -174,7 +175,7 @@ inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S
   const auto m1 = static_cast<typename S::M>((valid >> S::L) & ((uint64_t(1) << S::L) - 1));
   const int64_t n0 = __builtin_popcountll(static_cast<uint64_t>(m0));
 #pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < R; ++i) {
     if (i >= mr) break;
     const V bv = bias ? S::bcast(bias + i) : S::zero();
     S::compress_store(c + i * ldc, m0, S::add(acc[i][0], bv));
@@ -239,13 +240,20 @@ inline void dw_dot(typename S::T* dw, int64_t ld_oc, int64_t ld_k, const typenam
 
 }  // namespace
 
-void microkernel_boff_avx512(int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off, float* c,
-                             int64_t ldc, int64_t mr, uint64_t valid, const float* bias) {
-  microkernel_boff<F32>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+void microkernel_boff_avx512(int64_t rows, int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off,
+                             float* c, int64_t ldc, int64_t mr, uint64_t valid, const float* bias) {
+  if (rows == 8)
+    microkernel_boff<8, F32>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+  else
+    microkernel_boff<MR, F32>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
 }
-void microkernel_boff_avx512(int64_t K, const double* a_panel, const double* b_base, const int64_t* b_off, double* c,
-                             int64_t ldc, int64_t mr, uint64_t valid, const double* bias) {
-  microkernel_boff<F64>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+void microkernel_boff_avx512(int64_t rows, int64_t K, const double* a_panel, const double* b_base,
+                             const int64_t* b_off, double* c, int64_t ldc, int64_t mr, uint64_t valid,
+                             const double* bias) {
+  if (rows == 8)
+    microkernel_boff<8, F64>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+  else
+    microkernel_boff<MR, F64>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
 }
 void dw_dot_avx512(float* dw, int64_t ld_oc, int64_t ld_k, const float* dout, const float* xpad, const int64_t* off,
                    int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp) {
