@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "fastann/common.hpp"
@@ -886,6 +887,14 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
         pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
         // dout^T on the padded grid, packed B: zero at the thrown-away columns ow >= OW.
         const T* dn = dout + (n * p.OC + g * OCg) * P;
+        if constexpr (std::is_same_v<T, float>) {
+          if (simd) {
+            conv_detail::pack_dout_t_avx512(bpack.data(), dn, OCg, p.OH, p.OW, sg.Wp);
+            gemm_rows_a(K, OCg, sg.Q, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true,
+                        simd);
+            continue;
+          }
+        }
         for (int64_t o0 = 0; o0 < OCg; o0 += NR<T>) {
           T* blk = bpack.data() + (o0 / NR<T>) * sg.Q * NR<T>;
           const int64_t nr = std::min(NR<T>, OCg - o0);

@@ -108,6 +108,9 @@ void dw_dot_avx512(float* dw, int64_t ld_oc, int64_t ld_k, const float* dout, co
                    int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp);
 void dw_dot_avx512(double* dw, int64_t ld_oc, int64_t ld_k, const double* dout, const double* xpad,
                    const int64_t* off, int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp);
+// dout (OCg x OH*OW) -> packed dout^T on the padded grid (32-channel blocks of Q x 32, Q = OH*Wp, zeros at
+// ow >= OW and channels >= OCg); float only.
+void pack_dout_t_avx512(float* bpack, const float* dout, int64_t OCg, int64_t OH, int64_t OW, int64_t Wp);
 }  // namespace conv_detail
 
 }  // namespace fastann::cpu
