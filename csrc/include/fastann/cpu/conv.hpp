@@ -9,10 +9,13 @@
 //   kernel 2  im2col_gemm  Caffe's formulation: unfold one image into the (C/groups*KH*KW, OH*OW) "column"
 //                          matrix, then one fastann GEMM per image and group; images one after the other
 //                          (the GEMM is where the speed comes from).
-//   kernel 3  fused_simd   the same GEMMs, but each thread owns whole images: it unfolds one image into a
-//                          buffer that stays in its L2 cache and feeds it straight to a register-blocked
-//                          AVX-512 micro-kernel (12 x 32 floats of accumulators) against weights packed once;
-//                          the weight gradient accumulates per thread and is reduced once at the end.
+//   kernel 3  fused_simd   whole images per thread (handed out one at a time) through a register-blocked AVX-512
+//                          micro-kernel (12 or 8 rows x 32 floats of accumulators). Stride 1: the output is
+//                          computed on the padded input's grid, where each row of the column matrix is the
+//                          padded image shifted by a fixed offset, so the kernels read it in place (no im2col
+//                          buffer); the input gradient is the forward of dout with the flipped kernel; the
+//                          weight gradient accumulates per thread (GEMM or, for few taps, dot products) and is
+//                          reduced once. Stride > 1: im2col straight into the packed layouts.
 //   kernel 0  auto         picks the fastest for the shape (see pick_kernel in conv.cpp).
 //
 // Padding modes other than "zeros" ("reflect" mirrors without repeating the edge, "replicate" repeats it)
