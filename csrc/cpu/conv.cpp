@@ -441,6 +441,19 @@ void gemm_rows_a(int64_t M, int64_t N, int64_t K, const T* a_base, const int64_t
   }
 }
 
+// True when x[0..n) holds no NaN or Inf: x*0 is NaN exactly for those; 16 partial sums keep it vectorizable.
+template <class T>
+bool all_finite(const T* x, int64_t n) {
+  T part[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) part[j] += x[i + j] * T(0);
+  for (; i < n; ++i) part[0] += x[i] * T(0);
+  T sum = T(0);
+  for (int j = 0; j < 16; ++j) sum += part[j];
+  return sum == T(0);
+}
+
 // Work handed out one item at a time (an atomic counter) rather than in fixed chunks: on a shared machine a
 // thread whose core is busy with another process simply takes fewer images instead of holding up the rest.
 class WorkQueue {
@@ -866,6 +879,22 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
   parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     std::vector<T>& acc = partial[t];
     acc.assign(G * K * OCg, T(0));
+    // The general form for one (image, group): im2col straight into packed A, dout^T packed as B.
+    Scratch<T> cpack, dpack;
+    auto general = [&](int64_t ng) {
+      if (!cpack.data()) {
+        cpack.resize(packed_size<T>(K, P));
+        dpack.resize(packed_b_size<T>(P, OCg));
+      }
+      const int64_t n = ng / G, g = ng % G;
+      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      if (direct)
+        pack_a(cpack.data(), img, K, P, P, 1);
+      else
+        im2col_packed_a(cpack.data(), img, p, Cg);
+      pack_b_transposed(dpack.data(), dout + (n * p.OC + g * OCg) * P, P, OCg);  // dout[n,g]^T (P x OCg)
+      gemm_packed_ab(K, OCg, P, cpack.data(), dpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
+    };
     // Many output rows per image: dot products along ow (no transposed copy of dout, one horizontal sum
     // per (oc, k) per image); few: the GEMM form below, whose packing of dout^T is the cheaper overhead.
     const int64_t lanes = 64 / sizeof(T);
@@ -884,7 +913,15 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
       Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(sg.Q, OCg));
       for (int64_t ng; (ng = queue.next()) >= 0;) {
         const int64_t n = ng / G, g = ng % G;
-        pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+        const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+        // The thrown-away grid columns multiply real input values by a zero gradient; 0 * NaN or 0 * Inf
+        // would wrongly reach weight entries whose sum never touches that value. An image with a
+        // non-finite value takes the general path, which reads exactly the reference's terms.
+        if (!all_finite(img, Cg * p.H * p.W)) {
+          general(ng);
+          continue;
+        }
+        pad_image(xpad.data(), img, p, Cg, sg);
         // dout^T on the padded grid, packed B: zero at the thrown-away columns ow >= OW.
         const T* dn = dout + (n * p.OC + g * OCg) * P;
         if constexpr (std::is_same_v<T, float>) {
@@ -912,17 +949,7 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
       }
       return;
     }
-    Scratch<T> cpack(packed_size<T>(K, P)), dpack(packed_b_size<T>(P, OCg));
-    for (int64_t ng; (ng = queue.next()) >= 0;) {
-      const int64_t n = ng / G, g = ng % G;
-      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
-      if (direct)
-        pack_a(cpack.data(), img, K, P, P, 1);
-      else
-        im2col_packed_a(cpack.data(), img, p, Cg);
-      pack_b_transposed(dpack.data(), dout + (n * p.OC + g * OCg) * P, P, OCg);  // dout[n,g]^T (P x OCg)
-      gemm_packed_ab(K, OCg, P, cpack.data(), dpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
-    }
+    for (int64_t ng; (ng = queue.next()) >= 0;) general(ng);
   });
   // Reduce the per-thread dW^T and transpose back to (OC, Cg*KH*KW).
   parallel_for(p.OC, 8, [&](int64_t b, int64_t e) {
