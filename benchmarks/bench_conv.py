@@ -4,7 +4,8 @@ PyTorch CPU (NCHW and channels_last), on the CNN's layer shapes and a VGG-style 
 
     python benchmarks/bench_conv.py             # all shapes, rungs 1-3 + auto, 1 and 2 threads
     python benchmarks/bench_conv.py --quick     # shorter budget; the naive rung only on the small layer
-    python benchmarks/bench_conv.py --threads 2 --no-numpy
+    python benchmarks/bench_conv.py --threads 2 --no-numpy --no-naive
+    python benchmarks/bench_conv.py --threads 1 --cpu-time --no-numpy --no-naive   # robust on a loaded machine
 
 Shapes (float32, NCHW, 3x3 kernels, stride 1, padding 1):
     cnn conv1   N=128, 1 -> 32 channels, 28x28      (the CNN's first layer: its input gradient is never needed)
@@ -62,15 +63,19 @@ def flops(shape):
     return 2.0 * N * OC * OH * OW * C * K * K
 
 
+CLOCK = time.perf_counter  # --cpu-time: time.process_time (CPU seconds of all threads of this process)
+
+
 def median_time(fn, budget_s: float, min_reps: int = 3, max_reps: int = 100) -> float:
-    """Median wall time of fn() over repeats: at least min_reps, more while under budget_s."""
+    """Median time of fn() over repeats (wall, or process CPU time with --cpu-time): at least min_reps,
+    more while under budget_s of wall time."""
     fn()  # warm-up: page faults, scratch buffers, thread pools
     times = []
     start = time.perf_counter()
     while len(times) < max_reps and (len(times) < min_reps or time.perf_counter() - start < budget_s):
-        t = time.perf_counter()
+        t = CLOCK()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(CLOCK() - t)
     return float(np.median(times))
 
 
@@ -170,12 +175,19 @@ def main():
     ap.add_argument("--quick", action="store_true", help="shorter budget; naive rung only on the small layer")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--no-numpy", action="store_true", help="skip the NumPy im2col peer")
+    ap.add_argument("--no-naive", action="store_true", help="skip rung 1 (seconds per call on these shapes)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time with process CPU time instead of wall time (robust on an overloaded machine at "
+                         "1 thread; at 2 threads it sums both threads)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_conv.json"))
     ap.add_argument("--numpy-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.numpy_worker:
         numpy_worker(args.numpy_worker)
         return
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
 
     import fastann
     from fastann import _cpu as cpu
@@ -199,7 +211,8 @@ def main():
         print(f"PyTorch {torch.__version__} (in process, aten kernels; NCHW and channels_last)")
     if not args.no_numpy:
         print("NumPy im2col peer: subprocess with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (native OpenBLAS)")
-    print("(shared machine: figures are medians and still noisy)")
+    print("(shared machine: figures are medians and still noisy)"
+          + ("; CPU time (time.process_time), not wall time" if args.cpu_time else "; wall time"))
 
     rows, summary = [], []
     for threads in threads_list:
@@ -222,7 +235,7 @@ def main():
                         entries.append(("torch " + ("chlast" if cl else "nchw"), t))
                 if not args.no_numpy:
                     entries.append(("numpy im2col", peer_np[f"{name}|{d}"]))
-                naive_ok = not (args.quick and shape[0] * shape[4] * shape[1] > 128 * 32 * 1)
+                naive_ok = not args.no_naive and not (args.quick and shape[0] * shape[4] * shape[1] > 128 * 32 * 1)
                 for k in ([1] if naive_ok else []) + [2, 3, None]:
                     fn = fastann_fns(ops, shape, k)[d]
                     t = median_time(fn, budget if k != 1 else 0.0, min_reps=3 if k != 1 else 1)

@@ -29,6 +29,8 @@ CASES = [
     (1, 13, 9, 9, 40, 3, 3, 1, 1, 1, 1, "zeros"),                # OC not a multiple of the 12-row tile
     (1, 2, 7, 8, 3, 2, 4, 1, "same", 1, 1, "zeros"),             # even kernel: asymmetric "same" padding
     (1, 2, 6, 5, 3, 3, 3, 1, (2, 1), 1, 1, "zeros"),             # padding > dilation*(k-1)/2 on one axis
+    (2, 5, 14, 14, 36, 3, 3, 1, 1, 1, 1, "zeros"),               # 14-wide rows: channels-in-lanes forward tiles
+    (1, 4, 5, 31, 20, 3, 3, 1, 1, 1, 1, "reflect"),              # 31 = 2*14 + 3 columns: partial row tiles
 ]
 IDS = [f"case{i}" for i in range(len(CASES))]
 

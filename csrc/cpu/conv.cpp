@@ -743,6 +743,28 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512();
   const ShiftedGeometry sg = shifted_geometry(p, Cg);
+  if constexpr (std::is_same_v<T, float>) {
+    // Channels in the vector lanes, tiles of 14 positions of one output row: no thrown-away grid columns.
+    // Chosen when it computes fewer padded positions than the 32-wide tiles of the grid (e.g. 14x14: 196 vs
+    // 224) and K is long enough to amortize the in-register transpose of each tile.
+    const int64_t rowtile_cols = (p.OW + 13) / 14 * 14 * p.OH, grid_cols = (sg.Q + NR<T> - 1) / NR<T> * NR<T>;
+    if (simd && K >= 32 && rowtile_cols < grid_cols) {
+      const int64_t wsz = packed_b_size<T>(K, OCg);
+      Scratch<T> wt(G * wsz);
+      for (int64_t g = 0; g < G; ++g) pack_b_transposed(wt.data() + g * wsz, weight + g * OCg * K, K, OCg);
+      parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
+        Scratch<T> xpad(sg.plane + sg.slack);
+        for (int64_t ng; (ng = queue.next()) >= 0;) {
+          const int64_t n = ng / G, g = ng % G;
+          pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+          conv_detail::conv_forward_rowtiles_avx512(out + (n * p.OC + g * OCg) * P, xpad.data(), sg.off.data(),
+                                                    wt.data() + g * wsz, K, OCg, p.OH, p.OW, sg.Wp,
+                                                    bias ? bias + g * OCg : nullptr);
+        }
+      });
+      return;
+    }
+  }
   const int64_t R = simd ? tile_rows(OCg) : MR;
   const int64_t wsz = packed_size<T>(OCg, K, R);
   Scratch<T> wpack(G * wsz);

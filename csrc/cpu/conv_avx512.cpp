@@ -263,7 +263,63 @@ inline void transpose16x16(__m512 r[16]) {
   }
 }
 
+// "Channels in vectors" forward tile (float): rows = up to 14 consecutive output positions of one output
+// row, columns = 32 output channels. Position i's value for tap k is a_base[a_off[k] + i]: for one k the 14
+// broadcasts come from 14 consecutive floats of the padded image, so A needs neither packing nor a grid
+// with thrown-away columns. B = W^T packed (K x 32). 28 accumulators + 2 B vectors + 1 broadcast = 31 zmm.
+// The tile is transposed in registers (16x16) and stored to NCHW rows: out[j*P + i] (+ bias[j]).
+inline void microkernel_rowtile_f32(int64_t K, const float* a_base, const int64_t* a_off, const float* bblk,
+                                    float* out, int64_t P, int64_t mr, int64_t nc, const float* bias) {
+  constexpr int RT = 14;
+  __m512 acc[RT][2];
+#pragma GCC unroll 14
+  for (int i = 0; i < RT; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const float* ak = a_base + a_off[k];
+    const __m512 b0 = _mm512_loadu_ps(bblk + k * 32);
+    const __m512 b1 = _mm512_loadu_ps(bblk + k * 32 + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < RT; ++i) {
+      const __m512 ai = _mm512_set1_ps(ak[i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+    }
+  }
+  const __mmask16 m = lane_mask<F32>(mr);
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    __m512 r[16];
+#pragma GCC unroll 14
+    for (int i = 0; i < RT; ++i) r[i] = acc[i][h];
+    r[14] = r[15] = _mm512_setzero_ps();
+    transpose16x16(r);  // r[j] = channel h*16+j at positions 0..15
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) {
+      const int64_t c = h * 16 + j;
+      if (c >= nc) break;
+      const __m512 v = bias ? _mm512_add_ps(r[j], _mm512_set1_ps(bias[c])) : r[j];
+      _mm512_mask_storeu_ps(out + c * P, m, v);
+    }
+  }
+}
+
 }  // namespace
+
+// Stride-1 forward of one image and group on the padded image, channels in vectors (see
+// microkernel_rowtile_f32): xpad with row stride Wp and tap offsets off[K]; wt = W^T packed in 32-channel
+// blocks (K x 32 each); out (OCg x OH*OW).
+void conv_forward_rowtiles_avx512(float* out, const float* xpad, const int64_t* off, const float* wt, int64_t K,
+                                  int64_t OCg, int64_t OH, int64_t OW, int64_t Wp, const float* bias) {
+  const int64_t P = OH * OW;
+  for (int64_t c0 = 0; c0 < OCg; c0 += 32) {
+    const float* bblk = wt + (c0 / 32) * K * 32;
+    const int64_t nc = std::min<int64_t>(32, OCg - c0);
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow0 = 0; ow0 < OW; ow0 += 14)
+        microkernel_rowtile_f32(K, xpad + oh * Wp + ow0, off, bblk, out + c0 * P + oh * OW + ow0, P,
+                                std::min<int64_t>(14, OW - ow0), nc, bias ? bias + c0 : nullptr);
+  }
+}
 
 // dout of one image and group (OCg x OH*OW) -> packed B of dout^T on the padded grid: blocks of 32 channels,
 // each (Q x 32), row q = oh*Wp + ow, zero where ow >= OW or the channel is past OCg. 16x16 tiles are

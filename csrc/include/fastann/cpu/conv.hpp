@@ -114,6 +114,11 @@ void dw_dot_avx512(double* dw, int64_t ld_oc, int64_t ld_k, const double* dout, 
 // dout (OCg x OH*OW) -> packed dout^T on the padded grid (32-channel blocks of Q x 32, Q = OH*Wp, zeros at
 // ow >= OW and channels >= OCg); float only.
 void pack_dout_t_avx512(float* bpack, const float* dout, int64_t OCg, int64_t OH, int64_t OW, int64_t Wp);
+// Stride-1 forward of one image/group with output channels in the vector lanes (float): tiles of 14 positions
+// of one output row x 32 channels, A broadcast straight from xpad (row stride Wp, tap offsets off), wt = W^T
+// packed in 32-channel blocks (K x 32), out (OCg x OH*OW) in NCHW, + bias (OCg) or nullptr.
+void conv_forward_rowtiles_avx512(float* out, const float* xpad, const int64_t* off, const float* wt, int64_t K,
+                                  int64_t OCg, int64_t OH, int64_t OW, int64_t Wp, const float* bias);
 }  // namespace conv_detail
 
 }  // namespace fastann::cpu
