@@ -746,9 +746,10 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
   if constexpr (std::is_same_v<T, float>) {
     // Channels in the vector lanes, tiles of 14 positions of one output row: no thrown-away grid columns.
     // Chosen when it computes fewer padded positions than the 32-wide tiles of the grid (e.g. 14x14: 196 vs
-    // 224) and K is long enough to amortize the in-register transpose of each tile.
+    // 224), K is long enough to amortize the in-register transpose of each tile, and there are enough
+    // output channels to fill the lanes.
     const int64_t rowtile_cols = (p.OW + 13) / 14 * 14 * p.OH, grid_cols = (sg.Q + NR<T> - 1) / NR<T> * NR<T>;
-    if (simd && K >= 32 && rowtile_cols < grid_cols) {
+    if (simd && K >= 32 && OCg >= 16 && rowtile_cols < grid_cols) {
       const int64_t wsz = packed_b_size<T>(K, OCg);
       Scratch<T> wt(G * wsz);
       for (int64_t g = 0; g < G; ++g) pack_b_transposed(wt.data() + g * wsz, weight + g * OCg * K, K, OCg);
@@ -843,8 +844,10 @@ void conv2d_backward_input_kernel3_fused_simd(T* dinp, const T* dout, const T* w
   // Stride 1: the input gradient is itself a stride-1 convolution of dout, padded by d*(k-1) - pad, with
   // the kernel flipped and its channel axes swapped (the "full" correlation); run the forward on it.
   const int64_t span_h = p.dilation_h * (p.KH - 1), span_w = p.dilation_w * (p.KW - 1);
+  // (Only with >= 8 input channels per group: they are the flipped convolution's output channels, i.e. the
+  // micro-kernel's rows; with fewer, e.g. an RGB or grayscale first layer, W^T*dout + col2im wastes less.)
   if (p.stride_h == 1 && p.stride_w == 1 && p.pad_top <= span_h && p.pad_bottom <= span_h && p.pad_left <= span_w &&
-      p.pad_right <= span_w) {
+      p.pad_right <= span_w && p.C / p.groups >= 8) {
     const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G;
     Conv2dParams q = p;
     q.C = p.OC, q.H = p.OH, q.W = p.OW, q.OC = p.C;
