@@ -415,43 +415,32 @@ void pack_b_shifted(T* dst, const T* xpad, const ShiftedGeometry& s) {
 }
 
 // C (M x N) (+)= A * B with A's rows read in place (row m at a_base + a_off[m], no packing) and B packed.
+// The reduction (length K) runs in runs of run_len: index r*run_len + t reads A at r*a_run_stride + t.
 template <class T>
-void gemm_rows_a(int64_t M, int64_t N, int64_t K, const T* a_base, const int64_t* a_off, const T* bpack, T* c,
-                 int64_t ldc, bool accumulate, bool avx512) {
+void gemm_rows_a(int64_t M, int64_t N, int64_t K, int64_t run_len, int64_t a_run_stride, const T* a_base,
+                 const int64_t* a_off, const T* bpack, T* c, int64_t ldc, bool accumulate, bool avx512) {
   for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
     const int64_t nr = std::min(NR<T>, N - n0);
     const T* blk = bpack + (n0 / NR<T>) * K * NR<T>;
     for (int64_t m0 = 0; m0 < M; m0 += MR) {
       const int64_t mr = std::min(MR, M - m0);
       if (avx512) {
-        conv_detail::microkernel_rows_avx512(K, a_base, a_off + m0, blk, NR<T>, c + m0 * ldc + n0, ldc, mr, nr,
-                                             accumulate);
-      } else {
-        for (int64_t i = 0; i < mr; ++i) {
-          const T* arow = a_base + a_off[m0 + i];
-          for (int64_t j = 0; j < nr; ++j) {
-            T sum = T(0);
-            for (int64_t k = 0; k < K; ++k) sum += arow[k] * blk[k * NR<T> + j];
-            T& cij = c[(m0 + i) * ldc + n0 + j];
-            cij = accumulate ? cij + sum : sum;
-          }
+        conv_detail::microkernel_rows_avx512(K, run_len, a_run_stride, a_base, a_off + m0, blk, NR<T>,
+                                             c + m0 * ldc + n0, ldc, mr, nr, accumulate);
+        continue;
+      }
+      for (int64_t i = 0; i < mr; ++i) {
+        const T* arow = a_base + a_off[m0 + i];
+        for (int64_t j = 0; j < nr; ++j) {
+          T sum = T(0);
+          for (int64_t r0 = 0, sh = 0; r0 < K; r0 += run_len, sh += a_run_stride)
+            for (int64_t t = 0; t < run_len; ++t) sum += arow[sh + t] * blk[(r0 + t) * NR<T> + j];
+          T& cij = c[(m0 + i) * ldc + n0 + j];
+          cij = accumulate ? cij + sum : sum;
         }
       }
     }
   }
-}
-
-// True when x[0..n) holds no NaN or Inf: x*0 is NaN exactly for those; 16 partial sums keep it vectorizable.
-template <class T>
-bool all_finite(const T* x, int64_t n) {
-  T part[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) part[j] += x[i + j] * T(0);
-  for (; i < n; ++i) part[0] += x[i] * T(0);
-  T sum = T(0);
-  for (int j = 0; j < 16; ++j) sum += part[j];
-  return sum == T(0);
 }
 
 // Work handed out one item at a time (an atomic counter) rather than in fixed chunks: on a shared machine a
@@ -934,43 +923,25 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
       }
       return;
     }
-    if (stride1) {  // on the padded grid: dW^T (K x OCg) += shifted rows (K x Q) * dout^T (Q x OCg)
-      Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(sg.Q, OCg));
+    if (stride1) {
+      // dW^T (K x OCg) += shifted rows (K x P) * dout^T (P x OCg): A read in place from the padded image
+      // one output row (OW real positions, row stride Wp) at a time, so no discarded grid column is ever
+      // multiplied; B = dout^T packed (P x OCg).
+      Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(P, OCg));
       for (int64_t ng; (ng = queue.next()) >= 0;) {
         const int64_t n = ng / G, g = ng % G;
-        const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
-        // The thrown-away grid columns multiply real input values by a zero gradient; 0 * NaN or 0 * Inf
-        // would wrongly reach weight entries whose sum never touches that value. An image with a
-        // non-finite value takes the general path, which reads exactly the reference's terms.
-        if (!all_finite(img, Cg * p.H * p.W)) {
-          general(ng);
-          continue;
-        }
-        pad_image(xpad.data(), img, p, Cg, sg);
-        // dout^T on the padded grid, packed B: zero at the thrown-away columns ow >= OW.
+        pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
         const T* dn = dout + (n * p.OC + g * OCg) * P;
+        bool packed = false;
         if constexpr (std::is_same_v<T, float>) {
           if (simd) {
-            conv_detail::pack_dout_t_avx512(bpack.data(), dn, OCg, p.OH, p.OW, sg.Wp);
-            gemm_rows_a(K, OCg, sg.Q, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true,
-                        simd);
-            continue;
+            conv_detail::pack_dout_t_avx512(bpack.data(), dn, OCg, p.OH, p.OW, p.OW);
+            packed = true;
           }
         }
-        for (int64_t o0 = 0; o0 < OCg; o0 += NR<T>) {
-          T* blk = bpack.data() + (o0 / NR<T>) * sg.Q * NR<T>;
-          const int64_t nr = std::min(NR<T>, OCg - o0);
-          std::fill(blk, blk + sg.Q * NR<T>, T(0));
-          for (int64_t j = 0; j < nr; ++j)
-            for (int64_t oh = 0; oh < p.OH; ++oh) {
-              const T* src = dn + (o0 + j) * P + oh * p.OW;
-              T* d = blk + oh * sg.Wp * NR<T> + j;
-              for (int64_t ow = 0; ow < p.OW; ++ow) d[ow * NR<T>] = src[ow];
-            }
-        }
-        // A = the shifted rows, read in place (no transposed copy of the K x Q operand)
-        gemm_rows_a(K, OCg, sg.Q, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true,
-                    simd);
+        if (!packed) pack_b_transposed(bpack.data(), dn, P, OCg);
+        gemm_rows_a(K, OCg, P, p.OW, sg.Wp, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg,
+                    true, simd);
       }
       return;
     }

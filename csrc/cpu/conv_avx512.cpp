@@ -107,11 +107,14 @@ inline void microkernel(int64_t K, const typename S::T* a, const typename S::T* 
 }
 
 // The same tile with A read in place: row i of A is a_base + a_off[i] (rows past mr repeat row 0 and are
-// never stored). The weight gradient uses it to read the padded image's shifted rows without packing them.
+// never stored). The reduction runs in runs of run_len: reduction index r*run_len + t reads A at
+// r*a_run_stride + t and B row r*run_len + t. The weight gradient uses it to read the padded image's
+// shifted rows without packing them, visiting only real output positions (run = one output row: OW
+// positions, a_run_stride = the padded row stride Wp).
 template <class S>
-inline void microkernel_rows(int64_t K, const typename S::T* a_base, const int64_t* a_off,
-                             const typename S::T* b, int64_t ldb, typename S::T* c, int64_t ldc, int64_t mr,
-                             int64_t nr, bool accumulate) {
+inline void microkernel_rows(int64_t K, int64_t run_len, int64_t a_run_stride, const typename S::T* a_base,
+                             const int64_t* a_off, const typename S::T* b, int64_t ldb, typename S::T* c,
+                             int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
   using V = typename S::V;
   using T = typename S::T;
   const T* rows[MR];
@@ -121,14 +124,19 @@ inline void microkernel_rows(int64_t K, const typename S::T* a_base, const int64
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::zero();
   const auto m0 = lane_mask<S>(nr), m1 = lane_mask<S>(nr - S::L);
-  for (int64_t k = 0; k < K; ++k) {
-    const V b0 = S::loadm(m0, b + k * ldb);
-    const V b1 = S::loadm(m1, b + k * ldb + S::L);
+  int64_t a_shift = 0;
+  for (int64_t r0 = 0; r0 < K; r0 += run_len, a_shift += a_run_stride) {
+    const T* bk = b + r0 * ldb;
+    for (int64_t t = 0; t < run_len; ++t, bk += ldb) {
+      const V b0 = S::loadm(m0, bk);
+      const V b1 = S::loadm(m1, bk + S::L);
+      const int64_t ka = a_shift + t;
 #pragma GCC unroll 12
-    for (int i = 0; i < MR; ++i) {
-      const V ai = S::bcast(rows[i] + k);
-      acc[i][0] = S::fma(ai, b0, acc[i][0]);
-      acc[i][1] = S::fma(ai, b1, acc[i][1]);
+      for (int i = 0; i < MR; ++i) {
+        const V ai = S::bcast(rows[i] + ka);
+        acc[i][0] = S::fma(ai, b0, acc[i][0]);
+        acc[i][1] = S::fma(ai, b1, acc[i][1]);
+      }
     }
   }
 #pragma GCC unroll 12
@@ -145,11 +153,6 @@ inline void microkernel_rows(int64_t K, const typename S::T* a_base, const int64
   }
 }
 
-// Forward tile with B read in place: row k of B is b_base + b_off[k] (unaligned loads from the padded image;
-// the image is followed by enough zeros that a full 2-vector load never leaves the buffer). The tile's
-// columns are positions on the padded grid; `valid` has a bit per column that is a real output (ow < OW).
-// Those columns are compress-stored: the valid positions of a block are consecutive output elements, so
-// row i goes to c + i*ldc (which already points at the block's first valid output), + bias[i].
 // R = rows of the tile (12, or 8 when the channel count is a multiple of 8 but not of 12).
 template <int R, class S>
 inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S::T* b_base, const int64_t* b_off,
@@ -374,14 +377,16 @@ void dw_dot_avx512(double* dw, int64_t ld_oc, int64_t ld_k, const double* dout, 
   dw_dot<F64>(dw, ld_oc, ld_k, dout, xpad, off, OCg, K, OH, OW, Wp);
 }
 
-void microkernel_rows_avx512(int64_t K, const float* a_base, const int64_t* a_off, const float* b, int64_t ldb,
-                             float* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
-  microkernel_rows<F32>(K, a_base, a_off, b, ldb, c, ldc, mr, nr, accumulate);
+void microkernel_rows_avx512(int64_t K, int64_t run_len, int64_t a_run_stride, const float* a_base,
+                             const int64_t* a_off, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t mr,
+                             int64_t nr, bool accumulate) {
+  microkernel_rows<F32>(K, run_len, a_run_stride, a_base, a_off, b, ldb, c, ldc, mr, nr, accumulate);
 }
 
-void microkernel_rows_avx512(int64_t K, const double* a_base, const int64_t* a_off, const double* b, int64_t ldb,
-                             double* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
-  microkernel_rows<F64>(K, a_base, a_off, b, ldb, c, ldc, mr, nr, accumulate);
+void microkernel_rows_avx512(int64_t K, int64_t run_len, int64_t a_run_stride, const double* a_base,
+                             const int64_t* a_off, const double* b, int64_t ldb, double* c, int64_t ldc, int64_t mr,
+                             int64_t nr, bool accumulate) {
+  microkernel_rows<F64>(K, run_len, a_run_stride, a_base, a_off, b, ldb, c, ldc, mr, nr, accumulate);
 }
 
 void microkernel_avx512(int64_t K, const float* a_panel, const float* b, int64_t ldb, float* c, int64_t ldc,

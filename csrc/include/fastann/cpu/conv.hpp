@@ -93,11 +93,14 @@ void microkernel_avx512(int64_t K, const float* a_panel, const float* b, int64_t
                         int64_t mr, int64_t nr, bool accumulate);
 void microkernel_avx512(int64_t K, const double* a_panel, const double* b, int64_t ldb, double* c, int64_t ldc,
                         int64_t mr, int64_t nr, bool accumulate);
-// The same with A read in place: row i of the tile is a_base + a_off[i], element k at (a_base + a_off[i])[k].
-void microkernel_rows_avx512(int64_t K, const float* a_base, const int64_t* a_off, const float* b, int64_t ldb,
-                             float* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate);
-void microkernel_rows_avx512(int64_t K, const double* a_base, const int64_t* a_off, const double* b, int64_t ldb,
-                             double* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate);
+// The same with A read in place: row i of the tile is a_base + a_off[i]; the reduction (length K, a multiple of
+// run_len) reads A at r*a_run_stride + t and B row r*run_len + t for reduction index r*run_len + t.
+void microkernel_rows_avx512(int64_t K, int64_t run_len, int64_t a_run_stride, const float* a_base,
+                             const int64_t* a_off, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t mr,
+                             int64_t nr, bool accumulate);
+void microkernel_rows_avx512(int64_t K, int64_t run_len, int64_t a_run_stride, const double* a_base,
+                             const int64_t* a_off, const double* b, int64_t ldb, double* c, int64_t ldc, int64_t mr,
+                             int64_t nr, bool accumulate);
 // Forward tile with B read in place (row k of B is b_base + b_off[k], full loads) whose columns are padded-grid
 // positions: the columns with a set bit in `valid` are compress-stored to c + i*ldc (+ bias[i] if bias).
 // rows: the tile height the A panel was packed with, 12 (MR) or 8.
