@@ -330,19 +330,26 @@ void linear_forward(T* out, const T* input, const T* weight, const T* bias, int6
 template <class T>
 void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, const T* input, const T* weight,
                      const T* output, int64_t n, int64_t in_features, int64_t out_features, int activation) {
-  // dz = dL/d(pre-activation): grad_output, masked by relu'(output) for relu. One pass builds dz and dbias.
+  // dz = dL/d(pre-activation): grad_output, masked by relu'(output) for relu. One pass over it builds dz
+  // and sums dbias (dbias[o] = sum over rows of dz[r, o], accumulated row by row so the loop is unit-stride).
   const T* dz = grad_output;
+  if (dbias)
+    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
   if (activation == 1) {
     thread_local std::vector<T> masked;
     masked.resize(static_cast<size_t>(n * out_features));
-    for (int64_t r = 0; r < n * out_features; ++r)
+    for (int64_t r = 0; r < n; ++r) {
+      const T* go = grad_output + r * out_features;
+      const T* y = output + r * out_features;
+      T* d = masked.data() + r * out_features;
       // output <= 0 means the unit was clamped: no gradient. A NaN output passes the gradient through
       // (as PyTorch's threshold_backward does), so NaN is never turned into 0.
-      masked[r] = output[r] <= T(0) ? T(0) : grad_output[r];
+      for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
+      if (dbias)
+        for (int64_t o = 0; o < out_features; ++o) dbias[o] += d[o];
+    }
     dz = masked.data();
-  }
-  if (dbias) {
-    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
+  } else if (dbias) {
     for (int64_t r = 0; r < n; ++r) {
       const T* row = dz + r * out_features;
       for (int64_t o = 0; o < out_features; ++o) dbias[o] += row[o];
