@@ -92,6 +92,7 @@ constexpr double kRobustMinMacs = 1.0e8;
 
 // Busy-core back-off of rung 4 (see gemm_kernel4_packed_simd_threaded).
 constexpr int64_t kBackoffNs = 50'000'000;  // 50 ms
+constexpr int64_t kLateNs = 200'000;        // 200 us
 std::atomic<int64_t> g_single_thread_until_ns{0};
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -236,25 +237,26 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
     gemm_kernel3_packed_simd(g);
     return;
   }
-  // Busy-core guard: while a recent call found a helper thread absent, mid-sized products stay on one thread.
-  const int64_t now = now_ns();
-  if (macs < kRobustMinMacs && now < g_single_thread_until_ns.load(std::memory_order_relaxed)) {
+  // Busy-core guard: while a recent call found a helper thread late, mid-sized products stay on one thread.
+  const int64_t fork_ns = now_ns();
+  if (macs < kRobustMinMacs && fork_ns < g_single_thread_until_ns.load(std::memory_order_relaxed)) {
     gemm_kernel3_packed_simd(g);
     return;
   }
-  int64_t tiles_by_master = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : tiles_by_master)
-  for (int64_t t = 0; t < tiles; ++t) {
-    const int64_t i0 = (t / grid_n) * tile_m, j0 = (t % grid_n) * tile_n;
-    gemm_kernel3_packed_simd(tile(g, i0, std::min(tile_m, g.m - i0), j0, std::min(tile_n, g.n - j0)));
-#ifdef _OPENMP
-    if (omp_get_thread_num() == 0) ++tiles_by_master;
-#endif
+  int64_t latest_arrival_ns = fork_ns;
+#pragma omp parallel num_threads(threads) reduction(max : latest_arrival_ns)
+  {
+    latest_arrival_ns = now_ns();  // when this thread started working on the call
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t i0 = (t / grid_n) * tile_m, j0 = (t % grid_n) * tile_n;
+      gemm_kernel3_packed_simd(tile(g, i0, std::min(tile_m, g.m - i0), j0, std::min(tile_n, g.n - j0)));
+    }
   }
-  // If the helpers took (almost) nothing, they were not running - another process holds their cores - and
-  // the call paid the fork/join for no speed-up: back off to one thread for a while, then try again.
-  const int64_t fair = tiles / threads;
-  if (tiles - tiles_by_master < std::max<int64_t>(1, fair / 4) * (threads - 1))
+  // A helper that started more than kLateNs after the fork was not running: another process holds its core
+  // (a sleeping helper on an idle core wakes within tens of microseconds). The call then paid a fork/join
+  // and waited for nothing, so mid-sized products run on one thread for a while before trying again.
+  if (latest_arrival_ns - fork_ns > kLateNs)
     g_single_thread_until_ns.store(now_ns() + kBackoffNs, std::memory_order_relaxed);
 }
 
