@@ -305,6 +305,39 @@ void micro_tile(double, int* mr, int* nr) { *mr = KernelF64::MR; *nr = KernelF64
 }  // namespace scalar
 
 // ---- the linear layer ----------------------------------------------------------------------------
+namespace {
+
+// dbias (OUT,) = column sums of dz (N,OUT), accumulated row by row so the inner loop is unit-stride and
+// vectorises (the __restrict promises the compiler that dbias does not alias dz).
+template <class T>
+void bias_grad(T* __restrict dbias, const T* __restrict dz, int64_t n, int64_t out_features) {
+  for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    const T* __restrict row = dz + r * out_features;
+    for (int64_t o = 0; o < out_features; ++o) dbias[o] += row[o];
+  }
+}
+
+// dz (N,OUT) = grad_output where output > 0, else 0; dbias (OUT,) or nullptr = column sums of dz, same pass.
+// output <= 0 means the unit was clamped: no gradient. A NaN output passes the gradient through (as
+// PyTorch's threshold_backward does), so NaN is never turned into 0.
+template <class T>
+void relu_mask_and_bias_grad(T* __restrict dz, T* __restrict dbias, const T* __restrict grad_output,
+                             const T* __restrict output, int64_t n, int64_t out_features) {
+  if (dbias)
+    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    const T* __restrict go = grad_output + r * out_features;
+    const T* __restrict y = output + r * out_features;
+    T* __restrict d = dz + r * out_features;
+    for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
+    if (dbias)
+      for (int64_t o = 0; o < out_features; ++o) dbias[o] += d[o];
+  }
+}
+
+}  // namespace
+
 
 // out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr
 template <class T>
@@ -333,29 +366,15 @@ template <class T>
 void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, const T* input, const T* weight,
                      const T* output, int64_t n, int64_t in_features, int64_t out_features, int activation) {
   // dz = dL/d(pre-activation): grad_output, masked by relu'(output) for relu. One pass over it builds dz
-  // and sums dbias (dbias[o] = sum over rows of dz[r, o], accumulated row by row so the loop is unit-stride).
+  // and sums dbias.
   const T* dz = grad_output;
-  if (dbias)
-    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
   if (activation == 1) {
     thread_local std::vector<T> masked;
     masked.resize(static_cast<size_t>(n * out_features));
-    for (int64_t r = 0; r < n; ++r) {
-      const T* go = grad_output + r * out_features;
-      const T* y = output + r * out_features;
-      T* d = masked.data() + r * out_features;
-      // output <= 0 means the unit was clamped: no gradient. A NaN output passes the gradient through
-      // (as PyTorch's threshold_backward does), so NaN is never turned into 0.
-      for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
-      if (dbias)
-        for (int64_t o = 0; o < out_features; ++o) dbias[o] += d[o];
-    }
+    relu_mask_and_bias_grad(masked.data(), dbias, grad_output, output, n, out_features);
     dz = masked.data();
   } else if (dbias) {
-    for (int64_t r = 0; r < n; ++r) {
-      const T* row = dz + r * out_features;
-      for (int64_t o = 0; o < out_features; ++o) dbias[o] += row[o];
-    }
+    bias_grad(dbias, grad_output, n, out_features);
   }
   // dweight (OUT,IN) = dz^T (OUT,N) * input (N,IN)
   GemmArgs<T> gw;
