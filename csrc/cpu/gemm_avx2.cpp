@@ -118,6 +118,7 @@ struct KernelF32 {
   using T = float;
   static constexpr int MR = 6, NR = 16, KC = 1024, MC = 72, NC = 4096;
   static constexpr bool kTransposePack = false;
+  static constexpr bool kStridedA = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
     if (nr > Vec<T>::W) avx2::micro_kernel<T, MR, 2, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
@@ -128,6 +129,7 @@ struct KernelF64 {
   using T = double;
   static constexpr int MR = 6, NR = 8, KC = 512, MC = 72, NC = 4096;
   static constexpr bool kTransposePack = false;
+  static constexpr bool kStridedA = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
     if (nr > Vec<T>::W) avx2::micro_kernel<T, MR, 2, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
