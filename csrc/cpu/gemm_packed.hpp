@@ -24,6 +24,7 @@
 //         for jr in NC step NR               B micro-panel KC x NR  -> L1, reused across all ir
 //           for ir in MC step MR             A micro-panel MR x KC streamed from L2
 //             micro_kernel                   MR x NR tile of C in registers, rank-1 updates over KC
+// (With a narrow C and a row-major op(A), the AVX-512 path skips packing A: see kDirectAMaxPanels.)
 #pragma once
 
 #include <algorithm>
