@@ -27,8 +27,12 @@ MAX_CASES = [
     ((2, 3, 6, 37), 2, 2, 0, 1, False),  # 2x2: 18 outputs per row (a full 16-lane step + masked tail)
     ((1, 2, 5, 70), 2, None, 0, 1, True),  # 2x2, ceil mode with even W, odd H: direct
 ]
+# 2x2/stride-2 shapes for the rungs. Rung 3 steps 16 (float) / 8 (double) outputs; a row tail reads ahead
+# and writes over the next rows of its plane unless that would leave the plane: cover OW below, at and
+# above the step, many short rows, odd H (an unused last input row) and the CNN's 28 -> 14.
 TWO_BY_TWO = [((1, 2, 8, 8), 2), ((3, 2, 9, 11), 2), ((2, 3, 6, 37), 2), ((1, 1, 2, 2), 2), ((2, 1, 4, 66), 2),
-              ((1, 1, 3, 5), 2)]
+              ((1, 1, 3, 5), 2), ((2, 3, 31, 10), 2), ((1, 2, 40, 34), 2), ((3, 2, 28, 28), 2),
+              ((2, 2, 7, 32), 2), ((1, 3, 5, 18), 2), ((2, 1, 64, 3), 2)]
 
 
 def rung_params():

@@ -28,9 +28,11 @@ int64_t div_floor(int64_t a, int64_t b) {
 
 // The max-pool update rule of PyTorch's CPU kernel: take v if it is larger or if it is NaN. NaN then
 // wins against everything that follows, because nothing compares greater than NaN.
+// Written with `|` (not `||`): both compares always run, which leaves the compiler free to pick
+// flag-setting code over a second branch.
 template <class T>
 inline bool takes_over(T v, T best) {
-  return v > best || std::isnan(v);
+  return (v > best) | (v != v);  // v != v: v is NaN
 }
 
 // One dimension of one avg window, PyTorch's rule: [start, end) clipped to the padded input gives the
@@ -142,11 +144,19 @@ void max_pool2d_kernel2_2x2(T* out, int64_t* indices, const T* inp, int64_t W, i
     T* o = out + oh * OW;
     int64_t* ix = indices + oh * OW;
     for (int64_t ow = 0; ow < OW; ++ow) {
+      // Branch-free selects (see takes_over): each tap either replaces (value, offset) or not.
       T best = row0[2 * ow];
       int64_t offset = 0;  // 0, 1, W, W+1: which tap won
-      if (takes_over(row0[2 * ow + 1], best)) { best = row0[2 * ow + 1]; offset = 1; }
-      if (takes_over(row1[2 * ow], best)) { best = row1[2 * ow]; offset = W; }
-      if (takes_over(row1[2 * ow + 1], best)) { best = row1[2 * ow + 1]; offset = W + 1; }
+      const T t1 = row0[2 * ow + 1], t2 = row1[2 * ow], t3 = row1[2 * ow + 1];
+      bool take = takes_over(t1, best);
+      best = take ? t1 : best;
+      offset = take ? 1 : offset;
+      take = takes_over(t2, best);
+      best = take ? t2 : best;
+      offset = take ? W : offset;
+      take = takes_over(t3, best);
+      best = take ? t3 : best;
+      offset = take ? W + 1 : offset;
       o[ow] = best;
       ix[ow] = 2 * oh * W + 2 * ow + offset;
     }
