@@ -188,4 +188,67 @@ void max_pool2d_kernel3_2x2_avx512(double* out, int64_t* indices, const double* 
   }
 }
 
+// avg_pool2d's 2x2 / stride-2 case: add the two rows, then even + odd columns (the same permutes), times
+// 1/4. Same full-width tail rule as above. inp (H,W), out (OH,OW).
+void avg_pool2d_2x2_avx512(float* out, const float* inp, int64_t W, int64_t OH, int64_t OW) {
+  constexpr int64_t L = 16;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 quarter = _mm512_set1_ps(0.25f);
+  const int64_t in_end = (2 * OH) * W, out_end = OH * OW;
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const float* a = inp + 2 * oh * W;
+    const float* b = a + W;
+    float* o = out + oh * OW;
+    for (int64_t ow = 0; ow < OW; ow += L) {
+      const bool full_width = ow + L <= OW || ((2 * oh + 1) * W + 2 * ow + 2 * L <= in_end && oh * OW + ow + L <= out_end);
+      const int64_t n = OW - ow < L ? OW - ow : L;
+      const __mmask16 m_lo = full_width ? __mmask16(0xFFFF) : first_lanes16(2 * n),
+                      m_hi = full_width ? __mmask16(0xFFFF) : first_lanes16(2 * n - L);
+      __m512 lo, hi;
+      if (full_width) {
+        lo = _mm512_add_ps(_mm512_loadu_ps(a + 2 * ow), _mm512_loadu_ps(b + 2 * ow));
+        hi = _mm512_add_ps(_mm512_loadu_ps(a + 2 * ow + L), _mm512_loadu_ps(b + 2 * ow + L));
+      } else {
+        lo = _mm512_add_ps(_mm512_maskz_loadu_ps(m_lo, a + 2 * ow), _mm512_maskz_loadu_ps(m_lo, b + 2 * ow));
+        hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m_hi, a + 2 * ow + L), _mm512_maskz_loadu_ps(m_hi, b + 2 * ow + L));
+      }
+      const __m512 sum = _mm512_add_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
+      const __m512 mean = _mm512_mul_ps(sum, quarter);
+      if (full_width) _mm512_storeu_ps(o + ow, mean);
+      else _mm512_mask_storeu_ps(o + ow, first_lanes16(n), mean);
+    }
+  }
+}
+
+void avg_pool2d_2x2_avx512(double* out, const double* inp, int64_t W, int64_t OH, int64_t OW) {
+  constexpr int64_t L = 8;
+  const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m512i odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+  const __m512d quarter = _mm512_set1_pd(0.25);
+  const int64_t in_end = (2 * OH) * W, out_end = OH * OW;
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const double* a = inp + 2 * oh * W;
+    const double* b = a + W;
+    double* o = out + oh * OW;
+    for (int64_t ow = 0; ow < OW; ow += L) {
+      const bool full_width = ow + L <= OW || ((2 * oh + 1) * W + 2 * ow + 2 * L <= in_end && oh * OW + ow + L <= out_end);
+      const int64_t n = OW - ow < L ? OW - ow : L;
+      __m512d lo, hi;
+      if (full_width) {
+        lo = _mm512_add_pd(_mm512_loadu_pd(a + 2 * ow), _mm512_loadu_pd(b + 2 * ow));
+        hi = _mm512_add_pd(_mm512_loadu_pd(a + 2 * ow + L), _mm512_loadu_pd(b + 2 * ow + L));
+      } else {
+        const __mmask8 m_lo = first_lanes8(2 * n), m_hi = first_lanes8(2 * n - L);
+        lo = _mm512_add_pd(_mm512_maskz_loadu_pd(m_lo, a + 2 * ow), _mm512_maskz_loadu_pd(m_lo, b + 2 * ow));
+        hi = _mm512_add_pd(_mm512_maskz_loadu_pd(m_hi, a + 2 * ow + L), _mm512_maskz_loadu_pd(m_hi, b + 2 * ow + L));
+      }
+      const __m512d sum = _mm512_add_pd(_mm512_permutex2var_pd(lo, even, hi), _mm512_permutex2var_pd(lo, odd, hi));
+      const __m512d mean = _mm512_mul_pd(sum, quarter);
+      if (full_width) _mm512_storeu_pd(o + ow, mean);
+      else _mm512_mask_storeu_pd(o + ow, first_lanes8(n), mean);
+    }
+  }
+}
+
 }  // namespace fastann::cpu
