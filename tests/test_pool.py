@@ -414,3 +414,19 @@ def test_same_result_for_any_thread_count(rng):
     for other in outs[1:]:
         for a, b in zip(outs[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+def test_huge_window_with_padding_is_fast(rng):
+    # kernel 2^20 with padding 2^19 on a tiny input is legal (output 4x5); the kernels and the reference
+    # must only visit taps that land in the input, not 2^40 padding taps.
+    x = rng.standard_normal((1, 2, 3, 4))
+    k, p = 2 ** 20, 2 ** 19
+    out, idx = ops.max_pool2d(x, k, 1, p)
+    rout, ridx = ref.max_pool2d(x, k, 1, p)
+    np.testing.assert_array_equal(out, rout)
+    np.testing.assert_array_equal(idx, ridx)
+    for cip in (True, False):
+        assert_close(ops.avg_pool2d(x, k, 1, p, False, cip), ref.avg_pool2d(x, k, 1, p, False, cip), 1e-12, "avg")
+        g = rng.standard_normal(out.shape)
+        assert_close(ops.avg_pool2d_backward(g, x.shape, k, 1, p, False, cip),
+                     ref.avg_pool2d_backward(g, x.shape, k, 1, p, False, cip), 1e-12, "avg backward")
