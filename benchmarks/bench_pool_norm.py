@@ -1,6 +1,6 @@
 """Benchmark: fastann pooling and batch norm against PyTorch CPU (NCHW and channels_last).
 
-    PYTHONPATH=python python benchmarks/bench_pool_norm.py [--quick] [--threads 1 2] [--json out.json]
+    PYTHONPATH=python python benchmarks/bench_pool_norm.py [--quick] [--threads 1 2] [--only NAME] [--json F]
 
 Shapes are the CNN's (batch 128): 128x32x28x28 (after conv1) and 128x64x14x14 (after conv2), float32.
 For each op, thread count and shape it prints the median time over repeats, the effective bandwidth
@@ -155,7 +155,7 @@ def cases(shape, rng):
     return [(name, nbytes, fa, torch_set(p)) for (name, nbytes, fa), p in zip(rows, peers)]
 
 
-def run(quick: bool = False, threads=(1, 2)):
+def run(quick: bool = False, threads=(1, 2), only: str | None = None):
     rng = np.random.default_rng(0)
     shapes = [(128, 32, 28, 28)] if quick else [(128, 32, 28, 28), (128, 64, 14, 14)]
     repeats = 7 if quick else 25
@@ -165,6 +165,8 @@ def run(quick: bool = False, threads=(1, 2)):
             set_threads(nt)
             with torch.no_grad() if torch is not None else _null():
                 for name, nbytes, fa, peers in cases(shape, rng):
+                    if only and only not in name:
+                        continue
                     t_peer = {k: timed_ms(f, repeats) for k, f in peers.items()}
                     best_peer = min(t[0] for t in t_peer.values()) if t_peer else None
                     for label, f in fa.items():
@@ -209,11 +211,12 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one shape, fewer repeats")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--only", help="run only the ops whose name contains this (e.g. 'max_pool2d fwd')")
     p.add_argument("--json", help="also write the rows as JSON to this path")
     args = p.parse_args(argv)
     if torch is None:
         print(f"PyTorch not importable ({TORCH_ERROR}): timing fastann alone", file=sys.stderr)
-    results = run(args.quick, tuple(args.threads))
+    results = run(args.quick, tuple(args.threads), args.only)
     print_table(results)
     if args.json:
         with open(args.json, "w") as f:
