@@ -1,0 +1,162 @@
+// gemm_avx512.cpp: the AVX-512 micro-kernels of the packed GEMM (rungs 3 and 4) and the FMA-peak probe.
+// Compiled with -mavx512f... (CMakeLists.txt); entered only when fastann::simd_level() == avx512.
+//
+// Micro-tile: MR = 14 rows x NR = 2 vectors (32 fp32 / 16 fp64 columns). Per step p of the K loop it loads
+// two B vectors and, for each of the 14 rows, broadcasts one A value into an FMA (the broadcast folds into
+// the FMA's memory operand): 28 independent FMAs, enough to cover the 4-cycle FMA latency on two FMA pipes,
+// and 28 accumulators + 2 B registers + 1 broadcast fit the 32 zmm registers.
+#include <immintrin.h>
+
+#include <chrono>
+
+#include "gemm_packed.hpp"
+
+namespace fastann::cpu::avx512 {
+namespace {
+
+// ---- helpers: one vector type per element type ----------------------------------------------------
+template <class T> struct Vec;
+template <> struct Vec<float> {
+  using reg = __m512;
+  using mask = __mmask16;
+  static constexpr int W = 16;
+  static reg zero() { return _mm512_setzero_ps(); }
+  static reg set1(float x) { return _mm512_set1_ps(x); }
+  static reg load(const float* p) { return _mm512_load_ps(p); }
+  static reg maskz_loadu(mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void mask_storeu(float* p, mask m, reg v) { _mm512_mask_storeu_ps(p, m, v); }
+  static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+  static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+  // MAXPS returns its second operand when either is NaN: max(0, x) keeps a NaN x (relu propagates NaN).
+  static reg relu(reg x) { return _mm512_max_ps(_mm512_setzero_ps(), x); }
+  static mask tail(int n) { return n >= W ? mask(0xFFFF) : n <= 0 ? mask(0) : mask((1u << n) - 1); }
+};
+template <> struct Vec<double> {
+  using reg = __m512d;
+  using mask = __mmask8;
+  static constexpr int W = 8;
+  static reg zero() { return _mm512_setzero_pd(); }
+  static reg set1(double x) { return _mm512_set1_pd(x); }
+  static reg load(const double* p) { return _mm512_load_pd(p); }
+  static reg maskz_loadu(mask m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static void mask_storeu(double* p, mask m, reg v) { _mm512_mask_storeu_pd(p, m, v); }
+  static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
+  static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
+  static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
+  static reg relu(reg x) { return _mm512_max_pd(_mm512_setzero_pd(), x); }
+  static mask tail(int n) { return n >= W ? mask(0xFF) : n <= 0 ? mask(0) : mask((1u << n) - 1); }
+};
+
+// ---- kernels -------------------------------------------------------------------------------------
+
+// ap: MR x kc micro-panel (ap[p*MR + i]), bp: kc x NR micro-panel (bp[p*NR + j]), 64-byte aligned;
+// c: the MR x NR tile of C (row stride ldc), of which mr x nr is inside the matrix.
+template <class T, int MR, int NV>
+void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c, int64_t ldc,
+                  int mr, int nr, T alpha, T beta, const T* bias, bool relu) {
+  using V = Vec<T>;
+  constexpr int W = V::W, NR = NV * W;
+  typename V::reg acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
+
+  // Touch the C tile early so its lines arrive while the K loop runs.
+  for (int i = 0; i < mr; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; ++p) {
+    typename V::reg b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = V::load(bp + v * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const typename V::reg a = V::set1(ap[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(a, b[v], acc[i][v]);
+    }
+    ap += MR;
+    bp += NR;
+  }
+
+  // Store: c = act(alpha*acc + beta*c + bias). Masks cut the columns past nr; rows past mr are skipped.
+  typename V::mask m[NV];
+  typename V::reg vbias[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    m[v] = V::tail(nr - v * W);
+    vbias[v] = bias ? V::maskz_loadu(m[v], bias + v * W) : V::zero();
+  }
+  const typename V::reg valpha = V::set1(alpha), vbeta = V::set1(beta);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+    T* crow = c + i * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      typename V::reg r = V::mul(acc[i][v], valpha);
+      if (beta != T(0)) r = V::fmadd(vbeta, V::maskz_loadu(m[v], crow + v * W), r);
+      if (bias) r = V::add(r, vbias[v]);
+      if (relu) r = V::relu(r);
+      V::mask_storeu(crow + v * W, m[v], r);
+    }
+  }
+}
+
+// Cache blocks for Zen 4/5-class cores (48 KiB L1d, 1 MiB L2): the B micro-panel KC x NR (fp32: 256*32*4 =
+// 32 KiB) stays in L1 while the A block MC x KC (168*256*4 = 168 KiB) streams from L2.
+struct KernelF32 {
+  using T = float;
+  static constexpr int MR = 14, NR = 32, KC = 256, MC = 168, NC = 4096;
+  static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
+                           T beta, const T* bias, bool relu) {
+    avx512::micro_kernel<T, MR, 2>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  }
+};
+struct KernelF64 {
+  using T = double;
+  static constexpr int MR = 14, NR = 16, KC = 256, MC = 168, NC = 4096;
+  static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
+                           T beta, const T* bias, bool relu) {
+    avx512::micro_kernel<T, MR, 2>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  }
+};
+
+}  // namespace
+
+// ---- dispatch (entry points called from gemm.cpp) ---------------------------------------------------
+void gemm_packed(const GemmArgs<float>& g) { packed::gemm_packed<KernelF32>(g); }
+void gemm_packed(const GemmArgs<double>& g) { packed::gemm_packed<KernelF64>(g); }
+void micro_tile(float, int* mr, int* nr) { *mr = KernelF32::MR; *nr = KernelF32::NR; }
+void micro_tile(double, int* mr, int* nr) { *mr = KernelF64::MR; *nr = KernelF64::NR; }
+
+// 12 independent chains of fp32 FMAs on zmm registers: more than latency (4) x pipes (2), so the FMA
+// units never wait. Returns GFLOP/s of one core (16 lanes x 2 flops per FMA).
+double fma_peak_gflops(double seconds) {
+  constexpr int kChains = 12;
+  constexpr int64_t kInner = 1 << 16;
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(1.0f + 1e-3f * i);
+  const __m512 mul = _mm512_set1_ps(0.999999f), add = _mm512_set1_ps(1e-7f);
+  int64_t fmas = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  do {
+    for (int64_t r = 0; r < kInner; ++r) {
+#pragma GCC unroll 12
+      for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], mul, add);
+    }
+    fmas += kInner * kChains;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  } while (elapsed < seconds);
+  // Keep the result alive so the loop is not optimised away.
+  __m512 s = acc[0];
+  for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return fmas * 16.0 * 2.0 / elapsed * 1e-9;
+}
+
+}  // namespace fastann::cpu::avx512
