@@ -438,7 +438,8 @@ class Sequential:
         print_fn(line)
         for i, r in enumerate(rows):
             print_fn("".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-            print_fn("=" * sum(widths) if i == 0 else "")
+            if i == 0:
+                print_fn("=" * sum(widths))
         print_fn(f"Total params: {total:,}")
         print_fn(f"Trainable params: {trainable:,}")
         print_fn(f"Non-trainable params: {total - trainable:,}")
