@@ -72,7 +72,8 @@ void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, cons
 
 // ---- machine peak --------------------------------------------------------------------------------
 // Single-core fp32 FMA throughput in GFLOP/s (2 flops per lane per FMA) of the SIMD path in use, measured
-// by running independent FMA chains on vector registers for about `seconds`.
+// by running independent FMA chains on vector registers for about `seconds` of the thread's CPU time
+// (CPU time, not wall time: another process sharing the core does not lower the figure).
 double fma_peak_gflops(double seconds);
 
 }  // namespace fastann::cpu
