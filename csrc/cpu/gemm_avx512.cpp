@@ -69,30 +69,48 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
   using V = Vec<T>;
   constexpr int W = V::W;
   static_assert(NV * W <= NR, "micro_kernel: NV vectors must fit the packed panel width");
-  typename V::reg acc[MR][NV];
+  // Narrow variants have fewer than 16 accumulators, too few to hide the FMA latency (4 cycles x 2 pipes):
+  // they keep S = 2 sets, one for even and one for odd steps p, summed at the end.
+  constexpr int S = MR * NV >= 16 ? 1 : 2;
+  typename V::reg acc[S][MR][NV];
+#pragma GCC unroll 2
+  for (int s = 0; s < S; ++s)
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
+      for (int v = 0; v < NV; ++v) acc[s][i][v] = V::zero();
 
   // Touch the C tile early so its lines arrive while the K loop runs.
   for (int i = 0; i < mr; ++i)
     for (int off = 0; off < NV * W * int(sizeof(T)); off += 64)
       _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc) + off, _MM_HINT_T0);
 
-#pragma GCC unroll 2
-  for (int64_t p = 0; p < kc; ++p) {
+  // One step p: a rank-1 update of the tile, acc[s] += ap[0:MR] (column) x bp[0:NV*W] (row).
+  auto step = [&](auto& a_s, const T* a_p, const T* b_p) {
     typename V::reg b[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) b[v] = V::load(bp + v * W);
+    for (int v = 0; v < NV; ++v) b[v] = V::load(b_p + v * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const typename V::reg a = V::set1(ap[i]);
+      const typename V::reg a = V::set1(a_p[i]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(a, b[v], acc[i][v]);
+      for (int v = 0; v < NV; ++v) a_s[i][v] = V::fmadd(a, b[v], a_s[i][v]);
     }
-    ap += MR;
-    bp += NR;
+  };
+  int64_t p = 0;
+  if constexpr (S == 2) {
+    for (; p + 2 <= kc; p += 2, ap += 2 * MR, bp += 2 * NR) {
+      step(acc[0], ap, bp);
+      step(acc[1], ap + MR, bp + NR);
+    }
+  }
+#pragma GCC unroll 2
+  for (; p < kc; ++p, ap += MR, bp += NR) step(acc[0], ap, bp);
+  if constexpr (S == 2) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[0][i][v] = V::add(acc[0][i][v], acc[1][i][v]);
   }
 
   // Store: c = act(alpha*acc + beta*c + bias). Masks cut the columns past nr; rows past mr are skipped.
@@ -110,7 +128,7 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
     T* crow = c + i * ldc;
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      typename V::reg r = V::mul(acc[i][v], valpha);
+      typename V::reg r = V::mul(acc[0][i][v], valpha);
       if (beta != T(0)) r = V::fmadd(vbeta, V::maskz_loadu(m[v], crow + v * W), r);
       if (bias) r = V::add(r, vbias[v]);
       if (relu) r = V::relu(r);
