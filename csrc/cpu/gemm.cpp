@@ -5,6 +5,8 @@
 // Math: C = alpha*op(A)*op(B) + beta*C as in the BLAS xGEMM (Dongarra et al. 1990, "A set of level 3
 // BLAS"); as there, beta == 0 means C is write-only (never read, so NaN in it does not leak through).
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <vector>
 
 #include "fastann/common.hpp"
@@ -87,6 +89,14 @@ constexpr double kNaiveMaxMacs = 512;
 // From this many multiply-adds on, rung 4 wants at least 2 tiles per thread: if another process slows one
 // core, the other thread takes over the remaining tiles (costs < 1% more packing at this size).
 constexpr double kRobustMinMacs = 1.0e8;
+
+// Busy-core back-off of rung 4 (see gemm_kernel4_packed_simd_threaded).
+constexpr int64_t kBackoffNs = 50'000'000;  // 50 ms
+std::atomic<int64_t> g_single_thread_until_ns{0};
+inline int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // The C tile size for rung 4: among grids of tm x tn tiles (sides rounded up to whole micro-tiles), the
 // one with the least predicted time. Model, in cycles: the micro-kernel at `macs_per_cycle` multiply-adds
@@ -226,11 +236,26 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
     gemm_kernel3_packed_simd(g);
     return;
   }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  // Busy-core guard: while a recent call found a helper thread absent, mid-sized products stay on one thread.
+  const int64_t now = now_ns();
+  if (macs < kRobustMinMacs && now < g_single_thread_until_ns.load(std::memory_order_relaxed)) {
+    gemm_kernel3_packed_simd(g);
+    return;
+  }
+  int64_t tiles_by_master = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : tiles_by_master)
   for (int64_t t = 0; t < tiles; ++t) {
     const int64_t i0 = (t / grid_n) * tile_m, j0 = (t % grid_n) * tile_n;
     gemm_kernel3_packed_simd(tile(g, i0, std::min(tile_m, g.m - i0), j0, std::min(tile_n, g.n - j0)));
+#ifdef _OPENMP
+    if (omp_get_thread_num() == 0) ++tiles_by_master;
+#endif
   }
+  // If the helpers took (almost) nothing, they were not running - another process holds their cores - and
+  // the call paid the fork/join for no speed-up: back off to one thread for a while, then try again.
+  const int64_t fair = tiles / threads;
+  if (tiles - tiles_by_master < std::max<int64_t>(1, fair / 4) * (threads - 1))
+    g_single_thread_until_ns.store(now_ns() + kBackoffNs, std::memory_order_relaxed);
 }
 
 // ---- the scalar micro-kernel (the packed path on CPUs without AVX2) ---------------------------------
@@ -305,19 +330,26 @@ void linear_forward(T* out, const T* input, const T* weight, const T* bias, int6
 template <class T>
 void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, const T* input, const T* weight,
                      const T* output, int64_t n, int64_t in_features, int64_t out_features, int activation) {
-  // dz = dL/d(pre-activation): grad_output, masked by relu'(output) for relu. One pass builds dz and dbias.
+  // dz = dL/d(pre-activation): grad_output, masked by relu'(output) for relu. One pass over it builds dz
+  // and sums dbias (dbias[o] = sum over rows of dz[r, o], accumulated row by row so the loop is unit-stride).
   const T* dz = grad_output;
+  if (dbias)
+    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
   if (activation == 1) {
     thread_local std::vector<T> masked;
     masked.resize(static_cast<size_t>(n * out_features));
-    for (int64_t r = 0; r < n * out_features; ++r)
+    for (int64_t r = 0; r < n; ++r) {
+      const T* go = grad_output + r * out_features;
+      const T* y = output + r * out_features;
+      T* d = masked.data() + r * out_features;
       // output <= 0 means the unit was clamped: no gradient. A NaN output passes the gradient through
       // (as PyTorch's threshold_backward does), so NaN is never turned into 0.
-      masked[r] = output[r] <= T(0) ? T(0) : grad_output[r];
+      for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
+      if (dbias)
+        for (int64_t o = 0; o < out_features; ++o) dbias[o] += d[o];
+    }
     dz = masked.data();
-  }
-  if (dbias) {
-    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
+  } else if (dbias) {
     for (int64_t r = 0; r < n; ++r) {
       const T* row = dz + r * out_features;
       for (int64_t o = 0; o < out_features; ++o) dbias[o] += row[o];

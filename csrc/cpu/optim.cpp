@@ -42,7 +42,7 @@ template <class T>
 void sgd_step(T* param, T* momentum_buffer, const T* grad, int64_t n, double lr, double momentum,
               double dampening, bool nesterov, double weight_decay) {
   FASTANN_OPTIM_DISPATCH(sgd, param, momentum == 0.0 ? nullptr : momentum_buffer, grad, n, T(lr), T(momentum),
-                         T(dampening), nesterov, T(weight_decay));
+                         T(1.0 - dampening), nesterov, T(weight_decay));
 }
 
 // param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad (n,)
@@ -54,7 +54,8 @@ void adam_step(T* param, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* 
   const double decay = decoupled ? 1.0 - lr * weight_decay : 1.0;
   const double l2 = decoupled ? 0.0 : weight_decay;
   FASTANN_OPTIM_DISPATCH(adam, param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, n, T(lr / bc1),
-                         T(1.0 / std::sqrt(bc2)), T(beta1), T(beta2), T(eps), T(l2), T(decay));
+                         T(1.0 / std::sqrt(bc2)), T(beta1), T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps), T(l2),
+                         T(decay));
 }
 
 // param, square_avg, momentum_buffer, grad_avg, grad (n,)
@@ -62,7 +63,7 @@ template <class T>
 void rmsprop_step(T* param, T* square_avg, T* momentum_buffer, T* grad_avg, const T* grad, int64_t n, double lr,
                   double rho, double eps, double momentum, double weight_decay) {
   FASTANN_OPTIM_DISPATCH(rmsprop, param, square_avg, momentum == 0.0 ? nullptr : momentum_buffer, grad_avg, grad,
-                         n, T(lr), T(rho), T(eps), T(momentum), T(weight_decay));
+                         n, T(lr), T(rho), T(1.0 - rho), T(eps), T(momentum), T(weight_decay));
 }
 
 // param, accumulator, grad (n,)
@@ -75,7 +76,7 @@ void adagrad_step(T* param, T* accumulator, const T* grad, int64_t n, double lr,
 template <class T>
 void adadelta_step(T* param, T* accum_grad, T* accum_update, const T* grad, int64_t n, double lr, double rho,
                    double eps, double weight_decay) {
-  FASTANN_OPTIM_DISPATCH(adadelta, param, accum_grad, accum_update, grad, n, T(lr), T(rho), T(eps),
+  FASTANN_OPTIM_DISPATCH(adadelta, param, accum_grad, accum_update, grad, n, T(lr), T(rho), T(1.0 - rho), T(eps),
                          T(weight_decay));
 }
 
@@ -84,8 +85,8 @@ template <class T>
 void adamax_step(T* param, T* exp_avg, T* exp_inf, const T* grad, int64_t n, int64_t step, double lr,
                  double beta1, double beta2, double eps, double weight_decay) {
   const double bc1 = 1.0 - std::pow(beta1, double(step));
-  FASTANN_OPTIM_DISPATCH(adamax, param, exp_avg, exp_inf, grad, n, T(lr / bc1), T(beta1), T(beta2), T(eps),
-                         T(weight_decay));
+  FASTANN_OPTIM_DISPATCH(adamax, param, exp_avg, exp_inf, grad, n, T(lr / bc1), T(beta1), T(1.0 - beta1), T(beta2),
+                         T(eps), T(weight_decay));
 }
 
 // param, exp_avg, exp_avg_sq, grad (n,)
@@ -97,7 +98,7 @@ void nadam_step(T* param, T* exp_avg, T* exp_avg_sq, const T* grad, int64_t n, i
   const double cm = lr * mu_next / (1.0 - mu_product * mu_next);
   const double bc2 = 1.0 - std::pow(beta2, double(step));
   FASTANN_OPTIM_DISPATCH(nadam, param, exp_avg, exp_avg_sq, grad, n, T(cg), T(cm), T(1.0 / std::sqrt(bc2)),
-                         T(beta1), T(beta2), T(eps), T(weight_decay));
+                         T(beta1), T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps), T(weight_decay));
 }
 
 // ---- dispatch: explicit instantiations ------------------------------------------------------------

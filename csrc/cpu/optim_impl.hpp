@@ -4,7 +4,9 @@
 // vectorizes for the ISA of the including file: every per-element branch is either a template switch
 // (momentum on/off, nesterov, amsgrad...) resolved outside the loop or a select.
 //
-// Arithmetic runs in T (float for float32 arrays) with the scalar coefficients computed once in double.
+// Arithmetic runs in T (float for float32 arrays) with the scalar coefficients computed once in double,
+// complements included: (1 - beta2) is passed as c2 = T(1.0 - beta2), because float(0.999) subtracted
+// from 1 in float is 0.00100005, a 5e-5 relative error in every second-moment update.
 // NaN in grad or state propagates: max() below is written so NaN wins.
 //
 // Why every loop body starts by copying its scalars and pointers into locals: the lambdas capture by
@@ -36,7 +38,8 @@ inline void with_bool(bool a, F&& body) {
 
 // param, momentum_buffer, grad (n,)
 template <class T>
-void sgd(T* param, T* buf, const T* grad, int64_t n, T lr, T momentum, T dampening, bool nesterov, T wd) {
+void sgd(T* param, T* buf, const T* grad, int64_t n, T lr, T momentum, T one_minus_dampening, bool nesterov,
+         T wd) {
   with_bool(buf != nullptr, [&](auto has_momentum) {
     with_bool(nesterov, [&](auto nest) {
       parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
@@ -46,7 +49,7 @@ void sgd(T* param, T* buf, const T* grad, int64_t n, T lr, T momentum, T dampeni
         for (int64_t i = b; i < e; ++i) {
           T g = G[i] + wd * P[i];
           if constexpr (decltype(has_momentum)::value) {
-            const T v = momentum * B[i] + (T(1) - dampening) * g;
+            const T v = momentum * B[i] + one_minus_dampening * g;
             B[i] = v;
             g = decltype(nest)::value ? g + momentum * v : v;
           }
@@ -59,8 +62,8 @@ void sgd(T* param, T* buf, const T* grad, int64_t n, T lr, T momentum, T dampeni
 
 // param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad (n,)
 template <class T>
-void adam(T* param, T* m, T* v, T* vmax, const T* grad, int64_t n, T step_size, T inv_sqrt_bc2, T beta1, T beta2,
-          T eps, T wd, T decay) {
+void adam(T* param, T* m, T* v, T* vmax, const T* grad, int64_t n, T step_size, T inv_sqrt_bc2, T beta1, T c1,
+          T beta2, T c2, T eps, T wd, T decay) {
   with_bool(vmax != nullptr, [&](auto amsgrad) {
     parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
       T* __restrict P = param;
@@ -71,8 +74,8 @@ void adam(T* param, T* m, T* v, T* vmax, const T* grad, int64_t n, T step_size, 
       for (int64_t i = b; i < e; ++i) {
         const T p = P[i] * decay;   // AdamW: decay = 1 - lr * wd; Adam: 1
         const T g = G[i] + wd * p;  // Adam's L2 term (wd = 0 for AdamW)
-        const T mi = beta1 * M[i] + (T(1) - beta1) * g;
-        T vi = beta2 * V[i] + (T(1) - beta2) * g * g;
+        const T mi = beta1 * M[i] + c1 * g;
+        T vi = beta2 * V[i] + c2 * g * g;
         M[i] = mi;
         V[i] = vi;
         if constexpr (decltype(amsgrad)::value) {
@@ -87,7 +90,8 @@ void adam(T* param, T* m, T* v, T* vmax, const T* grad, int64_t n, T step_size, 
 
 // param, square_avg, momentum_buffer, grad_avg, grad (n,)
 template <class T>
-void rmsprop(T* param, T* sq, T* buf, T* gavg, const T* grad, int64_t n, T lr, T rho, T eps, T momentum, T wd) {
+void rmsprop(T* param, T* sq, T* buf, T* gavg, const T* grad, int64_t n, T lr, T rho, T c_rho, T eps, T momentum,
+             T wd) {
   with_bool(buf != nullptr, [&](auto has_momentum) {
     with_bool(gavg != nullptr, [&](auto centered) {
       parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
@@ -98,11 +102,11 @@ void rmsprop(T* param, T* sq, T* buf, T* gavg, const T* grad, int64_t n, T lr, T
         const T* __restrict G = grad;
         for (int64_t i = b; i < e; ++i) {
           const T g = G[i] + wd * P[i];
-          const T s = rho * S[i] + (T(1) - rho) * g * g;
+          const T s = rho * S[i] + c_rho * g * g;
           S[i] = s;
           T var = s;
           if constexpr (decltype(centered)::value) {
-            const T ga = rho * A[i] + (T(1) - rho) * g;
+            const T ga = rho * A[i] + c_rho * g;
             A[i] = ga;
             var = s - ga * ga;
           }
@@ -138,7 +142,7 @@ void adagrad(T* param, T* acc, const T* grad, int64_t n, T lr, T eps, T wd) {
 
 // param, accum_grad, accum_update, grad (n,)
 template <class T>
-void adadelta(T* param, T* sq, T* acc_delta, const T* grad, int64_t n, T lr, T rho, T eps, T wd) {
+void adadelta(T* param, T* sq, T* acc_delta, const T* grad, int64_t n, T lr, T rho, T c_rho, T eps, T wd) {
   parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
     T* __restrict P = param;
     T* __restrict S = sq;
@@ -146,10 +150,10 @@ void adadelta(T* param, T* sq, T* acc_delta, const T* grad, int64_t n, T lr, T r
     const T* __restrict G = grad;
     for (int64_t i = b; i < e; ++i) {
       const T g = G[i] + wd * P[i];
-      const T s = rho * S[i] + (T(1) - rho) * g * g;
+      const T s = rho * S[i] + c_rho * g * g;
       S[i] = s;
       const T delta = std::sqrt(U[i] + eps) / std::sqrt(s + eps) * g;
-      U[i] = rho * U[i] + (T(1) - rho) * delta * delta;
+      U[i] = rho * U[i] + c_rho * delta * delta;
       P[i] -= lr * delta;
     }
   });
@@ -157,7 +161,7 @@ void adadelta(T* param, T* sq, T* acc_delta, const T* grad, int64_t n, T lr, T r
 
 // param, exp_avg, exp_inf, grad (n,)
 template <class T>
-void adamax(T* param, T* m, T* u, const T* grad, int64_t n, T step_size, T beta1, T beta2, T eps, T wd) {
+void adamax(T* param, T* m, T* u, const T* grad, int64_t n, T step_size, T beta1, T c1, T beta2, T eps, T wd) {
   parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
     T* __restrict P = param;
     T* __restrict M = m;
@@ -165,7 +169,7 @@ void adamax(T* param, T* m, T* u, const T* grad, int64_t n, T step_size, T beta1
     const T* __restrict G = grad;
     for (int64_t i = b; i < e; ++i) {
       const T g = G[i] + wd * P[i];
-      const T mi = beta1 * M[i] + (T(1) - beta1) * g;
+      const T mi = beta1 * M[i] + c1 * g;
       const T ui = nan_max(beta2 * U[i], std::fabs(g) + eps);
       M[i] = mi;
       U[i] = ui;
@@ -176,8 +180,8 @@ void adamax(T* param, T* m, T* u, const T* grad, int64_t n, T step_size, T beta1
 
 // param, exp_avg, exp_avg_sq, grad (n,); cg = lr (1 - mu_t) / (1 - prod_t), cm = lr mu_{t+1} / (1 - prod_{t+1})
 template <class T>
-void nadam(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqrt_bc2, T beta1, T beta2, T eps,
-           T wd) {
+void nadam(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqrt_bc2, T beta1, T c1, T beta2,
+           T c2, T eps, T wd) {
   parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
     T* __restrict P = param;
     T* __restrict M = m;
@@ -185,8 +189,8 @@ void nadam(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqr
     const T* __restrict G = grad;
     for (int64_t i = b; i < e; ++i) {
       const T g = G[i] + wd * P[i];
-      const T mi = beta1 * M[i] + (T(1) - beta1) * g;
-      const T vi = beta2 * V[i] + (T(1) - beta2) * g * g;
+      const T mi = beta1 * M[i] + c1 * g;
+      const T vi = beta2 * V[i] + c2 * g * g;
       M[i] = mi;
       V[i] = vi;
       const T denom = std::sqrt(vi) * inv_sqrt_bc2 + eps;
