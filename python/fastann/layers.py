@@ -84,7 +84,8 @@ class Layer:
 
     Attributes:
         params: dict name -> parameter array (empty for layers without parameters).
-        grads: dict name -> gradient of the last backward (same keys and shapes as params).
+        grads: dict name -> gradient of the last backward, for the trainable parameters.
+        non_trainable: names in params that are state, not trained (saved with the weights).
         need_input_grad: compute and return the input gradient in backward (the model sets it).
         input_shape / output_shape: per-sample shapes (no batch axis), known once built.
         xp, dtype: array module and float dtype of the parameters, fixed by build.
@@ -96,6 +97,7 @@ class Layer:
         self.built = False
         self.params: dict = {}
         self.grads: dict = {}
+        self.non_trainable: set = set()  # names in params the optimizer must not touch
         self.need_input_grad = True
         self.xp = np
         self.dtype = np.dtype(np.float32)
@@ -121,13 +123,25 @@ class Layer:
     def _build(self, input_shape, rng) -> None:
         """Create parameters (override in layers that have some)."""
 
-    def add_weight(self, name, shape, initializer, rng):
-        """Create parameter ``name`` of ``shape`` with ``initializer`` (name or Initializer), on self.xp."""
+    def add_weight(self, name, shape, initializer, rng, trainable=True):
+        """Create parameter ``name`` of ``shape`` with ``initializer`` (name or Initializer), on self.xp.
+
+        ``trainable=False`` makes a state array that is saved and restored with the weights but never
+        updated by the optimizer (e.g. BatchNormalization's moving mean and variance)."""
         init = initializers.get(initializer)
         value = init(shape, self.dtype, rng)
         arr = self.xp.asarray(value) if self.xp is not np else np.ascontiguousarray(value)
         self.params[name] = arr
+        if not trainable:
+            self.non_trainable.add(name)
         return arr
+
+    @property
+    def trainable_names(self) -> list:
+        """Names of the parameters the optimizer updates (none when the layer is frozen)."""
+        if not self.trainable:
+            return []
+        return [k for k in self.params if k not in self.non_trainable]
 
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)
