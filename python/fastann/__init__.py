@@ -15,6 +15,7 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.1.0"
 
 from . import cuda, ops, reference  # noqa: E402
+from ._backend import CudaError  # noqa: E402
 from ._info import build_info, get_num_threads, set_num_threads  # noqa: E402
 
-__all__ = ["__version__", "build_info", "cuda", "get_num_threads", "ops", "reference", "set_num_threads"]
+__all__ = ["CudaError", "__version__", "build_info", "cuda", "get_num_threads", "ops", "reference", "set_num_threads"]
