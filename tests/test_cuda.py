@@ -58,9 +58,14 @@ def test_device_count_never_raises():
 class FakeDeviceArray:
     """An object with a __cuda_array_interface__ whose pointer must never be used (every call fails a check)."""
 
-    def __init__(self, shape, typestr="<f4", strides=None, readonly=False):
+    _next = 0xDEAD0000
+
+    def __init__(self, shape, typestr="<f4", strides=None, readonly=False, ptr=None):
+        if ptr is None:  # distinct, non-overlapping fake addresses
+            ptr = FakeDeviceArray._next
+            FakeDeviceArray._next += 1 << 20
         self.__cuda_array_interface__ = {
-            "shape": tuple(shape), "typestr": typestr, "data": (0xDEAD0000, readonly),
+            "shape": tuple(shape), "typestr": typestr, "data": (ptr, readonly),
             "strides": strides, "version": 3,
         }
 
@@ -97,7 +102,10 @@ def F(*shape, **kw):
     (lambda m: m.gemm(F(2, 2), F(2, 3), F(3, 2), False, False, 1.0, 0.0, 8), ValueError, "unknown kernel 8"),
     (lambda m: m.gemm(F(2, 2, typestr="<f8"), F(2, 3, typestr="<f8"), F(3, 2, typestr="<f8"), False, False,
                       1.0, 0.0, 5), ValueError, "kernels 1-3 for float64"),
-    (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, "tanh"), ValueError, "unknown activation"),
+    (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, "tanh"), ValueError, "None or 'relu'"),
+    (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, 3), TypeError, "None or a str"),
+    (lambda m: m.gemm(F(2, 3, ptr=4096), F(2, 3, ptr=4104), F(3, 3), False, False, 1.0, 0.0, 0), ValueError,
+     "share memory"),
     (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 2), None, None), ValueError, "in_features"),
     (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), F(3), None), ValueError, r"bias must have shape \(4,\)"),
     (lambda m: m.linear_backward(None, F(4, 3), None, F(2, 4), F(2, 3), F(4, 3), None, "relu"), ValueError,

@@ -12,11 +12,20 @@ namespace {
 bool parse_linear_activation(py::handle act, const char* op) {
   if (act.is_none()) return false;
   if (!py::isinstance<py::str>(act))
-    fail(op, ": activation must be None or 'relu', got ", py::repr(act).cast<std::string>());
+    throw py::type_error(std::string(op) + ": activation must be None or a str, got " +
+                         py::str(py::type::of(act)).cast<std::string>());
   std::string s = act.cast<std::string>();
   if (s.empty() || s == "none" || s == "linear") return false;
   if (s == "relu") return true;
-  fail(op, ": unknown activation '", s, "'; the fused epilogue supports None and 'relu'");
+  fail(op, ": activation must be None or 'relu', got '", s, "'");
+}
+
+// True when two device arrays' bytes overlap (an output must not alias an input the kernel still reads).
+bool overlaps(const DeviceArray& x, const DeviceArray& y) {
+  const char* x0 = static_cast<const char*>(x.data);
+  const char* y0 = static_cast<const char*>(y.data);
+  const int64_t xn = x.size * cuda::itemsize(x.dtype), yn = y.size * cuda::itemsize(y.dtype);
+  return xn > 0 && yn > 0 && x0 < y0 + yn && y0 < x0 + xn;
 }
 
 int parse_kernel(py::handle kernel, const char* op) {
@@ -41,6 +50,7 @@ void gemm_binding(py::object c_, py::object a_, py::object b_, bool trans_a, boo
   FASTANN_CHECK(K == Kb, op, ": inner dimensions differ: op(a) is (", M, ", ", K, ") and op(b) is (", Kb, ", ", N,
                 ") (trans_a=", trans_a, ", trans_b=", trans_b, ")");
   require_shape(c, {M, N}, op, "c");
+  FASTANN_CHECK(!overlaps(c, a) && !overlaps(c, b), op, ": c must not share memory with a or b");
   const int kernel = parse_kernel(kernel_, op);
   cudaStream_t stream = current_stream(c_);
   nogil g;
@@ -53,7 +63,7 @@ void gemm_binding(py::object c_, py::object a_, py::object b_, bool trans_a, boo
 
 void linear_forward_binding(py::object out_, py::object inp_, py::object weight_, py::object bias_,
                             py::object activation) {
-  const char* op = "linear";
+  const char* op = "linear_forward";
   DType dt;
   DeviceArray out = first_array(out_, &dt, op, "out", true);
   DeviceArray inp = in_array(inp_, dt, op, "input");

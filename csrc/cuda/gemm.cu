@@ -468,13 +468,11 @@ __global__ void column_sum_kernel(T* out, const T* g, int64_t R, int64_t C) {
   }
 }
 
-// g = dout where out > 0, else 0 (a NaN in out is passed on, not masked away). all (n,)
+// g = 0 where out <= 0 (the unit was clamped), else dout: a NaN output lets the gradient through, as the
+// CPU kernel and torch's threshold_backward do. all (n,)
 template <class T>
 __global__ void relu_mask_kernel(T* g, const T* dout, const T* out, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
-    const T o = out[i];
-    g[i] = o > T(0) ? dout[i] : (o != o ? o : T(0));
-  }
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) g[i] = out[i] <= T(0) ? T(0) : dout[i];
 }
 
 // =====================================================================================================
