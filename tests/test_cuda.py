@@ -157,6 +157,20 @@ def test_cuda_gemm_rungs(cp, rng, kernel, trans_a, trans_b):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("kernel", [0, 1, 3, 5, 6, 7])
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, True)])
+def test_cuda_gemm_batched(cp, rng, kernel, trans_a, trans_b):
+    B, M, N, K = 3, 45, 130, 37
+    a = rng.standard_normal((B, K, M) if trans_a else (B, M, K)).astype(np.float32)
+    b = rng.standard_normal((B, N, K) if trans_b else (B, K, N)).astype(np.float32)
+    c = cp.full((B, M, N), np.nan, np.float32)
+    cuda_mod.gemm_batched(c, cp.asarray(a), cp.asarray(b), trans_a, trans_b, 2.0, 0.0, kernel)
+    opa = a.transpose(0, 2, 1) if trans_a else a
+    opb = b.transpose(0, 2, 1) if trans_b else b
+    assert_close(c.get(), 2.0 * np.matmul(opa.astype(np.float64), opb.astype(np.float64)), 1e-5, f"kernel {kernel}")
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize("kernel", [0, 1, 2, 3])
 def test_cuda_gemm_float64(cp, rng, kernel):
     M, N, K = 37, 29, 41
