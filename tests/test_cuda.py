@@ -286,3 +286,31 @@ def test_cuda_elementwise_losses(cp, rng, n):
     out = cp.full((), np.nan)
     cuda_mod.binary_cross_entropy_forward(out, cp.asarray(x), cp.asarray(t), 1e-7)
     assert_close(out.get(), -np.mean(t * np.log(x) + (1 - t) * np.log(1 - x)), 1e-12, "bce")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Backend choice in fastann.ops (no GPU needed: a stand-in class that claims to be CuPy's ndarray)
+# ---------------------------------------------------------------------------------------------------------
+
+class _FakeCupyArray:
+    """Looks like a cupy.ndarray to fastann's type checks (they go by module name); never reaches a kernel."""
+
+
+_FakeCupyArray.__module__ = "cupy._core.core"
+
+
+def test_backend_rejects_mixed_numpy_and_cupy():
+    from fastann.ops._common import backend
+
+    with pytest.raises(TypeError, match=r"a is a numpy.ndarray \(CPU\), b is a cupy.ndarray \(GPU\)"):
+        backend("gemm", a=np.zeros(2), b=_FakeCupyArray())
+
+
+def test_backend_picks_the_module_by_array_type():
+    from fastann.ops._common import backend
+
+    k, xp = backend("relu", input=np.zeros(2))
+    assert k is _backend.cpu and xp is np
+    if cuda_mod is None:
+        with pytest.raises(RuntimeError, match="fastann._cuda is not available"):
+            backend("relu", input=_FakeCupyArray())
