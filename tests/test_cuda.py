@@ -55,6 +55,17 @@ def test_device_count_never_raises():
     assert info["cuda_runtime"] >= 11000 and "80" in info["architectures"]
 
 
+@needs_module
+def test_dropout_bits_match_the_cpu():
+    # The host copy of the CUDA mask function must produce the CPU's numbers (the device code is the same
+    # integer arithmetic): masks then agree between backends.
+    if not hasattr(_backend.cpu, "dropout_bits"):
+        pytest.skip("fastann._cpu has no dropout_bits in this build")
+    for seed in (0, 1, 12345, 2**64 - 1):
+        for i in (0, 1, 7, 10**9, 2**40):
+            assert cuda_mod.dropout_bits(seed, i) == _backend.cpu.dropout_bits(seed, i)
+
+
 class FakeDeviceArray:
     """An object with a __cuda_array_interface__ whose pointer must never be used (every call fails a check)."""
 
@@ -114,6 +125,8 @@ def F(*shape, **kw):
     (lambda m: m.activation_forward(F(3), F(3), "nope", 0.0), ValueError, "unknown activation 'nope'"),
     (lambda m: m.softmax_forward(F(2, 3), F(2, 3), 2), ValueError, "dim 2 is out of range"),
     (lambda m: m.mse_loss_forward(F(2), F(3), F(3)), ValueError, "0-d"),
+    (lambda m: m.dropout_forward(F(3), F(3), 1.0, 0), ValueError, r"p must be in \[0, 1\)"),
+    (lambda m: m.dropout_forward(F(3), F(4), 0.5, 0), ValueError, "shape"),
     (lambda m: m.mse_loss_forward(F(), F(0), F(0)), ValueError, "empty"),
     (lambda m: m.cross_entropy_forward(F(), F(4, 3), F(4)), TypeError, "1-D target must hold integer"),
     (lambda m: m.cross_entropy_forward(F(), F(4, 3), F(5, typestr="<i8")), ValueError, r"must have shape \(4,\)"),
