@@ -112,7 +112,7 @@ def F(*shape, **kw):
     (lambda m: m.gemm(F(2, 2), F(2, 3, 1), F(3, 2), False, False, 1.0, 0.0, 0), ValueError, "a must be 2-D"),
     (lambda m: m.gemm(F(2, 2), F(2, 3), F(3, 2), False, False, 1.0, 0.0, 8), ValueError, "unknown kernel 8"),
     (lambda m: m.gemm(F(2, 2, typestr="<f8"), F(2, 3, typestr="<f8"), F(3, 2, typestr="<f8"), False, False,
-                      1.0, 0.0, 5), ValueError, "kernels 1-3 for float64"),
+                      1.0, 0.0, 6), ValueError, "kernels 1-5 for float64"),
     (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, "tanh"), ValueError, "None or 'relu'"),
     (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, 3), TypeError, "None or a str"),
     (lambda m: m.gemm(F(2, 3, ptr=4096), F(2, 3, ptr=4104), F(3, 3), False, False, 1.0, 0.0, 0), ValueError,
@@ -184,7 +184,7 @@ def test_cuda_gemm_batched(cp, rng, kernel, trans_a, trans_b):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("kernel", [0, 1, 2, 3])
+@pytest.mark.parametrize("kernel", [0, 1, 2, 3, 4, 5])
 def test_cuda_gemm_float64(cp, rng, kernel):
     M, N, K = 37, 29, 41
     a, b = rng.standard_normal((M, K)), rng.standard_normal((N, K))

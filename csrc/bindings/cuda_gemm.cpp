@@ -169,7 +169,7 @@ void bind_gemm(py::module_& m) {
   m.def("gemm", &gemm_binding, py::arg("c"), py::arg("a"), py::arg("b"), py::arg("trans_a"), py::arg("trans_b"),
         py::arg("alpha"), py::arg("beta"), py::arg("kernel"),
         "c (M,N) = alpha * op(a) @ op(b) + beta * c on the GPU, in place. a (M,K) or (K,M) if trans_a, b (K,N) or\n"
-        "(N,K) if trans_b; float32 (kernels 1-7) or float64 (kernels 1-3); kernel 0/None = auto.\n"
+        "(N,K) if trans_b; float32 (kernels 1-7) or float64 (kernels 1-5); kernel 0/None = auto.\n"
         "beta == 0 never reads c. Raises TypeError (not CuPy arrays, dtype), ValueError (shapes, kernel).");
   m.def("gemm_batched", &gemm_batched_binding, py::arg("c"), py::arg("a"), py::arg("b"), py::arg("trans_a"),
         py::arg("trans_b"), py::arg("alpha"), py::arg("beta"), py::arg("kernel"),

@@ -37,8 +37,8 @@
 // case) and the epilogue writes only in-bounds elements. Transposes are handled by index math in the tile
 // loaders: all tiled rungs keep both operands k-major in shared memory (S[k][i], i = row of A or column of
 // B), which is a plain copy for an operand whose rows run along i (A transposed, B as is) and a transposing
-// scatter for one whose rows run along k (A as is, B transposed). float64 has rungs 1-3 (enough for the
-// gradient checks); rungs 4-7 are float32.
+// scatter for one whose rows run along k (A as is, B transposed). float64 has rungs 1-5 (enough for the
+// gradient checks; kernel=None runs rung 3); rungs 6-7 are float32 only (their 128-bit accesses are 4 floats).
 //
 // Sections: helpers (operand view, loaders, epilogue), kernels, launchers.
 #include <algorithm>
@@ -302,21 +302,22 @@ __global__ void gemm_kernel3_shared(GemmArgs<T> g) {
 }
 
 // ---- rung 4: 1-D register tiling. 64x64x8 block tile, 512 threads, 8 rows of C per thread. ----
-__global__ void __launch_bounds__(512) gemm_kernel4_blocktile_1d(GemmArgs<float> g) {
+template <class T>
+__global__ void __launch_bounds__(512) gemm_kernel4_blocktile_1d(GemmArgs<T> g) {
   select_batch(g);
   constexpr int BM = 64, BN = 64, BK = 8, TM = 8, NT = 512, SLD = BM + 1;
-  __shared__ float As[BK * SLD], Bs[BK * SLD];
+  __shared__ T As[BK * SLD], Bs[BK * SLD];
   const int tid = threadIdx.x;
   const int tc = tid % BN, tr = tid / BN;  // all 32 threads of a warp share tr: As reads are broadcasts
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BM, n0 = static_cast<int64_t>(blockIdx.x) * BN;
-  float acc[TM] = {};
+  T acc[TM] = {};
   for (int64_t k0 = 0; k0 < g.K; k0 += BK) {
     load_tile_scalar<BK, BM, NT>(As, SLD, g.a, m0, k0, tid);
     load_tile_scalar<BK, BN, NT>(Bs, SLD, g.b, n0, k0, tid);
     __syncthreads();
 #pragma unroll
     for (int k = 0; k < BK; ++k) {
-      const float bv = Bs[k * SLD + tc];
+      const T bv = Bs[k * SLD + tc];
 #pragma unroll
       for (int i = 0; i < TM; ++i) acc[i] += As[k * SLD + tr * TM + i] * bv;
     }
@@ -328,16 +329,16 @@ __global__ void __launch_bounds__(512) gemm_kernel4_blocktile_1d(GemmArgs<float>
 
 // ---- rung 5: 2-D register tiling. BMxBNx8 block tile, (BM/TM)*(BN/TN) threads, TMxTN of C per thread. ----
 // <128,128,8,8>: the ladder's rung 5 (256 threads). <32,32,4,4>: the small-problem variant (64 threads).
-template <int BM, int BN, int TM, int TN>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_kernel5_blocktile_2d(GemmArgs<float> g) {
+template <class T, int BM, int BN, int TM, int TN>
+__global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_kernel5_blocktile_2d(GemmArgs<T> g) {
   select_batch(g);
   constexpr int BK = 8, NT = (BM / TM) * (BN / TN), SLDA = BM + 1, SLDB = BN + 1;
-  __shared__ float As[BK * SLDA], Bs[BK * SLDB];
+  __shared__ T As[BK * SLDA], Bs[BK * SLDB];
   const int tid = threadIdx.x;
   const int tr = tid / (BN / TN), tc = tid % (BN / TN);
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BM, n0 = static_cast<int64_t>(blockIdx.x) * BN;
-  float acc[TM][TN] = {};
-  float regM[TM], regN[TN];
+  T acc[TM][TN] = {};
+  T regM[TM], regN[TN];
   for (int64_t k0 = 0; k0 < g.K; k0 += BK) {
     load_tile_scalar<BK, BM, NT>(As, SLDA, g.a, m0, k0, tid);
     load_tile_scalar<BK, BN, NT>(Bs, SLDB, g.b, n0, k0, tid);
@@ -522,7 +523,7 @@ void gemm_strided_batched(T* c, const T* a, const T* b, int64_t M, int64_t N, in
   constexpr bool is_double = std::is_same<T, double>::value;
   const int max_kernel = is_double ? kGemmNumKernelsDouble : kGemmNumKernels;
   FASTANN_CHECK(kernel >= 0 && kernel <= max_kernel, "gemm: unknown kernel ", kernel, "; the CUDA ladder has ",
-                is_double ? "kernels 1-3 for float64" : "kernels 1-7 for float32", " (0 or None = auto)");
+                is_double ? "kernels 1-5 for float64" : "kernels 1-7 for float32", " (0 or None = auto)");
   FASTANN_CHECK(batch <= 65535, "gemm: batch of ", batch, " matrices exceeds the CUDA grid's z limit 65535");
   if (M <= 0 || N <= 0 || batch <= 0) return;
 
@@ -556,12 +557,16 @@ void gemm_strided_batched(T* c, const T* a, const T* b, int64_t M, int64_t N, in
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel1_naive"); break;
       case 2: gemm_kernel2_coalesced<T><<<grid(32, 32), dim3(32, 32), 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel2_coalesced"); break;
+      case 4: gemm_kernel4_blocktile_1d<T><<<grid(64, 64), 512, 0, stream>>>(g);
+              FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel4_blocktile_1d"); break;
+      case 5: gemm_kernel5_blocktile_2d<T, 128, 128, 8, 8><<<grid(128, 128), 256, 0, stream>>>(g);
+              FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel5_blocktile_2d"); break;
       default: gemm_kernel3_shared<T><<<grid(32, 32), dim3(32, 32), 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel3_shared"); break;
     }
   } else {
     switch (k) {
-      case 0: gemm_kernel5_blocktile_2d<32, 32, 4, 4><<<grid(32, 32), 64, 0, stream>>>(g);
+      case 0: gemm_kernel5_blocktile_2d<T, 32, 32, 4, 4><<<grid(32, 32), 64, 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel5_blocktile_2d<32x32>"); break;
       case 1: gemm_kernel1_naive<T><<<grid1, dim3(32, 32), 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel1_naive"); break;
@@ -569,9 +574,9 @@ void gemm_strided_batched(T* c, const T* a, const T* b, int64_t M, int64_t N, in
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel2_coalesced"); break;
       case 3: gemm_kernel3_shared<T><<<grid(32, 32), dim3(32, 32), 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel3_shared"); break;
-      case 4: gemm_kernel4_blocktile_1d<<<grid(64, 64), 512, 0, stream>>>(g);
+      case 4: gemm_kernel4_blocktile_1d<T><<<grid(64, 64), 512, 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel4_blocktile_1d"); break;
-      case 5: gemm_kernel5_blocktile_2d<128, 128, 8, 8><<<grid(128, 128), 256, 0, stream>>>(g);
+      case 5: gemm_kernel5_blocktile_2d<T, 128, 128, 8, 8><<<grid(128, 128), 256, 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel5_blocktile_2d"); break;
       case 6: gemm_kernel6_vectorized<<<grid(128, 128), 256, 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel6_vectorized"); break;
