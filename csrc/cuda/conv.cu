@@ -48,6 +48,7 @@
 #include "fastann/cuda/common.cuh"
 #include "fastann/cuda/conv.hpp"
 #include "fastann/cuda/gemm.hpp"
+#include "fastann/cuda/workspace.hpp"
 
 namespace fastann::cuda {
 namespace {
@@ -64,34 +65,6 @@ int64_t mul_checked(int64_t a, int64_t b, const char* op) {
   FASTANN_CHECK(a >= 0 && b >= 0 && (a == 0 || b <= INT64_MAX / a), op, ": sizes overflow int64 (", a, " * ", b,
                 ")");
   return a * b;
-}
-
-// A stream-ordered device workspace (cudaMallocAsync / cudaFreeAsync on the launch stream): no device-wide
-// synchronisation, and the memory is reused by the pool for the next call. Freed on every exit path.
-template <class T>
-class Workspace {
- public:
-  Workspace(int64_t n, cudaStream_t stream) : stream_(stream) {
-    if (n > 0)
-      FASTANN_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&p_), static_cast<size_t>(n) * sizeof(T), stream));
-  }
-  ~Workspace() {
-    if (p_) (void)cudaFreeAsync(p_, stream_);
-  }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  T* get() const { return p_; }
-
- private:
-  T* p_ = nullptr;
-  cudaStream_t stream_;
-};
-
-int sm_count() {
-  int dev = 0, n = 0;
-  FASTANN_CUDA_CHECK(cudaGetDevice(&dev));
-  FASTANN_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
-  return n > 0 ? n : 1;
 }
 
 // The input index a padded position reads (i in [-pad_lo, n + pad_hi)): reflect mirrors without repeating the
