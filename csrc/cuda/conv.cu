@@ -823,12 +823,16 @@ void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const 
 template <class T>
 void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel,
                            cudaStream_t stream) {
+  const bool automatic = kernel == 0;
   kernel = resolve_kernel(p, kernel, 1, "conv2d_backward_input");
   if (p.mode == PaddingMode::zeros) return backward_input_zeros(dinp, dout, weight, p, kernel, stream);
   // reflect / replicate: the gradient w.r.t. the padded input, then fold the padding back onto the input.
   const Conv2dParams q = on_padded_input(p);
-  if (kernel == 3) FASTANN_CHECK(fits_int32(q), "conv2d_backward_input: kernel=3 needs every tensor below 2^31 "
-                                 "elements (padded input included); use kernel=2");
+  if (kernel == 3 && !fits_int32(q)) {
+    FASTANN_CHECK(automatic, "conv2d_backward_input: kernel=3 needs every tensor below 2^31 elements (padded "
+                  "input included); use kernel=2");
+    kernel = 2;
+  }
   Workspace<T> dpad(q.N * q.C * q.H * q.W, stream);
   backward_input_zeros(dpad.get(), dout, weight, q, kernel, stream);
   const int64_t total = p.N * p.C * p.H * p.W;
