@@ -55,12 +55,28 @@ def test_device_count_never_raises():
     assert info["cuda_runtime"] >= 11000 and "80" in info["architectures"]
 
 
+@needs_module
+def test_dropout_bits_match_the_cpu():
+    # The host copy of the CUDA mask function must produce the CPU's numbers (the device code is the same
+    # integer arithmetic): masks then agree between backends.
+    if not hasattr(_backend.cpu, "dropout_bits"):
+        pytest.skip("fastann._cpu has no dropout_bits in this build")
+    for seed in (0, 1, 12345, 2**64 - 1):
+        for i in (0, 1, 7, 10**9, 2**40):
+            assert cuda_mod.dropout_bits(seed, i) == _backend.cpu.dropout_bits(seed, i)
+
+
 class FakeDeviceArray:
     """An object with a __cuda_array_interface__ whose pointer must never be used (every call fails a check)."""
 
-    def __init__(self, shape, typestr="<f4", strides=None, readonly=False):
+    _next = 0xDEAD0000
+
+    def __init__(self, shape, typestr="<f4", strides=None, readonly=False, ptr=None):
+        if ptr is None:  # distinct, non-overlapping fake addresses
+            ptr = FakeDeviceArray._next
+            FakeDeviceArray._next += 1 << 20
         self.__cuda_array_interface__ = {
-            "shape": tuple(shape), "typestr": typestr, "data": (0xDEAD0000, readonly),
+            "shape": tuple(shape), "typestr": typestr, "data": (ptr, readonly),
             "strides": strides, "version": 3,
         }
 
@@ -96,16 +112,21 @@ def F(*shape, **kw):
     (lambda m: m.gemm(F(2, 2), F(2, 3, 1), F(3, 2), False, False, 1.0, 0.0, 0), ValueError, "a must be 2-D"),
     (lambda m: m.gemm(F(2, 2), F(2, 3), F(3, 2), False, False, 1.0, 0.0, 8), ValueError, "unknown kernel 8"),
     (lambda m: m.gemm(F(2, 2, typestr="<f8"), F(2, 3, typestr="<f8"), F(3, 2, typestr="<f8"), False, False,
-                      1.0, 0.0, 5), ValueError, "kernels 1-3 for float64"),
-    (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, "tanh"), ValueError, "unknown activation"),
+                      1.0, 0.0, 6), ValueError, "kernels 1-5 for float64"),
+    (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, "tanh"), ValueError, "None or 'relu'"),
+    (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, 3), TypeError, "None or a str"),
+    (lambda m: m.gemm(F(2, 3, ptr=4096), F(2, 3, ptr=4104), F(3, 3), False, False, 1.0, 0.0, 0), ValueError,
+     "share memory"),
     (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 2), None, None), ValueError, "in_features"),
     (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), F(3), None), ValueError, r"bias must have shape \(4,\)"),
     (lambda m: m.linear_backward(None, F(4, 3), None, F(2, 4), F(2, 3), F(4, 3), None, "relu"), ValueError,
      "needs the forward output"),
     (lambda m: m.activation_forward(F(3), F(4), "relu", 0.0), ValueError, "shape"),
     (lambda m: m.activation_forward(F(3), F(3), "nope", 0.0), ValueError, "unknown activation 'nope'"),
-    (lambda m: m.softmax_forward(F(2, 3), F(2, 3), 2), ValueError, "dim must be in"),
+    (lambda m: m.softmax_forward(F(2, 3), F(2, 3), 2), ValueError, "dim 2 is out of range"),
     (lambda m: m.mse_loss_forward(F(2), F(3), F(3)), ValueError, "0-d"),
+    (lambda m: m.dropout_forward(F(3), F(3), 1.0, 0), ValueError, r"p must be in \[0, 1\)"),
+    (lambda m: m.dropout_forward(F(3), F(4), 0.5, 0), ValueError, "shape"),
     (lambda m: m.mse_loss_forward(F(), F(0), F(0)), ValueError, "empty"),
     (lambda m: m.cross_entropy_forward(F(), F(4, 3), F(4)), TypeError, "1-D target must hold integer"),
     (lambda m: m.cross_entropy_forward(F(), F(4, 3), F(5, typestr="<i8")), ValueError, r"must have shape \(4,\)"),
@@ -149,7 +170,21 @@ def test_cuda_gemm_rungs(cp, rng, kernel, trans_a, trans_b):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("kernel", [0, 1, 2, 3])
+@pytest.mark.parametrize("kernel", [0, 1, 3, 5, 6, 7])
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, True)])
+def test_cuda_gemm_batched(cp, rng, kernel, trans_a, trans_b):
+    B, M, N, K = 3, 45, 130, 37
+    a = rng.standard_normal((B, K, M) if trans_a else (B, M, K)).astype(np.float32)
+    b = rng.standard_normal((B, N, K) if trans_b else (B, K, N)).astype(np.float32)
+    c = cp.full((B, M, N), np.nan, np.float32)
+    cuda_mod.gemm_batched(c, cp.asarray(a), cp.asarray(b), trans_a, trans_b, 2.0, 0.0, kernel)
+    opa = a.transpose(0, 2, 1) if trans_a else a
+    opb = b.transpose(0, 2, 1) if trans_b else b
+    assert_close(c.get(), 2.0 * np.matmul(opa.astype(np.float64), opb.astype(np.float64)), 1e-5, f"kernel {kernel}")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kernel", [0, 1, 2, 3, 4, 5])
 def test_cuda_gemm_float64(cp, rng, kernel):
     M, N, K = 37, 29, 41
     a, b = rng.standard_normal((M, K)), rng.standard_normal((N, K))
@@ -264,3 +299,31 @@ def test_cuda_elementwise_losses(cp, rng, n):
     out = cp.full((), np.nan)
     cuda_mod.binary_cross_entropy_forward(out, cp.asarray(x), cp.asarray(t), 1e-7)
     assert_close(out.get(), -np.mean(t * np.log(x) + (1 - t) * np.log(1 - x)), 1e-12, "bce")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Backend choice in fastann.ops (no GPU needed: a stand-in class that claims to be CuPy's ndarray)
+# ---------------------------------------------------------------------------------------------------------
+
+class _FakeCupyArray:
+    """Looks like a cupy.ndarray to fastann's type checks (they go by module name); never reaches a kernel."""
+
+
+_FakeCupyArray.__module__ = "cupy._core.core"
+
+
+def test_backend_rejects_mixed_numpy_and_cupy():
+    from fastann.ops._common import backend
+
+    with pytest.raises(TypeError, match=r"a is a numpy.ndarray \(CPU\), b is a cupy.ndarray \(GPU\)"):
+        backend("gemm", a=np.zeros(2), b=_FakeCupyArray())
+
+
+def test_backend_picks_the_module_by_array_type():
+    from fastann.ops._common import backend
+
+    k, xp = backend("relu", input=np.zeros(2))
+    assert k is _backend.cpu and xp is np
+    if cuda_mod is None:
+        with pytest.raises(RuntimeError, match="fastann._cuda is not available"):
+            backend("relu", input=_FakeCupyArray())

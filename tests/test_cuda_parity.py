@@ -153,3 +153,16 @@ def test_optimizer_parity(cp, rng, name, dtype):
     assert_close(pg.get(), pc, TOL_RED[dtype], f"{name} param")
     for s in states:
         assert_close(sg[s].get(), sc[s], TOL_RED[dtype], f"{name} {s}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p", [0.0, 0.3, 0.9])
+def test_dropout_parity(cp, rng, p, dtype):
+    x = rng.standard_normal(10_007).astype(dtype)
+    x[3] = np.nan
+    seed = int(rng.integers(0, 2**63))
+    (c, d), = run_both(cp, "dropout_forward", [(x.shape, dtype)], [x], p, seed)
+    np.testing.assert_array_equal(np.isnan(d), np.isnan(c))
+    np.testing.assert_array_equal(np.nan_to_num(d), np.nan_to_num(c))  # same mask, same scale: bit-identical
+    (c, d), = run_both(cp, "dropout_backward", [(x.shape, dtype)], [x], p, seed)
+    np.testing.assert_array_equal(np.nan_to_num(d), np.nan_to_num(c))

@@ -37,8 +37,8 @@
 // case) and the epilogue writes only in-bounds elements. Transposes are handled by index math in the tile
 // loaders: all tiled rungs keep both operands k-major in shared memory (S[k][i], i = row of A or column of
 // B), which is a plain copy for an operand whose rows run along i (A transposed, B as is) and a transposing
-// scatter for one whose rows run along k (A as is, B transposed). float64 has rungs 1-3 (enough for the
-// gradient checks); rungs 4-7 are float32.
+// scatter for one whose rows run along k (A as is, B transposed). float64 has rungs 1-5 (enough for the
+// gradient checks; kernel=None runs rung 3); rungs 6-7 are float32 only (their 128-bit accesses are 4 floats).
 //
 // Sections: helpers (operand view, loaders, epilogue), kernels, launchers.
 #include <algorithm>
@@ -79,7 +79,17 @@ struct GemmArgs {
   T alpha, beta;
   bool relu;
   bool vec_c;     // float4 loads/stores of C are legal (N % 4 == 0 and C 16-byte aligned)
+  int64_t stride_a, stride_b, stride_c;  // elements between consecutive matrices of a batch (blockIdx.z)
 };
+
+// Batched GEMM: block z works on matrix z of the batch. Called first by every kernel on its own copy of g.
+template <class T>
+__device__ __forceinline__ void select_batch(GemmArgs<T>& g) {
+  const int64_t z = blockIdx.z;
+  g.a.p += z * g.stride_a;
+  g.b.p += z * g.stride_b;
+  g.c += z * g.stride_c;
+}
 
 // alpha·acc + beta·C (+ bias) (relu) for C[row, col]. beta == 0 skips the read of C (it may be NaN-poisoned).
 // relu as `v < 0 ? 0 : v` keeps a NaN a NaN.
@@ -250,6 +260,7 @@ __device__ __forceinline__ void load_tile_async_16x128(float* S, const Operand<f
 // a (M,K)|(K,M), b (K,N)|(N,K), c (M,N)
 template <class T>
 __global__ void gemm_kernel1_naive(GemmArgs<T> g) {
+  select_batch(g);
   const int64_t row = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
   const int64_t col = static_cast<int64_t>(blockIdx.y) * 32 + threadIdx.y;
   if (row >= g.M || col >= g.N) return;
@@ -261,6 +272,7 @@ __global__ void gemm_kernel1_naive(GemmArgs<T> g) {
 // ---- rung 2: coalesced. Block (32, 32); threadIdx.x -> column. ----
 template <class T>
 __global__ void gemm_kernel2_coalesced(GemmArgs<T> g) {
+  select_batch(g);
   const int64_t col = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
   const int64_t row = static_cast<int64_t>(blockIdx.y) * 32 + threadIdx.y;
   if (row >= g.M || col >= g.N) return;
@@ -272,6 +284,7 @@ __global__ void gemm_kernel2_coalesced(GemmArgs<T> g) {
 // ---- rung 3: shared-memory tiling, 32x32 tiles. Block (32, 32). ----
 template <class T>
 __global__ void gemm_kernel3_shared(GemmArgs<T> g) {
+  select_batch(g);
   constexpr int TILE = 32, SLD = TILE + 1;  // +1: the transposing stores hit 32 different banks
   __shared__ T As[TILE * SLD], Bs[TILE * SLD];
   const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * TILE + tx;
@@ -289,20 +302,22 @@ __global__ void gemm_kernel3_shared(GemmArgs<T> g) {
 }
 
 // ---- rung 4: 1-D register tiling. 64x64x8 block tile, 512 threads, 8 rows of C per thread. ----
-__global__ void __launch_bounds__(512) gemm_kernel4_blocktile_1d(GemmArgs<float> g) {
+template <class T>
+__global__ void __launch_bounds__(512) gemm_kernel4_blocktile_1d(GemmArgs<T> g) {
+  select_batch(g);
   constexpr int BM = 64, BN = 64, BK = 8, TM = 8, NT = 512, SLD = BM + 1;
-  __shared__ float As[BK * SLD], Bs[BK * SLD];
+  __shared__ T As[BK * SLD], Bs[BK * SLD];
   const int tid = threadIdx.x;
   const int tc = tid % BN, tr = tid / BN;  // all 32 threads of a warp share tr: As reads are broadcasts
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BM, n0 = static_cast<int64_t>(blockIdx.x) * BN;
-  float acc[TM] = {};
+  T acc[TM] = {};
   for (int64_t k0 = 0; k0 < g.K; k0 += BK) {
     load_tile_scalar<BK, BM, NT>(As, SLD, g.a, m0, k0, tid);
     load_tile_scalar<BK, BN, NT>(Bs, SLD, g.b, n0, k0, tid);
     __syncthreads();
 #pragma unroll
     for (int k = 0; k < BK; ++k) {
-      const float bv = Bs[k * SLD + tc];
+      const T bv = Bs[k * SLD + tc];
 #pragma unroll
       for (int i = 0; i < TM; ++i) acc[i] += As[k * SLD + tr * TM + i] * bv;
     }
@@ -314,15 +329,16 @@ __global__ void __launch_bounds__(512) gemm_kernel4_blocktile_1d(GemmArgs<float>
 
 // ---- rung 5: 2-D register tiling. BMxBNx8 block tile, (BM/TM)*(BN/TN) threads, TMxTN of C per thread. ----
 // <128,128,8,8>: the ladder's rung 5 (256 threads). <32,32,4,4>: the small-problem variant (64 threads).
-template <int BM, int BN, int TM, int TN>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_kernel5_blocktile_2d(GemmArgs<float> g) {
+template <class T, int BM, int BN, int TM, int TN>
+__global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_kernel5_blocktile_2d(GemmArgs<T> g) {
+  select_batch(g);
   constexpr int BK = 8, NT = (BM / TM) * (BN / TN), SLDA = BM + 1, SLDB = BN + 1;
-  __shared__ float As[BK * SLDA], Bs[BK * SLDB];
+  __shared__ T As[BK * SLDA], Bs[BK * SLDB];
   const int tid = threadIdx.x;
   const int tr = tid / (BN / TN), tc = tid % (BN / TN);
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BM, n0 = static_cast<int64_t>(blockIdx.x) * BN;
-  float acc[TM][TN] = {};
-  float regM[TM], regN[TN];
+  T acc[TM][TN] = {};
+  T regM[TM], regN[TN];
   for (int64_t k0 = 0; k0 < g.K; k0 += BK) {
     load_tile_scalar<BK, BM, NT>(As, SLDA, g.a, m0, k0, tid);
     load_tile_scalar<BK, BN, NT>(Bs, SLDB, g.b, n0, k0, tid);
@@ -348,6 +364,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_kernel5_blocktile_
 
 // ---- rung 6: rung 5 + float4 global loads, k-major A tile, float4 shared loads, float4 C stores. ----
 __global__ void __launch_bounds__(256, 2) gemm_kernel6_vectorized(GemmArgs<float> g) {
+  select_batch(g);
   constexpr int BM = 128, BN = 128, BK = 8, TM = 8, TN = 8, SLD = 128 + 4;
   __shared__ __align__(16) float As[BK * SLD];
   __shared__ __align__(16) float Bs[BK * SLD];
@@ -391,6 +408,7 @@ __global__ void __launch_bounds__(256, 2) gemm_kernel6_vectorized(GemmArgs<float
 // (four distinct float4 per warp: broadcast) and does 64 FMAs.
 // Shared memory: 2 buffers x (A 16x132 + B 16x132) floats = 33 KiB.
 __global__ void __launch_bounds__(256, 2) gemm_kernel7_warptile_async(GemmArgs<float> g) {
+  select_batch(g);
   constexpr int WM = 64, WN = 32, TM = 8, TN = 4, WNITER = 2, WSUBN = WN / WNITER;
   __shared__ __align__(16) float As[2][kBK7 * kSld7];
   __shared__ __align__(16) float Bs[2][kBK7 * kSld7];
@@ -468,13 +486,11 @@ __global__ void column_sum_kernel(T* out, const T* g, int64_t R, int64_t C) {
   }
 }
 
-// g = dout where out > 0, else 0 (a NaN in out is passed on, not masked away). all (n,)
+// g = 0 where out <= 0 (the unit was clamped), else dout: a NaN output lets the gradient through, as the
+// CPU kernel and torch's threshold_backward do. all (n,)
 template <class T>
 __global__ void relu_mask_kernel(T* g, const T* dout, const T* out, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
-    const T o = out[i];
-    g[i] = o > T(0) ? dout[i] : (o != o ? o : T(0));
-  }
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) g[i] = out[i] <= T(0) ? T(0) : dout[i];
 }
 
 // =====================================================================================================
@@ -492,22 +508,24 @@ dim3 tile_grid(int64_t M, int64_t N, int64_t BM, int64_t BN) {
 
 }  // namespace
 
-int gemm_auto_kernel(int64_t M, int64_t N, int64_t K, bool is_double) {
+int gemm_auto_kernel(int64_t M, int64_t N, int64_t K, bool is_double, int64_t batch) {
   if (is_double) return kGemmSharedTiled;
   // 128x128 tiles only pay off when there are enough of them to fill the GPU (an H100 has 132 SMs, two
   // blocks each); below that the 32x32 variant of rung 5 spreads the work over more SMs (run as kernel 0).
-  const int64_t tiles = ceil_div(M, 128) * ceil_div(N, 128);
+  const int64_t tiles = ceil_div(M, 128) * ceil_div(N, 128) * batch;
   return tiles >= 132 ? kGemmWarptileAsync : 0;
 }
 
 template <class T>
-void gemm(T* c, const T* a, const T* b, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, T alpha,
-          T beta, int kernel, cudaStream_t stream, const T* bias, bool relu) {
+void gemm_strided_batched(T* c, const T* a, const T* b, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
+                          T alpha, T beta, int64_t batch, int64_t stride_a, int64_t stride_b, int64_t stride_c,
+                          int kernel, cudaStream_t stream, const T* bias, bool relu) {
   constexpr bool is_double = std::is_same<T, double>::value;
   const int max_kernel = is_double ? kGemmNumKernelsDouble : kGemmNumKernels;
   FASTANN_CHECK(kernel >= 0 && kernel <= max_kernel, "gemm: unknown kernel ", kernel, "; the CUDA ladder has ",
-                is_double ? "kernels 1-3 for float64" : "kernels 1-7 for float32", " (0 or None = auto)");
-  if (M <= 0 || N <= 0) return;
+                is_double ? "kernels 1-5 for float64" : "kernels 1-7 for float32", " (0 or None = auto)");
+  FASTANN_CHECK(batch <= 65535, "gemm: batch of ", batch, " matrices exceeds the CUDA grid's z limit 65535");
+  if (M <= 0 || N <= 0 || batch <= 0) return;
 
   GemmArgs<T> g;
   g.c = c;
@@ -515,44 +533,63 @@ void gemm(T* c, const T* a, const T* b, int64_t M, int64_t N, int64_t K, bool tr
   g.M = M; g.N = N; g.K = K;
   g.alpha = alpha; g.beta = beta;
   g.relu = relu;
+  g.stride_a = stride_a; g.stride_b = stride_b; g.stride_c = stride_c;
   // A as X(i = row, k): rows along i when stored transposed (K,M).
   g.a = Operand<T>{a, trans_a ? M : K, M, K, trans_a, false};
   // B as X(i = column, k): rows along i when stored as is (K,N).
   g.b = Operand<T>{b, trans_b ? K : N, N, K, !trans_b, false};
-  g.a.vec = aligned16(a) && g.a.ld % 4 == 0;
-  g.b.vec = aligned16(b) && g.b.ld % 4 == 0;
-  g.vec_c = aligned16(c) && N % 4 == 0;
+  // Vector accesses need every matrix of the batch 16-byte aligned: base, leading dimension and batch stride.
+  g.a.vec = aligned16(a) && g.a.ld % 4 == 0 && (batch == 1 || stride_a % 4 == 0);
+  g.b.vec = aligned16(b) && g.b.ld % 4 == 0 && (batch == 1 || stride_b % 4 == 0);
+  g.vec_c = aligned16(c) && N % 4 == 0 && (batch == 1 || stride_c % 4 == 0);
 
-  const int k = kernel == 0 ? gemm_auto_kernel(M, N, K, is_double) : kernel;
+  const int k = kernel == 0 ? gemm_auto_kernel(M, N, K, is_double, batch) : kernel;
+  auto grid = [&](int64_t BM, int64_t BN) {
+    dim3 d = tile_grid(M, N, BM, BN);
+    d.z = static_cast<unsigned>(batch);
+    return d;
+  };
+  // rung 1 puts rows on x (its uncoalesced mapping), columns on y
+  const dim3 grid1(static_cast<unsigned>(ceil_div(M, 32)), tile_grid(N, 1, 32, 1).y, static_cast<unsigned>(batch));
   if constexpr (is_double) {
     switch (k) {
-      case 1: gemm_kernel1_naive<T><<<dim3(ceil_div(M, 32), tile_grid(N, 1, 32, 1).y), dim3(32, 32), 0, stream>>>(g);
+      case 1: gemm_kernel1_naive<T><<<grid1, dim3(32, 32), 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel1_naive"); break;
-      case 2: gemm_kernel2_coalesced<T><<<tile_grid(M, N, 32, 32), dim3(32, 32), 0, stream>>>(g);
+      case 2: gemm_kernel2_coalesced<T><<<grid(32, 32), dim3(32, 32), 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel2_coalesced"); break;
-      default: gemm_kernel3_shared<T><<<tile_grid(M, N, 32, 32), dim3(32, 32), 0, stream>>>(g);
+      case 4: gemm_kernel4_blocktile_1d<T><<<grid(64, 64), 512, 0, stream>>>(g);
+              FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel4_blocktile_1d"); break;
+      case 5: gemm_kernel5_blocktile_2d<T, 128, 128, 8, 8><<<grid(128, 128), 256, 0, stream>>>(g);
+              FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel5_blocktile_2d"); break;
+      default: gemm_kernel3_shared<T><<<grid(32, 32), dim3(32, 32), 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel3_shared"); break;
     }
   } else {
     switch (k) {
-      case 0: gemm_kernel5_blocktile_2d<32, 32, 4, 4><<<tile_grid(M, N, 32, 32), 64, 0, stream>>>(g);
+      case 0: gemm_kernel5_blocktile_2d<T, 32, 32, 4, 4><<<grid(32, 32), 64, 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel5_blocktile_2d<32x32>"); break;
-      case 1: gemm_kernel1_naive<T><<<dim3(ceil_div(M, 32), tile_grid(N, 1, 32, 1).y), dim3(32, 32), 0, stream>>>(g);
+      case 1: gemm_kernel1_naive<T><<<grid1, dim3(32, 32), 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel1_naive"); break;
-      case 2: gemm_kernel2_coalesced<T><<<tile_grid(M, N, 32, 32), dim3(32, 32), 0, stream>>>(g);
+      case 2: gemm_kernel2_coalesced<T><<<grid(32, 32), dim3(32, 32), 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel2_coalesced"); break;
-      case 3: gemm_kernel3_shared<T><<<tile_grid(M, N, 32, 32), dim3(32, 32), 0, stream>>>(g);
+      case 3: gemm_kernel3_shared<T><<<grid(32, 32), dim3(32, 32), 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel3_shared"); break;
-      case 4: gemm_kernel4_blocktile_1d<<<tile_grid(M, N, 64, 64), 512, 0, stream>>>(g);
+      case 4: gemm_kernel4_blocktile_1d<T><<<grid(64, 64), 512, 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel4_blocktile_1d"); break;
-      case 5: gemm_kernel5_blocktile_2d<128, 128, 8, 8><<<tile_grid(M, N, 128, 128), 256, 0, stream>>>(g);
+      case 5: gemm_kernel5_blocktile_2d<T, 128, 128, 8, 8><<<grid(128, 128), 256, 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel5_blocktile_2d"); break;
-      case 6: gemm_kernel6_vectorized<<<tile_grid(M, N, 128, 128), 256, 0, stream>>>(g);
+      case 6: gemm_kernel6_vectorized<<<grid(128, 128), 256, 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel6_vectorized"); break;
-      default: gemm_kernel7_warptile_async<<<tile_grid(M, N, 128, 128), 256, 0, stream>>>(g);
+      default: gemm_kernel7_warptile_async<<<grid(128, 128), 256, 0, stream>>>(g);
               FASTANN_CUDA_CHECK_LAUNCH("gemm_kernel7_warptile_async"); break;
     }
   }
+}
+
+template <class T>
+void gemm(T* c, const T* a, const T* b, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, T alpha,
+          T beta, int kernel, cudaStream_t stream, const T* bias, bool relu) {
+  gemm_strided_batched<T>(c, a, b, M, N, K, trans_a, trans_b, alpha, beta, 1, 0, 0, 0, kernel, stream, bias, relu);
 }
 
 template <class T>
@@ -593,6 +630,8 @@ void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
 }
 
 #define FASTANN_INSTANTIATE(T)                                                                              \
+  template void gemm_strided_batched<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, bool, bool, T, T,      \
+                                        int64_t, int64_t, int64_t, int64_t, int, cudaStream_t, const T*, bool);  \
   template void gemm<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, bool, bool, T, T, int, cudaStream_t, \
                         const T*, bool);                                                                    \
   template void linear_forward<T>(T*, const T*, const T*, const T*, int64_t, int64_t, int64_t, bool,         \

@@ -38,14 +38,14 @@ __global__ void softmax_rows_kernel(T* out, const T* inp, int64_t rows, int64_t 
     T m = -INFINITY;
     for (int64_t j = lane; j < L; j += 32) m = nan_max(m, x[j]);
     m = warp_max(m);
-    T s = 0;
+    double s = 0;  // sums in double, as on the CPU
     for (int64_t j = lane; j < L; j += 32) s += exp(x[j] - m);
     s = warp_sum(s);
     if (LOG) {
-      const T shift = m + log(s);
+      const T shift = m + T(log(s));
       for (int64_t j = lane; j < L; j += 32) y[j] = x[j] - shift;
     } else {
-      const T inv = T(1) / s;
+      const T inv = T(1.0 / s);
       for (int64_t j = lane; j < L; j += 32) y[j] = exp(x[j] - m) * inv;
     }
   }
@@ -60,9 +60,9 @@ __global__ void softmax_rows_backward_kernel(T* dinp, const T* dout, const T* ou
     const T* g = dout + r * L;
     const T* y = out + r * L;
     T* dx = dinp + r * L;
-    T s = 0;
-    for (int64_t j = lane; j < L; j += 32) s += LOG ? g[j] : g[j] * y[j];
-    s = warp_sum(s);
+    double sd = 0;
+    for (int64_t j = lane; j < L; j += 32) sd += LOG ? g[j] : g[j] * y[j];
+    const T s = T(warp_sum(sd));
     for (int64_t j = lane; j < L; j += 32) dx[j] = LOG ? g[j] - exp(y[j]) * s : y[j] * (g[j] - s);
   }
 }
@@ -75,13 +75,13 @@ __global__ void softmax_strided_kernel(T* out, const T* inp, int64_t outer, int6
     const int64_t base = (c / inner) * L * inner + (c % inner);
     T m = -INFINITY;
     for (int64_t j = 0; j < L; ++j) m = nan_max(m, inp[base + j * inner]);
-    T s = 0;
+    double s = 0;
     for (int64_t j = 0; j < L; ++j) s += exp(inp[base + j * inner] - m);
     if (LOG) {
-      const T shift = m + log(s);
+      const T shift = m + T(log(s));
       for (int64_t j = 0; j < L; ++j) out[base + j * inner] = inp[base + j * inner] - shift;
     } else {
-      const T inv = T(1) / s;
+      const T inv = T(1.0 / s);
       for (int64_t j = 0; j < L; ++j) out[base + j * inner] = exp(inp[base + j * inner] - m) * inv;
     }
   }
@@ -94,11 +94,12 @@ __global__ void softmax_strided_backward_kernel(T* dinp, const T* dout, const T*
   const int64_t cols = outer * inner;
   for (int64_t c = global_thread_index(); c < cols; c += global_thread_stride()) {
     const int64_t base = (c / inner) * L * inner + (c % inner);
-    T s = 0;
+    double sd = 0;
     for (int64_t j = 0; j < L; ++j) {
       const int64_t k = base + j * inner;
-      s += LOG ? dout[k] : dout[k] * out[k];
+      sd += LOG ? dout[k] : dout[k] * out[k];
     }
+    const T s = T(sd);
     for (int64_t j = 0; j < L; ++j) {
       const int64_t k = base + j * inner;
       dinp[k] = LOG ? dout[k] - exp(out[k]) * s : out[k] * (dout[k] - s);

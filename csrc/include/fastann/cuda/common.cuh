@@ -83,6 +83,10 @@ inline const char* dtype_name(DevDType t) {
   return "?";
 }
 
+inline int64_t itemsize(DevDType t) {
+  return (t == DevDType::f64 || t == DevDType::i64) ? 8 : (t == DevDType::u8 ? 1 : 4);
+}
+
 constexpr int kMaxDims = 8;
 
 // A C-contiguous device array: the bindings only build one after checking the strides.

@@ -1,0 +1,393 @@
+// gemm.cpp: the GEMM ladder (rungs 1-4, see fastann/cpu/gemm.hpp), the scalar micro-kernel, and the linear
+// layer built on the GEMM. Compiled for baseline x86-64; the AVX2 / AVX-512 micro-kernels live in
+// gemm_avx2.cpp / gemm_avx512.cpp and are chosen at run time from fastann::simd_level().
+//
+// Math: C = alpha*op(A)*op(B) + beta*C as in the BLAS xGEMM (Dongarra et al. 1990, "A set of level 3
+// BLAS"); as there, beta == 0 means C is write-only (never read, so NaN in it does not leak through).
+#include <algorithm>
+#include <vector>
+
+#include "fastann/common.hpp"
+#include "fastann/cpu/gemm.hpp"
+#include "gemm_packed.hpp"
+
+namespace fastann::cpu {
+
+// ---- helpers -------------------------------------------------------------------------------------
+namespace {
+
+// op(A)(i,p) and op(B)(p,j) read through the stored layout (used by the simple rungs).
+template <class T>
+inline T op_a(const GemmArgs<T>& g, int64_t i, int64_t p) {
+  return g.trans_a ? g.a[p * g.lda + i] : g.a[i * g.lda + p];
+}
+template <class T>
+inline T op_b(const GemmArgs<T>& g, int64_t p, int64_t j) {
+  return g.trans_b ? g.b[j * g.ldb + p] : g.b[p * g.ldb + j];
+}
+
+// relu that keeps NaN: NaN < 0 is false, so NaN passes through (max-style idioms would drop it).
+template <class T>
+inline T relu_keep_nan(T x) { return x < T(0) ? T(0) : x; }
+
+// The epilogue on an already computed value: v (= alpha*acc + beta*c) -> act(v + bias[j]).
+template <class T>
+inline T epilogue(const GemmArgs<T>& g, T v, int64_t j) {
+  if (g.bias) v += g.bias[j];
+  return g.relu ? relu_keep_nan(v) : v;
+}
+
+// K == 0: op(A)*op(B) is the zero matrix, so C = act(beta*C + bias) (C not read when beta == 0).
+template <class T>
+void scale_only(const GemmArgs<T>& g) {
+  for (int64_t i = 0; i < g.m; ++i) {
+    T* c = g.c + i * g.ldc;
+    for (int64_t j = 0; j < g.n; ++j) c[j] = epilogue(g, g.beta == T(0) ? T(0) : g.beta * c[j], j);
+  }
+}
+
+// Handles the cases with nothing to multiply; returns true when the caller has nothing left to do.
+template <class T>
+bool trivial(const GemmArgs<T>& g) {
+  if (g.m <= 0 || g.n <= 0) return true;
+  if (g.k <= 0) {
+    scale_only(g);
+    return true;
+  }
+  return false;
+}
+
+// The sub-problem computing the C tile rows [i0, i0+m), columns [j0, j0+n).
+template <class T>
+GemmArgs<T> tile(const GemmArgs<T>& g, int64_t i0, int64_t m, int64_t j0, int64_t n) {
+  GemmArgs<T> t = g;
+  t.m = m;
+  t.n = n;
+  t.a = g.trans_a ? g.a + i0 : g.a + i0 * g.lda;
+  t.b = g.trans_b ? g.b + j0 * g.ldb : g.b + j0;
+  t.c = g.c + i0 * g.ldc + j0;
+  t.bias = g.bias ? g.bias + j0 : nullptr;
+  return t;
+}
+
+template <class T>
+void micro_tile_in_use(int* mr, int* nr) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: avx512::micro_tile(T{}, mr, nr); break;
+    case SimdLevel::avx2: avx2::micro_tile(T{}, mr, nr); break;
+    default: scalar::micro_tile(T{}, mr, nr); break;
+  }
+}
+
+// Below this many multiply-adds a GEMM stays on one thread: an OpenMP fork/join costs a few microseconds
+// (tens when the worker has gone to sleep), about what ~2M multiply-adds take on one core.
+constexpr double kThreadMinMacs = 2.0e6;
+// kernel=None runs the naive loop up to this many multiply-adds (measured: it wins up to about 8x8x8).
+constexpr double kNaiveMaxMacs = 512;
+// From this many multiply-adds on, rung 4 wants at least 2 tiles per thread: if another process slows one
+// core, the other thread takes over the remaining tiles (costs < 1% more packing at this size).
+constexpr double kRobustMinMacs = 1.0e8;
+
+// The C tile size for rung 4: among grids of tm x tn tiles (sides rounded up to whole micro-tiles), the
+// one with the least predicted time. Model, in cycles: the micro-kernel at `macs_per_cycle` multiply-adds
+// on the padded tile (rows and columns rounded up to mr / nr), plus packing at ~1/4 cycle per packed value
+// ((rows + cols) * k / 4); tiles go, in loop order, to the thread that frees up first.
+struct TilePlan {
+  int64_t tile_m, tile_n;
+};
+TilePlan plan_tiles(int64_t m, int64_t n, int64_t k, int mr, int nr, int nt, double macs_per_cycle) {
+  const int64_t m_units = (m + mr - 1) / mr, n_units = (n + nr - 1) / nr;
+  const int64_t min_tiles = double(m) * double(n) * double(k) >= kRobustMinMacs ? 2 * nt : 1;
+  const int64_t max_split = 4 * nt;
+  TilePlan best{m_units * mr, n_units * nr};
+  double best_time = 1e300;
+  for (int64_t tm = 1; tm <= std::min(m_units, max_split); ++tm) {
+    for (int64_t tn = 1; tn <= std::min(n_units, max_split); ++tn) {
+      const int64_t tile_m = (m_units + tm - 1) / tm * mr, tile_n = (n_units + tn - 1) / tn * nr;
+      const int64_t grid_m = (m + tile_m - 1) / tile_m, grid_n = (n + tile_n - 1) / tile_n;
+      if (grid_m * grid_n < min_tiles || grid_m * grid_n > max_split * 2) continue;
+      // Greedy dynamic schedule: each tile (in loop order) goes to the least-loaded thread.
+      double load[64] = {0};
+      const int threads = std::min(nt, 64);
+      for (int64_t t = 0; t < grid_m * grid_n; ++t) {
+        const int64_t rows = std::min(tile_m, m - (t / grid_n) * tile_m);
+        const int64_t cols = std::min(tile_n, n - (t % grid_n) * tile_n);
+        const double rows_padded = double((rows + mr - 1) / mr * mr), cols_padded = double((cols + nr - 1) / nr * nr);
+        const double cost = rows_padded * cols_padded * double(k) / macs_per_cycle + double(rows + cols) * double(k) / 4;
+        int least = 0;
+        for (int th = 1; th < threads; ++th)
+          if (load[th] < load[least]) least = th;
+        load[least] += cost;
+      }
+      const double makespan = *std::max_element(load, load + threads);
+      if (makespan < best_time * 0.999) {
+        best_time = makespan;
+        best = {tile_m, tile_n};
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+// ---- kernels -------------------------------------------------------------------------------------
+
+// Rung 1: one dot product per element of C.  a op(A) (M,K), b op(B) (K,N), c (M,N)
+template <class T>
+void gemm_kernel1_naive(const GemmArgs<T>& g) {
+  if (trivial(g)) return;
+  for (int64_t i = 0; i < g.m; ++i) {
+    for (int64_t j = 0; j < g.n; ++j) {
+      T sum = 0;
+      for (int64_t p = 0; p < g.k; ++p) sum += op_a(g, i, p) * op_b(g, p, j);
+      T* c = g.c + i * g.ldc + j;
+      *c = epilogue(g, g.beta == T(0) ? g.alpha * sum : g.alpha * sum + g.beta * *c, j);
+    }
+  }
+}
+
+// Rung 2: the same arithmetic over MB x KB x NB blocks, i-p-j order inside a block: a row of C (NB values)
+// and a row of op(B) stay in L1 while one value of op(A) is scaled into it, so the inner loop is a
+// unit-stride axpy the compiler vectorises (when B is not transposed).  a op(A) (M,K), b op(B) (K,N), c (M,N)
+template <class T>
+void gemm_kernel2_blocked(const GemmArgs<T>& g) {
+  if (trivial(g)) return;
+  constexpr int64_t MB = 64, KB = 256, NB = 512;
+  // C = beta*C first (C not read when beta == 0), then C += alpha*op(A)*op(B) block by block.
+  for (int64_t i = 0; i < g.m; ++i) {
+    T* c = g.c + i * g.ldc;
+    for (int64_t j = 0; j < g.n; ++j) c[j] = g.beta == T(0) ? T(0) : g.beta * c[j];
+  }
+  for (int64_t jb = 0; jb < g.n; jb += NB) {
+    const int64_t je = std::min(g.n, jb + NB);
+    for (int64_t pb = 0; pb < g.k; pb += KB) {
+      const int64_t pe = std::min(g.k, pb + KB);
+      for (int64_t ib = 0; ib < g.m; ib += MB) {
+        const int64_t ie = std::min(g.m, ib + MB);
+        for (int64_t i = ib; i < ie; ++i) {
+          T* __restrict c = g.c + i * g.ldc;
+          for (int64_t p = pb; p < pe; ++p) {
+            const T a = g.alpha * op_a(g, i, p);
+            if (!g.trans_b) {
+              const T* __restrict b = g.b + p * g.ldb;
+              for (int64_t j = jb; j < je; ++j) c[j] += a * b[j];
+            } else {
+              for (int64_t j = jb; j < je; ++j) c[j] += a * g.b[j * g.ldb + p];
+            }
+          }
+        }
+      }
+    }
+  }
+  if (g.bias || g.relu) {
+    for (int64_t i = 0; i < g.m; ++i) {
+      T* c = g.c + i * g.ldc;
+      for (int64_t j = 0; j < g.n; ++j) c[j] = epilogue(g, c[j], j);
+    }
+  }
+}
+
+// Rung 3: packed panels + register-blocked SIMD micro-kernel, one thread (gemm_packed.hpp).
+template <class T>
+void gemm_kernel3_packed_simd(const GemmArgs<T>& g) {
+  if (trivial(g)) return;
+  switch (simd_level()) {
+    case SimdLevel::avx512: avx512::gemm_packed(g); break;
+    case SimdLevel::avx2: avx2::gemm_packed(g); break;
+    default: scalar::gemm_packed(g); break;
+  }
+}
+
+// Rung 4: rung 3 on OpenMP threads. C is cut into a grid of tiles whose sides are whole micro-tiles, and
+// each thread runs rung 3 on the tiles it takes, packing their A rows and B columns itself: no barrier
+// inside the call, one fork/join. The grid is the one with the shortest predicted makespan (see
+// plan_tiles); tiles go out dynamically, so a thread slowed by another process on its core takes fewer.
+template <class T>
+void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
+  if (trivial(g)) return;
+  const double macs = double(g.m) * double(g.n) * double(g.k);
+  const int nt = num_threads();
+  if (nt <= 1 || macs < kThreadMinMacs) {
+    gemm_kernel3_packed_simd(g);
+    return;
+  }
+  int mr, nr;
+  micro_tile_in_use<T>(&mr, &nr);
+  // Two FMA pipes x vector lanes: 32 fp32 multiply-adds per cycle with AVX-512, 16 with AVX2.
+  const int lanes = simd_level() == SimdLevel::avx512 ? 64 / int(sizeof(T))
+                    : simd_level() == SimdLevel::avx2 ? 32 / int(sizeof(T)) : 2;
+  const TilePlan plan = plan_tiles(g.m, g.n, g.k, mr, nr, nt, 2.0 * lanes);
+  const int64_t tile_m = plan.tile_m, tile_n = plan.tile_n;
+  const int64_t grid_m = (g.m + tile_m - 1) / tile_m, grid_n = (g.n + tile_n - 1) / tile_n;
+  const int64_t tiles = grid_m * grid_n;
+  const int threads = static_cast<int>(std::min<int64_t>(nt, tiles));
+  if (threads <= 1) {
+    gemm_kernel3_packed_simd(g);
+    return;
+  }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t i0 = (t / grid_n) * tile_m, j0 = (t % grid_n) * tile_n;
+    gemm_kernel3_packed_simd(tile(g, i0, std::min(tile_m, g.m - i0), j0, std::min(tile_n, g.n - j0)));
+  }
+}
+
+// ---- the scalar micro-kernel (the packed path on CPUs without AVX2) ---------------------------------
+namespace scalar {
+namespace {
+template <class T, int MR, int NR>
+void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c, int64_t ldc,
+                  int mr, int nr, T alpha, T beta, const T* bias, bool relu) {
+  T acc[MR][NR] = {};
+  for (int64_t p = 0; p < kc; ++p, ap += MR, bp += NR)
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i] * bp[j];
+  for (int i = 0; i < mr; ++i) {
+    for (int j = 0; j < nr; ++j) {
+      T v = alpha * acc[i][j];
+      if (beta != T(0)) v += beta * c[i * ldc + j];
+      if (bias) v += bias[j];
+      c[i * ldc + j] = relu ? relu_keep_nan(v) : v;
+    }
+  }
+}
+struct KernelF32 {
+  using T = float;
+  static constexpr int MR = 4, NR = 8, KC = 256, MC = 128, NC = 2048;
+  static constexpr bool kTransposePack = false;
+  static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
+                           T beta, const T* bias, bool relu) {
+    scalar::micro_kernel<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  }
+};
+struct KernelF64 {
+  using T = double;
+  static constexpr int MR = 4, NR = 4, KC = 256, MC = 128, NC = 2048;
+  static constexpr bool kTransposePack = false;
+  static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
+                           T beta, const T* bias, bool relu) {
+    scalar::micro_kernel<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  }
+};
+}  // namespace
+void gemm_packed(const GemmArgs<float>& g) { packed::gemm_packed<KernelF32>(g); }
+void gemm_packed(const GemmArgs<double>& g) { packed::gemm_packed<KernelF64>(g); }
+void micro_tile(float, int* mr, int* nr) { *mr = KernelF32::MR; *nr = KernelF32::NR; }
+void micro_tile(double, int* mr, int* nr) { *mr = KernelF64::MR; *nr = KernelF64::NR; }
+}  // namespace scalar
+
+// ---- the linear layer ----------------------------------------------------------------------------
+
+// out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr
+template <class T>
+void linear_forward(T* out, const T* input, const T* weight, const T* bias, int64_t n, int64_t in_features,
+                    int64_t out_features, int activation) {
+  // out = input * weight^T: B = weight read transposed in the packing, never copied.
+  GemmArgs<T> g;
+  g.m = n;
+  g.n = out_features;
+  g.k = in_features;
+  g.a = input;
+  g.lda = in_features;
+  g.b = weight;
+  g.ldb = in_features;
+  g.trans_b = true;
+  g.c = out;
+  g.ldc = out_features;
+  g.bias = bias;
+  g.relu = activation == 1;
+  gemm(g, 0);
+}
+
+// dinput (N,IN) or nullptr, dweight (OUT,IN), dbias (OUT,) or nullptr, grad_output (N,OUT), input (N,IN),
+// weight (OUT,IN), output (N,OUT) (read only for relu)
+template <class T>
+void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, const T* input, const T* weight,
+                     const T* output, int64_t n, int64_t in_features, int64_t out_features, int activation) {
+  // dz = dL/d(pre-activation): grad_output, masked by relu'(output) for relu. One pass builds dz and dbias.
+  const T* dz = grad_output;
+  if (activation == 1) {
+    thread_local std::vector<T> masked;
+    masked.resize(static_cast<size_t>(n * out_features));
+    for (int64_t r = 0; r < n * out_features; ++r)
+      // output <= 0 means the unit was clamped: no gradient. A NaN output passes the gradient through
+      // (as PyTorch's threshold_backward does), so NaN is never turned into 0.
+      masked[r] = output[r] <= T(0) ? T(0) : grad_output[r];
+    dz = masked.data();
+  }
+  if (dbias) {
+    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
+    for (int64_t r = 0; r < n; ++r) {
+      const T* row = dz + r * out_features;
+      for (int64_t o = 0; o < out_features; ++o) dbias[o] += row[o];
+    }
+  }
+  // dweight (OUT,IN) = dz^T (OUT,N) * input (N,IN)
+  GemmArgs<T> gw;
+  gw.m = out_features;
+  gw.n = in_features;
+  gw.k = n;
+  gw.a = dz;
+  gw.lda = out_features;
+  gw.trans_a = true;
+  gw.b = input;
+  gw.ldb = in_features;
+  gw.c = dweight;
+  gw.ldc = in_features;
+  gemm(gw, 0);
+  // dinput (N,IN) = dz (N,OUT) * weight (OUT,IN)
+  if (dinput) {
+    GemmArgs<T> gx;
+    gx.m = n;
+    gx.n = in_features;
+    gx.k = out_features;
+    gx.a = dz;
+    gx.lda = out_features;
+    gx.b = weight;
+    gx.ldb = in_features;
+    gx.c = dinput;
+    gx.ldc = in_features;
+    gemm(gx, 0);
+  }
+}
+
+// ---- dispatch ------------------------------------------------------------------------------------
+
+template <class T>
+void gemm(const GemmArgs<T>& g, int kernel) {
+  switch (kernel) {
+    case 1: gemm_kernel1_naive(g); break;
+    case 2: gemm_kernel2_blocked(g); break;
+    case 3: gemm_kernel3_packed_simd(g); break;
+    case 0:  // auto: rung 4 (one thread below kThreadMinMacs); below ~8^3 the packing costs more than it saves
+      if (double(g.m) * double(g.n) * double(g.k) <= kNaiveMaxMacs) gemm_kernel1_naive(g);
+      else gemm_kernel4_packed_simd_threaded(g);
+      break;
+    case 4: gemm_kernel4_packed_simd_threaded(g); break;
+    default: fail("gemm: kernel must be 0 (auto) or 1..", kGemmKernels, ", got ", kernel);
+  }
+}
+
+double fma_peak_gflops(double seconds) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::fma_peak_gflops(seconds);
+    case SimdLevel::avx2: return avx2::fma_peak_gflops(seconds);
+    default: fail("fma_peak_gflops: needs the AVX2 or AVX-512 path, the CPU path in use is scalar");
+  }
+}
+
+#define FASTANN_INSTANTIATE(T)                                                                        \
+  template void gemm_kernel1_naive<T>(const GemmArgs<T>&);                                           \
+  template void gemm_kernel2_blocked<T>(const GemmArgs<T>&);                                         \
+  template void gemm_kernel3_packed_simd<T>(const GemmArgs<T>&);                                     \
+  template void gemm_kernel4_packed_simd_threaded<T>(const GemmArgs<T>&);                            \
+  template void gemm<T>(const GemmArgs<T>&, int);                                                    \
+  template void linear_forward<T>(T*, const T*, const T*, const T*, int64_t, int64_t, int64_t, int); \
+  template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, int64_t, int64_t, \
+                                   int64_t, int);
+FASTANN_INSTANTIATE(float)
+FASTANN_INSTANTIATE(double)
+#undef FASTANN_INSTANTIATE
+
+}  // namespace fastann::cpu

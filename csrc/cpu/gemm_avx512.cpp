@@ -1,0 +1,265 @@
+// gemm_avx512.cpp: the AVX-512 micro-kernels of the packed GEMM (rungs 3 and 4) and the FMA-peak probe.
+// Compiled with -mavx512f... (CMakeLists.txt); entered only when fastann::simd_level() == avx512.
+//
+// Micro-tile: MR = 6 rows x NR = 4 vectors (64 fp32 / 32 fp64 columns). Per step p of the K loop it loads
+// four B vectors and, for each of the 6 rows, broadcasts one A value into four FMAs: 24 independent FMAs,
+// enough to cover the 4-cycle FMA latency on two FMA pipes, and 24 accumulators + 4 B registers + 1
+// broadcast fit the 32 zmm registers.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <time.h>
+
+#include "gemm_packed.hpp"
+
+namespace fastann::cpu::avx512 {
+namespace {
+
+// ---- helpers: one vector type per element type ----------------------------------------------------
+template <class T> struct Vec;
+template <> struct Vec<float> {
+  using reg = __m512;
+  using mask = __mmask16;
+  static constexpr int W = 16;
+  static reg zero() { return _mm512_setzero_ps(); }
+  static reg set1(float x) { return _mm512_set1_ps(x); }
+  static reg load(const float* p) { return _mm512_load_ps(p); }
+  static reg maskz_loadu(mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void mask_storeu(float* p, mask m, reg v) { _mm512_mask_storeu_ps(p, m, v); }
+  static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+  static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+  // MAXPS returns its second operand when either is NaN: max(0, x) keeps a NaN x (relu propagates NaN).
+  static reg relu(reg x) { return _mm512_max_ps(_mm512_setzero_ps(), x); }
+  static mask tail(int n) { return n >= W ? mask(0xFFFF) : n <= 0 ? mask(0) : mask((1u << n) - 1); }
+};
+template <> struct Vec<double> {
+  using reg = __m512d;
+  using mask = __mmask8;
+  static constexpr int W = 8;
+  static reg zero() { return _mm512_setzero_pd(); }
+  static reg set1(double x) { return _mm512_set1_pd(x); }
+  static reg load(const double* p) { return _mm512_load_pd(p); }
+  static reg maskz_loadu(mask m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static void mask_storeu(double* p, mask m, reg v) { _mm512_mask_storeu_pd(p, m, v); }
+  static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
+  static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
+  static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
+  static reg relu(reg x) { return _mm512_max_pd(_mm512_setzero_pd(), x); }
+  static mask tail(int n) { return n >= W ? mask(0xFF) : n <= 0 ? mask(0) : mask((1u << n) - 1); }
+};
+
+// CPU time of the calling thread: unlike wall time it does not count the time another process holds the
+// core, so the peak probe stays right on a shared machine.
+inline double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// ---- kernels -------------------------------------------------------------------------------------
+
+// ap: MR x kc micro-panel (ap[p*MR + i]), bp: kc x NR micro-panel (bp[p*NR + j]), 64-byte aligned;
+// c: the MR x NR tile of C (row stride ldc), of which mr x nr is inside the matrix.
+// NV <= NR/W vectors are computed: the last, narrow panel of a matrix (N = 100 -> 64 + 36) runs a variant
+// with fewer vectors instead of multiplying zero padding.
+template <class T, int MR, int NV, int NR>
+void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c, int64_t ldc,
+                  int mr, int nr, T alpha, T beta, const T* bias, bool relu) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  static_assert(NV * W <= NR, "micro_kernel: NV vectors must fit the packed panel width");
+  // Narrow variants have fewer than 16 accumulators, too few to hide the FMA latency (4 cycles x 2 pipes):
+  // they keep S = 2 sets, one for even and one for odd steps p, summed at the end.
+  constexpr int S = MR * NV >= 16 ? 1 : 2;
+  typename V::reg acc[S][MR][NV];
+#pragma GCC unroll 2
+  for (int s = 0; s < S; ++s)
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[s][i][v] = V::zero();
+
+  // Touch the C tile early so its lines arrive while the K loop runs.
+  for (int i = 0; i < mr; ++i)
+    for (int off = 0; off < NV * W * int(sizeof(T)); off += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc) + off, _MM_HINT_T0);
+
+  // One step p: a rank-1 update of the tile, acc[s] += ap[0:MR] (column) x bp[0:NV*W] (row).
+  auto step = [&](auto& a_s, const T* a_p, const T* b_p) {
+    typename V::reg b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = V::load(b_p + v * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const typename V::reg a = V::set1(a_p[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) a_s[i][v] = V::fmadd(a, b[v], a_s[i][v]);
+    }
+  };
+  int64_t p = 0;
+  if constexpr (S == 2) {
+    for (; p + 2 <= kc; p += 2, ap += 2 * MR, bp += 2 * NR) {
+      step(acc[0], ap, bp);
+      step(acc[1], ap + MR, bp + NR);
+    }
+  }
+#pragma GCC unroll 2
+  for (; p < kc; ++p, ap += MR, bp += NR) step(acc[0], ap, bp);
+  if constexpr (S == 2) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[0][i][v] = V::add(acc[0][i][v], acc[1][i][v]);
+  }
+
+  // Store: c = act(alpha*acc + beta*c + bias). Masks cut the columns past nr; rows past mr are skipped.
+  typename V::mask m[NV];
+  typename V::reg vbias[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    m[v] = V::tail(nr - v * W);
+    vbias[v] = bias ? V::maskz_loadu(m[v], bias + v * W) : V::zero();
+  }
+  const typename V::reg valpha = V::set1(alpha), vbeta = V::set1(beta);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+    T* crow = c + i * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      typename V::reg r = V::mul(acc[0][i][v], valpha);
+      if (beta != T(0)) r = V::fmadd(vbeta, V::maskz_loadu(m[v], crow + v * W), r);
+      if (bias) r = V::add(r, vbias[v]);
+      if (relu) r = V::relu(r);
+      V::mask_storeu(crow + v * W, m[v], r);
+    }
+  }
+}
+
+// Transpose 16 rows of 16 floats in registers (r[i][j] -> r[j][i]): 64 shuffles for 256 values, against
+// 256 scalar loads and stores for the naive copy.
+inline void transpose16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {  // interleave 32-bit elements of row pairs
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // interleave 64-bit pairs
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+  }
+  for (int h = 0; h < 16; h += 8) {  // gather 128-bit lanes: first across 4-row groups ...
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+    }
+  }
+  for (int i = 0; i < 8; ++i) {  // ... then across 8-row halves
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// dst[p*64 + j] = src[j*ldb + p] for j < cols (0 beyond), p < kc: 16 x 16 blocks through transpose16x16.
+// (The linear layer's forward reads its weight (out, in) this way.)
+inline void pack_b_transposed_f32(const float* src, int64_t ldb, int64_t kc, int cols, float* dst) {
+  constexpr int NR = 64;
+  for (int j0 = 0; j0 < NR; j0 += 16) {
+    const int rows = std::max(0, std::min(16, cols - j0));
+    if (rows == 0) {
+      for (int64_t p = 0; p < kc; ++p) _mm512_store_ps(dst + p * NR + j0, _mm512_setzero_ps());
+      continue;
+    }
+    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+      const int len = static_cast<int>(std::min<int64_t>(16, kc - p0));
+      const __mmask16 m = Vec<float>::tail(len);
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + (j0 + i) * ldb + p0) : _mm512_setzero_ps();
+      transpose16x16(r);
+      for (int q = 0; q < len; ++q) _mm512_store_ps(dst + (p0 + q) * NR + j0, r[q]);
+    }
+  }
+}
+
+// The widest variant that covers nr columns (nr <= NR).
+template <class T, int MR, int NR>
+inline void dispatch_width(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
+                           T beta, const T* bias, bool relu) {
+  constexpr int W = Vec<T>::W;
+  static_assert(NR == 4 * W, "dispatch_width expects a 4-vector panel");
+  if (nr > 3 * W) micro_kernel<T, MR, 4, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  else if (nr > 2 * W) micro_kernel<T, MR, 3, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  else if (nr > W) micro_kernel<T, MR, 2, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  else micro_kernel<T, MR, 1, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+}
+
+// Blocking, tuned on Zen 5 (48 KiB L1d, 1 MiB L2, 32 MiB L3; thread CPU time, n = 1024 and 2048): a long
+// KC matters most, because every K block re-reads and re-writes all of C (KC = 256 -> ~165 GFLOP/s,
+// KC = 1024 -> ~215). The A micro-panel (6 x 1024 fp32 = 24 KiB) stays in L1; the B micro-panel
+// (1024 x 64 fp32 = 256 KiB) and the A block (MC x KC = 288 KiB) share the L2; the B panel (KC x NC) lives in L3.
+// 6 x 64 beat 14 x 32, 12 x 32 and 8 x 48 here: 4 vector loads + 6 broadcasts feed 24 FMAs per step, and a
+// 6-row C tile never exceeds the L1's 12 ways even when ldc is a power of two.
+struct KernelF32 {
+  using T = float;
+  static constexpr int MR = 6, NR = 64, KC = 1024, MC = 72, NC = 4096;
+  static constexpr bool kTransposePack = true;
+  static void pack_b_transposed(const T* src, int64_t ldb, int64_t kc, int cols, T* dst) {
+    pack_b_transposed_f32(src, ldb, kc, cols, dst);
+  }
+  static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
+                           T beta, const T* bias, bool relu) {
+    dispatch_width<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  }
+};
+// fp64: the same register tile (6 rows x 4 zmm = 6 x 32 doubles) and the same bytes per block.
+struct KernelF64 {
+  using T = double;
+  static constexpr int MR = 6, NR = 32, KC = 512, MC = 72, NC = 4096;
+  static constexpr bool kTransposePack = false;
+  static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
+                           T beta, const T* bias, bool relu) {
+    dispatch_width<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  }
+};
+
+}  // namespace
+
+// ---- dispatch (entry points called from gemm.cpp) ---------------------------------------------------
+void gemm_packed(const GemmArgs<float>& g) { packed::gemm_packed<KernelF32>(g); }
+void gemm_packed(const GemmArgs<double>& g) { packed::gemm_packed<KernelF64>(g); }
+void micro_tile(float, int* mr, int* nr) { *mr = KernelF32::MR; *nr = KernelF32::NR; }
+void micro_tile(double, int* mr, int* nr) { *mr = KernelF64::MR; *nr = KernelF64::NR; }
+
+// 12 independent chains of fp32 FMAs on zmm registers: more than latency (4) x pipes (2), so the FMA
+// units never wait. Returns GFLOP/s of one core (16 lanes x 2 flops per FMA).
+double fma_peak_gflops(double seconds) {
+  constexpr int kChains = 12;
+  constexpr int64_t kInner = 1 << 16;
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(1.0f + 1e-3f * i);
+  const __m512 mul = _mm512_set1_ps(0.999999f), add = _mm512_set1_ps(1e-7f);
+  int64_t fmas = 0;
+  const double t0 = thread_cpu_seconds();
+  double elapsed = 0;
+  do {
+    for (int64_t r = 0; r < kInner; ++r) {
+#pragma GCC unroll 12
+      for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], mul, add);
+    }
+    fmas += kInner * kChains;
+    elapsed = thread_cpu_seconds() - t0;
+  } while (elapsed < seconds);
+  // Keep the result alive so the loop is not optimised away.
+  __m512 s = acc[0];
+  for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return fmas * 16.0 * 2.0 / elapsed * 1e-9;
+}
+
+}  // namespace fastann::cpu::avx512

@@ -1,0 +1,208 @@
+// gemm_packed.hpp: the BLIS-style packed GEMM driver (rung 3), shared by the scalar, AVX2 and AVX-512 paths.
+//
+// Internal to csrc/cpu: included by gemm.cpp (scalar), gemm_avx2.cpp and gemm_avx512.cpp, each of which
+// defines a micro-kernel "traits" struct K in an anonymous namespace and calls gemm_packed<K>(...). Every
+// function here is a template on K, so each ISA file gets its own internal copy compiled with its own flags
+// (no symbol compiled for AVX-512 can be picked by the linker for the baseline path).
+//
+// K provides:
+//   using T;  MR, NR (micro-tile), KC, MC, NC (cache blocks)
+//   kTransposePack: true if K::pack_b_transposed(src, ldb, kc, cols, dst) packs a transposed B panel
+//     (dst[p*NR + j] = src[j*ldb + p], zero for j >= cols) faster than the generic loop here
+//   static void micro_kernel(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu)
+//     computes the MR x NR tile  acc = sum_p ap[p*MR + i] * bp[p*NR + j]  in registers and stores
+//     c[i*ldc + j] = act(alpha*acc + beta*c + bias[j]) for i < mr, j < nr (beta == 0: c is not read;
+//     bias == nullptr: no bias).
+//
+// Loop nest (Goto & van de Geijn 2008, "Anatomy of high-performance matrix multiplication"; BLIS, Van Zee &
+// van de Geijn 2015), with the cache each packed piece is sized for:
+//   for jc in N step NC                      B panel  KC x NC  -> L3
+//     for pc in K step KC                    pack op(B)[pc:pc+KC, jc:jc+NC] into NR-column micro-panels
+//       for ic in M step MC                  pack op(A)[ic:ic+MC, pc:pc+KC] into MR-row micro-panels (L2)
+//         for jr in NC step NR               B micro-panel KC x NR  -> L1, reused across all ir
+//           for ir in MC step MR             A micro-panel MR x KC streamed from L2
+//             micro_kernel                   MR x NR tile of C in registers, rank-1 updates over KC
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+#include "fastann/cpu/gemm.hpp"
+
+namespace fastann::cpu::packed {
+
+// ---- helpers -------------------------------------------------------------------------------------
+
+// A 64-byte aligned scratch buffer that only grows; one per thread and use (see workspace()).
+template <class K>
+struct AlignedBuffer {
+  using T = typename K::T;
+  T* data = nullptr;
+  size_t capacity = 0;
+  T* get(size_t n) {
+    if (n > capacity) {
+      std::free(data);
+      const size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
+      data = static_cast<T*>(std::aligned_alloc(64, bytes));
+      if (!data) throw std::bad_alloc();
+      capacity = n;
+    }
+    return data;
+  }
+  ~AlignedBuffer() { std::free(data); }
+};
+
+// Per-thread packing buffers, reused across calls: allocating ~MBs per call would cost page faults.
+template <class K>
+typename K::T* workspace(int which, size_t n) {
+  thread_local AlignedBuffer<K> buffers[2];
+  return buffers[which].get(n);
+}
+
+template <class K>
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Pack op(A)[i0:i0+mc, p0:p0+kc] into MR-row micro-panels: panel r holds rows r*MR.. in the order
+// ap[r*MR*kc + p*MR + i], so the micro-kernel reads MR consecutive values per step p. Rows past mc are 0.
+template <class K>
+void pack_a(const GemmArgs<typename K::T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, typename K::T* ap) {
+  using T = typename K::T;
+  constexpr int MR = K::MR;
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+    T* dst = ap + ir * kc;
+    if (g.trans_a) {
+      // A stored (K,M): for each p the MR values are contiguous in memory.
+      const T* src = g.a + p0 * g.lda + (i0 + ir);
+      if (rows == MR) {
+        for (int64_t p = 0; p < kc; ++p, src += g.lda, dst += MR)
+          for (int i = 0; i < MR; ++i) dst[i] = src[i];
+      } else {
+        for (int64_t p = 0; p < kc; ++p, src += g.lda, dst += MR) {
+          int i = 0;
+          for (; i < rows; ++i) dst[i] = src[i];
+          for (; i < MR; ++i) dst[i] = T(0);
+        }
+      }
+    } else {
+      // A stored (M,K): gather one value from each of MR rows per step p (MR read streams).
+      const T* src = g.a + (i0 + ir) * g.lda + p0;
+      if (rows == MR) {
+        for (int64_t p = 0; p < kc; ++p, dst += MR)
+          for (int i = 0; i < MR; ++i) dst[i] = src[i * g.lda + p];
+      } else {
+        for (int64_t p = 0; p < kc; ++p, dst += MR) {
+          int i = 0;
+          for (; i < rows; ++i) dst[i] = src[i * g.lda + p];
+          for (; i < MR; ++i) dst[i] = T(0);
+        }
+      }
+    }
+  }
+}
+
+// Pack op(B)[p0:p0+kc, j0:j0+nc] into NR-column micro-panels: bp[r*NR*kc + p*NR + j]. Columns past nc are 0.
+template <class K>
+void pack_b(const GemmArgs<typename K::T>& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, typename K::T* bp) {
+  using T = typename K::T;
+  constexpr int NR = K::NR;
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+    T* dst = bp + jr * kc;
+    if (!g.trans_b) {
+      // B stored (K,N): each step p copies NR contiguous values (a vectorised copy).
+      const T* src = g.b + p0 * g.ldb + (j0 + jr);
+      if (cols == NR) {
+        for (int64_t p = 0; p < kc; ++p, src += g.ldb, dst += NR)
+          for (int j = 0; j < NR; ++j) dst[j] = src[j];
+      } else {
+        for (int64_t p = 0; p < kc; ++p, src += g.ldb, dst += NR) {
+          int j = 0;
+          for (; j < cols; ++j) dst[j] = src[j];
+          for (; j < NR; ++j) dst[j] = T(0);
+        }
+      }
+    } else if constexpr (K::kTransposePack) {
+      // B stored (N,K): the ISA file has an in-register transpose for this.
+      K::pack_b_transposed(g.b + (j0 + jr) * g.ldb + p0, g.ldb, kc, cols, dst);
+    } else {
+      // B stored (N,K): a transpose. Walk each source row contiguously in chunks of 8 steps of p so the
+      // reads stream and the writes (stride NR) stay within a few cache lines of the panel.
+      const T* src = g.b + (j0 + jr) * g.ldb + p0;
+      int64_t p = 0;
+      for (; p + 8 <= kc; p += 8) {
+        for (int j = 0; j < cols; ++j) {
+          const T* s = src + j * g.ldb + p;
+          T* d = dst + p * NR + j;
+          for (int q = 0; q < 8; ++q) d[q * NR] = s[q];
+        }
+        for (int j = cols; j < NR; ++j)
+          for (int q = 0; q < 8; ++q) dst[(p + q) * NR + j] = T(0);
+      }
+      for (; p < kc; ++p) {
+        int j = 0;
+        for (; j < cols; ++j) dst[p * NR + j] = src[j * g.ldb + p];
+        for (; j < NR; ++j) dst[p * NR + j] = T(0);
+      }
+    }
+  }
+}
+
+// ---- kernel (rung 3 on one thread) ----------------------------------------------------------------
+
+// C = act(alpha*op(A)*op(B) + beta*C + bias), g.k >= 1, g.m, g.n >= 1.
+template <class K>
+void gemm_packed(const GemmArgs<typename K::T>& g) {
+  using T = typename K::T;
+  constexpr int MR = K::MR, NR = K::NR;
+  const int64_t kc_max = std::min<int64_t>(K::KC, g.k);
+  const int64_t mc_max = std::min<int64_t>(K::MC, round_up<K>(g.m, MR));
+  const int64_t nc_max = std::min<int64_t>(K::NC, round_up<K>(g.n, NR));
+  T* ap = workspace<K>(0, static_cast<size_t>(mc_max * kc_max));
+  T* bp = workspace<K>(1, static_cast<size_t>(nc_max * kc_max));
+
+  for (int64_t jc = 0; jc < g.n; jc += K::NC) {
+    const int64_t nc = std::min<int64_t>(K::NC, g.n - jc);
+    for (int64_t pc = 0; pc < g.k; pc += K::KC) {
+      const int64_t kc = std::min<int64_t>(K::KC, g.k - pc);
+      pack_b<K>(g, pc, kc, jc, nc, bp);
+      // The first K block applies the caller's beta; later blocks accumulate onto what it wrote.
+      // The epilogue (bias, relu) runs only once C holds the full sum.
+      const T beta = pc == 0 ? g.beta : T(1);
+      const bool last = pc + kc >= g.k;
+      const T* bias = last ? g.bias : nullptr;
+      const bool relu = last && g.relu;
+      for (int64_t ic = 0; ic < g.m; ic += K::MC) {
+        const int64_t mc = std::min<int64_t>(K::MC, g.m - ic);
+        pack_a<K>(g, ic, mc, pc, kc, ap);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          const T* bpanel = bp + jr * kc;
+          const T* bias_j = bias ? bias + jc + jr : nullptr;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+            K::micro_kernel(kc, ap + ir * kc, bpanel, g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, mr, nr,
+                            g.alpha, beta, bias_j, relu);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace fastann::cpu::packed
+
+// ---- the per-ISA entry points (defined in gemm.cpp, gemm_avx2.cpp, gemm_avx512.cpp) -------------------
+// gemm_packed: rung 3 on one thread; micro_tile: that path's MR x NR (rung 4 cuts C into multiples of it).
+#define FASTANN_GEMM_ISA_ENTRY_POINTS                                  \
+  void gemm_packed(const GemmArgs<float>& g);                          \
+  void gemm_packed(const GemmArgs<double>& g);                         \
+  void micro_tile(float, int* mr, int* nr);                            \
+  void micro_tile(double, int* mr, int* nr);                           \
+  double fma_peak_gflops(double seconds);
+namespace fastann::cpu::scalar { FASTANN_GEMM_ISA_ENTRY_POINTS }
+namespace fastann::cpu::avx2 { FASTANN_GEMM_ISA_ENTRY_POINTS }
+namespace fastann::cpu::avx512 { FASTANN_GEMM_ISA_ENTRY_POINTS }
+#undef FASTANN_GEMM_ISA_ENTRY_POINTS

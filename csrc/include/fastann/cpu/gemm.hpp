@@ -1,0 +1,79 @@
+// fastann/cpu/gemm.hpp: general matrix multiply and the linear (fully connected) layer on the CPU.
+//
+//   C = alpha * op(A) * op(B) + beta * C        row-major, op(X) = X or X^T
+//   op(A) (M,K), op(B) (K,N), C (M,N)
+//
+// The GEMM ladder (each rung is kept, selectable with `kernel`, and tested against the same reference):
+//   1 gemm_kernel1_naive                 the textbook triple loop: one dot product per C element.
+//   2 gemm_kernel2_blocked               cache blocking: loop over MC x KC x NC tiles so the pieces of A, B and
+//                                        C being combined stay in cache; i-k-j order so the inner loop runs
+//                                        along contiguous rows and the compiler can vectorise it.
+//   3 gemm_kernel3_packed_simd           BLIS-style: copy ("pack") a KC x NC panel of op(B) into NR-column
+//                                        micro-panels and an MC x KC block of op(A) into MR-row micro-panels,
+//                                        so the micro-kernel reads both with unit stride; the micro-kernel
+//                                        keeps an MR x NR tile of C in vector registers and updates it with
+//                                        broadcast-FMA (AVX-512: 14x32 fp32 / 14x16 fp64, AVX2: 6x16 / 6x8,
+//                                        scalar fallback 4x8 / 4x4). Edges: panels are zero-padded, the
+//                                        last tile is stored with masks.
+//   4 gemm_kernel4_packed_simd_threaded  rung 3 on OpenMP threads: C is cut into tiles (whole MR/NR
+//                                        multiples) handed out dynamically, each thread packing its own
+//                                        panels, so there is one fork/join per call and no barrier inside.
+// kernel 0 (= Python's kernel=None) picks: rung 4, which itself stays on one thread for small products.
+#pragma once
+
+#include <cstdint>
+
+namespace fastann::cpu {
+
+// What the packed GEMM computes, with pointers already offset to the (sub-)problem.
+// Leading dimensions are the row strides (in elements) of the arrays as stored.
+template <class T>
+struct GemmArgs {
+  int64_t m = 0, n = 0, k = 0;
+  const T* a = nullptr;  // stored (M,K), or (K,M) when trans_a
+  int64_t lda = 0;
+  bool trans_a = false;
+  const T* b = nullptr;  // stored (K,N), or (N,K) when trans_b
+  int64_t ldb = 0;
+  bool trans_b = false;
+  T* c = nullptr;        // (M,N); not read when beta == 0
+  int64_t ldc = 0;
+  T alpha = 1, beta = 0;
+  // Epilogue applied while the C tile is still in registers (the linear layer's bias and activation):
+  // c = act(alpha*acc + beta*c + bias[j]).
+  const T* bias = nullptr;  // (N,) or nullptr
+  bool relu = false;
+};
+
+// ---- the ladder ----------------------------------------------------------------------------------
+// a op(A) (M,K), b op(B) (K,N), c (M,N)
+template <class T> void gemm_kernel1_naive(const GemmArgs<T>& g);
+template <class T> void gemm_kernel2_blocked(const GemmArgs<T>& g);
+template <class T> void gemm_kernel3_packed_simd(const GemmArgs<T>& g);
+template <class T> void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g);
+
+constexpr int kGemmKernels = 4;  // valid `kernel` numbers: 0 (auto) .. kGemmKernels
+// Run rung `kernel` (0 = auto). The epilogue (bias / relu) is honoured by every rung.
+template <class T> void gemm(const GemmArgs<T>& g, int kernel);
+
+// ---- the linear layer ----------------------------------------------------------------------------
+// out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr; out = act(input * weight^T + bias)
+// activation: 0 none, 1 relu (fused into the GEMM's store).
+template <class T>
+void linear_forward(T* out, const T* input, const T* weight, const T* bias, int64_t n, int64_t in_features,
+                    int64_t out_features, int activation);
+
+// dinput (N,IN) or nullptr, dweight (OUT,IN), dbias (OUT,) or nullptr, grad_output (N,OUT), input (N,IN),
+// weight (OUT,IN), output (N,OUT) (needed only for activation=relu: the gradient is masked where output<=0).
+//   dz = grad_output masked by relu'(output);  dinput = dz * weight;  dweight = dz^T * input;  dbias = sum_n dz
+template <class T>
+void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, const T* input, const T* weight,
+                     const T* output, int64_t n, int64_t in_features, int64_t out_features, int activation);
+
+// ---- machine peak --------------------------------------------------------------------------------
+// Single-core fp32 FMA throughput in GFLOP/s (2 flops per lane per FMA) of the SIMD path in use, measured
+// by running independent FMA chains on vector registers for about `seconds` of the thread's CPU time
+// (CPU time, not wall time: another process sharing the core does not lower the figure).
+double fma_peak_gflops(double seconds);
+
+}  // namespace fastann::cpu
