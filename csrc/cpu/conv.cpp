@@ -721,11 +721,13 @@ void conv2d_backward_weight_kernel2_im2col_gemm(T* dweight, T* dbias, const T* d
   if (dbias) bias_grad(dbias, dout, p);
 }
 
-// ---- kernel 3: fused per-image im2col + packed AVX-512 micro-kernel, threads over images ----------
-// Each thread takes whole (image, group) pairs, so its outputs never overlap another thread's. The
-// operands it builds for one image (a few hundred KB) stay in its L2 cache between being written and read.
-// Stride-1 forward on the padded grid (see ShiftedGeometry): pad the image, copy its shifted rows into
-// packed B, one GEMM into a (OCg x Q) tile, keep the OW valid columns of each row (+ bias).
+// ---- kernel 3: conv-specific operands for AVX-512 micro-kernels, whole images per thread ----------
+// Each thread takes whole (image, group) pairs from a work queue, so its outputs never overlap another
+// thread's. The operands it builds for one image (tens to hundreds of KB) stay in its L1/L2 cache.
+// Stride-1 forward on the padded image (see ShiftedGeometry). float with enough channels: channels in the
+// vector lanes, 14-position row tiles (conv_forward_rowtiles_avx512). Otherwise: the padded grid, B's shifted
+// rows read in place, valid columns compress-stored (+ bias); without AVX-512 the same through packed B, a
+// tile buffer and a compaction pass.
 // inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
 template <class T>
 void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
@@ -796,6 +798,7 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
   });
 }
 
+// Stride > 1: im2col straight into packed B per image, the packed micro-kernel, + bias.
 // inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
 template <class T>
 void conv2d_forward_kernel3_fused_simd(T* out, const T* inp, const T* weight, const T* bias,
