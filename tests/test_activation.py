@@ -189,3 +189,17 @@ def test_bad_input_compiled_module_directly():
     y = np.array([-1.0, 2.0])
     cpu.activation_forward(y, y, "relu", 0.0)
     np.testing.assert_array_equal(y, [0.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 3e-7), (np.float64, 5e-16)])
+def test_exponential_is_accurate_to_an_ulp_or_two(dtype, rtol):
+    # exp is computed inline (csrc/cpu/vexp.hpp, Cephes-style) so loops vectorize; check it elementwise
+    # over the whole normal range against libm in float64, including both ends and the overflow edge
+    hi = 88.7 if dtype == np.float32 else 709.7
+    lo = -87.3 if dtype == np.float32 else -708.3
+    x = np.concatenate([np.linspace(lo, hi, 100_001), [0.0, -0.0, 1e-30, -1e-30]]).astype(dtype)
+    got = ops.exponential(x).astype(np.float64)
+    want = np.exp(x.astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=0)
+    edge = np.array([np.inf, -np.inf, np.nan, 1000.0, -1000.0], dtype)
+    np.testing.assert_array_equal(ops.exponential(edge), np.array([np.inf, 0, np.nan, np.inf, 0], dtype))

@@ -2,9 +2,10 @@
 //
 // Each activation is a small struct with two inline functions of one element: `f(x, p)` and its
 // derivative `df(x, p)`. One loop template applies a struct over the array, so every activation gets its
-// own tight loop with no switch inside it: the compiler vectorizes the ones made of arithmetic and
-// selects (relu, leaky_relu, hard_sigmoid, relu6, hard_silu, softsign, linear) and calls libm once per
-// element for the rest. The switch on the kind happens once per call, outside the loop.
+// own tight loop with no switch inside it: the compiler vectorizes the ones made of arithmetic, selects
+// and exp (vexp.hpp, an inlinable exp: relu, leaky_relu, hard_sigmoid, relu6, hard_silu, softsign,
+// linear, sigmoid, silu, exponential, the backwards of tanh/elu/selu) and calls libm once per element for
+// the rest (tanh, expm1, log1p, erfc). The switch on the kind happens once per call, outside the loop.
 //
 // NaN: the forward formulas are written so that a NaN input reaches the output (`x < 0 ? 0 : x`, not
 // `x > 0 ? x : 0`, which would turn NaN into 0); the backward returns NaN wherever the input is NaN, since
@@ -14,6 +15,7 @@
 #include <cmath>
 
 #include "fastann/common.hpp"
+#include "vexp.hpp"
 
 namespace fastann::cpu {
 
@@ -38,35 +40,35 @@ inline int64_t grain_of(Activation kind) {
 
 // NaN-propagating clamp: NaN fails both comparisons and comes out unchanged.
 template <class T>
-inline T clamp(T x, T lo, T hi) { return x < lo ? lo : (x > hi ? hi : x); }
+FASTANN_ALWAYS_INLINE T clamp(T x, T lo, T hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 // Logistic sigmoid without overflow: exp of a non-positive number only.
 template <class T>
-inline T sigmoid_stable(T x) {
-  const T e = std::exp(-std::fabs(x));
+FASTANN_ALWAYS_INLINE T sigmoid_stable(T x) {
+  const T e = vexp(-std::fabs(x));
   const T r = T(1) / (T(1) + e);
   return x >= T(0) ? r : e * r;
 }
 
 // sigmoid'(x) = s (1 - s) = e / (1 + e)^2 with e = exp(-|x|): no cancellation in 1 - s for large |x|.
 template <class T>
-inline T sigmoid_derivative(T x) {
-  const T e = std::exp(-std::fabs(x));
+FASTANN_ALWAYS_INLINE T sigmoid_derivative(T x) {
+  const T e = vexp(-std::fabs(x));
   const T d = T(1) + e;
   return e / (d * d);
 }
 
 // tanh'(x) = 1 - tanh(x)^2 = sech(x)^2 = 4e / (1 + e)^2 with e = exp(-2|x|): accurate where tanh -> ±1.
 template <class T>
-inline T sech2(T x) {
-  const T e = std::exp(T(-2) * std::fabs(x));
+FASTANN_ALWAYS_INLINE T sech2(T x) {
+  const T e = vexp(T(-2) * std::fabs(x));
   const T d = T(1) + e;
   return T(4) * e / (d * d);
 }
 
 // log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|)).
 template <class T>
-inline T softplus_stable(T x) {
+FASTANN_ALWAYS_INLINE T softplus_stable(T x) {
   return (x > T(0) ? x : T(0)) + std::log1p(std::exp(-std::fabs(x)));
 }
 
@@ -92,14 +94,14 @@ struct LeakyRelu {  // p = negative_slope; the slope at 0 is p, as in PyTorch
 };
 struct Elu {  // p = alpha
   template <class T> static T f(T x, T p) { return x > T(0) ? x : p * std::expm1(x); }
-  template <class T> static T df(T x, T p) { return x > T(0) ? T(1) : p * std::exp(x); }
+  template <class T> static T df(T x, T p) { return x > T(0) ? T(1) : p * vexp(x); }
 };
 struct Selu {
   template <class T> static T f(T x, T) {
     return T(kSeluScale) * (x > T(0) ? x : T(kSeluAlpha) * std::expm1(x));
   }
   template <class T> static T df(T x, T) {
-    return T(kSeluScale) * (x > T(0) ? T(1) : T(kSeluAlpha) * std::exp(x));
+    return T(kSeluScale) * (x > T(0) ? T(1) : T(kSeluAlpha) * vexp(x));
   }
 };
 struct Sigmoid {
@@ -142,7 +144,7 @@ struct Gelu {  // x Phi(x), Phi(x) = erfc(-x/sqrt 2)/2; derivative Phi(x) + x ph
   template <class T> static T f(T x, T) { return T(0.5) * x * std::erfc(-x * T(kInvSqrt2)); }
   template <class T> static T df(T x, T) {
     const T cdf = T(0.5) * std::erfc(-x * T(kInvSqrt2));
-    const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x);
+    const T pdf = T(kInvSqrt2Pi) * vexp(T(-0.5) * x * x);
     return cdf + x * pdf;
   }
 };
@@ -165,8 +167,8 @@ struct Mish {  // x tanh(sp(x)); derivative tanh(sp) + x sech(sp)^2 sigmoid(x)
   }
 };
 struct Exponential {
-  template <class T> static T f(T x, T) { return std::exp(x); }
-  template <class T> static T df(T x, T) { return std::exp(x); }
+  template <class T> static T f(T x, T) { return vexp(x); }
+  template <class T> static T df(T x, T) { return vexp(x); }
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "fastann/common.hpp"
+#include "vexp.hpp"
 #include "parallel_sum.hpp"
 
 namespace fastann::cpu {
@@ -147,7 +148,7 @@ void binary_cross_entropy_with_logits_forward(T* loss, const T* inp, const T* tg
     double acc = 0;
     for (int64_t i = b; i < e; ++i) {
       const double x = inp[i], t = tgt[i];
-      acc += (x > 0 ? x : 0.0) - x * t + std::log1p(std::exp(-std::fabs(x)));
+      acc += (x > 0 ? x : 0.0) - x * t + std::log1p(vexp(-std::fabs(x)));
     }
     return acc;
   });
@@ -161,7 +162,7 @@ void binary_cross_entropy_with_logits_backward(T* dinp, const T* inp, const T* t
   parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const T x = inp[i];
-      const T ex = std::exp(-std::fabs(x));
+      const T ex = vexp(-std::fabs(x));
       const T sig = x >= T(0) ? T(1) / (T(1) + ex) : ex / (T(1) + ex);
       dinp[i] = scale * (sig - tgt[i]);
     }
@@ -184,12 +185,12 @@ void cross_entropy_impl(T* loss, T* dinp, const T* inp, const Target& t, int64_t
       if (dinp) {
         T* d = dinp + i * C;
         for (int64_t j = 0; j < C; ++j) {
-          const T ex = std::exp(x[j] - m);
+          const T ex = vexp(x[j] - m);
           d[j] = ex;
           sumexp += ex;
         }
       } else {
-        for (int64_t j = 0; j < C; ++j) sumexp += std::exp(x[j] - m);
+        for (int64_t j = 0; j < C; ++j) sumexp += vexp(x[j] - m);
       }
       const double tsum = t.sum(i);
       // sum_j t_j (lse - x_j) with lse = m + log(sumexp), written so no large terms cancel

@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "fastann/common.hpp"
+#include "vexp.hpp"
 
 namespace fastann::cpu {
 
@@ -36,14 +37,14 @@ inline void row(T* dst, const T* x, const T* g, int64_t A) {
     double sum = 0;
     if constexpr (op == Op::softmax) {
       for (int64_t a = 0; a < A; ++a) {
-        const T e = std::exp(x[a] - m);
+        const T e = vexp(x[a] - m);
         dst[a] = e;
         sum += e;
       }
       const T inv = T(1.0 / sum);
       for (int64_t a = 0; a < A; ++a) dst[a] *= inv;
     } else {
-      for (int64_t a = 0; a < A; ++a) sum += std::exp(x[a] - m);
+      for (int64_t a = 0; a < A; ++a) sum += vexp(x[a] - m);
       const T shift = m + T(std::log(sum));
       for (int64_t a = 0; a < A; ++a) dst[a] = x[a] - shift;
     }
@@ -56,7 +57,7 @@ inline void row(T* dst, const T* x, const T* g, int64_t A) {
     double gsum = 0;
     for (int64_t a = 0; a < A; ++a) gsum += g[a];
     const T s = T(gsum);
-    for (int64_t a = 0; a < A; ++a) dst[a] = g[a] - std::exp(x[a]) * s;
+    for (int64_t a = 0; a < A; ++a) dst[a] = g[a] - vexp(x[a]) * s;
   }
 }
 
@@ -72,7 +73,7 @@ inline void slab(T* dst, const T* x, const T* g, int64_t A, int64_t inner, int64
     for (int64_t l = 0; l < L; ++l) acc[l] = 0;
     for (int64_t a = 0; a < A; ++a)
       for (int64_t l = 0; l < L; ++l) {
-        const T e = std::exp(x[a * inner + l] - m[l]);
+        const T e = vexp(x[a * inner + l] - m[l]);
         if constexpr (op == Op::softmax) dst[a * inner + l] = e;
         acc[l] += e;
       }
@@ -100,7 +101,7 @@ inline void slab(T* dst, const T* x, const T* g, int64_t A, int64_t inner, int64
       for (int64_t l = 0; l < L; ++l) {
         const int64_t k = a * inner + l;
         if constexpr (op == Op::softmax_backward) dst[k] = x[k] * (g[k] - s[l]);
-        else dst[k] = g[k] - std::exp(x[k]) * s[l];
+        else dst[k] = g[k] - vexp(x[k]) * s[l];
       }
   }
 }
