@@ -203,3 +203,32 @@ def test_exponential_is_accurate_to_an_ulp_or_two(dtype, rtol):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=0)
     edge = np.array([np.inf, -np.inf, np.nan, 1000.0, -1000.0], dtype)
     np.testing.assert_array_equal(ops.exponential(edge), np.array([np.inf, 0, np.nan, np.inf, 0], dtype))
+
+
+@pytest.mark.parametrize("level", ["scalar", "avx2"])
+def test_lower_simd_paths_match_reference(level):
+    # The loops are compiled for baseline x86-64, AVX2 and AVX-512 and picked once per process from the
+    # CPU; FASTANN_SIMD forces a lower path, so each runs here in a subprocess over every activation.
+    import os
+    import subprocess
+
+    if fastann._cpu.simd_level() == "scalar" and level != "scalar":
+        pytest.skip(f"this CPU has no {level}")
+    code = (
+        "import sys, numpy as np, fastann\n"
+        f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+        "from test_activation import CASES, _check\n"
+        "from fastann import ops, reference as ref\n"
+        f"assert fastann._cpu.simd_level() == {level!r}\n"
+        "rng = np.random.default_rng(0)\n"
+        "for dtype in (np.float32, np.float64):\n"
+        "    tol = 2e-6 if dtype == np.float32 else 1e-12\n"
+        "    for name, params in CASES:\n"
+        "        x = (4 * rng.standard_normal(1003)).astype(dtype)\n"
+        "        g = rng.standard_normal(1003).astype(dtype)\n"
+        "        _check(ops.activation(name, x, **params), ref.activation(name, x, **params), x, tol, name)\n"
+        "        _check(ops.activation_backward(name, g, x, **params), ref.activation_backward(name, g, x, **params), g, tol, name)\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, FASTANN_SIMD=level),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
