@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "fastann/common.hpp"
+#include "row_reduce.hpp"
 #include "vexp.hpp"
 #include "parallel_sum.hpp"
 
@@ -24,14 +25,6 @@ constexpr int64_t kGrain = 32768;  // elements per thread below which a loop sta
 
 // Rows per thread for an (N, C) kernel: about kGrain elements.
 inline int64_t row_grain(int64_t C) { return C >= kGrain ? 1 : kGrain / C; }
-
-// Row maximum that propagates NaN: once m is NaN, `x > m` stays false and m stays NaN.
-template <class T>
-inline T row_max(const T* x, int64_t C) {
-  T m = x[0];
-  for (int64_t j = 1; j < C; ++j) m = (x[j] > m || x[j] != x[j]) ? x[j] : m;
-  return m;
-}
 
 // NaN-propagating clamp.
 inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
@@ -180,15 +173,12 @@ void cross_entropy_impl(T* loss, T* dinp, const T* inp, const Target& t, int64_t
     double acc = 0;
     for (int64_t i = b; i < e; ++i) {
       const T* x = inp + i * C;
-      const T m = row_max(x, C);
+      const T m = rows::max(x, C);
+      // dinput holds exp(x - m) until the rescale below; without dinput, a per-thread scratch row would
+      // do, but the loss-only call is not on the training path, so it sums directly
       double sumexp = 0;
       if (dinp) {
-        T* d = dinp + i * C;
-        for (int64_t j = 0; j < C; ++j) {
-          const T ex = vexp(x[j] - m);
-          d[j] = ex;
-          sumexp += ex;
-        }
+        sumexp = rows::exp_shift_sum(dinp + i * C, x, m, C);
       } else {
         for (int64_t j = 0; j < C; ++j) sumexp += vexp(x[j] - m);
       }
