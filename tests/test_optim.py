@@ -90,7 +90,7 @@ def test_steps_match_reference(xp, rng, name, nstate, kw, dtype):
 
 @pytest.mark.parametrize("name,nstate,kw", [c for c in CONFIGS if c[0] in ("adam_step", "sgd_step")][:3])
 def test_large_threaded_matches_reference(rng, name, nstate, kw):
-    shape = (300, 257)  # > 2 x 32768 elements: split over threads when there are several
+    shape = (1450, 1450)  # > 2 x 1048576 elements: split over threads when there are several
     p0 = rng.standard_normal(shape)
     p, state = p0.astype(np.float32), _initial_state(name, nstate, shape, np.float32)
     p_ref, state_ref = p0.copy(), _initial_state(name, nstate, shape, np.float64)

@@ -23,18 +23,23 @@ namespace fastann::cpu::FASTANN_ISA {
 
 // ---- helpers --------------------------------------------------------------------------------------
 
-// Elements per thread below which an elementwise loop stays on one thread: a fork/join costs microseconds
-// on an idle machine and far more when the other core is busy, so a thread must get enough work to pay
-// for it. The select-only activations run at ~0.1 ns/element (vectorized), the libm ones at ~5 ns.
-constexpr int64_t kGrainCheap = 262144;
+// Elements per thread below which an elementwise loop stays on one thread. A fork/join costs a few
+// microseconds on an idle machine, and far more (a scheduler time slice) when the other core is busy,
+// so each extra thread must get ~150 us of work or more (measured on a 2-core machine with the other
+// core busy: a softmax split over 2 threads took 640 us instead of 90 us). Costs: ~0.08 ns/element for
+// the select-only activations, ~0.3 ns with vexp, 5-10 ns where libm is called per element.
+constexpr int64_t kGrainSelect = 2097152;
+constexpr int64_t kGrainVexp = 524288;
 constexpr int64_t kGrainLibm = 32768;
 
 inline int64_t grain_of(Activation kind) {
   switch (kind) {
     case Activation::linear: case Activation::relu: case Activation::leaky_relu: case Activation::hard_sigmoid:
     case Activation::softsign: case Activation::relu6: case Activation::hard_silu:
-      return kGrainCheap;
-    default:
+      return kGrainSelect;
+    case Activation::sigmoid: case Activation::silu: case Activation::exponential:
+      return kGrainVexp;
+    default:  // tanh, softplus, elu/selu forward, gelu, mish: a libm call per element
       return kGrainLibm;
   }
 }
