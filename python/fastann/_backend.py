@@ -18,3 +18,11 @@ if importlib.util.find_spec("fastann._cuda") is not None:  # pragma: no cover - 
         cuda = importlib.import_module("fastann._cuda")
     except ImportError as exc:  # built, but the CUDA runtime could not be loaded
         cuda_import_error = str(exc)
+
+
+if cuda is not None:
+    CudaError = cuda.CudaError
+else:
+    class CudaError(RuntimeError):
+        """A failed CUDA runtime call (fastann._cuda raises the compiled twin of this class). Defined here as a
+        plain Python class when fastann._cuda is missing, so ``except fastann.CudaError`` always works."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
+from .._checks import is_cupy
 from ..reference.gemm import _activation, _gemm_checks, _linear_backward_checks, _linear_checks
 from ._common import backend, empty
 
@@ -41,6 +42,9 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel
         trans_a, trans_b: use the transpose of ``a`` / ``b``.
         kernel: None picks the fastest (rung 4, which stays on one thread for small products);
             1 naive, 2 cache-blocked, 3 packed SIMD (one thread), 4 packed SIMD on OpenMP threads.
+            For CuPy arrays the CUDA ladder (docs/cuda_gemm.md): 1 naive, 2 coalesced, 3 shared-memory
+            tiles, 4 1-D / 5 2-D register tiling, 6 float4 loads, 7 warp tiling + cp.async (float32;
+            float64 has 1-5); None picks 7 for large products, a small-tile kernel otherwise.
 
     All arrays share one dtype, float32 or float64, and are C-contiguous (a transposed or negative-stride
     view is refused; pass ``trans_a`` / ``trans_b`` or ``numpy.ascontiguousarray``).
@@ -52,7 +56,7 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel
         TypeError: an argument is not an array, a dtype is not float32/float64, dtypes differ,
             alpha/beta are not real numbers.
         ValueError: not 2-D, empty, non-contiguous, inner dimensions differ, c has the wrong shape or is
-            read-only, beta != 0 without c, kernel not in {None, 1, 2, 3, 4}.
+            read-only, beta != 0 without c, kernel not in {None, 1, 2, 3, 4} (1..7 on the GPU).
 
     Math: Dongarra et al. (1990), "A set of level 3 basic linear algebra subprograms"; the packed rungs
     follow Goto & van de Geijn (2008) and BLIS (Van Zee & van de Geijn 2015).
@@ -67,7 +71,10 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel
             return out
         except (TypeError, ValueError):
             pass  # explained by the checks below
-    m, n, _ = _gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel)
+    # The CUDA ladder has more rungs (7 for float32) than the CPU's 4: validate against the array's backend.
+    on_gpu = any(is_cupy(x) for x in (a, b, c) if x is not None)
+    max_kernel = getattr(_backend.cuda, "GEMM_NUM_KERNELS", 4) if on_gpu and _backend.cuda is not None else 4
+    m, n, _ = _gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel, max_kernel)
     k, xp = backend("gemm", a=a, b=b, c=c)
     out = c if c is not None else empty(xp, (m, n), a.dtype)
     k.gemm(out, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), 0 if kernel is None else int(kernel))

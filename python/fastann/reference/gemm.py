@@ -21,11 +21,13 @@ def _activation(op, activation):
     return activation
 
 
-def _kernel(kernel):
+def _kernel(kernel, max_kernel=4):
+    """None or a rung number 1..max_kernel (4 on the CPU ladder; the CUDA ladder has 7)."""
     if kernel is None:
         return None
-    if isinstance(kernel, bool) or not isinstance(kernel, (int, np.integer)) or not 1 <= int(kernel) <= 4:
-        raise ValueError(f"gemm: kernel must be None or one of 1, 2, 3, 4, got {kernel!r}")
+    if isinstance(kernel, bool) or not isinstance(kernel, (int, np.integer)) or not 1 <= int(kernel) <= max_kernel:
+        rungs = ", ".join(str(i) for i in range(1, max_kernel + 1))
+        raise ValueError(f"gemm: kernel must be None or one of {rungs}, got {kernel!r}")
     return int(kernel)
 
 
@@ -55,7 +57,7 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel
     return out
 
 
-def _gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel):
+def _gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel, max_kernel=4):
     """The argument checks shared by reference.gemm and ops.gemm; returns (M, N, K)."""
     array("gemm", "a", a, ndim=2, layout="(K,M)" if trans_a else "(M,K)")
     array("gemm", "b", b, ndim=2, layout="(N,K)" if trans_b else "(K,N)")
@@ -64,7 +66,7 @@ def _gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel):
     same_dtype("gemm", a=a, b=b, c=c)
     alpha = _scalar("gemm", "alpha", alpha)
     beta = _scalar("gemm", "beta", beta)
-    _kernel(kernel)
+    _kernel(kernel, max_kernel)
     m, ka = (a.shape[1], a.shape[0]) if trans_a else a.shape
     kb, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
     if ka != kb:

@@ -1,0 +1,329 @@
+"""The CUDA backend: infrastructure (runs everywhere) and GPU kernels (skip without a GPU).
+
+The first half needs no GPU: it checks that fastann imports and reports CUDA sensibly on a machine without
+one, and that fastann._cuda's C++ boundary rejects bad arguments (host arrays, wrong dtypes, strided views,
+read-only outputs, wrong shapes, unknown kernels) before any device pointer is used. Device arrays are faked
+there with objects that expose a ``__cuda_array_interface__``: every such call must fail its checks, never
+launch.
+
+The second half runs the kernels against the NumPy float64 references on a GPU, through CuPy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastann
+from fastann import _backend
+
+from helpers import assert_close
+
+cuda_mod = _backend.cuda
+needs_module = pytest.mark.skipif(cuda_mod is None, reason="fastann._cuda was not built")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# No GPU needed
+# ---------------------------------------------------------------------------------------------------------
+
+def test_cuda_error_is_exported():
+    assert issubclass(fastann.CudaError, RuntimeError)
+    if cuda_mod is not None:
+        assert fastann.CudaError is cuda_mod.CudaError
+
+
+def test_build_info_reports_cuda():
+    info = fastann.build_info()
+    assert info["cuda_built"] == (cuda_mod is not None)
+    assert info["cuda_available"] == (info["gpu_count"] > 0) == fastann.cuda.is_available()
+    assert len(info["gpus"]) == info["gpu_count"]
+    if not info["cuda_available"]:
+        assert info["cuda_status"] != "ok" and fastann.cuda.why_unavailable()
+
+
+@needs_module
+def test_device_count_never_raises():
+    n = cuda_mod.device_count()
+    assert isinstance(n, int) and n >= 0
+    reason = cuda_mod.device_count_error()
+    assert isinstance(reason, str)
+    if n == 0:
+        assert reason, "device_count() is 0 but no reason was recorded"
+        with pytest.raises(ValueError, match="no CUDA device"):
+            cuda_mod.get_device_name(0)
+    info = cuda_mod.compile_info()
+    assert info["cuda_runtime"] >= 11000 and "80" in info["architectures"]
+
+
+@needs_module
+def test_dropout_bits_match_the_cpu():
+    # The host copy of the CUDA mask function must produce the CPU's numbers (the device code is the same
+    # integer arithmetic): masks then agree between backends.
+    if not hasattr(_backend.cpu, "dropout_bits"):
+        pytest.skip("fastann._cpu has no dropout_bits in this build")
+    for seed in (0, 1, 12345, 2**64 - 1):
+        for i in (0, 1, 7, 10**9, 2**40):
+            assert cuda_mod.dropout_bits(seed, i) == _backend.cpu.dropout_bits(seed, i)
+
+
+class FakeDeviceArray:
+    """An object with a __cuda_array_interface__ whose pointer must never be used (every call fails a check)."""
+
+    _next = 0xDEAD0000
+
+    def __init__(self, shape, typestr="<f4", strides=None, readonly=False, ptr=None):
+        if ptr is None:  # distinct, non-overlapping fake addresses
+            ptr = FakeDeviceArray._next
+            FakeDeviceArray._next += 1 << 20
+        self.__cuda_array_interface__ = {
+            "shape": tuple(shape), "typestr": typestr, "data": (ptr, readonly),
+            "strides": strides, "version": 3,
+        }
+
+
+def F(*shape, **kw):
+    return FakeDeviceArray(shape, **kw)
+
+
+@needs_module
+@pytest.mark.parametrize("call, exc, match", [
+    # host arrays are not device arrays
+    (lambda m: m.gemm(np.zeros((2, 2), np.float32), F(2, 2), F(2, 2), False, False, 1.0, 0.0, 0),
+     TypeError, "c must be a cupy ndarray.*numpy.ndarray"),
+    (lambda m: m.activation_forward(F(3), np.zeros(3, np.float32), "relu", 0.0), TypeError, "input must be a cupy"),
+    (lambda m: m.gemm(F(2, 2), F(2, 2), None, False, False, 1.0, 0.0, 0), TypeError, "b must be a cupy"),
+    # dtypes
+    (lambda m: m.gemm(F(2, 2), F(2, 3), F(3, 2, typestr="<i4"), False, False, 1.0, 0.0, 0), TypeError,
+     "b must be float32 or float64, got dtype int32"),
+    (lambda m: m.gemm(F(2, 2), F(2, 3, typestr="<f8"), F(3, 2), False, False, 1.0, 0.0, 0), TypeError,
+     "a has dtype float64"),
+    (lambda m: m.gemm(F(2, 2), F(2, 3, typestr="<f2"), F(3, 2), False, False, 1.0, 0.0, 0), TypeError,
+     "unsupported dtype"),
+    # layout and writeability
+    (lambda m: m.gemm(F(2, 2), F(2, 3, strides=(4, 8)), F(3, 2), False, False, 1.0, 0.0, 0), ValueError,
+     "a must be C-contiguous"),
+    (lambda m: m.gemm(F(2, 2), F(2, 3, strides=(-12, 4)), F(3, 2), False, False, 1.0, 0.0, 0), ValueError,
+     "C-contiguous"),
+    (lambda m: m.gemm(F(2, 2, readonly=True), F(2, 3), F(3, 2), False, False, 1.0, 0.0, 0), ValueError,
+     "read-only"),
+    # shapes and values
+    (lambda m: m.gemm(F(2, 2), F(2, 4), F(3, 2), False, False, 1.0, 0.0, 0), ValueError, "inner dimensions"),
+    (lambda m: m.gemm(F(2, 3), F(2, 3), F(3, 2), False, False, 1.0, 0.0, 0), ValueError, r"c must have shape \(2, 2\)"),
+    (lambda m: m.gemm(F(2, 2), F(2, 3, 1), F(3, 2), False, False, 1.0, 0.0, 0), ValueError, "a must be 2-D"),
+    (lambda m: m.gemm(F(2, 2), F(2, 3), F(3, 2), False, False, 1.0, 0.0, 8), ValueError, "unknown kernel 8"),
+    (lambda m: m.gemm(F(2, 2, typestr="<f8"), F(2, 3, typestr="<f8"), F(3, 2, typestr="<f8"), False, False,
+                      1.0, 0.0, 6), ValueError, "kernels 1-5 for float64"),
+    (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, "tanh"), ValueError, "None or 'relu'"),
+    (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, 3), TypeError, "None or a str"),
+    (lambda m: m.gemm(F(2, 3, ptr=4096), F(2, 3, ptr=4104), F(3, 3), False, False, 1.0, 0.0, 0), ValueError,
+     "share memory"),
+    (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 2), None, None), ValueError, "in_features"),
+    (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), F(3), None), ValueError, r"bias must have shape \(4,\)"),
+    (lambda m: m.linear_backward(None, F(4, 3), None, F(2, 4), F(2, 3), F(4, 3), None, "relu"), ValueError,
+     "needs the forward output"),
+    (lambda m: m.activation_forward(F(3), F(4), "relu", 0.0), ValueError, "shape"),
+    (lambda m: m.activation_forward(F(3), F(3), "nope", 0.0), ValueError, "unknown activation 'nope'"),
+    (lambda m: m.softmax_forward(F(2, 3), F(2, 3), 2), ValueError, "dim 2 is out of range"),
+    (lambda m: m.mse_loss_forward(F(2), F(3), F(3)), ValueError, "0-d"),
+    (lambda m: m.dropout_forward(F(3), F(3), 1.0, 0), ValueError, r"p must be in \[0, 1\)"),
+    (lambda m: m.dropout_forward(F(3), F(4), 0.5, 0), ValueError, "shape"),
+    (lambda m: m.mse_loss_forward(F(), F(0), F(0)), ValueError, "empty"),
+    (lambda m: m.cross_entropy_forward(F(), F(4, 3), F(4)), TypeError, "1-D target must hold integer"),
+    (lambda m: m.cross_entropy_forward(F(), F(4, 3), F(5, typestr="<i8")), ValueError, r"must have shape \(4,\)"),
+    (lambda m: m.cross_entropy_forward(F(), F(4, 3), F(4, 3, typestr="|u1")), TypeError, "int32/int64"),
+])
+def test_cuda_boundary_rejects_bad_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(cuda_mod)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# GPU kernels (skip where no GPU is usable)
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def cp():
+    if not fastann.cuda.is_available():
+        pytest.skip(f"no usable GPU: {fastann.cuda.why_unavailable()}")
+    return pytest.importorskip("cupy")
+
+
+GEMM_SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (128, 128, 16), (129, 131, 33), (257, 300, 129),
+               (64, 200, 1000)]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kernel", [0, 1, 2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True), (True, True)])
+def test_cuda_gemm_rungs(cp, rng, kernel, trans_a, trans_b):
+    for (M, N, K) in GEMM_SHAPES:
+        a = rng.standard_normal((K, M) if trans_a else (M, K)).astype(np.float32)
+        b = rng.standard_normal((N, K) if trans_b else (K, N)).astype(np.float32)
+        c0 = rng.standard_normal((M, N)).astype(np.float32)
+        opa = a.T if trans_a else a
+        opb = b.T if trans_b else b
+        for alpha, beta in [(1.0, 0.0), (0.5, -2.0)]:
+            c = cp.asarray(c0) if beta else cp.full((M, N), np.nan, np.float32)
+            cuda_mod.gemm(c, cp.asarray(a), cp.asarray(b), trans_a, trans_b, alpha, beta, kernel)
+            ref = alpha * (opa.astype(np.float64) @ opb.astype(np.float64)) + beta * c0
+            assert_close(c.get(), ref, 1e-5, f"kernel {kernel} {(M, N, K)} ta={trans_a} tb={trans_b}")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kernel", [0, 1, 3, 5, 6, 7])
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, True)])
+def test_cuda_gemm_batched(cp, rng, kernel, trans_a, trans_b):
+    B, M, N, K = 3, 45, 130, 37
+    a = rng.standard_normal((B, K, M) if trans_a else (B, M, K)).astype(np.float32)
+    b = rng.standard_normal((B, N, K) if trans_b else (B, K, N)).astype(np.float32)
+    c = cp.full((B, M, N), np.nan, np.float32)
+    cuda_mod.gemm_batched(c, cp.asarray(a), cp.asarray(b), trans_a, trans_b, 2.0, 0.0, kernel)
+    opa = a.transpose(0, 2, 1) if trans_a else a
+    opb = b.transpose(0, 2, 1) if trans_b else b
+    assert_close(c.get(), 2.0 * np.matmul(opa.astype(np.float64), opb.astype(np.float64)), 1e-5, f"kernel {kernel}")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kernel", [0, 1, 2, 3, 4, 5])
+def test_cuda_gemm_float64(cp, rng, kernel):
+    M, N, K = 37, 29, 41
+    a, b = rng.standard_normal((M, K)), rng.standard_normal((N, K))
+    c = cp.full((M, N), np.nan)
+    cuda_mod.gemm(c, cp.asarray(a), cp.asarray(b), False, True, 1.0, 0.0, kernel)
+    assert_close(c.get(), a @ b.T, 1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kernel", [6, 7])
+def test_cuda_gemm_unaligned_views(cp, rng, kernel):
+    # a base pointer offset by one float: the float4 / 16-byte cp.async paths must fall back to scalar copies
+    M, N, K = 67, 68, 36
+    buf = cp.asarray(rng.standard_normal(M * K + 1).astype(np.float32))
+    a = buf[1:].reshape(M, K)
+    b = cp.asarray(rng.standard_normal((K, N)).astype(np.float32))
+    c = cp.full((M, N), np.nan, np.float32)
+    cuda_mod.gemm(c, a, b, False, False, 1.0, 0.0, kernel)
+    assert_close(c.get(), a.get().astype(np.float64) @ b.get().astype(np.float64), 1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_linear(cp, rng, activation, dtype):
+    N, IN, OUT = 33, 70, 19
+    x = rng.standard_normal((N, IN)).astype(dtype)
+    w = rng.standard_normal((OUT, IN)).astype(dtype)
+    b = rng.standard_normal(OUT).astype(dtype)
+    y = cp.full((N, OUT), np.nan, dtype)
+    cuda_mod.linear_forward(y, cp.asarray(x), cp.asarray(w), cp.asarray(b), activation)
+    pre = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    ref = np.maximum(pre, 0) if activation else pre
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_close(y.get(), ref, tol, "linear forward")
+
+    g = rng.standard_normal((N, OUT)).astype(dtype)
+    dx, dw, db = (cp.full(s, np.nan, dtype) for s in [(N, IN), (OUT, IN), (OUT,)])
+    cuda_mod.linear_backward(dx, dw, db, cp.asarray(g), cp.asarray(x), cp.asarray(w), y, activation)
+    gm = g * (ref > 0) if activation else g.astype(np.float64)
+    assert_close(dx.get(), gm @ w, tol, "dinput")
+    assert_close(dw.get(), gm.T @ x, tol, "dweight")
+    assert_close(db.get(), gm.sum(0), tol, "dbias")
+
+
+@pytest.mark.gpu
+def test_cuda_rejects_mixed_numpy_and_cupy(cp):
+    a = cp.zeros((2, 2), np.float32)
+    with pytest.raises(TypeError, match="a must be a cupy ndarray"):
+        cuda_mod.gemm(a, np.zeros((2, 2), np.float32), a, False, False, 1.0, 0.0, 0)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_softmax_any_axis(cp, rng, dtype):
+    x = rng.standard_normal((3, 5, 7)).astype(dtype)
+    for dim in (0, 1, -1):
+        e = np.exp(x - x.max(axis=dim, keepdims=True))
+        ref = e / e.sum(axis=dim, keepdims=True)
+        out = cp.full(x.shape, np.nan, dtype)
+        cuda_mod.softmax_forward(out, cp.asarray(x), dim)
+        assert_close(out.get(), ref, 1e-6 if dtype == np.float32 else 1e-13, f"softmax dim={dim}")
+        lout = cp.full(x.shape, np.nan, dtype)
+        cuda_mod.log_softmax_forward(lout, cp.asarray(x), dim)
+        assert_close(lout.get(), np.log(ref), 1e-6 if dtype == np.float32 else 1e-13, f"log_softmax dim={dim}")
+        g = rng.standard_normal(x.shape).astype(dtype)
+        d = cp.full(x.shape, np.nan, dtype)
+        cuda_mod.softmax_backward(d, cp.asarray(g), out, dim)
+        assert_close(d.get(), ref * (g - (g * ref).sum(axis=dim, keepdims=True)), 1e-5, "softmax backward")
+        cuda_mod.log_softmax_backward(d, cp.asarray(g), lout, dim)
+        assert_close(d.get(), g - ref * g.sum(axis=dim, keepdims=True), 1e-5, "log_softmax backward")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64])
+def test_cuda_cross_entropy_with_grad(cp, rng, label_dtype):
+    for N, C in [(1, 1), (5, 3), (128, 10), (300, 1000), (9000, 2)]:
+        x = rng.standard_normal((N, C)).astype(np.float32) * 3
+        y = rng.integers(0, C, N).astype(label_dtype)
+        loss = cp.full((), np.nan, np.float32)
+        d = cp.full((N, C), np.nan, np.float32)
+        cuda_mod.cross_entropy_with_grad(loss, d, cp.asarray(x), cp.asarray(y), 1.0)
+        xd = x.astype(np.float64)
+        lse = np.log(np.exp(xd - xd.max(1, keepdims=True)).sum(1)) + xd.max(1)
+        assert_close(loss.get(), np.mean(lse - xd[np.arange(N), y]), 1e-5, f"loss {(N, C)}")
+        sm = np.exp(xd - lse[:, None])
+        sm[np.arange(N), y] -= 1
+        assert_close(d.get(), sm / N, 1e-5, f"dinput {(N, C)}")
+
+
+@pytest.mark.gpu
+def test_cuda_cross_entropy_bad_label(cp):
+    x = cp.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match="target label 7 at index 2"):
+        cuda_mod.cross_entropy_forward(cp.zeros((), np.float32), x, cp.asarray(np.array([0, 1, 7, -1])))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("n", [1, 1000, 100_003])
+def test_cuda_elementwise_losses(cp, rng, n):
+    x = rng.uniform(0.01, 0.99, n)
+    t = rng.uniform(0, 1, n)
+    refs = {
+        "mse_loss_forward": np.mean((x - t) ** 2),
+        "l1_loss_forward": np.mean(np.abs(x - t)),
+        "binary_cross_entropy_with_logits_forward": np.mean(np.maximum(x, 0) - x * t + np.log1p(np.exp(-abs(x)))),
+    }
+    for name, ref in refs.items():
+        out = cp.full((), np.nan)
+        getattr(cuda_mod, name)(out, cp.asarray(x), cp.asarray(t))
+        assert_close(out.get(), ref, 1e-12, name)
+    out = cp.full((), np.nan)
+    cuda_mod.binary_cross_entropy_forward(out, cp.asarray(x), cp.asarray(t), 1e-7)
+    assert_close(out.get(), -np.mean(t * np.log(x) + (1 - t) * np.log(1 - x)), 1e-12, "bce")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Backend choice in fastann.ops (no GPU needed: a stand-in class that claims to be CuPy's ndarray)
+# ---------------------------------------------------------------------------------------------------------
+
+class _FakeCupyArray:
+    """Looks like a cupy.ndarray to fastann's type checks (they go by module name); never reaches a kernel."""
+
+
+_FakeCupyArray.__module__ = "cupy._core.core"
+
+
+def test_backend_rejects_mixed_numpy_and_cupy():
+    from fastann.ops._common import backend
+
+    with pytest.raises(TypeError, match=r"a is a numpy.ndarray \(CPU\), b is a cupy.ndarray \(GPU\)"):
+        backend("gemm", a=np.zeros(2), b=_FakeCupyArray())
+
+
+def test_backend_picks_the_module_by_array_type():
+    from fastann.ops._common import backend
+
+    k, xp = backend("relu", input=np.zeros(2))
+    assert k is _backend.cpu and xp is np
+    if cuda_mod is None:
+        with pytest.raises(RuntimeError, match="fastann._cuda is not available"):
+            backend("relu", input=_FakeCupyArray())
