@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run fastann's CUDA kernels on the CPU under the emulator and compare them with references / the CPU kernels.
+# Slow (one OS thread per CUDA thread: several minutes); a development aid for machines without a GPU, not part
+# of the test suite. Usage: bash tools/cuda_emu/run.sh [gemm|loss_softmax|all]
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+OUT=${OUT:-/tmp/fastann_cuda_emu}
+mkdir -p "$OUT"
+cp "$HERE/emu.hpp" "$OUT/"
+CUDA_INC=${CUDA_INC:-$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")/include}
+CUDA_LIB=${CUDA_LIB:-$(dirname "$CUDA_INC")/lib64}
+FLAGS="-std=c++20 -O1 -pthread -fopenmp -I$OUT -I$ROOT/csrc/include -I$CUDA_INC"
+LIBS="-L$CUDA_LIB -lcudart_static -ldl -lrt"
+what=${1:-all}
+if [ "$what" = gemm ] || [ "$what" = all ]; then
+  python3 "$HERE/translate.py" "$ROOT/csrc/cuda/gemm.cu" "$OUT"
+  g++ $FLAGS "$OUT/gemm_emu.cpp" "$HERE/check_gemm.cpp" -o "$OUT/check_gemm" $LIBS
+  "$OUT/check_gemm"
+fi
+if [ "$what" = loss_softmax ] || [ "$what" = all ]; then
+  python3 "$HERE/translate.py" "$ROOT/csrc/cuda/loss.cu" "$OUT"
+  python3 "$HERE/translate.py" "$ROOT/csrc/cuda/softmax.cu" "$OUT"
+  g++ $FLAGS "$OUT/loss_emu.cpp" "$OUT/softmax_emu.cpp" "$HERE/check_loss_softmax.cpp" "$ROOT/csrc/cpu/loss.cpp" \
+      "$ROOT/csrc/cpu/softmax.cpp" "$ROOT/csrc/cpu/runtime.cpp" -o "$OUT/check_loss_softmax" $LIBS
+  "$OUT/check_loss_softmax"
+fi
