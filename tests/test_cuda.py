@@ -41,6 +41,14 @@ def test_build_info_reports_cuda():
         assert info["cuda_status"] != "ok" and fastann.cuda.why_unavailable()
 
 
+def test_synchronize_without_gpu_says_why():
+    if fastann.cuda.is_available():
+        fastann.cuda.synchronize()  # nothing queued: returns
+    else:
+        with pytest.raises(RuntimeError, match="no GPU"):
+            fastann.cuda.synchronize()
+
+
 @needs_module
 def test_device_count_never_raises():
     n = cuda_mod.device_count()
