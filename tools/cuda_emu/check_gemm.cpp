@@ -54,6 +54,13 @@ int main() {
         check_gemm<float>(kernel, s[0], s[1], s[2], t & 1, t & 2, 1.0, 0.0, 0);
         check_gemm<float>(kernel, s[0], s[1], s[2], t & 1, t & 2, 0.5, -2.0, (kernel >= 6 ? 1 : 0));
       }
+  // split-K (kernel 0 on small outputs with a long K: 128x300x784 is the MLP's first layer)
+  const int64_t split_shapes[][3] = {{128, 300, 784}, {100, 30, 1000}, {33, 7, 513}};
+  for (auto& s : split_shapes)
+    for (int t = 0; t < 4; ++t) {
+      check_gemm<float>(0, s[0], s[1], s[2], t & 1, t & 2, 1.0, 0.0, 0);
+      check_gemm<float>(0, s[0], s[1], s[2], t & 1, t & 2, 0.5, -2.0, 1);
+    }
   printf("float done, fails=%d\n", fails);
   for (int kernel = 0; kernel <= 5; ++kernel)
     for (auto& s : shapes) for (int t = 0; t < 4; ++t) check_gemm<double>(kernel, s[0], s[1], s[2], t & 1, t & 2, 0.7, 0.3, 0);
@@ -71,16 +78,16 @@ int main() {
     }
   }
   // linear forward/backward (relu)
-  for (int relu = 0; relu < 2; ++relu) {
-    const int64_t N = 33, IN = 70, OUT = 19;
+  for (int relu = 0; relu < 4; ++relu) {
+    const int64_t N = relu < 2 ? 33 : 128, IN = relu < 2 ? 70 : 784, OUT = relu < 2 ? 19 : 300;  // 2, 3: split-K
     auto x = randv<float>(N * IN), w = randv<float>(OUT * IN), bias = randv<float>(OUT), g = randv<float>(N * OUT);
     std::vector<float> y(N * OUT, NAN), dx(N * IN, NAN), dw(OUT * IN, NAN), db(OUT, NAN), zero(N * OUT);
-    linear_forward<float>(y.data(), x.data(), w.data(), bias.data(), N, IN, OUT, relu, nullptr);
-    auto ry = ref_gemm(x, w, zero, N, OUT, IN, false, true, 1.0, 0.0, bias.data(), relu);
+    linear_forward<float>(y.data(), x.data(), w.data(), bias.data(), N, IN, OUT, relu & 1, nullptr);
+    auto ry = ref_gemm(x, w, zero, N, OUT, IN, false, true, 1.0, 0.0, bias.data(), relu & 1);
     if (!(relerr(y, ry) < 1e-5)) { ++fails; printf("FAIL linear fwd relu=%d\n", relu); }
-    linear_backward<float>(dx.data(), dw.data(), db.data(), g.data(), x.data(), w.data(), y.data(), N, IN, OUT, relu, nullptr);
+    linear_backward<float>(dx.data(), dw.data(), db.data(), g.data(), x.data(), w.data(), y.data(), N, IN, OUT, relu & 1, nullptr);
     std::vector<float> gm(g);
-    if (relu) for (int64_t i = 0; i < N * OUT; ++i) gm[i] = y[i] <= 0 ? 0.f : g[i];
+    if (relu & 1) for (int64_t i = 0; i < N * OUT; ++i) gm[i] = y[i] <= 0 ? 0.f : g[i];
     std::vector<float> z1(N * IN), z2(OUT * IN);
     if (!(relerr(dx, ref_gemm(gm, w, z1, N, IN, OUT, false, false, 1, 0)) < 1e-5)) { ++fails; printf("FAIL dx relu=%d\n", relu); }
     if (!(relerr(dw, ref_gemm(gm, x, z2, OUT, IN, N, true, false, 1, 0)) < 1e-5)) { ++fails; printf("FAIL dw relu=%d\n", relu); }

@@ -8,8 +8,11 @@ ROOT=$(cd "$HERE/../.." && pwd)
 OUT=${OUT:-/tmp/fastann_cuda_emu}
 mkdir -p "$OUT"
 cp "$HERE/emu.hpp" "$OUT/"
-CUDA_INC=${CUDA_INC:-$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")/include}
-CUDA_LIB=${CUDA_LIB:-$(dirname "$CUDA_INC")/lib64}
+# The CUDA toolkit: $CUDA_HOME, else /usr/local/cuda, else the directory above nvcc's bin/.
+CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+[ -f "$CUDA_HOME/include/cuda_runtime_api.h" ] || CUDA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")
+CUDA_INC=$CUDA_HOME/include
+CUDA_LIB=$CUDA_HOME/lib64
 FLAGS="-std=c++20 -O1 -pthread -fopenmp -I$OUT -I$ROOT/csrc/include -I$CUDA_INC"
 LIBS="-L$CUDA_LIB -lcudart_static -ldl -lrt"
 what=${1:-all}
