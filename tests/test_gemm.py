@@ -15,8 +15,8 @@ from helpers import TOL_REDUCTION, assert_close, gradcheck, to_numpy
 DTYPES = [np.float32, np.float64]
 KERNELS = [None, 1, 2, 3, 4]
 # (M, N, K): size-1 edges, odd sizes, shapes crossing the AVX-512 micro-tile (MR=6, NR=64 fp32 / 32 fp64)
-# and the fp64 / fp32 KC blocks (512 / 1024), and one larger product that rung 4 splits across threads.
-SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (6, 64, 3), (13, 129, 1030), (257, 300, 129)]
+# the fp64 / fp32 KC blocks (512 / 1024), the NC block (1024), and a larger product rung 4 splits across threads.
+SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (6, 64, 3), (13, 129, 1030), (9, 1090, 7), (257, 300, 129)]
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_gemm_fallback_paths(simd):
         assert _cpu.simd_level() == {simd!r} or (_cpu.simd_level() == "scalar"), _cpu.simd_level()
         rng = np.random.default_rng(0)
         for dt in (np.float32, np.float64):
-            for (m, n, k) in [(1, 1, 1), (7, 13, 5), (25, 37, 300), (130, 70, 513)]:
+            for (m, n, k) in [(1, 1, 1), (7, 13, 5), (25, 37, 300), (130, 70, 513), (7, 20, 1030)]:
                 for ta in (False, True):
                     for tb in (False, True):
                         a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)

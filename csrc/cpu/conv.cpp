@@ -1,0 +1,1139 @@
+// conv.cpp: conv2d forward / backward-input / backward-weight (the ladder of conv.hpp), the padding modes,
+// and upsample2d. Baseline x86-64 code; the AVX-512 micro-kernel lives in conv_avx512.cpp.
+//
+// Notation used throughout: Cg = C/groups, OCg = OC/groups, K = Cg*KH*KW (the reduction length of one
+// output element), P = OH*OW (output positions per image). Per image n and group g, a convolution is the
+// matrix product   out[n,g] (OCg x P) = W[g] (OCg x K) * col[n,g] (K x P)
+// where col ("im2col") holds, in row k=(c,kh,kw) and column p=(oh,ow), the input element that tap (kh,kw)
+// of channel c multiplies for output position p. Its two gradients are the two other products:
+//   dcol (K x P) = W[g]^T * dout[n,g]          then col2im scatters dcol back onto the input gradient
+//   dW[g] (OCg x K) += dout[n,g] * col^T       summed over the images
+#include "fastann/cpu/conv.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <type_traits>
+#include <vector>
+
+#include "fastann/common.hpp"
+#include "fastann/cpu/gemm.hpp"
+
+namespace fastann::cpu {
+
+// ===================================================================================================
+// helpers
+// ===================================================================================================
+namespace {
+
+using conv_detail::MR;
+using conv_detail::NR;
+
+int64_t mul_checked(int64_t a, int64_t b, const char* op) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) fail(op, ": array size overflows int64 (", a, " x ", b, ")");
+  return r;
+}
+
+int64_t out_len(int64_t n, int64_t lo, int64_t hi, int64_t k, int64_t s, int64_t d) {
+  return (n + lo + hi - d * (k - 1) - 1) / s + 1;
+}
+
+// The input index a padded position copies: reflect mirrors without repeating the edge (torch "reflect"),
+// replicate repeats the edge. Only called for modes other than zeros.
+inline int64_t source_index(int64_t i, int64_t n, PaddingMode mode) {
+  if (mode == PaddingMode::reflect) {
+    if (i < 0) i = -i;
+    if (i >= n) i = 2 * (n - 1) - i;
+    return i;
+  }
+  return i < 0 ? 0 : (i >= n ? n - 1 : i);
+}
+
+// The same convolution on an input that already carries its padding: pads 0, zeros mode.
+Conv2dParams on_padded_input(const Conv2dParams& p) {
+  Conv2dParams q = p;
+  q.H = p.H + p.pad_top + p.pad_bottom;
+  q.W = p.W + p.pad_left + p.pad_right;
+  q.pad_top = q.pad_bottom = q.pad_left = q.pad_right = 0;
+  q.mode = PaddingMode::zeros;
+  return q;
+}
+
+// inp (N,C,H,W) -> xpad (N,C,H+pt+pb,W+pl+pr) for reflect / replicate padding
+template <class T>
+void materialize_padded(T* xpad, const T* inp, const Conv2dParams& p) {
+  const int64_t Hp = p.H + p.pad_top + p.pad_bottom, Wp = p.W + p.pad_left + p.pad_right;
+  std::vector<int64_t> col_src(Wp);
+  for (int64_t j = 0; j < Wp; ++j) col_src[j] = source_index(j - p.pad_left, p.W, p.mode);
+  parallel_for(p.N * p.C, 16, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane) {
+      const T* src = inp + plane * p.H * p.W;
+      T* dst = xpad + plane * Hp * Wp;
+      for (int64_t i = 0; i < Hp; ++i) {
+        const T* srow = src + source_index(i - p.pad_top, p.H, p.mode) * p.W;
+        for (int64_t j = 0; j < Wp; ++j) dst[i * Wp + j] = srow[col_src[j]];
+      }
+    }
+  });
+}
+
+// The adjoint of materialize_padded: dpad (N,C,Hp,Wp) -> dinp (N,C,H,W), each padded position's gradient
+// added to the input element it copied.
+template <class T>
+void fold_padded_grad(T* dinp, const T* dpad, const Conv2dParams& p) {
+  const int64_t Hp = p.H + p.pad_top + p.pad_bottom, Wp = p.W + p.pad_left + p.pad_right;
+  std::vector<int64_t> col_src(Wp);
+  for (int64_t j = 0; j < Wp; ++j) col_src[j] = source_index(j - p.pad_left, p.W, p.mode);
+  parallel_for(p.N * p.C, 16, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane) {
+      T* dst = dinp + plane * p.H * p.W;
+      const T* src = dpad + plane * Hp * Wp;
+      std::fill(dst, dst + p.H * p.W, T(0));
+      for (int64_t i = 0; i < Hp; ++i) {
+        T* drow = dst + source_index(i - p.pad_top, p.H, p.mode) * p.W;
+        for (int64_t j = 0; j < Wp; ++j) drow[col_src[j]] += src[i * Wp + j];
+      }
+    }
+  });
+}
+
+// Range of output columns ow whose input column ow*s - pad + tap*d lies in [0, n): [lo, hi).
+inline void valid_range(int64_t n, int64_t pad, int64_t tap_offset, int64_t s, int64_t out, int64_t& lo,
+                        int64_t& hi) {
+  // iw = ow*s + (tap_offset - pad) >= 0  <=>  ow >= ceil((pad - tap_offset) / s)
+  const int64_t shift = tap_offset - pad;
+  lo = shift >= 0 ? 0 : (-shift + s - 1) / s;
+  // iw <= n-1  <=>  ow <= floor((n - 1 - shift) / s)
+  hi = (n - 1 - shift) < 0 ? 0 : (n - 1 - shift) / s + 1;
+  lo = std::min(lo, out);
+  hi = std::min(std::max(hi, lo), out);
+}
+
+// img (Cg,H,W) of one image and group -> col (K, P), K = Cg*KH*KW, P = OH*OW. Zero padding.
+template <class T>
+void im2col(T* col, const T* img, const Conv2dParams& p, int64_t Cg) {
+  const int64_t P = p.OH * p.OW;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw) {
+        T* row = col + ((c * p.KH + kh) * p.KW + kw) * P;
+        int64_t lo, hi;
+        valid_range(p.W, p.pad_left, kw * p.dilation_w, p.stride_w, p.OW, lo, hi);
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          T* dst = row + oh * p.OW;
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          if (ih < 0 || ih >= p.H) {
+            std::fill(dst, dst + p.OW, T(0));
+            continue;
+          }
+          const T* src = img + (c * p.H + ih) * p.W + kw * p.dilation_w - p.pad_left;
+          for (int64_t ow = 0; ow < lo; ++ow) dst[ow] = T(0);
+          if (p.stride_w == 1)
+            std::memcpy(dst + lo, src + lo, (hi - lo) * sizeof(T));
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * p.stride_w];
+          for (int64_t ow = hi; ow < p.OW; ++ow) dst[ow] = T(0);
+        }
+      }
+}
+
+// The adjoint of im2col: img (Cg,H,W) += scatter of col (K, P). img must be zeroed by the caller.
+template <class T>
+void col2im(T* img, const T* col, const Conv2dParams& p, int64_t Cg) {
+  const int64_t P = p.OH * p.OW;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw) {
+        const T* row = col + ((c * p.KH + kh) * p.KW + kw) * P;
+        int64_t lo, hi;
+        valid_range(p.W, p.pad_left, kw * p.dilation_w, p.stride_w, p.OW, lo, hi);
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          if (ih < 0 || ih >= p.H) continue;
+          const T* src = row + oh * p.OW;
+          T* dst = img + (c * p.H + ih) * p.W + kw * p.dilation_w - p.pad_left;
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow * p.stride_w] += src[ow];
+        }
+      }
+}
+
+// Pack the (M x K) matrix A (element (m,k) at src[m*rs + k*cs]) into ceil(M/MR) panels of K x MR:
+// panel q holds rows q*MR..q*MR+MR-1 interleaved so the micro-kernel reads MR values per k contiguously.
+// Rows past M are zero so a partial panel computes harmless zeros.
+// R: the panel height (MR = 12 by default; 8 for the forward when that wastes fewer rows).
+template <class T>
+void pack_a(T* dst, const T* src, int64_t M, int64_t K, int64_t rs, int64_t cs, int64_t R = MR) {
+  for (int64_t m0 = 0; m0 < M; m0 += R) {
+    T* panel = dst + (m0 / R) * K * R;
+    const int64_t mr = std::min(R, M - m0);
+    for (int64_t k = 0; k < K; ++k) {
+      for (int64_t i = 0; i < mr; ++i) panel[k * R + i] = src[(m0 + i) * rs + k * cs];
+      for (int64_t i = mr; i < R; ++i) panel[k * R + i] = T(0);
+    }
+  }
+}
+
+template <class T>
+int64_t packed_size(int64_t M, int64_t K, int64_t R = MR) {
+  return (M + R - 1) / R * R * K;
+}
+
+// Tile height for M rows: 8 when it pads fewer rows than 12 (M = 32, 64: 8-row tiles fit exactly where
+// 12-row tiles compute 4 or 8 rows of zeros), else 12 (more FMAs per B load).
+inline int64_t tile_rows(int64_t M) {
+  const int64_t waste12 = (M + 11) / 12 * 12 - M, waste8 = (M + 7) / 8 * 8 - M;
+  return waste8 < waste12 ? 8 : MR;
+}
+
+// Portable micro-kernel with the same contract as conv_detail::microkernel_avx512 (CPUs without AVX-512).
+template <class T>
+void microkernel_generic(int64_t K, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t mr,
+                         int64_t nr, bool accumulate) {
+  T acc[MR][NR<T>] = {};
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t i = 0; i < MR; ++i) {
+      const T ai = a[k * MR + i];
+      for (int64_t j = 0; j < nr; ++j) acc[i][j] += ai * b[k * ldb + j];
+    }
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+// A 64-byte aligned scratch buffer (one cache line, one AVX-512 vector): the packed panels the
+// micro-kernel streams start on a line boundary, so no vector load splits across two lines.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(int64_t n = 0) { resize(n); }
+  ~Scratch() { std::free(ptr_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  void resize(int64_t n) {
+    std::free(ptr_);
+    ptr_ = nullptr;
+    if (n > 0) {
+      const size_t bytes = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
+      ptr_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+      if (!ptr_) throw std::bad_alloc();
+    }
+  }
+  T* data() { return ptr_; }
+  const T* data() const { return ptr_; }
+
+ private:
+  T* ptr_ = nullptr;
+};
+
+// Packed B layout: the (K x N) matrix cut into ceil(N/NR) column blocks, each stored K x NR contiguously,
+// zero-padded on the right. The micro-kernel then reads one contiguous, aligned 2-vector row per k.
+template <class T>
+int64_t packed_b_size(int64_t K, int64_t N) {
+  return (N + NR<T> - 1) / NR<T> * NR<T> * K;
+}
+
+// src (K x N) row-major with row stride ld -> packed B.
+template <class T>
+void pack_b(T* dst, const T* src, int64_t K, int64_t N, int64_t ld) {
+  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
+    T* blk = dst + (n0 / NR<T>) * K * NR<T>;
+    const int64_t nr = std::min(NR<T>, N - n0);
+    for (int64_t k = 0; k < K; ++k) {
+      T* d = blk + k * NR<T>;
+      const T* s = src + k * ld + n0;
+      for (int64_t j = 0; j < nr; ++j) d[j] = s[j];
+      for (int64_t j = nr; j < NR<T>; ++j) d[j] = T(0);
+    }
+  }
+}
+
+// src (N x K) row-major (the transpose of the wanted B) -> packed B of src^T (K x N).
+template <class T>
+void pack_b_transposed(T* dst, const T* src, int64_t K, int64_t N) {
+  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
+    T* blk = dst + (n0 / NR<T>) * K * NR<T>;
+    const int64_t nr = std::min(NR<T>, N - n0);
+    for (int64_t j = 0; j < NR<T>; ++j) {
+      if (j < nr) {
+        const T* s = src + (n0 + j) * K;
+        for (int64_t k = 0; k < K; ++k) blk[k * NR<T> + j] = s[k];
+      } else {
+        for (int64_t k = 0; k < K; ++k) blk[k * NR<T> + j] = T(0);
+      }
+    }
+  }
+}
+
+// im2col straight into the packed B layout (K x P cut into NR-column blocks): the forward's B operand
+// is written once, contiguous, and never re-laid out.
+template <class T>
+void im2col_packed_b(T* dst, const T* img, const Conv2dParams& p, int64_t Cg) {
+  const int64_t P = p.OH * p.OW, K = Cg * p.KH * p.KW;
+  const int64_t nblocks = (P + NR<T> - 1) / NR<T>;
+  // zero the padded tail of the last block (positions P .. nblocks*NR-1)
+  if (P % NR<T>)
+    for (int64_t k = 0; k < K; ++k) {
+      T* d = dst + (nblocks - 1) * K * NR<T> + k * NR<T>;
+      for (int64_t j = P % NR<T>; j < NR<T>; ++j) d[j] = T(0);
+    }
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw) {
+        const int64_t k = (c * p.KH + kh) * p.KW + kw;
+        int64_t lo, hi;
+        valid_range(p.W, p.pad_left, kw * p.dilation_w, p.stride_w, p.OW, lo, hi);
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          const bool row_ok = ih >= 0 && ih < p.H;
+          const T* src = img + (c * p.H + (row_ok ? ih : 0)) * p.W + kw * p.dilation_w - p.pad_left;
+          // The row's OW positions, cut where they cross from one NR-column block into the next.
+          for (int64_t ow = 0; ow < p.OW;) {
+            const int64_t pos = oh * p.OW + ow, j = pos % NR<T>;
+            const int64_t len = std::min(NR<T> - j, p.OW - ow);
+            T* d = dst + (pos / NR<T>) * K * NR<T> + k * NR<T> + j;  // d[t - ow] holds position ow' = t
+            const int64_t a = row_ok ? std::min(std::max(lo, ow), ow + len) : ow + len;
+            const int64_t b = row_ok ? std::max(std::min(hi, ow + len), a) : ow + len;
+            for (int64_t t = ow; t < a; ++t) d[t - ow] = T(0);
+            for (int64_t t = a; t < b; ++t) d[t - ow] = src[t * p.stride_w];
+            for (int64_t t = b; t < ow + len; ++t) d[t - ow] = T(0);
+            ow += len;
+          }
+        }
+      }
+}
+
+// im2col straight into the packed A layout (K x P as MR-row panels, K padded to a multiple of MR):
+// the weight gradient's A operand.
+template <class T>
+void im2col_packed_a(T* dst, const T* img, const Conv2dParams& p, int64_t Cg) {
+  const int64_t P = p.OH * p.OW, K = Cg * p.KH * p.KW;
+  for (int64_t k = K; k < (K + MR - 1) / MR * MR; ++k)  // zero rows of the last partial panel
+    for (int64_t pos = 0; pos < P; ++pos) dst[(k / MR) * P * MR + pos * MR + k % MR] = T(0);
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw) {
+        const int64_t k = (c * p.KH + kh) * p.KW + kw;
+        T* panel = dst + (k / MR) * P * MR + k % MR;
+        int64_t lo, hi;
+        valid_range(p.W, p.pad_left, kw * p.dilation_w, p.stride_w, p.OW, lo, hi);
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          const bool row_ok = ih >= 0 && ih < p.H;
+          const T* src = img + (c * p.H + (row_ok ? ih : 0)) * p.W + kw * p.dilation_w - p.pad_left;
+          T* d = panel + oh * p.OW * MR;
+          for (int64_t ow = 0; ow < p.OW; ++ow)
+            d[ow * MR] = (row_ok && ow >= lo && ow < hi) ? src[ow * p.stride_w] : T(0);
+        }
+      }
+}
+
+// C (M x N, ldc) (+)= A * B with A packed by pack_a and B packed by pack_b / im2col_packed_b.
+template <class T>
+void gemm_packed_ab(int64_t M, int64_t N, int64_t K, const T* apack, const T* bpack, T* c, int64_t ldc,
+                    bool accumulate, bool avx512) {
+  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
+    const int64_t nr = std::min(NR<T>, N - n0);
+    const T* blk = bpack + (n0 / NR<T>) * K * NR<T>;
+    for (int64_t m0 = 0; m0 < M; m0 += MR) {
+      const int64_t mr = std::min(MR, M - m0);
+      const T* panel = apack + (m0 / MR) * K * MR;
+      if (avx512)
+        conv_detail::microkernel_avx512(K, panel, blk, NR<T>, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
+      else
+        microkernel_generic(K, panel, blk, NR<T>, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
+    }
+  }
+}
+
+// ---- the padded-image ("shifted rows") formulation used by kernel 3 for stride 1 -----------------
+// With stride 1, put the output positions on the padded input's grid: q = oh*Wp + ow (ow < Wp, the last
+// Wp-OW columns of each row are computed and thrown away). Then the column matrix's row k=(c,kh,kw) is
+// simply the padded image shifted by off[k] = c*Hp*Wp + kh*dh*Wp + kw*dw:  col[k, q] = xpad[off[k] + q].
+// Packing it is a contiguous copy per row (vector speed) instead of im2col's index arithmetic; the price
+// is (Wp-OW)/Wp extra columns (2/16 for a 14x14 image with padding 1).
+struct ShiftedGeometry {
+  int64_t Hp, Wp, Q;             // padded image, Q = OH*Wp positions on the padded grid
+  int64_t plane;                 // Cg*Hp*Wp
+  int64_t slack;                 // zeros after the image: the last shifted row reads up to (KW-1)*dw past it
+  std::vector<int64_t> off;      // off[k], k = (c*KH + kh)*KW + kw
+};
+
+ShiftedGeometry shifted_geometry(const Conv2dParams& p, int64_t Cg) {
+  ShiftedGeometry s;
+  s.Hp = p.H + p.pad_top + p.pad_bottom;
+  s.Wp = p.W + p.pad_left + p.pad_right;
+  s.Q = p.OH * s.Wp;
+  s.plane = Cg * s.Hp * s.Wp;
+  s.slack = (p.KW - 1) * p.dilation_w + 64;
+  s.off.resize(Cg * p.KH * p.KW);
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw)
+        s.off[(c * p.KH + kh) * p.KW + kw] = c * s.Hp * s.Wp + kh * p.dilation_h * s.Wp + kw * p.dilation_w;
+  return s;
+}
+
+// img (Cg,H,W) -> xpad (Cg,Hp,Wp) with zero borders, followed by `slack` zeros.
+template <class T>
+void pad_image(T* xpad, const T* img, const Conv2dParams& p, int64_t Cg, const ShiftedGeometry& s) {
+  for (int64_t c = 0; c < Cg; ++c) {
+    T* d = xpad + c * s.Hp * s.Wp;
+    std::fill(d, d + p.pad_top * s.Wp, T(0));
+    for (int64_t i = 0; i < p.H; ++i) {
+      T* row = d + (p.pad_top + i) * s.Wp;
+      const T* src = img + (c * p.H + i) * p.W;
+      for (int64_t j = 0; j < p.pad_left; ++j) row[j] = T(0);
+      for (int64_t j = 0; j < p.W; ++j) row[p.pad_left + j] = src[j];
+      for (int64_t j = p.pad_left + p.W; j < s.Wp; ++j) row[j] = T(0);
+    }
+    std::fill(d + (p.pad_top + p.H) * s.Wp, d + s.Hp * s.Wp, T(0));
+  }
+  std::fill(xpad + s.plane, xpad + s.plane + s.slack, T(0));
+}
+
+// Packed B (K x Q in NR-column blocks) from the shifted rows of xpad: one contiguous copy per row and block.
+template <class T>
+void pack_b_shifted(T* dst, const T* xpad, const ShiftedGeometry& s) {
+  const int64_t K = static_cast<int64_t>(s.off.size());
+  for (int64_t n0 = 0; n0 < s.Q; n0 += NR<T>) {
+    T* blk = dst + (n0 / NR<T>) * K * NR<T>;
+    const int64_t nr = std::min(NR<T>, s.Q - n0);
+    for (int64_t k = 0; k < K; ++k) {
+      const T* src = xpad + s.off[k] + n0;
+      T* d = blk + k * NR<T>;
+      if (nr == NR<T>) {
+        for (int64_t j = 0; j < NR<T>; ++j) d[j] = src[j];
+      } else {
+        for (int64_t j = 0; j < nr; ++j) d[j] = src[j];
+        for (int64_t j = nr; j < NR<T>; ++j) d[j] = T(0);
+      }
+    }
+  }
+}
+
+// C (M x N) (+)= A * B with A's rows read in place (row m at a_base + a_off[m], no packing) and B packed.
+template <class T>
+void gemm_rows_a(int64_t M, int64_t N, int64_t K, const T* a_base, const int64_t* a_off, const T* bpack, T* c,
+                 int64_t ldc, bool accumulate, bool avx512) {
+  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
+    const int64_t nr = std::min(NR<T>, N - n0);
+    const T* blk = bpack + (n0 / NR<T>) * K * NR<T>;
+    for (int64_t m0 = 0; m0 < M; m0 += MR) {
+      const int64_t mr = std::min(MR, M - m0);
+      if (avx512) {
+        conv_detail::microkernel_rows_avx512(K, a_base, a_off + m0, blk, NR<T>, c + m0 * ldc + n0, ldc, mr, nr,
+                                             accumulate);
+      } else {
+        for (int64_t i = 0; i < mr; ++i) {
+          const T* arow = a_base + a_off[m0 + i];
+          for (int64_t j = 0; j < nr; ++j) {
+            T sum = T(0);
+            for (int64_t k = 0; k < K; ++k) sum += arow[k] * blk[k * NR<T> + j];
+            T& cij = c[(m0 + i) * ldc + n0 + j];
+            cij = accumulate ? cij + sum : sum;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Work handed out one item at a time (an atomic counter) rather than in fixed chunks: on a shared machine a
+// thread whose core is busy with another process simply takes fewer images instead of holding up the rest.
+class WorkQueue {
+ public:
+  explicit WorkQueue(int64_t n) : n_(n) {}
+  int64_t next() {  // the next item, or -1 when all are taken
+    const int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+    return i < n_ ? i : -1;
+  }
+
+ private:
+  const int64_t n_;
+  std::atomic<int64_t> next_{0};
+};
+
+// Threads used for n items: fastann's thread count, at most n.
+inline int team_size(int64_t n) { return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), n))); }
+
+// body(t, queue) runs once on each of team_size(n) threads (t = 0..team-1) and pulls items from the queue.
+template <class Body>
+void parallel_dynamic(int64_t n, Body&& body) {
+  WorkQueue queue(n);
+  const int nt = team_size(n);
+  if (nt == 1) {
+    body(0, queue);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+  body(omp_get_thread_num(), queue);
+#else
+  body(0, queue);
+#endif
+}
+
+bool have_avx512() { return simd_level() == SimdLevel::avx512; }
+
+// Row-major C (M x N) = op(A) * op(B) (+ C when accumulate) with fastann's own GEMM (csrc/cpu/gemm.cpp,
+// kernel 0 = its fastest rung, threaded): the im2col rung is "unfold, then call the GEMM".
+// A is stored (M x K), or (K x M) when trans_a; B is stored (K x N), or (N x K) when trans_b.
+template <class T>
+void gemm_for_im2col(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C,
+                     bool accumulate) {
+  GemmArgs<T> g;
+  g.m = M, g.n = N, g.k = K;
+  g.a = A, g.lda = trans_a ? M : K, g.trans_a = trans_a;
+  g.b = B, g.ldb = trans_b ? K : N, g.trans_b = trans_b;
+  g.c = C, g.ldc = N;
+  g.alpha = T(1), g.beta = accumulate ? T(1) : T(0);
+  gemm<T>(g, 0);
+}
+
+}  // namespace
+
+void conv2d_validate(Conv2dParams& p, const char* op) {
+  FASTANN_CHECK(p.N > 0 && p.C > 0 && p.H > 0 && p.W > 0, op, ": input shape (", p.N, ", ", p.C, ", ", p.H, ", ",
+                p.W, ") must be positive");
+  FASTANN_CHECK(p.OC > 0 && p.KH > 0 && p.KW > 0, op, ": weight shape (", p.OC, ", _, ", p.KH, ", ", p.KW,
+                ") must be positive");
+  FASTANN_CHECK(p.stride_h > 0 && p.stride_w > 0, op, ": stride must be positive, got (", p.stride_h, ", ",
+                p.stride_w, ")");
+  FASTANN_CHECK(p.dilation_h > 0 && p.dilation_w > 0, op, ": dilation must be positive, got (", p.dilation_h,
+                ", ", p.dilation_w, ")");
+  FASTANN_CHECK(p.pad_top >= 0 && p.pad_bottom >= 0 && p.pad_left >= 0 && p.pad_right >= 0, op,
+                ": padding must be non-negative, got (", p.pad_top, ", ", p.pad_bottom, ", ", p.pad_left, ", ",
+                p.pad_right, ")");
+  FASTANN_CHECK(p.groups > 0, op, ": groups must be positive, got ", p.groups);
+  FASTANN_CHECK(p.C % p.groups == 0, op, ": groups=", p.groups, " does not divide the input channels C=", p.C);
+  FASTANN_CHECK(p.OC % p.groups == 0, op, ": groups=", p.groups, " does not divide the output channels C_out=",
+                p.OC);
+  if (p.mode == PaddingMode::reflect)
+    FASTANN_CHECK(std::max(p.pad_top, p.pad_bottom) < p.H && std::max(p.pad_left, p.pad_right) < p.W, op,
+                  ": reflect padding (", p.pad_top, ", ", p.pad_bottom, ", ", p.pad_left, ", ", p.pad_right,
+                  ") must be smaller than the input size (", p.H, ", ", p.W, ")");
+  FASTANN_CHECK(p.KH < (int64_t(1) << 31) && p.KW < (int64_t(1) << 31) && p.dilation_h < (int64_t(1) << 31) &&
+                    p.dilation_w < (int64_t(1) << 31) && p.H < (int64_t(1) << 40) && p.W < (int64_t(1) << 40),
+                op, ": sizes too large");
+  const int64_t Hp = p.H + p.pad_top + p.pad_bottom, Wp = p.W + p.pad_left + p.pad_right;
+  FASTANN_CHECK(p.dilation_h * (p.KH - 1) + 1 <= Hp && p.dilation_w * (p.KW - 1) + 1 <= Wp, op, ": kernel (",
+                p.KH, ", ", p.KW, ") with dilation (", p.dilation_h, ", ", p.dilation_w,
+                ") is larger than the padded input (", Hp, ", ", Wp, ")");
+  p.OH = out_len(p.H, p.pad_top, p.pad_bottom, p.KH, p.stride_h, p.dilation_h);
+  p.OW = out_len(p.W, p.pad_left, p.pad_right, p.KW, p.stride_w, p.dilation_w);
+  // Every buffer the kernels index: input, padded input, output, weight, and one image's column matrix.
+  mul_checked(mul_checked(mul_checked(p.N, p.C, op), Hp, op), Wp, op);
+  mul_checked(mul_checked(mul_checked(p.N, p.OC, op), p.OH, op), p.OW, op);
+  mul_checked(mul_checked(mul_checked(p.OC, p.C, op), p.KH, op), p.KW, op);
+  mul_checked(mul_checked(mul_checked(p.C, p.KH * p.KW, op), p.OH, op), p.OW + 64, op);
+}
+
+// ===================================================================================================
+// kernels
+// ===================================================================================================
+namespace {
+
+// ---- kernel 1: naive direct loops (zero padding) --------------------------------------------------
+// inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
+template <class T>
+void conv2d_forward_kernel1_naive(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups;
+  parallel_for(p.N * p.OC, 1, [&](int64_t b, int64_t e) {
+    for (int64_t no = b; no < e; ++no) {
+      const int64_t n = no / p.OC, o = no % p.OC, g = o / OCg;
+      for (int64_t oh = 0; oh < p.OH; ++oh)
+        for (int64_t ow = 0; ow < p.OW; ++ow) {
+          T sum = bias ? bias[o] : T(0);
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t kh = 0; kh < p.KH; ++kh) {
+              const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+              if (ih < 0 || ih >= p.H) continue;
+              for (int64_t kw = 0; kw < p.KW; ++kw) {
+                const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+                if (iw < 0 || iw >= p.W) continue;
+                sum += weight[((o * Cg + c) * p.KH + kh) * p.KW + kw] *
+                       inp[((n * p.C + g * Cg + c) * p.H + ih) * p.W + iw];
+              }
+            }
+          out[(no * p.OH + oh) * p.OW + ow] = sum;
+        }
+    }
+  });
+}
+
+// dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
+// Gather form: each input element sums the outputs it contributed to (ih = oh*s - pad + kh*d).
+template <class T>
+void conv2d_backward_input_kernel1_naive(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups;
+  parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int64_t n = nc / p.C, ci = nc % p.C, g = ci / Cg, c = ci % Cg;
+      for (int64_t ih = 0; ih < p.H; ++ih)
+        for (int64_t iw = 0; iw < p.W; ++iw) {
+          T sum = T(0);
+          for (int64_t kh = 0; kh < p.KH; ++kh) {
+            const int64_t th = ih + p.pad_top - kh * p.dilation_h;  // = oh * stride_h
+            if (th < 0 || th % p.stride_h) continue;
+            const int64_t oh = th / p.stride_h;
+            if (oh >= p.OH) continue;
+            for (int64_t kw = 0; kw < p.KW; ++kw) {
+              const int64_t tw = iw + p.pad_left - kw * p.dilation_w;
+              if (tw < 0 || tw % p.stride_w) continue;
+              const int64_t ow = tw / p.stride_w;
+              if (ow >= p.OW) continue;
+              for (int64_t o = g * OCg; o < (g + 1) * OCg; ++o)
+                sum += weight[((o * Cg + c) * p.KH + kh) * p.KW + kw] *
+                       dout[((n * p.OC + o) * p.OH + oh) * p.OW + ow];
+            }
+          }
+          dinp[(nc * p.H + ih) * p.W + iw] = sum;
+        }
+    }
+  });
+}
+
+// dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,C/groups,KH,KW), dbias (OC) or nullptr
+template <class T>
+void conv2d_backward_weight_kernel1_naive(T* dweight, T* dbias, const T* dout, const T* inp,
+                                          const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups;
+  parallel_for(p.OC * Cg * p.KH * p.KW, 1, [&](int64_t b, int64_t e) {
+    for (int64_t idx = b; idx < e; ++idx) {
+      const int64_t kw = idx % p.KW, kh = idx / p.KW % p.KH, c = idx / (p.KW * p.KH) % Cg;
+      const int64_t o = idx / (p.KW * p.KH * Cg), g = o / OCg;
+      T sum = T(0);
+      for (int64_t n = 0; n < p.N; ++n)
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          if (ih < 0 || ih >= p.H) continue;
+          for (int64_t ow = 0; ow < p.OW; ++ow) {
+            const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+            if (iw < 0 || iw >= p.W) continue;
+            sum += dout[((n * p.OC + o) * p.OH + oh) * p.OW + ow] *
+                   inp[((n * p.C + g * Cg + c) * p.H + ih) * p.W + iw];
+          }
+        }
+      dweight[idx] = sum;
+    }
+  });
+  if (dbias)
+    for (int64_t o = 0; o < p.OC; ++o) {
+      T sum = T(0);
+      for (int64_t n = 0; n < p.N; ++n)
+        for (int64_t i = 0; i < p.OH * p.OW; ++i) sum += dout[(n * p.OC + o) * p.OH * p.OW + i];
+      dbias[o] = sum;
+    }
+}
+
+// dbias (OC) = dout (N,OC,OH,OW) summed over N, OH, OW; threads over channels.
+template <class T>
+void bias_grad(T* dbias, const T* dout, const Conv2dParams& p) {
+  const int64_t P = p.OH * p.OW;
+  parallel_for(p.OC, 8, [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      // 16 independent partial sums: a single running sum would serialize on the add latency (4 cycles per
+      // element); 16 lanes let the compiler use vector adds and keep the loop memory-bound.
+      T part[16] = {};
+      for (int64_t n = 0; n < p.N; ++n) {
+        const T* row = dout + (n * p.OC + o) * P;
+        int64_t i = 0;
+        for (; i + 16 <= P; i += 16)
+          for (int j = 0; j < 16; ++j) part[j] += row[i + j];
+        for (; i < P; ++i) part[i % 16] += row[i];
+      }
+      T sum = T(0);
+      for (int j = 0; j < 16; ++j) sum += part[j];
+      dbias[o] = sum;
+    }
+  });
+}
+
+// 1x1, stride 1, no padding: the column matrix IS the input image (Cg x H*W); im2col can be skipped.
+bool col_is_input(const Conv2dParams& p) {
+  return p.KH == 1 && p.KW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_bottom == 0 &&
+         p.pad_left == 0 && p.pad_right == 0;
+}
+
+// ---- kernel 2: im2col + GEMM, one image at a time -------------------------------------------------
+// inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
+template <class T>
+void conv2d_forward_kernel2_im2col_gemm(T* out, const T* inp, const T* weight, const T* bias,
+                                        const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  std::vector<T> col(col_is_input(p) ? 0 : K * P);
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t g = 0; g < p.groups; ++g) {
+      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      const T* cm = img;
+      if (!col_is_input(p)) {
+        im2col(col.data(), img, p, Cg);
+        cm = col.data();
+      }
+      T* o = out + (n * p.OC + g * OCg) * P;
+      gemm_for_im2col<T>(false, false, OCg, P, K, weight + g * OCg * K, cm, o, false);
+      if (bias)
+        for (int64_t oc = 0; oc < OCg; ++oc)
+          for (int64_t i = 0; i < P; ++i) o[oc * P + i] += bias[g * OCg + oc];
+    }
+}
+
+// dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
+template <class T>
+void conv2d_backward_input_kernel2_im2col_gemm(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  std::vector<T> dcol(K * P);
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t g = 0; g < p.groups; ++g) {
+      T* img = dinp + (n * p.C + g * Cg) * p.H * p.W;
+      // dcol (K x P) = W[g]^T (K x OCg) * dout[n,g] (OCg x P)
+      gemm_for_im2col<T>(true, false, K, P, OCg, weight + g * OCg * K, dout + (n * p.OC + g * OCg) * P,
+                         dcol.data(), false);
+      std::fill(img, img + Cg * p.H * p.W, T(0));
+      col2im(img, dcol.data(), p, Cg);
+    }
+}
+
+// dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,C/groups,KH,KW), dbias (OC) or nullptr
+template <class T>
+void conv2d_backward_weight_kernel2_im2col_gemm(T* dweight, T* dbias, const T* dout, const T* inp,
+                                                const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  std::vector<T> col(col_is_input(p) ? 0 : K * P);
+  std::fill(dweight, dweight + p.OC * K, T(0));
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t g = 0; g < p.groups; ++g) {
+      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      const T* cm = img;
+      if (!col_is_input(p)) {
+        im2col(col.data(), img, p, Cg);
+        cm = col.data();
+      }
+      // dW[g] (OCg x K) += dout[n,g] (OCg x P) * col^T (P x K)
+      gemm_for_im2col<T>(false, true, OCg, K, P, dout + (n * p.OC + g * OCg) * P, cm, dweight + g * OCg * K,
+                         true);
+    }
+  if (dbias) bias_grad(dbias, dout, p);
+}
+
+// ---- kernel 3: fused per-image im2col + packed AVX-512 micro-kernel, threads over images ----------
+// Each thread takes whole (image, group) pairs, so its outputs never overlap another thread's. The
+// operands it builds for one image (a few hundred KB) stay in its L2 cache between being written and read.
+// Stride-1 forward on the padded grid (see ShiftedGeometry): pad the image, copy its shifted rows into
+// packed B, one GEMM into a (OCg x Q) tile, keep the OW valid columns of each row (+ bias).
+// inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
+template <class T>
+void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  const bool simd = have_avx512();
+  const ShiftedGeometry sg = shifted_geometry(p, Cg);
+  const int64_t R = simd ? tile_rows(OCg) : MR;
+  const int64_t wsz = packed_size<T>(OCg, K, R);
+  Scratch<T> wpack(G * wsz);
+  for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1, R);
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
+    Scratch<T> xpad(sg.plane + sg.slack), bpack(simd ? 0 : packed_b_size<T>(K, sg.Q)), tile(simd ? 0 : OCg * sg.Q);
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
+      const int64_t n = ng / G, g = ng % G;
+      pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+      const T* wg = wpack.data() + g * wsz;
+      T* o = out + (n * p.OC + g * OCg) * P;
+      const T* bg = bias ? bias + g * OCg : nullptr;
+      if (simd) {
+        // B's rows read in place from the padded image (L1/L2 resident); each tile's valid columns are
+        // compress-stored straight into the output, so no tile buffer and no compaction pass.
+        for (int64_t q0 = 0; q0 < sg.Q; q0 += NR<T>) {
+          uint64_t valid = 0;
+          for (int64_t j = 0; j < NR<T> && q0 + j < sg.Q; ++j)
+            if ((q0 + j) % sg.Wp < p.OW) valid |= uint64_t(1) << j;
+          const int64_t first = (q0 / sg.Wp) * p.OW + std::min(q0 % sg.Wp, p.OW);  // output index of q0's block
+          for (int64_t m0 = 0; m0 < OCg; m0 += R)
+            conv_detail::microkernel_boff_avx512(R, K, wg + (m0 / R) * K * R, xpad.data() + q0, sg.off.data(),
+                                                 o + m0 * P + first, P, std::min(R, OCg - m0), valid,
+                                                 bg ? bg + m0 : nullptr);
+        }
+        continue;
+      }
+      pack_b_shifted(bpack.data(), xpad.data(), sg);
+      gemm_packed_ab(OCg, sg.Q, K, wg, bpack.data(), tile.data(), sg.Q, false, simd);
+      for (int64_t oc = 0; oc < OCg; ++oc) {
+        const T bv = bg ? bg[oc] : T(0);
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const T* src = tile.data() + oc * sg.Q + oh * sg.Wp;
+          T* dst = o + oc * P + oh * p.OW;
+          for (int64_t ow = 0; ow < p.OW; ++ow) dst[ow] = src[ow] + bv;
+        }
+      }
+    }
+  });
+}
+
+// inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
+template <class T>
+void conv2d_forward_kernel3_fused_simd(T* out, const T* inp, const T* weight, const T* bias,
+                                       const Conv2dParams& p) {
+  if (p.stride_h == 1 && p.stride_w == 1) return conv2d_forward_kernel3_stride1(out, inp, weight, bias, p);
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  const bool simd = have_avx512(), direct = col_is_input(p);
+  // Weights packed once for all images (read-only, shared by the threads).
+  const int64_t wsz = packed_size<T>(OCg, K);
+  Scratch<T> wpack(G * wsz);
+  for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
+    Scratch<T> col(packed_b_size<T>(K, P));  // this thread's column matrix, packed B layout
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
+      const int64_t n = ng / G, g = ng % G;
+      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      if (direct)
+        pack_b(col.data(), img, K, P, P);
+      else
+        im2col_packed_b(col.data(), img, p, Cg);
+      T* o = out + (n * p.OC + g * OCg) * P;
+      gemm_packed_ab(OCg, P, K, wpack.data() + g * wsz, col.data(), o, P, false, simd);
+      if (bias)
+        for (int64_t oc = 0; oc < OCg; ++oc) {
+          const T bv = bias[g * OCg + oc];
+          for (int64_t i = 0; i < P; ++i) o[oc * P + i] += bv;
+        }
+    }
+  });
+}
+
+// dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
+template <class T>
+void conv2d_backward_input_kernel3_fused_simd(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  // Stride 1: the input gradient is itself a stride-1 convolution of dout, padded by d*(k-1) - pad, with
+  // the kernel flipped and its channel axes swapped (the "full" correlation); run the forward on it.
+  const int64_t span_h = p.dilation_h * (p.KH - 1), span_w = p.dilation_w * (p.KW - 1);
+  if (p.stride_h == 1 && p.stride_w == 1 && p.pad_top <= span_h && p.pad_bottom <= span_h && p.pad_left <= span_w &&
+      p.pad_right <= span_w) {
+    const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G;
+    Conv2dParams q = p;
+    q.C = p.OC, q.H = p.OH, q.W = p.OW, q.OC = p.C;
+    q.pad_top = span_h - p.pad_top, q.pad_bottom = span_h - p.pad_bottom;
+    q.pad_left = span_w - p.pad_left, q.pad_right = span_w - p.pad_right;
+    q.OH = p.H, q.OW = p.W;
+    // flipped[g*Cg + c, oc, kh, kw] = weight[g*OCg + oc, c, KH-1-kh, KW-1-kw]
+    std::vector<T> flipped(p.OC * Cg * p.KH * p.KW);
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t oc = 0; oc < OCg; ++oc)
+          for (int64_t kh = 0; kh < p.KH; ++kh)
+            for (int64_t kw = 0; kw < p.KW; ++kw)
+              flipped[(((g * Cg + c) * OCg + oc) * p.KH + kh) * p.KW + kw] =
+                  weight[(((g * OCg + oc) * Cg + c) * p.KH + (p.KH - 1 - kh)) * p.KW + (p.KW - 1 - kw)];
+    return conv2d_forward_kernel3_stride1(dinp, dout, flipped.data(), static_cast<const T*>(nullptr), q);
+  }
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  const bool simd = have_avx512(), direct = col_is_input(p);
+  // W[g]^T (K x OCg) packed once: element (k, oc) = W[g][oc*K + k].
+  const int64_t wsz = packed_size<T>(K, OCg);
+  Scratch<T> wpack(G * wsz);
+  for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, K, OCg, 1, K);
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
+    Scratch<T> dcol(direct ? 0 : K * P), dpack(packed_b_size<T>(OCg, P));
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
+      const int64_t n = ng / G, g = ng % G;
+      T* img = dinp + (n * p.C + g * Cg) * p.H * p.W;
+      pack_b(dpack.data(), dout + (n * p.OC + g * OCg) * P, OCg, P, P);
+      if (direct) {  // dcol is the input gradient itself
+        gemm_packed_ab(K, P, OCg, wpack.data() + g * wsz, dpack.data(), img, P, false, simd);
+        continue;
+      }
+      gemm_packed_ab(K, P, OCg, wpack.data() + g * wsz, dpack.data(), dcol.data(), P, false, simd);
+      std::fill(img, img + Cg * p.H * p.W, T(0));
+      col2im(img, dcol.data(), p, Cg);
+    }
+  });
+}
+
+// dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,C/groups,KH,KW), dbias (OC) or nullptr
+// Computed transposed, dW[g]^T (K x OCg) = col (K x P) * dout[n,g]^T (P x OCg): the long K side becomes the
+// micro-kernel's row panels and the OCg side its vector columns (full 32-wide vectors for OC=32 or 64 even
+// when K is as small as 9). Each thread accumulates its images into a private dW^T; one reduction at the end.
+template <class T>
+void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* dout, const T* inp,
+                                               const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  const bool simd = have_avx512(), direct = col_is_input(p);
+  const int nt = team_size(p.N * G);
+  std::vector<std::vector<T>> partial(nt);
+  const bool stride1 = p.stride_h == 1 && p.stride_w == 1;
+  const ShiftedGeometry sg = shifted_geometry(p, Cg);
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
+    std::vector<T>& acc = partial[t];
+    acc.assign(G * K * OCg, T(0));
+    // Many output rows per image: dot products along ow (no transposed copy of dout, one horizontal sum
+    // per (oc, k) per image); few: the GEMM form below, whose packing of dout^T is the cheaper overhead.
+    const int64_t lanes = 64 / sizeof(T);
+    const bool dot = simd && stride1 && K < 64 && p.OH * ((p.OW + lanes - 1) / lanes) >= 16;
+    if (dot) {
+      Scratch<T> xpad(sg.plane + sg.slack);
+      for (int64_t ng; (ng = queue.next()) >= 0;) {
+        const int64_t n = ng / G, g = ng % G;
+        pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+        conv_detail::dw_dot_avx512(acc.data() + g * K * OCg, 1, OCg, dout + (n * p.OC + g * OCg) * P, xpad.data(),
+                                   sg.off.data(), OCg, K, p.OH, p.OW, sg.Wp);
+      }
+      return;
+    }
+    if (stride1) {  // on the padded grid: dW^T (K x OCg) += shifted rows (K x Q) * dout^T (Q x OCg)
+      Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(sg.Q, OCg));
+      for (int64_t ng; (ng = queue.next()) >= 0;) {
+        const int64_t n = ng / G, g = ng % G;
+        pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+        // dout^T on the padded grid, packed B: zero at the thrown-away columns ow >= OW.
+        const T* dn = dout + (n * p.OC + g * OCg) * P;
+        if constexpr (std::is_same_v<T, float>) {
+          if (simd) {
+            conv_detail::pack_dout_t_avx512(bpack.data(), dn, OCg, p.OH, p.OW, sg.Wp);
+            gemm_rows_a(K, OCg, sg.Q, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true,
+                        simd);
+            continue;
+          }
+        }
+        for (int64_t o0 = 0; o0 < OCg; o0 += NR<T>) {
+          T* blk = bpack.data() + (o0 / NR<T>) * sg.Q * NR<T>;
+          const int64_t nr = std::min(NR<T>, OCg - o0);
+          std::fill(blk, blk + sg.Q * NR<T>, T(0));
+          for (int64_t j = 0; j < nr; ++j)
+            for (int64_t oh = 0; oh < p.OH; ++oh) {
+              const T* src = dn + (o0 + j) * P + oh * p.OW;
+              T* d = blk + oh * sg.Wp * NR<T> + j;
+              for (int64_t ow = 0; ow < p.OW; ++ow) d[ow * NR<T>] = src[ow];
+            }
+        }
+        // A = the shifted rows, read in place (no transposed copy of the K x Q operand)
+        gemm_rows_a(K, OCg, sg.Q, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true,
+                    simd);
+      }
+      return;
+    }
+    Scratch<T> cpack(packed_size<T>(K, P)), dpack(packed_b_size<T>(P, OCg));
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
+      const int64_t n = ng / G, g = ng % G;
+      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      if (direct)
+        pack_a(cpack.data(), img, K, P, P, 1);
+      else
+        im2col_packed_a(cpack.data(), img, p, Cg);
+      pack_b_transposed(dpack.data(), dout + (n * p.OC + g * OCg) * P, P, OCg);  // dout[n,g]^T (P x OCg)
+      gemm_packed_ab(K, OCg, P, cpack.data(), dpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
+    }
+  });
+  // Reduce the per-thread dW^T and transpose back to (OC, Cg*KH*KW).
+  parallel_for(p.OC, 8, [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      const int64_t g = o / OCg, oc = o % OCg;
+      for (int64_t k = 0; k < K; ++k) {
+        T sum = T(0);
+        for (int t = 0; t < nt; ++t)
+          if (!partial[t].empty()) sum += partial[t][(g * K + k) * OCg + oc];
+        dweight[o * K + k] = sum;
+      }
+    }
+  });
+  if (dbias) bias_grad(dbias, dout, p);
+}
+
+// ---- the ladder on zero-padded geometry ----------------------------------------------------------
+template <class T>
+void forward_zeros(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel) {
+  switch (kernel) {
+    case 1: return conv2d_forward_kernel1_naive(out, inp, weight, bias, p);
+    case 2: return conv2d_forward_kernel2_im2col_gemm(out, inp, weight, bias, p);
+    default: return conv2d_forward_kernel3_fused_simd(out, inp, weight, bias, p);
+  }
+}
+template <class T>
+void backward_input_zeros(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel) {
+  switch (kernel) {
+    case 1: return conv2d_backward_input_kernel1_naive(dinp, dout, weight, p);
+    case 2: return conv2d_backward_input_kernel2_im2col_gemm(dinp, dout, weight, p);
+    default: return conv2d_backward_input_kernel3_fused_simd(dinp, dout, weight, p);
+  }
+}
+template <class T>
+void backward_weight_zeros(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel) {
+  switch (kernel) {
+    case 1: return conv2d_backward_weight_kernel1_naive(dweight, dbias, dout, inp, p);
+    case 2: return conv2d_backward_weight_kernel2_im2col_gemm(dweight, dbias, dout, inp, p);
+    default: return conv2d_backward_weight_kernel3_fused_simd(dweight, dbias, dout, inp, p);
+  }
+}
+
+int resolve_kernel(const Conv2dParams& p, int kernel, int direction, const char* op) {
+  FASTANN_CHECK(kernel >= 0 && kernel <= 3, op, ": kernel must be None (0) or 1, 2, 3, got ", kernel);
+  return kernel == 0 ? conv2d_pick_kernel(p, direction) : kernel;
+}
+
+// ---- upsample ------------------------------------------------------------------------------------
+// Bilinear source coordinate of output index j (torch's area_pixel_compute_source_index, integer scale).
+struct LinearTap {
+  int64_t i0, i1;
+  double lambda;  // weight of i1
+};
+std::vector<LinearTap> linear_taps(int64_t n_in, int64_t scale, bool align_corners) {
+  const int64_t n_out = n_in * scale;
+  std::vector<LinearTap> taps(n_out);
+  for (int64_t j = 0; j < n_out; ++j) {
+    double src;
+    if (align_corners)
+      src = n_out > 1 ? double(j) * double(n_in - 1) / double(n_out - 1) : 0.0;
+    else
+      src = std::max((double(j) + 0.5) / double(scale) - 0.5, 0.0);
+    int64_t i0 = std::min<int64_t>(static_cast<int64_t>(std::floor(src)), n_in - 1);
+    taps[j] = {i0, std::min(i0 + 1, n_in - 1), src - double(i0)};
+  }
+  return taps;
+}
+
+}  // namespace
+
+int conv2d_pick_kernel(const Conv2dParams& p, int direction) {
+  // Rung 3 was fastest or within noise on every shape measured (docs/conv.md), depthwise included (there
+  // rung 1's scalar loops are 4-10x slower; rung 2 is within ~10% for forward / input gradient).
+  (void)p;
+  (void)direction;
+  return 3;
+}
+
+// ===================================================================================================
+// dispatch: padding modes, then the chosen rung
+// ===================================================================================================
+template <class T>
+void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel) {
+  kernel = resolve_kernel(p, kernel, 0, "conv2d_forward");
+  if (p.mode == PaddingMode::zeros) return forward_zeros(out, inp, weight, bias, p, kernel);
+  const Conv2dParams q = on_padded_input(p);
+  std::vector<T> xpad(q.N * q.C * q.H * q.W);
+  materialize_padded(xpad.data(), inp, p);
+  forward_zeros(out, xpad.data(), weight, bias, q, kernel);
+}
+
+template <class T>
+void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel) {
+  kernel = resolve_kernel(p, kernel, 1, "conv2d_backward_input");
+  if (p.mode == PaddingMode::zeros) return backward_input_zeros(dinp, dout, weight, p, kernel);
+  const Conv2dParams q = on_padded_input(p);
+  std::vector<T> dpad(q.N * q.C * q.H * q.W);
+  backward_input_zeros(dpad.data(), dout, weight, q, kernel);
+  fold_padded_grad(dinp, dpad.data(), p);
+}
+
+template <class T>
+void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel) {
+  kernel = resolve_kernel(p, kernel, 2, "conv2d_backward_weight");
+  if (p.mode == PaddingMode::zeros) return backward_weight_zeros(dweight, dbias, dout, inp, p, kernel);
+  const Conv2dParams q = on_padded_input(p);
+  std::vector<T> xpad(q.N * q.C * q.H * q.W);
+  materialize_padded(xpad.data(), inp, p);
+  backward_weight_zeros(dweight, dbias, dout, xpad.data(), q, kernel);
+}
+
+// inp (N,C,H,W), out (N,C,H*sh,W*sw)
+template <class T>
+void upsample2d_nearest_forward(T* out, const T* inp, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                int64_t sw) {
+  const int64_t OH = H * sh, OW = W * sw;
+  parallel_for(N * C, 4, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const T* src = inp + (plane * H + oh / sh) * W;
+        T* dst = out + (plane * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow / sw];
+      }
+  });
+}
+
+// dout (N,C,H*sh,W*sw), dinp (N,C,H,W): each input pixel sums its sh x sw block.
+template <class T>
+void upsample2d_nearest_backward(T* dinp, const T* dout, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                 int64_t sw) {
+  const int64_t OH = H * sh, OW = W * sw;
+  parallel_for(N * C, 4, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane)
+      for (int64_t ih = 0; ih < H; ++ih) {
+        T* dst = dinp + (plane * H + ih) * W;
+        for (int64_t iw = 0; iw < W; ++iw) dst[iw] = T(0);
+        for (int64_t r = 0; r < sh; ++r) {
+          const T* src = dout + (plane * OH + ih * sh + r) * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) dst[ow / sw] += src[ow];
+        }
+      }
+  });
+}
+
+// inp (N,C,H,W), out (N,C,H*sh,W*sw)
+template <class T>
+void upsample2d_bilinear_forward(T* out, const T* inp, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                 int64_t sw, bool align_corners) {
+  const int64_t OH = H * sh, OW = W * sw;
+  const auto th = linear_taps(H, sh, align_corners), tw = linear_taps(W, sw, align_corners);
+  parallel_for(N * C, 4, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const T* r0 = inp + (plane * H + th[oh].i0) * W;
+        const T* r1 = inp + (plane * H + th[oh].i1) * W;
+        const T lh = T(th[oh].lambda);
+        T* dst = out + (plane * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const LinearTap& t = tw[ow];
+          const T lw = T(t.lambda);
+          // a + l*(b - a): exact where a == b (a constant image stays constant), NaN still propagates
+          const T top = r0[t.i0] + lw * (r0[t.i1] - r0[t.i0]);
+          const T bot = r1[t.i0] + lw * (r1[t.i1] - r1[t.i0]);
+          dst[ow] = top + lh * (bot - top);
+        }
+      }
+  });
+}
+
+// dout (N,C,H*sh,W*sw), dinp (N,C,H,W): the transpose of the forward's interpolation weights.
+template <class T>
+void upsample2d_bilinear_backward(T* dinp, const T* dout, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                  int64_t sw, bool align_corners) {
+  const int64_t OH = H * sh, OW = W * sw;
+  const auto th = linear_taps(H, sh, align_corners), tw = linear_taps(W, sw, align_corners);
+  parallel_for(N * C, 4, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane) {
+      T* d = dinp + plane * H * W;
+      std::fill(d, d + H * W, T(0));
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        T* r0 = d + th[oh].i0 * W;
+        T* r1 = d + th[oh].i1 * W;
+        const T lh = T(th[oh].lambda);
+        const T* src = dout + (plane * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const LinearTap& t = tw[ow];
+          const T lw = T(t.lambda), g = src[ow];
+          r0[t.i0] += (T(1) - lh) * (T(1) - lw) * g;
+          r0[t.i1] += (T(1) - lh) * lw * g;
+          r1[t.i0] += lh * (T(1) - lw) * g;
+          r1[t.i1] += lh * lw * g;
+        }
+      }
+    }
+  });
+}
+
+#define FASTANN_CONV_INSTANTIATE(T)                                                                            \
+  template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dParams&, int);                 \
+  template void conv2d_backward_input<T>(T*, const T*, const T*, const Conv2dParams&, int);                    \
+  template void conv2d_backward_weight<T>(T*, T*, const T*, const T*, const Conv2dParams&, int);               \
+  template void upsample2d_nearest_forward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t,      \
+                                              int64_t);                                                        \
+  template void upsample2d_nearest_backward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t,     \
+                                               int64_t);                                                       \
+  template void upsample2d_bilinear_forward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t,     \
+                                               int64_t, bool);                                                 \
+  template void upsample2d_bilinear_backward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t,    \
+                                                int64_t, bool);
+FASTANN_CONV_INSTANTIATE(float)
+FASTANN_CONV_INSTANTIATE(double)
+#undef FASTANN_CONV_INSTANTIATE
+
+}  // namespace fastann::cpu

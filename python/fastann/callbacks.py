@@ -1,0 +1,256 @@
+"""Training callbacks with Keras names (``keras.callbacks``).
+
+A callback gets ``set_model(model)`` and then the hooks ``on_train_begin(logs)``, ``on_epoch_begin(epoch,
+logs)``, ``on_train_batch_end(batch, logs)``, ``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``.
+``logs`` at epoch end holds the epoch's mean "loss", the metrics, and "val_loss"/"val_<metric>" when there
+is validation data. Setting ``model.stop_training = True`` ends fit after the current epoch.
+
+For speed, ``on_train_batch_end`` is only called when some callback overrides it, and its logs then
+carry the running means (which costs a host sync per batch on a GPU).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LambdaCallback", "ProgressBar"]
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    def __init__(self):
+        self.model = None
+        self.params: dict = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...
+    def on_train_batch_end(self, batch, logs=None): ...
+
+    @classmethod
+    def wants_batch_hooks(cls) -> bool:
+        """True when the class overrides a per-batch hook (fit then calls them every batch)."""
+        return (cls.on_train_batch_end is not Callback.on_train_batch_end
+                or cls.on_train_batch_begin is not Callback.on_train_batch_begin)
+
+
+class History(Callback):
+    """Records the epoch logs: ``history.history["loss"]`` is the list of epoch losses, ``history.epoch``
+    the epoch indices. ``model.fit`` returns it."""
+
+    def __init__(self):
+        super().__init__()
+        self.history: dict = {}
+        self.epoch: list = []
+
+    def on_train_begin(self, logs=None):
+        self.history, self.epoch = {}, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+
+
+def _mode_for(monitor: str, mode: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    return "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+
+
+class EarlyStopping(Callback):
+    """Stop training when ``monitor`` has stopped improving.
+
+    Args:
+        monitor: a logs key, default "val_loss".
+        min_delta: an improvement must exceed this.
+        patience: epochs without improvement before stopping.
+        mode: "min", "max" or "auto" (max for accuracies, min otherwise).
+        restore_best_weights: at the end, put back the weights of the best epoch.
+        baseline: stop if the monitored value does not beat this.
+        start_from_epoch: epochs to wait before monitoring.
+    Raises ValueError (at epoch end) when ``monitor`` is not in the logs, naming the keys there are.
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        self.monitor = monitor
+        self.min_delta = abs(float(min_delta))
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.mode = _mode_for(monitor, mode)
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+        self.stopped_epoch = 0
+        self.best_epoch = 0
+
+    def _improved(self, value, reference) -> bool:
+        if reference is None:
+            return True
+        if self.mode == "min":
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not in the logs; available: "
+                             f"{', '.join(logs)} (val_* needs validation_split or validation_data)")
+        if epoch < self.start_from_epoch:
+            return
+        value = float(logs[self.monitor])
+        if math.isnan(value):
+            improved = False
+        else:
+            improved = self._improved(value, self.best)
+            if self.best is None and self.baseline is not None:
+                improved = self._improved(value, float(self.baseline))
+        if improved:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= max(1, self.patience):  # `patience` epochs in a row without improvement (Keras)
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping", file=sys.stderr)
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Save the weights (``model.save_weights``, .npz) after each epoch, or only when ``monitor`` improved
+    (``save_best_only``). ``filepath`` may contain ``{epoch}`` and logs keys, e.g. "w-{epoch:02d}.npz"."""
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
+        super().__init__()
+        self.filepath = str(filepath)
+        self.monitor = monitor
+        self.save_best_only = bool(save_best_only)
+        self.mode = _mode_for(monitor, mode)
+        self.verbose = verbose
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            if self.monitor not in logs:
+                raise ValueError(f"ModelCheckpoint: monitor {self.monitor!r} is not in the logs; available: "
+                                 f"{', '.join(logs)}")
+            value = float(logs[self.monitor])
+            better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
+            if not better:
+                return
+            self.best = value
+        self.model.save_weights(path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved weights to {path}", file=sys.stderr)
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``.
+    Accepts on_epoch_begin, on_epoch_end, on_train_batch_begin, on_train_batch_end, on_train_begin,
+    on_train_end (the train hooks take ``logs`` only)."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_batch_begin=None,
+                 on_train_batch_end=None, on_train_begin=None, on_train_end=None):
+        super().__init__()
+        self._fns = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,
+                     "on_train_batch_begin": on_train_batch_begin, "on_train_batch_end": on_train_batch_end,
+                     "on_train_begin": on_train_begin, "on_train_end": on_train_end}
+
+    def wants_batch_hooks(self) -> bool:  # instance-level: depends on which functions were given
+        return self._fns["on_train_batch_end"] is not None or self._fns["on_train_batch_begin"] is not None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._fns["on_epoch_begin"]:
+            self._fns["on_epoch_begin"](epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._fns["on_epoch_end"]:
+            self._fns["on_epoch_end"](epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._fns["on_train_batch_begin"]:
+            self._fns["on_train_batch_begin"](batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._fns["on_train_batch_end"]:
+            self._fns["on_train_batch_end"](batch, logs)
+
+    def on_train_begin(self, logs=None):
+        if self._fns["on_train_begin"]:
+            self._fns["on_train_begin"](logs)
+
+    def on_train_end(self, logs=None):
+        if self._fns["on_train_end"]:
+            self._fns["on_train_end"](logs)
+
+
+def _fmt(logs: dict) -> dict:
+    return {k: f"{v:.4f}" for k, v in logs.items()}
+
+
+class ProgressBar:
+    """The per-epoch progress bar of fit (tqdm): ``verbose=1`` a bar updated every few batches with the
+    running loss and metrics, closed with the epoch's validation metrics; ``verbose=2`` one line per epoch;
+    ``verbose=0`` nothing. Writes to stderr (tqdm's default)."""
+
+    def __init__(self, verbose: int, epochs: int, steps: int, samples: int):
+        self.verbose, self.epochs, self.steps, self.samples = verbose, epochs, steps, samples
+        self.every = max(1, steps // 50)  # ~50 refreshes per epoch: a host sync only that often
+        self._bar = None
+        self._t0 = 0.0
+
+    def epoch_begin(self, epoch: int) -> None:
+        self._t0 = time.perf_counter()
+        if self.verbose == 1:
+            from tqdm.auto import tqdm  # noqa: PLC0415
+
+            self._bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}", unit="batch",
+                             leave=True, dynamic_ncols=True, mininterval=0.2)
+
+    def batch_end(self, batch: int, running_logs) -> None:
+        """``running_logs``: a function returning the running means (called only when the bar refreshes)."""
+        if self._bar is not None and ((batch + 1) % self.every == 0 or batch + 1 == self.steps):
+            done = batch + 1 - self._bar.n
+            self._bar.set_postfix(_fmt(running_logs()), refresh=False)
+            self._bar.update(done)
+
+    def epoch_end(self, epoch: int, logs: dict) -> None:
+        seconds = time.perf_counter() - self._t0
+        if self._bar is not None:
+            post = _fmt(logs)
+            post["samples/s"] = f"{self.samples / max(seconds, 1e-9):.0f}"
+            self._bar.set_postfix(post, refresh=True)
+            self._bar.close()
+            self._bar = None
+        elif self.verbose == 2:
+            parts = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+            print(f"Epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {parts}", file=sys.stderr)

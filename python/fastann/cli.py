@@ -1,0 +1,160 @@
+"""The ``fastann`` command (also ``python -m fastann``).
+
+    fastann info                      # the build: version, compiler, SIMD path, threads, CUDA
+    fastann train                     # 784-300-100-10 ReLU MLP, Adam, Fashion-MNIST, 10 epochs
+    fastann train --dataset mnist --epochs 10 --batch-size 128 --optimizer adam --lr 1e-3 --seed 0 \\
+                  [--data-dir DIR] [--threads N] [--metrics-out FILE]
+
+``train`` scales the images to [0, 1], holds out the last 10% of the training set for validation, shows a
+progress bar per epoch, then prints the test accuracy and loss, the training throughput (samples/s over the
+training part of the epochs, validation excluded) and the wall time. ``--metrics-out`` writes them as JSON
+(keys test_accuracy, test_loss, train_samples_per_s, epochs, history, and a few more describing the run).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+MODELS = ("mlp", "cnn")
+
+
+def build_mlp(input_dim: int, classes: int, seed, hidden=(300, 100)):
+    """The default model: Dense(300, relu) -> Dense(100, relu) -> Dense(classes, softmax)."""
+    from . import Sequential, layers  # noqa: PLC0415
+
+    model = Sequential([layers.Input((input_dim,))], seed=seed, name="mlp")
+    for units in hidden:
+        model.add(layers.Dense(units, activation="relu"))
+    model.add(layers.Dense(classes, activation="softmax"))
+    return model
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import optimizers  # noqa: PLC0415
+
+    p = argparse.ArgumentParser(prog="fastann", description="fastann: hand-written C++/CUDA neural-network "
+                                "kernels under a Keras-like API.")
+    sub = p.add_subparsers(dest="command", required=True)
+    info = sub.add_parser("info", help="print the build information (fastann.build_info())")
+    info.add_argument("--json", action="store_true", help="print it as JSON")
+
+    t = sub.add_parser("train", help="train a model on MNIST-style data and report test accuracy and speed")
+    t.add_argument("--model", choices=MODELS, default="mlp",
+                   help="mlp: 784-300-100-10 ReLU MLP (default); cnn: not available yet")
+    t.add_argument("--dataset", choices=("fashion-mnist", "mnist"), default="fashion-mnist")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--optimizer", choices=sorted(optimizers._BY_NAME), default="adam")
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    t.add_argument("--seed", type=int, default=0, help="seeds init, shuffling, dropout (default 0)")
+    t.add_argument("--validation-split", type=float, default=0.1,
+                   help="fraction of the training set held out for validation (default 0.1)")
+    t.add_argument("--data-dir", default=None, help="directory with the four IDX files (searched first)")
+    t.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels")
+    t.add_argument("--metrics-out", default=None, help="write the results as JSON to this file")
+    t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                   help="0 quiet, 1 a progress bar per epoch (default), 2 one line per epoch")
+    t.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)  # tests: first N train/test samples
+    return p
+
+
+def _info(args) -> int:
+    from . import build_info  # noqa: PLC0415
+
+    info = build_info()
+    if args.json:
+        print(json.dumps(info, indent=1))
+    else:
+        width = max(len(k) for k in info)
+        for k, v in info.items():
+            print(f"{k.ljust(width)}  {v}")
+    return 0
+
+
+def _train(args) -> int:
+    from . import datasets, optimizers, set_num_threads, get_num_threads, build_info  # noqa: PLC0415
+
+    t_start = time.perf_counter()
+    if args.model == "cnn":
+        print("fastann train: --model cnn is not available yet (the convolution layers come in a later "
+              "release); use --model mlp", file=sys.stderr)
+        return 2
+    for name, v, lo in (("--epochs", args.epochs, 0), ("--batch-size", args.batch_size, 1)):
+        if v < lo:
+            print(f"fastann train: {name} must be >= {lo}, got {v}", file=sys.stderr)
+            return 2
+    if not args.lr > 0:
+        print(f"fastann train: --lr must be > 0, got {args.lr}", file=sys.stderr)
+        return 2
+    if not 0.0 <= args.validation_split < 1.0:
+        print(f"fastann train: --validation-split must be in [0, 1), got {args.validation_split}", file=sys.stderr)
+        return 2
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"fastann train: --threads must be >= 1, got {args.threads}", file=sys.stderr)
+            return 2
+        set_num_threads(args.threads)
+
+    try:
+        (x_train, y_train), (x_test, y_test) = datasets.DATASETS[args.dataset].load_data(path=args.data_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"fastann train: cannot load {args.dataset}: {exc}", file=sys.stderr)
+        return 1
+    if args.limit:
+        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
+        x_test, y_test = x_test[: args.limit], y_test[: args.limit]
+    # Flatten the 28x28 images and scale the pixels to [0, 1] in float32, once.
+    x_train = x_train.reshape(len(x_train), -1).astype("float32") / 255.0
+    x_test = x_test.reshape(len(x_test), -1).astype("float32") / 255.0
+
+    model = build_mlp(x_train.shape[1], 10, args.seed)
+    model.compile(optimizer=optimizers.get(args.optimizer, learning_rate=args.lr),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    threads = get_num_threads()
+    if args.verbose:
+        print(f"fastann {build_info()['version']}: {args.model} on {args.dataset} ({len(x_train)} train / "
+              f"{len(x_test)} test), {args.optimizer} lr={args.lr}, batch {args.batch_size}, "
+              f"{args.epochs} epochs, seed {args.seed}, {threads} thread(s), SIMD {build_info()['simd']}",
+              file=sys.stderr)
+        model.summary(print_fn=lambda s: print(s, file=sys.stderr))
+    history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
+                        validation_split=args.validation_split, shuffle=True)
+    test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=1024)
+    n_fit = int(len(x_train) * (1.0 - args.validation_split)) if args.validation_split > 0 else len(x_train)
+    train_seconds = sum(history.epoch_seconds)
+    samples_per_s = n_fit * len(history.epoch_seconds) / train_seconds if train_seconds > 0 else 0.0
+    wall = time.perf_counter() - t_start
+
+    print(f"test accuracy: {test_acc:.4f}   test loss: {test_loss:.4f}")
+    print(f"training throughput: {samples_per_s:,.0f} samples/s ({threads} thread(s), batch {args.batch_size}, "
+          f"validation excluded)")
+    print(f"wall time: {wall:.1f} s")
+    if args.metrics_out:
+        result = {
+            "test_accuracy": test_acc, "test_loss": test_loss, "train_samples_per_s": samples_per_s,
+            "epochs": len(history.epoch_seconds), "history": history.history,
+            "epoch_seconds": history.epoch_seconds, "wall_time_s": wall, "model": args.model,
+            "dataset": args.dataset, "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
+            "seed": args.seed, "threads": threads, "train_samples": n_fit, "test_samples": len(x_test),
+        }
+        directory = os.path.dirname(os.path.abspath(args.metrics_out))
+        os.makedirs(directory, exist_ok=True)
+        with open(args.metrics_out, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``fastann`` console script; returns the exit status (0 ok, 1 data error,
+    2 bad arguments)."""
+    args = _parser().parse_args(argv)
+    if args.command == "info":
+        return _info(args)
+    return _train(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

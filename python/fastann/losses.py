@@ -1,0 +1,191 @@
+"""Losses with Keras names and semantics (``keras.losses``), computed by fastann's loss kernels.
+
+Every loss reduces by the mean over the batch (and over output elements where Keras does), and offers:
+
+* ``loss(y_true, y_pred)`` -> the loss as a 0-d array of y_pred's dtype (``float(...)`` works),
+* ``loss.forward_backward(y_pred, y_true)`` -> ``(loss, d loss / d y_pred)``, what a training step needs.
+
+Like Keras, the string names and the default classes take PROBABILITIES for the cross-entropies
+("categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy"); pass
+``from_logits=True`` to a class to give it logits. When a model ends in a softmax and its loss is a
+categorical cross-entropy, :class:`fastann.Sequential` skips the softmax and calls
+:meth:`CategoricalCrossentropy.logits_forward_backward`: ``ops.cross_entropy_with_grad`` computes
+log-softmax, the loss and ``(softmax - onehot) / N`` in one fused pass (same value, no probability clipping,
+better conditioned).
+
+Shapes: y_pred (N, ...) float32/float64; y_true the same shape and dtype, except the sparse cross-entropy,
+whose y_true is (N,) int32/int64 class labels.
+"""
+from __future__ import annotations
+
+from . import ops
+
+__all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
+           "SparseCategoricalCrossentropy", "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
+           "categorical_crossentropy", "sparse_categorical_crossentropy", "get"]
+
+
+class Loss:
+    """Base class. Subclasses implement ``forward(y_pred, y_true)`` and ``backward(y_pred, y_true)``.
+
+    ``target_kind`` says what y_true holds: "float" (same shape and dtype as y_pred) or "labels"
+    (integer class indices, shape (N,)); models convert y once per fit accordingly.
+    """
+
+    name = "loss"
+    target_kind = "float"
+    from_logits = False
+
+    def __call__(self, y_true, y_pred):
+        return self.forward(y_pred, y_true)
+
+    def forward(self, y_pred, y_true):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, y_pred, y_true):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward_backward(self, y_pred, y_true):
+        """(loss, d loss / d y_pred)."""
+        return self.forward(y_pred, y_true), self.backward(y_pred, y_true)
+
+    @property
+    def is_categorical_crossentropy(self) -> bool:
+        """True for the (sparse) categorical cross-entropies, which fuse with a softmax output layer."""
+        return False
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "from_logits": self.from_logits}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(from_logits={self.from_logits})" if self.from_logits else \
+            f"{type(self).__name__}()"
+
+
+class MeanSquaredError(Loss):
+    """mean((y_pred - y_true)^2) over all elements (``ops.mse_loss``)."""
+
+    name = "mean_squared_error"
+
+    def forward(self, y_pred, y_true):
+        return ops.mse_loss(y_pred, y_true)
+
+    def backward(self, y_pred, y_true):
+        return ops.mse_loss_backward(y_pred, y_true)
+
+
+class MeanAbsoluteError(Loss):
+    """mean(|y_pred - y_true|) over all elements (``ops.l1_loss``; subgradient 0 where they are equal)."""
+
+    name = "mean_absolute_error"
+
+    def forward(self, y_pred, y_true):
+        return ops.l1_loss(y_pred, y_true)
+
+    def backward(self, y_pred, y_true):
+        return ops.l1_loss_backward(y_pred, y_true)
+
+
+class BinaryCrossentropy(Loss):
+    """mean(-(t log p + (1 - t) log(1 - p))) over all elements.
+
+    ``from_logits=False``: y_pred are probabilities, clipped to [1e-7, 1 - 1e-7] like Keras
+    (``ops.binary_cross_entropy``); ``from_logits=True``: y_pred are logits and the stable form
+    max(x, 0) - x t + log(1 + exp(-|x|)) is used (``ops.binary_cross_entropy_with_logits``).
+    """
+
+    name = "binary_crossentropy"
+
+    def __init__(self, from_logits: bool = False):
+        self.from_logits = bool(from_logits)
+
+    def forward(self, y_pred, y_true):
+        if self.from_logits:
+            return ops.binary_cross_entropy_with_logits(y_pred, y_true)
+        return ops.binary_cross_entropy(y_pred, y_true)
+
+    def backward(self, y_pred, y_true):
+        if self.from_logits:
+            return ops.binary_cross_entropy_with_logits_backward(y_pred, y_true)
+        return ops.binary_cross_entropy_backward(y_pred, y_true)
+
+
+class CategoricalCrossentropy(Loss):
+    """mean over the batch of -sum_c t_c log p_c, y_true one-hot or probabilities (N, C).
+
+    ``from_logits=False`` (Keras default): y_pred are probabilities clipped to [1e-7, 1 - 1e-7]
+    (``ops.categorical_crossentropy``). ``from_logits=True``: y_pred are logits; softmax is fused into the
+    loss (``ops.cross_entropy``), and ``forward_backward`` is ONE kernel (``ops.cross_entropy_with_grad``).
+    """
+
+    name = "categorical_crossentropy"
+
+    def __init__(self, from_logits: bool = False):
+        self.from_logits = bool(from_logits)
+
+    @property
+    def is_categorical_crossentropy(self) -> bool:
+        return True
+
+    def forward(self, y_pred, y_true):
+        if self.from_logits:
+            return ops.cross_entropy(y_pred, y_true)
+        return ops.categorical_crossentropy(y_pred, y_true)
+
+    def backward(self, y_pred, y_true):
+        if self.from_logits:
+            return ops.cross_entropy_backward(y_pred, y_true)
+        return ops.categorical_crossentropy_backward(y_pred, y_true)
+
+    def forward_backward(self, y_pred, y_true):
+        if self.from_logits:
+            return ops.cross_entropy_with_grad(y_pred, y_true)
+        return super().forward_backward(y_pred, y_true)
+
+    def logits_forward_backward(self, logits, y_true):
+        """(loss, d loss / d logits) from the logits of a softmax output layer, in one fused kernel."""
+        return ops.cross_entropy_with_grad(logits, y_true)
+
+    def logits_forward(self, logits, y_true):
+        """The loss from the logits of a softmax output layer (fused log-softmax + NLL)."""
+        return ops.cross_entropy(logits, y_true)
+
+
+class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Categorical cross-entropy with y_true given as integer class labels (N,) int32/int64.
+
+    A label outside [0, C) is a ValueError (checked by the kernel); float labels are a TypeError.
+    """
+
+    name = "sparse_categorical_crossentropy"
+    target_kind = "labels"
+
+
+mean_squared_error = MeanSquaredError
+mean_absolute_error = MeanAbsoluteError
+binary_crossentropy = BinaryCrossentropy
+categorical_crossentropy = CategoricalCrossentropy
+sparse_categorical_crossentropy = SparseCategoricalCrossentropy
+
+_BY_NAME = {
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+
+
+def get(identifier) -> Loss:
+    """A Loss from a string name (probabilities for the cross-entropies, like Keras), a Loss instance or a
+    Loss class. Raises ValueError for an unknown name, TypeError for anything else."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key not in _BY_NAME:
+            raise ValueError(f"losses.get: unknown loss {identifier!r}; known: {', '.join(sorted(_BY_NAME))}")
+        return _BY_NAME[key]()
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    raise TypeError(f"losses.get: expected a loss name or a fastann.losses.Loss, got {identifier!r}")
