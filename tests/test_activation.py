@@ -121,8 +121,8 @@ def test_nan_propagates(xp, name, params):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_large_threaded(xp, rng, dtype):
-    # more than 2 x 32768 elements: the kernel splits the work over threads when it has several
-    x = _inputs(rng, (300, 301)).astype(dtype)
+    # more than 2 x 2097152 elements: even relu splits the work over threads when there are several
+    x = _inputs(rng, (2050, 2050)).astype(dtype)
     g = rng.standard_normal(x.shape).astype(dtype)
     for name in ["relu", "sigmoid"]:
         assert_close(ops.activation(name, xp.asarray(x)), ref.activation(name, x), TOL_ELEMENTWISE[dtype])
@@ -189,3 +189,46 @@ def test_bad_input_compiled_module_directly():
     y = np.array([-1.0, 2.0])
     cpu.activation_forward(y, y, "relu", 0.0)
     np.testing.assert_array_equal(y, [0.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 3e-7), (np.float64, 5e-16)])
+def test_exponential_is_accurate_to_an_ulp_or_two(dtype, rtol):
+    # exp is computed inline (csrc/cpu/vexp.hpp, Cephes-style) so loops vectorize; check it elementwise
+    # over the whole normal range against libm in float64, including both ends and the overflow edge
+    hi = 88.7 if dtype == np.float32 else 709.7
+    lo = -87.3 if dtype == np.float32 else -708.3
+    x = np.concatenate([np.linspace(lo, hi, 100_001), [0.0, -0.0, 1e-30, -1e-30]]).astype(dtype)
+    got = ops.exponential(x).astype(np.float64)
+    want = np.exp(x.astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=0)
+    edge = np.array([np.inf, -np.inf, np.nan, 1000.0, -1000.0], dtype)
+    np.testing.assert_array_equal(ops.exponential(edge), np.array([np.inf, 0, np.nan, np.inf, 0], dtype))
+
+
+@pytest.mark.parametrize("level", ["scalar", "avx2"])
+def test_lower_simd_paths_match_reference(level):
+    # The loops are compiled for baseline x86-64, AVX2 and AVX-512 and picked once per process from the
+    # CPU; FASTANN_SIMD forces a lower path, so each runs here in a subprocess over every activation.
+    import os
+    import subprocess
+
+    if fastann._cpu.simd_level() == "scalar" and level != "scalar":
+        pytest.skip(f"this CPU has no {level}")
+    code = (
+        "import sys, numpy as np, fastann\n"
+        f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+        "from test_activation import CASES, _check\n"
+        "from fastann import ops, reference as ref\n"
+        f"assert fastann._cpu.simd_level() == {level!r}\n"
+        "rng = np.random.default_rng(0)\n"
+        "for dtype in (np.float32, np.float64):\n"
+        "    tol = 2e-6 if dtype == np.float32 else 1e-12\n"
+        "    for name, params in CASES:\n"
+        "        x = (4 * rng.standard_normal(1003)).astype(dtype)\n"
+        "        g = rng.standard_normal(1003).astype(dtype)\n"
+        "        _check(ops.activation(name, x, **params), ref.activation(name, x, **params), x, tol, name)\n"
+        "        _check(ops.activation_backward(name, g, x, **params), ref.activation_backward(name, g, x, **params), g, tol, name)\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, FASTANN_SIMD=level),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -41,6 +41,14 @@ def test_build_info_reports_cuda():
         assert info["cuda_status"] != "ok" and fastann.cuda.why_unavailable()
 
 
+def test_synchronize_without_gpu_says_why():
+    if fastann.cuda.is_available():
+        fastann.cuda.synchronize()  # nothing queued: returns
+    else:
+        with pytest.raises(RuntimeError, match="no GPU"):
+            fastann.cuda.synchronize()
+
+
 @needs_module
 def test_device_count_never_raises():
     n = cuda_mod.device_count()
@@ -148,8 +156,10 @@ def cp():
     return pytest.importorskip("cupy")
 
 
+# odd sizes, size-1 edges, exact tiles, tiles + 1; (128, 300, 784) and (33, 7, 513) take the split-K path of
+# kernel 0 (small output, long K)
 GEMM_SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (128, 128, 16), (129, 131, 33), (257, 300, 129),
-               (64, 200, 1000)]
+               (64, 200, 1000), (128, 300, 784), (33, 7, 513)]
 
 
 @pytest.mark.gpu

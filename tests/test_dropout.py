@@ -50,7 +50,7 @@ def test_statistics_and_scaling():
 
 
 def test_thread_count_does_not_change_the_mask():
-    x = np.ones(100_003, np.float32)
+    x = np.ones(2_100_003, np.float32)  # > 2 x 1048576: two threads really split it
     n0 = fastann.get_num_threads()
     try:
         fastann.set_num_threads(1)

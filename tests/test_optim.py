@@ -60,26 +60,37 @@ def _initial_state(name, nstate, shape, dtype):
     return [np.full(shape, fill, dtype) for _ in range(nstate)]
 
 
+def _close(out, want, tol, what):
+    """||out - want|| <= tol * max(||want||, 0.1 sqrt(n)): the floor (the size of the O(1) random
+    gradients that went in) keeps a state that is small by cancellation (a momentum buffer summing
+    gradients of both signs) from turning a few float32 roundings into a large relative error."""
+    out = to_numpy(out).astype(np.float64)
+    den = max(np.linalg.norm(want), 0.1 * np.sqrt(want.size))
+    err = np.linalg.norm(out - want) / den
+    assert err <= tol, f"{what}: error {err:.3e} > {tol:.1e}"
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,nstate,kw", CONFIGS, ids=IDS)
 def test_steps_match_reference(xp, rng, name, nstate, kw, dtype):
     for shape in [(1,), (7,), (5, 3), (2, 3, 37)]:
-        p0 = rng.standard_normal(shape)
-        p_ref, state_ref = p0.copy(), _initial_state(name, nstate, shape, np.float64)
-        p, state = xp.asarray(p0.astype(dtype)), [xp.asarray(s.astype(dtype)) for s in state_ref]
+        # the reference starts from the same dtype-rounded numbers, so only the arithmetic differs
+        p0 = rng.standard_normal(shape).astype(dtype)
+        p_ref, state_ref = p0.astype(np.float64), _initial_state(name, nstate, shape, np.float64)
+        p, state = xp.asarray(p0), [xp.asarray(s.astype(dtype)) for s in state_ref]
         for t in range(1, 5):
-            g = rng.standard_normal(shape)
-            assert _call(ops, name, p, xp.asarray(g.astype(dtype)), state, kw, t) is None
-            _call(ref, name, p_ref, g, state_ref, kw, t)
+            g = rng.standard_normal(shape).astype(dtype)
+            assert _call(ops, name, p, xp.asarray(g), state, kw, t) is None
+            _call(ref, name, p_ref, g.astype(np.float64), state_ref, kw, t)
         tol = 1e-5 if dtype == np.float32 else 1e-12
-        assert_close(p, p_ref, tol, f"{name} param {shape}")
+        _close(p, p_ref, tol, f"{name} param {shape}")
         for i, (s, sr) in enumerate(zip(state, state_ref)):
-            assert_close(s, sr, tol, f"{name} state {i} {shape}")
+            _close(s, sr, tol, f"{name} state {i} {shape}")
 
 
 @pytest.mark.parametrize("name,nstate,kw", [c for c in CONFIGS if c[0] in ("adam_step", "sgd_step")][:3])
 def test_large_threaded_matches_reference(rng, name, nstate, kw):
-    shape = (300, 257)  # > 2 x 32768 elements: split over threads when there are several
+    shape = (1450, 1450)  # > 2 x 1048576 elements: split over threads when there are several
     p0 = rng.standard_normal(shape)
     p, state = p0.astype(np.float32), _initial_state(name, nstate, shape, np.float32)
     p_ref, state_ref = p0.copy(), _initial_state(name, nstate, shape, np.float64)

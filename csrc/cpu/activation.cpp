@@ -1,231 +1,30 @@
 // activation.cpp: elementwise activation functions, forward and backward, float32 and float64.
 //
-// Each activation is a small struct with two inline functions of one element: `f(x, p)` and its
-// derivative `df(x, p)`. One loop template applies a struct over the array, so every activation gets its
-// own tight loop with no switch inside it: the compiler vectorizes the ones made of arithmetic and
-// selects (relu, leaky_relu, hard_sigmoid, relu6, hard_silu, softsign, linear) and calls libm once per
-// element for the rest. The switch on the kind happens once per call, outside the loop.
-//
-// NaN: the forward formulas are written so that a NaN input reaches the output (`x < 0 ? 0 : x`, not
-// `x > 0 ? x : 0`, which would turn NaN into 0); the backward returns NaN wherever the input is NaN, since
-// the derivative there is undefined (a selection like `x > 0 ? dout : 0` would hide it).
+// The functions and loops live in activation_impl.hpp; they are compiled here for baseline x86-64
+// (namespace `baseline`) and in activation_avx2.cpp / activation_avx512.cpp for those ISAs, and each call
+// runs the best one the CPU has (fastann::simd_level()). This file also maps names to kinds.
 #include "fastann/cpu/activation.hpp"
 
-#include <cmath>
+#include <string>
 
 #include "fastann/common.hpp"
 
+// ---- helpers: the three compilations of the loops -------------------------------------------------
+#define FASTANN_ISA baseline
+#include "activation_impl.hpp"
+#undef FASTANN_ISA
+
 namespace fastann::cpu {
+namespace avx2 {
+template <class T> void act_forward(T*, const T*, int64_t, Activation, T);
+template <class T> void act_backward(T*, const T*, const T*, int64_t, Activation, T);
+}  // namespace avx2
+namespace avx512 {
+template <class T> void act_forward(T*, const T*, int64_t, Activation, T);
+template <class T> void act_backward(T*, const T*, const T*, int64_t, Activation, T);
+}  // namespace avx512
 
-// ---- helpers --------------------------------------------------------------------------------------
 namespace {
-
-// Elements per thread below which an elementwise loop stays on one thread: a fork/join costs microseconds
-// on an idle machine and far more when the other core is busy, so a thread must get enough work to pay
-// for it. The select-only activations run at ~0.1 ns/element (vectorized), the libm ones at ~5 ns.
-constexpr int64_t kGrainCheap = 262144;
-constexpr int64_t kGrainLibm = 32768;
-
-inline int64_t grain_of(Activation kind) {
-  switch (kind) {
-    case Activation::linear: case Activation::relu: case Activation::leaky_relu: case Activation::hard_sigmoid:
-    case Activation::softsign: case Activation::relu6: case Activation::hard_silu:
-      return kGrainCheap;
-    default:
-      return kGrainLibm;
-  }
-}
-
-// NaN-propagating clamp: NaN fails both comparisons and comes out unchanged.
-template <class T>
-inline T clamp(T x, T lo, T hi) { return x < lo ? lo : (x > hi ? hi : x); }
-
-// Logistic sigmoid without overflow: exp of a non-positive number only.
-template <class T>
-inline T sigmoid_stable(T x) {
-  const T e = std::exp(-std::fabs(x));
-  const T r = T(1) / (T(1) + e);
-  return x >= T(0) ? r : e * r;
-}
-
-// sigmoid'(x) = s (1 - s) = e / (1 + e)^2 with e = exp(-|x|): no cancellation in 1 - s for large |x|.
-template <class T>
-inline T sigmoid_derivative(T x) {
-  const T e = std::exp(-std::fabs(x));
-  const T d = T(1) + e;
-  return e / (d * d);
-}
-
-// tanh'(x) = 1 - tanh(x)^2 = sech(x)^2 = 4e / (1 + e)^2 with e = exp(-2|x|): accurate where tanh -> ±1.
-template <class T>
-inline T sech2(T x) {
-  const T e = std::exp(T(-2) * std::fabs(x));
-  const T d = T(1) + e;
-  return T(4) * e / (d * d);
-}
-
-// log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|)).
-template <class T>
-inline T softplus_stable(T x) {
-  return (x > T(0) ? x : T(0)) + std::log1p(std::exp(-std::fabs(x)));
-}
-
-constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
-constexpr double kSeluScale = 1.0507009873554804934193349852946;
-constexpr double kSqrt2OverPi = 0.79788456080286535587989211986876;  // sqrt(2/pi)
-constexpr double kInvSqrt2 = 0.70710678118654752440084436210485;     // 1/sqrt(2)
-constexpr double kInvSqrt2Pi = 0.39894228040143267793994605993438;   // 1/sqrt(2 pi)
-constexpr double kGeluCubic = 0.044715;
-
-// ---- one struct per activation: f(x, p) and df(x, p) = f'(x) ----------------------------------------
-struct Linear {
-  template <class T> static T f(T x, T) { return x; }
-  template <class T> static T df(T, T) { return T(1); }
-};
-struct Relu {
-  template <class T> static T f(T x, T) { return x < T(0) ? T(0) : x; }
-  template <class T> static T df(T x, T) { return x > T(0) ? T(1) : T(0); }
-};
-struct LeakyRelu {  // p = negative_slope; the slope at 0 is p, as in PyTorch
-  template <class T> static T f(T x, T p) { return x < T(0) ? p * x : x; }
-  template <class T> static T df(T x, T p) { return x > T(0) ? T(1) : p; }
-};
-struct Elu {  // p = alpha
-  template <class T> static T f(T x, T p) { return x > T(0) ? x : p * std::expm1(x); }
-  template <class T> static T df(T x, T p) { return x > T(0) ? T(1) : p * std::exp(x); }
-};
-struct Selu {
-  template <class T> static T f(T x, T) {
-    return T(kSeluScale) * (x > T(0) ? x : T(kSeluAlpha) * std::expm1(x));
-  }
-  template <class T> static T df(T x, T) {
-    return T(kSeluScale) * (x > T(0) ? T(1) : T(kSeluAlpha) * std::exp(x));
-  }
-};
-struct Sigmoid {
-  template <class T> static T f(T x, T) { return sigmoid_stable(x); }
-  template <class T> static T df(T x, T) { return sigmoid_derivative(x); }
-};
-struct HardSigmoid {  // relu6(x + 3) / 6 = clamp(x/6 + 1/2, 0, 1)
-  template <class T> static T f(T x, T) { return clamp(x / T(6) + T(0.5), T(0), T(1)); }
-  template <class T> static T df(T x, T) { return (x > T(-3) && x < T(3)) ? T(1) / T(6) : T(0); }
-};
-struct Tanh {
-  template <class T> static T f(T x, T) { return std::tanh(x); }
-  template <class T> static T df(T x, T) { return sech2(x); }
-};
-struct Softplus {
-  template <class T> static T f(T x, T) { return softplus_stable(x); }
-  template <class T> static T df(T x, T) { return sigmoid_stable(x); }
-};
-struct Softsign {
-  template <class T> static T f(T x, T) { return x / (T(1) + std::fabs(x)); }
-  template <class T> static T df(T x, T) { const T d = T(1) + std::fabs(x); return T(1) / (d * d); }
-};
-struct Relu6 {
-  template <class T> static T f(T x, T) { return clamp(x, T(0), T(6)); }
-  template <class T> static T df(T x, T) { return (x > T(0) && x < T(6)) ? T(1) : T(0); }
-};
-struct Silu {  // x s(x); derivative s + x s (1 - s) = s + x sigmoid'(x)
-  template <class T> static T f(T x, T) { return x * sigmoid_stable(x); }
-  template <class T> static T df(T x, T) { return sigmoid_stable(x) + x * sigmoid_derivative(x); }
-};
-struct HardSilu {  // x relu6(x+3)/6; derivative 0 below -3, 1 above 3, (2x + 3)/6 between
-  template <class T> static T f(T x, T) { return x * clamp(x / T(6) + T(0.5), T(0), T(1)); }
-  template <class T> static T df(T x, T) {
-    return x < T(-3) ? T(0) : (x > T(3) ? T(1) : (T(2) * x + T(3)) / T(6));
-  }
-};
-// 1 + erf(z) is written erfc(-z) and 1 + tanh(u) is written 2 sigmoid(2u): both forms lose every digit
-// to cancellation for large negative x, their rewrites do not.
-struct Gelu {  // x Phi(x), Phi(x) = erfc(-x/sqrt 2)/2; derivative Phi(x) + x phi(x)
-  template <class T> static T f(T x, T) { return T(0.5) * x * std::erfc(-x * T(kInvSqrt2)); }
-  template <class T> static T df(T x, T) {
-    const T cdf = T(0.5) * std::erfc(-x * T(kInvSqrt2));
-    const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x);
-    return cdf + x * pdf;
-  }
-};
-struct GeluTanh {  // x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + c x^3)
-  template <class T> static T f(T x, T) {
-    const T u = T(kSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x);
-    return x * sigmoid_stable(T(2) * u);
-  }
-  template <class T> static T df(T x, T) {
-    const T u = T(kSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x);
-    const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * x * x);
-    return sigmoid_stable(T(2) * u) + T(0.5) * x * sech2(u) * du;
-  }
-};
-struct Mish {  // x tanh(sp(x)); derivative tanh(sp) + x sech(sp)^2 sigmoid(x)
-  template <class T> static T f(T x, T) { return x * std::tanh(softplus_stable(x)); }
-  template <class T> static T df(T x, T) {
-    const T sp = softplus_stable(x);
-    return std::tanh(sp) + x * sech2(sp) * sigmoid_stable(x);
-  }
-};
-struct Exponential {
-  template <class T> static T f(T x, T) { return std::exp(x); }
-  template <class T> static T df(T x, T) { return std::exp(x); }
-};
-
-}  // namespace
-
-// ---- kernels --------------------------------------------------------------------------------------
-namespace {
-
-// The loop bodies capture by value ([=]): a by-reference `T p` would live in memory that the T* stores
-// might overwrite as far as the compiler knows, forcing a reload per element and blocking vectorization.
-// No __restrict here: out may be inp (in place), which is safe for an elementwise loop. The backward's
-// selects (x > 0 ? 1 : 0, NaN check) vectorize only with -fno-trapping-math (CMakeLists.txt): otherwise
-// GCC keeps `dout * 0` conditional, a branch per element that mispredicts on random signs
-// (relu_backward of 128x300: 400 us -> 6 us).
-
-// inp (n,), out (n,)
-template <class F, class T>
-void forward_loop(T* out, const T* inp, int64_t n, T p, int64_t grain) {
-  parallel_for(n, grain, [=](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = F::f(inp[i], p);
-  });
-}
-
-// inp (n,), dout (n,), dinp (n,)
-template <class F, class T>
-void backward_loop(T* dinp, const T* inp, const T* dout, int64_t n, T p, int64_t grain) {
-  parallel_for(n, grain, [=](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const T x = inp[i];
-      const T d = F::df(x, p);
-      const T g = dout[i] * d;
-      dinp[i] = x != x ? x : g;  // NaN input -> NaN gradient
-    }
-  });
-}
-
-// Call body(F{}) with the struct of `kind`.
-template <class Body>
-void with_activation(Activation kind, Body&& body) {
-  switch (kind) {
-    case Activation::linear: return body(Linear{});
-    case Activation::relu: return body(Relu{});
-    case Activation::leaky_relu: return body(LeakyRelu{});
-    case Activation::elu: return body(Elu{});
-    case Activation::selu: return body(Selu{});
-    case Activation::sigmoid: return body(Sigmoid{});
-    case Activation::hard_sigmoid: return body(HardSigmoid{});
-    case Activation::tanh: return body(Tanh{});
-    case Activation::softplus: return body(Softplus{});
-    case Activation::softsign: return body(Softsign{});
-    case Activation::relu6: return body(Relu6{});
-    case Activation::silu: return body(Silu{});
-    case Activation::hard_silu: return body(HardSilu{});
-    case Activation::gelu: return body(Gelu{});
-    case Activation::gelu_tanh: return body(GeluTanh{});
-    case Activation::mish: return body(Mish{});
-    case Activation::exponential: return body(Exponential{});
-  }
-  fail("activation: unknown kind ", static_cast<int>(kind));
-}
 
 struct NamedKind {
   const char* name;
@@ -248,15 +47,34 @@ constexpr NamedKind kNames[] = {
 
 }  // namespace
 
+// ---- kernels --------------------------------------------------------------------------------------
+namespace {
+void check_kind(Activation kind) {
+  FASTANN_CHECK(static_cast<int>(kind) >= 0 && static_cast<int>(kind) <= static_cast<int>(Activation::exponential),
+                "activation: unknown kind ", static_cast<int>(kind));
+}
+}  // namespace
+
+// inp, out (n,)
 template <class T>
 void activation_forward(T* out, const T* inp, int64_t n, Activation kind, double param) {
-  with_activation(kind, [&](auto f) { forward_loop<decltype(f)>(out, inp, n, T(param), grain_of(kind)); });
+  check_kind(kind);
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::act_forward<T>(out, inp, n, kind, T(param));
+    case SimdLevel::avx2: return avx2::act_forward<T>(out, inp, n, kind, T(param));
+    default: return baseline::act_forward<T>(out, inp, n, kind, T(param));
+  }
 }
 
+// inp, dout, dinp (n,)
 template <class T>
 void activation_backward(T* dinp, const T* inp, const T* dout, int64_t n, Activation kind, double param) {
-  with_activation(kind, [&](auto f) { backward_loop<decltype(f)>(dinp, inp, dout, n, T(param), grain_of(kind));
-  });
+  check_kind(kind);
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::act_backward<T>(dinp, inp, dout, n, kind, T(param));
+    case SimdLevel::avx2: return avx2::act_backward<T>(dinp, inp, dout, n, kind, T(param));
+    default: return baseline::act_backward<T>(dinp, inp, dout, n, kind, T(param));
+  }
 }
 
 // ---- dispatch -------------------------------------------------------------------------------------

@@ -80,14 +80,24 @@ struct GemmArgs {
   bool relu;
   bool vec_c;     // float4 loads/stores of C are legal (N % 4 == 0 and C 16-byte aligned)
   int64_t stride_a, stride_b, stride_c;  // elements between consecutive matrices of a batch (blockIdx.z)
+  int64_t k_split;  // > 0: split-K, block z multiplies the K slice [z*k_split, (z+1)*k_split) into c + z*stride_c
 };
 
-// Batched GEMM: block z works on matrix z of the batch. Called first by every kernel on its own copy of g.
+// Called first by every kernel on its own copy of g: block z works on matrix z of a batch, or on K slice z
+// of a split-K product (the slice is a shifted pointer with the same leading dimension and a shorter K).
 template <class T>
 __device__ __forceinline__ void select_batch(GemmArgs<T>& g) {
   const int64_t z = blockIdx.z;
-  g.a.p += z * g.stride_a;
-  g.b.p += z * g.stride_b;
+  if (g.k_split > 0) {
+    const int64_t k0 = z * g.k_split;
+    const int64_t kk = g.K - k0 < g.k_split ? g.K - k0 : g.k_split;
+    g.a.p += g.a.i_contig ? k0 * g.a.ld : k0;
+    g.b.p += g.b.i_contig ? k0 * g.b.ld : k0;
+    g.K = g.a.K = g.b.K = kk;
+  } else {
+    g.a.p += z * g.stride_a;
+    g.b.p += z * g.stride_b;
+  }
   g.c += z * g.stride_c;
 }
 
@@ -468,6 +478,22 @@ __global__ void __launch_bounds__(256, 2) gemm_kernel7_warptile_async(GemmArgs<f
   }
 }
 
+// Split-K epilogue: c = alpha * sum_z parts[z] + beta * c (+ bias[col]) (relu), summing the slices in a fixed
+// order (deterministic). parts (splits, M*N), c (M*N,), bias (N,) or null
+template <class T>
+__global__ void split_k_reduce_kernel(T* c, const T* parts, int splits, int64_t MN, int64_t N, T alpha, T beta,
+                                      const T* bias, bool relu) {
+  for (int64_t i = global_thread_index(); i < MN; i += global_thread_stride()) {
+    T s = 0;
+    for (int z = 0; z < splits; ++z) s += parts[z * MN + i];
+    T v = alpha * s;
+    if (beta != T(0)) v += beta * c[i];
+    if (bias) v += bias[i % N];
+    if (relu) v = v < T(0) ? T(0) : v;
+    c[i] = v;
+  }
+}
+
 // Column sums: dbias[j] = sum_r g[r, j]. Block (32 columns, 8 row slices); the slices are summed in shared
 // memory in a fixed order, so the result is deterministic. g (R,C), out (C,)
 template <class T>
@@ -516,6 +542,22 @@ int gemm_auto_kernel(int64_t M, int64_t N, int64_t K, bool is_double, int64_t ba
   return tiles >= 132 ? kGemmWarptileAsync : 0;
 }
 
+namespace {
+// Split-K for "auto" on small outputs with a long K (the MLP's x·Wᵀ is 128x300 over K=784: 40 tiles of
+// 32x32 would occupy 40 of 132 SMs). Each of S blocks per output tile multiplies one K slice into a scratch
+// matrix and split_k_reduce_kernel adds the S partial products. Aim for ~264 blocks (2 per H100 SM), keep
+// every slice >= 128 deep, at most 16 slices. Returns the slice depth (a multiple of 16, so sliced operand
+// pointers stay 16-byte aligned), or 0 for no split.
+int64_t split_k_depth(int64_t tiles, int64_t K) {
+  constexpr int64_t kTargetBlocks = 264;
+  if (K < 256 || tiles >= kTargetBlocks / 2) return 0;
+  int64_t s = std::min<int64_t>(std::min<int64_t>(ceil_div(kTargetBlocks, tiles), K / 128), 16);
+  if (s < 2) return 0;
+  const int64_t depth = ceil_div(ceil_div(K, s), 16) * 16;
+  return ceil_div(K, depth) >= 2 ? depth : 0;
+}
+}  // namespace
+
 template <class T>
 void gemm_strided_batched(T* c, const T* a, const T* b, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
                           T alpha, T beta, int64_t batch, int64_t stride_a, int64_t stride_b, int64_t stride_c,
@@ -534,6 +576,7 @@ void gemm_strided_batched(T* c, const T* a, const T* b, int64_t M, int64_t N, in
   g.alpha = alpha; g.beta = beta;
   g.relu = relu;
   g.stride_a = stride_a; g.stride_b = stride_b; g.stride_c = stride_c;
+  g.k_split = 0;
   // A as X(i = row, k): rows along i when stored transposed (K,M).
   g.a = Operand<T>{a, trans_a ? M : K, M, K, trans_a, false};
   // B as X(i = column, k): rows along i when stored as is (K,N).
@@ -549,6 +592,33 @@ void gemm_strided_batched(T* c, const T* a, const T* b, int64_t M, int64_t N, in
     d.z = static_cast<unsigned>(batch);
     return d;
   };
+  if constexpr (!is_double) {
+    const int64_t depth = (k == 0 && batch == 1) ? split_k_depth(ceil_div(M, 32) * ceil_div(N, 32), K) : 0;
+    if (depth > 0) {
+      // Split-K (see split_k_depth): raw partial products into scratch, then one epilogue pass.
+      const int splits = static_cast<int>(ceil_div(K, depth));
+      T* parts = nullptr;
+      FASTANN_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&parts), sizeof(T) * splits * M * N, stream));
+      GemmArgs<T> gs = g;
+      gs.c = parts;
+      gs.alpha = T(1); gs.beta = T(0); gs.bias = nullptr; gs.relu = false;
+      gs.vec_c = aligned16(parts) && N % 4 == 0;
+      gs.stride_c = M * N;
+      gs.k_split = depth;
+      dim3 gd = tile_grid(M, N, 32, 32);
+      gd.z = static_cast<unsigned>(splits);
+      gemm_kernel5_blocktile_2d<T, 32, 32, 4, 4><<<gd, 64, 0, stream>>>(gs);
+      cudaError_t err = cudaGetLastError();
+      if (err == cudaSuccess) {
+        split_k_reduce_kernel<T><<<grid_for(M * N), kBlock, 0, stream>>>(c, parts, splits, M * N, N, alpha, beta,
+                                                                           bias, relu);
+        err = cudaGetLastError();
+      }
+      (void)cudaFreeAsync(parts, stream);  // stream-ordered: after both kernels
+      if (err != cudaSuccess) cuda_detail::throw_cuda_error(err, "launch of split-K gemm", __FILE__, __LINE__);
+      return;
+    }
+  }
   // rung 1 puts rows on x (its uncoalesced mapping), columns on y
   const dim3 grid1(static_cast<unsigned>(ceil_div(M, 32)), tile_grid(N, 1, 32, 1).y, static_cast<unsigned>(batch));
   if constexpr (is_double) {

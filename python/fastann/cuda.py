@@ -51,3 +51,13 @@ def why_unavailable() -> str | None:
         reason = getattr(_backend.cuda, "device_count_error", lambda: "")()
         return "no CUDA device is visible" + (f" ({reason})" if reason else "")
     return None
+
+
+def synchronize() -> None:
+    """Block until all work queued on the current GPU has finished (kernels run asynchronously).
+
+    An error raised inside an earlier kernel surfaces here as :class:`fastann.CudaError`. Raises
+    RuntimeError (with :func:`why_unavailable`'s reason) when no GPU is usable."""
+    if device_count() == 0:
+        raise RuntimeError(f"fastann.cuda: no GPU: {why_unavailable()}")
+    _backend.cuda.synchronize()

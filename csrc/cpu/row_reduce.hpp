@@ -1,0 +1,71 @@
+// row_reduce.hpp: max and sum along a contiguous row, written so they vectorize (softmax, cross-entropy).
+//
+// A plain `s += x[a]` loop is a chain of dependent additions the compiler may not reorder (that would
+// change the rounding, and we do not compile with -ffast-math), so it runs one element per add latency.
+// Keeping kLanes independent partial results (lanes), combined at the end, is a reordering we choose
+// explicitly: the lane loop vectorizes, and the result is as accurate (pairwise-ish) as the serial sum.
+#pragma once
+
+#include <cstdint>
+
+#include "vexp.hpp"
+
+namespace fastann::cpu::rows {
+
+constexpr int64_t kLanes = 16;
+
+// max(a, b) that propagates NaN from either side.
+template <class T>
+FASTANN_ALWAYS_INLINE T nan_max(T a, T b) { return (b > a || b != b) ? b : a; }
+
+// max_a x[a], NaN if any x[a] is NaN. x (A,), A >= 1.
+template <class T>
+inline T max(const T* x, int64_t A) {
+  T m = x[0];
+  int64_t a = 0;
+  if (A >= kLanes) {
+    T lane[kLanes];
+    for (int64_t k = 0; k < kLanes; ++k) lane[k] = x[k];
+    for (a = kLanes; a + kLanes <= A; a += kLanes)
+      for (int64_t k = 0; k < kLanes; ++k) lane[k] = nan_max(lane[k], x[a + k]);
+    m = lane[0];
+    for (int64_t k = 1; k < kLanes; ++k) m = nan_max(m, lane[k]);
+  }
+  for (; a < A; ++a) m = nan_max(m, x[a]);
+  return m;
+}
+
+// sum_a x[a] accumulated in double. x (A,)
+template <class T>
+inline double sum(const T* x, int64_t A) {
+  double lane[kLanes] = {};
+  int64_t a = 0;
+  for (; a + kLanes <= A; a += kLanes)
+    for (int64_t k = 0; k < kLanes; ++k) lane[k] += double(x[a + k]);
+  double s = 0;
+  for (int64_t k = 0; k < kLanes; ++k) s += lane[k];
+  for (; a < A; ++a) s += double(x[a]);
+  return s;
+}
+
+// e[a] = exp(x[a] - m) for a < A; returns sum_a e[a] (in double). x, e (A,); e may be x.
+template <class T>
+inline double exp_shift_sum(T* e, const T* x, T m, int64_t A) {
+  for (int64_t a = 0; a < A; ++a) e[a] = vexp(x[a] - m);
+  return sum(e, A);
+}
+
+// sum_a g[a] * y[a] in double. g, y (A,)
+template <class T>
+inline double dot(const T* g, const T* y, int64_t A) {
+  double lane[kLanes] = {};
+  int64_t a = 0;
+  for (; a + kLanes <= A; a += kLanes)
+    for (int64_t k = 0; k < kLanes; ++k) lane[k] += double(g[a + k]) * double(y[a + k]);
+  double s = 0;
+  for (int64_t k = 0; k < kLanes; ++k) s += lane[k];
+  for (; a < A; ++a) s += double(g[a]) * double(y[a]);
+  return s;
+}
+
+}  // namespace fastann::cpu::rows

@@ -1,0 +1,83 @@
+// vexp.hpp: exp(x) for float and double written as plain arithmetic, so loops that call it vectorize
+// (a call to libm's exp/expf is opaque to the vectorizer and keeps the whole loop scalar).
+//
+// Method (Cephes, S. L. Moshier, "Methods and Programs for Mathematical Functions", 1989; the classic
+// range reduction of Cody & Waite 1980): n = round(x / ln 2), r = x - n ln 2 in two parts (hi has few
+// bits, so n * hi is exact), exp(r) on |r| <= ln2/2 by a minimax polynomial (float) or a Pade form
+// (double), then scale by 2^n built from its exponent bits. Accuracy ~1 ulp in the normal range.
+// Edges: exp(+inf or x > ln(max)) = +inf, exp(x < ln(min normal)) = 0 (no subnormal results), NaN -> NaN.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+// Forced inline: as an out-of-line call (GCC's choice for a function this size with many callers) it
+// keeps every loop that uses it scalar, which is the whole point lost.
+#define FASTANN_ALWAYS_INLINE inline __attribute__((always_inline))
+
+namespace fastann::cpu {
+
+FASTANN_ALWAYS_INLINE float vexp(float x) {
+  constexpr float kMax = 88.72283905206835f;    // ln(FLT_MAX)
+  constexpr float kMin = -87.33654475055310f;   // ln(FLT_MIN), the smallest normal
+  const float xc = x < kMin ? kMin : (x > kMax ? kMax : x);  // NaN passes through (handled at the end)
+  // n = round(x / ln 2) without a rounding instruction (baseline x86-64 has none for vectors): adding
+  // 1.5 * 2^23 leaves n in the low mantissa bits, subtracting it again gives n as a float
+  const float shifted = xc * 1.44269504088896341f + 12582912.0f;
+  int32_t nbits;
+  std::memcpy(&nbits, &shifted, sizeof nbits);
+  const int32_t n = nbits - 0x4B400000;
+  const float fn = shifted - 12582912.0f;
+  float r = xc - fn * 0.693359375f;  // ln 2 = 0.693359375 - 2.12194440e-4 (hi exact in 10 bits)
+  r = r + fn * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  // 2^n as 2^h * 2^(n-h), h = n/2: n runs over [-126, 128] and 2^128 or a subnormal 2^-127 cannot be
+  // built from exponent bits, but both halves stay in the normal range
+  const int32_t h = n >> 1;
+  const int32_t b1 = (h + 127) << 23, b2 = (n - h + 127) << 23;
+  float s1, s2;
+  std::memcpy(&s1, &b1, sizeof s1);
+  std::memcpy(&s2, &b2, sizeof s2);
+  float y = p * s1 * s2;
+  y = x > kMax ? std::numeric_limits<float>::infinity() : y;
+  y = x < kMin ? 0.0f : y;
+  return x != x ? x : y;
+}
+
+FASTANN_ALWAYS_INLINE double vexp(double x) {
+  constexpr double kMax = 709.782712893383973;   // ln(DBL_MAX)
+  constexpr double kMin = -708.396418532264106;  // ln(DBL_MIN)
+  const double xc = x < kMin ? kMin : (x > kMax ? kMax : x);
+  const double shifted = xc * 1.4426950408889634074 + 6755399441055744.0;  // 1.5 * 2^52, as above
+  int64_t nbits;
+  std::memcpy(&nbits, &shifted, sizeof nbits);
+  const int64_t n = nbits - 0x4338000000000000LL;
+  const double fn = shifted - 6755399441055744.0;
+  double r = xc - fn * 6.93145751953125e-1;  // ln 2 = hi + lo, hi exact in 17 bits
+  r = r - fn * 1.42860682030941723212e-6;
+  // exp(r) = 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2))  (Cephes exp.c)
+  const double rr = r * r;
+  const double px = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr +
+                         9.99999999999999999910e-1);
+  const double qx = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr +
+                     2.27265548208155028766e-1) * rr + 2.00000000000000000009e0;
+  const double e = 1.0 + 2.0 * (px / (qx - px));
+  const int64_t h = n >> 1;
+  const int64_t b1 = (h + 1023) << 52, b2 = (n - h + 1023) << 52;
+  double s1, s2;
+  std::memcpy(&s1, &b1, sizeof s1);
+  std::memcpy(&s2, &b2, sizeof s2);
+  double y = e * s1 * s2;
+  y = x > kMax ? std::numeric_limits<double>::infinity() : y;
+  y = x < kMin ? 0.0 : y;
+  return x != x ? x : y;
+}
+
+}  // namespace fastann::cpu
