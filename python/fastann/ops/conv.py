@@ -1,4 +1,251 @@
-"""fastann.ops: the conv family."""
+"""fastann.ops: the conv family — conv2d (forward, input and weight gradients), conv_transpose2d, upsample2d.
+
+Layout NCHW, float32 or float64, weights as PyTorch stores them. The math (cross-correlation, as every
+deep-learning library computes it; Goodfellow et al., *Deep Learning*, sec. 9.5)::
+
+    out[n, o, i, j] = bias[o] + sum_{c, kh, kw} w[o, c, kh, kw] * xpad[n, g*Cg + c, i*s + kh*d, j*s + kw*d]
+
+with g the output channel's group, Cg = C/groups and xpad the input padded with zeros, its mirror image
+("reflect") or its edge ("replicate"). ``kernel=`` picks a rung of the ladder (1 naive direct loops,
+2 im2col + GEMM, 3 fused per-image im2col + AVX-512 micro-kernel; None: the fastest for the shape),
+see docs/conv.md. All rungs compute the same result up to float rounding.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+from .._checks import array, positive_int, same_dtype
+from .._conv_args import conv2d_args, kernel_number, scale_pair, shape4, transpose_output_hw
+from ._common import backend, empty
+
+__all__ = ["conv2d", "conv2d_backward", "conv2d_backward_input", "conv2d_backward_weight", "conv_transpose2d",
+           "conv_transpose2d_backward", "upsample2d", "upsample2d_backward"]
+
+
+def _geometry(a):
+    """The explicit hyper-parameters the compiled kernels take, in their order."""
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = a["stride"], a["pads"], a["dilation"]
+    return sh, sw, pt, pb, pl, pr, dh, dw, a["groups"], a["padding_mode"]
+
+
+def _check_conv(op, input, weight, bias, stride, padding, dilation, groups, padding_mode):
+    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
+    array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
+    if bias is not None:
+        array(op, "bias", bias, ndim=1, layout="(C_out,)")
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+    same_dtype(op, input=input, weight=weight, bias=bias)
+    return conv2d_args(op, input.shape, weight.shape, stride, padding, dilation, groups, padding_mode)
+
+
+def _check_grad_output(op, grad_output, a):
+    array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
+    want = (a["N"], a["OC"], a["OH"], a["OW"])
+    if tuple(grad_output.shape) != want:
+        raise ValueError(f"{op}: grad_output must have shape {want}, got {tuple(grad_output.shape)}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
+           kernel=None):
+    """2-D convolution (cross-correlation) of a batch of images.
+
+    Shapes: input (N, C, H, W), weight (C_out, C/groups, kH, kW), bias (C_out,) or None ->
+    out (N, C_out, OH, OW) with ``OH = (H + pad_top + pad_bottom - dilation*(kH-1) - 1) // stride + 1``.
+    dtypes: float32 or float64, all the same. ``stride`` and ``dilation``: int or pair, >= 1.
+    ``padding``: int or pair (same on both sides), ``"valid"`` (0) or ``"same"`` (output ceil(H/stride):
+    PyTorch's split for stride 1, TensorFlow's for stride > 1, the smaller half before).
+    ``padding_mode``: "zeros", "reflect" (mirror without the edge, padding < input size) or "replicate".
+    ``groups`` divides C and C_out (groups == C is a depthwise convolution).
+    ``kernel``: None (fastest), 1, 2 or 3 (see the module docstring).
+
+    Raises TypeError for non-arrays, non-float or mixed dtypes; ValueError for wrong ndim, empty or
+    non-contiguous arrays, channel mismatch, groups not dividing the channels, non-positive stride or
+    dilation, negative padding, reflect padding >= input size, a kernel larger than the padded input, an
+    unknown padding mode or kernel number.
+    """
+    op = "conv2d"
+    a = _check_conv(op, input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    k = kernel_number(op, kernel)
+    kern, xp = backend(op, input=input, weight=weight, bias=bias)
+    out = empty(xp, (a["N"], a["OC"], a["OH"], a["OW"]), input.dtype)
+    kern.conv2d_forward(out, input, weight, bias, *_geometry(a), k)
+    return out
+
+
+def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
+                          padding_mode="zeros", kernel=None):
+    """Gradient of :func:`conv2d` with respect to its input.
+
+    grad_output (N, C_out, OH, OW), weight (C_out, C/groups, kH, kW), ``input_shape`` (N, C, H, W) ->
+    dinput (N, C, H, W), the adjoint of the forward map (col2im of W^T dout). Other arguments and errors
+    as :func:`conv2d`; grad_output must have the forward's output shape.
+    """
+    op = "conv2d_backward_input"
+    array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
+    a = conv2d_args(op, shape4(op, "input_shape", input_shape), weight.shape, stride, padding, dilation, groups,
+                    padding_mode)
+    _check_grad_output(op, grad_output, a)
+    same_dtype(op, grad_output=grad_output, weight=weight)
+    k = kernel_number(op, kernel)
+    kern, xp = backend(op, grad_output=grad_output, weight=weight)
+    dinput = empty(xp, (a["N"], a["C"], a["H"], a["W"]), grad_output.dtype)
+    kern.conv2d_backward_input(dinput, grad_output, weight, *_geometry(a), k)
+    return dinput
+
+
+def conv2d_backward_weight(grad_output, input, weight_shape, stride=1, padding=0, dilation=1, groups=1,
+                           padding_mode="zeros", kernel=None):
+    """Gradient of :func:`conv2d` with respect to its weight.
+
+    grad_output (N, C_out, OH, OW), input (N, C, H, W), ``weight_shape`` (C_out, C/groups, kH, kW) ->
+    dweight of that shape: ``dweight[o, c, kh, kw] = sum_{n, i, j} dout[n, o, i, j] * xpad[n, g*Cg+c, i*s+kh*d,
+    j*s+kw*d]``. Arguments and errors as :func:`conv2d`.
+    """
+    op = "conv2d_backward_weight"
+    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
+    a = conv2d_args(op, input.shape, shape4(op, "weight_shape", weight_shape), stride, padding, dilation, groups,
+                    padding_mode)
+    _check_grad_output(op, grad_output, a)
+    same_dtype(op, grad_output=grad_output, input=input)
+    k = kernel_number(op, kernel)
+    kern, xp = backend(op, grad_output=grad_output, input=input)
+    dweight = empty(xp, tuple(weight_shape), input.dtype)
+    kern.conv2d_backward_weight(dweight, None, grad_output, input, *_geometry(a), k)
+    return dweight
+
+
+def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
+                    need_input_grad=True, need_bias_grad=True, kernel=None):
+    """All gradients of :func:`conv2d`: returns ``(dinput or None, dweight, dbias or None)``.
+
+    grad_output (N, C_out, OH, OW), input (N, C, H, W), weight (C_out, C/groups, kH, kW).
+    ``need_input_grad=False`` skips dinput (a network's first layer never needs it); dbias (C_out,) is
+    grad_output summed over N, OH, OW. Arguments and errors as :func:`conv2d`.
+    """
+    op = "conv2d_backward"
+    a = _check_conv(op, input, weight, None, stride, padding, dilation, groups, padding_mode)
+    _check_grad_output(op, grad_output, a)
+    same_dtype(op, grad_output=grad_output, input=input)
+    k = kernel_number(op, kernel)
+    kern, xp = backend(op, grad_output=grad_output, input=input, weight=weight)
+    geo = _geometry(a)
+    dinput = None
+    if need_input_grad:
+        dinput = empty(xp, input.shape, input.dtype)
+        kern.conv2d_backward_input(dinput, grad_output, weight, *geo, k)
+    dweight = empty(xp, weight.shape, input.dtype)
+    dbias = empty(xp, (a["OC"],), input.dtype) if need_bias_grad else None
+    kern.conv2d_backward_weight(dweight, dbias, grad_output, input, *geo, k)
+    return dinput, dweight, dbias
+
+
+# ---- conv_transpose2d -----------------------------------------------------------------------------
+def _transpose_args(op, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    array(op, "input", input, ndim=4, layout="(N, C_in, H, W)")
+    array(op, "weight", weight, ndim=4, layout="(C_in, C_out/groups, kH, kW)")
+    if bias is not None:
+        array(op, "bias", bias, ndim=1, layout="(C_out,)")
+    same_dtype(op, input=input, weight=weight, bias=bias)
+    N, Cin, H, W = input.shape
+    groups = positive_int(op, "groups", groups)
+    if Cin != weight.shape[0]:
+        raise ValueError(f"{op}: channel mismatch: weight {tuple(weight.shape)} expects C_in={weight.shape[0]} "
+                         f"but input {tuple(input.shape)} has C_in={Cin}")
+    (OH, OW), s, p, d = transpose_output_hw(op, (H, W), weight.shape[2:], stride, padding, output_padding,
+                                            dilation)
+    # conv_transpose2d(x) is conv2d's input gradient: x plays conv2d's grad_output, the output conv2d's input.
+    out_shape = (N, weight.shape[1] * groups, OH, OW)
+    a = conv2d_args(op, out_shape, weight.shape, s, p, d, groups, "zeros")
+    if bias is not None and bias.shape[0] != out_shape[1]:
+        raise ValueError(f"{op}: bias must have shape ({out_shape[1]},), got {tuple(bias.shape)}")
+    return a
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed convolution ("fractionally strided", Dumoulin & Visin 2016): the adjoint of conv2d.
+
+    input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW) as torch stores it, bias (C_out,) or None ->
+    (N, C_out, OH, OW), ``OH = (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1``.
+    Computed by conv2d's input-gradient kernel (the same code). float32/float64.
+    Raises TypeError for dtypes; ValueError for ndim, channel mismatch, groups not dividing the channels,
+    non-positive stride/dilation, output_padding >= both stride and dilation, a non-positive output size.
+    """
+    op = "conv_transpose2d"
+    a = _transpose_args(op, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    kern, xp = backend(op, input=input, weight=weight, bias=bias)
+    out = empty(xp, (a["N"], a["C"], a["H"], a["W"]), input.dtype)
+    kern.conv2d_backward_input(out, input, weight, *_geometry(a), 0)
+    if bias is not None:
+        out += bias.reshape(1, -1, 1, 1)
+    return out
+
+
+def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0, groups=1,
+                              dilation=1):
+    """Gradients of :func:`conv_transpose2d`: ``(dinput, dweight, dbias)``.
+
+    grad_output (N, C_out, OH, OW), input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW).
+    dinput = conv2d(grad_output, weight) (conv2d's forward kernel), dweight = conv2d's weight gradient with
+    input and grad_output in swapped roles, dbias (C_out,) = grad_output summed over N, OH, OW.
+    Errors as :func:`conv_transpose2d`; grad_output must have the forward's output shape.
+    """
+    op = "conv_transpose2d_backward"
+    a = _transpose_args(op, input, weight, None, stride, padding, output_padding, groups, dilation)
+    array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
+    want = (a["N"], a["C"], a["H"], a["W"])
+    if tuple(grad_output.shape) != want:
+        raise ValueError(f"{op}: grad_output must have shape {want}, got {tuple(grad_output.shape)}")
+    same_dtype(op, grad_output=grad_output, input=input)
+    kern, xp = backend(op, grad_output=grad_output, input=input, weight=weight)
+    geo = _geometry(a)
+    dinput = empty(xp, input.shape, input.dtype)
+    kern.conv2d_forward(dinput, grad_output, weight, None, *geo, 0)
+    dweight = empty(xp, weight.shape, input.dtype)
+    kern.conv2d_backward_weight(dweight, None, input, grad_output, *geo, 0)
+    dbias = grad_output.sum(axis=(0, 2, 3))
+    return dinput, dweight, dbias
+
+
+# ---- upsample2d -----------------------------------------------------------------------------------
+def _upsample_check(op, mode, align_corners):
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    if mode == "nearest" and align_corners:
+        raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
+
+
+def upsample2d(input, scale_factor=2, mode="nearest", align_corners=False):
+    """Upsample images by integer factors: input (N, C, H, W) -> (N, C, H*sh, W*sw), float32/float64.
+
+    ``scale_factor``: positive int or pair (sh, sw). ``mode="nearest"`` repeats each pixel in an sh x sw
+    block; ``"bilinear"`` interpolates between the 4 nearest source pixels with the source coordinates of
+    torch.nn.functional.interpolate (``align_corners=False``: ``src = (dst + 0.5)/scale - 0.5`` clamped at 0;
+    ``True``: corners map onto corners). Raises TypeError for dtypes, ValueError for ndim, a non-positive
+    scale, an unknown mode or align_corners with nearest.
+    """
+    op = "upsample2d"
+    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
+    sh, sw = scale_pair(op, scale_factor)
+    _upsample_check(op, mode, align_corners)
+    kern, xp = backend(op, input=input)
+    N, C, H, W = input.shape
+    out = empty(xp, (N, C, H * sh, W * sw), input.dtype)
+    kern.upsample2d_forward(out, input, sh, sw, mode, bool(align_corners))
+    return out
+
+
+def upsample2d_backward(grad_output, input_shape, scale_factor=2, mode="nearest", align_corners=False):
+    """Gradient of :func:`upsample2d`: grad_output (N, C, H*sh, W*sw) -> dinput (N, C, H, W) = ``input_shape``.
+    Each input pixel collects the gradient of every output it was interpolated into, with the same weights.
+    Errors as :func:`upsample2d`; grad_output must have the forward's output shape."""
+    op = "upsample2d_backward"
+    array(op, "grad_output", grad_output, ndim=4, layout="(N, C, OH, OW)")
+    N, C, H, W = shape4(op, "input_shape", input_shape)
+    sh, sw = scale_pair(op, scale_factor)
+    _upsample_check(op, mode, align_corners)
+    if tuple(grad_output.shape) != (N, C, H * sh, W * sw):
+        raise ValueError(f"{op}: grad_output must have shape {(N, C, H * sh, W * sw)}, "
+                         f"got {tuple(grad_output.shape)}")
+    kern, xp = backend(op, grad_output=grad_output)
+    dinput = empty(xp, (N, C, H, W), grad_output.dtype)
+    kern.upsample2d_backward(dinput, grad_output, sh, sw, mode, bool(align_corners))
+    return dinput

@@ -1,4 +1,82 @@
-"""fastann.ops: the norm family."""
+"""fastann.ops: the norm family (batch normalization, PyTorch semantics).
+
+:mod:`fastann.reference.norm` holds the math and is the executable spec; docs/batchnorm.md explains the
+kernels (one statistics sweep + one normalize sweep per channel, fused backward).
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+from ..reference.norm import batch_norm_args, batch_norm_backward_args
+from ..reference.pool import flag
+from ._common import backend, empty
+
+__all__ = ["batch_norm", "batch_norm_backward"]
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5, return_stats=False):
+    """Batch normalization over the channel axis 1 (Ioffe & Szegedy 2015), as ``torch.nn.functional.batch_norm``.
+
+    Args:
+        input: (N, C) or (N, C, H, W), float32 or float64, C-contiguous.
+        running_mean, running_var: (C,) same dtype. Inference uses them; training updates them IN PLACE:
+            ``running = (1 - momentum) * running + momentum * batch_stat``, with the UNBIASED batch variance
+            (M/(M-1), M = N*H*W) for running_var. Either may be None in training (no update).
+        weight, bias: (C,) gamma and beta, or None (gamma = 1, beta = 0).
+        training: batch statistics (True) or running statistics (False).
+        momentum: in [0, 1] (PyTorch's meaning; Keras' momentum=0.99 is PyTorch's 0.01).
+        eps: > 0, added to the variance.
+        return_stats: training only: also return save_mean and save_invstd = 1/sqrt(var + eps) (C,),
+            what :func:`batch_norm_backward` needs.
+
+    Returns:
+        output with the input's shape and dtype, or (output, save_mean, save_invstd).
+
+    Raises:
+        TypeError: non-array or non-float arguments, mixed dtypes, mixed NumPy/CuPy.
+        ValueError: input not 2-D/4-D, empty or non-contiguous; per-channel arrays not (C,); running stats
+            missing in inference or read-only in training; N*H*W == 1 in training; momentum outside [0, 1];
+            eps <= 0; return_stats without training.
+    """
+    op = "batch_norm"
+    _, C, _, training = batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps)
+    if flag(op, "return_stats", return_stats) and not training:
+        raise ValueError(f"{op}: return_stats=True needs training=True (inference has no batch statistics)")
+    k, xp = backend(op, input=input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
+    out = empty(xp, input.shape, input.dtype)
+    if not training:
+        k.batch_norm_forward_inference(out, input, running_mean, running_var, weight, bias, float(eps))
+        return out
+    save_mean = empty(xp, (C,), input.dtype)
+    save_invstd = empty(xp, (C,), input.dtype)
+    k.batch_norm_forward_training(out, save_mean, save_invstd, running_mean, running_var, input, weight, bias,
+                                  float(momentum), float(eps))
+    if return_stats:
+        return out, save_mean, save_invstd
+    return out
+
+
+def batch_norm_backward(grad_output, input, weight, save_mean, save_invstd):
+    """Gradients of training-mode :func:`batch_norm`, in one fused pass per channel.
+
+    Args:
+        grad_output, input: (N, C) or (N, C, H, W), same dtype (float32/float64).
+        weight: (C,) gamma, or None (gamma = 1).
+        save_mean, save_invstd: (C,) from ``batch_norm(..., training=True, return_stats=True)``.
+
+    Returns:
+        (dinput, dweight, dbias): dinput like input; dweight = sum(dy * xhat) (C,), or None when weight is
+        None; dbias = sum(dy) (C,), always (it is the bias gradient whether or not the forward had a bias).
+        dx = weight * invstd / M * (M*dy - sum(dy) - xhat * sum(dy*xhat)), xhat = (x - mean) * invstd.
+
+    Raises TypeError / ValueError as :func:`batch_norm` (shape mismatch between grad_output and input,
+    per-channel arrays not (C,), missing save_mean/save_invstd).
+    """
+    op = "batch_norm_backward"
+    _, C, _ = batch_norm_backward_args(op, grad_output, input, weight, save_mean, save_invstd)
+    k, xp = backend(op, grad_output=grad_output, input=input, weight=weight, save_mean=save_mean,
+                    save_invstd=save_invstd)
+    dinput = empty(xp, input.shape, input.dtype)
+    dweight = empty(xp, (C,), input.dtype)
+    dbias = empty(xp, (C,), input.dtype)
+    k.batch_norm_backward(dinput, dweight, dbias, grad_output, input, weight, save_mean, save_invstd)
+    return dinput, (None if weight is None else dweight), dbias

@@ -1,6 +1,294 @@
-"""fastann.reference: the conv family in plain NumPy float64."""
+"""fastann.reference: the conv family in plain NumPy float64.
+
+A convolution (cross-correlation, as in every deep-learning library) of an input x (N, C, H, W) with a
+weight w (OC, C/groups, KH, KW), stride s, dilation d and padding p::
+
+    out[n, o, i, j] = bias[o] + sum_{c, kh, kw} w[o, c, kh, kw] * xpad[n, g*Cg + c, i*s + kh*d, j*s + kw*d]
+
+where g = o // (OC/groups) is the output channel's group and xpad is x padded with zeros, its mirror image
+("reflect", like numpy.pad's "reflect") or its edge values ("replicate"). The reference sums over the
+KH*KW kernel taps, each tap one strided slice of xpad times a (OC/groups, C/groups) channel matrix.
+The backward passes are the adjoints of the same sums (Goodfellow et al., Deep Learning, sec. 9.5):
+the input gradient scatters dout through each tap back into xpad (then folds the padding back into x),
+the weight gradient correlates dout with each tap's slice.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-__all__: list[str] = []
+from .._checks import array, pair, positive_int, same_device, same_dtype
+from .._conv_args import conv2d_args, scale_pair, shape4, transpose_output_hw
+
+__all__ = ["conv2d", "conv2d_backward", "conv2d_backward_input", "conv2d_backward_weight",
+           "conv_transpose2d", "conv_transpose2d_backward", "upsample2d", "upsample2d_backward"]
+
+_NP_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "edge"}
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+def _pad(x, pads, mode):
+    pt, pb, pl, pr = pads
+    return np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), mode=_NP_MODE[mode])
+
+
+def _source_index(n, lo, hi, mode):
+    """For each padded position along one axis, the input index it copies (-1 for a zero)."""
+    i = np.arange(-lo, n + hi)
+    if mode == "zeros":
+        return np.where((i >= 0) & (i < n), i, -1)
+    if mode == "reflect":
+        i = np.abs(i)
+        return np.where(i >= n, 2 * (n - 1) - i, i)
+    return np.clip(i, 0, n - 1)
+
+
+def _unpad_grad(dxp, shape, pads, mode):
+    """Adjoint of _pad: every padded position's gradient goes to the input element it copied."""
+    N, C, H, W = shape
+    pt, pb, pl, pr = pads
+    rows, cols = _source_index(H, pt, pb, mode), _source_index(W, pl, pr, mode)
+    keep_r, keep_c = rows >= 0, cols >= 0
+    tmp = np.zeros((N, C, H, dxp.shape[3]))
+    np.add.at(tmp, (slice(None), slice(None), rows[keep_r]), dxp[:, :, keep_r])
+    dx = np.zeros((N, C, H, W))
+    np.add.at(dx, (slice(None), slice(None), slice(None), cols[keep_c]), tmp[:, :, :, keep_c])
+    return dx
+
+
+def _tap(a, kh, kw, a_geom):
+    """The strided slice of the padded input that kernel tap (kh, kw) multiplies: (N, C, OH, OW)."""
+    OH, OW, (sh, sw), (dh, dw) = a_geom
+    return a[:, :, kh * dh: kh * dh + (OH - 1) * sh + 1: sh, kw * dw: kw * dw + (OW - 1) * sw + 1: sw]
+
+
+def _check_conv(op, input, weight, bias, stride, padding, dilation, groups, padding_mode):
+    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
+    array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
+    if bias is not None:
+        array(op, "bias", bias, ndim=1, layout="(C_out,)")
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+    same_device(op, input=input, weight=weight, bias=bias)
+    same_dtype(op, input=input, weight=weight, bias=bias)
+    return conv2d_args(op, input.shape, weight.shape, stride, padding, dilation, groups, padding_mode)
+
+
+def _check_grad_output(op, grad_output, a):
+    array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
+    want = (a["N"], a["OC"], a["OH"], a["OW"])
+    if tuple(grad_output.shape) != want:
+        raise ValueError(f"{op}: grad_output must have shape {want}, got {tuple(grad_output.shape)}")
+
+
+# ---- conv2d ---------------------------------------------------------------------------------------
+def _forward(x, w, a):
+    G, OC = a["groups"], a["OC"]
+    OCg, Cg = OC // G, a["C"] // G
+    xp = _pad(np.asarray(x, np.float64), a["pads"], a["padding_mode"])
+    w = np.asarray(w, np.float64)
+    geom = (a["OH"], a["OW"], a["stride"], a["dilation"])
+    out = np.zeros((a["N"], OC, a["OH"], a["OW"]))
+    for g in range(G):
+        for kh in range(a["KH"]):
+            for kw in range(a["KW"]):
+                patch = _tap(xp, kh, kw, geom)[:, g * Cg:(g + 1) * Cg]
+                out[:, g * OCg:(g + 1) * OCg] += np.einsum("nchw,oc->nohw", patch,
+                                                           w[g * OCg:(g + 1) * OCg, :, kh, kw])
+    return out
+
+
+def _backward_input(dout, w, a):
+    G, OC, C = a["groups"], a["OC"], a["C"]
+    OCg, Cg = OC // G, C // G
+    pt, pb, pl, pr = a["pads"]
+    dout, w = np.asarray(dout, np.float64), np.asarray(w, np.float64)
+    geom = (a["OH"], a["OW"], a["stride"], a["dilation"])
+    dxp = np.zeros((a["N"], C, a["H"] + pt + pb, a["W"] + pl + pr))
+    for g in range(G):
+        for kh in range(a["KH"]):
+            for kw in range(a["KW"]):
+                view = _tap(dxp, kh, kw, geom)[:, g * Cg:(g + 1) * Cg]  # a view: += writes into dxp
+                view += np.einsum("nohw,oc->nchw", dout[:, g * OCg:(g + 1) * OCg],
+                                  w[g * OCg:(g + 1) * OCg, :, kh, kw])
+    return _unpad_grad(dxp, (a["N"], C, a["H"], a["W"]), a["pads"], a["padding_mode"])
+
+
+def _backward_weight(dout, x, a):
+    G, OC, C = a["groups"], a["OC"], a["C"]
+    OCg, Cg = OC // G, C // G
+    xp = _pad(np.asarray(x, np.float64), a["pads"], a["padding_mode"])
+    dout = np.asarray(dout, np.float64)
+    geom = (a["OH"], a["OW"], a["stride"], a["dilation"])
+    dw = np.zeros((OC, Cg, a["KH"], a["KW"]))
+    for g in range(G):
+        for kh in range(a["KH"]):
+            for kw in range(a["KW"]):
+                patch = _tap(xp, kh, kw, geom)[:, g * Cg:(g + 1) * Cg]
+                dw[g * OCg:(g + 1) * OCg, :, kh, kw] = np.einsum("nohw,nchw->oc",
+                                                                 dout[:, g * OCg:(g + 1) * OCg], patch)
+    return dw
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
+           kernel=None):
+    """2-D convolution (cross-correlation), float64. input (N, C, H, W), weight (OC, C/groups, KH, KW),
+    bias (OC,) or None -> (N, OC, OH, OW). ``kernel`` is accepted and ignored (one reference)."""
+    a = _check_conv("conv2d", input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    out = _forward(input, weight, a)
+    if bias is not None:
+        out += np.asarray(bias, np.float64)[None, :, None, None]
+    return out
+
+
+def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
+                          padding_mode="zeros", kernel=None):
+    """Gradient of conv2d with respect to its input: (N, C, H, W) = ``input_shape``."""
+    op = "conv2d_backward_input"
+    array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
+    a = conv2d_args(op, shape4(op, "input_shape", input_shape), weight.shape, stride, padding, dilation,
+                    groups, padding_mode)
+    _check_grad_output(op, grad_output, a)
+    same_dtype(op, grad_output=grad_output, weight=weight)
+    return _backward_input(grad_output, weight, a)
+
+
+def conv2d_backward_weight(grad_output, input, weight_shape, stride=1, padding=0, dilation=1, groups=1,
+                           padding_mode="zeros", kernel=None):
+    """Gradient of conv2d with respect to its weight: (OC, C/groups, KH, KW) = ``weight_shape``."""
+    op = "conv2d_backward_weight"
+    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
+    a = conv2d_args(op, input.shape, shape4(op, "weight_shape", weight_shape), stride, padding, dilation,
+                    groups, padding_mode)
+    _check_grad_output(op, grad_output, a)
+    same_dtype(op, grad_output=grad_output, input=input)
+    return _backward_weight(grad_output, input, a)
+
+
+def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1,
+                    padding_mode="zeros", need_input_grad=True, need_bias_grad=True, kernel=None):
+    """(dinput or None, dweight, dbias or None) of conv2d; dbias (OC,) = grad_output summed over N, OH, OW."""
+    op = "conv2d_backward"
+    a = _check_conv(op, input, weight, None, stride, padding, dilation, groups, padding_mode)
+    _check_grad_output(op, grad_output, a)
+    same_dtype(op, grad_output=grad_output, input=input)
+    dx = _backward_input(grad_output, weight, a) if need_input_grad else None
+    dw = _backward_weight(grad_output, input, a)
+    db = np.asarray(grad_output, np.float64).sum(axis=(0, 2, 3)) if need_bias_grad else None
+    return dx, dw, db
+
+
+# ---- conv_transpose2d -----------------------------------------------------------------------------
+def _transpose_args(op, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    array(op, "input", input, ndim=4, layout="(N, C_in, H, W)")
+    array(op, "weight", weight, ndim=4, layout="(C_in, C_out/groups, kH, kW)")
+    if bias is not None:
+        array(op, "bias", bias, ndim=1, layout="(C_out,)")
+    same_dtype(op, input=input, weight=weight, bias=bias)
+    N, Cin, H, W = input.shape
+    groups = positive_int(op, "groups", groups)
+    if Cin != weight.shape[0]:
+        raise ValueError(f"{op}: channel mismatch: weight {tuple(weight.shape)} expects C_in={weight.shape[0]} "
+                         f"but input {tuple(input.shape)} has C_in={Cin}")
+    (OH, OW), s, p, d = transpose_output_hw(op, (H, W), weight.shape[2:], stride, padding, output_padding,
+                                            dilation)
+    # conv_transpose2d(x) is conv2d's input gradient: x plays conv2d's grad_output, the output conv2d's input.
+    out_shape = (N, weight.shape[1] * groups, OH, OW)
+    a = conv2d_args(op, out_shape, weight.shape, s, p, d, groups, "zeros")
+    if (a["OH"], a["OW"]) != (H, W):  # cannot happen with the formula above; kept as a guard
+        raise ValueError(f"{op}: input {tuple(input.shape)} does not match weight {tuple(weight.shape)}")
+    if bias is not None and bias.shape[0] != out_shape[1]:
+        raise ValueError(f"{op}: bias must have shape ({out_shape[1]},), got {tuple(bias.shape)}")
+    return a
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed convolution (the adjoint of conv2d, 'fractionally strided'; Dumoulin & Visin 2016).
+    input (N, C_in, H, W), weight (C_in, C_out/groups, KH, KW) as torch stores it, bias (C_out,) ->
+    (N, C_out, (H-1)*s - 2p + d*(KH-1) + output_padding + 1, ...)."""
+    a = _transpose_args("conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups,
+                        dilation)
+    out = _backward_input(input, weight, a)
+    if bias is not None:
+        out += np.asarray(bias, np.float64)[None, :, None, None]
+    return out
+
+
+def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0, groups=1,
+                              dilation=1):
+    """(dinput, dweight, dbias) of conv_transpose2d: dinput is conv2d(grad_output, weight), dweight is
+    conv2d's weight gradient with the roles of input and grad_output swapped."""
+    op = "conv_transpose2d_backward"
+    a = _transpose_args(op, input, weight, None, stride, padding, output_padding, groups, dilation)
+    array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
+    want = (a["N"], a["C"], a["H"], a["W"])
+    if tuple(grad_output.shape) != want:
+        raise ValueError(f"{op}: grad_output must have shape {want}, got {tuple(grad_output.shape)}")
+    dx = _forward(grad_output, weight, a)
+    dw = _backward_weight(input, grad_output, a)
+    db = np.asarray(grad_output, np.float64).sum(axis=(0, 2, 3))
+    return dx, dw, db
+
+
+# ---- upsample2d -----------------------------------------------------------------------------------
+def _upsample_check(op, mode, align_corners):
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    if mode == "nearest" and align_corners:
+        raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
+
+
+def _linear_weights(n_in, n_out, scale, align_corners):
+    """For each output index along one axis: the two source indices and the weight of the second
+    (torch.nn.functional.interpolate's bilinear source coordinates)."""
+    j = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        src = j * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+    else:
+        src = np.maximum((j + 0.5) / scale - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, src - i0
+
+
+def _upsample_matrix(n_in, scale, mode, align_corners):
+    """(n_in*scale, n_in) interpolation matrix along one axis."""
+    n_out = n_in * scale
+    m = np.zeros((n_out, n_in))
+    if mode == "nearest":
+        m[np.arange(n_out), np.arange(n_out) // scale] = 1.0
+    else:
+        i0, i1, lam = _linear_weights(n_in, n_out, scale, align_corners)
+        np.add.at(m, (np.arange(n_out), i0), 1.0 - lam)
+        np.add.at(m, (np.arange(n_out), i1), lam)
+    return m
+
+
+def upsample2d(input, scale_factor=2, mode="nearest", align_corners=False):
+    """Upsampling by integer factors: input (N, C, H, W) -> (N, C, H*sh, W*sw). 'nearest' repeats pixels,
+    'bilinear' interpolates like torch.nn.functional.interpolate (align_corners as there). Separable:
+    out = Mh @ x @ Mw^T per plane."""
+    op = "upsample2d"
+    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
+    sh, sw = scale_pair(op, scale_factor)
+    _upsample_check(op, mode, align_corners)
+    mh = _upsample_matrix(input.shape[2], sh, mode, align_corners)
+    mw = _upsample_matrix(input.shape[3], sw, mode, align_corners)
+    return np.einsum("ah,nchw,bw->ncab", mh, np.asarray(input, np.float64), mw)
+
+
+def upsample2d_backward(grad_output, input_shape, scale_factor=2, mode="nearest", align_corners=False):
+    """Gradient of upsample2d with respect to its input: Mh^T @ dout @ Mw per plane."""
+    op = "upsample2d_backward"
+    array(op, "grad_output", grad_output, ndim=4, layout="(N, C, OH, OW)")
+    N, C, H, W = shape4(op, "input_shape", input_shape)
+    sh, sw = scale_pair(op, scale_factor)
+    _upsample_check(op, mode, align_corners)
+    if tuple(grad_output.shape) != (N, C, H * sh, W * sw):
+        raise ValueError(f"{op}: grad_output must have shape {(N, C, H * sh, W * sw)}, "
+                         f"got {tuple(grad_output.shape)}")
+    mh = _upsample_matrix(H, sh, mode, align_corners)
+    mw = _upsample_matrix(W, sw, mode, align_corners)
+    return np.einsum("ah,ncab,bw->nchw", mh, np.asarray(grad_output, np.float64), mw)
+
+
+_ = pair  # re-exported helpers stay importable

@@ -1,6 +1,149 @@
-"""fastann.reference: the norm family in plain NumPy float64."""
+"""fastann.reference: the norm family in plain NumPy float64.
+
+Batch normalization (Ioffe & Szegedy, "Batch Normalization", ICML 2015) with PyTorch's conventions
+(``torch.nn.functional.batch_norm``), for input (N, C) or (N, C, H, W); statistics per channel C over the
+M = N*H*W values::
+
+    training:  mean = sum(x)/M,  var = sum((x - mean)^2)/M,  invstd = 1/sqrt(var + eps)
+               y = (x - mean) * invstd * weight + bias
+               running_mean <- (1 - momentum) * running_mean + momentum * mean
+               running_var  <- (1 - momentum) * running_var  + momentum * var * M/(M-1)   (unbiased)
+    inference: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias
+    backward (training), xhat = (x - mean) * invstd:
+               dbias = sum(dy),  dweight = sum(dy * xhat)
+               dx = weight * invstd / M * (M*dy - sum(dy) - xhat * sum(dy * xhat))
+"""
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
-__all__: list[str] = []
+from .._checks import array, same_device, same_dtype
+from .pool import flag
+
+__all__ = ["batch_norm", "batch_norm_backward"]
+
+
+def _channel_array(op: str, name: str, a, C: int, writeable: bool = False):
+    if a is None:
+        return None
+    array(op, name, a, ndim=1, layout="(C,)")
+    if a.shape[0] != C:
+        raise ValueError(f"{op}: {name} must have shape ({C},) to match the input's C={C}, got {tuple(a.shape)}")
+    if writeable and not getattr(a.flags, "writeable", True):
+        raise ValueError(f"{op}: {name} is read-only but training updates it in place")
+    return a
+
+
+def batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps):
+    """Validate batch_norm's arguments (shared by fastann.ops and this reference); returns (N, C, HW)."""
+    array(op, "input", input, ndim=(2, 4), layout="(N,C) or (N,C,H,W)")
+    training = flag(op, "training", training)
+    N, C = input.shape[:2]
+    HW = int(np.prod(input.shape[2:])) if input.ndim == 4 else 1
+    _channel_array(op, "running_mean", running_mean, C, writeable=training)
+    _channel_array(op, "running_var", running_var, C, writeable=training)
+    _channel_array(op, "weight", weight, C)
+    _channel_array(op, "bias", bias, C)
+    same_dtype(op, input=input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
+    same_device(op, input=input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError(f"{op}: inference mode (training=False) needs running_mean and running_var")
+    if training and N * HW < 2:
+        raise ValueError(f"{op}: training needs more than one value per channel, got input shape "
+                         f"{tuple(input.shape)}")
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= float(momentum) <= 1.0:
+        raise ValueError(f"{op}: momentum must be a number in [0, 1], got {momentum!r}")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (0.0 < float(eps) < np.inf):
+        raise ValueError(f"{op}: eps must be a positive number, got {eps!r}")
+    return N, C, HW, training
+
+
+def _per_channel(v, ndim):
+    """(C,) -> broadcastable against (N, C) or (N, C, H, W)."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5, return_stats=False):
+    """Batch normalization (see the module docstring for the math), float64 result.
+
+    input (N, C) or (N, C, H, W); running_mean, running_var, weight, bias (C,) or None. In training mode the
+    running statistics (if given) are updated IN PLACE. With ``return_stats`` (training only) returns
+    ``(output, save_mean, save_invstd)`` as :func:`batch_norm_backward` takes them.
+    Raises TypeError (dtype), ValueError (shapes, N*H*W == 1 in training, momentum/eps out of range,
+    return_stats outside training).
+    """
+    op = "batch_norm"
+    N, C, HW, training = batch_norm_args(op, input, running_mean, running_var, weight, bias, training,
+                                         momentum, eps)
+    if flag(op, "return_stats", return_stats) and not training:
+        raise ValueError(f"{op}: return_stats=True needs training=True (inference has no batch statistics)")
+    x = np.asarray(input, dtype=np.float64)
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    if training:
+        mean = x.mean(axis=axes)
+        var = ((x - _per_channel(mean, x.ndim)) ** 2).mean(axis=axes)
+        M = N * HW
+        if running_mean is not None:
+            running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+        if running_var is not None:
+            running_var[...] = (1 - momentum) * running_var + momentum * var * M / (M - 1)
+    else:
+        mean = np.asarray(running_mean, dtype=np.float64)
+        var = np.asarray(running_var, dtype=np.float64)
+    invstd = 1.0 / np.sqrt(var + eps)
+    y = (x - _per_channel(mean, x.ndim)) * _per_channel(invstd, x.ndim)
+    if weight is not None:
+        y = y * _per_channel(np.asarray(weight, dtype=np.float64), x.ndim)
+    if bias is not None:
+        y = y + _per_channel(np.asarray(bias, dtype=np.float64), x.ndim)
+    if return_stats:
+        return y, mean, invstd
+    return y
+
+
+def batch_norm_backward_args(op, grad_output, input, weight, save_mean, save_invstd):
+    """Validate batch_norm_backward's arguments (shared with fastann.ops); returns (N, C, HW)."""
+    array(op, "input", input, ndim=(2, 4), layout="(N,C) or (N,C,H,W)")
+    array(op, "grad_output", grad_output, ndim=(2, 4), layout="(N,C) or (N,C,H,W)")
+    if grad_output.shape != input.shape:
+        raise ValueError(f"{op}: grad_output {tuple(grad_output.shape)} and input {tuple(input.shape)} "
+                         "must have the same shape")
+    C = input.shape[1]
+    _channel_array(op, "weight", weight, C)
+    if save_mean is None or save_invstd is None:
+        raise ValueError(f"{op}: save_mean and save_invstd (from batch_norm(..., training=True, "
+                         "return_stats=True)) are required")
+    _channel_array(op, "save_mean", save_mean, C)
+    _channel_array(op, "save_invstd", save_invstd, C)
+    same_dtype(op, grad_output=grad_output, input=input, weight=weight, save_mean=save_mean,
+               save_invstd=save_invstd)
+    same_device(op, grad_output=grad_output, input=input, weight=weight, save_mean=save_mean,
+                save_invstd=save_invstd)
+    HW = int(np.prod(input.shape[2:])) if input.ndim == 4 else 1
+    return input.shape[0], C, HW
+
+
+def batch_norm_backward(grad_output, input, weight, save_mean, save_invstd):
+    """Backward of training-mode :func:`batch_norm`; returns ``(dinput, dweight, dbias)`` in float64.
+
+    grad_output, input (N, C[, H, W]); weight (C,) or None (then gamma = 1 and dweight is None);
+    save_mean, save_invstd (C,) from the forward's ``return_stats``. dbias = sum(dy) is always returned
+    (it is the gradient of a bias whether or not the forward had one). Formulas in the module docstring.
+    """
+    op = "batch_norm_backward"
+    N, C, HW = batch_norm_backward_args(op, grad_output, input, weight, save_mean, save_invstd)
+    x = np.asarray(input, dtype=np.float64)
+    dy = np.asarray(grad_output, dtype=np.float64)
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    M = N * HW
+    invstd = np.asarray(save_invstd, dtype=np.float64)
+    xhat = (x - _per_channel(np.asarray(save_mean, dtype=np.float64), x.ndim)) * _per_channel(invstd, x.ndim)
+    dbias = dy.sum(axis=axes)
+    dweight = (dy * xhat).sum(axis=axes)
+    gamma = np.ones(C) if weight is None else np.asarray(weight, dtype=np.float64)
+    k = _per_channel(gamma * invstd / M, x.ndim)
+    dx = k * (M * dy - _per_channel(dbias, x.ndim) - xhat * _per_channel(dweight, x.ndim))
+    return dx, (None if weight is None else dweight), dbias

@@ -1,6 +1,233 @@
-"""fastann.reference: the pool family in plain NumPy float64."""
+"""fastann.reference: the pool family in plain NumPy float64.
+
+2-D max / average / global-average pooling on NCHW arrays, forward and backward, with PyTorch's semantics
+(``torch.nn.functional.max_pool2d`` / ``avg_pool2d`` / ``adaptive_avg_pool2d(x, 1)``). Every function takes
+float32 or float64 input and computes and returns float64 (indices: int64).
+
+Output size of a pooled dimension of size ``I`` (PyTorch, ``aten/src/ATen/native/Pool.h``)::
+
+    O = floor_or_ceil((I + 2*P - D*(K-1) - 1) / S) + 1
+    ceil_mode: O -= 1 if (O-1)*S >= I + P      (the last window must start inside the input or left padding)
+
+with padding ``P <= K // 2`` and ``O >= 1`` required.
+"""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
-__all__: list[str] = []
+from .._checks import array, nonneg_int, pair, positive_int
+
+__all__ = [
+    "max_pool2d",
+    "max_pool2d_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "global_avg_pool2d",
+    "global_avg_pool2d_backward",
+]
+
+
+class Pool2dGeometry(NamedTuple):
+    """A validated 2-D pooling call: input (N,C,H,W) -> output (N,C,OH,OW)."""
+
+    N: int
+    C: int
+    H: int
+    W: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    ceil_mode: bool
+    OH: int
+    OW: int
+
+
+def flag(op: str, name: str, v) -> bool:
+    """A bool argument (Python or NumPy bool); TypeError otherwise."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be a bool, got {type(v).__name__} {v!r}")
+    return bool(v)
+
+
+def pool2d_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:
+    """PyTorch's pooled output size of one dimension (may be <= 0; the caller rejects that)."""
+    num = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (-(-num // stride) if ceil_mode else num // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def input_shape_arg(op: str, input_shape) -> tuple[int, int, int, int]:
+    """A 4-tuple of positive ints (N, C, H, W), as the backward functions take it."""
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 4:
+        raise ValueError(f"{op}: input_shape must be a 4-tuple (N, C, H, W), got {input_shape!r}")
+    return tuple(positive_int(op, "input_shape", v) for v in input_shape)  # type: ignore[return-value]
+
+
+def pool2d_geometry(op: str, input_shape, kernel_size, stride=None, padding=0, dilation=1,
+                    ceil_mode=False) -> Pool2dGeometry:
+    """Validate the pooling arguments against an (N,C,H,W) shape; ValueError/TypeError naming ``op``."""
+    N, C, H, W = input_shape
+    kh, kw = pair(op, "kernel_size", kernel_size)
+    sh, sw = (kh, kw) if stride is None else pair(op, "stride", stride)
+    ph, pw = pair(op, "padding", padding, check=nonneg_int)
+    dh, dw = pair(op, "dilation", dilation)
+    ceil_mode = flag(op, "ceil_mode", ceil_mode)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel_size {(kh, kw)}")
+    oh = pool2d_output_size(H, kh, sh, ph, dh, ceil_mode)
+    ow = pool2d_output_size(W, kw, sw, pw, dw, ceil_mode)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{op}: output size {(oh, ow)} is too small for input {(H, W)}, kernel_size "
+                         f"{(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)}, dilation {(dh, dw)}")
+    for O, S, P, K, D, I in ((oh, sh, ph, kh, dh, H), (ow, sw, pw, kw, dw, W)):
+        taps = np.arange(O)[:, None] * S - P + np.arange(K)[None, :] * D
+        if not np.all(np.any((taps >= 0) & (taps < I), axis=1)):
+            raise ValueError(f"{op}: with this padding {(ph, pw)} and dilation {(dh, dw)} a pooling window "
+                             f"lies entirely in the padding of input {(H, W)}")
+    return Pool2dGeometry(N, C, H, W, (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode, oh, ow)
+
+
+def _padded(x: np.ndarray, g: Pool2dGeometry, fill: float) -> np.ndarray:
+    """x padded with ``fill``: P on the top/left, and on the bottom/right as much as the last (ceil_mode)
+    window reaches, at least P."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.padding, g.dilation
+    bottom = max(ph, (g.OH - 1) * sh - ph + dh * (kh - 1) + 1 - g.H)
+    right = max(pw, (g.OW - 1) * sw - pw + dw * (kw - 1) + 1 - g.W)
+    return np.pad(x, ((0, 0), (0, 0), (ph, bottom), (pw, right)), constant_values=fill)
+
+
+def _tap(xp: np.ndarray, g: Pool2dGeometry, i: int, j: int) -> np.ndarray:
+    """View of the padded input holding tap (i, j) of every window: shape (N, C, OH, OW)."""
+    (sh, sw), (dh, dw) = g.stride, g.dilation
+    return xp[:, :, i * dh: i * dh + (g.OH - 1) * sh + 1: sh, j * dw: j * dw + (g.OW - 1) * sw + 1: sw]
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """2-D max pooling; returns ``(output, indices)``.
+
+    input (N, C, H, W) float32/float64 -> output (N, C, OH, OW) float64 and indices (N, C, OH, OW) int64,
+    the flat offset ``ih * W + iw`` of each window's maximum in its (H, W) plane (PyTorch's
+    ``return_indices=True``). Padding counts as -inf. Within a window the taps are visited in row-major
+    order and a tap replaces the running maximum when it is greater or NaN (PyTorch's CPU rule: a NaN wins,
+    ties keep the first). Raises TypeError (dtype) / ValueError (ndim, empty, bad window arguments).
+    """
+    op = "max_pool2d"
+    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
+    g = pool2d_geometry(op, input.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    x = _padded(np.asarray(input, dtype=np.float64), g, -np.inf)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.padding, g.dilation
+    h0 = np.arange(g.OH) * sh - ph  # window starts (input coordinates)
+    w0 = np.arange(g.OW) * sw - pw
+    # Before any tap is taken the index is the window's first tap inside the input (PyTorch's start value).
+    first_h = np.where(h0 < 0, h0 + (-h0 + dh - 1) // dh * dh, h0)
+    first_w = np.where(w0 < 0, w0 + (-w0 + dw - 1) // dw * dw, w0)
+    best = np.full((g.N, g.C, g.OH, g.OW), -np.inf)
+    index = np.broadcast_to(first_h[:, None] * g.W + first_w[None, :], best.shape).copy()
+    for i in range(kh):
+        for j in range(kw):
+            v = _tap(x, g, i, j)
+            take = (v > best) | np.isnan(v)  # padding is -inf: never taken
+            ih, iw = h0 + i * dh, w0 + j * dw
+            best = np.where(take, v, best)
+            index = np.where(take, ih[:, None] * g.W + iw[None, :], index)
+    return best, index.astype(np.int64)
+
+
+def max_pool2d_backward(grad_output, indices, input_shape):
+    """Backward of :func:`max_pool2d`: each output's gradient goes to the input element its index names
+    (summed where windows overlap). grad_output, indices (N, C, OH, OW) -> dinput ``input_shape`` float64.
+    Raises ValueError for an index outside [0, H*W)."""
+    op = "max_pool2d_backward"
+    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
+    array(op, "indices", indices, ndim=4, layout="(N,C,OH,OW)", float_only=False)
+    if indices.dtype != np.int64:
+        raise TypeError(f"{op}: indices must be int64, got dtype {indices.dtype}")
+    N, C, H, W = input_shape_arg(op, input_shape)
+    if indices.shape != grad_output.shape or grad_output.shape[:2] != (N, C):
+        raise ValueError(f"{op}: grad_output {tuple(grad_output.shape)}, indices {tuple(indices.shape)} and "
+                         f"input_shape {(N, C, H, W)} disagree")
+    idx = np.asarray(indices).reshape(N * C, -1)
+    if idx.size and (idx.min() < 0 or idx.max() >= H * W):
+        raise ValueError(f"{op}: indices must lie in [0, H*W) = [0, {H * W})")
+    dx = np.zeros((N * C, H * W))
+    rows = np.repeat(np.arange(N * C), idx.shape[1])
+    np.add.at(dx, (rows, idx.reshape(-1)), np.asarray(grad_output, dtype=np.float64).reshape(-1))
+    return dx.reshape(N, C, H, W)
+
+
+def _avg_divisor(g: Pool2dGeometry, count_include_pad: bool) -> np.ndarray:
+    """(OH, OW) divisors, PyTorch's CPU rule: the window clipped to the padded input (count_include_pad)
+    or to the real input."""
+    counts = []
+    for O, S, P, K, I in ((g.OH, g.stride[0], g.padding[0], g.kernel[0], g.H),
+                          (g.OW, g.stride[1], g.padding[1], g.kernel[1], g.W)):
+        start = np.arange(O) * S - P
+        end = np.minimum(start + K, I + P)
+        if count_include_pad:
+            counts.append(end - start)
+        else:
+            counts.append(np.minimum(end, I) - np.maximum(start, 0))
+    return (counts[0][:, None] * counts[1][None, :]).astype(np.float64)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """2-D average pooling. input (N, C, H, W) -> (N, C, OH, OW) float64.
+
+    Each window's sum of real input elements (padding is zero) divided by: the window size clipped to the
+    padded input when ``count_include_pad`` (so a ceil_mode window running past the padding counts only
+    up to it, as PyTorch), else the number of real input elements in the window.
+    Raises TypeError / ValueError as :func:`max_pool2d`.
+    """
+    op = "avg_pool2d"
+    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
+    g = pool2d_geometry(op, input.shape, kernel_size, stride, padding, 1, ceil_mode)
+    cip = flag(op, "count_include_pad", count_include_pad)
+    x = _padded(np.asarray(input, dtype=np.float64), g, 0.0)
+    total = np.zeros((g.N, g.C, g.OH, g.OW))
+    for i in range(g.kernel[0]):
+        for j in range(g.kernel[1]):
+            total += _tap(x, g, i, j)
+    return total / _avg_divisor(g, cip)
+
+
+def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True):
+    """Backward of :func:`avg_pool2d`: each output's gradient divided by its divisor and added to every real
+    input element of its window. grad_output (N, C, OH, OW) -> dinput ``input_shape`` float64."""
+    op = "avg_pool2d_backward"
+    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
+    shape = input_shape_arg(op, input_shape)
+    g = pool2d_geometry(op, shape, kernel_size, stride, padding, 1, ceil_mode)
+    cip = flag(op, "count_include_pad", count_include_pad)
+    if tuple(grad_output.shape) != (g.N, g.C, g.OH, g.OW):
+        raise ValueError(f"{op}: grad_output must have shape {(g.N, g.C, g.OH, g.OW)}, got "
+                         f"{tuple(grad_output.shape)}")
+    share = np.asarray(grad_output, dtype=np.float64) / _avg_divisor(g, cip)
+    dx = _padded(np.zeros(shape), g, 0.0)
+    for i in range(g.kernel[0]):
+        for j in range(g.kernel[1]):
+            _tap(dx, g, i, j)[...] += share  # a tap's windows never overlap: plain += is exact
+    ph, pw = g.padding
+    return dx[:, :, ph: ph + g.H, pw: pw + g.W].copy()
+
+
+def global_avg_pool2d(input):
+    """Mean over each (H, W) plane: input (N, C, H, W) -> (N, C) float64."""
+    array("global_avg_pool2d", "input", input, ndim=4, layout="(N,C,H,W)")
+    return np.asarray(input, dtype=np.float64).mean(axis=(2, 3))
+
+
+def global_avg_pool2d_backward(grad_output, input_shape):
+    """Backward of :func:`global_avg_pool2d`: grad_output (N, C) -> dinput ``input_shape`` = g / (H*W)."""
+    op = "global_avg_pool2d_backward"
+    array(op, "grad_output", grad_output, ndim=2, layout="(N,C)")
+    N, C, H, W = input_shape_arg(op, input_shape)
+    if tuple(grad_output.shape) != (N, C):
+        raise ValueError(f"{op}: grad_output must have shape {(N, C)}, got {tuple(grad_output.shape)}")
+    g = np.asarray(grad_output, dtype=np.float64) / (H * W)
+    return np.broadcast_to(g[:, :, None, None], (N, C, H, W)).copy()

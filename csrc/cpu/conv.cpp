@@ -1,0 +1,760 @@
+// conv.cpp: conv2d forward / backward-input / backward-weight (the ladder of conv.hpp), the padding modes,
+// and upsample2d. Baseline x86-64 code; the AVX-512 micro-kernel lives in conv_avx512.cpp.
+//
+// Notation used throughout: Cg = C/groups, OCg = OC/groups, K = Cg*KH*KW (the reduction length of one
+// output element), P = OH*OW (output positions per image). Per image n and group g, a convolution is the
+// matrix product   out[n,g] (OCg x P) = W[g] (OCg x K) * col[n,g] (K x P)
+// where col ("im2col") holds, in row k=(c,kh,kw) and column p=(oh,ow), the input element that tap (kh,kw)
+// of channel c multiplies for output position p. Its two gradients are the two other products:
+//   dcol (K x P) = W[g]^T * dout[n,g]          then col2im scatters dcol back onto the input gradient
+//   dW[g] (OCg x K) += dout[n,g] * col^T       summed over the images
+#include "fastann/cpu/conv.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "fastann/common.hpp"
+
+namespace fastann::cpu {
+
+// ===================================================================================================
+// helpers
+// ===================================================================================================
+namespace {
+
+using conv_detail::MR;
+using conv_detail::NR;
+
+int64_t mul_checked(int64_t a, int64_t b, const char* op) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) fail(op, ": array size overflows int64 (", a, " x ", b, ")");
+  return r;
+}
+
+int64_t out_len(int64_t n, int64_t lo, int64_t hi, int64_t k, int64_t s, int64_t d) {
+  return (n + lo + hi - d * (k - 1) - 1) / s + 1;
+}
+
+// The input index a padded position copies: reflect mirrors without repeating the edge (torch "reflect"),
+// replicate repeats the edge. Only called for modes other than zeros.
+inline int64_t source_index(int64_t i, int64_t n, PaddingMode mode) {
+  if (mode == PaddingMode::reflect) {
+    if (i < 0) i = -i;
+    if (i >= n) i = 2 * (n - 1) - i;
+    return i;
+  }
+  return i < 0 ? 0 : (i >= n ? n - 1 : i);
+}
+
+// The same convolution on an input that already carries its padding: pads 0, zeros mode.
+Conv2dParams on_padded_input(const Conv2dParams& p) {
+  Conv2dParams q = p;
+  q.H = p.H + p.pad_top + p.pad_bottom;
+  q.W = p.W + p.pad_left + p.pad_right;
+  q.pad_top = q.pad_bottom = q.pad_left = q.pad_right = 0;
+  q.mode = PaddingMode::zeros;
+  return q;
+}
+
+// inp (N,C,H,W) -> xpad (N,C,H+pt+pb,W+pl+pr) for reflect / replicate padding
+template <class T>
+void materialize_padded(T* xpad, const T* inp, const Conv2dParams& p) {
+  const int64_t Hp = p.H + p.pad_top + p.pad_bottom, Wp = p.W + p.pad_left + p.pad_right;
+  std::vector<int64_t> col_src(Wp);
+  for (int64_t j = 0; j < Wp; ++j) col_src[j] = source_index(j - p.pad_left, p.W, p.mode);
+  parallel_for(p.N * p.C, 16, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane) {
+      const T* src = inp + plane * p.H * p.W;
+      T* dst = xpad + plane * Hp * Wp;
+      for (int64_t i = 0; i < Hp; ++i) {
+        const T* srow = src + source_index(i - p.pad_top, p.H, p.mode) * p.W;
+        for (int64_t j = 0; j < Wp; ++j) dst[i * Wp + j] = srow[col_src[j]];
+      }
+    }
+  });
+}
+
+// The adjoint of materialize_padded: dpad (N,C,Hp,Wp) -> dinp (N,C,H,W), each padded position's gradient
+// added to the input element it copied.
+template <class T>
+void fold_padded_grad(T* dinp, const T* dpad, const Conv2dParams& p) {
+  const int64_t Hp = p.H + p.pad_top + p.pad_bottom, Wp = p.W + p.pad_left + p.pad_right;
+  std::vector<int64_t> col_src(Wp);
+  for (int64_t j = 0; j < Wp; ++j) col_src[j] = source_index(j - p.pad_left, p.W, p.mode);
+  parallel_for(p.N * p.C, 16, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane) {
+      T* dst = dinp + plane * p.H * p.W;
+      const T* src = dpad + plane * Hp * Wp;
+      std::fill(dst, dst + p.H * p.W, T(0));
+      for (int64_t i = 0; i < Hp; ++i) {
+        T* drow = dst + source_index(i - p.pad_top, p.H, p.mode) * p.W;
+        for (int64_t j = 0; j < Wp; ++j) drow[col_src[j]] += src[i * Wp + j];
+      }
+    }
+  });
+}
+
+// Range of output columns ow whose input column ow*s - pad + tap*d lies in [0, n): [lo, hi).
+inline void valid_range(int64_t n, int64_t pad, int64_t tap_offset, int64_t s, int64_t out, int64_t& lo,
+                        int64_t& hi) {
+  // iw = ow*s + (tap_offset - pad) >= 0  <=>  ow >= ceil((pad - tap_offset) / s)
+  const int64_t shift = tap_offset - pad;
+  lo = shift >= 0 ? 0 : (-shift + s - 1) / s;
+  // iw <= n-1  <=>  ow <= floor((n - 1 - shift) / s)
+  hi = (n - 1 - shift) < 0 ? 0 : (n - 1 - shift) / s + 1;
+  lo = std::min(lo, out);
+  hi = std::min(std::max(hi, lo), out);
+}
+
+// img (Cg,H,W) of one image and group -> col (K, P), K = Cg*KH*KW, P = OH*OW. Zero padding.
+template <class T>
+void im2col(T* col, const T* img, const Conv2dParams& p, int64_t Cg) {
+  const int64_t P = p.OH * p.OW;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw) {
+        T* row = col + ((c * p.KH + kh) * p.KW + kw) * P;
+        int64_t lo, hi;
+        valid_range(p.W, p.pad_left, kw * p.dilation_w, p.stride_w, p.OW, lo, hi);
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          T* dst = row + oh * p.OW;
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          if (ih < 0 || ih >= p.H) {
+            std::fill(dst, dst + p.OW, T(0));
+            continue;
+          }
+          const T* src = img + (c * p.H + ih) * p.W + kw * p.dilation_w - p.pad_left;
+          for (int64_t ow = 0; ow < lo; ++ow) dst[ow] = T(0);
+          if (p.stride_w == 1)
+            std::memcpy(dst + lo, src + lo, (hi - lo) * sizeof(T));
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * p.stride_w];
+          for (int64_t ow = hi; ow < p.OW; ++ow) dst[ow] = T(0);
+        }
+      }
+}
+
+// The adjoint of im2col: img (Cg,H,W) += scatter of col (K, P). img must be zeroed by the caller.
+template <class T>
+void col2im(T* img, const T* col, const Conv2dParams& p, int64_t Cg) {
+  const int64_t P = p.OH * p.OW;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw) {
+        const T* row = col + ((c * p.KH + kh) * p.KW + kw) * P;
+        int64_t lo, hi;
+        valid_range(p.W, p.pad_left, kw * p.dilation_w, p.stride_w, p.OW, lo, hi);
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          if (ih < 0 || ih >= p.H) continue;
+          const T* src = row + oh * p.OW;
+          T* dst = img + (c * p.H + ih) * p.W + kw * p.dilation_w - p.pad_left;
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow * p.stride_w] += src[ow];
+        }
+      }
+}
+
+// Pack the (M x K) matrix A (element (m,k) at src[m*rs + k*cs]) into ceil(M/MR) panels of K x MR:
+// panel q holds rows q*MR..q*MR+MR-1 interleaved so the micro-kernel reads MR values per k contiguously.
+// Rows past M are zero so a partial panel computes harmless zeros.
+template <class T>
+void pack_a(T* dst, const T* src, int64_t M, int64_t K, int64_t rs, int64_t cs) {
+  for (int64_t m0 = 0; m0 < M; m0 += MR) {
+    T* panel = dst + (m0 / MR) * K * MR;
+    const int64_t mr = std::min(MR, M - m0);
+    for (int64_t k = 0; k < K; ++k) {
+      for (int64_t i = 0; i < mr; ++i) panel[k * MR + i] = src[(m0 + i) * rs + k * cs];
+      for (int64_t i = mr; i < MR; ++i) panel[k * MR + i] = T(0);
+    }
+  }
+}
+
+template <class T>
+int64_t packed_size(int64_t M, int64_t K) {
+  return (M + MR - 1) / MR * MR * K;
+}
+
+// Portable micro-kernel with the same contract as conv_detail::microkernel_avx512 (CPUs without AVX-512).
+template <class T>
+void microkernel_generic(int64_t K, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t mr,
+                         int64_t nr, bool accumulate) {
+  T acc[MR][NR<T>] = {};
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t i = 0; i < MR; ++i) {
+      const T ai = a[k * MR + i];
+      for (int64_t j = 0; j < nr; ++j) acc[i][j] += ai * b[k * ldb + j];
+    }
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+// C (M x N, ldc) (+)= A * B with A pre-packed by pack_a (M x K) and B row-major (K x N, ldb).
+// Column blocks of NR outer, row panels inner: one K x NR slab of B stays in L1 while every panel of A
+// (which stays in L2) passes over it.
+template <class T>
+void gemm_packed_a(int64_t M, int64_t N, int64_t K, const T* apack, const T* b, int64_t ldb, T* c, int64_t ldc,
+                   bool accumulate, bool avx512) {
+  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
+    const int64_t nr = std::min(NR<T>, N - n0);
+    for (int64_t m0 = 0; m0 < M; m0 += MR) {
+      const int64_t mr = std::min(MR, M - m0);
+      const T* panel = apack + (m0 / MR) * K * MR;
+      if (avx512)
+        conv_detail::microkernel_avx512(K, panel, b + n0, ldb, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
+      else
+        microkernel_generic(K, panel, b + n0, ldb, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
+    }
+  }
+}
+
+bool have_avx512() { return simd_level() == SimdLevel::avx512; }
+
+// Row-major C (M x N) = op(A) * op(B) (+ C when accumulate), op = transpose or not, for the im2col rung.
+// TODO(lead): replace the body by fastann::cpu::gemm<T> when the gemm branch lands (same contract); until
+// then it packs op(A), lays op(B) out row-major and runs the conv micro-kernel, threaded over column blocks.
+template <class T>
+void gemm_for_im2col(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C,
+                     bool accumulate) {
+  std::vector<T> apack(packed_size<T>(M, K));
+  // op(A) (M x K): A is (M x K) row-major, or (K x M) row-major when transposed.
+  pack_a(apack.data(), A, M, K, trans_a ? 1 : K, trans_a ? M : 1);
+  std::vector<T> bt;
+  const T* bm = B;
+  if (trans_b) {  // B stored (N x K): lay op(B) = B^T out as (K x N)
+    bt.resize(K * N);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) bt[k * N + n] = B[n * K + k];
+    bm = bt.data();
+  }
+  const bool simd = have_avx512();
+  const int64_t nblocks = (N + NR<T> - 1) / NR<T>;
+  parallel_for(nblocks, 2, [&](int64_t b, int64_t e) {
+    const int64_t n0 = b * NR<T>, n1 = std::min(N, e * NR<T>);
+    gemm_packed_a(M, n1 - n0, K, apack.data(), bm + n0, N, C + n0, N, accumulate, simd);
+  });
+}
+
+}  // namespace
+
+void conv2d_validate(Conv2dParams& p, const char* op) {
+  FASTANN_CHECK(p.N > 0 && p.C > 0 && p.H > 0 && p.W > 0, op, ": input shape (", p.N, ", ", p.C, ", ", p.H, ", ",
+                p.W, ") must be positive");
+  FASTANN_CHECK(p.OC > 0 && p.KH > 0 && p.KW > 0, op, ": weight shape (", p.OC, ", _, ", p.KH, ", ", p.KW,
+                ") must be positive");
+  FASTANN_CHECK(p.stride_h > 0 && p.stride_w > 0, op, ": stride must be positive, got (", p.stride_h, ", ",
+                p.stride_w, ")");
+  FASTANN_CHECK(p.dilation_h > 0 && p.dilation_w > 0, op, ": dilation must be positive, got (", p.dilation_h,
+                ", ", p.dilation_w, ")");
+  FASTANN_CHECK(p.pad_top >= 0 && p.pad_bottom >= 0 && p.pad_left >= 0 && p.pad_right >= 0, op,
+                ": padding must be non-negative, got (", p.pad_top, ", ", p.pad_bottom, ", ", p.pad_left, ", ",
+                p.pad_right, ")");
+  FASTANN_CHECK(p.groups > 0, op, ": groups must be positive, got ", p.groups);
+  FASTANN_CHECK(p.C % p.groups == 0, op, ": groups=", p.groups, " does not divide the input channels C=", p.C);
+  FASTANN_CHECK(p.OC % p.groups == 0, op, ": groups=", p.groups, " does not divide the output channels C_out=",
+                p.OC);
+  if (p.mode == PaddingMode::reflect)
+    FASTANN_CHECK(std::max(p.pad_top, p.pad_bottom) < p.H && std::max(p.pad_left, p.pad_right) < p.W, op,
+                  ": reflect padding (", p.pad_top, ", ", p.pad_bottom, ", ", p.pad_left, ", ", p.pad_right,
+                  ") must be smaller than the input size (", p.H, ", ", p.W, ")");
+  FASTANN_CHECK(p.KH < (int64_t(1) << 31) && p.KW < (int64_t(1) << 31) && p.dilation_h < (int64_t(1) << 31) &&
+                    p.dilation_w < (int64_t(1) << 31) && p.H < (int64_t(1) << 40) && p.W < (int64_t(1) << 40),
+                op, ": sizes too large");
+  const int64_t Hp = p.H + p.pad_top + p.pad_bottom, Wp = p.W + p.pad_left + p.pad_right;
+  FASTANN_CHECK(p.dilation_h * (p.KH - 1) + 1 <= Hp && p.dilation_w * (p.KW - 1) + 1 <= Wp, op, ": kernel (",
+                p.KH, ", ", p.KW, ") with dilation (", p.dilation_h, ", ", p.dilation_w,
+                ") is larger than the padded input (", Hp, ", ", Wp, ")");
+  p.OH = out_len(p.H, p.pad_top, p.pad_bottom, p.KH, p.stride_h, p.dilation_h);
+  p.OW = out_len(p.W, p.pad_left, p.pad_right, p.KW, p.stride_w, p.dilation_w);
+  // Every buffer the kernels index: input, padded input, output, weight, and one image's column matrix.
+  mul_checked(mul_checked(mul_checked(p.N, p.C, op), Hp, op), Wp, op);
+  mul_checked(mul_checked(mul_checked(p.N, p.OC, op), p.OH, op), p.OW, op);
+  mul_checked(mul_checked(mul_checked(p.OC, p.C, op), p.KH, op), p.KW, op);
+  mul_checked(mul_checked(mul_checked(p.C, p.KH * p.KW, op), p.OH, op), p.OW + 64, op);
+}
+
+// ===================================================================================================
+// kernels
+// ===================================================================================================
+namespace {
+
+// ---- kernel 1: naive direct loops (zero padding) --------------------------------------------------
+// inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
+template <class T>
+void conv2d_forward_kernel1_naive(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups;
+  parallel_for(p.N * p.OC, 1, [&](int64_t b, int64_t e) {
+    for (int64_t no = b; no < e; ++no) {
+      const int64_t n = no / p.OC, o = no % p.OC, g = o / OCg;
+      for (int64_t oh = 0; oh < p.OH; ++oh)
+        for (int64_t ow = 0; ow < p.OW; ++ow) {
+          T sum = bias ? bias[o] : T(0);
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t kh = 0; kh < p.KH; ++kh) {
+              const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+              if (ih < 0 || ih >= p.H) continue;
+              for (int64_t kw = 0; kw < p.KW; ++kw) {
+                const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+                if (iw < 0 || iw >= p.W) continue;
+                sum += weight[((o * Cg + c) * p.KH + kh) * p.KW + kw] *
+                       inp[((n * p.C + g * Cg + c) * p.H + ih) * p.W + iw];
+              }
+            }
+          out[(no * p.OH + oh) * p.OW + ow] = sum;
+        }
+    }
+  });
+}
+
+// dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
+// Gather form: each input element sums the outputs it contributed to (ih = oh*s - pad + kh*d).
+template <class T>
+void conv2d_backward_input_kernel1_naive(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups;
+  parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int64_t n = nc / p.C, ci = nc % p.C, g = ci / Cg, c = ci % Cg;
+      for (int64_t ih = 0; ih < p.H; ++ih)
+        for (int64_t iw = 0; iw < p.W; ++iw) {
+          T sum = T(0);
+          for (int64_t kh = 0; kh < p.KH; ++kh) {
+            const int64_t th = ih + p.pad_top - kh * p.dilation_h;  // = oh * stride_h
+            if (th < 0 || th % p.stride_h) continue;
+            const int64_t oh = th / p.stride_h;
+            if (oh >= p.OH) continue;
+            for (int64_t kw = 0; kw < p.KW; ++kw) {
+              const int64_t tw = iw + p.pad_left - kw * p.dilation_w;
+              if (tw < 0 || tw % p.stride_w) continue;
+              const int64_t ow = tw / p.stride_w;
+              if (ow >= p.OW) continue;
+              for (int64_t o = g * OCg; o < (g + 1) * OCg; ++o)
+                sum += weight[((o * Cg + c) * p.KH + kh) * p.KW + kw] *
+                       dout[((n * p.OC + o) * p.OH + oh) * p.OW + ow];
+            }
+          }
+          dinp[(nc * p.H + ih) * p.W + iw] = sum;
+        }
+    }
+  });
+}
+
+// dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,C/groups,KH,KW), dbias (OC) or nullptr
+template <class T>
+void conv2d_backward_weight_kernel1_naive(T* dweight, T* dbias, const T* dout, const T* inp,
+                                          const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups;
+  parallel_for(p.OC * Cg * p.KH * p.KW, 1, [&](int64_t b, int64_t e) {
+    for (int64_t idx = b; idx < e; ++idx) {
+      const int64_t kw = idx % p.KW, kh = idx / p.KW % p.KH, c = idx / (p.KW * p.KH) % Cg;
+      const int64_t o = idx / (p.KW * p.KH * Cg), g = o / OCg;
+      T sum = T(0);
+      for (int64_t n = 0; n < p.N; ++n)
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          if (ih < 0 || ih >= p.H) continue;
+          for (int64_t ow = 0; ow < p.OW; ++ow) {
+            const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+            if (iw < 0 || iw >= p.W) continue;
+            sum += dout[((n * p.OC + o) * p.OH + oh) * p.OW + ow] *
+                   inp[((n * p.C + g * Cg + c) * p.H + ih) * p.W + iw];
+          }
+        }
+      dweight[idx] = sum;
+    }
+  });
+  if (dbias)
+    for (int64_t o = 0; o < p.OC; ++o) {
+      T sum = T(0);
+      for (int64_t n = 0; n < p.N; ++n)
+        for (int64_t i = 0; i < p.OH * p.OW; ++i) sum += dout[(n * p.OC + o) * p.OH * p.OW + i];
+      dbias[o] = sum;
+    }
+}
+
+// dbias (OC) = dout (N,OC,OH,OW) summed over N, OH, OW; threads over channels.
+template <class T>
+void bias_grad(T* dbias, const T* dout, const Conv2dParams& p) {
+  const int64_t P = p.OH * p.OW;
+  parallel_for(p.OC, 8, [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      T sum = T(0);
+      for (int64_t n = 0; n < p.N; ++n) {
+        const T* row = dout + (n * p.OC + o) * P;
+        T s = T(0);
+        for (int64_t i = 0; i < P; ++i) s += row[i];
+        sum += s;
+      }
+      dbias[o] = sum;
+    }
+  });
+}
+
+// 1x1, stride 1, no padding: the column matrix IS the input image (Cg x H*W); im2col can be skipped.
+bool col_is_input(const Conv2dParams& p) {
+  return p.KH == 1 && p.KW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_bottom == 0 &&
+         p.pad_left == 0 && p.pad_right == 0;
+}
+
+// ---- kernel 2: im2col + GEMM, one image at a time -------------------------------------------------
+// inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
+template <class T>
+void conv2d_forward_kernel2_im2col_gemm(T* out, const T* inp, const T* weight, const T* bias,
+                                        const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  std::vector<T> col(col_is_input(p) ? 0 : K * P);
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t g = 0; g < p.groups; ++g) {
+      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      const T* cm = img;
+      if (!col_is_input(p)) {
+        im2col(col.data(), img, p, Cg);
+        cm = col.data();
+      }
+      T* o = out + (n * p.OC + g * OCg) * P;
+      gemm_for_im2col<T>(false, false, OCg, P, K, weight + g * OCg * K, cm, o, false);
+      if (bias)
+        for (int64_t oc = 0; oc < OCg; ++oc)
+          for (int64_t i = 0; i < P; ++i) o[oc * P + i] += bias[g * OCg + oc];
+    }
+}
+
+// dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
+template <class T>
+void conv2d_backward_input_kernel2_im2col_gemm(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  std::vector<T> dcol(K * P);
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t g = 0; g < p.groups; ++g) {
+      T* img = dinp + (n * p.C + g * Cg) * p.H * p.W;
+      // dcol (K x P) = W[g]^T (K x OCg) * dout[n,g] (OCg x P)
+      gemm_for_im2col<T>(true, false, K, P, OCg, weight + g * OCg * K, dout + (n * p.OC + g * OCg) * P,
+                         dcol.data(), false);
+      std::fill(img, img + Cg * p.H * p.W, T(0));
+      col2im(img, dcol.data(), p, Cg);
+    }
+}
+
+// dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,C/groups,KH,KW), dbias (OC) or nullptr
+template <class T>
+void conv2d_backward_weight_kernel2_im2col_gemm(T* dweight, T* dbias, const T* dout, const T* inp,
+                                                const Conv2dParams& p) {
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  std::vector<T> col(col_is_input(p) ? 0 : K * P);
+  std::fill(dweight, dweight + p.OC * K, T(0));
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t g = 0; g < p.groups; ++g) {
+      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      const T* cm = img;
+      if (!col_is_input(p)) {
+        im2col(col.data(), img, p, Cg);
+        cm = col.data();
+      }
+      // dW[g] (OCg x K) += dout[n,g] (OCg x P) * col^T (P x K)
+      gemm_for_im2col<T>(false, true, OCg, K, P, dout + (n * p.OC + g * OCg) * P, cm, dweight + g * OCg * K,
+                         true);
+    }
+  if (dbias) bias_grad(dbias, dout, p);
+}
+
+// ---- kernel 3: fused per-image im2col + packed AVX-512 micro-kernel, threads over images ----------
+// inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
+template <class T>
+void conv2d_forward_kernel3_fused_simd(T* out, const T* inp, const T* weight, const T* bias,
+                                       const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  const bool simd = have_avx512(), direct = col_is_input(p);
+  // Weights packed once for all images (read-only, shared by the threads).
+  const int64_t wsz = packed_size<T>(OCg, K);
+  std::vector<T> wpack(G * wsz);
+  for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
+  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
+    std::vector<T> col(direct ? 0 : K * P);  // this thread's column matrix: one image, stays in L2
+    for (int64_t ng = b; ng < e; ++ng) {
+      const int64_t n = ng / G, g = ng % G;
+      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      const T* cm = img;
+      if (!direct) {
+        im2col(col.data(), img, p, Cg);
+        cm = col.data();
+      }
+      T* o = out + (n * p.OC + g * OCg) * P;
+      gemm_packed_a(OCg, P, K, wpack.data() + g * wsz, cm, P, o, P, false, simd);
+      if (bias)
+        for (int64_t oc = 0; oc < OCg; ++oc) {
+          const T bv = bias[g * OCg + oc];
+          for (int64_t i = 0; i < P; ++i) o[oc * P + i] += bv;
+        }
+    }
+  });
+}
+
+// dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
+template <class T>
+void conv2d_backward_input_kernel3_fused_simd(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  const bool simd = have_avx512(), direct = col_is_input(p);
+  // W[g]^T (K x OCg) packed once: element (k, oc) = W[g][oc*K + k].
+  const int64_t wsz = packed_size<T>(K, OCg);
+  std::vector<T> wpack(G * wsz);
+  for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, K, OCg, 1, K);
+  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
+    std::vector<T> dcol(direct ? 0 : K * P);
+    for (int64_t ng = b; ng < e; ++ng) {
+      const int64_t n = ng / G, g = ng % G;
+      T* img = dinp + (n * p.C + g * Cg) * p.H * p.W;
+      const T* dn = dout + (n * p.OC + g * OCg) * P;
+      if (direct) {  // dcol is the input gradient itself
+        gemm_packed_a(K, P, OCg, wpack.data() + g * wsz, dn, P, img, P, false, simd);
+        continue;
+      }
+      gemm_packed_a(K, P, OCg, wpack.data() + g * wsz, dn, P, dcol.data(), P, false, simd);
+      std::fill(img, img + Cg * p.H * p.W, T(0));
+      col2im(img, dcol.data(), p, Cg);
+    }
+  });
+}
+
+// dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,C/groups,KH,KW), dbias (OC) or nullptr
+// Computed transposed, dW[g]^T (K x OCg) = col (K x P) * dout[n,g]^T (P x OCg): the long K side becomes the
+// micro-kernel's row panels and the OCg side its vector columns (full 32-wide vectors for OC=32 or 64 even
+// when K is as small as 9). Each thread accumulates its images into a private dW^T; one reduction at the end.
+template <class T>
+void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* dout, const T* inp,
+                                               const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  const bool simd = have_avx512(), direct = col_is_input(p);
+  const int nt = std::max(1, std::min<int>(num_threads(), static_cast<int>(p.N * G)));
+  std::vector<std::vector<T>> partial(nt);
+  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
+    const int64_t chunk = (p.N * G + nt - 1) / nt;
+    std::vector<T>& acc = partial[b / chunk];  // parallel_for hands thread t the chunk starting at t*chunk
+    acc.assign(G * K * OCg, T(0));
+    std::vector<T> col(direct ? 0 : K * P), cpack(packed_size<T>(K, P)), dt(P * OCg);
+    for (int64_t ng = b; ng < e; ++ng) {
+      const int64_t n = ng / G, g = ng % G;
+      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      const T* cm = img;
+      if (!direct) {
+        im2col(col.data(), img, p, Cg);
+        cm = col.data();
+      }
+      pack_a(cpack.data(), cm, K, P, P, 1);
+      const T* dn = dout + (n * p.OC + g * OCg) * P;
+      for (int64_t oc = 0; oc < OCg; ++oc)  // dout[n,g]^T (P x OCg)
+        for (int64_t i = 0; i < P; ++i) dt[i * OCg + oc] = dn[oc * P + i];
+      gemm_packed_a(K, OCg, P, cpack.data(), dt.data(), OCg, acc.data() + g * K * OCg, OCg, true, simd);
+    }
+  });
+  // Reduce the per-thread dW^T and transpose back to (OC, Cg*KH*KW).
+  parallel_for(p.OC, 8, [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      const int64_t g = o / OCg, oc = o % OCg;
+      for (int64_t k = 0; k < K; ++k) {
+        T sum = T(0);
+        for (int t = 0; t < nt; ++t)
+          if (!partial[t].empty()) sum += partial[t][(g * K + k) * OCg + oc];
+        dweight[o * K + k] = sum;
+      }
+    }
+  });
+  if (dbias) bias_grad(dbias, dout, p);
+}
+
+// ---- the ladder on zero-padded geometry ----------------------------------------------------------
+template <class T>
+void forward_zeros(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel) {
+  switch (kernel) {
+    case 1: return conv2d_forward_kernel1_naive(out, inp, weight, bias, p);
+    case 2: return conv2d_forward_kernel2_im2col_gemm(out, inp, weight, bias, p);
+    default: return conv2d_forward_kernel3_fused_simd(out, inp, weight, bias, p);
+  }
+}
+template <class T>
+void backward_input_zeros(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel) {
+  switch (kernel) {
+    case 1: return conv2d_backward_input_kernel1_naive(dinp, dout, weight, p);
+    case 2: return conv2d_backward_input_kernel2_im2col_gemm(dinp, dout, weight, p);
+    default: return conv2d_backward_input_kernel3_fused_simd(dinp, dout, weight, p);
+  }
+}
+template <class T>
+void backward_weight_zeros(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel) {
+  switch (kernel) {
+    case 1: return conv2d_backward_weight_kernel1_naive(dweight, dbias, dout, inp, p);
+    case 2: return conv2d_backward_weight_kernel2_im2col_gemm(dweight, dbias, dout, inp, p);
+    default: return conv2d_backward_weight_kernel3_fused_simd(dweight, dbias, dout, inp, p);
+  }
+}
+
+int resolve_kernel(const Conv2dParams& p, int kernel, int direction, const char* op) {
+  FASTANN_CHECK(kernel >= 0 && kernel <= 3, op, ": kernel must be None (0) or 1, 2, 3, got ", kernel);
+  return kernel == 0 ? conv2d_pick_kernel(p, direction) : kernel;
+}
+
+// ---- upsample ------------------------------------------------------------------------------------
+// Bilinear source coordinate of output index j (torch's area_pixel_compute_source_index, integer scale).
+struct LinearTap {
+  int64_t i0, i1;
+  double lambda;  // weight of i1
+};
+std::vector<LinearTap> linear_taps(int64_t n_in, int64_t scale, bool align_corners) {
+  const int64_t n_out = n_in * scale;
+  std::vector<LinearTap> taps(n_out);
+  for (int64_t j = 0; j < n_out; ++j) {
+    double src;
+    if (align_corners)
+      src = n_out > 1 ? double(j) * double(n_in - 1) / double(n_out - 1) : 0.0;
+    else
+      src = std::max((double(j) + 0.5) / double(scale) - 0.5, 0.0);
+    int64_t i0 = std::min<int64_t>(static_cast<int64_t>(std::floor(src)), n_in - 1);
+    taps[j] = {i0, std::min(i0 + 1, n_in - 1), src - double(i0)};
+  }
+  return taps;
+}
+
+}  // namespace
+
+int conv2d_pick_kernel(const Conv2dParams& p, int direction) {
+  // Kernel 3 wins on every shape measured (docs/conv.md) except tiny-K depthwise-like shapes, where its
+  // 12-row register tile is mostly empty; there the direct loops do less wasted work.
+  const int64_t OCg = p.OC / p.groups, Cg = p.C / p.groups;
+  if (OCg == 1 && Cg == 1 && direction != 2) return 1;
+  return 3;
+}
+
+// ===================================================================================================
+// dispatch: padding modes, then the chosen rung
+// ===================================================================================================
+template <class T>
+void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel) {
+  kernel = resolve_kernel(p, kernel, 0, "conv2d_forward");
+  if (p.mode == PaddingMode::zeros) return forward_zeros(out, inp, weight, bias, p, kernel);
+  const Conv2dParams q = on_padded_input(p);
+  std::vector<T> xpad(q.N * q.C * q.H * q.W);
+  materialize_padded(xpad.data(), inp, p);
+  forward_zeros(out, xpad.data(), weight, bias, q, kernel);
+}
+
+template <class T>
+void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel) {
+  kernel = resolve_kernel(p, kernel, 1, "conv2d_backward_input");
+  if (p.mode == PaddingMode::zeros) return backward_input_zeros(dinp, dout, weight, p, kernel);
+  const Conv2dParams q = on_padded_input(p);
+  std::vector<T> dpad(q.N * q.C * q.H * q.W);
+  backward_input_zeros(dpad.data(), dout, weight, q, kernel);
+  fold_padded_grad(dinp, dpad.data(), p);
+}
+
+template <class T>
+void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel) {
+  kernel = resolve_kernel(p, kernel, 2, "conv2d_backward_weight");
+  if (p.mode == PaddingMode::zeros) return backward_weight_zeros(dweight, dbias, dout, inp, p, kernel);
+  const Conv2dParams q = on_padded_input(p);
+  std::vector<T> xpad(q.N * q.C * q.H * q.W);
+  materialize_padded(xpad.data(), inp, p);
+  backward_weight_zeros(dweight, dbias, dout, xpad.data(), q, kernel);
+}
+
+// inp (N,C,H,W), out (N,C,H*sh,W*sw)
+template <class T>
+void upsample2d_nearest_forward(T* out, const T* inp, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                int64_t sw) {
+  const int64_t OH = H * sh, OW = W * sw;
+  parallel_for(N * C, 4, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const T* src = inp + (plane * H + oh / sh) * W;
+        T* dst = out + (plane * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow / sw];
+      }
+  });
+}
+
+// dout (N,C,H*sh,W*sw), dinp (N,C,H,W): each input pixel sums its sh x sw block.
+template <class T>
+void upsample2d_nearest_backward(T* dinp, const T* dout, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                 int64_t sw) {
+  const int64_t OH = H * sh, OW = W * sw;
+  parallel_for(N * C, 4, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane)
+      for (int64_t ih = 0; ih < H; ++ih) {
+        T* dst = dinp + (plane * H + ih) * W;
+        for (int64_t iw = 0; iw < W; ++iw) dst[iw] = T(0);
+        for (int64_t r = 0; r < sh; ++r) {
+          const T* src = dout + (plane * OH + ih * sh + r) * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) dst[ow / sw] += src[ow];
+        }
+      }
+  });
+}
+
+// inp (N,C,H,W), out (N,C,H*sh,W*sw)
+template <class T>
+void upsample2d_bilinear_forward(T* out, const T* inp, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                 int64_t sw, bool align_corners) {
+  const int64_t OH = H * sh, OW = W * sw;
+  const auto th = linear_taps(H, sh, align_corners), tw = linear_taps(W, sw, align_corners);
+  parallel_for(N * C, 4, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const T* r0 = inp + (plane * H + th[oh].i0) * W;
+        const T* r1 = inp + (plane * H + th[oh].i1) * W;
+        const T lh = T(th[oh].lambda);
+        T* dst = out + (plane * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const LinearTap& t = tw[ow];
+          const T lw = T(t.lambda);
+          const T top = (T(1) - lw) * r0[t.i0] + lw * r0[t.i1];
+          const T bot = (T(1) - lw) * r1[t.i0] + lw * r1[t.i1];
+          dst[ow] = (T(1) - lh) * top + lh * bot;
+        }
+      }
+  });
+}
+
+// dout (N,C,H*sh,W*sw), dinp (N,C,H,W): the transpose of the forward's interpolation weights.
+template <class T>
+void upsample2d_bilinear_backward(T* dinp, const T* dout, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                  int64_t sw, bool align_corners) {
+  const int64_t OH = H * sh, OW = W * sw;
+  const auto th = linear_taps(H, sh, align_corners), tw = linear_taps(W, sw, align_corners);
+  parallel_for(N * C, 4, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane) {
+      T* d = dinp + plane * H * W;
+      std::fill(d, d + H * W, T(0));
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        T* r0 = d + th[oh].i0 * W;
+        T* r1 = d + th[oh].i1 * W;
+        const T lh = T(th[oh].lambda);
+        const T* src = dout + (plane * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const LinearTap& t = tw[ow];
+          const T lw = T(t.lambda), g = src[ow];
+          r0[t.i0] += (T(1) - lh) * (T(1) - lw) * g;
+          r0[t.i1] += (T(1) - lh) * lw * g;
+          r1[t.i0] += lh * (T(1) - lw) * g;
+          r1[t.i1] += lh * lw * g;
+        }
+      }
+    }
+  });
+}
+
+#define FASTANN_CONV_INSTANTIATE(T)                                                                            \
+  template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dParams&, int);                 \
+  template void conv2d_backward_input<T>(T*, const T*, const T*, const Conv2dParams&, int);                    \
+  template void conv2d_backward_weight<T>(T*, T*, const T*, const T*, const Conv2dParams&, int);               \
+  template void upsample2d_nearest_forward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t,      \
+                                              int64_t);                                                        \
+  template void upsample2d_nearest_backward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t,     \
+                                               int64_t);                                                       \
+  template void upsample2d_bilinear_forward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t,     \
+                                               int64_t, bool);                                                 \
+  template void upsample2d_bilinear_backward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t,    \
+                                                int64_t, bool);
+FASTANN_CONV_INSTANTIATE(float)
+FASTANN_CONV_INSTANTIATE(double)
+#undef FASTANN_CONV_INSTANTIATE
+
+}  // namespace fastann::cpu

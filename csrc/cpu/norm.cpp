@@ -1,0 +1,227 @@
+// norm.cpp: batch normalization, forward (training and inference) and fused backward, float32 and float64.
+// The math and the pass structure are in fastann/cpu/norm.hpp; docs/batchnorm.md explains the choices.
+//
+// Two layouts:
+//   (N,C,H,W), HW > 1: parallel over channels. A channel's values are N runs of HW contiguous numbers; the
+//                      inner loops (norm_loops.inl, AVX-512 or baseline) stream over one run at a time.
+//   (N,C), HW == 1:    a channel is a strided column, so instead each thread takes a block of columns and
+//                      walks the rows, with the C-direction (contiguous) as the vector direction.
+#include "fastann/cpu/norm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "fastann/common.hpp"
+
+namespace fastann::cpu {
+
+// ---- helpers ----------------------------------------------------------------------------------------
+namespace norm_baseline {
+#include "norm_loops.inl"
+}  // namespace norm_baseline
+
+namespace {
+
+template <class T>
+BatchNormLoops<T> loops() {
+  static const BatchNormLoops<T> table = simd_level() == SimdLevel::avx512 ? batch_norm_loops_avx512(T{})
+                                                                           : norm_baseline::make_loops<T>();
+  return table;
+}
+
+// Channels per thread chunk below which a kernel stays on one thread (~32k values of work).
+int64_t channel_grain(int64_t per_channel) {
+  return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, per_channel));
+}
+
+// Columns per thread chunk in the (N,C) layout: multiples of 16 keep the vector loops aligned to lines.
+int64_t column_grain(int64_t N) { return std::max<int64_t>(16, (32768 / std::max<int64_t>(1, N) + 15) / 16 * 16); }
+
+// From the shifted sums to mean and biased variance. var < 0 can only come from rounding; `if` (not
+// std::max) keeps a NaN variance NaN.
+struct Moments {
+  double mean, var;
+};
+inline Moments moments(double shift, double s1, double s2, double M) {
+  const double d = s1 / M;
+  double var = s2 / M - d * d;
+  if (var < 0) var = 0;
+  return {shift + d, var};
+}
+
+// Everything the training forward does with one channel's statistics: save them, update the running ones.
+template <class T>
+inline void finish_channel_stats(int64_t c, const Moments& mo, double M, T* save_mean, T* save_invstd,
+                                 T* running_mean, T* running_var, double momentum, double eps) {
+  save_mean[c] = T(mo.mean);
+  save_invstd[c] = T(1.0 / std::sqrt(mo.var + eps));
+  if (running_mean) running_mean[c] = T((1 - momentum) * double(running_mean[c]) + momentum * mo.mean);
+  if (running_var)
+    running_var[c] = T((1 - momentum) * double(running_var[c]) + momentum * mo.var * M / (M - 1));
+}
+
+}  // namespace
+
+// ---- kernels ----------------------------------------------------------------------------------------
+
+// inp/out (N,C,HW); save_mean, save_invstd, running_mean, running_var, weight, bias (C,).
+template <class T>
+void batch_norm_forward_training(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                 const T* inp, const T* weight, const T* bias, int64_t N, int64_t C,
+                                 int64_t HW, double momentum, double eps) {
+  const int64_t M = N * HW;
+  FASTANN_CHECK(M >= 2, "batch_norm: training needs more than one value per channel, got N*H*W = ", M);
+  if (HW > 1) {
+    const BatchNormLoops<T> L = loops<T>();
+    parallel_for(C, channel_grain(M), [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        // Sweep 1: shifted sums over the channel's N runs.
+        const double shift = double(inp[c * HW]);
+        double s1 = 0, s2 = 0;
+        for (int64_t n = 0; n < N; ++n) L.shifted_sums(inp + (n * C + c) * HW, HW, shift, &s1, &s2);
+        const Moments mo = moments(shift, s1, s2, double(M));
+        finish_channel_stats(c, mo, double(M), save_mean, save_invstd, running_mean, running_var, momentum, eps);
+        // Sweep 2: normalize (the channel is still in cache).
+        const T scale = T((weight ? double(weight[c]) : 1.0) / std::sqrt(mo.var + eps));
+        const T beta = bias ? bias[c] : T(0);
+        for (int64_t n = 0; n < N; ++n)
+          L.normalize(out + (n * C + c) * HW, inp + (n * C + c) * HW, HW, T(mo.mean), scale, beta);
+      }
+    });
+    return;
+  }
+  // (N,C): column blocks, rows walked in order.
+  parallel_for(C, column_grain(N), [&](int64_t c0, int64_t c1) {
+    const int64_t w = c1 - c0;
+    std::vector<double> shift(inp + c0, inp + c1), s1(w, 0.0), s2(w, 0.0);
+    std::vector<T> mean(w), scale(w), beta(w);
+    for (int64_t n = 0; n < N; ++n) {
+      const T* x = inp + n * C + c0;
+#pragma omp simd
+      for (int64_t j = 0; j < w; ++j) {
+        const double d = double(x[j]) - shift[j];
+        s1[j] += d;
+        s2[j] += d * d;
+      }
+    }
+    for (int64_t j = 0; j < w; ++j) {
+      const int64_t c = c0 + j;
+      const Moments mo = moments(shift[j], s1[j], s2[j], double(M));
+      finish_channel_stats(c, mo, double(M), save_mean, save_invstd, running_mean, running_var, momentum, eps);
+      mean[j] = T(mo.mean);
+      scale[j] = T((weight ? double(weight[c]) : 1.0) / std::sqrt(mo.var + eps));
+      beta[j] = bias ? bias[c] : T(0);
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      const T* x = inp + n * C + c0;
+      T* y = out + n * C + c0;
+#pragma omp simd
+      for (int64_t j = 0; j < w; ++j) y[j] = (x[j] - mean[j]) * scale[j] + beta[j];
+    }
+  });
+}
+
+// inp/out (N,C,HW); running_mean, running_var, weight, bias (C,).
+template <class T>
+void batch_norm_forward_inference(T* out, const T* inp, const T* running_mean, const T* running_var,
+                                  const T* weight, const T* bias, int64_t N, int64_t C, int64_t HW, double eps) {
+  // Per channel: y = (x - mean) * scale + beta, the same normalize loop as training.
+  std::vector<T> scale(C), beta(C);
+  for (int64_t c = 0; c < C; ++c) {
+    scale[c] = T((weight ? double(weight[c]) : 1.0) / std::sqrt(double(running_var[c]) + eps));
+    beta[c] = bias ? bias[c] : T(0);
+  }
+  if (HW > 1) {
+    const BatchNormLoops<T> L = loops<T>();
+    parallel_for(N * C, channel_grain(HW), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {  // r = n*C + c: one run of HW values
+        const int64_t c = r % C;
+        L.normalize(out + r * HW, inp + r * HW, HW, running_mean[c], scale[c], beta[c]);
+      }
+    });
+    return;
+  }
+  parallel_for(N, std::max<int64_t>(1, 32768 / C), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      const T* x = inp + n * C;
+      T* y = out + n * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - running_mean[c]) * scale[c] + beta[c];
+    }
+  });
+}
+
+// dout, inp, dinp (N,C,HW); weight, save_mean, save_invstd, dweight, dbias (C,).
+template <class T>
+void batch_norm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
+                         const T* save_mean, const T* save_invstd, int64_t N, int64_t C, int64_t HW) {
+  const int64_t M = N * HW;
+  // dx = a*dy + b*(x - mean) + c with the per-channel constants of the formula in norm.hpp.
+  auto coefficients = [&](int64_t ch, double sum_dy, double sum_dy_xmu, T& a, T& b, T& c) {
+    const double invstd = double(save_invstd[ch]);
+    const double ga = (weight ? double(weight[ch]) : 1.0) * invstd;
+    dbias[ch] = T(sum_dy);
+    dweight[ch] = T(sum_dy_xmu * invstd);
+    a = T(ga);
+    b = T(-ga * invstd * invstd * sum_dy_xmu / double(M));
+    c = T(-ga * sum_dy / double(M));
+  };
+  if (HW > 1) {
+    const BatchNormLoops<T> L = loops<T>();
+    parallel_for(C, channel_grain(M), [&](int64_t c0, int64_t c1) {
+      for (int64_t ch = c0; ch < c1; ++ch) {
+        const T mean = save_mean[ch];
+        double sum_dy = 0, sum_dy_xmu = 0;  // sweep 1: both sums in one pass over dy and x
+        for (int64_t n = 0; n < N; ++n) {
+          const int64_t off = (n * C + ch) * HW;
+          L.grad_sums(dout + off, inp + off, HW, mean, &sum_dy, &sum_dy_xmu);
+        }
+        T a, b, c;
+        coefficients(ch, sum_dy, sum_dy_xmu, a, b, c);
+        for (int64_t n = 0; n < N; ++n) {  // sweep 2: dx, the channel still in cache
+          const int64_t off = (n * C + ch) * HW;
+          L.grad_input(dinp + off, dout + off, inp + off, HW, mean, a, b, c);
+        }
+      }
+    });
+    return;
+  }
+  parallel_for(C, column_grain(N), [&](int64_t c0, int64_t c1) {
+    const int64_t w = c1 - c0;
+    std::vector<double> sdy(w, 0.0), sdyx(w, 0.0);
+    const T* mean = save_mean + c0;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* x = inp + n * C + c0;
+      const T* dy = dout + n * C + c0;
+#pragma omp simd
+      for (int64_t j = 0; j < w; ++j) {
+        sdy[j] += double(dy[j]);
+        sdyx[j] += double(dy[j]) * double(x[j] - mean[j]);
+      }
+    }
+    std::vector<T> a(w), b(w), c(w);
+    for (int64_t j = 0; j < w; ++j) coefficients(c0 + j, sdy[j], sdyx[j], a[j], b[j], c[j]);
+    for (int64_t n = 0; n < N; ++n) {
+      const T* x = inp + n * C + c0;
+      const T* dy = dout + n * C + c0;
+      T* dx = dinp + n * C + c0;
+#pragma omp simd
+      for (int64_t j = 0; j < w; ++j) dx[j] = a[j] * dy[j] + b[j] * (x[j] - mean[j]) + c[j];
+    }
+  });
+}
+
+// ---- dispatch (explicit instantiations for the bindings) ---------------------------------------------
+#define FASTANN_NORM_INSTANTIATE(T)                                                                        \
+  template void batch_norm_forward_training<T>(T*, T*, T*, T*, T*, const T*, const T*, const T*, int64_t,  \
+                                               int64_t, int64_t, double, double);                          \
+  template void batch_norm_forward_inference<T>(T*, const T*, const T*, const T*, const T*, const T*,      \
+                                                int64_t, int64_t, int64_t, double);                        \
+  template void batch_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*,       \
+                                       int64_t, int64_t, int64_t);
+FASTANN_NORM_INSTANTIATE(float)
+FASTANN_NORM_INSTANTIATE(double)
+#undef FASTANN_NORM_INSTANTIATE
+
+}  // namespace fastann::cpu

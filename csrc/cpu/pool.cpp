@@ -1,0 +1,294 @@
+// pool.cpp: 2-D max / average / global-average pooling, NCHW, float32 and float64.
+// See fastann/cpu/pool.hpp for the semantics and the max_pool2d ladder; docs/pooling.md for the why.
+//
+// Every kernel works one (H,W) plane at a time and parallelises over the N*C planes: planes are
+// independent (no write conflicts, even in the backward scatters) and each is contiguous in memory.
+#include "fastann/cpu/pool.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "fastann/common.hpp"
+
+namespace fastann::cpu {
+
+// ---- helpers ----------------------------------------------------------------------------------------
+namespace {
+
+// Planes per thread chunk below which a kernel stays on one thread (~32k elements of work).
+int64_t plane_grain(int64_t plane_elems) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, plane_elems)); }
+
+// Floor division for a possibly negative numerator (PyTorch's div_rtn).
+int64_t div_floor(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+// The max-pool update rule of PyTorch's CPU kernel: take v if it is larger or if it is NaN. NaN then
+// wins against everything that follows, because nothing compares greater than NaN.
+template <class T>
+inline bool takes_over(T v, T best) {
+  return v > best || std::isnan(v);
+}
+
+// One dimension of one avg window, PyTorch's rule: [start, end) clipped to the padded input gives the
+// count_include_pad divisor, then clipped to the real input gives the elements summed.
+struct AvgSpan {
+  int64_t begin, end, padded_len;
+};
+inline AvgSpan avg_span(int64_t o, int64_t stride, int64_t pad, int64_t kernel, int64_t in) {
+  int64_t start = o * stride - pad;
+  int64_t end = std::min(start + kernel, in + pad);
+  AvgSpan s{std::max<int64_t>(start, 0), std::min(end, in), end - start};
+  return s;
+}
+
+}  // namespace
+
+int64_t pool2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
+                           bool ceil_mode) {
+  int64_t out = div_floor(in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
+  // ceil_mode: the last window must start inside the input or the left padding.
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+Pool2dGeometry make_pool2d_geometry(const char* op, int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH,
+                                    int64_t KW, int64_t SH, int64_t SW, int64_t PH, int64_t PW, int64_t DH,
+                                    int64_t DW, bool ceil_mode) {
+  FASTANN_CHECK(N >= 1 && C >= 1 && H >= 1 && W >= 1, op, ": input is empty, shape (", N, ", ", C, ", ", H,
+                ", ", W, ")");
+  FASTANN_CHECK(KH >= 1 && KW >= 1, op, ": kernel_size must be positive, got (", KH, ", ", KW, ")");
+  FASTANN_CHECK(SH >= 1 && SW >= 1, op, ": stride must be positive, got (", SH, ", ", SW, ")");
+  FASTANN_CHECK(DH >= 1 && DW >= 1, op, ": dilation must be positive, got (", DH, ", ", DW, ")");
+  FASTANN_CHECK(PH >= 0 && PW >= 0, op, ": padding must be non-negative, got (", PH, ", ", PW, ")");
+  FASTANN_CHECK(PH <= KH / 2 && PW <= KW / 2, op, ": padding (", PH, ", ", PW,
+                ") must be at most half the kernel_size (", KH, ", ", KW, ")");
+  FASTANN_CHECK(KH <= (int64_t(1) << 30) && KW <= (int64_t(1) << 30) && SH <= (int64_t(1) << 30) &&
+                    SW <= (int64_t(1) << 30) && DH <= (int64_t(1) << 30) && DW <= (int64_t(1) << 30),
+                op, ": kernel_size, stride and dilation must be below 2^30");
+  Pool2dGeometry g{N, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, 0, 0, ceil_mode};
+  g.OH = pool2d_output_size(H, KH, SH, PH, DH, ceil_mode);
+  g.OW = pool2d_output_size(W, KW, SW, PW, DW, ceil_mode);
+  FASTANN_CHECK(g.OH >= 1 && g.OW >= 1, op, ": output size (", g.OH, ", ", g.OW, ") is too small for input (",
+                H, ", ", W, "), kernel_size (", KH, ", ", KW, "), stride (", SH, ", ", SW, "), padding (", PH,
+                ", ", PW, "), dilation (", DH, ", ", DW, ")");
+  // With dilation a window can fall entirely into the padding (its taps skip over the input); it has no
+  // maximum and no index. PyTorch returns garbage there; refuse it.
+  auto all_taps_in_padding = [](int64_t O, int64_t S, int64_t P, int64_t K, int64_t D, int64_t I) {
+    for (int64_t o = 0; o < O; ++o) {
+      int64_t start = o * S - P;
+      bool any = false;
+      for (int64_t k = 0; k < K && !any; ++k) any = start + k * D >= 0 && start + k * D < I;
+      if (!any) return true;
+    }
+    return false;
+  };
+  FASTANN_CHECK(!all_taps_in_padding(g.OH, SH, PH, KH, DH, H) && !all_taps_in_padding(g.OW, SW, PW, KW, DW, W),
+                op, ": with this padding (", PH, ", ", PW, ") and dilation (", DH, ", ", DW,
+                ") a pooling window lies entirely in the padding of input (", H, ", ", W, ")");
+  return g;
+}
+
+bool max_pool2d_is_2x2_stride2(const Pool2dGeometry& g) {
+  return g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 && g.DH == 1 &&
+         g.DW == 1 && g.OH == g.H / 2 && g.OW == g.W / 2;
+}
+
+// ---- kernels ----------------------------------------------------------------------------------------
+
+// Rung 1, any window. inp (H,W), out (OH,OW), indices (OH,OW).
+template <class T>
+void max_pool2d_kernel1_direct(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g) {
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const int64_t h0 = oh * g.SH - g.PH;
+    // First tap inside the input: the argmax when every tap is -inf (PyTorch's starting index).
+    int64_t first_h = h0;
+    while (first_h < 0) first_h += g.DH;
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const int64_t w0 = ow * g.SW - g.PW;
+      int64_t first_w = w0;
+      while (first_w < 0) first_w += g.DW;
+      T best = -std::numeric_limits<T>::infinity();
+      int64_t best_index = first_h * g.W + first_w;
+      for (int64_t kh = 0; kh < g.KH; ++kh) {
+        const int64_t ih = h0 + kh * g.DH;
+        if (ih < 0 || ih >= g.H) continue;  // -inf padding never wins: skip it
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          const int64_t iw = w0 + kw * g.DW;
+          if (iw < 0 || iw >= g.W) continue;
+          const T v = inp[ih * g.W + iw];
+          if (takes_over(v, best)) {
+            best = v;
+            best_index = ih * g.W + iw;
+          }
+        }
+      }
+      out[oh * g.OW + ow] = best;
+      indices[oh * g.OW + ow] = best_index;
+    }
+  }
+}
+
+// Rung 2: 2x2 window, stride 2, every window fully inside the plane. inp (2*OH.., W), out/indices (OH,OW).
+// The same update rule in the same tap order (r0c0, r0c1, r1c0, r1c1), without clipping or bounds tests.
+template <class T>
+void max_pool2d_kernel2_2x2(T* out, int64_t* indices, const T* inp, int64_t W, int64_t OH, int64_t OW) {
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const T* row0 = inp + 2 * oh * W;
+    const T* row1 = row0 + W;
+    T* o = out + oh * OW;
+    int64_t* ix = indices + oh * OW;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      T best = row0[2 * ow];
+      int64_t offset = 0;  // 0, 1, W, W+1: which tap won
+      if (takes_over(row0[2 * ow + 1], best)) { best = row0[2 * ow + 1]; offset = 1; }
+      if (takes_over(row1[2 * ow], best)) { best = row1[2 * ow]; offset = W; }
+      if (takes_over(row1[2 * ow + 1], best)) { best = row1[2 * ow + 1]; offset = W + 1; }
+      o[ow] = best;
+      ix[ow] = 2 * oh * W + 2 * ow + offset;
+    }
+  }
+}
+
+// inp (N,C,H,W), out/indices (N,C,OH,OW).
+template <class T>
+void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g, int kernel) {
+  const bool fits_2x2 = max_pool2d_is_2x2_stride2(g);
+  const bool has_avx512 = simd_level() == SimdLevel::avx512;
+  FASTANN_CHECK(kernel >= 0 && kernel <= 3, "max_pool2d: kernel must be None (0), 1, 2 or 3, got ", kernel);
+  if (kernel == 0) kernel = !fits_2x2 ? 1 : has_avx512 ? 3 : 2;
+  FASTANN_CHECK(kernel == 1 || fits_2x2, "max_pool2d: kernel=", kernel,
+                " handles only 2x2 windows with stride 2, no padding or dilation and no partial edge window; got "
+                "kernel_size (", g.KH, ", ", g.KW, "), stride (", g.SH, ", ", g.SW, "), padding (", g.PH, ", ",
+                g.PW, "), dilation (", g.DH, ", ", g.DW, "), input (", g.H, ", ", g.W, ") -> output (", g.OH,
+                ", ", g.OW, ")");
+  FASTANN_CHECK(kernel != 3 || has_avx512, "max_pool2d: kernel=3 needs AVX-512, this CPU/FASTANN_SIMD gives ",
+                simd_level_name(simd_level()));
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  parallel_for(g.N * g.C, plane_grain(in_plane), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      T* o = out + p * out_plane;
+      int64_t* ix = indices + p * out_plane;
+      const T* x = inp + p * in_plane;
+      if (kernel == 1) max_pool2d_kernel1_direct(o, ix, x, g);
+      else if (kernel == 2) max_pool2d_kernel2_2x2(o, ix, x, g.W, g.OH, g.OW);
+      else max_pool2d_kernel3_2x2_avx512(o, ix, x, g.W, g.OH, g.OW);
+    }
+  });
+}
+
+// dout/indices (N,C,OH,OW), dinp (N,C,H,W).
+template <class T>
+void max_pool2d_backward(T* dinp, const T* dout, const int64_t* indices, const Pool2dGeometry& g) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  bool bad_index = false;
+  int64_t bad_value = 0;
+  parallel_for(g.N * g.C, plane_grain(in_plane), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      T* dx = dinp + p * in_plane;
+      const T* dy = dout + p * out_plane;
+      const int64_t* ix = indices + p * out_plane;
+      std::fill(dx, dx + in_plane, T(0));
+      for (int64_t i = 0; i < out_plane; ++i) {
+        const int64_t k = ix[i];
+        // Indices come from the caller: an out-of-range one would write outside dinp.
+        if (k < 0 || k >= in_plane) {
+#pragma omp critical(fastann_max_pool2d_bad_index)
+          {
+            bad_index = true;
+            bad_value = k;
+          }
+          return;
+        }
+        dx[k] += dy[i];
+      }
+    }
+  });
+  FASTANN_CHECK(!bad_index, "max_pool2d_backward: indices must lie in [0, H*W) = [0, ", in_plane, "), got ",
+                bad_value);
+}
+
+template <class T>
+void avg_pool2d_forward(T* out, const T* inp, const Pool2dGeometry& g, bool count_include_pad) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  parallel_for(g.N * g.C, plane_grain(in_plane), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* x = inp + p * in_plane;
+      T* y = out + p * out_plane;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const AvgSpan sh = avg_span(oh, g.SH, g.PH, g.KH, g.H);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const AvgSpan sw = avg_span(ow, g.SW, g.PW, g.KW, g.W);
+          T sum = 0;
+          for (int64_t ih = sh.begin; ih < sh.end; ++ih)
+            for (int64_t iw = sw.begin; iw < sw.end; ++iw) sum += x[ih * g.W + iw];
+          const int64_t divisor = count_include_pad ? sh.padded_len * sw.padded_len
+                                                    : (sh.end - sh.begin) * (sw.end - sw.begin);
+          y[oh * g.OW + ow] = sum / T(divisor);
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void avg_pool2d_backward(T* dinp, const T* dout, const Pool2dGeometry& g, bool count_include_pad) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  parallel_for(g.N * g.C, plane_grain(in_plane), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      T* dx = dinp + p * in_plane;
+      const T* dy = dout + p * out_plane;
+      std::fill(dx, dx + in_plane, T(0));
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const AvgSpan sh = avg_span(oh, g.SH, g.PH, g.KH, g.H);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const AvgSpan sw = avg_span(ow, g.SW, g.PW, g.KW, g.W);
+          const int64_t divisor = count_include_pad ? sh.padded_len * sw.padded_len
+                                                    : (sh.end - sh.begin) * (sw.end - sw.begin);
+          const T share = dy[oh * g.OW + ow] / T(divisor);
+          for (int64_t ih = sh.begin; ih < sh.end; ++ih)
+            for (int64_t iw = sw.begin; iw < sw.end; ++iw) dx[ih * g.W + iw] += share;
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void global_avg_pool2d_forward(T* out, const T* inp, int64_t planes, int64_t HW) {
+  parallel_for(planes, plane_grain(HW), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* x = inp + p * HW;
+      double sum = 0;  // double: a plane can hold many elements
+#pragma omp simd reduction(+ : sum)
+      for (int64_t i = 0; i < HW; ++i) sum += double(x[i]);
+      out[p] = T(sum / double(HW));
+    }
+  });
+}
+
+template <class T>
+void global_avg_pool2d_backward(T* dinp, const T* dout, int64_t planes, int64_t HW) {
+  parallel_for(planes, plane_grain(HW), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) std::fill(dinp + p * HW, dinp + (p + 1) * HW, T(dout[p] / T(HW)));
+  });
+}
+
+// ---- dispatch (explicit instantiations for the bindings) ---------------------------------------------
+#define FASTANN_POOL_INSTANTIATE(T)                                                                        \
+  template void max_pool2d_forward<T>(T*, int64_t*, const T*, const Pool2dGeometry&, int);                 \
+  template void max_pool2d_kernel1_direct<T>(T*, int64_t*, const T*, const Pool2dGeometry&);               \
+  template void max_pool2d_kernel2_2x2<T>(T*, int64_t*, const T*, int64_t, int64_t, int64_t);              \
+  template void max_pool2d_backward<T>(T*, const T*, const int64_t*, const Pool2dGeometry&);               \
+  template void avg_pool2d_forward<T>(T*, const T*, const Pool2dGeometry&, bool);                          \
+  template void avg_pool2d_backward<T>(T*, const T*, const Pool2dGeometry&, bool);                         \
+  template void global_avg_pool2d_forward<T>(T*, const T*, int64_t, int64_t);                              \
+  template void global_avg_pool2d_backward<T>(T*, const T*, int64_t, int64_t);
+FASTANN_POOL_INSTANTIATE(float)
+FASTANN_POOL_INSTANTIATE(double)
+#undef FASTANN_POOL_INSTANTIATE
+
+}  // namespace fastann::cpu

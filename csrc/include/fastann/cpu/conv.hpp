@@ -1,0 +1,95 @@
+// fastann/cpu/conv.hpp: 2-D convolution (NCHW), its transpose and upsampling, CPU kernels.
+//
+// A convolution of x (N,C,H,W) with w (OC,C/groups,KH,KW), stride s, dilation d, padding p:
+//   out[n,o,i,j] = bias[o] + sum_{c,kh,kw} w[o,c,kh,kw] * xpad[n, g*Cg+c, i*s_h + kh*d_h, j*s_w + kw*d_w]
+// (g = o / (OC/groups), Cg = C/groups). Every direction is its own function; each has a ladder of versions:
+//
+//   kernel 1  naive        the textbook formula, one output (or gradient) element per loop iteration,
+//                          bounds tests in the inner loop; threads over independent outputs.
+//   kernel 2  im2col_gemm  Caffe's formulation: unfold one image into the (C/groups*KH*KW, OH*OW) "column"
+//                          matrix, then one fastann GEMM per image and group; images one after the other
+//                          (the GEMM is where the speed comes from).
+//   kernel 3  fused_simd   the same GEMMs, but each thread owns whole images: it unfolds one image into a
+//                          buffer that stays in its L2 cache and feeds it straight to a register-blocked
+//                          AVX-512 micro-kernel (12 x 32 floats of accumulators) against weights packed once;
+//                          the weight gradient accumulates per thread and is reduced once at the end.
+//   kernel 0  auto         picks the fastest for the shape (see pick_kernel in conv.cpp).
+//
+// Padding modes other than "zeros" ("reflect" mirrors without repeating the edge, "replicate" repeats it)
+// are implemented for every rung by materializing the padded input once, running the zero-padding-free
+// convolution on it, and (for the input gradient) folding the padded gradient back onto the input.
+#pragma once
+
+#include <cstdint>
+
+namespace fastann::cpu {
+
+enum class PaddingMode : int { zeros = 0, reflect = 1, replicate = 2 };
+
+// Geometry of one convolution, in conv2d's own terms (for conv_transpose2d: conv2d's input is the
+// transpose's output). Every size is validated by conv2d_validate before any kernel runs.
+struct Conv2dParams {
+  int64_t N = 0, C = 0, H = 0, W = 0;         // input (N,C,H,W)
+  int64_t OC = 0, KH = 0, KW = 0;              // weight (OC, C/groups, KH, KW)
+  int64_t OH = 0, OW = 0;                      // output (N,OC,OH,OW)
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+  PaddingMode mode = PaddingMode::zeros;
+};
+
+// Fills OH/OW from the rest and throws std::invalid_argument (naming `op`) for any inconsistency:
+// non-positive sizes/stride/dilation, negative padding, groups not dividing C and OC, reflect padding >= the
+// input size, a (dilated) kernel larger than the padded input, element counts that overflow int64.
+void conv2d_validate(Conv2dParams& p, const char* op);
+
+// Which rung kernel=0 runs for these parameters and this direction (0 forward, 1 input grad, 2 weight grad).
+int conv2d_pick_kernel(const Conv2dParams& p, int direction);
+
+// inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
+template <class T>
+void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel);
+
+// dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
+template <class T>
+void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel);
+
+// dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,C/groups,KH,KW), dbias (OC) or nullptr
+template <class T>
+void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel);
+
+// Upsampling by integer factors (sh, sw): inp (N,C,H,W), out (N,C,H*sh,W*sw).
+// nearest: out[i,j] = inp[i/sh, j/sw]. bilinear: torch.nn.functional.interpolate's source coordinates.
+template <class T>
+void upsample2d_nearest_forward(T* out, const T* inp, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                int64_t sw);
+// dout (N,C,H*sh,W*sw), dinp (N,C,H,W)
+template <class T>
+void upsample2d_nearest_backward(T* dinp, const T* dout, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                 int64_t sw);
+// inp (N,C,H,W), out (N,C,H*sh,W*sw)
+template <class T>
+void upsample2d_bilinear_forward(T* out, const T* inp, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                 int64_t sw, bool align_corners);
+// dout (N,C,H*sh,W*sw), dinp (N,C,H,W)
+template <class T>
+void upsample2d_bilinear_backward(T* dinp, const T* dout, int64_t N, int64_t C, int64_t H, int64_t W, int64_t sh,
+                                  int64_t sw, bool align_corners);
+
+// ---- internals shared between conv.cpp and conv_avx512.cpp ----------------------------------------
+namespace conv_detail {
+// Register tile of the micro-kernel: MR rows (broadcast from packed A) x NR columns (two SIMD vectors).
+constexpr int64_t MR = 12;
+template <class T>
+constexpr int64_t NR = 128 / sizeof(T);  // 32 floats or 16 doubles: two 64-byte vectors
+
+// C[0:mr, 0:nr] (+)= Apanel (K x MR, row i of the tile at Apanel[k*MR + i]) * B[0:K, 0:nr] (row stride ldb).
+// mr <= MR, nr <= NR; rows of Apanel beyond mr are zero. accumulate=false overwrites C.
+void microkernel_avx512(int64_t K, const float* a_panel, const float* b, int64_t ldb, float* c, int64_t ldc,
+                        int64_t mr, int64_t nr, bool accumulate);
+void microkernel_avx512(int64_t K, const double* a_panel, const double* b, int64_t ldb, double* c, int64_t ldc,
+                        int64_t mr, int64_t nr, bool accumulate);
+}  // namespace conv_detail
+
+}  // namespace fastann::cpu

@@ -1,0 +1,120 @@
+"""Argument resolution shared by the conv family of :mod:`fastann.ops` and :mod:`fastann.reference`.
+
+Both layers turn ``stride`` / ``padding`` / ``dilation`` / ``groups`` / ``padding_mode`` into the same
+explicit numbers (and raise the same exception class for the same bad value), so the kernels and the
+reference agree on what a convolution means.
+
+Output size of a convolution along one axis (PyTorch's formula)::
+
+    out = floor((in + pad_lo + pad_hi - dilation * (k - 1) - 1) / stride) + 1
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from ._checks import nonneg_int, pair, positive_int
+
+PADDING_MODES = ("zeros", "reflect", "replicate")
+
+
+def out_size(n: int, pad_lo: int, pad_hi: int, k: int, stride: int, dilation: int) -> int:
+    return (n + pad_lo + pad_hi - dilation * (k - 1) - 1) // stride + 1
+
+
+def resolve_padding(op: str, padding, in_hw, k_hw, stride, dilation):
+    """Explicit ``(top, bottom, left, right)`` padding from an int, a pair, ``"valid"`` or ``"same"``.
+
+    ``"same"`` with stride 1 pads ``dilation*(k-1)`` in total, the smaller half first (like PyTorch).
+    With stride > 1 PyTorch refuses ``"same"``; fastann computes it the TensorFlow way instead: the output
+    has ``ceil(in / stride)`` elements and the padding needed for that is split, the smaller half first.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding == "same":
+            pads = []
+            for n, k, s, d in zip(in_hw, k_hw, stride, dilation):
+                out = -(-n // s)  # ceil(n / s); equals n for stride 1
+                total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
+                pads += [total // 2, total - total // 2]
+            return pads[0], pads[1], pads[2], pads[3]
+        raise ValueError(f"{op}: padding must be an int, a pair of ints, 'valid' or 'same', got {padding!r}")
+    ph, pw = pair(op, "padding", padding, check=nonneg_int)
+    return ph, ph, pw, pw
+
+
+def conv2d_args(op: str, input_shape, weight_shape, stride, padding, dilation, groups, padding_mode):
+    """Validate conv2d hyper-parameters against the shapes; return a dict of explicit numbers.
+
+    ``input_shape`` (N, C, H, W), ``weight_shape`` (OC, C/groups, KH, KW). Raises ValueError for a channel
+    mismatch, groups not dividing the channels, a non-positive stride or dilation, negative padding, an
+    unknown padding mode, reflect padding >= the input size, or a kernel larger than the padded input.
+    """
+    N, C, H, W = (int(v) for v in input_shape)
+    OC, Cg, KH, KW = (int(v) for v in weight_shape)
+    groups = positive_int(op, "groups", groups)
+    sh, sw = pair(op, "stride", stride)
+    dh, dw = pair(op, "dilation", dilation)
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{op}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    if C % groups:
+        raise ValueError(f"{op}: groups={groups} does not divide the input channels C={C}")
+    if OC % groups:
+        raise ValueError(f"{op}: groups={groups} does not divide the output channels C_out={OC}")
+    if Cg * groups != C:
+        raise ValueError(f"{op}: channel mismatch: weight {tuple(weight_shape)} expects C_in/groups={Cg} "
+                         f"(C_in={Cg * groups}) but input {tuple(input_shape)} has C={C} with groups={groups}")
+    pt, pb, pl, pr = resolve_padding(op, padding, (H, W), (KH, KW), (sh, sw), (dh, dw))
+    if padding_mode == "reflect" and (max(pt, pb) >= H or max(pl, pr) >= W):
+        raise ValueError(f"{op}: reflect padding ({pt}, {pb}, {pl}, {pr}) must be smaller than the input "
+                         f"size (H, W)=({H}, {W})")
+    if dh * (KH - 1) + 1 > H + pt + pb or dw * (KW - 1) + 1 > W + pl + pr:
+        raise ValueError(f"{op}: kernel ({KH}, {KW}) with dilation ({dh}, {dw}) is larger than the padded "
+                         f"input ({H + pt + pb}, {W + pl + pr})")
+    OH, OW = out_size(H, pt, pb, KH, sh, dh), out_size(W, pl, pr, KW, sw, dw)
+    return dict(N=N, C=C, H=H, W=W, OC=OC, KH=KH, KW=KW, OH=OH, OW=OW, stride=(sh, sw),
+                pads=(pt, pb, pl, pr), dilation=(dh, dw), groups=groups, padding_mode=padding_mode)
+
+
+def transpose_output_hw(op: str, in_hw, k_hw, stride, padding, output_padding, dilation):
+    """Output (H, W) of conv_transpose2d, PyTorch's formula:
+    ``(in - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``.
+    ``output_padding`` must be smaller than stride or dilation (else the extra rows would have no source)."""
+    sh, sw = pair(op, "stride", stride)
+    dh, dw = pair(op, "dilation", dilation)
+    ph, pw = pair(op, "padding", padding, check=nonneg_int)
+    oph, opw = pair(op, "output_padding", output_padding, check=nonneg_int)
+    for o, s, d in ((oph, sh, dh), (opw, sw, dw)):
+        if o >= s and o >= d:
+            raise ValueError(f"{op}: output_padding must be smaller than stride or dilation, got "
+                             f"output_padding=({oph}, {opw}), stride=({sh}, {sw}), dilation=({dh}, {dw})")
+    oh = (in_hw[0] - 1) * sh - 2 * ph + dh * (k_hw[0] - 1) + oph + 1
+    ow = (in_hw[1] - 1) * sw - 2 * pw + dw * (k_hw[1] - 1) + opw + 1
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"{op}: output size ({oh}, {ow}) is not positive (padding too large)")
+    return (oh, ow), (sh, sw), (ph, pw), (dh, dw)
+
+
+def scale_pair(op: str, scale_factor):
+    """Integer scale factors (an int or a pair) of upsample2d."""
+    return pair(op, "scale_factor", scale_factor)
+
+
+def kernel_number(op: str, kernel, choices=(1, 2, 3)):
+    if kernel is None:
+        return 0
+    if isinstance(kernel, bool) or not isinstance(kernel, numbers.Integral) or kernel not in choices:
+        raise ValueError(f"{op}: kernel must be None or one of {choices}, got {kernel!r}")
+    return int(kernel)
+
+
+def shape4(op: str, name: str, shape):
+    """A (N, C, H, W) tuple of positive ints."""
+    if not isinstance(shape, (tuple, list)) or len(shape) != 4:
+        raise ValueError(f"{op}: {name} must be a 4-tuple (N, C, H, W), got {shape!r}")
+    return tuple(positive_int(op, name, v) for v in shape)
+
+
+__all__ = ["PADDING_MODES", "conv2d_args", "kernel_number", "out_size", "resolve_padding", "scale_pair",
+           "shape4", "transpose_output_hw", "math"]
