@@ -12,7 +12,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "fastann/common.hpp"
@@ -206,6 +208,226 @@ void gemm_packed_a(int64_t M, int64_t N, int64_t K, const T* apack, const T* b, 
       else
         microkernel_generic(K, panel, b + n0, ldb, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
     }
+  }
+}
+
+// A 64-byte aligned scratch buffer (one cache line, one AVX-512 vector): the packed panels the
+// micro-kernel streams start on a line boundary, so no vector load splits across two lines.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(int64_t n = 0) { resize(n); }
+  ~Scratch() { std::free(ptr_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  void resize(int64_t n) {
+    std::free(ptr_);
+    ptr_ = nullptr;
+    if (n > 0) {
+      const size_t bytes = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
+      ptr_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+      if (!ptr_) throw std::bad_alloc();
+    }
+  }
+  T* data() { return ptr_; }
+  const T* data() const { return ptr_; }
+
+ private:
+  T* ptr_ = nullptr;
+};
+
+// Packed B layout: the (K x N) matrix cut into ceil(N/NR) column blocks, each stored K x NR contiguously,
+// zero-padded on the right. The micro-kernel then reads one contiguous, aligned 2-vector row per k.
+template <class T>
+int64_t packed_b_size(int64_t K, int64_t N) {
+  return (N + NR<T> - 1) / NR<T> * NR<T> * K;
+}
+
+// src (K x N) row-major with row stride ld -> packed B.
+template <class T>
+void pack_b(T* dst, const T* src, int64_t K, int64_t N, int64_t ld) {
+  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
+    T* blk = dst + (n0 / NR<T>) * K * NR<T>;
+    const int64_t nr = std::min(NR<T>, N - n0);
+    for (int64_t k = 0; k < K; ++k) {
+      T* d = blk + k * NR<T>;
+      const T* s = src + k * ld + n0;
+      for (int64_t j = 0; j < nr; ++j) d[j] = s[j];
+      for (int64_t j = nr; j < NR<T>; ++j) d[j] = T(0);
+    }
+  }
+}
+
+// src (N x K) row-major (the transpose of the wanted B) -> packed B of src^T (K x N).
+template <class T>
+void pack_b_transposed(T* dst, const T* src, int64_t K, int64_t N) {
+  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
+    T* blk = dst + (n0 / NR<T>) * K * NR<T>;
+    const int64_t nr = std::min(NR<T>, N - n0);
+    for (int64_t j = 0; j < NR<T>; ++j) {
+      if (j < nr) {
+        const T* s = src + (n0 + j) * K;
+        for (int64_t k = 0; k < K; ++k) blk[k * NR<T> + j] = s[k];
+      } else {
+        for (int64_t k = 0; k < K; ++k) blk[k * NR<T> + j] = T(0);
+      }
+    }
+  }
+}
+
+// im2col straight into the packed B layout (K x P cut into NR-column blocks): the forward's B operand
+// is written once, contiguous, and never re-laid out.
+template <class T>
+void im2col_packed_b(T* dst, const T* img, const Conv2dParams& p, int64_t Cg) {
+  const int64_t P = p.OH * p.OW, K = Cg * p.KH * p.KW;
+  const int64_t nblocks = (P + NR<T> - 1) / NR<T>;
+  // zero the padded tail of the last block (positions P .. nblocks*NR-1)
+  if (P % NR<T>)
+    for (int64_t k = 0; k < K; ++k) {
+      T* d = dst + (nblocks - 1) * K * NR<T> + k * NR<T>;
+      for (int64_t j = P % NR<T>; j < NR<T>; ++j) d[j] = T(0);
+    }
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw) {
+        const int64_t k = (c * p.KH + kh) * p.KW + kw;
+        int64_t lo, hi;
+        valid_range(p.W, p.pad_left, kw * p.dilation_w, p.stride_w, p.OW, lo, hi);
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          const bool row_ok = ih >= 0 && ih < p.H;
+          const T* src = img + (c * p.H + (row_ok ? ih : 0)) * p.W + kw * p.dilation_w - p.pad_left;
+          for (int64_t ow = 0; ow < p.OW; ++ow) {
+            const int64_t pos = oh * p.OW + ow;
+            const T v = (row_ok && ow >= lo && ow < hi) ? src[ow * p.stride_w] : T(0);
+            dst[(pos / NR<T>) * K * NR<T> + k * NR<T> + pos % NR<T>] = v;
+          }
+        }
+      }
+}
+
+// im2col straight into the packed A layout (K x P as MR-row panels, K padded to a multiple of MR):
+// the weight gradient's A operand.
+template <class T>
+void im2col_packed_a(T* dst, const T* img, const Conv2dParams& p, int64_t Cg) {
+  const int64_t P = p.OH * p.OW, K = Cg * p.KH * p.KW;
+  for (int64_t k = K; k < (K + MR - 1) / MR * MR; ++k)  // zero rows of the last partial panel
+    for (int64_t pos = 0; pos < P; ++pos) dst[(k / MR) * P * MR + pos * MR + k % MR] = T(0);
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw) {
+        const int64_t k = (c * p.KH + kh) * p.KW + kw;
+        T* panel = dst + (k / MR) * P * MR + k % MR;
+        int64_t lo, hi;
+        valid_range(p.W, p.pad_left, kw * p.dilation_w, p.stride_w, p.OW, lo, hi);
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+          const bool row_ok = ih >= 0 && ih < p.H;
+          const T* src = img + (c * p.H + (row_ok ? ih : 0)) * p.W + kw * p.dilation_w - p.pad_left;
+          T* d = panel + oh * p.OW * MR;
+          for (int64_t ow = 0; ow < p.OW; ++ow)
+            d[ow * MR] = (row_ok && ow >= lo && ow < hi) ? src[ow * p.stride_w] : T(0);
+        }
+      }
+}
+
+// C (M x N, ldc) (+)= A * B with A packed by pack_a and B packed by pack_b / im2col_packed_b.
+template <class T>
+void gemm_packed_ab(int64_t M, int64_t N, int64_t K, const T* apack, const T* bpack, T* c, int64_t ldc,
+                    bool accumulate, bool avx512) {
+  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
+    const int64_t nr = std::min(NR<T>, N - n0);
+    const T* blk = bpack + (n0 / NR<T>) * K * NR<T>;
+    for (int64_t m0 = 0; m0 < M; m0 += MR) {
+      const int64_t mr = std::min(MR, M - m0);
+      const T* panel = apack + (m0 / MR) * K * MR;
+      if (avx512)
+        conv_detail::microkernel_avx512(K, panel, blk, NR<T>, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
+      else
+        microkernel_generic(K, panel, blk, NR<T>, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
+    }
+  }
+}
+
+// ---- the padded-image ("shifted rows") formulation used by kernel 3 for stride 1 -----------------
+// With stride 1, put the output positions on the padded input's grid: q = oh*Wp + ow (ow < Wp, the last
+// Wp-OW columns of each row are computed and thrown away). Then the column matrix's row k=(c,kh,kw) is
+// simply the padded image shifted by off[k] = c*Hp*Wp + kh*dh*Wp + kw*dw:  col[k, q] = xpad[off[k] + q].
+// Packing it is a contiguous copy per row (vector speed) instead of im2col's index arithmetic; the price
+// is (Wp-OW)/Wp extra columns (2/16 for a 14x14 image with padding 1).
+struct ShiftedGeometry {
+  int64_t Hp, Wp, Q;             // padded image, Q = OH*Wp positions on the padded grid
+  int64_t plane;                 // Cg*Hp*Wp
+  int64_t slack;                 // zeros after the image: the last shifted row reads up to (KW-1)*dw past it
+  std::vector<int64_t> off;      // off[k], k = (c*KH + kh)*KW + kw
+};
+
+ShiftedGeometry shifted_geometry(const Conv2dParams& p, int64_t Cg) {
+  ShiftedGeometry s;
+  s.Hp = p.H + p.pad_top + p.pad_bottom;
+  s.Wp = p.W + p.pad_left + p.pad_right;
+  s.Q = p.OH * s.Wp;
+  s.plane = Cg * s.Hp * s.Wp;
+  s.slack = (p.KW - 1) * p.dilation_w + 64;
+  s.off.resize(Cg * p.KH * p.KW);
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw)
+        s.off[(c * p.KH + kh) * p.KW + kw] = c * s.Hp * s.Wp + kh * p.dilation_h * s.Wp + kw * p.dilation_w;
+  return s;
+}
+
+// img (Cg,H,W) -> xpad (Cg,Hp,Wp) with zero borders, followed by `slack` zeros.
+template <class T>
+void pad_image(T* xpad, const T* img, const Conv2dParams& p, int64_t Cg, const ShiftedGeometry& s) {
+  for (int64_t c = 0; c < Cg; ++c) {
+    T* d = xpad + c * s.Hp * s.Wp;
+    std::fill(d, d + p.pad_top * s.Wp, T(0));
+    for (int64_t i = 0; i < p.H; ++i) {
+      T* row = d + (p.pad_top + i) * s.Wp;
+      const T* src = img + (c * p.H + i) * p.W;
+      for (int64_t j = 0; j < p.pad_left; ++j) row[j] = T(0);
+      for (int64_t j = 0; j < p.W; ++j) row[p.pad_left + j] = src[j];
+      for (int64_t j = p.pad_left + p.W; j < s.Wp; ++j) row[j] = T(0);
+    }
+    std::fill(d + (p.pad_top + p.H) * s.Wp, d + s.Hp * s.Wp, T(0));
+  }
+  std::fill(xpad + s.plane, xpad + s.plane + s.slack, T(0));
+}
+
+// Packed B (K x Q in NR-column blocks) from the shifted rows of xpad: one contiguous copy per row and block.
+template <class T>
+void pack_b_shifted(T* dst, const T* xpad, const ShiftedGeometry& s) {
+  const int64_t K = static_cast<int64_t>(s.off.size());
+  for (int64_t n0 = 0; n0 < s.Q; n0 += NR<T>) {
+    T* blk = dst + (n0 / NR<T>) * K * NR<T>;
+    const int64_t nr = std::min(NR<T>, s.Q - n0);
+    for (int64_t k = 0; k < K; ++k) {
+      const T* src = xpad + s.off[k] + n0;
+      T* d = blk + k * NR<T>;
+      if (nr == NR<T>) {
+        for (int64_t j = 0; j < NR<T>; ++j) d[j] = src[j];
+      } else {
+        for (int64_t j = 0; j < nr; ++j) d[j] = src[j];
+        for (int64_t j = nr; j < NR<T>; ++j) d[j] = T(0);
+      }
+    }
+  }
+}
+
+// Packed A (K x Q as MR-row panels) from the shifted rows of xpad: the weight gradient's operand.
+template <class T>
+void pack_a_shifted(T* dst, const T* xpad, const ShiftedGeometry& s) {
+  const int64_t K = static_cast<int64_t>(s.off.size());
+  for (int64_t k0 = 0; k0 < K; k0 += MR) {
+    T* panel = dst + (k0 / MR) * s.Q * MR;
+    const int64_t mr = std::min(MR, K - k0);
+    for (int64_t i = 0; i < mr; ++i) {
+      const T* src = xpad + s.off[k0 + i];
+      for (int64_t q = 0; q < s.Q; ++q) panel[q * MR + i] = src[q];
+    }
+    for (int64_t i = mr; i < MR; ++i)
+      for (int64_t q = 0; q < s.Q; ++q) panel[q * MR + i] = T(0);
   }
 }
 
@@ -458,28 +680,61 @@ void conv2d_backward_weight_kernel2_im2col_gemm(T* dweight, T* dbias, const T* d
 }
 
 // ---- kernel 3: fused per-image im2col + packed AVX-512 micro-kernel, threads over images ----------
+// Each thread takes whole (image, group) pairs, so its outputs never overlap another thread's. The
+// operands it builds for one image (a few hundred KB) stay in its L2 cache between being written and read.
+// Stride-1 forward on the padded grid (see ShiftedGeometry): pad the image, copy its shifted rows into
+// packed B, one GEMM into a (OCg x Q) tile, keep the OW valid columns of each row (+ bias).
+// inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
+template <class T>
+void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
+  const bool simd = have_avx512();
+  const ShiftedGeometry sg = shifted_geometry(p, Cg);
+  const int64_t wsz = packed_size<T>(OCg, K);
+  Scratch<T> wpack(G * wsz);
+  for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
+  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
+    Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(K, sg.Q)), tile(OCg * sg.Q);
+    for (int64_t ng = b; ng < e; ++ng) {
+      const int64_t n = ng / G, g = ng % G;
+      pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+      pack_b_shifted(bpack.data(), xpad.data(), sg);
+      gemm_packed_ab(OCg, sg.Q, K, wpack.data() + g * wsz, bpack.data(), tile.data(), sg.Q, false, simd);
+      T* o = out + (n * p.OC + g * OCg) * P;
+      for (int64_t oc = 0; oc < OCg; ++oc) {
+        const T bv = bias ? bias[g * OCg + oc] : T(0);
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const T* src = tile.data() + oc * sg.Q + oh * sg.Wp;
+          T* dst = o + oc * P + oh * p.OW;
+          for (int64_t ow = 0; ow < p.OW; ++ow) dst[ow] = src[ow] + bv;
+        }
+      }
+    }
+  });
+}
+
 // inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
 template <class T>
 void conv2d_forward_kernel3_fused_simd(T* out, const T* inp, const T* weight, const T* bias,
                                        const Conv2dParams& p) {
+  if (p.stride_h == 1 && p.stride_w == 1) return conv2d_forward_kernel3_stride1(out, inp, weight, bias, p);
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
   // Weights packed once for all images (read-only, shared by the threads).
   const int64_t wsz = packed_size<T>(OCg, K);
-  std::vector<T> wpack(G * wsz);
+  Scratch<T> wpack(G * wsz);
   for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
   parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
-    std::vector<T> col(direct ? 0 : K * P);  // this thread's column matrix: one image, stays in L2
+    Scratch<T> col(packed_b_size<T>(K, P));  // this thread's column matrix, packed B layout
     for (int64_t ng = b; ng < e; ++ng) {
       const int64_t n = ng / G, g = ng % G;
       const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
-      const T* cm = img;
-      if (!direct) {
-        im2col(col.data(), img, p, Cg);
-        cm = col.data();
-      }
+      if (direct)
+        pack_b(col.data(), img, K, P, P);
+      else
+        im2col_packed_b(col.data(), img, p, Cg);
       T* o = out + (n * p.OC + g * OCg) * P;
-      gemm_packed_a(OCg, P, K, wpack.data() + g * wsz, cm, P, o, P, false, simd);
+      gemm_packed_ab(OCg, P, K, wpack.data() + g * wsz, col.data(), o, P, false, simd);
       if (bias)
         for (int64_t oc = 0; oc < OCg; ++oc) {
           const T bv = bias[g * OCg + oc];
@@ -492,23 +747,45 @@ void conv2d_forward_kernel3_fused_simd(T* out, const T* inp, const T* weight, co
 // dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
 template <class T>
 void conv2d_backward_input_kernel3_fused_simd(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  // Stride 1: the input gradient is itself a stride-1 convolution of dout, padded by d*(k-1) - pad, with
+  // the kernel flipped and its channel axes swapped (the "full" correlation); run the forward on it.
+  const int64_t span_h = p.dilation_h * (p.KH - 1), span_w = p.dilation_w * (p.KW - 1);
+  if (p.stride_h == 1 && p.stride_w == 1 && p.pad_top <= span_h && p.pad_bottom <= span_h && p.pad_left <= span_w &&
+      p.pad_right <= span_w) {
+    const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G;
+    Conv2dParams q = p;
+    q.C = p.OC, q.H = p.OH, q.W = p.OW, q.OC = p.C;
+    q.pad_top = span_h - p.pad_top, q.pad_bottom = span_h - p.pad_bottom;
+    q.pad_left = span_w - p.pad_left, q.pad_right = span_w - p.pad_right;
+    q.OH = p.H, q.OW = p.W;
+    // flipped[g*Cg + c, oc, kh, kw] = weight[g*OCg + oc, c, KH-1-kh, KW-1-kw]
+    std::vector<T> flipped(p.OC * Cg * p.KH * p.KW);
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t oc = 0; oc < OCg; ++oc)
+          for (int64_t kh = 0; kh < p.KH; ++kh)
+            for (int64_t kw = 0; kw < p.KW; ++kw)
+              flipped[(((g * Cg + c) * OCg + oc) * p.KH + kh) * p.KW + kw] =
+                  weight[(((g * OCg + oc) * Cg + c) * p.KH + (p.KH - 1 - kh)) * p.KW + (p.KW - 1 - kw)];
+    return conv2d_forward_kernel3_stride1(dinp, dout, flipped.data(), static_cast<const T*>(nullptr), q);
+  }
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
   // W[g]^T (K x OCg) packed once: element (k, oc) = W[g][oc*K + k].
   const int64_t wsz = packed_size<T>(K, OCg);
-  std::vector<T> wpack(G * wsz);
+  Scratch<T> wpack(G * wsz);
   for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, K, OCg, 1, K);
   parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
-    std::vector<T> dcol(direct ? 0 : K * P);
+    Scratch<T> dcol(direct ? 0 : K * P), dpack(packed_b_size<T>(OCg, P));
     for (int64_t ng = b; ng < e; ++ng) {
       const int64_t n = ng / G, g = ng % G;
       T* img = dinp + (n * p.C + g * Cg) * p.H * p.W;
-      const T* dn = dout + (n * p.OC + g * OCg) * P;
+      pack_b(dpack.data(), dout + (n * p.OC + g * OCg) * P, OCg, P, P);
       if (direct) {  // dcol is the input gradient itself
-        gemm_packed_a(K, P, OCg, wpack.data() + g * wsz, dn, P, img, P, false, simd);
+        gemm_packed_ab(K, P, OCg, wpack.data() + g * wsz, dpack.data(), img, P, false, simd);
         continue;
       }
-      gemm_packed_a(K, P, OCg, wpack.data() + g * wsz, dn, P, dcol.data(), P, false, simd);
+      gemm_packed_ab(K, P, OCg, wpack.data() + g * wsz, dpack.data(), dcol.data(), P, false, simd);
       std::fill(img, img + Cg * p.H * p.W, T(0));
       col2im(img, dcol.data(), p, Cg);
     }
@@ -526,24 +803,45 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
   const bool simd = have_avx512(), direct = col_is_input(p);
   const int nt = std::max(1, std::min<int>(num_threads(), static_cast<int>(p.N * G)));
   std::vector<std::vector<T>> partial(nt);
+  const bool stride1 = p.stride_h == 1 && p.stride_w == 1;
+  const ShiftedGeometry sg = shifted_geometry(p, Cg);
   parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
     const int64_t chunk = (p.N * G + nt - 1) / nt;
     std::vector<T>& acc = partial[b / chunk];  // parallel_for hands thread t the chunk starting at t*chunk
     acc.assign(G * K * OCg, T(0));
-    std::vector<T> col(direct ? 0 : K * P), cpack(packed_size<T>(K, P)), dt(P * OCg);
+    if (stride1) {  // on the padded grid: dW^T (K x OCg) += shifted rows (K x Q) * dout^T (Q x OCg)
+      Scratch<T> xpad(sg.plane + sg.slack), apack(packed_size<T>(K, sg.Q)), bpack(packed_b_size<T>(sg.Q, OCg));
+      for (int64_t ng = b; ng < e; ++ng) {
+        const int64_t n = ng / G, g = ng % G;
+        pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+        pack_a_shifted(apack.data(), xpad.data(), sg);
+        // dout^T on the padded grid, packed B: zero at the thrown-away columns ow >= OW.
+        const T* dn = dout + (n * p.OC + g * OCg) * P;
+        for (int64_t o0 = 0; o0 < OCg; o0 += NR<T>) {
+          T* blk = bpack.data() + (o0 / NR<T>) * sg.Q * NR<T>;
+          const int64_t nr = std::min(NR<T>, OCg - o0);
+          std::fill(blk, blk + sg.Q * NR<T>, T(0));
+          for (int64_t j = 0; j < nr; ++j)
+            for (int64_t oh = 0; oh < p.OH; ++oh) {
+              const T* src = dn + (o0 + j) * P + oh * p.OW;
+              T* d = blk + oh * sg.Wp * NR<T> + j;
+              for (int64_t ow = 0; ow < p.OW; ++ow) d[ow * NR<T>] = src[ow];
+            }
+        }
+        gemm_packed_ab(K, OCg, sg.Q, apack.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
+      }
+      return;
+    }
+    Scratch<T> cpack(packed_size<T>(K, P)), dpack(packed_b_size<T>(P, OCg));
     for (int64_t ng = b; ng < e; ++ng) {
       const int64_t n = ng / G, g = ng % G;
       const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
-      const T* cm = img;
-      if (!direct) {
-        im2col(col.data(), img, p, Cg);
-        cm = col.data();
-      }
-      pack_a(cpack.data(), cm, K, P, P, 1);
-      const T* dn = dout + (n * p.OC + g * OCg) * P;
-      for (int64_t oc = 0; oc < OCg; ++oc)  // dout[n,g]^T (P x OCg)
-        for (int64_t i = 0; i < P; ++i) dt[i * OCg + oc] = dn[oc * P + i];
-      gemm_packed_a(K, OCg, P, cpack.data(), dt.data(), OCg, acc.data() + g * K * OCg, OCg, true, simd);
+      if (direct)
+        pack_a(cpack.data(), img, K, P, P, 1);
+      else
+        im2col_packed_a(cpack.data(), img, p, Cg);
+      pack_b_transposed(dpack.data(), dout + (n * p.OC + g * OCg) * P, P, OCg);  // dout[n,g]^T (P x OCg)
+      gemm_packed_ab(K, OCg, P, cpack.data(), dpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
     }
   });
   // Reduce the per-thread dW^T and transpose back to (OC, Cg*KH*KW).

@@ -224,6 +224,7 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
 struct KernelF32 {
   using T = float;
   static constexpr int MR = 4, NR = 8, KC = 256, MC = 128, NC = 2048;
+  static constexpr bool kTransposePack = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
     scalar::micro_kernel<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
@@ -232,6 +233,7 @@ struct KernelF32 {
 struct KernelF64 {
   using T = double;
   static constexpr int MR = 4, NR = 4, KC = 256, MC = 128, NC = 2048;
+  static constexpr bool kTransposePack = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
     scalar::micro_kernel<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);

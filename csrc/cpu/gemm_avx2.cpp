@@ -53,11 +53,13 @@ template <> struct Vec<double> {
 // ---- kernels -------------------------------------------------------------------------------------
 
 // Same contract as the AVX-512 micro-kernel (see gemm_packed.hpp).
-template <class T, int MR, int NV>
+// NV <= NR/W vectors are computed (a one-vector variant runs the last, narrow panel).
+template <class T, int MR, int NV, int NR>
 void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c, int64_t ldc,
                   int mr, int nr, T alpha, T beta, const T* bias, bool relu) {
   using V = Vec<T>;
-  constexpr int W = V::W, NR = NV * W;
+  constexpr int W = V::W;
+  static_assert(NV * W <= NR, "micro_kernel: NV vectors must fit the packed panel width");
   typename V::reg acc[MR][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
@@ -106,17 +108,21 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
 struct KernelF32 {
   using T = float;
   static constexpr int MR = 6, NR = 16, KC = 256, MC = 144, NC = 4096;
+  static constexpr bool kTransposePack = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
-    avx2::micro_kernel<T, MR, 2>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+    if (nr > Vec<T>::W) avx2::micro_kernel<T, MR, 2, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+    else avx2::micro_kernel<T, MR, 1, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
   }
 };
 struct KernelF64 {
   using T = double;
   static constexpr int MR = 6, NR = 8, KC = 256, MC = 144, NC = 4096;
+  static constexpr bool kTransposePack = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
-    avx2::micro_kernel<T, MR, 2>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+    if (nr > Vec<T>::W) avx2::micro_kernel<T, MR, 2, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+    else avx2::micro_kernel<T, MR, 1, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
   }
 };
 

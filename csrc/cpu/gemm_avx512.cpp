@@ -1,12 +1,13 @@
 // gemm_avx512.cpp: the AVX-512 micro-kernels of the packed GEMM (rungs 3 and 4) and the FMA-peak probe.
 // Compiled with -mavx512f... (CMakeLists.txt); entered only when fastann::simd_level() == avx512.
 //
-// Micro-tile: MR = 14 rows x NR = 2 vectors (32 fp32 / 16 fp64 columns). Per step p of the K loop it loads
-// two B vectors and, for each of the 14 rows, broadcasts one A value into an FMA (the broadcast folds into
-// the FMA's memory operand): 28 independent FMAs, enough to cover the 4-cycle FMA latency on two FMA pipes,
-// and 28 accumulators + 2 B registers + 1 broadcast fit the 32 zmm registers.
+// Micro-tile: MR = 6 rows x NR = 4 vectors (64 fp32 / 32 fp64 columns). Per step p of the K loop it loads
+// four B vectors and, for each of the 6 rows, broadcasts one A value into four FMAs: 24 independent FMAs,
+// enough to cover the 4-cycle FMA latency on two FMA pipes, and 24 accumulators + 4 B registers + 1
+// broadcast fit the 32 zmm registers.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "gemm_packed.hpp"
@@ -52,11 +53,14 @@ template <> struct Vec<double> {
 
 // ap: MR x kc micro-panel (ap[p*MR + i]), bp: kc x NR micro-panel (bp[p*NR + j]), 64-byte aligned;
 // c: the MR x NR tile of C (row stride ldc), of which mr x nr is inside the matrix.
-template <class T, int MR, int NV>
+// NV <= NR/W vectors are computed: the last, narrow panel of a matrix (N = 100 -> 64 + 36) runs a variant
+// with fewer vectors instead of multiplying zero padding.
+template <class T, int MR, int NV, int NR>
 void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c, int64_t ldc,
                   int mr, int nr, T alpha, T beta, const T* bias, bool relu) {
   using V = Vec<T>;
-  constexpr int W = V::W, NR = NV * W;
+  constexpr int W = V::W;
+  static_assert(NV * W <= NR, "micro_kernel: NV vectors must fit the packed panel width");
   typename V::reg acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -64,7 +68,9 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
     for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
 
   // Touch the C tile early so its lines arrive while the K loop runs.
-  for (int i = 0; i < mr; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+  for (int i = 0; i < mr; ++i)
+    for (int off = 0; off < NV * W * int(sizeof(T)); off += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc) + off, _MM_HINT_T0);
 
 #pragma GCC unroll 2
   for (int64_t p = 0; p < kc; ++p) {
@@ -105,22 +111,93 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
   }
 }
 
-// Cache blocks for Zen 4/5-class cores (48 KiB L1d, 1 MiB L2): the B micro-panel KC x NR (fp32: 256*32*4 =
-// 32 KiB) stays in L1 while the A block MC x KC (168*256*4 = 168 KiB) streams from L2.
+// Transpose 16 rows of 16 floats in registers (r[i][j] -> r[j][i]): 64 shuffles for 256 values, against
+// 256 scalar loads and stores for the naive copy.
+inline void transpose16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {  // interleave 32-bit elements of row pairs
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // interleave 64-bit pairs
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+  }
+  for (int h = 0; h < 16; h += 8) {  // gather 128-bit lanes: first across 4-row groups ...
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+    }
+  }
+  for (int i = 0; i < 8; ++i) {  // ... then across 8-row halves
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// dst[p*64 + j] = src[j*ldb + p] for j < cols (0 beyond), p < kc: 16 x 16 blocks through transpose16x16.
+// (The linear layer's forward reads its weight (out, in) this way.)
+inline void pack_b_transposed_f32(const float* src, int64_t ldb, int64_t kc, int cols, float* dst) {
+  constexpr int NR = 64;
+  for (int j0 = 0; j0 < NR; j0 += 16) {
+    const int rows = std::max(0, std::min(16, cols - j0));
+    if (rows == 0) {
+      for (int64_t p = 0; p < kc; ++p) _mm512_store_ps(dst + p * NR + j0, _mm512_setzero_ps());
+      continue;
+    }
+    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+      const int len = static_cast<int>(std::min<int64_t>(16, kc - p0));
+      const __mmask16 m = Vec<float>::tail(len);
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + (j0 + i) * ldb + p0) : _mm512_setzero_ps();
+      transpose16x16(r);
+      for (int q = 0; q < len; ++q) _mm512_store_ps(dst + (p0 + q) * NR + j0, r[q]);
+    }
+  }
+}
+
+// The widest variant that covers nr columns (nr <= NR).
+template <class T, int MR, int NR>
+inline void dispatch_width(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
+                           T beta, const T* bias, bool relu) {
+  constexpr int W = Vec<T>::W;
+  static_assert(NR == 4 * W, "dispatch_width expects a 4-vector panel");
+  if (nr > 3 * W) micro_kernel<T, MR, 4, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  else if (nr > 2 * W) micro_kernel<T, MR, 3, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  else if (nr > W) micro_kernel<T, MR, 2, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  else micro_kernel<T, MR, 1, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+}
+
+// Blocking, tuned on Zen 5 (48 KiB L1d, 1 MiB L2, 32 MiB L3; thread CPU time, n = 1024 and 2048): a long
+// KC matters most, because every K block re-reads and re-writes all of C (KC = 256 -> ~165 GFLOP/s,
+// KC = 1024 -> ~215). The A micro-panel (6 x 1024 fp32 = 24 KiB) stays in L1; the B micro-panel
+// (1024 x 64 fp32 = 256 KiB) and the A block (MC x KC = 288 KiB) share the L2; the B panel (KC x NC) lives in L3.
+// 6 x 64 beat 14 x 32, 12 x 32 and 8 x 48 here: 4 vector loads + 6 broadcasts feed 24 FMAs per step, and a
+// 6-row C tile never exceeds the L1's 12 ways even when ldc is a power of two.
 struct KernelF32 {
   using T = float;
-  static constexpr int MR = 14, NR = 32, KC = 256, MC = 168, NC = 4096;
+  static constexpr int MR = 6, NR = 64, KC = 1024, MC = 72, NC = 4096;
+  static constexpr bool kTransposePack = true;
+  static void pack_b_transposed(const T* src, int64_t ldb, int64_t kc, int cols, T* dst) {
+    pack_b_transposed_f32(src, ldb, kc, cols, dst);
+  }
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
-    avx512::micro_kernel<T, MR, 2>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+    dispatch_width<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
   }
 };
+// fp64: the same register tile (6 rows x 4 zmm = 6 x 32 doubles) and the same bytes per block.
 struct KernelF64 {
   using T = double;
-  static constexpr int MR = 14, NR = 16, KC = 256, MC = 168, NC = 4096;
+  static constexpr int MR = 6, NR = 32, KC = 512, MC = 72, NC = 4096;
+  static constexpr bool kTransposePack = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
-    avx512::micro_kernel<T, MR, 2>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+    dispatch_width<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
   }
 };
 

@@ -7,6 +7,8 @@
 //
 // K provides:
 //   using T;  MR, NR (micro-tile), KC, MC, NC (cache blocks)
+//   kTransposePack: true if K::pack_b_transposed(src, ldb, kc, cols, dst) packs a transposed B panel
+//     (dst[p*NR + j] = src[j*ldb + p], zero for j >= cols) faster than the generic loop here
 //   static void micro_kernel(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu)
 //     computes the MR x NR tile  acc = sum_p ap[p*MR + i] * bp[p*NR + j]  in registers and stores
 //     c[i*ldc + j] = act(alpha*acc + beta*c + bias[j]) for i < mr, j < nr (beta == 0: c is not read;
@@ -74,10 +76,15 @@ void pack_a(const GemmArgs<typename K::T>& g, int64_t i0, int64_t mc, int64_t p0
     if (g.trans_a) {
       // A stored (K,M): for each p the MR values are contiguous in memory.
       const T* src = g.a + p0 * g.lda + (i0 + ir);
-      for (int64_t p = 0; p < kc; ++p, src += g.lda, dst += MR) {
-        int i = 0;
-        for (; i < rows; ++i) dst[i] = src[i];
-        for (; i < MR; ++i) dst[i] = T(0);
+      if (rows == MR) {
+        for (int64_t p = 0; p < kc; ++p, src += g.lda, dst += MR)
+          for (int i = 0; i < MR; ++i) dst[i] = src[i];
+      } else {
+        for (int64_t p = 0; p < kc; ++p, src += g.lda, dst += MR) {
+          int i = 0;
+          for (; i < rows; ++i) dst[i] = src[i];
+          for (; i < MR; ++i) dst[i] = T(0);
+        }
       }
     } else {
       // A stored (M,K): gather one value from each of MR rows per step p (MR read streams).
@@ -117,6 +124,9 @@ void pack_b(const GemmArgs<typename K::T>& g, int64_t p0, int64_t kc, int64_t j0
           for (; j < NR; ++j) dst[j] = T(0);
         }
       }
+    } else if constexpr (K::kTransposePack) {
+      // B stored (N,K): the ISA file has an in-register transpose for this.
+      K::pack_b_transposed(g.b + (j0 + jr) * g.ldb + p0, g.ldb, kc, cols, dst);
     } else {
       // B stored (N,K): a transpose. Walk each source row contiguously in chunks of 8 steps of p so the
       // reads stream and the writes (stride NR) stay within a few cache lines of the panel.

@@ -14,6 +14,16 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.1.0"
 
+import os as _os
+
+# OpenMP (libgomp) reads its settings once, when the runtime is loaded with fastann._cpu, so defaults must
+# be set before that import. After a parallel region, idle worker threads spin for GOMP_SPINCOUNT
+# iterations before sleeping: a short spin keeps back-to-back kernels (a training step) cheap to fork,
+# while a bounded one stops an idle pool from burning a core that another process needs. A value the user
+# set (or OMP_WAIT_POLICY) wins.
+if "OMP_WAIT_POLICY" not in _os.environ:
+    _os.environ.setdefault("GOMP_SPINCOUNT", "20000")
+
 from . import cuda, ops, reference  # noqa: E402
 from ._info import build_info, get_num_threads, set_num_threads  # noqa: E402
 from . import callbacks, datasets, initializers, layers, losses, metrics, optimizers  # noqa: E402

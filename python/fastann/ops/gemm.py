@@ -1,4 +1,109 @@
-"""fastann.ops: the gemm family."""
+"""fastann.ops: the gemm family (general matrix multiply and the linear layer).
+
+The kernels are fastann's own (csrc/cpu/gemm.cpp and its AVX2 / AVX-512 micro-kernels), never a BLAS.
+``kernel=`` selects a rung of the GEMM ladder (see docs/gemm.md):
+
+    1 naive triple loop    2 cache-blocked    3 packed panels + SIMD micro-kernel    4 the same, threaded
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+from ..reference.gemm import _activation, _gemm_checks, _linear_backward_checks, _linear_checks
+from ._common import backend, empty
+
+__all__ = ["gemm", "linear", "linear_backward"]
+
+
+def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel=None):
+    """General matrix multiply: ``C = alpha * op(A) @ op(B) + beta * C`` (the BLAS xGEMM operation).
+
+    Args:
+        a: (M, K) array, or (K, M) when ``trans_a`` (then op(A) = a.T, read in place, never copied).
+        b: (K, N) array, or (N, K) when ``trans_b``.
+        c: optional (M, N) output. When given it is updated in place and returned; when None a new
+            (M, N) array is returned. With ``beta == 0`` C is write-only: it is never read, so NaN or
+            garbage in it does not leak into the result (BLAS semantics).
+        alpha, beta: real scalars.
+        trans_a, trans_b: use the transpose of ``a`` / ``b``.
+        kernel: None picks the fastest (rung 4, which stays on one thread for small products);
+            1 naive, 2 cache-blocked, 3 packed SIMD (one thread), 4 packed SIMD on OpenMP threads.
+
+    All arrays share one dtype, float32 or float64, and are C-contiguous (a transposed or negative-stride
+    view is refused; pass ``trans_a`` / ``trans_b`` or ``numpy.ascontiguousarray``).
+
+    Returns:
+        C, (M, N), dtype of the inputs.
+
+    Raises:
+        TypeError: an argument is not an array, a dtype is not float32/float64, dtypes differ,
+            alpha/beta are not real numbers.
+        ValueError: not 2-D, empty, non-contiguous, inner dimensions differ, c has the wrong shape or is
+            read-only, beta != 0 without c, kernel not in {None, 1, 2, 3, 4}.
+
+    Math: Dongarra et al. (1990), "A set of level 3 basic linear algebra subprograms"; the packed rungs
+    follow Goto & van de Geijn (2008) and BLIS (Van Zee & van de Geijn 2015).
+    """
+    m, n, _ = _gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel)
+    k, xp = backend("gemm", a=a, b=b, c=c)
+    out = c if c is not None else empty(xp, (m, n), a.dtype)
+    k.gemm(out, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), 0 if kernel is None else int(kernel))
+    return out
+
+
+def linear(input, weight, bias=None, activation=None):
+    """Fully connected layer: ``y = act(input @ weight.T + bias)`` (torch.nn.functional.linear).
+
+    Args:
+        input: (N, in_features).
+        weight: (out_features, in_features), as PyTorch stores it (read transposed, never copied).
+        bias: (out_features,) or None.
+        activation: None, or "relu" fused into the GEMM's store (bias and max(0, .) are applied while the
+            C tile is still in registers; NaN stays NaN).
+
+    All float32 or all float64, C-contiguous.
+
+    Returns:
+        y, (N, out_features).
+
+    Raises:
+        TypeError: non-array, non-float or mixed dtypes, activation not a str/None.
+        ValueError: wrong ndim, empty, non-contiguous, weight/bias shapes that do not match input,
+            unknown activation.
+    """
+    n, _, out_f = _linear_checks(input, weight, bias, activation)
+    k, xp = backend("linear", input=input, weight=weight, bias=bias)
+    out = empty(xp, (n, out_f), input.dtype)
+    k.linear_forward(out, input, weight, bias, activation)
+    return out
+
+
+def linear_backward(grad_output, input, weight, output=None, activation=None, need_input_grad=True,
+                    need_bias_grad=True):
+    """Gradients of :func:`linear`: returns ``(dinput | None, dweight, dbias | None)``.
+
+    Args:
+        grad_output: (N, out_features), dL/dy.
+        input: (N, in_features), the forward's input.
+        weight: (out_features, in_features).
+        output: (N, out_features), the forward's y; required when ``activation="relu"``.
+        activation: None or "relu": the gradient is first masked by relu'(y) (zero where y <= 0; a NaN y
+            passes it, as torch's threshold_backward does), in the same pass that sums dbias.
+        need_input_grad: compute dinput (the first layer of a network does not need it).
+        need_bias_grad: compute dbias.
+
+    With dz the (masked) gradient: ``dinput = dz @ weight`` (N, in_features), ``dweight = dz.T @ input``
+    (out_features, in_features), ``dbias = dz.sum(0)`` (out_features,): the GEMMs read dz and input
+    transposed in place (no transposed copies).
+
+    Raises:
+        TypeError / ValueError as :func:`linear`; ValueError for grad_output / output shapes that do not
+        match, or activation="relu" without output.
+    """
+    n, in_f, out_f = _linear_backward_checks(grad_output, input, weight, output, activation)
+    k, xp = backend("linear_backward", grad_output=grad_output, input=input, weight=weight, output=output)
+    dt = grad_output.dtype
+    dinput = empty(xp, (n, in_f), dt) if need_input_grad else None
+    dweight = empty(xp, (out_f, in_f), dt)
+    dbias = empty(xp, (out_f,), dt) if need_bias_grad else None
+    k.linear_backward(dinput, dweight, dbias, grad_output, input, weight, output,
+                      _activation("linear_backward", activation))
+    return dinput, dweight, dbias

@@ -1,0 +1,312 @@
+// loss.cpp: losses with mean reduction, forward and backward, float32 and float64.
+//
+// Elementwise losses (mse, l1, binary cross-entropy on probabilities and on logits) are one pass each:
+// the forward is a threaded sum (partials per chunk, accumulated in double), the backward a threaded map.
+// The softmax cross-entropy from logits fuses the softmax into the loss: per row it finds the max, writes
+// exp(x - max) into dinput while summing it, then rescales that row in place while it is still in L1, so
+// loss AND gradient come out of one pass over the logits (cross_entropy_with_grad in the training loop).
+// Sparse (integer labels) and dense (probability / one-hot) targets share one implementation through a
+// small "target" accessor: t.at(i, j), t.sum(i) and t.dot_gap(i, x, m) = sum_j t_ij (m - x_ij).
+#include "fastann/cpu/loss.hpp"
+
+#include <cmath>
+
+#include "fastann/common.hpp"
+#include "parallel_sum.hpp"
+
+namespace fastann::cpu {
+
+// ---- helpers --------------------------------------------------------------------------------------
+namespace {
+
+constexpr int64_t kGrain = 32768;  // elements per thread below which a loop stays on one thread
+
+// Rows per thread for an (N, C) kernel: about kGrain elements.
+inline int64_t row_grain(int64_t C) { return C >= kGrain ? 1 : kGrain / C; }
+
+// Row maximum that propagates NaN: once m is NaN, `x > m` stays false and m stays NaN.
+template <class T>
+inline T row_max(const T* x, int64_t C) {
+  T m = x[0];
+  for (int64_t j = 1; j < C; ++j) m = (x[j] > m || x[j] != x[j]) ? x[j] : m;
+  return m;
+}
+
+// NaN-propagating clamp.
+inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+// Targets of the (N, C) losses.
+template <class T, class L>
+struct SparseTarget {  // labels (N,): t_ij = [j == label_i]
+  const L* labels;
+  T at(int64_t i, int64_t j) const { return j == static_cast<int64_t>(labels[i]) ? T(1) : T(0); }
+  double sum(int64_t) const { return 1.0; }
+  double dot_gap(int64_t i, const T* x, T m) const { return double(m) - double(x[labels[i]]); }
+};
+template <class T>
+struct DenseTarget {  // tgt (N, C)
+  const T* tgt;
+  int64_t C;
+  T at(int64_t i, int64_t j) const { return tgt[i * C + j]; }
+  double sum(int64_t i) const {
+    double s = 0;
+    for (int64_t j = 0; j < C; ++j) s += tgt[i * C + j];
+    return s;
+  }
+  double dot_gap(int64_t i, const T* x, T m) const {
+    double s = 0;
+    for (int64_t j = 0; j < C; ++j) s += double(tgt[i * C + j]) * (double(m) - double(x[j]));
+    return s;
+  }
+};
+
+}  // namespace
+
+// ---- kernels: elementwise losses ------------------------------------------------------------------
+
+// inp (n,), tgt (n,)
+template <class T>
+void mse_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
+  const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
+    double acc = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const double d = double(inp[i]) - double(tgt[i]);
+      acc += d * d;
+    }
+    return acc;
+  });
+  *loss = T(s / double(n));
+}
+
+// inp (n,), tgt (n,), dinp (n,)
+template <class T>
+void mse_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
+  const T scale = T(2.0 * g / double(n));
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dinp[i] = scale * (inp[i] - tgt[i]);
+  });
+}
+
+// inp (n,), tgt (n,)
+template <class T>
+void l1_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
+  const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
+    double acc = 0;
+    for (int64_t i = b; i < e; ++i) acc += std::fabs(double(inp[i]) - double(tgt[i]));
+    return acc;
+  });
+  *loss = T(s / double(n));
+}
+
+// inp (n,), tgt (n,), dinp (n,): the subgradient sign(d) / n, 0 at d = 0, NaN for a NaN d
+template <class T>
+void l1_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
+  const T scale = T(g / double(n));
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const T d = inp[i] - tgt[i];
+      const T sign = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
+      dinp[i] = d != d ? d : scale * sign;
+    }
+  });
+}
+
+// inp (n,) probabilities, tgt (n,)
+template <class T>
+void binary_cross_entropy_forward(T* loss, const T* inp, const T* tgt, int64_t n, double eps) {
+  const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
+    double acc = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const double p = clampd(inp[i], eps, 1.0 - eps), t = tgt[i];
+      acc -= t * std::log(p) + (1.0 - t) * std::log(1.0 - p);
+    }
+    return acc;
+  });
+  *loss = T(s / double(n));
+}
+
+// inp (n,), tgt (n,), dinp (n,): zero where the clip is active (its derivative), NaN for a NaN input
+template <class T>
+void binary_cross_entropy_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double eps, double g) {
+  const double scale = g / double(n);
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const double p = inp[i], t = tgt[i];
+      const bool inside = p >= eps && p <= 1.0 - eps;
+      const double d = inside ? scale * (p - t) / (p * (1.0 - p)) : 0.0;
+      dinp[i] = p != p ? T(p) : T(d);
+    }
+  });
+}
+
+// inp (n,) logits, tgt (n,): the stable form max(x,0) - x t + log1p(exp(-|x|)) of
+// -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]
+template <class T>
+void binary_cross_entropy_with_logits_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
+  const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
+    double acc = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const double x = inp[i], t = tgt[i];
+      acc += (x > 0 ? x : 0.0) - x * t + std::log1p(std::exp(-std::fabs(x)));
+    }
+    return acc;
+  });
+  *loss = T(s / double(n));
+}
+
+// inp (n,), tgt (n,), dinp (n,): g (sigmoid(x) - t) / n
+template <class T>
+void binary_cross_entropy_with_logits_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
+  const T scale = T(g / double(n));
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const T x = inp[i];
+      const T ex = std::exp(-std::fabs(x));
+      const T sig = x >= T(0) ? T(1) / (T(1) + ex) : ex / (T(1) + ex);
+      dinp[i] = scale * (sig - tgt[i]);
+    }
+  });
+}
+
+// ---- kernels: softmax cross-entropy from logits ---------------------------------------------------
+namespace {
+
+// inp (N,C), target t, dinp (N,C) or null, loss scalar or null
+template <class T, class Target>
+void cross_entropy_impl(T* loss, T* dinp, const T* inp, const Target& t, int64_t N, int64_t C, double g) {
+  const double scale = g / double(N);
+  const double total = detail::parallel_sum(N, row_grain(C), [&](int64_t b, int64_t e) {
+    double acc = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const T* x = inp + i * C;
+      const T m = row_max(x, C);
+      double sumexp = 0;
+      if (dinp) {
+        T* d = dinp + i * C;
+        for (int64_t j = 0; j < C; ++j) {
+          const T ex = std::exp(x[j] - m);
+          d[j] = ex;
+          sumexp += ex;
+        }
+      } else {
+        for (int64_t j = 0; j < C; ++j) sumexp += std::exp(x[j] - m);
+      }
+      const double tsum = t.sum(i);
+      // sum_j t_j (lse - x_j) with lse = m + log(sumexp), written so no large terms cancel
+      if (loss) acc += tsum * std::log(sumexp) + t.dot_gap(i, x, m);
+      if (dinp) {
+        // d_j = scale (tsum softmax_j - t_j); the row is still in L1 from the loop above
+        T* d = dinp + i * C;
+        const T a = T(scale * tsum / sumexp);
+        for (int64_t j = 0; j < C; ++j) d[j] = a * d[j] - T(scale) * t.at(i, j);
+      }
+    }
+    return acc;
+  });
+  if (loss) *loss = T(total / double(N));
+}
+
+// Categorical cross-entropy on probabilities (Keras): q = clip(p / S, eps, 1 - eps), S = row sum.
+template <class T, class Target>
+void cce_forward_impl(T* loss, const T* inp, const Target& t, int64_t N, int64_t C, double eps) {
+  const double total = detail::parallel_sum(N, row_grain(C), [&](int64_t b, int64_t e) {
+    double acc = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const T* p = inp + i * C;
+      double S = 0;
+      for (int64_t j = 0; j < C; ++j) S += p[j];
+      for (int64_t j = 0; j < C; ++j) {
+        const double tj = t.at(i, j);
+        if (tj != 0.0) acc -= tj * std::log(clampd(p[j] / S, eps, 1.0 - eps));  // 0 log q adds nothing
+      }
+    }
+    return acc;
+  });
+  *loss = T(total / double(N));
+}
+
+// dL/dp_k = g/N * (A - t_k [k inside] / q_k) / S, with A = sum_j t_j [j inside]: the normalisation p/S
+// couples the row; [inside] is the derivative of the clip.
+template <class T, class Target>
+void cce_backward_impl(T* dinp, const T* inp, const Target& t, int64_t N, int64_t C, double eps, double g) {
+  const double scale = g / double(N);
+  parallel_for(N, row_grain(C), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const T* p = inp + i * C;
+      T* d = dinp + i * C;
+      double S = 0;
+      for (int64_t j = 0; j < C; ++j) S += p[j];
+      double A = 0;
+      for (int64_t j = 0; j < C; ++j) {
+        const double r = p[j] / S;
+        if (r >= eps && r <= 1.0 - eps) A += t.at(i, j);
+      }
+      for (int64_t j = 0; j < C; ++j) {
+        const double r = p[j] / S;
+        const bool inside = r >= eps && r <= 1.0 - eps;
+        const double tj = t.at(i, j);
+        d[j] = T(scale * (A - (inside && tj != 0.0 ? tj / r : 0.0)) / S);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+template <class T, class L>
+void cross_entropy_sparse(T* loss, T* dinp, const T* inp, const L* labels, int64_t N, int64_t C, double g) {
+  cross_entropy_impl(loss, dinp, inp, SparseTarget<T, L>{labels}, N, C, g);
+}
+template <class T>
+void cross_entropy_dense(T* loss, T* dinp, const T* inp, const T* tgt, int64_t N, int64_t C, double g) {
+  cross_entropy_impl(loss, dinp, inp, DenseTarget<T>{tgt, C}, N, C, g);
+}
+template <class T, class L>
+void categorical_crossentropy_sparse_forward(T* loss, const T* inp, const L* labels, int64_t N, int64_t C,
+                                             double eps) {
+  cce_forward_impl(loss, inp, SparseTarget<T, L>{labels}, N, C, eps);
+}
+template <class T>
+void categorical_crossentropy_dense_forward(T* loss, const T* inp, const T* tgt, int64_t N, int64_t C,
+                                            double eps) {
+  cce_forward_impl(loss, inp, DenseTarget<T>{tgt, C}, N, C, eps);
+}
+template <class T, class L>
+void categorical_crossentropy_sparse_backward(T* dinp, const T* inp, const L* labels, int64_t N, int64_t C,
+                                              double eps, double g) {
+  cce_backward_impl(dinp, inp, SparseTarget<T, L>{labels}, N, C, eps, g);
+}
+template <class T>
+void categorical_crossentropy_dense_backward(T* dinp, const T* inp, const T* tgt, int64_t N, int64_t C,
+                                             double eps, double g) {
+  cce_backward_impl(dinp, inp, DenseTarget<T>{tgt, C}, N, C, eps, g);
+}
+
+// ---- dispatch: explicit instantiations ------------------------------------------------------------
+#define FASTANN_LOSS_T(T)                                                                              \
+  template void mse_loss_forward<T>(T*, const T*, const T*, int64_t);                                 \
+  template void mse_loss_backward<T>(T*, const T*, const T*, int64_t, double);                        \
+  template void l1_loss_forward<T>(T*, const T*, const T*, int64_t);                                  \
+  template void l1_loss_backward<T>(T*, const T*, const T*, int64_t, double);                         \
+  template void binary_cross_entropy_forward<T>(T*, const T*, const T*, int64_t, double);             \
+  template void binary_cross_entropy_backward<T>(T*, const T*, const T*, int64_t, double, double);    \
+  template void binary_cross_entropy_with_logits_forward<T>(T*, const T*, const T*, int64_t);         \
+  template void binary_cross_entropy_with_logits_backward<T>(T*, const T*, const T*, int64_t, double);\
+  template void cross_entropy_dense<T>(T*, T*, const T*, const T*, int64_t, int64_t, double);         \
+  template void categorical_crossentropy_dense_forward<T>(T*, const T*, const T*, int64_t, int64_t, double); \
+  template void categorical_crossentropy_dense_backward<T>(T*, const T*, const T*, int64_t, int64_t, double, \
+                                                           double);
+#define FASTANN_LOSS_TL(T, L)                                                                          \
+  template void cross_entropy_sparse<T, L>(T*, T*, const T*, const L*, int64_t, int64_t, double);     \
+  template void categorical_crossentropy_sparse_forward<T, L>(T*, const T*, const L*, int64_t, int64_t, \
+                                                              double);                                \
+  template void categorical_crossentropy_sparse_backward<T, L>(T*, const T*, const L*, int64_t, int64_t, \
+                                                               double, double);
+FASTANN_LOSS_T(float)
+FASTANN_LOSS_T(double)
+FASTANN_LOSS_TL(float, int32_t)
+FASTANN_LOSS_TL(float, int64_t)
+FASTANN_LOSS_TL(double, int32_t)
+FASTANN_LOSS_TL(double, int64_t)
+
+}  // namespace fastann::cpu

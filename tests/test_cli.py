@@ -1,0 +1,91 @@
+"""The fastann command: info, train (on a small subset via the hidden --limit), argument errors."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import fastann
+from fastann import cli
+
+
+def _env():
+    """Environment for a subprocess that imports this same fastann (installed or from the source tree)."""
+    env = dict(os.environ)
+    pkg_parent = os.path.dirname(os.path.dirname(fastann.__file__))
+    env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def test_info_subprocess():
+    out = subprocess.run([sys.executable, "-m", "fastann", "info", "--json"], capture_output=True, text=True,
+                         env=_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["version"] == fastann.__version__ and info["simd"] in ("avx512", "avx2", "scalar")
+    assert {"compiler", "num_threads", "cuda_built", "cuda_available"} <= set(info)
+
+
+def test_info_text(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "simd" in out and "version" in out
+
+
+def _have_fashion():
+    try:
+        fastann.datasets._fetch.locate(fastann.datasets.fashion_mnist.SPEC, download=False)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not _have_fashion(), reason="Fashion-MNIST not found locally (apt-get install dataset-fashion-mnist)")
+def test_train_small_subset(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    threads = fastann.get_num_threads()
+    try:
+        rc = cli.main(["train", "--limit", "3000", "--epochs", "2", "--batch-size", "100", "--seed", "0",
+                       "--threads", "1", "--verbose", "2", "--metrics-out", str(out)])
+    finally:
+        fastann.set_num_threads(threads)
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "test accuracy:" in captured.out and "samples/s" in captured.out and "wall time:" in captured.out
+    assert "Epoch 2/2" in captured.err
+    m = json.loads(out.read_text())
+    assert {"test_accuracy", "test_loss", "train_samples_per_s", "epochs", "history"} <= set(m)
+    assert m["epochs"] == 2 and m["train_samples"] == 2700 and m["threads"] == 1
+    assert set(m["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert 0.6 < m["test_accuracy"] <= 1.0 and m["train_samples_per_s"] > 0
+
+
+def test_train_cnn_not_available(capsys):
+    assert cli.main(["train", "--model", "cnn"]) == 2
+    assert "not available yet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, msg", [(["--epochs", "-1"], "--epochs"), (["--batch-size", "0"], "--batch-size"),
+                                       (["--lr", "0"], "--lr"), (["--threads", "0"], "--threads"),
+                                       (["--validation-split", "1.5"], "--validation-split")])
+def test_train_bad_arguments(capsys, args, msg):
+    assert cli.main(["train"] + args) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_train_missing_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("FASTANN_DATA", raising=False)
+
+    def offline(*a, **k):
+        raise OSError("offline")
+    monkeypatch.setattr(fastann.datasets._fetch.urllib.request, "urlopen", offline)
+    assert cli.main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot load mnist" in err and str(tmp_path / "none") in err
+
+
+def test_unknown_choice_exits():
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--dataset", "cifar10"])

@@ -1,0 +1,409 @@
+"""Tests of the gemm family: every GEMM rung, linear forward/backward, bad input (ops and fastann._cpu)."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastann
+from fastann import ops, reference
+from fastann import _cpu
+from helpers import TOL_REDUCTION, assert_close, gradcheck, to_numpy
+
+DTYPES = [np.float32, np.float64]
+KERNELS = [None, 1, 2, 3, 4]
+# (M, N, K): size-1 edges, odd sizes, shapes crossing the AVX-512 micro-tile (MR=6, NR=64 fp32 / 32 fp64)
+# and the fp64 / fp32 KC blocks (512 / 1024), and one larger product that rung 4 splits across threads.
+SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (6, 64, 3), (13, 129, 1030), (257, 300, 129)]
+
+
+@pytest.fixture
+def two_threads():
+    """Run with 2 OpenMP threads (rung 4 then really splits C), restoring the previous count."""
+    old = fastann.get_num_threads()
+    fastann.set_num_threads(2)
+    yield
+    fastann.set_num_threads(old)
+
+
+def _operands(rng, m, n, k, dtype, trans_a, trans_b):
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    return a, b
+
+
+# ---- GEMM vs the float64 reference ---------------------------------------------------------------
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_gemm_matches_reference(xp, rng, two_threads, kernel, dtype, trans_a, trans_b, shape):
+    m, n, k = shape
+    a, b = _operands(rng, m, n, k, dtype, trans_a, trans_b)
+    out = ops.gemm(xp.asarray(a), xp.asarray(b), trans_a=trans_a, trans_b=trans_b, kernel=kernel)
+    assert out.dtype == dtype and out.shape == (m, n)
+    ref = reference.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
+    assert_close(out, ref, TOL_REDUCTION[dtype], f"gemm kernel={kernel}")
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(7, 13, 5), (70, 130, 40)], ids=lambda s: "x".join(map(str, s)))
+def test_gemm_alpha_beta_in_place(xp, rng, two_threads, kernel, dtype, shape):
+    m, n, k = shape
+    a, b = _operands(rng, m, n, k, dtype, True, False)
+    c0 = rng.standard_normal((m, n)).astype(dtype)
+    c = xp.asarray(c0.copy())
+    out = ops.gemm(xp.asarray(a), xp.asarray(b), c=c, alpha=-0.7, beta=1.3, trans_a=True, kernel=kernel)
+    assert out is c  # updated in place and returned
+    ref = reference.gemm(a, b, c=c0, alpha=-0.7, beta=1.3, trans_a=True)
+    assert_close(out, ref, TOL_REDUCTION[dtype], f"gemm kernel={kernel} alpha/beta")
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_beta_zero_does_not_read_c(xp, rng, kernel, dtype):
+    """beta=0: C is write-only (BLAS), so a NaN-filled C must not leak into the result."""
+    a, b = _operands(rng, 19, 70, 33, dtype, False, True)
+    c = xp.full((19, 70), np.nan, dtype=dtype)
+    out = ops.gemm(xp.asarray(a), xp.asarray(b), c=c, alpha=2.0, beta=0.0, trans_b=True, kernel=kernel)
+    assert np.all(np.isfinite(to_numpy(out)))
+    assert_close(out, reference.gemm(a, b, alpha=2.0, trans_b=True), TOL_REDUCTION[dtype])
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_gemm_propagates_nan(xp, rng, kernel):
+    a, b = _operands(rng, 9, 70, 12, np.float32, False, False)
+    a[4, 3] = np.nan
+    b[5, 66] = np.nan
+    out = to_numpy(ops.gemm(xp.asarray(a), xp.asarray(b), kernel=kernel))
+    assert np.all(np.isnan(out[4, :])) and np.all(np.isnan(out[:, 66]))
+    mask = np.ones_like(out, dtype=bool)
+    mask[4, :] = False
+    mask[:, 66] = False
+    assert np.all(np.isfinite(out[mask]))
+
+
+def test_gemm_threads_agree(rng):
+    """Rung 4 on 1 and on 2 threads computes the same C (tiles are disjoint, sums in the same order)."""
+    a, b = _operands(rng, 301, 517, 77, np.float32, False, False)
+    old = fastann.get_num_threads()
+    try:
+        fastann.set_num_threads(1)
+        one = ops.gemm(a, b, kernel=4)
+        fastann.set_num_threads(2)
+        two = ops.gemm(a, b, kernel=4)
+    finally:
+        fastann.set_num_threads(old)
+    np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("simd", ["avx2", "scalar"])
+def test_gemm_fallback_paths(simd):
+    """The AVX2 and scalar micro-kernels (forced with FASTANN_SIMD in a fresh process) match NumPy."""
+    script = textwrap.dedent(f"""
+        import numpy as np, fastann
+        from fastann import ops, _cpu
+        assert _cpu.simd_level() == {simd!r} or (_cpu.simd_level() == "scalar"), _cpu.simd_level()
+        rng = np.random.default_rng(0)
+        for dt in (np.float32, np.float64):
+            for (m, n, k) in [(1, 1, 1), (7, 13, 5), (25, 37, 300), (130, 70, 513)]:
+                for ta in (False, True):
+                    for tb in (False, True):
+                        a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
+                        b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
+                        ref = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+                        for kern in (3, 4):
+                            out = ops.gemm(a, b, trans_a=ta, trans_b=tb, kernel=kern)
+                            err = np.linalg.norm(out - ref) / np.linalg.norm(ref)
+                            assert err < 1e-5, (dt, m, n, k, ta, tb, kern, err)
+                x = rng.standard_normal((9, 20)).astype(dt)
+                w = rng.standard_normal((70, 20)).astype(dt)
+                bias = rng.standard_normal(70).astype(dt)
+                y = ops.linear(x, w, bias, activation="relu")
+                ref = np.maximum(x.astype(np.float64) @ w.T.astype(np.float64) + bias, 0)
+                assert np.linalg.norm(y - ref) / np.linalg.norm(ref) < 1e-5
+        print("ok", _cpu.simd_level())
+    """)
+    env = dict(os.environ, FASTANN_SIMD=simd)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(fastann.__file__))] +
+                                        [p for p in [env.get("PYTHONPATH")] if p])
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ok")
+
+
+def test_gemm_k_zero_direct(rng):
+    """K = 0 through the compiled module: op(A)op(B) is the zero matrix, so C = beta*C."""
+    a = np.empty((4, 0), np.float32)
+    b = np.empty((0, 5), np.float32)
+    c0 = rng.standard_normal((4, 5)).astype(np.float32)
+    for kernel in range(5):
+        c = c0.copy()
+        _cpu.gemm(c, a, b, False, False, 1.0, 0.5, kernel)
+        np.testing.assert_allclose(c, 0.5 * c0, rtol=1e-6)
+        c = np.full((4, 5), np.nan, np.float32)
+        _cpu.gemm(c, a, b, False, False, 1.0, 0.0, kernel)
+        assert np.all(c == 0)
+
+
+def test_fma_peak_probe():
+    peak = _cpu.fma_peak_gflops(0.02)
+    assert np.isfinite(peak) and peak > 1.0
+    with pytest.raises(ValueError, match="fma_peak_gflops"):
+        _cpu.fma_peak_gflops(-1.0)
+
+
+# ---- linear --------------------------------------------------------------------------------------
+
+LINEAR_SHAPES = [(1, 1, 1), (7, 13, 5), (37, 70, 45), (128, 100, 300)]  # (N, in, out)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("shape", LINEAR_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_linear_forward(xp, rng, dtype, activation, use_bias, shape):
+    n, in_f, out_f = shape
+    x = rng.standard_normal((n, in_f)).astype(dtype)
+    w = rng.standard_normal((out_f, in_f)).astype(dtype)
+    bias = rng.standard_normal(out_f).astype(dtype) if use_bias else None
+    y = ops.linear(xp.asarray(x), xp.asarray(w), None if bias is None else xp.asarray(bias), activation=activation)
+    assert y.shape == (n, out_f) and y.dtype == dtype
+    assert_close(y, reference.linear(x, w, bias, activation), TOL_REDUCTION[dtype], "linear")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("need", [(True, True), (False, True), (True, False), (False, False)])
+@pytest.mark.parametrize("shape", LINEAR_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_linear_backward(xp, rng, dtype, activation, need, shape):
+    n, in_f, out_f = shape
+    x = rng.standard_normal((n, in_f)).astype(dtype)
+    w = rng.standard_normal((out_f, in_f)).astype(dtype)
+    bias = rng.standard_normal(out_f).astype(dtype)
+    y = reference.linear(x, w, bias, activation).astype(dtype)
+    gy = rng.standard_normal((n, out_f)).astype(dtype)
+    got = ops.linear_backward(xp.asarray(gy), xp.asarray(x), xp.asarray(w), output=xp.asarray(y),
+                              activation=activation, need_input_grad=need[0], need_bias_grad=need[1])
+    want = reference.linear_backward(gy, x, w, output=y, activation=activation, need_input_grad=need[0],
+                                     need_bias_grad=need[1])
+    for name, g, r in zip(("dinput", "dweight", "dbias"), got, want):
+        if r is None:
+            assert g is None, name
+        else:
+            assert g.dtype == dtype
+            assert_close(g, r, TOL_REDUCTION[dtype], f"linear_backward {name}")
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_linear_gradcheck(rng, activation):
+    n, in_f, out_f = 5, 7, 6
+    x = rng.standard_normal((n, in_f))
+    w = rng.standard_normal((out_f, in_f))
+    bias = rng.standard_normal(out_f)
+
+    def forward(x, w, bias):
+        return ops.linear(x, w, bias, activation=activation)
+
+    def backward(g, x, w, bias):
+        y = ops.linear(x, w, bias, activation=activation)
+        return ops.linear_backward(g, x, w, output=y, activation=activation)
+
+    gradcheck(forward, backward, [x, w, bias], rng, names=["input", "weight", "bias"])
+
+
+def test_linear_relu_keeps_nan(rng):
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    x[2, 1] = np.nan
+    w = rng.standard_normal((5, 3)).astype(np.float32)
+    y = ops.linear(x, w, activation="relu")
+    assert np.all(np.isnan(y[2])) and np.all(np.isfinite(np.delete(y, 2, axis=0)))
+    # A NaN output passes its gradient (it is not clamped to 0), as torch's threshold_backward does.
+    gy = np.ones((4, 5), np.float32)
+    _, dw, db = ops.linear_backward(gy, x, w, output=y, activation="relu")
+    # dweight = dz^T x: the NaN of x[2, 1] reaches column 1 of dweight (dz[2] is not zeroed), only that column.
+    assert np.all(np.isnan(dw[:, 1])) and np.all(np.isfinite(np.delete(dw, 1, axis=1)))
+    assert np.all(np.isfinite(db))
+
+
+# ---- bad input through ops (and the same exception class from the reference) ---------------------
+
+def _bad_gemm_cases():
+    f = np.ones((4, 3), np.float32)
+    g = np.ones((3, 5), np.float32)
+    return [
+        ("int dtype", dict(a=np.ones((4, 3), np.int32), b=g), TypeError),
+        ("mixed dtypes", dict(a=f, b=g.astype(np.float64)), TypeError),
+        ("not an array", dict(a=[[1.0]], b=g), TypeError),
+        ("1-D a", dict(a=np.ones(3, np.float32), b=g), ValueError),
+        ("3-D b", dict(a=f, b=np.ones((3, 5, 1), np.float32)), ValueError),
+        ("inner mismatch", dict(a=f, b=np.ones((4, 5), np.float32)), ValueError),
+        ("trans mismatch", dict(a=f, b=g, trans_a=True), ValueError),
+        ("non-contiguous", dict(a=np.ones((4, 6), np.float32)[:, ::2], b=g), ValueError),
+        ("negative stride", dict(a=f[::-1], b=g), ValueError),
+        ("empty", dict(a=np.ones((0, 3), np.float32), b=g), ValueError),
+        ("c wrong shape", dict(a=f, b=g, c=np.zeros((5, 4), np.float32)), ValueError),
+        ("c wrong dtype", dict(a=f, b=g, c=np.zeros((4, 5), np.float64)), TypeError),
+        ("beta without c", dict(a=f, b=g, beta=1.0), ValueError),
+        ("kernel 0", dict(a=f, b=g, kernel=0), ValueError),
+        ("kernel 5", dict(a=f, b=g, kernel=5), ValueError),
+        ("kernel str", dict(a=f, b=g, kernel="fast"), ValueError),
+        ("kernel bool", dict(a=f, b=g, kernel=True), ValueError),
+        ("alpha str", dict(a=f, b=g, alpha="2"), TypeError),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_gemm_cases(), ids=lambda c: c[0])
+def test_gemm_bad_input(case):
+    _, kwargs, exc = case
+    with pytest.raises(exc, match="gemm"):
+        ops.gemm(**kwargs)
+    with pytest.raises(exc, match="gemm"):
+        reference.gemm(**kwargs)
+
+
+def test_gemm_read_only_c():
+    c = np.zeros((4, 5), np.float32)
+    c.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        ops.gemm(np.ones((4, 3), np.float32), np.ones((3, 5), np.float32), c=c)
+
+
+def _bad_linear_cases():
+    x = np.ones((4, 3), np.float32)
+    w = np.ones((5, 3), np.float32)
+    return [
+        ("int input", dict(input=x.astype(np.int64), weight=w), TypeError),
+        ("mixed dtypes", dict(input=x, weight=w.astype(np.float64)), TypeError),
+        ("bias dtype", dict(input=x, weight=w, bias=np.ones(5, np.float64)), TypeError),
+        ("1-D input", dict(input=np.ones(3, np.float32), weight=w), ValueError),
+        ("weight in mismatch", dict(input=x, weight=np.ones((5, 4), np.float32)), ValueError),
+        ("bias shape", dict(input=x, weight=w, bias=np.ones(4, np.float32)), ValueError),
+        ("bias 2-D", dict(input=x, weight=w, bias=np.ones((1, 5), np.float32)), ValueError),
+        ("non-contiguous weight", dict(input=x, weight=np.ones((3, 5), np.float32).T), ValueError),
+        ("negative stride input", dict(input=x[::-1], weight=w), ValueError),
+        ("empty input", dict(input=np.ones((0, 3), np.float32), weight=w), ValueError),
+        ("unknown activation", dict(input=x, weight=w, activation="tanh"), ValueError),
+        ("activation not str", dict(input=x, weight=w, activation=1), TypeError),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_linear_cases(), ids=lambda c: c[0])
+def test_linear_bad_input(case):
+    _, kwargs, exc = case
+    with pytest.raises(exc, match="linear"):
+        ops.linear(**kwargs)
+    with pytest.raises(exc, match="linear"):
+        reference.linear(**kwargs)
+
+
+def _bad_linear_backward_cases():
+    x = np.ones((4, 3), np.float32)
+    w = np.ones((5, 3), np.float32)
+    gy = np.ones((4, 5), np.float32)
+    return [
+        ("grad dtype", dict(grad_output=gy.astype(np.float64), input=x, weight=w), TypeError),
+        ("grad shape", dict(grad_output=np.ones((4, 6), np.float32), input=x, weight=w), ValueError),
+        ("grad 1-D", dict(grad_output=np.ones(20, np.float32), input=x, weight=w), ValueError),
+        ("relu without output", dict(grad_output=gy, input=x, weight=w, activation="relu"), ValueError),
+        ("output shape", dict(grad_output=gy, input=x, weight=w, output=np.ones((4, 4), np.float32),
+                              activation="relu"), ValueError),
+        ("output non-contiguous", dict(grad_output=gy, input=x, weight=w,
+                                       output=np.ones((5, 4), np.float32).T, activation="relu"), ValueError),
+        ("unknown activation", dict(grad_output=gy, input=x, weight=w, activation="gelu"), ValueError),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_linear_backward_cases(), ids=lambda c: c[0])
+def test_linear_backward_bad_input(case):
+    _, kwargs, exc = case
+    with pytest.raises(exc, match="linear_backward"):
+        ops.linear_backward(**kwargs)
+    with pytest.raises(exc, match="linear_backward"):
+        reference.linear_backward(**kwargs)
+
+
+# ---- bad input straight into the compiled module (the C++ boundary checks) -----------------------
+
+def _direct_cases():
+    f32 = np.float32
+    a, b, c = np.ones((4, 3), f32), np.ones((3, 5), f32), np.zeros((4, 5), f32)
+    ro = np.zeros((4, 5), f32)
+    ro.flags.writeable = False
+    big = np.zeros(40, f32)
+    x, w, bias, y = np.ones((4, 3), f32), np.ones((5, 3), f32), np.ones(5, f32), np.zeros((4, 5), f32)
+    dw, dx, db = np.zeros((5, 3), f32), np.zeros((4, 3), f32), np.zeros(5, f32)
+    gemm = _cpu.gemm
+    lf, lb = _cpu.linear_forward, _cpu.linear_backward
+    return [
+        ("gemm int a", lambda: gemm(c, a.astype(np.int32), b, False, False, 1.0, 0.0, 0), TypeError),
+        ("gemm mixed", lambda: gemm(c, a, b.astype(np.float64), False, False, 1.0, 0.0, 0), TypeError),
+        ("gemm c dtype", lambda: gemm(c.astype(np.float64), a, b, False, False, 1.0, 0.0, 0), TypeError),
+        ("gemm ndim", lambda: gemm(c, np.ones(3, f32), b, False, False, 1.0, 0.0, 0), ValueError),
+        ("gemm inner", lambda: gemm(c, a, np.ones((4, 5), f32), False, False, 1.0, 0.0, 0), ValueError),
+        ("gemm c shape", lambda: gemm(np.zeros((5, 4), f32), a, b, False, False, 1.0, 0.0, 0), ValueError),
+        ("gemm strided", lambda: gemm(c, np.ones((4, 6), f32)[:, ::2], b, False, False, 1.0, 0.0, 0), ValueError),
+        ("gemm negative stride", lambda: gemm(c, a, b[::-1], False, False, 1.0, 0.0, 0), ValueError),
+        ("gemm strided c", lambda: gemm(np.zeros((4, 10), f32)[:, ::2], a, b, False, False, 1.0, 0.0, 0),
+         ValueError),
+        ("gemm read-only c", lambda: gemm(ro, a, b, False, False, 1.0, 0.0, 0), ValueError),
+        ("gemm kernel 5", lambda: gemm(c, a, b, False, False, 1.0, 0.0, 5), ValueError),
+        ("gemm kernel -1", lambda: gemm(c, a, b, False, False, 1.0, 0.0, -1), ValueError),
+        ("gemm c aliases a", lambda: gemm(big[:16].reshape(4, 4), big[4:20].reshape(4, 4),
+                                          np.ones((4, 4), f32), False, False, 1.0, 0.0, 0), ValueError),
+        ("gemm None", lambda: gemm(c, None, b, False, False, 1.0, 0.0, 0), TypeError),
+        ("linear int", lambda: lf(y, x.astype(np.int32), w, bias, None), TypeError),
+        ("linear shape", lambda: lf(y, x, np.ones((5, 4), f32), bias, None), ValueError),
+        ("linear out shape", lambda: lf(np.zeros((4, 4), f32), x, w, bias, None), ValueError),
+        ("linear bias shape", lambda: lf(y, x, w, np.ones(4, f32), None), ValueError),
+        ("linear bias type", lambda: lf(y, x, w, [1.0] * 5, None), TypeError),
+        ("linear activation", lambda: lf(y, x, w, bias, "swish"), ValueError),
+        ("linear activation type", lambda: lf(y, x, w, bias, 3), TypeError),
+        ("linear out aliases input", lambda: lf(x, x, np.ones((3, 3), f32), None, None), ValueError),
+        ("linear strided", lambda: lf(y, np.ones((4, 6), f32)[:, ::2], w, bias, None), ValueError),
+        ("backward relu no output", lambda: lb(dx, dw, db, y, x, w, None, "relu"), ValueError),
+        ("backward dweight shape", lambda: lb(dx, np.zeros((3, 5), f32), db, y, x, w, None, None), ValueError),
+        ("backward dinput dtype", lambda: lb(dx.astype(np.float64), dw, db, y, x, w, None, None), TypeError),
+        ("backward grad shape", lambda: lb(dx, dw, db, np.zeros((4, 6), f32), x, w, None, None), ValueError),
+        ("backward output shape", lambda: lb(dx, dw, db, y, x, w, np.zeros((4, 6), f32), "relu"), ValueError),
+        ("backward dweight aliases weight", lambda: lb(dx, w, db, y, x, w, None, None), ValueError),
+    ]
+
+
+@pytest.mark.parametrize("case", _direct_cases(), ids=lambda c: c[0])
+def test_direct_cpu_bad_input(case):
+    _, call, exc = case
+    with pytest.raises(exc):
+        call()
+
+
+def test_direct_cpu_messages_name_the_problem():
+    c = np.zeros((4, 5), np.float32)
+    with pytest.raises(ValueError, match=r"gemm: inner dimensions differ.*\(4, 3\).*\(4, 5\)"):
+        _cpu.gemm(c, np.ones((4, 3), np.float32), np.ones((4, 5), np.float32), False, False, 1.0, 0.0, 0)
+    with pytest.raises(TypeError, match="gemm: a must be float32 or float64, got dtype int32"):
+        _cpu.gemm(c, np.ones((4, 3), np.int32), np.ones((3, 5), np.float32), False, False, 1.0, 0.0, 0)
+    with pytest.raises(ValueError, match="kernel must be 0 .* got 9"):
+        _cpu.gemm(c, np.ones((4, 3), np.float32), np.ones((3, 5), np.float32), False, False, 1.0, 0.0, 9)
+    with pytest.raises(ValueError, match="linear_forward: activation must be None or 'relu', got 'tanh'"):
+        _cpu.linear_forward(np.zeros((4, 5), np.float32), np.ones((4, 3), np.float32),
+                            np.ones((5, 3), np.float32), None, "tanh")
+
+
+def test_direct_cpu_linear_matches_ops(rng):
+    """The compiled functions called directly (outputs first) give what ops gives."""
+    x = rng.standard_normal((9, 11)).astype(np.float32)
+    w = rng.standard_normal((6, 11)).astype(np.float32)
+    bias = rng.standard_normal(6).astype(np.float32)
+    y = np.full((9, 6), np.nan, np.float32)
+    _cpu.linear_forward(y, x, w, bias, "relu")
+    assert_close(y, reference.linear(x, w, bias, "relu"), TOL_REDUCTION[np.float32])
+    gy = rng.standard_normal((9, 6)).astype(np.float32)
+    dx, dw, db = (np.full(s, np.nan, np.float32) for s in [(9, 11), (6, 11), (6,)])
+    _cpu.linear_backward(dx, dw, db, gy, x, w, y, "relu")
+    for got, want in zip((dx, dw, db), reference.linear_backward(gy, x, w, y, "relu")):
+        assert_close(got, want, TOL_REDUCTION[np.float32])
