@@ -26,7 +26,9 @@ import numpy as np
 from . import initializers, ops
 from ._checks import is_cupy
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "ACTIVATIONS"]
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
+           "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
+           "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D"]
 
 #: Activation names a Dense or Activation layer accepts (the ops' names plus Keras aliases). "linear" and
 #: None mean identity; "softmax"/"log_softmax" act over the last axis.
@@ -96,6 +98,7 @@ class Layer:
         self.built = False
         self.params: dict = {}
         self.grads: dict = {}
+        self.states: dict = {}  # non-trainable weights (BatchNormalization's moving statistics)
         self.need_input_grad = True
         self.xp = np
         self.dtype = np.dtype(np.float32)
@@ -129,6 +132,17 @@ class Layer:
         self.params[name] = arr
         return arr
 
+    def add_state(self, name, shape, initializer, rng):
+        """Create non-trainable weight ``name`` (updated by forward, not by the optimizer), on self.xp."""
+        arr = self.add_weight(name, shape, initializer, rng)
+        self.states[name] = self.params.pop(name)
+        return arr
+
+    @property
+    def weights(self) -> dict:
+        """All weights, trainable ``params`` first, then non-trainable ``states`` (Keras' get_weights order)."""
+        return {**self.params, **self.states}
+
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)
 
@@ -150,20 +164,27 @@ class Layer:
 
     # -- parameters ---------------------------------------------------------------------------------
     def count_params(self) -> int:
-        return int(sum(int(np.prod(p.shape)) for p in self.params.values()))
+        """Number of scalars in all weights (trainable and non-trainable)."""
+        return int(sum(int(np.prod(p.shape)) for p in self.weights.values()))
+
+    def count_trainable_params(self) -> int:
+        """Number of scalars the optimizer updates (0 for a layer with ``trainable=False``)."""
+        return int(sum(int(np.prod(p.shape)) for p in self.params.values())) if self.trainable else 0
 
     def get_weights(self) -> list:
-        """Copies of the parameters as NumPy arrays, in ``params`` order (kernel, bias for Dense)."""
-        return [np.array(p.get() if is_cupy(p) else p) for p in self.params.values()]
+        """Copies of the weights as NumPy arrays, in ``weights`` order (kernel, bias for Dense; gamma, beta,
+        moving_mean, moving_variance for BatchNormalization)."""
+        return [np.array(p.get() if is_cupy(p) else p) for p in self.weights.values()]
 
     def set_weights(self, weights) -> None:
-        """Copy ``weights`` (a list in ``params`` order) into the parameters, in place.
+        """Copy ``weights`` (a list in ``weights`` order) into the layer, in place.
         ValueError on a wrong count or shape."""
         weights = list(weights)
-        if len(weights) != len(self.params):
+        mine = self.weights
+        if len(weights) != len(mine):
             raise ValueError(f"{self.name}: set_weights got {len(weights)} arrays, the layer has "
-                             f"{len(self.params)} ({', '.join(self.params)})")
-        for (k, p), w in zip(self.params.items(), weights):
+                             f"{len(mine)} ({', '.join(mine)})")
+        for (k, p), w in zip(mine.items(), weights):
             w = np.asarray(w)
             if w.shape != p.shape:
                 raise ValueError(f"{self.name}: weight {k!r} has shape {p.shape}, got {w.shape}")
@@ -410,3 +431,4 @@ class Reshape(Layer):
         if not self.need_input_grad:
             return None
         return grad_output.reshape((grad_output.shape[0],) + self.input_shape)
+from ._conv_layers import *  # noqa: E402,F401,F403 - Conv2D, pooling, BatchNormalization, ... (see that module)

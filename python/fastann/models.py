@@ -433,7 +433,7 @@ class Sequential:
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
         line = "-" * sum(widths)
         total = self.count_params()
-        trainable = sum(l.count_params() for l in self.layers if l.trainable)
+        trainable = sum(l.count_trainable_params() for l in self.layers)
         print_fn(f'Model: "{self.name}"')
         print_fn(line)
         for i, r in enumerate(rows):
@@ -452,12 +452,12 @@ class Sequential:
     def set_weights(self, weights) -> None:
         """Set all parameters from a list like get_weights returns. ValueError on a count/shape mismatch."""
         weights = list(weights)
-        expected = sum(len(layer.params) for layer in self.layers)
+        expected = sum(len(layer.weights) for layer in self.layers)
         if len(weights) != expected:
             raise ValueError(f"Sequential.set_weights: got {len(weights)} arrays, the model has {expected}")
         i = 0
         for layer in self.layers:
-            k = len(layer.params)
+            k = len(layer.weights)
             layer.set_weights(weights[i:i + k])
             i += k
 
@@ -468,7 +468,7 @@ class Sequential:
         filepath = os.fspath(filepath)
         arrays = {}
         for i, layer in enumerate(self.layers):
-            for k, w in zip(layer.params, layer.get_weights()):
+            for k, w in zip(layer.weights, layer.get_weights()):
                 arrays[f"{i:03d}.{layer.name}.{k}"] = w
         directory = os.path.dirname(os.path.abspath(filepath))
         fd, tmp = tempfile.mkstemp(suffix=".npz.part", dir=directory)
