@@ -11,7 +11,7 @@ from fastann import callbacks, layers, losses, metrics, optimizers
 
 def blobs(rng, n=240, classes=3, dim=5, spread=0.4):
     """Well separated Gaussian blobs: (x float32 (n, dim), y int labels (n,))."""
-    centers = rng.standard_normal((classes, dim)) * 3
+    centers = 3.0 * np.eye(classes, dim)  # pairwise distance 4.2 vs spread 0.4: separable
     y = rng.integers(0, classes, n)
     x = (centers[y] + spread * rng.standard_normal((n, dim))).astype(np.float32)
     return x, y
@@ -107,10 +107,10 @@ def test_unfused_probability_loss_and_mse(rng):
     assert h.history["accuracy"][-1] > 0.9 and h.history["loss"][-1] < h.history["loss"][0]
     reg = fastann.Sequential([layers.Input((5,)), layers.Dense(1)], seed=0)
     reg.compile(optimizers.SGD(0.05), "mse", metrics=["mae"])
-    xs = (x - x.mean(0)) / x.std(0)  # unit-variance inputs: SGD at lr 0.05 is stable
+    xs = rng.standard_normal((60, 5)).astype(np.float32)  # well conditioned: SGD converges fast
     t = (xs @ np.arange(1, 6, dtype=np.float32) / 10)[:, None]
     h = reg.fit(xs, t, batch_size=10, epochs=30, verbose=0)
-    assert h.history["loss"][-1] < 0.05 * h.history["loss"][0]
+    assert h.history["loss"][-1] < 1e-3 and h.history["loss"][-1] < 0.05 * h.history["loss"][0]
     assert set(h.history) == {"loss", "mean_absolute_error"}
 
 

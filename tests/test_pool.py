@@ -27,8 +27,12 @@ MAX_CASES = [
     ((2, 3, 6, 37), 2, 2, 0, 1, False),  # 2x2: 18 outputs per row (a full 16-lane step + masked tail)
     ((1, 2, 5, 70), 2, None, 0, 1, True),  # 2x2, ceil mode with even W, odd H: direct
 ]
+# 2x2/stride-2 shapes for the rungs. Rung 3 steps 16 (float) / 8 (double) outputs; a row tail reads ahead
+# and writes over the next rows of its plane unless that would leave the plane: cover OW below, at and
+# above the step, many short rows, odd H (an unused last input row) and the CNN's 28 -> 14.
 TWO_BY_TWO = [((1, 2, 8, 8), 2), ((3, 2, 9, 11), 2), ((2, 3, 6, 37), 2), ((1, 1, 2, 2), 2), ((2, 1, 4, 66), 2),
-              ((1, 1, 3, 5), 2)]
+              ((1, 1, 3, 5), 2), ((2, 3, 31, 10), 2), ((1, 2, 40, 34), 2), ((3, 2, 28, 28), 2),
+              ((2, 2, 7, 32), 2), ((1, 3, 5, 18), 2), ((2, 1, 64, 3), 2)]
 
 
 def rung_params():
@@ -152,6 +156,53 @@ def test_avg_pool2d_matches_reference(xp, rng, dtype, case, count_include_pad):
     assert dx.dtype == dtype
     assert_close(dx, ref.avg_pool2d_backward(to_numpy(g), shape, k, s, p, ceil, count_include_pad),
                  TOL_ELEMENTWISE[dtype], "avg_pool2d_backward")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,k", TWO_BY_TWO)
+def test_avg_pool2d_2x2_fast_path(xp, rng, dtype, shape, k):
+    # The 2x2/stride-2 path (AVX-512 with full-width tails where available) on the same shape list.
+    x = _input(rng, shape, dtype, xp)
+    out = ops.avg_pool2d(x, k)
+    assert_close(out, ref.avg_pool2d(to_numpy(x), k), TOL_ELEMENTWISE[dtype], "avg_pool2d 2x2")
+    g = xp.asarray(rng.standard_normal(out.shape).astype(dtype))
+    assert_close(ops.avg_pool2d_backward(g, shape, k), ref.avg_pool2d_backward(to_numpy(g), shape, k),
+                 TOL_ELEMENTWISE[dtype], "avg_pool2d_backward 2x2")
+
+
+SCALAR_SCRIPT = """
+import numpy as np, fastann
+from fastann import ops, reference as ref
+assert fastann._backend.cpu.simd_level() == "scalar", fastann._backend.cpu.simd_level()
+rng = np.random.default_rng(0)
+for shape in [(2, 3, 28, 28), (1, 2, 7, 33), (2, 1, 31, 10)]:
+    for dt in (np.float32, np.float64):
+        x = rng.standard_normal(shape).astype(dt)
+        out, idx = ops.max_pool2d(x, 2)
+        rout, ridx = ref.max_pool2d(x, 2)
+        assert np.array_equal(out, rout.astype(dt)) and np.array_equal(idx, ridx)
+        assert np.allclose(ops.avg_pool2d(x, 2), ref.avg_pool2d(x, 2), rtol=1e-5, atol=1e-6)
+try:
+    ops.max_pool2d(x, 2, kernel=3)
+    raise SystemExit("kernel=3 without AVX-512 did not raise")
+except ValueError as e:
+    assert "AVX-512" in str(e)
+print("OK")
+"""
+
+
+def test_scalar_simd_path_in_subprocess():
+    # FASTANN_SIMD=scalar takes the non-AVX-512 code paths (as on a CPU without AVX-512); simd_level() is
+    # fixed at first use, hence a fresh interpreter.
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FASTANN_SIMD="scalar")
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(fastann.__file__)),
+                                         env.get("PYTHONPATH", "")])
+    r = subprocess.run([sys.executable, "-c", SCALAR_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("count_include_pad", [True, False])

@@ -5,6 +5,8 @@
 // groups, padding, contiguity, writeability -> ValueError), so calling fastann._cpu directly is safe.
 #include <string>
 
+#include <pybind11/stl.h>
+
 #include "binding_utils.hpp"
 #include "cpu_bindings.hpp"
 #include "fastann/cpu/conv.hpp"

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fastann/common.hpp"
+#include "fastann/cpu/gemm.hpp"
 
 namespace fastann::cpu {
 
@@ -415,47 +416,48 @@ void pack_b_shifted(T* dst, const T* xpad, const ShiftedGeometry& s) {
   }
 }
 
-// Packed A (K x Q as MR-row panels) from the shifted rows of xpad: the weight gradient's operand.
+// C (M x N) (+)= A * B with A's rows read in place (row m at a_base + a_off[m], no packing) and B packed.
 template <class T>
-void pack_a_shifted(T* dst, const T* xpad, const ShiftedGeometry& s) {
-  const int64_t K = static_cast<int64_t>(s.off.size());
-  for (int64_t k0 = 0; k0 < K; k0 += MR) {
-    T* panel = dst + (k0 / MR) * s.Q * MR;
-    const int64_t mr = std::min(MR, K - k0);
-    for (int64_t i = 0; i < mr; ++i) {
-      const T* src = xpad + s.off[k0 + i];
-      for (int64_t q = 0; q < s.Q; ++q) panel[q * MR + i] = src[q];
+void gemm_rows_a(int64_t M, int64_t N, int64_t K, const T* a_base, const int64_t* a_off, const T* bpack, T* c,
+                 int64_t ldc, bool accumulate, bool avx512) {
+  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
+    const int64_t nr = std::min(NR<T>, N - n0);
+    const T* blk = bpack + (n0 / NR<T>) * K * NR<T>;
+    for (int64_t m0 = 0; m0 < M; m0 += MR) {
+      const int64_t mr = std::min(MR, M - m0);
+      if (avx512) {
+        conv_detail::microkernel_rows_avx512(K, a_base, a_off + m0, blk, NR<T>, c + m0 * ldc + n0, ldc, mr, nr,
+                                             accumulate);
+      } else {
+        for (int64_t i = 0; i < mr; ++i) {
+          const T* arow = a_base + a_off[m0 + i];
+          for (int64_t j = 0; j < nr; ++j) {
+            T sum = T(0);
+            for (int64_t k = 0; k < K; ++k) sum += arow[k] * blk[k * NR<T> + j];
+            T& cij = c[(m0 + i) * ldc + n0 + j];
+            cij = accumulate ? cij + sum : sum;
+          }
+        }
+      }
     }
-    for (int64_t i = mr; i < MR; ++i)
-      for (int64_t q = 0; q < s.Q; ++q) panel[q * MR + i] = T(0);
   }
 }
 
 bool have_avx512() { return simd_level() == SimdLevel::avx512; }
 
-// Row-major C (M x N) = op(A) * op(B) (+ C when accumulate), op = transpose or not, for the im2col rung.
-// TODO(lead): replace the body by fastann::cpu::gemm<T> when the gemm branch lands (same contract); until
-// then it packs op(A), lays op(B) out row-major and runs the conv micro-kernel, threaded over column blocks.
+// Row-major C (M x N) = op(A) * op(B) (+ C when accumulate) with fastann's own GEMM (csrc/cpu/gemm.cpp,
+// kernel 0 = its fastest rung, threaded): the im2col rung is "unfold, then call the GEMM".
+// A is stored (M x K), or (K x M) when trans_a; B is stored (K x N), or (N x K) when trans_b.
 template <class T>
 void gemm_for_im2col(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C,
                      bool accumulate) {
-  std::vector<T> apack(packed_size<T>(M, K));
-  // op(A) (M x K): A is (M x K) row-major, or (K x M) row-major when transposed.
-  pack_a(apack.data(), A, M, K, trans_a ? 1 : K, trans_a ? M : 1);
-  std::vector<T> bt;
-  const T* bm = B;
-  if (trans_b) {  // B stored (N x K): lay op(B) = B^T out as (K x N)
-    bt.resize(K * N);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < K; ++k) bt[k * N + n] = B[n * K + k];
-    bm = bt.data();
-  }
-  const bool simd = have_avx512();
-  const int64_t nblocks = (N + NR<T> - 1) / NR<T>;
-  parallel_for(nblocks, 2, [&](int64_t b, int64_t e) {
-    const int64_t n0 = b * NR<T>, n1 = std::min(N, e * NR<T>);
-    gemm_packed_a(M, n1 - n0, K, apack.data(), bm + n0, N, C + n0, N, accumulate, simd);
-  });
+  GemmArgs<T> g;
+  g.m = M, g.n = N, g.k = K;
+  g.a = A, g.lda = trans_a ? M : K, g.trans_a = trans_a;
+  g.b = B, g.ldb = trans_b ? K : N, g.trans_b = trans_b;
+  g.c = C, g.ldc = N;
+  g.alpha = T(1), g.beta = accumulate ? T(1) : T(0);
+  gemm<T>(g, 0);
 }
 
 }  // namespace
@@ -600,13 +602,18 @@ void bias_grad(T* dbias, const T* dout, const Conv2dParams& p) {
   const int64_t P = p.OH * p.OW;
   parallel_for(p.OC, 8, [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
-      T sum = T(0);
+      // 16 independent partial sums: a single running sum would serialize on the add latency (4 cycles per
+      // element); 16 lanes let the compiler use vector adds and keep the loop memory-bound.
+      T part[16] = {};
       for (int64_t n = 0; n < p.N; ++n) {
         const T* row = dout + (n * p.OC + o) * P;
-        T s = T(0);
-        for (int64_t i = 0; i < P; ++i) s += row[i];
-        sum += s;
+        int64_t i = 0;
+        for (; i + 16 <= P; i += 16)
+          for (int j = 0; j < 16; ++j) part[j] += row[i + j];
+        for (; i < P; ++i) part[i % 16] += row[i];
       }
+      T sum = T(0);
+      for (int j = 0; j < 16; ++j) sum += part[j];
       dbias[o] = sum;
     }
   });
@@ -694,15 +701,32 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
   Scratch<T> wpack(G * wsz);
   for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
   parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
-    Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(K, sg.Q)), tile(OCg * sg.Q);
+    Scratch<T> xpad(sg.plane + sg.slack), bpack(simd ? 0 : packed_b_size<T>(K, sg.Q)), tile(simd ? 0 : OCg * sg.Q);
     for (int64_t ng = b; ng < e; ++ng) {
       const int64_t n = ng / G, g = ng % G;
       pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
-      pack_b_shifted(bpack.data(), xpad.data(), sg);
-      gemm_packed_ab(OCg, sg.Q, K, wpack.data() + g * wsz, bpack.data(), tile.data(), sg.Q, false, simd);
+      const T* wg = wpack.data() + g * wsz;
       T* o = out + (n * p.OC + g * OCg) * P;
+      const T* bg = bias ? bias + g * OCg : nullptr;
+      if (simd) {
+        // B's rows read in place from the padded image (L1/L2 resident); each tile's valid columns are
+        // compress-stored straight into the output, so no tile buffer and no compaction pass.
+        for (int64_t q0 = 0; q0 < sg.Q; q0 += NR<T>) {
+          uint64_t valid = 0;
+          for (int64_t j = 0; j < NR<T> && q0 + j < sg.Q; ++j)
+            if ((q0 + j) % sg.Wp < p.OW) valid |= uint64_t(1) << j;
+          const int64_t first = (q0 / sg.Wp) * p.OW + std::min(q0 % sg.Wp, p.OW);  // output index of q0's block
+          for (int64_t m0 = 0; m0 < OCg; m0 += MR)
+            conv_detail::microkernel_boff_avx512(K, wg + (m0 / MR) * K * MR, xpad.data() + q0, sg.off.data(),
+                                                 o + m0 * P + first, P, std::min(MR, OCg - m0), valid,
+                                                 bg ? bg + m0 : nullptr);
+        }
+        continue;
+      }
+      pack_b_shifted(bpack.data(), xpad.data(), sg);
+      gemm_packed_ab(OCg, sg.Q, K, wg, bpack.data(), tile.data(), sg.Q, false, simd);
       for (int64_t oc = 0; oc < OCg; ++oc) {
-        const T bv = bias ? bias[g * OCg + oc] : T(0);
+        const T bv = bg ? bg[oc] : T(0);
         for (int64_t oh = 0; oh < p.OH; ++oh) {
           const T* src = tile.data() + oc * sg.Q + oh * sg.Wp;
           T* dst = o + oc * P + oh * p.OW;
@@ -809,12 +833,25 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
     const int64_t chunk = (p.N * G + nt - 1) / nt;
     std::vector<T>& acc = partial[b / chunk];  // parallel_for hands thread t the chunk starting at t*chunk
     acc.assign(G * K * OCg, T(0));
-    if (stride1) {  // on the padded grid: dW^T (K x OCg) += shifted rows (K x Q) * dout^T (Q x OCg)
-      Scratch<T> xpad(sg.plane + sg.slack), apack(packed_size<T>(K, sg.Q)), bpack(packed_b_size<T>(sg.Q, OCg));
+    // Many output rows per image: dot products along ow (no transposed copy of dout, one horizontal sum
+    // per (oc, k) per image); few: the GEMM form below, whose packing of dout^T is the cheaper overhead.
+    const int64_t lanes = 64 / sizeof(T);
+    const bool dot = simd && stride1 && K < 64 && p.OH * ((p.OW + lanes - 1) / lanes) >= 16;
+    if (dot) {
+      Scratch<T> xpad(sg.plane + sg.slack);
       for (int64_t ng = b; ng < e; ++ng) {
         const int64_t n = ng / G, g = ng % G;
         pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
-        pack_a_shifted(apack.data(), xpad.data(), sg);
+        conv_detail::dw_dot_avx512(acc.data() + g * K * OCg, 1, OCg, dout + (n * p.OC + g * OCg) * P, xpad.data(),
+                                   sg.off.data(), OCg, K, p.OH, p.OW, sg.Wp);
+      }
+      return;
+    }
+    if (stride1) {  // on the padded grid: dW^T (K x OCg) += shifted rows (K x Q) * dout^T (Q x OCg)
+      Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(sg.Q, OCg));
+      for (int64_t ng = b; ng < e; ++ng) {
+        const int64_t n = ng / G, g = ng % G;
+        pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
         // dout^T on the padded grid, packed B: zero at the thrown-away columns ow >= OW.
         const T* dn = dout + (n * p.OC + g * OCg) * P;
         for (int64_t o0 = 0; o0 < OCg; o0 += NR<T>) {
@@ -828,7 +865,9 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
               for (int64_t ow = 0; ow < p.OW; ++ow) d[ow * NR<T>] = src[ow];
             }
         }
-        gemm_packed_ab(K, OCg, sg.Q, apack.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
+        // A = the shifted rows, read in place (no transposed copy of the K x Q operand)
+        gemm_rows_a(K, OCg, sg.Q, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true,
+                    simd);
       }
       return;
     }
@@ -1003,9 +1042,10 @@ void upsample2d_bilinear_forward(T* out, const T* inp, int64_t N, int64_t C, int
         for (int64_t ow = 0; ow < OW; ++ow) {
           const LinearTap& t = tw[ow];
           const T lw = T(t.lambda);
-          const T top = (T(1) - lw) * r0[t.i0] + lw * r0[t.i1];
-          const T bot = (T(1) - lw) * r1[t.i0] + lw * r1[t.i1];
-          dst[ow] = (T(1) - lh) * top + lh * bot;
+          // a + l*(b - a): exact where a == b (a constant image stays constant), NaN still propagates
+          const T top = r0[t.i0] + lw * (r0[t.i1] - r0[t.i0]);
+          const T bot = r1[t.i0] + lw * (r1[t.i1] - r1[t.i0]);
+          dst[ow] = top + lh * (bot - top);
         }
       }
   });

@@ -9,6 +9,8 @@
 // which never touch memory in the masked-off lanes, so no edge copy is needed.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "fastann/cpu/conv.hpp"
 
 namespace fastann::cpu::conv_detail {
@@ -27,6 +29,8 @@ struct F32 {
   static void storem(T* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static T hsum(V v) { return _mm512_reduce_add_ps(v); }
+  static void compress_store(T* p, M m, V v) { _mm512_mask_compressstoreu_ps(p, m, v); }
 };
 
 struct F64 {
@@ -41,6 +45,8 @@ struct F64 {
   static void storem(T* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static T hsum(V v) { return _mm512_reduce_add_pd(v); }
+  static void compress_store(T* p, M m, V v) { _mm512_mask_compressstoreu_pd(p, m, v); }
 };
 
 template <class S>
@@ -100,7 +106,165 @@ inline void microkernel(int64_t K, const typename S::T* a, const typename S::T* 
   }
 }
 
+// The same tile with A read in place: row i of A is a_base + a_off[i] (rows past mr repeat row 0 and are
+// never stored). The weight gradient uses it to read the padded image's shifted rows without packing them.
+template <class S>
+inline void microkernel_rows(int64_t K, const typename S::T* a_base, const int64_t* a_off,
+                             const typename S::T* b, int64_t ldb, typename S::T* c, int64_t ldc, int64_t mr,
+                             int64_t nr, bool accumulate) {
+  using V = typename S::V;
+  using T = typename S::T;
+  const T* rows[MR];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) rows[i] = a_base + a_off[i < mr ? i : 0];
+  V acc[MR][2];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::zero();
+  const auto m0 = lane_mask<S>(nr), m1 = lane_mask<S>(nr - S::L);
+  for (int64_t k = 0; k < K; ++k) {
+    const V b0 = S::loadm(m0, b + k * ldb);
+    const V b1 = S::loadm(m1, b + k * ldb + S::L);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const V ai = S::bcast(rows[i] + k);
+      acc[i][0] = S::fma(ai, b0, acc[i][0]);
+      acc[i][1] = S::fma(ai, b1, acc[i][1]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+    T* ci = c + i * ldc;
+    V v0 = acc[i][0], v1 = acc[i][1];
+    if (accumulate) {
+      v0 = S::add(v0, S::loadm(m0, ci));
+      v1 = S::add(v1, S::loadm(m1, ci + S::L));
+    }
+    S::storem(ci, m0, v0);
+    S::storem(ci + S::L, m1, v1);
+  }
+}
+
+// Forward tile with B read in place: row k of B is b_base + b_off[k] (unaligned loads from the padded image;
+// the image is followed by enough zeros that a full 2-vector load never leaves the buffer). The tile's
+// columns are positions on the padded grid; `valid` has a bit per column that is a real output (ow < OW).
+// Those columns are compress-stored: the valid positions of a block are consecutive output elements, so
+// row i goes to c + i*ldc (which already points at the block's first valid output), + bias[i].
+template <class S>
+inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S::T* b_base, const int64_t* b_off,
+                             typename S::T* c, int64_t ldc, int64_t mr, uint64_t valid, const typename S::T* bias) {
+  using V = typename S::V;
+  using T = typename S::T;
+  V acc[MR][2];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::zero();
+  for (int64_t k = 0; k < K; ++k) {
+    const T* bk = b_base + b_off[k];
+    const V b0 = S::load(bk);
+    const V b1 = S::load(bk + S::L);
+    const T* ak = a + k * MR;
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const V ai = S::bcast(ak + i);
+      acc[i][0] = S::fma(ai, b0, acc[i][0]);
+      acc[i][1] = S::fma(ai, b1, acc[i][1]);
+    }
+  }
+  const auto m0 = static_cast<typename S::M>(valid & ((uint64_t(1) << S::L) - 1));
+  const auto m1 = static_cast<typename S::M>((valid >> S::L) & ((uint64_t(1) << S::L) - 1));
+  const int64_t n0 = __builtin_popcountll(static_cast<uint64_t>(m0));
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+    const V bv = bias ? S::bcast(bias + i) : S::zero();
+    S::compress_store(c + i * ldc, m0, S::add(acc[i][0], bv));
+    S::compress_store(c + i * ldc + n0, m1, S::add(acc[i][1], bv));
+  }
+}
+
+// Weight gradient as dot products over the output positions, vectorized along ow:
+//   dw[oc*ld_oc + k*ld_k] += sum_{oh, ow<OW} dout[oc*P + oh*OW + ow] * xpad[off[k] + oh*Wp + ow]
+// Tiles of 8 output channels x 3 taps = 24 vector accumulators; each step loads 3 image vectors and 8
+// gradient vectors for 24 FMAs. dout is read in its own layout (no transpose); one horizontal sum per
+// (oc, k) pair per image, cheap when OH*OW/16 is large.
+template <class S>
+inline void dw_dot(typename S::T* dw, int64_t ld_oc, int64_t ld_k, const typename S::T* dout,
+                   const typename S::T* xpad, const int64_t* off, int64_t OCg, int64_t K, int64_t OH, int64_t OW,
+                   int64_t Wp) {
+  using V = typename S::V;
+  using T = typename S::T;
+  constexpr int MO = 8, MK = 3;
+  const int64_t P = OH * OW;
+  for (int64_t oc0 = 0; oc0 < OCg; oc0 += MO) {
+    const int64_t mo = std::min<int64_t>(MO, OCg - oc0);
+    const T* drow[MO];
+    for (int i = 0; i < MO; ++i) drow[i] = dout + (oc0 + (i < mo ? i : 0)) * P;
+    for (int64_t k0 = 0; k0 < K; k0 += MK) {
+      const int64_t mk = std::min<int64_t>(MK, K - k0);
+      const T* xrow[MK];
+      for (int j = 0; j < MK; ++j) xrow[j] = xpad + off[k0 + (j < mk ? j : 0)];
+      V acc[MO][MK];
+#pragma GCC unroll 8
+      for (int i = 0; i < MO; ++i) {
+        acc[i][0] = S::zero();
+        acc[i][1] = S::zero();
+        acc[i][2] = S::zero();
+      }
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += S::L) {
+          const auto m = lane_mask<S>(OW - ow0);
+          const V x0 = S::loadm(m, xrow[0] + oh * Wp + ow0);
+          const V x1 = S::loadm(m, xrow[1] + oh * Wp + ow0);
+          const V x2 = S::loadm(m, xrow[2] + oh * Wp + ow0);
+#pragma GCC unroll 8
+          for (int i = 0; i < MO; ++i) {
+            const V d = S::loadm(m, drow[i] + oh * OW + ow0);
+            acc[i][0] = S::fma(d, x0, acc[i][0]);
+            acc[i][1] = S::fma(d, x1, acc[i][1]);
+            acc[i][2] = S::fma(d, x2, acc[i][2]);
+          }
+        }
+      // constant indices only (unrolled, guarded), so the accumulators stay in registers in the loop above
+#pragma GCC unroll 8
+      for (int i = 0; i < MO; ++i) {
+        if (i >= mo) break;
+        T* d = dw + (oc0 + i) * ld_oc + k0 * ld_k;
+        d[0] += S::hsum(acc[i][0]);
+        if (mk > 1) d[ld_k] += S::hsum(acc[i][1]);
+        if (mk > 2) d[2 * ld_k] += S::hsum(acc[i][2]);
+      }
+    }
+  }
+}
+
 }  // namespace
+
+void microkernel_boff_avx512(int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off, float* c,
+                             int64_t ldc, int64_t mr, uint64_t valid, const float* bias) {
+  microkernel_boff<F32>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+}
+void microkernel_boff_avx512(int64_t K, const double* a_panel, const double* b_base, const int64_t* b_off, double* c,
+                             int64_t ldc, int64_t mr, uint64_t valid, const double* bias) {
+  microkernel_boff<F64>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+}
+void dw_dot_avx512(float* dw, int64_t ld_oc, int64_t ld_k, const float* dout, const float* xpad, const int64_t* off,
+                   int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp) {
+  dw_dot<F32>(dw, ld_oc, ld_k, dout, xpad, off, OCg, K, OH, OW, Wp);
+}
+void dw_dot_avx512(double* dw, int64_t ld_oc, int64_t ld_k, const double* dout, const double* xpad,
+                   const int64_t* off, int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp) {
+  dw_dot<F64>(dw, ld_oc, ld_k, dout, xpad, off, OCg, K, OH, OW, Wp);
+}
+
+void microkernel_rows_avx512(int64_t K, const float* a_base, const int64_t* a_off, const float* b, int64_t ldb,
+                             float* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
+  microkernel_rows<F32>(K, a_base, a_off, b, ldb, c, ldc, mr, nr, accumulate);
+}
+
+void microkernel_rows_avx512(int64_t K, const double* a_base, const int64_t* a_off, const double* b, int64_t ldb,
+                             double* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
+  microkernel_rows<F64>(K, a_base, a_off, b, ldb, c, ldc, mr, nr, accumulate);
+}
 
 void microkernel_avx512(int64_t K, const float* a_panel, const float* b, int64_t ldb, float* c, int64_t ldc,
                         int64_t mr, int64_t nr, bool accumulate) {

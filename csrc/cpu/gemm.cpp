@@ -5,6 +5,8 @@
 // Math: C = alpha*op(A)*op(B) + beta*C as in the BLAS xGEMM (Dongarra et al. 1990, "A set of level 3
 // BLAS"); as there, beta == 0 means C is write-only (never read, so NaN in it does not leak through).
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <vector>
 
 #include "fastann/common.hpp"
@@ -82,8 +84,60 @@ void micro_tile_in_use(int* mr, int* nr) {
 // Below this many multiply-adds a GEMM stays on one thread: an OpenMP fork/join costs a few microseconds
 // (tens when the worker has gone to sleep), about what ~2M multiply-adds take on one core.
 constexpr double kThreadMinMacs = 2.0e6;
-// Tiles should hold at least this many multiply-adds each, so packing and scheduling stay negligible.
-constexpr double kTileMinMacs = 4.0e6;
+// kernel=None runs the naive loop up to this many multiply-adds (measured: it wins up to about 8x8x8).
+constexpr double kNaiveMaxMacs = 512;
+// From this many multiply-adds on, rung 4 wants at least 2 tiles per thread: if another process slows one
+// core, the other thread takes over the remaining tiles (costs < 1% more packing at this size).
+constexpr double kRobustMinMacs = 1.0e8;
+
+// Busy-core back-off of rung 4 (see gemm_kernel4_packed_simd_threaded).
+constexpr int64_t kBackoffNs = 50'000'000;  // 50 ms
+std::atomic<int64_t> g_single_thread_until_ns{0};
+inline int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The C tile size for rung 4: among grids of tm x tn tiles (sides rounded up to whole micro-tiles), the
+// one with the least predicted time. Model, in cycles: the micro-kernel at `macs_per_cycle` multiply-adds
+// on the padded tile (rows and columns rounded up to mr / nr), plus packing at ~1/4 cycle per packed value
+// ((rows + cols) * k / 4); tiles go, in loop order, to the thread that frees up first.
+struct TilePlan {
+  int64_t tile_m, tile_n;
+};
+TilePlan plan_tiles(int64_t m, int64_t n, int64_t k, int mr, int nr, int nt, double macs_per_cycle) {
+  const int64_t m_units = (m + mr - 1) / mr, n_units = (n + nr - 1) / nr;
+  const int64_t min_tiles = double(m) * double(n) * double(k) >= kRobustMinMacs ? 2 * nt : 1;
+  const int64_t max_split = 4 * nt;
+  TilePlan best{m_units * mr, n_units * nr};
+  double best_time = 1e300;
+  for (int64_t tm = 1; tm <= std::min(m_units, max_split); ++tm) {
+    for (int64_t tn = 1; tn <= std::min(n_units, max_split); ++tn) {
+      const int64_t tile_m = (m_units + tm - 1) / tm * mr, tile_n = (n_units + tn - 1) / tn * nr;
+      const int64_t grid_m = (m + tile_m - 1) / tile_m, grid_n = (n + tile_n - 1) / tile_n;
+      if (grid_m * grid_n < min_tiles || grid_m * grid_n > max_split * 2) continue;
+      // Greedy dynamic schedule: each tile (in loop order) goes to the least-loaded thread.
+      double load[64] = {0};
+      const int threads = std::min(nt, 64);
+      for (int64_t t = 0; t < grid_m * grid_n; ++t) {
+        const int64_t rows = std::min(tile_m, m - (t / grid_n) * tile_m);
+        const int64_t cols = std::min(tile_n, n - (t % grid_n) * tile_n);
+        const double rows_padded = double((rows + mr - 1) / mr * mr), cols_padded = double((cols + nr - 1) / nr * nr);
+        const double cost = rows_padded * cols_padded * double(k) / macs_per_cycle + double(rows + cols) * double(k) / 4;
+        int least = 0;
+        for (int th = 1; th < threads; ++th)
+          if (load[th] < load[least]) least = th;
+        load[least] += cost;
+      }
+      const double makespan = *std::max_element(load, load + threads);
+      if (makespan < best_time * 0.999) {
+        best_time = makespan;
+        best = {tile_m, tile_n};
+      }
+    }
+  }
+  return best;
+}
 
 }  // namespace
 
@@ -155,10 +209,10 @@ void gemm_kernel3_packed_simd(const GemmArgs<T>& g) {
   }
 }
 
-// Rung 4: rung 3 on OpenMP threads. C is cut into a grid of tiles whose sides are whole micro-tiles; the
-// grid shape is chosen to pack as little as possible (each thread packs the A rows and B columns of its
-// tile: cost ~ K*(tile_m + tile_n) against K*tile_m*tile_n multiply-adds), with a few tiles per thread and
-// dynamic scheduling so a thread slowed by another process on its core just takes fewer tiles.
+// Rung 4: rung 3 on OpenMP threads. C is cut into a grid of tiles whose sides are whole micro-tiles, and
+// each thread runs rung 3 on the tiles it takes, packing their A rows and B columns itself: no barrier
+// inside the call, one fork/join. The grid is the one with the shortest predicted makespan (see
+// plan_tiles); tiles go out dynamically, so a thread slowed by another process on its core takes fewer.
 template <class T>
 void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   if (trivial(g)) return;
@@ -170,36 +224,38 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   }
   int mr, nr;
   micro_tile_in_use<T>(&mr, &nr);
-  const int64_t m_units = (g.m + mr - 1) / mr, n_units = (g.n + nr - 1) / nr;
-  // Number of tiles: up to 4 per thread, but no tile under kTileMinMacs, and at least one per thread.
-  int64_t want = std::max<int64_t>(nt, std::min<int64_t>(4 * nt, static_cast<int64_t>(macs / kTileMinMacs)));
-  want = std::min(want, m_units * n_units);
-  int64_t best_tm = 1, best_tn = 1;
-  double best_cost = 1e300;
-  for (int64_t tm = 1; tm <= want; ++tm) {
-    const int64_t tn = (want + tm - 1) / tm;
-    if (tm > m_units || tn > n_units) continue;
-    const double tile_m = double((m_units + tm - 1) / tm * mr), tile_n = double((n_units + tn - 1) / tn * nr);
-    // Packing per multiply-add, plus a penalty for tile counts that do not divide evenly among threads.
-    const int64_t tiles = tm * tn;
-    const double rounds = double((tiles + nt - 1) / nt) * nt / double(tiles);
-    const double cost = (1.0 / tile_m + 1.0 / tile_n) + 0.05 * rounds;
-    if (cost < best_cost) {
-      best_cost = cost;
-      best_tm = tm;
-      best_tn = tn;
-    }
-  }
-  const int64_t tile_m = (m_units + best_tm - 1) / best_tm * mr;
-  const int64_t tile_n = (n_units + best_tn - 1) / best_tn * nr;
+  // Two FMA pipes x vector lanes: 32 fp32 multiply-adds per cycle with AVX-512, 16 with AVX2.
+  const int lanes = simd_level() == SimdLevel::avx512 ? 64 / int(sizeof(T))
+                    : simd_level() == SimdLevel::avx2 ? 32 / int(sizeof(T)) : 2;
+  const TilePlan plan = plan_tiles(g.m, g.n, g.k, mr, nr, nt, 2.0 * lanes);
+  const int64_t tile_m = plan.tile_m, tile_n = plan.tile_n;
   const int64_t grid_m = (g.m + tile_m - 1) / tile_m, grid_n = (g.n + tile_n - 1) / tile_n;
   const int64_t tiles = grid_m * grid_n;
   const int threads = static_cast<int>(std::min<int64_t>(nt, tiles));
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  if (threads <= 1) {
+    gemm_kernel3_packed_simd(g);
+    return;
+  }
+  // Busy-core guard: while a recent call found a helper thread absent, mid-sized products stay on one thread.
+  const int64_t now = now_ns();
+  if (macs < kRobustMinMacs && now < g_single_thread_until_ns.load(std::memory_order_relaxed)) {
+    gemm_kernel3_packed_simd(g);
+    return;
+  }
+  int64_t tiles_by_master = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : tiles_by_master)
   for (int64_t t = 0; t < tiles; ++t) {
     const int64_t i0 = (t / grid_n) * tile_m, j0 = (t % grid_n) * tile_n;
     gemm_kernel3_packed_simd(tile(g, i0, std::min(tile_m, g.m - i0), j0, std::min(tile_n, g.n - j0)));
+#ifdef _OPENMP
+    if (omp_get_thread_num() == 0) ++tiles_by_master;
+#endif
   }
+  // If the helpers took (almost) nothing, they were not running - another process holds their cores - and
+  // the call paid the fork/join for no speed-up: back off to one thread for a while, then try again.
+  const int64_t fair = tiles / threads;
+  if (tiles - tiles_by_master < std::max<int64_t>(1, fair / 4) * (threads - 1))
+    g_single_thread_until_ns.store(now_ns() + kBackoffNs, std::memory_order_relaxed);
 }
 
 // ---- the scalar micro-kernel (the packed path on CPUs without AVX2) ---------------------------------
@@ -274,19 +330,26 @@ void linear_forward(T* out, const T* input, const T* weight, const T* bias, int6
 template <class T>
 void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, const T* input, const T* weight,
                      const T* output, int64_t n, int64_t in_features, int64_t out_features, int activation) {
-  // dz = dL/d(pre-activation): grad_output, masked by relu'(output) for relu. One pass builds dz and dbias.
+  // dz = dL/d(pre-activation): grad_output, masked by relu'(output) for relu. One pass over it builds dz
+  // and sums dbias (dbias[o] = sum over rows of dz[r, o], accumulated row by row so the loop is unit-stride).
   const T* dz = grad_output;
+  if (dbias)
+    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
   if (activation == 1) {
     thread_local std::vector<T> masked;
     masked.resize(static_cast<size_t>(n * out_features));
-    for (int64_t r = 0; r < n * out_features; ++r)
+    for (int64_t r = 0; r < n; ++r) {
+      const T* go = grad_output + r * out_features;
+      const T* y = output + r * out_features;
+      T* d = masked.data() + r * out_features;
       // output <= 0 means the unit was clamped: no gradient. A NaN output passes the gradient through
       // (as PyTorch's threshold_backward does), so NaN is never turned into 0.
-      masked[r] = output[r] <= T(0) ? T(0) : grad_output[r];
+      for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
+      if (dbias)
+        for (int64_t o = 0; o < out_features; ++o) dbias[o] += d[o];
+    }
     dz = masked.data();
-  }
-  if (dbias) {
-    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
+  } else if (dbias) {
     for (int64_t r = 0; r < n; ++r) {
       const T* row = dz + r * out_features;
       for (int64_t o = 0; o < out_features; ++o) dbias[o] += row[o];
@@ -329,7 +392,10 @@ void gemm(const GemmArgs<T>& g, int kernel) {
     case 1: gemm_kernel1_naive(g); break;
     case 2: gemm_kernel2_blocked(g); break;
     case 3: gemm_kernel3_packed_simd(g); break;
-    case 0:  // auto: rung 4 (one thread below kThreadMinMacs)
+    case 0:  // auto: rung 4 (one thread below kThreadMinMacs); below ~8^3 the packing costs more than it saves
+      if (double(g.m) * double(g.n) * double(g.k) <= kNaiveMaxMacs) gemm_kernel1_naive(g);
+      else gemm_kernel4_packed_simd_threaded(g);
+      break;
     case 4: gemm_kernel4_packed_simd_threaded(g); break;
     default: fail("gemm: kernel must be 0 (auto) or 1..", kGemmKernels, ", got ", kernel);
   }

@@ -82,7 +82,7 @@ void mse_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
 template <class T>
 void mse_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
   const T scale = T(2.0 * g / double(n));
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) dinp[i] = scale * (inp[i] - tgt[i]);
   });
 }
@@ -102,7 +102,7 @@ void l1_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
 template <class T>
 void l1_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
   const T scale = T(g / double(n));
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const T d = inp[i] - tgt[i];
       const T sign = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
@@ -129,7 +129,7 @@ void binary_cross_entropy_forward(T* loss, const T* inp, const T* tgt, int64_t n
 template <class T>
 void binary_cross_entropy_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double eps, double g) {
   const double scale = g / double(n);
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const double p = inp[i], t = tgt[i];
       const bool inside = p >= eps && p <= 1.0 - eps;
@@ -158,7 +158,7 @@ void binary_cross_entropy_with_logits_forward(T* loss, const T* inp, const T* tg
 template <class T>
 void binary_cross_entropy_with_logits_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
   const T scale = T(g / double(n));
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const T x = inp[i];
       const T ex = std::exp(-std::fabs(x));

@@ -3,7 +3,8 @@
 //
 // Two layouts:
 //   (N,C,H,W), HW > 1: parallel over channels. A channel's values are N runs of HW contiguous numbers; the
-//                      inner loops (norm_loops.inl, AVX-512 or baseline) stream over one run at a time.
+//                      inner loops (norm_loops.inl, AVX-512 or baseline) stream over one run at a time,
+//                      visited in memory order (n outer, the thread's channels inner).
 //   (N,C), HW == 1:    a channel is a strided column, so instead each thread takes a block of columns and
 //                      walks the rows, with the C-direction (contiguous) as the vector direction.
 #include "fastann/cpu/norm.hpp"
@@ -75,19 +76,29 @@ void batch_norm_forward_training(T* out, T* save_mean, T* save_invstd, T* runnin
   if (HW > 1) {
     const BatchNormLoops<T> L = loops<T>();
     parallel_for(C, channel_grain(M), [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) {
-        // Sweep 1: shifted sums over the channel's N runs.
-        const double shift = double(inp[c * HW]);
-        double s1 = 0, s2 = 0;
-        for (int64_t n = 0; n < N; ++n) L.shifted_sums(inp + (n * C + c) * HW, HW, shift, &s1, &s2);
-        const Moments mo = moments(shift, s1, s2, double(M));
+      // This thread's channels [c0, c1) are, for each n, one contiguous run of (c1-c0)*HW values:
+      // walking n outer, c inner reads memory in order (the hardware prefetcher's favourite pattern).
+      const int64_t w = c1 - c0;
+      std::vector<double> shift(w), s1(w, 0.0), s2(w, 0.0);
+      for (int64_t j = 0; j < w; ++j) shift[j] = double(inp[(c0 + j) * HW]);
+      // Sweep 1: shifted sums.
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t j = 0; j < w; ++j) L.shifted_sums(inp + (n * C + c0 + j) * HW, HW, shift[j], &s1[j], &s2[j]);
+      std::vector<T> mean(w), scale(w), beta(w);
+      for (int64_t j = 0; j < w; ++j) {
+        const int64_t c = c0 + j;
+        const Moments mo = moments(shift[j], s1[j], s2[j], double(M));
         finish_channel_stats(c, mo, double(M), save_mean, save_invstd, running_mean, running_var, momentum, eps);
-        // Sweep 2: normalize (the channel is still in cache).
-        const T scale = T((weight ? double(weight[c]) : 1.0) / std::sqrt(mo.var + eps));
-        const T beta = bias ? bias[c] : T(0);
-        for (int64_t n = 0; n < N; ++n)
-          L.normalize(out + (n * C + c) * HW, inp + (n * C + c) * HW, HW, T(mo.mean), scale, beta);
+        mean[j] = T(mo.mean);
+        scale[j] = T((weight ? double(weight[c]) : 1.0) / std::sqrt(mo.var + eps));
+        beta[j] = bias ? bias[c] : T(0);
       }
+      // Sweep 2: normalize, in the same order.
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t j = 0; j < w; ++j) {
+          const int64_t off = (n * C + c0 + j) * HW;
+          L.normalize(out + off, inp + off, HW, mean[j], scale[j], beta[j]);
+        }
     });
     return;
   }
@@ -170,20 +181,21 @@ void batch_norm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* 
   if (HW > 1) {
     const BatchNormLoops<T> L = loops<T>();
     parallel_for(C, channel_grain(M), [&](int64_t c0, int64_t c1) {
-      for (int64_t ch = c0; ch < c1; ++ch) {
-        const T mean = save_mean[ch];
-        double sum_dy = 0, sum_dy_xmu = 0;  // sweep 1: both sums in one pass over dy and x
-        for (int64_t n = 0; n < N; ++n) {
-          const int64_t off = (n * C + ch) * HW;
-          L.grad_sums(dout + off, inp + off, HW, mean, &sum_dy, &sum_dy_xmu);
+      // Channels [c0, c1), walked n outer / c inner as in the forward (memory order).
+      const int64_t w = c1 - c0;
+      std::vector<double> sdy(w, 0.0), sdyx(w, 0.0);
+      for (int64_t n = 0; n < N; ++n)  // sweep 1: both sums in one pass over dy and x
+        for (int64_t j = 0; j < w; ++j) {
+          const int64_t off = (n * C + c0 + j) * HW;
+          L.grad_sums(dout + off, inp + off, HW, save_mean[c0 + j], &sdy[j], &sdyx[j]);
         }
-        T a, b, c;
-        coefficients(ch, sum_dy, sum_dy_xmu, a, b, c);
-        for (int64_t n = 0; n < N; ++n) {  // sweep 2: dx, the channel still in cache
-          const int64_t off = (n * C + ch) * HW;
-          L.grad_input(dinp + off, dout + off, inp + off, HW, mean, a, b, c);
+      std::vector<T> a(w), b(w), c(w);
+      for (int64_t j = 0; j < w; ++j) coefficients(c0 + j, sdy[j], sdyx[j], a[j], b[j], c[j]);
+      for (int64_t n = 0; n < N; ++n)  // sweep 2: dx
+        for (int64_t j = 0; j < w; ++j) {
+          const int64_t off = (n * C + c0 + j) * HW;
+          L.grad_input(dinp + off, dout + off, inp + off, HW, save_mean[c0 + j], a[j], b[j], c[j]);
         }
-      }
     });
     return;
   }

@@ -28,9 +28,11 @@ int64_t div_floor(int64_t a, int64_t b) {
 
 // The max-pool update rule of PyTorch's CPU kernel: take v if it is larger or if it is NaN. NaN then
 // wins against everything that follows, because nothing compares greater than NaN.
+// Written with `|` (not `||`): both compares always run, which leaves the compiler free to pick
+// flag-setting code over a second branch.
 template <class T>
 inline bool takes_over(T v, T best) {
-  return v > best || std::isnan(v);
+  return (v > best) | (v != v);  // v != v: v is NaN
 }
 
 // One dimension of one avg window, PyTorch's rule: [start, end) clipped to the padded input gives the
@@ -142,11 +144,19 @@ void max_pool2d_kernel2_2x2(T* out, int64_t* indices, const T* inp, int64_t W, i
     T* o = out + oh * OW;
     int64_t* ix = indices + oh * OW;
     for (int64_t ow = 0; ow < OW; ++ow) {
+      // Branch-free selects (see takes_over): each tap either replaces (value, offset) or not.
       T best = row0[2 * ow];
       int64_t offset = 0;  // 0, 1, W, W+1: which tap won
-      if (takes_over(row0[2 * ow + 1], best)) { best = row0[2 * ow + 1]; offset = 1; }
-      if (takes_over(row1[2 * ow], best)) { best = row1[2 * ow]; offset = W; }
-      if (takes_over(row1[2 * ow + 1], best)) { best = row1[2 * ow + 1]; offset = W + 1; }
+      const T t1 = row0[2 * ow + 1], t2 = row1[2 * ow], t3 = row1[2 * ow + 1];
+      bool take = takes_over(t1, best);
+      best = take ? t1 : best;
+      offset = take ? 1 : offset;
+      take = takes_over(t2, best);
+      best = take ? t2 : best;
+      offset = take ? W : offset;
+      take = takes_over(t3, best);
+      best = take ? t3 : best;
+      offset = take ? W + 1 : offset;
       o[ow] = best;
       ix[ow] = 2 * oh * W + 2 * ow + offset;
     }
@@ -211,13 +221,33 @@ void max_pool2d_backward(T* dinp, const T* dout, const int64_t* indices, const P
                 bad_value);
 }
 
+// inp (H,W), out (OH,OW) with 2x2 windows at stride 2 and no padding: the mean of four values.
+template <class T>
+void avg_pool2d_2x2(T* out, const T* inp, int64_t W, int64_t OH, int64_t OW) {
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const T* row0 = inp + 2 * oh * W;
+    const T* row1 = row0 + W;
+    T* o = out + oh * OW;
+    for (int64_t ow = 0; ow < OW; ++ow)
+      o[ow] = ((row0[2 * ow] + row0[2 * ow + 1]) + (row1[2 * ow] + row1[2 * ow + 1])) * T(0.25);
+  }
+}
+
 template <class T>
 void avg_pool2d_forward(T* out, const T* inp, const Pool2dGeometry& g, bool count_include_pad) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  // 2x2 / stride 2 without padding or partial windows (the usual CNN downsampling): divisor 4 either way.
+  const bool fits_2x2 = max_pool2d_is_2x2_stride2(g);
+  const bool has_avx512 = simd_level() == SimdLevel::avx512;
   parallel_for(g.N * g.C, plane_grain(in_plane), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const T* x = inp + p * in_plane;
       T* y = out + p * out_plane;
+      if (fits_2x2) {
+        if (has_avx512) avg_pool2d_2x2_avx512(y, x, g.W, g.OH, g.OW);
+        else avg_pool2d_2x2(y, x, g.W, g.OH, g.OW);
+        continue;
+      }
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         const AvgSpan sh = avg_span(oh, g.SH, g.PH, g.KH, g.H);
         for (int64_t ow = 0; ow < g.OW; ++ow) {
@@ -237,10 +267,26 @@ void avg_pool2d_forward(T* out, const T* inp, const Pool2dGeometry& g, bool coun
 template <class T>
 void avg_pool2d_backward(T* dinp, const T* dout, const Pool2dGeometry& g, bool count_include_pad) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  const bool fits_2x2 = max_pool2d_is_2x2_stride2(g);
   parallel_for(g.N * g.C, plane_grain(in_plane), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       T* dx = dinp + p * in_plane;
       const T* dy = dout + p * out_plane;
+      if (fits_2x2) {
+        // Windows tile the plane: write each input once (no zero fill, no +=); an odd last row or
+        // column belongs to no window and gets 0.
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* row0 = dx + 2 * oh * g.W;
+          T* row1 = row0 + g.W;
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const T share = dy[oh * g.OW + ow] * T(0.25);
+            row0[2 * ow] = row0[2 * ow + 1] = row1[2 * ow] = row1[2 * ow + 1] = share;
+          }
+          if (g.W % 2) row0[g.W - 1] = row1[g.W - 1] = T(0);
+        }
+        if (g.H % 2) std::fill(dx + (g.H - 1) * g.W, dx + in_plane, T(0));
+        continue;
+      }
       std::fill(dx, dx + in_plane, T(0));
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         const AvgSpan sh = avg_span(oh, g.SH, g.PH, g.KH, g.H);
@@ -285,6 +331,7 @@ void global_avg_pool2d_backward(T* dinp, const T* dout, int64_t planes, int64_t 
   template void max_pool2d_backward<T>(T*, const T*, const int64_t*, const Pool2dGeometry&);               \
   template void avg_pool2d_forward<T>(T*, const T*, const Pool2dGeometry&, bool);                          \
   template void avg_pool2d_backward<T>(T*, const T*, const Pool2dGeometry&, bool);                         \
+  template void avg_pool2d_2x2<T>(T*, const T*, int64_t, int64_t, int64_t);                                \
   template void global_avg_pool2d_forward<T>(T*, const T*, int64_t, int64_t);                              \
   template void global_avg_pool2d_backward<T>(T*, const T*, int64_t, int64_t);
 FASTANN_POOL_INSTANTIATE(float)

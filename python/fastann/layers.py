@@ -203,7 +203,7 @@ class InputLayer(Layer):
     """Declares the per-sample input shape (no batch axis), so a model builds before it sees data:
     ``Sequential([Input((784,)), Dense(10)])``. Its forward and backward pass the arrays through."""
 
-    def __init__(self, shape, name=None, dtype=None):
+    def __init__(self, shape, name=None):
         if isinstance(shape, numbers.Integral):
             shape = (shape,)
         if not isinstance(shape, (tuple, list)) or not shape or any(
@@ -211,7 +211,6 @@ class InputLayer(Layer):
             raise ValueError(f"Input: shape must be a non-empty tuple of positive ints (no batch axis), "
                              f"got {shape!r}")
         super().__init__(name or _auto_name("input"), input_shape=tuple(int(s) for s in shape))
-        self.input_dtype = None if dtype is None else np.dtype(dtype)
 
     def forward(self, x, training=False):
         return x
@@ -220,9 +219,10 @@ class InputLayer(Layer):
         return grad_output if self.need_input_grad else None
 
 
-def Input(shape, name=None, dtype=None) -> InputLayer:  # noqa: N802 - Keras spelling
-    """``keras.Input``: an InputLayer fixing the per-sample shape (e.g. (784,) or (1, 28, 28))."""
-    return InputLayer(shape, name=name, dtype=dtype)
+def Input(shape, name=None) -> InputLayer:  # noqa: N802 - Keras spelling
+    """``keras.Input``: an InputLayer fixing the per-sample shape (e.g. (784,) or (1, 28, 28)); the dtype
+    is the model's (``Sequential(dtype=...)``)."""
+    return InputLayer(shape, name=name)
 
 
 class Dense(Layer):

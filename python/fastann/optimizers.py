@@ -9,7 +9,7 @@ module (NumPy or CuPy), in the same order as the parameters.
 The update rules are those of the ``ops.*_step`` kernels (PyTorch's ``torch.optim`` formulations, see each
 op's docstring); the hyper-parameter names and defaults are Keras's: ``learning_rate``, ``beta_1``,
 ``beta_2``, ``epsilon=1e-7``. ``weight_decay`` is passed to the kernel: an L2 term added to the gradient
-(PyTorch semantics) for SGD, Adam, RMSprop and Adagrad; decoupled (Loshchilov & Hutter 2019) for AdamW.
+(PyTorch semantics) for all but AdamW, where it is decoupled (Loshchilov & Hutter 2019).
 """
 from __future__ import annotations
 
@@ -213,26 +213,22 @@ class Adadelta(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None, seed=None, name=None):
         super().__init__(learning_rate, weight_decay, seed, name)
-        if self.weight_decay:
-            raise ValueError("Adadelta: weight_decay is not supported by ops.adadelta_step")
         self.rho = _unit("Adadelta", "rho", rho)
         self.epsilon = _nonneg("Adadelta", "epsilon", epsilon)
         self._state_names = ("accum_grad", "accum_update")
 
     def _step(self, p, g, s):
         ops.adadelta_step(p, g, s["accum_grad"], s["accum_update"], lr=self.learning_rate, rho=self.rho,
-                          eps=self.epsilon)
+                          eps=self.epsilon, weight_decay=self.weight_decay)
 
 
 class Adamax(Optimizer):
     """Adamax (Kingma & Ba 2015, section 7.1; ``ops.adamax_step``): m = b1·m + (1-b1)·g;
-    u = max(b2·u, |g|); p -= lr / (1-b1^t) · m / (u + eps). Keras defaults: 0.001, 0.9, 0.999, 1e-7."""
+    u = max(b2·u, |g| + eps); p -= lr / (1-b1^t) · m / u. Keras defaults: 0.001, 0.9, 0.999, 1e-7."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None,
                  seed=None, name=None):
         super().__init__(learning_rate, weight_decay, seed, name)
-        if self.weight_decay:
-            raise ValueError("Adamax: weight_decay is not supported by ops.adamax_step")
         self.beta_1 = _unit("Adamax", "beta_1", beta_1)
         self.beta_2 = _unit("Adamax", "beta_2", beta_2)
         self.epsilon = _nonneg("Adamax", "epsilon", epsilon)
@@ -240,18 +236,17 @@ class Adamax(Optimizer):
 
     def _step(self, p, g, s):
         ops.adamax_step(p, g, s["exp_avg"], s["exp_inf"], step=self.iterations, lr=self.learning_rate,
-                        beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon)
+                        beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, weight_decay=self.weight_decay)
 
 
 class Nadam(Optimizer):
-    """Nadam: Adam with Nesterov momentum (Dozat 2016; ``ops.nadam_step``, whose docstring states the exact
-    variant). Keras defaults: learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7."""
+    """Nadam: Adam with Nesterov momentum and Dozat's momentum schedule mu_t = b1·(1 - 0.5·0.96^(0.004 t))
+    (Dozat 2016, as keras.optimizers.Nadam and torch.optim.NAdam; ``ops.nadam_step`` has the full rule).
+    Keras defaults: learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None,
                  seed=None, name=None):
         super().__init__(learning_rate, weight_decay, seed, name)
-        if self.weight_decay:
-            raise ValueError("Nadam: weight_decay is not supported here")
         self.beta_1 = _unit("Nadam", "beta_1", beta_1)
         self.beta_2 = _unit("Nadam", "beta_2", beta_2)
         self.epsilon = _nonneg("Nadam", "epsilon", epsilon)
@@ -259,7 +254,7 @@ class Nadam(Optimizer):
 
     def _step(self, p, g, s):
         ops.nadam_step(p, g, s["exp_avg"], s["exp_avg_sq"], step=self.iterations, lr=self.learning_rate,
-                       beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon)
+                       beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, weight_decay=self.weight_decay)
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,

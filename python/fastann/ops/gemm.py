@@ -7,10 +7,25 @@ The kernels are fastann's own (csrc/cpu/gemm.cpp and its AVX2 / AVX-512 micro-ke
 """
 from __future__ import annotations
 
+import numpy as np
+
+from .. import _backend
 from ..reference.gemm import _activation, _gemm_checks, _linear_backward_checks, _linear_checks
 from ._common import backend, empty
 
 __all__ = ["gemm", "linear", "linear_backward"]
+
+
+# Fast path. A training step calls linear / linear_backward a few times per batch, and the full Python
+# checks cost ~10 us per call, more than the small GEMMs of the last layers. For plain non-empty 2-D NumPy
+# arrays the compiled function is called straight away: it checks dtype, shapes, contiguity and
+# writeability itself. Only if it refuses do the Python checks run, to raise their friendlier message
+# (the same exception class, see tests/test_gemm.py).
+def _plain(*arrays):
+    for a in arrays:
+        if a is not None and (type(a) is not np.ndarray or a.ndim != 2 or a.size == 0 or a.dtype.char not in "fd"):
+            return False
+    return True
 
 
 def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel=None):
@@ -42,6 +57,16 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel
     Math: Dongarra et al. (1990), "A set of level 3 basic linear algebra subprograms"; the packed rungs
     follow Goto & van de Geijn (2008) and BLIS (Van Zee & van de Geijn 2015).
     """
+    if _plain(a, b, c) and (kernel is None or (type(kernel) is int and 1 <= kernel <= 4)) \
+            and type(alpha) in (int, float) and type(beta) in (int, float) and (c is not None or beta == 0):
+        m, n = (a.shape[1] if trans_a else a.shape[0]), (b.shape[0] if trans_b else b.shape[1])
+        out = c if c is not None else empty(np, (m, n), a.dtype)
+        try:
+            _backend.cpu.gemm(out, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta),
+                              0 if kernel is None else kernel)
+            return out
+        except (TypeError, ValueError):
+            pass  # explained by the checks below
     m, n, _ = _gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel)
     k, xp = backend("gemm", a=a, b=b, c=c)
     out = c if c is not None else empty(xp, (m, n), a.dtype)
@@ -69,6 +94,13 @@ def linear(input, weight, bias=None, activation=None):
         ValueError: wrong ndim, empty, non-contiguous, weight/bias shapes that do not match input,
             unknown activation.
     """
+    if _plain(input, weight) and (bias is None or (type(bias) is np.ndarray and bias.size and bias.ndim == 1)):
+        out = empty(np, (input.shape[0], weight.shape[0]), input.dtype)
+        try:
+            _backend.cpu.linear_forward(out, input, weight, bias, activation)
+            return out
+        except (TypeError, ValueError):
+            pass  # explained by the checks below
     n, _, out_f = _linear_checks(input, weight, bias, activation)
     k, xp = backend("linear", input=input, weight=weight, bias=bias)
     out = empty(xp, (n, out_f), input.dtype)
@@ -98,6 +130,16 @@ def linear_backward(grad_output, input, weight, output=None, activation=None, ne
         TypeError / ValueError as :func:`linear`; ValueError for grad_output / output shapes that do not
         match, or activation="relu" without output.
     """
+    if _plain(grad_output, input, weight, output):
+        n, in_f, out_f, dt = input.shape[0], input.shape[1], weight.shape[0], grad_output.dtype
+        dinput = empty(np, (n, in_f), dt) if need_input_grad else None
+        dweight = empty(np, (out_f, in_f), dt)
+        dbias = empty(np, (out_f,), dt) if need_bias_grad else None
+        try:
+            _backend.cpu.linear_backward(dinput, dweight, dbias, grad_output, input, weight, output, activation)
+            return dinput, dweight, dbias
+        except (TypeError, ValueError):
+            pass  # explained by the checks below
     n, in_f, out_f = _linear_backward_checks(grad_output, input, weight, output, activation)
     k, xp = backend("linear_backward", grad_output=grad_output, input=input, weight=weight, output=output)
     dt = grad_output.dtype

@@ -1,4 +1,175 @@
-"""fastann.ops: the optim family."""
+"""fastann.ops: fused optimizer updates, one pass over each parameter, in place.
+
+Each ``*_step(param, grad, <state arrays>, *, <hyperparameters>)`` reads ``grad`` and the optimizer state
+once and writes ``param`` and the state once, in place, and returns None. The state arrays are created by
+the caller (zeros, or Adagrad's initial accumulator value) with param's shape and dtype. ``step`` is the
+1-based step count used for bias correction. Weight decay is L2 (added to the gradient, as torch.optim)
+except in AdamW (decoupled). Each rule is written out in its docstring and in
+:mod:`fastann.reference.optim`; the sources are the torch.optim algorithm boxes
+(https://pytorch.org/docs/stable/optim.html) and the papers cited there. eps defaults to Keras' 1e-7.
+
+Arrays: float32/float64 NumPy (CPU) or CuPy (CUDA), C-contiguous, non-empty, all of one dtype; the state
+arrays and grad must have param's shape (ValueError otherwise); param and state must be writeable.
+Raises TypeError for a non-array or a dtype mismatch, ValueError for shapes, contiguity, a step < 1, or a
+hyperparameter out of range (lr < 0, beta outside [0, 1), ...). NaN in grad or state propagates to param.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+import numpy as np
+
+from .. import _backend
+from ..reference.optim import check_arrays, check_step, nadam_mu
+from ._common import backend
+
+__all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step", "adadelta_step",
+           "adamax_step", "nadam_step"]
+
+
+def _kernels(op, param, grad, **state):
+    """The compiled module for these arrays, after the Python-side checks.
+
+    A training step calls these once per parameter array, so the common case takes a short path: when
+    every array is a plain NumPy ndarray, fastann._cpu checks dtype, shape, contiguity, writeability and
+    emptiness itself (raising the same TypeError / ValueError classes), and the ~10 us of Python checks
+    are skipped. Anything else (CuPy arrays, lists, mixtures) goes through the full checks.
+    """
+    if type(param) is np.ndarray and type(grad) is np.ndarray and all(
+            v is None or type(v) is np.ndarray for v in state.values()):
+        return _backend.cpu
+    check_arrays(op, param, grad, **state)
+    return backend(op, param=param, grad=grad, **state)[0]
+
+
+def sgd_step(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
+             weight_decay=0.0):
+    """Stochastic gradient descent, in place (torch.optim.SGD)::
+
+        g = grad + weight_decay * param
+        if momentum > 0:  buf = momentum * buf + (1 - dampening) * g
+                          g = g + momentum * buf  (nesterov)  or  g = buf
+        param -= lr * g
+
+    momentum_buffer: required when momentum > 0 (start it at zeros; PyTorch starts it at the first g,
+    which is the same unless dampening > 0). nesterov needs momentum > 0 and dampening = 0.
+    """
+    k = _kernels("sgd_step", param, grad, momentum_buffer=momentum_buffer)
+    k.sgd_step(param, momentum_buffer, grad, lr, momentum, dampening, nesterov, weight_decay)
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7,
+              weight_decay=0.0, max_exp_avg_sq=None):
+    """Adam, in place (Kingma & Ba 2015, Algorithm 1; torch.optim.Adam; AMSGrad, Reddi et al. 2018)::
+
+        g = grad + weight_decay * param                       (L2 weight decay)
+        m = beta1 * m + (1 - beta1) * g ;  v = beta2 * v + (1 - beta2) * g^2
+        if max_exp_avg_sq is given (AMSGrad):  vmax = max(vmax, v) ;  v = vmax
+        param -= lr / (1 - beta1^step) * m / (sqrt(v / (1 - beta2^step)) + eps)
+
+    exp_avg (m), exp_avg_sq (v), max_exp_avg_sq: state arrays of param's shape, starting at zeros.
+    """
+    k = _kernels("adam_step", param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, max_exp_avg_sq=max_exp_avg_sq)
+    k.adam_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, check_step("adam_step", step), lr, beta1,
+                beta2, eps, weight_decay)
+
+
+def adamw_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7,
+               weight_decay=0.004, max_exp_avg_sq=None):
+    """AdamW, in place (Loshchilov & Hutter 2019, decoupled weight decay; torch.optim.AdamW, Keras AdamW)::
+
+        param *= 1 - lr * weight_decay
+        then the Adam update of :func:`adam_step` with g = grad (no L2 term)
+    """
+    k = _kernels("adamw_step", param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, max_exp_avg_sq=max_exp_avg_sq)
+    k.adamw_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, check_step("adamw_step", step), lr, beta1,
+                 beta2, eps, weight_decay)
+
+
+def rmsprop_step(param, grad, square_avg, momentum_buffer=None, grad_avg=None, *, lr, rho=0.9, eps=1e-7,
+                 momentum=0.0, centered=False, weight_decay=0.0):
+    """RMSprop, in place (Hinton, lecture 6e; centered form Graves 2013; torch.optim.RMSprop, alpha = rho)::
+
+        g = grad + weight_decay * param
+        s = rho * s + (1 - rho) * g^2                         (square_avg)
+        if centered:  a = rho * a + (1 - rho) * g ;  s' = s - a^2    (grad_avg)   else s' = s
+        d = g / (sqrt(s') + eps)
+        if momentum > 0:  buf = momentum * buf + d ;  param -= lr * buf   else  param -= lr * d
+
+    momentum_buffer: required when momentum > 0; grad_avg: required when centered.
+    """
+    op = "rmsprop_step"
+    k = _kernels(op, param, grad, square_avg=square_avg, momentum_buffer=momentum_buffer, grad_avg=grad_avg)
+    if centered and grad_avg is None:
+        raise ValueError(f"{op}: centered=True needs a grad_avg array")
+    k.rmsprop_step(param, square_avg, momentum_buffer, grad_avg if centered else None, grad, lr, rho, eps,
+                   momentum, weight_decay)
+
+
+def adagrad_step(param, grad, accumulator, *, lr, eps=1e-7, weight_decay=0.0):
+    """Adagrad, in place (Duchi et al. 2011; torch.optim.Adagrad)::
+
+        g = grad + weight_decay * param ;  acc += g^2 ;  param -= lr * g / (sqrt(acc) + eps)
+
+    accumulator: state of param's shape starting at the initial accumulator value (Keras: 0.1, torch: 0).
+    """
+    k = _kernels("adagrad_step", param, grad, accumulator=accumulator)
+    k.adagrad_step(param, accumulator, grad, lr, eps, weight_decay)
+
+
+def adadelta_step(param, grad, accum_grad, accum_update, *, lr=1.0, rho=0.95, eps=1e-7, weight_decay=0.0):
+    """Adadelta, in place (Zeiler 2012; torch.optim.Adadelta)::
+
+        g = grad + weight_decay * param
+        s = rho * s + (1 - rho) * g^2                         (accum_grad)
+        d = sqrt(u + eps) / sqrt(s + eps) * g
+        u = rho * u + (1 - rho) * d^2                         (accum_update)
+        param -= lr * d
+    """
+    k = _kernels("adadelta_step", param, grad, accum_grad=accum_grad, accum_update=accum_update)
+    k.adadelta_step(param, accum_grad, accum_update, grad, lr, rho, eps, weight_decay)
+
+
+def adamax_step(param, grad, exp_avg, exp_inf, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-7, weight_decay=0.0):
+    """Adamax, in place (Kingma & Ba 2015, section 7.1; torch.optim.Adamax)::
+
+        g = grad + weight_decay * param
+        m = beta1 * m + (1 - beta1) * g ;  u = max(beta2 * u, |g| + eps)
+        param -= lr / (1 - beta1^step) * m / u
+    """
+    k = _kernels("adamax_step", param, grad, exp_avg=exp_avg, exp_inf=exp_inf)
+    k.adamax_step(param, exp_avg, exp_inf, grad, check_step("adamax_step", step), lr, beta1, beta2, eps,
+                  weight_decay)
+
+
+# Nadam's P_t = mu_1 ... mu_t for the last (beta1, t) asked: a training loop asks t, t+1, t+2, ...,
+# so each step costs one multiplication instead of t.
+_mu_product_cache: dict[float, tuple[int, float]] = {}
+
+
+def _nadam_mu_product(beta1: float, step: int) -> float:
+    t, p = _mu_product_cache.get(beta1, (0, 1.0))
+    if step < t:
+        t, p = 0, 1.0
+    for i in range(t + 1, step + 1):
+        p *= nadam_mu(beta1, i)
+    _mu_product_cache[beta1] = (step, p)
+    return p
+
+
+def nadam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-7,
+               weight_decay=0.0):
+    """Nadam, in place: Dozat 2016 with the momentum schedule, as keras.optimizers.Nadam and
+    torch.optim.NAdam (momentum_decay = 0.004)::
+
+        mu_t = beta1 * (1 - 0.5 * 0.96^(0.004 t)) ;  P_t = mu_1 * ... * mu_t
+        g = grad + weight_decay * param
+        m = beta1 * m + (1 - beta1) * g ;  v = beta2 * v + (1 - beta2) * g^2
+        D = sqrt(v / (1 - beta2^t)) + eps
+        param -= lr (1 - mu_t) / (1 - P_t) * g / D + lr mu_{t+1} / (1 - P_t mu_{t+1}) * m / D
+    """
+    k = _kernels("nadam_step", param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
+    t = check_step("nadam_step", step)
+    if isinstance(beta1, bool) or not isinstance(beta1, (int, float)) or not 0.0 <= beta1 < 1.0:
+        raise (TypeError if not isinstance(beta1, (int, float)) else ValueError)(
+            f"nadam_step: beta1 must be in [0, 1), got {beta1!r}")
+    k.nadam_step(param, exp_avg, exp_avg_sq, grad, t, _nadam_mu_product(float(beta1), t), lr, beta1, beta2, eps,
+                 weight_decay)

@@ -90,6 +90,22 @@ void microkernel_avx512(int64_t K, const float* a_panel, const float* b, int64_t
                         int64_t mr, int64_t nr, bool accumulate);
 void microkernel_avx512(int64_t K, const double* a_panel, const double* b, int64_t ldb, double* c, int64_t ldc,
                         int64_t mr, int64_t nr, bool accumulate);
+// The same with A read in place: row i of the tile is a_base + a_off[i], element k at (a_base + a_off[i])[k].
+void microkernel_rows_avx512(int64_t K, const float* a_base, const int64_t* a_off, const float* b, int64_t ldb,
+                             float* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate);
+void microkernel_rows_avx512(int64_t K, const double* a_base, const int64_t* a_off, const double* b, int64_t ldb,
+                             double* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate);
+// Forward tile with B read in place (row k of B is b_base + b_off[k], full loads) whose columns are padded-grid
+// positions: the columns with a set bit in `valid` are compress-stored to c + i*ldc (+ bias[i] if bias).
+void microkernel_boff_avx512(int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off, float* c,
+                             int64_t ldc, int64_t mr, uint64_t valid, const float* bias);
+void microkernel_boff_avx512(int64_t K, const double* a_panel, const double* b_base, const int64_t* b_off, double* c,
+                             int64_t ldc, int64_t mr, uint64_t valid, const double* bias);
+// dw[oc*ld_oc + k*ld_k] += sum_{oh<OH, ow<OW} dout[oc*OH*OW + oh*OW + ow] * xpad[off[k] + oh*Wp + ow]
+void dw_dot_avx512(float* dw, int64_t ld_oc, int64_t ld_k, const float* dout, const float* xpad, const int64_t* off,
+                   int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp);
+void dw_dot_avx512(double* dw, int64_t ld_oc, int64_t ld_k, const double* dout, const double* xpad,
+                   const int64_t* off, int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp);
 }  // namespace conv_detail
 
 }  // namespace fastann::cpu

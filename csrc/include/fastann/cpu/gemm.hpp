@@ -12,13 +12,17 @@
 //                                        micro-panels and an MC x KC block of op(A) into MR-row micro-panels,
 //                                        so the micro-kernel reads both with unit stride; the micro-kernel
 //                                        keeps an MR x NR tile of C in vector registers and updates it with
-//                                        broadcast-FMA (AVX-512: 14x32 fp32 / 14x16 fp64, AVX2: 6x16 / 6x8,
+//                                        broadcast-FMA (AVX-512: 6x64 fp32 / 6x32 fp64, AVX2: 6x16 / 6x8,
 //                                        scalar fallback 4x8 / 4x4). Edges: panels are zero-padded, the
-//                                        last tile is stored with masks.
+//                                        last tile is stored with masks, a narrow last panel runs a
+//                                        narrower variant of the micro-kernel.
 //   4 gemm_kernel4_packed_simd_threaded  rung 3 on OpenMP threads: C is cut into tiles (whole MR/NR
 //                                        multiples) handed out dynamically, each thread packing its own
 //                                        panels, so there is one fork/join per call and no barrier inside.
-// kernel 0 (= Python's kernel=None) picks: rung 4, which itself stays on one thread for small products.
+//                                        Small products stay on one thread; so do mid-sized ones for 50 ms
+//                                        after a call in which the helper threads did not show up (another
+//                                        process holds their core).
+// kernel 0 (= Python's kernel=None) picks: the naive loop up to 8x8x8, rung 4 above.
 #pragma once
 
 #include <cstdint>
@@ -72,7 +76,8 @@ void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, cons
 
 // ---- machine peak --------------------------------------------------------------------------------
 // Single-core fp32 FMA throughput in GFLOP/s (2 flops per lane per FMA) of the SIMD path in use, measured
-// by running independent FMA chains on vector registers for about `seconds`.
+// by running independent FMA chains on vector registers for about `seconds` of the thread's CPU time
+// (CPU time, not wall time: another process sharing the core does not lower the figure).
 double fma_peak_gflops(double seconds);
 
 }  // namespace fastann::cpu

@@ -80,6 +80,14 @@ void avg_pool2d_forward(T* out, const T* inp, const Pool2dGeometry& g, bool coun
 template <class T>
 void avg_pool2d_backward(T* dinp, const T* dout, const Pool2dGeometry& g, bool count_include_pad);
 
+// The 2x2 / stride-2 case (max_pool2d_is_2x2_stride2; every divisor is 4), one plane: inp (H,W) ->
+// out (OH,OW). Taken automatically by avg_pool2d_forward; the AVX-512 one (pool_avx512.cpp) only when
+// simd_level() == SimdLevel::avx512.
+template <class T>
+void avg_pool2d_2x2(T* out, const T* inp, int64_t W, int64_t OH, int64_t OW);
+void avg_pool2d_2x2_avx512(float* out, const float* inp, int64_t W, int64_t OH, int64_t OW);
+void avg_pool2d_2x2_avx512(double* out, const double* inp, int64_t W, int64_t OH, int64_t OW);
+
 // ---- global_avg_pool2d ------------------------------------------------------------------------------
 // inp (planes, HW) -> out (planes,): the mean of each plane (planes = N*C), summed in double.
 template <class T>

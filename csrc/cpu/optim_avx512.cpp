@@ -1,0 +1,5 @@
+// optim_avx512.cpp: the fused optimizer loops (optim_impl.hpp) compiled with the avx512 flags (CMakeLists.txt);
+// entered only after the run-time CPU check in optim.cpp.
+#define FASTANN_ISA avx512
+#include "optim_impl.hpp"
+#include "optim_isa_instances.hpp"

@@ -1,0 +1,161 @@
+// softmax.cpp: softmax / log-softmax over one axis of a (outer, A, inner) view, forward and backward.
+//
+// Two loop shapes:
+//  - inner == 1 (the last axis, the common case): each line is a contiguous row of A elements; one task
+//    per block of rows, three short passes over the row while it sits in L1 (max, exp+sum, scale).
+//  - inner > 1 (an inner axis, e.g. channels of NCHW): the A elements of a line are `inner` apart, so the
+//    kernel walks a slab of up to kBlock neighbouring lines at once, a = 0..A-1 outside and the lines
+//    inside: every access is then contiguous and the inner loop vectorizes across lines. Per-line max
+//    and sum live in small stack arrays.
+// Sums accumulate in double. The row max propagates NaN (a NaN line stays NaN instead of being skipped).
+#include "fastann/cpu/softmax.hpp"
+
+#include <cmath>
+
+#include "fastann/common.hpp"
+
+namespace fastann::cpu {
+
+// ---- helpers --------------------------------------------------------------------------------------
+namespace {
+
+constexpr int64_t kGrain = 32768;  // elements per thread below which work stays on one thread
+constexpr int64_t kBlock = 64;     // lines per slab when inner > 1
+
+template <class T>
+inline T nan_max(T a, T b) { return (b > a || b != b) ? b : a; }
+
+enum class Op { softmax, log_softmax, softmax_backward, log_softmax_backward };
+
+// One contiguous line of A elements. y: output (forward) or the saved forward output (backward).
+template <Op op, class T>
+inline void row(T* dst, const T* x, const T* g, int64_t A) {
+  if constexpr (op == Op::softmax || op == Op::log_softmax) {
+    T m = x[0];
+    for (int64_t a = 1; a < A; ++a) m = nan_max(m, x[a]);
+    double sum = 0;
+    if constexpr (op == Op::softmax) {
+      for (int64_t a = 0; a < A; ++a) {
+        const T e = std::exp(x[a] - m);
+        dst[a] = e;
+        sum += e;
+      }
+      const T inv = T(1.0 / sum);
+      for (int64_t a = 0; a < A; ++a) dst[a] *= inv;
+    } else {
+      for (int64_t a = 0; a < A; ++a) sum += std::exp(x[a] - m);
+      const T shift = m + T(std::log(sum));
+      for (int64_t a = 0; a < A; ++a) dst[a] = x[a] - shift;
+    }
+  } else if constexpr (op == Op::softmax_backward) {  // x = y (softmax output)
+    double dot = 0;
+    for (int64_t a = 0; a < A; ++a) dot += double(g[a]) * double(x[a]);
+    const T d = T(dot);
+    for (int64_t a = 0; a < A; ++a) dst[a] = x[a] * (g[a] - d);
+  } else {  // log_softmax_backward, x = y (log-softmax output)
+    double gsum = 0;
+    for (int64_t a = 0; a < A; ++a) gsum += g[a];
+    const T s = T(gsum);
+    for (int64_t a = 0; a < A; ++a) dst[a] = g[a] - std::exp(x[a]) * s;
+  }
+}
+
+// A slab of L <= kBlock neighbouring lines (stride `inner` along the axis) starting at x, g, dst.
+template <Op op, class T>
+inline void slab(T* dst, const T* x, const T* g, int64_t A, int64_t inner, int64_t L) {
+  double acc[kBlock];
+  if constexpr (op == Op::softmax || op == Op::log_softmax) {
+    T m[kBlock];
+    for (int64_t l = 0; l < L; ++l) m[l] = x[l];
+    for (int64_t a = 1; a < A; ++a)
+      for (int64_t l = 0; l < L; ++l) m[l] = nan_max(m[l], x[a * inner + l]);
+    for (int64_t l = 0; l < L; ++l) acc[l] = 0;
+    for (int64_t a = 0; a < A; ++a)
+      for (int64_t l = 0; l < L; ++l) {
+        const T e = std::exp(x[a * inner + l] - m[l]);
+        if constexpr (op == Op::softmax) dst[a * inner + l] = e;
+        acc[l] += e;
+      }
+    if constexpr (op == Op::softmax) {
+      T inv[kBlock];
+      for (int64_t l = 0; l < L; ++l) inv[l] = T(1.0 / acc[l]);
+      for (int64_t a = 0; a < A; ++a)
+        for (int64_t l = 0; l < L; ++l) dst[a * inner + l] *= inv[l];
+    } else {
+      T shift[kBlock];
+      for (int64_t l = 0; l < L; ++l) shift[l] = m[l] + T(std::log(acc[l]));
+      for (int64_t a = 0; a < A; ++a)
+        for (int64_t l = 0; l < L; ++l) dst[a * inner + l] = x[a * inner + l] - shift[l];
+    }
+  } else {
+    for (int64_t l = 0; l < L; ++l) acc[l] = 0;
+    for (int64_t a = 0; a < A; ++a)
+      for (int64_t l = 0; l < L; ++l) {
+        const double gv = g[a * inner + l];
+        acc[l] += op == Op::softmax_backward ? gv * double(x[a * inner + l]) : gv;
+      }
+    T s[kBlock];
+    for (int64_t l = 0; l < L; ++l) s[l] = T(acc[l]);
+    for (int64_t a = 0; a < A; ++a)
+      for (int64_t l = 0; l < L; ++l) {
+        const int64_t k = a * inner + l;
+        if constexpr (op == Op::softmax_backward) dst[k] = x[k] * (g[k] - s[l]);
+        else dst[k] = g[k] - std::exp(x[k]) * s[l];
+      }
+  }
+}
+
+// dst, x, g (outer, A, inner); g unused by the forwards.
+template <Op op, class T>
+void run(T* dst, const T* x, const T* g, int64_t outer, int64_t A, int64_t inner) {
+  if (inner == 1) {
+    const int64_t rows_per_task = A >= kGrain ? 1 : kGrain / A;
+    parallel_for(outer, rows_per_task, [=](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) row<op>(dst + r * A, x + r * A, g ? g + r * A : nullptr, A);
+    });
+    return;
+  }
+  // tasks: (outer index, block of kBlock lines)
+  const int64_t blocks = (inner + kBlock - 1) / kBlock;
+  const int64_t task_elems = A * (inner < kBlock ? inner : kBlock);
+  const int64_t tasks_per_thread = task_elems >= kGrain ? 1 : kGrain / task_elems;
+  parallel_for(outer * blocks, tasks_per_thread, [=](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t o = t / blocks, i0 = (t % blocks) * kBlock;
+      const int64_t L = inner - i0 < kBlock ? inner - i0 : kBlock;
+      const int64_t off = o * A * inner + i0;
+      slab<op>(dst + off, x + off, g ? g + off : nullptr, A, inner, L);
+    }
+  });
+}
+
+}  // namespace
+
+// ---- kernels --------------------------------------------------------------------------------------
+template <class T>
+void softmax_forward(T* out, const T* inp, int64_t outer, int64_t A, int64_t inner) {
+  run<Op::softmax, T>(out, inp, nullptr, outer, A, inner);
+}
+template <class T>
+void log_softmax_forward(T* out, const T* inp, int64_t outer, int64_t A, int64_t inner) {
+  run<Op::log_softmax, T>(out, inp, nullptr, outer, A, inner);
+}
+template <class T>
+void softmax_backward(T* dinp, const T* out, const T* dout, int64_t outer, int64_t A, int64_t inner) {
+  run<Op::softmax_backward, T>(dinp, out, dout, outer, A, inner);
+}
+template <class T>
+void log_softmax_backward(T* dinp, const T* out, const T* dout, int64_t outer, int64_t A, int64_t inner) {
+  run<Op::log_softmax_backward, T>(dinp, out, dout, outer, A, inner);
+}
+
+// ---- dispatch: explicit instantiations ------------------------------------------------------------
+#define FASTANN_SOFTMAX_T(T)                                                                  \
+  template void softmax_forward<T>(T*, const T*, int64_t, int64_t, int64_t);                 \
+  template void log_softmax_forward<T>(T*, const T*, int64_t, int64_t, int64_t);             \
+  template void softmax_backward<T>(T*, const T*, const T*, int64_t, int64_t, int64_t);      \
+  template void log_softmax_backward<T>(T*, const T*, const T*, int64_t, int64_t, int64_t);
+FASTANN_SOFTMAX_T(float)
+FASTANN_SOFTMAX_T(double)
+
+}  // namespace fastann::cpu

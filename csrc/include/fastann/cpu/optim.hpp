@@ -1,0 +1,56 @@
+// fastann/cpu/optim.hpp: fused optimizer updates, one pass over each parameter (csrc/cpu/optim.cpp).
+//
+// Each step reads grad and the optimizer state once and writes param and the state once, in place:
+// the textbook version makes 5-10 elementwise passes (each a full read/write of the arrays). All arrays
+// have n elements. Weight decay is the L2 form (g += weight_decay * param, as torch.optim) except in
+// AdamW (decoupled: param *= 1 - lr * weight_decay). The update rules are written out in
+// python/fastann/reference/optim.py and docs/optimizers.md. The loops are compiled three times (baseline
+// x86-64, AVX2, AVX-512: optim_avx2.cpp / optim_avx512.cpp) and the CPU's best is picked at run time.
+#pragma once
+
+#include <cstdint>
+
+namespace fastann::cpu {
+
+// param, momentum_buffer (null when momentum == 0), grad: (n,)   torch.optim.SGD
+template <class T>
+void sgd_step(T* param, T* momentum_buffer, const T* grad, int64_t n, double lr, double momentum,
+              double dampening, bool nesterov, double weight_decay);
+
+// param, exp_avg, exp_avg_sq, max_exp_avg_sq (AMSGrad; null otherwise), grad: (n,); step >= 1.
+// Adam (Kingma & Ba 2015, Algorithm 1, as torch.optim.Adam); decoupled=true: AdamW (Loshchilov & Hutter 2019)
+template <class T>
+void adam_step(T* param, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* grad, int64_t n, int64_t step,
+               double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled);
+
+// param, square_avg, momentum_buffer (null when momentum == 0), grad_avg (centered; else null), grad: (n,)
+// RMSprop (Hinton's lecture 6e; Graves 2013 for the centered form), as torch.optim.RMSprop
+template <class T>
+void rmsprop_step(T* param, T* square_avg, T* momentum_buffer, T* grad_avg, const T* grad, int64_t n, double lr,
+                  double rho, double eps, double momentum, double weight_decay);
+
+// param, accumulator, grad: (n,)   Adagrad (Duchi et al. 2011), as torch.optim.Adagrad
+template <class T>
+void adagrad_step(T* param, T* accumulator, const T* grad, int64_t n, double lr, double eps, double weight_decay);
+
+// param, accum_grad, accum_update, grad: (n,)   Adadelta (Zeiler 2012), as torch.optim.Adadelta
+template <class T>
+void adadelta_step(T* param, T* accum_grad, T* accum_update, const T* grad, int64_t n, double lr, double rho,
+                   double eps, double weight_decay);
+
+// param, exp_avg, exp_inf, grad: (n,); step >= 1   Adamax (Kingma & Ba 2015, sec. 7.1), as torch.optim.Adamax
+template <class T>
+void adamax_step(T* param, T* exp_avg, T* exp_inf, const T* grad, int64_t n, int64_t step, double lr,
+                 double beta1, double beta2, double eps, double weight_decay);
+
+// param, exp_avg, exp_avg_sq, grad: (n,); step >= 1. Nadam (Dozat 2016) with the momentum schedule
+// mu_t = beta1 (1 - 0.5 * 0.96^(0.004 t)), as keras.optimizers.Nadam and torch.optim.NAdam;
+// mu_product = prod_{i=1..step} mu_i (the caller keeps it: it is the product over all steps so far).
+template <class T>
+void nadam_step(T* param, T* exp_avg, T* exp_avg_sq, const T* grad, int64_t n, int64_t step, double lr,
+                double beta1, double beta2, double eps, double weight_decay, double mu_product);
+
+// mu_t of the Nadam momentum schedule.
+double nadam_mu(double beta1, int64_t t);
+
+}  // namespace fastann::cpu

@@ -1,0 +1,334 @@
+"""Fused optimizer steps (fastann.ops.optim): hand-computed update rules, the float64 reference, bad input."""
+import math
+
+import numpy as np
+import pytest
+
+import fastann
+from fastann import ops
+from fastann import reference as ref
+from helpers import assert_close, to_numpy
+
+# name -> (number of state arrays, keyword arguments of one configuration); each configuration is run
+# for several steps against the reference.
+CONFIGS = [
+    ("sgd_step", 0, dict(lr=0.1)),
+    ("sgd_step", 1, dict(lr=0.1, momentum=0.9)),
+    ("sgd_step", 1, dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01)),
+    ("sgd_step", 1, dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    ("adam_step", 2, dict(lr=0.01)),
+    ("adam_step", 2, dict(lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1)),
+    ("adam_step", 3, dict(lr=0.01, amsgrad=True)),
+    ("adamw_step", 2, dict(lr=0.01)),
+    ("adamw_step", 3, dict(lr=0.02, weight_decay=0.1, amsgrad=True)),
+    ("rmsprop_step", 1, dict(lr=0.01)),
+    ("rmsprop_step", 2, dict(lr=0.01, momentum=0.9, weight_decay=0.01)),
+    ("rmsprop_step", 3, dict(lr=0.01, momentum=0.5, centered=True)),
+    ("rmsprop_step", 3, dict(lr=0.01, rho=0.8, centered=True, momentum=0.0)),
+    ("adagrad_step", 1, dict(lr=0.1)),
+    ("adagrad_step", 1, dict(lr=0.1, eps=1e-5, weight_decay=0.01)),
+    ("adadelta_step", 2, dict()),
+    ("adadelta_step", 2, dict(lr=0.5, rho=0.9, eps=1e-6, weight_decay=0.01)),
+    ("adamax_step", 2, dict(lr=0.02)),
+    ("adamax_step", 2, dict(lr=0.02, beta1=0.7, weight_decay=0.05)),
+    ("nadam_step", 2, dict(lr=0.01)),
+    ("nadam_step", 2, dict(lr=0.01, beta1=0.85, beta2=0.99, weight_decay=0.01)),
+]
+IDS = [f"{n}-{'-'.join(f'{k}{v}' for k, v in kw.items())}" for n, _, kw in CONFIGS]
+STEPPED = {"adam_step", "adamw_step", "adamax_step", "nadam_step"}  # take step=
+
+
+def _call(mod, name, p, g, state, kw, t):
+    """Call mod.<name> with the state arrays placed where each signature wants them."""
+    kw = dict(kw)
+    if name in STEPPED:
+        kw["step"] = t
+    f = getattr(mod, name)
+    if kw.pop("amsgrad", False):
+        return f(p, g, state[0], state[1], max_exp_avg_sq=state[2], **kw)
+    if name == "rmsprop_step":
+        sq, *rest = state
+        buf = rest.pop(0) if kw.get("momentum", 0) > 0 else None
+        gavg = rest.pop(0) if kw.get("centered") else None
+        return f(p, g, sq, buf, gavg, **kw)
+    return f(p, g, *state, **kw)
+
+
+def _initial_state(name, nstate, shape, dtype):
+    # Adagrad starts from Keras' initial accumulator 0.1 (any value works); everything else from zeros
+    fill = 0.1 if name == "adagrad_step" else 0.0
+    return [np.full(shape, fill, dtype) for _ in range(nstate)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,nstate,kw", CONFIGS, ids=IDS)
+def test_steps_match_reference(xp, rng, name, nstate, kw, dtype):
+    for shape in [(1,), (7,), (5, 3), (2, 3, 37)]:
+        p0 = rng.standard_normal(shape)
+        p_ref, state_ref = p0.copy(), _initial_state(name, nstate, shape, np.float64)
+        p, state = xp.asarray(p0.astype(dtype)), [xp.asarray(s.astype(dtype)) for s in state_ref]
+        for t in range(1, 5):
+            g = rng.standard_normal(shape)
+            assert _call(ops, name, p, xp.asarray(g.astype(dtype)), state, kw, t) is None
+            _call(ref, name, p_ref, g, state_ref, kw, t)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        assert_close(p, p_ref, tol, f"{name} param {shape}")
+        for i, (s, sr) in enumerate(zip(state, state_ref)):
+            assert_close(s, sr, tol, f"{name} state {i} {shape}")
+
+
+@pytest.mark.parametrize("name,nstate,kw", [c for c in CONFIGS if c[0] in ("adam_step", "sgd_step")][:3])
+def test_large_threaded_matches_reference(rng, name, nstate, kw):
+    shape = (300, 257)  # > 2 x 32768 elements: split over threads when there are several
+    p0 = rng.standard_normal(shape)
+    p, state = p0.astype(np.float32), _initial_state(name, nstate, shape, np.float32)
+    p_ref, state_ref = p0.copy(), _initial_state(name, nstate, shape, np.float64)
+    for t in (1, 2):
+        g = rng.standard_normal(shape)
+        _call(ops, name, p, g.astype(np.float32), state, kw, t)
+        _call(ref, name, p_ref, g, state_ref, kw, t)
+    assert_close(p, p_ref, 1e-5, name)
+
+
+# ---- hand-computed update rules (formulas written out here, one scalar at a time) ----------------------
+def _run(name, p, gs, nstate, fill=0.0, **kw):
+    p = np.array([p])
+    state = [np.array([fill]) for _ in range(nstate)]
+    for t, g in enumerate(gs, 1):
+        _call(ops, name, p, np.array([g]), state, kw, t)
+    return float(p[0]), [float(s[0]) for s in state]
+
+
+GS = [0.5, -1.5, 2.0]
+
+
+def test_sgd_by_hand():
+    lr, mom, damp, wd = 0.1, 0.9, 0.2, 0.01
+    p, buf = 1.0, 0.0
+    for g in GS:
+        g = g + wd * p
+        buf = mom * buf + (1 - damp) * g
+        p -= lr * buf
+    got, st = _run("sgd_step", 1.0, GS, 1, lr=lr, momentum=mom, dampening=damp, weight_decay=wd)
+    assert got == pytest.approx(p, rel=1e-14) and st[0] == pytest.approx(buf, rel=1e-14)
+    p, buf = 1.0, 0.0  # nesterov: step along g + momentum * buf
+    for g in GS:
+        buf = mom * buf + g
+        p -= lr * (g + mom * buf)
+    assert _run("sgd_step", 1.0, GS, 1, lr=lr, momentum=mom, nesterov=True)[0] == pytest.approx(p, rel=1e-14)
+    assert _run("sgd_step", 1.0, GS, 0, lr=lr)[0] == pytest.approx(1.0 - lr * sum(GS), rel=1e-14)
+
+
+def test_adam_and_adamw_by_hand():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-7
+    # the first Adam step moves every parameter by about lr against the sign of its gradient
+    got, (m, v) = _run("adam_step", 1.0, [0.5], 2, lr=lr)
+    assert m == pytest.approx(0.05) and v == pytest.approx(0.00025)
+    assert got == pytest.approx(1.0 - lr * 0.5 / (0.5 + eps), rel=1e-14)
+    for name, wd in [("adam_step", 0.1), ("adamw_step", 0.1)]:
+        p, m, v = 1.0, 0.0, 0.0
+        for t, g in enumerate(GS, 1):
+            if name == "adamw_step":
+                p *= 1 - lr * wd          # decoupled decay (Loshchilov & Hutter)
+            else:
+                g = g + wd * p            # L2 term in the gradient
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            p -= lr / (1 - b1**t) * m / (math.sqrt(v / (1 - b2**t)) + eps)
+        assert _run(name, 1.0, GS, 2, lr=lr, weight_decay=wd)[0] == pytest.approx(p, rel=1e-13), name
+    # AMSGrad: the denominator uses the running max of v
+    p, m, v, vmax = 1.0, 0.0, 0.0, 0.0
+    for t, g in enumerate([2.0, 0.1, 0.1], 1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        vmax = max(vmax, v)
+        p -= lr / (1 - b1**t) * m / (math.sqrt(vmax / (1 - b2**t)) + eps)
+    got, st = _run("adam_step", 1.0, [2.0, 0.1, 0.1], 3, lr=lr, amsgrad=True)
+    assert got == pytest.approx(p, rel=1e-13) and st[2] == pytest.approx(vmax, rel=1e-13)
+
+
+def test_rmsprop_by_hand():
+    lr, rho, eps, mom = 0.01, 0.9, 1e-7, 0.5
+    p, s, a, buf = 1.0, 0.0, 0.0, 0.0
+    for g in GS:
+        s = rho * s + (1 - rho) * g * g
+        a = rho * a + (1 - rho) * g
+        buf = mom * buf + g / (math.sqrt(s - a * a) + eps)
+        p -= lr * buf
+    got, _ = _run("rmsprop_step", 1.0, GS, 3, lr=lr, momentum=mom, centered=True)
+    assert got == pytest.approx(p, rel=1e-13)
+    p, s = 1.0, 0.0
+    for g in GS:
+        s = rho * s + (1 - rho) * g * g
+        p -= lr * g / (math.sqrt(s) + eps)
+    assert _run("rmsprop_step", 1.0, GS, 1, lr=lr)[0] == pytest.approx(p, rel=1e-13)
+
+
+def test_adagrad_adadelta_adamax_by_hand():
+    lr, eps = 0.1, 1e-7
+    p, acc = 1.0, 0.1
+    for g in GS:
+        acc += g * g
+        p -= lr * g / (math.sqrt(acc) + eps)
+    assert _run("adagrad_step", 1.0, GS, 1, fill=0.1, lr=lr)[0] == pytest.approx(p, rel=1e-13)
+    rho = 0.95
+    p, s, u = 1.0, 0.0, 0.0
+    for g in GS:
+        s = rho * s + (1 - rho) * g * g
+        d = math.sqrt(u + eps) / math.sqrt(s + eps) * g
+        u = rho * u + (1 - rho) * d * d
+        p -= 1.0 * d
+    got, st = _run("adadelta_step", 1.0, GS, 2)
+    assert got == pytest.approx(p, rel=1e-13) and st[1] == pytest.approx(u, rel=1e-13)
+    b1, b2, lr = 0.9, 0.999, 0.02
+    p, m, u = 1.0, 0.0, 0.0
+    for t, g in enumerate(GS, 1):
+        m = b1 * m + (1 - b1) * g
+        u = max(b2 * u, abs(g) + eps)
+        p -= lr / (1 - b1**t) * m / u
+    assert _run("adamax_step", 1.0, GS, 2, lr=lr)[0] == pytest.approx(p, rel=1e-13)
+
+
+def test_nadam_by_hand():
+    # Dozat 2016 as Keras Nadam / torch NAdam: momentum schedule mu_t = b1 (1 - 0.5 * 0.96^(0.004 t))
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-7
+    p, m, v, prod = 1.0, 0.0, 0.0, 1.0
+    for t, g in enumerate(GS, 1):
+        mu = b1 * (1 - 0.5 * 0.96 ** (0.004 * t))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** (0.004 * (t + 1)))
+        prod *= mu
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat = mu_next * m / (1 - prod * mu_next) + (1 - mu) * g / (1 - prod)  # Keras' form
+        p -= lr * m_hat / (math.sqrt(v / (1 - b2**t)) + eps)
+    assert _run("nadam_step", 1.0, GS, 2, lr=lr)[0] == pytest.approx(p, rel=1e-13)
+
+
+def test_nadam_steps_in_any_order(rng):
+    # the schedule product is cached for the usual t, t+1, ... sequence; other orders must still be right
+    for t in [5, 2, 2, 9, 1]:
+        p, g = rng.standard_normal(6), rng.standard_normal(6)
+        m, v = np.abs(rng.standard_normal(6)), np.abs(rng.standard_normal(6))
+        p2, m2, v2 = p.copy(), m.copy(), v.copy()
+        ops.nadam_step(p, g, m, v, step=t, lr=0.01)
+        ref.nadam_step(p2, g, m2, v2, step=t, lr=0.01)
+        np.testing.assert_allclose(p, p2, rtol=1e-13)
+
+
+def test_nan_propagates(xp):
+    g = np.array([np.nan, 1.0], np.float32)
+    for name, nstate, kw in CONFIGS:
+        p = xp.asarray(np.ones(2, np.float32))
+        state = [xp.asarray(s) for s in _initial_state(name, nstate, (2,), np.float32)]
+        _call(ops, name, p, xp.asarray(g), state, kw, 1)
+        out = to_numpy(p)
+        assert np.isnan(out[0]) and np.isfinite(out[1]), (name, kw, out)
+
+
+# ---- bad input ----------------------------------------------------------------------------------------
+def _both(exc, call, match=None):
+    for mod in (ops, ref):
+        with pytest.raises(exc, match=match):
+            call(mod)
+
+
+def test_bad_input_ops_and_reference():
+    def arrs(n=4, dtype=np.float32):
+        return [np.zeros(n, dtype) for _ in range(4)]
+
+    p, g, m, v = arrs()
+    _both(ValueError, lambda M: M.adam_step(p, g, np.zeros(5, np.float32), v, step=1), "shape")
+    _both(ValueError, lambda M: M.adam_step(p, np.zeros((2, 2), np.float32), m, v, step=1), "shape")
+    _both(TypeError, lambda M: M.adam_step(p, g, m.astype(np.float64), v, step=1), "dtype")
+    _both(TypeError, lambda M: M.adam_step(p.astype(np.int32), g.astype(np.int32), m, v, step=1))
+    _both(TypeError, lambda M: M.adam_step(list(p), g, m, v, step=1))
+    _both(ValueError, lambda M: M.adam_step(p, g, m, v, step=0), "step")
+    _both(ValueError, lambda M: M.adam_step(p, g, m, v, step=1, lr=-1.0), "lr")
+    _both(ValueError, lambda M: M.adam_step(p, g, m, v, step=1, beta1=1.0), "beta1")
+    _both(ValueError, lambda M: M.adam_step(np.zeros(8, np.float32)[::2], g, m, v, step=1), "C-contiguous")
+    _both(ValueError, lambda M: M.adam_step(p, np.zeros(4, np.float32)[::-1], m, v, step=1), "C-contiguous")
+    _both(ValueError, lambda M: M.adam_step(*[np.zeros(0, np.float32)] * 4, step=1), "empty")
+    _both(ValueError, lambda M: M.adam_step(p, g, m, v, step=1, max_exp_avg_sq=np.zeros(3, np.float32)), "shape")
+    _both(ValueError, lambda M: M.sgd_step(p, g, lr=0.1, momentum=0.9), "momentum_buffer")
+    _both(ValueError, lambda M: M.sgd_step(p, g, m, lr=0.1, momentum=0.9, nesterov=True, dampening=0.1), "nesterov")
+    _both(ValueError, lambda M: M.rmsprop_step(p, g, m, lr=0.1, centered=True), "grad_avg")
+    _both(ValueError, lambda M: M.rmsprop_step(p, g, m, lr=0.1, momentum=0.5), "momentum_buffer")
+    _both(ValueError, lambda M: M.adadelta_step(p, g, m, v, rho=1.5), "rho")
+    _both(ValueError, lambda M: M.nadam_step(p, g, m, v, step=1, lr=0.1, beta1=-0.1), "beta1")
+    ro = np.zeros(4, np.float32)
+    ro.flags.writeable = False
+    _both(ValueError, lambda M: M.adagrad_step(ro, g, m, lr=0.1), "read-only")
+    _both(ValueError, lambda M: M.adagrad_step(p, g, ro, lr=0.1), "read-only")
+
+
+def test_bad_input_compiled_module_directly():
+    cpu = fastann._cpu
+    p, g, m, v = (np.zeros(4, np.float32) for _ in range(4))
+    cpu.adam_step(p, m, v, None, g, 1, 1e-3, 0.9, 0.999, 1e-7, 0.0)
+    with pytest.raises(ValueError, match="exp_avg must have the shape of param"):
+        cpu.adam_step(p, np.zeros(5, np.float32), v, None, g, 1)
+    with pytest.raises(TypeError, match="grad has dtype float64"):
+        cpu.adam_step(p, m, v, None, g.astype(np.float64), 1)
+    with pytest.raises(TypeError, match="param must be float32 or float64"):
+        cpu.sgd_step(p.astype(np.int64), None, g, 0.1)
+    with pytest.raises(ValueError, match="step must be the 1-based"):
+        cpu.adamw_step(p, m, v, None, g, 0)
+    with pytest.raises(ValueError, match="beta2 must be in"):
+        cpu.adamax_step(p, m, v, g, 1, 0.1, 0.9, 1.0)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        cpu.adagrad_step(p, np.zeros(8, np.float32)[::2], g, 0.1)
+    with pytest.raises(ValueError, match="empty"):
+        cpu.adagrad_step(np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32), 0.1)
+    with pytest.raises(ValueError, match="needs a momentum_buffer"):
+        cpu.sgd_step(p, None, g, 0.1, 0.9)
+    with pytest.raises(ValueError, match="lr must be finite"):
+        cpu.rmsprop_step(p, m, None, None, g, float("nan"))
+    with pytest.raises(ValueError, match="mu_product"):
+        cpu.nadam_step(p, m, v, g, 1, 1.5, 0.01)
+    ro = np.zeros(4, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        cpu.adadelta_step(ro, m, v, g, 1.0)
+    with pytest.raises(TypeError):
+        cpu.adam_step([0.0] * 4, m, v, None, g, 1)
+
+
+_SIMD_SNIPPET = r"""
+import sys, numpy as np
+sys.path.insert(0, {tests!r})
+import fastann
+from test_optim import CONFIGS, _call, _initial_state
+from fastann import ops, reference as ref
+assert fastann._cpu.simd_level() == {level!r}, fastann._cpu.simd_level()
+rng = np.random.default_rng(0)
+worst = 0.0
+for name, nstate, kw in CONFIGS:
+    shape = (1003,)  # odd: the vector loops' remainders run too
+    p0 = rng.standard_normal(shape)
+    p, st = p0.astype(np.float32), _initial_state(name, nstate, shape, np.float32)
+    pr, sr = p0.copy(), _initial_state(name, nstate, shape, np.float64)
+    for t in (1, 2, 3):
+        g = rng.standard_normal(shape)
+        _call(ops, name, p, g.astype(np.float32), st, kw, t)
+        _call(ref, name, pr, g, sr, kw, t)
+    worst = max(worst, np.linalg.norm(p - pr) / np.linalg.norm(pr))
+print(worst)
+"""
+
+
+@pytest.mark.parametrize("level", ["scalar", "avx2"])
+def test_lower_simd_paths_match_reference(level):
+    # The loops are compiled for baseline x86-64, AVX2 and AVX-512 and picked once per process from the
+    # CPU; FASTANN_SIMD forces a lower path, so each one runs here in a subprocess.
+    import os
+    import subprocess
+    import sys
+
+    if fastann._cpu.simd_level() == "scalar" and level != "scalar":
+        pytest.skip(f"this CPU has no {level}")
+    tests = os.path.dirname(__file__)
+    env = dict(os.environ, FASTANN_SIMD=level)
+    code = _SIMD_SNIPPET.format(tests=tests, level=level)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.strip().splitlines()[-1]) < 1e-5
