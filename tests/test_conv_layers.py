@@ -387,6 +387,12 @@ def test_batch_norm_weights_and_trainable_false(rng):
     np.testing.assert_array_equal(frozen(x, training=True), frozen(x, training=False))
     np.testing.assert_array_equal(frozen.states["moving_mean"], w[2])
     assert frozen.count_trainable_params() == 0
+    # its input gradient is that of the fixed affine map gamma * (x - moving_mean) / sqrt(moving_var + eps)
+    x64 = rng.standard_normal((4, 3, 2, 2))
+    frozen64 = built(layers.BatchNormalization(trainable=False), x64)
+    randomize(frozen64, rng)
+    gradcheck(lambda x: frozen64.forward(x, training=True),
+              lambda g, x: (frozen64.forward(x, training=True), frozen64.backward(g))[1], [x64], rng)
 
 
 def test_batch_norm_follows_fit_and_predict(rng):

@@ -565,6 +565,7 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization: epsilon must be > 0, got {epsilon!r}")
         self.axis, self.momentum, self.epsilon = 1, float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
+        self._saved = self._frozen_scale = None
         self.initializers = {k: initializers.get(v) for k, v in (
             ("gamma", gamma_initializer), ("beta", beta_initializer), ("moving_mean", moving_mean_initializer),
             ("moving_variance", moving_variance_initializer))}
@@ -592,16 +593,25 @@ class BatchNormalization(Layer):
             y, mean, invstd = ops.batch_norm(xin, s["moving_mean"], s["moving_variance"], gamma, beta,
                                              training=True, momentum=1.0 - self.momentum, eps=self.epsilon,
                                              return_stats=True)
-            self._saved = (xin, mean, invstd, x.ndim)
+            self._saved, self._frozen_scale = (xin, mean, invstd, x.ndim), None
         else:
             y = ops.batch_norm(xin, s["moving_mean"], s["moving_variance"], gamma, beta, training=False,
                                eps=self.epsilon)
-            self._saved = None
+            self._saved = self._frozen_scale = None
+            if training:  # a frozen layer inside a model being trained: an affine map per channel
+                scale = 1.0 / self.xp.sqrt(s["moving_variance"] + self.epsilon)
+                self._frozen_scale = scale if gamma is None else scale * gamma
         return y.reshape(x.shape) if x.ndim == 3 else y
 
     def backward(self, grad_output):
         if self._saved is None:
-            raise ValueError(f"{self.name}: backward needs a forward with training=True first")
+            if self._frozen_scale is None:
+                raise ValueError(f"{self.name}: backward needs a forward with training=True first")
+            if not self.need_input_grad:
+                return None
+            # y = gamma * (x - moving_mean) / sqrt(moving_variance + eps) + beta: dx = dy * that factor
+            shape = (1, -1) + (1,) * (grad_output.ndim - 2) if grad_output.ndim != 3 else (1, 1, 1)
+            return grad_output * self._frozen_scale.reshape(shape).astype(grad_output.dtype, copy=False)
         xin, mean, invstd, ndim = self._saved
         g = grad_output.reshape(xin.shape)
         dx, dgamma, dbeta = ops.batch_norm_backward(g, xin, self.params.get("gamma"), mean, invstd)
