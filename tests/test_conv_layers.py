@@ -395,7 +395,7 @@ def test_batch_norm_weights_and_trainable_false(rng):
               lambda g, x: (frozen64.forward(x, training=True), frozen64.backward(g))[1], [x64], rng)
 
 
-def test_batch_norm_follows_fit_and_predict(rng):
+def test_batch_norm_follows_fit_and_predict(rng, tmp_path):
     """fit trains in training mode (the moving statistics move); predict and evaluate use them, so a
     sample's prediction does not depend on the rest of its batch."""
     model = fastann.Sequential([layers.Input((2, 5, 5)), layers.Conv2D(3, 3), layers.BatchNormalization(),
@@ -414,7 +414,13 @@ def test_batch_norm_follows_fit_and_predict(rng):
     np.testing.assert_array_equal(bn.states["moving_mean"], moved)
     w = model.get_weights()
     assert [a.shape for a in w[2:6]] == [(3,)] * 4  # gamma, beta, moving_mean, moving_variance
-    model.set_weights(w)
+    # the moving statistics travel with save_weights / load_weights
+    model.save_weights(tmp_path / "w.npz")
+    clone = fastann.Sequential([layers.Input((2, 5, 5)), layers.Conv2D(3, 3), layers.BatchNormalization(),
+                                layers.Flatten(), layers.Dense(4, activation="softmax")], seed=2)
+    clone.load_weights(tmp_path / "w.npz")
+    np.testing.assert_array_equal(clone.layers[2].states["moving_mean"], moved)
+    np.testing.assert_array_equal(clone.predict(x, batch_size=32), p_all)
 
 
 # ---- (N, H, W) inputs, summaries, the first layer ---------------------------------------------------
