@@ -26,13 +26,13 @@ def built(layer, x):
 
 def randomize(layer, rng, xp=np):
     """Random non-trivial values for every weight (biases and gamma/beta too), in place."""
-    for p in layer.weights.values():
+    for p in layer.params.values():
         p[...] = xp.asarray(rng.uniform(0.5, 1.5, p.shape) if p.ndim == 1 else rng.standard_normal(p.shape))
 
 
 def layer_gradcheck(layer, x, rng, tol=1e-6):
     """Finite-difference check of the input gradient and every parameter gradient of ``layer`` (float64)."""
-    names = list(layer.params)
+    names = layer.trainable_names
     layer.need_input_grad = True
 
     def set_params(ws):
@@ -338,7 +338,7 @@ def test_batch_norm_training_and_moving_statistics(xp, rng, dtype, shape):
     layer = built(layers.BatchNormalization(momentum=m, epsilon=eps), xp.asarray(np.zeros(shape, dtype)))
     randomize(layer, rng, xp)
     gamma, beta = (to_numpy(layer.params[k]).astype(np.float64) for k in ("gamma", "beta"))
-    mm, mv = (to_numpy(layer.states[k]).astype(np.float64) for k in ("moving_mean", "moving_variance"))
+    mm, mv = (to_numpy(layer.params[k]).astype(np.float64) for k in ("moving_mean", "moving_variance"))
     axes = (0,) if len(shape) == 2 else ((0, 1, 2) if len(shape) == 3 else (0, 2, 3))
     bshape = (-1,) if len(shape) == 2 else ((1, 1) if len(shape) == 3 else (-1, 1, 1))
     for step in range(3):
@@ -352,14 +352,14 @@ def test_batch_norm_training_and_moving_statistics(xp, rng, dtype, shape):
         count = x.size // mean.size
         mm = m * mm + (1 - m) * mean
         mv = m * mv + (1 - m) * var * count / (count - 1)
-        assert_close(layer.states["moving_mean"], mm, TOL_REDUCTION[dtype], "moving_mean")
-        assert_close(layer.states["moving_variance"], mv, TOL_REDUCTION[dtype], "moving_variance")
+        assert_close(layer.params["moving_mean"], mm, TOL_REDUCTION[dtype], "moving_mean")
+        assert_close(layer.params["moving_variance"], mv, TOL_REDUCTION[dtype], "moving_variance")
     x = rng.standard_normal(shape).astype(dtype)
     y = layer(xp.asarray(x), training=False)
     ref = (x.astype(np.float64) - mm.reshape(bshape)) / np.sqrt(mv.reshape(bshape) + eps) * gamma.reshape(bshape) \
         + beta.reshape(bshape)
     assert_close(y, ref, TOL_REDUCTION[dtype], "batch-norm inference")
-    assert_close(layer.states["moving_mean"], mm, TOL_REDUCTION[dtype], "inference must not move the statistics")
+    assert_close(layer.params["moving_mean"], mm, TOL_REDUCTION[dtype], "inference must not move the statistics")
 
 
 @pytest.mark.parametrize("shape,kw", [((6, 3, 4, 3), {}), ((7, 4), dict(center=False)),
@@ -373,20 +373,20 @@ def test_batch_norm_gradcheck(rng, shape, kw):
 
 def test_batch_norm_weights_and_trainable_false(rng):
     layer = built(layers.BatchNormalization(), np.zeros((4, 3, 2, 2), np.float32))
-    assert list(layer.params) == ["gamma", "beta"]
-    assert list(layer.states) == ["moving_mean", "moving_variance"]
+    assert list(layer.params) == ["gamma", "beta", "moving_mean", "moving_variance"]
+    assert layer.trainable_names == ["gamma", "beta"]
     w = [rng.standard_normal(3).astype(np.float32) for _ in range(3)] + [rng.uniform(1, 2, 3).astype(np.float32)]
     layer.set_weights(w)
     for a, b in zip(layer.get_weights(), w):
         np.testing.assert_array_equal(a, b)
-    assert layer.count_params() == 12 and layer.count_trainable_params() == 6
+    assert layer.count_params() == 12
     # trainable=False: inference mode even in training (Keras 2+), statistics frozen
     frozen = built(layers.BatchNormalization(trainable=False), np.zeros((4, 3, 2, 2), np.float32))
     frozen.set_weights(w)
     x = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
     np.testing.assert_array_equal(frozen(x, training=True), frozen(x, training=False))
-    np.testing.assert_array_equal(frozen.states["moving_mean"], w[2])
-    assert frozen.count_trainable_params() == 0
+    np.testing.assert_array_equal(frozen.params["moving_mean"], w[2])
+    assert frozen.trainable_names == []
     # its input gradient is that of the fixed affine map gamma * (x - moving_mean) / sqrt(moving_var + eps)
     x64 = rng.standard_normal((4, 3, 2, 2))
     frozen64 = built(layers.BatchNormalization(trainable=False), x64)
@@ -402,16 +402,16 @@ def test_batch_norm_follows_fit_and_predict(rng, tmp_path):
                                 layers.Flatten(), layers.Dense(4, activation="softmax")], seed=1)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     bn = model.layers[2]
-    before = bn.states["moving_mean"].copy()
+    before = bn.params["moving_mean"].copy()
     x = rng.standard_normal((32, 2, 5, 5)).astype(np.float32) + 3
     model.fit(x, rng.integers(0, 4, 32), batch_size=8, epochs=1, verbose=0)
-    assert not np.allclose(bn.states["moving_mean"], before)
-    moved = bn.states["moving_mean"].copy()
+    assert not np.allclose(bn.params["moving_mean"], before)
+    moved = bn.params["moving_mean"].copy()
     p_all = model.predict(x, batch_size=32)
     p_one = model.predict(x[:1], batch_size=1)
     assert_close(p_one, p_all[:1], 1e-6, "inference is per-sample")
     model.evaluate(x, rng.integers(0, 4, 32))
-    np.testing.assert_array_equal(bn.states["moving_mean"], moved)
+    np.testing.assert_array_equal(bn.params["moving_mean"], moved)
     w = model.get_weights()
     assert [a.shape for a in w[2:6]] == [(3,)] * 4  # gamma, beta, moving_mean, moving_variance
     # the moving statistics travel with save_weights / load_weights
@@ -419,7 +419,7 @@ def test_batch_norm_follows_fit_and_predict(rng, tmp_path):
     clone = fastann.Sequential([layers.Input((2, 5, 5)), layers.Conv2D(3, 3), layers.BatchNormalization(),
                                 layers.Flatten(), layers.Dense(4, activation="softmax")], seed=2)
     clone.load_weights(tmp_path / "w.npz")
-    np.testing.assert_array_equal(clone.layers[2].states["moving_mean"], moved)
+    np.testing.assert_array_equal(clone.layers[2].params["moving_mean"], moved)
     np.testing.assert_array_equal(clone.predict(x, batch_size=32), p_all)
 
 

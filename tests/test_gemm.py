@@ -15,8 +15,8 @@ from helpers import TOL_REDUCTION, assert_close, gradcheck, to_numpy
 DTYPES = [np.float32, np.float64]
 KERNELS = [None, 1, 2, 3, 4]
 # (M, N, K): size-1 edges, odd sizes, shapes crossing the AVX-512 micro-tile (MR=6, NR=64 fp32 / 32 fp64)
-# and the fp64 / fp32 KC blocks (512 / 1024), and one larger product that rung 4 splits across threads.
-SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (6, 64, 3), (13, 129, 1030), (257, 300, 129)]
+# the fp64 / fp32 KC blocks (512 / 1024), the NC block (1024), and a larger product rung 4 splits across threads.
+SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (6, 64, 3), (13, 129, 1030), (9, 1090, 7), (257, 300, 129)]
 
 
 @pytest.fixture

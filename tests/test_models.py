@@ -362,3 +362,21 @@ def test_progress_bar_output(rng, capsys):
     model.fit(x, y, epochs=1, verbose=0)
     assert capsys.readouterr() == ("", "")
     json.dumps(model.history.history)  # plain floats: serialisable
+
+
+def test_frozen_layer_is_not_trained(rng):
+    x, y = blobs(rng, n=40)
+    model = mlp(seed=9)
+    model.layers[1].trainable = False  # the hidden Dense (layers[0] is the Input)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    before = model.get_weights()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    after = model.get_weights()
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
+    assert not np.array_equal(before[2], after[2])
+    # backward stops at the first trainable layer: the frozen one is never asked for gradients
+    assert not model.layers[1].need_input_grad and not model.layers[2].need_input_grad
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "Non-trainable params: 96" in "\n".join(lines)  # 16 x 5 + 16

@@ -580,14 +580,14 @@ class BatchNormalization(Layer):
         if self.center:
             self.add_weight("beta", (c,), self.initializers["beta"], rng)
         for k in ("moving_mean", "moving_variance"):
-            self.add_state(k, (c,), self.initializers[k], rng)
+            self.add_weight(k, (c,), self.initializers[k], rng, trainable=False)
 
     def _nc(self, x):
         return _as_nchw(x) if x.ndim == 3 else x
 
     def forward(self, x, training=False):
         xin = self._nc(x)
-        s = self.states
+        s = self.params
         gamma, beta = self.params.get("gamma"), self.params.get("beta")
         if training and self.trainable:
             y, mean, invstd = ops.batch_norm(xin, s["moving_mean"], s["moving_variance"], gamma, beta,

@@ -86,7 +86,8 @@ class Layer:
 
     Attributes:
         params: dict name -> parameter array (empty for layers without parameters).
-        grads: dict name -> gradient of the last backward (same keys and shapes as params).
+        grads: dict name -> gradient of the last backward, for the trainable parameters.
+        non_trainable: names in params that are state, not trained (saved with the weights).
         need_input_grad: compute and return the input gradient in backward (the model sets it).
         input_shape / output_shape: per-sample shapes (no batch axis), known once built.
         xp, dtype: array module and float dtype of the parameters, fixed by build.
@@ -98,7 +99,7 @@ class Layer:
         self.built = False
         self.params: dict = {}
         self.grads: dict = {}
-        self.states: dict = {}  # non-trainable weights (BatchNormalization's moving statistics)
+        self.non_trainable: set = set()  # names in params the optimizer must not touch
         self.need_input_grad = True
         self.xp = np
         self.dtype = np.dtype(np.float32)
@@ -124,24 +125,25 @@ class Layer:
     def _build(self, input_shape, rng) -> None:
         """Create parameters (override in layers that have some)."""
 
-    def add_weight(self, name, shape, initializer, rng):
-        """Create parameter ``name`` of ``shape`` with ``initializer`` (name or Initializer), on self.xp."""
+    def add_weight(self, name, shape, initializer, rng, trainable=True):
+        """Create parameter ``name`` of ``shape`` with ``initializer`` (name or Initializer), on self.xp.
+
+        ``trainable=False`` makes a state array that is saved and restored with the weights but never
+        updated by the optimizer (e.g. BatchNormalization's moving mean and variance)."""
         init = initializers.get(initializer)
         value = init(shape, self.dtype, rng)
         arr = self.xp.asarray(value) if self.xp is not np else np.ascontiguousarray(value)
         self.params[name] = arr
-        return arr
-
-    def add_state(self, name, shape, initializer, rng):
-        """Create non-trainable weight ``name`` (updated by forward, not by the optimizer), on self.xp."""
-        arr = self.add_weight(name, shape, initializer, rng)
-        self.states[name] = self.params.pop(name)
+        if not trainable:
+            self.non_trainable.add(name)
         return arr
 
     @property
-    def weights(self) -> dict:
-        """All weights, trainable ``params`` first, then non-trainable ``states`` (Keras' get_weights order)."""
-        return {**self.params, **self.states}
+    def trainable_names(self) -> list:
+        """Names of the parameters the optimizer updates (none when the layer is frozen)."""
+        if not self.trainable:
+            return []
+        return [k for k in self.params if k not in self.non_trainable]
 
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)
@@ -164,27 +166,20 @@ class Layer:
 
     # -- parameters ---------------------------------------------------------------------------------
     def count_params(self) -> int:
-        """Number of scalars in all weights (trainable and non-trainable)."""
-        return int(sum(int(np.prod(p.shape)) for p in self.weights.values()))
-
-    def count_trainable_params(self) -> int:
-        """Number of scalars the optimizer updates (0 for a layer with ``trainable=False``)."""
-        return int(sum(int(np.prod(p.shape)) for p in self.params.values())) if self.trainable else 0
+        return int(sum(int(np.prod(p.shape)) for p in self.params.values()))
 
     def get_weights(self) -> list:
-        """Copies of the weights as NumPy arrays, in ``weights`` order (kernel, bias for Dense; gamma, beta,
-        moving_mean, moving_variance for BatchNormalization)."""
-        return [np.array(p.get() if is_cupy(p) else p) for p in self.weights.values()]
+        """Copies of the parameters as NumPy arrays, in ``params`` order (kernel, bias for Dense)."""
+        return [np.array(p.get() if is_cupy(p) else p) for p in self.params.values()]
 
     def set_weights(self, weights) -> None:
-        """Copy ``weights`` (a list in ``weights`` order) into the layer, in place.
+        """Copy ``weights`` (a list in ``params`` order) into the parameters, in place.
         ValueError on a wrong count or shape."""
         weights = list(weights)
-        mine = self.weights
-        if len(weights) != len(mine):
+        if len(weights) != len(self.params):
             raise ValueError(f"{self.name}: set_weights got {len(weights)} arrays, the layer has "
-                             f"{len(mine)} ({', '.join(mine)})")
-        for (k, p), w in zip(mine.items(), weights):
+                             f"{len(self.params)} ({', '.join(self.params)})")
+        for (k, p), w in zip(self.params.items(), weights):
             w = np.asarray(w)
             if w.shape != p.shape:
                 raise ValueError(f"{self.name}: weight {k!r} has shape {p.shape}, got {w.shape}")
@@ -431,4 +426,6 @@ class Reshape(Layer):
         if not self.need_input_grad:
             return None
         return grad_output.reshape((grad_output.shape[0],) + self.input_shape)
+
+
 from ._conv_layers import *  # noqa: E402,F401,F403 - Conv2D, pooling, BatchNormalization, ... (see that module)

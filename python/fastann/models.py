@@ -124,17 +124,22 @@ class Sequential:
                 raise ValueError(f"Sequential: layer {layer.name} was built for inputs {layer.input_shape}, "
                                  f"but the previous layer gives {shape}")
             shape = layer.output_shape
-        # Backward stops at the first layer with parameters: it and every layer before it have no use for
-        # their input gradient (the first Dense skips the dx GEMM, the costliest of its backward).
-        first = next((i for i, l in enumerate(self.layers) if l.params and l.trainable), len(self.layers))
-        for i, layer in enumerate(self.layers):
-            layer.need_input_grad = i > first
-        self._first_trainable = first
-        self._param_keys = [(l, k) for l in self.layers if l.trainable for k in l.params]
-        self._params = [l.params[k] for l, k in self._param_keys]
+        self._index_parameters()
         self.input_shape = tuple(int(s) for s in input_shape)
         self.output_shape = shape
         self.built = True
+
+    def _index_parameters(self) -> None:
+        """The trainable parameters in order, and where backward stops (re-done by fit, so setting
+        ``layer.trainable`` takes effect at the next fit)."""
+        # Backward stops at the first layer with trainable parameters: it and every layer before it have no
+        # use for their input gradient (the first Dense skips the dx GEMM, the costliest of its backward).
+        first = next((i for i, l in enumerate(self.layers) if l.trainable_names), len(self.layers))
+        for i, layer in enumerate(self.layers):
+            layer.need_input_grad = i > first
+        self._first_trainable = first
+        self._param_keys = [(l, k) for l in self.layers for k in l.trainable_names]
+        self._params = [l.params[k] for l, k in self._param_keys]
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
         """Set the optimizer (name or Optimizer), the loss (name or Loss) and metrics (list of names or
@@ -293,6 +298,7 @@ class Sequential:
                                  f"{split} training samples of {x.shape[0]}")
             val = (x[split:], y[split:])
             x, y = x[:split], y[:split]
+        self._index_parameters()
         if not self._params:
             raise ValueError("Sequential.fit: the model has no trainable parameters")
 
@@ -433,7 +439,7 @@ class Sequential:
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
         line = "-" * sum(widths)
         total = self.count_params()
-        trainable = sum(l.count_trainable_params() for l in self.layers)
+        trainable = sum(int(np.prod(l.params[k].shape)) for l in self.layers for k in l.trainable_names)
         print_fn(f'Model: "{self.name}"')
         print_fn(line)
         for i, r in enumerate(rows):
@@ -452,12 +458,12 @@ class Sequential:
     def set_weights(self, weights) -> None:
         """Set all parameters from a list like get_weights returns. ValueError on a count/shape mismatch."""
         weights = list(weights)
-        expected = sum(len(layer.weights) for layer in self.layers)
+        expected = sum(len(layer.params) for layer in self.layers)
         if len(weights) != expected:
             raise ValueError(f"Sequential.set_weights: got {len(weights)} arrays, the model has {expected}")
         i = 0
         for layer in self.layers:
-            k = len(layer.weights)
+            k = len(layer.params)
             layer.set_weights(weights[i:i + k])
             i += k
 
@@ -468,7 +474,7 @@ class Sequential:
         filepath = os.fspath(filepath)
         arrays = {}
         for i, layer in enumerate(self.layers):
-            for k, w in zip(layer.weights, layer.get_weights()):
+            for k, w in zip(layer.params, layer.get_weights()):
                 arrays[f"{i:03d}.{layer.name}.{k}"] = w
         directory = os.path.dirname(os.path.abspath(filepath))
         fd, tmp = tempfile.mkstemp(suffix=".npz.part", dir=directory)

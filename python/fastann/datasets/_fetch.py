@@ -123,7 +123,7 @@ def locate(spec: DatasetSpec, path=None, download: bool = True) -> list[str]:
             f"{spec.name}: the IDX files ({names}) were not found and the download from {spec.base_url} "
             f"failed ({exc}). Looked in:\n  {looked}\nTo get them: {spec.how_to_get}, or download the four "
             f".gz files from {spec.base_url} into one of those directories (or into a directory of your "
-            f"own and pass path=..., or set FASTANN_DATA)."
+            f"own and pass it as path=..., `fastann train --data-dir DIR`, or set FASTANN_DATA)."
         ) from None
 
 
