@@ -121,3 +121,25 @@ def test_bad_input_compiled_module_directly():
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         cpu.dropout_forward(ro, x, 0.5, 1)
+
+
+@pytest.mark.parametrize("level", ["scalar", "avx2"])
+def test_lower_simd_paths_give_the_same_mask(level):
+    # The mask loop is compiled for baseline x86-64, AVX2 and AVX-512 and picked once per process;
+    # FASTANN_SIMD forces a lower path, so each runs here in a subprocess against the reference.
+    import os
+    import subprocess
+
+    if fastann._cpu.simd_level() == "scalar" and level != "scalar":
+        pytest.skip(f"this CPU has no {level}")
+    code = (
+        "import numpy as np, fastann\n"
+        "from fastann import ops, reference as ref\n"
+        f"assert fastann._cpu.simd_level() == {level!r}\n"
+        "x = np.random.default_rng(0).standard_normal(1003).astype(np.float32)\n"
+        "for p, seed in [(0.5, 1), (0.1, 2**63 + 5), (0.9, 12345)]:\n"
+        "    np.testing.assert_allclose(ops.dropout(x, p, seed=seed), ref.dropout(x, p, seed=seed), rtol=1e-6)\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, FASTANN_SIMD=level),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -16,6 +16,7 @@ void activation_forward(py::array out, py::array input, const std::string& name,
   FASTANN_CHECK(std::isfinite(param), op, ": param must be finite, got ", param);
   const DType dt = float_dtype(input, op, "input");
   check_in(input, dt, op, "input");
+  require_nonempty(input, op, "input");
   check_out(out, dt, op, "out");
   require_same_shape(out, input, op, "out", "input");
   const int64_t n = input.size();
@@ -35,6 +36,7 @@ void activation_backward(py::array dinput, py::array grad_output, py::array inpu
   FASTANN_CHECK(std::isfinite(param), op, ": param must be finite, got ", param);
   const DType dt = float_dtype(input, op, "input");
   check_in(input, dt, op, "input");
+  require_nonempty(input, op, "input");
   check_in(grad_output, dt, op, "grad_output");
   check_out(dinput, dt, op, "dinput");
   require_same_shape(grad_output, input, op, "grad_output", "input");
@@ -58,7 +60,7 @@ void bind_activation(py::module_& m) {
         "out = f(input) elementwise, f named by `name` (one of: " + cpu::activation_names() +
             "; 'gelu' is the exact erf form, 'gelu_tanh' the tanh approximation). `param` is leaky_relu's "
             "negative_slope or elu's alpha, ignored otherwise. out and input: C-contiguous float32/float64 "
-            "arrays of one shape and dtype (any ndim; out may be input). TypeError for a dtype, ValueError "
+            "arrays of one shape and dtype (any ndim, non-empty; out may be input). TypeError for a dtype, ValueError "
             "for a shape, contiguity, read-only output or unknown name. Releases the GIL.";
   m.def("activation_forward", &activation_forward, py::arg("out"), py::arg("input"), py::arg("name"),
         py::arg("param") = 0.0, forward_doc.c_str());

@@ -8,24 +8,34 @@
 
 namespace fastann::cpu {
 
-// ---- helpers --------------------------------------------------------------------------------------
+// ---- helpers: the three compilations of the mask loop (dropout_impl.hpp) ----------------------------
+}  // namespace fastann::cpu
+
+#define FASTANN_ISA baseline
+#include "dropout_impl.hpp"
+#undef FASTANN_ISA
+
+namespace fastann::cpu {
+namespace avx2 {
+template <class T> void dropout_apply(T*, const T*, int64_t, uint64_t, uint64_t, T);
+}
+namespace avx512 {
+template <class T> void dropout_apply(T*, const T*, int64_t, uint64_t, uint64_t, T);
+}
+
 namespace {
 
-constexpr int64_t kGrain = 32768;  // elements per thread below which the loop stays on one thread
-
-// dst_i = src_i * (keep_i ? scale : 0). Multiplying (instead of selecting 0) keeps NaN as NaN.
+// dst_i = src_i * (keep_i ? 1/(1-p) : 0), on the best ISA the CPU has.
 template <class T>
 void apply_mask(T* dst, const T* src, int64_t n, double p, uint64_t seed) {
+  const uint64_t key = splitmix64_mix(seed + kSplitmixGamma);
   const uint64_t threshold = dropout_threshold(p);
   const T scale = T(1.0 / (1.0 - p));
-  const uint64_t key = splitmix64_mix(seed + kSplitmixGamma);
-  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const uint64_t bits = splitmix64_mix(key + (uint64_t(i) + 1) * kSplitmixGamma);  // = dropout_bits(seed, i)
-      const T m = (bits >> 32) >= threshold ? scale : T(0);
-      dst[i] = src[i] * m;
-    }
-  });
+  switch (simd_level()) {
+    case SimdLevel::avx512: avx512::dropout_apply<T>(dst, src, n, key, threshold, scale); break;
+    case SimdLevel::avx2: avx2::dropout_apply<T>(dst, src, n, key, threshold, scale); break;
+    default: baseline::dropout_apply<T>(dst, src, n, key, threshold, scale); break;
+  }
 }
 
 }  // namespace

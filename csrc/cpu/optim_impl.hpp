@@ -21,7 +21,9 @@
 
 namespace fastann::cpu::FASTANN_ISA {
 
-constexpr int64_t kGrain = 32768;  // elements per thread below which a step stays on one thread
+// Elements per thread below which a step stays on one thread: the vectorized loops run at ~0.2 ns per
+// element, so a thread needs ~64k of them (~13 us) to pay for a fork/join.
+constexpr int64_t kGrain = 65536;
 
 template <class T>
 inline T nan_max(T a, T b) { return (a > b || a != a) ? a : b; }

@@ -15,20 +15,54 @@ in the output and in the gradient. Math sources: see fastann.reference.activatio
 """
 from __future__ import annotations
 
+import numpy as np
+
+from .. import _backend
 from .._checks import array, same_dtype
 from ..reference.activation import resolve_activation
 from ._common import backend, empty
 
+# Plain NumPy arrays take a short path straight into fastann._cpu, which checks dtype, shape, contiguity
+# and emptiness itself; only when it refuses do the Python checks run, to raise their friendlier message
+# (naming this op). A layer calls these twice per step, so the ~5 us of Python checks matter.
+
+
+def _checked_forward(op, input):
+    array(op, "input", input)
+    return backend(op, input=input)
+
 
 def _forward(op, kernel, p, input):
-    array(op, "input", input)
-    k, xp = backend(op, input=input)
+    if type(input) is np.ndarray and input.dtype.kind == "f":
+        out = empty(np, input.shape, input.dtype)
+        try:
+            _backend.cpu.activation_forward(out, input, kernel, p)
+        except (TypeError, ValueError):
+            _checked_forward(op, input)
+            raise
+        return out
+    k, xp = _checked_forward(op, input)
     out = empty(xp, input.shape, input.dtype)
     k.activation_forward(out, input, kernel, p)
     return out
 
 
 def _backward(op, kernel, p, grad_output, input):
+    if type(input) is np.ndarray and type(grad_output) is np.ndarray and input.dtype.kind == "f":
+        dinput = empty(np, input.shape, input.dtype)
+        try:
+            _backend.cpu.activation_backward(dinput, grad_output, input, kernel, p)
+        except (TypeError, ValueError):
+            _checked_backward(op, grad_output, input)
+            raise
+        return dinput
+    k, xp = _checked_backward(op, grad_output, input)
+    dinput = empty(xp, input.shape, input.dtype)
+    k.activation_backward(dinput, grad_output, input, kernel, p)
+    return dinput
+
+
+def _checked_backward(op, grad_output, input):
     array(op, "grad_output", grad_output)
     array(op, "input", input)
     same_dtype(op, grad_output=grad_output, input=input)
@@ -36,9 +70,7 @@ def _backward(op, kernel, p, grad_output, input):
     if grad_output.shape != input.shape:
         raise ValueError(f"{op}: grad_output shape {tuple(grad_output.shape)} != input shape "
                          f"{tuple(input.shape)}")
-    dinput = empty(xp, input.shape, input.dtype)
-    k.activation_backward(dinput, grad_output, input, kernel, p)
-    return dinput
+    return k, xp
 
 
 def activation(name, input, **params):
