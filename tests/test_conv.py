@@ -183,6 +183,21 @@ def test_nan_propagates(rng):
     assert np.isnan(ops.upsample2d(x, 2, "bilinear")).any()
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("case", [CASES[12], CASES[11], CASES[1], CASES[0]], ids=["gemm", "dot", "stride2", "small"])
+def test_non_finite_input_reaches_exactly_the_reference_entries(case, bad, rng):
+    """NaN/Inf in the input must reach the outputs and gradients the formula says, and no others (rung 3
+    computes discarded columns on the padded grid: they must not leak 0*NaN into the weight gradient)."""
+    x, w, _, kw = _make(case, np.float32, rng)
+    x[0, -1, x.shape[2] // 2, -1] = bad  # last column: read by the discarded grid columns of other taps
+    g = rng.standard_normal(ref.conv2d(x, w, **kw).shape).astype(np.float32)
+    for k in (1, 2, 3):
+        np.testing.assert_array_equal(np.isfinite(ops.conv2d(x, w, kernel=k, **kw)),
+                                      np.isfinite(ref.conv2d(x, w, **kw)))
+        np.testing.assert_array_equal(np.isfinite(ops.conv2d_backward_weight(g, x, w.shape, kernel=k, **kw)),
+                                      np.isfinite(ref.conv2d_backward_weight(g, x, w.shape, **kw)))
+
+
 # ---- bad input -----------------------------------------------------------------------------------
 def _conv_inputs():
     rng = np.random.default_rng(0)

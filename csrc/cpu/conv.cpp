@@ -11,10 +11,12 @@
 #include "fastann/cpu/conv.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "fastann/common.hpp"
@@ -162,21 +164,29 @@ void col2im(T* img, const T* col, const Conv2dParams& p, int64_t Cg) {
 // Pack the (M x K) matrix A (element (m,k) at src[m*rs + k*cs]) into ceil(M/MR) panels of K x MR:
 // panel q holds rows q*MR..q*MR+MR-1 interleaved so the micro-kernel reads MR values per k contiguously.
 // Rows past M are zero so a partial panel computes harmless zeros.
+// R: the panel height (MR = 12 by default; 8 for the forward when that wastes fewer rows).
 template <class T>
-void pack_a(T* dst, const T* src, int64_t M, int64_t K, int64_t rs, int64_t cs) {
-  for (int64_t m0 = 0; m0 < M; m0 += MR) {
-    T* panel = dst + (m0 / MR) * K * MR;
-    const int64_t mr = std::min(MR, M - m0);
+void pack_a(T* dst, const T* src, int64_t M, int64_t K, int64_t rs, int64_t cs, int64_t R = MR) {
+  for (int64_t m0 = 0; m0 < M; m0 += R) {
+    T* panel = dst + (m0 / R) * K * R;
+    const int64_t mr = std::min(R, M - m0);
     for (int64_t k = 0; k < K; ++k) {
-      for (int64_t i = 0; i < mr; ++i) panel[k * MR + i] = src[(m0 + i) * rs + k * cs];
-      for (int64_t i = mr; i < MR; ++i) panel[k * MR + i] = T(0);
+      for (int64_t i = 0; i < mr; ++i) panel[k * R + i] = src[(m0 + i) * rs + k * cs];
+      for (int64_t i = mr; i < R; ++i) panel[k * R + i] = T(0);
     }
   }
 }
 
 template <class T>
-int64_t packed_size(int64_t M, int64_t K) {
-  return (M + MR - 1) / MR * MR * K;
+int64_t packed_size(int64_t M, int64_t K, int64_t R = MR) {
+  return (M + R - 1) / R * R * K;
+}
+
+// Tile height for M rows: 8 when it pads fewer rows than 12 (M = 32, 64: 8-row tiles fit exactly where
+// 12-row tiles compute 4 or 8 rows of zeros), else 12 (more FMAs per B load).
+inline int64_t tile_rows(int64_t M) {
+  const int64_t waste12 = (M + 11) / 12 * 12 - M, waste8 = (M + 7) / 8 * 8 - M;
+  return waste8 < waste12 ? 8 : MR;
 }
 
 // Portable micro-kernel with the same contract as conv_detail::microkernel_avx512 (CPUs without AVX-512).
@@ -191,25 +201,6 @@ void microkernel_generic(int64_t K, const T* a, const T* b, int64_t ldb, T* c, i
     }
   for (int64_t i = 0; i < mr; ++i)
     for (int64_t j = 0; j < nr; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
-}
-
-// C (M x N, ldc) (+)= A * B with A pre-packed by pack_a (M x K) and B row-major (K x N, ldb).
-// Column blocks of NR outer, row panels inner: one K x NR slab of B stays in L1 while every panel of A
-// (which stays in L2) passes over it.
-template <class T>
-void gemm_packed_a(int64_t M, int64_t N, int64_t K, const T* apack, const T* b, int64_t ldb, T* c, int64_t ldc,
-                   bool accumulate, bool avx512) {
-  for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
-    const int64_t nr = std::min(NR<T>, N - n0);
-    for (int64_t m0 = 0; m0 < M; m0 += MR) {
-      const int64_t mr = std::min(MR, M - m0);
-      const T* panel = apack + (m0 / MR) * K * MR;
-      if (avx512)
-        conv_detail::microkernel_avx512(K, panel, b + n0, ldb, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
-      else
-        microkernel_generic(K, panel, b + n0, ldb, c + m0 * ldc + n0, ldc, mr, nr, accumulate);
-    }
-  }
 }
 
 // A 64-byte aligned scratch buffer (one cache line, one AVX-512 vector): the packed panels the
@@ -298,10 +289,17 @@ void im2col_packed_b(T* dst, const T* img, const Conv2dParams& p, int64_t Cg) {
           const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
           const bool row_ok = ih >= 0 && ih < p.H;
           const T* src = img + (c * p.H + (row_ok ? ih : 0)) * p.W + kw * p.dilation_w - p.pad_left;
-          for (int64_t ow = 0; ow < p.OW; ++ow) {
-            const int64_t pos = oh * p.OW + ow;
-            const T v = (row_ok && ow >= lo && ow < hi) ? src[ow * p.stride_w] : T(0);
-            dst[(pos / NR<T>) * K * NR<T> + k * NR<T> + pos % NR<T>] = v;
+          // The row's OW positions, cut where they cross from one NR-column block into the next.
+          for (int64_t ow = 0; ow < p.OW;) {
+            const int64_t pos = oh * p.OW + ow, j = pos % NR<T>;
+            const int64_t len = std::min(NR<T> - j, p.OW - ow);
+            T* d = dst + (pos / NR<T>) * K * NR<T> + k * NR<T> + j;  // d[t - ow] holds position ow' = t
+            const int64_t a = row_ok ? std::min(std::max(lo, ow), ow + len) : ow + len;
+            const int64_t b = row_ok ? std::max(std::min(hi, ow + len), a) : ow + len;
+            for (int64_t t = ow; t < a; ++t) d[t - ow] = T(0);
+            for (int64_t t = a; t < b; ++t) d[t - ow] = src[t * p.stride_w];
+            for (int64_t t = b; t < ow + len; ++t) d[t - ow] = T(0);
+            ow += len;
           }
         }
       }
@@ -441,6 +439,54 @@ void gemm_rows_a(int64_t M, int64_t N, int64_t K, const T* a_base, const int64_t
       }
     }
   }
+}
+
+// True when x[0..n) holds no NaN or Inf: x*0 is NaN exactly for those; 16 partial sums keep it vectorizable.
+template <class T>
+bool all_finite(const T* x, int64_t n) {
+  T part[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) part[j] += x[i + j] * T(0);
+  for (; i < n; ++i) part[0] += x[i] * T(0);
+  T sum = T(0);
+  for (int j = 0; j < 16; ++j) sum += part[j];
+  return sum == T(0);
+}
+
+// Work handed out one item at a time (an atomic counter) rather than in fixed chunks: on a shared machine a
+// thread whose core is busy with another process simply takes fewer images instead of holding up the rest.
+class WorkQueue {
+ public:
+  explicit WorkQueue(int64_t n) : n_(n) {}
+  int64_t next() {  // the next item, or -1 when all are taken
+    const int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+    return i < n_ ? i : -1;
+  }
+
+ private:
+  const int64_t n_;
+  std::atomic<int64_t> next_{0};
+};
+
+// Threads used for n items: fastann's thread count, at most n.
+inline int team_size(int64_t n) { return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), n))); }
+
+// body(t, queue) runs once on each of team_size(n) threads (t = 0..team-1) and pulls items from the queue.
+template <class Body>
+void parallel_dynamic(int64_t n, Body&& body) {
+  WorkQueue queue(n);
+  const int nt = team_size(n);
+  if (nt == 1) {
+    body(0, queue);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+  body(omp_get_thread_num(), queue);
+#else
+  body(0, queue);
+#endif
 }
 
 bool have_avx512() { return simd_level() == SimdLevel::avx512; }
@@ -697,12 +743,13 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512();
   const ShiftedGeometry sg = shifted_geometry(p, Cg);
-  const int64_t wsz = packed_size<T>(OCg, K);
+  const int64_t R = simd ? tile_rows(OCg) : MR;
+  const int64_t wsz = packed_size<T>(OCg, K, R);
   Scratch<T> wpack(G * wsz);
-  for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
-  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
+  for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1, R);
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> xpad(sg.plane + sg.slack), bpack(simd ? 0 : packed_b_size<T>(K, sg.Q)), tile(simd ? 0 : OCg * sg.Q);
-    for (int64_t ng = b; ng < e; ++ng) {
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
       const int64_t n = ng / G, g = ng % G;
       pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
       const T* wg = wpack.data() + g * wsz;
@@ -716,9 +763,9 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
           for (int64_t j = 0; j < NR<T> && q0 + j < sg.Q; ++j)
             if ((q0 + j) % sg.Wp < p.OW) valid |= uint64_t(1) << j;
           const int64_t first = (q0 / sg.Wp) * p.OW + std::min(q0 % sg.Wp, p.OW);  // output index of q0's block
-          for (int64_t m0 = 0; m0 < OCg; m0 += MR)
-            conv_detail::microkernel_boff_avx512(K, wg + (m0 / MR) * K * MR, xpad.data() + q0, sg.off.data(),
-                                                 o + m0 * P + first, P, std::min(MR, OCg - m0), valid,
+          for (int64_t m0 = 0; m0 < OCg; m0 += R)
+            conv_detail::microkernel_boff_avx512(R, K, wg + (m0 / R) * K * R, xpad.data() + q0, sg.off.data(),
+                                                 o + m0 * P + first, P, std::min(R, OCg - m0), valid,
                                                  bg ? bg + m0 : nullptr);
         }
         continue;
@@ -748,9 +795,9 @@ void conv2d_forward_kernel3_fused_simd(T* out, const T* inp, const T* weight, co
   const int64_t wsz = packed_size<T>(OCg, K);
   Scratch<T> wpack(G * wsz);
   for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1);
-  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> col(packed_b_size<T>(K, P));  // this thread's column matrix, packed B layout
-    for (int64_t ng = b; ng < e; ++ng) {
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
       const int64_t n = ng / G, g = ng % G;
       const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
       if (direct)
@@ -799,9 +846,9 @@ void conv2d_backward_input_kernel3_fused_simd(T* dinp, const T* dout, const T* w
   const int64_t wsz = packed_size<T>(K, OCg);
   Scratch<T> wpack(G * wsz);
   for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, K, OCg, 1, K);
-  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> dcol(direct ? 0 : K * P), dpack(packed_b_size<T>(OCg, P));
-    for (int64_t ng = b; ng < e; ++ng) {
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
       const int64_t n = ng / G, g = ng % G;
       T* img = dinp + (n * p.C + g * Cg) * p.H * p.W;
       pack_b(dpack.data(), dout + (n * p.OC + g * OCg) * P, OCg, P, P);
@@ -825,21 +872,36 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
                                                const Conv2dParams& p) {
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
-  const int nt = std::max(1, std::min<int>(num_threads(), static_cast<int>(p.N * G)));
+  const int nt = team_size(p.N * G);
   std::vector<std::vector<T>> partial(nt);
   const bool stride1 = p.stride_h == 1 && p.stride_w == 1;
   const ShiftedGeometry sg = shifted_geometry(p, Cg);
-  parallel_for(p.N * G, 1, [&](int64_t b, int64_t e) {
-    const int64_t chunk = (p.N * G + nt - 1) / nt;
-    std::vector<T>& acc = partial[b / chunk];  // parallel_for hands thread t the chunk starting at t*chunk
+  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
+    std::vector<T>& acc = partial[t];
     acc.assign(G * K * OCg, T(0));
+    // The general form for one (image, group): im2col straight into packed A, dout^T packed as B.
+    Scratch<T> cpack, dpack;
+    auto general = [&](int64_t ng) {
+      if (!cpack.data()) {
+        cpack.resize(packed_size<T>(K, P));
+        dpack.resize(packed_b_size<T>(P, OCg));
+      }
+      const int64_t n = ng / G, g = ng % G;
+      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      if (direct)
+        pack_a(cpack.data(), img, K, P, P, 1);
+      else
+        im2col_packed_a(cpack.data(), img, p, Cg);
+      pack_b_transposed(dpack.data(), dout + (n * p.OC + g * OCg) * P, P, OCg);  // dout[n,g]^T (P x OCg)
+      gemm_packed_ab(K, OCg, P, cpack.data(), dpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
+    };
     // Many output rows per image: dot products along ow (no transposed copy of dout, one horizontal sum
     // per (oc, k) per image); few: the GEMM form below, whose packing of dout^T is the cheaper overhead.
     const int64_t lanes = 64 / sizeof(T);
     const bool dot = simd && stride1 && K < 64 && p.OH * ((p.OW + lanes - 1) / lanes) >= 16;
     if (dot) {
       Scratch<T> xpad(sg.plane + sg.slack);
-      for (int64_t ng = b; ng < e; ++ng) {
+      for (int64_t ng; (ng = queue.next()) >= 0;) {
         const int64_t n = ng / G, g = ng % G;
         pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
         conv_detail::dw_dot_avx512(acc.data() + g * K * OCg, 1, OCg, dout + (n * p.OC + g * OCg) * P, xpad.data(),
@@ -849,11 +911,27 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
     }
     if (stride1) {  // on the padded grid: dW^T (K x OCg) += shifted rows (K x Q) * dout^T (Q x OCg)
       Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(sg.Q, OCg));
-      for (int64_t ng = b; ng < e; ++ng) {
+      for (int64_t ng; (ng = queue.next()) >= 0;) {
         const int64_t n = ng / G, g = ng % G;
-        pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+        const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+        // The thrown-away grid columns multiply real input values by a zero gradient; 0 * NaN or 0 * Inf
+        // would wrongly reach weight entries whose sum never touches that value. An image with a
+        // non-finite value takes the general path, which reads exactly the reference's terms.
+        if (!all_finite(img, Cg * p.H * p.W)) {
+          general(ng);
+          continue;
+        }
+        pad_image(xpad.data(), img, p, Cg, sg);
         // dout^T on the padded grid, packed B: zero at the thrown-away columns ow >= OW.
         const T* dn = dout + (n * p.OC + g * OCg) * P;
+        if constexpr (std::is_same_v<T, float>) {
+          if (simd) {
+            conv_detail::pack_dout_t_avx512(bpack.data(), dn, OCg, p.OH, p.OW, sg.Wp);
+            gemm_rows_a(K, OCg, sg.Q, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg, true,
+                        simd);
+            continue;
+          }
+        }
         for (int64_t o0 = 0; o0 < OCg; o0 += NR<T>) {
           T* blk = bpack.data() + (o0 / NR<T>) * sg.Q * NR<T>;
           const int64_t nr = std::min(NR<T>, OCg - o0);
@@ -871,17 +949,7 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
       }
       return;
     }
-    Scratch<T> cpack(packed_size<T>(K, P)), dpack(packed_b_size<T>(P, OCg));
-    for (int64_t ng = b; ng < e; ++ng) {
-      const int64_t n = ng / G, g = ng % G;
-      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
-      if (direct)
-        pack_a(cpack.data(), img, K, P, P, 1);
-      else
-        im2col_packed_a(cpack.data(), img, p, Cg);
-      pack_b_transposed(dpack.data(), dout + (n * p.OC + g * OCg) * P, P, OCg);  // dout[n,g]^T (P x OCg)
-      gemm_packed_ab(K, OCg, P, cpack.data(), dpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
-    }
+    for (int64_t ng; (ng = queue.next()) >= 0;) general(ng);
   });
   // Reduce the per-thread dW^T and transpose back to (OC, Cg*KH*KW).
   parallel_for(p.OC, 8, [&](int64_t b, int64_t e) {
@@ -953,10 +1021,10 @@ std::vector<LinearTap> linear_taps(int64_t n_in, int64_t scale, bool align_corne
 }  // namespace
 
 int conv2d_pick_kernel(const Conv2dParams& p, int direction) {
-  // Kernel 3 wins on every shape measured (docs/conv.md) except tiny-K depthwise-like shapes, where its
-  // 12-row register tile is mostly empty; there the direct loops do less wasted work.
-  const int64_t OCg = p.OC / p.groups, Cg = p.C / p.groups;
-  if (OCg == 1 && Cg == 1 && direction != 2) return 1;
+  // Rung 3 was fastest or within noise on every shape measured (docs/conv.md), depthwise included (there
+  // rung 1's scalar loops are 4-10x slower; rung 2 is within ~10% for forward / input gradient).
+  (void)p;
+  (void)direction;
   return 3;
 }
 

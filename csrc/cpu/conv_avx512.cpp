@@ -150,21 +150,22 @@ inline void microkernel_rows(int64_t K, const typename S::T* a_base, const int64
 // columns are positions on the padded grid; `valid` has a bit per column that is a real output (ow < OW).
 // Those columns are compress-stored: the valid positions of a block are consecutive output elements, so
 // row i goes to c + i*ldc (which already points at the block's first valid output), + bias[i].
-template <class S>
+// R = rows of the tile (12, or 8 when the channel count is a multiple of 8 but not of 12).
+template <int R, class S>
 inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S::T* b_base, const int64_t* b_off,
                              typename S::T* c, int64_t ldc, int64_t mr, uint64_t valid, const typename S::T* bias) {
   using V = typename S::V;
   using T = typename S::T;
-  V acc[MR][2];
+  V acc[R][2];
 #pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::zero();
+  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = S::zero();
   for (int64_t k = 0; k < K; ++k) {
     const T* bk = b_base + b_off[k];
     const V b0 = S::load(bk);
     const V b1 = S::load(bk + S::L);
-    const T* ak = a + k * MR;
+    const T* ak = a + k * R;
 #pragma GCC unroll 12
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < R; ++i) {
       const V ai = S::bcast(ak + i);
       acc[i][0] = S::fma(ai, b0, acc[i][0]);
       acc[i][1] = S::fma(ai, b1, acc[i][1]);
@@ -174,7 +175,7 @@ inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S
   const auto m1 = static_cast<typename S::M>((valid >> S::L) & ((uint64_t(1) << S::L) - 1));
   const int64_t n0 = __builtin_popcountll(static_cast<uint64_t>(m0));
 #pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < R; ++i) {
     if (i >= mr) break;
     const V bv = bias ? S::bcast(bias + i) : S::zero();
     S::compress_store(c + i * ldc, m0, S::add(acc[i][0], bv));
@@ -237,15 +238,76 @@ inline void dw_dot(typename S::T* dw, int64_t ld_oc, int64_t ld_k, const typenam
   }
 }
 
+// In-register transpose of 16 vectors of 16 floats (r[i][j] -> r[j][i]): unpack pairs, then 128-bit lane
+// shuffles (the standard AVX-512 16x16 sequence, 64 shuffles for 256 elements).
+inline void transpose16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xDD);
+    }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
 }  // namespace
 
-void microkernel_boff_avx512(int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off, float* c,
-                             int64_t ldc, int64_t mr, uint64_t valid, const float* bias) {
-  microkernel_boff<F32>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+// dout of one image and group (OCg x OH*OW) -> packed B of dout^T on the padded grid: blocks of 32 channels,
+// each (Q x 32), row q = oh*Wp + ow, zero where ow >= OW or the channel is past OCg. 16x16 tiles are
+// transposed in registers instead of 256 scalar strided stores.
+void pack_dout_t_avx512(float* bpack, const float* dout, int64_t OCg, int64_t OH, int64_t OW, int64_t Wp) {
+  constexpr int64_t NB = NR<float>;  // 32
+  const int64_t P = OH * OW, Q = OH * Wp;
+  for (int64_t o0 = 0; o0 < OCg; o0 += NB) {
+    float* blk = bpack + (o0 / NB) * Q * NB;
+    std::fill(blk, blk + Q * NB, 0.0f);
+    for (int64_t j0 = o0; j0 < std::min(OCg, o0 + NB); j0 += 16) {
+      const int64_t rows = std::min<int64_t>(16, OCg - j0);
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+          const int64_t cnt = std::min<int64_t>(16, OW - ow0);
+          const __mmask16 m = lane_mask<F32>(cnt);
+          __m512 r[16];
+#pragma GCC unroll 16
+          for (int i = 0; i < 16; ++i)
+            r[i] = i < rows ? _mm512_maskz_loadu_ps(m, dout + (j0 + i) * P + oh * OW + ow0) : _mm512_setzero_ps();
+          transpose16x16(r);
+          float* d = blk + (oh * Wp + ow0) * NB + (j0 - o0);
+#pragma GCC unroll 16
+          for (int c = 0; c < 16; ++c)
+            if (c < cnt) _mm512_storeu_ps(d + c * NB, r[c]);
+        }
+    }
+  }
 }
-void microkernel_boff_avx512(int64_t K, const double* a_panel, const double* b_base, const int64_t* b_off, double* c,
-                             int64_t ldc, int64_t mr, uint64_t valid, const double* bias) {
-  microkernel_boff<F64>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+
+void microkernel_boff_avx512(int64_t rows, int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off,
+                             float* c, int64_t ldc, int64_t mr, uint64_t valid, const float* bias) {
+  if (rows == 8)
+    microkernel_boff<8, F32>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+  else
+    microkernel_boff<MR, F32>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+}
+void microkernel_boff_avx512(int64_t rows, int64_t K, const double* a_panel, const double* b_base,
+                             const int64_t* b_off, double* c, int64_t ldc, int64_t mr, uint64_t valid,
+                             const double* bias) {
+  if (rows == 8)
+    microkernel_boff<8, F64>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+  else
+    microkernel_boff<MR, F64>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
 }
 void dw_dot_avx512(float* dw, int64_t ld_oc, int64_t ld_k, const float* dout, const float* xpad, const int64_t* off,
                    int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp) {

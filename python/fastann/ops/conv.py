@@ -7,8 +7,8 @@ deep-learning library computes it; Goodfellow et al., *Deep Learning*, sec. 9.5)
 
 with g the output channel's group, Cg = C/groups and xpad the input padded with zeros, its mirror image
 ("reflect") or its edge ("replicate"). ``kernel=`` picks a rung of the ladder (1 naive direct loops,
-2 im2col + GEMM, 3 fused per-image im2col + AVX-512 micro-kernel; None: the fastest for the shape),
-see docs/conv.md. All rungs compute the same result up to float rounding.
+2 im2col + fastann's GEMM, 3 whole images per thread through AVX-512 micro-kernels that read the padded image's
+shifted rows in place — no im2col buffer for stride 1; None: the fastest for the shape), see docs/conv.md. All rungs compute the same result up to float rounding.
 """
 from __future__ import annotations
 

@@ -9,10 +9,13 @@
 //   kernel 2  im2col_gemm  Caffe's formulation: unfold one image into the (C/groups*KH*KW, OH*OW) "column"
 //                          matrix, then one fastann GEMM per image and group; images one after the other
 //                          (the GEMM is where the speed comes from).
-//   kernel 3  fused_simd   the same GEMMs, but each thread owns whole images: it unfolds one image into a
-//                          buffer that stays in its L2 cache and feeds it straight to a register-blocked
-//                          AVX-512 micro-kernel (12 x 32 floats of accumulators) against weights packed once;
-//                          the weight gradient accumulates per thread and is reduced once at the end.
+//   kernel 3  fused_simd   whole images per thread (handed out one at a time) through a register-blocked AVX-512
+//                          micro-kernel (12 or 8 rows x 32 floats of accumulators). Stride 1: the output is
+//                          computed on the padded input's grid, where each row of the column matrix is the
+//                          padded image shifted by a fixed offset, so the kernels read it in place (no im2col
+//                          buffer); the input gradient is the forward of dout with the flipped kernel; the
+//                          weight gradient accumulates per thread (GEMM or, for few taps, dot products) and is
+//                          reduced once. Stride > 1: im2col straight into the packed layouts.
 //   kernel 0  auto         picks the fastest for the shape (see pick_kernel in conv.cpp).
 //
 // Padding modes other than "zeros" ("reflect" mirrors without repeating the edge, "replicate" repeats it)
@@ -97,15 +100,20 @@ void microkernel_rows_avx512(int64_t K, const double* a_base, const int64_t* a_o
                              double* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate);
 // Forward tile with B read in place (row k of B is b_base + b_off[k], full loads) whose columns are padded-grid
 // positions: the columns with a set bit in `valid` are compress-stored to c + i*ldc (+ bias[i] if bias).
-void microkernel_boff_avx512(int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off, float* c,
-                             int64_t ldc, int64_t mr, uint64_t valid, const float* bias);
-void microkernel_boff_avx512(int64_t K, const double* a_panel, const double* b_base, const int64_t* b_off, double* c,
-                             int64_t ldc, int64_t mr, uint64_t valid, const double* bias);
+// rows: the tile height the A panel was packed with, 12 (MR) or 8.
+void microkernel_boff_avx512(int64_t rows, int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off,
+                             float* c, int64_t ldc, int64_t mr, uint64_t valid, const float* bias);
+void microkernel_boff_avx512(int64_t rows, int64_t K, const double* a_panel, const double* b_base,
+                             const int64_t* b_off, double* c, int64_t ldc, int64_t mr, uint64_t valid,
+                             const double* bias);
 // dw[oc*ld_oc + k*ld_k] += sum_{oh<OH, ow<OW} dout[oc*OH*OW + oh*OW + ow] * xpad[off[k] + oh*Wp + ow]
 void dw_dot_avx512(float* dw, int64_t ld_oc, int64_t ld_k, const float* dout, const float* xpad, const int64_t* off,
                    int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp);
 void dw_dot_avx512(double* dw, int64_t ld_oc, int64_t ld_k, const double* dout, const double* xpad,
                    const int64_t* off, int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp);
+// dout (OCg x OH*OW) -> packed dout^T on the padded grid (32-channel blocks of Q x 32, Q = OH*Wp, zeros at
+// ow >= OW and channels >= OCg); float only.
+void pack_dout_t_avx512(float* bpack, const float* dout, int64_t OCg, int64_t OH, int64_t OW, int64_t Wp);
 }  // namespace conv_detail
 
 }  // namespace fastann::cpu
