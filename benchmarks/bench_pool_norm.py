@@ -1,6 +1,6 @@
 """Benchmark: fastann pooling and batch norm against PyTorch CPU (NCHW and channels_last).
 
-    PYTHONPATH=python python benchmarks/bench_pool_norm.py [--quick] [--threads 1 2] [--json out.json]
+    PYTHONPATH=python python benchmarks/bench_pool_norm.py [--quick] [--threads 1 2] [--only NAME] [--json F]
 
 Shapes are the CNN's (batch 128): 128x32x28x28 (after conv1) and 128x64x14x14 (after conv2), float32.
 For each op, thread count and shape it prints the median time over repeats, the effective bandwidth
@@ -47,7 +47,9 @@ else:
     TORCH_ERROR = None
 
 
-def median_ms(f, repeats: int, warmup: int = 2) -> float:
+def timed_ms(f, repeats: int, warmup: int = 2) -> tuple[float, float]:
+    """(median, min) wall time in ms. The median is the number reported; the min shows how much of it is
+    noise from other processes on a shared machine."""
     for _ in range(warmup):
         f()
     times = []
@@ -55,7 +57,7 @@ def median_ms(f, repeats: int, warmup: int = 2) -> float:
         t0 = time.perf_counter()
         f()
         times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3)
+    return float(np.median(times) * 1e3), float(np.min(times) * 1e3)
 
 
 def set_threads(n: int) -> None:
@@ -153,7 +155,7 @@ def cases(shape, rng):
     return [(name, nbytes, fa, torch_set(p)) for (name, nbytes, fa), p in zip(rows, peers)]
 
 
-def run(quick: bool = False, threads=(1, 2)):
+def run(quick: bool = False, threads=(1, 2), only: str | None = None):
     rng = np.random.default_rng(0)
     shapes = [(128, 32, 28, 28)] if quick else [(128, 32, 28, 28), (128, 64, 14, 14)]
     repeats = 7 if quick else 25
@@ -163,14 +165,18 @@ def run(quick: bool = False, threads=(1, 2)):
             set_threads(nt)
             with torch.no_grad() if torch is not None else _null():
                 for name, nbytes, fa, peers in cases(shape, rng):
-                    t_peer = {k: median_ms(f, repeats) for k, f in peers.items()}
-                    best_peer = min(t_peer.values()) if t_peer else None
+                    if only and only not in name:
+                        continue
+                    t_peer = {k: timed_ms(f, repeats) for k, f in peers.items()}
+                    best_peer = min(t[0] for t in t_peer.values()) if t_peer else None
                     for label, f in fa.items():
-                        ms = median_ms(f, repeats)
+                        ms, ms_min = timed_ms(f, repeats)
                         results.append(dict(op=name, variant=label, shape=list(shape), threads=nt, ms=ms,
-                                            gbs=nbytes / ms / 1e6,
-                                            torch_nchw_ms=t_peer.get("NCHW"),
-                                            torch_channels_last_ms=t_peer.get("channels_last"),
+                                            ms_min=ms_min, gbs=nbytes / ms / 1e6,
+                                            torch_nchw_ms=t_peer["NCHW"][0] if t_peer else None,
+                                            torch_nchw_ms_min=t_peer["NCHW"][1] if t_peer else None,
+                                            torch_channels_last_ms=t_peer["channels_last"][0] if t_peer else None,
+                                            torch_channels_last_ms_min=t_peer["channels_last"][1] if t_peer else None,
                                             ratio_vs_best_torch=(best_peer / ms) if best_peer else None))
     return results
 
@@ -186,28 +192,31 @@ class _null:
 def print_table(results) -> None:
     print(f"fastann {fastann.__version__}, SIMD {CPU.simd_level()}, torch "
           f"{torch.__version__ if torch is not None else 'not available (' + TORCH_ERROR + ')'}; "
-          "float32, medians; ratio = best PyTorch layout time / fastann time")
-    hdr = (f"{'op':<18}{'variant':<20}{'shape':<17}{'thr':>3}{'fastann ms':>11}{'GB/s':>7}"
-           f"{'torch NCHW':>11}{'torch CL':>10}{'ratio':>7}")
+          "float32; times are medians (min in brackets); ratio = best PyTorch median / fastann median")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other processes skew timings)")
+    hdr = (f"{'op':<18}{'variant':<20}{'shape':<17}{'thr':>3}{'fastann ms':>11}{'(min)':>8}{'GB/s':>7}"
+           f"{'torch NCHW':>11}{'(min)':>8}{'torch CL':>10}{'(min)':>8}{'ratio':>7}")
     print(hdr)
     print("-" * len(hdr))
     for r in results:
         def fmt(v, spec):
             return format(v, spec) if v is not None else "-".rjust(len(format(0.0, spec)))
         print(f"{r['op']:<18}{r['variant']:<20}{'x'.join(map(str, r['shape'])):<17}{r['threads']:>3}"
-              f"{r['ms']:>11.3f}{r['gbs']:>7.1f}{fmt(r['torch_nchw_ms'], '>11.3f')}"
-              f"{fmt(r['torch_channels_last_ms'], '>10.3f')}{fmt(r['ratio_vs_best_torch'], '>7.2f')}")
+              f"{r['ms']:>11.3f}{r['ms_min']:>8.3f}{r['gbs']:>7.1f}{fmt(r['torch_nchw_ms'], '>11.3f')}"
+              f"{fmt(r['torch_nchw_ms_min'], '>8.3f')}{fmt(r['torch_channels_last_ms'], '>10.3f')}"
+              f"{fmt(r['torch_channels_last_ms_min'], '>8.3f')}{fmt(r['ratio_vs_best_torch'], '>7.2f')}")
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one shape, fewer repeats")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--only", help="run only the ops whose name contains this (e.g. 'max_pool2d fwd')")
     p.add_argument("--json", help="also write the rows as JSON to this path")
     args = p.parse_args(argv)
     if torch is None:
         print(f"PyTorch not importable ({TORCH_ERROR}): timing fastann alone", file=sys.stderr)
-    results = run(args.quick, tuple(args.threads))
+    results = run(args.quick, tuple(args.threads), args.only)
     print_table(results)
     if args.json:
         with open(args.json, "w") as f:

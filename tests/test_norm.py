@@ -299,3 +299,25 @@ def test_reference_matches_torch_if_installed(rng):
     np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-10)
     np.testing.assert_allclose(dw, wt.grad.numpy(), atol=1e-10)
     np.testing.assert_allclose(db, bt.grad.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(64, 8, 16, 16), (2048, 64)])  # big enough to split
+def test_same_result_for_any_thread_count(rng, shape):
+    # Each thread owns whole channels, so the sums (and every output bit) do not depend on the threads.
+    x = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    C = shape[1]
+    old = fastann.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            fastann.set_num_threads(n)
+            rm, rv = np.zeros(C, np.float32), np.ones(C, np.float32)
+            y, m, s = ops.batch_norm(x, rm, rv, training=True, return_stats=True)
+            dx, _, db = ops.batch_norm_backward(g, x, None, m, s)
+            results.append((y, m, s, rm, rv, dx, db))
+    finally:
+        fastann.set_num_threads(old)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)

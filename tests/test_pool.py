@@ -398,3 +398,35 @@ def test_reference_matches_torch_if_installed(rng):
         for cip in (True, False):
             np.testing.assert_allclose(ref.avg_pool2d(x, k, s, p, ceil, cip),
                                        F.avg_pool2d(t, k, s, p, ceil, cip).numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_same_result_for_any_thread_count(rng):
+    x = rng.standard_normal((8, 16, 28, 28)).astype(np.float32)  # 128 planes: enough to split
+    old = fastann.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            fastann.set_num_threads(n)
+            out, idx = ops.max_pool2d(x, 2)
+            outs.append((out, idx, ops.avg_pool2d(x, 3, 2, 1), ops.max_pool2d_backward(out, idx, x.shape)))
+    finally:
+        fastann.set_num_threads(old)
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_huge_window_with_padding_is_fast(rng):
+    # kernel 2^20 with padding 2^19 on a tiny input is legal (output 4x5); the kernels and the reference
+    # must only visit taps that land in the input, not 2^40 padding taps.
+    x = rng.standard_normal((1, 2, 3, 4))
+    k, p = 2 ** 20, 2 ** 19
+    out, idx = ops.max_pool2d(x, k, 1, p)
+    rout, ridx = ref.max_pool2d(x, k, 1, p)
+    np.testing.assert_array_equal(out, rout)
+    np.testing.assert_array_equal(idx, ridx)
+    for cip in (True, False):
+        assert_close(ops.avg_pool2d(x, k, 1, p, False, cip), ref.avg_pool2d(x, k, 1, p, False, cip), 1e-12, "avg")
+        g = rng.standard_normal(out.shape)
+        assert_close(ops.avg_pool2d_backward(g, x.shape, k, 1, p, False, cip),
+                     ref.avg_pool2d_backward(g, x.shape, k, 1, p, False, cip), 1e-12, "avg backward")

@@ -35,6 +35,18 @@ inline bool takes_over(T v, T best) {
   return (v > best) | (v != v);  // v != v: v is NaN
 }
 
+// The taps k in [begin, end) of one window dimension that land inside the input: start + k*D in [0, I).
+// Looping over these instead of testing every tap keeps a huge window (kernel 2^20 with padding 2^19 on a
+// 1x1 input is legal) from running 2^40 empty iterations.
+struct TapRange {
+  int64_t begin, end;
+};
+inline TapRange taps_inside(int64_t start, int64_t K, int64_t D, int64_t I) {
+  const int64_t begin = start >= 0 ? 0 : (-start + D - 1) / D;
+  const int64_t end = start > I - 1 ? 0 : std::min(K, (I - 1 - start) / D + 1);
+  return {begin, std::max(begin, end)};
+}
+
 // One dimension of one avg window, PyTorch's rule: [start, end) clipped to the padded input gives the
 // count_include_pad divisor, then clipped to the real input gives the elements summed.
 struct AvgSpan {
@@ -79,16 +91,14 @@ Pool2dGeometry make_pool2d_geometry(const char* op, int64_t N, int64_t C, int64_
                 ", ", PW, "), dilation (", DH, ", ", DW, ")");
   // With dilation a window can fall entirely into the padding (its taps skip over the input); it has no
   // maximum and no index. PyTorch returns garbage there; refuse it.
-  auto all_taps_in_padding = [](int64_t O, int64_t S, int64_t P, int64_t K, int64_t D, int64_t I) {
+  auto some_window_misses = [](int64_t O, int64_t S, int64_t P, int64_t K, int64_t D, int64_t I) {
     for (int64_t o = 0; o < O; ++o) {
-      int64_t start = o * S - P;
-      bool any = false;
-      for (int64_t k = 0; k < K && !any; ++k) any = start + k * D >= 0 && start + k * D < I;
-      if (!any) return true;
+      const TapRange r = taps_inside(o * S - P, K, D, I);
+      if (r.begin == r.end) return true;
     }
     return false;
   };
-  FASTANN_CHECK(!all_taps_in_padding(g.OH, SH, PH, KH, DH, H) && !all_taps_in_padding(g.OW, SW, PW, KW, DW, W),
+  FASTANN_CHECK(!some_window_misses(g.OH, SH, PH, KH, DH, H) && !some_window_misses(g.OW, SW, PW, KW, DW, W),
                 op, ": with this padding (", PH, ", ", PW, ") and dilation (", DH, ", ", DW,
                 ") a pooling window lies entirely in the padding of input (", H, ", ", W, ")");
   return g;
@@ -106,21 +116,17 @@ template <class T>
 void max_pool2d_kernel1_direct(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g) {
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const int64_t h0 = oh * g.SH - g.PH;
-    // First tap inside the input: the argmax when every tap is -inf (PyTorch's starting index).
-    int64_t first_h = h0;
-    while (first_h < 0) first_h += g.DH;
+    const TapRange kh_in = taps_inside(h0, g.KH, g.DH, g.H);  // -inf padding never wins: skip those taps
     for (int64_t ow = 0; ow < g.OW; ++ow) {
       const int64_t w0 = ow * g.SW - g.PW;
-      int64_t first_w = w0;
-      while (first_w < 0) first_w += g.DW;
+      const TapRange kw_in = taps_inside(w0, g.KW, g.DW, g.W);
       T best = -std::numeric_limits<T>::infinity();
-      int64_t best_index = first_h * g.W + first_w;
-      for (int64_t kh = 0; kh < g.KH; ++kh) {
+      // The first tap inside the input: the argmax when every tap is -inf (PyTorch's starting index).
+      int64_t best_index = (h0 + kh_in.begin * g.DH) * g.W + (w0 + kw_in.begin * g.DW);
+      for (int64_t kh = kh_in.begin; kh < kh_in.end; ++kh) {
         const int64_t ih = h0 + kh * g.DH;
-        if (ih < 0 || ih >= g.H) continue;  // -inf padding never wins: skip it
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
+        for (int64_t kw = kw_in.begin; kw < kw_in.end; ++kw) {
           const int64_t iw = w0 + kw * g.DW;
-          if (iw < 0 || iw >= g.W) continue;
           const T v = inp[ih * g.W + iw];
           if (takes_over(v, best)) {
             best = v;

@@ -32,7 +32,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         output with the input's shape and dtype, or (output, save_mean, save_invstd).
 
     Raises:
-        TypeError: non-array or non-float arguments, mixed dtypes, mixed NumPy/CuPy.
+        TypeError: non-array or non-float arguments, mixed dtypes, mixed NumPy/CuPy; training or
+            return_stats not a bool.
         ValueError: input not 2-D/4-D, empty or non-contiguous; per-channel arrays not (C,); running stats
             missing in inference or read-only in training; N*H*W == 1 in training; momentum outside [0, 1];
             eps <= 0; return_stats without training.

@@ -85,26 +85,44 @@ def pool2d_geometry(op: str, input_shape, kernel_size, stride=None, padding=0, d
         raise ValueError(f"{op}: output size {(oh, ow)} is too small for input {(H, W)}, kernel_size "
                          f"{(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)}, dilation {(dh, dw)}")
     for O, S, P, K, D, I in ((oh, sh, ph, kh, dh, H), (ow, sw, pw, kw, dw, W)):
-        taps = np.arange(O)[:, None] * S - P + np.arange(K)[None, :] * D
-        if not np.all(np.any((taps >= 0) & (taps < I), axis=1)):
+        start = np.arange(O) * S - P
+        k_first = _first_tap_inside(start, D)  # a window misses the input if its first tap >= 0 is past it
+        if np.any((k_first >= K) | (start + k_first * D >= I)):
             raise ValueError(f"{op}: with this padding {(ph, pw)} and dilation {(dh, dw)} a pooling window "
                              f"lies entirely in the padding of input {(H, W)}")
     return Pool2dGeometry(N, C, H, W, (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode, oh, ow)
 
 
-def _padded(x: np.ndarray, g: Pool2dGeometry, fill: float) -> np.ndarray:
-    """x padded with ``fill``: P on the top/left, and on the bottom/right as much as the last (ceil_mode)
-    window reaches, at least P."""
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+def _first_tap_inside(start: np.ndarray, dilation: int) -> np.ndarray:
+    """Per window start, the first tap k with start + k*dilation >= 0."""
+    return np.where(start < 0, (-start + dilation - 1) // dilation, 0)
+
+
+def _tap_range(start: np.ndarray, K: int, D: int, I: int) -> range:
+    """Taps that land inside [0, I) for at least one window (others only see padding): at most about
+    (I + span of the starts) / D of them, however large K is."""
+    lo = max(0, _ceil_div(-int(start.max()), D))
+    hi = min(K, _ceil_div(I - int(start.min()), D))
+    return range(lo, max(lo, hi))
+
+
+def _taps(g: Pool2dGeometry):
+    """Yield (ih, iw, valid) for every tap that touches the input: ih (OH,), iw (OW,) input coordinates of
+    that tap in every window (clipped into range), valid (OH, OW) where they are real input positions."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.padding, g.dilation
-    bottom = max(ph, (g.OH - 1) * sh - ph + dh * (kh - 1) + 1 - g.H)
-    right = max(pw, (g.OW - 1) * sw - pw + dw * (kw - 1) + 1 - g.W)
-    return np.pad(x, ((0, 0), (0, 0), (ph, bottom), (pw, right)), constant_values=fill)
-
-
-def _tap(xp: np.ndarray, g: Pool2dGeometry, i: int, j: int) -> np.ndarray:
-    """View of the padded input holding tap (i, j) of every window: shape (N, C, OH, OW)."""
-    (sh, sw), (dh, dw) = g.stride, g.dilation
-    return xp[:, :, i * dh: i * dh + (g.OH - 1) * sh + 1: sh, j * dw: j * dw + (g.OW - 1) * sw + 1: sw]
+    h0 = np.arange(g.OH) * sh - ph
+    w0 = np.arange(g.OW) * sw - pw
+    for i in _tap_range(h0, kh, dh, g.H):
+        ih = h0 + i * dh
+        vh = (ih >= 0) & (ih < g.H)
+        for j in _tap_range(w0, kw, dw, g.W):
+            iw = w0 + j * dw
+            vw = (iw >= 0) & (iw < g.W)
+            yield np.clip(ih, 0, g.H - 1), np.clip(iw, 0, g.W - 1), vh[:, None] & vw[None, :]
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -119,22 +137,20 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     op = "max_pool2d"
     array(op, "input", input, ndim=4, layout="(N,C,H,W)")
     g = pool2d_geometry(op, input.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    x = _padded(np.asarray(input, dtype=np.float64), g, -np.inf)
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.padding, g.dilation
+    x = np.asarray(input, dtype=np.float64)
+    (sh, sw), (ph, pw), (dh, dw) = g.stride, g.padding, g.dilation
     h0 = np.arange(g.OH) * sh - ph  # window starts (input coordinates)
     w0 = np.arange(g.OW) * sw - pw
     # Before any tap is taken the index is the window's first tap inside the input (PyTorch's start value).
-    first_h = np.where(h0 < 0, h0 + (-h0 + dh - 1) // dh * dh, h0)
-    first_w = np.where(w0 < 0, w0 + (-w0 + dw - 1) // dw * dw, w0)
+    first_h = h0 + _first_tap_inside(h0, dh) * dh
+    first_w = w0 + _first_tap_inside(w0, dw) * dw
     best = np.full((g.N, g.C, g.OH, g.OW), -np.inf)
     index = np.broadcast_to(first_h[:, None] * g.W + first_w[None, :], best.shape).copy()
-    for i in range(kh):
-        for j in range(kw):
-            v = _tap(x, g, i, j)
-            take = (v > best) | np.isnan(v)  # padding is -inf: never taken
-            ih, iw = h0 + i * dh, w0 + j * dw
-            best = np.where(take, v, best)
-            index = np.where(take, ih[:, None] * g.W + iw[None, :], index)
+    for ih, iw, valid in _taps(g):  # row-major tap order
+        v = np.where(valid, x[:, :, ih[:, None], iw[None, :]], -np.inf)  # padding is -inf: never taken
+        take = (v > best) | np.isnan(v)
+        best = np.where(take, v, best)
+        index = np.where(take, ih[:, None] * g.W + iw[None, :], index)
     return best, index.astype(np.int64)
 
 
@@ -187,11 +203,10 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     array(op, "input", input, ndim=4, layout="(N,C,H,W)")
     g = pool2d_geometry(op, input.shape, kernel_size, stride, padding, 1, ceil_mode)
     cip = flag(op, "count_include_pad", count_include_pad)
-    x = _padded(np.asarray(input, dtype=np.float64), g, 0.0)
+    x = np.asarray(input, dtype=np.float64)
     total = np.zeros((g.N, g.C, g.OH, g.OW))
-    for i in range(g.kernel[0]):
-        for j in range(g.kernel[1]):
-            total += _tap(x, g, i, j)
+    for ih, iw, valid in _taps(g):  # padding is zero: only real input elements add
+        total += np.where(valid, x[:, :, ih[:, None], iw[None, :]], 0.0)
     return total / _avg_divisor(g, cip)
 
 
@@ -208,12 +223,11 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
         raise ValueError(f"{op}: grad_output must have shape {(g.N, g.C, g.OH, g.OW)}, got "
                          f"{tuple(grad_output.shape)}")
     share = np.asarray(grad_output, dtype=np.float64) / _avg_divisor(g, cip)
-    dx = _padded(np.zeros(shape), g, 0.0)
-    for i in range(g.kernel[0]):
-        for j in range(g.kernel[1]):
-            _tap(dx, g, i, j)[...] += share  # a tap's windows never overlap: plain += is exact
-    ph, pw = g.padding
-    return dx[:, :, ph: ph + g.H, pw: pw + g.W].copy()
+    dx = np.zeros(shape)
+    for ih, iw, valid in _taps(g):
+        # add.at: clipped positions of padding taps repeat; their (zero) shares must still all be added
+        np.add.at(dx, (slice(None), slice(None), ih[:, None], iw[None, :]), np.where(valid, share, 0.0))
+    return dx
 
 
 def global_avg_pool2d(input):
