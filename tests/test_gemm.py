@@ -110,7 +110,7 @@ def test_gemm_fallback_paths(simd):
         assert _cpu.simd_level() == {simd!r} or (_cpu.simd_level() == "scalar"), _cpu.simd_level()
         rng = np.random.default_rng(0)
         for dt in (np.float32, np.float64):
-            for (m, n, k) in [(1, 1, 1), (7, 13, 5), (25, 37, 300), (130, 70, 513)]:
+            for (m, n, k) in [(1, 1, 1), (7, 13, 5), (25, 37, 300), (130, 70, 513), (7, 20, 1030)]:
                 for ta in (False, True):
                     for tb in (False, True):
                         a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)

@@ -92,6 +92,7 @@ constexpr double kRobustMinMacs = 1.0e8;
 
 // Busy-core back-off of rung 4 (see gemm_kernel4_packed_simd_threaded).
 constexpr int64_t kBackoffNs = 50'000'000;  // 50 ms
+constexpr int64_t kLateNs = 200'000;        // 200 us
 std::atomic<int64_t> g_single_thread_until_ns{0};
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -236,25 +237,26 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
     gemm_kernel3_packed_simd(g);
     return;
   }
-  // Busy-core guard: while a recent call found a helper thread absent, mid-sized products stay on one thread.
-  const int64_t now = now_ns();
-  if (macs < kRobustMinMacs && now < g_single_thread_until_ns.load(std::memory_order_relaxed)) {
+  // Busy-core guard: while a recent call found a helper thread late, mid-sized products stay on one thread.
+  const int64_t fork_ns = now_ns();
+  if (macs < kRobustMinMacs && fork_ns < g_single_thread_until_ns.load(std::memory_order_relaxed)) {
     gemm_kernel3_packed_simd(g);
     return;
   }
-  int64_t tiles_by_master = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : tiles_by_master)
-  for (int64_t t = 0; t < tiles; ++t) {
-    const int64_t i0 = (t / grid_n) * tile_m, j0 = (t % grid_n) * tile_n;
-    gemm_kernel3_packed_simd(tile(g, i0, std::min(tile_m, g.m - i0), j0, std::min(tile_n, g.n - j0)));
-#ifdef _OPENMP
-    if (omp_get_thread_num() == 0) ++tiles_by_master;
-#endif
+  int64_t latest_arrival_ns = fork_ns;
+#pragma omp parallel num_threads(threads) reduction(max : latest_arrival_ns)
+  {
+    latest_arrival_ns = now_ns();  // when this thread started working on the call
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t i0 = (t / grid_n) * tile_m, j0 = (t % grid_n) * tile_n;
+      gemm_kernel3_packed_simd(tile(g, i0, std::min(tile_m, g.m - i0), j0, std::min(tile_n, g.n - j0)));
+    }
   }
-  // If the helpers took (almost) nothing, they were not running - another process holds their cores - and
-  // the call paid the fork/join for no speed-up: back off to one thread for a while, then try again.
-  const int64_t fair = tiles / threads;
-  if (tiles - tiles_by_master < std::max<int64_t>(1, fair / 4) * (threads - 1))
+  // A helper that started more than kLateNs after the fork was not running: another process holds its core
+  // (a sleeping helper on an idle core wakes within tens of microseconds). The call then paid a fork/join
+  // and waited for nothing, so mid-sized products run on one thread for a while before trying again.
+  if (latest_arrival_ns - fork_ns > kLateNs)
     g_single_thread_until_ns.store(now_ns() + kBackoffNs, std::memory_order_relaxed);
 }
 
@@ -281,6 +283,7 @@ struct KernelF32 {
   using T = float;
   static constexpr int MR = 4, NR = 8, KC = 256, MC = 128, NC = 2048;
   static constexpr bool kTransposePack = false;
+  static constexpr bool kStridedA = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
     scalar::micro_kernel<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
@@ -290,6 +293,7 @@ struct KernelF64 {
   using T = double;
   static constexpr int MR = 4, NR = 4, KC = 256, MC = 128, NC = 2048;
   static constexpr bool kTransposePack = false;
+  static constexpr bool kStridedA = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
     scalar::micro_kernel<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
@@ -303,6 +307,39 @@ void micro_tile(double, int* mr, int* nr) { *mr = KernelF64::MR; *nr = KernelF64
 }  // namespace scalar
 
 // ---- the linear layer ----------------------------------------------------------------------------
+namespace {
+
+// dbias (OUT,) = column sums of dz (N,OUT), accumulated row by row so the inner loop is unit-stride and
+// vectorises (the __restrict promises the compiler that dbias does not alias dz).
+template <class T>
+void bias_grad(T* __restrict dbias, const T* __restrict dz, int64_t n, int64_t out_features) {
+  for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    const T* __restrict row = dz + r * out_features;
+    for (int64_t o = 0; o < out_features; ++o) dbias[o] += row[o];
+  }
+}
+
+// dz (N,OUT) = grad_output where output > 0, else 0; dbias (OUT,) or nullptr = column sums of dz, same pass.
+// output <= 0 means the unit was clamped: no gradient. A NaN output passes the gradient through (as
+// PyTorch's threshold_backward does), so NaN is never turned into 0.
+template <class T>
+void relu_mask_and_bias_grad(T* __restrict dz, T* __restrict dbias, const T* __restrict grad_output,
+                             const T* __restrict output, int64_t n, int64_t out_features) {
+  if (dbias)
+    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    const T* __restrict go = grad_output + r * out_features;
+    const T* __restrict y = output + r * out_features;
+    T* __restrict d = dz + r * out_features;
+    for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
+    if (dbias)
+      for (int64_t o = 0; o < out_features; ++o) dbias[o] += d[o];
+  }
+}
+
+}  // namespace
+
 
 // out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr
 template <class T>
@@ -331,29 +368,15 @@ template <class T>
 void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, const T* input, const T* weight,
                      const T* output, int64_t n, int64_t in_features, int64_t out_features, int activation) {
   // dz = dL/d(pre-activation): grad_output, masked by relu'(output) for relu. One pass over it builds dz
-  // and sums dbias (dbias[o] = sum over rows of dz[r, o], accumulated row by row so the loop is unit-stride).
+  // and sums dbias.
   const T* dz = grad_output;
-  if (dbias)
-    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
   if (activation == 1) {
     thread_local std::vector<T> masked;
     masked.resize(static_cast<size_t>(n * out_features));
-    for (int64_t r = 0; r < n; ++r) {
-      const T* go = grad_output + r * out_features;
-      const T* y = output + r * out_features;
-      T* d = masked.data() + r * out_features;
-      // output <= 0 means the unit was clamped: no gradient. A NaN output passes the gradient through
-      // (as PyTorch's threshold_backward does), so NaN is never turned into 0.
-      for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
-      if (dbias)
-        for (int64_t o = 0; o < out_features; ++o) dbias[o] += d[o];
-    }
+    relu_mask_and_bias_grad(masked.data(), dbias, grad_output, output, n, out_features);
     dz = masked.data();
   } else if (dbias) {
-    for (int64_t r = 0; r < n; ++r) {
-      const T* row = dz + r * out_features;
-      for (int64_t o = 0; o < out_features; ++o) dbias[o] += row[o];
-    }
+    bias_grad(dbias, grad_output, n, out_features);
   }
   // dweight (OUT,IN) = dz^T (OUT,N) * input (N,IN)
   GemmArgs<T> gw;

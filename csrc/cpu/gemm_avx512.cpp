@@ -63,9 +63,12 @@ inline double thread_cpu_seconds() {
 // c: the MR x NR tile of C (row stride ldc), of which mr x nr is inside the matrix.
 // NV <= NR/W vectors are computed: the last, narrow panel of a matrix (N = 100 -> 64 + 36) runs a variant
 // with fewer vectors instead of multiplying zero padding.
-template <class T, int MR, int NV, int NR>
-void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c, int64_t ldc,
-                  int mr, int nr, T alpha, T beta, const T* bias, bool relu) {
+// STRIDED_A: A is read in place from a row-major op(A) (a(i,p) = ap[i*lda + p]) instead of a packed
+// micro-panel (ap[p*MR + i]); see gemm_packed.hpp for when that pays off.
+template <class T, int MR, int NV, int NR, bool STRIDED_A = false>
+void micro_kernel(int64_t kc, const T* __restrict ap, int64_t lda, const T* __restrict bp, T* __restrict c,
+                  int64_t ldc, int mr, int nr, T alpha, T beta, const T* bias, bool relu) {
+  constexpr int64_t a_step = STRIDED_A ? 1 : MR;  // how far ap moves per step p
   using V = Vec<T>;
   constexpr int W = V::W;
   static_assert(NV * W <= NR, "micro_kernel: NV vectors must fit the packed panel width");
@@ -92,20 +95,20 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
     for (int v = 0; v < NV; ++v) b[v] = V::load(b_p + v * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const typename V::reg a = V::set1(a_p[i]);
+      const typename V::reg a = V::set1(STRIDED_A ? a_p[i * lda] : a_p[i]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) a_s[i][v] = V::fmadd(a, b[v], a_s[i][v]);
     }
   };
   int64_t p = 0;
   if constexpr (S == 2) {
-    for (; p + 2 <= kc; p += 2, ap += 2 * MR, bp += 2 * NR) {
+    for (; p + 2 <= kc; p += 2, ap += 2 * a_step, bp += 2 * NR) {
       step(acc[0], ap, bp);
-      step(acc[1], ap + MR, bp + NR);
+      step(acc[1], ap + a_step, bp + NR);
     }
   }
 #pragma GCC unroll 2
-  for (; p < kc; ++p, ap += MR, bp += NR) step(acc[0], ap, bp);
+  for (; p < kc; ++p, ap += a_step, bp += NR) step(acc[0], ap, bp);
   if constexpr (S == 2) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -187,15 +190,15 @@ inline void pack_b_transposed_f32(const float* src, int64_t ldb, int64_t kc, int
 }
 
 // The widest variant that covers nr columns (nr <= NR).
-template <class T, int MR, int NR>
-inline void dispatch_width(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
-                           T beta, const T* bias, bool relu) {
+template <class T, int MR, int NR, bool STRIDED_A>
+inline void dispatch_width(int64_t kc, const T* ap, int64_t lda, const T* bp, T* c, int64_t ldc, int mr, int nr,
+                           T alpha, T beta, const T* bias, bool relu) {
   constexpr int W = Vec<T>::W;
   static_assert(NR == 4 * W, "dispatch_width expects a 4-vector panel");
-  if (nr > 3 * W) micro_kernel<T, MR, 4, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
-  else if (nr > 2 * W) micro_kernel<T, MR, 3, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
-  else if (nr > W) micro_kernel<T, MR, 2, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
-  else micro_kernel<T, MR, 1, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  if (nr > 3 * W) micro_kernel<T, MR, 4, NR, STRIDED_A>(kc, ap, lda, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  else if (nr > 2 * W) micro_kernel<T, MR, 3, NR, STRIDED_A>(kc, ap, lda, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  else if (nr > W) micro_kernel<T, MR, 2, NR, STRIDED_A>(kc, ap, lda, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  else micro_kernel<T, MR, 1, NR, STRIDED_A>(kc, ap, lda, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
 }
 
 // Blocking, tuned on Zen 5 (48 KiB L1d, 1 MiB L2, 32 MiB L3; thread CPU time, n = 1024 and 2048): a long
@@ -212,9 +215,14 @@ struct KernelF32 {
   static void pack_b_transposed(const T* src, int64_t ldb, int64_t kc, int cols, T* dst) {
     pack_b_transposed_f32(src, ldb, kc, cols, dst);
   }
+  static constexpr bool kStridedA = true;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
-    dispatch_width<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+    dispatch_width<T, MR, NR, false>(kc, ap, 0, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  }
+  static void micro_kernel_strided_a(int64_t kc, const T* a, int64_t lda, const T* bp, T* c, int64_t ldc, int nr,
+                                     T alpha, T beta, const T* bias, bool relu) {
+    dispatch_width<T, MR, NR, true>(kc, a, lda, bp, c, ldc, MR, nr, alpha, beta, bias, relu);
   }
 };
 // fp64: the same register tile (6 rows x 4 zmm = 6 x 32 doubles) and the same bytes per block.
@@ -222,9 +230,14 @@ struct KernelF64 {
   using T = double;
   static constexpr int MR = 6, NR = 32, KC = 512, MC = 72, NC = 1024;
   static constexpr bool kTransposePack = false;
+  static constexpr bool kStridedA = true;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
                            T beta, const T* bias, bool relu) {
-    dispatch_width<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+    dispatch_width<T, MR, NR, false>(kc, ap, 0, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  }
+  static void micro_kernel_strided_a(int64_t kc, const T* a, int64_t lda, const T* bp, T* c, int64_t ldc, int nr,
+                                     T alpha, T beta, const T* bias, bool relu) {
+    dispatch_width<T, MR, NR, true>(kc, a, lda, bp, c, ldc, MR, nr, alpha, beta, bias, relu);
   }
 };
 

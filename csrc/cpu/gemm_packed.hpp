@@ -7,6 +7,8 @@
 //
 // K provides:
 //   using T;  MR, NR (micro-tile), KC, MC, NC (cache blocks)
+//   kStridedA: true if K::micro_kernel_strided_a(kc, a, lda, bp, c, ldc, nr, alpha, beta, bias, relu) runs a
+//     full MR-row tile reading A in place (a(i,p) = a[i*lda + p]) instead of from a packed micro-panel
 //   kTransposePack: true if K::pack_b_transposed(src, ldb, kc, cols, dst) packs a transposed B panel
 //     (dst[p*NR + j] = src[j*ldb + p], zero for j >= cols) faster than the generic loop here
 //   static void micro_kernel(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu)
@@ -22,6 +24,7 @@
 //         for jr in NC step NR               B micro-panel KC x NR  -> L1, reused across all ir
 //           for ir in MC step MR             A micro-panel MR x KC streamed from L2
 //             micro_kernel                   MR x NR tile of C in registers, rank-1 updates over KC
+// (With a narrow C and a row-major op(A), the AVX-512 path skips packing A: see kDirectAMaxPanels.)
 #pragma once
 
 #include <algorithm>
@@ -152,11 +155,18 @@ void pack_b(const GemmArgs<typename K::T>& g, int64_t p0, int64_t kc, int64_t j0
 
 // ---- kernel (rung 3 on one thread) ----------------------------------------------------------------
 
+// Packing A pays off when each packed micro-panel is reused by many B micro-panels (N / NR of them). For a
+// narrow C (the small layers of an MLP: N = 100 or 300) the copy costs about what it saves, so a row-major
+// op(A) is then read in place by the micro-kernel (MR row streams, which the hardware prefetchers follow).
+constexpr int64_t kDirectAMaxPanels = 5;
+
 // C = act(alpha*op(A)*op(B) + beta*C + bias), g.k >= 1, g.m, g.n >= 1.
 template <class K>
 void gemm_packed(const GemmArgs<typename K::T>& g) {
   using T = typename K::T;
   constexpr int MR = K::MR, NR = K::NR;
+  bool direct_a = false;
+  if constexpr (K::kStridedA) direct_a = !g.trans_a && g.n <= kDirectAMaxPanels * NR;
   const int64_t kc_max = std::min<int64_t>(K::KC, g.k);
   const int64_t mc_max = std::min<int64_t>(K::MC, round_up<K>(g.m, MR));
   const int64_t nc_max = std::min<int64_t>(K::NC, round_up<K>(g.n, NR));
@@ -176,15 +186,25 @@ void gemm_packed(const GemmArgs<typename K::T>& g) {
       const bool relu = last && g.relu;
       for (int64_t ic = 0; ic < g.m; ic += K::MC) {
         const int64_t mc = std::min<int64_t>(K::MC, g.m - ic);
-        pack_a<K>(g, ic, mc, pc, kc, ap);
+        // Direct A: only a last partial micro-panel (fewer than MR rows) is packed, with zero padding, so
+        // the micro-kernel never reads rows past the matrix.
+        const int64_t full_rows = direct_a ? mc / MR * MR : 0;
+        if (full_rows < mc) pack_a<K>(g, ic + full_rows, mc - full_rows, pc, kc, ap + full_rows * kc);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           const T* bpanel = bp + jr * kc;
           const T* bias_j = bias ? bias + jc + jr : nullptr;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            K::micro_kernel(kc, ap + ir * kc, bpanel, g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, mr, nr,
-                            g.alpha, beta, bias_j, relu);
+            T* c = g.c + (ic + ir) * g.ldc + jc + jr;
+            if constexpr (K::kStridedA) {
+              if (ir < full_rows) {
+                K::micro_kernel_strided_a(kc, g.a + (ic + ir) * g.lda + pc, g.lda, bpanel, c, g.ldc, nr, g.alpha,
+                                          beta, bias_j, relu);
+                continue;
+              }
+            }
+            K::micro_kernel(kc, ap + ir * kc, bpanel, c, g.ldc, mr, nr, g.alpha, beta, bias_j, relu);
           }
         }
       }
