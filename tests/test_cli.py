@@ -61,9 +61,25 @@ def test_train_small_subset(tmp_path, capsys):
     assert 0.6 < m["test_accuracy"] <= 1.0 and m["train_samples_per_s"] > 0
 
 
-def test_train_cnn_not_available(capsys):
-    assert cli.main(["train", "--model", "cnn"]) == 2
-    assert "not available yet" in capsys.readouterr().err
+@pytest.mark.skipif(not _have_fashion(), reason="Fashion-MNIST not found locally (apt-get install dataset-fashion-mnist)")
+def test_train_cnn_small_subset(tmp_path, capsys):
+    """--model cnn runs the CNN on (N, 28, 28) images end to end (the accuracy check is in
+    test_conv_layers.py; one epoch of 900 images only exercises the plumbing)."""
+    out = tmp_path / "cnn.json"
+    threads = fastann.get_num_threads()
+    try:
+        rc = cli.main(["train", "--model", "cnn", "--limit", "1000", "--epochs", "1", "--batch-size", "100",
+                       "--seed", "0", "--threads", "1", "--verbose", "2", "--metrics-out", str(out)])
+    finally:
+        fastann.set_num_threads(threads)
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "test accuracy:" in captured.out and "samples/s" in captured.out
+    assert "(Conv2D)" in captured.err and "(BatchNormalization)" in captured.err and "Epoch 1/1" in captured.err
+    assert "Non-trainable params: 192" in captured.err
+    m = json.loads(out.read_text())
+    assert m["model"] == "cnn" and m["epochs"] == 1 and m["train_samples"] == 900
+    assert 0.0 <= m["test_accuracy"] <= 1.0 and m["train_samples_per_s"] > 0
 
 
 @pytest.mark.parametrize("args, msg", [(["--epochs", "-1"], "--epochs"), (["--batch-size", "0"], "--batch-size"),

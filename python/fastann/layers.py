@@ -26,7 +26,9 @@ import numpy as np
 from . import initializers, ops
 from ._checks import is_cupy
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "ACTIVATIONS"]
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
+           "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
+           "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D"]
 
 #: Activation names a Dense or Activation layer accepts (the ops' names plus Keras aliases). "linear" and
 #: None mean identity; "softmax"/"log_softmax" act over the last axis.
@@ -424,3 +426,6 @@ class Reshape(Layer):
         if not self.need_input_grad:
             return None
         return grad_output.reshape((grad_output.shape[0],) + self.input_shape)
+
+
+from ._conv_layers import *  # noqa: E402,F401,F403 - Conv2D, pooling, BatchNormalization, ... (see that module)
