@@ -76,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--validation-split", type=float, default=0.1,
                    help="fraction of the training set held out for validation (default 0.1)")
     t.add_argument("--data-dir", default=None, help="directory with the four IDX files (searched first)")
+    t.add_argument("--device", default="cpu",
+                   help="where to train: cpu (default), cuda or cuda:N (needs fastann built with CUDA and CuPy)")
     t.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels")
     t.add_argument("--metrics-out", default=None, help="write the results as JSON to this file")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
@@ -111,6 +113,13 @@ def _train(args) -> int:
     if not 0.0 <= args.validation_split < 1.0:
         print(f"fastann train: --validation-split must be in [0, 1), got {args.validation_split}", file=sys.stderr)
         return 2
+    try:  # check the device before loading any data: asking for a GPU that is not usable fails fast
+        from . import _device  # noqa: PLC0415
+
+        _device.resolve("fastann train", args.device)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        print(f"fastann train: --device {args.device}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, (ValueError, TypeError)) else 1
     if args.threads is not None:
         if args.threads < 1:
             print(f"fastann train: --threads must be >= 1, got {args.threads}", file=sys.stderr)
@@ -137,12 +146,13 @@ def _train(args) -> int:
     else:
         model = build_mlp(x_train.shape[1], 10, args.seed)
     model.compile(optimizer=optimizers.get(args.optimizer, learning_rate=args.lr),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], device=args.device)
     threads = get_num_threads()
     if args.verbose:
         print(f"fastann {build_info()['version']}: {args.model} on {args.dataset} ({len(x_train)} train / "
               f"{len(x_test)} test), {args.optimizer} lr={args.lr}, batch {args.batch_size}, "
-              f"{args.epochs} epochs, seed {args.seed}, {threads} thread(s), SIMD {build_info()['simd']}",
+              f"{args.epochs} epochs, seed {args.seed}, device {model.device}, {threads} thread(s), "
+              f"SIMD {build_info()['simd']}",
               file=sys.stderr)
         model.summary(print_fn=lambda s: print(s, file=sys.stderr))
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
@@ -154,7 +164,8 @@ def _train(args) -> int:
     wall = time.perf_counter() - t_start
 
     print(f"test accuracy: {test_acc:.4f}   test loss: {test_loss:.4f}")
-    print(f"training throughput: {samples_per_s:,.0f} samples/s ({threads} thread(s), batch {args.batch_size}, "
+    where = f"{threads} thread(s)" if model.device == "cpu" else model.device
+    print(f"training throughput: {samples_per_s:,.0f} samples/s ({where}, batch {args.batch_size}, "
           f"validation excluded)")
     print(f"wall time: {wall:.1f} s")
     if args.metrics_out:
@@ -163,7 +174,7 @@ def _train(args) -> int:
             "epochs": len(history.epoch_seconds), "history": history.history,
             "epoch_seconds": history.epoch_seconds, "wall_time_s": wall, "model": args.model,
             "dataset": args.dataset, "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
-            "seed": args.seed, "threads": threads, "train_samples": n_fit, "test_samples": len(x_test),
+            "seed": args.seed, "threads": threads, "device": model.device, "train_samples": n_fit, "test_samples": len(x_test),
         }
         directory = os.path.dirname(os.path.abspath(args.metrics_out))
         os.makedirs(directory, exist_ok=True)

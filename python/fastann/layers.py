@@ -23,7 +23,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import initializers, ops
+from . import _device, initializers, ops
 from ._checks import is_cupy
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
@@ -147,6 +147,28 @@ class Layer:
 
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)
+
+    # -- device -------------------------------------------------------------------------------------
+    def to(self, device):
+        """Move the layer to ``device`` ("cpu", "cuda", "cuda:N") and return it.
+
+        Every array the layer holds moves: parameters, gradients, non-trainable state (BatchNormalization's
+        moving statistics), and cached arrays (saved activations, AveragePooling2D's padding scale). The
+        copies are exact. A layer not built yet just records the array module; its parameters are then
+        created on the device (initialized on the host from the same seeded generator, so the same seed
+        gives the same weights on every device). Raises ValueError for an unknown device string and
+        RuntimeError (saying why) when CUDA is asked for but not usable."""
+        xp, _, index = _device.resolve(f"{self.name}.to", device)
+        with _device.context(index, xp):
+            self._move_to(xp)
+        return self
+
+    def _move_to(self, xp) -> None:
+        """Move every array attribute to ``xp`` (numpy or cupy); see :meth:`to`."""
+        for k, v in list(vars(self).items()):
+            if k != "xp":
+                setattr(self, k, _device.move(v, xp))
+        self.xp = xp
 
     # -- running ------------------------------------------------------------------------------------
     def __call__(self, x, training=False):

@@ -111,7 +111,12 @@ class Metric:
     def result(self) -> float:
         """The mean so far (NaN before any update); folds the pending per-batch sums into a float."""
         if self._sums:
-            self._total += sum(float(s) for s in self._sums)
+            if type(self._sums[0]).__module__.split(".")[0] == "cupy":
+                # add the pending device scalars on the GPU: one device-to-host read, not one per batch
+                xp = _xp(self._sums[0])
+                self._total += float(xp.stack(self._sums).astype(xp.float64).sum())
+            else:
+                self._total += sum(float(s) for s in self._sums)
             self._sums.clear()
         if self._count == 0:
             return float("nan")

@@ -23,6 +23,7 @@ The same ``seed`` gives the same run: it seeds the weight initializers, the drop
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 import tempfile
@@ -30,6 +31,7 @@ import time
 
 import numpy as np
 
+from . import _device
 from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -53,9 +55,69 @@ class _Mean:
 
     def result(self) -> float:
         if self.pending:
-            self.total += sum(float(v) * n for v, n in self.pending)
+            values = [v for v, _ in self.pending]
+            if is_cupy(values[0]):
+                # sum the pending device scalars on the GPU: ONE device-to-host read instead of one per batch
+                import cupy  # noqa: PLC0415
+
+                weights = cupy.asarray(np.array([n for _, n in self.pending], dtype=np.float64))
+                self.total += float((cupy.stack(values).astype(cupy.float64) * weights).sum())
+            else:
+                self.total += sum(float(v) * n for v, n in self.pending)
             self.pending.clear()
         return self.total / self.count if self.count else float("nan")
+
+
+class _HostToDevice:
+    """Copies batches of host (NumPy) data into one preallocated GPU buffer.
+
+    Each batch is gathered on the host into one of two pinned (page-locked) buffers, then copied to the
+    device asynchronously on CuPy's current stream, the stream the kernels run on: the copy of batch b+1
+    is queued behind the kernels of step b, so the device buffer can be reused without a host sync. A
+    pinned buffer is written again only after an event says the copy that last read it has finished (two
+    steps earlier, so normally no wait). Pageable memory would make every copy wait for the GPU to drain.
+    """
+
+    def __init__(self, cupy, rows, item_shape, dtype):
+        import cupyx  # noqa: PLC0415 - ships with cupy
+
+        shape = (int(rows),) + tuple(item_shape)
+        self.cupy = cupy
+        self.device = cupy.empty(shape, dtype=dtype)
+        self.pinned = [cupyx.empty_pinned(shape, dtype=dtype) for _ in range(2)]
+        self.copied = [None, None]   # per pinned buffer: event recorded after its last copy was queued
+        self.turn = 0
+
+    def put(self, src, idx=None):
+        """Rows ``idx`` of host array ``src`` (or all of ``src`` when idx is None) as a device array view."""
+        k = self.turn
+        self.turn ^= 1
+        if self.copied[k] is not None:
+            self.copied[k].synchronize()
+        m = src.shape[0] if idx is None else idx.shape[0]
+        host = self.pinned[k][:m]
+        if idx is None:
+            np.copyto(host, src)
+        else:
+            np.take(src, idx, axis=0, out=host, mode="clip")
+        stream = self.cupy.cuda.get_current_stream()
+        dev = self.device[:m]
+        dev.set(host, stream=stream)
+        event = self.cupy.cuda.Event(disable_timing=True)
+        event.record(stream)
+        self.copied[k] = event
+        return dev
+
+
+def _on_device(method):
+    """Run a Sequential method with the model's GPU current (CuPy allocates and launches there)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self.xp is np:
+            return method(self, *args, **kwargs)
+        with self.xp.cuda.Device(self._device_index):
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 def _positive_int(what, v):
@@ -84,6 +146,8 @@ class Sequential:
         self._init_rng = np.random.default_rng(init_seed)
         self._shuffle_rng = np.random.default_rng(shuffle_seed)
         self.xp = np
+        self.device = "cpu"
+        self._device_index = 0
         self.layers: list = []
         self.built = False
         self.optimizer = None
@@ -141,9 +205,41 @@ class Sequential:
         self._param_keys = [(l, k) for l in self.layers for k in l.trainable_names]
         self._params = [l.params[k] for l, k in self._param_keys]
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
+    def to(self, device) -> "Sequential":
+        """Move the model to ``device`` ("cpu", "cuda", "cuda:N") and return it (``model.to("cuda")``).
+
+        Moves every layer's parameters, gradients and non-trainable state (BatchNormalization's moving
+        statistics) and the optimizer's state (Adam's m and v, momentum buffers, ...) between NumPy and
+        CuPy, exactly (same bits). Layers added or built later create their parameters on the device.
+        fit / evaluate / predict then take NumPy data and copy each batch to the GPU; predict returns NumPy.
+        Raises ValueError for an unknown device string and RuntimeError, saying why, when CUDA is asked for
+        but not usable (fastann built without CUDA, runtime failed to load, no device, CuPy not installed).
+        """
+        xp, name, index = _device.resolve("Sequential.to", device)
+        if xp is not np and self.xp is not np and index != self._device_index:
+            self._move_to(np, 0)  # GPU to another GPU: through the host, simple and exact
+        self._move_to(xp, index)
+        self.device = name
+        return self
+
+    def _move_to(self, xp, index) -> None:
+        with _device.context(index, xp):
+            for layer in self.layers:
+                layer._move_to(xp)
+            if self.optimizer is not None:
+                self.optimizer._move_to(xp)
+        self.xp, self._device_index = xp, index
+        if self.built:
+            self._index_parameters()  # the parameter list now holds the moved arrays
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, device=None) -> None:
         """Set the optimizer (name or Optimizer), the loss (name or Loss) and metrics (list of names or
-        Metrics; "accuracy" resolves from the loss like Keras). ValueError/TypeError for unknown ones."""
+        Metrics; "accuracy" resolves from the loss like Keras). ValueError/TypeError for unknown ones.
+
+        ``device``: None keeps the model where it is; "cpu", "cuda" or "cuda:N" moves it there (and the
+        optimizer's state) like :meth:`to`, raising like :meth:`to` before anything is changed."""
+        if device is not None:
+            _device.resolve("Sequential.compile", device)  # fail before changing anything
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = None if loss is None else losses_module.get(loss)
         if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, (list, tuple))):
@@ -152,6 +248,10 @@ class Sequential:
         names = [m.name for m in self.metrics]
         if len(set(names)) != len(names):
             raise ValueError(f"Sequential.compile: duplicate metric names {names}")
+        if device is not None:
+            self.to(device)
+        elif self.xp is not np:
+            self.optimizer._move_to(self.xp)  # an optimizer instance that already holds host state
 
     # -- helpers ------------------------------------------------------------------------------------
     @property
@@ -165,9 +265,21 @@ class Sequential:
         if self.loss is None or self.optimizer is None:
             raise ValueError(f"Sequential.{what}: call compile(optimizer=..., loss=...) first")
 
+    def _check_side(self, what, name, a):
+        if not isinstance(a, np.ndarray) and not is_cupy(a):
+            raise TypeError(f"Sequential.{what}: {name} must be a numpy array, got {type(a).__name__}")
+        if is_cupy(a) and self.xp is np:
+            raise TypeError(f"Sequential.{what}: {name} is a CuPy (GPU) array but the model is on the CPU; "
+                            f"pass a numpy array or call model.to('cuda') first")
+
+    def _cast(self, a, dtype):
+        """``a`` as a C-contiguous array of ``dtype`` on the side where it lives (NumPy data stays on the
+        host even for a GPU model: fit/evaluate/predict copy it to the device batch by batch)."""
+        xp = self.xp if is_cupy(a) else np
+        return xp.ascontiguousarray(xp.asarray(a, dtype=dtype))
+
     def _prepare_x(self, what, x):
-        if not isinstance(x, np.ndarray) and not is_cupy(x):
-            raise TypeError(f"Sequential.{what}: x must be a numpy array, got {type(x).__name__}")
+        self._check_side(what, "x", x)
         if x.ndim < 2:
             raise ValueError(f"Sequential.{what}: x must be (N, ...) with a batch axis, got shape {x.shape}")
         if x.shape[0] == 0:
@@ -179,15 +291,12 @@ class Sequential:
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"Sequential.{what}: the model takes inputs of shape (N, "
                              f"{', '.join(map(str, self.input_shape))}), got x of shape {x.shape}")
-        xp = self.xp
-        return xp.ascontiguousarray(xp.asarray(x, dtype=self.dtype))
+        return self._cast(x, self.dtype)
 
     def _prepare_y(self, what, y, n):
-        if not isinstance(y, np.ndarray) and not is_cupy(y):
-            raise TypeError(f"Sequential.{what}: y must be a numpy array, got {type(y).__name__}")
+        self._check_side(what, "y", y)
         if y.shape[0] != n:
             raise ValueError(f"Sequential.{what}: x has {n} samples but y has {y.shape[0]}")
-        xp = self.xp
         if self.loss.target_kind == "labels":
             if y.dtype.kind not in "iu":
                 raise TypeError(f"Sequential.{what}: {self.loss.name} takes integer class labels, got y of "
@@ -202,16 +311,37 @@ class Sequential:
                 bad = lo if lo < 0 else hi
                 raise ValueError(f"Sequential.{what}: label {bad} is out of range for {classes} classes "
                                  f"(the model outputs {self.output_shape})")
-            return xp.ascontiguousarray(xp.asarray(y, dtype=np.int64))
+            return self._cast(y, np.int64)
         if tuple(y.shape[1:]) != tuple(self.output_shape):
             raise ValueError(f"Sequential.{what}: y must have shape (N, {', '.join(map(str, self.output_shape))})"
                              f" like the model output, got {y.shape}")
-        return xp.ascontiguousarray(xp.asarray(y, dtype=self.dtype))
+        return self._cast(y, self.dtype)
 
     def _take(self, a, idx, out):
-        if self.xp is np:
+        if isinstance(a, np.ndarray):
             return np.take(a, idx, axis=0, out=out, mode="clip")  # mode="clip": no internal buffering
         return self.xp.take(a, idx, axis=0, out=out)
+
+    def _batch_source(self, a, rows):
+        """A function ``get(lo, hi, order, order_dev)`` giving the batch of ``a`` (N, ...) on the model's
+        device: rows lo:hi, or with a permutation, rows ``order[lo:hi]`` (``order_dev`` is the same
+        permutation as a device array, used when ``a`` lives on the GPU). Batches come from ONE
+        preallocated buffer, so each is valid until the next call."""
+        if self.xp is not np and isinstance(a, np.ndarray):  # host data, GPU model
+            feeder = _HostToDevice(self.xp, rows, a.shape[1:], a.dtype)
+
+            def get(lo, hi, order, order_dev):
+                return feeder.put(a[lo:hi]) if order is None else feeder.put(a, order[lo:hi])
+            return get
+        on_host = isinstance(a, np.ndarray)
+        buf = (np if on_host else self.xp).empty((rows,) + a.shape[1:], dtype=a.dtype)
+        take = self._take
+
+        def get(lo, hi, order, order_dev):
+            if order is None:
+                return a[lo:hi]  # a contiguous slice: no copy
+            return take(a, (order if on_host else order_dev)[lo:hi], buf[: hi - lo])
+        return get
 
     def _forward(self, x, training=False, logits=False):
         """Run all layers; with ``logits`` the last one skips its softmax."""
@@ -252,6 +382,7 @@ class Sequential:
                 m.update_state(yb, out)
 
     # -- training -----------------------------------------------------------------------------------
+    @_on_device
     def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0):
         """Train for ``epochs`` epochs of mini-batches (``keras.Model.fit``).
@@ -305,8 +436,9 @@ class Sequential:
         n = x.shape[0]
         steps = -(-n // batch_size)
         fused = self._fused_softmax_loss
-        xbuf = self.xp.empty((min(batch_size, n),) + x.shape[1:], dtype=x.dtype)
-        ybuf = self.xp.empty((min(batch_size, n),) + y.shape[1:], dtype=y.dtype)
+        x_batch = self._batch_source(x, min(batch_size, n))
+        y_batch = self._batch_source(y, min(batch_size, n))
+        data_on_device = is_cupy(x) or is_cupy(y)
 
         history = callbacks_module.History()
         history.epoch_seconds = []
@@ -337,18 +469,14 @@ class Sequential:
                 return logs
 
             t0 = time.perf_counter()
+            # the permutation is drawn on the host whatever the device: the same seed shuffles the same way
             order = self._shuffle_rng.permutation(n) if shuffle else None
-            if order is not None and self.xp is not np:
-                order = self.xp.asarray(order)
+            order_dev = self.xp.asarray(order) if order is not None and data_on_device else None
             for b in range(steps):
                 lo = b * batch_size
                 hi = min(lo + batch_size, n)
-                if order is None:
-                    xb, yb = x[lo:hi], y[lo:hi]  # contiguous slices: no copy
-                else:
-                    idx = order[lo:hi]
-                    xb = self._take(x, idx, xbuf[: hi - lo])
-                    yb = self._take(y, idx, ybuf[: hi - lo])
+                xb = x_batch(lo, hi, order, order_dev)
+                yb = y_batch(lo, hi, order, order_dev)
                 for cb in batch_cbs:
                     cb.on_train_batch_begin(b, {})
                 loss, out = self._train_step(xb, yb, fused)
@@ -374,6 +502,7 @@ class Sequential:
             cb.on_train_end({})
         return history
 
+    @_on_device
     def evaluate(self, x=None, y=None, batch_size=32, verbose=0, return_dict=False):
         """Loss (and metrics) on (x, y) in inference mode (dropout off), like ``keras.Model.evaluate``.
 
@@ -388,8 +517,11 @@ class Sequential:
         loss_mean = _Mean()
         for m in self.metrics:
             m.reset_state()
+        rows = min(batch_size, x.shape[0])
+        x_batch, y_batch = self._batch_source(x, rows), self._batch_source(y, rows)
         for lo in range(0, x.shape[0], batch_size):
-            xb, yb = x[lo:lo + batch_size], y[lo:lo + batch_size]
+            hi = min(lo + batch_size, x.shape[0])
+            xb, yb = x_batch(lo, hi, None, None), y_batch(lo, hi, None, None)
             out = self._forward(xb, training=False, logits=fused)
             loss = self.loss.logits_forward(out, yb) if fused else self.loss.forward(out, yb)
             loss_mean.add(loss, xb.shape[0])
@@ -403,19 +535,27 @@ class Sequential:
             return result
         return result["loss"] if not self.metrics else list(result.values())
 
+    @_on_device
     def predict(self, x, batch_size=32, verbose=0):
-        """Model outputs for ``x`` (N, *input_shape) in inference mode: an (N, *output_shape) array of the
-        model dtype (probabilities when the last layer is a softmax)."""
+        """Model outputs for ``x`` (N, *input_shape) in inference mode: an (N, *output_shape) NumPy array of
+        the model dtype (probabilities when the last layer is a softmax), on every device: a GPU model
+        fills a device array batch by batch and copies it to the host once at the end."""
         batch_size = _positive_int("predict: batch_size", batch_size)
         x = self._prepare_x("predict", x)
-        out = self.xp.empty((x.shape[0],) + tuple(self.output_shape), dtype=self.dtype)
-        for lo in range(0, x.shape[0], batch_size):
-            out[lo:lo + batch_size] = self._forward(x[lo:lo + batch_size], training=False)
-        return out
+        n = x.shape[0]
+        out = self.xp.empty((n,) + tuple(self.output_shape), dtype=self.dtype)
+        x_batch = self._batch_source(x, min(batch_size, n))
+        for lo in range(0, n, batch_size):
+            hi = min(lo + batch_size, n)
+            out[lo:hi] = self._forward(x_batch(lo, hi, None, None), training=False)
+        return out if self.xp is np else out.get()
 
+    @_on_device
     def __call__(self, x, training=False):
         """Forward pass of one batch (builds the model on first use)."""
         x = self._prepare_x("__call__", x)
+        if self.xp is not np:
+            x = self.xp.asarray(x)  # one host-to-device copy; the result stays on the device
         return self._forward(x, training=training)
 
     # -- inspection and weights ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numbers
 
-from . import ops
+from . import _device, ops
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "get"]
 
@@ -77,6 +77,10 @@ class Optimizer:
         step = self._step
         for p, g, s in zip(params, grads, self._states):
             step(p, g, s)
+
+    def _move_to(self, xp) -> None:
+        """Move the per-parameter state arrays to ``xp`` (numpy or cupy), exactly (``Sequential.to``)."""
+        self._states = _device.move(self._states, xp)
 
     def _step(self, param, grad, state) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
