@@ -202,7 +202,7 @@ class Layer:
             raise ValueError(f"{self.name}: set_weights got {len(weights)} arrays, the layer has "
                              f"{len(self.params)} ({', '.join(self.params)})")
         for (k, p), w in zip(self.params.items(), weights):
-            w = np.asarray(w)
+            w = _device.move(w if hasattr(w, "shape") else np.asarray(w), self.xp)  # NumPy or CuPy in
             if w.shape != p.shape:
                 raise ValueError(f"{self.name}: weight {k!r} has shape {p.shape}, got {w.shape}")
             p[...] = self.xp.asarray(w, dtype=p.dtype)

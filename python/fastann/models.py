@@ -85,7 +85,9 @@ class _HostToDevice:
         self.cupy = cupy
         self.device = cupy.empty(shape, dtype=dtype)
         self.pinned = [cupyx.empty_pinned(shape, dtype=dtype) for _ in range(2)]
-        self.copied = [None, None]   # per pinned buffer: event recorded after its last copy was queued
+        # per pinned buffer: event recorded after its last copy was queued. When the feeder is dropped, every
+        # copy has finished: fit/evaluate/predict read a result from the stream (a sync) before returning.
+        self.copied = [None, None]
         self.turn = 0
 
     def put(self, src, idx=None):
@@ -176,6 +178,7 @@ class Sequential:
             return self.layers[0].input_shape
         return None
 
+    @_on_device
     def build(self, input_shape) -> None:
         """Build every layer for per-sample ``input_shape`` (no batch axis), e.g. (784,)."""
         if not self.layers:
