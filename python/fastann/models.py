@@ -254,7 +254,7 @@ class Sequential:
         if device is not None:
             self.to(device)
         elif self.xp is not np:
-            self.optimizer._move_to(self.xp)  # an optimizer instance that already holds host state
+            self._move_to(self.xp, self._device_index)  # e.g. an optimizer instance holding host state
 
     # -- helpers ------------------------------------------------------------------------------------
     @property
