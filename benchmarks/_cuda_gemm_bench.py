@@ -50,13 +50,16 @@ def _time(cp, fn, repeats: int, warmup: int = 2) -> float:
 
 def run(sizes=None, rungs=None, repeats: int = 10, mlp: bool = True, log=print) -> dict:
     """Benchmark the CUDA rungs; returns {"device", "peak_gflops", "rows": [...]} (one row per shape x rung)."""
-    import cupy as cp
-
+    import fastann
     from fastann import _backend
 
+    if not fastann.cuda.is_available():
+        raise SystemExit(f"bench_gemm --device cuda: no usable GPU: {fastann.cuda.why_unavailable()}")
+    try:
+        import cupy as cp
+    except ImportError as exc:
+        raise SystemExit(f"bench_gemm --device cuda needs CuPy (pip install fastann[cuda]): {exc}") from exc
     k = _backend.cuda
-    if k is None or k.device_count() == 0:
-        raise RuntimeError("bench: no usable GPU (fastann._cuda missing or no device)")
     props = k.get_device_properties(0)
     peak = fp32_peak_gflops(props)
     sizes = SQUARE if sizes is None else sizes

@@ -4,6 +4,7 @@
     python benchmarks/bench_gemm.py            # n = 128..2048 and the MLP's shapes, 1 and 2 threads
     python benchmarks/bench_gemm.py --quick    # fewer sizes and repeats
     python benchmarks/bench_gemm.py --busy-core  # also: 2-thread GEMM while a busy loop holds a core
+    python benchmarks/bench_gemm.py --device cuda  # the CUDA ladder vs cuBLAS (see _cuda_gemm_bench.py)
 
 Prints, per case and thread count: median time, GFLOP/s, the ratio to NumPy (NumPy time / fastann time:
 > 1 means fastann is faster) and the share of the CPU's FMA peak, measured here by
@@ -208,10 +209,24 @@ def main():
     ap.add_argument("--cpu-time", action="store_true",
                     help="time with process CPU time instead of wall time (for a machine shared with other jobs)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_gemm.json"))
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="cuda: the CUDA ladder against cuBLAS (benchmarks/_cuda_gemm_bench.py; needs a GPU and CuPy)")
     ap.add_argument("--numpy-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.numpy_worker:
         numpy_worker(args.numpy_worker)
+        return
+    if args.device == "cuda":
+        sys.path.insert(0, HERE)
+        import _cuda_gemm_bench  # noqa: PLC0415
+
+        res = _cuda_gemm_bench.run(sizes=[1024, 4096] if args.quick else None, repeats=5 if args.quick else 10,
+                                   mlp=args.cases in ("all", "mlp"))
+        out = os.path.join(os.path.dirname(args.out), "bench_gemm_cuda.json")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "w") as f:
+            json.dump(res, f, indent=1)
+        print(f"wrote {out}")
         return
 
     import fastann

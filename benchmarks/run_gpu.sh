@@ -30,6 +30,12 @@ echo "== tests"
 python -m pytest -q -rs "$ROOT/tests" -p no:cacheprovider 2>&1 | tee "$ROOT/$OUT/tests.log" | tail -40
 echo "== CUDA GEMM benchmark"
 python "$ROOT/benchmarks/bench_gemm_cuda.py" 2>&1 | tee "$ROOT/$OUT/bench_gemm_cuda.log"
+# Other CUDA-only benchmark scripts (bench_conv_cuda.py, ...).
+for f in "$ROOT"/benchmarks/bench_*_cuda.py; do
+  [ "$(basename "$f")" = bench_gemm_cuda.py ] && continue
+  echo "== $(basename "$f")"
+  python "$f" 2>&1 | tee "$ROOT/$OUT/$(basename "$f" .py).log"
+done
 # The other benchmarks take --device cuda where their owners added it.
 for b in bench_conv bench_mlp bench_cnn; do
   if [ -f "$ROOT/benchmarks/$b.py" ] && grep -q -- "--device" "$ROOT/benchmarks/$b.py"; then

@@ -74,6 +74,40 @@ def test_dropout_bits_match_the_cpu():
             assert cuda_mod.dropout_bits(seed, i) == _backend.cpu.dropout_bits(seed, i)
 
 
+def _signature(fn):
+    """[(name, default)] from pybind11's first docstring line, e.g. 'gemm(c: object, ..., kernel: int = 0) -> None'."""
+    head = fn.__doc__.split("\n")[0]
+    inner = head[head.index("(") + 1: head.rindex(") ->")]
+    args, depth, cur = [], 0, ""
+    for ch in inner:
+        depth += ch in "([" and 1 or 0
+        depth -= ch in ")]" and 1 or 0
+        if ch == "," and depth == 0:
+            args.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    args.append(cur.strip())
+    return [(a.split(":")[0].strip(), a.split("=")[1].strip() if "=" in a else None) for a in args if a != "*"]
+
+
+CPU_ONLY = {"fma_peak_gflops", "get_num_threads", "set_num_threads", "simd_level", "compile_info"}
+
+
+@needs_module
+def test_every_cpu_function_has_a_cuda_twin_with_the_same_signature():
+    # fastann.ops calls k.<name>(...) identically on both modules, so names, argument names and defaults must
+    # agree (the CUDA module may add keyword-only extras, such as the losses' check_labels).
+    for name in sorted(n for n in dir(_backend.cpu) if not n.startswith("_") and n not in CPU_ONLY):
+        fn = getattr(_backend.cpu, name)
+        if not callable(fn):
+            continue
+        assert hasattr(cuda_mod, name), f"fastann._cuda lacks {name}"
+        cpu_sig = _signature(fn)
+        cuda_sig = [a for a in _signature(getattr(cuda_mod, name)) if a[0] != "check_labels"]
+        assert cuda_sig == cpu_sig, f"{name}: _cpu {cpu_sig} != _cuda {cuda_sig}"
+
+
 class FakeDeviceArray:
     """An object with a __cuda_array_interface__ whose pointer must never be used (every call fails a check)."""
 

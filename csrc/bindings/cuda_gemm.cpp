@@ -166,20 +166,21 @@ void linear_backward_binding(py::object dinp_, py::object dweight_, py::object d
 }  // namespace
 
 void bind_gemm(py::module_& m) {
-  m.def("gemm", &gemm_binding, py::arg("c"), py::arg("a"), py::arg("b"), py::arg("trans_a"), py::arg("trans_b"),
-        py::arg("alpha"), py::arg("beta"), py::arg("kernel"),
+  m.def("gemm", &gemm_binding, py::arg("c"), py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
+        py::arg("trans_b") = false, py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("kernel") = 0,
         "c (M,N) = alpha * op(a) @ op(b) + beta * c on the GPU, in place. a (M,K) or (K,M) if trans_a, b (K,N) or\n"
         "(N,K) if trans_b; float32 (kernels 1-7) or float64 (kernels 1-5); kernel 0/None = auto.\n"
         "beta == 0 never reads c. Raises TypeError (not CuPy arrays, dtype), ValueError (shapes, kernel).");
-  m.def("gemm_batched", &gemm_batched_binding, py::arg("c"), py::arg("a"), py::arg("b"), py::arg("trans_a"),
-        py::arg("trans_b"), py::arg("alpha"), py::arg("beta"), py::arg("kernel"),
+  m.def("gemm_batched", &gemm_batched_binding, py::arg("c"), py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
+        py::arg("trans_b") = false, py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("kernel") = 0,
         "CUDA only: c[z] = alpha * op(a[z]) @ op(b[z]) + beta * c[z] for every z, one launch (grid z). a (B,M,K)\n"
         "or (B,K,M), b (B,K,N) or (B,N,K), c (B,M,N); B <= 65535; same kernels and checks as gemm.");
   m.def("linear_forward", &linear_forward_binding, py::arg("out"), py::arg("input"), py::arg("weight"),
-        py::arg("bias"), py::arg("activation"),
+        py::arg("bias") = py::none(), py::arg("activation") = py::none(),
         "out (N,out) = input (N,in) @ weight (out,in).T + bias (out,) [then relu], one GEMM with a fused epilogue.");
   m.def("linear_backward", &linear_backward_binding, py::arg("dinput"), py::arg("dweight"), py::arg("dbias"),
-        py::arg("grad_output"), py::arg("input"), py::arg("weight"), py::arg("output"), py::arg("activation"),
+        py::arg("grad_output"), py::arg("input"), py::arg("weight"), py::arg("output") = py::none(),
+        py::arg("activation") = py::none(),
         "Gradients of linear_forward: dinput (N,in) (skipped when None), dweight (out,in), dbias (out,) (skipped\n"
         "when None). With activation='relu' grad_output is first masked by output > 0 (output required).");
   m.attr("GEMM_NUM_KERNELS") = cuda::kGemmNumKernels;
