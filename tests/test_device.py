@@ -9,6 +9,7 @@ GPU and back keeps every weight and every optimizer state bit for bit.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -157,6 +158,16 @@ def test_cli_train_device_cuda_without_cuda_fails_clearly(capsys):
     err = capsys.readouterr().err
     assert rc == 1
     assert "--device cuda" in err and "CUDA was asked for but" in err and WHY_NOT in err
+
+
+def test_cuda_without_cupy_says_how_to_install_it(monkeypatch):
+    # a machine where fastann._cuda works but CuPy is missing: the error names the extra to install
+    monkeypatch.setattr(fastann.cuda, "why_unavailable", lambda: None)
+    monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
+    model = _mlp()
+    with pytest.raises(RuntimeError, match=r"CuPy is not installed .*pip install fastann\[cuda\]"):
+        model.to("cuda")
+    assert model.device == "cpu" and model.xp is np
 
 
 def test_cli_train_unknown_device_is_usage_error(capsys):
