@@ -174,7 +174,8 @@ def _train(args) -> int:
             "epochs": len(history.epoch_seconds), "history": history.history,
             "epoch_seconds": history.epoch_seconds, "wall_time_s": wall, "model": args.model,
             "dataset": args.dataset, "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
-            "seed": args.seed, "threads": threads, "device": model.device, "train_samples": n_fit, "test_samples": len(x_test),
+            "seed": args.seed, "threads": threads, "device": model.device, "train_samples": n_fit,
+            "test_samples": len(x_test),
         }
         directory = os.path.dirname(os.path.abspath(args.metrics_out))
         os.makedirs(directory, exist_ok=True)
