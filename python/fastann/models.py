@@ -85,17 +85,17 @@ class _HostToDevice:
         self.cupy = cupy
         self.device = cupy.empty(shape, dtype=dtype)
         self.pinned = [cupyx.empty_pinned(shape, dtype=dtype) for _ in range(2)]
-        # per pinned buffer: event recorded after its last copy was queued. When the feeder is dropped, every
+        # per pinned buffer: an event re-recorded after each copy from it is queued (synchronize() waits for
+        # the latest record; on a never-recorded event it returns at once). When the feeder is dropped every
         # copy has finished: fit/evaluate/predict read a result from the stream (a sync) before returning.
-        self.copied = [None, None]
+        self.copied = [cupy.cuda.Event(disable_timing=True) for _ in range(2)]
         self.turn = 0
 
     def put(self, src, idx=None):
         """Rows ``idx`` of host array ``src`` (or all of ``src`` when idx is None) as a device array view."""
         k = self.turn
         self.turn ^= 1
-        if self.copied[k] is not None:
-            self.copied[k].synchronize()
+        self.copied[k].synchronize()
         m = src.shape[0] if idx is None else idx.shape[0]
         host = self.pinned[k][:m]
         if idx is None:
@@ -105,9 +105,7 @@ class _HostToDevice:
         stream = self.cupy.cuda.get_current_stream()
         dev = self.device[:m]
         dev.set(host, stream=stream)
-        event = self.cupy.cuda.Event(disable_timing=True)
-        event.record(stream)
-        self.copied[k] = event
+        self.copied[k].record(stream)
         return dev
 
 
