@@ -92,7 +92,7 @@ constexpr double kRobustMinMacs = 1.0e8;
 
 // Busy-core back-off of rung 4 (see gemm_kernel4_packed_simd_threaded).
 constexpr int64_t kBackoffNs = 50'000'000;  // 50 ms
-constexpr int64_t kLateNs = 200'000;        // 200 us
+constexpr int64_t kLateNs = 1'000'000;      // 1 ms
 std::atomic<int64_t> g_single_thread_until_ns{0};
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -254,7 +254,8 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
     }
   }
   // A helper that started more than kLateNs after the fork was not running: another process holds its core
-  // (a sleeping helper on an idle core wakes within tens of microseconds). The call then paid a fork/join
+  // (a sleeping helper on an idle core wakes within tens of microseconds; 1 ms leaves room for a slow
+  // virtual-machine wake-up, while a helper descheduled for another process misses a whole slice, several ms). The call then paid a fork/join
   // and waited for nothing, so mid-sized products run on one thread for a while before trying again.
   if (latest_arrival_ns - fork_ns > kLateNs)
     g_single_thread_until_ns.store(now_ns() + kBackoffNs, std::memory_order_relaxed);
