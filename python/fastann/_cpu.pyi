@@ -1,0 +1,227 @@
+# Type stub of fastann._cpu, generated from the compiled module with pybind11-stubgen (signatures and docstrings
+# as bound in csrc/bindings/); regenerate after changing a binding: pybind11-stubgen fastann._cpu -o <dir>
+"""
+fastann CPU kernels (hand-written C++, OpenMP, run-time selected SIMD path)
+"""
+from __future__ import annotations
+import collections.abc
+import numpy
+import typing
+__all__: list[str] = ['activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_kernel', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'fma_peak_gflops', 'gemm', 'get_num_threads', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'rmsprop_step', 'set_num_threads', 'sgd_step', 'simd_level', 'softmax_backward', 'softmax_forward', 'upsample2d_backward', 'upsample2d_forward']
+def activation_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, input: numpy.ndarray, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    dinput = grad_output * f'(input) elementwise (the gradient computed from the forward's input; NaN where input is NaN). Same names, param and checks as activation_forward. Releases the GIL.
+    """
+def activation_forward(out: numpy.ndarray, input: numpy.ndarray, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    out = f(input) elementwise, f named by `name` (one of: linear, relu, leaky_relu, elu, selu, sigmoid, hard_sigmoid, tanh, softplus, softsign, relu6, silu, hard_silu, gelu, gelu_tanh, mish, exponential, identity, swish, hard_swish; 'gelu' is the exact erf form, 'gelu_tanh' the tanh approximation). `param` is leaky_relu's negative_slope or elu's alpha, ignored otherwise. out and input: C-contiguous float32/float64 arrays of one shape and dtype (any ndim, non-empty; out may be input). TypeError for a dtype, ValueError for a shape, contiguity, read-only output or unknown name. Releases the GIL.
+    """
+def adadelta_step(param: numpy.ndarray, accum_grad: numpy.ndarray, accum_update: numpy.ndarray, grad: numpy.ndarray, lr: typing.SupportsFloat | typing.SupportsIndex = 1.0, rho: typing.SupportsFloat | typing.SupportsIndex = 0.95, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    Adadelta step in place (Zeiler 2012 / torch.optim.Adadelta): s = rho s + (1-rho) g^2; d = sqrt(u + eps) / sqrt(s + eps) g; u = rho u + (1-rho) d^2; p -= lr d.
+    """
+def adagrad_step(param: numpy.ndarray, accumulator: numpy.ndarray, grad: numpy.ndarray, lr: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    Adagrad step in place (Duchi et al. 2011 / torch.optim.Adagrad): g = grad + wd p; acc += g^2; p -= lr g / (sqrt(acc) + eps).
+    """
+def adam_step(param: numpy.ndarray, exp_avg: numpy.ndarray, exp_avg_sq: numpy.ndarray, max_exp_avg_sq: numpy.ndarray | None, grad: numpy.ndarray, step: typing.SupportsInt | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    Adam step in place (Kingma & Ba 2015 Alg. 1 / torch.optim.Adam, L2 weight decay): g = grad + wd p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; [AMSGrad: vmax = max(vmax, v), v = vmax]; p -= lr / (1-b1^t) * m / (sqrt(v / (1-b2^t)) + eps).
+    """
+def adamax_step(param: numpy.ndarray, exp_avg: numpy.ndarray, exp_inf: numpy.ndarray, grad: numpy.ndarray, step: typing.SupportsInt | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    Adamax step in place (Kingma & Ba 2015 sec. 7.1 / torch.optim.Adamax): m = b1 m + (1-b1) g; u = max(b2 u, |g| + eps); p -= lr / (1-b1^t) m / u.
+    """
+def adamw_step(param: numpy.ndarray, exp_avg: numpy.ndarray, exp_avg_sq: numpy.ndarray, max_exp_avg_sq: numpy.ndarray | None, grad: numpy.ndarray, step: typing.SupportsInt | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.004) -> None:
+    """
+    AdamW step in place (Loshchilov & Hutter 2019 / torch.optim.AdamW): p *= 1 - lr wd, then the Adam update with g = grad.
+    """
+def avg_pool2d_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, kernel_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool, count_include_pad: bool) -> None:
+    """
+    Backward of avg_pool2d: dinput (N,C,H,W) <- grad_output (N,C,OH,OW).
+    """
+def avg_pool2d_forward(out: numpy.ndarray, input: numpy.ndarray, kernel_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool, count_include_pad: bool) -> None:
+    """
+    2-D average pooling: out (N,C,OH,OW) <- input (N,C,H,W), PyTorch's divisor rules.
+    """
+def batch_norm_backward(dinput: numpy.ndarray, dweight: numpy.ndarray, dbias: numpy.ndarray, grad_output: numpy.ndarray, input: numpy.ndarray, weight: numpy.ndarray | None, save_mean: numpy.ndarray, save_invstd: numpy.ndarray) -> None:
+    """
+    Backward of training-mode batch norm in one fused pass per channel: dinput (N,C[,H,W]), dweight = sum(dy*xhat), dbias = sum(dy) (C,) <- grad_output, input, weight (or None: gamma = 1), save_mean, save_invstd.
+    """
+def batch_norm_forward_inference(out: numpy.ndarray, input: numpy.ndarray, running_mean: numpy.ndarray, running_var: numpy.ndarray, weight: numpy.ndarray | None, bias: numpy.ndarray | None, eps: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    Batch norm, inference mode: out (N,C[,H,W]) <- input normalised with running_mean, running_var (C,).
+    """
+def batch_norm_forward_training(out: numpy.ndarray, save_mean: numpy.ndarray, save_invstd: numpy.ndarray, running_mean: numpy.ndarray | None, running_var: numpy.ndarray | None, input: numpy.ndarray, weight: numpy.ndarray | None, bias: numpy.ndarray | None, momentum: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    Batch norm, training mode: out (N,C[,H,W]), save_mean and save_invstd (C,) <- input; running_mean and running_var (C,) updated in place (PyTorch momentum, unbiased variance) unless None.
+    """
+def binary_cross_entropy_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = grad_output (p - t) / (p (1 - p)) / n where eps <= input <= 1-eps, else 0.
+    """
+def binary_cross_entropy_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> None:
+    """
+    out (0-d) = -mean(t log p + (1-t) log(1-p)), p = clip(input, eps, 1-eps) (Keras).
+    """
+def binary_cross_entropy_with_logits_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = grad_output (sigmoid(input) - target) / n.
+    """
+def binary_cross_entropy_with_logits_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray) -> None:
+    """
+    out (0-d) = mean(max(x,0) - x t + log1p(exp(-|x|))), x = input logits.
+    """
+def categorical_crossentropy_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput (N, C): gradient of categorical_crossentropy w.r.t. the probabilities (through the row normalisation and the clip).
+    """
+def categorical_crossentropy_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> None:
+    """
+    out (0-d) = mean_i -sum_j t_ij log q_ij, q = clip(p / rowsum(p), eps, 1-eps) (Keras, on probabilities). input (N, C) probabilities; target (N,) int32/int64 labels or (N, C) floats.
+    """
+def compile_info() -> dict:
+    ...
+def conv2d_backward_input(dinput: numpy.ndarray, grad_output: numpy.ndarray, weight: numpy.ndarray, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, padding_mode: str, kernel: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    dinput (N,C,H,W) = gradient of conv2d w.r.t. its input, from grad_output (N,OC,OH,OW) and weight.
+    """
+def conv2d_backward_weight(dweight: numpy.ndarray, dbias: typing.Any, grad_output: numpy.ndarray, input: numpy.ndarray, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, padding_mode: str, kernel: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    dweight (OC,C/groups,KH,KW) and dbias (OC, or None to skip) of conv2d from grad_output and input.
+    """
+def conv2d_forward(out: numpy.ndarray, input: numpy.ndarray, weight: numpy.ndarray, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, padding_mode: str, kernel: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    out (N,OC,OH,OW) = conv2d(input (N,C,H,W), weight (OC,C/groups,KH,KW)) + bias (OC or None). kernel: 0 auto, 1 naive, 2 im2col+GEMM, 3 fused SIMD.
+    """
+def conv2d_pick_kernel(arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], arg1: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], arg2: typing.SupportsInt | typing.SupportsIndex, arg3: typing.SupportsInt | typing.SupportsIndex, arg4: typing.SupportsInt | typing.SupportsIndex, arg5: typing.SupportsInt | typing.SupportsIndex, arg6: typing.SupportsInt | typing.SupportsIndex, arg7: typing.SupportsInt | typing.SupportsIndex, arg8: typing.SupportsInt | typing.SupportsIndex, arg9: typing.SupportsInt | typing.SupportsIndex, arg10: typing.SupportsInt | typing.SupportsIndex, arg11: str, arg12: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    The rung kernel=None runs for this geometry (direction 0 forward, 1 input grad, 2 weight grad).
+    """
+def cross_entropy_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput (N, C) = grad_output (sum_j t_ij softmax(x_i) - t_i) / N (= (softmax - onehot)/N for labels).
+    """
+def cross_entropy_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray) -> None:
+    """
+    out (0-d) = mean_i sum_j t_ij (logsumexp(x_i) - x_ij). input (N, C) logits float32/float64; target (N,) int32/int64 labels in [0, C) or (N, C) float probabilities of input's dtype. TypeError for a float 1-D target, ValueError naming an out-of-range label.
+    """
+def cross_entropy_with_grad(out: numpy.ndarray, dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    Loss (into 0-d out) and dinput of cross_entropy in ONE pass over the logits.
+    """
+def dropout_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    dinput = grad_output * (keep / (1 - p)) with the forward's mask (regenerated from p and seed).
+    """
+def dropout_bits(seed: typing.SupportsInt | typing.SupportsIndex, i: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    The 64 random bits dropout uses for flat element i under `seed` (for tests and the CUDA port: both backends must produce the same numbers).
+    """
+def dropout_forward(out: numpy.ndarray, input: numpy.ndarray, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Inverted dropout: out[i] = input[i] * (keep[i] / (1 - p)), keep[i] = (splitmix64 bits of (seed, flat index i)) >> 32 >= ceil(p * 2^32). out, input: C-contiguous float32/float64 arrays of one shape; 0 <= p < 1; seed: uint64. The same (p, seed) gives the same mask in dropout_backward.
+    """
+def fma_peak_gflops(seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) -> float:
+    """
+    Measured single-core fp32 FMA peak (GFLOP/s) of the SIMD path in use (independent FMA chains).
+    """
+def gemm(c: numpy.ndarray, a: numpy.ndarray, b: numpy.ndarray, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, kernel: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+    """
+    c = alpha*op(a)*op(b) + beta*c in place. a (M,K) or (K,M) if trans_a, b (K,N) or (N,K) if trans_b,
+    c (M,N); float32/float64, C-contiguous. beta == 0: c is not read. kernel: 0 auto, 1 naive,
+    2 cache-blocked, 3 packed SIMD, 4 packed SIMD threaded.
+    """
+def get_num_threads() -> int:
+    """
+    Threads fastann's CPU kernels use.
+    """
+def global_avg_pool2d_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray) -> None:
+    """
+    Backward of global_avg_pool2d: dinput (N,C,H,W) = grad_output (N,C) / (H*W), broadcast.
+    """
+def global_avg_pool2d_forward(out: numpy.ndarray, input: numpy.ndarray) -> None:
+    """
+    Global average pooling: out (N,C) <- input (N,C,H,W).
+    """
+def l1_loss_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = grad_output * sign(input - target) / n (0 where equal).
+    """
+def l1_loss_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray) -> None:
+    """
+    out (0-d) = mean|input - target|.
+    """
+def linear_backward(dinput: typing.Any, dweight: numpy.ndarray, dbias: typing.Any, grad_output: numpy.ndarray, input: numpy.ndarray, weight: numpy.ndarray, output: typing.Any = None, activation: typing.Any = None) -> None:
+    """
+    Gradients of linear_forward: dinput (N,in) or None, dweight (out,in), dbias (out,) or None, written
+    in place. activation='relu' masks grad_output where output <= 0 (output (N,out) required).
+    """
+def linear_forward(out: numpy.ndarray, input: numpy.ndarray, weight: numpy.ndarray, bias: typing.Any = None, activation: typing.Any = None) -> None:
+    """
+    out (N,out) = act(input (N,in) @ weight (out,in)^T + bias (out,)); activation None or 'relu'.
+    """
+def log_softmax_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, output: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
+    """
+    dinput = grad_output - exp(y) * sum(grad_output) along dim, y = the log-softmax output.
+    """
+def log_softmax_forward(out: numpy.ndarray, input: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
+    """
+    out = x - max - log sum exp(x - max) along dim.
+    """
+def max_pool2d_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, indices: numpy.ndarray) -> None:
+    """
+    Backward of max_pool2d: dinput (N,C,H,W) <- grad_output, indices (N,C,OH,OW). ValueError for an index outside [0, H*W).
+    """
+def max_pool2d_forward(out: numpy.ndarray, indices: numpy.ndarray, input: numpy.ndarray, kernel_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], dilation: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool, kernel: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+    """
+    2-D max pooling: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per plane. kernel: 0 auto, 1 direct, 2 2x2/stride-2 scalar, 3 2x2/stride-2 AVX-512.
+    """
+def mse_loss_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = grad_output * 2 (input - target) / n.
+    """
+def mse_loss_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray) -> None:
+    """
+    out (0-d) = mean((input - target)^2). input, target: float32/float64 C-contiguous arrays of one shape.
+    """
+def nadam_mu(beta1: typing.SupportsFloat | typing.SupportsIndex, t: typing.SupportsInt | typing.SupportsIndex) -> float:
+    """
+    mu_t = beta1 (1 - 0.5 * 0.96^(0.004 t)), Nadam's momentum schedule.
+    """
+def nadam_step(param: numpy.ndarray, exp_avg: numpy.ndarray, exp_avg_sq: numpy.ndarray, grad: numpy.ndarray, step: typing.SupportsInt | typing.SupportsIndex, mu_product: typing.SupportsFloat | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    Nadam step in place (Dozat 2016; keras.optimizers.Nadam = torch.optim.NAdam): mu_t = b1 (1 - 0.5 0.96^(0.004 t)); m, v as Adam; p -= [lr (1-mu_t)/(1-P_t) g + lr mu_{t+1}/(1-P_t mu_{t+1}) m] / (sqrt(v/(1-b2^t)) + eps), P_t = mu_product = prod_{i<=t} mu_i (given by the caller).
+    """
+def rmsprop_step(param: numpy.ndarray, square_avg: numpy.ndarray, momentum_buffer: numpy.ndarray | None, grad_avg: numpy.ndarray | None, grad: numpy.ndarray, lr: typing.SupportsFloat | typing.SupportsIndex, rho: typing.SupportsFloat | typing.SupportsIndex = 0.9, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    RMSprop step in place (torch.optim.RMSprop): g = grad + wd p; s = rho s + (1-rho) g^2; centered (grad_avg given): a = rho a + (1-rho) g, s' = s - a^2; d = g / (sqrt(s') + eps); momentum: buf = momentum buf + d, p -= lr buf; else p -= lr d.
+    """
+def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Set the threads fastann's CPU kernels use (n >= 1; ValueError otherwise).
+    """
+def sgd_step(param: numpy.ndarray, momentum_buffer: numpy.ndarray | None, grad: numpy.ndarray, lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, dampening: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    SGD step in place (torch.optim.SGD): g = grad + wd p; buf = momentum buf + (1 - dampening) g; g = g + momentum buf (nesterov) or buf; p -= lr g. momentum_buffer may be None when momentum == 0.
+    """
+def simd_level() -> str:
+    """
+    SIMD path in use: 'avx512', 'avx2' or 'scalar' (picked at run time from the CPU; FASTANN_SIMD can force a lower one).
+    """
+def softmax_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, output: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
+    """
+    dinput = y * (grad_output - sum(grad_output * y)) along dim, y = the softmax output.
+    """
+def softmax_forward(out: numpy.ndarray, input: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
+    """
+    out = exp(x - max) / sum exp(x - max) along dim. out, input: C-contiguous float32/float64 arrays of one shape (any ndim >= 1); dim in [-ndim, ndim).
+    """
+def upsample2d_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, scale_h: typing.SupportsInt | typing.SupportsIndex, scale_w: typing.SupportsInt | typing.SupportsIndex, mode: str, align_corners: bool) -> None:
+    """
+    dinput (N,C,H,W) = gradient of upsample2d from grad_output (N,C,H*sh,W*sw).
+    """
+def upsample2d_forward(out: numpy.ndarray, input: numpy.ndarray, scale_h: typing.SupportsInt | typing.SupportsIndex, scale_w: typing.SupportsInt | typing.SupportsIndex, mode: str, align_corners: bool) -> None:
+    """
+    out (N,C,H*sh,W*sw) = upsample of input (N,C,H,W), nearest or bilinear.
+    """
