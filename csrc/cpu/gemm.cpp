@@ -92,7 +92,7 @@ constexpr double kRobustMinMacs = 1.0e8;
 
 // Busy-core back-off of rung 4 (see gemm_kernel4_packed_simd_threaded).
 constexpr int64_t kBackoffNs = 50'000'000;  // 50 ms
-constexpr int64_t kLateNs = 200'000;        // 200 us
+constexpr int64_t kLateNs = 1'000'000;      // 1 ms
 std::atomic<int64_t> g_single_thread_until_ns{0};
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -106,17 +106,22 @@ inline int64_t now_ns() {
 struct TilePlan {
   int64_t tile_m, tile_n;
 };
-TilePlan plan_tiles(int64_t m, int64_t n, int64_t k, int mr, int nr, int nt, double macs_per_cycle) {
+// contended: a helper was recently late (see the back-off below); then large products are cut into many
+// more tiles (8 per thread), so the share a slowed helper holds at the end is small.
+TilePlan plan_tiles(int64_t m, int64_t n, int64_t k, int mr, int nr, int nt, double macs_per_cycle,
+                    bool contended) {
   const int64_t m_units = (m + mr - 1) / mr, n_units = (n + nr - 1) / nr;
-  const int64_t min_tiles = double(m) * double(n) * double(k) >= kRobustMinMacs ? 2 * nt : 1;
+  const int64_t min_tiles =
+      double(m) * double(n) * double(k) >= kRobustMinMacs ? (contended ? 8 * nt : 2 * nt) : 1;
   const int64_t max_split = 4 * nt;
+  const int64_t max_tiles = std::max(2 * max_split, min_tiles);
   TilePlan best{m_units * mr, n_units * nr};
   double best_time = 1e300;
   for (int64_t tm = 1; tm <= std::min(m_units, max_split); ++tm) {
     for (int64_t tn = 1; tn <= std::min(n_units, max_split); ++tn) {
       const int64_t tile_m = (m_units + tm - 1) / tm * mr, tile_n = (n_units + tn - 1) / tn * nr;
       const int64_t grid_m = (m + tile_m - 1) / tile_m, grid_n = (n + tile_n - 1) / tile_n;
-      if (grid_m * grid_n < min_tiles || grid_m * grid_n > max_split * 2) continue;
+      if (grid_m * grid_n < min_tiles || grid_m * grid_n > max_tiles) continue;
       // Greedy dynamic schedule: each tile (in loop order) goes to the least-loaded thread.
       double load[64] = {0};
       const int threads = std::min(nt, 64);
@@ -228,18 +233,20 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   // Two FMA pipes x vector lanes: 32 fp32 multiply-adds per cycle with AVX-512, 16 with AVX2.
   const int lanes = simd_level() == SimdLevel::avx512 ? 64 / int(sizeof(T))
                     : simd_level() == SimdLevel::avx2 ? 32 / int(sizeof(T)) : 2;
-  const TilePlan plan = plan_tiles(g.m, g.n, g.k, mr, nr, nt, 2.0 * lanes);
+  // Busy-core guard: while a recent call found a helper thread late, mid-sized products stay on one thread
+  // and large ones are cut finer.
+  const int64_t fork_ns = now_ns();
+  const bool contended = fork_ns < g_single_thread_until_ns.load(std::memory_order_relaxed);
+  if (contended && macs < kRobustMinMacs) {
+    gemm_kernel3_packed_simd(g);
+    return;
+  }
+  const TilePlan plan = plan_tiles(g.m, g.n, g.k, mr, nr, nt, 2.0 * lanes, contended);
   const int64_t tile_m = plan.tile_m, tile_n = plan.tile_n;
   const int64_t grid_m = (g.m + tile_m - 1) / tile_m, grid_n = (g.n + tile_n - 1) / tile_n;
   const int64_t tiles = grid_m * grid_n;
   const int threads = static_cast<int>(std::min<int64_t>(nt, tiles));
   if (threads <= 1) {
-    gemm_kernel3_packed_simd(g);
-    return;
-  }
-  // Busy-core guard: while a recent call found a helper thread late, mid-sized products stay on one thread.
-  const int64_t fork_ns = now_ns();
-  if (macs < kRobustMinMacs && fork_ns < g_single_thread_until_ns.load(std::memory_order_relaxed)) {
     gemm_kernel3_packed_simd(g);
     return;
   }
@@ -253,9 +260,11 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
       gemm_kernel3_packed_simd(tile(g, i0, std::min(tile_m, g.m - i0), j0, std::min(tile_n, g.n - j0)));
     }
   }
-  // A helper that started more than kLateNs after the fork was not running: another process holds its core
-  // (a sleeping helper on an idle core wakes within tens of microseconds). The call then paid a fork/join
-  // and waited for nothing, so mid-sized products run on one thread for a while before trying again.
+  // A helper that started more than kLateNs after the fork was not running: another process holds its core.
+  // (A sleeping helper on an idle core wakes within tens of microseconds; 1 ms leaves room for a slow
+  // virtual-machine wake-up, while a helper descheduled for another process misses a whole slice, several
+  // ms.) Such a call paid a fork/join and waited, so for the next kBackoffNs mid-sized products run on one
+  // thread and large ones are cut into finer tiles; then threads are tried again.
   if (latest_arrival_ns - fork_ns > kLateNs)
     g_single_thread_until_ns.store(now_ns() + kBackoffNs, std::memory_order_relaxed);
 }
