@@ -226,6 +226,9 @@ def plot_all(data):
                     for impl in sorted({r["impl"] for r in rows if r["threads"] == t}):
                         pts = sorted((r["n"], r["gflops"]) for r in rows if r["threads"] == t and r["impl"] == impl)
                         ax.plot(*zip(*pts), marker="o", label=impl)
+                    peak = data["gemm"].get("peak_gflops_per_core")
+                    if peak:  # the measured FMA peak of this many cores: the ceiling every rung climbs toward
+                        ax.axhline(peak * t, color="gray", linestyle="--", label="FMA peak")
                     ax.set_xscale("log", base=2)
                     ax.set(title=f"GEMM float32, {t} thread(s)", xlabel="n (square n x n x n)", ylabel="GFLOP/s")
                     ax.legend(fontsize=8)
