@@ -36,11 +36,20 @@ if want dense loss_softmax; then
 fi
 if want dense elementwise; then
   translate activation.cu dropout.cu optim.cu
-  g++ $FLAGS -fopenmp -mavx2 -mfma -c "$ROOT/csrc/cpu/optim_avx2.cpp" -o "$OUT/optim_avx2.o"
-  g++ $FLAGS -fopenmp -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -c "$ROOT/csrc/cpu/optim_avx512.cpp" -o "$OUT/optim_avx512.o"
+  # The CPU peers' ISA-specific files, with the flags CMakeLists.txt gives them.
+  isa_objs=()
+  for f in activation dropout optim; do
+    if [ -f "$ROOT/csrc/cpu/${f}_avx2.cpp" ]; then
+      g++ $FLAGS -fopenmp -mavx2 -mfma -mf16c -mbmi2 -c "$ROOT/csrc/cpu/${f}_avx2.cpp" -o "$OUT/${f}_avx2.o"; isa_objs+=("$OUT/${f}_avx2.o")
+    fi
+    if [ -f "$ROOT/csrc/cpu/${f}_avx512.cpp" ]; then
+      g++ $FLAGS -fopenmp -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -mf16c -mbmi2 -c "$ROOT/csrc/cpu/${f}_avx512.cpp" \
+          -o "$OUT/${f}_avx512.o"; isa_objs+=("$OUT/${f}_avx512.o")
+    fi
+  done
   g++ $FLAGS -fopenmp "$OUT/activation_emu.cpp" "$OUT/dropout_emu.cpp" "$OUT/optim_emu.cpp" "$HERE/check_elementwise.cpp" \
       "$HERE/runtime.cpp" "$ROOT/csrc/cpu/activation.cpp" "$ROOT/csrc/cpu/dropout.cpp" "$ROOT/csrc/cpu/optim.cpp" \
-      "$ROOT/csrc/cpu/runtime.cpp" -o "$OUT/check_elementwise" -Wl,--start-group "$OUT/optim_avx2.o" "$OUT/optim_avx512.o" -Wl,--end-group
+      "$ROOT/csrc/cpu/runtime.cpp" -o "$OUT/check_elementwise" -Wl,--start-group "${isa_objs[@]}" -Wl,--end-group
   "$OUT/check_elementwise"
 fi
 if want conv pool up norm norm2; then
