@@ -1,39 +1,64 @@
 #!/usr/bin/env bash
-# Run fastann's CUDA kernels on the CPU under the emulator and compare them with references / the CPU kernels.
-# Slow (one OS thread per CUDA thread: several minutes); a development aid for machines without a GPU, not part
-# of the test suite. Usage: bash tools/cuda_emu/run.sh [gemm|loss_softmax|elementwise|all]
+# Run fastann's CUDA kernels on the CPU under the emulator (emu.hpp) and compare them with references / the CPU
+# kernels. A development aid for machines without a GPU, not part of the test suite. See README.md.
+#   bash tools/cuda_emu/run.sh [gemm|dense|loss_softmax|elementwise|conv|pool|up|norm|norm2|all] [--quick]
+# dense = loss_softmax + elementwise. --quick (gemm, conv, pool, up, norm) runs a small subset.
+# Needs g++ >= 12 (C++20 <barrier>, std::atomic_ref<float>) and the CUDA headers (no CUDA library is linked:
+# runtime.cpp stands in for the runtime calls).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-OUT=${OUT:-/tmp/fastann_cuda_emu}
+OUT=${OUT:-$ROOT/build/cuda_emu}
+what=${1:-all}
+quick=""
+for a in "$@"; do [ "$a" = --quick ] && quick=--quick; done
+[ "$what" = --quick ] && what=all
 mkdir -p "$OUT"
 cp "$HERE/emu.hpp" "$OUT/"
-# The CUDA toolkit: $CUDA_HOME, else /usr/local/cuda, else the directory above nvcc's bin/.
+# The CUDA toolkit headers: $CUDA_HOME, else /usr/local/cuda, else the directory above nvcc's bin/.
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 [ -f "$CUDA_HOME/include/cuda_runtime_api.h" ] || CUDA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")
-CUDA_INC=$CUDA_HOME/include
-CUDA_LIB=$CUDA_HOME/lib64
-FLAGS="-std=c++20 -O1 -pthread -fopenmp -I$OUT -I$ROOT/csrc/include -I$CUDA_INC"
-LIBS="-L$CUDA_LIB -lcudart_static -ldl -lrt"
-what=${1:-all}
-if [ "$what" = gemm ] || [ "$what" = all ]; then
-  python3 "$HERE/translate.py" "$ROOT/csrc/cuda/gemm.cu" "$OUT"
-  g++ $FLAGS "$OUT/gemm_emu.cpp" "$HERE/check_gemm.cpp" -o "$OUT/check_gemm" $LIBS
-  "$OUT/check_gemm"
+# $OUT comes first: it holds the translated files' emu.hpp and the host-enabled copy of reduce.cuh.
+FLAGS="-std=c++20 -O1 -pthread -w -I$OUT -I$ROOT/csrc/include -I$CUDA_HOME/include"
+want() { for w in "$@"; do [ "$what" = "$w" ] && return 0; done; [ "$what" = all ]; }
+translate() { python3 "$HERE/translate.py" "$OUT" "${@/#/$ROOT/csrc/cuda/}"; }
+
+if want gemm; then
+  translate gemm.cu
+  g++ $FLAGS "$OUT/gemm_emu.cpp" "$HERE/check_gemm.cpp" "$HERE/runtime.cpp" -o "$OUT/check_gemm"
+  "$OUT/check_gemm" $quick
 fi
-if [ "$what" = loss_softmax ] || [ "$what" = all ]; then
-  python3 "$HERE/translate.py" "$ROOT/csrc/cuda/loss.cu" "$OUT"
-  python3 "$HERE/translate.py" "$ROOT/csrc/cuda/softmax.cu" "$OUT"
-  g++ $FLAGS "$OUT/loss_emu.cpp" "$OUT/softmax_emu.cpp" "$HERE/check_loss_softmax.cpp" "$ROOT/csrc/cpu/loss.cpp" \
-      "$ROOT/csrc/cpu/softmax.cpp" "$ROOT/csrc/cpu/runtime.cpp" -o "$OUT/check_loss_softmax" $LIBS
+if want dense loss_softmax; then
+  translate loss.cu softmax.cu
+  g++ $FLAGS -fopenmp "$OUT/loss_emu.cpp" "$OUT/softmax_emu.cpp" "$HERE/check_loss_softmax.cpp" "$HERE/runtime.cpp" \
+      "$ROOT/csrc/cpu/loss.cpp" "$ROOT/csrc/cpu/softmax.cpp" "$ROOT/csrc/cpu/runtime.cpp" -o "$OUT/check_loss_softmax"
   "$OUT/check_loss_softmax"
 fi
-if [ "$what" = elementwise ] || [ "$what" = all ]; then
-  for f in activation dropout optim; do python3 "$HERE/translate.py" "$ROOT/csrc/cuda/$f.cu" "$OUT"; done
-  g++ $FLAGS -mavx2 -mfma -c "$ROOT/csrc/cpu/optim_avx2.cpp" -o "$OUT/optim_avx2.o"
-  g++ $FLAGS -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -c "$ROOT/csrc/cpu/optim_avx512.cpp" -o "$OUT/optim_avx512.o"
-  g++ $FLAGS "$OUT/activation_emu.cpp" "$OUT/dropout_emu.cpp" "$OUT/optim_emu.cpp" "$HERE/check_elementwise.cpp" \
-      "$ROOT/csrc/cpu/activation.cpp" "$ROOT/csrc/cpu/dropout.cpp" "$ROOT/csrc/cpu/optim.cpp" "$ROOT/csrc/cpu/runtime.cpp" \
-      -o "$OUT/check_elementwise" $LIBS -Wl,--start-group "$OUT/optim_avx2.o" "$OUT/optim_avx512.o" -Wl,--end-group
+if want dense elementwise; then
+  translate activation.cu dropout.cu optim.cu
+  # The CPU peers' ISA-specific files, with the flags CMakeLists.txt gives them.
+  isa_objs=()
+  for f in activation dropout optim; do
+    if [ -f "$ROOT/csrc/cpu/${f}_avx2.cpp" ]; then
+      g++ $FLAGS -fopenmp -mavx2 -mfma -mf16c -mbmi2 -c "$ROOT/csrc/cpu/${f}_avx2.cpp" -o "$OUT/${f}_avx2.o"; isa_objs+=("$OUT/${f}_avx2.o")
+    fi
+    if [ -f "$ROOT/csrc/cpu/${f}_avx512.cpp" ]; then
+      g++ $FLAGS -fopenmp -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -mf16c -mbmi2 -c "$ROOT/csrc/cpu/${f}_avx512.cpp" \
+          -o "$OUT/${f}_avx512.o"; isa_objs+=("$OUT/${f}_avx512.o")
+    fi
+  done
+  g++ $FLAGS -fopenmp "$OUT/activation_emu.cpp" "$OUT/dropout_emu.cpp" "$OUT/optim_emu.cpp" "$HERE/check_elementwise.cpp" \
+      "$HERE/runtime.cpp" "$ROOT/csrc/cpu/activation.cpp" "$ROOT/csrc/cpu/dropout.cpp" "$ROOT/csrc/cpu/optim.cpp" \
+      "$ROOT/csrc/cpu/runtime.cpp" -o "$OUT/check_elementwise" -Wl,--start-group "${isa_objs[@]}" -Wl,--end-group
   "$OUT/check_elementwise"
+fi
+if want conv pool up norm norm2; then
+  # A shared library with a C ABI (conv_pool_norm_api.cpp) that check_conv_pool_norm.py drives through ctypes
+  # against the NumPy float64 references. Its GEMM is a reference loop, not the emulated gemm.cu.
+  translate conv.cu pool.cu norm.cu
+  for f in conv pool norm; do g++ $FLAGS -fPIC -c "$OUT/${f}_emu.cpp" -o "$OUT/${f}_emu.o"; done
+  g++ $FLAGS -fPIC -c "$HERE/conv_pool_norm_api.cpp" -o "$OUT/conv_pool_norm_api.o"
+  g++ $FLAGS -fPIC -c "$HERE/runtime.cpp" -o "$OUT/runtime.o"
+  g++ -shared -pthread -o "$OUT/libemu_conv_pool_norm.so" "$OUT"/{conv,pool,norm}_emu.o "$OUT/conv_pool_norm_api.o" "$OUT/runtime.o"
+  FASTANN_EMU_LIB="$OUT/libemu_conv_pool_norm.so" python3 "$HERE/check_conv_pool_norm.py" "$what" $quick
 fi

@@ -1,51 +1,37 @@
-"""Turn a fastann .cu file into host C++ for the CPU emulator (see README.md).
+"""Turn fastann .cu files into host C++ for the CPU emulator (see README.md).
 
-    python translate.py csrc/cuda/gemm.cu out_dir/
+    python translate.py out_dir csrc/cuda/gemm.cu [csrc/cuda/conv.cu ...]
 
-writes out_dir/gemm_emu.cpp: `kernel<<<grid, block, smem, stream>>>(args);` becomes
-`emu_launch(kernel, dim3(grid), dim3(block), args);`, and emu.hpp is included first. Also writes a copy of
-fastann/cuda/reduce.cuh with its device helpers enabled for host compilation.
+writes out_dir/<name>_emu.cpp for each: emu.hpp is included first, and every launch
+`kernel<<<grid, block[, smem[, stream]]>>>(args)` becomes `::emu::launch(kernel, grid, block[, ...])(args)`.
+Also writes out_dir/fastann/cuda/reduce.cuh, a copy with its device helpers enabled for the host (put out_dir
+first on the include path).
 """
 import os
 import re
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-LAUNCH = re.compile(r"([A-Za-z_][\w:]*(?:<[^;]*?>)?)<<<(.*?)>>>\((.*?)\);", re.S)
+# kernel name, optional template arguments written right after it (`k<T, 4>`, `k<decltype(f), T>`; no `;`,
+# braces or nested `<>`), then the launch configuration.
+LAUNCH = re.compile(r"([A-Za-z_][\w:]*(?:<[^;{}<>]*>)?)<<<(.*?)>>>\(", re.S)
 
 
-def split_top(s):
-    """Split on commas not nested in (), <> or []."""
-    parts, depth, cur = [], 0, ""
-    for ch in s:
-        depth += ch in "(<[" and 1 or 0
-        depth -= ch in ")>]" and 1 or 0
-        if ch == "," and depth == 0:
-            parts.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    return parts + [cur.strip()]
+def translate(src: str, name: str) -> str:
+    out, n = LAUNCH.subn(lambda m: f"::emu::launch({m.group(1)}, {m.group(2)})(", src)
+    if "<<<" in out:
+        sys.exit(f"translate.py: {name}: a launch the rewrite missed")
+    return '#include "emu.hpp"\n' + out
 
 
-def translate(src: str) -> str:
-    def rep(m):
-        kernel, cfg, args = m.group(1), split_top(m.group(2)), m.group(3)
-        return f"emu_launch({kernel}, dim3({cfg[0]}), dim3({cfg[1]}), {args});"
-
-    header = ('#include "emu.hpp"\n#include <cmath>\n'
-              "using std::exp; using std::log; using std::log1p; using std::fabs; using std::sqrt;\n")
-    return header + LAUNCH.sub(rep, src)
-
-
-def main(cu_path, out_dir):
+def main(out_dir, cu_paths):
     os.makedirs(os.path.join(out_dir, "fastann", "cuda"), exist_ok=True)
-    name = os.path.splitext(os.path.basename(cu_path))[0]
-    with open(cu_path) as f:
-        out = translate(f.read())
-    with open(os.path.join(out_dir, f"{name}_emu.cpp"), "w") as f:
-        f.write(out)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(cu_path)))  # csrc/
+    for cu_path in cu_paths:
+        name = os.path.splitext(os.path.basename(cu_path))[0]
+        with open(cu_path) as f:
+            out = translate(f.read(), name)
+        with open(os.path.join(out_dir, f"{name}_emu.cpp"), "w") as f:
+            f.write(out)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cu_paths[0])))  # csrc/
     with open(os.path.join(root, "include", "fastann", "cuda", "reduce.cuh")) as f:
         red = f.read().replace("#ifdef __CUDACC__", "#if 1  // emulator: device helpers compiled for the host")
     with open(os.path.join(out_dir, "fastann", "cuda", "reduce.cuh"), "w") as f:
@@ -53,4 +39,4 @@ def main(cu_path, out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2:])
