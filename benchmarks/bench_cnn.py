@@ -1,9 +1,11 @@
 """Training throughput of the default CNN (``fastann train --model cnn``): fastann against PyTorch CPU (NCHW
-and channels_last), at 1 and 2 threads, in one run.
+and channels_last), at 1 and 2 threads, in one run; with ``--device cuda``, fastann on the GPU against
+PyTorch CUDA.
 
     python benchmarks/bench_cnn.py            # 25600-sample epochs (200 steps), median of 3 after 1 warm-up
     python benchmarks/bench_cnn.py --quick    # 6400-sample epochs (50 steps)
     python benchmarks/bench_cnn.py --threads 2 --n 54000   # one thread count, full Fashion-MNIST epochs
+    python benchmarks/bench_cnn.py --device cuda   # GPU: fastann vs PyTorch CUDA (exit status 2 without a GPU)
 
 The model: Conv(1->32, 3x3, same, no bias)-BN-ReLU-MaxPool2 - Conv(32->64, 3x3, same, no bias)-BN-ReLU-MaxPool2 -
 Flatten - Dense(128)-ReLU - Dropout(0.25) - Dense(10), softmax cross-entropy, Adam lr 1e-3, batch 128, float32,
@@ -26,10 +28,20 @@ reports samples per CPU-second of its process (``time.process_time``): on a busy
 rates fall with the load while CPU time barely moves, so at 1 thread that ratio is the robust one (at 2
 threads it also counts the CPU that OpenMP threads burn spin-waiting). Results go to
 benchmarks/results/bench_cnn.json. Run it on an otherwise idle machine for wall-clock numbers.
+
+``--device cuda`` runs the same contenders on GPU 0 instead (no thread settings): fastann compiles the
+model with ``device="cuda"`` and ``fit`` copies each batch from the NumPy data to the GPU, as
+``fastann train --model cnn --device cuda`` does; torch keeps model and data on the GPU (the batch gather runs
+there too) with TF32 off (``torch.backends.cuda.matmul.allow_tf32`` and ``torch.backends.cudnn.allow_tf32``
+False: fp32 math on both sides; cuDNN picks its algorithms as by default). Each epoch is timed between GPU
+synchronizations (``fastann.cuda.synchronize`` / ``torch.cuda.synchronize``); the ratio is fastann's median
+samples/s over the faster PyTorch CUDA layout's. When fastann, CuPy or PyTorch cannot use a GPU, the script
+prints why and exits with status 2. Results go to benchmarks/results/bench_cnn_cuda.json.
 """
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import statistics
@@ -50,15 +62,18 @@ def make_data(n, seed=0):
 
 
 # ---- workers (each runs in its own subprocess and prints one JSON line) ------------------------------
-def worker_fastann(n, epochs, threads, with_metric):
+def worker_fastann(n, epochs, threads, with_metric, device):
     import fastann
     from fastann.cli import build_cnn
 
-    fastann.set_num_threads(threads)
+    if device == "cpu":
+        fastann.set_num_threads(threads)
     x, y = make_data(n)
     model = build_cnn((28, 28), 10, seed=0)
     model.compile(optimizer=fastann.optimizers.Adam(learning_rate=LR), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"] if with_metric else None)
+                  metrics=["accuracy"] if with_metric else None, device=device)
+    if device == "cuda":  # time each epoch between GPU synchronizations (kernels run asynchronously)
+        return _fit_timed_on_gpu(fastann, model, x, y, epochs)
     cpu = []  # process CPU seconds per epoch, measured by a callback around each epoch
     clock = fastann.callbacks.LambdaCallback(
         on_epoch_begin=lambda e, logs: cpu.append(-time.process_time()),
@@ -67,14 +82,39 @@ def worker_fastann(n, epochs, threads, with_metric):
     return hist.epoch_seconds[1:], cpu[1:], hist.history["loss"][-1], {"simd": fastann.build_info()["simd"]}
 
 
-def worker_torch(n, epochs, threads, channels_last):
+def _fit_timed_on_gpu(fastann, model, x, y, epochs):
+    """fit with one warm-up epoch; wall and process-CPU seconds per epoch, each between two GPU syncs."""
+    wall, cpu = [], []
+
+    def begin(epoch, logs):
+        fastann.cuda.synchronize()
+        wall.append(-time.perf_counter())
+        cpu.append(-time.process_time())
+
+    def end(epoch, logs):
+        fastann.cuda.synchronize()
+        wall[-1] += time.perf_counter()
+        cpu[-1] += time.process_time()
+
+    clock = fastann.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
+    hist = model.fit(x, y, batch_size=BATCH, epochs=epochs + 1, verbose=0, shuffle=True, callbacks=[clock])
+    return wall[1:], cpu[1:], hist.history["loss"][-1], {"gpu": fastann.cuda.get_device_name(0)}
+
+
+def worker_torch(n, epochs, threads, channels_last, device):
     import torch
     from torch import nn
 
-    torch.set_num_threads(threads)
+    if device == "cuda":  # fp32 math like fastann's kernels, not TF32 tensor cores
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        sync = torch.cuda.synchronize
+    else:
+        torch.set_num_threads(threads)
+        sync = lambda: None  # noqa: E731
     torch.manual_seed(0)
     x, y = make_data(n)
-    xt, yt = torch.from_numpy(x).reshape(n, 1, 28, 28), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x).reshape(n, 1, 28, 28).to(device), torch.from_numpy(y).to(device)
     model = nn.Sequential(
         nn.Conv2d(1, 32, 3, padding="same", bias=False), nn.BatchNorm2d(32, eps=1e-3, momentum=0.01), nn.ReLU(),
         nn.MaxPool2d(2),
@@ -82,14 +122,15 @@ def worker_torch(n, epochs, threads, channels_last):
         nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt)
+    model = model.to(device=device, memory_format=fmt)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-7, fused=True)
     loss_fn = nn.CrossEntropyLoss()
     times, cpu, loss = [], [], None
     for epoch in range(epochs + 1):
+        sync()
         t0, c0 = time.perf_counter(), time.process_time()
-        perm = torch.randperm(n)
+        perm = torch.randperm(n, device=device)
         for lo in range(0, n, BATCH):
             idx = perm[lo:lo + BATCH]
             xb, yb = xt[idx].contiguous(memory_format=fmt), yt[idx]
@@ -97,16 +138,20 @@ def worker_torch(n, epochs, threads, channels_last):
             loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
+        sync()
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    return times[1:], cpu[1:], float(loss.detach()), {"torch": torch.__version__}
+    extra = {"torch": torch.__version__}
+    if device == "cuda":
+        extra["gpu"] = torch.cuda.get_device_name(0)
+    return times[1:], cpu[1:], float(loss.detach()), extra
 
 
 WORKERS = {
-    "fastann": lambda a: worker_fastann(a.n, a.epochs, a.threads, False),
-    "fastann+accuracy": lambda a: worker_fastann(a.n, a.epochs, a.threads, True),
-    "torch-nchw": lambda a: worker_torch(a.n, a.epochs, a.threads, False),
-    "torch-channels_last": lambda a: worker_torch(a.n, a.epochs, a.threads, True),
+    "fastann": lambda a: worker_fastann(a.n, a.epochs, a.threads, False, a.device),
+    "fastann+accuracy": lambda a: worker_fastann(a.n, a.epochs, a.threads, True, a.device),
+    "torch-nchw": lambda a: worker_torch(a.n, a.epochs, a.threads, False, a.device),
+    "torch-channels_last": lambda a: worker_torch(a.n, a.epochs, a.threads, True, a.device),
 }
 TORCH = ("torch-nchw", "torch-channels_last")
 
@@ -117,19 +162,54 @@ def run_worker(args):
 
 
 # ---- driver ----------------------------------------------------------------------------------------
+def _source_python():
+    """The source checkout's python/ folder when it holds an in-place build of fastann, else None (then the
+    installed fastann is used, e.g. after `pip install .` on a GPU machine)."""
+    src = os.path.join(os.path.dirname(HERE), "python")
+    return src if glob.glob(os.path.join(src, "fastann", "_cpu*.so")) else None
+
+
 def _env(threads):
     env = dict(os.environ)
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[k] = str(threads)
-    src = os.path.join(os.path.dirname(HERE), "python")
-    if os.path.isdir(os.path.join(src, "fastann")):  # a source checkout: use its in-place build if present
+    if threads is not None:  # None on the GPU: thread settings do not apply
+        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[k] = str(threads)
+    src = _source_python()
+    if src:
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
-def measure(worker, threads, n, epochs):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", worker, "--threads", str(threads),
-           "--n", str(n), "--epochs", str(epochs)]
+def cuda_unavailable_reason():
+    """None when fastann, CuPy and PyTorch can all use a GPU, else why not (imports the fastann the workers
+    will import)."""
+    src = _source_python()
+    if src:
+        sys.path.insert(0, src)
+    import fastann
+
+    why = fastann.cuda.why_unavailable()
+    if why is not None:
+        return f"fastann ({os.path.dirname(fastann.__file__)}) cannot use a GPU: {why}"
+    try:
+        import cupy  # noqa: F401
+    except ImportError as exc:
+        return f"CuPy is not installed ({exc}); pip install fastann[cuda]"
+    try:
+        import torch
+    except ImportError:
+        return "PyTorch, the peer, is not installed; pip install '.[bench]'"
+    if not torch.cuda.is_available():
+        return f"PyTorch {torch.__version__} cannot use CUDA (a CPU-only build, or no driver/device)"
+    return None
+
+
+def measure(worker, threads, n, epochs, device="cpu"):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", worker, "--n", str(n), "--epochs", str(epochs)]
+    if device == "cpu":
+        cmd += ["--threads", str(threads)]
+    else:
+        cmd += ["--device", device]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_env(threads), timeout=3600)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"rc={out.returncode}"}
@@ -146,32 +226,52 @@ def main():
     p.add_argument("--n", type=int, default=None, help="samples per epoch")
     p.add_argument("--epochs", type=int, default=None, help="timed epochs (after one warm-up)")
     p.add_argument("--only", nargs="*", choices=sorted(WORKERS), default=None, help="run these contenders only")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cpu (default): fastann vs PyTorch CPU at each thread count; cuda: fastann on GPU 0 vs "
+                        "PyTorch CUDA, --threads ignored, exit status 2 when no GPU is usable")
     p.add_argument("--worker", choices=sorted(WORKERS), default=None, help=argparse.SUPPRESS)
-    p.add_argument("--out", default=os.path.join(HERE, "results", "bench_cnn.json"))
+    p.add_argument("--out", default=None, help="results JSON (default benchmarks/results/bench_cnn.json, "
+                                               "bench_cnn_cuda.json with --device cuda)")
     a = p.parse_args()
     if a.worker:
-        a.threads = a.threads[0]
+        a.threads = a.threads[0] if a.threads else None
         return run_worker(a)
+    if a.out is None:
+        a.out = os.path.join(HERE, "results", "bench_cnn.json" if a.device == "cpu" else "bench_cnn_cuda.json")
 
     n = a.n or (6400 if a.quick else 25600)
     epochs = a.epochs or 3
-    threads_list = a.threads or [1, 2]
     contenders = list(a.only or WORKERS)
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        contenders = [c for c in contenders if c not in TORCH]
-        print("(torch is not installed: PyTorch peers skipped; pip install '.[bench]')")
-    print(f"CNN Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-Dense128-Dropout-Dense10, Adam, batch {BATCH}, float32; "
-          f"{n} samples per epoch, median of {epochs} epochs after 1 warm-up; each contender in a fresh "
+    if a.device == "cuda":
+        why = cuda_unavailable_reason()
+        if why is not None:
+            print(f"bench_cnn --device cuda: {why}", file=sys.stderr)
+            sys.exit(2)
+        import fastann
+
+        gpu = fastann.cuda.get_device_name(0)
+        threads_list = [None]  # one run: thread settings do not apply on the GPU
+        where = f" on {gpu}: fastann vs PyTorch CUDA (TF32 off)"
+    else:
+        threads_list = a.threads or [1, 2]
+        where = ""
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            contenders = [c for c in contenders if c not in TORCH]
+            print("(torch is not installed: PyTorch peers skipped; pip install '.[bench]')")
+    print(f"CNN Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-Dense128-Dropout-Dense10, Adam, batch {BATCH}, float32"
+          f"{where}; {n} samples per epoch, median of {epochs} epochs after 1 warm-up; each contender in a fresh "
           "subprocess.")
     results = {"n": n, "epochs": epochs, "batch": BATCH, "runs": {}}
+    if a.device == "cuda":
+        results.update(device="cuda", gpu=gpu)
     for threads in threads_list:
-        print(f"\n== {threads} thread(s) ==")
+        print(f"\n== {threads} thread(s) ==" if threads else f"\n== {gpu} ==")
         print(f"{'contender':<22}{'samples/s':>12}{'s/epoch':>10}{'samples/cpu-s':>15}{'final loss':>12}")
         row = {}
         for c in contenders:
-            r = measure(c, threads, n, epochs)
+            r = measure(c, threads, n, epochs, a.device)
             row[c] = r
             if "error" in r:
                 print(f"{c:<22}  failed: {r['error']}")
@@ -187,10 +287,13 @@ def main():
                 if c in row and "error" not in row[c]:
                     r = row[c]
                     r["ratio_to_best_torch"] = r["samples_per_s"] / row[best]["samples_per_s"]
+                    if a.device == "cuda":  # host CPU time says nothing about GPU speed: wall clock only
+                        print(f"{c}: {r['ratio_to_best_torch']:.2f}x {best} CUDA (samples/s)")
+                        continue
                     r["ratio_to_best_torch_cpu"] = r["samples_per_cpu_s"] / row[best_cpu]["samples_per_cpu_s"]
                     print(f"{c}: {r['ratio_to_best_torch']:.2f}x {best} (wall clock), "
                           f"{r['ratio_to_best_torch_cpu']:.2f}x {best_cpu} per CPU-second")
-        results["runs"][str(threads)] = row
+        results["runs"][str(threads) if threads else "cuda"] = row
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(results, f, indent=1)

@@ -1,8 +1,10 @@
 """Training throughput of the default MLP (784-300-100-10, ReLU, softmax cross-entropy, Adam, batch 128,
-float32): fastann against a plain NumPy MLP and PyTorch CPU, at 1 and 2 threads, in one run.
+float32): fastann against a plain NumPy MLP and PyTorch CPU, at 1 and 2 threads, in one run; with
+``--device cuda``, fastann on the GPU against PyTorch CUDA.
 
     python benchmarks/bench_mlp.py            # full: 54000-sample epochs (the `fastann train` epoch), 5 timed
     python benchmarks/bench_mlp.py --quick    # 12800-sample epochs, 3 timed
+    python benchmarks/bench_mlp.py --device cuda   # GPU: fastann vs PyTorch CUDA (exit status 2 without a GPU)
 
 Every contender runs in its own fresh subprocess (so thread pools and BLAS settings cannot leak between
 them) on the same synthetic data (uniform pixels, random labels: the speed does not depend on the values),
@@ -23,10 +25,20 @@ samples per CPU-second of the process (all its threads): on a shared, busy machi
 spent waiting for a core, the CPU time does not (at 1 thread it is the better estimate of the idle-machine
 speed; at 2 threads it also counts threads spinning while they wait). Results go to
 benchmarks/results/bench_mlp.json.
+
+``--device cuda`` runs fastann, fastann+accuracy and torch on GPU 0 instead (no NumPy peer, no thread
+settings): fastann compiles the model with ``device="cuda"`` and ``fit`` copies each batch from the NumPy
+data to the GPU, as ``fastann train --device cuda`` does; torch keeps model and data on the GPU (the batch
+gather runs there too) with TF32 off (``torch.backends.cuda.matmul.allow_tf32`` and
+``torch.backends.cudnn.allow_tf32`` False: fp32 math on both sides). Each epoch is timed between GPU
+synchronizations (``fastann.cuda.synchronize`` / ``torch.cuda.synchronize``); the ratio is fastann's median
+samples/s over PyTorch CUDA's. When fastann, CuPy or PyTorch cannot use a GPU, the script prints why and
+exits with status 2. Results go to benchmarks/results/bench_mlp_cuda.json.
 """
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import statistics
@@ -47,22 +59,44 @@ def make_data(n, seed=0):
 
 
 # ---- workers (each runs in its own subprocess and prints one JSON line) ------------------------------
-def worker_fastann(n, epochs, threads, with_metric):
+def worker_fastann(n, epochs, threads, with_metric, device):
     import fastann
     from fastann import layers
 
-    fastann.set_num_threads(threads)
+    if device == "cpu":
+        fastann.set_num_threads(threads)
     x, y = make_data(n)
     model = fastann.Sequential([layers.Input((784,)), layers.Dense(300, activation="relu"),
                                 layers.Dense(100, activation="relu"), layers.Dense(10, activation="softmax")],
                                seed=0)
     model.compile(optimizer=fastann.optimizers.Adam(learning_rate=LR), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"] if with_metric else None)
+                  metrics=["accuracy"] if with_metric else None, device=device)
+    if device == "cuda":  # time each epoch between GPU synchronizations (kernels run asynchronously)
+        return _fit_timed_on_gpu(fastann, model, x, y, epochs)
     cpu = []
     clock = fastann.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: cpu.append(-time.process_time()),
                                              on_epoch_end=lambda e, logs: cpu.__setitem__(-1, cpu[-1] + time.process_time()))
     hist = model.fit(x, y, batch_size=BATCH, epochs=epochs + 1, verbose=0, shuffle=True, callbacks=[clock])
     return hist.epoch_seconds[1:], cpu[1:], hist.history["loss"][-1], {"simd": fastann.build_info()["simd"]}
+
+
+def _fit_timed_on_gpu(fastann, model, x, y, epochs):
+    """fit with one warm-up epoch; wall and process-CPU seconds per epoch, each between two GPU syncs."""
+    wall, cpu = [], []
+
+    def begin(epoch, logs):
+        fastann.cuda.synchronize()
+        wall.append(-time.perf_counter())
+        cpu.append(-time.process_time())
+
+    def end(epoch, logs):
+        fastann.cuda.synchronize()
+        wall[-1] += time.perf_counter()
+        cpu[-1] += time.process_time()
+
+    clock = fastann.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
+    hist = model.fit(x, y, batch_size=BATCH, epochs=epochs + 1, verbose=0, shuffle=True, callbacks=[clock])
+    return wall[1:], cpu[1:], hist.history["loss"][-1], {"gpu": fastann.cuda.get_device_name(0)}
 
 
 def worker_numpy(n, epochs, threads):
@@ -128,21 +162,28 @@ def worker_numpy(n, epochs, threads):
     return times[1:], cpu[1:], float(loss), {"numpy": np.__version__, "blas": blas}
 
 
-def worker_torch(n, epochs, threads):
+def worker_torch(n, epochs, threads, device):
     import torch
 
-    torch.set_num_threads(threads)
+    if device == "cuda":  # fp32 math like fastann's kernels, not TF32 tensor cores
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        sync = torch.cuda.synchronize
+    else:
+        torch.set_num_threads(threads)
+        sync = lambda: None  # noqa: E731
     torch.manual_seed(0)
     x, y = make_data(n)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     model = torch.nn.Sequential(torch.nn.Linear(784, 300), torch.nn.ReLU(), torch.nn.Linear(300, 100),
-                                torch.nn.ReLU(), torch.nn.Linear(100, 10))
+                                torch.nn.ReLU(), torch.nn.Linear(100, 10)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-7, fused=True)
     loss_fn = torch.nn.CrossEntropyLoss()
     times, cpu, loss = [], [], None
     for epoch in range(epochs + 1):
+        sync()
         t0, c0 = time.perf_counter(), time.process_time()
-        perm = torch.randperm(n)
+        perm = torch.randperm(n, device=device)
         for lo in range(0, n, BATCH):
             idx = perm[lo:lo + BATCH]
             xb, yb = xt[idx], yt[idx]
@@ -150,16 +191,20 @@ def worker_torch(n, epochs, threads):
             loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
+        sync()
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    return times[1:], cpu[1:], float(loss.detach()), {"torch": torch.__version__}
+    extra = {"torch": torch.__version__}
+    if device == "cuda":
+        extra["gpu"] = torch.cuda.get_device_name(0)
+    return times[1:], cpu[1:], float(loss.detach()), extra
 
 
 WORKERS = {
-    "fastann": lambda a: worker_fastann(a.n, a.epochs, a.threads, False),
-    "fastann+accuracy": lambda a: worker_fastann(a.n, a.epochs, a.threads, True),
+    "fastann": lambda a: worker_fastann(a.n, a.epochs, a.threads, False, a.device),
+    "fastann+accuracy": lambda a: worker_fastann(a.n, a.epochs, a.threads, True, a.device),
     "numpy": lambda a: worker_numpy(a.n, a.epochs, a.threads),
-    "torch": lambda a: worker_torch(a.n, a.epochs, a.threads),
+    "torch": lambda a: worker_torch(a.n, a.epochs, a.threads, a.device),
 }
 
 
@@ -169,21 +214,56 @@ def run_worker(args):
 
 
 # ---- driver ----------------------------------------------------------------------------------------
+def _source_python():
+    """The source checkout's python/ folder when it holds an in-place build of fastann, else None (then the
+    installed fastann is used, e.g. after `pip install .` on a GPU machine)."""
+    src = os.path.join(os.path.dirname(HERE), "python")
+    return src if glob.glob(os.path.join(src, "fastann", "_cpu*.so")) else None
+
+
 def _env(threads):
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)   # native OpenBLAS kernels for the NumPy peer (see the docstring)
     env.pop("OPENBLAS_L2_SIZE", None)
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[k] = str(threads)
-    src = os.path.join(os.path.dirname(HERE), "python")
-    if os.path.isdir(os.path.join(src, "fastann")):  # a source checkout: use its in-place build if present
+    if threads is not None:  # None on the GPU: thread settings do not apply
+        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[k] = str(threads)
+    src = _source_python()
+    if src:
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
-def measure(worker, threads, n, epochs):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", worker, "--threads", str(threads),
-           "--n", str(n), "--epochs", str(epochs)]
+def cuda_unavailable_reason():
+    """None when fastann, CuPy and PyTorch can all use a GPU, else why not (imports the fastann the workers
+    will import)."""
+    src = _source_python()
+    if src:
+        sys.path.insert(0, src)
+    import fastann
+
+    why = fastann.cuda.why_unavailable()
+    if why is not None:
+        return f"fastann ({os.path.dirname(fastann.__file__)}) cannot use a GPU: {why}"
+    try:
+        import cupy  # noqa: F401
+    except ImportError as exc:
+        return f"CuPy is not installed ({exc}); pip install fastann[cuda]"
+    try:
+        import torch
+    except ImportError:
+        return "PyTorch, the peer, is not installed; pip install '.[bench]'"
+    if not torch.cuda.is_available():
+        return f"PyTorch {torch.__version__} cannot use CUDA (a CPU-only build, or no driver/device)"
+    return None
+
+
+def measure(worker, threads, n, epochs, device="cpu"):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", worker, "--n", str(n), "--epochs", str(epochs)]
+    if device == "cpu":
+        cmd += ["--threads", str(threads)]
+    else:
+        cmd += ["--device", device]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_env(threads), timeout=1800)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"rc={out.returncode}"}
@@ -199,32 +279,54 @@ def main():
     p.add_argument("--threads", type=int, nargs="*", default=None, help="thread counts (default 1 2)")
     p.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--epochs", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cpu (default): fastann vs NumPy and PyTorch CPU at each thread count; cuda: fastann on "
+                        "GPU 0 vs PyTorch CUDA, --threads ignored, exit status 2 when no GPU is usable")
     p.add_argument("--worker", choices=sorted(WORKERS), default=None, help=argparse.SUPPRESS)
-    p.add_argument("--out", default=os.path.join(HERE, "results", "bench_mlp.json"))
+    p.add_argument("--out", default=None, help="results JSON (default benchmarks/results/bench_mlp.json, "
+                                               "bench_mlp_cuda.json with --device cuda)")
     a = p.parse_args()
     if a.worker:
-        a.threads = a.threads[0]
+        a.threads = a.threads[0] if a.threads else None
         return run_worker(a)
+    if a.out is None:
+        a.out = os.path.join(HERE, "results", "bench_mlp.json" if a.device == "cpu" else "bench_mlp_cuda.json")
 
     n = a.n or (12800 if a.quick else 54000)
     epochs = a.epochs or (3 if a.quick else 5)
-    threads_list = a.threads or [1, 2]
-    try:
-        import torch  # noqa: F401
-        contenders = ["fastann", "fastann+accuracy", "numpy", "torch"]
-    except ImportError:
-        contenders = ["fastann", "fastann+accuracy", "numpy"]
-        print("(torch is not installed: PyTorch peer skipped; pip install '.[bench]')")
-    print(f"MLP 784-300-100-10 ReLU, Adam, batch {BATCH}, float32; {n} samples per epoch, median of {epochs} "
-          f"epochs after 1 warm-up; each contender in a fresh subprocess.")
-    print("NumPy peer: native OpenBLAS (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in its environment).")
+    if a.device == "cuda":
+        why = cuda_unavailable_reason()
+        if why is not None:
+            print(f"bench_mlp --device cuda: {why}", file=sys.stderr)
+            sys.exit(2)
+        import fastann
+
+        gpu = fastann.cuda.get_device_name(0)
+        threads_list = [None]  # one run: thread settings do not apply on the GPU
+        contenders = ["fastann", "fastann+accuracy", "torch"]
+        print(f"MLP 784-300-100-10 ReLU, Adam, batch {BATCH}, float32, on {gpu}: fastann vs PyTorch CUDA "
+              f"(TF32 off); {n} samples per epoch, median of {epochs} epochs after 1 warm-up; each contender in "
+              "a fresh subprocess.")
+    else:
+        threads_list = a.threads or [1, 2]
+        try:
+            import torch  # noqa: F401
+            contenders = ["fastann", "fastann+accuracy", "numpy", "torch"]
+        except ImportError:
+            contenders = ["fastann", "fastann+accuracy", "numpy"]
+            print("(torch is not installed: PyTorch peer skipped; pip install '.[bench]')")
+        print(f"MLP 784-300-100-10 ReLU, Adam, batch {BATCH}, float32; {n} samples per epoch, median of {epochs} "
+              f"epochs after 1 warm-up; each contender in a fresh subprocess.")
+        print("NumPy peer: native OpenBLAS (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in its environment).")
     results = {"n": n, "epochs": epochs, "batch": BATCH, "runs": {}}
+    if a.device == "cuda":
+        results.update(device="cuda", gpu=gpu)
     for threads in threads_list:
-        print(f"\n== {threads} thread(s) ==")
+        print(f"\n== {threads} thread(s) ==" if threads else f"\n== {gpu} ==")
         print(f"{'contender':<18}{'samples/s':>12}{'ms/epoch':>10}{'samples/cpu-s':>15}{'final loss':>12}")
         row = {}
         for c in contenders:
-            r = measure(c, threads, n, epochs)
+            r = measure(c, threads, n, epochs, a.device)
             row[c] = r
             if "error" in r:
                 print(f"{c:<18}  failed: {r['error']}")
@@ -240,10 +342,13 @@ def main():
                 if "error" not in row[c]:
                     r = row[c]
                     r["ratio_to_faster_peer"] = r["samples_per_s"] / row[best]["samples_per_s"]
+                    if a.device == "cuda":  # host CPU time says nothing about GPU speed: wall clock only
+                        print(f"{c} / PyTorch CUDA: {r['ratio_to_faster_peer']:.2f}x samples/s")
+                        continue
                     r["ratio_to_faster_peer_cpu"] = r["samples_per_cpu_s"] / row[best_cpu]["samples_per_cpu_s"]
                     print(f"{c} / faster peer: {r['ratio_to_faster_peer']:.2f}x wall-clock (vs {best}), "
                           f"{r['ratio_to_faster_peer_cpu']:.2f}x per CPU-second (vs {best_cpu})")
-        results["runs"][str(threads)] = row
+        results["runs"][str(threads) if threads else "cuda"] = row
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(results, f, indent=1)
