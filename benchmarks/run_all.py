@@ -8,7 +8,8 @@ Each benchmark runs as a subprocess (its own interpreter, so its environment han
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for the NumPy peer, stays as the script does it). Its output is shown
 live and also saved to benchmarks/results/<name>.log. `--quick` is passed to every script; `--threads` to the
 scripts that take it. CPU benchmarks: gemm, dense, mlp, conv, pool_norm, cnn; CUDA benchmarks (only with
-`--device cuda` or `all`): gemm_cuda, conv_cuda.
+`--device cuda` or `all`): gemm_cuda, conv_cuda, mlp_cuda and cnn_cuda (bench_mlp.py / bench_cnn.py with
+`--device cuda`: fastann on the GPU against PyTorch CUDA).
 
 Afterwards it reads each script's JSON (benchmarks/results/, gitignored) and prints the key lines:
 GEMM rung 4 GFLOP/s and speed-up over NumPy at the largest square n; MLP/CNN training samples/s and the
@@ -42,6 +43,10 @@ BENCHMARKS = {
     "cnn": dict(script="bench_cnn.py", json="bench_cnn.json", threads="list", device="cpu"),
     "gemm_cuda": dict(script="bench_gemm_cuda.py", json="gemm_cuda.json", threads=None, device="cuda"),
     "conv_cuda": dict(script="bench_conv_cuda.py", json="conv_cuda.json", threads=None, device="cuda"),
+    "mlp_cuda": dict(script="bench_mlp.py", json="bench_mlp_cuda.json", threads=None, device="cuda",
+                     args=["--device", "cuda"]),
+    "cnn_cuda": dict(script="bench_cnn.py", json="bench_cnn_cuda.json", threads=None, device="cuda",
+                     args=["--device", "cuda"]),
 }
 
 
@@ -100,20 +105,29 @@ def summarize_gemm(d):
     return out
 
 
+def run_keys(runs):
+    """The keys of a training JSON's "runs": thread counts in order, or "cuda" for a --device cuda run."""
+    return sorted(runs, key=lambda k: int(k) if k.isdigit() else 0)
+
+
 def summarize_training(bench, d):
-    """bench_mlp / bench_cnn: {"runs": {threads: {contender: {...samples_per_s...}}}}."""
+    """bench_mlp / bench_cnn: {"runs": {threads or "cuda": {contender: {...samples_per_s...}}}}."""
     out = []
-    for threads, contenders in sorted(d["runs"].items(), key=lambda kv: int(kv[0])):
+    for key in run_keys(d["runs"]):
+        contenders = d["runs"][key]
+        where = f"{key} thr" if key.isdigit() else key
         for c in ("fastann", "fastann+accuracy"):
             r = contenders.get(c)
             if not r:
                 continue
             if "error" in r:
-                out.append(row(bench, f"{c}, {threads} thr", None, "samples/s", None, f"failed: {r['error']}"))
+                out.append(row(bench, f"{c}, {where}", None, "samples/s", None, f"failed: {r['error']}"))
                 continue
             ratio = r.get("ratio_to_faster_peer", r.get("ratio_to_best_torch"))
             peer = "faster peer" if "ratio_to_faster_peer" in r else "best PyTorch"
-            out.append(row(bench, f"{c}, {threads} thr", r["samples_per_s"], "samples/s", ratio, peer))
+            if key == "cuda":
+                peer = "PyTorch CUDA" if "ratio_to_faster_peer" in r else "best PyTorch CUDA"
+            out.append(row(bench, f"{c}, {where}", r["samples_per_s"], "samples/s", ratio, peer))
     return out
 
 
@@ -158,6 +172,7 @@ SUMMARIZERS = {
     "gemm": summarize_gemm, "mlp": lambda d: summarize_training("mlp", d),
     "cnn": lambda d: summarize_training("cnn", d), "conv": summarize_conv, "pool_norm": summarize_pool_norm,
     "gemm_cuda": summarize_gemm_cuda, "conv_cuda": summarize_conv_cuda,
+    "mlp_cuda": lambda d: summarize_training("mlp_cuda", d), "cnn_cuda": lambda d: summarize_training("cnn_cuda", d),
 }
 
 
@@ -236,18 +251,19 @@ def plot_all(data):
     except (KeyError, TypeError, ValueError) as e:
         print(f"gemm plot skipped: {type(e).__name__}: {e}")
 
-    for bench in ("mlp", "cnn"):  # samples/s per contender, grouped by thread count
+    for bench in ("mlp", "cnn", "mlp_cuda", "cnn_cuda"):  # samples/s per contender, grouped by thread count
         try:
             if bench not in data:
                 continue
             runs = data[bench]["runs"]
-            threads = sorted(runs, key=int)
+            threads = run_keys(runs)
             contenders = sorted({c for t in threads for c in runs[t]})
             fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(contenders) * len(threads)), 4))
             width = 0.8 / max(1, len(threads))
             for j, t in enumerate(threads):
                 vals = [runs[t].get(c, {}).get("samples_per_s", 0) for c in contenders]
-                ax.bar([i + j * width for i in range(len(contenders))], vals, width, label=f"{t} thread(s)")
+                ax.bar([i + j * width for i in range(len(contenders))], vals, width,
+                       label=f"{t} thread(s)" if t.isdigit() else data[bench].get("gpu", t))
             ax.set_xticks([i + width * (len(threads) - 1) / 2 for i in range(len(contenders))])
             ax.set_xticklabels(contenders, rotation=20, ha="right", fontsize=8)
             ax.set(title=f"{bench.upper()} training throughput", ylabel="samples/s")

@@ -36,7 +36,8 @@ for f in "$ROOT"/benchmarks/bench_*_cuda.py; do
   echo "== $(basename "$f")"
   python "$f" 2>&1 | tee "$ROOT/$OUT/$(basename "$f" .py).log"
 done
-# The other benchmarks take --device cuda where their owners added it.
+# The other benchmarks take --device cuda where their owners added it: bench_mlp and bench_cnn train the
+# models on the GPU against PyTorch CUDA (TF32 off) and write results/bench_{mlp,cnn}_cuda.json.
 for b in bench_conv bench_mlp bench_cnn; do
   if [ -f "$ROOT/benchmarks/$b.py" ] && grep -q -- "--device" "$ROOT/benchmarks/$b.py"; then
     echo "== $b --device cuda"
