@@ -68,3 +68,40 @@ def gradcheck(forward, backward, inputs, rng, eps: float = 1e-6, tol: float = 1e
         assert_close(ga, num, tol, f"gradient of {name}:")
         checked += 1
     assert checked, "gradcheck checked no gradient"
+
+
+def raises_both(exc, call, match=None) -> None:
+    """`call(module)` raises `exc` (message matching `match`) for both fastann.ops and fastann.reference.
+
+    The ops and the float64 reference validate with the same _checks, so bad input must give the same
+    exception class (and message) through either."""
+    import pytest
+
+    from fastann import ops, reference
+
+    for mod in (ops, reference):
+        with pytest.raises(exc, match=match):
+            call(mod)
+
+
+def run_with_simd(level: str, code: str):
+    """Run Python `code` in a fresh interpreter with FASTANN_SIMD=`level`; returns the CompletedProcess.
+
+    simd_level() is fixed at the first kernel call of a process, so a lower ISA path (scalar, avx2) can
+    only be forced in a new process. Skips the calling test when this CPU cannot run `level` (only
+    "scalar" always runs). The interpreter finds this checkout's fastann and the tests folder."""
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    import fastann
+
+    if fastann._cpu.simd_level() == "scalar" and level != "scalar":
+        pytest.skip(f"this CPU has no {level}")
+    env = dict(os.environ, FASTANN_SIMD=level)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(fastann.__file__)),
+                                         os.path.dirname(os.path.abspath(__file__))] +
+                                        [p for p in [env.get("PYTHONPATH")] if p])
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

@@ -7,7 +7,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_ELEMENTWISE, assert_close, gradcheck, to_numpy
+from helpers import TOL_ELEMENTWISE, assert_close, gradcheck, raises_both, run_with_simd, to_numpy
 
 # (public name, keyword parameters): every kernel, both gelu forms, non-default parameters.
 CASES = [
@@ -131,29 +131,23 @@ def test_large_threaded(xp, rng, dtype):
 
 
 # ---- bad input: ops and reference raise the same class -----------------------------------------------
-def _both(exc, call, match=None):
-    for mod in (ops, ref):
-        with pytest.raises(exc, match=match):
-            call(mod)
-
-
 def test_bad_input_ops_and_reference():
     x = np.ones((3, 4), np.float32)
-    _both(ValueError, lambda m: m.activation("nope", x), "valid names: linear, identity, relu")
-    _both(TypeError, lambda m: m.activation(3, x))
-    _both(TypeError, lambda m: m.activation("relu", x, alpha=1.0), "unexpected")
-    _both(ValueError, lambda m: m.gelu(x, approximate="fast"), "approximate")
-    _both(ValueError, lambda m: m.elu(x, alpha=float("nan")), "alpha")
-    _both(TypeError, lambda m: m.leaky_relu(x, negative_slope="a"), "negative_slope")
-    _both(TypeError, lambda m: m.relu(np.ones((3, 4), np.int32)), "float32 or float64")
-    _both(TypeError, lambda m: m.relu(np.ones((3, 4), np.float16)), "float16")
-    _both(TypeError, lambda m: m.relu([1.0, 2.0]), "ndarray")
-    _both(ValueError, lambda m: m.relu(np.ones((0, 4), np.float32)), "empty")
-    _both(ValueError, lambda m: m.relu(np.ones((4, 6), np.float32)[:, ::2]), "C-contiguous")
-    _both(ValueError, lambda m: m.relu(np.ones(6, np.float32)[::-1]), "C-contiguous")
-    _both(TypeError, lambda m: m.relu_backward(x, x.astype(np.float64)), "dtype")
-    _both(ValueError, lambda m: m.relu_backward(np.ones((4, 3), np.float32), x), "shape")
-    _both(ValueError, lambda m: m.tanh_backward(x[:, ::2], x[:, ::2]), "C-contiguous")
+    raises_both(ValueError, lambda m: m.activation("nope", x), "valid names: linear, identity, relu")
+    raises_both(TypeError, lambda m: m.activation(3, x))
+    raises_both(TypeError, lambda m: m.activation("relu", x, alpha=1.0), "unexpected")
+    raises_both(ValueError, lambda m: m.gelu(x, approximate="fast"), "approximate")
+    raises_both(ValueError, lambda m: m.elu(x, alpha=float("nan")), "alpha")
+    raises_both(TypeError, lambda m: m.leaky_relu(x, negative_slope="a"), "negative_slope")
+    raises_both(TypeError, lambda m: m.relu(np.ones((3, 4), np.int32)), "float32 or float64")
+    raises_both(TypeError, lambda m: m.relu(np.ones((3, 4), np.float16)), "float16")
+    raises_both(TypeError, lambda m: m.relu([1.0, 2.0]), "ndarray")
+    raises_both(ValueError, lambda m: m.relu(np.ones((0, 4), np.float32)), "empty")
+    raises_both(ValueError, lambda m: m.relu(np.ones((4, 6), np.float32)[:, ::2]), "C-contiguous")
+    raises_both(ValueError, lambda m: m.relu(np.ones(6, np.float32)[::-1]), "C-contiguous")
+    raises_both(TypeError, lambda m: m.relu_backward(x, x.astype(np.float64)), "dtype")
+    raises_both(ValueError, lambda m: m.relu_backward(np.ones((4, 3), np.float32), x), "shape")
+    raises_both(ValueError, lambda m: m.tanh_backward(x[:, ::2], x[:, ::2]), "C-contiguous")
 
 
 def test_bad_input_compiled_module_directly():
@@ -209,14 +203,8 @@ def test_exponential_is_accurate_to_an_ulp_or_two(dtype, rtol):
 def test_lower_simd_paths_match_reference(level):
     # The loops are compiled for baseline x86-64, AVX2 and AVX-512 and picked once per process from the
     # CPU; FASTANN_SIMD forces a lower path, so each runs here in a subprocess over every activation.
-    import os
-    import subprocess
-
-    if fastann._cpu.simd_level() == "scalar" and level != "scalar":
-        pytest.skip(f"this CPU has no {level}")
     code = (
-        "import sys, numpy as np, fastann\n"
-        f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+        "import numpy as np, fastann\n"
         "from test_activation import CASES, _check\n"
         "from fastann import ops, reference as ref\n"
         f"assert fastann._cpu.simd_level() == {level!r}\n"
@@ -229,6 +217,5 @@ def test_lower_simd_paths_match_reference(level):
         "        _check(ops.activation(name, x, **params), ref.activation(name, x, **params), x, tol, name)\n"
         "        _check(ops.activation_backward(name, g, x, **params), ref.activation_backward(name, g, x, **params), g, tol, name)\n"
         "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, FASTANN_SIMD=level),
-                         capture_output=True, text=True, timeout=120)
+    out = run_with_simd(level, code)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

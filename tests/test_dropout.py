@@ -7,7 +7,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import to_numpy
+from helpers import raises_both, run_with_simd, to_numpy
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -78,24 +78,18 @@ def test_nan_propagates(xp):
     assert np.isnan(d).all()
 
 
-def _both(exc, call, match=None):
-    for mod in (ops, ref):
-        with pytest.raises(exc, match=match):
-            call(mod)
-
-
 def test_bad_input_ops_and_reference():
     x = np.ones((3, 4), np.float32)
-    _both(ValueError, lambda m: m.dropout(x, p=1.0), "p must be in")
-    _both(ValueError, lambda m: m.dropout(x, p=-0.1), "p must be in")
-    _both(ValueError, lambda m: m.dropout_backward(x, p=1.5), "p must be in")
-    _both(ValueError, lambda m: m.dropout(x, seed=-1), "seed")
-    _both(ValueError, lambda m: m.dropout(x, seed=2**64), "seed")
-    _both(ValueError, lambda m: m.dropout(x, seed=1.5), "seed")
-    _both(TypeError, lambda m: m.dropout(x.astype(np.int32)), "float32 or float64")
-    _both(ValueError, lambda m: m.dropout(np.ones((0, 3), np.float32)), "empty")
-    _both(ValueError, lambda m: m.dropout(np.ones((3, 8), np.float32)[:, ::2]), "C-contiguous")
-    _both(ValueError, lambda m: m.dropout_backward(np.ones(5, np.float32)[::-1]), "C-contiguous")
+    raises_both(ValueError, lambda m: m.dropout(x, p=1.0), "p must be in")
+    raises_both(ValueError, lambda m: m.dropout(x, p=-0.1), "p must be in")
+    raises_both(ValueError, lambda m: m.dropout_backward(x, p=1.5), "p must be in")
+    raises_both(ValueError, lambda m: m.dropout(x, seed=-1), "seed")
+    raises_both(ValueError, lambda m: m.dropout(x, seed=2**64), "seed")
+    raises_both(ValueError, lambda m: m.dropout(x, seed=1.5), "seed")
+    raises_both(TypeError, lambda m: m.dropout(x.astype(np.int32)), "float32 or float64")
+    raises_both(ValueError, lambda m: m.dropout(np.ones((0, 3), np.float32)), "empty")
+    raises_both(ValueError, lambda m: m.dropout(np.ones((3, 8), np.float32)[:, ::2]), "C-contiguous")
+    raises_both(ValueError, lambda m: m.dropout_backward(np.ones(5, np.float32)[::-1]), "C-contiguous")
 
 
 def test_bad_input_compiled_module_directly():
@@ -127,11 +121,6 @@ def test_bad_input_compiled_module_directly():
 def test_lower_simd_paths_give_the_same_mask(level):
     # The mask loop is compiled for baseline x86-64, AVX2 and AVX-512 and picked once per process;
     # FASTANN_SIMD forces a lower path, so each runs here in a subprocess against the reference.
-    import os
-    import subprocess
-
-    if fastann._cpu.simd_level() == "scalar" and level != "scalar":
-        pytest.skip(f"this CPU has no {level}")
     code = (
         "import numpy as np, fastann\n"
         "from fastann import ops, reference as ref\n"
@@ -140,6 +129,5 @@ def test_lower_simd_paths_give_the_same_mask(level):
         "for p, seed in [(0.5, 1), (0.1, 2**63 + 5), (0.9, 12345)]:\n"
         "    np.testing.assert_allclose(ops.dropout(x, p, seed=seed), ref.dropout(x, p, seed=seed), rtol=1e-6)\n"
         "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, FASTANN_SIMD=level),
-                         capture_output=True, text=True, timeout=120)
+    out = run_with_simd(level, code)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

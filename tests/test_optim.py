@@ -7,7 +7,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import assert_close, to_numpy
+from helpers import assert_close, raises_both, run_with_simd, to_numpy
 
 # name -> (number of state arrays, keyword arguments of one configuration); each configuration is run
 # for several steps against the reference.
@@ -237,39 +237,33 @@ def test_nan_propagates(xp):
 
 
 # ---- bad input ----------------------------------------------------------------------------------------
-def _both(exc, call, match=None):
-    for mod in (ops, ref):
-        with pytest.raises(exc, match=match):
-            call(mod)
-
-
 def test_bad_input_ops_and_reference():
     def arrs(n=4, dtype=np.float32):
         return [np.zeros(n, dtype) for _ in range(4)]
 
     p, g, m, v = arrs()
-    _both(ValueError, lambda M: M.adam_step(p, g, np.zeros(5, np.float32), v, step=1), "shape")
-    _both(ValueError, lambda M: M.adam_step(p, np.zeros((2, 2), np.float32), m, v, step=1), "shape")
-    _both(TypeError, lambda M: M.adam_step(p, g, m.astype(np.float64), v, step=1), "dtype")
-    _both(TypeError, lambda M: M.adam_step(p.astype(np.int32), g.astype(np.int32), m, v, step=1))
-    _both(TypeError, lambda M: M.adam_step(list(p), g, m, v, step=1))
-    _both(ValueError, lambda M: M.adam_step(p, g, m, v, step=0), "step")
-    _both(ValueError, lambda M: M.adam_step(p, g, m, v, step=1, lr=-1.0), "lr")
-    _both(ValueError, lambda M: M.adam_step(p, g, m, v, step=1, beta1=1.0), "beta1")
-    _both(ValueError, lambda M: M.adam_step(np.zeros(8, np.float32)[::2], g, m, v, step=1), "C-contiguous")
-    _both(ValueError, lambda M: M.adam_step(p, np.zeros(4, np.float32)[::-1], m, v, step=1), "C-contiguous")
-    _both(ValueError, lambda M: M.adam_step(*[np.zeros(0, np.float32)] * 4, step=1), "empty")
-    _both(ValueError, lambda M: M.adam_step(p, g, m, v, step=1, max_exp_avg_sq=np.zeros(3, np.float32)), "shape")
-    _both(ValueError, lambda M: M.sgd_step(p, g, lr=0.1, momentum=0.9), "momentum_buffer")
-    _both(ValueError, lambda M: M.sgd_step(p, g, m, lr=0.1, momentum=0.9, nesterov=True, dampening=0.1), "nesterov")
-    _both(ValueError, lambda M: M.rmsprop_step(p, g, m, lr=0.1, centered=True), "grad_avg")
-    _both(ValueError, lambda M: M.rmsprop_step(p, g, m, lr=0.1, momentum=0.5), "momentum_buffer")
-    _both(ValueError, lambda M: M.adadelta_step(p, g, m, v, rho=1.5), "rho")
-    _both(ValueError, lambda M: M.nadam_step(p, g, m, v, step=1, lr=0.1, beta1=-0.1), "beta1")
+    raises_both(ValueError, lambda M: M.adam_step(p, g, np.zeros(5, np.float32), v, step=1), "shape")
+    raises_both(ValueError, lambda M: M.adam_step(p, np.zeros((2, 2), np.float32), m, v, step=1), "shape")
+    raises_both(TypeError, lambda M: M.adam_step(p, g, m.astype(np.float64), v, step=1), "dtype")
+    raises_both(TypeError, lambda M: M.adam_step(p.astype(np.int32), g.astype(np.int32), m, v, step=1))
+    raises_both(TypeError, lambda M: M.adam_step(list(p), g, m, v, step=1))
+    raises_both(ValueError, lambda M: M.adam_step(p, g, m, v, step=0), "step")
+    raises_both(ValueError, lambda M: M.adam_step(p, g, m, v, step=1, lr=-1.0), "lr")
+    raises_both(ValueError, lambda M: M.adam_step(p, g, m, v, step=1, beta1=1.0), "beta1")
+    raises_both(ValueError, lambda M: M.adam_step(np.zeros(8, np.float32)[::2], g, m, v, step=1), "C-contiguous")
+    raises_both(ValueError, lambda M: M.adam_step(p, np.zeros(4, np.float32)[::-1], m, v, step=1), "C-contiguous")
+    raises_both(ValueError, lambda M: M.adam_step(*[np.zeros(0, np.float32)] * 4, step=1), "empty")
+    raises_both(ValueError, lambda M: M.adam_step(p, g, m, v, step=1, max_exp_avg_sq=np.zeros(3, np.float32)), "shape")
+    raises_both(ValueError, lambda M: M.sgd_step(p, g, lr=0.1, momentum=0.9), "momentum_buffer")
+    raises_both(ValueError, lambda M: M.sgd_step(p, g, m, lr=0.1, momentum=0.9, nesterov=True, dampening=0.1), "nesterov")
+    raises_both(ValueError, lambda M: M.rmsprop_step(p, g, m, lr=0.1, centered=True), "grad_avg")
+    raises_both(ValueError, lambda M: M.rmsprop_step(p, g, m, lr=0.1, momentum=0.5), "momentum_buffer")
+    raises_both(ValueError, lambda M: M.adadelta_step(p, g, m, v, rho=1.5), "rho")
+    raises_both(ValueError, lambda M: M.nadam_step(p, g, m, v, step=1, lr=0.1, beta1=-0.1), "beta1")
     ro = np.zeros(4, np.float32)
     ro.flags.writeable = False
-    _both(ValueError, lambda M: M.adagrad_step(ro, g, m, lr=0.1), "read-only")
-    _both(ValueError, lambda M: M.adagrad_step(p, g, ro, lr=0.1), "read-only")
+    raises_both(ValueError, lambda M: M.adagrad_step(ro, g, m, lr=0.1), "read-only")
+    raises_both(ValueError, lambda M: M.adagrad_step(p, g, ro, lr=0.1), "read-only")
 
 
 def test_bad_input_compiled_module_directly():
@@ -305,8 +299,7 @@ def test_bad_input_compiled_module_directly():
 
 
 _SIMD_SNIPPET = r"""
-import sys, numpy as np
-sys.path.insert(0, {tests!r})
+import numpy as np
 import fastann
 from test_optim import CONFIGS, _call, _initial_state
 from fastann import ops, reference as ref
@@ -331,15 +324,6 @@ print(worst)
 def test_lower_simd_paths_match_reference(level):
     # The loops are compiled for baseline x86-64, AVX2 and AVX-512 and picked once per process from the
     # CPU; FASTANN_SIMD forces a lower path, so each one runs here in a subprocess.
-    import os
-    import subprocess
-    import sys
-
-    if fastann._cpu.simd_level() == "scalar" and level != "scalar":
-        pytest.skip(f"this CPU has no {level}")
-    tests = os.path.dirname(__file__)
-    env = dict(os.environ, FASTANN_SIMD=level)
-    code = _SIMD_SNIPPET.format(tests=tests, level=level)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    out = run_with_simd(level, _SIMD_SNIPPET.format(level=level))
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.strip().splitlines()[-1]) < 1e-5

@@ -5,7 +5,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_ELEMENTWISE, TOL_REDUCTION, assert_close, gradcheck, to_numpy
+from helpers import TOL_ELEMENTWISE, TOL_REDUCTION, assert_close, gradcheck, run_with_simd, to_numpy
 
 CPU = fastann._backend.cpu
 HAS_AVX512 = CPU.simd_level() == "avx512"
@@ -194,14 +194,7 @@ print("OK")
 def test_scalar_simd_path_in_subprocess():
     # FASTANN_SIMD=scalar takes the non-AVX-512 code paths (as on a CPU without AVX-512); simd_level() is
     # fixed at first use, hence a fresh interpreter.
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, FASTANN_SIMD="scalar")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(fastann.__file__)),
-                                         env.get("PYTHONPATH", "")])
-    r = subprocess.run([sys.executable, "-c", SCALAR_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    r = run_with_simd("scalar", SCALAR_SCRIPT)
     assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stdout + r.stderr
 
 

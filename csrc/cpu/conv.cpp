@@ -38,10 +38,6 @@ int64_t mul_checked(int64_t a, int64_t b, const char* op) {
   return r;
 }
 
-int64_t out_len(int64_t n, int64_t lo, int64_t hi, int64_t k, int64_t s, int64_t d) {
-  return (n + lo + hi - d * (k - 1) - 1) / s + 1;
-}
-
 // The input index a padded position copies: reflect mirrors without repeating the edge (torch "reflect"),
 // replicate repeats the edge. Only called for modes other than zeros.
 inline int64_t source_index(int64_t i, int64_t n, PaddingMode mode) {
@@ -524,8 +520,8 @@ void conv2d_validate(Conv2dParams& p, const char* op) {
   FASTANN_CHECK(p.dilation_h * (p.KH - 1) + 1 <= Hp && p.dilation_w * (p.KW - 1) + 1 <= Wp, op, ": kernel (",
                 p.KH, ", ", p.KW, ") with dilation (", p.dilation_h, ", ", p.dilation_w,
                 ") is larger than the padded input (", Hp, ", ", Wp, ")");
-  p.OH = out_len(p.H, p.pad_top, p.pad_bottom, p.KH, p.stride_h, p.dilation_h);
-  p.OW = out_len(p.W, p.pad_left, p.pad_right, p.KW, p.stride_w, p.dilation_w);
+  p.OH = conv2d_output_size(p.H, p.pad_top, p.pad_bottom, p.KH, p.stride_h, p.dilation_h);
+  p.OW = conv2d_output_size(p.W, p.pad_left, p.pad_right, p.KW, p.stride_w, p.dilation_w);
   // Every buffer the kernels index: input, padded input, output, weight, and one image's column matrix.
   mul_checked(mul_checked(mul_checked(p.N, p.C, op), Hp, op), Wp, op);
   mul_checked(mul_checked(mul_checked(p.N, p.OC, op), p.OH, op), p.OW, op);

@@ -19,13 +19,6 @@ namespace {
 // Planes per thread chunk below which a kernel stays on one thread (~32k elements of work).
 int64_t plane_grain(int64_t plane_elems) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, plane_elems)); }
 
-// Floor division for a possibly negative numerator (PyTorch's div_rtn).
-int64_t div_floor(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
 // The max-pool update rule of PyTorch's CPU kernel: take v if it is larger or if it is NaN. NaN then
 // wins against everything that follows, because nothing compares greater than NaN.
 // Written with `|` (not `||`): both compares always run, which leaves the compiler free to pick
@@ -60,14 +53,6 @@ inline AvgSpan avg_span(int64_t o, int64_t stride, int64_t pad, int64_t kernel, 
 }
 
 }  // namespace
-
-int64_t pool2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
-                           bool ceil_mode) {
-  int64_t out = div_floor(in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
-  // ceil_mode: the last window must start inside the input or the left padding.
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-  return out;
-}
 
 Pool2dGeometry make_pool2d_geometry(const char* op, int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH,
                                     int64_t KW, int64_t SH, int64_t SW, int64_t PH, int64_t PW, int64_t DH,

@@ -26,13 +26,6 @@ namespace {
 // Helpers
 // =====================================================================================================
 
-// Floor division for a possibly negative numerator (PyTorch's div_rtn).
-int64_t div_floor(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
 // PyTorch's max-pool update rule: take v if it is larger or if it is NaN; a NaN then wins against everything
 // after it, because nothing compares greater than NaN.
 template <class T>
@@ -260,14 +253,6 @@ __global__ void global_avg_pool2d_backward_kernel(T* __restrict__ dinp, const T*
 // =====================================================================================================
 // Launchers
 // =====================================================================================================
-
-int64_t pool2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
-                           bool ceil_mode) {
-  int64_t out = div_floor(in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
-  // ceil_mode: the last window must start inside the input or the left padding.
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-  return out;
-}
 
 Pool2dGeometry make_pool2d_geometry(const char* op, int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH,
                                     int64_t KW, int64_t SH, int64_t SW, int64_t PH, int64_t PW, int64_t DH,

@@ -1,4 +1,4 @@
-"""Argument resolution shared by the conv family of :mod:`fastann.ops` and :mod:`fastann.reference`.
+"""Argument resolution and array checks shared by the conv family of :mod:`fastann.ops` and :mod:`fastann.reference`.
 
 Both layers turn ``stride`` / ``padding`` / ``dilation`` / ``groups`` / ``padding_mode`` into the same
 explicit numbers (and raise the same exception class for the same bad value), so the kernels and the
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from ._checks import nonneg_int, pair, positive_int
+from ._checks import array, nonneg_int, pair, positive_int, same_device, same_dtype
 
 PADDING_MODES = ("zeros", "reflect", "replicate")
 
@@ -116,5 +116,61 @@ def shape4(op: str, name: str, shape):
     return tuple(positive_int(op, name, v) for v in shape)
 
 
-__all__ = ["PADDING_MODES", "conv2d_args", "kernel_number", "out_size", "resolve_padding", "scale_pair",
-           "shape4", "transpose_output_hw", "math"]
+# ---- array checks shared by fastann.ops.conv and fastann.reference.conv --------------------------------
+def check_conv(op, input, weight, bias, stride, padding, dilation, groups, padding_mode):
+    """Check conv2d's arrays (input (N, C, H, W), weight (C_out, C/groups, kH, kW), bias (C_out,) or None:
+    ndim, layout, one device, one dtype) and return :func:`conv2d_args` of their shapes."""
+    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
+    array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
+    if bias is not None:
+        array(op, "bias", bias, ndim=1, layout="(C_out,)")
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+    same_device(op, input=input, weight=weight, bias=bias)
+    same_dtype(op, input=input, weight=weight, bias=bias)
+    return conv2d_args(op, input.shape, weight.shape, stride, padding, dilation, groups, padding_mode)
+
+
+def check_grad_output(op, grad_output, a):
+    """grad_output must be (N, C_out, OH, OW) as the conv2d arguments ``a`` give them."""
+    array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
+    want = (a["N"], a["OC"], a["OH"], a["OW"])
+    if tuple(grad_output.shape) != want:
+        raise ValueError(f"{op}: grad_output must have shape {want}, got {tuple(grad_output.shape)}")
+
+
+def transpose_args(op, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    """Check conv_transpose2d's arrays (input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW), bias
+    (C_out,) or None) and return the :func:`conv2d_args` of the conv2d it is the input gradient of."""
+    array(op, "input", input, ndim=4, layout="(N, C_in, H, W)")
+    array(op, "weight", weight, ndim=4, layout="(C_in, C_out/groups, kH, kW)")
+    if bias is not None:
+        array(op, "bias", bias, ndim=1, layout="(C_out,)")
+    same_dtype(op, input=input, weight=weight, bias=bias)
+    N, Cin, H, W = input.shape
+    groups = positive_int(op, "groups", groups)
+    if Cin != weight.shape[0]:
+        raise ValueError(f"{op}: channel mismatch: weight {tuple(weight.shape)} expects C_in={weight.shape[0]} "
+                         f"but input {tuple(input.shape)} has C_in={Cin}")
+    (OH, OW), s, p, d = transpose_output_hw(op, (H, W), weight.shape[2:], stride, padding, output_padding,
+                                            dilation)
+    # conv_transpose2d(x) is conv2d's input gradient: x plays conv2d's grad_output, the output conv2d's input.
+    out_shape = (N, weight.shape[1] * groups, OH, OW)
+    a = conv2d_args(op, out_shape, weight.shape, s, p, d, groups, "zeros")
+    if (a["OH"], a["OW"]) != (H, W):  # cannot happen with the formula above; kept as a guard
+        raise ValueError(f"{op}: input {tuple(input.shape)} does not match weight {tuple(weight.shape)}")
+    if bias is not None and bias.shape[0] != out_shape[1]:
+        raise ValueError(f"{op}: bias must have shape ({out_shape[1]},), got {tuple(bias.shape)}")
+    return a
+
+
+def upsample_check(op, mode, align_corners):
+    """upsample2d's mode is 'nearest' or 'bilinear'; align_corners only with 'bilinear'."""
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    if mode == "nearest" and align_corners:
+        raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
+
+
+__all__ = ["PADDING_MODES", "check_conv", "check_grad_output", "conv2d_args", "kernel_number", "out_size",
+           "resolve_padding", "scale_pair", "shape4", "transpose_args", "transpose_output_hw", "upsample_check", "math"]

@@ -12,8 +12,9 @@ shifted rows in place — no im2col buffer for stride 1; None: the fastest for t
 """
 from __future__ import annotations
 
-from .._checks import array, positive_int, same_dtype
-from .._conv_args import conv2d_args, kernel_number, scale_pair, shape4, transpose_output_hw
+from .._checks import array, same_dtype
+from .._conv_args import (check_conv, check_grad_output, conv2d_args, kernel_number, scale_pair, shape4,
+                           transpose_args, upsample_check)
 from ._common import backend, empty
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_backward_input", "conv2d_backward_weight", "conv_transpose2d",
@@ -24,24 +25,6 @@ def _geometry(a):
     """The explicit hyper-parameters the compiled kernels take, in their order."""
     (sh, sw), (pt, pb, pl, pr), (dh, dw) = a["stride"], a["pads"], a["dilation"]
     return sh, sw, pt, pb, pl, pr, dh, dw, a["groups"], a["padding_mode"]
-
-
-def _check_conv(op, input, weight, bias, stride, padding, dilation, groups, padding_mode):
-    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
-    array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
-    if bias is not None:
-        array(op, "bias", bias, ndim=1, layout="(C_out,)")
-        if bias.shape[0] != weight.shape[0]:
-            raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
-    same_dtype(op, input=input, weight=weight, bias=bias)
-    return conv2d_args(op, input.shape, weight.shape, stride, padding, dilation, groups, padding_mode)
-
-
-def _check_grad_output(op, grad_output, a):
-    array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
-    want = (a["N"], a["OC"], a["OH"], a["OW"])
-    if tuple(grad_output.shape) != want:
-        raise ValueError(f"{op}: grad_output must have shape {want}, got {tuple(grad_output.shape)}")
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
@@ -63,7 +46,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     unknown padding mode or kernel number.
     """
     op = "conv2d"
-    a = _check_conv(op, input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    a = check_conv(op, input, weight, bias, stride, padding, dilation, groups, padding_mode)
     k = kernel_number(op, kernel)
     kern, xp = backend(op, input=input, weight=weight, bias=bias)
     out = empty(xp, (a["N"], a["OC"], a["OH"], a["OW"]), input.dtype)
@@ -83,7 +66,7 @@ def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0,
     array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
     a = conv2d_args(op, shape4(op, "input_shape", input_shape), weight.shape, stride, padding, dilation, groups,
                     padding_mode)
-    _check_grad_output(op, grad_output, a)
+    check_grad_output(op, grad_output, a)
     same_dtype(op, grad_output=grad_output, weight=weight)
     k = kernel_number(op, kernel)
     kern, xp = backend(op, grad_output=grad_output, weight=weight)
@@ -104,7 +87,7 @@ def conv2d_backward_weight(grad_output, input, weight_shape, stride=1, padding=0
     array(op, "input", input, ndim=4, layout="(N, C, H, W)")
     a = conv2d_args(op, input.shape, shape4(op, "weight_shape", weight_shape), stride, padding, dilation, groups,
                     padding_mode)
-    _check_grad_output(op, grad_output, a)
+    check_grad_output(op, grad_output, a)
     same_dtype(op, grad_output=grad_output, input=input)
     k = kernel_number(op, kernel)
     kern, xp = backend(op, grad_output=grad_output, input=input)
@@ -122,8 +105,8 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     grad_output summed over N, OH, OW. Arguments and errors as :func:`conv2d`.
     """
     op = "conv2d_backward"
-    a = _check_conv(op, input, weight, None, stride, padding, dilation, groups, padding_mode)
-    _check_grad_output(op, grad_output, a)
+    a = check_conv(op, input, weight, None, stride, padding, dilation, groups, padding_mode)
+    check_grad_output(op, grad_output, a)
     same_dtype(op, grad_output=grad_output, input=input)
     k = kernel_number(op, kernel)
     kern, xp = backend(op, grad_output=grad_output, input=input, weight=weight)
@@ -139,27 +122,6 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
 
 
 # ---- conv_transpose2d -----------------------------------------------------------------------------
-def _transpose_args(op, input, weight, bias, stride, padding, output_padding, groups, dilation):
-    array(op, "input", input, ndim=4, layout="(N, C_in, H, W)")
-    array(op, "weight", weight, ndim=4, layout="(C_in, C_out/groups, kH, kW)")
-    if bias is not None:
-        array(op, "bias", bias, ndim=1, layout="(C_out,)")
-    same_dtype(op, input=input, weight=weight, bias=bias)
-    N, Cin, H, W = input.shape
-    groups = positive_int(op, "groups", groups)
-    if Cin != weight.shape[0]:
-        raise ValueError(f"{op}: channel mismatch: weight {tuple(weight.shape)} expects C_in={weight.shape[0]} "
-                         f"but input {tuple(input.shape)} has C_in={Cin}")
-    (OH, OW), s, p, d = transpose_output_hw(op, (H, W), weight.shape[2:], stride, padding, output_padding,
-                                            dilation)
-    # conv_transpose2d(x) is conv2d's input gradient: x plays conv2d's grad_output, the output conv2d's input.
-    out_shape = (N, weight.shape[1] * groups, OH, OW)
-    a = conv2d_args(op, out_shape, weight.shape, s, p, d, groups, "zeros")
-    if bias is not None and bias.shape[0] != out_shape[1]:
-        raise ValueError(f"{op}: bias must have shape ({out_shape[1]},), got {tuple(bias.shape)}")
-    return a
-
-
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed convolution ("fractionally strided", Dumoulin & Visin 2016): the adjoint of conv2d.
 
@@ -170,7 +132,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     non-positive stride/dilation, output_padding >= both stride and dilation, a non-positive output size.
     """
     op = "conv_transpose2d"
-    a = _transpose_args(op, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    a = transpose_args(op, input, weight, bias, stride, padding, output_padding, groups, dilation)
     kern, xp = backend(op, input=input, weight=weight, bias=bias)
     out = empty(xp, (a["N"], a["C"], a["H"], a["W"]), input.dtype)
     kern.conv2d_backward_input(out, input, weight, *_geometry(a), 0)
@@ -189,7 +151,7 @@ def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0, o
     Errors as :func:`conv_transpose2d`; grad_output must have the forward's output shape.
     """
     op = "conv_transpose2d_backward"
-    a = _transpose_args(op, input, weight, None, stride, padding, output_padding, groups, dilation)
+    a = transpose_args(op, input, weight, None, stride, padding, output_padding, groups, dilation)
     array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
     want = (a["N"], a["C"], a["H"], a["W"])
     if tuple(grad_output.shape) != want:
@@ -206,13 +168,6 @@ def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0, o
 
 
 # ---- upsample2d -----------------------------------------------------------------------------------
-def _upsample_check(op, mode, align_corners):
-    if mode not in ("nearest", "bilinear"):
-        raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
-    if mode == "nearest" and align_corners:
-        raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
-
-
 def upsample2d(input, scale_factor=2, mode="nearest", align_corners=False):
     """Upsample images by integer factors: input (N, C, H, W) -> (N, C, H*sh, W*sw), float32/float64.
 
@@ -225,7 +180,7 @@ def upsample2d(input, scale_factor=2, mode="nearest", align_corners=False):
     op = "upsample2d"
     array(op, "input", input, ndim=4, layout="(N, C, H, W)")
     sh, sw = scale_pair(op, scale_factor)
-    _upsample_check(op, mode, align_corners)
+    upsample_check(op, mode, align_corners)
     kern, xp = backend(op, input=input)
     N, C, H, W = input.shape
     out = empty(xp, (N, C, H * sh, W * sw), input.dtype)
@@ -241,7 +196,7 @@ def upsample2d_backward(grad_output, input_shape, scale_factor=2, mode="nearest"
     array(op, "grad_output", grad_output, ndim=4, layout="(N, C, OH, OW)")
     N, C, H, W = shape4(op, "input_shape", input_shape)
     sh, sw = scale_pair(op, scale_factor)
-    _upsample_check(op, mode, align_corners)
+    upsample_check(op, mode, align_corners)
     if tuple(grad_output.shape) != (N, C, H * sh, W * sw):
         raise ValueError(f"{op}: grad_output must have shape {(N, C, H * sh, W * sw)}, "
                          f"got {tuple(grad_output.shape)}")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import array
-from ..reference.pool import flag, input_shape_arg, pool2d_geometry
+from ..reference.pool import (avg_pool2d_backward_args, flag, global_avg_pool2d_backward_args,
+                              max_pool2d_backward_args, pool2d_geometry)
 from . import _common
 from ._common import backend, empty
 
@@ -86,14 +87,7 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     outside [0, H*W)).
     """
     op = "max_pool2d_backward"
-    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
-    array(op, "indices", indices, ndim=4, layout="(N,C,OH,OW)", float_only=False)
-    if indices.dtype != np.int64:
-        raise TypeError(f"{op}: indices must be int64, got dtype {indices.dtype}")
-    shape = input_shape_arg(op, input_shape)
-    if tuple(indices.shape) != tuple(grad_output.shape) or tuple(grad_output.shape[:2]) != shape[:2]:
-        raise ValueError(f"{op}: grad_output {tuple(grad_output.shape)}, indices {tuple(indices.shape)} and "
-                         f"input_shape {shape} disagree")
+    shape = max_pool2d_backward_args(op, grad_output, indices, input_shape)
     k, xp = backend(op, grad_output=grad_output, indices=indices)
     dinput = empty(xp, shape, grad_output.dtype)
     k.max_pool2d_backward(dinput, grad_output, indices)
@@ -128,13 +122,8 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     The window arguments must be those of the forward; grad_output's shape is checked against them.
     """
     op = "avg_pool2d_backward"
-    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
-    shape = input_shape_arg(op, input_shape)
-    g = pool2d_geometry(op, shape, kernel_size, stride, padding, 1, ceil_mode)
-    cip = flag(op, "count_include_pad", count_include_pad)
-    if tuple(grad_output.shape) != (g.N, g.C, g.OH, g.OW):
-        raise ValueError(f"{op}: grad_output must have shape {(g.N, g.C, g.OH, g.OW)}, got "
-                         f"{tuple(grad_output.shape)}")
+    shape, g, cip = avg_pool2d_backward_args(op, grad_output, input_shape, kernel_size, stride, padding,
+                                             ceil_mode, count_include_pad)
     k, xp = backend(op, grad_output=grad_output)
     dinput = empty(xp, shape, grad_output.dtype)
     k.avg_pool2d_backward(dinput, grad_output, g.kernel, g.stride, g.padding, g.ceil_mode, cip)
@@ -156,10 +145,7 @@ def global_avg_pool2d_backward(grad_output, input_shape):
     """Gradient of :func:`global_avg_pool2d`: grad_output (N, C) -> dinput ``input_shape`` (N, C, H, W)
     filled with grad_output / (H*W). Raises TypeError (dtype), ValueError (shapes disagree)."""
     op = "global_avg_pool2d_backward"
-    array(op, "grad_output", grad_output, ndim=2, layout="(N,C)")
-    shape = input_shape_arg(op, input_shape)
-    if tuple(grad_output.shape) != shape[:2]:
-        raise ValueError(f"{op}: grad_output must have shape {shape[:2]}, got {tuple(grad_output.shape)}")
+    shape = global_avg_pool2d_backward_args(op, grad_output, input_shape)
     k, xp = backend(op, grad_output=grad_output)
     dinput = empty(xp, shape, grad_output.dtype)
     k.global_avg_pool2d_backward(dinput, grad_output)

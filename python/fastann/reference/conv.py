@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import array, pair, positive_int, same_device, same_dtype
-from .._conv_args import conv2d_args, scale_pair, shape4, transpose_output_hw
+from .._checks import array, pair, same_dtype
+from .._conv_args import (check_conv, check_grad_output, conv2d_args, scale_pair, shape4, transpose_args,
+                           upsample_check)
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_backward_input", "conv2d_backward_weight",
            "conv_transpose2d", "conv_transpose2d_backward", "upsample2d", "upsample2d_backward"]
@@ -59,25 +60,6 @@ def _tap(a, kh, kw, a_geom):
     """The strided slice of the padded input that kernel tap (kh, kw) multiplies: (N, C, OH, OW)."""
     OH, OW, (sh, sw), (dh, dw) = a_geom
     return a[:, :, kh * dh: kh * dh + (OH - 1) * sh + 1: sh, kw * dw: kw * dw + (OW - 1) * sw + 1: sw]
-
-
-def _check_conv(op, input, weight, bias, stride, padding, dilation, groups, padding_mode):
-    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
-    array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
-    if bias is not None:
-        array(op, "bias", bias, ndim=1, layout="(C_out,)")
-        if bias.shape[0] != weight.shape[0]:
-            raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
-    same_device(op, input=input, weight=weight, bias=bias)
-    same_dtype(op, input=input, weight=weight, bias=bias)
-    return conv2d_args(op, input.shape, weight.shape, stride, padding, dilation, groups, padding_mode)
-
-
-def _check_grad_output(op, grad_output, a):
-    array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
-    want = (a["N"], a["OC"], a["OH"], a["OW"])
-    if tuple(grad_output.shape) != want:
-        raise ValueError(f"{op}: grad_output must have shape {want}, got {tuple(grad_output.shape)}")
 
 
 # ---- conv2d ---------------------------------------------------------------------------------------
@@ -133,7 +115,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
            kernel=None):
     """2-D convolution (cross-correlation), float64. input (N, C, H, W), weight (OC, C/groups, KH, KW),
     bias (OC,) or None -> (N, OC, OH, OW). ``kernel`` is accepted and ignored (one reference)."""
-    a = _check_conv("conv2d", input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    a = check_conv("conv2d", input, weight, bias, stride, padding, dilation, groups, padding_mode)
     out = _forward(input, weight, a)
     if bias is not None:
         out += np.asarray(bias, np.float64)[None, :, None, None]
@@ -147,7 +129,7 @@ def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0,
     array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
     a = conv2d_args(op, shape4(op, "input_shape", input_shape), weight.shape, stride, padding, dilation,
                     groups, padding_mode)
-    _check_grad_output(op, grad_output, a)
+    check_grad_output(op, grad_output, a)
     same_dtype(op, grad_output=grad_output, weight=weight)
     return _backward_input(grad_output, weight, a)
 
@@ -159,7 +141,7 @@ def conv2d_backward_weight(grad_output, input, weight_shape, stride=1, padding=0
     array(op, "input", input, ndim=4, layout="(N, C, H, W)")
     a = conv2d_args(op, input.shape, shape4(op, "weight_shape", weight_shape), stride, padding, dilation,
                     groups, padding_mode)
-    _check_grad_output(op, grad_output, a)
+    check_grad_output(op, grad_output, a)
     same_dtype(op, grad_output=grad_output, input=input)
     return _backward_weight(grad_output, input, a)
 
@@ -168,8 +150,8 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
                     padding_mode="zeros", need_input_grad=True, need_bias_grad=True, kernel=None):
     """(dinput or None, dweight, dbias or None) of conv2d; dbias (OC,) = grad_output summed over N, OH, OW."""
     op = "conv2d_backward"
-    a = _check_conv(op, input, weight, None, stride, padding, dilation, groups, padding_mode)
-    _check_grad_output(op, grad_output, a)
+    a = check_conv(op, input, weight, None, stride, padding, dilation, groups, padding_mode)
+    check_grad_output(op, grad_output, a)
     same_dtype(op, grad_output=grad_output, input=input)
     dx = _backward_input(grad_output, weight, a) if need_input_grad else None
     dw = _backward_weight(grad_output, input, a)
@@ -178,34 +160,11 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
 
 
 # ---- conv_transpose2d -----------------------------------------------------------------------------
-def _transpose_args(op, input, weight, bias, stride, padding, output_padding, groups, dilation):
-    array(op, "input", input, ndim=4, layout="(N, C_in, H, W)")
-    array(op, "weight", weight, ndim=4, layout="(C_in, C_out/groups, kH, kW)")
-    if bias is not None:
-        array(op, "bias", bias, ndim=1, layout="(C_out,)")
-    same_dtype(op, input=input, weight=weight, bias=bias)
-    N, Cin, H, W = input.shape
-    groups = positive_int(op, "groups", groups)
-    if Cin != weight.shape[0]:
-        raise ValueError(f"{op}: channel mismatch: weight {tuple(weight.shape)} expects C_in={weight.shape[0]} "
-                         f"but input {tuple(input.shape)} has C_in={Cin}")
-    (OH, OW), s, p, d = transpose_output_hw(op, (H, W), weight.shape[2:], stride, padding, output_padding,
-                                            dilation)
-    # conv_transpose2d(x) is conv2d's input gradient: x plays conv2d's grad_output, the output conv2d's input.
-    out_shape = (N, weight.shape[1] * groups, OH, OW)
-    a = conv2d_args(op, out_shape, weight.shape, s, p, d, groups, "zeros")
-    if (a["OH"], a["OW"]) != (H, W):  # cannot happen with the formula above; kept as a guard
-        raise ValueError(f"{op}: input {tuple(input.shape)} does not match weight {tuple(weight.shape)}")
-    if bias is not None and bias.shape[0] != out_shape[1]:
-        raise ValueError(f"{op}: bias must have shape ({out_shape[1]},), got {tuple(bias.shape)}")
-    return a
-
-
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed convolution (the adjoint of conv2d, 'fractionally strided'; Dumoulin & Visin 2016).
     input (N, C_in, H, W), weight (C_in, C_out/groups, KH, KW) as torch stores it, bias (C_out,) ->
     (N, C_out, (H-1)*s - 2p + d*(KH-1) + output_padding + 1, ...)."""
-    a = _transpose_args("conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups,
+    a = transpose_args("conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups,
                         dilation)
     out = _backward_input(input, weight, a)
     if bias is not None:
@@ -218,7 +177,7 @@ def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0, o
     """(dinput, dweight, dbias) of conv_transpose2d: dinput is conv2d(grad_output, weight), dweight is
     conv2d's weight gradient with the roles of input and grad_output swapped."""
     op = "conv_transpose2d_backward"
-    a = _transpose_args(op, input, weight, None, stride, padding, output_padding, groups, dilation)
+    a = transpose_args(op, input, weight, None, stride, padding, output_padding, groups, dilation)
     array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
     want = (a["N"], a["C"], a["H"], a["W"])
     if tuple(grad_output.shape) != want:
@@ -230,13 +189,6 @@ def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0, o
 
 
 # ---- upsample2d -----------------------------------------------------------------------------------
-def _upsample_check(op, mode, align_corners):
-    if mode not in ("nearest", "bilinear"):
-        raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
-    if mode == "nearest" and align_corners:
-        raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
-
-
 def _linear_weights(n_in, n_out, scale, align_corners):
     """For each output index along one axis: the two source indices and the weight of the second
     (torch.nn.functional.interpolate's bilinear source coordinates)."""
@@ -270,7 +222,7 @@ def upsample2d(input, scale_factor=2, mode="nearest", align_corners=False):
     op = "upsample2d"
     array(op, "input", input, ndim=4, layout="(N, C, H, W)")
     sh, sw = scale_pair(op, scale_factor)
-    _upsample_check(op, mode, align_corners)
+    upsample_check(op, mode, align_corners)
     mh = _upsample_matrix(input.shape[2], sh, mode, align_corners)
     mw = _upsample_matrix(input.shape[3], sw, mode, align_corners)
     return np.einsum("ah,nchw,bw->ncab", mh, np.asarray(input, np.float64), mw)
@@ -282,7 +234,7 @@ def upsample2d_backward(grad_output, input_shape, scale_factor=2, mode="nearest"
     array(op, "grad_output", grad_output, ndim=4, layout="(N, C, OH, OW)")
     N, C, H, W = shape4(op, "input_shape", input_shape)
     sh, sw = scale_pair(op, scale_factor)
-    _upsample_check(op, mode, align_corners)
+    upsample_check(op, mode, align_corners)
     if tuple(grad_output.shape) != (N, C, H * sh, W * sw):
         raise ValueError(f"{op}: grad_output must have shape {(N, C, H * sh, W * sw)}, "
                          f"got {tuple(grad_output.shape)}")

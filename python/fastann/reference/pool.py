@@ -93,6 +93,42 @@ def pool2d_geometry(op: str, input_shape, kernel_size, stride=None, padding=0, d
     return Pool2dGeometry(N, C, H, W, (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode, oh, ow)
 
 
+# ---- backward argument checks shared with fastann.ops.pool ---------------------------------------------
+def max_pool2d_backward_args(op: str, grad_output, indices, input_shape) -> tuple[int, int, int, int]:
+    """Check max_pool2d_backward's arrays against ``input_shape``; returns it as (N, C, H, W)."""
+    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
+    array(op, "indices", indices, ndim=4, layout="(N,C,OH,OW)", float_only=False)
+    if indices.dtype != np.int64:
+        raise TypeError(f"{op}: indices must be int64, got dtype {indices.dtype}")
+    shape = input_shape_arg(op, input_shape)
+    if tuple(indices.shape) != tuple(grad_output.shape) or tuple(grad_output.shape[:2]) != shape[:2]:
+        raise ValueError(f"{op}: grad_output {tuple(grad_output.shape)}, indices {tuple(indices.shape)} and "
+                         f"input_shape {shape} disagree")
+    return shape
+
+
+def avg_pool2d_backward_args(op: str, grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
+                             count_include_pad):
+    """Check avg_pool2d_backward's arguments; returns (input shape, Pool2dGeometry, count_include_pad)."""
+    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
+    shape = input_shape_arg(op, input_shape)
+    g = pool2d_geometry(op, shape, kernel_size, stride, padding, 1, ceil_mode)
+    cip = flag(op, "count_include_pad", count_include_pad)
+    if tuple(grad_output.shape) != (g.N, g.C, g.OH, g.OW):
+        raise ValueError(f"{op}: grad_output must have shape {(g.N, g.C, g.OH, g.OW)}, got "
+                         f"{tuple(grad_output.shape)}")
+    return shape, g, cip
+
+
+def global_avg_pool2d_backward_args(op: str, grad_output, input_shape) -> tuple[int, int, int, int]:
+    """Check global_avg_pool2d_backward's arguments; returns the input shape (N, C, H, W)."""
+    array(op, "grad_output", grad_output, ndim=2, layout="(N,C)")
+    shape = input_shape_arg(op, input_shape)
+    if tuple(grad_output.shape) != shape[:2]:
+        raise ValueError(f"{op}: grad_output must have shape {shape[:2]}, got {tuple(grad_output.shape)}")
+    return shape
+
+
 def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
 
@@ -159,14 +195,7 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     (summed where windows overlap). grad_output, indices (N, C, OH, OW) -> dinput ``input_shape`` float64.
     Raises ValueError for an index outside [0, H*W)."""
     op = "max_pool2d_backward"
-    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
-    array(op, "indices", indices, ndim=4, layout="(N,C,OH,OW)", float_only=False)
-    if indices.dtype != np.int64:
-        raise TypeError(f"{op}: indices must be int64, got dtype {indices.dtype}")
-    N, C, H, W = input_shape_arg(op, input_shape)
-    if indices.shape != grad_output.shape or grad_output.shape[:2] != (N, C):
-        raise ValueError(f"{op}: grad_output {tuple(grad_output.shape)}, indices {tuple(indices.shape)} and "
-                         f"input_shape {(N, C, H, W)} disagree")
+    N, C, H, W = max_pool2d_backward_args(op, grad_output, indices, input_shape)
     idx = np.asarray(indices).reshape(N * C, -1)
     if idx.size and (idx.min() < 0 or idx.max() >= H * W):
         raise ValueError(f"{op}: indices must lie in [0, H*W) = [0, {H * W})")
@@ -215,13 +244,8 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     """Backward of :func:`avg_pool2d`: each output's gradient divided by its divisor and added to every real
     input element of its window. grad_output (N, C, OH, OW) -> dinput ``input_shape`` float64."""
     op = "avg_pool2d_backward"
-    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
-    shape = input_shape_arg(op, input_shape)
-    g = pool2d_geometry(op, shape, kernel_size, stride, padding, 1, ceil_mode)
-    cip = flag(op, "count_include_pad", count_include_pad)
-    if tuple(grad_output.shape) != (g.N, g.C, g.OH, g.OW):
-        raise ValueError(f"{op}: grad_output must have shape {(g.N, g.C, g.OH, g.OW)}, got "
-                         f"{tuple(grad_output.shape)}")
+    shape, g, cip = avg_pool2d_backward_args(op, grad_output, input_shape, kernel_size, stride, padding,
+                                             ceil_mode, count_include_pad)
     share = np.asarray(grad_output, dtype=np.float64) / _avg_divisor(g, cip)
     dx = np.zeros(shape)
     for ih, iw, valid in _taps(g):
@@ -239,9 +263,6 @@ def global_avg_pool2d(input):
 def global_avg_pool2d_backward(grad_output, input_shape):
     """Backward of :func:`global_avg_pool2d`: grad_output (N, C) -> dinput ``input_shape`` = g / (H*W)."""
     op = "global_avg_pool2d_backward"
-    array(op, "grad_output", grad_output, ndim=2, layout="(N,C)")
-    N, C, H, W = input_shape_arg(op, input_shape)
-    if tuple(grad_output.shape) != (N, C):
-        raise ValueError(f"{op}: grad_output must have shape {(N, C)}, got {tuple(grad_output.shape)}")
+    N, C, H, W = global_avg_pool2d_backward_args(op, grad_output, input_shape)
     g = np.asarray(grad_output, dtype=np.float64) / (H * W)
     return np.broadcast_to(g[:, :, None, None], (N, C, H, W)).copy()

@@ -25,22 +25,13 @@
 
 #include <cstdint>
 
+#include "fastann/geometry.hpp"
+
 namespace fastann::cpu {
 
-enum class PaddingMode : int { zeros = 0, reflect = 1, replicate = 2 };
-
-// Geometry of one convolution, in conv2d's own terms (for conv_transpose2d: conv2d's input is the
-// transpose's output). Every size is validated by conv2d_validate before any kernel runs.
-struct Conv2dParams {
-  int64_t N = 0, C = 0, H = 0, W = 0;         // input (N,C,H,W)
-  int64_t OC = 0, KH = 0, KW = 0;              // weight (OC, C/groups, KH, KW)
-  int64_t OH = 0, OW = 0;                      // output (N,OC,OH,OW)
-  int64_t stride_h = 1, stride_w = 1;
-  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
-  int64_t dilation_h = 1, dilation_w = 1;
-  int64_t groups = 1;
-  PaddingMode mode = PaddingMode::zeros;
-};
+// PaddingMode and Conv2dParams (the geometry of one convolution) are shared with the CUDA backend.
+using fastann::Conv2dParams;
+using fastann::PaddingMode;
 
 // Fills OH/OW from the rest and throws std::invalid_argument (naming `op`) for any inconsistency:
 // non-positive sizes/stride/dilation, negative padding, groups not dividing C and OC, reflect padding >= the

@@ -19,22 +19,14 @@
 
 #include <cstdint>
 
+#include "fastann/geometry.hpp"
+
 namespace fastann::cpu {
 
-// Geometry of one 2-D pooling call. Built and validated by make_pool2d_geometry.
-struct Pool2dGeometry {
-  int64_t N, C, H, W;     // input (N,C,H,W)
-  int64_t KH, KW;         // window
-  int64_t SH, SW;         // stride
-  int64_t PH, PW;         // padding (each side)
-  int64_t DH, DW;         // dilation
-  int64_t OH, OW;         // output (N,C,OH,OW)
-  bool ceil_mode;
-};
-
-// PyTorch's output size rule (see the header comment). May return <= 0: the caller rejects that.
-int64_t pool2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
-                           bool ceil_mode);
+// Pool2dGeometry and pool2d_output_size (PyTorch's output size rule, see the header comment) are shared
+// with the CUDA backend (fastann/geometry.hpp).
+using fastann::Pool2dGeometry;
+using fastann::pool2d_output_size;
 
 // Checks every argument (kernel/stride/dilation >= 1, 0 <= padding <= kernel/2, output size >= 1, no
 // window entirely inside the padding) and returns the geometry; std::invalid_argument naming `op` otherwise.

@@ -22,22 +22,14 @@
 
 #include <cstdint>
 
+#include "fastann/geometry.hpp"
+
 namespace fastann::cuda {
 
-enum class PaddingMode : int { zeros = 0, reflect = 1, replicate = 2 };
-
-// Geometry of one convolution in conv2d's terms (the CPU's Conv2dParams, field for field). Validated by
-// conv2d_validate before any launcher sees it.
-struct Conv2dParams {
-  int64_t N = 0, C = 0, H = 0, W = 0;         // input (N,C,H,W)
-  int64_t OC = 0, KH = 0, KW = 0;              // weight (OC, C/groups, KH, KW)
-  int64_t OH = 0, OW = 0;                      // output (N,OC,OH,OW)
-  int64_t stride_h = 1, stride_w = 1;
-  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
-  int64_t dilation_h = 1, dilation_w = 1;
-  int64_t groups = 1;
-  PaddingMode mode = PaddingMode::zeros;
-};
+// PaddingMode and Conv2dParams (the geometry of one convolution) are shared with the CPU backend;
+// validated by conv2d_validate before any launcher sees them.
+using fastann::Conv2dParams;
+using fastann::PaddingMode;
 
 constexpr int kConvNumKernels = 3;
 

@@ -21,23 +21,15 @@
 
 #include <cstdint>
 
+#include "fastann/geometry.hpp"
+
 namespace fastann::cuda {
 
-// Geometry of one 2-D pooling call (the CPU's Pool2dGeometry, field for field).
-struct Pool2dGeometry {
-  int64_t N, C, H, W;     // input (N,C,H,W)
-  int64_t KH, KW;         // window
-  int64_t SH, SW;         // stride
-  int64_t PH, PW;         // padding (each side)
-  int64_t DH, DW;         // dilation
-  int64_t OH, OW;         // output (N,C,OH,OW)
-  bool ceil_mode;
-};
+// Pool2dGeometry and pool2d_output_size are shared with the CPU backend (fastann/geometry.hpp).
+using fastann::Pool2dGeometry;
+using fastann::pool2d_output_size;
 
 constexpr int kMaxPoolNumKernels = 3;
-
-int64_t pool2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
-                           bool ceil_mode);
 
 // Checks every argument exactly as the CPU's make_pool2d_geometry (kernel/stride/dilation >= 1,
 // 0 <= padding <= kernel/2, output size >= 1, no window entirely inside the padding); std::invalid_argument
