@@ -41,13 +41,13 @@ prints why and exits with status 2. Results go to benchmarks/results/bench_cnn_c
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+
+import _training_bench as tb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BATCH = 128
@@ -73,32 +73,13 @@ def worker_fastann(n, epochs, threads, with_metric, device):
     model.compile(optimizer=fastann.optimizers.Adam(learning_rate=LR), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"] if with_metric else None, device=device)
     if device == "cuda":  # time each epoch between GPU synchronizations (kernels run asynchronously)
-        return _fit_timed_on_gpu(fastann, model, x, y, epochs)
+        return tb.fit_timed_on_gpu(fastann, model, x, y, epochs, BATCH)
     cpu = []  # process CPU seconds per epoch, measured by a callback around each epoch
     clock = fastann.callbacks.LambdaCallback(
         on_epoch_begin=lambda e, logs: cpu.append(-time.process_time()),
         on_epoch_end=lambda e, logs: cpu.__setitem__(-1, cpu[-1] + time.process_time()))
     hist = model.fit(x, y, batch_size=BATCH, epochs=epochs + 1, verbose=0, shuffle=True, callbacks=[clock])
     return hist.epoch_seconds[1:], cpu[1:], hist.history["loss"][-1], {"simd": fastann.build_info()["simd"]}
-
-
-def _fit_timed_on_gpu(fastann, model, x, y, epochs):
-    """fit with one warm-up epoch; wall and process-CPU seconds per epoch, each between two GPU syncs."""
-    wall, cpu = [], []
-
-    def begin(epoch, logs):
-        fastann.cuda.synchronize()
-        wall.append(-time.perf_counter())
-        cpu.append(-time.process_time())
-
-    def end(epoch, logs):
-        fastann.cuda.synchronize()
-        wall[-1] += time.perf_counter()
-        cpu[-1] += time.process_time()
-
-    clock = fastann.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
-    hist = model.fit(x, y, batch_size=BATCH, epochs=epochs + 1, verbose=0, shuffle=True, callbacks=[clock])
-    return wall[1:], cpu[1:], hist.history["loss"][-1], {"gpu": fastann.cuda.get_device_name(0)}
 
 
 def worker_torch(n, epochs, threads, channels_last, device):
@@ -156,69 +137,7 @@ WORKERS = {
 TORCH = ("torch-nchw", "torch-channels_last")
 
 
-def run_worker(args):
-    times, cpu, loss, extra = WORKERS[args.worker](args)
-    print(json.dumps({"epoch_seconds": times, "epoch_cpu_seconds": cpu, "final_loss": loss, **extra}))
-
-
 # ---- driver ----------------------------------------------------------------------------------------
-def _source_python():
-    """The source checkout's python/ folder when it holds an in-place build of fastann, else None (then the
-    installed fastann is used, e.g. after `pip install .` on a GPU machine)."""
-    src = os.path.join(os.path.dirname(HERE), "python")
-    return src if glob.glob(os.path.join(src, "fastann", "_cpu*.so")) else None
-
-
-def _env(threads):
-    env = dict(os.environ)
-    if threads is not None:  # None on the GPU: thread settings do not apply
-        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[k] = str(threads)
-    src = _source_python()
-    if src:
-        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def cuda_unavailable_reason():
-    """None when fastann, CuPy and PyTorch can all use a GPU, else why not (imports the fastann the workers
-    will import)."""
-    src = _source_python()
-    if src:
-        sys.path.insert(0, src)
-    import fastann
-
-    why = fastann.cuda.why_unavailable()
-    if why is not None:
-        return f"fastann ({os.path.dirname(fastann.__file__)}) cannot use a GPU: {why}"
-    try:
-        import cupy  # noqa: F401
-    except ImportError as exc:
-        return f"CuPy is not installed ({exc}); pip install fastann[cuda]"
-    try:
-        import torch
-    except ImportError:
-        return "PyTorch, the peer, is not installed; pip install '.[bench]'"
-    if not torch.cuda.is_available():
-        return f"PyTorch {torch.__version__} cannot use CUDA (a CPU-only build, or no driver/device)"
-    return None
-
-
-def measure(worker, threads, n, epochs, device="cpu"):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", worker, "--n", str(n), "--epochs", str(epochs)]
-    if device == "cpu":
-        cmd += ["--threads", str(threads)]
-    else:
-        cmd += ["--device", device]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(threads), timeout=3600)
-    if out.returncode != 0:
-        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"rc={out.returncode}"}
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    res["samples_per_s"] = n / statistics.median(res["epoch_seconds"])
-    res["samples_per_cpu_s"] = n / statistics.median(res["epoch_cpu_seconds"])
-    return res
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="6400-sample epochs")
@@ -235,7 +154,7 @@ def main():
     a = p.parse_args()
     if a.worker:
         a.threads = a.threads[0] if a.threads else None
-        return run_worker(a)
+        return tb.run_worker(WORKERS, a)
     if a.out is None:
         a.out = os.path.join(HERE, "results", "bench_cnn.json" if a.device == "cpu" else "bench_cnn_cuda.json")
 
@@ -243,7 +162,7 @@ def main():
     epochs = a.epochs or 3
     contenders = list(a.only or WORKERS)
     if a.device == "cuda":
-        why = cuda_unavailable_reason()
+        why = tb.cuda_unavailable_reason()
         if why is not None:
             print(f"bench_cnn --device cuda: {why}", file=sys.stderr)
             sys.exit(2)
@@ -271,7 +190,7 @@ def main():
         print(f"{'contender':<22}{'samples/s':>12}{'s/epoch':>10}{'samples/cpu-s':>15}{'final loss':>12}")
         row = {}
         for c in contenders:
-            r = measure(c, threads, n, epochs, a.device)
+            r = tb.measure(__file__, c, threads, n, epochs, a.device, timeout=3600)
             row[c] = r
             if "error" in r:
                 print(f"{c:<22}  failed: {r['error']}")

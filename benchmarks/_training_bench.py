@@ -1,0 +1,105 @@
+"""What bench_mlp.py and bench_cnn.py share: each contender runs as a worker subprocess of the calling script
+that prints one JSON line of per-epoch timings; the driver sets the worker's threads and import path, and turns
+the timings into medians. Also the GPU checks and the GPU-synchronised epoch clock of the fastann workers."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_worker(workers, args):
+    """Worker side: run ``workers[args.worker](args)`` and print its timings as one JSON line."""
+    times, cpu, loss, extra = workers[args.worker](args)
+    print(json.dumps({"epoch_seconds": times, "epoch_cpu_seconds": cpu, "final_loss": loss, **extra}))
+
+
+def fit_timed_on_gpu(fastann, model, x, y, epochs, batch_size):
+    """fit with one warm-up epoch; wall and process-CPU seconds per epoch, each between two GPU syncs."""
+    wall, cpu = [], []
+
+    def begin(epoch, logs):
+        fastann.cuda.synchronize()
+        wall.append(-time.perf_counter())
+        cpu.append(-time.process_time())
+
+    def end(epoch, logs):
+        fastann.cuda.synchronize()
+        wall[-1] += time.perf_counter()
+        cpu[-1] += time.process_time()
+
+    clock = fastann.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
+    hist = model.fit(x, y, batch_size=batch_size, epochs=epochs + 1, verbose=0, shuffle=True, callbacks=[clock])
+    return wall[1:], cpu[1:], hist.history["loss"][-1], {"gpu": fastann.cuda.get_device_name(0)}
+
+
+def source_python():
+    """The source checkout's python/ folder when it holds an in-place build of fastann, else None (then the
+    installed fastann is used, e.g. after `pip install .` on a GPU machine)."""
+    src = os.path.join(os.path.dirname(HERE), "python")
+    return src if glob.glob(os.path.join(src, "fastann", "_cpu*.so")) else None
+
+
+def worker_env(threads, native_openblas=False):
+    """The worker's environment: its thread count (None on the GPU: thread settings do not apply), the source
+    checkout on PYTHONPATH when it has a build, and with ``native_openblas`` OPENBLAS_CORETYPE /
+    OPENBLAS_L2_SIZE removed so NumPy's OpenBLAS uses its native kernels."""
+    env = dict(os.environ)
+    if native_openblas:
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    if threads is not None:
+        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[k] = str(threads)
+    src = source_python()
+    if src:
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def cuda_unavailable_reason():
+    """None when fastann, CuPy and PyTorch can all use a GPU, else why not (imports the fastann the workers
+    will import)."""
+    src = source_python()
+    if src:
+        sys.path.insert(0, src)
+    import fastann
+
+    why = fastann.cuda.why_unavailable()
+    if why is not None:
+        return f"fastann ({os.path.dirname(fastann.__file__)}) cannot use a GPU: {why}"
+    try:
+        import cupy  # noqa: F401
+    except ImportError as exc:
+        return f"CuPy is not installed ({exc}); pip install fastann[cuda]"
+    try:
+        import torch
+    except ImportError:
+        return "PyTorch, the peer, is not installed; pip install '.[bench]'"
+    if not torch.cuda.is_available():
+        return f"PyTorch {torch.__version__} cannot use CUDA (a CPU-only build, or no driver/device)"
+    return None
+
+
+def measure(script, worker, threads, n, epochs, device="cpu", timeout=3600, native_openblas=False):
+    """Driver side: run ``script --worker worker`` in a fresh process; its timings plus median samples/s
+    (wall clock and per process-CPU second), or {"error": last stderr line}."""
+    cmd = [sys.executable, os.path.abspath(script), "--worker", worker, "--n", str(n), "--epochs", str(epochs)]
+    if device == "cpu":
+        cmd += ["--threads", str(threads)]
+    else:
+        cmd += ["--device", device]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=worker_env(threads, native_openblas),
+                         timeout=timeout)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"rc={out.returncode}"}
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["samples_per_s"] = n / statistics.median(res["epoch_seconds"])
+    res["samples_per_cpu_s"] = n / statistics.median(res["epoch_cpu_seconds"])
+    return res
