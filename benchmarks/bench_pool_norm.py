@@ -88,6 +88,20 @@ def cases(shape, rng):
     rm, rv = np.zeros(C, np.float32), np.ones(C, np.float32)
     _, save_mean, save_invstd = ops.batch_norm(x, rm, rv, w, b, training=True, return_stats=True)
 
+    # The fused batch norm + ReLU + 2x2 max pool (training) against the same three as separate ops.
+    fused_out, f_mean, f_invstd, f_wi = ops.batch_norm_relu(x, rm, rv, w, b, training=True, max_pool=True)
+    sep_y = ops.batch_norm(x, rm, rv, w, b, training=True)
+    sep_r = ops.relu(sep_y)
+    _, sep_idx = ops.max_pool2d(sep_r, 2)
+
+    def separate_fwd():
+        y, m, s = ops.batch_norm(x, rm, rv, w, b, training=True, return_stats=True)
+        return ops.max_pool2d(ops.relu(y), 2)
+
+    def separate_bwd():
+        gz = ops.relu_backward(ops.max_pool2d_backward(g_pool, sep_idx, shape), sep_y)
+        return ops.batch_norm_backward(gz, x, w, save_mean, save_invstd)
+
     geo = ((2, 2), (2, 2), (0, 0), (1, 1), False)
     rungs = [1, 2] + ([3] if CPU.simd_level() == "avx512" else [])
     fa_max = {"auto": lambda: ops.max_pool2d(x, 2)}
@@ -106,6 +120,14 @@ def cases(shape, rng):
          {"auto": lambda: ops.batch_norm(x, rm, rv, w, b, training=True, return_stats=True)}),
         ("batch_norm bwd", 12 * n_in, {"auto": lambda: ops.batch_norm_backward(g_full, x, w, save_mean, save_invstd)}),
         ("batch_norm infer", 8 * n_in, {"auto": lambda: ops.batch_norm(x, rm, rv, w, b)}),
+        # Minimum traffic: read x (twice: statistics, then apply; the second read may hit cache), write the
+        # pooled output and its byte indices; backward: read x twice and the small pooled arrays, write dx.
+        ("batch_norm_relu fwd", 8 * n_in + 5 * n_out,
+         {"fused (max_pool)": lambda: ops.batch_norm_relu(x, rm, rv, w, b, training=True, max_pool=True),
+          "separate ops": separate_fwd}),
+        ("batch_norm_relu bwd", 12 * n_in + 9 * n_out,
+         {"fused (max_pool)": lambda: ops.batch_norm_relu_backward(g_pool, fused_out, x, w, f_mean, f_invstd, f_wi),
+          "separate ops": separate_bwd}),
     ]
     if torch is None:
         return [(name, nbytes, fa, {}) for name, nbytes, fa in rows]
@@ -157,7 +179,25 @@ def cases(shape, rng):
         xx = tx.contiguous(memory_format=fmt)
         return lambda: F.batch_norm(xx, trm, trv, tw, tb, False)
 
-    peers = [t_maxfwd, t_maxbwd, t_avgfwd, t_avgbwd, t_bntrain, t_bnbwd, t_bninfer]
+    def t_bnrelupool(fmt):
+        xx = tx.contiguous(memory_format=fmt)
+        return lambda: F.max_pool2d(F.relu(F.batch_norm(xx, trm, trv, tw, tb, True)), 2, return_indices=True)
+
+    def t_bnrelupool_bwd(fmt):
+        xx = tx.contiguous(memory_format=fmt)
+        gg = tg_pool.contiguous(memory_format=fmt)
+        y = F.batch_norm(xx, trm, trv, tw, tb, True)
+        r = F.relu(y)
+        _, ii = F.max_pool2d(r, 2, return_indices=True)
+
+        def bwd():
+            gr = torch.ops.aten.max_pool2d_with_indices_backward(gg, r, [2, 2], [2, 2], [0, 0], [1, 1], False, ii)
+            gy = torch.ops.aten.threshold_backward(gr, r, 0)
+            return torch.ops.aten.native_batch_norm_backward(gy, xx, tw, trm, trv, t_mean, t_invstd, True, 1e-5,
+                                                             [True, True, True])
+        return bwd
+
+    peers = [t_maxfwd, t_maxbwd, t_avgfwd, t_avgbwd, t_bntrain, t_bnbwd, t_bninfer, t_bnrelupool, t_bnrelupool_bwd]
     return [(name, nbytes, fa, torch_set(p)) for (name, nbytes, fa), p in zip(rows, peers)]
 
 
@@ -200,14 +240,14 @@ def print_table(results) -> None:
           f"{torch.__version__ if torch is not None else 'not available (' + TORCH_ERROR + ')'}; "
           "float32; times are medians (min in brackets); ratio = best PyTorch median / fastann median")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other processes skew timings)")
-    hdr = (f"{'op':<18}{'variant':<20}{'shape':<17}{'thr':>3}{'fastann ms':>11}{'(min)':>8}{'GB/s':>7}"
+    hdr = (f"{'op':<21}{'variant':<20}{'shape':<17}{'thr':>3}{'fastann ms':>11}{'(min)':>8}{'GB/s':>7}"
            f"{'torch NCHW':>11}{'(min)':>8}{'torch CL':>10}{'(min)':>8}{'ratio':>7}")
     print(hdr)
     print("-" * len(hdr))
     for r in results:
         def fmt(v, spec):
             return format(v, spec) if v is not None else "-".rjust(len(format(0.0, spec)))
-        print(f"{r['op']:<18}{r['variant']:<20}{'x'.join(map(str, r['shape'])):<17}{r['threads']:>3}"
+        print(f"{r['op']:<21}{r['variant']:<20}{'x'.join(map(str, r['shape'])):<17}{r['threads']:>3}"
               f"{r['ms']:>11.3f}{r['ms_min']:>8.3f}{r['gbs']:>7.1f}{fmt(r['torch_nchw_ms'], '>11.3f')}"
               f"{fmt(r['torch_nchw_ms_min'], '>8.3f')}{fmt(r['torch_channels_last_ms'], '>10.3f')}"
               f"{fmt(r['torch_channels_last_ms_min'], '>8.3f')}{fmt(r['ratio_vs_best_torch'], '>7.2f')}")

@@ -3,6 +3,12 @@
 #include "binding_utils.hpp"
 #include "cpu_bindings.hpp"
 
+#include <cstdlib>
+#include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #ifndef FASTANN_VERSION
 #define FASTANN_VERSION "0.0.0"
 #endif
@@ -16,8 +22,33 @@
 namespace py = pybind11;
 using namespace fastann;
 
+namespace {
+
+// Keep freed activation-sized blocks in the heap instead of returning them to the kernel.
+//
+// A training step allocates and frees the same few-megabyte arrays (layer outputs, gradients, scratch)
+// every step. glibc serves blocks above its mmap threshold with fresh mmap()s and gives freed heap tops
+// back to the kernel above its trim threshold, so each step pays a page fault per 4 KiB page of them
+// again: ~570 faults and ~3.5 ms of system time per step of the default CNN (10% of the step). With the
+// thresholds raised (32 MiB, glibc's maximum for mmap, and 256 MiB for trimming) the memory is reused
+// and the faults drop to ~40 per step. Skipped when the user set MALLOC_MMAP_THRESHOLD_ /
+// MALLOC_TRIM_THRESHOLD_ or FASTANN_MALLOC_TUNING=0, and on non-glibc systems. Returns whether it ran.
+bool tune_malloc() {
+#if defined(__GLIBC__)
+  const char* opt_out = std::getenv("FASTANN_MALLOC_TUNING");
+  if (opt_out && std::strcmp(opt_out, "0") == 0) return false;
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_")) return false;
+  return mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_cpu, m) {
   m.doc() = "fastann CPU kernels (hand-written C++, OpenMP, run-time selected SIMD path)";
+  static const bool malloc_tuned = tune_malloc();
 
   m.def("get_num_threads", &fastann::num_threads, "Threads fastann's CPU kernels use.");
   m.def("set_num_threads", &fastann::set_num_threads, py::arg("n"),
@@ -35,6 +66,7 @@ PYBIND11_MODULE(_cpu, m) {
     d["openmp"] = 0;
 #endif
     d["cuda_built"] = bool(FASTANN_CUDA_BUILT);
+    d["malloc_tuned"] = malloc_tuned;
     return d;
   });
 

@@ -19,6 +19,7 @@ namespace fastann::cpu {
 
 // ---- helpers ----------------------------------------------------------------------------------------
 namespace norm_baseline {
+#include "bn_relu_loops.inl"
 #include "norm_loops.inl"
 }  // namespace norm_baseline
 
@@ -28,6 +29,14 @@ template <class T>
 BatchNormLoops<T> loops() {
   static const BatchNormLoops<T> table = simd_level() == SimdLevel::avx512 ? batch_norm_loops_avx512(T{})
                                                                            : norm_baseline::make_loops<T>();
+  return table;
+}
+
+template <class T>
+BatchNormReluLoops<T> relu_loops() {
+  static const BatchNormReluLoops<T> table = simd_level() == SimdLevel::avx512
+                                                 ? batch_norm_relu_loops_avx512(T{})
+                                                 : norm_baseline::make_relu_loops<T>();
   return table;
 }
 
@@ -62,6 +71,63 @@ inline void finish_channel_stats(int64_t c, const Moments& mo, double M, T* save
     running_var[c] = T((1 - momentum) * double(running_var[c]) + momentum * mo.var * M / (M - 1));
 }
 
+// Per-channel constants of the normalize sweep for a block of channels: y = (x - mean) * scale + beta.
+template <class T>
+struct ChannelConstants {
+  std::vector<T> mean, scale, beta;
+};
+
+// Sweep 1 of a training forward over the (N,C,HW) input's channels [c0, c1), walked n outer / c inner
+// (memory order): shifted sums, then each channel's statistics (saved, running ones updated) and constants.
+template <class T>
+ChannelConstants<T> block_statistics(const BatchNormLoops<T>& L, const T* inp, int64_t N, int64_t C, int64_t HW,
+                                     int64_t c0, int64_t c1, const T* weight, const T* bias, T* save_mean,
+                                     T* save_invstd, T* running_mean, T* running_var, double momentum, double eps) {
+  const int64_t w = c1 - c0, M = N * HW;
+  std::vector<double> shift(w), s1(w, 0.0), s2(w, 0.0);
+  for (int64_t j = 0; j < w; ++j) shift[j] = double(inp[(c0 + j) * HW]);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < w; ++j) L.shifted_sums(inp + (n * C + c0 + j) * HW, HW, shift[j], &s1[j], &s2[j]);
+  ChannelConstants<T> k{std::vector<T>(w), std::vector<T>(w), std::vector<T>(w)};
+  for (int64_t j = 0; j < w; ++j) {
+    const int64_t c = c0 + j;
+    const Moments mo = moments(shift[j], s1[j], s2[j], double(M));
+    finish_channel_stats(c, mo, double(M), save_mean, save_invstd, running_mean, running_var, momentum, eps);
+    k.mean[j] = T(mo.mean);
+    k.scale[j] = T((weight ? double(weight[c]) : 1.0) / std::sqrt(mo.var + eps));
+    k.beta[j] = bias ? bias[c] : T(0);
+  }
+  return k;
+}
+
+// The same constants from the running statistics (inference), for all C channels.
+template <class T>
+ChannelConstants<T> running_constants(const T* running_mean, const T* running_var, const T* weight, const T* bias,
+                                      int64_t C, double eps) {
+  ChannelConstants<T> k{std::vector<T>(running_mean, running_mean + C), std::vector<T>(C), std::vector<T>(C)};
+  for (int64_t c = 0; c < C; ++c) {
+    k.scale[c] = T((weight ? double(weight[c]) : 1.0) / std::sqrt(double(running_var[c]) + eps));
+    k.beta[c] = bias ? bias[c] : T(0);
+  }
+  return k;
+}
+
+// The backward's per-channel constants, dx = a*dy + b*(x - mean) + c, from the two sums (and the
+// parameter gradients dbias = sum(dy), dweight = sum(dy * xhat), written here). M values per channel.
+template <class T>
+struct GradConstants {
+  T a, b, c;
+};
+template <class T>
+GradConstants<T> grad_constants(int64_t ch, double sum_dy, double sum_dy_xmu, double M, const T* weight,
+                                const T* save_invstd, T* dweight, T* dbias) {
+  const double invstd = double(save_invstd[ch]);
+  const double ga = (weight ? double(weight[ch]) : 1.0) * invstd;
+  dbias[ch] = T(sum_dy);
+  dweight[ch] = T(sum_dy_xmu * invstd);
+  return {T(ga), T(-ga * invstd * invstd * sum_dy_xmu / M), T(-ga * sum_dy / M)};
+}
+
 }  // namespace
 
 // ---- kernels ----------------------------------------------------------------------------------------
@@ -78,26 +144,14 @@ void batch_norm_forward_training(T* out, T* save_mean, T* save_invstd, T* runnin
     parallel_for(C, channel_grain(M), [&](int64_t c0, int64_t c1) {
       // This thread's channels [c0, c1) are, for each n, one contiguous run of (c1-c0)*HW values:
       // walking n outer, c inner reads memory in order (the hardware prefetcher's favourite pattern).
+      const ChannelConstants<T> k = block_statistics(L, inp, N, C, HW, c0, c1, weight, bias, save_mean, save_invstd,
+                                                     running_mean, running_var, momentum, eps);
       const int64_t w = c1 - c0;
-      std::vector<double> shift(w), s1(w, 0.0), s2(w, 0.0);
-      for (int64_t j = 0; j < w; ++j) shift[j] = double(inp[(c0 + j) * HW]);
-      // Sweep 1: shifted sums.
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t j = 0; j < w; ++j) L.shifted_sums(inp + (n * C + c0 + j) * HW, HW, shift[j], &s1[j], &s2[j]);
-      std::vector<T> mean(w), scale(w), beta(w);
-      for (int64_t j = 0; j < w; ++j) {
-        const int64_t c = c0 + j;
-        const Moments mo = moments(shift[j], s1[j], s2[j], double(M));
-        finish_channel_stats(c, mo, double(M), save_mean, save_invstd, running_mean, running_var, momentum, eps);
-        mean[j] = T(mo.mean);
-        scale[j] = T((weight ? double(weight[c]) : 1.0) / std::sqrt(mo.var + eps));
-        beta[j] = bias ? bias[c] : T(0);
-      }
       // Sweep 2: normalize, in the same order.
       for (int64_t n = 0; n < N; ++n)
         for (int64_t j = 0; j < w; ++j) {
           const int64_t off = (n * C + c0 + j) * HW;
-          L.normalize(out + off, inp + off, HW, mean[j], scale[j], beta[j]);
+          L.normalize(out + off, inp + off, HW, k.mean[j], k.scale[j], k.beta[j]);
         }
     });
     return;
@@ -138,11 +192,8 @@ template <class T>
 void batch_norm_forward_inference(T* out, const T* inp, const T* running_mean, const T* running_var,
                                   const T* weight, const T* bias, int64_t N, int64_t C, int64_t HW, double eps) {
   // Per channel: y = (x - mean) * scale + beta, the same normalize loop as training.
-  std::vector<T> scale(C), beta(C);
-  for (int64_t c = 0; c < C; ++c) {
-    scale[c] = T((weight ? double(weight[c]) : 1.0) / std::sqrt(double(running_var[c]) + eps));
-    beta[c] = bias ? bias[c] : T(0);
-  }
+  const ChannelConstants<T> k = running_constants(running_mean, running_var, weight, bias, C, eps);
+  const T *scale = k.scale.data(), *beta = k.beta.data();
   if (HW > 1) {
     const BatchNormLoops<T> L = loops<T>();
     parallel_for(N * C, channel_grain(HW), [&](int64_t r0, int64_t r1) {
@@ -170,13 +221,8 @@ void batch_norm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* 
   const int64_t M = N * HW;
   // dx = a*dy + b*(x - mean) + c with the per-channel constants of the formula in norm.hpp.
   auto coefficients = [&](int64_t ch, double sum_dy, double sum_dy_xmu, T& a, T& b, T& c) {
-    const double invstd = double(save_invstd[ch]);
-    const double ga = (weight ? double(weight[ch]) : 1.0) * invstd;
-    dbias[ch] = T(sum_dy);
-    dweight[ch] = T(sum_dy_xmu * invstd);
-    a = T(ga);
-    b = T(-ga * invstd * invstd * sum_dy_xmu / double(M));
-    c = T(-ga * sum_dy / double(M));
+    const GradConstants<T> k = grad_constants(ch, sum_dy, sum_dy_xmu, double(M), weight, save_invstd, dweight, dbias);
+    a = k.a, b = k.b, c = k.c;
   };
   if (HW > 1) {
     const BatchNormLoops<T> L = loops<T>();
@@ -224,6 +270,83 @@ void batch_norm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* 
   });
 }
 
+// ---- fused batch norm + ReLU (+ 2x2 max pool) -------------------------------------------------------
+// Threads split the channels as above (a thread owns its channels' statistics); each sweep walks n outer,
+// the thread's channels inner, one (n, c) plane per loop call.
+
+// inp (N,C,H,W); out, window_index (N,C,H/pool,W/pool); per-channel arrays (C,). See norm.hpp.
+template <class T>
+void batch_norm_relu_forward(T* out, uint8_t* window_index, T* save_mean, T* save_invstd, T* running_mean,
+                             T* running_var, const T* inp, const T* weight, const T* bias, int64_t N, int64_t C,
+                             int64_t H, int64_t W, int pool, bool training, double momentum, double eps) {
+  const int64_t HW = H * W, OHW = (H / pool) * (W / pool);
+  FASTANN_CHECK(pool == 1 || pool == 2, "batch_norm_relu: pool must be 1 or 2, got ", pool);
+  FASTANN_CHECK(!training || N * HW >= 2, "batch_norm_relu: training needs more than one value per channel, got "
+                "N*H*W = ", N * HW);
+  const BatchNormLoops<T> L = loops<T>();
+  const BatchNormReluLoops<T> R = relu_loops<T>();
+  // One plane: normalize + ReLU (+ pool) with the channel's constants.
+  auto apply = [&](int64_t n, int64_t c, T mean, T scale, T beta) {
+    const T* x = inp + (n * C + c) * HW;
+    T* y = out + (n * C + c) * OHW;
+    if (pool == 1)
+      R.relu(y, x, HW, mean, scale, beta);
+    else
+      R.relu_pool2(y, window_index + (n * C + c) * OHW, x, H, W, mean, scale, beta);
+  };
+  if (!training) {
+    const ChannelConstants<T> k = running_constants(running_mean, running_var, weight, bias, C, eps);
+    parallel_for(N * C, channel_grain(HW), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) apply(r / C, r % C, k.mean[r % C], k.scale[r % C], k.beta[r % C]);
+    });
+    return;
+  }
+  parallel_for(C, channel_grain(N * HW), [&](int64_t c0, int64_t c1) {
+    const ChannelConstants<T> k = block_statistics(L, inp, N, C, HW, c0, c1, weight, bias, save_mean, save_invstd,
+                                                   running_mean, running_var, momentum, eps);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < c1 - c0; ++j) apply(n, c0 + j, k.mean[j], k.scale[j], k.beta[j]);
+  });
+}
+
+// dout, out, window_index (N,C,H/pool,W/pool); inp, dinp (N,C,H,W); per-channel arrays (C,). See norm.hpp.
+template <class T>
+void batch_norm_relu_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* out,
+                              const uint8_t* window_index, const T* inp, const T* weight, const T* save_mean,
+                              const T* save_invstd, int64_t N, int64_t C, int64_t H, int64_t W, int pool) {
+  FASTANN_CHECK(pool == 1 || pool == 2, "batch_norm_relu_backward: pool must be 1 or 2, got ", pool);
+  const int64_t HW = H * W, OHW = (H / pool) * (W / pool);
+  const BatchNormReluLoops<T> R = relu_loops<T>();
+  parallel_for(C, channel_grain(N * HW), [&](int64_t c0, int64_t c1) {
+    const int64_t w = c1 - c0;
+    std::vector<double> sdz(w, 0.0), sdzx(w, 0.0);
+    for (int64_t n = 0; n < N; ++n)  // sweep 1: the two sums of dz (only the winners' dz with pooling)
+      for (int64_t j = 0; j < w; ++j) {
+        const int64_t p = n * C + c0 + j;
+        const T mean = save_mean[c0 + j];
+        if (pool == 1)
+          R.relu_grad_sums(dout + p * OHW, out + p * OHW, inp + p * HW, HW, mean, &sdz[j], &sdzx[j]);
+        else
+          R.relu_pool2_grad_sums(dout + p * OHW, out + p * OHW, window_index + p * OHW, inp + p * HW, H, W, mean,
+                                 &sdz[j], &sdzx[j]);
+      }
+    std::vector<GradConstants<T>> k(w);
+    for (int64_t j = 0; j < w; ++j)
+      k[j] = grad_constants(c0 + j, sdz[j], sdzx[j], double(N * HW), weight, save_invstd, dweight, dbias);
+    for (int64_t n = 0; n < N; ++n)  // sweep 2: dx over every input value
+      for (int64_t j = 0; j < w; ++j) {
+        const int64_t p = n * C + c0 + j;
+        const T mean = save_mean[c0 + j];
+        if (pool == 1)
+          R.relu_grad_input(dinp + p * HW, dout + p * OHW, out + p * OHW, inp + p * HW, HW, mean, k[j].a, k[j].b,
+                            k[j].c);
+        else
+          R.relu_pool2_grad_input(dinp + p * HW, dout + p * OHW, out + p * OHW, window_index + p * OHW,
+                                  inp + p * HW, H, W, mean, k[j].a, k[j].b, k[j].c);
+      }
+  });
+}
+
 // ---- dispatch (explicit instantiations for the bindings) ---------------------------------------------
 #define FASTANN_NORM_INSTANTIATE(T)                                                                        \
   template void batch_norm_forward_training<T>(T*, T*, T*, T*, T*, const T*, const T*, const T*, int64_t,  \
@@ -231,7 +354,11 @@ void batch_norm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* 
   template void batch_norm_forward_inference<T>(T*, const T*, const T*, const T*, const T*, const T*,      \
                                                 int64_t, int64_t, int64_t, double);                        \
   template void batch_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*,       \
-                                       int64_t, int64_t, int64_t);
+                                       int64_t, int64_t, int64_t);                                         \
+  template void batch_norm_relu_forward<T>(T*, uint8_t*, T*, T*, T*, T*, const T*, const T*, const T*, int64_t, \
+                                           int64_t, int64_t, int64_t, int, bool, double, double);              \
+  template void batch_norm_relu_backward<T>(T*, T*, T*, const T*, const T*, const uint8_t*, const T*, const T*, \
+                                            const T*, const T*, int64_t, int64_t, int64_t, int64_t, int);
 FASTANN_NORM_INSTANTIATE(float)
 FASTANN_NORM_INSTANTIATE(double)
 #undef FASTANN_NORM_INSTANTIATE

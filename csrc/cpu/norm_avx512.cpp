@@ -17,6 +17,7 @@ namespace fastann::cpu {
 
 // ---- helpers ----------------------------------------------------------------------------------------
 namespace norm_avx512 {
+#include "bn_relu_loops.inl"
 #include "norm_loops.inl"
 
 // The 16 floats of v as two vectors of 8 doubles.
@@ -115,6 +116,165 @@ void grad_sums_f64(const double* dy, const double* x, int64_t n, double mean, do
   *sum_dy_xmu += b;
 }
 
+// ---- the fused kernels' 2x2-window loops, float32 ---------------------------------------------------
+// GCC 12 leaves the byte-index loops of bn_relu_loops.inl scalar, so the loops over the 2x2 windows are
+// written out. A step takes 16 windows of one output row: the 32 input columns of each of the two rows
+// are two vectors, split into even and odd columns with vpermt2ps (as in pool_avx512.cpp).
+//
+// Rows are short (OW = 14 or 7 in the CNN), so nearly every step is a row's partial last step. Masked
+// loads and stores there were slow on the Zen 5 this was tuned on (the backward took 6.2 ms instead of
+// 1.2 ms on 128x32x28x28; a masked byte load alone cost half of it), so, as in pool_avx512.cpp, a step
+// uses full-width accesses that run on into the plane's next rows whenever they stay inside the plane,
+// and masks only near the plane's end. Lanes past the row are then ignored in registers (the `m` masks),
+// and full-width stores that run into the next rows are overwritten when those rows are processed.
+
+// Lanes [0, n) set, n clamped to [0, 16].
+inline __mmask16 lanes16(int64_t n) {
+  return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
+}
+
+// 16 floats at p (all 16 when p + 16 <= end, else only lanes m, the rest zero).
+inline __m512 load16(const float* p, const float* end, __mmask16 m) {
+  return p + 16 <= end ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
+}
+// 16 window indices at p, widened to int32 (the same rule).
+inline __m512i load16_index(const uint8_t* p, const uint8_t* end, __mmask16 m) {
+  const __m128i v = p + 16 <= end ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_maskz_loadu_epi8(m, p);
+  return _mm512_cvtepu8_epi32(v);
+}
+// Store 16 floats at p: all of them when p + 16 <= end (the extra lanes land on later rows of the plane,
+// rewritten later), else only lanes m.
+inline void store16(float* p, const float* end, __mmask16 m, __m512 v) {
+  if (p + 16 <= end)
+    _mm512_storeu_ps(p, v);
+  else
+    _mm512_mask_storeu_ps(p, m, v);
+}
+
+void relu_pool2_grad_sums_f32(const float* dy, const float* y, const uint8_t* window_index, const float* x,
+                              int64_t H, int64_t W, float mean, double* sum_dz, double* sum_dz_xmu) {
+  const int64_t OH = H / 2, OW = W / 2;
+  const float *x_end = x + H * W, *y_end = y + OH * OW, *dy_end = dy + OH * OW;
+  const uint8_t* wi_end = window_index + OH * OW;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 vmean = _mm512_set1_ps(mean);
+  __m512d a0 = _mm512_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const float* r0 = x + 2 * oh * W;
+    const float* r1 = r0 + W;
+    for (int64_t ow = 0; ow < OW; ow += 16) {
+      const int64_t o = oh * OW + ow;
+      const __mmask16 m = lanes16(OW - ow), mlo = lanes16(2 * (OW - ow)), mhi = lanes16(2 * (OW - ow) - 16);
+      const __m512i k = load16_index(window_index + o, wi_end, m);
+      const __mmask16 live = _mm512_mask_cmp_ps_mask(m, load16(y + o, y_end, m), _mm512_setzero_ps(), _CMP_GT_OQ);
+      const __m512 g = _mm512_maskz_mov_ps(live, load16(dy + o, dy_end, m));
+      const __m512 x0lo = load16(r0 + 2 * ow, x_end, mlo), x0hi = load16(r0 + 2 * ow + 16, x_end, mhi);
+      const __m512 x1lo = load16(r1 + 2 * ow, x_end, mlo), x1hi = load16(r1 + 2 * ow + 16, x_end, mhi);
+      __m512 xw = _mm512_permutex2var_ps(x0lo, even, x0hi);
+      xw = _mm512_mask_mov_ps(xw, _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(1)),
+                              _mm512_permutex2var_ps(x0lo, odd, x0hi));
+      xw = _mm512_mask_mov_ps(xw, _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(2)),
+                              _mm512_permutex2var_ps(x1lo, even, x1hi));
+      xw = _mm512_mask_mov_ps(xw, _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(3)),
+                              _mm512_permutex2var_ps(x1lo, odd, x1hi));
+      // x - mean in float, as the generic loop; lanes without a live window are zeroed (0 * NaN would not be)
+      const __m512 xm = _mm512_maskz_sub_ps(live, xw, vmean);
+      const __m512d g_lo = widen_lo(g), g_hi = widen_hi(g);
+      a0 = _mm512_add_pd(a0, g_lo);
+      a1 = _mm512_add_pd(a1, g_hi);
+      b0 = _mm512_fmadd_pd(g_lo, widen_lo(xm), b0);
+      b1 = _mm512_fmadd_pd(g_hi, widen_hi(xm), b1);
+    }
+  }
+  *sum_dz += _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
+  *sum_dz_xmu += _mm512_reduce_add_pd(_mm512_add_pd(b0, b1));
+}
+
+void relu_pool2_grad_input_f32(float* dx, const float* dy, const float* y, const uint8_t* window_index,
+                               const float* x, int64_t H, int64_t W, float mean, float a, float b, float c) {
+  const int64_t OH = H / 2, OW = W / 2;
+  const float *x_end = x + H * W, *y_end = y + OH * OW, *dy_end = dy + OH * OW;
+  const float* dx_end = dx + H * W;
+  const uint8_t* wi_end = window_index + OH * OW;
+  // Interleave two 16-lane vectors p (even columns) and q (odd): lo = p0 q0 p1 q1 ... p7 q7, hi = p8 q8 ...
+  const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), vc = _mm512_set1_ps(c), vmean = _mm512_set1_ps(mean);
+  // d = g + b*(x - mean) + c over one input row's 32 columns from 2*ow (two vectors).
+  auto row = [&](float* d, const float* xr, __m512 g_even, __m512 g_odd, __mmask16 mlo, __mmask16 mhi) {
+    const __m512 glo = _mm512_permutex2var_ps(g_even, lo_idx, g_odd);
+    const __m512 ghi = _mm512_permutex2var_ps(g_even, hi_idx, g_odd);
+    const __m512 xlo = load16(xr, x_end, mlo), xhi = load16(xr + 16, x_end, mhi);
+    store16(d, dx_end, mlo, _mm512_add_ps(_mm512_fmadd_ps(vb, _mm512_sub_ps(xlo, vmean), vc), glo));
+    store16(d + 16, dx_end, mhi, _mm512_add_ps(_mm512_fmadd_ps(vb, _mm512_sub_ps(xhi, vmean), vc), ghi));
+  };
+  for (int64_t oh = 0; oh < OH; ++oh)
+    for (int r = 0; r < 2; ++r) {  // row 2*oh+r whole, so its stores that run on only touch later rows
+      const float* xr = x + (2 * oh + r) * W;
+      float* dr = dx + (2 * oh + r) * W;
+      for (int64_t ow = 0; ow < OW; ow += 16) {
+        const int64_t o = oh * OW + ow;
+        const __mmask16 m = lanes16(OW - ow), mlo = lanes16(2 * (OW - ow)), mhi = lanes16(2 * (OW - ow) - 16);
+        const __m512i k = load16_index(window_index + o, wi_end, m);
+        const __mmask16 live = _mm512_mask_cmp_ps_mask(m, load16(y + o, y_end, m), _mm512_setzero_ps(), _CMP_GT_OQ);
+        const __m512 g = _mm512_maskz_mul_ps(live, va, load16(dy + o, dy_end, m));
+        auto tap = [&](int t) { return _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(t)), g); };
+        row(dr + 2 * ow, xr + 2 * ow, tap(2 * r), tap(2 * r + 1), mlo, mhi);
+      }
+    }
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const float* r0 = x + 2 * oh * W;
+    float* d0 = dx + 2 * oh * W;
+    if (W % 2) {  // the odd last column is in no window (the full-width stores may have run over it)
+      d0[W - 1] = b * (r0[W - 1] - mean) + c;
+      d0[2 * W - 1] = b * (r0[2 * W - 1] - mean) + c;
+    }
+  }
+  if (H % 2)  // the odd last row likewise
+    for (int64_t i = (H - 1) * W; i < H * W; ++i) dx[i] = b * (x[i] - mean) + c;
+}
+
+void relu_pool2_f32(float* y, uint8_t* window_index, const float* x, int64_t H, int64_t W, float mean, float scale,
+                    float beta) {
+  const int64_t OH = H / 2, OW = W / 2;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 vmean = _mm512_set1_ps(mean), vscale = _mm512_set1_ps(scale), vbeta = _mm512_set1_ps(beta);
+  const __m512 zero = _mm512_setzero_ps();
+  const float *x_end = x + H * W, *y_end = y + OH * OW;
+  uint8_t* wi_end = window_index + OH * OW;
+  auto z = [&](__m512 v) { return _mm512_fmadd_ps(_mm512_sub_ps(v, vmean), vscale, vbeta); };
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const float* r0 = x + 2 * oh * W;
+    const float* r1 = r0 + W;
+    for (int64_t ow = 0; ow < OW; ow += 16) {
+      const __mmask16 m = lanes16(OW - ow), mlo = lanes16(2 * (OW - ow)), mhi = lanes16(2 * (OW - ow) - 16);
+      const __m512 a_lo = z(load16(r0 + 2 * ow, x_end, mlo)), a_hi = z(load16(r0 + 2 * ow + 16, x_end, mhi));
+      const __m512 b_lo = z(load16(r1 + 2 * ow, x_end, mlo)), b_hi = z(load16(r1 + 2 * ow + 16, x_end, mhi));
+      // Taps in row-major order; a tap takes over where it is greater or NaN (max_pool2d's rule).
+      __m512 best = _mm512_permutex2var_ps(a_lo, even, a_hi);
+      __m512i k = _mm512_setzero_si512();
+      auto take = [&](__m512 tap, int t) {
+        const __mmask16 w = _mm512_cmp_ps_mask(tap, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(tap, tap, _CMP_UNORD_Q);
+        best = _mm512_mask_mov_ps(best, w, tap);
+        k = _mm512_mask_mov_epi32(k, w, _mm512_set1_epi32(t));
+      };
+      take(_mm512_permutex2var_ps(a_lo, odd, a_hi), 1);
+      take(_mm512_permutex2var_ps(b_lo, even, b_hi), 2);
+      take(_mm512_permutex2var_ps(b_lo, odd, b_hi), 3);
+      // ReLU keeping NaN: zero the lanes that are neither > 0 nor NaN.
+      const __mmask16 keep = _mm512_cmp_ps_mask(best, zero, _CMP_NLE_UQ);  // !(best <= 0): > 0 or NaN
+      const int64_t o = oh * OW + ow;
+      store16(y + o, y_end, m, _mm512_maskz_mov_ps(keep, best));
+      if (window_index + o + 16 <= wi_end)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(window_index + o), _mm512_cvtepi32_epi8(k));
+      else
+        _mm_mask_storeu_epi8(window_index + o, m, _mm512_cvtepi32_epi8(k));
+    }
+  }
+}
+
 }  // namespace norm_avx512
 
 // ---- dispatch ---------------------------------------------------------------------------------------
@@ -124,6 +284,14 @@ BatchNormLoops<float> batch_norm_loops_avx512(float) {
   l.grad_sums = &norm_avx512::grad_sums_f32;
   return l;
 }
+BatchNormReluLoops<float> batch_norm_relu_loops_avx512(float) {
+  BatchNormReluLoops<float> l = norm_avx512::make_relu_loops<float>();
+  l.relu_pool2 = &norm_avx512::relu_pool2_f32;
+  l.relu_pool2_grad_sums = &norm_avx512::relu_pool2_grad_sums_f32;
+  l.relu_pool2_grad_input = &norm_avx512::relu_pool2_grad_input_f32;
+  return l;
+}
+BatchNormReluLoops<double> batch_norm_relu_loops_avx512(double) { return norm_avx512::make_relu_loops<double>(); }
 BatchNormLoops<double> batch_norm_loops_avx512(double) {
   BatchNormLoops<double> l = norm_avx512::make_loops<double>();
   l.shifted_sums = &norm_avx512::shifted_sums_f64;

@@ -10,7 +10,10 @@ def build_info() -> dict:
     Returns a dict: ``version``, ``compiler``, ``simd`` (the CPU code path in use: 'avx512', 'avx2' or
     'scalar', chosen at run time), ``openmp`` (the OpenMP spec date, 0 if built without), ``num_threads``,
     ``cuda_built`` (fastann._cuda was compiled), ``cuda_available`` (a GPU is usable now), ``gpu_count``,
-    ``gpus`` (device names) and ``cuda_status`` (why not, when no GPU is usable).
+    ``gpus`` (device names), ``cuda_status`` (why not, when no GPU is usable) and ``malloc_tuned`` (glibc's
+    mmap/trim thresholds were raised when fastann loaded, so per-step arrays reuse heap memory instead of
+    page-faulting; FASTANN_MALLOC_TUNING=0 or the user's own MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_
+    turn it off).
     """
     from . import __version__
 

@@ -18,6 +18,13 @@ The loop is kept lean for speed (a training step of the 784-300-100-10 MLP takes
 one permutation per epoch, each batch gathered with one ``take`` into a preallocated buffer, no per-step
 conversions, the running loss and metrics read back only when the progress bar refreshes.
 
+Layer fusion: a BatchNormalization -> Activation("relu") [-> MaxPooling2D(2)] run of layers on (N, C, H, W)
+data (the tail of a Conv-BN-ReLU-Pool block) runs as ONE fused kernel (``ops.batch_norm_relu``) in training
+and inference: two sweeps over the conv output instead of five or six, and no ReLU output or int64 pool
+indices written. The results are those of the separate layers (tests compare them); the layers keep their
+parameters, names and summary. ``Sequential.fuse_layers = False`` (class or instance) turns it off; it is
+CPU only (the fused kernel has no CUDA version yet).
+
 The same ``seed`` gives the same run: it seeds the weight initializers, the dropout masks and the shuffling
 (given the same thread count, the kernels are deterministic).
 """
@@ -41,6 +48,61 @@ from ._checks import is_cupy
 from .layers import InputLayer, Layer
 
 __all__ = ["Sequential"]
+
+
+class _FusedBatchNormReLU:
+    """A BatchNormalization -> ReLU [-> MaxPooling2D(2, 2)] run of layers as one ``ops.batch_norm_relu``.
+
+    Stands in for the layers in the model's forward and backward; the BatchNormalization layer keeps its
+    parameters, moving statistics and gradients (``bn.grads``) exactly as when it runs alone.
+    """
+
+    def __init__(self, bn, pooled: bool, first: int, count: int):
+        self.bn, self.pooled, self.first, self.count = bn, pooled, first, count
+        self._saved = None
+
+    @staticmethod
+    def match(layers, i):
+        """The fused stage starting at ``layers[i]``, or None when the layers there do not fuse."""
+        from ._conv_layers import BatchNormalization, MaxPooling2D  # noqa: PLC0415
+        from .layers import Activation  # noqa: PLC0415
+
+        bn = layers[i]
+        if not (isinstance(bn, BatchNormalization) and bn.trainable and bn.built and len(bn.input_shape) == 3
+                and i + 1 < len(layers)):
+            return None
+        act = layers[i + 1]
+        if not (type(act) is Activation and act.activation == "relu" and not act.activation_params):
+            return None
+        c, h, w = bn.input_shape
+        pool = layers[i + 2] if i + 2 < len(layers) else None
+        pooled = (isinstance(pool, MaxPooling2D) and pool.pool_size == (2, 2) and pool.strides == (2, 2)
+                  and h >= 2 and w >= 2 and pool._explicit is None and tuple(pool._pad) == (0, 0)
+                  and (not pool._ceil or (h % 2 == 0 and w % 2 == 0)))
+        return _FusedBatchNormReLU(bn, pooled, i, 3 if pooled else 2)
+
+    def forward(self, x, training=False):
+        bn = self.bn
+        s = bn.params
+        args = (x, s["moving_mean"], s["moving_variance"], s.get("gamma"), s.get("beta"))
+        if not training:
+            self._saved = None
+            return ops.batch_norm_relu(*args, training=False, eps=bn.epsilon, max_pool=self.pooled)
+        y, mean, invstd, window_index = ops.batch_norm_relu(*args, training=True, momentum=1.0 - bn.momentum,
+                                                            eps=bn.epsilon, max_pool=self.pooled)
+        self._saved = (x, y, mean, invstd, window_index)
+        return y
+
+    def backward(self, grad_output):
+        bn = self.bn
+        x, y, mean, invstd, window_index = self._saved
+        dx, dgamma, dbeta = ops.batch_norm_relu_backward(grad_output, y, x, bn.params.get("gamma"), mean, invstd,
+                                                         window_index)
+        if bn.scale:
+            bn.grads["gamma"] = dgamma
+        if bn.center:
+            bn.grads["beta"] = dbeta
+        return dx if bn.need_input_grad else None
 
 
 class _Mean:
@@ -203,8 +265,23 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             layer.need_input_grad = i > first
         self._first_trainable = first
+        self._stages = self._plan_stages()
+        self._layer_index = {id(l): i for i, l in enumerate(self.layers)}
         self._param_keys = [(l, k) for l in self.layers for k in l.trainable_names]
         self._params = [l.params[k] for l, k in self._param_keys]
+
+    #: Run BatchNormalization -> ReLU [-> MaxPooling2D(2)] as one fused kernel (see the module docstring).
+    fuse_layers = True
+
+    def _plan_stages(self) -> list:
+        """``self.layers[:-1]`` as stages to run in order: single layers, or fused runs of layers."""
+        stages, i, body = [], 0, self.layers[:-1]
+        fuse = self.fuse_layers and self.xp is np
+        while i < len(body):
+            stage = _FusedBatchNormReLU.match(body, i) if fuse else None
+            stages.append(stage or self.layers[i])
+            i += stage.count if stage else 1
+        return stages
 
     def to(self, device) -> "Sequential":
         """Move the model to ``device`` ("cpu", "cuda", "cuda:N") and return it (``model.to("cuda")``).
@@ -347,18 +424,17 @@ class Sequential:
     def _forward(self, x, training=False, logits=False):
         """Run all layers; with ``logits`` the last one skips its softmax."""
         h = x
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            h = layer.forward_logits(h, training) if (logits and i == last) else layer.forward(h, training)
-        return h
+        for stage in self._stages:
+            h = stage.forward(h, training)
+        last = self.layers[-1]
+        return last.forward_logits(h, training) if logits else last.forward(h, training)
 
     def _train_step(self, xb, yb, fused):
         """Forward, loss and its gradient, backward, optimizer step. Returns (loss, output or logits)."""
-        layers = self.layers
         h = xb
-        for layer in layers[:-1]:
-            h = layer.forward(h, True)
-        last = layers[-1]
+        for stage in self._stages:
+            h = stage.forward(h, True)
+        last = self.layers[-1]
         if fused:
             out = last.forward_logits(h, True)
             loss, g = self.loss.logits_forward_backward(out, yb)
@@ -367,10 +443,16 @@ class Sequential:
             out = last.forward(h, True)
             loss, g = self.loss.forward_backward(out, yb)
             g = last.backward(g)
-        for i in range(len(layers) - 2, self._first_trainable - 1, -1):
-            g = layers[i].backward(g)
+        for stage in reversed(self._stages):
+            if self._stage_start(stage) < self._first_trainable:
+                break
+            g = stage.backward(g)
         self.optimizer.apply_gradients(self._params, [l.grads[k] for l, k in self._param_keys])
         return loss, out
+
+    def _stage_start(self, stage) -> int:
+        """Index in self.layers of a stage's first layer."""
+        return stage.first if isinstance(stage, _FusedBatchNormReLU) else self._layer_index[id(stage)]
 
     def _update_metrics(self, yb, out, fused):
         probs = None

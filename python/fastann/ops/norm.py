@@ -5,11 +5,13 @@ kernels (one statistics sweep + one normalize sweep per channel, fused backward)
 """
 from __future__ import annotations
 
-from ..reference.norm import batch_norm_args, batch_norm_backward_args
+import numpy as np
+
+from ..reference.norm import batch_norm_args, batch_norm_backward_args, batch_norm_relu_args
 from ..reference.pool import flag
 from ._common import backend, empty
 
-__all__ = ["batch_norm", "batch_norm_backward"]
+__all__ = ["batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_relu_backward"]
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
@@ -80,4 +82,88 @@ def batch_norm_backward(grad_output, input, weight, save_mean, save_invstd):
     dweight = empty(xp, (C,), input.dtype)
     dbias = empty(xp, (C,), input.dtype)
     k.batch_norm_backward(dinput, dweight, dbias, grad_output, input, weight, save_mean, save_invstd)
+    return dinput, (None if weight is None else dweight), dbias
+
+
+def _require_fused_kernel(op, k):
+    if not hasattr(k, "batch_norm_relu_forward"):
+        raise NotImplementedError(f"{op}: the fused kernel has no CUDA version yet; call batch_norm, relu and "
+                                  "max_pool2d separately on GPU arrays")
+
+
+def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                    eps=1e-5, max_pool=False):
+    """Fused ``relu(batch_norm(input))``, optionally followed by a 2x2 / stride-2 max pool.
+
+    The elementwise tail of a Conv-BN-ReLU(-MaxPool) block in two sweeps over the input (statistics, then
+    normalize + ReLU + pool in one), where the separate ops take five or six, writing only the pooled
+    output. Same results as ``max_pool2d(relu(batch_norm(x)), 2)`` (Ioffe & Szegedy 2015 for the batch
+    norm; PyTorch's conventions, see :func:`batch_norm`).
+
+    Args:
+        input: (N, C, H, W) float32 or float64, C-contiguous.
+        running_mean, running_var, weight, bias, training, momentum, eps: as :func:`batch_norm`.
+        max_pool: pool 2x2 windows with stride 2 (floor mode: an odd last row/column is dropped, as
+            ``max_pool2d(x, 2)``). The pool runs on the normalized values before the ReLU (the same maximum);
+            a tap wins when greater or NaN, like :func:`max_pool2d`.
+
+    Returns:
+        Inference: the output, (N, C, H, W) or (N, C, H//2, W//2) with max_pool, input's dtype.
+        Training: ``(output, save_mean, save_invstd, window_index)``: save_* (C,) as
+        ``batch_norm(..., return_stats=True)``; window_index (N, C, H//2, W//2) uint8, 2*row + column of each
+        window's winner (0..3), or None without max_pool. All of it is what :func:`batch_norm_relu_backward`
+        takes.
+
+    Raises:
+        TypeError / ValueError as :func:`batch_norm`; ValueError for input not 4-D or H, W < 2 with max_pool.
+        NotImplementedError for CuPy arrays (no CUDA kernel yet).
+    """
+    op = "batch_norm_relu"
+    N, C, H, W, training, max_pool = batch_norm_relu_args(op, input, running_mean, running_var, weight, bias,
+                                                          training, momentum, eps, max_pool)
+    k, xp = backend(op, input=input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
+    _require_fused_kernel(op, k)
+    pool = 2 if max_pool else 1
+    out = empty(xp, (N, C, H // pool, W // pool), input.dtype)
+    window_index = xp.empty(out.shape, dtype=np.uint8) if max_pool else None
+    save_mean = empty(xp, (C,), input.dtype) if training else None
+    save_invstd = empty(xp, (C,), input.dtype) if training else None
+    k.batch_norm_relu_forward(out, window_index, save_mean, save_invstd, running_mean, running_var, input, weight,
+                              bias, training, float(momentum), float(eps), pool)
+    if not training:
+        return out
+    return out, save_mean, save_invstd, window_index
+
+
+def batch_norm_relu_backward(grad_output, output, input, weight, save_mean, save_invstd, window_index=None):
+    """Gradients of training-mode :func:`batch_norm_relu`, in two sweeps over the input.
+
+    dz = grad_output where output > 0 (the ReLU's mask, read from the forward's result), routed to each
+    2x2 window's winner when the forward pooled (zero at the other taps); then batch norm's backward of dz:
+    dx = weight * invstd / M * (M*dz - sum(dz) - xhat * sum(dz*xhat)).
+
+    Args:
+        grad_output, output: like the forward's output (float32/float64).
+        input: the forward's (N, C, H, W) input. weight: (C,) gamma or None.
+        save_mean, save_invstd: (C,) from the training forward.
+        window_index: the forward's uint8 window_index when it pooled, else None.
+
+    Returns:
+        (dinput, dweight, dbias): dinput (N, C, H, W); dweight = sum(dz * xhat) (C,), None when weight is
+        None; dbias = sum(dz) (C,).
+
+    Raises:
+        TypeError (dtypes) / ValueError (shapes, window_index values outside 0..3); NotImplementedError for
+        CuPy arrays.
+    """
+    op = "batch_norm_relu_backward"
+    _, C, _ = batch_norm_backward_args(op, input, input, weight, save_mean, save_invstd)
+    k, xp = backend(op, grad_output=grad_output, output=output, input=input, weight=weight, save_mean=save_mean,
+                    save_invstd=save_invstd)
+    _require_fused_kernel(op, k)
+    dinput = empty(xp, input.shape, input.dtype)
+    dweight = empty(xp, (C,), input.dtype)
+    dbias = empty(xp, (C,), input.dtype)
+    k.batch_norm_relu_backward(dinput, dweight, dbias, grad_output, output, window_index, input, weight, save_mean,
+                               save_invstd, 2 if window_index is not None else 1)
     return dinput, (None if weight is None else dweight), dbias

@@ -12,6 +12,9 @@ M = N*H*W values::
     backward (training), xhat = (x - mean) * invstd:
                dbias = sum(dy),  dweight = sum(dy * xhat)
                dx = weight * invstd / M * (M*dy - sum(dy) - xhat * sum(dy * xhat))
+
+The fused ``batch_norm_relu`` is the composition relu(batch_norm(x)), optionally followed by a 2x2/stride-2
+max pool, written here as exactly that composition of the references.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import numpy as np
 from .._checks import array, same_device, same_dtype
 from .pool import flag
 
-__all__ = ["batch_norm", "batch_norm_backward"]
+__all__ = ["batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_relu_backward"]
 
 
 def _channel_array(op: str, name: str, a, C: int, writeable: bool = False):
@@ -147,3 +150,83 @@ def batch_norm_backward(grad_output, input, weight, save_mean, save_invstd):
     k = _per_channel(gamma * invstd / M, x.ndim)
     dx = k * (M * dy - _per_channel(dbias, x.ndim) - xhat * _per_channel(dweight, x.ndim))
     return dx, (None if weight is None else dweight), dbias
+
+
+def batch_norm_relu_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps, max_pool):
+    """Validate batch_norm_relu's arguments (shared with fastann.ops); returns (N, C, H, W, training, max_pool)."""
+    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
+    max_pool = flag(op, "max_pool", max_pool)
+    N, C, _, training = batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps)
+    H, W = input.shape[2:]
+    if max_pool and (H < 2 or W < 2):
+        raise ValueError(f"{op}: a 2x2 max pool needs H, W >= 2, got input shape {tuple(input.shape)}")
+    return N, C, H, W, training, max_pool
+
+
+def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                    eps=1e-5, max_pool=False):
+    """relu(batch_norm(input)), then with ``max_pool`` a 2x2 / stride-2 max pool (floor mode), in float64.
+
+    input (N, C, H, W); the other arguments as :func:`batch_norm` (running statistics updated in place in
+    training). Returns the output (N, C, H, W), or (N, C, H//2, W//2) with ``max_pool``; in training a tuple
+    ``(output, save_mean, save_invstd, window_index)``, window_index (N, C, H//2, W//2) uint8 = 2*row + column
+    of each window's winner inside the window (None without ``max_pool``). The pool runs on the normalized
+    values z before the ReLU (relu(max z) = max relu(z)), with :func:`max_pool2d`'s rule: row-major taps, a
+    tap wins when greater or NaN. The ReLU keeps NaN.
+    Raises TypeError / ValueError as :func:`batch_norm`, and ValueError for non-4-D input or H, W < 2 with
+    ``max_pool``.
+    """
+    from .pool import max_pool2d  # noqa: PLC0415
+
+    op = "batch_norm_relu"
+    N, C, H, W, training, max_pool = batch_norm_relu_args(op, input, running_mean, running_var, weight, bias,
+                                                          training, momentum, eps, max_pool)
+    res = batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps,
+                     return_stats=training)
+    z, stats = (res[0], res[1:]) if training else (res, None)
+    window_index = None
+    if max_pool:
+        z, flat = max_pool2d(z, 2)
+        OH, OW = z.shape[2:]
+        row = flat // W - 2 * np.arange(OH)[:, None]
+        col = flat % W - 2 * np.arange(OW)[None, :]
+        window_index = (2 * row + col).astype(np.uint8)
+    y = np.where((z > 0) | np.isnan(z), z, 0.0)
+    if not training:
+        return y
+    return y, stats[0], stats[1], window_index
+
+
+def batch_norm_relu_backward(grad_output, output, input, weight, save_mean, save_invstd, window_index=None):
+    """Backward of training-mode :func:`batch_norm_relu`; returns ``(dinput, dweight, dbias)`` in float64.
+
+    grad_output, output (the forward's result) like the output; input (N, C, H, W); window_index from the
+    forward when it pooled, else None. dz = grad_output where output > 0 (the ReLU mask), routed to each
+    window's winner (zero elsewhere) when pooled; then :func:`batch_norm_backward` of dz.
+    Raises ValueError for mismatched shapes or window_index values outside 0..3.
+    """
+    op = "batch_norm_relu_backward"
+    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
+    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
+    array(op, "output", output, ndim=4, layout="(N,C,OH,OW)")
+    N, C, H, W = input.shape
+    pooled = window_index is not None
+    want = (N, C, H // 2, W // 2) if pooled else (N, C, H, W)
+    for name, a in (("grad_output", grad_output), ("output", output)):
+        if tuple(a.shape) != want:
+            raise ValueError(f"{op}: {name} must have shape {want} for input {tuple(input.shape)}"
+                             f"{' with window_index' if pooled else ''}, got {tuple(a.shape)}")
+    dz = np.where(np.asarray(output) > 0, np.asarray(grad_output, dtype=np.float64), 0.0)
+    if pooled:
+        wi = np.asarray(window_index)
+        if wi.shape != want or wi.dtype != np.uint8:
+            raise ValueError(f"{op}: window_index must be uint8 of shape {want}, got {wi.dtype} {wi.shape}")
+        if wi.size and wi.max() > 3:
+            raise ValueError(f"{op}: window_index values must be 0..3 (2*row + column), found {int(wi.max())}")
+        full = np.zeros((N, C, H, W))
+        for t in range(4):
+            r, c = divmod(t, 2)
+            full[:, :, r:2 * (H // 2):2, c:2 * (W // 2):2] += np.where(wi == t, dz, 0.0)
+        dz = full
+    f64 = (lambda a: None if a is None else np.asarray(a, dtype=np.float64))  # noqa: E731
+    return batch_norm_backward(dz, f64(input), f64(weight), f64(save_mean), f64(save_invstd))

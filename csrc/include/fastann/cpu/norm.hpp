@@ -42,6 +42,29 @@ template <class T>
 void batch_norm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
                          const T* save_mean, const T* save_invstd, int64_t N, int64_t C, int64_t HW);
 
+// ---- fused batch norm + ReLU (+ 2x2/stride-2 max pool), NCHW --------------------------------------
+// The Conv-BN-ReLU-MaxPool block's elementwise tail in two sweeps instead of five or six: the statistics
+// sweep, then one sweep that normalizes, applies the ReLU and pools, writing only the (pooled) output and,
+// with pooling, a byte per output naming the winning tap (window_index = 2*row + column, 0..3).
+// The backward needs no stored ReLU mask: output > 0 is the mask (as relu's backward uses the result).
+//   forward:  z = (x - mean) * invstd * gamma + beta;  y = relu(z)  or  y = max_pool2x2(relu(z))
+//   backward: dz = dy routed to the winner (pool) and masked by y > 0, then batch norm's backward on dz.
+// pool = 1 (no pool) or 2 (2x2 windows, stride 2, floor mode: an odd last row/column is in no window).
+// training: batch statistics as batch_norm_forward_training (save_mean/save_invstd written, running stats
+// updated unless null); else running_mean/running_var are read and save_* are ignored (may be null).
+// inp (N,C,H,W); out (N,C,H/pool,W/pool); window_index like out (pool = 2) or null.
+template <class T>
+void batch_norm_relu_forward(T* out, uint8_t* window_index, T* save_mean, T* save_invstd, T* running_mean,
+                             T* running_var, const T* inp, const T* weight, const T* bias, int64_t N, int64_t C,
+                             int64_t H, int64_t W, int pool, bool training, double momentum, double eps);
+
+// dout, out, window_index (N,C,H/pool,W/pool); inp, dinp (N,C,H,W); weight (C,) or null; save_mean,
+// save_invstd (C,) from the training forward; dweight = sum(dz*xhat), dbias = sum(dz) (C,), always written.
+template <class T>
+void batch_norm_relu_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* out,
+                              const uint8_t* window_index, const T* inp, const T* weight, const T* save_mean,
+                              const T* save_invstd, int64_t N, int64_t C, int64_t H, int64_t W, int pool);
+
 // ---- the inner loops over one contiguous run of a channel's values ----------------------------------
 // Compiled twice from csrc/cpu/norm_loops.inl: for baseline x86-64 (norm.cpp) and with AVX-512 flags
 // (norm_avx512.cpp); the kernels pick one table at run time from fastann::simd_level().
@@ -58,5 +81,26 @@ struct BatchNormLoops {
 };
 BatchNormLoops<float> batch_norm_loops_avx512(float);  // the argument only selects the overload
 BatchNormLoops<double> batch_norm_loops_avx512(double);
+
+// The fused kernels' loops over one (n, c) plane (csrc/cpu/bn_relu_loops.inl, compiled the same two ways).
+template <class T>
+struct BatchNormReluLoops {
+  // y = relu((x - mean) * scale + beta) over n values.
+  void (*relu)(T* y, const T* x, int64_t n, T mean, T scale, T beta);
+  // y (H/2 x W/2), window_index <- the 2x2 max of the same, H x W plane.
+  void (*relu_pool2)(T* y, uint8_t* window_index, const T* x, int64_t H, int64_t W, T mean, T scale, T beta);
+  // dz = y > 0 ? dy : 0; sum_dz += sum(dz), sum_dz_xmu += sum(dz * (x - mean)).
+  void (*relu_grad_sums)(const T* dy, const T* y, const T* x, int64_t n, T mean, double* sum_dz,
+                         double* sum_dz_xmu);
+  // dx = a*dz + b*(x - mean) + c.
+  void (*relu_grad_input)(T* dx, const T* dy, const T* y, const T* x, int64_t n, T mean, T a, T b, T c);
+  // The same two with dz routed through the 2x2 windows' winners.
+  void (*relu_pool2_grad_sums)(const T* dy, const T* y, const uint8_t* window_index, const T* x, int64_t H,
+                               int64_t W, T mean, double* sum_dz, double* sum_dz_xmu);
+  void (*relu_pool2_grad_input)(T* dx, const T* dy, const T* y, const uint8_t* window_index, const T* x,
+                                int64_t H, int64_t W, T mean, T a, T b, T c);
+};
+BatchNormReluLoops<float> batch_norm_relu_loops_avx512(float);
+BatchNormReluLoops<double> batch_norm_relu_loops_avx512(double);
 
 }  // namespace fastann::cpu
