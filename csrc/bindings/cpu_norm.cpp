@@ -36,6 +36,20 @@ const T* channel_in(const std::optional<py::array>& a, DType dt, int64_t C, cons
   return cptr<T>(*a);
 }
 
+// running_mean, running_var: (C,) of the working dtype when given; written (training) or only read.
+void check_running_stats(const std::optional<py::array>& running_mean, const std::optional<py::array>& running_var,
+                         DType dt, int64_t C, bool written, const char* op) {
+  for (const auto* p : {&running_mean, &running_var}) {
+    if (!*p) continue;
+    const char* name = p == &running_mean ? "running_mean" : "running_var";
+    if (written)
+      check_out(**p, dt, op, name);
+    else
+      check_in(**p, dt, op, name);
+    require_shape(**p, {C}, op, name);
+  }
+}
+
 void check_eps(const char* op, double eps) {
   FASTANN_CHECK(std::isfinite(eps) && eps > 0, op, ": eps must be a positive number, got ", eps);
 }
@@ -92,12 +106,7 @@ void bind_norm(py::module_& m) {
           check_out(*p, dt, op, name);
           require_shape(*p, {l.C}, op, name);
         }
-        for (auto* p : {&running_mean, &running_var}) {
-          if (!*p) continue;
-          const char* name = p == &running_mean ? "running_mean" : "running_var";
-          check_out(**p, dt, op, name);
-          require_shape(**p, {l.C}, op, name);
-        }
+        check_running_stats(running_mean, running_var, dt, l.C, true, op);
         dispatch_float(dt, [&](auto tag) {
           using T = decltype(tag);
           const T* w = channel_in<T>(weight, dt, l.C, op, "weight");
@@ -200,15 +209,7 @@ void bind_norm(py::module_& m) {
         } else {
           FASTANN_CHECK(running_mean && running_var, op, ": inference needs running_mean and running_var");
         }
-        for (auto* p : {&running_mean, &running_var}) {
-          if (!*p) continue;
-          const char* name = p == &running_mean ? "running_mean" : "running_var";
-          if (training)
-            check_out(**p, dt, op, name);
-          else
-            check_in(**p, dt, op, name);
-          require_shape(**p, {l.C}, op, name);
-        }
+        check_running_stats(running_mean, running_var, dt, l.C, training, op);
         dispatch_float(dt, [&](auto tag) {
           using T = decltype(tag);
           const T* w = channel_in<T>(weight, dt, l.C, op, "weight");
