@@ -57,8 +57,8 @@ class _FusedBatchNormReLU:
     parameters, moving statistics and gradients (``bn.grads``) exactly as when it runs alone.
     """
 
-    def __init__(self, bn, pooled: bool, first: int, count: int):
-        self.bn, self.pooled, self.first, self.count = bn, pooled, first, count
+    def __init__(self, bn, pooled: bool, count: int):
+        self.bn, self.pooled, self.count = bn, pooled, count
         self._saved = None
 
     @staticmethod
@@ -79,7 +79,7 @@ class _FusedBatchNormReLU:
         pooled = (isinstance(pool, MaxPooling2D) and pool.pool_size == (2, 2) and pool.strides == (2, 2)
                   and h >= 2 and w >= 2 and pool._explicit is None and tuple(pool._pad) == (0, 0)
                   and (not pool._ceil or (h % 2 == 0 and w % 2 == 0)))
-        return _FusedBatchNormReLU(bn, pooled, i, 3 if pooled else 2)
+        return _FusedBatchNormReLU(bn, pooled, 3 if pooled else 2)
 
     def forward(self, x, training=False):
         bn = self.bn
@@ -266,7 +266,6 @@ class Sequential:
             layer.need_input_grad = i > first
         self._first_trainable = first
         self._stages = self._plan_stages()
-        self._layer_index = {id(l): i for i, l in enumerate(self.layers)}
         self._param_keys = [(l, k) for l in self.layers for k in l.trainable_names]
         self._params = [l.params[k] for l, k in self._param_keys]
 
@@ -274,12 +273,13 @@ class Sequential:
     fuse_layers = True
 
     def _plan_stages(self) -> list:
-        """``self.layers[:-1]`` as stages to run in order: single layers, or fused runs of layers."""
+        """``self.layers[:-1]`` as ``(index of its first layer, stage)`` pairs to run in order; a stage is a
+        single layer or a fused run of layers."""
         stages, i, body = [], 0, self.layers[:-1]
         fuse = self.fuse_layers and self.xp is np
         while i < len(body):
             stage = _FusedBatchNormReLU.match(body, i) if fuse else None
-            stages.append(stage or self.layers[i])
+            stages.append((i, stage or self.layers[i]))
             i += stage.count if stage else 1
         return stages
 
@@ -424,7 +424,7 @@ class Sequential:
     def _forward(self, x, training=False, logits=False):
         """Run all layers; with ``logits`` the last one skips its softmax."""
         h = x
-        for stage in self._stages:
+        for _, stage in self._stages:
             h = stage.forward(h, training)
         last = self.layers[-1]
         return last.forward_logits(h, training) if logits else last.forward(h, training)
@@ -432,7 +432,7 @@ class Sequential:
     def _train_step(self, xb, yb, fused):
         """Forward, loss and its gradient, backward, optimizer step. Returns (loss, output or logits)."""
         h = xb
-        for stage in self._stages:
+        for _, stage in self._stages:
             h = stage.forward(h, True)
         last = self.layers[-1]
         if fused:
@@ -443,16 +443,12 @@ class Sequential:
             out = last.forward(h, True)
             loss, g = self.loss.forward_backward(out, yb)
             g = last.backward(g)
-        for stage in reversed(self._stages):
-            if self._stage_start(stage) < self._first_trainable:
+        for start, stage in reversed(self._stages):
+            if start < self._first_trainable:
                 break
             g = stage.backward(g)
         self.optimizer.apply_gradients(self._params, [l.grads[k] for l, k in self._param_keys])
         return loss, out
-
-    def _stage_start(self, stage) -> int:
-        """Index in self.layers of a stage's first layer."""
-        return stage.first if isinstance(stage, _FusedBatchNormReLU) else self._layer_index[id(stage)]
 
     def _update_metrics(self, yb, out, fused):
         probs = None
