@@ -31,6 +31,7 @@ CASES = [
     (1, 2, 6, 5, 3, 3, 3, 1, (2, 1), 1, 1, "zeros"),             # padding > dilation*(k-1)/2 on one axis
     (2, 5, 14, 14, 36, 3, 3, 1, 1, 1, 1, "zeros"),               # 14-wide rows: channels-in-lanes forward tiles
     (1, 4, 5, 13, 20, 3, 3, 1, 1, 1, 1, "reflect"),              # 13 columns: partial 14-position row tiles
+    (2, 4, 5, 37, 20, 3, 3, 1, (1, 17), 1, 1, "zeros"),          # padded rows of several vectors, one all padding
 ]
 IDS = [f"case{i}" for i in range(len(CASES))]
 

@@ -344,6 +344,8 @@ void gemm_packed_ab(int64_t M, int64_t N, int64_t K, const T* apack, const T* bp
   }
 }
 
+bool have_avx512() { return simd_level() == SimdLevel::avx512; }
+
 // ---- the padded-image ("shifted rows") formulation used by kernel 3 for stride 1 -----------------
 // With stride 1, put the output positions on the padded input's grid: q = oh*Wp + ow (ow < Wp, the last
 // Wp-OW columns of each row are computed and thrown away). Then the column matrix's row k=(c,kh,kw) is
@@ -375,6 +377,11 @@ ShiftedGeometry shifted_geometry(const Conv2dParams& p, int64_t Cg) {
 // img (Cg,H,W) -> xpad (Cg,Hp,Wp) with zero borders, followed by `slack` zeros.
 template <class T>
 void pad_image(T* xpad, const T* img, const Conv2dParams& p, int64_t Cg, const ShiftedGeometry& s) {
+  std::fill(xpad + s.plane, xpad + s.plane + s.slack, T(0));
+  if (have_avx512()) {  // vector rows; its stores may spill up to 64 bytes into the slack (zeros there too)
+    conv_detail::pad_image_avx512(xpad, img, Cg, p.H, p.W, p.pad_top, p.pad_left, s.Hp, s.Wp);
+    return;
+  }
   for (int64_t c = 0; c < Cg; ++c) {
     T* d = xpad + c * s.Hp * s.Wp;
     std::fill(d, d + p.pad_top * s.Wp, T(0));
@@ -387,7 +394,6 @@ void pad_image(T* xpad, const T* img, const Conv2dParams& p, int64_t Cg, const S
     }
     std::fill(d + (p.pad_top + p.H) * s.Wp, d + s.Hp * s.Wp, T(0));
   }
-  std::fill(xpad + s.plane, xpad + s.plane + s.slack, T(0));
 }
 
 // Packed B (K x Q in NR-column blocks) from the shifted rows of xpad: one contiguous copy per row and block.
@@ -414,12 +420,14 @@ void pack_b_shifted(T* dst, const T* xpad, const ShiftedGeometry& s) {
 // The reduction (length K) runs in runs of run_len: index r*run_len + t reads A at r*a_run_stride + t.
 template <class T>
 void gemm_rows_a(int64_t M, int64_t N, int64_t K, int64_t run_len, int64_t a_run_stride, const T* a_base,
-                 const int64_t* a_off, const T* bpack, T* c, int64_t ldc, bool accumulate, bool avx512) {
+                 const int64_t* a_off, const T* bpack, T* c, int64_t ldc, bool accumulate, bool avx512,
+                 conv_detail::SpreadPrefetch* next = nullptr) {
   for (int64_t n0 = 0; n0 < N; n0 += NR<T>) {
     const int64_t nr = std::min(NR<T>, N - n0);
     const T* blk = bpack + (n0 / NR<T>) * K * NR<T>;
     for (int64_t m0 = 0; m0 < M; m0 += MR) {
       const int64_t mr = std::min(MR, M - m0);
+      if (next) next->step();
       if (avx512) {
         conv_detail::microkernel_rows_avx512(K, run_len, a_run_stride, a_base, a_off + m0, blk, NR<T>,
                                              c + m0 * ldc + n0, ldc, mr, nr, accumulate);
@@ -473,8 +481,6 @@ void parallel_dynamic(int64_t n, Body&& body) {
   body(0, queue);
 #endif
 }
-
-bool have_avx512() { return simd_level() == SimdLevel::avx512; }
 
 // Row-major C (M x N) = op(A) * op(B) (+ C when accumulate) with fastann's own GEMM (csrc/cpu/gemm.cpp,
 // kernel 0 = its fastest rung, threaded): the im2col rung is "unfold, then call the GEMM".
@@ -740,14 +746,22 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
       const int64_t wsz = packed_b_size<T>(K, OCg);
       Scratch<T> wt(G * wsz);
       for (int64_t g = 0; g < G; ++g) pack_b_transposed(wt.data() + g * wsz, weight + g * OCg * K, K, OCg);
+      auto image = [&](int64_t ng) { return inp + (ng / G * p.C + ng % G * Cg) * p.H * p.W; };
       parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
         Scratch<T> xpad(sg.plane + sg.slack);
-        for (int64_t ng; (ng = queue.next()) >= 0;) {
+        // The next item is claimed one ahead, so its image can be prefetched while this one computes.
+        for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+          next = queue.next();
           const int64_t n = ng / G, g = ng % G;
-          pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+          pad_image(xpad.data(), image(ng), p, Cg, sg);
+          conv_detail::SpreadPrefetch prefetch(conv_detail::rowtile_count(OCg, p.OH, p.OW));
+          if (next >= 0) {  // its input, and its output with intent to write (the stores then hit L2)
+            prefetch.add(image(next), Cg * p.H * p.W * int64_t(sizeof(T)));
+            prefetch.add(out + (next / G * p.OC + next % G * OCg) * P, OCg * P * int64_t(sizeof(T)), true);
+          }
           conv_detail::conv_forward_rowtiles_avx512(out + (n * p.OC + g * OCg) * P, xpad.data(), sg.off.data(),
                                                     wt.data() + g * wsz, K, OCg, p.OH, p.OW, sg.Wp,
-                                                    bias ? bias + g * OCg : nullptr);
+                                                    bias ? bias + g * OCg : nullptr, prefetch);
         }
       });
       return;
@@ -927,10 +941,19 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
       // one output row (OW real positions, row stride Wp) at a time, so no discarded grid column is ever
       // multiplied; B = dout^T packed (P x OCg).
       Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(P, OCg));
-      for (int64_t ng; (ng = queue.next()) >= 0;) {
-        const int64_t n = ng / G, g = ng % G;
-        pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
-        const T* dn = dout + (n * p.OC + g * OCg) * P;
+      auto image = [&](int64_t ng) { return inp + (ng / G * p.C + ng % G * Cg) * p.H * p.W; };
+      auto grad = [&](int64_t ng) { return dout + (ng / G * p.OC + ng % G * OCg) * P; };
+      // The next item is claimed one ahead: its image and gradient are prefetched while this one computes.
+      for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+        next = queue.next();
+        const int64_t g = ng % G;
+        conv_detail::SpreadPrefetch prefetch((K + MR - 1) / MR * ((OCg + NR<T> - 1) / NR<T>));
+        if (next >= 0) {
+          prefetch.add(image(next), Cg * p.H * p.W * int64_t(sizeof(T)));
+          prefetch.add(grad(next), OCg * P * int64_t(sizeof(T)));
+        }
+        pad_image(xpad.data(), image(ng), p, Cg, sg);
+        const T* dn = grad(ng);
         bool packed = false;
         if constexpr (std::is_same_v<T, float>) {
           if (simd) {
@@ -940,7 +963,7 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
         }
         if (!packed) pack_b_transposed(bpack.data(), dn, P, OCg);
         gemm_rows_a(K, OCg, P, p.OW, sg.Wp, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg,
-                    true, simd);
+                    true, simd, &prefetch);
       }
       return;
     }

@@ -26,6 +26,7 @@ struct F32 {
   static V bcast(const T* p) { return _mm512_set1_ps(*p); }
   static V load(const T* p) { return _mm512_loadu_ps(p); }
   static V loadm(M m, const T* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
   static void storem(T* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
@@ -42,6 +43,7 @@ struct F64 {
   static V bcast(const T* p) { return _mm512_set1_pd(*p); }
   static V load(const T* p) { return _mm512_loadu_pd(p); }
   static V loadm(M m, const T* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
   static void storem(T* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
@@ -310,18 +312,50 @@ inline void microkernel_rowtile_f32(int64_t K, const float* a_base, const int64_
 
 // Stride-1 forward of one image and group on the padded image, channels in vectors (see
 // microkernel_rowtile_f32): xpad with row stride Wp and tap offsets off[K]; wt = W^T packed in 32-channel
-// blocks (K x 32 each); out (OCg x OH*OW).
+// blocks (K x 32 each); out (OCg x OH*OW). Steps `next` (the prefetch of the next image) once per tile.
 void conv_forward_rowtiles_avx512(float* out, const float* xpad, const int64_t* off, const float* wt, int64_t K,
-                                  int64_t OCg, int64_t OH, int64_t OW, int64_t Wp, const float* bias) {
+                                  int64_t OCg, int64_t OH, int64_t OW, int64_t Wp, const float* bias,
+                                  SpreadPrefetch& next) {
   const int64_t P = OH * OW;
   for (int64_t c0 = 0; c0 < OCg; c0 += 32) {
     const float* bblk = wt + (c0 / 32) * K * 32;
     const int64_t nc = std::min<int64_t>(32, OCg - c0);
     for (int64_t oh = 0; oh < OH; ++oh)
-      for (int64_t ow0 = 0; ow0 < OW; ow0 += 14)
+      for (int64_t ow0 = 0; ow0 < OW; ow0 += 14) {
+        next.step();
         microkernel_rowtile_f32(K, xpad + oh * Wp + ow0, off, bblk, out + c0 * P + oh * OW + ow0, P,
                                 std::min<int64_t>(14, OW - ow0), nc, bias ? bias + c0 : nullptr);
+      }
   }
+}
+
+// img (C,H,W) -> xpad (C,Hp,Wp): each padded row is built in vectors of L lanes, lane j holding
+// img[row][j - pad_left] where that column exists and 0 elsewhere (a masked load whose masked-off lanes are
+// never read, so the shifted pointer may point before the row). Stores are full-width: a vector that runs
+// past the row's end spills into the next row, which is written afterwards, and past the last row into the
+// caller's slack (>= L elements). Replaces a per-element loop whose bookkeeping (three short loops per
+// 14-float row) cost ~15% of a backward-input convolution on 14x14 images.
+template <class S>
+inline void pad_image_simd(typename S::T* xpad, const typename S::T* img, int64_t C, int64_t H, int64_t W,
+                           int64_t pad_top, int64_t pad_left, int64_t Hp, int64_t Wp) {
+  using T = typename S::T;
+  const int64_t chunks = (Wp + S::L - 1) / S::L;
+  auto image_lanes = [&](int64_t v) {  // lanes of vector v that hold image columns
+    const int64_t lo = pad_left - v * S::L, hi = pad_left + W - v * S::L;
+    return static_cast<typename S::M>(lane_mask<S>(hi) & ~lane_mask<S>(lo));
+  };
+  const typename S::V zero = S::zero();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t r = 0; r < Hp; ++r) {
+      T* dst = xpad + (c * Hp + r) * Wp;
+      const int64_t i = r - pad_top;
+      if (i < 0 || i >= H) {
+        for (int64_t v = 0; v < chunks; ++v) S::store(dst + v * S::L, zero);
+        continue;
+      }
+      const T* src = img + (c * H + i) * W - pad_left;
+      for (int64_t v = 0; v < chunks; ++v) S::store(dst + v * S::L, S::loadm(image_lanes(v), src + v * S::L));
+    }
 }
 
 // dout of one image and group (OCg x OH*OW) -> packed B of dout^T on the padded grid: blocks of 32 channels,
@@ -397,6 +431,15 @@ void microkernel_avx512(int64_t K, const float* a_panel, const float* b, int64_t
 void microkernel_avx512(int64_t K, const double* a_panel, const double* b, int64_t ldb, double* c, int64_t ldc,
                         int64_t mr, int64_t nr, bool accumulate) {
   microkernel<F64>(K, a_panel, b, ldb, c, ldc, mr, nr, accumulate);
+}
+
+void pad_image_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_t W, int64_t pad_top,
+                      int64_t pad_left, int64_t Hp, int64_t Wp) {
+  pad_image_simd<F32>(xpad, img, C, H, W, pad_top, pad_left, Hp, Wp);
+}
+void pad_image_avx512(double* xpad, const double* img, int64_t C, int64_t H, int64_t W, int64_t pad_top,
+                      int64_t pad_left, int64_t Hp, int64_t Wp) {
+  pad_image_simd<F64>(xpad, img, C, H, W, pad_top, pad_left, Hp, Wp);
 }
 
 }  // namespace fastann::cpu::conv_detail

@@ -23,6 +23,7 @@
 // convolution on it, and (for the input gradient) folding the padded gradient back onto the input.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "fastann/geometry.hpp"
@@ -73,6 +74,41 @@ void upsample2d_bilinear_backward(T* dinp, const T* dout, int64_t N, int64_t C, 
 
 // ---- internals shared between conv.cpp and conv_avx512.cpp ----------------------------------------
 namespace conv_detail {
+// Kernel 3 pads each image into a per-thread buffer just before computing it. Read cold, that copy waits on
+// memory (~15% of a 14x14 backward-input convolution, 7% of its forward), and so do the first stores to
+// its output. SpreadPrefetch asks for the next image's cache lines (up to three regions: read, or with
+// intent to write) into L2 while the current one computes: a few lines per step(), spread evenly over the
+// `steps` micro-kernel calls, so that the prefetches never pile up.
+class SpreadPrefetch {
+ public:
+  explicit SpreadPrefetch(int64_t steps) : steps_(std::max<int64_t>(1, steps)) {}
+  void add(const void* p, int64_t bytes, bool write = false) {  // nullptr (no next image) is ignored
+    if (!p || regions_ == 3) return;
+    const int64_t lines = (bytes + 63) / 64;
+    r_[regions_++] = {static_cast<const char*>(p), lines, 0, (lines + steps_ - 1) / steps_, write};
+  }
+  void step() {
+    for (int i = 0; i < regions_; ++i) {
+      Region& r = r_[i];
+      for (const int64_t e = std::min(r.lines, r.next + r.per_step); r.next < e; ++r.next)
+        if (r.write)
+          __builtin_prefetch(r.p + r.next * 64, 1, 2);  // prefetchw
+        else
+          __builtin_prefetch(r.p + r.next * 64, 0, 2);  // prefetcht1: into L2
+    }
+  }
+
+ private:
+  struct Region {
+    const char* p;
+    int64_t lines, next, per_step;
+    bool write;
+  };
+  int64_t steps_;
+  int regions_ = 0;
+  Region r_[3] = {};
+};
+
 // Register tile of the micro-kernel: MR rows (broadcast from packed A) x NR columns (two SIMD vectors).
 constexpr int64_t MR = 12;
 template <class T>
@@ -110,9 +146,18 @@ void dw_dot_avx512(double* dw, int64_t ld_oc, int64_t ld_k, const double* dout, 
 void pack_dout_t_avx512(float* bpack, const float* dout, int64_t OCg, int64_t OH, int64_t OW, int64_t Wp);
 // Stride-1 forward of one image/group with output channels in the vector lanes (float): tiles of 14 positions
 // of one output row x 32 channels, A broadcast straight from xpad (row stride Wp, tap offsets off), wt = W^T
-// packed in 32-channel blocks (K x 32), out (OCg x OH*OW) in NCHW, + bias (OCg) or nullptr.
+// packed in 32-channel blocks (K x 32), out (OCg x OH*OW) in NCHW, + bias (OCg) or nullptr. `next` is stepped
+// once per tile: rowtile_count(OCg, OH, OW) steps.
+inline int64_t rowtile_count(int64_t OCg, int64_t OH, int64_t OW) { return (OCg + 31) / 32 * OH * ((OW + 13) / 14); }
 void conv_forward_rowtiles_avx512(float* out, const float* xpad, const int64_t* off, const float* wt, int64_t K,
-                                  int64_t OCg, int64_t OH, int64_t OW, int64_t Wp, const float* bias);
+                                  int64_t OCg, int64_t OH, int64_t OW, int64_t Wp, const float* bias,
+                                  SpreadPrefetch& next);
+// img (C,H,W) -> xpad (C,Hp,Wp): the image at (pad_top, pad_left), zeros around it. Full-width stores may
+// write up to one vector (64 bytes) past the last row: the caller leaves that much slack after xpad.
+void pad_image_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_t W, int64_t pad_top,
+                      int64_t pad_left, int64_t Hp, int64_t Wp);
+void pad_image_avx512(double* xpad, const double* img, int64_t C, int64_t H, int64_t W, int64_t pad_top,
+                      int64_t pad_left, int64_t Hp, int64_t Wp);
 }  // namespace conv_detail
 
 }  // namespace fastann::cpu
