@@ -71,9 +71,9 @@ def test_training_forward_and_backward(rng, shape, dtype, max_pool):
         assert wi is None
 
     g = rng.standard_normal(out.shape).astype(dtype)
-    dx, dw, db = ops.batch_norm_relu_backward(g, out, x, w, mean, invstd, wi)
+    dx, dw, db = ops.batch_norm_relu_backward(g, out, x, w, b, mean, invstd, wi)
     # The reference routes the gradient with the kernel's own window_index (near-ties may pick another tap).
-    rdx, rdw, rdb = ref.batch_norm_relu_backward(f64(g), out, f64(x), f64(w), f64(mean), f64(invstd), wi)
+    rdx, rdw, rdb = ref.batch_norm_relu_backward(f64(g), out, f64(x), f64(w), f64(b), f64(mean), f64(invstd), wi)
     assert dx.dtype == dtype and dx.shape == x.shape
     assert_close(dx, rdx, 10 * tol, "dinput")
     assert_close(dw, rdw, 10 * tol, "dweight")
@@ -102,13 +102,31 @@ def test_matches_the_separate_ops(rng, max_pool):
     assert_close(out, expect, 1e-6, "fused vs separate output")
     assert_close(rm, rm2, 1e-6, "running_mean")
     g = rng.standard_normal(out.shape).astype(np.float32)
-    dx, dw, db = ops.batch_norm_relu_backward(g, out, x, w, mean, invstd, wi)
+    dx, dw, db = ops.batch_norm_relu_backward(g, out, x, w, b, mean, invstd, wi)
     gz = ops.max_pool2d_backward(g, ops.max_pool2d(r, 2)[1], r.shape) if max_pool else g
     gz = ops.relu_backward(gz, y)
     dx2, dw2, db2 = ops.batch_norm_backward(gz, x, w, mean2, invstd2)
     assert_close(dx, dx2, 1e-4, "dinput")
     assert_close(dw, dw2, 1e-4, "dweight")
     assert_close(db, db2, 1e-4, "dbias")
+
+
+@pytest.mark.parametrize("max_pool", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_sums_from_output_and_from_input(rng, dtype, max_pool):
+    """The backward takes sum(dz*xhat) from output - bias where |bias| <= 16*|weight|, and from the input
+    elsewhere: one channel of each kind (including weight 0 and a negative weight) against the reference."""
+    w = np.array([1.3, -0.8, 1e-3, 0.0, 0.5], dtype)  # output, output (negative), input, input (0), output
+    b = np.array([0.4, 0.2, 5.0, 0.5, -8.0], dtype)   # |b| <= 16|w| for channels 0, 1 and 4 only
+    x = (3.0 + 2.0 * rng.standard_normal((3, 5, 6, 10))).astype(dtype)  # mean far from 0
+    out, mean, invstd, wi = ops.batch_norm_relu(x, None, None, w, b, training=True, max_pool=max_pool)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    dx, dw, db = ops.batch_norm_relu_backward(g, out, x, w, b, mean, invstd, wi)
+    rdx, rdw, rdb = ref.batch_norm_relu_backward(f64(g), out, f64(x), f64(w), f64(b), f64(mean), f64(invstd), wi)
+    tol = 10 * TOL_REDUCTION[dtype]
+    assert_close(dx, rdx, tol, "dinput")
+    assert_close(dw, rdw, tol, "dweight")
+    assert_close(db, rdb, tol, "dbias")
 
 
 @pytest.mark.parametrize("max_pool", [False, True])
@@ -124,7 +142,7 @@ def test_gradcheck(rng, max_pool, affine):
     def backward(g, x, *wb):
         out, mean, invstd, wi = ops.batch_norm_relu(x, None, None, *wb, training=True, eps=1e-3,
                                                     max_pool=max_pool)
-        dx, dw, db = ops.batch_norm_relu_backward(g, out, x, wb[0] if wb else None, mean, invstd, wi)
+        dx, dw, db = ops.batch_norm_relu_backward(g, out, x, *(wb or (None, None)), mean, invstd, wi)
         return (dx, dw, db) if wb else dx
 
     inputs = [x, w, b] if affine else [x]
@@ -157,8 +175,8 @@ for shape in [(2, 3, 7, 9), (2, 2, 6, 70)]:
         r = ref.batch_norm_relu(x.astype(np.float64), None, None, training=True, max_pool=mp)[0]
         assert np.abs(out - r).max() < 1e-5
         g = rng.standard_normal(out.shape).astype(np.float32)
-        dx = ops.batch_norm_relu_backward(g, out, x, None, m, s, wi)[0]
-        rdx = ref.batch_norm_relu_backward(g.astype(np.float64), out, x.astype(np.float64), None, m, s, wi)[0]
+        dx = ops.batch_norm_relu_backward(g, out, x, None, None, m, s, wi)[0]
+        rdx = ref.batch_norm_relu_backward(g.astype(np.float64), out, x.astype(np.float64), None, None, m, s, wi)[0]
         assert np.abs(dx - rdx).max() < 1e-4 * max(1.0, np.abs(rdx).max())
 print("ok")
 """
@@ -198,17 +216,23 @@ def _fwd_bwd(max_pool=True):
 def test_bad_input_backward():
     x, out, mean, invstd, wi = _fwd_bwd()
     with pytest.raises(ValueError, match="window_index"):
-        ops.batch_norm_relu_backward(out, out, x, None, mean, invstd, (wi + 4).astype(np.uint8))
+        ops.batch_norm_relu_backward(out, out, x, None, None, mean, invstd, (wi + 4).astype(np.uint8))
     with pytest.raises(TypeError, match="uint8"):
-        ops.batch_norm_relu_backward(out, out, x, None, mean, invstd, wi.astype(np.int64))
+        ops.batch_norm_relu_backward(out, out, x, None, None, mean, invstd, wi.astype(np.int64))
     with pytest.raises(ValueError, match="shape"):
-        ops.batch_norm_relu_backward(out[:, :, :1], out, x, None, mean, invstd, wi)
+        ops.batch_norm_relu_backward(out[:, :, :1], out, x, None, None, mean, invstd, wi)
     with pytest.raises(ValueError):  # an unpooled gradient with a window_index
-        ops.batch_norm_relu_backward(np.zeros_like(x), np.zeros_like(x), x, None, mean, invstd, wi)
+        ops.batch_norm_relu_backward(np.zeros_like(x), np.zeros_like(x), x, None, None, mean, invstd, wi)
     with pytest.raises(TypeError):
-        ops.batch_norm_relu_backward(out.astype(np.float64), out, x, None, mean, invstd, wi)
+        ops.batch_norm_relu_backward(out.astype(np.float64), out, x, None, None, mean, invstd, wi)
+    with pytest.raises(ValueError, match="bias"):
+        ops.batch_norm_relu_backward(out, out, x, None, np.zeros(4, np.float32), mean, invstd, wi)
+    with pytest.raises(ValueError, match="bias"):
+        ref.batch_norm_relu_backward(out, out, x, None, np.zeros(4), mean, invstd, wi)
+    with pytest.raises(TypeError):
+        ops.batch_norm_relu_backward(out, out, x, None, np.zeros(3), mean, invstd, wi)
     with pytest.raises(ValueError, match="window_index"):
-        ref.batch_norm_relu_backward(out, out, x, None, mean, invstd, (wi + 4).astype(np.uint8))
+        ref.batch_norm_relu_backward(out, out, x, None, None, mean, invstd, (wi + 4).astype(np.uint8))
 
 
 def test_bad_input_direct_cpu():
@@ -234,9 +258,9 @@ def test_bad_input_direct_cpu():
     bwd = CPU.batch_norm_relu_backward
     d = np.empty_like(x), np.empty(C, np.float32), np.empty(C, np.float32)
     with pytest.raises(ValueError, match="0..3"):
-        bwd(*d, out, out, np.full_like(wi, 7), x, None, mean, invstd, 2)
+        bwd(*d, out, out, np.full_like(wi, 7), x, None, None, mean, invstd, 2)
     with pytest.raises(ValueError, match="shape"):
-        bwd(*d, out, out, wi, x, None, mean, invstd, 1)
+        bwd(*d, out, out, wi, x, None, None, mean, invstd, 1)
 
 
 def test_cuda_arrays_are_refused_clearly():

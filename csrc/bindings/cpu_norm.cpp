@@ -237,7 +237,7 @@ void bind_norm(py::module_& m) {
       "batch_norm_relu_backward",
       [](py::array dinput, py::array dweight, py::array dbias, py::array grad_output, py::array output,
          std::optional<py::array> window_index, py::array input, std::optional<py::array> weight,
-         py::array save_mean, py::array save_invstd, int pool) {
+         std::optional<py::array> bias, py::array save_mean, py::array save_invstd, int pool) {
         const char* op = "batch_norm_relu_backward";
         DType dt = float_dtype(input, op, "input");
         check_in(input, dt, op, "input");
@@ -263,20 +263,23 @@ void bind_norm(py::module_& m) {
         dispatch_float(dt, [&](auto tag) {
           using T = decltype(tag);
           const T* w = channel_in<T>(weight, dt, l.C, op, "weight");
+          const T* b = channel_in<T>(bias, dt, l.C, op, "bias");
           const T* sm = channel_in<T>(save_mean, dt, l.C, op, "save_mean");
           const T* si = channel_in<T>(save_invstd, dt, l.C, op, "save_invstd");
           const uint8_t* wi = window_index ? cptr<uint8_t>(*window_index) : nullptr;
           nogil release;
           cpu::batch_norm_relu_backward<T>(mptr<T>(dinput), mptr<T>(dweight), mptr<T>(dbias), cptr<T>(grad_output),
-                                           cptr<T>(output), wi, cptr<T>(input), w, sm, si, l.N, l.C, l.H, l.W, pool);
+                                           cptr<T>(output), wi, cptr<T>(input), w, b, sm, si, l.N, l.C, l.H, l.W,
+                                           pool);
         });
       },
       py::arg("dinput"), py::arg("dweight"), py::arg("dbias"), py::arg("grad_output"), py::arg("output"),
-      py::arg("window_index").none(true), py::arg("input"), py::arg("weight").none(true), py::arg("save_mean"),
-      py::arg("save_invstd"), py::arg("pool"),
+      py::arg("window_index").none(true), py::arg("input"), py::arg("weight").none(true),
+      py::arg("bias").none(true), py::arg("save_mean"), py::arg("save_invstd"), py::arg("pool"),
       "Backward of training-mode batch_norm_relu_forward: dinput (N,C,H,W), dweight = sum(dz*xhat), dbias = "
-      "sum(dz) (C,) <- grad_output, output (its forward's out: output > 0 is the ReLU mask), window_index "
-      "(pool=2), input, weight (or None), save_mean, save_invstd.");
+      "sum(dz) (C,) <- grad_output, output (its forward's out: output > 0 is the ReLU mask, and output - bias "
+      "gives the live values' normalized input), window_index (pool=2), input, weight and bias (or None) as "
+      "given to the forward, save_mean, save_invstd.");
 }
 
 }  // namespace fastann::bind

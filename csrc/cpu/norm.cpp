@@ -310,29 +310,49 @@ void batch_norm_relu_forward(T* out, uint8_t* window_index, T* save_mean, T* sav
 }
 
 // dout, out, window_index (N,C,H/pool,W/pool); inp, dinp (N,C,H,W); per-channel arrays (C,). See norm.hpp.
+//
+// Sweep 1 needs sum(dz) and sum(dz * (x - mean)) over the live outputs (out > 0), where dz = dout. There
+// out = scale*(x_w - mean) + beta exactly, up to rounding (x_w: the window's winner, or x itself without a
+// pool; scale = gamma*invstd), so sum(dz * (x_w - mean)) = sum(dz * (out - beta)) / scale. Read that way the
+// sweep touches only dout and out, not the input: a quarter of the data with the pool (the input is 4x the
+// output), two thirds without. Rounding: out - beta carries ~eps*(|scale*(x-mean)| + |beta|), i.e. an error of
+// ~eps*|beta/scale| = eps*std*|beta/gamma| in x - mean, against ~eps*|mean| for the direct difference. So a
+// channel uses the output only while |beta| <= kMaxBetaOverGamma*|gamma| (and scale is finite and nonzero),
+// and reads the input otherwise (e.g. gamma = 0, or a NaN statistic).
 template <class T>
 void batch_norm_relu_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* out,
-                              const uint8_t* window_index, const T* inp, const T* weight, const T* save_mean,
-                              const T* save_invstd, int64_t N, int64_t C, int64_t H, int64_t W, int pool) {
+                              const uint8_t* window_index, const T* inp, const T* weight, const T* bias,
+                              const T* save_mean, const T* save_invstd, int64_t N, int64_t C, int64_t H, int64_t W,
+                              int pool) {
   FASTANN_CHECK(pool == 1 || pool == 2, "batch_norm_relu_backward: pool must be 1 or 2, got ", pool);
+  constexpr double kMaxBetaOverGamma = 16.0;
   const int64_t HW = H * W, OHW = (H / pool) * (W / pool);
   const BatchNormReluLoops<T> R = relu_loops<T>();
   parallel_for(C, channel_grain(N * HW), [&](int64_t c0, int64_t c1) {
     const int64_t w = c1 - c0;
-    std::vector<double> sdz(w, 0.0), sdzx(w, 0.0);
+    std::vector<double> sdz(w, 0.0), sdzx(w, 0.0), scale(w, 0.0);  // scale 0: this channel reads the input
+    for (int64_t j = 0; j < w; ++j) {
+      const double gamma = weight ? double(weight[c0 + j]) : 1.0, beta = bias ? double(bias[c0 + j]) : 0.0;
+      const double s = gamma * double(save_invstd[c0 + j]);
+      if (std::isfinite(s) && s != 0.0 && std::abs(beta) <= kMaxBetaOverGamma * std::abs(gamma)) scale[j] = s;
+    }
     for (int64_t n = 0; n < N; ++n)  // sweep 1: the two sums of dz (only the winners' dz with pooling)
       for (int64_t j = 0; j < w; ++j) {
         const int64_t p = n * C + c0 + j;
-        const T mean = save_mean[c0 + j];
-        if (pool == 1)
-          R.relu_grad_sums(dout + p * OHW, out + p * OHW, inp + p * HW, HW, mean, &sdz[j], &sdzx[j]);
+        if (scale[j] != 0.0)  // sum(dz) and sum(dz * (out - beta)) over out alone (x = out, mean = beta)
+          R.relu_grad_sums(dout + p * OHW, out + p * OHW, out + p * OHW, OHW, bias ? bias[c0 + j] : T(0), &sdz[j],
+                           &sdzx[j]);
+        else if (pool == 1)
+          R.relu_grad_sums(dout + p * OHW, out + p * OHW, inp + p * HW, HW, save_mean[c0 + j], &sdz[j], &sdzx[j]);
         else
-          R.relu_pool2_grad_sums(dout + p * OHW, out + p * OHW, window_index + p * OHW, inp + p * HW, H, W, mean,
-                                 &sdz[j], &sdzx[j]);
+          R.relu_pool2_grad_sums(dout + p * OHW, out + p * OHW, window_index + p * OHW, inp + p * HW, H, W,
+                                 save_mean[c0 + j], &sdz[j], &sdzx[j]);
       }
     std::vector<GradConstants<T>> k(w);
-    for (int64_t j = 0; j < w; ++j)
+    for (int64_t j = 0; j < w; ++j) {
+      if (scale[j] != 0.0) sdzx[j] /= scale[j];
       k[j] = grad_constants(c0 + j, sdz[j], sdzx[j], double(N * HW), weight, save_invstd, dweight, dbias);
+    }
     for (int64_t n = 0; n < N; ++n)  // sweep 2: dx over every input value
       for (int64_t j = 0; j < w; ++j) {
         const int64_t p = n * C + c0 + j;
@@ -358,7 +378,7 @@ void batch_norm_relu_backward(T* dinp, T* dweight, T* dbias, const T* dout, cons
   template void batch_norm_relu_forward<T>(T*, uint8_t*, T*, T*, T*, T*, const T*, const T*, const T*, int64_t, \
                                            int64_t, int64_t, int64_t, int, bool, double, double);              \
   template void batch_norm_relu_backward<T>(T*, T*, T*, const T*, const T*, const uint8_t*, const T*, const T*, \
-                                            const T*, const T*, int64_t, int64_t, int64_t, int64_t, int);
+                                            const T*, const T*, const T*, int64_t, int64_t, int64_t, int64_t, int);
 FASTANN_NORM_INSTANTIATE(float)
 FASTANN_NORM_INSTANTIATE(double)
 #undef FASTANN_NORM_INSTANTIATE

@@ -73,14 +73,22 @@ void shifted_sums_f64(const double* x, int64_t n, double shift, double* s1, doub
   *s2 += b;
 }
 
-// sum_dy += sum(dy), sum_dy_xmu += sum(dy * (x - mean)); float32 in, double sums.
-void grad_sums_f32(const float* dy, const float* x, int64_t n, float mean, double* sum_dy, double* sum_dy_xmu) {
+// sum_dy += sum(dz), sum_dy_xmu += sum(dz * (x - mean)); float32 in, double sums. dz = dy, or with Relu
+// dz = (y > 0 ? dy : 0), both factors zeroed where y <= 0 (so that a NaN there cannot leak through 0 * NaN).
+template <bool Relu>
+inline void dz_sums_f32(const float* dy, const float* y, const float* x, int64_t n, float mean, double* sum_dy,
+                        double* sum_dy_xmu) {
   const __m512 m = _mm512_set1_ps(mean);
   __m512d a0 = _mm512_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const __m512 g = _mm512_loadu_ps(dy + i);
-    const __m512 xm = _mm512_sub_ps(_mm512_loadu_ps(x + i), m);  // x - mean in float, as the scalar path
+    __m512 g = _mm512_loadu_ps(dy + i);
+    __m512 xm = _mm512_sub_ps(_mm512_loadu_ps(x + i), m);  // x - mean in float, as the scalar path
+    if constexpr (Relu) {
+      const __mmask16 live = _mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), _mm512_setzero_ps(), _CMP_GT_OQ);
+      g = _mm512_maskz_mov_ps(live, g);
+      xm = _mm512_maskz_mov_ps(live, xm);
+    }
     const __m512d g_lo = widen_lo(g), g_hi = widen_hi(g);
     a0 = _mm512_add_pd(a0, g_lo);
     a1 = _mm512_add_pd(a1, g_hi);
@@ -89,11 +97,21 @@ void grad_sums_f32(const float* dy, const float* x, int64_t n, float mean, doubl
   }
   double a = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)), b = _mm512_reduce_add_pd(_mm512_add_pd(b0, b1));
   for (; i < n; ++i) {
+    if (Relu && !(y[i] > 0.0f)) continue;
     a += double(dy[i]);
     b += double(dy[i]) * double(x[i] - mean);
   }
   *sum_dy += a;
   *sum_dy_xmu += b;
+}
+
+void grad_sums_f32(const float* dy, const float* x, int64_t n, float mean, double* sum_dy, double* sum_dy_xmu) {
+  dz_sums_f32<false>(dy, nullptr, x, n, mean, sum_dy, sum_dy_xmu);
+}
+// The fused backward's sums without a pool (and, with x = y, its sums from the output; see norm.cpp).
+void relu_grad_sums_f32(const float* dy, const float* y, const float* x, int64_t n, float mean, double* sum_dz,
+                        double* sum_dz_xmu) {
+  dz_sums_f32<true>(dy, y, x, n, mean, sum_dz, sum_dz_xmu);
 }
 
 void grad_sums_f64(const double* dy, const double* x, int64_t n, double mean, double* sum_dy, double* sum_dy_xmu) {
@@ -287,6 +305,7 @@ BatchNormLoops<float> batch_norm_loops_avx512(float) {
 BatchNormReluLoops<float> batch_norm_relu_loops_avx512(float) {
   BatchNormReluLoops<float> l = norm_avx512::make_relu_loops<float>();
   l.relu_pool2 = &norm_avx512::relu_pool2_f32;
+  l.relu_grad_sums = &norm_avx512::relu_grad_sums_f32;
   l.relu_pool2_grad_sums = &norm_avx512::relu_pool2_grad_sums_f32;
   l.relu_pool2_grad_input = &norm_avx512::relu_pool2_grad_input_f32;
   return l;

@@ -56,9 +56,9 @@ def batch_norm_forward_training(out: numpy.ndarray, save_mean: numpy.ndarray, sa
     """
     Batch norm, training mode: out (N,C[,H,W]), save_mean and save_invstd (C,) <- input; running_mean and running_var (C,) updated in place (PyTorch momentum, unbiased variance) unless None.
     """
-def batch_norm_relu_backward(dinput: numpy.ndarray, dweight: numpy.ndarray, dbias: numpy.ndarray, grad_output: numpy.ndarray, output: numpy.ndarray, window_index: numpy.ndarray | None, input: numpy.ndarray, weight: numpy.ndarray | None, save_mean: numpy.ndarray, save_invstd: numpy.ndarray, pool: typing.SupportsInt | typing.SupportsIndex) -> None:
+def batch_norm_relu_backward(dinput: numpy.ndarray, dweight: numpy.ndarray, dbias: numpy.ndarray, grad_output: numpy.ndarray, output: numpy.ndarray, window_index: numpy.ndarray | None, input: numpy.ndarray, weight: numpy.ndarray | None, bias: numpy.ndarray | None, save_mean: numpy.ndarray, save_invstd: numpy.ndarray, pool: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
-    Backward of training-mode batch_norm_relu_forward: dinput (N,C,H,W), dweight = sum(dz*xhat), dbias = sum(dz) (C,) <- grad_output, output (its forward's out: output > 0 is the ReLU mask), window_index (pool=2), input, weight (or None), save_mean, save_invstd.
+    Backward of training-mode batch_norm_relu_forward: dinput (N,C,H,W), dweight = sum(dz*xhat), dbias = sum(dz) (C,) <- grad_output, output (its forward's out: output > 0 is the ReLU mask, and output - bias gives the live values' normalized input), window_index (pool=2), input, weight and bias (or None) as given to the forward, save_mean, save_invstd.
     """
 def batch_norm_relu_forward(out: numpy.ndarray, window_index: numpy.ndarray | None, save_mean: numpy.ndarray | None, save_invstd: numpy.ndarray | None, running_mean: numpy.ndarray | None, running_var: numpy.ndarray | None, input: numpy.ndarray, weight: numpy.ndarray | None, bias: numpy.ndarray | None, training: bool, momentum: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, pool: typing.SupportsInt | typing.SupportsIndex) -> None:
     """

@@ -96,8 +96,8 @@ class _FusedBatchNormReLU:
     def backward(self, grad_output):
         bn = self.bn
         x, y, mean, invstd, window_index = self._saved
-        dx, dgamma, dbeta = ops.batch_norm_relu_backward(grad_output, y, x, bn.params.get("gamma"), mean, invstd,
-                                                         window_index)
+        dx, dgamma, dbeta = ops.batch_norm_relu_backward(grad_output, y, x, bn.params.get("gamma"),
+                                                         bn.params.get("beta"), mean, invstd, window_index)
         if bn.scale:
             bn.grads["gamma"] = dgamma
         if bn.center:

@@ -135,16 +135,21 @@ def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, tr
     return out, save_mean, save_invstd, window_index
 
 
-def batch_norm_relu_backward(grad_output, output, input, weight, save_mean, save_invstd, window_index=None):
-    """Gradients of training-mode :func:`batch_norm_relu`, in two sweeps over the input.
+def batch_norm_relu_backward(grad_output, output, input, weight, bias, save_mean, save_invstd, window_index=None):
+    """Gradients of training-mode :func:`batch_norm_relu`: one sweep over the output, one over the input.
 
     dz = grad_output where output > 0 (the ReLU's mask, read from the forward's result), routed to each
     2x2 window's winner when the forward pooled (zero at the other taps); then batch norm's backward of dz:
     dx = weight * invstd / M * (M*dz - sum(dz) - xhat * sum(dz*xhat)).
 
+    The sums need xhat only where output > 0, and there output = weight*xhat + bias, so they are read from
+    the output (a quarter of the input's size with the pool) rather than the input. A channel whose
+    ``|bias| > 16 * |weight|`` (or weight 0) reads the input instead: output - bias would lose too many
+    digits of xhat there. So ``output``, ``weight`` and ``bias`` must be exactly the forward's.
+
     Args:
         grad_output, output: like the forward's output (float32/float64).
-        input: the forward's (N, C, H, W) input. weight: (C,) gamma or None.
+        input: the forward's (N, C, H, W) input. weight, bias: the forward's (C,) gamma and beta, or None.
         save_mean, save_invstd: (C,) from the training forward.
         window_index: the forward's uint8 window_index when it pooled, else None.
 
@@ -158,12 +163,12 @@ def batch_norm_relu_backward(grad_output, output, input, weight, save_mean, save
     """
     op = "batch_norm_relu_backward"
     _, C, _ = batch_norm_backward_args(op, input, input, weight, save_mean, save_invstd)
-    k, xp = backend(op, grad_output=grad_output, output=output, input=input, weight=weight, save_mean=save_mean,
-                    save_invstd=save_invstd)
+    k, xp = backend(op, grad_output=grad_output, output=output, input=input, weight=weight, bias=bias,
+                    save_mean=save_mean, save_invstd=save_invstd)
     _require_fused_kernel(op, k)
     dinput = empty(xp, input.shape, input.dtype)
     dweight = empty(xp, (C,), input.dtype)
     dbias = empty(xp, (C,), input.dtype)
-    k.batch_norm_relu_backward(dinput, dweight, dbias, grad_output, output, window_index, input, weight, save_mean,
-                               save_invstd, 2 if window_index is not None else 1)
+    k.batch_norm_relu_backward(dinput, dweight, dbias, grad_output, output, window_index, input, weight, bias,
+                               save_mean, save_invstd, 2 if window_index is not None else 1)
     return dinput, (None if weight is None else dweight), dbias

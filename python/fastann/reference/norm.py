@@ -197,16 +197,20 @@ def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, tr
     return y, stats[0], stats[1], window_index
 
 
-def batch_norm_relu_backward(grad_output, output, input, weight, save_mean, save_invstd, window_index=None):
+def batch_norm_relu_backward(grad_output, output, input, weight, bias, save_mean, save_invstd, window_index=None):
     """Backward of training-mode :func:`batch_norm_relu`; returns ``(dinput, dweight, dbias)`` in float64.
 
-    grad_output, output (the forward's result) like the output; input (N, C, H, W); window_index from the
-    forward when it pooled, else None. dz = grad_output where output > 0 (the ReLU mask), routed to each
-    window's winner (zero elsewhere) when pooled; then :func:`batch_norm_backward` of dz.
+    grad_output, output (the forward's result) like the output; input (N, C, H, W); weight, bias (C,) or
+    None; window_index from the forward when it pooled, else None. dz = grad_output where output > 0 (the
+    ReLU mask), routed to each window's winner (zero elsewhere) when pooled; then
+    :func:`batch_norm_backward` of dz. The reference reads xhat from the input, so it only checks bias's
+    shape (fastann's kernel reads it from output - bias).
     Raises ValueError for mismatched shapes or window_index values outside 0..3.
     """
     op = "batch_norm_relu_backward"
     array(op, "input", input, ndim=4, layout="(N,C,H,W)")
+    if bias is not None and np.shape(bias) != (np.shape(input)[1],):
+        raise ValueError(f"{op}: bias must have shape ({np.shape(input)[1]},), got {np.shape(bias)}")
     array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
     array(op, "output", output, ndim=4, layout="(N,C,OH,OW)")
     N, C, H, W = input.shape

@@ -58,12 +58,15 @@ void batch_norm_relu_forward(T* out, uint8_t* window_index, T* save_mean, T* sav
                              T* running_var, const T* inp, const T* weight, const T* bias, int64_t N, int64_t C,
                              int64_t H, int64_t W, int pool, bool training, double momentum, double eps);
 
-// dout, out, window_index (N,C,H/pool,W/pool); inp, dinp (N,C,H,W); weight (C,) or null; save_mean,
-// save_invstd (C,) from the training forward; dweight = sum(dz*xhat), dbias = sum(dz) (C,), always written.
+// dout, out, window_index (N,C,H/pool,W/pool); inp, dinp (N,C,H,W); weight, bias (C,) or null, as given to
+// the forward; save_mean, save_invstd (C,) from the training forward; dweight = sum(dz*xhat), dbias = sum(dz)
+// (C,), always written. `out` must be that forward's output: besides the ReLU mask, it supplies the sums
+// over the live values (see the kernel).
 template <class T>
 void batch_norm_relu_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* out,
-                              const uint8_t* window_index, const T* inp, const T* weight, const T* save_mean,
-                              const T* save_invstd, int64_t N, int64_t C, int64_t H, int64_t W, int pool);
+                              const uint8_t* window_index, const T* inp, const T* weight, const T* bias,
+                              const T* save_mean, const T* save_invstd, int64_t N, int64_t C, int64_t H, int64_t W,
+                              int pool);
 
 // ---- the inner loops over one contiguous run of a channel's values ----------------------------------
 // Compiled twice from csrc/cpu/norm_loops.inl: for baseline x86-64 (norm.cpp) and with AVX-512 flags
