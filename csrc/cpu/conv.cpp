@@ -755,9 +755,9 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
           const int64_t n = ng / G, g = ng % G;
           pad_image(xpad.data(), image(ng), p, Cg, sg);
           conv_detail::SpreadPrefetch prefetch(conv_detail::rowtile_count(OCg, p.OH, p.OW));
-          if (next >= 0) {  // its input, and its output with intent to write (the stores then hit L2)
+          if (next >= 0) {  // its input, and its output (whose first stores then find their lines cached)
             prefetch.add(image(next), Cg * p.H * p.W * int64_t(sizeof(T)));
-            prefetch.add(out + (next / G * p.OC + next % G * OCg) * P, OCg * P * int64_t(sizeof(T)), true);
+            prefetch.add(out + (next / G * p.OC + next % G * OCg) * P, OCg * P * int64_t(sizeof(T)));
           }
           conv_detail::conv_forward_rowtiles_avx512(out + (n * p.OC + g * OCg) * P, xpad.data(), sg.off.data(),
                                                     wt.data() + g * wsz, K, OCg, p.OH, p.OW, sg.Wp,

@@ -76,25 +76,23 @@ void upsample2d_bilinear_backward(T* dinp, const T* dout, int64_t N, int64_t C, 
 namespace conv_detail {
 // Kernel 3 pads each image into a per-thread buffer just before computing it. Read cold, that copy waits on
 // memory (~15% of a 14x14 backward-input convolution, 7% of its forward), and so do the first stores to
-// its output. SpreadPrefetch asks for the next image's cache lines (up to three regions: read, or with
-// intent to write) into L2 while the current one computes: a few lines per step(), spread evenly over the
-// `steps` micro-kernel calls, so that the prefetches never pile up.
+// its output. SpreadPrefetch asks for the next image's cache lines (up to three regions: its input, its
+// output, a gradient) while the current one computes: a few lines per step(), spread evenly over the
+// `steps` micro-kernel calls, so that the prefetches never pile up. (prefetcht1, a read prefetch: a write
+// prefetch, PREFETCHW, would need -mprfchw in every file that includes this.)
 class SpreadPrefetch {
  public:
   explicit SpreadPrefetch(int64_t steps) : steps_(std::max<int64_t>(1, steps)) {}
-  void add(const void* p, int64_t bytes, bool write = false) {  // nullptr (no next image) is ignored
+  void add(const void* p, int64_t bytes) {  // nullptr (no next image) is ignored
     if (!p || regions_ == 3) return;
     const int64_t lines = (bytes + 63) / 64;
-    r_[regions_++] = {static_cast<const char*>(p), lines, 0, (lines + steps_ - 1) / steps_, write};
+    r_[regions_++] = {static_cast<const char*>(p), lines, 0, (lines + steps_ - 1) / steps_};
   }
   void step() {
     for (int i = 0; i < regions_; ++i) {
       Region& r = r_[i];
       for (const int64_t e = std::min(r.lines, r.next + r.per_step); r.next < e; ++r.next)
-        if (r.write)
-          __builtin_prefetch(r.p + r.next * 64, 1, 2);  // prefetchw
-        else
-          __builtin_prefetch(r.p + r.next * 64, 0, 2);  // prefetcht1: into L2
+        __builtin_prefetch(r.p + r.next * 64, 0, 2);  // prefetcht1
     }
   }
 
@@ -102,7 +100,6 @@ class SpreadPrefetch {
   struct Region {
     const char* p;
     int64_t lines, next, per_step;
-    bool write;
   };
   int64_t steps_;
   int regions_ = 0;
