@@ -10,7 +10,7 @@
 // greater or NaN (max_pool2d's rule); relu(max z) = max relu(z), so the pool runs on z and the ReLU on the
 // winner. window_index = 2*row + column of the winner inside its 2x2 window (0..3), one byte per output.
 //
-// The file is compiled with trapping math on (GCC's default), although the project builds with
+// The forward loops are compiled with trapping math on (GCC's default), although the project builds with
 // -fno-trapping-math: with it, GCC 12 rewrites the `z != z` NaN tests into a form its vectorizer rejects
 // ("no vectype for stmt") and the window loops stay scalar, ~4x slower.
 //
@@ -62,15 +62,23 @@ void relu_pool2_plane(T* y, uint8_t* window_index, const T* x, int64_t H, int64_
   }
 }
 
-// Backward, no pool: dz = (y > 0 ? dy : 0); sum_dz += sum(dz), sum_dz_xmu += sum(dz * (x - mean)).
+// The backward loops have no NaN tests: they compile with the project's -fno-trapping-math, under which GCC
+// if-converts their selects (with trapping math it keeps `live ? x[i] - mean : 0` a branch, the loops scalar).
+#pragma GCC pop_options
+
+// Backward, no pool: dz = (y > 0 ? dy : 0); sum_dz += sum(dz), sum_dz_xmu += sum(dz * (x - mean)), both
+// factors zeroed where y <= 0 (as the AVX-512 loop: a selected 0, not 0 * (x - mean), so no branch and no
+// NaN from a dead value).
 template <class T>
 void relu_grad_sums(const T* dy, const T* y, const T* x, int64_t n, T mean, double* sum_dz, double* sum_dz_xmu) {
   double a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
   for (int64_t i = 0; i < n; ++i) {
-    const double g = y[i] > T(0) ? double(dy[i]) : 0.0;
+    const T d = dy[i], xm = x[i] - mean;  // loaded unconditionally: a guarded load keeps the loop scalar
+    const bool live = y[i] > T(0);
+    const double g = live ? double(d) : 0.0;
     a += g;
-    b += g * double(x[i] - mean);
+    b += g * (live ? double(xm) : 0.0);
   }
   *sum_dz += a;
   *sum_dz_xmu += b;
@@ -80,7 +88,10 @@ void relu_grad_sums(const T* dy, const T* y, const T* x, int64_t n, T mean, doub
 template <class T>
 void relu_grad_input(T* dx, const T* dy, const T* y, const T* x, int64_t n, T mean, T a, T b, T c) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) dx[i] = a * (y[i] > T(0) ? dy[i] : T(0)) + b * (x[i] - mean) + c;
+  for (int64_t i = 0; i < n; ++i) {
+    const T d = dy[i];  // loaded unconditionally (see relu_grad_sums)
+    dx[i] = a * (y[i] > T(0) ? d : T(0)) + b * (x[i] - mean) + c;
+  }
 }
 
 // Backward, 2x2 pool: dz is dy at each window's winner when its output is > 0, zero elsewhere. The sums
@@ -148,4 +159,3 @@ BatchNormReluLoops<T> make_relu_loops() {
                                &relu_pool2_grad_sums<T>, &relu_pool2_grad_input<T>};
 }
 
-#pragma GCC pop_options
