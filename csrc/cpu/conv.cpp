@@ -728,7 +728,7 @@ void conv2d_backward_weight_kernel2_im2col_gemm(T* dweight, T* dbias, const T* d
 // thread's. The operands it builds for one image (tens to hundreds of KB) stay in its L1/L2 cache.
 // Stride-1 forward on the padded image (see ShiftedGeometry). float with enough channels: channels in the
 // vector lanes, 14-position row tiles (conv_forward_rowtiles_avx512). Otherwise: the padded grid, B's shifted
-// rows read in place, valid columns compress-stored (+ bias); without AVX-512 the same through packed B, a
+// rows read in place, valid columns packed in registers and stored (+ bias); without AVX-512 the same through packed B, a
 // tile buffer and a compaction pass.
 // inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
 template <class T>
@@ -771,6 +771,18 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
   const int64_t wsz = packed_size<T>(OCg, K, R);
   Scratch<T> wpack(G * wsz);
   for (int64_t g = 0; g < G; ++g) pack_a(wpack.data() + g * wsz, weight + g * OCg * K, OCg, K, K, 1, R);
+  // Per tile of NR grid columns from q0: which columns are real outputs (ow < OW), and the output index of
+  // its first one; the same for every image, so computed once (a division per column, ~as long as a
+  // first-layer tile's FMAs).
+  const int64_t tiles = (sg.Q + NR<T> - 1) / NR<T>;
+  std::vector<uint64_t> tile_valid(tiles, 0);
+  std::vector<int64_t> tile_first(tiles);
+  for (int64_t tq = 0; tq < tiles; ++tq) {
+    const int64_t q0 = tq * NR<T>;
+    for (int64_t j = 0; j < NR<T> && q0 + j < sg.Q; ++j)
+      if ((q0 + j) % sg.Wp < p.OW) tile_valid[tq] |= uint64_t(1) << j;
+    tile_first[tq] = (q0 / sg.Wp) * p.OW + std::min(q0 % sg.Wp, p.OW);
+  }
   parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> xpad(sg.plane + sg.slack), bpack(simd ? 0 : packed_b_size<T>(K, sg.Q)), tile(simd ? 0 : OCg * sg.Q);
     for (int64_t ng; (ng = queue.next()) >= 0;) {
@@ -781,15 +793,13 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
       const T* bg = bias ? bias + g * OCg : nullptr;
       if (simd) {
         // B's rows read in place from the padded image (L1/L2 resident); each tile's valid columns are
-        // compress-stored straight into the output, so no tile buffer and no compaction pass.
-        for (int64_t q0 = 0; q0 < sg.Q; q0 += NR<T>) {
-          uint64_t valid = 0;
-          for (int64_t j = 0; j < NR<T> && q0 + j < sg.Q; ++j)
-            if ((q0 + j) % sg.Wp < p.OW) valid |= uint64_t(1) << j;
-          const int64_t first = (q0 / sg.Wp) * p.OW + std::min(q0 % sg.Wp, p.OW);  // output index of q0's block
+        // packed in registers and stored straight into the output, so no tile buffer and no compaction pass.
+        for (int64_t tq = 0; tq < tiles; ++tq) {
+          const int64_t q0 = tq * NR<T>, first = tile_first[tq];
+          const uint64_t valid = tile_valid[tq];
           for (int64_t m0 = 0; m0 < OCg; m0 += R)
             conv_detail::microkernel_boff_avx512(R, K, wg + (m0 / R) * K * R, xpad.data() + q0, sg.off.data(),
-                                                 o + m0 * P + first, P, std::min(R, OCg - m0), valid,
+                                                 o + m0 * P + first, P, P - first, std::min(R, OCg - m0), valid,
                                                  bg ? bg + m0 : nullptr);
         }
         continue;

@@ -32,7 +32,7 @@ struct F32 {
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static T hsum(V v) { return _mm512_reduce_add_ps(v); }
-  static void compress_store(T* p, M m, V v) { _mm512_mask_compressstoreu_ps(p, m, v); }
+  static V compress(M m, V v) { return _mm512_maskz_compress_ps(m, v); }
 };
 
 struct F64 {
@@ -50,7 +50,7 @@ struct F64 {
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static T hsum(V v) { return _mm512_reduce_add_pd(v); }
-  static void compress_store(T* p, M m, V v) { _mm512_mask_compressstoreu_pd(p, m, v); }
+  static V compress(M m, V v) { return _mm512_maskz_compress_pd(m, v); }
 };
 
 template <class S>
@@ -160,7 +160,8 @@ inline void microkernel_rows(int64_t K, int64_t run_len, int64_t a_run_stride, c
 // R = rows of the tile (12, or 8 when the channel count is a multiple of 8 but not of 12).
 template <int R, class S>
 inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S::T* b_base, const int64_t* b_off,
-                             typename S::T* c, int64_t ldc, int64_t mr, uint64_t valid, const typename S::T* bias) {
+                             typename S::T* c, int64_t ldc, int64_t room, int64_t mr, uint64_t valid,
+                             const typename S::T* bias) {
   using V = typename S::V;
   using T = typename S::T;
   V acc[R][2];
@@ -181,12 +182,23 @@ inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S
   const auto m0 = static_cast<typename S::M>(valid & ((uint64_t(1) << S::L) - 1));
   const auto m1 = static_cast<typename S::M>((valid >> S::L) & ((uint64_t(1) << S::L) - 1));
   const int64_t n0 = __builtin_popcountll(static_cast<uint64_t>(m0));
+  const int64_t n1 = __builtin_popcountll(static_cast<uint64_t>(m1));
+  // The valid columns are packed to the front of a register (vcompressps to a register: a memory
+  // destination is microcoded on Zen 4/5 and was the hottest instruction of the first layer's forward),
+  // then stored whole where the row has room for a full vector (the lanes past the valid ones land on
+  // positions the next tiles write), masked only at the row's end.
+  auto put = [&](typename S::T* p, int64_t left, int64_t n, V v) {
+    if (left >= S::L)
+      S::store(p, v);
+    else
+      S::storem(p, lane_mask<S>(n), v);
+  };
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) {
     if (i >= mr) break;
     const V bv = bias ? S::bcast(bias + i) : S::zero();
-    S::compress_store(c + i * ldc, m0, S::add(acc[i][0], bv));
-    S::compress_store(c + i * ldc + n0, m1, S::add(acc[i][1], bv));
+    put(c + i * ldc, room, n0, S::compress(m0, S::add(acc[i][0], bv)));
+    put(c + i * ldc + n0, room - n0, n1, S::compress(m1, S::add(acc[i][1], bv)));
   }
 }
 
@@ -398,19 +410,19 @@ void pack_dout_t_avx512(float* bpack, const float* dout, int64_t OCg, int64_t OH
 }
 
 void microkernel_boff_avx512(int64_t rows, int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off,
-                             float* c, int64_t ldc, int64_t mr, uint64_t valid, const float* bias) {
+                             float* c, int64_t ldc, int64_t room, int64_t mr, uint64_t valid, const float* bias) {
   if (rows == 8)
-    microkernel_boff<8, F32>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+    microkernel_boff<8, F32>(K, a_panel, b_base, b_off, c, ldc, room, mr, valid, bias);
   else
-    microkernel_boff<MR, F32>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+    microkernel_boff<MR, F32>(K, a_panel, b_base, b_off, c, ldc, room, mr, valid, bias);
 }
 void microkernel_boff_avx512(int64_t rows, int64_t K, const double* a_panel, const double* b_base,
-                             const int64_t* b_off, double* c, int64_t ldc, int64_t mr, uint64_t valid,
+                             const int64_t* b_off, double* c, int64_t ldc, int64_t room, int64_t mr, uint64_t valid,
                              const double* bias) {
   if (rows == 8)
-    microkernel_boff<8, F64>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+    microkernel_boff<8, F64>(K, a_panel, b_base, b_off, c, ldc, room, mr, valid, bias);
   else
-    microkernel_boff<MR, F64>(K, a_panel, b_base, b_off, c, ldc, mr, valid, bias);
+    microkernel_boff<MR, F64>(K, a_panel, b_base, b_off, c, ldc, room, mr, valid, bias);
 }
 void dw_dot_avx512(float* dw, int64_t ld_oc, int64_t ld_k, const float* dout, const float* xpad, const int64_t* off,
                    int64_t OCg, int64_t K, int64_t OH, int64_t OW, int64_t Wp) {

@@ -126,12 +126,13 @@ void microkernel_rows_avx512(int64_t K, int64_t run_len, int64_t a_run_stride, c
                              const int64_t* a_off, const double* b, int64_t ldb, double* c, int64_t ldc, int64_t mr,
                              int64_t nr, bool accumulate);
 // Forward tile with B read in place (row k of B is b_base + b_off[k], full loads) whose columns are padded-grid
-// positions: the columns with a set bit in `valid` are compress-stored to c + i*ldc (+ bias[i] if bias).
+// positions: the columns with a set bit in `valid` are stored packed to c + i*ldc (+ bias[i] if bias). `room`:
+// elements from c to the end of each output row (plane); stores may write past the valid columns within it.
 // rows: the tile height the A panel was packed with, 12 (MR) or 8.
 void microkernel_boff_avx512(int64_t rows, int64_t K, const float* a_panel, const float* b_base, const int64_t* b_off,
-                             float* c, int64_t ldc, int64_t mr, uint64_t valid, const float* bias);
+                             float* c, int64_t ldc, int64_t room, int64_t mr, uint64_t valid, const float* bias);
 void microkernel_boff_avx512(int64_t rows, int64_t K, const double* a_panel, const double* b_base,
-                             const int64_t* b_off, double* c, int64_t ldc, int64_t mr, uint64_t valid,
+                             const int64_t* b_off, double* c, int64_t ldc, int64_t room, int64_t mr, uint64_t valid,
                              const double* bias);
 // dw[oc*ld_oc + k*ld_k] += sum_{oh<OH, ow<OW} dout[oc*OH*OW + oh*OW + ow] * xpad[off[k] + oh*Wp + ow]
 void dw_dot_avx512(float* dw, int64_t ld_oc, int64_t ld_k, const float* dout, const float* xpad, const int64_t* off,
