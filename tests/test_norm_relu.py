@@ -261,6 +261,10 @@ def test_bad_input_direct_cpu():
         bwd(*d, out, out, np.full_like(wi, 7), x, None, None, mean, invstd, 2)
     with pytest.raises(ValueError, match="shape"):
         bwd(*d, out, out, wi, x, None, None, mean, invstd, 1)
+    with pytest.raises(ValueError, match="bias"):  # the backward reads bias (output - bias), so it checks it
+        bwd(*d, out, out, wi, x, None, np.zeros(C + 1, np.float32), mean, invstd, 2)
+    with pytest.raises(TypeError, match="bias"):
+        bwd(*d, out, out, wi, x, None, np.zeros(C, np.float64), mean, invstd, 2)
 
 
 def test_cuda_arrays_are_refused_clearly():
