@@ -728,8 +728,8 @@ void conv2d_backward_weight_kernel2_im2col_gemm(T* dweight, T* dbias, const T* d
 // thread's. The operands it builds for one image (tens to hundreds of KB) stay in its L1/L2 cache.
 // Stride-1 forward on the padded image (see ShiftedGeometry). float with enough channels: channels in the
 // vector lanes, 14-position row tiles (conv_forward_rowtiles_avx512). Otherwise: the padded grid, B's shifted
-// rows read in place, valid columns packed in registers and stored (+ bias); without AVX-512 the same through packed B, a
-// tile buffer and a compaction pass.
+// rows read in place, valid columns packed in registers and stored (+ bias); without AVX-512 the same
+// through packed B, a tile buffer and a compaction pass.
 // inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
 template <class T>
 void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {

@@ -353,11 +353,12 @@ void conv_forward_rowtiles_avx512(float* out, const float* xpad, const int64_t* 
 }
 
 // img (C,H,W) -> xpad (C,Hp,Wp): each padded row is built in vectors of L lanes, lane j holding
-// img[row][j - pad_left] where that column exists and 0 elsewhere (a masked load whose masked-off lanes are
-// never read, so the shifted pointer may point before the row). Stores are full-width: a vector that runs
-// past the row's end spills into the next row, which is written afterwards, and past the last row into the
-// caller's slack (>= L elements). Replaces a per-element loop whose bookkeeping (three short loops per
-// 14-float row) cost ~15% of a backward-input convolution on 14x14 images.
+// img[row][j - pad_left] where that column exists and 0 elsewhere. Inside the image buffer that is a plain
+// load with the other lanes zeroed in the register (masked loads were slow on the Zen 5 this was tuned on);
+// a vector that would reach before the buffer's start or past its end is a masked load, whose masked-off
+// lanes are never read. Stores are full-width: a vector that runs past the row's end spills into the next
+// row, which is written afterwards, and past the last row into the caller's slack (>= L elements). It
+// replaced a per-element copy (three short loops per 14-float row).
 template <class S>
 inline void pad_image_simd(typename S::T* xpad, const typename S::T* img, int64_t C, int64_t H, int64_t W,
                            int64_t pad_top, int64_t pad_left, int64_t Hp, int64_t Wp) {
@@ -368,7 +369,7 @@ inline void pad_image_simd(typename S::T* xpad, const typename S::T* img, int64_
     return static_cast<typename S::M>(lane_mask<S>(hi) & ~lane_mask<S>(lo));
   };
   const typename S::V zero = S::zero();
-  const T* img_end = img + C * H * W;
+  const int64_t size = C * H * W;
   for (int64_t c = 0; c < C; ++c)
     for (int64_t r = 0; r < Hp; ++r) {
       T* dst = xpad + (c * Hp + r) * Wp;
@@ -377,13 +378,11 @@ inline void pad_image_simd(typename S::T* xpad, const typename S::T* img, int64_
         for (int64_t v = 0; v < chunks; ++v) S::store(dst + v * S::L, zero);
         continue;
       }
-      const T* src = img + (c * H + i) * W - pad_left;
       for (int64_t v = 0; v < chunks; ++v) {
-        const T* p = src + v * S::L;
-        // Inside the image buffer a plain load, its extra lanes zeroed in the register, is cheaper than a
-        // masked load (which was slow on the Zen 5 this was tuned on); at the buffer's ends only the mask is safe.
-        const typename S::V row = (p >= img && p + S::L <= img_end) ? S::maskz_mov(image_lanes(v), S::load(p))
-                                                                     : S::loadm(image_lanes(v), p);
+        const int64_t at = (c * H + i) * W - pad_left + v * S::L;  // img index of lane 0 (may be < 0)
+        const auto lanes = image_lanes(v);
+        const typename S::V row = at >= 0 && at + S::L <= size ? S::maskz_mov(lanes, S::load(img + at))
+                                                               : S::loadm(lanes, img + at);
         S::store(dst + v * S::L, row);
       }
     }
