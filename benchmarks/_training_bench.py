@@ -103,3 +103,51 @@ def measure(script, worker, threads, n, epochs, device="cpu", timeout=3600, nati
     res["samples_per_s"] = n / statistics.median(res["epoch_seconds"])
     res["samples_per_cpu_s"] = n / statistics.median(res["epoch_cpu_seconds"])
     return res
+
+
+def measure_row(script, contenders, threads, n, epochs, device, name_width, epoch_ms, **measure_kw):
+    """Measure each contender at ``threads`` (fresh subprocesses, see measure) and print one table row each:
+    samples/s, median epoch time (ms when ``epoch_ms``, else s), samples per CPU-second, final loss.
+    Returns {contender: measure's result}."""
+    unit = "ms/epoch" if epoch_ms else "s/epoch"
+    print(f"{'contender':<{name_width}}{'samples/s':>12}{unit:>10}{'samples/cpu-s':>15}{'final loss':>12}")
+    row = {}
+    for c in contenders:
+        r = measure(script, c, threads, n, epochs, device, **measure_kw)
+        row[c] = r
+        if "error" in r:
+            print(f"{c:<{name_width}}  failed: {r['error']}")
+            continue
+        epoch = statistics.median(r["epoch_seconds"]) * (1e3 if epoch_ms else 1.0)
+        print(f"{c:<{name_width}}{r['samples_per_s']:>12,.0f}{epoch:>10.{1 if epoch_ms else 2}f}"
+              f"{r['samples_per_cpu_s']:>15,.0f}{r['final_loss']:>12.4f}", flush=True)
+    return row
+
+
+def add_ratios(row, peers, key, device):
+    """Ratios of fastann's rows (with and without the accuracy metric) to the fastest peer that ran: stored in
+    each fastann result as ``key`` (wall clock) and ``key + "_cpu"`` (samples per CPU-second, each against
+    the peer best by that measure; not on CUDA, where host CPU time says nothing of GPU speed), and printed."""
+    ok = [c for c in peers if c in row and "error" not in row[c]]
+    if not ok:
+        return
+    best = max(ok, key=lambda c: row[c]["samples_per_s"])
+    best_cpu = max(ok, key=lambda c: row[c]["samples_per_cpu_s"])
+    for c in ("fastann", "fastann+accuracy"):
+        if c not in row or "error" in row[c]:
+            continue
+        r = row[c]
+        r[key] = r["samples_per_s"] / row[best]["samples_per_s"]
+        if device == "cuda":
+            print(f"{c}: {r[key]:.2f}x {best} CUDA (samples/s)")
+            continue
+        r[key + "_cpu"] = r["samples_per_cpu_s"] / row[best_cpu]["samples_per_cpu_s"]
+        print(f"{c}: {r[key]:.2f}x {best} (wall clock), {r[key + '_cpu']:.2f}x {best_cpu} per CPU-second")
+
+
+def write_results(path, results):
+    """The run's results as indented JSON at ``path`` (its folder created)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"\nwrote {path}")

@@ -41,9 +41,7 @@ prints why and exits with status 2. Results go to benchmarks/results/bench_cnn_c
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
 import time
 
@@ -187,36 +185,11 @@ def main():
         results.update(device="cuda", gpu=gpu)
     for threads in threads_list:
         print(f"\n== {threads} thread(s) ==" if threads else f"\n== {gpu} ==")
-        print(f"{'contender':<22}{'samples/s':>12}{'s/epoch':>10}{'samples/cpu-s':>15}{'final loss':>12}")
-        row = {}
-        for c in contenders:
-            r = tb.measure(__file__, c, threads, n, epochs, a.device, timeout=3600)
-            row[c] = r
-            if "error" in r:
-                print(f"{c:<22}  failed: {r['error']}")
-            else:
-                s = statistics.median(r["epoch_seconds"])
-                print(f"{c:<22}{r['samples_per_s']:>12,.0f}{s:>10.2f}{r['samples_per_cpu_s']:>15,.0f}"
-                      f"{r['final_loss']:>12.4f}", flush=True)
-        ok = [c for c in TORCH if c in row and "error" not in row[c]]
-        if ok:
-            best = max(ok, key=lambda c: row[c]["samples_per_s"])
-            best_cpu = max(ok, key=lambda c: row[c]["samples_per_cpu_s"])
-            for c in ("fastann", "fastann+accuracy"):
-                if c in row and "error" not in row[c]:
-                    r = row[c]
-                    r["ratio_to_best_torch"] = r["samples_per_s"] / row[best]["samples_per_s"]
-                    if a.device == "cuda":  # host CPU time says nothing about GPU speed: wall clock only
-                        print(f"{c}: {r['ratio_to_best_torch']:.2f}x {best} CUDA (samples/s)")
-                        continue
-                    r["ratio_to_best_torch_cpu"] = r["samples_per_cpu_s"] / row[best_cpu]["samples_per_cpu_s"]
-                    print(f"{c}: {r['ratio_to_best_torch']:.2f}x {best} (wall clock), "
-                          f"{r['ratio_to_best_torch_cpu']:.2f}x {best_cpu} per CPU-second")
+        row = tb.measure_row(__file__, contenders, threads, n, epochs, a.device, name_width=22, epoch_ms=False,
+                             timeout=3600)
+        tb.add_ratios(row, TORCH, "ratio_to_best_torch", a.device)
         results["runs"][str(threads) if threads else "cuda"] = row
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(results, f, indent=1)
-    print(f"\nwrote {a.out}")
+    tb.write_results(a.out, results)
 
 
 if __name__ == "__main__":

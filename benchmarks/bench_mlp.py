@@ -38,9 +38,7 @@ exits with status 2. Results go to benchmarks/results/bench_mlp_cuda.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
 import time
 
@@ -240,36 +238,11 @@ def main():
         results.update(device="cuda", gpu=gpu)
     for threads in threads_list:
         print(f"\n== {threads} thread(s) ==" if threads else f"\n== {gpu} ==")
-        print(f"{'contender':<18}{'samples/s':>12}{'ms/epoch':>10}{'samples/cpu-s':>15}{'final loss':>12}")
-        row = {}
-        for c in contenders:
-            r = tb.measure(__file__, c, threads, n, epochs, a.device, timeout=1800, native_openblas=True)
-            row[c] = r
-            if "error" in r:
-                print(f"{c:<18}  failed: {r['error']}")
-            else:
-                ms = 1e3 * statistics.median(r["epoch_seconds"])
-                print(f"{c:<18}{r['samples_per_s']:>12,.0f}{ms:>10.1f}{r['samples_per_cpu_s']:>15,.0f}"
-                      f"{r['final_loss']:>12.4f}")
-        ok = [c for c in ("numpy", "torch") if c in row and "error" not in row[c]]
-        if ok:
-            best = max(ok, key=lambda c: row[c]["samples_per_s"])
-            best_cpu = max(ok, key=lambda c: row[c]["samples_per_cpu_s"])
-            for c in ("fastann", "fastann+accuracy"):
-                if "error" not in row[c]:
-                    r = row[c]
-                    r["ratio_to_faster_peer"] = r["samples_per_s"] / row[best]["samples_per_s"]
-                    if a.device == "cuda":  # host CPU time says nothing about GPU speed: wall clock only
-                        print(f"{c} / PyTorch CUDA: {r['ratio_to_faster_peer']:.2f}x samples/s")
-                        continue
-                    r["ratio_to_faster_peer_cpu"] = r["samples_per_cpu_s"] / row[best_cpu]["samples_per_cpu_s"]
-                    print(f"{c} / faster peer: {r['ratio_to_faster_peer']:.2f}x wall-clock (vs {best}), "
-                          f"{r['ratio_to_faster_peer_cpu']:.2f}x per CPU-second (vs {best_cpu})")
+        row = tb.measure_row(__file__, contenders, threads, n, epochs, a.device, name_width=18, epoch_ms=True,
+                             timeout=1800, native_openblas=True)
+        tb.add_ratios(row, ("numpy", "torch"), "ratio_to_faster_peer", a.device)
         results["runs"][str(threads) if threads else "cuda"] = row
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(results, f, indent=1)
-    print(f"\nwrote {a.out}")
+    tb.write_results(a.out, results)
 
 
 if __name__ == "__main__":
