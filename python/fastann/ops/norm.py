@@ -139,7 +139,8 @@ def batch_norm_relu_backward(grad_output, output, input, weight, bias, save_mean
     """Gradients of training-mode :func:`batch_norm_relu`: one sweep over the output, one over the input.
 
     dz = grad_output where output > 0 (the ReLU's mask, read from the forward's result), routed to each
-    2x2 window's winner when the forward pooled (zero at the other taps); then batch norm's backward of dz:
+    2x2 window's winner when the forward pooled (zero at the other taps); then batch norm's backward of dz
+    (Ioffe & Szegedy 2015, by the chain rule; M = N*H*W values per channel):
     dx = weight * invstd / M * (M*dz - sum(dz) - xhat * sum(dz*xhat)).
 
     The sums need xhat only where output > 0, and there output = weight*xhat + bias, so they are read from
