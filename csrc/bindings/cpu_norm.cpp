@@ -54,6 +54,22 @@ void check_eps(const char* op, double eps) {
   FASTANN_CHECK(std::isfinite(eps) && eps > 0, op, ": eps must be a positive number, got ", eps);
 }
 
+// The training forwards' scalars: momentum in [0, 1] (PyTorch's convention), eps > 0.
+void check_momentum_eps(const char* op, double momentum, double eps) {
+  FASTANN_CHECK(std::isfinite(momentum) && momentum >= 0 && momentum <= 1, op,
+                ": momentum must be in [0, 1], got ", momentum);
+  check_eps(op, eps);
+}
+
+// save_mean, save_invstd: the training forwards' (C,) outputs of the working dtype.
+void check_saved_stats_out(const py::array& save_mean, const py::array& save_invstd, DType dt, int64_t C,
+                           const char* op) {
+  check_out(save_mean, dt, op, "save_mean");
+  require_shape(save_mean, {C}, op, "save_mean");
+  check_out(save_invstd, dt, op, "save_invstd");
+  require_shape(save_invstd, {C}, op, "save_invstd");
+}
+
 
 // The fused batch_norm_relu's image layout: input (N,C,H,W) and the (pooled) output's shape.
 struct FusedLayout {
@@ -96,16 +112,10 @@ void bind_norm(py::module_& m) {
         Layout l = batch_norm_layout(op, input, "input");
         FASTANN_CHECK(l.N * l.HW >= 2, op, ": training needs more than one value per channel, got input shape ",
                       shape_str(input));
-        FASTANN_CHECK(std::isfinite(momentum) && momentum >= 0 && momentum <= 1, op,
-                      ": momentum must be in [0, 1], got ", momentum);
-        check_eps(op, eps);
+        check_momentum_eps(op, momentum, eps);
         check_out(out, dt, op, "out");
         require_shape(out, std::vector<int64_t>(input.shape(), input.shape() + input.ndim()), op, "out");
-        for (auto* p : {&save_mean, &save_invstd}) {
-          const char* name = p == &save_mean ? "save_mean" : "save_invstd";
-          check_out(*p, dt, op, name);
-          require_shape(*p, {l.C}, op, name);
-        }
+        check_saved_stats_out(save_mean, save_invstd, dt, l.C, op);
         check_running_stats(running_mean, running_var, dt, l.C, true, op);
         dispatch_float(dt, [&](auto tag) {
           using T = decltype(tag);
@@ -193,19 +203,13 @@ void bind_norm(py::module_& m) {
         const FusedLayout l = fused_layout(op, input, pool);
         FASTANN_CHECK(!training || l.N * l.H * l.W >= 2, op,
                       ": training needs more than one value per channel, got input shape ", shape_str(input));
-        FASTANN_CHECK(std::isfinite(momentum) && momentum >= 0 && momentum <= 1, op,
-                      ": momentum must be in [0, 1], got ", momentum);
-        check_eps(op, eps);
+        check_momentum_eps(op, momentum, eps);
         check_out(out, dt, op, "out");
         require_shape(out, l.out_shape, op, "out");
         check_window_index(window_index, l, pool, true, op);
         if (training) {
-          for (auto* p : {&save_mean, &save_invstd}) {
-            const char* name = p == &save_mean ? "save_mean" : "save_invstd";
-            FASTANN_CHECK(bool(*p), op, ": training needs ", name);
-            check_out(**p, dt, op, name);
-            require_shape(**p, {l.C}, op, name);
-          }
+          FASTANN_CHECK(save_mean && save_invstd, op, ": training needs save_mean and save_invstd");
+          check_saved_stats_out(*save_mean, *save_invstd, dt, l.C, op);
         } else {
           FASTANN_CHECK(running_mean && running_var, op, ": inference needs running_mean and running_var");
         }

@@ -662,6 +662,17 @@ bool col_is_input(const Conv2dParams& p) {
          p.pad_left == 0 && p.pad_right == 0;
 }
 
+// Work item ng = n·groups + g is image n's group g. Its Cg input channels start at element ng·Cg·H·W of an
+// (N,C,H,W) tensor (n·C + g·Cg = ng·Cg), its OCg output channels at ng·OCg·OH·OW of an (N,OC,OH,OW) one.
+template <class T>
+T* group_input(T* x, int64_t ng, const Conv2dParams& p) {
+  return x + ng * (p.C / p.groups) * p.H * p.W;
+}
+template <class T>
+T* group_output(T* y, int64_t ng, const Conv2dParams& p) {
+  return y + ng * (p.OC / p.groups) * p.OH * p.OW;
+}
+
 // ---- kernel 2: im2col + GEMM, one image at a time -------------------------------------------------
 // inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
 template <class T>
@@ -671,13 +682,14 @@ void conv2d_forward_kernel2_im2col_gemm(T* out, const T* inp, const T* weight, c
   std::vector<T> col(col_is_input(p) ? 0 : K * P);
   for (int64_t n = 0; n < p.N; ++n)
     for (int64_t g = 0; g < p.groups; ++g) {
-      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      const int64_t ng = n * p.groups + g;
+      const T* img = group_input(inp, ng, p);
       const T* cm = img;
       if (!col_is_input(p)) {
         im2col(col.data(), img, p, Cg);
         cm = col.data();
       }
-      T* o = out + (n * p.OC + g * OCg) * P;
+      T* o = group_output(out, ng, p);
       gemm_for_im2col<T>(false, false, OCg, P, K, weight + g * OCg * K, cm, o, false);
       if (bias)
         for (int64_t oc = 0; oc < OCg; ++oc)
@@ -692,9 +704,10 @@ void conv2d_backward_input_kernel2_im2col_gemm(T* dinp, const T* dout, const T* 
   std::vector<T> dcol(K * P);
   for (int64_t n = 0; n < p.N; ++n)
     for (int64_t g = 0; g < p.groups; ++g) {
-      T* img = dinp + (n * p.C + g * Cg) * p.H * p.W;
+      const int64_t ng = n * p.groups + g;
+      T* img = group_input(dinp, ng, p);
       // dcol (K x P) = W[g]^T (K x OCg) * dout[n,g] (OCg x P)
-      gemm_for_im2col<T>(true, false, K, P, OCg, weight + g * OCg * K, dout + (n * p.OC + g * OCg) * P,
+      gemm_for_im2col<T>(true, false, K, P, OCg, weight + g * OCg * K, group_output(dout, ng, p),
                          dcol.data(), false);
       std::fill(img, img + Cg * p.H * p.W, T(0));
       col2im(img, dcol.data(), p, Cg);
@@ -710,14 +723,15 @@ void conv2d_backward_weight_kernel2_im2col_gemm(T* dweight, T* dbias, const T* d
   std::fill(dweight, dweight + p.OC * K, T(0));
   for (int64_t n = 0; n < p.N; ++n)
     for (int64_t g = 0; g < p.groups; ++g) {
-      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      const int64_t ng = n * p.groups + g;
+      const T* img = group_input(inp, ng, p);
       const T* cm = img;
       if (!col_is_input(p)) {
         im2col(col.data(), img, p, Cg);
         cm = col.data();
       }
       // dW[g] (OCg x K) += dout[n,g] (OCg x P) * col^T (P x K)
-      gemm_for_im2col<T>(false, true, OCg, K, P, dout + (n * p.OC + g * OCg) * P, cm, dweight + g * OCg * K,
+      gemm_for_im2col<T>(false, true, OCg, K, P, group_output(dout, ng, p), cm, dweight + g * OCg * K,
                          true);
     }
   if (dbias) bias_grad(dbias, dout, p);
@@ -746,20 +760,19 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
       const int64_t wsz = packed_b_size<T>(K, OCg);
       Scratch<T> wt(G * wsz);
       for (int64_t g = 0; g < G; ++g) pack_b_transposed(wt.data() + g * wsz, weight + g * OCg * K, K, OCg);
-      auto image = [&](int64_t ng) { return inp + (ng / G * p.C + ng % G * Cg) * p.H * p.W; };
       parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
         Scratch<T> xpad(sg.plane + sg.slack);
         // The next item is claimed one ahead, so its image can be prefetched while this one computes.
         for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
           next = queue.next();
-          const int64_t n = ng / G, g = ng % G;
-          pad_image(xpad.data(), image(ng), p, Cg, sg);
+          const int64_t g = ng % G;
+          pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
           conv_detail::SpreadPrefetch prefetch(conv_detail::rowtile_count(OCg, p.OH, p.OW));
           if (next >= 0) {  // its input, and its output (whose first stores then find their lines cached)
-            prefetch.add(image(next), Cg * p.H * p.W * int64_t(sizeof(T)));
-            prefetch.add(out + (next / G * p.OC + next % G * OCg) * P, OCg * P * int64_t(sizeof(T)));
+            prefetch.add(group_input(inp, next, p), Cg * p.H * p.W * int64_t(sizeof(T)));
+            prefetch.add(group_output(out, next, p), OCg * P * int64_t(sizeof(T)));
           }
-          conv_detail::conv_forward_rowtiles_avx512(out + (n * p.OC + g * OCg) * P, xpad.data(), sg.off.data(),
+          conv_detail::conv_forward_rowtiles_avx512(group_output(out, ng, p), xpad.data(), sg.off.data(),
                                                     wt.data() + g * wsz, K, OCg, p.OH, p.OW, sg.Wp,
                                                     bias ? bias + g * OCg : nullptr, prefetch);
         }
@@ -786,10 +799,10 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
   parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> xpad(sg.plane + sg.slack), bpack(simd ? 0 : packed_b_size<T>(K, sg.Q)), tile(simd ? 0 : OCg * sg.Q);
     for (int64_t ng; (ng = queue.next()) >= 0;) {
-      const int64_t n = ng / G, g = ng % G;
-      pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
+      const int64_t g = ng % G;
+      pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
       const T* wg = wpack.data() + g * wsz;
-      T* o = out + (n * p.OC + g * OCg) * P;
+      T* o = group_output(out, ng, p);
       const T* bg = bias ? bias + g * OCg : nullptr;
       if (simd) {
         // B's rows read in place from the padded image (L1/L2 resident); each tile's valid columns are
@@ -833,13 +846,13 @@ void conv2d_forward_kernel3_fused_simd(T* out, const T* inp, const T* weight, co
   parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> col(packed_b_size<T>(K, P));  // this thread's column matrix, packed B layout
     for (int64_t ng; (ng = queue.next()) >= 0;) {
-      const int64_t n = ng / G, g = ng % G;
-      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      const int64_t g = ng % G;
+      const T* img = group_input(inp, ng, p);
       if (direct)
         pack_b(col.data(), img, K, P, P);
       else
         im2col_packed_b(col.data(), img, p, Cg);
-      T* o = out + (n * p.OC + g * OCg) * P;
+      T* o = group_output(out, ng, p);
       gemm_packed_ab(OCg, P, K, wpack.data() + g * wsz, col.data(), o, P, false, simd);
       if (bias)
         for (int64_t oc = 0; oc < OCg; ++oc) {
@@ -886,9 +899,9 @@ void conv2d_backward_input_kernel3_fused_simd(T* dinp, const T* dout, const T* w
   parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
     Scratch<T> dcol(direct ? 0 : K * P), dpack(packed_b_size<T>(OCg, P));
     for (int64_t ng; (ng = queue.next()) >= 0;) {
-      const int64_t n = ng / G, g = ng % G;
-      T* img = dinp + (n * p.C + g * Cg) * p.H * p.W;
-      pack_b(dpack.data(), dout + (n * p.OC + g * OCg) * P, OCg, P, P);
+      const int64_t g = ng % G;
+      T* img = group_input(dinp, ng, p);
+      pack_b(dpack.data(), group_output(dout, ng, p), OCg, P, P);
       if (direct) {  // dcol is the input gradient itself
         gemm_packed_ab(K, P, OCg, wpack.data() + g * wsz, dpack.data(), img, P, false, simd);
         continue;
@@ -923,13 +936,13 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
         cpack.resize(packed_size<T>(K, P));
         dpack.resize(packed_b_size<T>(P, OCg));
       }
-      const int64_t n = ng / G, g = ng % G;
-      const T* img = inp + (n * p.C + g * Cg) * p.H * p.W;
+      const int64_t g = ng % G;
+      const T* img = group_input(inp, ng, p);
       if (direct)
         pack_a(cpack.data(), img, K, P, P, 1);
       else
         im2col_packed_a(cpack.data(), img, p, Cg);
-      pack_b_transposed(dpack.data(), dout + (n * p.OC + g * OCg) * P, P, OCg);  // dout[n,g]^T (P x OCg)
+      pack_b_transposed(dpack.data(), group_output(dout, ng, p), P, OCg);  // dout[n,g]^T (P x OCg)
       gemm_packed_ab(K, OCg, P, cpack.data(), dpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
     };
     // Many output rows per image: dot products along ow (no transposed copy of dout, one horizontal sum
@@ -939,9 +952,9 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
     if (dot) {
       Scratch<T> xpad(sg.plane + sg.slack);
       for (int64_t ng; (ng = queue.next()) >= 0;) {
-        const int64_t n = ng / G, g = ng % G;
-        pad_image(xpad.data(), inp + (n * p.C + g * Cg) * p.H * p.W, p, Cg, sg);
-        conv_detail::dw_dot_avx512(acc.data() + g * K * OCg, 1, OCg, dout + (n * p.OC + g * OCg) * P, xpad.data(),
+        const int64_t g = ng % G;
+        pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
+        conv_detail::dw_dot_avx512(acc.data() + g * K * OCg, 1, OCg, group_output(dout, ng, p), xpad.data(),
                                    sg.off.data(), OCg, K, p.OH, p.OW, sg.Wp);
       }
       return;
@@ -951,19 +964,17 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
       // one output row (OW real positions, row stride Wp) at a time, so no discarded grid column is ever
       // multiplied; B = dout^T packed (P x OCg).
       Scratch<T> xpad(sg.plane + sg.slack), bpack(packed_b_size<T>(P, OCg));
-      auto image = [&](int64_t ng) { return inp + (ng / G * p.C + ng % G * Cg) * p.H * p.W; };
-      auto grad = [&](int64_t ng) { return dout + (ng / G * p.OC + ng % G * OCg) * P; };
       // The next item is claimed one ahead: its image and gradient are prefetched while this one computes.
       for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
         next = queue.next();
         const int64_t g = ng % G;
         conv_detail::SpreadPrefetch prefetch((K + MR - 1) / MR * ((OCg + NR<T> - 1) / NR<T>));
         if (next >= 0) {
-          prefetch.add(image(next), Cg * p.H * p.W * int64_t(sizeof(T)));
-          prefetch.add(grad(next), OCg * P * int64_t(sizeof(T)));
+          prefetch.add(group_input(inp, next, p), Cg * p.H * p.W * int64_t(sizeof(T)));
+          prefetch.add(group_output(dout, next, p), OCg * P * int64_t(sizeof(T)));
         }
-        pad_image(xpad.data(), image(ng), p, Cg, sg);
-        const T* dn = grad(ng);
+        pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
+        const T* dn = group_output(dout, ng, p);
         bool packed = false;
         if constexpr (std::is_same_v<T, float>) {
           if (simd) {
