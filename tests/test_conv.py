@@ -91,6 +91,24 @@ def test_conv2d_threads_give_same_answer(threads, rng):
     assert max(rel_err(dx, dx_ref), rel_err(dw, dw_ref), rel_err(db, db_ref)) < 1e-12
 
 
+@pytest.mark.parametrize("shape", [(64, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, "zeros"),   # rows path
+                                   (32, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, "zeros"),    # dot path
+                                   (33, 4, 9, 9, 8, 3, 3, 2, 1, 1, 1, "zeros")])     # general path
+def test_conv2d_backward_weight_is_deterministic(shape, rng):
+    """The weight gradient sums many images on several threads; the same call must give the same bits
+    every time (the per-thread sums used to depend on which thread took which image)."""
+    x, w, _, kw = _make(shape, np.float32, rng)
+    g = rng.standard_normal(ref.conv2d(x, w, **kw).shape).astype(np.float32)
+    before = fastann.get_num_threads()
+    try:
+        fastann.set_num_threads(3)
+        first = ops.conv2d_backward_weight(g, x, w.shape, kernel=3, **kw)
+        for _ in range(8):
+            np.testing.assert_array_equal(ops.conv2d_backward_weight(g, x, w.shape, kernel=3, **kw), first)
+    finally:
+        fastann.set_num_threads(before)
+
+
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate"])
 @pytest.mark.parametrize("kernel", [1, 3])
 def test_conv2d_gradcheck(mode, kernel, rng):

@@ -462,6 +462,50 @@ class WorkQueue {
   std::atomic<int64_t> next_{0};
 };
 
+// A sum over work items that comes out the same in every call: the items are cut into runs of consecutive
+// items, a WorkQueue hands out whole runs, and each run is summed in item order into its own buffer; the
+// buffers are then added in run order. Which thread took which run does not matter (as it would with one
+// buffer per thread); only the cut does, and that depends on the item and thread counts alone.
+// The runs shrink as they go (OpenMP's "guided" schedule): each is 1/(2·threads) of the items left, so the
+// first are long (few buffers to add up) and the last are single items (a thread that runs out of work
+// waits at most one item for the others).
+struct Runs {
+  std::vector<int64_t> start;  // run r is items [start[r], start[r+1])
+  int64_t count() const { return int64_t(start.size()) - 1; }
+  int64_t of(int64_t item) const {  // the run an item belongs to
+    return std::upper_bound(start.begin(), start.end(), item) - start.begin() - 1;
+  }
+};
+
+inline Runs guided_runs(int64_t items, int threads) {
+  Runs runs{{0}};
+  for (int64_t s = 0; s < items;) {
+    s += std::max<int64_t>(1, (items - s) / threads);
+    runs.start.push_back(s);
+  }
+  return runs;
+}
+
+// One thread's items, in order: those of the runs it claims, one run after another; -1 at the end.
+class RunCursor {
+ public:
+  RunCursor(WorkQueue& queue, const Runs& runs) : queue_(queue), runs_(runs) {}
+  int64_t next() {
+    if (cur_ == end_) {
+      const int64_t r = queue_.next();
+      if (r < 0) return -1;
+      cur_ = runs_.start[r];
+      end_ = runs_.start[r + 1];
+    }
+    return cur_++;
+  }
+
+ private:
+  WorkQueue& queue_;
+  const Runs& runs_;
+  int64_t cur_ = 0, end_ = 0;
+};
+
 // Threads used for n items: fastann's thread count, at most n.
 inline int team_size(int64_t n) { return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), n))); }
 
@@ -916,19 +960,27 @@ void conv2d_backward_input_kernel3_fused_simd(T* dinp, const T* dout, const T* w
 // dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,C/groups,KH,KW), dbias (OC) or nullptr
 // Computed transposed, dW[g]^T (K x OCg) = col (K x P) * dout[n,g]^T (P x OCg): the long K side becomes the
 // micro-kernel's row panels and the OCg side its vector columns (full 32-wide vectors for OC=32 or 64 even
-// when K is as small as 9). Each thread accumulates its images into a private dW^T; one reduction at the end.
+// when K is as small as 9). The images are summed in runs (RunCursor): each run of consecutive images
+// accumulates into its own dW^T, and the runs are added in order at the end, so the gradient is the same in
+// every call (for a given thread count) however the threads share the work.
 template <class T>
 void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* dout, const T* inp,
                                                const Conv2dParams& p) {
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
-  const int nt = team_size(p.N * G);
-  std::vector<std::vector<T>> partial(nt);
+  const int64_t items = p.N * G;
+  const Runs runs = guided_runs(items, team_size(items));
+  std::vector<std::vector<T>> partial(runs.count());
   const bool stride1 = p.stride_h == 1 && p.stride_w == 1;
   const ShiftedGeometry sg = shifted_geometry(p, Cg);
-  parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
-    std::vector<T>& acc = partial[t];
-    acc.assign(G * K * OCg, T(0));
+  parallel_dynamic(runs.count(), [&](int t, WorkQueue& run_queue) {
+    RunCursor queue(run_queue, runs);
+    // dW^T of item ng's group, in its run's buffer (zeroed when the run starts: its items come in order).
+    auto acc = [&](int64_t ng) {
+      const int64_t r = runs.of(ng);
+      if (ng == runs.start[r]) partial[r].assign(G * K * OCg, T(0));
+      return partial[r].data() + ng % G * K * OCg;
+    };
     // The general form for one (image, group): im2col straight into packed A, dout^T packed as B.
     Scratch<T> cpack, dpack;
     auto general = [&](int64_t ng) {
@@ -936,14 +988,13 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
         cpack.resize(packed_size<T>(K, P));
         dpack.resize(packed_b_size<T>(P, OCg));
       }
-      const int64_t g = ng % G;
       const T* img = group_input(inp, ng, p);
       if (direct)
         pack_a(cpack.data(), img, K, P, P, 1);
       else
         im2col_packed_a(cpack.data(), img, p, Cg);
       pack_b_transposed(dpack.data(), group_output(dout, ng, p), P, OCg);  // dout[n,g]^T (P x OCg)
-      gemm_packed_ab(K, OCg, P, cpack.data(), dpack.data(), acc.data() + g * K * OCg, OCg, true, simd);
+      gemm_packed_ab(K, OCg, P, cpack.data(), dpack.data(), acc(ng), OCg, true, simd);
     };
     // Many output rows per image: dot products along ow (no transposed copy of dout, one horizontal sum
     // per (oc, k) per image); few: the GEMM form below, whose packing of dout^T is the cheaper overhead.
@@ -952,9 +1003,8 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
     if (dot) {
       Scratch<T> xpad(sg.plane + sg.slack);
       for (int64_t ng; (ng = queue.next()) >= 0;) {
-        const int64_t g = ng % G;
         pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
-        conv_detail::dw_dot_avx512(acc.data() + g * K * OCg, 1, OCg, group_output(dout, ng, p), xpad.data(),
+        conv_detail::dw_dot_avx512(acc(ng), 1, OCg, group_output(dout, ng, p), xpad.data(),
                                    sg.off.data(), OCg, K, p.OH, p.OW, sg.Wp);
       }
       return;
@@ -967,7 +1017,6 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
       // The next item is claimed one ahead: its image and gradient are prefetched while this one computes.
       for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
         next = queue.next();
-        const int64_t g = ng % G;
         conv_detail::SpreadPrefetch prefetch((K + MR - 1) / MR * ((OCg + NR<T> - 1) / NR<T>));
         if (next >= 0) {
           prefetch.add(group_input(inp, next, p), Cg * p.H * p.W * int64_t(sizeof(T)));
@@ -983,22 +1032,27 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
           }
         }
         if (!packed) pack_b_transposed(bpack.data(), dn, P, OCg);
-        gemm_rows_a(K, OCg, P, p.OW, sg.Wp, xpad.data(), sg.off.data(), bpack.data(), acc.data() + g * K * OCg, OCg,
-                    true, simd, &prefetch);
+        gemm_rows_a(K, OCg, P, p.OW, sg.Wp, xpad.data(), sg.off.data(), bpack.data(), acc(ng), OCg, true, simd,
+                    &prefetch);
       }
       return;
     }
     for (int64_t ng; (ng = queue.next()) >= 0;) general(ng);
   });
-  // Reduce the per-thread dW^T and transpose back to (OC, Cg*KH*KW).
+  // Add the runs' dW^T into the first, in run order (contiguous, vectorized), then transpose back to
+  // (OC, Cg*KH*KW).
+  T* total = partial[0].data();
+  parallel_for(G * K * OCg, 4096, [&](int64_t b, int64_t e) {
+    for (size_t r = 1; r < partial.size(); ++r) {
+      const T* run = partial[r].data();
+      for (int64_t i = b; i < e; ++i) total[i] += run[i];
+    }
+  });
   parallel_for(p.OC, 8, [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       const int64_t g = o / OCg, oc = o % OCg;
       for (int64_t k = 0; k < K; ++k) {
-        T sum = T(0);
-        for (int t = 0; t < nt; ++t)
-          if (!partial[t].empty()) sum += partial[t][(g * K + k) * OCg + oc];
-        dweight[o * K + k] = sum;
+        dweight[o * K + k] = total[(g * K + k) * OCg + oc];
       }
     }
   });
