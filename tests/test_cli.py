@@ -57,6 +57,7 @@ def test_train_small_subset(tmp_path, capsys):
     m = json.loads(out.read_text())
     assert {"test_accuracy", "test_loss", "train_samples_per_s", "epochs", "history"} <= set(m)
     assert m["epochs"] == 2 and m["train_samples"] == 2700 and m["threads"] == 1
+    assert m["lr"] == 1e-3 and m["lr_schedule"] == "cosine"   # the default: cosine decay from --lr to 0
     assert set(m["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert 0.6 < m["test_accuracy"] <= 1.0 and m["train_samples_per_s"] > 0
 
@@ -69,7 +70,8 @@ def test_train_cnn_small_subset(tmp_path, capsys):
     threads = fastann.get_num_threads()
     try:
         rc = cli.main(["train", "--model", "cnn", "--limit", "1000", "--epochs", "1", "--batch-size", "100",
-                       "--seed", "0", "--threads", "1", "--verbose", "2", "--metrics-out", str(out)])
+                       "--seed", "0", "--threads", "1", "--verbose", "2", "--lr-schedule", "constant",
+                       "--metrics-out", str(out)])
     finally:
         fastann.set_num_threads(threads)
     assert rc == 0
@@ -79,6 +81,7 @@ def test_train_cnn_small_subset(tmp_path, capsys):
     assert "Non-trainable params: 192" in captured.err
     m = json.loads(out.read_text())
     assert m["model"] == "cnn" and m["epochs"] == 1 and m["train_samples"] == 900
+    assert m["lr_schedule"] == "constant" and "lr=0.001 (constant)" in captured.err
     assert 0.0 <= m["test_accuracy"] <= 1.0 and m["train_samples_per_s"] > 0
 
 
@@ -105,3 +108,5 @@ def test_train_missing_data(tmp_path, monkeypatch, capsys):
 def test_unknown_choice_exits():
     with pytest.raises(SystemExit):
         cli.main(["train", "--dataset", "cifar10"])
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--lr-schedule", "linear"])

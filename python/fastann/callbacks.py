@@ -11,10 +11,12 @@ carry the running means (which costs a host sync per batch on a GPU).
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 import time
 
-__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LambdaCallback", "ProgressBar"]
+__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "LambdaCallback",
+           "ProgressBar"]
 
 
 class Callback:
@@ -171,6 +173,36 @@ class ModelCheckpoint(Callback):
         self.model.save_weights(path)
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved weights to {path}", file=sys.stderr)
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at the start of each epoch (keras.callbacks.LearningRateScheduler).
+
+    ``schedule(epoch, lr) -> new_lr``: epoch is 0-based, lr the current rate (float); the returned float
+    (> 0) is used for every step of that epoch. For a rate that changes every step, give the optimizer a
+    ``fastann.optimizers.schedules`` object instead; an optimizer built with one cannot take this callback
+    (TypeError at the first epoch).
+
+    Raises ValueError when ``schedule`` returns something that is not a finite number > 0.
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: schedule must be callable (epoch, lr) -> lr, got {schedule!r}")
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        lr = self.schedule(epoch, float(optimizer.learning_rate))
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"LearningRateScheduler: schedule({epoch}, ...) must return a finite number > 0, "
+                             f"got {lr!r}")
+        optimizer.learning_rate = float(lr)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr):g}.",
+                  file=sys.stderr)
 
 
 class LambdaCallback(Callback):

@@ -4,12 +4,14 @@
     fastann train                     # 784-300-100-10 ReLU MLP, Adam, Fashion-MNIST, 10 epochs
     fastann train --model cnn         # Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-Dense128-Dropout-Dense10
     fastann train --dataset mnist --epochs 10 --batch-size 128 --optimizer adam --lr 1e-3 --seed 0 \\
-                  [--data-dir DIR] [--threads N] [--metrics-out FILE]
+                  [--lr-schedule cosine|constant] [--data-dir DIR] [--threads N] [--metrics-out FILE]
 
-``train`` scales the images to [0, 1], holds out the last 10% of the training set for validation, shows a
-progress bar per epoch, then prints the test accuracy and loss, the training throughput (samples/s over the
-training part of the epochs, validation excluded) and the wall time. ``--metrics-out`` writes them as JSON
-(keys test_accuracy, test_loss, train_samples_per_s, epochs, history, and a few more describing the run).
+``train`` scales the images to [0, 1], holds out the last 10% of the training set for validation, decays the
+learning rate from --lr to 0 along a half cosine over the run (``--lr-schedule constant`` keeps it at --lr;
+the README says why cosine is the default), shows a progress bar per epoch, then prints the test accuracy
+and loss, the training throughput (samples/s over the training part of the epochs, validation excluded) and
+the wall time. ``--metrics-out`` writes them as JSON (keys test_accuracy, test_loss, train_samples_per_s,
+epochs, history, lr, lr_schedule, and a few more describing the run).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import sys
 import time
 
 MODELS = ("mlp", "cnn")
+LR_SCHEDULES = ("cosine", "constant")
 
 
 def build_mlp(input_dim: int, classes: int, seed, hidden=(300, 100)):
@@ -71,7 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--optimizer", choices=sorted(optimizers._BY_NAME), default="adam")
-    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3); with the cosine "
+                   "schedule, the rate of the first step")
+    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine",
+                   help="cosine (default): the rate falls from --lr to 0 along a half cosine over all the "
+                        "training steps (schedules.CosineDecay); constant: --lr throughout")
     t.add_argument("--seed", type=int, default=0, help="seeds init, shuffling, dropout (default 0)")
     t.add_argument("--validation-split", type=float, default=0.1,
                    help="fraction of the training set held out for validation (default 0.1)")
@@ -145,12 +152,17 @@ def _train(args) -> int:
         model = build_cnn(x_train.shape[1:], 10, args.seed)
     else:
         model = build_mlp(x_train.shape[1], 10, args.seed)
-    model.compile(optimizer=optimizers.get(args.optimizer, learning_rate=args.lr),
+    n_fit = int(len(x_train) * (1.0 - args.validation_split)) if args.validation_split > 0 else len(x_train)
+    lr = args.lr
+    if args.lr_schedule == "cosine":
+        steps = -(-n_fit // args.batch_size) * args.epochs
+        lr = optimizers.schedules.CosineDecay(args.lr, decay_steps=max(1, steps))
+    model.compile(optimizer=optimizers.get(args.optimizer, learning_rate=lr),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"], device=args.device)
     threads = get_num_threads()
     if args.verbose:
         print(f"fastann {build_info()['version']}: {args.model} on {args.dataset} ({len(x_train)} train / "
-              f"{len(x_test)} test), {args.optimizer} lr={args.lr}, batch {args.batch_size}, "
+              f"{len(x_test)} test), {args.optimizer} lr={args.lr} ({args.lr_schedule}), batch {args.batch_size}, "
               f"{args.epochs} epochs, seed {args.seed}, device {model.device}, {threads} thread(s), "
               f"SIMD {build_info()['simd']}",
               file=sys.stderr)
@@ -158,7 +170,6 @@ def _train(args) -> int:
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
                         validation_split=args.validation_split, shuffle=True)
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=1024)
-    n_fit = int(len(x_train) * (1.0 - args.validation_split)) if args.validation_split > 0 else len(x_train)
     train_seconds = sum(history.epoch_seconds)
     samples_per_s = n_fit * len(history.epoch_seconds) / train_seconds if train_seconds > 0 else 0.0
     wall = time.perf_counter() - t_start
@@ -173,7 +184,8 @@ def _train(args) -> int:
             "test_accuracy": test_acc, "test_loss": test_loss, "train_samples_per_s": samples_per_s,
             "epochs": len(history.epoch_seconds), "history": history.history,
             "epoch_seconds": history.epoch_seconds, "wall_time_s": wall, "model": args.model,
-            "dataset": args.dataset, "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
+            "dataset": args.dataset, "optimizer": args.optimizer, "lr": args.lr,
+            "lr_schedule": args.lr_schedule, "batch_size": args.batch_size,
             "seed": args.seed, "threads": threads, "device": model.device, "train_samples": n_fit,
             "test_samples": len(x_test),
         }

@@ -13,11 +13,12 @@ op's docstring); the hyper-parameter names and defaults are Keras's: ``learning_
 """
 from __future__ import annotations
 
+import math
 import numbers
 
-from . import _device, ops
+from . import _device, ops, schedules
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "get"]
+__all__ = ["schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "get"]
 
 
 def _nonneg(opt: str, name: str, v) -> float:
@@ -36,7 +37,10 @@ class Optimizer:
     """Base class.
 
     Args:
-        learning_rate: step size (> 0).
+        learning_rate: step size (> 0), or a ``schedules.LearningRateSchedule`` evaluated before each update
+            at the number of updates already taken (Keras semantics). ``opt.learning_rate`` reads the rate
+            in use (the latest update's, or the schedule's start before the first); assigning it sets a
+            constant rate (TypeError when the optimizer was built with a schedule, as in Keras).
         weight_decay: None or a non-negative float (see the module docstring for its meaning).
         seed: accepted for Keras compatibility (these optimizers draw no random numbers).
     Subclasses define ``_state_names`` (the per-parameter state arrays) and ``_step(param, grad, state)``.
@@ -45,9 +49,12 @@ class Optimizer:
     _state_names: tuple = ()
 
     def __init__(self, learning_rate=0.001, weight_decay=None, seed=None, name=None):
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not learning_rate > 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, got {learning_rate!r}")
-        self.learning_rate = float(learning_rate)
+        if isinstance(learning_rate, schedules.LearningRateSchedule):
+            self._schedule = learning_rate
+            self._learning_rate = float(learning_rate(0))
+        else:
+            self._schedule = None
+            self.learning_rate = learning_rate
         self.weight_decay = 0.0 if weight_decay is None else _nonneg(type(self).__name__, "weight_decay",
                                                                     weight_decay)
         self.seed = seed
@@ -73,10 +80,27 @@ class Optimizer:
         elif len(self._states) != len(params):
             raise ValueError(f"{type(self).__name__}: built for {len(self._states)} parameters, got "
                              f"{len(params)}; use a new optimizer for a different model")
+        if self._schedule is not None:
+            self._learning_rate = float(self._schedule(self.iterations))
         self.iterations += 1
         step = self._step
         for p, g, s in zip(params, grads, self._states):
             step(p, g, s)
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate in use (float); see the class docstring for schedules."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        if self._schedule is not None:
+            raise TypeError(f"{type(self).__name__}: built with the schedule {self._schedule!r} as its "
+                            "learning_rate, so the rate cannot be set")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a finite positive number, got "
+                             f"{value!r}")
+        self._learning_rate = float(value)
 
     def _move_to(self, xp) -> None:
         """Move the per-parameter state arrays to ``xp`` (numpy or cupy), exactly (``Sequential.to``)."""
@@ -86,7 +110,9 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "iterations"}
+        config = {"learning_rate": self._schedule if self._schedule is not None else self._learning_rate}
+        config.update((k, v) for k, v in vars(self).items() if not k.startswith("_") and k != "iterations")
+        return config
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
