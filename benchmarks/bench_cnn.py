@@ -16,7 +16,8 @@ epoch and gathers each batch by index, and reports the median samples/s over the
 
 * fastann: ``Sequential.fit`` exactly as ``fastann train --model cnn`` runs it (``fastann.cli.build_cnn``;
   the first conv skips its input gradient), threads via ``fastann.set_num_threads``; once without metrics
-  and once with the "accuracy" metric the CLI shows;
+  and once with the "accuracy" metric the CLI shows. Adam keeps a constant 1e-3 here, as the PyTorch
+  contenders do; the CLI's default cosine schedule adds one Python call per step;
 * torch-nchw / torch-channels_last: the same layers in ``torch.nn`` (Conv2d(bias=False), BatchNorm2d with
   eps=1e-3 and momentum=0.01, the Keras defaults), ``nn.CrossEntropyLoss``, ``torch.optim.Adam(fused=True)``,
   ``torch.set_num_threads``; channels_last converts the model and each batch with

@@ -12,7 +12,8 @@ with one warm-up epoch, then reports the median samples/s over the timed epochs:
 
 * fastann: ``Sequential.fit`` exactly as ``fastann train`` runs it (fused relu GEMM epilogues, fused
   softmax-cross-entropy, fused Adam), threads via ``fastann.set_num_threads``; once with no metric and once
-  with the "accuracy" metric the CLI shows;
+  with the "accuracy" metric the CLI shows. Adam keeps a constant rate here, as the peers do; the CLI's
+  default cosine schedule adds one Python call per step;
 * numpy: the textbook MLP (forward with ``@``, explicit backward, Adam with in-place NumPy ops), on NumPy's
   OpenBLAS with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` UNSET (these machines export them, which holds
   OpenBLAS to its AVX2 kernels at about half speed; unset, it uses its native AVX-512 kernels), threads via
