@@ -10,6 +10,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,9 @@ template <class T>
 inline const T* cptr(const py::array& a) { return static_cast<const T*>(a.data()); }
 template <class T>
 inline T* mptr(py::array& a) { return static_cast<T*>(a.mutable_data()); }
+// An optional array's data, or nullptr when it is None.
+template <class T>
+inline T* opt_ptr(std::optional<py::array>& a) { return a ? mptr<T>(*a) : nullptr; }
 
 // Run `body` templated on the element type:  dispatch_float(dt, [&](auto tag) { using T = decltype(tag); ... });
 template <class F>

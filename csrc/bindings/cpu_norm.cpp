@@ -121,8 +121,8 @@ void bind_norm(py::module_& m) {
           using T = decltype(tag);
           const T* w = channel_in<T>(weight, dt, l.C, op, "weight");
           const T* b = channel_in<T>(bias, dt, l.C, op, "bias");
-          T* rm = running_mean ? mptr<T>(*running_mean) : nullptr;
-          T* rv = running_var ? mptr<T>(*running_var) : nullptr;
+          T* rm = opt_ptr<T>(running_mean);
+          T* rv = opt_ptr<T>(running_var);
           nogil release;
           cpu::batch_norm_forward_training<T>(mptr<T>(out), mptr<T>(save_mean), mptr<T>(save_invstd), rm, rv,
                                               cptr<T>(input), w, b, l.N, l.C, l.HW, momentum, eps);
@@ -218,11 +218,11 @@ void bind_norm(py::module_& m) {
           using T = decltype(tag);
           const T* w = channel_in<T>(weight, dt, l.C, op, "weight");
           const T* b = channel_in<T>(bias, dt, l.C, op, "bias");
-          T* rm = running_mean ? mptr<T>(*running_mean) : nullptr;
-          T* rv = running_var ? mptr<T>(*running_var) : nullptr;
+          T* rm = opt_ptr<T>(running_mean);
+          T* rv = opt_ptr<T>(running_var);
           T* sm = training ? mptr<T>(*save_mean) : nullptr;
           T* si = training ? mptr<T>(*save_invstd) : nullptr;
-          uint8_t* wi = window_index ? mptr<uint8_t>(*window_index) : nullptr;
+          uint8_t* wi = opt_ptr<uint8_t>(window_index);
           nogil release;
           cpu::batch_norm_relu_forward<T>(mptr<T>(out), wi, sm, si, rm, rv, cptr<T>(input), w, b, l.N, l.C, l.H, l.W,
                                           pool, training, momentum, eps);

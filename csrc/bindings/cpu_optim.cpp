@@ -35,9 +35,6 @@ void check_state(const py::array& a, const py::array& param, DType dt, const cha
   require_same_shape(a, param, op, name, "param");
 }
 
-template <class T>
-T* opt_ptr(OptArray& a) { return a ? mptr<T>(*a) : nullptr; }
-
 void check_lr(double lr, const char* op) {
   FASTANN_CHECK(std::isfinite(lr) && lr >= 0.0, op, ": lr must be finite and >= 0, got ", lr);
 }
