@@ -87,6 +87,18 @@ def cuda_unavailable_reason():
     return None
 
 
+def gpu_name_or_exit(prog):
+    """The name of GPU 0 when the --device cuda run can go ahead; else print why not (``prog: reason``) and
+    exit with status 2."""
+    why = cuda_unavailable_reason()
+    if why is not None:
+        print(f"{prog} --device cuda: {why}", file=sys.stderr)
+        sys.exit(2)
+    import fastann
+
+    return fastann.cuda.get_device_name(0)
+
+
 def measure(script, worker, threads, n, epochs, device="cpu", timeout=3600, native_openblas=False):
     """Driver side: run ``script --worker worker`` in a fresh process; its timings plus median samples/s
     (wall clock and per process-CPU second), or {"error": last stderr line}."""

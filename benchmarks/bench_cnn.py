@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import _training_bench as tb
@@ -161,13 +160,7 @@ def main():
     epochs = a.epochs or 3
     contenders = list(a.only or WORKERS)
     if a.device == "cuda":
-        why = tb.cuda_unavailable_reason()
-        if why is not None:
-            print(f"bench_cnn --device cuda: {why}", file=sys.stderr)
-            sys.exit(2)
-        import fastann
-
-        gpu = fastann.cuda.get_device_name(0)
+        gpu = tb.gpu_name_or_exit("bench_cnn")
         threads_list = [None]  # one run: thread settings do not apply on the GPU
         where = f" on {gpu}: fastann vs PyTorch CUDA (TF32 off)"
     else:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import _training_bench as tb
@@ -211,13 +210,7 @@ def main():
     n = a.n or (12800 if a.quick else 54000)
     epochs = a.epochs or (3 if a.quick else 5)
     if a.device == "cuda":
-        why = tb.cuda_unavailable_reason()
-        if why is not None:
-            print(f"bench_mlp --device cuda: {why}", file=sys.stderr)
-            sys.exit(2)
-        import fastann
-
-        gpu = fastann.cuda.get_device_name(0)
+        gpu = tb.gpu_name_or_exit("bench_mlp")
         threads_list = [None]  # one run: thread settings do not apply on the GPU
         contenders = ["fastann", "fastann+accuracy", "torch"]
         print(f"MLP 784-300-100-10 ReLU, Adam, batch {BATCH}, float32, on {gpu}: fastann vs PyTorch CUDA "
