@@ -11,9 +11,10 @@ carry the running means (which costs a host sync per batch on a GPU).
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 import time
+
+from . import optimizers
 
 __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "LambdaCallback",
            "ProgressBar"]
@@ -196,7 +197,7 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
         lr = self.schedule(epoch, float(optimizer.learning_rate))
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
+        if not optimizers._is_rate(lr):
             raise ValueError(f"LearningRateScheduler: schedule({epoch}, ...) must return a finite number > 0, "
                              f"got {lr!r}")
         optimizer.learning_rate = float(lr)

@@ -21,6 +21,11 @@ from . import _device, ops, schedules
 __all__ = ["schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "get"]
 
 
+def _is_rate(v) -> bool:
+    """True for a usable learning rate: a real number (not a bool), finite and > 0."""
+    return not isinstance(v, bool) and isinstance(v, numbers.Real) and 0 < v < math.inf
+
+
 def _nonneg(opt: str, name: str, v) -> float:
     if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
         raise ValueError(f"{opt}: {name} must be a non-negative number, got {v!r}")
@@ -97,7 +102,7 @@ class Optimizer:
         if self._schedule is not None:
             raise TypeError(f"{type(self).__name__}: built with the schedule {self._schedule!r} as its "
                             "learning_rate, so the rate cannot be set")
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        if not _is_rate(value):
             raise ValueError(f"{type(self).__name__}: learning_rate must be a finite positive number, got "
                              f"{value!r}")
         self._learning_rate = float(value)
