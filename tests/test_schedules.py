@@ -118,3 +118,73 @@ def test_learning_rate_scheduler_callback(rng):
     model.compile(optimizers.SGD(learning_rate=schedules.CosineDecay(0.1, 10)), "sparse_categorical_crossentropy")
     with pytest.raises(TypeError, match="schedule"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.LearningRateScheduler(lambda e, lr: lr)])
+
+
+def test_learning_rate_scheduler_logs_the_rate(rng):
+    # Keras adds the epoch's rate to the logs; History (run after the user's callbacks) records it.
+    model, x, y = _tiny_model(rng)
+    model.compile(optimizers.SGD(learning_rate=0.1), "sparse_categorical_crossentropy")
+    hist = model.fit(x, y, batch_size=8, epochs=3, verbose=0,
+                     callbacks=[callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))])
+    assert hist.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.1 / 3], rel=1e-15)
+
+
+class _ScriptedLoss(callbacks.Callback):
+    """Overwrites logs["loss"] at each epoch end with the next scripted value (ReduceLROnPlateau input)."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = list(values)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["loss"] = self.values[epoch]
+
+
+def _plateau_rates(rng, losses, **kwargs):
+    model, x, y = _tiny_model(rng)
+    model.compile(optimizers.SGD(learning_rate=1.0), "sparse_categorical_crossentropy")
+    rates = []
+    probe = callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: rates.append(model.optimizer.learning_rate))
+    plateau = callbacks.ReduceLROnPlateau(monitor="loss", **kwargs)
+    hist = model.fit(x, y, batch_size=20, epochs=len(losses), verbose=0,
+                     callbacks=[probe, _ScriptedLoss(losses), plateau])
+    return rates, hist.history["learning_rate"]
+
+
+def test_reduce_lr_on_plateau_follows_keras(rng):
+    # Hand-traced against keras.callbacks.ReduceLROnPlateau: the best loss is 1.0 after epoch 0; epochs 1
+    # and 2 do not beat it by more than min_delta (1.0 - 0.5e-4 is within 1e-4), so after patience=2 the
+    # rate halves at the end of epoch 2. cooldown=2 leaves epoch 3 uncounted (Keras decrements the cooldown
+    # before judging an epoch, so epoch 4 counts); 4 and 5 reduce again; epoch 6 improves, epoch 7 counts 1.
+    losses = [1.0, 1.0 - 0.5e-4, 1.2, 1.1, 1.1, 1.1, 0.5, 0.6]
+    rates, logged = _plateau_rates(rng, losses, factor=0.5, patience=2, cooldown=2, min_delta=1e-4)
+    assert rates == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25]
+    assert logged == rates  # the rate of each epoch, logged before any reduction
+
+
+def test_reduce_lr_on_plateau_floor_and_max_mode(rng):
+    # patience=0: every epoch without improvement reduces; min_lr floors the rate and then stops it.
+    rates, _ = _plateau_rates(rng, [1.0] * 6, factor=0.1, patience=0, min_lr=0.005)
+    assert rates == pytest.approx([1.0, 1.0, 0.1, 0.01, 0.005, 0.005], rel=1e-12)  # epoch 0 sets the best
+    # mode="max": a rising value is an improvement; a falling one is not.
+    rates, _ = _plateau_rates(rng, [0.1, 0.2, 0.3, 0.2, 0.1, 0.1], factor=0.5, patience=1, mode="max")
+    assert rates == [1.0, 1.0, 1.0, 1.0, 0.5, 0.25]
+
+
+@pytest.mark.parametrize("kwargs,match", [({"factor": 1.0}, "factor"), ({"factor": 0.0}, "factor"),
+                                          ({"patience": -1}, "patience"), ({"cooldown": -2}, "cooldown"),
+                                          ({"min_lr": -1e-3}, "min_lr"), ({"min_delta": float("nan")}, "min_delta"),
+                                          ({"mode": "up"}, "mode")])
+def test_reduce_lr_on_plateau_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        callbacks.ReduceLROnPlateau(**kwargs)
+
+
+def test_reduce_lr_on_plateau_bad_use(rng):
+    model, x, y = _tiny_model(rng)
+    model.compile(optimizers.SGD(learning_rate=0.1), "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="'val_loss' is not in the logs"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.ReduceLROnPlateau()])
+    model.compile(optimizers.SGD(learning_rate=schedules.CosineDecay(0.1, 10)), "sparse_categorical_crossentropy")
+    with pytest.raises(TypeError, match="schedule"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.ReduceLROnPlateau(monitor="loss")])

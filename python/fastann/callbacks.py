@@ -3,7 +3,9 @@
 A callback gets ``set_model(model)`` and then the hooks ``on_train_begin(logs)``, ``on_epoch_begin(epoch,
 logs)``, ``on_train_batch_end(batch, logs)``, ``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``.
 ``logs`` at epoch end holds the epoch's mean "loss", the metrics, and "val_loss"/"val_<metric>" when there
-is validation data. Setting ``model.stop_training = True`` ends fit after the current epoch.
+is validation data. ``fit`` calls the callbacks in the order given, then ``History`` (as Keras does), so a
+callback that adds to the epoch logs (the learning-rate callbacks add "learning_rate") is recorded. Setting
+``model.stop_training = True`` ends fit after the current epoch.
 
 For speed, ``on_train_batch_end`` is only called when some callback overrides it, and its logs then
 carry the running means (which costs a host sync per batch on a GPU).
@@ -16,8 +18,8 @@ import time
 
 from . import optimizers
 
-__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "LambdaCallback",
-           "ProgressBar"]
+__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau",
+           "LambdaCallback", "ProgressBar"]
 
 
 class Callback:
@@ -184,6 +186,9 @@ class LearningRateScheduler(Callback):
     ``fastann.optimizers.schedules`` object instead; an optimizer built with one cannot take this callback
     (TypeError at the first epoch).
 
+    At each epoch end it adds the epoch's rate to the logs as "learning_rate", so ``History`` records it
+    and the progress line shows it (as Keras does).
+
     Raises ValueError when ``schedule`` returns something that is not a finite number > 0.
     """
 
@@ -204,6 +209,96 @@ class LearningRateScheduler(Callback):
         if self.verbose:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr):g}.",
                   file=sys.stderr)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has stopped improving
+    (keras.callbacks.ReduceLROnPlateau, its rules included).
+
+    At each epoch end: an epoch improves when ``monitor`` beats the best value so far by more than
+    ``min_delta`` (below it in mode "min", above it in "max"). After ``patience`` epochs in a row without
+    improvement the rate becomes ``max(lr * factor, min_lr)`` (no change once it is at ``min_lr``) and the
+    count restarts. After a reduction, ``cooldown`` epochs restart the count too; Keras decrements the
+    cooldown before it judges an epoch, so the last of them is already counted (cooldown=1 waits nothing).
+    PyTorch's ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (threshold_mode="abs") waits one epoch longer
+    for the same ``patience`` and for the same ``cooldown``. The epoch's rate, before any reduction, goes
+    into the logs as "learning_rate".
+
+    Args:
+        monitor: a logs key, default "val_loss".
+        factor: float in (0, 1), the multiplier.
+        patience: int >= 0, epochs without improvement before a reduction.
+        verbose: 1 prints each reduction to stderr.
+        mode: "min", "max" or "auto" (max for accuracies, min otherwise).
+        min_delta: float >= 0, the margin an improvement must exceed.
+        cooldown: int >= 0, see above.
+        min_lr: float >= 0, the floor of the rate.
+    Raises ValueError for a factor outside (0, 1) or a negative patience, cooldown, min_delta or min_lr, and
+    (at epoch end) when ``monitor`` is not in the logs; TypeError (at the start of fit) when the optimizer
+    was built with a ``fastann.optimizers.schedules`` object, whose rate cannot be set.
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0):
+        super().__init__()
+        if not 0.0 < float(factor) < 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}")
+        for name, value in (("patience", patience), ("cooldown", cooldown), ("min_delta", min_delta),
+                            ("min_lr", min_lr)):
+            if not value >= 0:
+                raise ValueError(f"ReduceLROnPlateau: {name} must be >= 0, got {value!r}")
+        self.monitor = monitor
+        self.factor = float(factor)
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.mode = _mode_for(monitor, mode)
+        self.min_delta = float(min_delta)
+        self.cooldown = int(cooldown)
+        self.min_lr = float(min_lr)
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        if getattr(optimizer, "_schedule", None) is not None:
+            raise TypeError(f"ReduceLROnPlateau: the optimizer follows the schedule {optimizer._schedule!r}; "
+                            f"its learning rate cannot be reduced (give it a float learning_rate)")
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def _improved(self, value) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        lr = float(optimizer.learning_rate)
+        logs["learning_rate"] = lr
+        if self.monitor not in logs:
+            raise ValueError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not in the logs; available: "
+                             f"{', '.join(logs)} (val_* needs validation_split or validation_data)")
+        value = float(logs[self.monitor])
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value):  # NaN never improves
+            self.best, self.wait = value, 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait >= self.patience and lr > self.min_lr:
+            new_lr = max(lr * self.factor, self.min_lr)
+            optimizer.learning_rate = new_lr
+            self.cooldown_counter, self.wait = self.cooldown, 0
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr:g}.",
+                      file=sys.stderr)
 
 
 class LambdaCallback(Callback):

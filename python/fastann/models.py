@@ -521,7 +521,7 @@ class Sequential:
 
         history = callbacks_module.History()
         history.epoch_seconds = []
-        cbs = [history] + list(callbacks or [])
+        cbs = list(callbacks or []) + [history]  # last, as in Keras: it records what the others add to logs
         for cb in cbs:
             if not isinstance(cb, callbacks_module.Callback):
                 raise TypeError(f"Sequential.fit: callbacks must be fastann.callbacks.Callback, got {cb!r}")
