@@ -67,6 +67,24 @@ class History(Callback):
             self.history.setdefault(k, []).append(v)
 
 
+def _beats(mode: str, value: float, reference, min_delta: float = 0.0) -> bool:
+    """True when ``value`` improves on ``reference`` by more than ``min_delta`` in ``mode`` ("min": lower is
+    better, "max": higher), or there is no reference yet (None). NaN never improves on a reference."""
+    if reference is None:
+        return True
+    if mode == "min":
+        return value < reference - min_delta
+    return value > reference + min_delta
+
+
+def _monitored(owner: str, monitor: str, logs: dict) -> float:
+    """``logs[monitor]`` as a float; ValueError naming the keys there are when it is missing."""
+    if monitor not in logs:
+        raise ValueError(f"{owner}: monitor {monitor!r} is not in the logs; available: {', '.join(logs)} "
+                         "(val_* needs validation_split or validation_data)")
+    return float(logs[monitor])
+
+
 def _mode_for(monitor: str, mode: str) -> str:
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
@@ -103,13 +121,6 @@ class EarlyStopping(Callback):
         self.stopped_epoch = 0
         self.best_epoch = 0
 
-    def _improved(self, value, reference) -> bool:
-        if reference is None:
-            return True
-        if self.mode == "min":
-            return value < reference - self.min_delta
-        return value > reference + self.min_delta
-
     def on_train_begin(self, logs=None):
         self.wait = 0
         self.stopped_epoch = 0
@@ -119,18 +130,15 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if self.monitor not in logs:
-            raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not in the logs; available: "
-                             f"{', '.join(logs)} (val_* needs validation_split or validation_data)")
+        value = _monitored("EarlyStopping", self.monitor, logs)
         if epoch < self.start_from_epoch:
             return
-        value = float(logs[self.monitor])
         if math.isnan(value):
             improved = False
         else:
-            improved = self._improved(value, self.best)
+            improved = _beats(self.mode, value, self.best, self.min_delta)
             if self.best is None and self.baseline is not None:
-                improved = self._improved(value, float(self.baseline))
+                improved = _beats(self.mode, value, float(self.baseline), self.min_delta)
         if improved:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
@@ -165,12 +173,8 @@ class ModelCheckpoint(Callback):
         logs = logs or {}
         path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_best_only:
-            if self.monitor not in logs:
-                raise ValueError(f"ModelCheckpoint: monitor {self.monitor!r} is not in the logs; available: "
-                                 f"{', '.join(logs)}")
-            value = float(logs[self.monitor])
-            better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
-            if not better:
+            value = _monitored("ModelCheckpoint", self.monitor, logs)
+            if not _beats(self.mode, value, self.best):
                 return
             self.best = value
         self.model.save_weights(path)
@@ -269,24 +273,16 @@ class ReduceLROnPlateau(Callback):
         self.wait = 0
         self.cooldown_counter = 0
 
-    def _improved(self, value) -> bool:
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         optimizer = self.model.optimizer
         lr = float(optimizer.learning_rate)
         logs["learning_rate"] = lr
-        if self.monitor not in logs:
-            raise ValueError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not in the logs; available: "
-                             f"{', '.join(logs)} (val_* needs validation_split or validation_data)")
-        value = float(logs[self.monitor])
+        value = _monitored("ReduceLROnPlateau", self.monitor, logs)
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        if self._improved(value):  # NaN never improves
+        if _beats(self.mode, value, self.best, self.min_delta):  # best starts at +-inf; NaN never improves
             self.best, self.wait = value, 0
             return
         if self.cooldown_counter > 0:
