@@ -48,9 +48,7 @@ class LearningRateSchedule:
         raise NotImplementedError
 
     def _check_step(self, step) -> int:
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
-            raise ValueError(f"{type(self).__name__}: step must be an integer >= 0, got {step!r}")
-        return int(step)
+        return _count(type(self).__name__, "step", step, 0)
 
     def get_config(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
