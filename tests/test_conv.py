@@ -45,11 +45,24 @@ def _make(case, dtype, rng):
     return x, w, b, kw
 
 
-@pytest.mark.parametrize("kernel", [1, 2, 3, None])
+def _winograd_fits(case):
+    """Rung 4 (Winograd F(2x2, 3x3)) takes 3x3 kernels with stride 1 and dilation 1."""
+    _, _, _, _, _, KH, KW, stride, _, dilation, _, _ = case
+    return (KH, KW) == (3, 3) and stride in (1, (1, 1)) and dilation in (1, (1, 1))
+
+
+@pytest.mark.parametrize("kernel", [1, 2, 3, 4, None])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_conv2d_all_directions_match_reference(case, dtype, kernel, xp, rng):
     x, w, b, kw = _make(case, dtype, rng)
+    if kernel == 4 and (xp is not np or not _winograd_fits(case)):  # CPU only, 3x3 / stride 1 / dilation 1
+        for call in (lambda: ops.conv2d(xp.asarray(x), xp.asarray(w), kernel=4, **kw),
+                     lambda: ops.conv2d_backward(xp.asarray(ref.conv2d(x, w, **kw).astype(dtype)), xp.asarray(x), xp.asarray(w),
+                                                 kernel=4, **kw)):
+            with pytest.raises(ValueError, match="kernel 4"):
+                call()
+        return
     tol = TOL_REDUCTION[dtype]
     out_ref = ref.conv2d(x, w, b, **kw)
     g = rng.standard_normal(out_ref.shape).astype(dtype)
@@ -73,7 +86,78 @@ def test_conv2d_without_bias_and_pick_kernel(xp, rng):
     x, w, _, kw = _make(CASES[0], np.float32, rng)
     out = ops.conv2d(xp.asarray(x), xp.asarray(w), **kw)
     assert rel_err(out, ref.conv2d(x, w, **kw)) < 1e-5
-    assert _cpu.conv2d_pick_kernel(list(x.shape), list(w.shape), 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", 0) in (1, 2, 3)
+    assert _cpu.conv2d_pick_kernel(list(x.shape), list(w.shape), 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", 0) in (1, 2, 3, 4)
+
+
+def test_pick_kernel_takes_winograd_for_wide_3x3_float32():
+    """kernel=None runs rung 4 on the CNN's second layer (32 -> 64, 14x14) forward and input gradient in float32
+    where the CPU has AVX-512, and rung 3 for its weight gradient, in float64, and for few channels."""
+    def pick(c, oc, direction, dtype="float32", hw=14, pad=1, stride=1):
+        return _cpu.conv2d_pick_kernel([8, c, hw, hw], [oc, c, 3, 3], stride, stride, pad, pad, pad, pad, 1, 1, 1,
+                                       "zeros", direction, dtype)
+    winograd = 4 if fastann.build_info()["simd"] == "avx512" else 3
+    assert pick(32, 64, 0) == winograd and pick(32, 64, 1) == winograd
+    assert pick(32, 64, 2) == 3 and pick(32, 64, 0, "float64") == 3 and pick(32, 64, 1, "float64") == 3
+    assert pick(8, 16, 0) == 3 and pick(32, 64, 0, stride=2) == 3
+    assert pick(32, 64, 1, pad=3) == 3  # the input gradient is no forward convolution with padding > 2
+    with pytest.raises(ValueError, match="dtype"):
+        pick(32, 64, 0, "float16")
+
+
+# (N, C, H, W, OC, padding, groups, padding_mode): rung 4's tile chunks (two tile rows of <= 7 tiles, or up to
+# 14 tiles of one row), odd output sizes (tiles with thrown-away outputs), channel blocks and groups
+WINOGRAD_CASES = [
+    (2, 16, 13, 13, 32, 1, 1, "zeros"),        # 7 tile rows of 7: the last chunk has one tile row
+    (1, 3, 15, 30, 5, 1, 1, "zeros"),          # 15 tiles per row: chunks of 14 and 1
+    (2, 4, 9, 16, 7, 1, 1, "zeros"),           # 8 tiles per row: one chunk of 8
+    (1, 5, 2, 2, 3, 1, 1, "zeros"),            # one tile
+    (1, 2, 3, 3, 2, 0, 1, "zeros"),            # 1x1 output: one tile, 3 of its 4 outputs thrown away
+    (2, 34, 11, 29, 70, "same", 1, "replicate"),  # 70 output channels: 3 blocks of 32, the last partial
+    (1, 8, 6, 7, 12, (2, 0), 2, "zeros"),      # groups; padding 2 / 0
+    (1, 6, 5, 5, 6, 3, 1, "zeros"),            # padding 3: the input gradient falls back to rung 3
+    (3, 64, 14, 14, 32, 1, 1, "reflect"),      # the CNN's conv2 input gradient shape (64 -> 32 flipped)
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=[f"wcase{i}" for i in range(len(WINOGRAD_CASES))])
+def test_conv2d_winograd_matches_reference(case, dtype, rng):
+    N, C, H, W, OC, padding, groups, mode = case
+    x, w, b, kw = _make((N, C, H, W, OC, 3, 3, 1, padding, 1, groups, mode), dtype, rng)
+    out_ref = ref.conv2d(x, w, b, **kw)
+    g = rng.standard_normal(out_ref.shape).astype(dtype)
+    dx_ref, dw_ref, db_ref = ref.conv2d_backward(g, x, w, **kw)
+    tol = TOL_REDUCTION[dtype]
+    out = ops.conv2d(x, w, b, kernel=4, **kw)
+    assert rel_err(out, out_ref) < tol, f"forward err {rel_err(out, out_ref):.2e}"
+    dx, dw, db = ops.conv2d_backward(g, x, w, kernel=4, **kw)
+    assert rel_err(dx, dx_ref) < tol, f"input grad err {rel_err(dx, dx_ref):.2e}"
+    assert rel_err(dw, dw_ref) < tol and rel_err(db, db_ref) < tol
+    # conv_transpose2d runs the same input-gradient code with kernel=None
+    assert rel_err(ops.conv_transpose2d(g, w, groups=groups, padding=1), ref.conv_transpose2d(g, w, groups=groups,
+                                                                                               padding=1)) < tol
+
+
+def test_conv2d_winograd_threads_agree(rng):
+    """Rung 4 computes each image on one thread: any thread count gives the same bits."""
+    x, w, b, kw = _make((7, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, "zeros"), np.float32, rng)
+    before = fastann.get_num_threads()
+    try:
+        fastann.set_num_threads(1)
+        one = ops.conv2d(x, w, b, kernel=4, **kw)
+        fastann.set_num_threads(3)
+        np.testing.assert_array_equal(ops.conv2d(x, w, b, kernel=4, **kw), one)
+    finally:
+        fastann.set_num_threads(before)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect"])
+def test_conv2d_winograd_gradcheck(mode, rng):
+    kw = dict(stride=1, padding=1, dilation=1, groups=1, padding_mode=mode)
+    x, w, b = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    gradcheck(lambda x, w, b: ops.conv2d(x, w, b, kernel=4, **kw),
+              lambda g, x, w, b: ops.conv2d_backward(g, x, w, kernel=4, **kw), [x, w, b], rng,
+              names=["input", "weight", "bias"])
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -246,7 +330,9 @@ BAD_CONV = [
     (ValueError, dict(input=X[:, :, ::-1, :])),                           # negative stride
     (ValueError, dict(input=np.ones((0, 4, 6, 6), np.float32))),          # empty
     (ValueError, dict(bias=np.ones(5, np.float32))),
-    (ValueError, dict(kernel=4)),
+    (ValueError, dict(kernel=5)),
+    (ValueError, dict(kernel=4, stride=2)),                               # Winograd: 3x3, stride 1 only
+    (ValueError, dict(kernel=4, weight=np.ones((6, 4, 5, 5), np.float32))),
 ]
 
 
@@ -332,6 +418,8 @@ def test_compiled_module_checks_its_arguments():
         f(np.empty((2, 6, 5, 6), np.float32), X, W, None, *_geom(), 0)
     with pytest.raises(ValueError, match="kernel"):
         f(out, X, W, None, *_geom(), 9)
+    with pytest.raises(ValueError, match="kernel 4"):
+        f(np.empty((2, 6, 3, 3), np.float32), X, W, None, *_geom(stride=2), 4)
     with pytest.raises(ValueError, match="bias"):
         f(out, X, W, np.ones(5, np.float32), *_geom(), 0)
     with pytest.raises(ValueError, match="positive"):

@@ -47,7 +47,7 @@ Conv2dParams make_params(const char* op, const py::ssize_t* in, const py::ssize_
 
 
 void check_kernel(int kernel, const char* op) {
-  FASTANN_CHECK(kernel >= 0 && kernel <= 3, op, ": kernel must be 0 (auto), 1, 2 or 3, got ", kernel);
+  FASTANN_CHECK(kernel >= 0 && kernel <= 4, op, ": kernel must be 0 (auto), 1, 2, 3 or 4, got ", kernel);
 }
 
 void check_shape4(const std::vector<int64_t>& s, const char* op, const char* name) {
@@ -152,19 +152,25 @@ void bind_conv(py::module_& m) {
       py::arg("dilation_h"), py::arg("dilation_w"), py::arg("groups"), py::arg("padding_mode"), py::arg("kernel"),
       "dweight (OC,C/groups,KH,KW) and dbias (OC, or None to skip) of conv2d from grad_output and input.");
 
-  m.def("conv2d_pick_kernel",
-        [](std::vector<int64_t> input_shape, std::vector<int64_t> weight_shape, int64_t sh, int64_t sw, int64_t pt,
-           int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw, int64_t groups, const std::string& mode,
-           int direction) {
-          const char* op = "conv2d_pick_kernel";
-          check_shape4(input_shape, op, "input_shape");
-          check_shape4(weight_shape, op, "weight_shape");
-          std::vector<py::ssize_t> in(input_shape.begin(), input_shape.end()), w(weight_shape.begin(), weight_shape.end());
-          Conv2dParams p = make_params(op, in.data(), w.data(), sh, sw, pt, pb, pl, pr, dh, dw, groups, mode);
-          FASTANN_CHECK(direction >= 0 && direction <= 2, op, ": direction must be 0, 1 or 2, got ", direction);
-          return cpu::conv2d_pick_kernel(p, direction);
-        },
-        "The rung kernel=None runs for this geometry (direction 0 forward, 1 input grad, 2 weight grad).");
+  m.def(
+      "conv2d_pick_kernel",
+      [](std::vector<int64_t> input_shape, std::vector<int64_t> weight_shape, int64_t sh, int64_t sw, int64_t pt,
+         int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw, int64_t groups, const std::string& mode,
+         int direction, const std::string& dtype) {
+        const char* op = "conv2d_pick_kernel";
+        check_shape4(input_shape, op, "input_shape");
+        check_shape4(weight_shape, op, "weight_shape");
+        std::vector<py::ssize_t> in(input_shape.begin(), input_shape.end()), w(weight_shape.begin(), weight_shape.end());
+        Conv2dParams p = make_params(op, in.data(), w.data(), sh, sw, pt, pb, pl, pr, dh, dw, groups, mode);
+        FASTANN_CHECK(direction >= 0 && direction <= 2, op, ": direction must be 0, 1 or 2, got ", direction);
+        FASTANN_CHECK(dtype == "float32" || dtype == "float64", op, ": dtype must be 'float32' or 'float64', got '",
+                      dtype, "'");
+        return cpu::conv2d_pick_kernel(p, direction, dtype == "float32");
+      },
+      py::arg("input_shape"), py::arg("weight_shape"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+      py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dilation_h"), py::arg("dilation_w"),
+      py::arg("groups"), py::arg("padding_mode"), py::arg("direction"), py::arg("dtype") = "float32",
+      "The rung kernel=None runs for this geometry (direction 0 forward, 1 input grad, 2 weight grad) and dtype.");
 
   auto upsample_args = [](const py::array& small, const py::array& big, int64_t sh, int64_t sw, const char* op,
                           const char* small_name, const char* big_name) {

@@ -907,32 +907,51 @@ void conv2d_forward_kernel3_fused_simd(T* out, const T* inp, const T* weight, co
   });
 }
 
+// Stride 1 with padding <= dilation*(kernel-1) on every side: the input gradient is itself a stride-1
+// convolution of dout, padded by d*(k-1) - pad, with the kernel flipped and its channel axes swapped (the
+// "full" correlation). flipped_conv gives that convolution's geometry and weight.
+bool input_grad_is_forward(const Conv2dParams& p) {
+  const int64_t span_h = p.dilation_h * (p.KH - 1), span_w = p.dilation_w * (p.KW - 1);
+  return p.stride_h == 1 && p.stride_w == 1 && p.pad_top <= span_h && p.pad_bottom <= span_h &&
+         p.pad_left <= span_w && p.pad_right <= span_w;
+}
+
+template <class T>
+struct FlippedConv {
+  Conv2dParams q;
+  std::vector<T> weight;
+};
+
+template <class T>
+FlippedConv<T> flipped_conv(const T* weight, const Conv2dParams& p) {
+  const int64_t span_h = p.dilation_h * (p.KH - 1), span_w = p.dilation_w * (p.KW - 1);
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G;
+  FlippedConv<T> f{p, std::vector<T>(p.OC * Cg * p.KH * p.KW)};
+  Conv2dParams& q = f.q;
+  q.C = p.OC, q.H = p.OH, q.W = p.OW, q.OC = p.C;
+  q.pad_top = span_h - p.pad_top, q.pad_bottom = span_h - p.pad_bottom;
+  q.pad_left = span_w - p.pad_left, q.pad_right = span_w - p.pad_right;
+  q.OH = p.H, q.OW = p.W;
+  // flipped[g*Cg + c, oc, kh, kw] = weight[g*OCg + oc, c, KH-1-kh, KW-1-kw]
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t oc = 0; oc < OCg; ++oc)
+        for (int64_t kh = 0; kh < p.KH; ++kh)
+          for (int64_t kw = 0; kw < p.KW; ++kw)
+            f.weight[(((g * Cg + c) * OCg + oc) * p.KH + kh) * p.KW + kw] =
+                weight[(((g * OCg + oc) * Cg + c) * p.KH + (p.KH - 1 - kh)) * p.KW + (p.KW - 1 - kw)];
+  return f;
+}
+
 // dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
 template <class T>
 void conv2d_backward_input_kernel3_fused_simd(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
-  // Stride 1: the input gradient is itself a stride-1 convolution of dout, padded by d*(k-1) - pad, with
-  // the kernel flipped and its channel axes swapped (the "full" correlation); run the forward on it.
-  const int64_t span_h = p.dilation_h * (p.KH - 1), span_w = p.dilation_w * (p.KW - 1);
-  // (Only with >= 8 input channels per group: they are the flipped convolution's output channels, i.e. the
-  // micro-kernel's rows; with fewer, e.g. an RGB or grayscale first layer, W^T*dout + col2im wastes less.)
-  if (p.stride_h == 1 && p.stride_w == 1 && p.pad_top <= span_h && p.pad_bottom <= span_h && p.pad_left <= span_w &&
-      p.pad_right <= span_w && p.C / p.groups >= 8) {
-    const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G;
-    Conv2dParams q = p;
-    q.C = p.OC, q.H = p.OH, q.W = p.OW, q.OC = p.C;
-    q.pad_top = span_h - p.pad_top, q.pad_bottom = span_h - p.pad_bottom;
-    q.pad_left = span_w - p.pad_left, q.pad_right = span_w - p.pad_right;
-    q.OH = p.H, q.OW = p.W;
-    // flipped[g*Cg + c, oc, kh, kw] = weight[g*OCg + oc, c, KH-1-kh, KW-1-kw]
-    std::vector<T> flipped(p.OC * Cg * p.KH * p.KW);
-    for (int64_t g = 0; g < G; ++g)
-      for (int64_t c = 0; c < Cg; ++c)
-        for (int64_t oc = 0; oc < OCg; ++oc)
-          for (int64_t kh = 0; kh < p.KH; ++kh)
-            for (int64_t kw = 0; kw < p.KW; ++kw)
-              flipped[(((g * Cg + c) * OCg + oc) * p.KH + kh) * p.KW + kw] =
-                  weight[(((g * OCg + oc) * Cg + c) * p.KH + (p.KH - 1 - kh)) * p.KW + (p.KW - 1 - kw)];
-    return conv2d_forward_kernel3_stride1(dinp, dout, flipped.data(), static_cast<const T*>(nullptr), q);
+  // The forward of the flipped kernel (only with >= 8 input channels per group: they are the flipped
+  // convolution's output channels, i.e. the micro-kernel's rows; with fewer, e.g. an RGB or grayscale first
+  // layer, W^T*dout + col2im wastes less).
+  if (input_grad_is_forward(p) && p.C / p.groups >= 8) {
+    const FlippedConv<T> f = flipped_conv(weight, p);
+    return conv2d_forward_kernel3_stride1(dinp, dout, f.weight.data(), static_cast<const T*>(nullptr), f.q);
   }
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
@@ -1059,12 +1078,159 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
   if (dbias) bias_grad(dbias, dout, p);
 }
 
+// ---- kernel 4: Winograd F(2x2, 3x3) ------------------------------------------------------------
+// Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (CVPR 2016), after Winograd's minimal
+// filtering algorithms. A 3x3, stride-1 correlation gives each 2x2 block of outputs (a "tile") from the 4x4
+// input patch d under it as
+//   Y = A^T [ (G g G^T) (.) (B^T d B) ] A          ((.) = elementwise product)
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+//   A^T = [1 1 1 0; 0 1 -1 -1]
+// 16 multiplications per tile and channel pair instead of 36: 2.25x fewer. Summed over the input channels,
+// the 16 elementwise products become 16 independent GEMMs, one per point xi = (u, w) of the 4x4 transformed
+// domain: M[xi] (tiles x OCg) = V[xi] (tiles x Cg) * U[xi] (Cg x OCg), with U = G g G^T, V = B^T d B. The
+// transforms are additions only (and halvings in G), so they cost little next to the GEMMs; the price is a
+// somewhat larger float rounding error than the direct sum (the transformed values mix up to 4 inputs).
+bool winograd_fits(const Conv2dParams& p) {
+  return p.KH == 3 && p.KW == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1;
+}
+
+// U[((g*16 + xi)*Cg + c)*OCg + oc] = (G w[g*OCg + oc, c] G^T)[u][w], xi = u*4 + w.
+template <class T>
+std::vector<T> winograd_weights(const T* weight, const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G;
+  std::vector<T> U(G * 16 * Cg * OCg);
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t oc = 0; oc < OCg; ++oc)
+      for (int64_t c = 0; c < Cg; ++c) {
+        const T* k = weight + ((g * OCg + oc) * Cg + c) * 9;  // k[r*3 + s]
+        T gk[4][3];                                            // G g
+        for (int64_t s = 0; s < 3; ++s) {
+          gk[0][s] = k[s];
+          gk[1][s] = (k[s] + k[3 + s] + k[6 + s]) / 2;
+          gk[2][s] = (k[s] - k[3 + s] + k[6 + s]) / 2;
+          gk[3][s] = k[6 + s];
+        }
+        for (int64_t u = 0; u < 4; ++u) {  // (G g) G^T
+          const T row[4] = {gk[u][0], (gk[u][0] + gk[u][1] + gk[u][2]) / 2, (gk[u][0] - gk[u][1] + gk[u][2]) / 2,
+                            gk[u][2]};
+          for (int64_t w = 0; w < 4; ++w) U[((g * 16 + u * 4 + w) * Cg + c) * OCg + oc] = row[w];
+        }
+      }
+  return U;
+}
+
+// Requires winograd_fits(p). The padded image covers every tile's 4x4 patch: 2*ceil(OH/2) + 2 rows and
+// 2*ceil(OW/2) + 2 columns, one zero row (column) more than the padding asks for when OH (OW) is odd.
+template <class T>
+void conv2d_forward_kernel4_winograd(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, P = p.OH * p.OW;
+  const int64_t th = (p.OH + 1) / 2, tw = (p.OW + 1) / 2, tiles = th * tw;
+  Conv2dParams q = p;
+  q.pad_bottom = 2 * th + 2 - p.H - p.pad_top;
+  q.pad_right = 2 * tw + 2 - p.W - p.pad_left;
+  const ShiftedGeometry sg = shifted_geometry(q, Cg);  // its slack (>= 64 elements) covers the vector reads
+  const std::vector<T> U = winograd_weights(weight, p);
+  if constexpr (std::is_same_v<T, float>) {
+    if (have_avx512()) {
+      // U[g][xi] packed as the B operand of a (Cg x OCg) GEMM: 32-channel blocks, zeros past OCg.
+      const int64_t usz = packed_b_size<T>(Cg, OCg);
+      Scratch<T> upack(G * 16 * usz);
+      for (int64_t gx = 0; gx < G * 16; ++gx) pack_b(upack.data() + gx * usz, U.data() + gx * Cg * OCg, Cg, OCg, OCg);
+      parallel_dynamic(p.N * G, [&](int, WorkQueue& queue) {
+        Scratch<T> xpad(sg.plane + sg.slack), vbuf(16 * conv_detail::winograd_v_stride(Cg)),
+            mbuf(16 * conv_detail::kWinogradMStride);
+        // The next item is claimed one ahead, so its image can be prefetched while this one computes.
+        for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+          next = queue.next();
+          const int64_t g = ng % G;
+          pad_image(xpad.data(), group_input(inp, ng, p), q, Cg, sg);
+          conv_detail::SpreadPrefetch prefetch(conv_detail::winograd_step_count(OCg, p.OH, p.OW));
+          if (next >= 0) {
+            prefetch.add(group_input(inp, next, p), Cg * p.H * p.W * int64_t(sizeof(T)));
+            prefetch.add(group_output(out, next, p), OCg * P * int64_t(sizeof(T)));
+          }
+          conv_detail::winograd_f23_forward_avx512(group_output(out, ng, p), xpad.data(), upack.data() + g * 16 * usz,
+                                                   Cg, OCg, p.OH, p.OW, sg.Hp, sg.Wp, bias ? bias + g * OCg : nullptr,
+                                                   vbuf.data(), mbuf.data(), prefetch);
+        }
+      });
+      return;
+    }
+  }
+  // Portable form (float64, or no AVX-512): the same three steps, written out, on blocks of TB tiles.
+  constexpr int64_t TB = 32;
+  parallel_dynamic(p.N * G, [&](int, WorkQueue& queue) {
+    std::vector<T> xpad(sg.plane + sg.slack), V(16 * Cg * TB), M(16 * OCg * TB);  // V[xi][c][t], M[xi][oc][t]
+    for (int64_t ng; (ng = queue.next()) >= 0;) {
+      const int64_t g = ng % G;
+      const T* Ug = U.data() + g * 16 * Cg * OCg;
+      T* o = group_output(out, ng, p);
+      pad_image(xpad.data(), group_input(inp, ng, p), q, Cg, sg);
+      for (int64_t t0 = 0; t0 < tiles; t0 += TB) {
+        const int64_t nt = std::min(TB, tiles - t0);
+        for (int64_t c = 0; c < Cg; ++c)  // V = B^T d B
+          for (int64_t t = 0; t < nt; ++t) {
+            const int64_t ty = (t0 + t) / tw, tx = (t0 + t) % tw;
+            const T* d = xpad.data() + c * sg.Hp * sg.Wp + 2 * ty * sg.Wp + 2 * tx;  // d[i*Wp + j]
+            T bd[4][4];                                                             // B^T d
+            for (int64_t j = 0; j < 4; ++j) {
+              const T d0 = d[j], d1 = d[sg.Wp + j], d2 = d[2 * sg.Wp + j], d3 = d[3 * sg.Wp + j];
+              bd[0][j] = d0 - d2, bd[1][j] = d1 + d2, bd[2][j] = d2 - d1, bd[3][j] = d1 - d3;
+            }
+            for (int64_t u = 0; u < 4; ++u) {
+              const T v[4] = {bd[u][0] - bd[u][2], bd[u][1] + bd[u][2], bd[u][2] - bd[u][1], bd[u][1] - bd[u][3]};
+              for (int64_t w = 0; w < 4; ++w) V[((u * 4 + w) * Cg + c) * TB + t] = v[w];
+            }
+          }
+        std::fill(M.begin(), M.end(), T(0));  // M[xi] = U[xi]^T V[xi]
+        for (int64_t xi = 0; xi < 16; ++xi)
+          for (int64_t c = 0; c < Cg; ++c) {
+            const T* v = V.data() + (xi * Cg + c) * TB;
+            for (int64_t oc = 0; oc < OCg; ++oc) {
+              const T u = Ug[(xi * Cg + c) * OCg + oc];
+              T* m = M.data() + (xi * OCg + oc) * TB;
+              for (int64_t t = 0; t < nt; ++t) m[t] += u * v[t];
+            }
+          }
+        for (int64_t oc = 0; oc < OCg; ++oc)  // Y = A^T M A (+ bias)
+          for (int64_t t = 0; t < nt; ++t) {
+            auto m = [&](int64_t u, int64_t w) { return M[((u * 4 + w) * OCg + oc) * TB + t]; };
+            T s[2][4];  // A^T M
+            for (int64_t w = 0; w < 4; ++w) {
+              s[0][w] = m(0, w) + m(1, w) + m(2, w);
+              s[1][w] = m(1, w) - m(2, w) - m(3, w);
+            }
+            const int64_t ty = (t0 + t) / tw, tx = (t0 + t) % tw;
+            const T b = bias ? bias[g * OCg + oc] : T(0);
+            for (int64_t a = 0; a < 2; ++a) {
+              const T y[2] = {s[a][0] + s[a][1] + s[a][2], s[a][1] - s[a][2] - s[a][3]};
+              for (int64_t e = 0; e < 2; ++e) {
+                const int64_t oh = 2 * ty + a, ow = 2 * tx + e;
+                if (oh < p.OH && ow < p.OW) o[oc * P + oh * p.OW + ow] = y[e] + b;
+              }
+            }
+          }
+      }
+    }
+  });
+}
+
+// The input gradient as the Winograd forward of the flipped kernel; rung 3 where that needs a negative
+// padding (padding > 2).
+template <class T>
+void conv2d_backward_input_kernel4_winograd(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  if (!input_grad_is_forward(p)) return conv2d_backward_input_kernel3_fused_simd(dinp, dout, weight, p);
+  const FlippedConv<T> f = flipped_conv(weight, p);
+  conv2d_forward_kernel4_winograd(dinp, dout, f.weight.data(), static_cast<const T*>(nullptr), f.q);
+}
+
 // ---- the ladder on zero-padded geometry ----------------------------------------------------------
 template <class T>
 void forward_zeros(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel) {
   switch (kernel) {
     case 1: return conv2d_forward_kernel1_naive(out, inp, weight, bias, p);
     case 2: return conv2d_forward_kernel2_im2col_gemm(out, inp, weight, bias, p);
+    case 4: return conv2d_forward_kernel4_winograd(out, inp, weight, bias, p);
     default: return conv2d_forward_kernel3_fused_simd(out, inp, weight, bias, p);
   }
 }
@@ -1073,6 +1239,7 @@ void backward_input_zeros(T* dinp, const T* dout, const T* weight, const Conv2dP
   switch (kernel) {
     case 1: return conv2d_backward_input_kernel1_naive(dinp, dout, weight, p);
     case 2: return conv2d_backward_input_kernel2_im2col_gemm(dinp, dout, weight, p);
+    case 4: return conv2d_backward_input_kernel4_winograd(dinp, dout, weight, p);
     default: return conv2d_backward_input_kernel3_fused_simd(dinp, dout, weight, p);
   }
 }
@@ -1081,13 +1248,18 @@ void backward_weight_zeros(T* dweight, T* dbias, const T* dout, const T* inp, co
   switch (kernel) {
     case 1: return conv2d_backward_weight_kernel1_naive(dweight, dbias, dout, inp, p);
     case 2: return conv2d_backward_weight_kernel2_im2col_gemm(dweight, dbias, dout, inp, p);
-    default: return conv2d_backward_weight_kernel3_fused_simd(dweight, dbias, dout, inp, p);
+    default: return conv2d_backward_weight_kernel3_fused_simd(dweight, dbias, dout, inp, p);  // 3 and 4
   }
 }
 
+template <class T>
 int resolve_kernel(const Conv2dParams& p, int kernel, int direction, const char* op) {
-  FASTANN_CHECK(kernel >= 0 && kernel <= 3, op, ": kernel must be None (0) or 1, 2, 3, got ", kernel);
-  return kernel == 0 ? conv2d_pick_kernel(p, direction) : kernel;
+  FASTANN_CHECK(kernel >= 0 && kernel <= 4, op, ": kernel must be None (0) or 1, 2, 3, 4, got ", kernel);
+  FASTANN_CHECK(kernel != 4 || winograd_fits(p), op,
+                ": kernel 4 (Winograd F(2x2, 3x3)) needs a 3x3 kernel with stride 1 and dilation 1, got kernel (",
+                p.KH, ", ", p.KW, "), stride (", p.stride_h, ", ", p.stride_w, "), dilation (", p.dilation_h, ", ",
+                p.dilation_w, ")");
+  return kernel == 0 ? conv2d_pick_kernel(p, direction, std::is_same_v<T, float>) : kernel;
 }
 
 // ---- upsample ------------------------------------------------------------------------------------
@@ -1113,11 +1285,17 @@ std::vector<LinearTap> linear_taps(int64_t n_in, int64_t scale, bool align_corne
 
 }  // namespace
 
-int conv2d_pick_kernel(const Conv2dParams& p, int direction) {
+int conv2d_pick_kernel(const Conv2dParams& p, int direction, bool float32) {
   // Rung 3 was fastest or within noise on every shape measured (docs/conv.md), depthwise included (there
-  // rung 1's scalar loops are 4-10x slower; rung 2 is within ~10% for forward / input gradient).
-  (void)p;
-  (void)direction;
+  // rung 1's scalar loops are 4-10x slower; rung 2 is within ~10% for forward / input gradient), except
+  // that Winograd (rung 4) beats it on 3x3 stride-1 forwards and input gradients in float32 with AVX-512:
+  // 1.3-2.1x with >= 32 channels on both sides at every size from 5x5 to 56x56, 1.1-1.6x with 16 from 10x10
+  // up, but 0.6-0.9x with 8 input channels or with 16 at 7x7 (benchmarks/bench_conv.py --sweep-winograd).
+  // Its float64 form is the portable one, slower than rung 3's AVX-512 micro-kernels.
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups;
+  const bool as_forward = direction == 0 || (direction == 1 && (p.mode != PaddingMode::zeros || input_grad_is_forward(p)));
+  const bool enough_channels = std::min(Cg, OCg) >= 32 || (std::min(Cg, OCg) >= 16 && p.OH * p.OW >= 100);
+  if (float32 && have_avx512() && as_forward && winograd_fits(p) && enough_channels) return 4;
   return 3;
 }
 
@@ -1126,7 +1304,7 @@ int conv2d_pick_kernel(const Conv2dParams& p, int direction) {
 // ===================================================================================================
 template <class T>
 void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel) {
-  kernel = resolve_kernel(p, kernel, 0, "conv2d_forward");
+  kernel = resolve_kernel<T>(p, kernel, 0, "conv2d_forward");
   if (p.mode == PaddingMode::zeros) return forward_zeros(out, inp, weight, bias, p, kernel);
   const Conv2dParams q = on_padded_input(p);
   std::vector<T> xpad(q.N * q.C * q.H * q.W);
@@ -1136,7 +1314,7 @@ void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const 
 
 template <class T>
 void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel) {
-  kernel = resolve_kernel(p, kernel, 1, "conv2d_backward_input");
+  kernel = resolve_kernel<T>(p, kernel, 1, "conv2d_backward_input");
   if (p.mode == PaddingMode::zeros) return backward_input_zeros(dinp, dout, weight, p, kernel);
   const Conv2dParams q = on_padded_input(p);
   std::vector<T> dpad(q.N * q.C * q.H * q.W);
@@ -1146,7 +1324,7 @@ void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2d
 
 template <class T>
 void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel) {
-  kernel = resolve_kernel(p, kernel, 2, "conv2d_backward_weight");
+  kernel = resolve_kernel<T>(p, kernel, 2, "conv2d_backward_weight");
   if (p.mode == PaddingMode::zeros) return backward_weight_zeros(dweight, dbias, dout, inp, p, kernel);
   const Conv2dParams q = on_padded_input(p);
   std::vector<T> xpad(q.N * q.C * q.H * q.W);

@@ -8,9 +8,14 @@ deep-learning library computes it; Goodfellow et al., *Deep Learning*, sec. 9.5)
 with g the output channel's group, Cg = C/groups and xpad the input padded with zeros, its mirror image
 ("reflect") or its edge ("replicate"). ``kernel=`` picks a rung of the ladder (1 naive direct loops,
 2 im2col + fastann's GEMM, 3 whole images per thread through AVX-512 micro-kernels that read the padded image's
-shifted rows in place — no im2col buffer for stride 1; None: the fastest for the shape), see docs/conv.md. All rungs compute the same result up to float rounding.
+shifted rows in place — no im2col buffer for stride 1; 4 Winograd F(2x2, 3x3) for 3x3 kernels with stride 1
+and dilation 1, CPU only (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): 16
+multiplications per 2x2 outputs and channel pair instead of 36; its weight gradient is rung 3's; None: the
+fastest for the shape and dtype), see docs/conv.md. All rungs compute the same result up to float rounding.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .._checks import array, same_dtype
 from .._conv_args import (check_conv, check_grad_output, conv2d_args, kernel_number, scale_pair, shape4,
@@ -27,6 +32,15 @@ def _geometry(a):
     return sh, sw, pt, pb, pl, pr, dh, dw, a["groups"], a["padding_mode"]
 
 
+def _rung(op, kernel, xp):
+    """The kernel number the compiled module takes (0 = auto). Rung 4 (Winograd) is CPU-only."""
+    k = kernel_number(op, kernel, choices=(1, 2, 3, 4))
+    if k == 4 and xp is not np:
+        raise ValueError(f"{op}: kernel 4 (Winograd F(2x2, 3x3)) runs on the CPU only; the CUDA backend has "
+                         f"kernels 1, 2 and 3")
+    return k
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
            kernel=None):
     """2-D convolution (cross-correlation) of a batch of images.
@@ -38,17 +52,18 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     PyTorch's split for stride 1, TensorFlow's for stride > 1, the smaller half before).
     ``padding_mode``: "zeros", "reflect" (mirror without the edge, padding < input size) or "replicate".
     ``groups`` divides C and C_out (groups == C is a depthwise convolution).
-    ``kernel``: None (fastest), 1, 2 or 3 (see the module docstring).
+    ``kernel``: None (fastest), 1, 2, 3 or 4 (see the module docstring; 4 needs a 3x3 kernel, stride 1 and
+    dilation 1, and NumPy arrays).
 
     Raises TypeError for non-arrays, non-float or mixed dtypes; ValueError for wrong ndim, empty or
     non-contiguous arrays, channel mismatch, groups not dividing the channels, non-positive stride or
     dilation, negative padding, reflect padding >= input size, a kernel larger than the padded input, an
-    unknown padding mode or kernel number.
+    unknown padding mode or kernel number, kernel=4 with another geometry or with CuPy arrays.
     """
     op = "conv2d"
     a = check_conv(op, input, weight, bias, stride, padding, dilation, groups, padding_mode)
-    k = kernel_number(op, kernel)
     kern, xp = backend(op, input=input, weight=weight, bias=bias)
+    k = _rung(op, kernel, xp)
     out = empty(xp, (a["N"], a["OC"], a["OH"], a["OW"]), input.dtype)
     kern.conv2d_forward(out, input, weight, bias, *_geometry(a), k)
     return out
@@ -68,8 +83,8 @@ def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0,
                     padding_mode)
     check_grad_output(op, grad_output, a)
     same_dtype(op, grad_output=grad_output, weight=weight)
-    k = kernel_number(op, kernel)
     kern, xp = backend(op, grad_output=grad_output, weight=weight)
+    k = _rung(op, kernel, xp)
     dinput = empty(xp, (a["N"], a["C"], a["H"], a["W"]), grad_output.dtype)
     kern.conv2d_backward_input(dinput, grad_output, weight, *_geometry(a), k)
     return dinput
@@ -89,8 +104,8 @@ def conv2d_backward_weight(grad_output, input, weight_shape, stride=1, padding=0
                     padding_mode)
     check_grad_output(op, grad_output, a)
     same_dtype(op, grad_output=grad_output, input=input)
-    k = kernel_number(op, kernel)
     kern, xp = backend(op, grad_output=grad_output, input=input)
+    k = _rung(op, kernel, xp)
     dweight = empty(xp, tuple(weight_shape), input.dtype)
     kern.conv2d_backward_weight(dweight, None, grad_output, input, *_geometry(a), k)
     return dweight
@@ -108,8 +123,8 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     a = check_conv(op, input, weight, None, stride, padding, dilation, groups, padding_mode)
     check_grad_output(op, grad_output, a)
     same_dtype(op, grad_output=grad_output, input=input)
-    k = kernel_number(op, kernel)
     kern, xp = backend(op, grad_output=grad_output, input=input, weight=weight)
+    k = _rung(op, kernel, xp)
     geo = _geometry(a)
     dinput = None
     if need_input_grad:

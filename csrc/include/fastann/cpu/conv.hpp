@@ -16,7 +16,12 @@
 //                          buffer); the input gradient is the forward of dout with the flipped kernel; the
 //                          weight gradient accumulates per thread (GEMM or, for few taps, dot products) and is
 //                          reduced once. Stride > 1: im2col straight into the packed layouts.
-//   kernel 0  auto         picks the fastest for the shape (see pick_kernel in conv.cpp).
+//   kernel 4  winograd     3x3, stride 1, dilation 1 only: Winograd's F(2x2, 3x3) (Lavin & Gray 2016), 16
+//                          multiplications per 2x2 outputs and channel pair instead of 36, as 16 GEMMs between
+//                          transformed weights and transformed 4x4 input patches. The input gradient is the
+//                          forward of the flipped kernel (rung 3 where that needs padding > 2); the weight
+//                          gradient is rung 3's.
+//   kernel 0  auto         picks the fastest for the shape and dtype (see conv2d_pick_kernel in conv.cpp).
 //
 // Padding modes other than "zeros" ("reflect" mirrors without repeating the edge, "replicate" repeats it)
 // are implemented for every rung by materializing the padded input once, running the zero-padding-free
@@ -39,8 +44,9 @@ using fastann::PaddingMode;
 // input size, a (dilated) kernel larger than the padded input, element counts that overflow int64.
 void conv2d_validate(Conv2dParams& p, const char* op);
 
-// Which rung kernel=0 runs for these parameters and this direction (0 forward, 1 input grad, 2 weight grad).
-int conv2d_pick_kernel(const Conv2dParams& p, int direction);
+// Which rung kernel=0 runs for these parameters, this direction (0 forward, 1 input grad, 2 weight grad) and
+// dtype (float32 or float64).
+int conv2d_pick_kernel(const Conv2dParams& p, int direction, bool float32);
 
 // inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
 template <class T>
@@ -150,6 +156,24 @@ inline int64_t rowtile_count(int64_t OCg, int64_t OH, int64_t OW) { return (OCg 
 void conv_forward_rowtiles_avx512(float* out, const float* xpad, const int64_t* off, const float* wt, int64_t K,
                                   int64_t OCg, int64_t OH, int64_t OW, int64_t Wp, const float* bias,
                                   SpreadPrefetch& next);
+// Kernel 4, Winograd F(2x2, 3x3) (Lavin & Gray 2016) forward of one image and group, float: xpad (Cg, Hp, Wp)
+// with Hp = 2*ceil(OH/2) + 2, Wp = 2*ceil(OW/2) + 2 and >= 32 floats of slack after it; upack = U[xi] = G g G^T
+// for the 16 xi = (u, w), each packed as B of a (Cg x OCg) GEMM (32-channel blocks, Cg x 32); out (OCg, OH, OW)
+// + bias (OCg) or nullptr. Scratch: vbuf (16*winograd_v_stride(Cg) floats), mbuf (16*kWinogradMStride floats).
+// `next` is stepped winograd_step_count(OCg, OH, OW) times.
+// The 16 transformed inputs (and products) of a chunk lie one 64-byte line more than a multiple of 4 KiB apart
+// (for Cg = 64, 16 at exactly 4 KiB: all in one L1 set, which has 12 ways; the padding cut the 14x14 input
+// gradient's transform time ~2x).
+inline int64_t winograd_v_stride(int64_t Cg) { return Cg * 16 + 16; }
+constexpr int64_t kWinogradMStride = 16 * 32 + 16;
+inline int64_t winograd_step_count(int64_t OCg, int64_t OH, int64_t OW) {
+  const int64_t th = (OH + 1) / 2, tw = (OW + 1) / 2;
+  const int64_t chunks = tw <= 7 ? (th + 1) / 2 : th * ((tw + 13) / 14);
+  return chunks * ((OCg + 31) / 32) * 16;
+}
+void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upack, int64_t Cg, int64_t OCg,
+                                 int64_t OH, int64_t OW, int64_t Hp, int64_t Wp, const float* bias, float* vbuf,
+                                 float* mbuf, SpreadPrefetch& next);
 // img (C,H,W) -> xpad (C,Hp,Wp): the image at (pad_top, pad_left), zeros around it. Full-width stores may
 // write up to one vector (64 bytes) past the last row: the caller leaves that much slack after xpad.
 void pad_image_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_t W, int64_t pad_top,
