@@ -12,10 +12,11 @@ Shapes (float32, NCHW, 3x3 kernels, stride 1, padding 1):
     cnn conv1   N=128, 1 -> 32 channels, 28x28      (the CNN's first layer: its input gradient is never needed)
     cnn conv2   N=128, 32 -> 64 channels, 14x14
     vgg         N=32, 64 -> 64 channels, 56x56
-Directions: fwd (conv2d), bwd_in (conv2d_backward_input), bwd_w (conv2d_backward_weight, no bias). Rung 4
-(Winograd F(2x2, 3x3)) runs fwd and bwd_in; its weight gradient is rung 3's, so it is not listed again.
+Directions: fwd (conv2d), bwd_in (conv2d_backward_input), bwd_w (conv2d_backward_weight, no bias). Rung 4 is
+Winograd: F(2x2, 3x3) for fwd and bwd_in, F(3x3, 2x2) for bwd_w.
 
-Prints median ms, GFLOP/s (2*MACs per direction; the same count for every direction), % of the FMA peak
+Prints median ms, GFLOP/s (2*MACs per direction; the same count for every direction and rung, so rung 4's
+Winograd figures are effective rates that can pass 100%), % of the FMA peak
 (fastann._cpu.fma_peak_gflops per core, times the threads) and the speed ratio to PyTorch's best layout
 (PyTorch time / fastann time: > 1 means fastann is faster). PyTorch runs in this process
 (torch.set_num_threads) through the same kernels its autograd uses (aten.convolution_backward for the two
@@ -173,7 +174,7 @@ def fastann_fns(ops, shape, kernel):
 
 
 def sweep_winograd():
-    """Rung 3 time / rung 4 time (> 1: Winograd is faster) for 3x3, stride 1, padding 1, float32, at 1 thread
+    """Rung 3 time / rung 4 time (> 1: Winograd is faster) per direction for 3x3, stride 1, padding 1, float32, at 1 thread
     in process CPU time, over (C, OC) and square image sizes, the batch sized to ~4M multiply-adds per tap."""
     global CLOCK
     CLOCK = time.process_time
@@ -182,15 +183,16 @@ def sweep_winograd():
 
     fastann.set_num_threads(1)
     print("rung 3 time / rung 4 time, 1 thread, CPU time (> 1: Winograd faster)")
-    print(f"{'C':>4s} {'OC':>4s} {'HxW':>6s} {'N':>4s} {'fwd':>6s} {'bwd_in':>7s}")
+    print(f"{'C':>4s} {'OC':>4s} {'HxW':>6s} {'N':>4s} {'fwd':>6s} {'bwd_in':>7s} {'bwd_w':>6s}")
     for C, OC in [(8, 16), (16, 16), (16, 32), (32, 64), (64, 32), (64, 64), (128, 128)]:
         for hw in (5, 7, 10, 14, 16, 28, 56):
             N = int(min(256, max(1, 4e6 // (C * hw * hw * max(C, OC) / 16))))
             ratio = {}
-            for d in ("fwd", "bwd_in"):
+            for d in DIRECTIONS:
                 t = [median_time(fastann_fns(ops, (N, C, hw, hw, OC, 3, 1), k)[d], 0.3, min_reps=5) for k in (3, 4)]
                 ratio[d] = t[0] / t[1]
-            print(f"{C:4d} {OC:4d} {hw:3d}x{hw:<2d} {N:4d} {ratio['fwd']:6.2f} {ratio['bwd_in']:7.2f}", flush=True)
+            print(f"{C:4d} {OC:4d} {hw:3d}x{hw:<2d} {N:4d} {ratio['fwd']:6.2f} {ratio['bwd_in']:7.2f} "
+                  f"{ratio['bwd_w']:6.2f}", flush=True)
 
 
 def main():
@@ -203,7 +205,7 @@ def main():
                     help="time with process CPU time instead of wall time (robust on an overloaded machine at "
                          "1 thread; at 2 threads it sums both threads)")
     ap.add_argument("--sweep-winograd", action="store_true",
-                    help="only print rung 3 / rung 4 time ratios (fwd, bwd_in; 1 thread, CPU time) over channel "
+                    help="only print rung 3 / rung 4 time ratios (each direction; 1 thread, CPU time) over channel "
                          "counts and image sizes: the measurements behind kernel=None's choice of rung 4")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_conv.json"))
     ap.add_argument("--numpy-worker", help=argparse.SUPPRESS)
@@ -240,6 +242,7 @@ def main():
         print(f"PyTorch {torch.__version__} (in process, aten kernels; NCHW and channels_last)")
     if not args.no_numpy:
         print("NumPy im2col peer: subprocess with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (native OpenBLAS)")
+    print("GFLOP/s = the direct algorithm's 2*MACs / time for every rung (k=4, Winograd, does 2.25x fewer)")
     print("(shared machine: figures are medians and still noisy)"
           + ("; CPU time (time.process_time), not wall time" if args.cpu_time else "; wall time"))
 
@@ -265,7 +268,7 @@ def main():
                 if not args.no_numpy:
                     entries.append(("numpy im2col", peer_np[f"{name}|{d}"]))
                 naive_ok = not args.no_naive and not (args.quick and shape[0] * shape[4] * shape[1] > 128 * 32 * 1)
-                for k in ([1] if naive_ok else []) + [2, 3] + ([4] if d != "bwd_w" else []) + [None]:
+                for k in ([1] if naive_ok else []) + [2, 3, 4, None]:
                     fn = fastann_fns(ops, shape, k)[d]
                     t = median_time(fn, budget if k != 1 else 0.0, min_reps=3 if k != 1 else 1)
                     entries.append((f"fastann k={k if k else 'auto'}", t))

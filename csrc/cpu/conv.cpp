@@ -1119,15 +1119,37 @@ std::vector<T> winograd_weights(const T* weight, const Conv2dParams& p) {
   return U;
 }
 
+// v[u*4 + w] = (B^T d B)[u][w] for the 4x4 patch d[i*ld + j].
+template <class T>
+void winograd_input_tile(T v[16], const T* d, int64_t ld) {
+  T bd[4][4];  // B^T d
+  for (int64_t j = 0; j < 4; ++j) {
+    const T d0 = d[j], d1 = d[ld + j], d2 = d[2 * ld + j], d3 = d[3 * ld + j];
+    bd[0][j] = d0 - d2, bd[1][j] = d1 + d2, bd[2][j] = d2 - d1, bd[3][j] = d1 - d3;
+  }
+  for (int64_t u = 0; u < 4; ++u) {
+    v[u * 4 + 0] = bd[u][0] - bd[u][2];
+    v[u * 4 + 1] = bd[u][1] + bd[u][2];
+    v[u * 4 + 2] = bd[u][2] - bd[u][1];
+    v[u * 4 + 3] = bd[u][1] - bd[u][3];
+  }
+}
+
+// The padded image of kernel 4: it covers every tile's 4x4 patch.
+Conv2dParams winograd_padded(const Conv2dParams& p) {
+  Conv2dParams q = p;
+  q.pad_bottom = 2 * ((p.OH + 1) / 2) + 2 - p.H - p.pad_top;
+  q.pad_right = 2 * ((p.OW + 1) / 2) + 2 - p.W - p.pad_left;
+  return q;
+}
+
 // Requires winograd_fits(p). The padded image covers every tile's 4x4 patch: 2*ceil(OH/2) + 2 rows and
 // 2*ceil(OW/2) + 2 columns, one zero row (column) more than the padding asks for when OH (OW) is odd.
 template <class T>
 void conv2d_forward_kernel4_winograd(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, P = p.OH * p.OW;
   const int64_t th = (p.OH + 1) / 2, tw = (p.OW + 1) / 2, tiles = th * tw;
-  Conv2dParams q = p;
-  q.pad_bottom = 2 * th + 2 - p.H - p.pad_top;
-  q.pad_right = 2 * tw + 2 - p.W - p.pad_left;
+  const Conv2dParams q = winograd_padded(p);
   const ShiftedGeometry sg = shifted_geometry(q, Cg);  // its slack (>= 64 elements) covers the vector reads
   const std::vector<T> U = winograd_weights(weight, p);
   if constexpr (std::is_same_v<T, float>) {
@@ -1171,16 +1193,9 @@ void conv2d_forward_kernel4_winograd(T* out, const T* inp, const T* weight, cons
         for (int64_t c = 0; c < Cg; ++c)  // V = B^T d B
           for (int64_t t = 0; t < nt; ++t) {
             const int64_t ty = (t0 + t) / tw, tx = (t0 + t) % tw;
-            const T* d = xpad.data() + c * sg.Hp * sg.Wp + 2 * ty * sg.Wp + 2 * tx;  // d[i*Wp + j]
-            T bd[4][4];                                                             // B^T d
-            for (int64_t j = 0; j < 4; ++j) {
-              const T d0 = d[j], d1 = d[sg.Wp + j], d2 = d[2 * sg.Wp + j], d3 = d[3 * sg.Wp + j];
-              bd[0][j] = d0 - d2, bd[1][j] = d1 + d2, bd[2][j] = d2 - d1, bd[3][j] = d1 - d3;
-            }
-            for (int64_t u = 0; u < 4; ++u) {
-              const T v[4] = {bd[u][0] - bd[u][2], bd[u][1] + bd[u][2], bd[u][2] - bd[u][1], bd[u][1] - bd[u][3]};
-              for (int64_t w = 0; w < 4; ++w) V[((u * 4 + w) * Cg + c) * TB + t] = v[w];
-            }
+            T v[16];
+            winograd_input_tile(v, xpad.data() + c * sg.Hp * sg.Wp + 2 * ty * sg.Wp + 2 * tx, sg.Wp);
+            for (int64_t xi = 0; xi < 16; ++xi) V[(xi * Cg + c) * TB + t] = v[xi];
           }
         std::fill(M.begin(), M.end(), T(0));  // M[xi] = U[xi]^T V[xi]
         for (int64_t xi = 0; xi < 16; ++xi)
@@ -1213,6 +1228,144 @@ void conv2d_forward_kernel4_winograd(T* out, const T* inp, const T* weight, cons
       }
     }
   });
+}
+
+// The weight gradient by F(3x3, 2x2): per tile, the 3x3 taps dW[kh][kw] += sum_{a,b} dt[a][b] d[a+kh][b+kw]
+// are a 3x3 correlation of the 4x4 patch d with the 2x2 dout tile dt, so
+//   dW = A'^T [ (G' dt G'^T) (.) (B^T d B) ] A'
+//   A'^T = [1 1 1 0; 0 1 -1 0; 0 1 1 1]   G' = [1 0; 1/2 1/2; 1/2 -1/2; 0 -1] = diag(1, 1/2, 1/2, -1) G4,
+// with the forward's B (G' carries the sign of B'^T's last row [0 -1 0 1] in Lavin & Gray's F(3, 2)).
+// Summed over tiles and images, M[xi] (Cg x OCg) = V[xi] (Cg x tiles) * D[xi] (tiles x OCg): 16 GEMMs whose
+// reduction runs over every tile of the batch. The kernels use G4 (no halvings, no sign) and the scale
+// s_u s_w, s = (1, 1/2, 1/2, -1), is applied once to the sums (exact: powers of two).
+// M4[((g*16 + xi)*Cg + c)*OCg + oc] summed over the batch -> dweight (OC, Cg, 3, 3).
+template <class T>
+void winograd_weight_output(T* dweight, const T* M4, const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G;
+  const T s[4] = {T(1), T(0.5), T(0.5), T(-1)};
+  const T At[3][4] = {{1, 1, 1, 0}, {0, 1, -1, 0}, {0, 1, 1, 1}};
+  parallel_for(G * OCg, 8, [&](int64_t b, int64_t e) {
+    for (int64_t go = b; go < e; ++go) {
+      const int64_t g = go / OCg, oc = go % OCg;
+      for (int64_t c = 0; c < Cg; ++c) {
+        T m[4][4];
+        for (int64_t xi = 0; xi < 16; ++xi)
+          m[xi / 4][xi % 4] = s[xi / 4] * s[xi % 4] * M4[((g * 16 + xi) * Cg + c) * OCg + oc];
+        T* dw = dweight + (go * Cg + c) * 9;
+        for (int64_t kh = 0; kh < 3; ++kh)
+          for (int64_t kw = 0; kw < 3; ++kw) {
+            T acc = 0;  // the zero coefficients are skipped, not multiplied: 0 * NaN would leak a NaN
+            for (int64_t u = 0; u < 4; ++u)
+              for (int64_t w = 0; w < 4; ++w)
+                if (At[kh][u] != 0 && At[kw][w] != 0) acc += At[kh][u] * m[u][w] * At[kw][w];
+            dw[kh * 3 + kw] = acc;
+          }
+      }
+    }
+  });
+}
+
+template <class T>
+void conv2d_backward_weight_kernel4_winograd(T* dweight, T* dbias, const T* dout, const T* inp,
+                                             const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, P = p.OH * p.OW;
+  const int64_t th = (p.OH + 1) / 2, tw = (p.OW + 1) / 2, tiles = th * tw, msz = 16 * Cg * OCg;
+  const Conv2dParams q = winograd_padded(p);
+  const ShiftedGeometry sg = shifted_geometry(q, Cg);
+  // Deterministic sum over images: runs of consecutive images, each into its own M4, added in run order
+  // (as rung 3's weight gradient).
+  const int64_t items = p.N * G;
+  const Runs runs = guided_runs(items, team_size(items));
+  std::vector<std::vector<T>> partial(runs.count());
+  auto acc_of = [&](int64_t ng) {
+    const int64_t r = runs.of(ng);
+    if (ng == runs.start[r]) partial[r].assign(G * msz, T(0));
+    return partial[r].data() + ng % G * msz;
+  };
+  bool done = false;
+  if constexpr (std::is_same_v<T, float>) {
+    if (have_avx512()) {
+      const int64_t ldv = tiles + 16, vs = Cg * ldv + 16;               // V[xi][c][t]
+      const int64_t Wp2 = 2 * tw, blocks = (OCg + 31) / 32, ds = blocks * tiles * 32 + 16;  // D[xi][blk][t][32]
+      std::vector<int64_t> a_off(Cg);
+      for (int64_t c = 0; c < Cg; ++c) a_off[c] = c * ldv;
+      parallel_dynamic(runs.count(), [&](int, WorkQueue& run_queue) {
+        RunCursor queue(run_queue, runs);
+        Scratch<T> xpad(sg.plane + sg.slack), v(16 * vs), dpack(blocks * p.OH * Wp2 * 32), d(16 * ds);
+        // The next item is claimed one ahead: its image and gradient are prefetched while this one computes.
+        for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+          next = queue.next();
+          conv_detail::SpreadPrefetch prefetch(16);
+          if (next >= 0) {
+            prefetch.add(group_input(inp, next, p), Cg * p.H * p.W * int64_t(sizeof(T)));
+            prefetch.add(group_output(dout, next, p), OCg * P * int64_t(sizeof(T)));
+          }
+          T* acc = acc_of(ng);
+          pad_image(xpad.data(), group_input(inp, ng, p), q, Cg, sg);
+          conv_detail::winograd_input_avx512(v.data(), ldv, vs, xpad.data(), Cg, p.OH, p.OW, sg.Hp, sg.Wp);
+          conv_detail::pack_dout_t_avx512(dpack.data(), group_output(dout, ng, p), OCg, p.OH, p.OW, Wp2);
+          conv_detail::winograd_dout_avx512(d.data(), ds, dpack.data(), OCg, p.OH, p.OW, Wp2);
+          for (int64_t xi = 0; xi < 16; ++xi) {  // M4[xi] (Cg x OCg) += V[xi] (Cg x tiles) * D4[xi] (tiles x OCg)
+            prefetch.step();
+            gemm_rows_a(Cg, OCg, tiles, tiles, 0, v.data() + xi * vs, a_off.data(), d.data() + xi * ds,
+                        acc + xi * Cg * OCg, OCg, true, true);
+          }
+        }
+      });
+      done = true;
+    }
+  }
+  if (!done) {  // portable form: the same sums, tile by tile
+    parallel_dynamic(runs.count(), [&](int, WorkQueue& run_queue) {
+      RunCursor queue(run_queue, runs);
+      std::vector<T> xpad(sg.plane + sg.slack), V(16 * Cg), D(16 * OCg);  // V[xi][c], D[xi][oc] of one tile
+      for (int64_t ng; (ng = queue.next()) >= 0;) {
+        T* acc = acc_of(ng);
+        const T* dn = group_output(dout, ng, p);
+        pad_image(xpad.data(), group_input(inp, ng, p), q, Cg, sg);
+        for (int64_t t = 0; t < tiles; ++t) {
+          const int64_t ty = t / tw, tx = t % tw;
+          for (int64_t c = 0; c < Cg; ++c) {
+            T vt[16];
+            winograd_input_tile(vt, xpad.data() + c * sg.Hp * sg.Wp + 2 * ty * sg.Wp + 2 * tx, sg.Wp);
+            for (int64_t xi = 0; xi < 16; ++xi) V[xi * Cg + c] = vt[xi];
+          }
+          for (int64_t oc = 0; oc < OCg; ++oc) {  // D4 = G4 dt G4^T, dout outside the output read as 0
+            auto at = [&](int64_t a, int64_t b) {
+              const int64_t oh = 2 * ty + a, ow = 2 * tx + b;
+              return oh < p.OH && ow < p.OW ? dn[oc * P + oh * p.OW + ow] : T(0);
+            };
+            T e[4][2];
+            for (int64_t b = 0; b < 2; ++b) {
+              const T x0 = at(0, b), x1 = at(1, b);
+              e[0][b] = x0, e[1][b] = x0 + x1, e[2][b] = x0 - x1, e[3][b] = x1;
+            }
+            for (int64_t u = 0; u < 4; ++u) {
+              D[(u * 4 + 0) * OCg + oc] = e[u][0];
+              D[(u * 4 + 1) * OCg + oc] = e[u][0] + e[u][1];
+              D[(u * 4 + 2) * OCg + oc] = e[u][0] - e[u][1];
+              D[(u * 4 + 3) * OCg + oc] = e[u][1];
+            }
+          }
+          for (int64_t xi = 0; xi < 16; ++xi)
+            for (int64_t c = 0; c < Cg; ++c) {
+              const T vc = V[xi * Cg + c];
+              T* m = acc + (xi * Cg + c) * OCg;
+              for (int64_t oc = 0; oc < OCg; ++oc) m[oc] += vc * D[xi * OCg + oc];
+            }
+        }
+      }
+    });
+  }
+  T* total = partial[0].data();
+  parallel_for(G * msz, 4096, [&](int64_t b, int64_t e) {
+    for (size_t r = 1; r < partial.size(); ++r) {
+      const T* run = partial[r].data();
+      for (int64_t i = b; i < e; ++i) total[i] += run[i];
+    }
+  });
+  winograd_weight_output(dweight, total, p);
+  if (dbias) bias_grad(dbias, dout, p);
 }
 
 // The input gradient as the Winograd forward of the flipped kernel; rung 3 where that needs a negative
@@ -1248,7 +1401,8 @@ void backward_weight_zeros(T* dweight, T* dbias, const T* dout, const T* inp, co
   switch (kernel) {
     case 1: return conv2d_backward_weight_kernel1_naive(dweight, dbias, dout, inp, p);
     case 2: return conv2d_backward_weight_kernel2_im2col_gemm(dweight, dbias, dout, inp, p);
-    default: return conv2d_backward_weight_kernel3_fused_simd(dweight, dbias, dout, inp, p);  // 3 and 4
+    case 4: return conv2d_backward_weight_kernel4_winograd(dweight, dbias, dout, inp, p);
+    default: return conv2d_backward_weight_kernel3_fused_simd(dweight, dbias, dout, inp, p);
   }
 }
 
@@ -1288,15 +1442,18 @@ std::vector<LinearTap> linear_taps(int64_t n_in, int64_t scale, bool align_corne
 int conv2d_pick_kernel(const Conv2dParams& p, int direction, bool float32) {
   // Rung 3 was fastest or within noise on every shape measured (docs/conv.md), depthwise included (there
   // rung 1's scalar loops are 4-10x slower; rung 2 is within ~10% for forward / input gradient), except
-  // that Winograd (rung 4) beats it on 3x3 stride-1 forwards and input gradients in float32 with AVX-512:
-  // 1.3-2.1x with >= 32 channels on both sides at every size from 5x5 to 56x56, 1.1-1.6x with 16 from 10x10
-  // up, but 0.6-0.9x with 8 input channels or with 16 at 7x7 (benchmarks/bench_conv.py --sweep-winograd).
+  // that Winograd (rung 4) beats it on 3x3 stride-1 layers in float32 with AVX-512 when the channels fill its
+  // GEMMs (`bench_conv.py --sweep-winograd`, 1 thread, rung 3 time / rung 4 time):
+  //   forward and input gradient: 1.3-2.3x with >= 32 channels on both sides at every size from 5x5 to 56x56,
+  //     1.0-1.8x with 16 from 10x10 up, 0.5-0.9x with 8 input channels or with 16 at 7x7;
+  //   weight gradient (its GEMMs reduce over the tiles of one image, so small images are short GEMMs):
+  //     1.1-1.5x with >= 32 channels from 10x10 up, 0.8-0.9x at 5x5 and 7x7, ~1.0x with 16 channels.
   // Its float64 form is the portable one, slower than rung 3's AVX-512 micro-kernels.
-  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups;
-  const bool as_forward = direction == 0 || (direction == 1 && (p.mode != PaddingMode::zeros || input_grad_is_forward(p)));
-  const bool enough_channels = std::min(Cg, OCg) >= 32 || (std::min(Cg, OCg) >= 16 && p.OH * p.OW >= 100);
-  if (float32 && have_avx512() && as_forward && winograd_fits(p) && enough_channels) return 4;
-  return 3;
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, channels = std::min(Cg, OCg), positions = p.OH * p.OW;
+  if (!float32 || !have_avx512() || !winograd_fits(p)) return 3;
+  if (direction == 2) return channels >= 32 && positions >= 100 ? 4 : 3;
+  const bool as_forward = direction == 0 || p.mode != PaddingMode::zeros || input_grad_is_forward(p);
+  return as_forward && (channels >= 32 || (channels >= 16 && positions >= 100)) ? 4 : 3;
 }
 
 // ===================================================================================================

@@ -347,12 +347,30 @@ struct WinogradChunk {
   int64_t count() const { return rows * per_row; }
 };
 
+// The chunks of an image of th x tw tiles (padded row stride Wp), in tile order (chunk tiles ty*tw + tx0 + lane).
+template <class F>
+void for_each_winograd_chunk(int64_t th, int64_t tw, int64_t Wp, F&& f) {
+  if (tw <= 7) {  // two tile rows per chunk
+    for (int64_t ty = 0; ty < th; ty += 2) {
+      const int64_t rows = std::min<int64_t>(2, th - ty);
+      const int64_t pa = 2 * ty * Wp;
+      f(WinogradChunk{pa, rows == 2 ? pa + 2 * Wp : pa, ty, 0, rows, tw});
+    }
+  } else {  // up to 14 tiles of one tile row per chunk
+    for (int64_t ty = 0; ty < th; ++ty)
+      for (int64_t tx0 = 0; tx0 < tw; tx0 += 14) {
+        const int64_t pa = 2 * ty * Wp + 2 * tx0;
+        f(WinogradChunk{pa, pa + 16, ty, tx0, 1, std::min<int64_t>(14, tw - tx0)});
+      }
+  }
+}
+
 // V = B^T d B for every lane, d the 4x4 patch (Lavin & Gray 2016, F(2x2, 3x3)):
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-// v[(u*4 + w)*winograd_v_stride(Cg) + c*16 + lane], the layout the GEMM broadcasts from (the 16 tiles of one
-// (xi, c) in a row).
-inline void winograd_input_chunk(float* v, const float* xpad, int64_t plane, int64_t Wp, int64_t Cg,
-                                 const WinogradChunk& ch) {
+// v[(u*4 + w)*xi_stride + c*ldv + lane]: the 16 tiles of one (xi, c) in a row, the layout the GEMMs
+// broadcast from (the forward's ldv = 16: one chunk; the weight gradient's: all tiles of the image).
+inline void winograd_input_chunk(float* v, int64_t ldv, int64_t xi_stride, const float* xpad, int64_t plane,
+                                 int64_t Wp, int64_t Cg, const WinogradChunk& ch) {
   alignas(64) int32_t base[16];
   for (int l = 0; l < 16; ++l) {
     const int64_t r = l / ch.per_row, t = l % ch.per_row;
@@ -360,7 +378,6 @@ inline void winograd_input_chunk(float* v, const float* xpad, int64_t plane, int
   }
   __m512i idx[4];
   for (int j = 0; j < 4; ++j) idx[j] = _mm512_add_epi32(_mm512_load_si512(base), _mm512_set1_epi32(j));
-  const int64_t xi_stride = winograd_v_stride(Cg);
   for (int64_t c = 0; c < Cg; ++c) {
     const float* xc = xpad + c * plane;
     __m512 t[4][4];  // t = d B (patch rows transformed along the columns)
@@ -375,7 +392,7 @@ inline void winograd_input_chunk(float* v, const float* xpad, int64_t plane, int
       t[i][3] = _mm512_sub_ps(d1, d3);
     }
     // V[u][w] = (B^T t)[u][w], stored xi = u*4 + w apart by xi_stride
-    float* q = v + c * 16;
+    float* q = v + c * ldv;
 #pragma GCC unroll 4
     for (int w = 0; w < 4; ++w, q += xi_stride) _mm512_storeu_ps(q, _mm512_sub_ps(t[0][w], t[2][w]));
 #pragma GCC unroll 4
@@ -451,7 +468,7 @@ void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upa
   const int64_t blocks = (OCg + 31) / 32, usz = blocks * Cg * 32;  // one xi's packed U
   alignas(64) float stage[4][32][16];  // [output row in chunk][output column in chunk][16 channels]
   auto run_chunk = [&](const WinogradChunk& ch) {
-    winograd_input_chunk(vbuf, xpad, plane, Wp, Cg, ch);
+    winograd_input_chunk(vbuf, 16, winograd_v_stride(Cg), xpad, plane, Wp, Cg, ch);
     const int64_t R = ch.count();
     const auto gemm_tile = kWinogradGemmTiles[R - 1];
     for (int64_t blk = 0; blk < blocks; ++blk) {
@@ -508,19 +525,49 @@ void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upa
       }
     }
   };
-  if (tw <= 7) {  // two tile rows per chunk
-    for (int64_t ty = 0; ty < th; ty += 2) {
-      const int64_t rows = std::min<int64_t>(2, th - ty);
-      const int64_t pa = 2 * ty * Wp;
-      run_chunk({pa, rows == 2 ? pa + 2 * Wp : pa, ty, 0, rows, tw});
+  for_each_winograd_chunk(th, tw, Wp, run_chunk);
+}
+
+// The weight gradient's transformed input: v[xi*xi_stride + c*ldv + t] for the image's tiles t = ty*tw + tx
+// in order (each chunk's 16-lane rows stored at its first tile; the lanes past its tiles are overwritten by
+// the next chunk, or lie past the last tile).
+void winograd_input_avx512(float* v, int64_t ldv, int64_t xi_stride, const float* xpad, int64_t Cg, int64_t OH,
+                           int64_t OW, int64_t Hp, int64_t Wp) {
+  const int64_t th = (OH + 1) / 2, tw = (OW + 1) / 2;
+  for_each_winograd_chunk(th, tw, Wp, [&](const WinogradChunk& ch) {
+    winograd_input_chunk(v + ch.ty * tw + ch.tx0, ldv, xi_stride, xpad, Hp * Wp, Wp, Cg, ch);
+  });
+}
+
+// D4 = G4 dt G4^T for each 2x2 tile dt of dout, G4 = [1 0; 1 1; 1 -1; 0 1], from dout^T packed by
+// pack_dout_t_avx512 with row stride Wp2 = 2*ceil(OW/2) (rows past OH read as zeros). Stored as the B operand
+// of the per-xi GEMMs over tiles: d[xi*xi_stride + blk*T*32 + t*32 + j] for output channel blk*32 + j.
+void winograd_dout_avx512(float* d, int64_t xi_stride, const float* dpack, int64_t OCg, int64_t OH, int64_t OW,
+                          int64_t Wp2) {
+  const int64_t th = (OH + 1) / 2, tw = (OW + 1) / 2, T = th * tw, Q = OH * Wp2;
+  for (int64_t blk = 0; blk < (OCg + 31) / 32; ++blk)
+    for (int64_t ty = 0; ty < th; ++ty) {
+      const bool second_row = 2 * ty + 1 < OH;
+      for (int64_t tx = 0; tx < tw; ++tx)
+        for (int64_t h = 0; h < 2; ++h) {
+          const float* x = dpack + blk * Q * 32 + (2 * ty * Wp2 + 2 * tx) * 32 + h * 16;
+          const __m512 x00 = _mm512_loadu_ps(x), x01 = _mm512_loadu_ps(x + 32);
+          const __m512 x10 = second_row ? _mm512_loadu_ps(x + Wp2 * 32) : _mm512_setzero_ps();
+          const __m512 x11 = second_row ? _mm512_loadu_ps(x + Wp2 * 32 + 32) : _mm512_setzero_ps();
+          const __m512 e[4][2] = {{x00, x01},
+                                  {_mm512_add_ps(x00, x10), _mm512_add_ps(x01, x11)},
+                                  {_mm512_sub_ps(x00, x10), _mm512_sub_ps(x01, x11)},
+                                  {x10, x11}};  // G4 dt
+          float* o = d + blk * T * 32 + (ty * tw + tx) * 32 + h * 16;
+#pragma GCC unroll 4
+          for (int u = 0; u < 4; ++u) {  // (G4 dt) G4^T
+            _mm512_storeu_ps(o + (u * 4 + 0) * xi_stride, e[u][0]);
+            _mm512_storeu_ps(o + (u * 4 + 1) * xi_stride, _mm512_add_ps(e[u][0], e[u][1]));
+            _mm512_storeu_ps(o + (u * 4 + 2) * xi_stride, _mm512_sub_ps(e[u][0], e[u][1]));
+            _mm512_storeu_ps(o + (u * 4 + 3) * xi_stride, e[u][1]);
+          }
+        }
     }
-  } else {  // up to 14 tiles of one tile row per chunk
-    for (int64_t ty = 0; ty < th; ++ty)
-      for (int64_t tx0 = 0; tx0 < tw; tx0 += 14) {
-        const int64_t pa = 2 * ty * Wp + 2 * tx0;
-        run_chunk({pa, pa + 16, ty, tx0, 1, std::min<int64_t>(14, tw - tx0)});
-      }
-  }
 }
 
 // img (C,H,W) -> xpad (C,Hp,Wp): each padded row is built in vectors of L lanes, lane j holding

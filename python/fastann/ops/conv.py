@@ -10,8 +10,8 @@ with g the output channel's group, Cg = C/groups and xpad the input padded with 
 2 im2col + fastann's GEMM, 3 whole images per thread through AVX-512 micro-kernels that read the padded image's
 shifted rows in place — no im2col buffer for stride 1; 4 Winograd F(2x2, 3x3) for 3x3 kernels with stride 1
 and dilation 1, CPU only (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): 16
-multiplications per 2x2 outputs and channel pair instead of 36; its weight gradient is rung 3's; None: the
-fastest for the shape and dtype), see docs/conv.md. All rungs compute the same result up to float rounding.
+multiplications per 2x2 outputs and channel pair instead of 36, and F(3x3, 2x2) for the weight gradient; None:
+the fastest for the shape and dtype), see docs/conv.md. All rungs compute the same result up to float rounding.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@
 //                          multiplications per 2x2 outputs and channel pair instead of 36, as 16 GEMMs between
 //                          transformed weights and transformed 4x4 input patches. The input gradient is the
 //                          forward of the flipped kernel (rung 3 where that needs padding > 2); the weight
-//                          gradient is rung 3's.
+//                          gradient is F(3x3, 2x2), 16 GEMMs that reduce over the tiles of every image.
 //   kernel 0  auto         picks the fastest for the shape and dtype (see conv2d_pick_kernel in conv.cpp).
 //
 // Padding modes other than "zeros" ("reflect" mirrors without repeating the edge, "replicate" repeats it)
@@ -162,8 +162,8 @@ void conv_forward_rowtiles_avx512(float* out, const float* xpad, const int64_t* 
 // + bias (OCg) or nullptr. Scratch: vbuf (16*winograd_v_stride(Cg) floats), mbuf (16*kWinogradMStride floats).
 // `next` is stepped winograd_step_count(OCg, OH, OW) times.
 // The 16 transformed inputs (and products) of a chunk lie one 64-byte line more than a multiple of 4 KiB apart
-// (for Cg = 64, 16 at exactly 4 KiB: all in one L1 set, which has 12 ways; the padding cut the 14x14 input
-// gradient's transform time ~2x).
+// (for Cg = 64, 16 at exactly 4 KiB: all in one L1 set, which has 12 ways; the extra line took the CNN's
+// 14x14 input gradient from 4.2 to 3.4 ms at 1 thread).
 inline int64_t winograd_v_stride(int64_t Cg) { return Cg * 16 + 16; }
 constexpr int64_t kWinogradMStride = 16 * 32 + 16;
 inline int64_t winograd_step_count(int64_t OCg, int64_t OH, int64_t OW) {
@@ -174,6 +174,14 @@ inline int64_t winograd_step_count(int64_t OCg, int64_t OH, int64_t OW) {
 void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upack, int64_t Cg, int64_t OCg,
                                  int64_t OH, int64_t OW, int64_t Hp, int64_t Wp, const float* bias, float* vbuf,
                                  float* mbuf, SpreadPrefetch& next);
+// Kernel 4's weight gradient (float): the input transform V = B^T d B of all th*tw tiles of one image, stored
+// v[xi*xi_stride + c*ldv + t] (t = ty*tw + tx; ldv >= th*tw + 16), and D4 = G4 dt G4^T of dout's 2x2 tiles,
+// G4 = [1 0; 1 1; 1 -1; 0 1], from dout^T packed by pack_dout_t_avx512 with row stride Wp2 = 2*ceil(OW/2):
+// d[xi*xi_stride + blk*T*32 + t*32 + j] (the per-xi GEMMs' packed B, T = th*tw rows).
+void winograd_input_avx512(float* v, int64_t ldv, int64_t xi_stride, const float* xpad, int64_t Cg, int64_t OH,
+                           int64_t OW, int64_t Hp, int64_t Wp);
+void winograd_dout_avx512(float* d, int64_t xi_stride, const float* dpack, int64_t OCg, int64_t OH, int64_t OW,
+                          int64_t Wp2);
 // img (C,H,W) -> xpad (C,Hp,Wp): the image at (pad_top, pad_left), zeros around it. Full-width stores may
 // write up to one vector (64 bytes) past the last row: the caller leaves that much slack after xpad.
 void pad_image_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_t W, int64_t pad_top,
