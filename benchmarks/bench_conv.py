@@ -174,8 +174,9 @@ def fastann_fns(ops, shape, kernel):
 
 
 def sweep_winograd():
-    """Rung 3 time / rung 4 time (> 1: Winograd is faster) per direction for 3x3, stride 1, padding 1, float32, at 1 thread
-    in process CPU time, over (C, OC) and square image sizes, the batch sized to ~4M multiply-adds per tap."""
+    """Rung 3 time / rung 4 time (> 1: Winograd is faster) per direction for 3x3, stride 1, padding 1, float32,
+    at 1 thread in process CPU time, over (C, OC) and square image sizes, the batch sized to ~4M multiply-adds
+    per tap."""
     global CLOCK
     CLOCK = time.process_time
     import fastann

@@ -160,7 +160,8 @@ void bind_conv(py::module_& m) {
         const char* op = "conv2d_pick_kernel";
         check_shape4(input_shape, op, "input_shape");
         check_shape4(weight_shape, op, "weight_shape");
-        std::vector<py::ssize_t> in(input_shape.begin(), input_shape.end()), w(weight_shape.begin(), weight_shape.end());
+        std::vector<py::ssize_t> in(input_shape.begin(), input_shape.end());
+        std::vector<py::ssize_t> w(weight_shape.begin(), weight_shape.end());
         Conv2dParams p = make_params(op, in.data(), w.data(), sh, sw, pt, pb, pl, pr, dh, dw, groups, mode);
         FASTANN_CHECK(direction >= 0 && direction <= 2, op, ": direction must be 0, 1 or 2, got ", direction);
         FASTANN_CHECK(dtype == "float32" || dtype == "float64", op, ": dtype must be 'float32' or 'float64', got '",

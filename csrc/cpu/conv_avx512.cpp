@@ -496,7 +496,8 @@ void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upa
           const __m512* s[2] = {s0, s1};
 #pragma GCC unroll 2
           for (int a = 0; a < 2; ++a) {  // (A^T M) A, + bias
-            _mm512_store_ps(stage[r + a][col], _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]), bv));
+            _mm512_store_ps(stage[r + a][col],
+                            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]), bv));
             _mm512_store_ps(stage[r + a][col + 1],
                             _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[a][1], s[a][2]), s[a][3]), bv));
           }
@@ -510,7 +511,7 @@ void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upa
           for (int64_t j0 = 0; 2 * ch.tx0 + j0 < ow_end; j0 += 16) {
             __m512 v[16];
 #pragma GCC unroll 16
-            for (int j = 0; j < 16; ++j) v[j] = _mm512_load_ps(stage[rr][j0 + j]);  // j0 + j < 32: a chunk spans <= 28 columns
+            for (int j = 0; j < 16; ++j) v[j] = _mm512_load_ps(stage[rr][j0 + j]);  // j0 + j < 32 (<= 28 columns)
             transpose16x16(v);  // v[j] = channel c0 + j at 16 columns
             const int64_t ow0 = 2 * ch.tx0 + j0;
             const __mmask16 mk = lane_mask<F32>(ow_end - ow0);
