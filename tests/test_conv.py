@@ -152,6 +152,17 @@ def test_conv2d_winograd_threads_agree(rng):
         fastann.set_num_threads(before)
 
 
+def test_conv2d_winograd_is_cpu_only():
+    """kernel=4 with CuPy arrays is a ValueError before any CUDA call (the CUDA ladder has rungs 1-3); checked
+    here on the helper the ops share, so it runs without a GPU too (with one, the all-directions test passes
+    it CuPy arrays)."""
+    from fastann.ops.conv import _rung
+
+    assert _rung("conv2d", 4, np) == 4 and _rung("conv2d", None, object()) == 0
+    with pytest.raises(ValueError, match="CPU only"):
+        _rung("conv2d", 4, object())
+
+
 @pytest.mark.parametrize("level", ["avx2", "scalar"])
 def test_conv2d_without_avx512_matches_reference(level):
     """Rungs 3 and 4 without AVX-512 (forced with FASTANN_SIMD in a fresh process): the portable paths."""
