@@ -112,6 +112,7 @@ BOUNDARY = [
     (lambda m: m.conv2d_backward_weight(F(2, 2, 3, 3), None, F(1, 2, 3, 3), F(1, 2, 5, 5), *GEO, -1), ValueError,
      "kernel must be 0"),
     (lambda m: m.conv2d_pick_kernel([1, 2, 5, 5], [2, 2, 3, 3], *GEO, 3), ValueError, "direction must be"),
+    (lambda m: m.conv2d_pick_kernel([1, 2, 5, 5], [2, 2, 3, 3], *GEO, 0, "float16"), ValueError, "dtype must be"),
     # upsample2d
     (lambda m: m.upsample2d_forward(F(1, 2, 6, 6), F(1, 2, 3, 3), 2, 2, "bicubic", False), ValueError,
      "mode must be 'nearest' or 'bilinear'"),
@@ -213,6 +214,8 @@ def test_cuda_conv_pick_kernel_depthwise_and_dense():
     assert GPU.conv2d_pick_kernel([8, 32, 14, 14], [32, 1, 3, 3], 1, 1, 1, 1, 1, 1, 1, 1, 32, "zeros", 0) == 1
     for d in range(3):
         assert GPU.conv2d_pick_kernel([8, 32, 14, 14], [64, 32, 3, 3], 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", d) == 3
+        assert GPU.conv2d_pick_kernel([8, 32, 14, 14], [64, 32, 3, 3], 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", d,
+                                      "float64") == 3
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -217,16 +217,22 @@ void bind_conv(py::module_& m) {
       "conv2d_pick_kernel",
       [](std::vector<int64_t> input_shape, std::vector<int64_t> weight_shape, int64_t sh, int64_t sw, int64_t pt,
          int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw, int64_t groups, const std::string& mode,
-         int direction) {
+         int direction, const std::string& dtype) {
         const char* op = "conv2d_pick_kernel";
         check_shape4(input_shape, op, "input_shape");
         check_shape4(weight_shape, op, "weight_shape");
         Conv2dParams p = make_params(op, input_shape.data(), weight_shape.data(), sh, sw, pt, pb, pl, pr, dh, dw,
                                      groups, mode);
         FASTANN_CHECK(direction >= 0 && direction <= 2, op, ": direction must be 0, 1 or 2, got ", direction);
-        return cuda::conv2d_pick_kernel(p, direction);
+        FASTANN_CHECK(dtype == "float32" || dtype == "float64", op, ": dtype must be 'float32' or 'float64', got '",
+                      dtype, "'");
+        return cuda::conv2d_pick_kernel(p, direction);  // the CUDA rungs' choice does not depend on the dtype
       },
-      "The rung kernel=None runs on the GPU for this geometry (direction 0 forward, 1 input grad, 2 weight grad).");
+      py::arg("input_shape"), py::arg("weight_shape"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+      py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dilation_h"), py::arg("dilation_w"),
+      py::arg("groups"), py::arg("padding_mode"), py::arg("direction"), py::arg("dtype") = "float32",
+      "The rung kernel=None runs on the GPU for this geometry (direction 0 forward, 1 input grad, 2 weight grad) "
+      "and dtype.");
   m.def("upsample2d_forward", &upsample2d_forward_binding, py::arg("out"), py::arg("input"), py::arg("scale_h"),
         py::arg("scale_w"), py::arg("mode"), py::arg("align_corners"),
         "out (N,C,H*sh,W*sw) = upsample of input (N,C,H,W), nearest or bilinear, on the GPU.");

@@ -104,9 +104,9 @@ def conv2d_forward(out: typing.Any, input: typing.Any, weight: typing.Any, bias:
     kernel: 0 auto, 1 direct, 2 im2col + fastann GEMM, 3 implicit GEMM. Raises TypeError (not CuPy arrays,
     dtype), ValueError (shapes, channels, stride/dilation/padding/groups, contiguity, kernel).
     """
-def conv2d_pick_kernel(arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], arg1: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], arg2: typing.SupportsInt | typing.SupportsIndex, arg3: typing.SupportsInt | typing.SupportsIndex, arg4: typing.SupportsInt | typing.SupportsIndex, arg5: typing.SupportsInt | typing.SupportsIndex, arg6: typing.SupportsInt | typing.SupportsIndex, arg7: typing.SupportsInt | typing.SupportsIndex, arg8: typing.SupportsInt | typing.SupportsIndex, arg9: typing.SupportsInt | typing.SupportsIndex, arg10: typing.SupportsInt | typing.SupportsIndex, arg11: str, arg12: typing.SupportsInt | typing.SupportsIndex) -> int:
+def conv2d_pick_kernel(input_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], weight_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, padding_mode: str, direction: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'float32') -> int:
     """
-    The rung kernel=None runs on the GPU for this geometry (direction 0 forward, 1 input grad, 2 weight grad).
+    The rung kernel=None runs on the GPU for this geometry (direction 0 forward, 1 input grad, 2 weight grad) and dtype.
     """
 def cross_entropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, check_labels: bool = True) -> None:
     """
