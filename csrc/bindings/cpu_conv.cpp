@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include "binding_utils.hpp"
+#include "conv_args.hpp"
 #include "cpu_bindings.hpp"
 #include "fastann/cpu/conv.hpp"
 
@@ -50,10 +51,6 @@ void check_kernel(int kernel, const char* op) {
   FASTANN_CHECK(kernel >= 0 && kernel <= 4, op, ": kernel must be 0 (auto), 1, 2, 3 or 4, got ", kernel);
 }
 
-void check_shape4(const std::vector<int64_t>& s, const char* op, const char* name) {
-  FASTANN_CHECK(s.size() == 4, op, ": ", name, " must have 4 entries (N, C, H, W), got ", s.size());
-  for (int64_t v : s) FASTANN_CHECK(v > 0, op, ": ", name, " entries must be positive, got ", v);
-}
 
 }  // namespace
 
@@ -158,14 +155,10 @@ void bind_conv(py::module_& m) {
          int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw, int64_t groups, const std::string& mode,
          int direction, const std::string& dtype) {
         const char* op = "conv2d_pick_kernel";
-        check_shape4(input_shape, op, "input_shape");
-        check_shape4(weight_shape, op, "weight_shape");
+        bindings::check_pick_kernel_args(op, input_shape, weight_shape, direction, dtype);
         std::vector<py::ssize_t> in(input_shape.begin(), input_shape.end());
         std::vector<py::ssize_t> w(weight_shape.begin(), weight_shape.end());
         Conv2dParams p = make_params(op, in.data(), w.data(), sh, sw, pt, pb, pl, pr, dh, dw, groups, mode);
-        FASTANN_CHECK(direction >= 0 && direction <= 2, op, ": direction must be 0, 1 or 2, got ", direction);
-        FASTANN_CHECK(dtype == "float32" || dtype == "float64", op, ": dtype must be 'float32' or 'float64', got '",
-                      dtype, "'");
         return cpu::conv2d_pick_kernel(p, direction, dtype == "float32");
       },
       py::arg("input_shape"), py::arg("weight_shape"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "conv_args.hpp"
 #include "cuda_bindings.hpp"
 #include "cuda_utils.hpp"
 #include "fastann/cuda/conv.hpp"
@@ -52,10 +53,6 @@ void check_kernel(int kernel, const char* op) {
                 kernel);
 }
 
-void check_shape4(const std::vector<int64_t>& s, const char* op, const char* name) {
-  FASTANN_CHECK(s.size() == 4, op, ": ", name, " must have 4 entries (N, C, H, W), got ", s.size());
-  for (int64_t v : s) FASTANN_CHECK(v > 0, op, ": ", name, " entries must be positive, got ", v);
-}
 
 void conv2d_forward_binding(py::object out_, py::object input_, py::object weight_, py::object bias_, int64_t sh,
                             int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
@@ -219,13 +216,9 @@ void bind_conv(py::module_& m) {
          int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw, int64_t groups, const std::string& mode,
          int direction, const std::string& dtype) {
         const char* op = "conv2d_pick_kernel";
-        check_shape4(input_shape, op, "input_shape");
-        check_shape4(weight_shape, op, "weight_shape");
+        bindings::check_pick_kernel_args(op, input_shape, weight_shape, direction, dtype);
         Conv2dParams p = make_params(op, input_shape.data(), weight_shape.data(), sh, sw, pt, pb, pl, pr, dh, dw,
                                      groups, mode);
-        FASTANN_CHECK(direction >= 0 && direction <= 2, op, ": direction must be 0, 1 or 2, got ", direction);
-        FASTANN_CHECK(dtype == "float32" || dtype == "float64", op, ": dtype must be 'float32' or 'float64', got '",
-                      dtype, "'");
         return cuda::conv2d_pick_kernel(p, direction);  // the CUDA rungs' choice does not depend on the dtype
       },
       py::arg("input_shape"), py::arg("weight_shape"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
