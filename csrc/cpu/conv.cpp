@@ -1444,10 +1444,10 @@ int conv2d_pick_kernel(const Conv2dParams& p, int direction, bool float32) {
   // rung 1's scalar loops are 4-10x slower; rung 2 is within ~10% for forward / input gradient), except
   // that Winograd (rung 4) beats it on 3x3 stride-1 layers in float32 with AVX-512 when the channels fill its
   // GEMMs (`bench_conv.py --sweep-winograd`, 1 thread, rung 3 time / rung 4 time):
-  //   forward and input gradient: 1.3-2.3x with >= 32 channels on both sides at every size from 5x5 to 56x56,
-  //     1.0-1.8x with 16 from 10x10 up, 0.5-0.9x with 8 input channels or with 16 at 7x7;
+  //   forward and input gradient: 1.2-2.3x with >= 32 channels on both sides at every size from 5x5 to 56x56,
+  //     1.0-1.8x with 16 from 10x10 up, 0.8-1.5x with 16 at 5x5 and 7x7, 0.5-1.2x with 8 input channels;
   //   weight gradient (its GEMMs reduce over the tiles of one image, so small images are short GEMMs):
-  //     1.1-1.5x with >= 32 channels from 10x10 up, 0.8-0.9x at 5x5 and 7x7, ~1.0x with 16 channels.
+  //     1.1-1.5x with >= 32 channels from 10x10 up, 0.8-1.0x at 5x5 and 7x7, 0.9-1.05x with 16 channels.
   // Its float64 form is the portable one, slower than rung 3's AVX-512 micro-kernels.
   const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, channels = std::min(Cg, OCg), positions = p.OH * p.OW;
   if (!float32 || !have_avx512() || !winograd_fits(p)) return 3;
