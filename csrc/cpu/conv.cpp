@@ -1088,8 +1088,9 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
 // 16 multiplications per tile and channel pair instead of 36: 2.25x fewer. Summed over the input channels,
 // the 16 elementwise products become 16 independent GEMMs, one per point xi = (u, w) of the 4x4 transformed
 // domain: M[xi] (tiles x OCg) = V[xi] (tiles x Cg) * U[xi] (Cg x OCg), with U = G g G^T, V = B^T d B. The
-// transforms are additions only (and halvings in G), so they cost little next to the GEMMs; the price is a
-// somewhat larger float rounding error than the direct sum (the transformed values mix up to 4 inputs).
+// transforms are additions only (and halvings in G), so they cost little next to the GEMMs. Mixing up to 4
+// inputs before the product can cost precision; measured, the float32 error is the size of rung 3's (its
+// sums are shorter: Cg terms, not 9*Cg), see docs/conv.md.
 bool winograd_fits(const Conv2dParams& p) {
   return p.KH == 3 && p.KW == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1;
 }
@@ -1143,8 +1144,8 @@ Conv2dParams winograd_padded(const Conv2dParams& p) {
   return q;
 }
 
-// Requires winograd_fits(p). The padded image covers every tile's 4x4 patch: 2*ceil(OH/2) + 2 rows and
-// 2*ceil(OW/2) + 2 columns, one zero row (column) more than the padding asks for when OH (OW) is odd.
+// Requires winograd_fits(p). The padded image (winograd_padded) has 2*ceil(OH/2) + 2 rows and 2*ceil(OW/2) + 2
+// columns: one zero row (column) more than the padding asks for when OH (OW) is odd.
 template <class T>
 void conv2d_forward_kernel4_winograd(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, P = p.OH * p.OW;
