@@ -466,7 +466,7 @@ class WorkQueue {
 // items, a WorkQueue hands out whole runs, and each run is summed in item order into its own buffer; the
 // buffers are then added in run order. Which thread took which run does not matter (as it would with one
 // buffer per thread); only the cut does, and that depends on the item and thread counts alone.
-// The runs shrink as they go (OpenMP's "guided" schedule): each is 1/(2·threads) of the items left, so the
+// The runs shrink as they go (OpenMP's "guided" schedule): each is 1/threads of the items left, so the
 // first are long (few buffers to add up) and the last are single items (a thread that runs out of work
 // waits at most one item for the others).
 struct Runs {
@@ -525,6 +525,48 @@ void parallel_dynamic(int64_t n, Body&& body) {
   body(0, queue);
 #endif
 }
+
+// A deterministic sum over work items (see Runs), with one buffer of `size` elements per run.
+//   RunSums<T> sums(items, size);
+//   sums.parallel([&](RunCursor& items) { for (ng; (ng = items.next()) >= 0;) add item ng into sums.buffer(ng); });
+//   T* total = sums.total();
+// buffer(ng) is ng's run's buffer, zeroed when the run's first item asks for it (a run's items come in order,
+// on one thread); total() adds the runs into the first, in run order.
+template <class T>
+class RunSums {
+ public:
+  RunSums(int64_t items, int64_t size)
+      : runs_(guided_runs(items, team_size(items))), size_(size), partial_(runs_.count()) {}
+
+  // body(cursor) runs on each thread of the team; the cursor hands it whole runs.
+  template <class Body>
+  void parallel(Body&& body) {
+    parallel_dynamic(runs_.count(), [&](int, WorkQueue& run_queue) {
+      RunCursor items(run_queue, runs_);
+      body(items);
+    });
+  }
+  T* buffer(int64_t item) {
+    const int64_t r = runs_.of(item);
+    if (item == runs_.start[r]) partial_[r].assign(size_, T(0));
+    return partial_[r].data();
+  }
+  T* total() {
+    T* first = partial_[0].data();
+    parallel_for(size_, 4096, [&](int64_t b, int64_t e) {  // contiguous, vectorized
+      for (size_t r = 1; r < partial_.size(); ++r) {
+        const T* run = partial_[r].data();
+        for (int64_t i = b; i < e; ++i) first[i] += run[i];
+      }
+    });
+    return first;
+  }
+
+ private:
+  const Runs runs_;
+  const int64_t size_;
+  std::vector<std::vector<T>> partial_;
+};
 
 // Row-major C (M x N) = op(A) * op(B) (+ C when accumulate) with fastann's own GEMM (csrc/cpu/gemm.cpp,
 // kernel 0 = its fastest rung, threaded): the im2col rung is "unfold, then call the GEMM".
@@ -987,19 +1029,11 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
                                                const Conv2dParams& p) {
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
-  const int64_t items = p.N * G;
-  const Runs runs = guided_runs(items, team_size(items));
-  std::vector<std::vector<T>> partial(runs.count());
+  RunSums<T> sums(p.N * G, G * K * OCg);
   const bool stride1 = p.stride_h == 1 && p.stride_w == 1;
   const ShiftedGeometry sg = shifted_geometry(p, Cg);
-  parallel_dynamic(runs.count(), [&](int t, WorkQueue& run_queue) {
-    RunCursor queue(run_queue, runs);
-    // dW^T of item ng's group, in its run's buffer (zeroed when the run starts: its items come in order).
-    auto acc = [&](int64_t ng) {
-      const int64_t r = runs.of(ng);
-      if (ng == runs.start[r]) partial[r].assign(G * K * OCg, T(0));
-      return partial[r].data() + ng % G * K * OCg;
-    };
+  sums.parallel([&](RunCursor& queue) {
+    auto acc = [&](int64_t ng) { return sums.buffer(ng) + ng % G * K * OCg; };  // dW^T of ng's group
     // The general form for one (image, group): im2col straight into packed A, dout^T packed as B.
     Scratch<T> cpack, dpack;
     auto general = [&](int64_t ng) {
@@ -1058,15 +1092,8 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
     }
     for (int64_t ng; (ng = queue.next()) >= 0;) general(ng);
   });
-  // Add the runs' dW^T into the first, in run order (contiguous, vectorized), then transpose back to
-  // (OC, Cg*KH*KW).
-  T* total = partial[0].data();
-  parallel_for(G * K * OCg, 4096, [&](int64_t b, int64_t e) {
-    for (size_t r = 1; r < partial.size(); ++r) {
-      const T* run = partial[r].data();
-      for (int64_t i = b; i < e; ++i) total[i] += run[i];
-    }
-  });
+  // The runs' dW^T added in run order, then transposed back to (OC, Cg*KH*KW).
+  const T* total = sums.total();
   parallel_for(p.OC, 8, [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       const int64_t g = o / OCg, oc = o % OCg;
@@ -1273,16 +1300,9 @@ void conv2d_backward_weight_kernel4_winograd(T* dweight, T* dbias, const T* dout
   const int64_t th = (p.OH + 1) / 2, tw = (p.OW + 1) / 2, tiles = th * tw, msz = 16 * Cg * OCg;
   const Conv2dParams q = winograd_padded(p);
   const ShiftedGeometry sg = shifted_geometry(q, Cg);
-  // Deterministic sum over images: runs of consecutive images, each into its own M4, added in run order
-  // (as rung 3's weight gradient).
-  const int64_t items = p.N * G;
-  const Runs runs = guided_runs(items, team_size(items));
-  std::vector<std::vector<T>> partial(runs.count());
-  auto acc_of = [&](int64_t ng) {
-    const int64_t r = runs.of(ng);
-    if (ng == runs.start[r]) partial[r].assign(G * msz, T(0));
-    return partial[r].data() + ng % G * msz;
-  };
+  // Deterministic sum over images, as rung 3's weight gradient: M4 of item ng's group in its run's buffer.
+  RunSums<T> sums(p.N * G, G * msz);
+  auto acc_of = [&](int64_t ng) { return sums.buffer(ng) + ng % G * msz; };
   bool done = false;
   if constexpr (std::is_same_v<T, float>) {
     if (have_avx512()) {
@@ -1290,8 +1310,7 @@ void conv2d_backward_weight_kernel4_winograd(T* dweight, T* dbias, const T* dout
       const int64_t Wp2 = 2 * tw, blocks = (OCg + 31) / 32, ds = blocks * tiles * 32 + 16;  // D[xi][blk][t][32]
       std::vector<int64_t> a_off(Cg);
       for (int64_t c = 0; c < Cg; ++c) a_off[c] = c * ldv;
-      parallel_dynamic(runs.count(), [&](int, WorkQueue& run_queue) {
-        RunCursor queue(run_queue, runs);
+      sums.parallel([&](RunCursor& queue) {
         Scratch<T> xpad(sg.plane + sg.slack), v(16 * vs), dpack(blocks * p.OH * Wp2 * 32), d(16 * ds);
         // The next item is claimed one ahead: its image and gradient are prefetched while this one computes.
         for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
@@ -1317,8 +1336,7 @@ void conv2d_backward_weight_kernel4_winograd(T* dweight, T* dbias, const T* dout
     }
   }
   if (!done) {  // portable form: the same sums, tile by tile
-    parallel_dynamic(runs.count(), [&](int, WorkQueue& run_queue) {
-      RunCursor queue(run_queue, runs);
+    sums.parallel([&](RunCursor& queue) {
       std::vector<T> xpad(sg.plane + sg.slack), V(16 * Cg), D(16 * OCg);  // V[xi][c], D[xi][oc] of one tile
       for (int64_t ng; (ng = queue.next()) >= 0;) {
         T* acc = acc_of(ng);
@@ -1358,14 +1376,7 @@ void conv2d_backward_weight_kernel4_winograd(T* dweight, T* dbias, const T* dout
       }
     });
   }
-  T* total = partial[0].data();
-  parallel_for(G * msz, 4096, [&](int64_t b, int64_t e) {
-    for (size_t r = 1; r < partial.size(); ++r) {
-      const T* run = partial[r].data();
-      for (int64_t i = b; i < e; ++i) total[i] += run[i];
-    }
-  });
-  winograd_weight_output(dweight, total, p);
+  winograd_weight_output(dweight, sums.total(), p);
   if (dbias) bias_grad(dbias, dout, p);
 }
 
