@@ -759,6 +759,16 @@ T* group_output(T* y, int64_t ng, const Conv2dParams& p) {
   return y + ng * (p.OC / p.groups) * p.OH * p.OW;
 }
 
+// Asks `prefetch` for work item ng's input channels in x (N,C,H,W) and output channels in y (N,OC,OH,OW): the
+// next item's, while this one computes (its output too, so that its first stores find their lines cached).
+// Nothing when ng < 0 (no next item).
+template <class T>
+void prefetch_item(conv_detail::SpreadPrefetch& prefetch, const T* x, const T* y, int64_t ng, const Conv2dParams& p) {
+  if (ng < 0) return;
+  prefetch.add(group_input(x, ng, p), p.C / p.groups * p.H * p.W * int64_t(sizeof(T)));
+  prefetch.add(group_output(y, ng, p), p.OC / p.groups * p.OH * p.OW * int64_t(sizeof(T)));
+}
+
 // ---- kernel 2: im2col + GEMM, one image at a time -------------------------------------------------
 // inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
 template <class T>
@@ -854,10 +864,7 @@ void conv2d_forward_kernel3_stride1(T* out, const T* inp, const T* weight, const
           const int64_t g = ng % G;
           pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
           conv_detail::SpreadPrefetch prefetch(conv_detail::rowtile_count(OCg, p.OH, p.OW));
-          if (next >= 0) {  // its input, and its output (whose first stores then find their lines cached)
-            prefetch.add(group_input(inp, next, p), Cg * p.H * p.W * int64_t(sizeof(T)));
-            prefetch.add(group_output(out, next, p), OCg * P * int64_t(sizeof(T)));
-          }
+          prefetch_item(prefetch, inp, out, next, p);
           conv_detail::conv_forward_rowtiles_avx512(group_output(out, ng, p), xpad.data(), sg.off.data(),
                                                     wt.data() + g * wsz, K, OCg, p.OH, p.OW, sg.Wp,
                                                     bias ? bias + g * OCg : nullptr, prefetch);
@@ -1071,10 +1078,7 @@ void conv2d_backward_weight_kernel3_fused_simd(T* dweight, T* dbias, const T* do
       for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
         next = queue.next();
         conv_detail::SpreadPrefetch prefetch((K + MR - 1) / MR * ((OCg + NR<T> - 1) / NR<T>));
-        if (next >= 0) {
-          prefetch.add(group_input(inp, next, p), Cg * p.H * p.W * int64_t(sizeof(T)));
-          prefetch.add(group_output(dout, next, p), OCg * P * int64_t(sizeof(T)));
-        }
+        prefetch_item(prefetch, inp, dout, next, p);
         pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
         const T* dn = group_output(dout, ng, p);
         bool packed = false;
@@ -1195,10 +1199,7 @@ void conv2d_forward_kernel4_winograd(T* out, const T* inp, const T* weight, cons
           const int64_t g = ng % G;
           pad_image(xpad.data(), group_input(inp, ng, p), q, Cg, sg);
           conv_detail::SpreadPrefetch prefetch(conv_detail::winograd_step_count(OCg, p.OH, p.OW));
-          if (next >= 0) {
-            prefetch.add(group_input(inp, next, p), Cg * p.H * p.W * int64_t(sizeof(T)));
-            prefetch.add(group_output(out, next, p), OCg * P * int64_t(sizeof(T)));
-          }
+          prefetch_item(prefetch, inp, out, next, p);
           conv_detail::winograd_f23_forward_avx512(group_output(out, ng, p), xpad.data(), upack.data() + g * 16 * usz,
                                                    Cg, OCg, p.OH, p.OW, sg.Hp, sg.Wp, bias ? bias + g * OCg : nullptr,
                                                    vbuf.data(), mbuf.data(), prefetch);
@@ -1316,10 +1317,7 @@ void conv2d_backward_weight_kernel4_winograd(T* dweight, T* dbias, const T* dout
         for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
           next = queue.next();
           conv_detail::SpreadPrefetch prefetch(16);
-          if (next >= 0) {
-            prefetch.add(group_input(inp, next, p), Cg * p.H * p.W * int64_t(sizeof(T)));
-            prefetch.add(group_output(dout, next, p), OCg * P * int64_t(sizeof(T)));
-          }
+          prefetch_item(prefetch, inp, dout, next, p);
           T* acc = acc_of(ng);
           pad_image(xpad.data(), group_input(inp, ng, p), q, Cg, sg);
           conv_detail::winograd_input_avx512(v.data(), ldv, vs, xpad.data(), Cg, p.OH, p.OW, sg.Hp, sg.Wp);
