@@ -15,101 +15,62 @@
 #include <type_traits>
 
 #include "fastann/cpu/conv.hpp"
+#include "simd_avx512.hpp"
 
 namespace fastann::cpu::conv_detail {
 
 namespace {
 
-struct F32 {
-  using T = float;
-  using V = __m512;
-  using M = __mmask16;
-  static constexpr int L = 16;
-  static V zero() { return _mm512_setzero_ps(); }
-  static V bcast(const T* p) { return _mm512_set1_ps(*p); }
-  static V load(const T* p) { return _mm512_loadu_ps(p); }
-  static V loadm(M m, const T* p) { return _mm512_maskz_loadu_ps(m, p); }
-  static V maskz_mov(M m, V v) { return _mm512_maskz_mov_ps(m, v); }
-  static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
-  static void storem(T* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  static T hsum(V v) { return _mm512_reduce_add_ps(v); }
-  static V compress(M m, V v) { return _mm512_maskz_compress_ps(m, v); }
-};
-
-struct F64 {
-  using T = double;
-  using V = __m512d;
-  using M = __mmask8;
-  static constexpr int L = 8;
-  static V zero() { return _mm512_setzero_pd(); }
-  static V bcast(const T* p) { return _mm512_set1_pd(*p); }
-  static V load(const T* p) { return _mm512_loadu_pd(p); }
-  static V loadm(M m, const T* p) { return _mm512_maskz_loadu_pd(m, p); }
-  static V maskz_mov(M m, V v) { return _mm512_maskz_mov_pd(m, v); }
-  static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
-  static void storem(T* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-  static V add(V a, V b) { return _mm512_add_pd(a, b); }
-  static T hsum(V v) { return _mm512_reduce_add_pd(v); }
-  static V compress(M m, V v) { return _mm512_maskz_compress_pd(m, v); }
-};
-
-template <class S>
-inline typename S::M lane_mask(int64_t n) {  // the first n lanes (n clamped to [0, L])
-  if (n <= 0) return 0;
-  if (n >= S::L) return static_cast<typename S::M>(~0u);
-  return static_cast<typename S::M>((1u << n) - 1);
-}
+using F32 = simd::Avx512<float>;
+using F64 = simd::Avx512<double>;
 
 template <class S>
 inline void microkernel(int64_t K, const typename S::T* a, const typename S::T* b, int64_t ldb,
                         typename S::T* c, int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
-  using V = typename S::V;
+  using V = typename S::reg;
   V acc[MR][2];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::zero();
 
-  if (nr == 2 * S::L) {  // full tile: plain loads
+  if (nr == 2 * S::W) {  // full tile: plain loads
     for (int64_t k = 0; k < K; ++k) {
-      const V b0 = S::load(b + k * ldb);
-      const V b1 = S::load(b + k * ldb + S::L);
+      const V b0 = S::loadu(b + k * ldb);
+      const V b1 = S::loadu(b + k * ldb + S::W);
       const typename S::T* ak = a + k * MR;
 #pragma GCC unroll 12
       for (int i = 0; i < MR; ++i) {
-        const V ai = S::bcast(ak + i);
-        acc[i][0] = S::fma(ai, b0, acc[i][0]);
-        acc[i][1] = S::fma(ai, b1, acc[i][1]);
+        const V ai = S::set1(ak[i]);
+        acc[i][0] = S::fmadd(ai, b0, acc[i][0]);
+        acc[i][1] = S::fmadd(ai, b1, acc[i][1]);
       }
     }
   } else {  // right edge: masked loads read only the nr valid columns
-    const auto m0 = lane_mask<S>(nr), m1 = lane_mask<S>(nr - S::L);
+    const auto m0 = S::tail(nr), m1 = S::tail(nr - S::W);
     for (int64_t k = 0; k < K; ++k) {
-      const V b0 = S::loadm(m0, b + k * ldb);
-      const V b1 = S::loadm(m1, b + k * ldb + S::L);
+      const V b0 = S::maskz_loadu(m0, b + k * ldb);
+      const V b1 = S::maskz_loadu(m1, b + k * ldb + S::W);
       const typename S::T* ak = a + k * MR;
 #pragma GCC unroll 12
       for (int i = 0; i < MR; ++i) {
-        const V ai = S::bcast(ak + i);
-        acc[i][0] = S::fma(ai, b0, acc[i][0]);
-        acc[i][1] = S::fma(ai, b1, acc[i][1]);
+        const V ai = S::set1(ak[i]);
+        acc[i][0] = S::fmadd(ai, b0, acc[i][0]);
+        acc[i][1] = S::fmadd(ai, b1, acc[i][1]);
       }
     }
   }
 
-  const auto m0 = lane_mask<S>(nr), m1 = lane_mask<S>(nr - S::L);
+  const auto m0 = S::tail(nr), m1 = S::tail(nr - S::W);
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) {
     if (i >= mr) break;
     typename S::T* ci = c + i * ldc;
     V v0 = acc[i][0], v1 = acc[i][1];
     if (accumulate) {
-      v0 = S::add(v0, S::loadm(m0, ci));
-      v1 = S::add(v1, S::loadm(m1, ci + S::L));
+      v0 = S::add(v0, S::maskz_loadu(m0, ci));
+      v1 = S::add(v1, S::maskz_loadu(m1, ci + S::W));
     }
-    S::storem(ci, m0, v0);
-    S::storem(ci + S::L, m1, v1);
+    S::mask_storeu(ci, m0, v0);
+    S::mask_storeu(ci + S::W, m1, v1);
   }
 }
 
@@ -122,7 +83,7 @@ template <class S>
 inline void microkernel_rows(int64_t K, int64_t run_len, int64_t a_run_stride, const typename S::T* a_base,
                              const int64_t* a_off, const typename S::T* b, int64_t ldb, typename S::T* c,
                              int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
-  using V = typename S::V;
+  using V = typename S::reg;
   using T = typename S::T;
   const T* rows[MR];
 #pragma GCC unroll 12
@@ -130,7 +91,7 @@ inline void microkernel_rows(int64_t K, int64_t run_len, int64_t a_run_stride, c
   V acc[MR][2];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::zero();
-  const auto m0 = lane_mask<S>(nr), m1 = lane_mask<S>(nr - S::L);
+  const auto m0 = S::tail(nr), m1 = S::tail(nr - S::W);
   // A full tile loads B whole rather than through a mask on every k (2-3% faster on the 14x14 weight
   // gradient in a same-process A/B on Zen 5, about the size of code-layout effects: a small, not a sure, win).
   auto k_loop = [&](auto full) {
@@ -138,19 +99,19 @@ inline void microkernel_rows(int64_t K, int64_t run_len, int64_t a_run_stride, c
     for (int64_t r0 = 0; r0 < K; r0 += run_len, a_shift += a_run_stride) {
       const T* bk = b + r0 * ldb;
       for (int64_t t = 0; t < run_len; ++t, bk += ldb) {
-        const V b0 = full ? S::load(bk) : S::loadm(m0, bk);
-        const V b1 = full ? S::load(bk + S::L) : S::loadm(m1, bk + S::L);
+        const V b0 = full ? S::loadu(bk) : S::maskz_loadu(m0, bk);
+        const V b1 = full ? S::loadu(bk + S::W) : S::maskz_loadu(m1, bk + S::W);
         const int64_t ka = a_shift + t;
 #pragma GCC unroll 12
         for (int i = 0; i < MR; ++i) {
-          const V ai = S::bcast(rows[i] + ka);
-          acc[i][0] = S::fma(ai, b0, acc[i][0]);
-          acc[i][1] = S::fma(ai, b1, acc[i][1]);
+          const V ai = S::set1(rows[i][ka]);
+          acc[i][0] = S::fmadd(ai, b0, acc[i][0]);
+          acc[i][1] = S::fmadd(ai, b1, acc[i][1]);
         }
       }
     }
   };
-  if (nr == 2 * S::L)
+  if (nr == 2 * S::W)
     k_loop(std::true_type{});
   else
     k_loop(std::false_type{});
@@ -160,11 +121,11 @@ inline void microkernel_rows(int64_t K, int64_t run_len, int64_t a_run_stride, c
     T* ci = c + i * ldc;
     V v0 = acc[i][0], v1 = acc[i][1];
     if (accumulate) {
-      v0 = S::add(v0, S::loadm(m0, ci));
-      v1 = S::add(v1, S::loadm(m1, ci + S::L));
+      v0 = S::add(v0, S::maskz_loadu(m0, ci));
+      v1 = S::add(v1, S::maskz_loadu(m1, ci + S::W));
     }
-    S::storem(ci, m0, v0);
-    S::storem(ci + S::L, m1, v1);
+    S::mask_storeu(ci, m0, v0);
+    S::mask_storeu(ci + S::W, m1, v1);
   }
 }
 
@@ -173,25 +134,25 @@ template <int R, class S>
 inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S::T* b_base, const int64_t* b_off,
                              typename S::T* c, int64_t ldc, int64_t room, int64_t mr, uint64_t valid,
                              const typename S::T* bias) {
-  using V = typename S::V;
+  using V = typename S::reg;
   using T = typename S::T;
   V acc[R][2];
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = S::zero();
   for (int64_t k = 0; k < K; ++k) {
     const T* bk = b_base + b_off[k];
-    const V b0 = S::load(bk);
-    const V b1 = S::load(bk + S::L);
+    const V b0 = S::loadu(bk);
+    const V b1 = S::loadu(bk + S::W);
     const T* ak = a + k * R;
 #pragma GCC unroll 12
     for (int i = 0; i < R; ++i) {
-      const V ai = S::bcast(ak + i);
-      acc[i][0] = S::fma(ai, b0, acc[i][0]);
-      acc[i][1] = S::fma(ai, b1, acc[i][1]);
+      const V ai = S::set1(ak[i]);
+      acc[i][0] = S::fmadd(ai, b0, acc[i][0]);
+      acc[i][1] = S::fmadd(ai, b1, acc[i][1]);
     }
   }
-  const auto m0 = static_cast<typename S::M>(valid & ((uint64_t(1) << S::L) - 1));
-  const auto m1 = static_cast<typename S::M>((valid >> S::L) & ((uint64_t(1) << S::L) - 1));
+  const auto m0 = static_cast<typename S::mask>(valid & ((uint64_t(1) << S::W) - 1));
+  const auto m1 = static_cast<typename S::mask>((valid >> S::W) & ((uint64_t(1) << S::W) - 1));
   const int64_t n0 = __builtin_popcountll(static_cast<uint64_t>(m0));
   const int64_t n1 = __builtin_popcountll(static_cast<uint64_t>(m1));
   // The valid columns are packed to the front of a register (vcompressps to a register: a memory
@@ -199,17 +160,17 @@ inline void microkernel_boff(int64_t K, const typename S::T* a, const typename S
   // then stored whole where the row has room for a full vector (the lanes past the valid ones land on
   // positions the next tiles write), masked only at the row's end.
   auto put = [&](typename S::T* p, int64_t left, int64_t n, V v) {
-    if (left >= S::L)
-      S::store(p, v);
+    if (left >= S::W)
+      S::storeu(p, v);
     else
-      S::storem(p, lane_mask<S>(n), v);
+      S::mask_storeu(p, S::tail(n), v);
   };
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) {
     if (i >= mr) break;
-    const V bv = bias ? S::bcast(bias + i) : S::zero();
-    put(c + i * ldc, room, n0, S::compress(m0, S::add(acc[i][0], bv)));
-    put(c + i * ldc + n0, room - n0, n1, S::compress(m1, S::add(acc[i][1], bv)));
+    const V bv = bias ? S::set1(bias[i]) : S::zero();
+    put(c + i * ldc, room, n0, S::maskz_compress(m0, S::add(acc[i][0], bv)));
+    put(c + i * ldc + n0, room - n0, n1, S::maskz_compress(m1, S::add(acc[i][1], bv)));
   }
 }
 
@@ -222,7 +183,7 @@ template <class S>
 inline void dw_dot(typename S::T* dw, int64_t ld_oc, int64_t ld_k, const typename S::T* dout,
                    const typename S::T* xpad, const int64_t* off, int64_t OCg, int64_t K, int64_t OH, int64_t OW,
                    int64_t Wp) {
-  using V = typename S::V;
+  using V = typename S::reg;
   using T = typename S::T;
   constexpr int MO = 8, MK = 3;
   const int64_t P = OH * OW;
@@ -242,17 +203,17 @@ inline void dw_dot(typename S::T* dw, int64_t ld_oc, int64_t ld_k, const typenam
         acc[i][2] = S::zero();
       }
       for (int64_t oh = 0; oh < OH; ++oh)
-        for (int64_t ow0 = 0; ow0 < OW; ow0 += S::L) {
-          const auto m = lane_mask<S>(OW - ow0);
-          const V x0 = S::loadm(m, xrow[0] + oh * Wp + ow0);
-          const V x1 = S::loadm(m, xrow[1] + oh * Wp + ow0);
-          const V x2 = S::loadm(m, xrow[2] + oh * Wp + ow0);
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += S::W) {
+          const auto m = S::tail(OW - ow0);
+          const V x0 = S::maskz_loadu(m, xrow[0] + oh * Wp + ow0);
+          const V x1 = S::maskz_loadu(m, xrow[1] + oh * Wp + ow0);
+          const V x2 = S::maskz_loadu(m, xrow[2] + oh * Wp + ow0);
 #pragma GCC unroll 8
           for (int i = 0; i < MO; ++i) {
-            const V d = S::loadm(m, drow[i] + oh * OW + ow0);
-            acc[i][0] = S::fma(d, x0, acc[i][0]);
-            acc[i][1] = S::fma(d, x1, acc[i][1]);
-            acc[i][2] = S::fma(d, x2, acc[i][2]);
+            const V d = S::maskz_loadu(m, drow[i] + oh * OW + ow0);
+            acc[i][0] = S::fmadd(d, x0, acc[i][0]);
+            acc[i][1] = S::fmadd(d, x1, acc[i][1]);
+            acc[i][2] = S::fmadd(d, x2, acc[i][2]);
           }
         }
       // constant indices only (unrolled, guarded), so the accumulators stay in registers in the loop above
@@ -315,7 +276,7 @@ inline void microkernel_rowtile_f32(int64_t K, const float* a_base, const int64_
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
   }
-  const __mmask16 m = lane_mask<F32>(mr);
+  const __mmask16 m = F32::tail(mr);
 #pragma GCC unroll 2
   for (int h = 0; h < 2; ++h) {
     __m512 r[16];
@@ -481,7 +442,7 @@ void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upa
       for (int64_t h = 0; h < 2; ++h) {
         const int64_t c0 = blk * 32 + h * 16;
         if (c0 >= OCg) break;
-        const __m512 bv = bias ? _mm512_maskz_loadu_ps(lane_mask<F32>(OCg - c0), bias + c0) : _mm512_setzero_ps();
+        const __m512 bv = bias ? _mm512_maskz_loadu_ps(F32::tail(OCg - c0), bias + c0) : _mm512_setzero_ps();
         for (int64_t l = 0; l < R; ++l) {
           __m512 m[16];
 #pragma GCC unroll 16
@@ -514,7 +475,7 @@ void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upa
             for (int j = 0; j < 16; ++j) v[j] = _mm512_load_ps(stage[rr][j0 + j]);  // j0 + j < 32 (<= 28 columns)
             transpose16x16(v);  // v[j] = channel c0 + j at 16 columns
             const int64_t ow0 = 2 * ch.tx0 + j0;
-            const __mmask16 mk = lane_mask<F32>(ow_end - ow0);
+            const __mmask16 mk = F32::tail(ow_end - ow0);
             float* o = out + c0 * P + oh * OW + ow0;
 #pragma GCC unroll 16
             for (int j = 0; j < 16; ++j) {
@@ -582,28 +543,28 @@ template <class S>
 inline void pad_image_simd(typename S::T* xpad, const typename S::T* img, int64_t C, int64_t H, int64_t W,
                            int64_t pad_top, int64_t pad_left, int64_t Hp, int64_t Wp) {
   using T = typename S::T;
-  const int64_t chunks = (Wp + S::L - 1) / S::L;
+  const int64_t chunks = (Wp + S::W - 1) / S::W;
   auto image_lanes = [&](int64_t v) {  // lanes of vector v that hold image columns
-    const int64_t lo = pad_left - v * S::L, hi = pad_left + W - v * S::L;
-    return static_cast<typename S::M>(lane_mask<S>(hi) & ~lane_mask<S>(lo));
+    const int64_t lo = pad_left - v * S::W, hi = pad_left + W - v * S::W;
+    return static_cast<typename S::mask>(S::tail(hi) & ~S::tail(lo));
   };
-  const typename S::V zero = S::zero();
+  const typename S::reg zero = S::zero();
   const T* img_end = img + C * H * W;
   for (int64_t c = 0; c < C; ++c)
     for (int64_t r = 0; r < Hp; ++r) {
       T* dst = xpad + (c * Hp + r) * Wp;
       const int64_t i = r - pad_top;
       if (i < 0 || i >= H) {
-        for (int64_t v = 0; v < chunks; ++v) S::store(dst + v * S::L, zero);
+        for (int64_t v = 0; v < chunks; ++v) S::storeu(dst + v * S::W, zero);
         continue;
       }
       const T* src = img + (c * H + i) * W - pad_left;  // lane 0 of the padded row (may be before img)
       for (int64_t v = 0; v < chunks; ++v) {
-        const T* p = src + v * S::L;
+        const T* p = src + v * S::W;
         const auto lanes = image_lanes(v);
-        const typename S::V row = p >= img && p + S::L <= img_end ? S::maskz_mov(lanes, S::load(p))
-                                                                  : S::loadm(lanes, p);
-        S::store(dst + v * S::L, row);
+        const typename S::reg row = p >= img && p + S::W <= img_end ? S::maskz_mov(lanes, S::loadu(p))
+                                                                  : S::maskz_loadu(lanes, p);
+        S::storeu(dst + v * S::W, row);
       }
     }
 }
@@ -622,7 +583,7 @@ void pack_dout_t_avx512(float* bpack, const float* dout, int64_t OCg, int64_t OH
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
           const int64_t cnt = std::min<int64_t>(16, OW - ow0);
-          const __mmask16 m = lane_mask<F32>(cnt);
+          const __mmask16 m = F32::tail(cnt);
           __m512 r[16];
 #pragma GCC unroll 16
           for (int i = 0; i < 16; ++i)

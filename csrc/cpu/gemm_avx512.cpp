@@ -11,43 +11,12 @@
 #include <time.h>
 
 #include "gemm_packed.hpp"
+#include "simd_avx512.hpp"
 
 namespace fastann::cpu::avx512 {
 namespace {
 
-// ---- helpers: one vector type per element type ----------------------------------------------------
-template <class T> struct Vec;
-template <> struct Vec<float> {
-  using reg = __m512;
-  using mask = __mmask16;
-  static constexpr int W = 16;
-  static reg zero() { return _mm512_setzero_ps(); }
-  static reg set1(float x) { return _mm512_set1_ps(x); }
-  static reg load(const float* p) { return _mm512_load_ps(p); }
-  static reg maskz_loadu(mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
-  static void mask_storeu(float* p, mask m, reg v) { _mm512_mask_storeu_ps(p, m, v); }
-  static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
-  static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
-  static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
-  // MAXPS returns its second operand when either is NaN: max(0, x) keeps a NaN x (relu propagates NaN).
-  static reg relu(reg x) { return _mm512_max_ps(_mm512_setzero_ps(), x); }
-  static mask tail(int n) { return n >= W ? mask(0xFFFF) : n <= 0 ? mask(0) : mask((1u << n) - 1); }
-};
-template <> struct Vec<double> {
-  using reg = __m512d;
-  using mask = __mmask8;
-  static constexpr int W = 8;
-  static reg zero() { return _mm512_setzero_pd(); }
-  static reg set1(double x) { return _mm512_set1_pd(x); }
-  static reg load(const double* p) { return _mm512_load_pd(p); }
-  static reg maskz_loadu(mask m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
-  static void mask_storeu(double* p, mask m, reg v) { _mm512_mask_storeu_pd(p, m, v); }
-  static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
-  static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
-  static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
-  static reg relu(reg x) { return _mm512_max_pd(_mm512_setzero_pd(), x); }
-  static mask tail(int n) { return n >= W ? mask(0xFF) : n <= 0 ? mask(0) : mask((1u << n) - 1); }
-};
+template <class T> using Vec = simd::Avx512<T>;
 
 // CPU time of the calling thread: unlike wall time it does not count the time another process holds the
 // core, so the peak probe stays right on a shared machine.
