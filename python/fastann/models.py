@@ -45,7 +45,7 @@ from . import metrics as metrics_module
 from . import ops
 from . import optimizers as optimizers_module
 from ._checks import is_cupy
-from .layers import InputLayer, Layer
+from .layers import Activation, BatchNormalization, InputLayer, Layer, MaxPooling2D
 
 __all__ = ["Sequential"]
 
@@ -64,9 +64,6 @@ class _FusedBatchNormReLU:
     @staticmethod
     def match(layers, i):
         """The fused stage starting at ``layers[i]``, or None when the layers there do not fuse."""
-        from ._conv_layers import BatchNormalization, MaxPooling2D  # noqa: PLC0415
-        from .layers import Activation  # noqa: PLC0415
-
         bn = layers[i]
         if not (isinstance(bn, BatchNormalization) and bn.trainable and bn.built and len(bn.input_shape) == 3
                 and i + 1 < len(layers)):
@@ -74,11 +71,8 @@ class _FusedBatchNormReLU:
         act = layers[i + 1]
         if not (type(act) is Activation and act.activation == "relu" and not act.activation_params):
             return None
-        c, h, w = bn.input_shape
         pool = layers[i + 2] if i + 2 < len(layers) else None
-        pooled = (isinstance(pool, MaxPooling2D) and pool.pool_size == (2, 2) and pool.strides == (2, 2)
-                  and h >= 2 and w >= 2 and pool._explicit is None and tuple(pool._pad) == (0, 0)
-                  and (not pool._ceil or (h % 2 == 0 and w % 2 == 0)))
+        pooled = isinstance(pool, MaxPooling2D) and pool.is_2x2_stride_2
         return _FusedBatchNormReLU(bn, pooled, 3 if pooled else 2)
 
     def forward(self, x, training=False):
