@@ -20,6 +20,12 @@ class Activation(Layer):
         self.activation_params = params
         self._x = self._y = None
 
+    @property
+    def is_plain_relu(self) -> bool:
+        """True for ``Activation("relu")`` with no extra keywords: max(x, 0) elementwise. ``Sequential``
+        asks it to fuse the layer into ``ops.batch_norm_relu``."""
+        return self.activation == "relu" and not self.activation_params
+
     def forward(self, x, training=False):
         if self.activation is None:
             return x
