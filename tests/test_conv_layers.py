@@ -276,6 +276,35 @@ def test_max_pooling_propagates_nan(rng):
     assert np.isnan(y[0, 1, 1, 1]) and np.isfinite(np.delete(y.ravel(), 7)).all()
 
 
+@pytest.mark.parametrize("shape,kw,expected", [
+    ((3, 8, 6), {}, True),                                  # the default: pool 2, strides 2, "valid"
+    ((3, 7, 5), {}, True),                                  # "valid" on odd sizes: last row/column left out
+    ((8, 6), {}, True),                                     # (H, W): one channel
+    ((3, 8, 6), dict(padding="same"), True),                # even sizes: the same windows as "valid"
+    ((3, 7, 6), dict(padding="same"), False),               # odd H: "same" pads a row
+    ((3, 8, 6), dict(pool_size=3, strides=2), False),
+    ((3, 8, 6), dict(pool_size=2, strides=1), False),
+    ((3, 8, 6), dict(pool_size=(2, 1), strides=2), False),
+])
+def test_max_pooling_is_2x2_stride_2(rng, shape, kw, expected):
+    """The public question Sequential's fusion asks: True exactly when the output is the max over rows 2i, 2i+1
+    and columns 2j, 2j+1 of the unpadded input."""
+    layer = layers.MaxPooling2D(**kw)
+    assert layer.is_2x2_stride_2 is False  # not built: the input size decides
+    x = rng.standard_normal((2,) + shape)
+    built(layer, x)
+    assert layer.is_2x2_stride_2 is expected
+    h, w = shape[-2] // 2, shape[-1] // 2
+    windows = x[..., :2 * h, :2 * w].reshape(x.shape[:-2] + (h, 2, w, 2)).max(axis=(-3, -1))
+    y = layer(x)
+    assert (y.shape == windows.shape and np.array_equal(y, windows)) is expected
+
+
+def test_activation_is_plain_relu():
+    assert layers.Activation("relu").is_plain_relu and layers.Activation("ReLU").is_plain_relu
+    assert not any(layers.Activation(a).is_plain_relu for a in ("relu6", "leaky_relu", "tanh", None))
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_global_average_pooling(xp, rng, dtype, keepdims):

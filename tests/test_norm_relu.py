@@ -300,7 +300,7 @@ def test_sequential_fusion_matches_separate_layers(rng, dtype):
         m = _cnn(3, fuse, dtype=dtype)
         hist = m.fit(x, y, batch_size=16, epochs=2, verbose=0)
         kinds = [type(s).__name__ for _, s in m._stages]
-        assert (kinds.count("_FusedBatchNormReLU") == 2) == fuse, kinds
+        assert (kinds.count("FusedBatchNormReLU") == 2) == fuse, kinds
         runs.append((hist.history["loss"], m.get_weights(), m.predict(x), m.evaluate(x, y, verbose=0)))
     (l1, w1, p1, e1), (l2, w2, p2, e2) = runs
     tol = 1e-4 if dtype == np.float32 else 1e-10
@@ -313,11 +313,11 @@ def test_sequential_fusion_matches_separate_layers(rng, dtype):
 
 def test_sequential_fusion_only_where_it_applies():
     m = _cnn(0, True, pool_padding="same")  # even 10x12: "same" is the same windows, still fused
-    assert [type(s).__name__ for _, s in m._stages].count("_FusedBatchNormReLU") == 2
+    assert [type(s).__name__ for _, s in m._stages].count("FusedBatchNormReLU") == 2
     m = fastann.Sequential([layers.Input((2, 5, 5)), layers.BatchNormalization(), layers.Activation("relu"),
                             layers.MaxPooling2D(2, padding="same"), layers.Flatten(), layers.Dense(2)])
     stages = [s for _, s in m._stages]
-    assert type(stages[1]).__name__ == "_FusedBatchNormReLU" and not stages[1].pooled  # odd 5x5 "same": no pool
+    assert type(stages[1]).__name__ == "FusedBatchNormReLU" and not stages[1].pooled  # odd 5x5 "same": no pool
     m = fastann.Sequential([layers.Input((2, 4, 4)), layers.BatchNormalization(), layers.Activation("tanh"),
                             layers.Flatten(), layers.Dense(2)])
-    assert not any(type(s).__name__ == "_FusedBatchNormReLU" for _, s in m._stages)
+    assert not any(type(s).__name__ == "FusedBatchNormReLU" for _, s in m._stages)

@@ -7,13 +7,6 @@
 """
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version as _version
-
-try:
-    __version__ = _version("fastann")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.1.0"
-
 import os as _os
 
 # OpenMP (libgomp) reads its settings once, when the runtime is loaded with fastann._cpu, so defaults must
@@ -24,6 +17,7 @@ import os as _os
 if "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
+from ._version import __version__  # noqa: E402
 from . import cuda, ops, reference  # noqa: E402
 from ._backend import CudaError  # noqa: E402
 from ._info import build_info, get_num_threads, set_num_threads  # noqa: E402

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import _backend, cuda
+from ._version import __version__
 
 
 def build_info() -> dict:
@@ -15,8 +16,6 @@ def build_info() -> dict:
     page-faulting; FASTANN_MALLOC_TUNING=0 or the user's own MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_
     turn it off).
     """
-    from . import __version__
-
     info = dict(_backend.cpu.compile_info())
     info["version"] = __version__
     info["simd"] = _backend.cpu.simd_level()

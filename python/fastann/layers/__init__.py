@@ -1,0 +1,31 @@
+"""Layers with Keras names and arguments (``keras.layers``), each with an explicit forward and backward.
+
+One module per family, as Keras lays them out; each family module imports only ``base`` (the ``Layer``
+class and the helpers they share), never another family:
+
+    base            Layer, InputLayer, Input, ACTIVATIONS, shared activation and image helpers
+    core            Dense
+    activation      Activation
+    regularization  Dropout
+    reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D
+    convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
+    pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
+    normalization   BatchNormalization
+
+``fastann.layers.X`` names every public layer. How a layer works (lazy build, forward/backward, devices) and
+the image layout (NCHW, or (N, H, W) as one channel) are described in ``fastann.layers.base``.
+"""
+from __future__ import annotations
+
+from .activation import Activation
+from .base import ACTIVATIONS, Input, InputLayer, Layer
+from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
+from .core import Dense
+from .normalization import BatchNormalization
+from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+from .regularization import Dropout
+from .reshaping import Flatten, Reshape, UpSampling2D, ZeroPadding2D
+
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
+           "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
+           "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D"]

@@ -1,0 +1,306 @@
+"""What every layer family shares: the ``Layer`` base class, ``InputLayer``/``Input``, and helpers.
+
+There is no autograd: a layer's ``forward(x, training)`` calls ``fastann.ops`` and keeps what its backward
+needs (only when ``training``); ``backward(grad_output)`` calls the matching ``ops.*_backward``, stores the
+parameter gradients in ``layer.grads`` (same keys as ``layer.params``) and returns the gradient with respect
+to its input (None when ``need_input_grad`` is False: the model turns it off for the first layers, whose
+input gradient nobody uses; the first Dense then skips a whole GEMM).
+
+Layers build lazily: the first input fixes the per-sample input shape (``x.shape[1:]``), the dtype (float32,
+or float64 for gradient checks) and the array module ``layer.xp`` (NumPy, or CuPy for the CUDA backend); all
+parameter arrays are created through that module, so a layer never mixes devices. Subclasses override
+``_build(input_shape, rng)`` (create parameters with ``add_weight``), ``compute_output_shape``, ``forward``
+and ``backward``; that is all a new layer needs to plug into ``Sequential``.
+
+Helpers for the families (each family module imports only this one of the layers modules):
+
+* activations: ``ACTIVATIONS``, ``check_activation``, ``activation_forward``, ``activation_backward``
+  (Dense, Activation and the convolutions apply the same named activations);
+* images: ``image_shape``, ``as_nchw``, ``like_input``, ``padding_arg``, ``same_pads``.
+
+Image layout (differs from Keras' default channels_last): images are **NCHW**, channels first, like PyTorch.
+Input images may come as (N, C, H, W) or as (N, H, W): a 2-D per-sample shape (H, W) is read as ONE channel,
+i.e. as (N, 1, H, W) (a view, no copy), so ``Conv2D(32, 3)`` takes Fashion-MNIST's (N, 28, 28) images as they
+are. Layers that change the channel count (the convolutions, global pooling) return (N, C_out, ...); layers
+that keep the channels (pooling, upsampling, zero padding, batch normalization) keep the input's rank, so an
+(N, H, W) input gives an (N, H', W') output. Gradients come back in the input's shape.
+
+Padding names follow Keras: ``"valid"`` (none) and ``"same"`` (output ceil(H / stride); the total padding is
+split with the smaller half first, as TensorFlow does); Conv2D also takes an int or a pair (symmetric).
+"""
+from __future__ import annotations
+
+import itertools
+import numbers
+from collections import defaultdict
+
+import numpy as np
+
+from .. import _device, initializers, ops
+from .._checks import is_cupy, nonneg_int, pair
+
+__all__ = ["Layer", "Input", "InputLayer", "ACTIVATIONS", "check_activation", "activation_forward",
+           "activation_backward", "image_shape", "as_nchw", "like_input", "padding_arg", "same_pads"]
+
+#: Activation names a Dense, Activation or convolution layer accepts (the ops' names plus Keras aliases).
+#: "linear" and None mean identity; "softmax"/"log_softmax" act over the last axis.
+ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh", "softplus",
+               "softsign", "relu6", "silu", "swish", "hard_silu", "hard_swish", "gelu", "mish", "exponential",
+               "softmax", "log_softmax")
+
+_name_counters: dict = defaultdict(itertools.count)
+
+
+def _auto_name(prefix: str) -> str:
+    i = next(_name_counters[prefix])
+    return prefix if i == 0 else f"{prefix}_{i}"
+
+
+def _array_module(x):
+    if is_cupy(x):
+        import cupy  # noqa: PLC0415
+
+        return cupy
+    return np
+
+
+def check_activation(owner: str, activation):
+    """``activation`` (None or a name of ACTIVATIONS, any case) as the op name, None for identity.
+    TypeError for a non-string, ValueError for an unknown name; ``owner`` (the layer) leads the message."""
+    if activation is None:
+        return None
+    if not isinstance(activation, str):
+        raise TypeError(f"{owner}: activation must be a name (one of {', '.join(ACTIVATIONS)}) or None, "
+                        f"got {activation!r}")
+    name = activation.lower()
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{owner}: unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
+    return None if name == "linear" else name
+
+
+def activation_forward(name, params, z):
+    """Activation ``name`` (from check_activation, not None) of z; softmax/log_softmax over the last axis;
+    ``params``: the op's keywords (e.g. negative_slope)."""
+    if name == "softmax":
+        return ops.softmax(z, dim=-1)
+    if name == "log_softmax":
+        return ops.log_softmax(z, dim=-1)
+    return ops.activation(name, z, **params)
+
+
+def activation_backward(name, params, grad_output, z, y):
+    """Gradient through an activation: softmax/log_softmax use their output y, the others their input z."""
+    if name == "softmax":
+        return ops.softmax_backward(grad_output, y, dim=-1)
+    if name == "log_softmax":
+        return ops.log_softmax_backward(grad_output, y, dim=-1)
+    return ops.activation_backward(name, grad_output, z, **params)
+
+
+# ---- image helpers (NCHW, or (N, H, W) as one channel; see the module docstring) --------------------------
+def image_shape(name: str, input_shape) -> tuple:
+    """Per-sample shape -> (C, H, W): (H, W) is one channel; anything else than 2-D/3-D is a ValueError."""
+    input_shape = tuple(input_shape)
+    if len(input_shape) == 2:
+        return (1,) + input_shape
+    if len(input_shape) == 3:
+        return input_shape
+    raise ValueError(f"{name}: expects images (N, C, H, W) or (N, H, W) (one channel), got per-sample shape "
+                     f"{input_shape}")
+
+
+def as_nchw(x):
+    """(N, H, W) -> (N, 1, H, W) view; (N, C, H, W) unchanged."""
+    return x.reshape(x.shape[0], 1, x.shape[1], x.shape[2]) if x.ndim == 3 else x
+
+
+def like_input(g, input_ndim):
+    """A (N, C, H, W) gradient or output back to the rank of a 3-D (N, H, W) input (C is 1 there)."""
+    return g.reshape(g.shape[0], g.shape[2], g.shape[3]) if input_ndim == 3 else g
+
+
+def padding_arg(name: str, padding, allow_int: bool):
+    """Keras padding: "valid"/"same" (any case) or, where allowed, an int or pair (symmetric)."""
+    if isinstance(padding, str):
+        p = padding.lower()
+        if p in ("valid", "same"):
+            return p
+        raise ValueError(f"{name}: padding must be 'valid' or 'same'{' or an int/pair' if allow_int else ''}, "
+                         f"got {padding!r}")
+    if not allow_int:
+        raise ValueError(f"{name}: padding must be 'valid' or 'same', got {padding!r}")
+    return pair(name, "padding", padding, check=nonneg_int)
+
+
+def same_pads(n: int, k: int, s: int) -> tuple[int, int]:
+    """TensorFlow's "same" padding along one axis: output ceil(n/s); the smaller half goes first."""
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
+
+
+class Layer:
+    """Base class of all layers.
+
+    Attributes:
+        params: dict name -> parameter array (empty for layers without parameters).
+        grads: dict name -> gradient of the last backward, for the trainable parameters.
+        non_trainable: names in params that are state, not trained (saved with the weights).
+        need_input_grad: compute and return the input gradient in backward (the model sets it).
+        input_shape / output_shape: per-sample shapes (no batch axis), known once built.
+        xp, dtype: array module and float dtype of the parameters, fixed by build.
+    A layer without a ``name`` gets Keras' default: the class's ``_PREFIX`` (the snake-case class name when
+    None), then ``_1``, ``_2``, ... for later layers of the same prefix.
+    """
+
+    _PREFIX = None  # default-name prefix; None: from the class name (Dense -> "dense")
+
+    def __init__(self, name=None, trainable=True, input_shape=None):
+        self.name = name or _auto_name(self._PREFIX or _snake(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.built = False
+        self.params: dict = {}
+        self.grads: dict = {}
+        self.non_trainable: set = set()  # names in params the optimizer must not touch
+        self.need_input_grad = True
+        self.xp = np
+        self.dtype = np.dtype(np.float32)
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.output_shape = None
+
+    # -- building -----------------------------------------------------------------------------------
+    def build(self, input_shape, dtype=np.float32, xp=np, rng=None) -> None:
+        """Create the parameters for per-sample ``input_shape``. ``rng``: numpy Generator for the
+        initializers (a fresh unseeded one when None)."""
+        input_shape = tuple(int(s) for s in input_shape)
+        if self.input_shape is not None and not isinstance(self, InputLayer) and input_shape != self.input_shape:
+            raise ValueError(f"{self.name}: declared input_shape {self.input_shape} but got inputs of "
+                             f"per-sample shape {input_shape}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise TypeError(f"{self.name}: layers compute in float32 or float64, got dtype {dtype}")
+        self.input_shape, self.dtype, self.xp = input_shape, dtype, xp
+        self._build(input_shape, rng if rng is not None else np.random.default_rng())
+        self.output_shape = tuple(self.compute_output_shape(input_shape))
+        self.built = True
+
+    def _build(self, input_shape, rng) -> None:
+        """Create parameters (override in layers that have some)."""
+
+    def add_weight(self, name, shape, initializer, rng, trainable=True):
+        """Create parameter ``name`` of ``shape`` with ``initializer`` (name or Initializer), on self.xp.
+
+        ``trainable=False`` makes a state array that is saved and restored with the weights but never
+        updated by the optimizer (e.g. BatchNormalization's moving mean and variance)."""
+        init = initializers.get(initializer)
+        value = init(shape, self.dtype, rng)
+        arr = self.xp.asarray(value) if self.xp is not np else np.ascontiguousarray(value)
+        self.params[name] = arr
+        if not trainable:
+            self.non_trainable.add(name)
+        return arr
+
+    @property
+    def trainable_names(self) -> list:
+        """Names of the parameters the optimizer updates (none when the layer is frozen)."""
+        if not self.trainable:
+            return []
+        return [k for k in self.params if k not in self.non_trainable]
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        return tuple(input_shape)
+
+    # -- device -------------------------------------------------------------------------------------
+    def to(self, device):
+        """Move the layer to ``device`` ("cpu", "cuda", "cuda:N") and return it.
+
+        Every array the layer holds moves: parameters, gradients, non-trainable state (BatchNormalization's
+        moving statistics), and cached arrays (saved activations, AveragePooling2D's padding scale). The
+        copies are exact. A layer not built yet just records the array module; its parameters are then
+        created on the device (initialized on the host from the same seeded generator, so the same seed
+        gives the same weights on every device). Raises ValueError for an unknown device string and
+        RuntimeError (saying why) when CUDA is asked for but not usable."""
+        xp, _, index = _device.resolve(f"{self.name}.to", device)
+        with _device.context(index, xp):
+            self._move_to(xp)
+        return self
+
+    def _move_to(self, xp) -> None:
+        """Move every array attribute to ``xp`` (numpy or cupy); see :meth:`to`."""
+        for k, v in list(vars(self).items()):
+            if k != "xp":
+                setattr(self, k, _device.move(v, xp))
+        self.xp = xp
+
+    # -- running ------------------------------------------------------------------------------------
+    def __call__(self, x, training=False):
+        """Build on the first call, check the per-sample shape, run forward."""
+        if not self.built:
+            self.build(x.shape[1:], x.dtype, _array_module(x))
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"{self.name}: expected inputs of shape (N, {', '.join(map(str, self.input_shape))})"
+                             f", got {tuple(x.shape)}")
+        return self.forward(x, training)
+
+    def forward(self, x, training=False):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, grad_output):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- parameters ---------------------------------------------------------------------------------
+    def count_params(self) -> int:
+        return int(sum(int(np.prod(p.shape)) for p in self.params.values()))
+
+    def get_weights(self) -> list:
+        """Copies of the parameters as NumPy arrays, in ``params`` order (kernel, bias for Dense)."""
+        return [np.array(p.get() if is_cupy(p) else p) for p in self.params.values()]
+
+    def set_weights(self, weights) -> None:
+        """Copy ``weights`` (a list in ``params`` order) into the parameters, in place.
+        ValueError on a wrong count or shape."""
+        weights = list(weights)
+        if len(weights) != len(self.params):
+            raise ValueError(f"{self.name}: set_weights got {len(weights)} arrays, the layer has "
+                             f"{len(self.params)} ({', '.join(self.params)})")
+        for (k, p), w in zip(self.params.items(), weights):
+            w = _device.move(w if hasattr(w, "shape") else np.asarray(w), self.xp)  # NumPy or CuPy in
+            if w.shape != p.shape:
+                raise ValueError(f"{self.name}: weight {k!r} has shape {p.shape}, got {w.shape}")
+            p[...] = self.xp.asarray(w, dtype=p.dtype)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} output_shape={self.output_shape}>"
+
+
+def _snake(name: str) -> str:
+    out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    return out.replace("_layer", "")
+
+
+class InputLayer(Layer):
+    """Declares the per-sample input shape (no batch axis), so a model builds before it sees data:
+    ``Sequential([Input((784,)), Dense(10)])``. Its forward and backward pass the arrays through."""
+
+    _PREFIX = "input"
+
+    def __init__(self, shape, name=None):
+        if isinstance(shape, numbers.Integral):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or not shape or any(
+                isinstance(s, bool) or not isinstance(s, numbers.Integral) or s <= 0 for s in shape):
+            raise ValueError(f"Input: shape must be a non-empty tuple of positive ints (no batch axis), "
+                             f"got {shape!r}")
+        super().__init__(name, input_shape=tuple(int(s) for s in shape))
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, grad_output):
+        return grad_output if self.need_input_grad else None
+
+
+def Input(shape, name=None) -> InputLayer:  # noqa: N802 - Keras spelling
+    """``keras.Input``: an InputLayer fixing the per-sample shape (e.g. (784,) or (1, 28, 28)); the dtype
+    is the model's (``Sequential(dtype=...)``)."""
+    return InputLayer(shape, name=name)

@@ -1,0 +1,95 @@
+"""Core layers (``keras.layers`` core): Dense.
+
+Shapes: N is the batch. Dense takes (N, in_features) and gives (N, units); its kernel is stored as PyTorch
+does, (units, in_features), so ``ops.linear`` computes y = x·Wᵀ + b without a transpose.
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import initializers, ops
+from .base import Layer, activation_backward, activation_forward, check_activation
+
+__all__ = ["Dense"]
+
+
+class Dense(Layer):
+    """Fully connected layer: y = activation(x·Wᵀ + b) (``ops.linear``).
+
+    Args:
+        units: output features (positive int).
+        activation: None/"linear", or a name from ACTIVATIONS. "relu" runs fused in the GEMM epilogue of
+            ``ops.linear`` (and its mask in ``ops.linear_backward``); others run as a separate op.
+        use_bias: add the bias b (units,).
+        kernel_initializer, bias_initializer: names or Initializers (defaults glorot_uniform, zeros).
+    Shapes: x (N, in_features) float32/float64 -> y (N, units); kernel (units, in_features); bias (units,).
+    Raises ValueError for inputs that are not 2-D (use Flatten first) and bad arguments.
+    """
+
+    _FUSED = (None, "relu")  # activations ops.linear applies in its epilogue
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", name=None, input_shape=None, **activation_params):
+        super().__init__(name, input_shape=input_shape)
+        if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = check_activation("Dense", activation)
+        self.activation_params = activation_params
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self._x = self._z = self._y = None
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) != 1:
+            raise ValueError(f"{self.name}: Dense takes inputs of shape (N, features), got per-sample shape "
+                             f"{input_shape}; put a Flatten layer before it")
+        self.add_weight("kernel", (self.units, input_shape[0]), self.kernel_initializer, rng)
+        if self.use_bias:
+            self.add_weight("bias", (self.units,), self.bias_initializer, rng)
+
+    def compute_output_shape(self, input_shape):
+        return (self.units,)
+
+    def _linear(self, x, fused_activation):
+        return ops.linear(x, self.params["kernel"], self.params.get("bias"), activation=fused_activation)
+
+    def forward(self, x, training=False):
+        act = self.activation
+        if act in self._FUSED:
+            y = self._linear(x, act)
+            z = None
+        else:
+            z = self._linear(x, None)
+            y = activation_forward(act, self.activation_params, z)
+        if training:
+            self._x, self._z, self._y = x, z, y
+        return y
+
+    def forward_logits(self, x, training=False):
+        """forward without a final softmax (the model fuses softmax into the loss); x -> x·Wᵀ + b."""
+        z = self._linear(x, None)
+        if training:
+            self._x, self._z, self._y = x, z, None
+        return z
+
+    def backward(self, grad_output):
+        act = self.activation
+        if act not in self._FUSED:
+            grad_output = activation_backward(act, self.activation_params, grad_output, self._z, self._y)
+            act = None
+        return self._linear_backward(grad_output, act)
+
+    def backward_logits(self, grad_logits):
+        """backward from d loss / d logits (the fused softmax + loss gradient)."""
+        return self._linear_backward(grad_logits, None)
+
+    def _linear_backward(self, g, fused_activation):
+        dx, dw, db = ops.linear_backward(
+            g, self._x, self.params["kernel"], output=self._y if fused_activation else None,
+            activation=fused_activation, need_input_grad=self.need_input_grad, need_bias_grad=self.use_bias)
+        self.grads["kernel"] = dw
+        if self.use_bias:
+            self.grads["bias"] = db
+        return dx

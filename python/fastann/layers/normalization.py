@@ -1,0 +1,102 @@
+"""Normalization layers: BatchNormalization (``ops.batch_norm``)."""
+from __future__ import annotations
+
+import numbers
+
+from .. import initializers, ops
+from .base import Layer, as_nchw
+
+__all__ = ["BatchNormalization"]
+
+
+class BatchNormalization(Layer):
+    """Batch normalization over the channel axis 1 (Ioffe & Szegedy 2015; ``ops.batch_norm``).
+
+    y = gamma * (x - mean) / sqrt(var + epsilon) + beta, per channel. In training (``fit``) mean and var are
+    the batch's (over N, H, W) and the moving statistics are updated:
+    ``moving = momentum * moving + (1 - momentum) * batch_stat`` (Keras' momentum; PyTorch's momentum is
+    1 - this), the variance with the unbiased batch estimate as PyTorch does. In inference (``evaluate``,
+    ``predict``, or a layer with ``trainable=False``, as Keras 2+) the moving statistics are used.
+
+    Args:
+        axis: the channel axis; only 1 (NCHW, or (N, C) features) is supported.
+        momentum (0.99), epsilon (1e-3): Keras defaults.
+        center, scale: learn beta / gamma (else they are 0 / 1 and not created).
+        beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer.
+    Shapes: x (N, C), (N, C, H, W) or (N, H, W) (one channel), float32/float64; gamma, beta, moving_mean,
+        moving_variance (C,). Trainable: gamma, beta; non-trainable: moving_mean, moving_variance (in
+        get_weights/set_weights and the model's parameter count, in that order, like Keras).
+    Raises ValueError for bad arguments, or a training batch with a single value per channel.
+    """
+
+    _PREFIX = "batch_normalization"
+
+    def __init__(self, axis=1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 name=None, trainable=True, input_shape=None):
+        super().__init__(name, trainable=trainable, input_shape=input_shape)
+        if axis not in (1,):
+            raise ValueError(f"BatchNormalization: fastann is channels-first (NCHW); axis must be 1, got {axis!r}")
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
+            raise ValueError(f"BatchNormalization: epsilon must be > 0, got {epsilon!r}")
+        self.axis, self.momentum, self.epsilon = 1, float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self._saved = self._frozen_scale = None
+        self.initializers = {k: initializers.get(v) for k, v in (
+            ("gamma", gamma_initializer), ("beta", beta_initializer), ("moving_mean", moving_mean_initializer),
+            ("moving_variance", moving_variance_initializer))}
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) not in (1, 2, 3):
+            raise ValueError(f"{self.name}: expects (N, C), (N, C, H, W) or (N, H, W), got per-sample shape "
+                             f"{input_shape}")
+        c = input_shape[0] if len(input_shape) != 2 else 1
+        if self.scale:
+            self.add_weight("gamma", (c,), self.initializers["gamma"], rng)
+        if self.center:
+            self.add_weight("beta", (c,), self.initializers["beta"], rng)
+        for k in ("moving_mean", "moving_variance"):
+            self.add_weight(k, (c,), self.initializers[k], rng, trainable=False)
+
+    def _nc(self, x):
+        return as_nchw(x) if x.ndim == 3 else x
+
+    def forward(self, x, training=False):
+        xin = self._nc(x)
+        s = self.params
+        gamma, beta = self.params.get("gamma"), self.params.get("beta")
+        if training and self.trainable:
+            y, mean, invstd = ops.batch_norm(xin, s["moving_mean"], s["moving_variance"], gamma, beta,
+                                             training=True, momentum=1.0 - self.momentum, eps=self.epsilon,
+                                             return_stats=True)
+            self._saved, self._frozen_scale = (xin, mean, invstd, x.ndim), None
+        else:
+            y = ops.batch_norm(xin, s["moving_mean"], s["moving_variance"], gamma, beta, training=False,
+                               eps=self.epsilon)
+            self._saved = self._frozen_scale = None
+            if training:  # a frozen layer inside a model being trained: an affine map per channel
+                scale = 1.0 / self.xp.sqrt(s["moving_variance"] + self.epsilon)
+                self._frozen_scale = scale if gamma is None else scale * gamma
+        return y.reshape(x.shape) if x.ndim == 3 else y
+
+    def backward(self, grad_output):
+        if self._saved is None:
+            if self._frozen_scale is None:
+                raise ValueError(f"{self.name}: backward needs a forward with training=True first")
+            if not self.need_input_grad:
+                return None
+            # y = gamma * (x - moving_mean) / sqrt(moving_variance + eps) + beta: dx = dy * that factor
+            shape = (1, -1) + (1,) * (grad_output.ndim - 2) if grad_output.ndim != 3 else (1, 1, 1)
+            return grad_output * self._frozen_scale.reshape(shape).astype(grad_output.dtype, copy=False)
+        xin, mean, invstd, ndim = self._saved
+        g = grad_output.reshape(xin.shape)
+        dx, dgamma, dbeta = ops.batch_norm_backward(g, xin, self.params.get("gamma"), mean, invstd)
+        if self.scale:
+            self.grads["gamma"] = dgamma
+        if self.center:
+            self.grads["beta"] = dbeta
+        if not self.need_input_grad:
+            return None
+        return dx.reshape(grad_output.shape)

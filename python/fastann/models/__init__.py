@@ -1,0 +1,15 @@
+"""Models (``keras.models``): ``Sequential``, a linear stack of layers.
+
+    sequential  the Sequential class: construction, build, device moves, compile, fit/evaluate/predict,
+                weights
+    _data       input checks and casts, the validation split, mini-batches (host-to-device feeding)
+    _trainer    the one batch loop fit, evaluate and predict share, and their steps
+    _fusion     runs of layers executed as one fused kernel (BatchNormalization -> ReLU [-> MaxPooling2D])
+    _summary    the summary table
+    _saving     weight files (.npz)
+"""
+from __future__ import annotations
+
+from .sequential import Sequential
+
+__all__ = ["Sequential"]

@@ -1,0 +1,203 @@
+"""Data plumbing of ``Sequential``: input checks and casts, the validation split, and mini-batches.
+
+``prepare_x`` / ``prepare_y`` check what fit, evaluate and predict are given and cast it ONCE to the model's
+dtype (labels to int64), on the side where it lives: NumPy data stays on the host even for a GPU model.
+``Batches`` then hands out the mini-batches of an epoch on the model's device: rows lo:hi in order, or the
+rows of a permutation (shuffling), each gathered with one ``take`` into a preallocated buffer; host data for
+a GPU model goes through ``HostToDevice`` (pinned buffers, asynchronous copies on the compute stream).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._checks import is_cupy
+
+__all__ = ["Batches", "HostToDevice", "positive_int", "prepare_x", "prepare_y", "split_validation"]
+
+
+def positive_int(what, v):
+    """``v`` as an int; ValueError naming ``Sequential.<what>`` unless it is a positive integer."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
+        raise ValueError(f"Sequential.{what} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+def _check_side(model, what, name, a):
+    if not isinstance(a, np.ndarray) and not is_cupy(a):
+        raise TypeError(f"Sequential.{what}: {name} must be a numpy array, got {type(a).__name__}")
+    if is_cupy(a) and model.xp is np:
+        raise TypeError(f"Sequential.{what}: {name} is a CuPy (GPU) array but the model is on the CPU; "
+                        f"pass a numpy array or call model.to('cuda') first")
+
+
+def _cast(model, a, dtype):
+    """``a`` as a C-contiguous array of ``dtype`` on the side where it lives (NumPy data stays on the
+    host even for a GPU model: fit/evaluate/predict copy it to the device batch by batch)."""
+    xp = model.xp if is_cupy(a) else np
+    return xp.ascontiguousarray(xp.asarray(a, dtype=dtype))
+
+
+def prepare_x(model, what, x):
+    """Inputs x (N, *input_shape), any numeric dtype, as the model dtype; builds an unbuilt model for
+    x.shape[1:]. TypeError for a non-array or non-numeric x (or GPU data for a CPU model), ValueError for
+    a missing batch axis, no samples, or a shape the model does not take; ``what`` names the caller."""
+    _check_side(model, what, "x", x)
+    if x.ndim < 2:
+        raise ValueError(f"Sequential.{what}: x must be (N, ...) with a batch axis, got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"Sequential.{what}: x is empty (shape {x.shape})")
+    if not (x.dtype.kind in "fiub"):
+        raise TypeError(f"Sequential.{what}: x must hold numbers, got dtype {x.dtype}")
+    if not model.built:
+        model.build(x.shape[1:])
+    if tuple(x.shape[1:]) != model.input_shape:
+        raise ValueError(f"Sequential.{what}: the model takes inputs of shape (N, "
+                         f"{', '.join(map(str, model.input_shape))}), got x of shape {x.shape}")
+    return _cast(model, x, model.dtype)
+
+
+def prepare_y(model, what, y, n):
+    """Targets for ``n`` samples as the compiled loss takes them: int64 class labels (N,) in range for
+    a loss on labels ((N, 1) is accepted), else (N, *output_shape) of the model dtype. TypeError/ValueError
+    for a wrong kind, dtype, count, shape or an out-of-range label."""
+    _check_side(model, what, "y", y)
+    if y.shape[0] != n:
+        raise ValueError(f"Sequential.{what}: x has {n} samples but y has {y.shape[0]}")
+    if model.loss.target_kind == "labels":
+        if y.dtype.kind not in "iu":
+            raise TypeError(f"Sequential.{what}: {model.loss.name} takes integer class labels, got y of "
+                            f"dtype {y.dtype}")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"Sequential.{what}: labels y must be (N,), got shape {y.shape}")
+        classes = model.output_shape[-1]
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"Sequential.{what}: label {bad} is out of range for {classes} classes "
+                             f"(the model outputs {model.output_shape})")
+        return _cast(model, y, np.int64)
+    if tuple(y.shape[1:]) != tuple(model.output_shape):
+        raise ValueError(f"Sequential.{what}: y must have shape (N, {', '.join(map(str, model.output_shape))})"
+                         f" like the model output, got {y.shape}")
+    return _cast(model, y, model.dtype)
+
+
+def split_validation(model, x, y, validation_split, validation_data):
+    """fit's training and validation sets: ``(x, y, val)`` with val an (x_val, y_val) pair or None.
+
+    ``validation_data`` (a pair, prepared like x and y) wins; else a ``validation_split`` > 0 holds out
+    that fraction from the END of the (prepared) x and y, before any shuffling, as Keras does. ValueError
+    for a malformed validation_data or a split that leaves no training or no validation sample."""
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("Sequential.fit: validation_data must be a tuple (x_val, y_val)")
+        xv = prepare_x(model, "fit(validation_data)", validation_data[0])
+        return x, y, (xv, prepare_y(model, "fit(validation_data)", validation_data[1], xv.shape[0]))
+    if validation_split > 0:
+        split = int(x.shape[0] * (1.0 - validation_split))
+        if split == 0 or split == x.shape[0]:
+            raise ValueError(f"Sequential.fit: validation_split={validation_split} leaves "
+                             f"{split} training samples of {x.shape[0]}")
+        return x[:split], y[:split], (x[split:], y[split:])
+    return x, y, None
+
+
+class HostToDevice:
+    """Copies batches of host (NumPy) data into one preallocated GPU buffer.
+
+    Each batch is gathered on the host into one of two pinned (page-locked) buffers, then copied to the
+    device asynchronously on CuPy's current stream, the stream the kernels run on: the copy of batch b+1
+    is queued behind the kernels of step b, so the device buffer can be reused without a host sync. A
+    pinned buffer is written again only after an event says the copy that last read it has finished (two
+    steps earlier, so normally no wait). Pageable memory would make every copy wait for the GPU to drain.
+    """
+
+    def __init__(self, cupy, rows, item_shape, dtype):
+        import cupyx  # noqa: PLC0415 - ships with cupy
+
+        shape = (int(rows),) + tuple(item_shape)
+        self.cupy = cupy
+        self.device = cupy.empty(shape, dtype=dtype)
+        self.pinned = [cupyx.empty_pinned(shape, dtype=dtype) for _ in range(2)]
+        # per pinned buffer: an event re-recorded after each copy from it is queued (synchronize() waits for
+        # the latest record; on a never-recorded event it returns at once). When the feeder is dropped every
+        # copy has finished: fit/evaluate/predict read a result from the stream (a sync) before returning.
+        self.copied = [cupy.cuda.Event(disable_timing=True) for _ in range(2)]
+        self.turn = 0
+
+    def put(self, src, idx=None):
+        """Rows ``idx`` of host array ``src`` (or all of ``src`` when idx is None) as a device array view."""
+        k = self.turn
+        self.turn ^= 1
+        self.copied[k].synchronize()
+        m = src.shape[0] if idx is None else idx.shape[0]
+        host = self.pinned[k][:m]
+        if idx is None:
+            np.copyto(host, src)
+        else:
+            np.take(src, idx, axis=0, out=host, mode="clip")
+        stream = self.cupy.cuda.get_current_stream()
+        dev = self.device[:m]
+        dev.set(host, stream=stream)
+        self.copied[k].record(stream)
+        return dev
+
+
+def _batch_source(xp, a, rows):
+    """A function ``get(lo, hi, order, order_dev)`` giving the batch of ``a`` (N, ...) on device ``xp``:
+    rows lo:hi, or with a permutation, rows ``order[lo:hi]`` (``order_dev`` is the same permutation as a
+    device array, used when ``a`` lives on the GPU). Batches come from ONE preallocated buffer, so each is
+    valid until the next call."""
+    if xp is not np and isinstance(a, np.ndarray):  # host data, GPU model
+        feeder = HostToDevice(xp, rows, a.shape[1:], a.dtype)
+
+        def get(lo, hi, order, order_dev):
+            return feeder.put(a[lo:hi]) if order is None else feeder.put(a, order[lo:hi])
+        return get
+    if isinstance(a, np.ndarray):
+        buf = np.empty((rows,) + a.shape[1:], dtype=a.dtype)
+
+        def get(lo, hi, order, order_dev):
+            if order is None:
+                return a[lo:hi]  # a contiguous slice: no copy
+            return np.take(a, order[lo:hi], axis=0, out=buf[: hi - lo], mode="clip")  # clip: no internal buffer
+        return get
+    buf = xp.empty((rows,) + a.shape[1:], dtype=a.dtype)
+
+    def get(lo, hi, order, order_dev):
+        if order is None:
+            return a[lo:hi]
+        return xp.take(a, order_dev[lo:hi], axis=0, out=buf[: hi - lo])
+    return get
+
+
+class Batches:
+    """The mini-batches of (x, y) for one pass: ``for lo, hi, xb, yb in batches.epoch(order)``.
+
+    Args: xp (the model's array module), x (N, ...) and y (N, ...) or None (predict) as prepared above,
+    batch_size (the last batch may be smaller). ``epoch(order)`` yields rows lo:hi of x and y in order
+    (order None) or rows ``order[lo:hi]`` of a host permutation ``order``; each xb / yb is on the model's
+    device and valid until the next batch (one reused buffer per array).
+    """
+
+    def __init__(self, xp, x, y, batch_size):
+        self.xp, self.n, self.batch_size = xp, x.shape[0], batch_size
+        self.steps = -(-self.n // batch_size)
+        rows = min(batch_size, self.n)
+        self._x = _batch_source(xp, x, rows)
+        self._y = None if y is None else _batch_source(xp, y, rows)
+        self._data_on_device = is_cupy(x) or is_cupy(y)
+
+    def epoch(self, order=None):
+        # the permutation is drawn on the host whatever the device: the same seed shuffles the same way
+        order_dev = self.xp.asarray(order) if order is not None and self._data_on_device else None
+        x_batch, y_batch, n, size = self._x, self._y, self.n, self.batch_size
+        for lo in range(0, n, size):
+            hi = min(lo + size, n)
+            xb = x_batch(lo, hi, order, order_dev)
+            yb = None if y_batch is None else y_batch(lo, hi, order, order_dev)
+            yield lo, hi, xb, yb

@@ -1,0 +1,213 @@
+"""The training engine of ``Sequential``: ONE batch loop (``run_batches``) that fit, evaluate and predict
+share, each with its own step.
+
+* ``train_step``: each stage's ``forward(x, training=True)``; the loss and its gradient; each stage's
+  ``backward`` in reverse, stopping at the first layer with trainable parameters (nothing uses the gradient
+  of the data); one fused optimizer kernel per parameter.
+* ``test_step``: forward in inference mode and the loss.
+* ``predict_step``: forward in inference mode.
+
+When the last layer ends in a softmax and the loss is a categorical cross-entropy on probabilities
+(``fused``), the softmax is skipped and the loss runs on the logits as ONE fused kernel
+(``ops.cross_entropy_with_grad``: log-softmax, loss and softmax - onehot in one pass), which is both faster
+and better conditioned than softmax, clip, log, and their backward.
+
+The loop is kept lean for speed (a training step of the 784-300-100-10 MLP takes well under a millisecond):
+batches come from ``_data.Batches`` (one gather into a reused buffer), there are no per-step conversions,
+and the running loss is read back (a device sync on GPU) only when logs are asked for: by a batch callback,
+the progress bar when it refreshes, or the end of the pass.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .. import callbacks as callbacks_module
+from .. import ops
+from .._checks import is_cupy
+
+__all__ = ["Tally", "evaluate", "fit", "predict", "predict_step", "run_batches", "test_step", "train_step"]
+
+
+class _Mean:
+    """Weighted running mean of per-batch 0-d arrays, read back (a host sync on GPU) only in result()."""
+
+    def __init__(self):
+        self.pending, self.total, self.count = [], 0.0, 0
+
+    def add(self, value, n):
+        self.pending.append((value, n))
+        self.count += n
+
+    def result(self) -> float:
+        if self.pending:
+            values = [v for v, _ in self.pending]
+            if is_cupy(values[0]):
+                # sum the pending device scalars on the GPU: ONE device-to-host read instead of one per batch
+                import cupy  # noqa: PLC0415
+
+                weights = cupy.asarray(np.array([n for _, n in self.pending], dtype=np.float64))
+                self.total += float((cupy.stack(values).astype(cupy.float64) * weights).sum())
+            else:
+                self.total += sum(float(v) * n for v, n in self.pending)
+            self.pending.clear()
+        return self.total / self.count if self.count else float("nan")
+
+
+class Tally:
+    """The running loss and metrics of one pass (an epoch of fit, or evaluate); resets the metrics.
+
+    ``fused``: the model output is logits (softmax skipped); metrics that need probabilities get
+    ``ops.softmax`` of it, computed once per batch."""
+
+    def __init__(self, metrics, fused):
+        self.metrics, self.fused = metrics, fused
+        self.loss = _Mean()
+        for m in metrics:
+            m.reset_state()
+
+    def add(self, loss, n, yb, out):
+        """Count batch loss ``loss`` (0-d array) over ``n`` samples, and update the metrics with (yb, out)."""
+        self.loss.add(loss, n)
+        probs = None
+        for m in self.metrics:
+            if self.fused and m.needs_probabilities:
+                if probs is None:
+                    probs = ops.softmax(out, dim=-1)
+                m.update_state(yb, probs)
+            else:
+                m.update_state(yb, out)
+
+    def logs(self) -> dict:
+        """{"loss": mean so far, metric name: value, ...}."""
+        logs = {"loss": self.loss.result()}
+        logs.update((m.name, m.result()) for m in self.metrics)
+        return logs
+
+
+# ---- the steps: (xb, yb) -> (loss or None, output) --------------------------------------------------------
+def train_step(model, fused):
+    """The training step of ``model`` (built, compiled, parameters indexed): forward, loss and its gradient,
+    backward, optimizer update. Returns (loss, output or logits)."""
+    def step(xb, yb):
+        h = xb
+        for _, stage in model._stages:
+            h = stage.forward(h, True)
+        last = model.layers[-1]
+        if fused:
+            out = last.forward_logits(h, True)
+            loss, g = model.loss.logits_forward_backward(out, yb)
+            g = last.backward_logits(g)
+        else:
+            out = last.forward(h, True)
+            loss, g = model.loss.forward_backward(out, yb)
+            g = last.backward(g)
+        for start, stage in reversed(model._stages):
+            if start < model._first_trainable:
+                break
+            g = stage.backward(g)
+        model.optimizer.apply_gradients(model._params, [l.grads[k] for l, k in model._param_keys])
+        return loss, out
+    return step
+
+
+def test_step(model, fused):
+    """Forward in inference mode (logits when ``fused``) and the loss: (loss, output or logits)."""
+    def step(xb, yb):
+        out = model._forward(xb, training=False, logits=fused)
+        return (model.loss.logits_forward(out, yb) if fused else model.loss.forward(out, yb)), out
+    return step
+
+
+def predict_step(model):
+    """Forward in inference mode: (None, output)."""
+    def step(xb, yb):
+        return None, model._forward(xb, training=False)
+    return step
+
+
+# ---- the loop ---------------------------------------------------------------------------------------------
+def run_batches(batches, step, order=None, tally=None, outputs=None, batch_callbacks=(), bar=None):
+    """Run ``step(xb, yb)`` on every batch of ``batches`` (a ``_data.Batches``; rows ``order[lo:hi]`` when a
+    permutation ``order`` is given). Each result goes to ``tally`` (loss and metrics) and/or is written into
+    ``outputs[lo:hi]``; ``batch_callbacks`` get on_train_batch_begin/end (with the tally's running logs) and
+    ``bar`` (a callbacks.ProgressBar) its batch_end."""
+    for b, (lo, hi, xb, yb) in enumerate(batches.epoch(order)):
+        for cb in batch_callbacks:
+            cb.on_train_batch_begin(b, {})
+        loss, out = step(xb, yb)
+        if tally is not None:
+            tally.add(loss, hi - lo, yb, out)
+        if outputs is not None:
+            outputs[lo:hi] = out
+        if batch_callbacks:
+            logs = tally.logs()
+            for cb in batch_callbacks:
+                cb.on_train_batch_end(b, logs)
+        if bar is not None:
+            bar.batch_end(b, tally.logs)
+
+
+# ---- the passes -------------------------------------------------------------------------------------------
+def fit(model, batches, epochs, initial_epoch, shuffle, validation, callbacks, verbose, eval_batch_size):
+    """Train ``model`` (its parameters indexed) for epochs initial_epoch .. epochs-1 over ``batches``,
+    reshuffled each epoch from the model's shuffle generator when ``shuffle``; after each epoch evaluate
+    ``validation`` ((x, y) or None) with ``eval_batch_size``. Calls the callbacks (TypeError for one that
+    is not a fastann.callbacks.Callback) and returns the History."""
+    fused = model._fused_softmax_loss
+    history = callbacks_module.History()
+    history.epoch_seconds = []
+    cbs = list(callbacks or []) + [history]  # last, as in Keras: it records what the others add to logs
+    for cb in cbs:
+        if not isinstance(cb, callbacks_module.Callback):
+            raise TypeError(f"Sequential.fit: callbacks must be fastann.callbacks.Callback, got {cb!r}")
+        cb.set_model(model)
+        cb.set_params({"epochs": epochs, "steps": batches.steps, "verbose": verbose,
+                       "batch_size": batches.batch_size})
+    batch_cbs = [cb for cb in cbs if cb.wants_batch_hooks()]
+    bar = callbacks_module.ProgressBar(verbose, epochs, batches.steps, batches.n)
+    model.stop_training = False
+    model.history = history
+    for cb in cbs:
+        cb.on_train_begin({})
+
+    step = train_step(model, fused)
+    for epoch in range(int(initial_epoch), epochs):
+        for cb in cbs:
+            cb.on_epoch_begin(epoch, {})
+        bar.epoch_begin(epoch)
+        tally = Tally(model.metrics, fused)
+        t0 = time.perf_counter()
+        # the permutation is drawn on the host whatever the device: the same seed shuffles the same way
+        order = model._shuffle_rng.permutation(batches.n) if shuffle else None
+        run_batches(batches, step, order, tally=tally, batch_callbacks=batch_cbs, bar=bar)
+        epoch_logs = tally.logs()
+        history.epoch_seconds.append(time.perf_counter() - t0)
+        if validation is not None:
+            val_logs = model.evaluate(validation[0], validation[1], batch_size=eval_batch_size, return_dict=True)
+            epoch_logs.update((f"val_{k}", v) for k, v in val_logs.items())
+        for cb in cbs:
+            cb.on_epoch_end(epoch, epoch_logs)
+        bar.epoch_end(epoch, epoch_logs)
+        if model.stop_training:
+            break
+    for cb in cbs:
+        cb.on_train_end({})
+    return history
+
+
+def evaluate(model, batches) -> dict:
+    """Loss and metrics of ``model`` in inference mode over ``batches``: {"loss": ..., metric name: ...}."""
+    fused = model._fused_softmax_loss
+    tally = Tally(model.metrics, fused)
+    run_batches(batches, test_step(model, fused), tally=tally)
+    return tally.logs()
+
+
+def predict(model, batches):
+    """Outputs of ``model`` in inference mode for every row of ``batches``: an (N, *output_shape) NumPy
+    array of the model dtype (a GPU model fills a device array and copies it to the host once)."""
+    out = model.xp.empty((batches.n,) + tuple(model.output_shape), dtype=model.dtype)
+    run_batches(batches, predict_step(model), outputs=out)
+    return out if model.xp is np else out.get()
