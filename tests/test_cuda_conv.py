@@ -37,9 +37,13 @@ DTYPES = [np.float32, np.float64]
 class FakeDeviceArray:
     """An object with a __cuda_array_interface__ whose pointer must never be used (every call fails a check)."""
 
+    _next = 0xDEAD0000
+
     def __init__(self, shape, typestr="<f4", strides=None, readonly=False):
+        ptr = FakeDeviceArray._next  # distinct, non-overlapping fake addresses
+        FakeDeviceArray._next += 1 << 20
         self.__cuda_array_interface__ = {
-            "shape": tuple(shape), "typestr": typestr, "data": (0xDEAD0000, readonly),
+            "shape": tuple(shape), "typestr": typestr, "data": (ptr, readonly),
             "strides": strides, "version": 3,
         }
 

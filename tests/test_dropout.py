@@ -109,8 +109,12 @@ def test_bad_input_compiled_module_directly():
         cpu.dropout_forward(np.empty(12, np.float32), x, 0.5, 1)
     with pytest.raises(ValueError, match="C-contiguous"):
         cpu.dropout_backward(out, np.ones((3, 8), np.float32)[:, ::2], 0.5, 1)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*64\), got -1"):
         cpu.dropout_forward(out, x, 0.5, -1)  # seed is uint64
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*64\), got 18446744073709551616"):
+        cpu.dropout_forward(out, x, 0.5, 2**64)
+    with pytest.raises(TypeError, match="seed must be an int, got builtins.float"):
+        cpu.dropout_forward(out, x, 0.5, 1.0)
     ro = np.empty_like(x)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):

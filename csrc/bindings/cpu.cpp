@@ -1,7 +1,11 @@
-// cpu.cpp: the fastann._cpu extension module. Runtime queries live here; each kernel family registers its
-// functions from csrc/bindings/cpu_<family>.cpp.
-#include "binding_utils.hpp"
-#include "cpu_bindings.hpp"
+// cpu.cpp: the fastann._cpu extension module: runtime queries (threads, SIMD path, build info, malloc
+// tuning); each kernel family registers its functions from csrc/bindings/cpu_<family>.cpp.
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "families.hpp"
+#include "fastann/common.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -70,13 +74,13 @@ PYBIND11_MODULE(_cpu, m) {
     return d;
   });
 
-  bind::bind_gemm(m);
-  bind::bind_activation(m);
-  bind::bind_softmax(m);
-  bind::bind_loss(m);
-  bind::bind_dropout(m);
-  bind::bind_optim(m);
-  bind::bind_conv(m);
-  bind::bind_pool(m);
-  bind::bind_norm(m);
+  bindings::bind_gemm(m);
+  bindings::bind_activation(m);
+  bindings::bind_softmax(m);
+  bindings::bind_loss(m);
+  bindings::bind_dropout(m);
+  bindings::bind_optim(m);
+  bindings::bind_conv(m);
+  bindings::bind_pool(m);
+  bindings::bind_norm(m);
 }

@@ -1,13 +1,18 @@
-// cuda.cpp: the fastann._cuda extension module. Device queries and the CudaError exception live here; each
-// kernel family registers its functions from csrc/bindings/cuda_<family>.cpp.
+// cuda.cpp: the fastann._cuda extension module: device queries and the CudaError exception; each kernel
+// family registers its functions from csrc/bindings/cuda_<family>.cpp.
 //
 // Importing this module never needs a GPU: the CUDA runtime is linked statically and only loads the driver
 // (libcuda) on the first runtime call. device_count() turns ANY error of that first call (no driver, driver
 // too old, no device, ...) into 0 and keeps the reason for device_count_error().
 #include <mutex>
 
-#include "cuda_bindings.hpp"
-#include "cuda_utils.hpp"
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "families.hpp"
+#include "fastann/common.hpp"
+#include "fastann/cuda/common.cuh"
 
 #ifndef FASTANN_VERSION
 #define FASTANN_VERSION "0.0.0"
@@ -105,13 +110,13 @@ PYBIND11_MODULE(_cuda, m) {
     return d;
   }, "How fastann._cuda was built: version, CUDA runtime version (CUDART_VERSION), architectures.");
 
-  cudabind::bind_gemm(m);
-  cudabind::bind_activation(m);
-  cudabind::bind_softmax(m);
-  cudabind::bind_loss(m);
-  cudabind::bind_dropout(m);
-  cudabind::bind_optim(m);
-  cudabind::bind_conv(m);
-  cudabind::bind_pool(m);
-  cudabind::bind_norm(m);
+  bindings::bind_gemm(m);
+  bindings::bind_activation(m);
+  bindings::bind_softmax(m);
+  bindings::bind_loss(m);
+  bindings::bind_dropout(m);
+  bindings::bind_optim(m);
+  bindings::bind_conv(m);
+  bindings::bind_pool(m);
+  bindings::bind_norm(m);
 }

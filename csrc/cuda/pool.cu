@@ -254,44 +254,6 @@ __global__ void global_avg_pool2d_backward_kernel(T* __restrict__ dinp, const T*
 // Launchers
 // =====================================================================================================
 
-Pool2dGeometry make_pool2d_geometry(const char* op, int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH,
-                                    int64_t KW, int64_t SH, int64_t SW, int64_t PH, int64_t PW, int64_t DH,
-                                    int64_t DW, bool ceil_mode) {
-  FASTANN_CHECK(N >= 1 && C >= 1 && H >= 1 && W >= 1, op, ": input is empty, shape (", N, ", ", C, ", ", H,
-                ", ", W, ")");
-  FASTANN_CHECK(KH >= 1 && KW >= 1, op, ": kernel_size must be positive, got (", KH, ", ", KW, ")");
-  FASTANN_CHECK(SH >= 1 && SW >= 1, op, ": stride must be positive, got (", SH, ", ", SW, ")");
-  FASTANN_CHECK(DH >= 1 && DW >= 1, op, ": dilation must be positive, got (", DH, ", ", DW, ")");
-  FASTANN_CHECK(PH >= 0 && PW >= 0, op, ": padding must be non-negative, got (", PH, ", ", PW, ")");
-  FASTANN_CHECK(PH <= KH / 2 && PW <= KW / 2, op, ": padding (", PH, ", ", PW,
-                ") must be at most half the kernel_size (", KH, ", ", KW, ")");
-  FASTANN_CHECK(KH <= (int64_t(1) << 30) && KW <= (int64_t(1) << 30) && SH <= (int64_t(1) << 30) &&
-                    SW <= (int64_t(1) << 30) && DH <= (int64_t(1) << 30) && DW <= (int64_t(1) << 30),
-                op, ": kernel_size, stride and dilation must be below 2^30");
-  FASTANN_CHECK(H <= (int64_t(1) << 40) && W <= (int64_t(1) << 40), op, ": input (", H, ", ", W, ") too large");
-  Pool2dGeometry g{N, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, 0, 0, ceil_mode};
-  g.OH = pool2d_output_size(H, KH, SH, PH, DH, ceil_mode);
-  g.OW = pool2d_output_size(W, KW, SW, PW, DW, ceil_mode);
-  FASTANN_CHECK(g.OH >= 1 && g.OW >= 1, op, ": output size (", g.OH, ", ", g.OW, ") is too small for input (",
-                H, ", ", W, "), kernel_size (", KH, ", ", KW, "), stride (", SH, ", ", SW, "), padding (", PH,
-                ", ", PW, "), dilation (", DH, ", ", DW, ")");
-  // With dilation a window can fall entirely into the padding (its taps skip over the input); it has no
-  // maximum and no index. PyTorch returns garbage there; refuse it.
-  auto all_taps_in_padding = [](int64_t O, int64_t S, int64_t P, int64_t K, int64_t D, int64_t I) {
-    for (int64_t o = 0; o < O; ++o) {
-      int64_t start = o * S - P;
-      bool any = false;
-      for (int64_t k = 0; k < K && !any; ++k) any = start + k * D >= 0 && start + k * D < I;
-      if (!any) return true;
-    }
-    return false;
-  };
-  FASTANN_CHECK(!all_taps_in_padding(g.OH, SH, PH, KH, DH, H) && !all_taps_in_padding(g.OW, SW, PW, KW, DW, W),
-                op, ": with this padding (", PH, ", ", PW, ") and dilation (", DH, ", ", DW,
-                ") a pooling window lies entirely in the padding of input (", H, ", ", W, ")");
-  return g;
-}
-
 bool max_pool2d_is_2x2_stride2(const Pool2dGeometry& g) {
   return g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 && g.DH == 1 &&
          g.DW == 1 && g.OH == g.H / 2 && g.OW == g.W / 2;

@@ -39,10 +39,8 @@ namespace fastann::cpu {
 using fastann::Conv2dParams;
 using fastann::PaddingMode;
 
-// Fills OH/OW from the rest and throws std::invalid_argument (naming `op`) for any inconsistency:
-// non-positive sizes/stride/dilation, negative padding, groups not dividing C and OC, reflect padding >= the
-// input size, a (dilated) kernel larger than the padded input, element counts that overflow int64.
-void conv2d_validate(Conv2dParams& p, const char* op);
+// The one validation of a conv2d geometry, shared with the CUDA backend (fastann/geometry.hpp).
+using fastann::conv2d_validate;
 
 // Which rung kernel=0 runs for these parameters, this direction (0 forward, 1 input grad, 2 weight grad) and
 // dtype (float32 or float64).

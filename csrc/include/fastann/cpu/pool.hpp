@@ -28,11 +28,8 @@ namespace fastann::cpu {
 using fastann::Pool2dGeometry;
 using fastann::pool2d_output_size;
 
-// Checks every argument (kernel/stride/dilation >= 1, 0 <= padding <= kernel/2, output size >= 1, no
-// window entirely inside the padding) and returns the geometry; std::invalid_argument naming `op` otherwise.
-Pool2dGeometry make_pool2d_geometry(const char* op, int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH,
-                                    int64_t KW, int64_t SH, int64_t SW, int64_t PH, int64_t PW, int64_t DH,
-                                    int64_t DW, bool ceil_mode);
+// The one builder and validation of a pooling geometry, shared with the CUDA backend (fastann/geometry.hpp).
+using fastann::make_pool2d_geometry;
 
 // True when the 2x2 / stride 2 rungs (2 and 3) apply: 2x2 window, stride 2, no padding, no dilation and
 // no partial window at the right/bottom edge (OH == H/2, OW == W/2).

@@ -6,8 +6,6 @@
 //     configuration (too many threads, too much shared memory, ...) into a CudaError right away instead of a
 //     silent no-op. Errors raised *inside* a running kernel surface at the next synchronizing call.
 //   - grid-size helpers for grid-stride loops (the grid is capped; each thread loops over the rest).
-//   - DeviceArray: a plain view (pointer, dtype, shape) of a device array that the bindings build from a
-//     CuPy array's __cuda_array_interface__ and hand to the launchers.
 //
 // The file is valid host C++ too (the .cpp bindings include it through the family headers); the device-only
 // helpers are behind __CUDACC__.
@@ -69,39 +67,6 @@ inline unsigned grid_for(int64_t n, int block = kBlock, int64_t max_blocks = 409
 }
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// ---- device array view ----------------------------------------------------------------------------
-enum class DevDType : int { f32, f64, i32, i64, u8 };
-inline const char* dtype_name(DevDType t) {
-  switch (t) {
-    case DevDType::f32: return "float32";
-    case DevDType::f64: return "float64";
-    case DevDType::i32: return "int32";
-    case DevDType::i64: return "int64";
-    case DevDType::u8: return "uint8";
-  }
-  return "?";
-}
-
-inline int64_t itemsize(DevDType t) {
-  return (t == DevDType::f64 || t == DevDType::i64) ? 8 : (t == DevDType::u8 ? 1 : 4);
-}
-
-constexpr int kMaxDims = 8;
-
-// A C-contiguous device array: the bindings only build one after checking the strides.
-struct DeviceArray {
-  void* data = nullptr;
-  DevDType dtype = DevDType::f32;
-  int ndim = 0;
-  int64_t shape[kMaxDims] = {};
-  int64_t size = 1;        // number of elements (product of shape; 1 for a 0-d array)
-  bool readonly = false;
-
-  int64_t dim(int i) const { return shape[i < 0 ? i + ndim : i]; }
-  template <class T>
-  T* ptr() const { return static_cast<T*>(data); }
-};
 
 // ---- device helpers -------------------------------------------------------------------------------
 #ifdef __CUDACC__

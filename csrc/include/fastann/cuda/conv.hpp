@@ -33,11 +33,8 @@ using fastann::PaddingMode;
 
 constexpr int kConvNumKernels = 3;
 
-// Fills OH/OW and throws std::invalid_argument (naming `op`) for any inconsistency: non-positive sizes,
-// stride or dilation, negative padding, groups not dividing C and OC, reflect padding >= the input size, a
-// (dilated) kernel larger than the padded input, element counts that overflow int64. Same rules and wording
-// as the CPU's conv2d_validate.
-void conv2d_validate(Conv2dParams& p, const char* op);
+// The one validation of a conv2d geometry, shared with the CPU backend (fastann/geometry.hpp).
+using fastann::conv2d_validate;
 
 // The rung kernel=0 runs for this geometry and direction (0 forward, 1 input grad, 2 weight grad).
 int conv2d_pick_kernel(const Conv2dParams& p, int direction);

@@ -31,12 +31,8 @@ using fastann::pool2d_output_size;
 
 constexpr int kMaxPoolNumKernels = 3;
 
-// Checks every argument exactly as the CPU's make_pool2d_geometry (kernel/stride/dilation >= 1,
-// 0 <= padding <= kernel/2, output size >= 1, no window entirely inside the padding); std::invalid_argument
-// naming `op` otherwise.
-Pool2dGeometry make_pool2d_geometry(const char* op, int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH,
-                                    int64_t KW, int64_t SH, int64_t SW, int64_t PH, int64_t PW, int64_t DH,
-                                    int64_t DW, bool ceil_mode);
+// The one builder and validation of a pooling geometry, shared with the CPU backend (fastann/geometry.hpp).
+using fastann::make_pool2d_geometry;
 
 // 2x2 window, stride 2, no padding/dilation, no partial edge window (OH == H/2, OW == W/2).
 bool max_pool2d_is_2x2_stride2(const Pool2dGeometry& g);

@@ -1,7 +1,9 @@
-// cpu_bindings.hpp: one registration function per kernel family; each lives in csrc/bindings/cpu_<family>.cpp.
+// families.hpp: one registration function per kernel family. fastann._cpu defines them in
+// csrc/bindings/cpu_<family>.cpp and fastann._cuda in csrc/bindings/cuda_<family>.cpp; both register the
+// same names and signatures through the shared parsers of csrc/bindings/args/<family>.hpp.
 #pragma once
 #include <pybind11/pybind11.h>
-namespace fastann::bind {
+namespace fastann::bindings {
 void bind_gemm(pybind11::module_& m);
 void bind_activation(pybind11::module_& m);
 void bind_softmax(pybind11::module_& m);
@@ -11,4 +13,4 @@ void bind_optim(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_norm(pybind11::module_& m);
-}  // namespace fastann::bind
+}  // namespace fastann::bindings

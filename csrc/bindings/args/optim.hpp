@@ -1,0 +1,244 @@
+// args/optim.hpp: signatures and argument parsing of the fused optimizer steps, shared by fastann._cpu and
+// fastann._cuda. Every step updates param and its state arrays IN PLACE (they come first), reads grad, and
+// returns None. All arrays: C-contiguous, one float dtype, the shape of param, writeable except grad, and
+// pairwise disjoint (param is grad, or two state arrays sharing memory, would give wrong values).
+// Optional state (momentum buffers, AMSGrad's max, RMSprop's grad average) is None when unused.
+#pragma once
+
+#include <cmath>
+#include <string>
+
+#include "checks.hpp"
+
+namespace fastann::bindings {
+
+enum class OptimKind { sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam };
+
+struct OptimCall {
+  OptimKind kind;
+  FloatType ft;
+  ArrayView param, grad;
+  std::optional<ArrayView> s0, s1, s2;  // the state arrays in signature order (see each def below)
+  int64_t n = 0, step = 0;
+  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0, beta1 = 0, beta2 = 0, eps = 0, rho = 0,
+         mu_product = 0;
+  bool nesterov = false;
+};
+
+namespace optim_detail {
+
+inline void check_lr(double lr, const char* op) {
+  FASTANN_CHECK(std::isfinite(lr) && lr >= 0.0, op, ": lr must be finite and >= 0, got ", lr);
+}
+inline void check_unit(double v, const char* op, const char* name) {  // [0, 1)
+  FASTANN_CHECK(v >= 0.0 && v < 1.0, op, ": ", name, " must be in [0, 1), got ", v);
+}
+inline void check_nonneg(double v, const char* op, const char* name) {
+  FASTANN_CHECK(std::isfinite(v) && v >= 0.0, op, ": ", name, " must be finite and >= 0, got ", v);
+}
+inline int64_t step_arg(const IntArg& s, const char* op) {
+  const int64_t step = to_int64(s, op, "step");
+  FASTANN_CHECK(step >= 1, op, ": step must be the 1-based step count (>= 1), got ", step);
+  return step;
+}
+
+// param (writeable, non-empty) and grad.
+inline void param_grad(OptimCall& c, Device dev, py::handle param, py::handle grad, const char* op) {
+  c.param = leading(param, dev, &c.ft, op, "param", /*out=*/true);
+  require_nonempty(c.param, op, "param");
+  c.grad = input(grad, dev, c.ft, op, "grad");
+  require_same_shape(c.grad, c.param, op, "grad", "param");
+  c.n = c.param.size;
+}
+// A state array (writeable, param's dtype and shape); None allowed when !required.
+inline std::optional<ArrayView> state(const OptimCall& c, Device dev, py::handle a, const char* op,
+                                      const char* name, bool required = true) {
+  if (!required && a.is_none()) return std::nullopt;
+  ArrayView s = output(a, dev, c.ft, op, name);
+  require_same_shape(s, c.param, op, name, "param");
+  return s;
+}
+inline void disjoint(const OptimCall& c, const char* op, const char* n0 = "", const char* n1 = "",
+                     const char* n2 = "") {
+  require_disjoint(op, {{c.param, "param"}, {c.s0, n0}, {c.s1, n1}, {c.s2, n2}}, {{c.grad, "grad"}});
+}
+
+}  // namespace optim_detail
+
+template <class Run>
+void def_optim(py::module_& m, Device dev, Run run) {
+  using namespace optim_detail;
+  using py::arg;
+  m.def("sgd_step", [dev, run](py::object param, py::object momentum_buffer, py::object grad, double lr,
+                               double momentum, double dampening, bool nesterov, double weight_decay) {
+    const char* op = "sgd_step";
+    OptimCall c;
+    c.kind = OptimKind::sgd;
+    param_grad(c, dev, param, grad, op);
+    check_lr(lr, op);
+    check_nonneg(momentum, op, "momentum");
+    check_nonneg(weight_decay, op, "weight_decay");
+    FASTANN_CHECK(dampening >= 0.0 && dampening <= 1.0, op, ": dampening must be in [0, 1], got ", dampening);
+    FASTANN_CHECK(!nesterov || (momentum > 0.0 && dampening == 0.0), op,
+                  ": nesterov needs momentum > 0 and dampening = 0, got momentum=", momentum, " dampening=",
+                  dampening);
+    if (momentum > 0.0) {
+      FASTANN_CHECK(!momentum_buffer.is_none(), op, ": momentum=", momentum, " needs a momentum_buffer");
+      c.s0 = state(c, dev, momentum_buffer, op, "momentum_buffer");
+    }
+    disjoint(c, op, "momentum_buffer");
+    c.lr = lr, c.momentum = momentum, c.dampening = dampening, c.nesterov = nesterov, c.weight_decay = weight_decay;
+    run(c);
+  }, arg("param"), arg("momentum_buffer").none(true), arg("grad"), arg("lr"), arg("momentum") = 0.0,
+  arg("dampening") = 0.0, arg("nesterov") = false, arg("weight_decay") = 0.0,
+  "SGD step in place (torch.optim.SGD): g = grad + wd p; buf = momentum buf + (1 - dampening) g; "
+  "g = g + momentum buf (nesterov) or buf; p -= lr g. momentum_buffer may be None when momentum == 0.");
+
+  for (const bool decoupled : {false, true}) {
+    const char* name = decoupled ? "adamw_step" : "adam_step";
+    m.def(name, [dev, run, decoupled, name](py::object param, py::object exp_avg, py::object exp_avg_sq,
+                                            py::object max_exp_avg_sq, py::object grad, IntArg step, double lr,
+                                            double beta1, double beta2, double eps, double weight_decay) {
+      const char* op = name;
+      OptimCall c;
+      c.kind = decoupled ? OptimKind::adamw : OptimKind::adam;
+      param_grad(c, dev, param, grad, op);
+      c.s0 = state(c, dev, exp_avg, op, "exp_avg");
+      c.s1 = state(c, dev, exp_avg_sq, op, "exp_avg_sq");
+      c.s2 = state(c, dev, max_exp_avg_sq, op, "max_exp_avg_sq", false);
+      disjoint(c, op, "exp_avg", "exp_avg_sq", "max_exp_avg_sq");
+      c.step = step_arg(step, op);
+      check_lr(lr, op);
+      check_unit(beta1, op, "beta1");
+      check_unit(beta2, op, "beta2");
+      check_nonneg(eps, op, "eps");
+      check_nonneg(weight_decay, op, "weight_decay");
+      c.lr = lr, c.beta1 = beta1, c.beta2 = beta2, c.eps = eps, c.weight_decay = weight_decay;
+      run(c);
+    }, arg("param"), arg("exp_avg"), arg("exp_avg_sq"), arg("max_exp_avg_sq").none(true), arg("grad"), arg("step"),
+    arg("lr") = 1e-3, arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-7,
+    arg("weight_decay") = decoupled ? 0.004 : 0.0,
+    decoupled ? "AdamW step in place (Loshchilov & Hutter 2019 / torch.optim.AdamW): p *= 1 - lr wd, then the Adam "
+                "update with g = grad."
+              : "Adam step in place (Kingma & Ba 2015 Alg. 1 / torch.optim.Adam, L2 weight decay): g = grad + wd p; "
+                "m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; [AMSGrad: vmax = max(vmax, v), v = vmax]; "
+                "p -= lr / (1-b1^t) * m / (sqrt(v / (1-b2^t)) + eps).");
+  }
+
+  m.def("rmsprop_step", [dev, run](py::object param, py::object square_avg, py::object momentum_buffer,
+                                   py::object grad_avg, py::object grad, double lr, double rho, double eps,
+                                   double momentum, double weight_decay) {
+    const char* op = "rmsprop_step";
+    OptimCall c;
+    c.kind = OptimKind::rmsprop;
+    param_grad(c, dev, param, grad, op);
+    c.s0 = state(c, dev, square_avg, op, "square_avg");
+    check_lr(lr, op);
+    check_unit(rho, op, "rho");
+    check_nonneg(eps, op, "eps");
+    check_nonneg(momentum, op, "momentum");
+    check_nonneg(weight_decay, op, "weight_decay");
+    if (momentum > 0.0) {
+      FASTANN_CHECK(!momentum_buffer.is_none(), op, ": momentum=", momentum, " needs a momentum_buffer");
+      c.s1 = state(c, dev, momentum_buffer, op, "momentum_buffer");
+    }
+    c.s2 = state(c, dev, grad_avg, op, "grad_avg", false);
+    disjoint(c, op, "square_avg", "momentum_buffer", "grad_avg");
+    c.lr = lr, c.rho = rho, c.eps = eps, c.momentum = momentum, c.weight_decay = weight_decay;
+    run(c);
+  }, arg("param"), arg("square_avg"), arg("momentum_buffer").none(true), arg("grad_avg").none(true), arg("grad"),
+  arg("lr"), arg("rho") = 0.9, arg("eps") = 1e-7, arg("momentum") = 0.0, arg("weight_decay") = 0.0,
+  "RMSprop step in place (torch.optim.RMSprop): g = grad + wd p; s = rho s + (1-rho) g^2; centered "
+  "(grad_avg given): a = rho a + (1-rho) g, s' = s - a^2; d = g / (sqrt(s') + eps); momentum: "
+  "buf = momentum buf + d, p -= lr buf; else p -= lr d.");
+
+  m.def("adagrad_step", [dev, run](py::object param, py::object accumulator, py::object grad, double lr, double eps,
+                                   double weight_decay) {
+    const char* op = "adagrad_step";
+    OptimCall c;
+    c.kind = OptimKind::adagrad;
+    param_grad(c, dev, param, grad, op);
+    c.s0 = state(c, dev, accumulator, op, "accumulator");
+    disjoint(c, op, "accumulator");
+    check_lr(lr, op);
+    check_nonneg(eps, op, "eps");
+    check_nonneg(weight_decay, op, "weight_decay");
+    c.lr = lr, c.eps = eps, c.weight_decay = weight_decay;
+    run(c);
+  }, arg("param"), arg("accumulator"), arg("grad"), arg("lr"), arg("eps") = 1e-7, arg("weight_decay") = 0.0,
+  "Adagrad step in place (Duchi et al. 2011 / torch.optim.Adagrad): g = grad + wd p; acc += g^2; "
+  "p -= lr g / (sqrt(acc) + eps).");
+
+  m.def("adadelta_step", [dev, run](py::object param, py::object accum_grad, py::object accum_update,
+                                    py::object grad, double lr, double rho, double eps, double weight_decay) {
+    const char* op = "adadelta_step";
+    OptimCall c;
+    c.kind = OptimKind::adadelta;
+    param_grad(c, dev, param, grad, op);
+    c.s0 = state(c, dev, accum_grad, op, "accum_grad");
+    c.s1 = state(c, dev, accum_update, op, "accum_update");
+    disjoint(c, op, "accum_grad", "accum_update");
+    check_lr(lr, op);
+    check_unit(rho, op, "rho");
+    check_nonneg(eps, op, "eps");
+    check_nonneg(weight_decay, op, "weight_decay");
+    c.lr = lr, c.rho = rho, c.eps = eps, c.weight_decay = weight_decay;
+    run(c);
+  }, arg("param"), arg("accum_grad"), arg("accum_update"), arg("grad"), arg("lr") = 1.0, arg("rho") = 0.95,
+  arg("eps") = 1e-7, arg("weight_decay") = 0.0,
+  "Adadelta step in place (Zeiler 2012 / torch.optim.Adadelta): s = rho s + (1-rho) g^2; "
+  "d = sqrt(u + eps) / sqrt(s + eps) g; u = rho u + (1-rho) d^2; p -= lr d.");
+
+  m.def("adamax_step", [dev, run](py::object param, py::object exp_avg, py::object exp_inf, py::object grad,
+                                  IntArg step, double lr, double beta1, double beta2, double eps,
+                                  double weight_decay) {
+    const char* op = "adamax_step";
+    OptimCall c;
+    c.kind = OptimKind::adamax;
+    param_grad(c, dev, param, grad, op);
+    c.s0 = state(c, dev, exp_avg, op, "exp_avg");
+    c.s1 = state(c, dev, exp_inf, op, "exp_inf");
+    disjoint(c, op, "exp_avg", "exp_inf");
+    c.step = step_arg(step, op);
+    check_lr(lr, op);
+    check_unit(beta1, op, "beta1");
+    check_unit(beta2, op, "beta2");
+    check_nonneg(eps, op, "eps");
+    check_nonneg(weight_decay, op, "weight_decay");
+    c.lr = lr, c.beta1 = beta1, c.beta2 = beta2, c.eps = eps, c.weight_decay = weight_decay;
+    run(c);
+  }, arg("param"), arg("exp_avg"), arg("exp_inf"), arg("grad"), arg("step"), arg("lr"), arg("beta1") = 0.9,
+  arg("beta2") = 0.999, arg("eps") = 1e-7, arg("weight_decay") = 0.0,
+  "Adamax step in place (Kingma & Ba 2015 sec. 7.1 / torch.optim.Adamax): m = b1 m + (1-b1) g; "
+  "u = max(b2 u, |g| + eps); p -= lr / (1-b1^t) m / u.");
+
+  m.def("nadam_step", [dev, run](py::object param, py::object exp_avg, py::object exp_avg_sq, py::object grad,
+                                 IntArg step, double mu_product, double lr, double beta1, double beta2, double eps,
+                                 double weight_decay) {
+    const char* op = "nadam_step";
+    OptimCall c;
+    c.kind = OptimKind::nadam;
+    param_grad(c, dev, param, grad, op);
+    c.s0 = state(c, dev, exp_avg, op, "exp_avg");
+    c.s1 = state(c, dev, exp_avg_sq, op, "exp_avg_sq");
+    disjoint(c, op, "exp_avg", "exp_avg_sq");
+    c.step = step_arg(step, op);
+    check_lr(lr, op);
+    check_unit(beta1, op, "beta1");
+    check_unit(beta2, op, "beta2");
+    check_nonneg(eps, op, "eps");
+    check_nonneg(weight_decay, op, "weight_decay");
+    FASTANN_CHECK(mu_product > 0.0 && mu_product < 1.0, op,
+                  ": mu_product (the product of the momentum schedule mu_1..mu_step) must be in (0, 1), got ",
+                  mu_product);
+    c.mu_product = mu_product, c.lr = lr, c.beta1 = beta1, c.beta2 = beta2, c.eps = eps,
+    c.weight_decay = weight_decay;
+    run(c);
+  }, arg("param"), arg("exp_avg"), arg("exp_avg_sq"), arg("grad"), arg("step"), arg("mu_product"), arg("lr"),
+  arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-7, arg("weight_decay") = 0.0,
+  "Nadam step in place (Dozat 2016; keras.optimizers.Nadam = torch.optim.NAdam): mu_t = b1 (1 - 0.5 "
+  "0.96^(0.004 t)); m, v as Adam; p -= [lr (1-mu_t)/(1-P_t) g + lr mu_{t+1}/(1-P_t mu_{t+1}) m] / "
+  "(sqrt(v/(1-b2^t)) + eps), P_t = mu_product = prod_{i<=t} mu_i (given by the caller).");
+}
+
+}  // namespace fastann::bindings
