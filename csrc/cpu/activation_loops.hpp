@@ -1,6 +1,6 @@
-// activation_impl.hpp: the activation functions and their loops, included by activation.cpp (baseline
-// x86-64), activation_avx2.cpp and activation_avx512.cpp, each inside its own namespace FASTANN_ISA so the
-// three compilations never share a symbol; activation.cpp calls the best one the CPU has.
+// activation_loops.hpp: the activation functions and their loops, compiled once per ISA (csrc/cpu/README.md):
+// included by activation_scalar.cpp, activation_avx2.cpp and activation_avx512.cpp, each with its own
+// FASTANN_ISA namespace; activation.cpp calls the one simd_level() names.
 //
 // Each activation is a small struct with two inline functions of one element: `f(x, p)` and its
 // derivative `df(x, p)`. One loop template applies a struct over the array, so every activation gets its
@@ -245,5 +245,10 @@ template <class T>
 void act_backward(T* dinp, const T* inp, const T* dout, int64_t n, Activation kind, T p) {
   with_activation(kind, [&](auto f) { backward_loop<decltype(f)>(dinp, inp, dout, n, p, grain_of(kind)); });
 }
+
+template void act_forward<float>(float*, const float*, int64_t, Activation, float);
+template void act_forward<double>(double*, const double*, int64_t, Activation, double);
+template void act_backward<float>(float*, const float*, const float*, int64_t, Activation, float);
+template void act_backward<double>(double*, const double*, const double*, int64_t, Activation, double);
 
 }  // namespace fastann::cpu::FASTANN_ISA

@@ -1,6 +1,6 @@
-// optim_impl.hpp: the loops of the fused optimizer steps (see fastann/cpu/optim.hpp), included by
-// optim.cpp (baseline x86-64), optim_avx2.cpp and optim_avx512.cpp, each inside its own namespace
-// FASTANN_ISA so the three compilations never share a symbol. The loops are plain C++ the compiler
+// optim_loops.hpp: the loops of the fused optimizer steps (see fastann/cpu/optim.hpp), compiled once per ISA
+// (csrc/cpu/README.md): included by optim_scalar.cpp, optim_avx2.cpp and optim_avx512.cpp, each with its own
+// FASTANN_ISA namespace. The loops are plain C++ the compiler
 // vectorizes for the ISA of the including file: every per-element branch is either a template switch
 // (momentum on/off, nesterov, amsgrad...) resolved outside the loop or a select.
 //
@@ -202,5 +202,17 @@ void nadam(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqr
     }
   });
 }
+
+#define FASTANN_OPTIM_INSTANCES(T)                                                                       \
+  template void sgd<T>(T*, T*, const T*, int64_t, T, T, T, bool, T);                                    \
+  template void adam<T>(T*, T*, T*, T*, const T*, int64_t, T, T, T, T, T, T, T, T, T);                      \
+  template void rmsprop<T>(T*, T*, T*, T*, const T*, int64_t, T, T, T, T, T, T);                        \
+  template void adagrad<T>(T*, T*, const T*, int64_t, T, T, T);                                         \
+  template void adadelta<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T);                              \
+  template void adamax<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T, T);                             \
+  template void nadam<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T, T, T, T, T);
+FASTANN_OPTIM_INSTANCES(float)
+FASTANN_OPTIM_INSTANCES(double)
+#undef FASTANN_OPTIM_INSTANCES
 
 }  // namespace fastann::cpu::FASTANN_ISA
