@@ -54,7 +54,7 @@ void bind_pool(py::module_& m) {
       py::arg("out"), py::arg("indices"), py::arg("input"), py::arg("kernel_size"), py::arg("stride"),
       py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"), py::arg("kernel") = 0,
       "2-D max pooling: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per plane. "
-      "kernel: 0 auto, 1 direct, 2 2x2/stride-2 scalar, 3 2x2/stride-2 AVX-512.");
+      "kernel: 0 auto, 1 direct, 2 2x2/stride-2 (on the CPU's best ISA).");
 
   m.def(
       "max_pool2d_backward",
