@@ -1,8 +1,9 @@
 // dropout_loops.hpp: the dropout mask loop, compiled once per ISA (csrc/cpu/README.md): included by
 // dropout_scalar.cpp, dropout_avx2.cpp and dropout_avx512.cpp, each with its own FASTANN_ISA namespace. The
 // hash is 64-bit integer arithmetic: with AVX-512 (vpmullq) it vectorizes 8 lanes wide, AVX2 emulates the
-// 64-bit multiply 4 lanes wide, and the scalar build runs it one element at a time. The keep decision is turned into a 0/1 number and multiplied, never
-// branched on: a branch on random bits mispredicts half the time (measured 13 ns/element vs ~1).
+// 64-bit multiply 4 lanes wide, and the scalar build runs it one element at a time. The keep decision is
+// turned into a 0/1 number and multiplied, never branched on: a branch on random bits mispredicts half the
+// time (docs/activations.md, Dropout, Measured).
 #include <cstdint>
 
 #include "fastann/common.hpp"

@@ -78,8 +78,8 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
   }
 }
 
-// Cache blocks as on the AVX-512 path: a long KC (every K block re-reads and re-writes C). Measured on Zen 5
-// with FASTANN_SIMD=avx2 (thread CPU time, n = 1024): KC = 256 -> 88, KC = 1024 -> 105 GFLOP/s of ~120.
+// Cache blocks as on the AVX-512 path: a long KC (every K block re-reads and re-writes C), which runs
+// closer to the FMA peak than KC = 256 (docs/gemm.md, Measured).
 struct KernelF32 {
   using T = float;
   static constexpr int MR = 6, NR = 16, KC = 1024, MC = 72, NC = 4096;

@@ -12,7 +12,7 @@
 // Why every loop body starts by copying its scalars and pointers into locals: the lambdas capture by
 // reference, and a captured `T lr` lives in memory the compiler cannot prove the T* stores leave alone,
 // so without the copies it reloads every coefficient on every element and does not vectorize at all
-// (measured: ~3 ns/element for Adam instead of ~0.2). `__restrict` says the arrays do not overlap.
+// (~15x slower: docs/optimizers.md, Measured). `__restrict` says the arrays do not overlap.
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -23,8 +23,8 @@ namespace fastann::cpu::FASTANN_ISA {
 
 // Elements per thread below which a step stays on one thread: the vectorized loops run at ~0.2 ns per
 // element, and an extra thread must get ~150 us of work to be worth a fork/join that costs a time slice
-// when the other core is busy (measured: Adam over the MLP's weights, 2 threads, other core loaded:
-// 585 us split vs 52 us on one thread). The MLP's largest matrix (235 200) stays on one thread.
+// when the other core is busy (docs/optimizers.md, Measured). The MLP's largest matrix (235 200) stays on
+// one thread.
 constexpr int64_t kGrain = 1048576;
 
 template <class T>

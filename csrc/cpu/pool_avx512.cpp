@@ -191,7 +191,8 @@ void avg_pool2d_2x2(float* out, const float* inp, int64_t W, int64_t OH, int64_t
     const float* b = a + W;
     float* o = out + oh * OW;
     for (int64_t ow = 0; ow < OW; ow += L) {
-      const bool full_width = ow + L <= OW || ((2 * oh + 1) * W + 2 * ow + 2 * L <= in_end && oh * OW + ow + L <= out_end);
+      const bool full_width =
+          ow + L <= OW || ((2 * oh + 1) * W + 2 * ow + 2 * L <= in_end && oh * OW + ow + L <= out_end);
       const int64_t n = OW - ow < L ? OW - ow : L;
       F::reg lo, hi;
       if (full_width) {
@@ -221,7 +222,8 @@ void avg_pool2d_2x2(double* out, const double* inp, int64_t W, int64_t OH, int64
     const double* b = a + W;
     double* o = out + oh * OW;
     for (int64_t ow = 0; ow < OW; ow += L) {
-      const bool full_width = ow + L <= OW || ((2 * oh + 1) * W + 2 * ow + 2 * L <= in_end && oh * OW + ow + L <= out_end);
+      const bool full_width =
+          ow + L <= OW || ((2 * oh + 1) * W + 2 * ow + 2 * L <= in_end && oh * OW + ow + L <= out_end);
       const int64_t n = OW - ow < L ? OW - ow : L;
       D::reg lo, hi;
       if (full_width) {
