@@ -8,7 +8,6 @@ from fastann import reference as ref
 from helpers import TOL_ELEMENTWISE, TOL_REDUCTION, assert_close, gradcheck, run_with_simd, to_numpy
 
 CPU = fastann._backend.cpu
-HAS_AVX512 = CPU.simd_level() == "avx512"
 DTYPES = [np.float32, np.float64]
 
 # (input shape, kernel_size, stride, padding, dilation, ceil_mode)
@@ -27,16 +26,17 @@ MAX_CASES = [
     ((2, 3, 6, 37), 2, 2, 0, 1, False),  # 2x2: 18 outputs per row (a full 16-lane step + masked tail)
     ((1, 2, 5, 70), 2, None, 0, 1, True),  # 2x2, ceil mode with even W, odd H: direct
 ]
-# 2x2/stride-2 shapes for the rungs. Rung 3 steps 16 (float) / 8 (double) outputs; a row tail reads ahead
-# and writes over the next rows of its plane unless that would leave the plane: cover OW below, at and
-# above the step, many short rows, odd H (an unused last input row) and the CNN's 28 -> 14.
+# 2x2/stride-2 shapes for the rungs. Rung 2's AVX-512 loop steps 16 (float) / 8 (double) outputs; a row
+# tail reads ahead and writes over the next rows of its plane unless that would leave the plane: cover OW
+# below, at and above the step, many short rows, odd H (an unused last input row) and the CNN's 28 -> 14.
+# Rung 2's scalar loop runs on the same shapes in test_lower_simd_paths_in_subprocess.
 TWO_BY_TWO = [((1, 2, 8, 8), 2), ((3, 2, 9, 11), 2), ((2, 3, 6, 37), 2), ((1, 1, 2, 2), 2), ((2, 1, 4, 66), 2),
               ((1, 1, 3, 5), 2), ((2, 3, 31, 10), 2), ((1, 2, 40, 34), 2), ((3, 2, 28, 28), 2),
               ((2, 2, 7, 32), 2), ((1, 3, 5, 18), 2), ((2, 1, 64, 3), 2)]
 
 
-def rung_params():
-    return [1, 2, pytest.param(3, marks=pytest.mark.skipif(not HAS_AVX512, reason="CPU without AVX-512"))]
+# The CPU's max_pool2d rungs; each runs on the best ISA this process has (AVX-512 or scalar loops).
+CPU_RUNGS = [1, 2]
 
 
 def _input(rng, shape, dtype, xp):
@@ -58,7 +58,7 @@ def test_max_pool2d_matches_reference(xp, rng, dtype, case):
     np.testing.assert_array_equal(to_numpy(idx), ridx)
 
 
-@pytest.mark.parametrize("kernel", rung_params())
+@pytest.mark.parametrize("kernel", CPU_RUNGS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape,k", TWO_BY_TWO)
 def test_max_pool2d_rungs(rng, kernel, dtype, shape, k):
@@ -69,7 +69,7 @@ def test_max_pool2d_rungs(rng, kernel, dtype, shape, k):
     np.testing.assert_array_equal(idx, ridx)
 
 
-@pytest.mark.parametrize("kernel", rung_params())
+@pytest.mark.parametrize("kernel", CPU_RUNGS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_max_pool2d_ties_nan_and_inf(rng, kernel, dtype):
     # Few distinct values (many ties: the first tap wins), NaNs (a NaN wins, the last one's index) and
@@ -175,31 +175,31 @@ def test_avg_pool2d_2x2_fast_path(xp, rng, dtype, shape, k):
                  TOL_ELEMENTWISE[dtype], "avg_pool2d_backward 2x2")
 
 
-SCALAR_SCRIPT = """
+LOWER_SIMD_SCRIPT = """
 import numpy as np, fastann
 from fastann import ops, reference as ref
-assert fastann._backend.cpu.simd_level() == "scalar", fastann._backend.cpu.simd_level()
+from test_pool import TWO_BY_TWO
+assert fastann._backend.cpu.simd_level() == LEVEL, fastann._backend.cpu.simd_level()
 rng = np.random.default_rng(0)
-for shape in [(2, 3, 28, 28), (1, 2, 7, 33), (2, 1, 31, 10)]:
+for shape, k in TWO_BY_TWO:
     for dt in (np.float32, np.float64):
         x = rng.standard_normal(shape).astype(dt)
-        out, idx = ops.max_pool2d(x, 2)
-        rout, ridx = ref.max_pool2d(x, 2)
-        assert np.array_equal(out, rout.astype(dt)) and np.array_equal(idx, ridx)
-        assert np.allclose(ops.avg_pool2d(x, 2), ref.avg_pool2d(x, 2), rtol=1e-5, atol=1e-6)
-try:
-    ops.max_pool2d(x, 2, kernel=3)
-    raise SystemExit("kernel=3 without AVX-512 did not raise")
-except ValueError as e:
-    assert "AVX-512" in str(e)
+        x[rng.random(shape) < 0.05] = np.nan
+        rout, ridx = ref.max_pool2d(x, k)
+        for kernel in (None, 1, 2):
+            out, idx = ops.max_pool2d(x, k, kernel=kernel)
+            assert np.array_equal(out, rout.astype(dt), equal_nan=True), (shape, kernel)
+            assert np.array_equal(idx, ridx), (shape, kernel)
+        assert np.allclose(ops.avg_pool2d(x, k), ref.avg_pool2d(x, k), rtol=1e-5, atol=1e-6, equal_nan=True)
 print("OK")
 """
 
 
-def test_scalar_simd_path_in_subprocess():
-    # FASTANN_SIMD=scalar takes the non-AVX-512 code paths (as on a CPU without AVX-512); simd_level() is
-    # fixed at first use, hence a fresh interpreter.
-    r = run_with_simd("scalar", SCALAR_SCRIPT)
+@pytest.mark.parametrize("level", ["scalar", "avx2"])
+def test_lower_simd_paths_in_subprocess(level):
+    # FASTANN_SIMD=scalar / avx2 take the scalar 2x2 loops (pool has no AVX2 file), as on a CPU without
+    # AVX-512; simd_level() is fixed at first use, hence a fresh interpreter.
+    r = run_with_simd(level, LOWER_SIMD_SCRIPT.replace("LEVEL", repr(level)))
     assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stdout + r.stderr
 
 
@@ -316,6 +316,8 @@ def test_bad_input(desc, exc, call, module):
 def test_bad_kernel_rung():
     with pytest.raises(ValueError, match="kernel"):
         ops.max_pool2d(X, 2, kernel=4)
+    with pytest.raises(ValueError, match="CUDA only"):  # rung 3 is the CUDA backend's
+        ops.max_pool2d(X, 2, kernel=3)
     with pytest.raises(ValueError, match="2x2"):
         ops.max_pool2d(X, 3, 1, 1, kernel=2)
     with pytest.raises(ValueError, match="2x2"):
@@ -351,6 +353,7 @@ BAD_DIRECT = [
      lambda: _mp(inp=np.zeros((0, 3, 8, 8), np.float32), out=np.zeros((0, 3, 4, 4), np.float32),
                  idx=np.zeros((0, 3, 4, 4), np.int64))),
     ("unknown rung", ValueError, lambda: _mp(kernel=9)),
+    ("CUDA-only rung", ValueError, lambda: _mp(kernel=3)),
     ("2x2 rung on 3x3", ValueError, lambda: CPU.max_pool2d_forward(
         np.zeros((2, 3, 6, 6), np.float32), np.zeros((2, 3, 6, 6), np.int64), X, (3, 3), (1, 1), (0, 0), D1, False, 2)),
     ("max backward bad index", ValueError, lambda: CPU.max_pool2d_backward(

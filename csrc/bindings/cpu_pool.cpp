@@ -10,7 +10,7 @@ void bind_pool(py::module_& m) {
   def_pool(
       m, Device::cpu,
       "2-D max pooling: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per plane. "
-      "kernel: 0 auto, 1 direct, 2 2x2/stride-2 scalar, 3 2x2/stride-2 AVX-512.",
+      "kernel: 0 auto, 1 direct, 2 2x2/stride-2 (on the CPU's best ISA).",
       [](const PoolCall& c) {
         dispatch_float(c.ft, [&](auto tag) {
           using T = decltype(tag);

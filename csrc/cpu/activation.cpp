@@ -1,29 +1,15 @@
 // activation.cpp: elementwise activation functions, forward and backward, float32 and float64.
 //
-// The functions and loops live in activation_impl.hpp; they are compiled here for baseline x86-64
-// (namespace `baseline`) and in activation_avx2.cpp / activation_avx512.cpp for those ISAs, and each call
-// runs the best one the CPU has (fastann::simd_level()). This file also maps names to kinds.
+// The functions and loops live in activation_loops.hpp, compiled once per ISA (csrc/cpu/README.md); each
+// call runs the one fastann::simd_level() names. This file also maps names to kinds.
 #include "fastann/cpu/activation.hpp"
 
 #include <string>
 
+#include "activation_isa.hpp"
 #include "fastann/common.hpp"
 
-// ---- helpers: the three compilations of the loops -------------------------------------------------
-#define FASTANN_ISA baseline
-#include "activation_impl.hpp"
-#undef FASTANN_ISA
-
 namespace fastann::cpu {
-namespace avx2 {
-template <class T> void act_forward(T*, const T*, int64_t, Activation, T);
-template <class T> void act_backward(T*, const T*, const T*, int64_t, Activation, T);
-}  // namespace avx2
-namespace avx512 {
-template <class T> void act_forward(T*, const T*, int64_t, Activation, T);
-template <class T> void act_backward(T*, const T*, const T*, int64_t, Activation, T);
-}  // namespace avx512
-
 namespace {
 
 struct NamedKind {
@@ -62,7 +48,7 @@ void activation_forward(T* out, const T* inp, int64_t n, Activation kind, double
   switch (simd_level()) {
     case SimdLevel::avx512: return avx512::act_forward<T>(out, inp, n, kind, T(param));
     case SimdLevel::avx2: return avx2::act_forward<T>(out, inp, n, kind, T(param));
-    default: return baseline::act_forward<T>(out, inp, n, kind, T(param));
+    default: return scalar::act_forward<T>(out, inp, n, kind, T(param));
   }
 }
 
@@ -73,7 +59,7 @@ void activation_backward(T* dinp, const T* inp, const T* dout, int64_t n, Activa
   switch (simd_level()) {
     case SimdLevel::avx512: return avx512::act_backward<T>(dinp, inp, dout, n, kind, T(param));
     case SimdLevel::avx2: return avx2::act_backward<T>(dinp, inp, dout, n, kind, T(param));
-    default: return baseline::act_backward<T>(dinp, inp, dout, n, kind, T(param));
+    default: return scalar::act_backward<T>(dinp, inp, dout, n, kind, T(param));
   }
 }
 

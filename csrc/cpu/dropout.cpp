@@ -4,28 +4,14 @@
 // between forward and backward and the result does not depend on the thread count.
 #include "fastann/cpu/dropout.hpp"
 
+#include "dropout_isa.hpp"
 #include "fastann/common.hpp"
 
 namespace fastann::cpu {
 
-// ---- helpers: the three compilations of the mask loop (dropout_impl.hpp) ----------------------------
-}  // namespace fastann::cpu
-
-#define FASTANN_ISA baseline
-#include "dropout_impl.hpp"
-#undef FASTANN_ISA
-
-namespace fastann::cpu {
-namespace avx2 {
-template <class T> void dropout_apply(T*, const T*, int64_t, uint64_t, uint64_t, T);
-}
-namespace avx512 {
-template <class T> void dropout_apply(T*, const T*, int64_t, uint64_t, uint64_t, T);
-}
-
 namespace {
 
-// dst_i = src_i * (keep_i ? 1/(1-p) : 0), on the best ISA the CPU has.
+// dst_i = src_i * (keep_i ? 1/(1-p) : 0), on the ISA simd_level() names (csrc/cpu/README.md).
 template <class T>
 void apply_mask(T* dst, const T* src, int64_t n, double p, uint64_t seed) {
   const uint64_t key = splitmix64_mix(seed + kSplitmixGamma);
@@ -34,7 +20,7 @@ void apply_mask(T* dst, const T* src, int64_t n, double p, uint64_t seed) {
   switch (simd_level()) {
     case SimdLevel::avx512: avx512::dropout_apply<T>(dst, src, n, key, threshold, scale); break;
     case SimdLevel::avx2: avx2::dropout_apply<T>(dst, src, n, key, threshold, scale); break;
-    default: baseline::dropout_apply<T>(dst, src, n, key, threshold, scale); break;
+    default: scalar::dropout_apply<T>(dst, src, n, key, threshold, scale); break;
   }
 }
 

@@ -1,6 +1,6 @@
-// gemm.cpp: the GEMM ladder (rungs 1-4, see fastann/cpu/gemm.hpp), the scalar micro-kernel, and the linear
-// layer built on the GEMM. Compiled for baseline x86-64; the AVX2 / AVX-512 micro-kernels live in
-// gemm_avx2.cpp / gemm_avx512.cpp and are chosen at run time from fastann::simd_level().
+// gemm.cpp: the GEMM ladder (rungs 1-4, see fastann/cpu/gemm.hpp) and the linear layer built on the GEMM.
+// Compiled without ISA flags; rungs 3 and 4 run the packed driver of the ISA fastann::simd_level() names
+// (gemm_scalar.cpp, gemm_avx2.cpp, gemm_avx512.cpp; csrc/cpu/README.md).
 //
 // Math: C = alpha*op(A)*op(B) + beta*C as in the BLAS xGEMM (Dongarra et al. 1990, "A set of level 3
 // BLAS"); as there, beta == 0 means C is write-only (never read, so NaN in it does not leak through).
@@ -11,7 +11,7 @@
 
 #include "fastann/common.hpp"
 #include "fastann/cpu/gemm.hpp"
-#include "gemm_packed.hpp"
+#include "gemm_isa.hpp"
 
 namespace fastann::cpu {
 
@@ -268,52 +268,6 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   if (latest_arrival_ns - fork_ns > kLateNs)
     g_single_thread_until_ns.store(now_ns() + kBackoffNs, std::memory_order_relaxed);
 }
-
-// ---- the scalar micro-kernel (the packed path on CPUs without AVX2) ---------------------------------
-namespace scalar {
-namespace {
-template <class T, int MR, int NR>
-void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c, int64_t ldc,
-                  int mr, int nr, T alpha, T beta, const T* bias, bool relu) {
-  T acc[MR][NR] = {};
-  for (int64_t p = 0; p < kc; ++p, ap += MR, bp += NR)
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i] * bp[j];
-  for (int i = 0; i < mr; ++i) {
-    for (int j = 0; j < nr; ++j) {
-      T v = alpha * acc[i][j];
-      if (beta != T(0)) v += beta * c[i * ldc + j];
-      if (bias) v += bias[j];
-      c[i * ldc + j] = relu ? relu_keep_nan(v) : v;
-    }
-  }
-}
-struct KernelF32 {
-  using T = float;
-  static constexpr int MR = 4, NR = 8, KC = 256, MC = 128, NC = 2048;
-  static constexpr bool kTransposePack = false;
-  static constexpr bool kStridedA = false;
-  static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
-                           T beta, const T* bias, bool relu) {
-    scalar::micro_kernel<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
-  }
-};
-struct KernelF64 {
-  using T = double;
-  static constexpr int MR = 4, NR = 4, KC = 256, MC = 128, NC = 2048;
-  static constexpr bool kTransposePack = false;
-  static constexpr bool kStridedA = false;
-  static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
-                           T beta, const T* bias, bool relu) {
-    scalar::micro_kernel<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
-  }
-};
-}  // namespace
-void gemm_packed(const GemmArgs<float>& g) { packed::gemm_packed<KernelF32>(g); }
-void gemm_packed(const GemmArgs<double>& g) { packed::gemm_packed<KernelF64>(g); }
-void micro_tile(float, int* mr, int* nr) { *mr = KernelF32::MR; *nr = KernelF32::NR; }
-void micro_tile(double, int* mr, int* nr) { *mr = KernelF64::MR; *nr = KernelF64::NR; }
-}  // namespace scalar
 
 // ---- the linear layer ----------------------------------------------------------------------------
 namespace {

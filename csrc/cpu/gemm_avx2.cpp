@@ -7,48 +7,14 @@
 
 #include <time.h>
 
+#include "gemm_isa.hpp"
 #include "gemm_packed.hpp"
+#include "simd_avx2.hpp"
 
 namespace fastann::cpu::avx2 {
 namespace {
 
-// ---- helpers: one vector type per element type ----------------------------------------------------
-// AVX2 has no mask registers: a tail is an integer vector with all bits set in the lanes to keep.
-template <class T> struct Vec;
-template <> struct Vec<float> {
-  using reg = __m256;
-  using mask = __m256i;
-  static constexpr int W = 8;
-  static reg zero() { return _mm256_setzero_ps(); }
-  static reg set1(float x) { return _mm256_set1_ps(x); }
-  static reg load(const float* p) { return _mm256_load_ps(p); }
-  static reg maskz_loadu(mask m, const float* p) { return _mm256_maskload_ps(p, m); }
-  static void mask_storeu(float* p, mask m, reg v) { _mm256_maskstore_ps(p, m, v); }
-  static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
-  static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
-  static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
-  static reg relu(reg x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }  // NaN x stays NaN
-  static mask tail(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
-};
-template <> struct Vec<double> {
-  using reg = __m256d;
-  using mask = __m256i;
-  static constexpr int W = 4;
-  static reg zero() { return _mm256_setzero_pd(); }
-  static reg set1(double x) { return _mm256_set1_pd(x); }
-  static reg load(const double* p) { return _mm256_load_pd(p); }
-  static reg maskz_loadu(mask m, const double* p) { return _mm256_maskload_pd(p, m); }
-  static void mask_storeu(double* p, mask m, reg v) { _mm256_maskstore_pd(p, m, v); }
-  static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
-  static reg mul(reg a, reg b) { return _mm256_mul_pd(a, b); }
-  static reg add(reg a, reg b) { return _mm256_add_pd(a, b); }
-  static reg relu(reg x) { return _mm256_max_pd(_mm256_setzero_pd(), x); }
-  static mask tail(int n) {
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
-  }
-};
+template <class T> using Vec = simd::Avx2<T>;
 
 // CPU time of the calling thread: unlike wall time it does not count the time another process holds the
 // core, so the peak probe stays right on a shared machine.
@@ -112,8 +78,8 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
   }
 }
 
-// Cache blocks as on the AVX-512 path: a long KC (every K block re-reads and re-writes C). Measured on Zen 5
-// with FASTANN_SIMD=avx2 (thread CPU time, n = 1024): KC = 256 -> 88, KC = 1024 -> 105 GFLOP/s of ~120.
+// Cache blocks as on the AVX-512 path: a long KC (every K block re-reads and re-writes C), which runs
+// closer to the FMA peak than KC = 256 (docs/gemm.md, Measured).
 struct KernelF32 {
   using T = float;
   static constexpr int MR = 6, NR = 16, KC = 1024, MC = 72, NC = 4096;

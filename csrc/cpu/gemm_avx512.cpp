@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <time.h>
 
+#include "gemm_isa.hpp"
 #include "gemm_packed.hpp"
 #include "simd_avx512.hpp"
 

@@ -1,9 +1,9 @@
 // gemm_packed.hpp: the BLIS-style packed GEMM driver (rung 3), shared by the scalar, AVX2 and AVX-512 paths.
 //
-// Internal to csrc/cpu: included by gemm.cpp (scalar), gemm_avx2.cpp and gemm_avx512.cpp, each of which
+// Internal to csrc/cpu: included by gemm_scalar.cpp, gemm_avx2.cpp and gemm_avx512.cpp, each of which
 // defines a micro-kernel "traits" struct K in an anonymous namespace and calls gemm_packed<K>(...). Every
 // function here is a template on K, so each ISA file gets its own internal copy compiled with its own flags
-// (no symbol compiled for AVX-512 can be picked by the linker for the baseline path).
+// (no symbol compiled for AVX-512 can be picked by the linker for the scalar path).
 //
 // K provides:
 //   using T;  MR, NR (micro-tile), KC, MC, NC (cache blocks)
@@ -213,16 +213,3 @@ void gemm_packed(const GemmArgs<typename K::T>& g) {
 }
 
 }  // namespace fastann::cpu::packed
-
-// ---- the per-ISA entry points (defined in gemm.cpp, gemm_avx2.cpp, gemm_avx512.cpp) -------------------
-// gemm_packed: rung 3 on one thread; micro_tile: that path's MR x NR (rung 4 cuts C into multiples of it).
-#define FASTANN_GEMM_ISA_ENTRY_POINTS                                  \
-  void gemm_packed(const GemmArgs<float>& g);                          \
-  void gemm_packed(const GemmArgs<double>& g);                         \
-  void micro_tile(float, int* mr, int* nr);                            \
-  void micro_tile(double, int* mr, int* nr);                           \
-  double fma_peak_gflops(double seconds);
-namespace fastann::cpu::scalar { FASTANN_GEMM_ISA_ENTRY_POINTS }
-namespace fastann::cpu::avx2 { FASTANN_GEMM_ISA_ENTRY_POINTS }
-namespace fastann::cpu::avx512 { FASTANN_GEMM_ISA_ENTRY_POINTS }
-#undef FASTANN_GEMM_ISA_ENTRY_POINTS

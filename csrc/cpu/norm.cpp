@@ -3,7 +3,7 @@
 //
 // Two layouts:
 //   (N,C,H,W), HW > 1: parallel over channels. A channel's values are N runs of HW contiguous numbers; the
-//                      inner loops (norm_loops.inl, AVX-512 or baseline) stream over one run at a time,
+//                      inner loops (norm_loops.hpp, on the ISA simd_level() names) stream over one run,
 //                      visited in memory order (n outer, the thread's channels inner).
 //   (N,C), HW == 1:    a channel is a strided column, so instead each thread takes a block of columns and
 //                      walks the rows, with the C-direction (contiguous) as the vector direction.
@@ -14,30 +14,28 @@
 #include <vector>
 
 #include "fastann/common.hpp"
+#include "norm_isa.hpp"
 
 namespace fastann::cpu {
 
 // ---- helpers ----------------------------------------------------------------------------------------
-namespace norm_baseline {
-#include "bn_relu_loops.inl"
-#include "norm_loops.inl"
-}  // namespace norm_baseline
-
 namespace {
 
+// The inner loops of the ISA simd_level() names (csrc/cpu/README.md; no AVX2 file: avx2 runs scalar).
 template <class T>
 BatchNormLoops<T> loops() {
-  static const BatchNormLoops<T> table = simd_level() == SimdLevel::avx512 ? batch_norm_loops_avx512(T{})
-                                                                           : norm_baseline::make_loops<T>();
-  return table;
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::batch_norm_loops(T{});
+    default: return scalar::batch_norm_loops(T{});
+  }
 }
 
 template <class T>
 BatchNormReluLoops<T> relu_loops() {
-  static const BatchNormReluLoops<T> table = simd_level() == SimdLevel::avx512
-                                                 ? batch_norm_relu_loops_avx512(T{})
-                                                 : norm_baseline::make_relu_loops<T>();
-  return table;
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::batch_norm_relu_loops(T{});
+    default: return scalar::batch_norm_relu_loops(T{});
+  }
 }
 
 // Channels per thread chunk below which a kernel stays on one thread (~32k values of work).

@@ -1,24 +1,29 @@
-// norm_avx512.cpp: batch norm's inner loops for AVX-512 (compiled with AVX-512 flags). Entered only
-// through batch_norm_loops_avx512, which norm.cpp calls when fastann::simd_level() reports avx512.
+// norm_avx512.cpp: batch norm's inner loops compiled with the AVX-512 flags (CMakeLists.txt), in namespace
+// fastann::cpu::avx512; norm.cpp takes these tables when simd_level() is avx512 (csrc/cpu/README.md).
 //
-// normalize and grad_input are the plain loops of norm_loops.inl, which the compiler vectorises well.
-// The two reductions (shifted_sums, grad_sums) are written out: float32 values are widened to double
-// (the sums are kept in double) and each sum has two independent accumulators, because a single
-// accumulator chain is bound by the add latency (each add waits for the previous one). Measured gain over
-// the compiler's one-accumulator loop: ~10% on 128x64x14x14, within noise on 128x32x28x28 (those runs are
-// memory-bound; the access order in norm.cpp mattered far more).
+// normalize, grad_input and the double loops are the plain loops of norm_loops.hpp, which the compiler
+// vectorises well. Written out here, float32 (float64 for the two plain reductions):
+//   - the reductions (shifted_sums, grad_sums, relu_grad_sums): float32 values are widened to double (the
+//     sums are kept in double) and each sum has two independent accumulators, because a single accumulator
+//     chain is bound by the add latency (each add waits for the previous one);
+//   - the fused kernels' 2x2-window loops, which GCC leaves scalar (see below).
 #include <immintrin.h>
 
 #include <cstdint>
 
-#include "fastann/cpu/norm.hpp"
+#include "norm_isa.hpp"
+#include "simd_avx512.hpp"
 
-namespace fastann::cpu {
+#define FASTANN_ISA avx512
+#include "norm_loops.hpp"
+
+namespace fastann::cpu::avx512 {
 
 // ---- helpers ----------------------------------------------------------------------------------------
-namespace norm_avx512 {
-#include "bn_relu_loops.inl"
-#include "norm_loops.inl"
+namespace {
+
+using F = simd::Avx512<float>;
+using D = simd::Avx512<double>;
 
 // The 16 floats of v as two vectors of 8 doubles.
 inline __m512d widen_lo(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
@@ -30,18 +35,18 @@ inline __m512d widen_hi(__m512 v) {
 
 // s1 += sum(x - shift), s2 += sum((x - shift)^2); x float32, sums in double. 16 values per step.
 void shifted_sums_f32(const float* x, int64_t n, double shift, double* s1, double* s2) {
-  const __m512d k = _mm512_set1_pd(shift);
-  __m512d a0 = _mm512_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+  const D::reg k = D::set1(shift);
+  D::reg a0 = D::zero(), a1 = a0, b0 = a0, b1 = a0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const __m512 v = _mm512_loadu_ps(x + i);
-    const __m512d lo = _mm512_sub_pd(widen_lo(v), k), hi = _mm512_sub_pd(widen_hi(v), k);
-    a0 = _mm512_add_pd(a0, lo);
-    a1 = _mm512_add_pd(a1, hi);
-    b0 = _mm512_fmadd_pd(lo, lo, b0);
-    b1 = _mm512_fmadd_pd(hi, hi, b1);
+    const F::reg v = F::loadu(x + i);
+    const D::reg lo = D::sub(widen_lo(v), k), hi = D::sub(widen_hi(v), k);
+    a0 = D::add(a0, lo);
+    a1 = D::add(a1, hi);
+    b0 = D::fmadd(lo, lo, b0);
+    b1 = D::fmadd(hi, hi, b1);
   }
-  double a = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)), b = _mm512_reduce_add_pd(_mm512_add_pd(b0, b1));
+  double a = D::hsum(D::add(a0, a1)), b = D::hsum(D::add(b0, b1));
   for (; i < n; ++i) {
     const double d = double(x[i]) - shift;
     a += d;
@@ -53,17 +58,17 @@ void shifted_sums_f32(const float* x, int64_t n, double shift, double* s1, doubl
 
 // The same for float64: 16 values per step as two vectors of 8.
 void shifted_sums_f64(const double* x, int64_t n, double shift, double* s1, double* s2) {
-  const __m512d k = _mm512_set1_pd(shift);
-  __m512d a0 = _mm512_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+  const D::reg k = D::set1(shift);
+  D::reg a0 = D::zero(), a1 = a0, b0 = a0, b1 = a0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const __m512d lo = _mm512_sub_pd(_mm512_loadu_pd(x + i), k), hi = _mm512_sub_pd(_mm512_loadu_pd(x + i + 8), k);
-    a0 = _mm512_add_pd(a0, lo);
-    a1 = _mm512_add_pd(a1, hi);
-    b0 = _mm512_fmadd_pd(lo, lo, b0);
-    b1 = _mm512_fmadd_pd(hi, hi, b1);
+    const D::reg lo = D::sub(D::loadu(x + i), k), hi = D::sub(D::loadu(x + i + 8), k);
+    a0 = D::add(a0, lo);
+    a1 = D::add(a1, hi);
+    b0 = D::fmadd(lo, lo, b0);
+    b1 = D::fmadd(hi, hi, b1);
   }
-  double a = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)), b = _mm512_reduce_add_pd(_mm512_add_pd(b0, b1));
+  double a = D::hsum(D::add(a0, a1)), b = D::hsum(D::add(b0, b1));
   for (; i < n; ++i) {
     const double d = x[i] - shift;
     a += d;
@@ -78,24 +83,24 @@ void shifted_sums_f64(const double* x, int64_t n, double shift, double* s1, doub
 template <bool Relu>
 inline void dz_sums_f32(const float* dy, const float* y, const float* x, int64_t n, float mean, double* sum_dy,
                         double* sum_dy_xmu) {
-  const __m512 m = _mm512_set1_ps(mean);
-  __m512d a0 = _mm512_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+  const F::reg m = F::set1(mean);
+  D::reg a0 = D::zero(), a1 = a0, b0 = a0, b1 = a0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    __m512 g = _mm512_loadu_ps(dy + i);
-    __m512 xm = _mm512_sub_ps(_mm512_loadu_ps(x + i), m);  // x - mean in float, as the scalar path
+    F::reg g = F::loadu(dy + i);
+    F::reg xm = F::sub(F::loadu(x + i), m);  // x - mean in float, as the scalar path
     if constexpr (Relu) {
-      const __mmask16 live = _mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), _mm512_setzero_ps(), _CMP_GT_OQ);
-      g = _mm512_maskz_mov_ps(live, g);
-      xm = _mm512_maskz_mov_ps(live, xm);
+      const F::mask live = F::cmp_gt(F::loadu(y + i), F::zero());
+      g = F::maskz_mov(live, g);
+      xm = F::maskz_mov(live, xm);
     }
-    const __m512d g_lo = widen_lo(g), g_hi = widen_hi(g);
-    a0 = _mm512_add_pd(a0, g_lo);
-    a1 = _mm512_add_pd(a1, g_hi);
-    b0 = _mm512_fmadd_pd(g_lo, widen_lo(xm), b0);
-    b1 = _mm512_fmadd_pd(g_hi, widen_hi(xm), b1);
+    const D::reg g_lo = widen_lo(g), g_hi = widen_hi(g);
+    a0 = D::add(a0, g_lo);
+    a1 = D::add(a1, g_hi);
+    b0 = D::fmadd(g_lo, widen_lo(xm), b0);
+    b1 = D::fmadd(g_hi, widen_hi(xm), b1);
   }
-  double a = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)), b = _mm512_reduce_add_pd(_mm512_add_pd(b0, b1));
+  double a = D::hsum(D::add(a0, a1)), b = D::hsum(D::add(b0, b1));
   for (; i < n; ++i) {
     if (Relu && !(y[i] > 0.0f)) continue;
     a += double(dy[i]);
@@ -115,17 +120,17 @@ void relu_grad_sums_f32(const float* dy, const float* y, const float* x, int64_t
 }
 
 void grad_sums_f64(const double* dy, const double* x, int64_t n, double mean, double* sum_dy, double* sum_dy_xmu) {
-  const __m512d m = _mm512_set1_pd(mean);
-  __m512d a0 = _mm512_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+  const D::reg m = D::set1(mean);
+  D::reg a0 = D::zero(), a1 = a0, b0 = a0, b1 = a0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const __m512d g0 = _mm512_loadu_pd(dy + i), g1 = _mm512_loadu_pd(dy + i + 8);
-    a0 = _mm512_add_pd(a0, g0);
-    a1 = _mm512_add_pd(a1, g1);
-    b0 = _mm512_fmadd_pd(g0, _mm512_sub_pd(_mm512_loadu_pd(x + i), m), b0);
-    b1 = _mm512_fmadd_pd(g1, _mm512_sub_pd(_mm512_loadu_pd(x + i + 8), m), b1);
+    const D::reg g0 = D::loadu(dy + i), g1 = D::loadu(dy + i + 8);
+    a0 = D::add(a0, g0);
+    a1 = D::add(a1, g1);
+    b0 = D::fmadd(g0, D::sub(D::loadu(x + i), m), b0);
+    b1 = D::fmadd(g1, D::sub(D::loadu(x + i + 8), m), b1);
   }
-  double a = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)), b = _mm512_reduce_add_pd(_mm512_add_pd(b0, b1));
+  double a = D::hsum(D::add(a0, a1)), b = D::hsum(D::add(b0, b1));
   for (; i < n; ++i) {
     a += dy[i];
     b += dy[i] * (x[i] - mean);
@@ -135,38 +140,33 @@ void grad_sums_f64(const double* dy, const double* x, int64_t n, double mean, do
 }
 
 // ---- the fused kernels' 2x2-window loops, float32 ---------------------------------------------------
-// GCC 12 leaves the byte-index loops of bn_relu_loops.inl scalar, so the loops over the 2x2 windows are
+// GCC 12 leaves the byte-index loops of norm_loops.hpp scalar, so the loops over the 2x2 windows are
 // written out. A step takes 16 windows of one output row: the 32 input columns of each of the two rows
 // are two vectors, split into even and odd columns with vpermt2ps (as in pool_avx512.cpp).
 //
-// Rows are short (OW = 14 or 7 in the CNN), so nearly every step is a row's partial last step. Masked
-// loads and stores there were slow on the Zen 5 this was tuned on (the backward took 6.2 ms instead of
-// 1.2 ms on 128x32x28x28; a masked byte load alone cost half of it), so, as in pool_avx512.cpp, a step
-// uses full-width accesses that run on into the plane's next rows whenever they stay inside the plane,
-// and masks only near the plane's end. Lanes past the row are then ignored in registers (the `m` masks),
-// and full-width stores that run into the next rows are overwritten when those rows are processed.
-
-// Lanes [0, n) set, n clamped to [0, 16].
-inline __mmask16 lanes16(int64_t n) {
-  return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
-}
+// Rows are short (OW = 14 or 7 in the CNN), so nearly every step is a row's partial last step, and masked
+// loads and stores in every row cost several times the whole loop (docs/batchnorm.md, Measured). So, as in
+// pool_avx512.cpp, a step uses full-width accesses that run on into the plane's next rows whenever they
+// stay inside the plane, and masks only near the plane's end. Lanes past the row are then ignored in
+// registers (the `m` masks), and full-width stores that run into the next rows are overwritten when those
+// rows are processed.
 
 // 16 floats at p (all 16 when p + 16 <= end, else only lanes m, the rest zero).
-inline __m512 load16(const float* p, const float* end, __mmask16 m) {
-  return p + 16 <= end ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
+inline F::reg load16(const float* p, const float* end, F::mask m) {
+  return p + 16 <= end ? F::loadu(p) : F::maskz_loadu(m, p);
 }
 // 16 window indices at p, widened to int32 (the same rule).
-inline __m512i load16_index(const uint8_t* p, const uint8_t* end, __mmask16 m) {
+inline __m512i load16_index(const uint8_t* p, const uint8_t* end, F::mask m) {
   const __m128i v = p + 16 <= end ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_maskz_loadu_epi8(m, p);
   return _mm512_cvtepu8_epi32(v);
 }
 // Store 16 floats at p: all of them when p + 16 <= end (the extra lanes land on later rows of the plane,
 // rewritten later), else only lanes m.
-inline void store16(float* p, const float* end, __mmask16 m, __m512 v) {
+inline void store16(float* p, const float* end, F::mask m, F::reg v) {
   if (p + 16 <= end)
-    _mm512_storeu_ps(p, v);
+    F::storeu(p, v);
   else
-    _mm512_mask_storeu_ps(p, m, v);
+    F::mask_storeu(p, m, v);
 }
 
 void relu_pool2_grad_sums_f32(const float* dy, const float* y, const uint8_t* window_index, const float* x,
@@ -176,37 +176,37 @@ void relu_pool2_grad_sums_f32(const float* dy, const float* y, const uint8_t* wi
   const uint8_t* wi_end = window_index + OH * OW;
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const __m512 vmean = _mm512_set1_ps(mean);
-  __m512d a0 = _mm512_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+  const F::reg vmean = F::set1(mean);
+  D::reg a0 = D::zero(), a1 = a0, b0 = a0, b1 = a0;
   for (int64_t oh = 0; oh < OH; ++oh) {
     const float* r0 = x + 2 * oh * W;
     const float* r1 = r0 + W;
     for (int64_t ow = 0; ow < OW; ow += 16) {
       const int64_t o = oh * OW + ow;
-      const __mmask16 m = lanes16(OW - ow), mlo = lanes16(2 * (OW - ow)), mhi = lanes16(2 * (OW - ow) - 16);
+      const F::mask m = F::tail(OW - ow), mlo = F::tail(2 * (OW - ow)), mhi = F::tail(2 * (OW - ow) - 16);
       const __m512i k = load16_index(window_index + o, wi_end, m);
-      const __mmask16 live = _mm512_mask_cmp_ps_mask(m, load16(y + o, y_end, m), _mm512_setzero_ps(), _CMP_GT_OQ);
-      const __m512 g = _mm512_maskz_mov_ps(live, load16(dy + o, dy_end, m));
-      const __m512 x0lo = load16(r0 + 2 * ow, x_end, mlo), x0hi = load16(r0 + 2 * ow + 16, x_end, mhi);
-      const __m512 x1lo = load16(r1 + 2 * ow, x_end, mlo), x1hi = load16(r1 + 2 * ow + 16, x_end, mhi);
-      __m512 xw = _mm512_permutex2var_ps(x0lo, even, x0hi);
-      xw = _mm512_mask_mov_ps(xw, _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(1)),
-                              _mm512_permutex2var_ps(x0lo, odd, x0hi));
-      xw = _mm512_mask_mov_ps(xw, _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(2)),
-                              _mm512_permutex2var_ps(x1lo, even, x1hi));
-      xw = _mm512_mask_mov_ps(xw, _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(3)),
-                              _mm512_permutex2var_ps(x1lo, odd, x1hi));
+      const F::mask live = F::mask_cmp_gt(m, load16(y + o, y_end, m), F::zero());
+      const F::reg g = F::maskz_mov(live, load16(dy + o, dy_end, m));
+      const F::reg x0lo = load16(r0 + 2 * ow, x_end, mlo), x0hi = load16(r0 + 2 * ow + 16, x_end, mhi);
+      const F::reg x1lo = load16(r1 + 2 * ow, x_end, mlo), x1hi = load16(r1 + 2 * ow + 16, x_end, mhi);
+      F::reg xw = _mm512_permutex2var_ps(x0lo, even, x0hi);
+      xw = F::mask_mov(xw, _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(1)),
+                       _mm512_permutex2var_ps(x0lo, odd, x0hi));
+      xw = F::mask_mov(xw, _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(2)),
+                       _mm512_permutex2var_ps(x1lo, even, x1hi));
+      xw = F::mask_mov(xw, _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(3)),
+                       _mm512_permutex2var_ps(x1lo, odd, x1hi));
       // x - mean in float, as the generic loop; lanes without a live window are zeroed (0 * NaN would not be)
-      const __m512 xm = _mm512_maskz_sub_ps(live, xw, vmean);
-      const __m512d g_lo = widen_lo(g), g_hi = widen_hi(g);
-      a0 = _mm512_add_pd(a0, g_lo);
-      a1 = _mm512_add_pd(a1, g_hi);
-      b0 = _mm512_fmadd_pd(g_lo, widen_lo(xm), b0);
-      b1 = _mm512_fmadd_pd(g_hi, widen_hi(xm), b1);
+      const F::reg xm = F::maskz_sub(live, xw, vmean);
+      const D::reg g_lo = widen_lo(g), g_hi = widen_hi(g);
+      a0 = D::add(a0, g_lo);
+      a1 = D::add(a1, g_hi);
+      b0 = D::fmadd(g_lo, widen_lo(xm), b0);
+      b1 = D::fmadd(g_hi, widen_hi(xm), b1);
     }
   }
-  *sum_dz += _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
-  *sum_dz_xmu += _mm512_reduce_add_pd(_mm512_add_pd(b0, b1));
+  *sum_dz += D::hsum(D::add(a0, a1));
+  *sum_dz_xmu += D::hsum(D::add(b0, b1));
 }
 
 void relu_pool2_grad_input_f32(float* dx, const float* dy, const float* y, const uint8_t* window_index,
@@ -218,14 +218,14 @@ void relu_pool2_grad_input_f32(float* dx, const float* dy, const float* y, const
   // Interleave two 16-lane vectors p (even columns) and q (odd): lo = p0 q0 p1 q1 ... p7 q7, hi = p8 q8 ...
   const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), vc = _mm512_set1_ps(c), vmean = _mm512_set1_ps(mean);
+  const F::reg va = F::set1(a), vb = F::set1(b), vc = F::set1(c), vmean = F::set1(mean);
   // d = g + b*(x - mean) + c over one input row's 32 columns from 2*ow (two vectors).
-  auto row = [&](float* d, const float* xr, __m512 g_even, __m512 g_odd, __mmask16 mlo, __mmask16 mhi) {
-    const __m512 glo = _mm512_permutex2var_ps(g_even, lo_idx, g_odd);
-    const __m512 ghi = _mm512_permutex2var_ps(g_even, hi_idx, g_odd);
-    const __m512 xlo = load16(xr, x_end, mlo), xhi = load16(xr + 16, x_end, mhi);
-    store16(d, dx_end, mlo, _mm512_add_ps(_mm512_fmadd_ps(vb, _mm512_sub_ps(xlo, vmean), vc), glo));
-    store16(d + 16, dx_end, mhi, _mm512_add_ps(_mm512_fmadd_ps(vb, _mm512_sub_ps(xhi, vmean), vc), ghi));
+  auto row = [&](float* d, const float* xr, F::reg g_even, F::reg g_odd, F::mask mlo, F::mask mhi) {
+    const F::reg glo = _mm512_permutex2var_ps(g_even, lo_idx, g_odd);
+    const F::reg ghi = _mm512_permutex2var_ps(g_even, hi_idx, g_odd);
+    const F::reg xlo = load16(xr, x_end, mlo), xhi = load16(xr + 16, x_end, mhi);
+    store16(d, dx_end, mlo, F::add(F::fmadd(vb, F::sub(xlo, vmean), vc), glo));
+    store16(d + 16, dx_end, mhi, F::add(F::fmadd(vb, F::sub(xhi, vmean), vc), ghi));
   };
   for (int64_t oh = 0; oh < OH; ++oh)
     for (int r = 0; r < 2; ++r) {  // row 2*oh+r whole, so its stores that run on only touch later rows
@@ -233,11 +233,11 @@ void relu_pool2_grad_input_f32(float* dx, const float* dy, const float* y, const
       float* dr = dx + (2 * oh + r) * W;
       for (int64_t ow = 0; ow < OW; ow += 16) {
         const int64_t o = oh * OW + ow;
-        const __mmask16 m = lanes16(OW - ow), mlo = lanes16(2 * (OW - ow)), mhi = lanes16(2 * (OW - ow) - 16);
+        const F::mask m = F::tail(OW - ow), mlo = F::tail(2 * (OW - ow)), mhi = F::tail(2 * (OW - ow) - 16);
         const __m512i k = load16_index(window_index + o, wi_end, m);
-        const __mmask16 live = _mm512_mask_cmp_ps_mask(m, load16(y + o, y_end, m), _mm512_setzero_ps(), _CMP_GT_OQ);
-        const __m512 g = _mm512_maskz_mul_ps(live, va, load16(dy + o, dy_end, m));
-        auto tap = [&](int t) { return _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(t)), g); };
+        const F::mask live = F::mask_cmp_gt(m, load16(y + o, y_end, m), F::zero());
+        const F::reg g = F::maskz_mul(live, va, load16(dy + o, dy_end, m));
+        auto tap = [&](int t) { return F::maskz_mov(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(t)), g); };
         row(dr + 2 * ow, xr + 2 * ow, tap(2 * r), tap(2 * r + 1), mlo, mhi);
       }
     }
@@ -258,33 +258,33 @@ void relu_pool2_f32(float* y, uint8_t* window_index, const float* x, int64_t H, 
   const int64_t OH = H / 2, OW = W / 2;
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const __m512 vmean = _mm512_set1_ps(mean), vscale = _mm512_set1_ps(scale), vbeta = _mm512_set1_ps(beta);
-  const __m512 zero = _mm512_setzero_ps();
+  const F::reg vmean = F::set1(mean), vscale = F::set1(scale), vbeta = F::set1(beta);
+  const F::reg zero = F::zero();
   const float *x_end = x + H * W, *y_end = y + OH * OW;
   uint8_t* wi_end = window_index + OH * OW;
-  auto z = [&](__m512 v) { return _mm512_fmadd_ps(_mm512_sub_ps(v, vmean), vscale, vbeta); };
+  auto z = [&](F::reg v) { return F::fmadd(F::sub(v, vmean), vscale, vbeta); };
   for (int64_t oh = 0; oh < OH; ++oh) {
     const float* r0 = x + 2 * oh * W;
     const float* r1 = r0 + W;
     for (int64_t ow = 0; ow < OW; ow += 16) {
-      const __mmask16 m = lanes16(OW - ow), mlo = lanes16(2 * (OW - ow)), mhi = lanes16(2 * (OW - ow) - 16);
-      const __m512 a_lo = z(load16(r0 + 2 * ow, x_end, mlo)), a_hi = z(load16(r0 + 2 * ow + 16, x_end, mhi));
-      const __m512 b_lo = z(load16(r1 + 2 * ow, x_end, mlo)), b_hi = z(load16(r1 + 2 * ow + 16, x_end, mhi));
+      const F::mask m = F::tail(OW - ow), mlo = F::tail(2 * (OW - ow)), mhi = F::tail(2 * (OW - ow) - 16);
+      const F::reg a_lo = z(load16(r0 + 2 * ow, x_end, mlo)), a_hi = z(load16(r0 + 2 * ow + 16, x_end, mhi));
+      const F::reg b_lo = z(load16(r1 + 2 * ow, x_end, mlo)), b_hi = z(load16(r1 + 2 * ow + 16, x_end, mhi));
       // Taps in row-major order; a tap takes over where it is greater or NaN (max_pool2d's rule).
-      __m512 best = _mm512_permutex2var_ps(a_lo, even, a_hi);
+      F::reg best = _mm512_permutex2var_ps(a_lo, even, a_hi);
       __m512i k = _mm512_setzero_si512();
-      auto take = [&](__m512 tap, int t) {
-        const __mmask16 w = _mm512_cmp_ps_mask(tap, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(tap, tap, _CMP_UNORD_Q);
-        best = _mm512_mask_mov_ps(best, w, tap);
+      auto take = [&](F::reg tap, int t) {
+        const F::mask w = F::cmp_gt(tap, best) | F::cmp_unord(tap, tap);
+        best = F::mask_mov(best, w, tap);
         k = _mm512_mask_mov_epi32(k, w, _mm512_set1_epi32(t));
       };
       take(_mm512_permutex2var_ps(a_lo, odd, a_hi), 1);
       take(_mm512_permutex2var_ps(b_lo, even, b_hi), 2);
       take(_mm512_permutex2var_ps(b_lo, odd, b_hi), 3);
       // ReLU keeping NaN: zero the lanes that are neither > 0 nor NaN.
-      const __mmask16 keep = _mm512_cmp_ps_mask(best, zero, _CMP_NLE_UQ);  // !(best <= 0): > 0 or NaN
+      const F::mask keep = F::cmp_nle(best, zero);  // !(best <= 0): > 0 or NaN
       const int64_t o = oh * OW + ow;
-      store16(y + o, y_end, m, _mm512_maskz_mov_ps(keep, best));
+      store16(y + o, y_end, m, F::maskz_mov(keep, best));
       if (window_index + o + 16 <= wi_end)
         _mm_storeu_si128(reinterpret_cast<__m128i*>(window_index + o), _mm512_cvtepi32_epi8(k));
       else
@@ -293,29 +293,29 @@ void relu_pool2_f32(float* y, uint8_t* window_index, const float* x, int64_t H, 
   }
 }
 
-}  // namespace norm_avx512
+}  // namespace
 
-// ---- dispatch ---------------------------------------------------------------------------------------
-BatchNormLoops<float> batch_norm_loops_avx512(float) {
-  BatchNormLoops<float> l = norm_avx512::make_loops<float>();
-  l.shifted_sums = &norm_avx512::shifted_sums_f32;
-  l.grad_sums = &norm_avx512::grad_sums_f32;
+// ---- dispatch (entry points called from norm.cpp) ----------------------------------------------------
+BatchNormLoops<float> batch_norm_loops(float) {
+  BatchNormLoops<float> l = make_loops<float>();
+  l.shifted_sums = &shifted_sums_f32;
+  l.grad_sums = &grad_sums_f32;
   return l;
 }
-BatchNormReluLoops<float> batch_norm_relu_loops_avx512(float) {
-  BatchNormReluLoops<float> l = norm_avx512::make_relu_loops<float>();
-  l.relu_pool2 = &norm_avx512::relu_pool2_f32;
-  l.relu_grad_sums = &norm_avx512::relu_grad_sums_f32;
-  l.relu_pool2_grad_sums = &norm_avx512::relu_pool2_grad_sums_f32;
-  l.relu_pool2_grad_input = &norm_avx512::relu_pool2_grad_input_f32;
+BatchNormLoops<double> batch_norm_loops(double) {
+  BatchNormLoops<double> l = make_loops<double>();
+  l.shifted_sums = &shifted_sums_f64;
+  l.grad_sums = &grad_sums_f64;
   return l;
 }
-BatchNormReluLoops<double> batch_norm_relu_loops_avx512(double) { return norm_avx512::make_relu_loops<double>(); }
-BatchNormLoops<double> batch_norm_loops_avx512(double) {
-  BatchNormLoops<double> l = norm_avx512::make_loops<double>();
-  l.shifted_sums = &norm_avx512::shifted_sums_f64;
-  l.grad_sums = &norm_avx512::grad_sums_f64;
+BatchNormReluLoops<float> batch_norm_relu_loops(float) {
+  BatchNormReluLoops<float> l = make_relu_loops<float>();
+  l.relu_pool2 = &relu_pool2_f32;
+  l.relu_grad_sums = &relu_grad_sums_f32;
+  l.relu_pool2_grad_sums = &relu_pool2_grad_sums_f32;
+  l.relu_pool2_grad_input = &relu_pool2_grad_input_f32;
   return l;
 }
+BatchNormReluLoops<double> batch_norm_relu_loops(double) { return make_relu_loops<double>(); }
 
-}  // namespace fastann::cpu
+}  // namespace fastann::cpu::avx512

@@ -1,34 +1,22 @@
-// optim.cpp: fused optimizer steps. The per-element loops live in optim_impl.hpp and are compiled here
-// for baseline x86-64 (namespace `baseline`) and in optim_avx2.cpp / optim_avx512.cpp for those ISAs;
-// this file computes the per-step scalars (bias corrections, Nadam's schedule) in double and calls the
-// loops of the best ISA the CPU has (fastann::simd_level()).
+// optim.cpp: fused optimizer steps. The per-element loops live in optim_loops.hpp, compiled once per ISA
+// (csrc/cpu/README.md); this file computes the per-step scalars (bias corrections, Nadam's schedule) in
+// double and calls the loops of the ISA fastann::simd_level() names.
 #include "fastann/cpu/optim.hpp"
 
 #include <cmath>
 
 #include "fastann/common.hpp"
-
-// ---- helpers: the three compilations of the loops -------------------------------------------------
-#define FASTANN_ISA baseline
-#include "optim_impl.hpp"
-#include "optim_isa_instances.hpp"
-#undef FASTANN_ISA
-#define FASTANN_ISA avx2
-#include "optim_isa_decl.hpp"
-#undef FASTANN_ISA
-#define FASTANN_ISA avx512
-#include "optim_isa_decl.hpp"
-#undef FASTANN_ISA
+#include "optim_isa.hpp"
 
 namespace fastann::cpu {
 
-// Call the loop `name` of the best ISA with the given arguments.
+// Call the loop `name` of the ISA simd_level() names with the given arguments.
 #define FASTANN_OPTIM_DISPATCH(name, ...)                                  \
   do {                                                                     \
     switch (simd_level()) {                                                \
       case SimdLevel::avx512: avx512::name<T>(__VA_ARGS__); break;         \
       case SimdLevel::avx2: avx2::name<T>(__VA_ARGS__); break;             \
-      default: baseline::name<T>(__VA_ARGS__); break;                      \
+      default: scalar::name<T>(__VA_ARGS__); break;                        \
     }                                                                      \
   } while (0)
 

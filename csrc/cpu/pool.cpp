@@ -1,5 +1,7 @@
 // pool.cpp: 2-D max / average / global-average pooling, NCHW, float32 and float64.
 // See fastann/cpu/pool.hpp for the semantics and the max_pool2d ladder; docs/pooling.md for the why.
+// The 2x2 / stride-2 loops (max_pool2d's rung 2, avg_pool2d's shortcut) run on the ISA simd_level() names:
+// pool_scalar.cpp or pool_avx512.cpp (csrc/cpu/README.md).
 //
 // Every kernel works one (H,W) plane at a time and parallelises over the N*C planes: planes are
 // independent (no write conflicts, even in the backward scatters) and each is contiguous in memory.
@@ -10,6 +12,7 @@
 #include <limits>
 
 #include "fastann/common.hpp"
+#include "pool_isa.hpp"
 
 namespace fastann::cpu {
 
@@ -20,7 +23,8 @@ namespace {
 int64_t plane_grain(int64_t plane_elems) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, plane_elems)); }
 
 // The max-pool update rule of PyTorch's CPU kernel: take v if it is larger or if it is NaN. NaN then
-// wins against everything that follows, because nothing compares greater than NaN.
+// wins against everything that follows, because nothing compares greater than NaN (the 2x2 loops of
+// pool_scalar.cpp and pool_avx512.cpp apply the same rule).
 // Written with `|` (not `||`): both compares always run, which leaves the compiler free to pick
 // flag-setting code over a second branch.
 template <class T>
@@ -63,7 +67,7 @@ bool max_pool2d_is_2x2_stride2(const Pool2dGeometry& g) {
 
 // Rung 1, any window. inp (H,W), out (OH,OW), indices (OH,OW).
 template <class T>
-void max_pool2d_kernel1_direct(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g) {
+void max_pool2d_rung1_direct(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g) {
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const int64_t h0 = oh * g.SH - g.PH;
     const TapRange kh_in = taps_inside(h0, g.KH, g.DH, g.H);  // -inf padding never wins: skip those taps
@@ -91,31 +95,13 @@ void max_pool2d_kernel1_direct(T* out, int64_t* indices, const T* inp, const Poo
 }
 
 // Rung 2: 2x2 window, stride 2, every window fully inside the plane. inp (2*OH.., W), out/indices (OH,OW).
-// The same update rule in the same tap order (r0c0, r0c1, r1c0, r1c1), without clipping or bounds tests.
+// The same update rule in the same tap order (r0c0, r0c1, r1c0, r1c1), without clipping or bounds tests,
+// on the ISA simd_level() names.
 template <class T>
-void max_pool2d_kernel2_2x2(T* out, int64_t* indices, const T* inp, int64_t W, int64_t OH, int64_t OW) {
-  for (int64_t oh = 0; oh < OH; ++oh) {
-    const T* row0 = inp + 2 * oh * W;
-    const T* row1 = row0 + W;
-    T* o = out + oh * OW;
-    int64_t* ix = indices + oh * OW;
-    for (int64_t ow = 0; ow < OW; ++ow) {
-      // Branch-free selects (see takes_over): each tap either replaces (value, offset) or not.
-      T best = row0[2 * ow];
-      int64_t offset = 0;  // 0, 1, W, W+1: which tap won
-      const T t1 = row0[2 * ow + 1], t2 = row1[2 * ow], t3 = row1[2 * ow + 1];
-      bool take = takes_over(t1, best);
-      best = take ? t1 : best;
-      offset = take ? 1 : offset;
-      take = takes_over(t2, best);
-      best = take ? t2 : best;
-      offset = take ? W : offset;
-      take = takes_over(t3, best);
-      best = take ? t3 : best;
-      offset = take ? W + 1 : offset;
-      o[ow] = best;
-      ix[ow] = 2 * oh * W + 2 * ow + offset;
-    }
+void max_pool2d_rung2_2x2(T* out, int64_t* indices, const T* inp, int64_t W, int64_t OH, int64_t OW) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::max_pool2d_2x2(out, indices, inp, W, OH, OW);
+    default: return scalar::max_pool2d_2x2(out, indices, inp, W, OH, OW);
   }
 }
 
@@ -123,25 +109,22 @@ void max_pool2d_kernel2_2x2(T* out, int64_t* indices, const T* inp, int64_t W, i
 template <class T>
 void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g, int kernel) {
   const bool fits_2x2 = max_pool2d_is_2x2_stride2(g);
-  const bool has_avx512 = simd_level() == SimdLevel::avx512;
-  FASTANN_CHECK(kernel >= 0 && kernel <= 3, "max_pool2d: kernel must be None (0), 1, 2 or 3, got ", kernel);
-  if (kernel == 0) kernel = !fits_2x2 ? 1 : has_avx512 ? 3 : 2;
+  FASTANN_CHECK(kernel >= 0 && kernel <= kMaxPool2dRungs, "max_pool2d: kernel must be None (0), 1 or 2, got ",
+                kernel);
+  if (kernel == 0) kernel = fits_2x2 ? 2 : 1;
   FASTANN_CHECK(kernel == 1 || fits_2x2, "max_pool2d: kernel=", kernel,
                 " handles only 2x2 windows with stride 2, no padding or dilation and no partial edge window; got "
                 "kernel_size (", g.KH, ", ", g.KW, "), stride (", g.SH, ", ", g.SW, "), padding (", g.PH, ", ",
                 g.PW, "), dilation (", g.DH, ", ", g.DW, "), input (", g.H, ", ", g.W, ") -> output (", g.OH,
                 ", ", g.OW, ")");
-  FASTANN_CHECK(kernel != 3 || has_avx512, "max_pool2d: kernel=3 needs AVX-512, this CPU/FASTANN_SIMD gives ",
-                simd_level_name(simd_level()));
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
   parallel_for(g.N * g.C, plane_grain(in_plane), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       T* o = out + p * out_plane;
       int64_t* ix = indices + p * out_plane;
       const T* x = inp + p * in_plane;
-      if (kernel == 1) max_pool2d_kernel1_direct(o, ix, x, g);
-      else if (kernel == 2) max_pool2d_kernel2_2x2(o, ix, x, g.W, g.OH, g.OW);
-      else max_pool2d_kernel3_2x2_avx512(o, ix, x, g.W, g.OH, g.OW);
+      if (kernel == 1) max_pool2d_rung1_direct(o, ix, x, g);
+      else max_pool2d_rung2_2x2(o, ix, x, g.W, g.OH, g.OW);
     }
   });
 }
@@ -177,15 +160,13 @@ void max_pool2d_backward(T* dinp, const T* dout, const int64_t* indices, const P
                 bad_value);
 }
 
-// inp (H,W), out (OH,OW) with 2x2 windows at stride 2 and no padding: the mean of four values.
+// inp (H,W), out (OH,OW) with 2x2 windows at stride 2 and no padding: the mean of four values, on the ISA
+// simd_level() names.
 template <class T>
 void avg_pool2d_2x2(T* out, const T* inp, int64_t W, int64_t OH, int64_t OW) {
-  for (int64_t oh = 0; oh < OH; ++oh) {
-    const T* row0 = inp + 2 * oh * W;
-    const T* row1 = row0 + W;
-    T* o = out + oh * OW;
-    for (int64_t ow = 0; ow < OW; ++ow)
-      o[ow] = ((row0[2 * ow] + row0[2 * ow + 1]) + (row1[2 * ow] + row1[2 * ow + 1])) * T(0.25);
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::avg_pool2d_2x2(out, inp, W, OH, OW);
+    default: return scalar::avg_pool2d_2x2(out, inp, W, OH, OW);
   }
 }
 
@@ -194,14 +175,12 @@ void avg_pool2d_forward(T* out, const T* inp, const Pool2dGeometry& g, bool coun
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
   // 2x2 / stride 2 without padding or partial windows (the usual CNN downsampling): divisor 4 either way.
   const bool fits_2x2 = max_pool2d_is_2x2_stride2(g);
-  const bool has_avx512 = simd_level() == SimdLevel::avx512;
   parallel_for(g.N * g.C, plane_grain(in_plane), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const T* x = inp + p * in_plane;
       T* y = out + p * out_plane;
       if (fits_2x2) {
-        if (has_avx512) avg_pool2d_2x2_avx512(y, x, g.W, g.OH, g.OW);
-        else avg_pool2d_2x2(y, x, g.W, g.OH, g.OW);
+        avg_pool2d_2x2(y, x, g.W, g.OH, g.OW);
         continue;
       }
       for (int64_t oh = 0; oh < g.OH; ++oh) {
@@ -282,8 +261,8 @@ void global_avg_pool2d_backward(T* dinp, const T* dout, int64_t planes, int64_t 
 // ---- dispatch (explicit instantiations for the bindings) ---------------------------------------------
 #define FASTANN_POOL_INSTANTIATE(T)                                                                        \
   template void max_pool2d_forward<T>(T*, int64_t*, const T*, const Pool2dGeometry&, int);                 \
-  template void max_pool2d_kernel1_direct<T>(T*, int64_t*, const T*, const Pool2dGeometry&);               \
-  template void max_pool2d_kernel2_2x2<T>(T*, int64_t*, const T*, int64_t, int64_t, int64_t);              \
+  template void max_pool2d_rung1_direct<T>(T*, int64_t*, const T*, const Pool2dGeometry&);                 \
+  template void max_pool2d_rung2_2x2<T>(T*, int64_t*, const T*, int64_t, int64_t, int64_t);                \
   template void max_pool2d_backward<T>(T*, const T*, const int64_t*, const Pool2dGeometry&);               \
   template void avg_pool2d_forward<T>(T*, const T*, const Pool2dGeometry&, bool);                          \
   template void avg_pool2d_backward<T>(T*, const T*, const Pool2dGeometry&, bool);                         \

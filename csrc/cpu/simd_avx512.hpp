@@ -28,6 +28,15 @@ template <> struct Avx512<float> {
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
   static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+  static reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
+  static reg maskz_sub(mask m, reg a, reg b) { return _mm512_maskz_sub_ps(m, a, b); }
+  static reg maskz_mul(mask m, reg a, reg b) { return _mm512_maskz_mul_ps(m, a, b); }
+  static reg mask_mov(reg src, mask m, reg v) { return _mm512_mask_mov_ps(src, m, v); }  // v in lanes m, else src
+  // Lane compares into a mask: a > b (false where either is NaN), either is NaN, !(a <= b) (true for NaN).
+  static mask cmp_gt(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static mask mask_cmp_gt(mask m, reg a, reg b) { return _mm512_mask_cmp_ps_mask(m, a, b, _CMP_GT_OQ); }
+  static mask cmp_unord(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q); }
+  static mask cmp_nle(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLE_UQ); }
   // MAXPS returns its second operand when either is NaN: max(0, x) keeps a NaN x (relu propagates NaN).
   static reg relu(reg x) { return _mm512_max_ps(_mm512_setzero_ps(), x); }
   static float hsum(reg v) { return _mm512_reduce_add_ps(v); }
@@ -52,6 +61,14 @@ template <> struct Avx512<double> {
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
   static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
   static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
+  static reg sub(reg a, reg b) { return _mm512_sub_pd(a, b); }
+  static reg maskz_sub(mask m, reg a, reg b) { return _mm512_maskz_sub_pd(m, a, b); }
+  static reg maskz_mul(mask m, reg a, reg b) { return _mm512_maskz_mul_pd(m, a, b); }
+  static reg mask_mov(reg src, mask m, reg v) { return _mm512_mask_mov_pd(src, m, v); }
+  static mask cmp_gt(reg a, reg b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+  static mask mask_cmp_gt(mask m, reg a, reg b) { return _mm512_mask_cmp_pd_mask(m, a, b, _CMP_GT_OQ); }
+  static mask cmp_unord(reg a, reg b) { return _mm512_cmp_pd_mask(a, b, _CMP_UNORD_Q); }
+  static mask cmp_nle(reg a, reg b) { return _mm512_cmp_pd_mask(a, b, _CMP_NLE_UQ); }
   static reg relu(reg x) { return _mm512_max_pd(_mm512_setzero_pd(), x); }
   static double hsum(reg v) { return _mm512_reduce_add_pd(v); }
   static reg maskz_compress(mask m, reg v) { return _mm512_maskz_compress_pd(m, v); }

@@ -183,7 +183,7 @@ def max_pool2d_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, indic
     """
 def max_pool2d_forward(out: numpy.ndarray, indices: numpy.ndarray, input: numpy.ndarray, kernel_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], dilation: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool, kernel: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
     """
-    2-D max pooling: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per plane. kernel: 0 auto, 1 direct, 2 2x2/stride-2 scalar, 3 2x2/stride-2 AVX-512.
+    2-D max pooling: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per plane. kernel: 0 auto, 1 direct, 2 2x2/stride-2 (on the CPU's best ISA).
     """
 def mse_loss_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
     """

@@ -24,9 +24,12 @@ __all__ = [
     "global_avg_pool2d_backward",
 ]
 
-#: max_pool2d rungs (docs/pooling.md): 1 direct loops over any window, 2 the 2x2/stride-2 window without
-#: bounds tests, 3 the same with AVX-512 (needs an AVX-512 CPU). None picks the fastest that applies.
+#: max_pool2d rungs (docs/pooling.md): 1 direct loops over any window, 2 the 2x2/stride-2 window with its
+#: four taps at fixed offsets, 3 (CUDA only) rung 2 with two adjacent outputs per thread and 128-bit loads.
+#: On the CPU a rung runs on the best instruction set the CPU has (``build_info()["simd"]``). None picks the
+#: fastest that applies.
 MAX_POOL2D_KERNELS = (1, 2, 3)
+MAX_POOL2D_KERNELS_CPU = (1, 2)
 
 
 def _indices_out(xp, shape):
@@ -50,7 +53,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
             padding (counted as -inf) at most kernel_size // 2.
         ceil_mode: round the output size up (the last window must still start inside the input or the
             left padding), as PyTorch.
-        kernel: ladder rung, None (fastest that applies), 1 direct, 2 2x2/stride-2, 3 2x2/stride-2 AVX-512.
+        kernel: ladder rung, None (fastest that applies), 1 direct, 2 2x2/stride-2, 3 (CUDA arrays only)
+            2x2/stride-2 with two outputs per thread.
 
     Returns:
         (output, indices): output (N, C, OH, OW) in the input's dtype; indices (N, C, OH, OW) int64, the
@@ -61,7 +65,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         TypeError: input not a float32/float64 array; ceil_mode not a bool.
         ValueError: not 4-D, empty, non-contiguous; non-positive kernel_size/stride/dilation; negative
             padding or padding > kernel_size // 2; output size < 1; a window entirely in the padding;
-            an unknown ``kernel`` or a 2x2 rung for another geometry.
+            an unknown ``kernel``, kernel 3 with NumPy arrays, or a 2x2 rung for another geometry.
 
     Math: OH = floor_or_ceil((H + 2P - D(K-1) - 1) / S) + 1 (PyTorch, aten/src/ATen/native/Pool.h).
     """
@@ -71,6 +75,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if kernel is not None and (isinstance(kernel, bool) or kernel not in MAX_POOL2D_KERNELS):
         raise ValueError(f"{op}: kernel must be None or one of {MAX_POOL2D_KERNELS}, got {kernel!r}")
     k, xp = backend(op, input=input)
+    if kernel is not None and xp is np and kernel not in MAX_POOL2D_KERNELS_CPU:
+        raise ValueError(f"{op}: kernel {kernel} runs on CUDA only; the CPU backend has kernels "
+                         f"{MAX_POOL2D_KERNELS_CPU}")
     shape = (g.N, g.C, g.OH, g.OW)
     out = empty(xp, shape, input.dtype)
     indices = _indices_out(xp, shape)

@@ -14,8 +14,8 @@
 // Passes over the data: the forward reads x twice (statistics, then normalize) and the backward reads x
 // and dy twice (the two sums, then dx). Threads split the channels (a thread owns a channel's statistics
 // outright: no cross-thread reduction); within its channels [c0, c1) a thread walks n outer, c inner, so
-// it reads one contiguous run of (c1-c0)*H*W values per n. Walking channel by channel instead (128 runs
-// of H*W values, 100 KB apart) halved the speed: short strided runs defeat the hardware prefetcher.
+// it reads one contiguous run of (c1-c0)*H*W values per n, which the hardware prefetcher follows (walking
+// channel by channel would read N short runs of H*W values spaced C*H*W apart: docs/batchnorm.md).
 // The statistics are summed in double around a shift (the channel's first value): s1 = sum(x-K),
 // s2 = sum((x-K)^2), var = s2/M - (s1/M)^2, which keeps the one-pass formula accurate when |mean| >> std.
 #pragma once
@@ -67,43 +67,5 @@ void batch_norm_relu_backward(T* dinp, T* dweight, T* dbias, const T* dout, cons
                               const uint8_t* window_index, const T* inp, const T* weight, const T* bias,
                               const T* save_mean, const T* save_invstd, int64_t N, int64_t C, int64_t H, int64_t W,
                               int pool);
-
-// ---- the inner loops over one contiguous run of a channel's values ----------------------------------
-// Compiled twice from csrc/cpu/norm_loops.inl: for baseline x86-64 (norm.cpp) and with AVX-512 flags
-// (norm_avx512.cpp); the kernels pick one table at run time from fastann::simd_level().
-template <class T>
-struct BatchNormLoops {
-  // s1 += sum(x - shift), s2 += sum((x - shift)^2) over x[0..n), in double.
-  void (*shifted_sums)(const T* x, int64_t n, double shift, double* s1, double* s2);
-  // y = (x - mean) * scale + beta.
-  void (*normalize)(T* y, const T* x, int64_t n, T mean, T scale, T beta);
-  // sum_dy += sum(dy), sum_dy_xmu += sum(dy * (x - mean)), in double.
-  void (*grad_sums)(const T* dy, const T* x, int64_t n, T mean, double* sum_dy, double* sum_dy_xmu);
-  // dx = a*dy + b*(x - mean) + c.
-  void (*grad_input)(T* dx, const T* dy, const T* x, int64_t n, T mean, T a, T b, T c);
-};
-BatchNormLoops<float> batch_norm_loops_avx512(float);  // the argument only selects the overload
-BatchNormLoops<double> batch_norm_loops_avx512(double);
-
-// The fused kernels' loops over one (n, c) plane (csrc/cpu/bn_relu_loops.inl, compiled the same two ways).
-template <class T>
-struct BatchNormReluLoops {
-  // y = relu((x - mean) * scale + beta) over n values.
-  void (*relu)(T* y, const T* x, int64_t n, T mean, T scale, T beta);
-  // y (H/2 x W/2), window_index <- the 2x2 max of the same, H x W plane.
-  void (*relu_pool2)(T* y, uint8_t* window_index, const T* x, int64_t H, int64_t W, T mean, T scale, T beta);
-  // dz = y > 0 ? dy : 0; sum_dz += sum(dz), sum_dz_xmu += sum(dz * (x - mean)).
-  void (*relu_grad_sums)(const T* dy, const T* y, const T* x, int64_t n, T mean, double* sum_dz,
-                         double* sum_dz_xmu);
-  // dx = a*dz + b*(x - mean) + c.
-  void (*relu_grad_input)(T* dx, const T* dy, const T* y, const T* x, int64_t n, T mean, T a, T b, T c);
-  // The same two with dz routed through the 2x2 windows' winners.
-  void (*relu_pool2_grad_sums)(const T* dy, const T* y, const uint8_t* window_index, const T* x, int64_t H,
-                               int64_t W, T mean, double* sum_dz, double* sum_dz_xmu);
-  void (*relu_pool2_grad_input)(T* dx, const T* dy, const T* y, const uint8_t* window_index, const T* x,
-                                int64_t H, int64_t W, T mean, T a, T b, T c);
-};
-BatchNormReluLoops<float> batch_norm_relu_loops_avx512(float);
-BatchNormReluLoops<double> batch_norm_relu_loops_avx512(double);
 
 }  // namespace fastann::cpu

@@ -4,8 +4,8 @@
 // the textbook version makes 5-10 elementwise passes (each a full read/write of the arrays). All arrays
 // have n elements. Weight decay is the L2 form (g += weight_decay * param, as torch.optim) except in
 // AdamW (decoupled: param *= 1 - lr * weight_decay). The update rules are written out in
-// python/fastann/reference/optim.py and docs/optimizers.md. The loops are compiled three times (baseline
-// x86-64, AVX2, AVX-512: optim_avx2.cpp / optim_avx512.cpp) and the CPU's best is picked at run time.
+// python/fastann/reference/optim.py and docs/optimizers.md. The loops are compiled once per ISA (scalar,
+// AVX2, AVX-512: csrc/cpu/optim_<isa>.cpp) and the one fastann::simd_level() names runs.
 #pragma once
 
 #include <cstdint>

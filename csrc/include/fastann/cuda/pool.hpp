@@ -9,7 +9,8 @@
 // Output size (PyTorch's pooling_output_shape): O = floor_or_ceil((I + 2P - D(K-1) - 1) / S) + 1, and in
 // ceil_mode the last window is dropped when it would start at or past I + P.
 //
-// The max_pool2d forward ladder (kernel=, numbered like the CPU's; 0 picks the fastest that applies):
+// The max_pool2d forward ladder (kernel=; 0 picks the fastest that applies; rungs 1 and 2 are the CPU's, 3 is
+// CUDA only):
 //   1 max_pool2d_kernel1_direct   one thread per output, any window, clipped to the input
 //   2 max_pool2d_kernel2_2x2      2x2 window, stride 2, no padding/dilation: one thread per output reads its
 //                                 two adjacent pairs without clipping or bounds tests

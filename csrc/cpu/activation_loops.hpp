@@ -1,6 +1,6 @@
-// activation_impl.hpp: the activation functions and their loops, included by activation.cpp (baseline
-// x86-64), activation_avx2.cpp and activation_avx512.cpp, each inside its own namespace FASTANN_ISA so the
-// three compilations never share a symbol; activation.cpp calls the best one the CPU has.
+// activation_loops.hpp: the activation functions and their loops, compiled once per ISA (csrc/cpu/README.md):
+// included by activation_scalar.cpp, activation_avx2.cpp and activation_avx512.cpp, each with its own
+// FASTANN_ISA namespace; activation.cpp calls the one simd_level() names.
 //
 // Each activation is a small struct with two inline functions of one element: `f(x, p)` and its
 // derivative `df(x, p)`. One loop template applies a struct over the array, so every activation gets its
@@ -25,9 +25,8 @@ namespace fastann::cpu::FASTANN_ISA {
 
 // Elements per thread below which an elementwise loop stays on one thread. A fork/join costs a few
 // microseconds on an idle machine, and far more (a scheduler time slice) when the other core is busy,
-// so each extra thread must get ~150 us of work or more (measured on a 2-core machine with the other
-// core busy: a softmax split over 2 threads took 640 us instead of 90 us). Costs: ~0.08 ns/element for
-// the select-only activations, ~0.3 ns with vexp, 5-10 ns where libm is called per element.
+// so each extra thread must get ~150 us of work or more (docs/activations.md, Measured). Costs per
+// element: ~0.08 ns for the select-only activations, ~0.3 ns with vexp, 5-10 ns where libm is called.
 constexpr int64_t kGrainSelect = 2097152;
 constexpr int64_t kGrainVexp = 524288;
 constexpr int64_t kGrainLibm = 32768;
@@ -183,8 +182,8 @@ struct Exponential {
 // might overwrite as far as the compiler knows, forcing a reload per element and blocking vectorization.
 // No __restrict here: out may be inp (in place), which is safe for an elementwise loop. The backward's
 // selects (x > 0 ? 1 : 0, NaN check) vectorize only with -fno-trapping-math (CMakeLists.txt): otherwise
-// GCC keeps `dout * 0` conditional, a branch per element that mispredicts on random signs
-// (relu_backward of 128x300: 400 us -> 6 us).
+// GCC keeps `dout * 0` conditional, a branch per element that mispredicts on random signs and costs
+// ~60x (docs/activations.md, Measured).
 
 // inp (n,), out (n,)
 template <class F, class T>
@@ -245,5 +244,10 @@ template <class T>
 void act_backward(T* dinp, const T* inp, const T* dout, int64_t n, Activation kind, T p) {
   with_activation(kind, [&](auto f) { backward_loop<decltype(f)>(dinp, inp, dout, n, p, grain_of(kind)); });
 }
+
+template void act_forward<float>(float*, const float*, int64_t, Activation, float);
+template void act_forward<double>(double*, const double*, int64_t, Activation, double);
+template void act_backward<float>(float*, const float*, const float*, int64_t, Activation, float);
+template void act_backward<double>(double*, const double*, const double*, int64_t, Activation, double);
 
 }  // namespace fastann::cpu::FASTANN_ISA

@@ -1,20 +1,75 @@
-// bn_relu_loops.inl: the per-plane loops of the fused batch norm + ReLU (+ 2x2 max pool) kernels.
+// norm_loops.hpp: batch norm's inner loops over one contiguous run of a channel's values, and the fused
+// batch norm + ReLU (+ 2x2 max pool) loops over one (n, c) plane; compiled once per ISA (csrc/cpu/README.md):
+// included by norm_scalar.cpp and norm_avx512.cpp, each with its own FASTANN_ISA namespace. make_loops<T>()
+// and make_relu_loops<T>() return the tables of these loops; an ISA file may replace entries with
+// hand-written ones before returning them from its entry points (norm_isa.hpp).
 //
-// Included by norm.cpp (baseline x86-64) and norm_avx512.cpp (AVX-512 flags), each inside its own
-// namespace, like norm_loops.inl. One call handles one (n, c) plane of H x W values. Every loop is a
-// straight-line body over an output column (no early exits, the branches are selects), which the compiler
-// vectorizes: the stride-2 reads of a window's columns become even/odd permutes, as in pool_avx512.cpp.
+// `#pragma omp simd reduction` lets the compiler reorder the double accumulations into vector lanes without
+// -ffast-math (a plain loop would stay scalar, since reordering float additions changes the result bits).
 //
-// z = (x - mean) * scale + beta is the batch-normalized value; the ReLU keeps NaN (as relu does). With
-// pooling, the window's taps are visited row-major and a tap replaces the running maximum when it is
-// greater or NaN (max_pool2d's rule); relu(max z) = max relu(z), so the pool runs on z and the ReLU on the
-// winner. window_index = 2*row + column of the winner inside its 2x2 window (0..3), one byte per output.
+// Fused loops: z = (x - mean) * scale + beta is the batch-normalized value; the ReLU keeps NaN (as relu
+// does). Every loop is a straight-line body over an output column (no early exits, the branches are
+// selects), which the compiler vectorizes: the stride-2 reads of a window's columns become even/odd
+// permutes. With pooling, the window's taps are visited row-major and a tap replaces the running maximum
+// when it is greater or NaN (max_pool2d's rule); relu(max z) = max relu(z), so the pool runs on z and the
+// ReLU on the winner. window_index = 2*row + column of the winner inside its 2x2 window (0..3), one byte
+// per output.
 //
-// The forward loops are compiled with trapping math on (GCC's default), although the project builds with
-// -fno-trapping-math: with it, GCC 12 rewrites the `z != z` NaN tests into a form its vectorizer rejects
-// ("no vectype for stmt") and the window loops stay scalar, ~4x slower.
-//
-// Expects BatchNormReluLoops (fastann/cpu/norm.hpp) and <cstdint> to be visible.
+// The forward fused loops are compiled with trapping math on (GCC's default), although the project builds
+// with -fno-trapping-math: with it, GCC 12 rewrites the `z != z` NaN tests into a form its vectorizer
+// rejects ("no vectype for stmt") and the window loops stay scalar (docs/batchnorm.md, Measured).
+#include <cstdint>
+
+#include "norm_isa.hpp"
+
+namespace fastann::cpu::FASTANN_ISA {
+
+// ---- batch norm -------------------------------------------------------------------------------------
+
+template <class T>
+void shifted_sums(const T* x, int64_t n, double shift, double* s1, double* s2) {
+  double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = double(x[i]) - shift;
+    a += d;
+    b += d * d;
+  }
+  *s1 += a;
+  *s2 += b;
+}
+
+template <class T>
+void normalize(T* y, const T* x, int64_t n, T mean, T scale, T beta) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * scale + beta;
+}
+
+template <class T>
+void grad_sums(const T* dy, const T* x, int64_t n, T mean, double* sum_dy, double* sum_dy_xmu) {
+  double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (int64_t i = 0; i < n; ++i) {
+    const double g = double(dy[i]);
+    a += g;
+    b += g * double(x[i] - mean);
+  }
+  *sum_dy += a;
+  *sum_dy_xmu += b;
+}
+
+template <class T>
+void grad_input(T* dx, const T* dy, const T* x, int64_t n, T mean, T a, T b, T c) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) dx[i] = a * dy[i] + b * (x[i] - mean) + c;
+}
+
+template <class T>
+BatchNormLoops<T> make_loops() {
+  return BatchNormLoops<T>{&shifted_sums<T>, &normalize<T>, &grad_sums<T>, &grad_input<T>};
+}
+
+// ---- fused batch norm + ReLU (+ 2x2 max pool) -----------------------------------------------------
 
 #pragma GCC push_options
 #pragma GCC optimize("trapping-math")
@@ -159,3 +214,4 @@ BatchNormReluLoops<T> make_relu_loops() {
                                &relu_pool2_grad_sums<T>, &relu_pool2_grad_input<T>};
 }
 
+}  // namespace fastann::cpu::FASTANN_ISA

@@ -1,8 +1,9 @@
-// dropout_impl.hpp: the dropout mask loop, included by dropout.cpp (baseline x86-64), dropout_avx2.cpp and
-// dropout_avx512.cpp inside their own namespace FASTANN_ISA. The hash is 64-bit integer arithmetic: with
-// AVX-512 (vpmullq) it vectorizes 8 lanes wide, AVX2 emulates the 64-bit multiply 4 lanes wide, and the
-// baseline build runs it scalar. The keep decision is turned into a 0/1 number and multiplied, never
-// branched on: a branch on random bits mispredicts half the time (measured 13 ns/element vs ~1).
+// dropout_loops.hpp: the dropout mask loop, compiled once per ISA (csrc/cpu/README.md): included by
+// dropout_scalar.cpp, dropout_avx2.cpp and dropout_avx512.cpp, each with its own FASTANN_ISA namespace. The
+// hash is 64-bit integer arithmetic: with AVX-512 (vpmullq) it vectorizes 8 lanes wide, AVX2 emulates the
+// 64-bit multiply 4 lanes wide, and the scalar build runs it one element at a time. The keep decision is
+// turned into a 0/1 number and multiplied, never branched on: a branch on random bits mispredicts half the
+// time (docs/activations.md, Dropout, Measured).
 #include <cstdint>
 
 #include "fastann/common.hpp"
@@ -24,5 +25,8 @@ void dropout_apply(T* dst, const T* src, int64_t n, uint64_t key, uint64_t thres
     }
   });
 }
+
+template void dropout_apply<float>(float*, const float*, int64_t, uint64_t, uint64_t, float);
+template void dropout_apply<double>(double*, const double*, int64_t, uint64_t, uint64_t, double);
 
 }  // namespace fastann::cpu::FASTANN_ISA

@@ -1,6 +1,6 @@
-// optim_impl.hpp: the loops of the fused optimizer steps (see fastann/cpu/optim.hpp), included by
-// optim.cpp (baseline x86-64), optim_avx2.cpp and optim_avx512.cpp, each inside its own namespace
-// FASTANN_ISA so the three compilations never share a symbol. The loops are plain C++ the compiler
+// optim_loops.hpp: the loops of the fused optimizer steps (see fastann/cpu/optim.hpp), compiled once per ISA
+// (csrc/cpu/README.md): included by optim_scalar.cpp, optim_avx2.cpp and optim_avx512.cpp, each with its own
+// FASTANN_ISA namespace. The loops are plain C++ the compiler
 // vectorizes for the ISA of the including file: every per-element branch is either a template switch
 // (momentum on/off, nesterov, amsgrad...) resolved outside the loop or a select.
 //
@@ -12,7 +12,7 @@
 // Why every loop body starts by copying its scalars and pointers into locals: the lambdas capture by
 // reference, and a captured `T lr` lives in memory the compiler cannot prove the T* stores leave alone,
 // so without the copies it reloads every coefficient on every element and does not vectorize at all
-// (measured: ~3 ns/element for Adam instead of ~0.2). `__restrict` says the arrays do not overlap.
+// (~15x slower: docs/optimizers.md, Measured). `__restrict` says the arrays do not overlap.
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -23,8 +23,8 @@ namespace fastann::cpu::FASTANN_ISA {
 
 // Elements per thread below which a step stays on one thread: the vectorized loops run at ~0.2 ns per
 // element, and an extra thread must get ~150 us of work to be worth a fork/join that costs a time slice
-// when the other core is busy (measured: Adam over the MLP's weights, 2 threads, other core loaded:
-// 585 us split vs 52 us on one thread). The MLP's largest matrix (235 200) stays on one thread.
+// when the other core is busy (docs/optimizers.md, Measured). The MLP's largest matrix (235 200) stays on
+// one thread.
 constexpr int64_t kGrain = 1048576;
 
 template <class T>
@@ -202,5 +202,17 @@ void nadam(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqr
     }
   });
 }
+
+#define FASTANN_OPTIM_INSTANCES(T)                                                                       \
+  template void sgd<T>(T*, T*, const T*, int64_t, T, T, T, bool, T);                                    \
+  template void adam<T>(T*, T*, T*, T*, const T*, int64_t, T, T, T, T, T, T, T, T, T);                      \
+  template void rmsprop<T>(T*, T*, T*, T*, const T*, int64_t, T, T, T, T, T, T);                        \
+  template void adagrad<T>(T*, T*, const T*, int64_t, T, T, T);                                         \
+  template void adadelta<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T);                              \
+  template void adamax<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T, T);                             \
+  template void nadam<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T, T, T, T, T);
+FASTANN_OPTIM_INSTANCES(float)
+FASTANN_OPTIM_INSTANCES(double)
+#undef FASTANN_OPTIM_INSTANCES
 
 }  // namespace fastann::cpu::FASTANN_ISA

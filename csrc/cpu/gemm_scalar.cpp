@@ -1,0 +1,60 @@
+// gemm_scalar.cpp: the scalar micro-kernel of the packed GEMM (rungs 3 and 4), compiled without ISA flags
+// (csrc/cpu/README.md); gemm.cpp calls it when simd_level() is scalar (a CPU without AVX2, or FASTANN_SIMD).
+#include "gemm_isa.hpp"
+#include "gemm_packed.hpp"
+
+namespace fastann::cpu::scalar {
+namespace {
+
+// ---- helpers -------------------------------------------------------------------------------------
+// relu that keeps NaN: NaN < 0 is false, so NaN passes through (max-style idioms would drop it).
+template <class T>
+inline T relu_keep_nan(T x) { return x < T(0) ? T(0) : x; }
+
+// ---- kernels -------------------------------------------------------------------------------------
+// Same contract as the AVX-512 micro-kernel (see gemm_packed.hpp), in plain loops.
+template <class T, int MR, int NR>
+void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c, int64_t ldc,
+                  int mr, int nr, T alpha, T beta, const T* bias, bool relu) {
+  T acc[MR][NR] = {};
+  for (int64_t p = 0; p < kc; ++p, ap += MR, bp += NR)
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i] * bp[j];
+  for (int i = 0; i < mr; ++i) {
+    for (int j = 0; j < nr; ++j) {
+      T v = alpha * acc[i][j];
+      if (beta != T(0)) v += beta * c[i * ldc + j];
+      if (bias) v += bias[j];
+      c[i * ldc + j] = relu ? relu_keep_nan(v) : v;
+    }
+  }
+}
+struct KernelF32 {
+  using T = float;
+  static constexpr int MR = 4, NR = 8, KC = 256, MC = 128, NC = 2048;
+  static constexpr bool kTransposePack = false;
+  static constexpr bool kStridedA = false;
+  static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
+                           T beta, const T* bias, bool relu) {
+    scalar::micro_kernel<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  }
+};
+struct KernelF64 {
+  using T = double;
+  static constexpr int MR = 4, NR = 4, KC = 256, MC = 128, NC = 2048;
+  static constexpr bool kTransposePack = false;
+  static constexpr bool kStridedA = false;
+  static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
+                           T beta, const T* bias, bool relu) {
+    scalar::micro_kernel<T, MR, NR>(kc, ap, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
+  }
+};
+}  // namespace
+
+// ---- dispatch (entry points called from gemm.cpp) ---------------------------------------------------
+void gemm_packed(const GemmArgs<float>& g) { packed::gemm_packed<KernelF32>(g); }
+void gemm_packed(const GemmArgs<double>& g) { packed::gemm_packed<KernelF64>(g); }
+void micro_tile(float, int* mr, int* nr) { *mr = KernelF32::MR; *nr = KernelF32::NR; }
+void micro_tile(double, int* mr, int* nr) { *mr = KernelF64::MR; *nr = KernelF64::NR; }
+
+}  // namespace fastann::cpu::scalar

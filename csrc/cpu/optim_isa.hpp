@@ -1,0 +1,31 @@
+// optim_isa.hpp: the entry points of the optimizer loops in each ISA namespace (csrc/cpu/README.md),
+// defined by optim_loops.hpp in optim_scalar.cpp / optim_avx2.cpp / optim_avx512.cpp. The per-step
+// coefficients are computed by optim.cpp (see there for what each one is).
+#pragma once
+
+#include <cstdint>
+
+#define FASTANN_OPTIM_ENTRY_POINTS                                                                             \
+  template <class T>                                                                                           \
+  void sgd(T* param, T* buf, const T* grad, int64_t n, T lr, T momentum, T one_minus_dampening, bool nesterov, \
+           T wd);                                                                                              \
+  template <class T>                                                                                           \
+  void adam(T* param, T* m, T* v, T* vmax, const T* grad, int64_t n, T step_size, T inv_sqrt_bc2, T beta1,     \
+            T c1, T beta2, T c2, T eps, T wd, T decay);                                                        \
+  template <class T>                                                                                           \
+  void rmsprop(T* param, T* sq, T* buf, T* gavg, const T* grad, int64_t n, T lr, T rho, T c_rho, T eps,        \
+               T momentum, T wd);                                                                              \
+  template <class T>                                                                                           \
+  void adagrad(T* param, T* acc, const T* grad, int64_t n, T lr, T eps, T wd);                                 \
+  template <class T>                                                                                           \
+  void adadelta(T* param, T* sq, T* acc_delta, const T* grad, int64_t n, T lr, T rho, T c_rho, T eps, T wd);   \
+  template <class T>                                                                                           \
+  void adamax(T* param, T* m, T* u, const T* grad, int64_t n, T step_size, T beta1, T c1, T beta2, T eps,      \
+              T wd);                                                                                           \
+  template <class T>                                                                                           \
+  void nadam(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqrt_bc2, T beta1, T c1,        \
+             T beta2, T c2, T eps, T wd);
+namespace fastann::cpu::scalar { FASTANN_OPTIM_ENTRY_POINTS }
+namespace fastann::cpu::avx2 { FASTANN_OPTIM_ENTRY_POINTS }
+namespace fastann::cpu::avx512 { FASTANN_OPTIM_ENTRY_POINTS }
+#undef FASTANN_OPTIM_ENTRY_POINTS
