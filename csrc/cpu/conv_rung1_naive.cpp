@@ -98,11 +98,7 @@ void conv2d_backward_weight_rung1_naive(T* dweight, T* dbias, const T* dout, con
     }
 }
 
-template void conv2d_forward_rung1_naive<float>(float*, const float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_forward_rung1_naive<double>(double*, const double*, const double*, const double*, const Conv2dParams&);
-template void conv2d_backward_input_rung1_naive<float>(float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_backward_input_rung1_naive<double>(double*, const double*, const double*, const Conv2dParams&);
-template void conv2d_backward_weight_rung1_naive<float>(float*, float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_backward_weight_rung1_naive<double>(double*, double*, const double*, const double*, const Conv2dParams&);
+FASTANN_CONV_INSTANTIATE_RUNG(rung1_naive, float)
+FASTANN_CONV_INSTANTIATE_RUNG(rung1_naive, double)
 
 }  // namespace fastann::cpu::conv_detail

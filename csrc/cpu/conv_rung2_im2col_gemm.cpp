@@ -93,11 +93,7 @@ void conv2d_backward_weight_rung2_im2col_gemm(T* dweight, T* dbias, const T* dou
   if (dbias) bias_grad(dbias, dout, p);
 }
 
-template void conv2d_forward_rung2_im2col_gemm<float>(float*, const float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_forward_rung2_im2col_gemm<double>(double*, const double*, const double*, const double*, const Conv2dParams&);
-template void conv2d_backward_input_rung2_im2col_gemm<float>(float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_backward_input_rung2_im2col_gemm<double>(double*, const double*, const double*, const Conv2dParams&);
-template void conv2d_backward_weight_rung2_im2col_gemm<float>(float*, float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_backward_weight_rung2_im2col_gemm<double>(double*, double*, const double*, const double*, const Conv2dParams&);
+FASTANN_CONV_INSTANTIATE_RUNG(rung2_im2col_gemm, float)
+FASTANN_CONV_INSTANTIATE_RUNG(rung2_im2col_gemm, double)
 
 }  // namespace fastann::cpu::conv_detail

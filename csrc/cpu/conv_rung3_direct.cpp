@@ -76,7 +76,8 @@ void conv2d_forward_rung3_stride1(T* out, const T* inp, const T* weight, const T
     tile_first[tq] = (q0 / sg.Wp) * p.OW + std::min(q0 % sg.Wp, p.OW);
   }
   parallel_dynamic(p.N * G, [&](int t, WorkQueue& queue) {
-    AlignedScratch<T> xpad(sg.plane + sg.slack), bpack(simd ? 0 : packed_b_size<T>(K, sg.Q)), tile(simd ? 0 : OCg * sg.Q);
+    AlignedScratch<T> xpad(sg.plane + sg.slack), bpack(simd ? 0 : packed_b_size<T>(K, sg.Q)),
+        tile(simd ? 0 : OCg * sg.Q);
     for (int64_t ng; (ng = queue.next()) >= 0;) {
       const int64_t g = ng % G;
       pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
@@ -263,11 +264,7 @@ void conv2d_backward_weight_rung3_direct(T* dweight, T* dbias, const T* dout, co
   if (dbias) bias_grad(dbias, dout, p);
 }
 
-template void conv2d_forward_rung3_direct<float>(float*, const float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_forward_rung3_direct<double>(double*, const double*, const double*, const double*, const Conv2dParams&);
-template void conv2d_backward_input_rung3_direct<float>(float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_backward_input_rung3_direct<double>(double*, const double*, const double*, const Conv2dParams&);
-template void conv2d_backward_weight_rung3_direct<float>(float*, float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_backward_weight_rung3_direct<double>(double*, double*, const double*, const double*, const Conv2dParams&);
+FASTANN_CONV_INSTANTIATE_RUNG(rung3_direct, float)
+FASTANN_CONV_INSTANTIATE_RUNG(rung3_direct, double)
 
 }  // namespace fastann::cpu::conv_detail

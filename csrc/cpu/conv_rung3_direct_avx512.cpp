@@ -237,34 +237,34 @@ inline void dw_dot(typename S::T* dw, int64_t ld_oc, int64_t ld_k, const typenam
 inline void microkernel_rowtile_f32(int64_t K, const float* a_base, const int64_t* a_off, const float* bblk,
                                     float* out, int64_t P, int64_t mr, int64_t nc, const float* bias) {
   constexpr int RT = 14;
-  __m512 acc[RT][2];
+  F32::reg acc[RT][2];
 #pragma GCC unroll 14
-  for (int i = 0; i < RT; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < RT; ++i) acc[i][0] = acc[i][1] = F32::zero();
   for (int64_t k = 0; k < K; ++k) {
     const float* ak = a_base + a_off[k];
-    const __m512 b0 = _mm512_loadu_ps(bblk + k * 32);
-    const __m512 b1 = _mm512_loadu_ps(bblk + k * 32 + 16);
+    const F32::reg b0 = F32::loadu(bblk + k * 32);
+    const F32::reg b1 = F32::loadu(bblk + k * 32 + 16);
 #pragma GCC unroll 14
     for (int i = 0; i < RT; ++i) {
-      const __m512 ai = _mm512_set1_ps(ak[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+      const F32::reg ai = F32::set1(ak[i]);
+      acc[i][0] = F32::fmadd(ai, b0, acc[i][0]);
+      acc[i][1] = F32::fmadd(ai, b1, acc[i][1]);
     }
   }
-  const __mmask16 m = F32::tail(mr);
+  const F32::mask m = F32::tail(mr);
 #pragma GCC unroll 2
   for (int h = 0; h < 2; ++h) {
-    __m512 r[16];
+    F32::reg r[16];
 #pragma GCC unroll 14
     for (int i = 0; i < RT; ++i) r[i] = acc[i][h];
-    r[14] = r[15] = _mm512_setzero_ps();
+    r[14] = r[15] = F32::zero();
     transpose16x16(r);  // r[j] = channel h*16+j at positions 0..15
 #pragma GCC unroll 16
     for (int j = 0; j < 16; ++j) {
       const int64_t c = h * 16 + j;
       if (c >= nc) break;
-      const __m512 v = bias ? _mm512_add_ps(r[j], _mm512_set1_ps(bias[c])) : r[j];
-      _mm512_mask_storeu_ps(out + c * P, m, v);
+      const F32::reg v = bias ? F32::add(r[j], F32::set1(bias[c])) : r[j];
+      F32::mask_storeu(out + c * P, m, v);
     }
   }
 }
@@ -341,16 +341,16 @@ void pack_dout_t_avx512(float* bpack, const float* dout, int64_t OCg, int64_t OH
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
           const int64_t cnt = std::min<int64_t>(16, OW - ow0);
-          const __mmask16 m = F32::tail(cnt);
-          __m512 r[16];
+          const F32::mask m = F32::tail(cnt);
+          F32::reg r[16];
 #pragma GCC unroll 16
           for (int i = 0; i < 16; ++i)
-            r[i] = i < rows ? _mm512_maskz_loadu_ps(m, dout + (j0 + i) * P + oh * OW + ow0) : _mm512_setzero_ps();
+            r[i] = i < rows ? F32::maskz_loadu(m, dout + (j0 + i) * P + oh * OW + ow0) : F32::zero();
           transpose16x16(r);
           float* d = blk + (oh * Wp + ow0) * NB + (j0 - o0);
 #pragma GCC unroll 16
           for (int c = 0; c < 16; ++c)
-            if (c < cnt) _mm512_storeu_ps(d + c * NB, r[c]);
+            if (c < cnt) F32::storeu(d + c * NB, r[c]);
         }
     }
   }

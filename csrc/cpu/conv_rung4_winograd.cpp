@@ -300,11 +300,7 @@ void conv2d_backward_input_rung4_winograd(T* dinp, const T* dout, const T* weigh
   conv2d_forward_rung4_winograd(dinp, dout, f.weight.data(), static_cast<const T*>(nullptr), f.q);
 }
 
-template void conv2d_forward_rung4_winograd<float>(float*, const float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_forward_rung4_winograd<double>(double*, const double*, const double*, const double*, const Conv2dParams&);
-template void conv2d_backward_input_rung4_winograd<float>(float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_backward_input_rung4_winograd<double>(double*, const double*, const double*, const Conv2dParams&);
-template void conv2d_backward_weight_rung4_winograd<float>(float*, float*, const float*, const float*, const Conv2dParams&);
-template void conv2d_backward_weight_rung4_winograd<double>(double*, double*, const double*, const double*, const Conv2dParams&);
+FASTANN_CONV_INSTANTIATE_RUNG(rung4_winograd, float)
+FASTANN_CONV_INSTANTIATE_RUNG(rung4_winograd, double)
 
 }  // namespace fastann::cpu::conv_detail

@@ -66,27 +66,27 @@ inline void winograd_input_chunk(float* v, int64_t ldv, int64_t xi_stride, const
   for (int j = 0; j < 4; ++j) idx[j] = _mm512_add_epi32(_mm512_load_si512(base), _mm512_set1_epi32(j));
   for (int64_t c = 0; c < Cg; ++c) {
     const float* xc = xpad + c * plane;
-    __m512 t[4][4];  // t = d B (patch rows transformed along the columns)
+    F32::reg t[4][4];  // t = d B (patch rows transformed along the columns)
 #pragma GCC unroll 4
     for (int i = 0; i < 4; ++i) {
-      const __m512 ra = _mm512_loadu_ps(xc + ch.pa + i * Wp), rb = _mm512_loadu_ps(xc + ch.pb + i * Wp);
-      const __m512 d0 = _mm512_permutex2var_ps(ra, idx[0], rb), d1 = _mm512_permutex2var_ps(ra, idx[1], rb);
-      const __m512 d2 = _mm512_permutex2var_ps(ra, idx[2], rb), d3 = _mm512_permutex2var_ps(ra, idx[3], rb);
-      t[i][0] = _mm512_sub_ps(d0, d2);
-      t[i][1] = _mm512_add_ps(d1, d2);
-      t[i][2] = _mm512_sub_ps(d2, d1);
-      t[i][3] = _mm512_sub_ps(d1, d3);
+      const F32::reg ra = F32::loadu(xc + ch.pa + i * Wp), rb = F32::loadu(xc + ch.pb + i * Wp);
+      const F32::reg d0 = _mm512_permutex2var_ps(ra, idx[0], rb), d1 = _mm512_permutex2var_ps(ra, idx[1], rb);
+      const F32::reg d2 = _mm512_permutex2var_ps(ra, idx[2], rb), d3 = _mm512_permutex2var_ps(ra, idx[3], rb);
+      t[i][0] = F32::sub(d0, d2);
+      t[i][1] = F32::add(d1, d2);
+      t[i][2] = F32::sub(d2, d1);
+      t[i][3] = F32::sub(d1, d3);
     }
     // V[u][w] = (B^T t)[u][w], stored xi = u*4 + w apart by xi_stride
     float* q = v + c * ldv;
 #pragma GCC unroll 4
-    for (int w = 0; w < 4; ++w, q += xi_stride) _mm512_storeu_ps(q, _mm512_sub_ps(t[0][w], t[2][w]));
+    for (int w = 0; w < 4; ++w, q += xi_stride) F32::storeu(q, F32::sub(t[0][w], t[2][w]));
 #pragma GCC unroll 4
-    for (int w = 0; w < 4; ++w, q += xi_stride) _mm512_storeu_ps(q, _mm512_add_ps(t[1][w], t[2][w]));
+    for (int w = 0; w < 4; ++w, q += xi_stride) F32::storeu(q, F32::add(t[1][w], t[2][w]));
 #pragma GCC unroll 4
-    for (int w = 0; w < 4; ++w, q += xi_stride) _mm512_storeu_ps(q, _mm512_sub_ps(t[2][w], t[1][w]));
+    for (int w = 0; w < 4; ++w, q += xi_stride) F32::storeu(q, F32::sub(t[2][w], t[1][w]));
 #pragma GCC unroll 4
-    for (int w = 0; w < 4; ++w, q += xi_stride) _mm512_storeu_ps(q, _mm512_sub_ps(t[1][w], t[3][w]));
+    for (int w = 0; w < 4; ++w, q += xi_stride) F32::storeu(q, F32::sub(t[1][w], t[3][w]));
   }
 }
 
@@ -94,23 +94,23 @@ inline void winograd_input_chunk(float* v, int64_t ldv, int64_t xi_stride, const
 // stored to m[i*32 + 0..31]. The rowtile kernel's register tile without its transpose.
 template <int R>
 inline void winograd_gemm_tile(int64_t K, const float* a, const float* b, float* m) {
-  __m512 acc[R][2];
+  F32::reg acc[R][2];
 #pragma GCC unroll 14
-  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = F32::zero();
   for (int64_t k = 0; k < K; ++k) {
-    const __m512 b0 = _mm512_loadu_ps(b + k * 32), b1 = _mm512_loadu_ps(b + k * 32 + 16);
+    const F32::reg b0 = F32::loadu(b + k * 32), b1 = F32::loadu(b + k * 32 + 16);
     const float* ak = a + k * 16;
 #pragma GCC unroll 14
     for (int i = 0; i < R; ++i) {
-      const __m512 ai = _mm512_set1_ps(ak[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+      const F32::reg ai = F32::set1(ak[i]);
+      acc[i][0] = F32::fmadd(ai, b0, acc[i][0]);
+      acc[i][1] = F32::fmadd(ai, b1, acc[i][1]);
     }
   }
 #pragma GCC unroll 14
   for (int i = 0; i < R; ++i) {
-    _mm512_storeu_ps(m + i * 32, acc[i][0]);
-    _mm512_storeu_ps(m + i * 32 + 16, acc[i][1]);
+    F32::storeu(m + i * 32, acc[i][0]);
+    F32::storeu(m + i * 32 + 16, acc[i][1]);
   }
 }
 
@@ -124,10 +124,10 @@ constexpr auto kWinogradGemmTiles = winograd_gemm_tiles(std::make_integer_sequen
 
 }  // namespace
 
-// Winograd F(2x2, 3x3) forward of one image and group (float; see internal/conv_avx512.hpp). Per chunk of tiles: V = B^T d B
-// (winograd_input_chunk), then per 32-channel block the 16 products M[xi] = V[xi] U[xi] (winograd_gemm_tile),
-// then Y = A^T M A with A^T = [1 1 1 0; 0 1 -1 -1] for each tile and 16 channels (channels in the lanes),
-// staged by output row and transposed 16x16 into the NCHW output rows.
+// Winograd F(2x2, 3x3) forward of one image and group (float; see internal/conv_avx512.hpp). Per chunk of
+// tiles: V = B^T d B (winograd_input_chunk), then per 32-channel block the 16 products M[xi] = V[xi] U[xi]
+// (winograd_gemm_tile), then Y = A^T M A with A^T = [1 1 1 0; 0 1 -1 -1] for each tile and 16 channels
+// (channels in the lanes), staged by output row and transposed 16x16 into the NCHW output rows.
 void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upack, int64_t Cg, int64_t OCg,
                                  int64_t OH, int64_t OW, int64_t Hp, int64_t Wp, const float* bias, float* vbuf,
                                  float* mbuf, SpreadPrefetch& next) {
@@ -148,25 +148,25 @@ void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upa
       for (int64_t h = 0; h < 2; ++h) {
         const int64_t c0 = blk * 32 + h * 16;
         if (c0 >= OCg) break;
-        const __m512 bv = bias ? _mm512_maskz_loadu_ps(F32::tail(OCg - c0), bias + c0) : _mm512_setzero_ps();
+        const F32::reg bv = bias ? F32::maskz_loadu(F32::tail(OCg - c0), bias + c0) : F32::zero();
         for (int64_t l = 0; l < R; ++l) {
-          __m512 m[16];
+          F32::reg m[16];
 #pragma GCC unroll 16
-          for (int xi = 0; xi < 16; ++xi) m[xi] = _mm512_loadu_ps(mbuf + xi * kWinogradMStride + l * 32 + h * 16);
-          __m512 s0[4], s1[4];  // A^T M
+          for (int xi = 0; xi < 16; ++xi) m[xi] = F32::loadu(mbuf + xi * kWinogradMStride + l * 32 + h * 16);
+          F32::reg s0[4], s1[4];  // A^T M
 #pragma GCC unroll 4
           for (int w = 0; w < 4; ++w) {
-            s0[w] = _mm512_add_ps(_mm512_add_ps(m[w], m[4 + w]), m[8 + w]);
-            s1[w] = _mm512_sub_ps(_mm512_sub_ps(m[4 + w], m[8 + w]), m[12 + w]);
+            s0[w] = F32::add(F32::add(m[w], m[4 + w]), m[8 + w]);
+            s1[w] = F32::sub(F32::sub(m[4 + w], m[8 + w]), m[12 + w]);
           }
           const int64_t r = 2 * (l / ch.per_row), col = 2 * (l % ch.per_row);
-          const __m512* s[2] = {s0, s1};
+          const F32::reg* s[2] = {s0, s1};
 #pragma GCC unroll 2
           for (int a = 0; a < 2; ++a) {  // (A^T M) A, + bias
-            _mm512_store_ps(stage[r + a][col],
-                            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]), bv));
-            _mm512_store_ps(stage[r + a][col + 1],
-                            _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[a][1], s[a][2]), s[a][3]), bv));
+            F32::store(stage[r + a][col],
+                            F32::add(F32::add(F32::add(s[a][0], s[a][1]), s[a][2]), bv));
+            F32::store(stage[r + a][col + 1],
+                            F32::add(F32::sub(F32::sub(s[a][1], s[a][2]), s[a][3]), bv));
           }
         }
         // stage row rr holds output row 2*(ty + rr/2) + rr%2, columns 2*tx0 + 0..2*per_row-1
@@ -176,17 +176,17 @@ void winograd_f23_forward_avx512(float* out, const float* xpad, const float* upa
           if (oh >= OH) continue;
           const int64_t ow_end = std::min(OW, 2 * (ch.tx0 + ch.per_row));
           for (int64_t j0 = 0; 2 * ch.tx0 + j0 < ow_end; j0 += 16) {
-            __m512 v[16];
+            F32::reg v[16];
 #pragma GCC unroll 16
-            for (int j = 0; j < 16; ++j) v[j] = _mm512_load_ps(stage[rr][j0 + j]);  // j0 + j < 32 (<= 28 columns)
+            for (int j = 0; j < 16; ++j) v[j] = F32::load(stage[rr][j0 + j]);  // j0 + j < 32 (<= 28 columns)
             transpose16x16(v);  // v[j] = channel c0 + j at 16 columns
             const int64_t ow0 = 2 * ch.tx0 + j0;
-            const __mmask16 mk = F32::tail(ow_end - ow0);
+            const F32::mask mk = F32::tail(ow_end - ow0);
             float* o = out + c0 * P + oh * OW + ow0;
 #pragma GCC unroll 16
             for (int j = 0; j < 16; ++j) {
               if (j >= nc) break;
-              _mm512_mask_storeu_ps(o + j * P, mk, v[j]);
+              F32::mask_storeu(o + j * P, mk, v[j]);
             }
           }
         }
@@ -219,20 +219,20 @@ void winograd_dout_avx512(float* d, int64_t xi_stride, const float* dpack, int64
       for (int64_t tx = 0; tx < tw; ++tx)
         for (int64_t h = 0; h < 2; ++h) {
           const float* x = dpack + blk * Q * 32 + (2 * ty * Wp2 + 2 * tx) * 32 + h * 16;
-          const __m512 x00 = _mm512_loadu_ps(x), x01 = _mm512_loadu_ps(x + 32);
-          const __m512 x10 = second_row ? _mm512_loadu_ps(x + Wp2 * 32) : _mm512_setzero_ps();
-          const __m512 x11 = second_row ? _mm512_loadu_ps(x + Wp2 * 32 + 32) : _mm512_setzero_ps();
-          const __m512 e[4][2] = {{x00, x01},
-                                  {_mm512_add_ps(x00, x10), _mm512_add_ps(x01, x11)},
-                                  {_mm512_sub_ps(x00, x10), _mm512_sub_ps(x01, x11)},
+          const F32::reg x00 = F32::loadu(x), x01 = F32::loadu(x + 32);
+          const F32::reg x10 = second_row ? F32::loadu(x + Wp2 * 32) : F32::zero();
+          const F32::reg x11 = second_row ? F32::loadu(x + Wp2 * 32 + 32) : F32::zero();
+          const F32::reg e[4][2] = {{x00, x01},
+                                  {F32::add(x00, x10), F32::add(x01, x11)},
+                                  {F32::sub(x00, x10), F32::sub(x01, x11)},
                                   {x10, x11}};  // G4 dt
           float* o = d + blk * T * 32 + (ty * tw + tx) * 32 + h * 16;
 #pragma GCC unroll 4
           for (int u = 0; u < 4; ++u) {  // (G4 dt) G4^T
-            _mm512_storeu_ps(o + (u * 4 + 0) * xi_stride, e[u][0]);
-            _mm512_storeu_ps(o + (u * 4 + 1) * xi_stride, _mm512_add_ps(e[u][0], e[u][1]));
-            _mm512_storeu_ps(o + (u * 4 + 2) * xi_stride, _mm512_sub_ps(e[u][0], e[u][1]));
-            _mm512_storeu_ps(o + (u * 4 + 3) * xi_stride, e[u][1]);
+            F32::storeu(o + (u * 4 + 0) * xi_stride, e[u][0]);
+            F32::storeu(o + (u * 4 + 1) * xi_stride, F32::add(e[u][0], e[u][1]));
+            F32::storeu(o + (u * 4 + 2) * xi_stride, F32::sub(e[u][0], e[u][1]));
+            F32::storeu(o + (u * 4 + 3) * xi_stride, e[u][1]);
           }
         }
     }

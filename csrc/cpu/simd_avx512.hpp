@@ -22,12 +22,14 @@ template <> struct Avx512<float> {
   static reg load(const float* p) { return _mm512_load_ps(p); }  // p 64-byte aligned
   static reg loadu(const float* p) { return _mm512_loadu_ps(p); }
   static reg maskz_loadu(mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, reg v) { _mm512_store_ps(p, v); }  // p 64-byte aligned
   static void storeu(float* p, reg v) { _mm512_storeu_ps(p, v); }
   static void mask_storeu(float* p, mask m, reg v) { _mm512_mask_storeu_ps(p, m, v); }
   static reg maskz_mov(mask m, reg v) { return _mm512_maskz_mov_ps(m, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
   static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+  static reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
   // MAXPS returns its second operand when either is NaN: max(0, x) keeps a NaN x (relu propagates NaN).
   static reg relu(reg x) { return _mm512_max_ps(_mm512_setzero_ps(), x); }
   static float hsum(reg v) { return _mm512_reduce_add_ps(v); }
@@ -46,12 +48,14 @@ template <> struct Avx512<double> {
   static reg load(const double* p) { return _mm512_load_pd(p); }
   static reg loadu(const double* p) { return _mm512_loadu_pd(p); }
   static reg maskz_loadu(mask m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(double* p, reg v) { _mm512_store_pd(p, v); }
   static void storeu(double* p, reg v) { _mm512_storeu_pd(p, v); }
   static void mask_storeu(double* p, mask m, reg v) { _mm512_mask_storeu_pd(p, m, v); }
   static reg maskz_mov(mask m, reg v) { return _mm512_maskz_mov_pd(m, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
   static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
   static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
+  static reg sub(reg a, reg b) { return _mm512_sub_pd(a, b); }
   static reg relu(reg x) { return _mm512_max_pd(_mm512_setzero_pd(), x); }
   static double hsum(reg v) { return _mm512_reduce_add_pd(v); }
   static reg maskz_compress(mask m, reg v) { return _mm512_maskz_compress_pd(m, v); }

@@ -46,4 +46,10 @@ template <class T>
 void conv2d_backward_weight_rung4_winograd(T* dweight, T* dbias, const T* dout, const T* inp,
                                            const Conv2dParams& p);
 
+// Explicit instantiation of one rung's three directions for one dtype, e.g. (rung1_naive, float).
+#define FASTANN_CONV_INSTANTIATE_RUNG(NAME, T)                                                               \
+  template void conv2d_forward_##NAME<T>(T*, const T*, const T*, const T*, const Conv2dParams&);             \
+  template void conv2d_backward_input_##NAME<T>(T*, const T*, const T*, const Conv2dParams&);                \
+  template void conv2d_backward_weight_##NAME<T>(T*, T*, const T*, const T*, const Conv2dParams&);
+
 }  // namespace fastann::cpu::conv_detail
