@@ -1,5 +1,5 @@
 // conv_rung3_direct_avx512.cpp: the AVX-512 micro-kernels of conv2d's rung 3 (conv_rung3_direct.cpp), and the
-// padding, dout^T packing and non-finite scan rung 4 shares with it. Compiled with the AVX-512 flags; entered
+// padding and dout^T packing rung 4 shares with it. Compiled with the AVX-512 flags; entered
 // only when fastann::simd_level() says the CPU has AVX-512. Docs: docs/conv.md.
 //
 // C[0:mr, 0:nr] (+)= A (mr x K, packed) * B (K x nr). The tile is MR=12 rows by two 512-bit vectors (32

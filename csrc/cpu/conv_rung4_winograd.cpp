@@ -2,8 +2,11 @@
 // rung 3 it adds Winograd's minimal filtering algorithms (Lavin & Gray 2016): F(2x2, 3x3) for the forward and
 // (as the forward of the flipped kernel) the input gradient, F(3x3, 2x2) for the weight gradient, 2.25x fewer
 // multiplications as 16 GEMMs in a transformed domain. The AVX-512 float path is in
-// conv_rung4_winograd_avx512.cpp; float64 and CPUs without AVX-512 run the portable loops here. Docs:
-// docs/conv.md.
+// conv_rung4_winograd_avx512.cpp; float64 and CPUs without AVX-512 run the portable loops here.
+// Infinities and NaNs: the transforms mix up to 4 inputs, so an infinity meets an opposite one (inf - inf) or a
+// zero coefficient where the direct sum has none and comes out NaN. Rung 4 therefore scans each work item's
+// input (and the weights once) and hands an item that holds a non-finite value to rung 3, which then gives
+// exactly rung 3's values for it. Docs: docs/conv.md.
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -82,12 +85,38 @@ Conv2dParams winograd_padded(const Conv2dParams& p) {
 }
 
 
-}  // namespace
+// Work item ng = (image, group) of p as its own convolution: one image, one group (rung 3 on it computes
+// exactly what rung 3 on the whole call computes for that item).
+Conv2dParams single_item(const Conv2dParams& p) {
+  Conv2dParams q = p;
+  q.N = 1, q.groups = 1, q.C = p.C / p.groups, q.OC = p.OC / p.groups;
+  return q;
+}
 
+// The items whose flag is set, in order.
+std::vector<int64_t> skipped_items(const std::vector<char>& flags) {
+  std::vector<int64_t> items;
+  for (int64_t i = 0; i < int64_t(flags.size()); ++i)
+    if (flags[i]) items.push_back(i);
+  return items;
+}
+
+// Runs item(i) for every i in items, on the threads (each item's rung-3 call then runs on one thread).
+template <class F>
+void for_each_item(const std::vector<int64_t>& items, F&& item) {
+  parallel_dynamic(int64_t(items.size()), [&](int, WorkQueue& queue) {
+    for (int64_t i; (i = queue.next()) >= 0;) item(items[i]);
+  });
+}
+
+// The forward on every work item whose input holds only finite values. Returns the items it skipped, those
+// with an infinity or a NaN in their input, for the caller to compute with rung 3.
+// Requires winograd_fits(p). The padded image (winograd_padded) has 2*ceil(OH/2) + 2 rows and 2*ceil(OW/2) + 2
 // columns: one zero row (column) more than the padding asks for when OH (OW) is odd.
 template <class T>
-void conv2d_forward_rung4_winograd(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
+std::vector<int64_t> winograd_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, P = p.OH * p.OW;
+  std::vector<char> skipped(p.N * G, 0);  // one byte per item: each written by the thread that took the item
   const int64_t th = (p.OH + 1) / 2, tw = (p.OW + 1) / 2, tiles = th * tw;
   const Conv2dParams q = winograd_padded(p);
   const ShiftedGeometry sg = shifted_geometry(q, Cg);  // its slack (>= 64 elements) covers the vector reads
@@ -105,6 +134,10 @@ void conv2d_forward_rung4_winograd(T* out, const T* inp, const T* weight, const 
         for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
           next = queue.next();
           const int64_t g = ng % G;
+          if (any_non_finite(group_input(inp, ng, p), Cg * p.H * p.W)) {
+            skipped[ng] = 1;
+            continue;
+          }
           pad_image(xpad.data(), group_input(inp, ng, p), q, Cg, sg);
           SpreadPrefetch prefetch(winograd_step_count(OCg, p.OH, p.OW));
           prefetch_item(prefetch, inp, out, next, p);
@@ -113,7 +146,7 @@ void conv2d_forward_rung4_winograd(T* out, const T* inp, const T* weight, const 
                                                    vbuf.data(), mbuf.data(), prefetch);
         }
       });
-      return;
+      return skipped_items(skipped);
     }
   }
   // Portable form (float64, or no AVX-512): the same three steps, written out, on blocks of TB tiles.
@@ -122,6 +155,10 @@ void conv2d_forward_rung4_winograd(T* out, const T* inp, const T* weight, const 
     std::vector<T> xpad(sg.plane + sg.slack), V(16 * Cg * TB), M(16 * OCg * TB);  // V[xi][c][t], M[xi][oc][t]
     for (int64_t ng; (ng = queue.next()) >= 0;) {
       const int64_t g = ng % G;
+      if (any_non_finite(group_input(inp, ng, p), Cg * p.H * p.W)) {
+        skipped[ng] = 1;
+        continue;
+      }
       const T* Ug = U.data() + g * 16 * Cg * OCg;
       T* o = group_output(out, ng, p);
       pad_image(xpad.data(), group_input(inp, ng, p), q, Cg, sg);
@@ -165,10 +202,8 @@ void conv2d_forward_rung4_winograd(T* out, const T* inp, const T* weight, const 
       }
     }
   });
+  return skipped_items(skipped);
 }
-
-
-namespace {
 
 // The weight gradient by F(3x3, 2x2): per tile, the 3x3 taps dW[kh][kw] += sum_{a,b} dt[a][b] d[a+kh][b+kw]
 // are a 3x3 correlation of the 4x4 patch d with the 2x2 dout tile dt, so
@@ -206,7 +241,21 @@ void winograd_weight_output(T* dweight, const T* M4, const Conv2dParams& p) {
 }
 }  // namespace
 
+// Items with an infinity or a NaN in their input, and every item when the weights hold one, are rung 3's.
+template <class T>
+void conv2d_forward_rung4_winograd(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
+  const int64_t G = p.groups, OCg = p.OC / G, K = p.C / G * 9;
+  if (any_non_finite(weight, p.OC * K)) return conv2d_forward_rung3_direct(out, inp, weight, bias, p);
+  const Conv2dParams one = single_item(p);
+  for_each_item(winograd_forward(out, inp, weight, bias, p), [&](int64_t ng) {
+    const int64_t g = ng % G;
+    conv2d_forward_rung3_direct(group_output(out, ng, p), group_input(inp, ng, p), weight + g * OCg * K,
+                                bias ? bias + g * OCg : nullptr, one);
+  });
+}
 
+// Items with an infinity or a NaN in their input or their dout are left out of the Winograd sums and added,
+// as rung 3 computes them, to the result.
 template <class T>
 void conv2d_backward_weight_rung4_winograd(T* dweight, T* dbias, const T* dout, const T* inp,
                                              const Conv2dParams& p) {
@@ -217,6 +266,13 @@ void conv2d_backward_weight_rung4_winograd(T* dweight, T* dbias, const T* dout, 
   // Deterministic sum over images, as rung 3's weight gradient: M4 of item ng's group in its run's buffer.
   RunSums<T> sums(p.N * G, G * msz);
   auto acc_of = [&](int64_t ng) { return sums.buffer(ng) + ng % G * msz; };
+  std::vector<char> skipped(p.N * G, 0);  // one byte per item: each written by the thread that took the item
+  auto non_finite_item = [&](int64_t ng) {
+    const bool bad = any_non_finite(group_input(inp, ng, p), Cg * p.H * p.W) ||
+                     any_non_finite(group_output(dout, ng, p), OCg * P);
+    if (bad) skipped[ng] = 1;
+    return bad;
+  };
   bool done = false;
   if constexpr (std::is_same_v<T, float>) {
     if (have_avx512()) {
@@ -231,7 +287,8 @@ void conv2d_backward_weight_rung4_winograd(T* dweight, T* dbias, const T* dout, 
           next = queue.next();
           SpreadPrefetch prefetch(16);
           prefetch_item(prefetch, inp, dout, next, p);
-          T* acc = acc_of(ng);
+          T* acc = acc_of(ng);  // zeroes the run's buffer when ng starts the run, so even for a skipped item
+          if (non_finite_item(ng)) continue;
           pad_image(xpad.data(), group_input(inp, ng, p), q, Cg, sg);
           winograd_input_avx512(v.data(), ldv, vs, xpad.data(), Cg, p.OH, p.OW, sg.Hp, sg.Wp);
           pack_dout_t_avx512(dpack.data(), group_output(dout, ng, p), OCg, p.OH, p.OW, Wp2);
@@ -251,6 +308,7 @@ void conv2d_backward_weight_rung4_winograd(T* dweight, T* dbias, const T* dout, 
       std::vector<T> xpad(sg.plane + sg.slack), V(16 * Cg), D(16 * OCg);  // V[xi][c], D[xi][oc] of one tile
       for (int64_t ng; (ng = queue.next()) >= 0;) {
         T* acc = acc_of(ng);
+        if (non_finite_item(ng)) continue;
         const T* dn = group_output(dout, ng, p);
         pad_image(xpad.data(), group_input(inp, ng, p), q, Cg, sg);
         for (int64_t t = 0; t < tiles; ++t) {
@@ -288,16 +346,34 @@ void conv2d_backward_weight_rung4_winograd(T* dweight, T* dbias, const T* dout, 
     });
   }
   winograd_weight_output(dweight, sums.total(), p);
+  // The skipped items' rung-3 gradients, one after another (each runs on one thread), added in item order.
+  const Conv2dParams one = single_item(p);
+  std::vector<T> dw_item(OCg * Cg * 9);
+  for (const int64_t ng : skipped_items(skipped)) {
+    const int64_t g = ng % G;
+    conv2d_backward_weight_rung3_direct(dw_item.data(), static_cast<T*>(nullptr), group_output(dout, ng, p),
+                                        group_input(inp, ng, p), one);
+    T* dw = dweight + g * OCg * Cg * 9;
+    for (int64_t i = 0; i < OCg * Cg * 9; ++i) dw[i] += dw_item[i];
+  }
   if (dbias) bias_grad(dbias, dout, p);
 }
 
 // The input gradient as the Winograd forward of the flipped kernel; rung 3 where that needs a negative
-// padding (padding > 2).
+// padding (padding > 2), for items with an infinity or a NaN in their dout, and for every item when the
+// weights hold one.
 template <class T>
 void conv2d_backward_input_rung4_winograd(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
-  if (!input_grad_is_forward(p)) return conv2d_backward_input_rung3_direct(dinp, dout, weight, p);
+  const int64_t G = p.groups, OCg = p.OC / G, K = p.C / G * 9;
+  if (!input_grad_is_forward(p) || any_non_finite(weight, p.OC * K))
+    return conv2d_backward_input_rung3_direct(dinp, dout, weight, p);
   const FlippedConv<T> f = flipped_conv(weight, p);
-  conv2d_forward_rung4_winograd(dinp, dout, f.weight.data(), static_cast<const T*>(nullptr), f.q);
+  const Conv2dParams one = single_item(p);
+  // Item ng of the flipped convolution is item ng of p: its output is ng's input gradient, its input ng's dout.
+  for_each_item(winograd_forward(dinp, dout, f.weight.data(), static_cast<const T*>(nullptr), f.q), [&](int64_t ng) {
+    conv2d_backward_input_rung3_direct(group_input(dinp, ng, p), group_output(dout, ng, p),
+                                       weight + ng % G * OCg * K, one);
+  });
 }
 
 FASTANN_CONV_INSTANTIATE_RUNG(rung4_winograd, float)

@@ -17,6 +17,7 @@ namespace fastann::cpu::conv_detail {
 namespace {
 
 using F32 = simd::Avx512<float>;
+using F64 = simd::Avx512<double>;
 using simd::transpose16x16;
 
 // ---- chunks of tiles --------------------------------------------------------------------------------
@@ -121,6 +122,23 @@ constexpr std::array<WinogradGemmTile, sizeof...(I)> winograd_gemm_tiles(std::in
   return {&winograd_gemm_tile<I + 1>...};
 }
 constexpr auto kWinogradGemmTiles = winograd_gemm_tiles(std::make_integer_sequence<int, 14>{});
+
+// x*0 is 0 for a finite x and NaN for an infinity or a NaN, so the sums of x*0 stay 0 unless one of the
+// values is not finite. Two accumulators, masked loads for the tail.
+template <class S>
+inline bool any_non_finite_simd(const typename S::T* x, int64_t n) {
+  using V = typename S::reg;
+  const V zero = S::zero();
+  V a0 = zero, a1 = zero;
+  int64_t i = 0;
+  for (; i + 2 * S::W <= n; i += 2 * S::W) {
+    a0 = S::add(a0, S::mul(S::loadu(x + i), zero));
+    a1 = S::add(a1, S::mul(S::loadu(x + i + S::W), zero));
+  }
+  for (; i < n; i += S::W) a0 = S::add(a0, S::mul(S::maskz_loadu(S::tail(n - i), x + i), zero));
+  const typename S::T sum = S::hsum(S::add(a0, a1));
+  return sum != sum;
+}
 
 }  // namespace
 
@@ -237,4 +255,8 @@ void winograd_dout_avx512(float* d, int64_t xi_stride, const float* dpack, int64
         }
     }
 }
+
+bool any_non_finite_avx512(const float* x, int64_t n) { return any_non_finite_simd<F32>(x, n); }
+bool any_non_finite_avx512(const double* x, int64_t n) { return any_non_finite_simd<F64>(x, n); }
+
 }  // namespace fastann::cpu::conv_detail

@@ -61,9 +61,6 @@ void pad_image_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64
                       int64_t pad_left, int64_t Hp, int64_t Wp);
 void pad_image_avx512(double* xpad, const double* img, int64_t C, int64_t H, int64_t W, int64_t pad_top,
                       int64_t pad_left, int64_t Hp, int64_t Wp);
-// True when one of the n values at x is an infinity or a NaN.
-bool any_non_finite_avx512(const float* x, int64_t n);
-bool any_non_finite_avx512(const double* x, int64_t n);
 
 // ---- rung 4 (conv_rung4_winograd_avx512.cpp) -------------------------------------------------------------
 // Winograd F(2x2, 3x3) (Lavin & Gray 2016) forward of one image and group, float: xpad (Cg, Hp, Wp)
@@ -92,5 +89,8 @@ void winograd_input_avx512(float* v, int64_t ldv, int64_t xi_stride, const float
                            int64_t OW, int64_t Hp, int64_t Wp);
 void winograd_dout_avx512(float* d, int64_t xi_stride, const float* dpack, int64_t OCg, int64_t OH, int64_t OW,
                           int64_t Wp2);
+// True when one of the n values at x is an infinity or a NaN (rung 4 hands such work items to rung 3).
+bool any_non_finite_avx512(const float* x, int64_t n);
+bool any_non_finite_avx512(const double* x, int64_t n);
 
 }  // namespace fastann::cpu::conv_detail

@@ -1,6 +1,6 @@
 // conv_common.hpp: what conv2d's CPU rungs share (baseline code; include it only from baseline files): where a
 // work item's channels lie, the im2col index ranges, the padded image of rungs 3 and 4, the flipped-kernel
-// form of the input gradient, the bias gradient, the non-finite scan. Docs: docs/conv.md.
+// form of the input gradient, the bias gradient, the scan for infinities and NaNs. Docs: docs/conv.md.
 //
 // Notation: Cg = C/groups, OCg = OC/groups, K = Cg*KH*KW (the reduction length of one output element),
 // P = OH*OW (output positions per image). Per image n and group g, a convolution is the matrix product
@@ -222,6 +222,15 @@ FlippedConv<T> flipped_conv(const T* weight, const Conv2dParams& p) {
   return f;
 }
 
+
+// True when one of the n values at x is an infinity or a NaN.
+template <class T>
+bool any_non_finite(const T* x, int64_t n) {
+  if (have_avx512()) return any_non_finite_avx512(x, n);
+  bool found = false;
+  for (int64_t i = 0; i < n; ++i) found |= !std::isfinite(x[i]);
+  return found;
+}
 
 // Rung 4 (Winograd F(2x2, 3x3)) takes 3x3 kernels with stride 1 and dilation 1.
 inline bool winograd_fits(const Conv2dParams& p) {
