@@ -295,8 +295,7 @@ void conv_forward_rowtiles_avx512(float* out, const float* xpad, const int64_t* 
 // load with the other lanes zeroed in the register (masked loads were slow on the Zen 5 this was tuned on);
 // a vector that would reach before the buffer's start or past its end is a masked load, whose masked-off
 // lanes are never read. Stores are full-width: a vector that runs past the row's end spills into the next
-// row, which is written afterwards, and past the last row into the caller's slack (>= L elements). It
-// replaced a per-element copy (three short loops per 14-float row).
+// row, which is written afterwards, and past the last row into the caller's slack (>= L elements).
 template <class S>
 inline void pad_image_simd(typename S::T* xpad, const typename S::T* img, int64_t C, int64_t H, int64_t W,
                            int64_t pad_top, int64_t pad_left, int64_t Hp, int64_t Wp) {
