@@ -342,15 +342,8 @@ def test_non_finite_input_reaches_exactly_the_reference_entries(case, bad, rng):
         np.testing.assert_array_equal(np.isfinite(ops.conv2d(x, w, kernel=k, **kw)),
                                       np.isfinite(ref.conv2d(x, w, **kw)))
         got = ~np.isfinite(ops.conv2d_backward_weight(g, x, w.shape, kernel=k, **kw))
-        if k == 4:
-            # F(3x3, 2x2) gets each tile's 9 taps from sums in which a patch value cancels out of the taps
-            # that do not read it only in exact arithmetic: NaN/Inf reaches the taps the formula says and may
-            # reach the other taps of the same (output, input) channel pair, but no other pair.
-            assert (got >= bad_dw).all()
-            np.testing.assert_array_equal(got.any(axis=(2, 3)), bad_dw.any(axis=(2, 3)))
-        else:
-            np.testing.assert_array_equal(got, bad_dw)
-    if _winograd_fits(case):  # the forward's F(2x2, 3x3) reads exactly each output's inputs: no such spread
+        np.testing.assert_array_equal(got, bad_dw)  # rung 4 hands items with NaN/Inf to rung 3
+    if _winograd_fits(case):
         g[0, 0, g.shape[2] // 2, -1] = bad
         np.testing.assert_array_equal(np.isfinite(ops.conv2d_backward_input(g, w, x.shape, kernel=4, **kw)),
                                       np.isfinite(ref.conv2d_backward_input(g, w, x.shape, **kw)))

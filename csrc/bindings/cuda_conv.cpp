@@ -1,5 +1,5 @@
 // cuda_conv.cpp: the conv family of fastann._cuda; signatures and checks in args/conv.hpp, launchers in
-// csrc/cuda/conv.cu.
+// csrc/cuda/conv_dispatch.cu.
 #include "args/conv.hpp"
 #include "cuda_stream.hpp"
 #include "families.hpp"

@@ -22,6 +22,7 @@ template <> struct Avx512<float> {
   static reg load(const float* p) { return _mm512_load_ps(p); }  // p 64-byte aligned
   static reg loadu(const float* p) { return _mm512_loadu_ps(p); }
   static reg maskz_loadu(mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, reg v) { _mm512_store_ps(p, v); }  // p 64-byte aligned
   static void storeu(float* p, reg v) { _mm512_storeu_ps(p, v); }
   static void mask_storeu(float* p, mask m, reg v) { _mm512_mask_storeu_ps(p, m, v); }
   static reg maskz_mov(mask m, reg v) { return _mm512_maskz_mov_ps(m, v); }
@@ -55,6 +56,7 @@ template <> struct Avx512<double> {
   static reg load(const double* p) { return _mm512_load_pd(p); }
   static reg loadu(const double* p) { return _mm512_loadu_pd(p); }
   static reg maskz_loadu(mask m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(double* p, reg v) { _mm512_store_pd(p, v); }
   static void storeu(double* p, reg v) { _mm512_storeu_pd(p, v); }
   static void mask_storeu(double* p, mask m, reg v) { _mm512_mask_storeu_pd(p, m, v); }
   static reg maskz_mov(mask m, reg v) { return _mm512_maskz_mov_pd(m, v); }

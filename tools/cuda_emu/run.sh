@@ -55,10 +55,15 @@ fi
 if want conv pool up norm norm2; then
   # A shared library with a C ABI (conv_pool_norm_api.cpp) that check_conv_pool_norm.py drives through ctypes
   # against the NumPy float64 references. Its GEMM is a reference loop, not the emulated gemm.cu.
-  translate conv.cu pool.cu norm.cu
-  for f in conv pool norm; do g++ $FLAGS -fPIC -c "$OUT/${f}_emu.cpp" -o "$OUT/${f}_emu.o"; done
+  conv_files=(conv_dispatch conv_rung1_direct conv_rung2_im2col_gemm conv_rung3_implicit_gemm upsample)
+  translate "${conv_files[@]/%/.cu}" pool.cu norm.cu
+  # -I csrc/cuda: the conv files' internal header (conv_common.cuh), which has no launches to translate
+  objs=()
+  for f in "${conv_files[@]}" pool norm; do
+    g++ $FLAGS -I"$ROOT/csrc/cuda" -fPIC -c "$OUT/${f}_emu.cpp" -o "$OUT/${f}_emu.o"; objs+=("$OUT/${f}_emu.o")
+  done
   g++ $FLAGS -fPIC -c "$HERE/conv_pool_norm_api.cpp" -o "$OUT/conv_pool_norm_api.o"
   g++ $FLAGS -fPIC -c "$HERE/runtime.cpp" -o "$OUT/runtime.o"
-  g++ -shared -pthread -o "$OUT/libemu_conv_pool_norm.so" "$OUT"/{conv,pool,norm}_emu.o "$OUT/conv_pool_norm_api.o" "$OUT/runtime.o"
+  g++ -shared -pthread -o "$OUT/libemu_conv_pool_norm.so" "${objs[@]}" "$OUT/conv_pool_norm_api.o" "$OUT/runtime.o"
   FASTANN_EMU_LIB="$OUT/libemu_conv_pool_norm.so" python3 "$HERE/check_conv_pool_norm.py" "$what" $quick
 fi

@@ -1,6 +1,6 @@
 """Turn fastann .cu files into host C++ for the CPU emulator (see README.md).
 
-    python translate.py out_dir csrc/cuda/gemm.cu [csrc/cuda/conv.cu ...]
+    python translate.py out_dir csrc/cuda/gemm.cu [csrc/cuda/conv_dispatch.cu ...]
 
 writes out_dir/<name>_emu.cpp for each: emu.hpp is included first, and every launch
 `kernel<<<grid, block[, smem[, stream]]>>>(args)` becomes `::emu::launch(kernel, grid, block[, ...])(args)`.

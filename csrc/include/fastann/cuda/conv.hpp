@@ -1,5 +1,5 @@
 // fastann/cuda/conv.hpp: launchers of the CUDA 2-D convolution (NCHW), its transpose and upsampling
-// (csrc/cuda/conv.cu). Host-callable; every launcher enqueues on `stream` and returns without synchronising.
+// (csrc/cuda/conv_dispatch.cu and the conv_rung*.cu files). Host-callable; every launcher enqueues on `stream` and returns without synchronising.
 //
 // A convolution of x (N,C,H,W) with w (OC,C/groups,KH,KW), stride s, dilation d, padding p:
 //   out[n,o,i,j] = bias[o] + sum_{c,kh,kw} w[o,c,kh,kw] * xpad[n, g*Cg+c, i*s_h + kh*d_h, j*s_w + kw*d_w]
@@ -7,7 +7,7 @@
 // ("replicate")). The same geometry struct and the same three directions as the CPU side
 // (fastann/cpu/conv.hpp); conv_transpose2d is conv2d_backward_input (fastann.ops calls it so).
 //
-// The ladder (kernel=, the same numbers as the CPU; see the header comment of conv.cu):
+// The ladder (kernel=, the same numbers as the CPU; see the header comment of each conv_rung*.cu):
 //   1 direct       one thread per output element (forward, input gradient) or one block per weight
 //                  element (weight gradient): the textbook formula, every operand read from global memory.
 //   2 im2col_gemm  unfold one image into a (C/groups*KH*KW, OH*OW) column buffer, then fastann's own CUDA GEMM
