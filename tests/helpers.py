@@ -32,7 +32,7 @@ def assert_close(out, ref, tol: float, what: str = "", scale=None) -> None:
     assert e <= tol, f"{what} relative error {e:.3e} > {tol:.1e}"
 
 
-# float32 / float64 tolerances of DESIGN.md: elementwise well under 1e-5, reductions / GEMM under 1e-4.
+# float32 / float64 tolerances of docs/architecture.md: elementwise well under 1e-5, reductions / GEMM under 1e-4.
 TOL_ELEMENTWISE = {np.float32: 2e-6, np.float64: 1e-12}
 TOL_REDUCTION = {np.float32: 1e-5, np.float64: 1e-11}
 

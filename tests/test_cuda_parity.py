@@ -2,7 +2,7 @@
 
 The CPU kernels are tested against the NumPy float64 references in their own test files; here every
 function both modules export is run on both with identical inputs and must agree to the float32/float64
-tolerances of DESIGN.md. This covers the whole CUDA surface (activations, softmax, losses, optimizers,
+tolerances of docs/architecture.md. This covers the whole CUDA surface (activations, softmax, losses, optimizers,
 dropout masks) without restating each formula. The ops-level tests of each family also run on CUDA through
 the `xp` fixture.
 """

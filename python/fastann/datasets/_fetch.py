@@ -1,6 +1,6 @@
 """Finding (and if need be downloading) the four IDX files of an MNIST-style dataset.
 
-Search order (DESIGN.md, "Data"): an explicit ``path``, ``$FASTANN_DATA/<name>/``, the user cache
+Search order (docs/architecture.md, "Conventions"): an explicit ``path``, ``$FASTANN_DATA/<name>/``, the user cache
 ``~/.cache/fastann/<name>/`` (``$XDG_CACHE_HOME/fastann/<name>/`` when that is set), then system copies such
 as Debian's ``/usr/share/datasets/fashion-mnist/``. A directory counts when it holds all four files, each
 either gzip-compressed (``<file>.gz``) or raw. When none does, the official ``.gz`` files are downloaded, their
