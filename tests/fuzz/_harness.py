@@ -27,7 +27,7 @@ COUNTS: dict[str, int] = {}
 #: Failures per test name: a list of one-line descriptions (the first few are kept in full).
 FAILURES: dict[str, list[str]] = {}
 CURRENT = {"test": "?"}
-TIMEOUT_S = float(os.environ.get("FASTANN_FUZZ_TIMEOUT", "20"))
+TIMEOUT_S = float(os.environ.get("FASTANN_FUZZ_TIMEOUT", "10"))
 
 
 class WorkerDied(Exception):

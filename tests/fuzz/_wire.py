@@ -95,7 +95,19 @@ def make_roots(raw_roots):
     return out
 
 
+class Pickled:
+    """An argument sent as its pickle (the worker unpickles it), e.g. an array whose dtype object then
+    comes from unpickling, as after multiprocessing or a saved model."""
+
+    def __init__(self, obj):
+        import pickle
+        self.data = pickle.dumps(obj)
+
+
 def dec(x, roots):
+    if isinstance(x, Pickled):
+        import pickle
+        return pickle.loads(x.data)
     if isinstance(x, tuple) and x and x[0] == "__array__":
         _, i, off, shape, strides, dt, ro = x
         dtype = np.dtype(dt)
