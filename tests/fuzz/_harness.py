@@ -27,6 +27,10 @@ COUNTS: dict[str, int] = {}
 #: Failures per test name: a list of one-line descriptions (the first few are kept in full).
 FAILURES: dict[str, list[str]] = {}
 CURRENT = {"test": "?"}
+#: Hangs per test name: after HANG_LIMIT hangs a test's later calls get HANG_TIMEOUT_S (a known hang then
+#: costs seconds, not minutes; the calls that finish take milliseconds).
+HANGS: dict[str, int] = {}
+HANG_LIMIT, HANG_TIMEOUT_S = 3, 2.0
 TIMEOUT_S = float(os.environ.get("FASTANN_FUZZ_TIMEOUT", "10"))
 
 
@@ -132,10 +136,18 @@ def call(target, fn, args=(), kwargs=None, threads=None, record=False, timeout=T
     ``raw`` = (roots, encoded args, encoded kwargs) sends an already encoded call (a recorded one).
     """
     kwargs = kwargs or {}
-    COUNTS[CURRENT["test"]] = COUNTS.get(CURRENT["test"], 0) + 1
+    test = CURRENT["test"]
+    COUNTS[test] = COUNTS.get(test, 0) + 1
     roots, a, k = raw if raw is not None else _wire.encode(args, kwargs)
-    ans = WORKER.request({"target": target, "fn": fn, "roots": roots, "args": a, "kwargs": k,
-                          "threads": threads, "record": record}, timeout)
+    if HANGS.get(test, 0) >= HANG_LIMIT:
+        timeout = min(timeout, HANG_TIMEOUT_S)
+    try:
+        ans = WORKER.request({"target": target, "fn": fn, "roots": roots, "args": a, "kwargs": k,
+                              "threads": threads, "record": record}, timeout)
+    except WorkerDied as e:
+        if str(e).startswith("HANG"):
+            HANGS[test] = HANGS.get(test, 0) + 1
+        raise
     return Result(ans, a, k)
 
 
@@ -143,7 +155,7 @@ def write_summary(path, extra):
     data = dict(extra, cases=dict(sorted(COUNTS.items())), total_cases=sum(COUNTS.values()),
                 failures={k: v[:5] for k, v in sorted(FAILURES.items()) if v},
                 failure_counts={k: len(v) for k, v in sorted(FAILURES.items()) if v},
-                worker_restarts=WORKER.restarts)
+                worker_restarts=WORKER.restarts, hangs=dict(HANGS))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(data, f, indent=1, default=str)

@@ -53,16 +53,26 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.fuzz)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not H.COUNTS:
-        return
+def _write():
     path = os.environ.get("FASTANN_FUZZ_REPORT") or os.path.join(
         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build", "fuzz",
         f"last_{_STATE['profile']}.json")
-    data = H.write_summary(path, {"profile": _STATE["profile"], "max_examples": settings.default.max_examples,
-                                  "seconds": round(time.time() - _STATE["t0"], 1),
-                                  "simd": (H.WORKER.info or {}).get("simd"), "machine": platform.machine(),
-                                  "date": time.strftime("%Y-%m-%d")})
+    return path, H.write_summary(path, {"profile": _STATE["profile"],
+                                        "max_examples": settings.default.max_examples,
+                                        "seconds": round(time.time() - _STATE["t0"], 1),
+                                        "simd": (H.WORKER.info or {}).get("simd"),
+                                        "machine": platform.machine(), "date": time.strftime("%Y-%m-%d")})
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    if H.COUNTS:  # after every test, so an interrupted long run still leaves its numbers
+        _write()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not H.COUNTS:
+        return
+    path, data = _write()
     tr = terminalreporter
     tr.write_sep("-", f"fastann fuzz ({data['profile']} profile): {data['total_cases']} cases, "
                       f"{sum(data['failure_counts'].values())} failing in "
