@@ -91,7 +91,7 @@ def compare(what, out, ref, dtype, tol, elementwise=False, exact=False, scale=No
     d, r = o[both], ref[both]
     if scale is not None:  # a sum's rounding error is bounded by the sum of its terms' magnitudes (helpers.py)
         sc = np.asarray(scale, dtype=np.float64)[both]
-        den = _norm(sc[np.isfinite(sc)])
+        den = _norm(np.where(np.isfinite(sc), sc, np.abs(r)))
     else:
         den = _norm(r)
     # Differences below the dtype's normal range (underflow to subnormals or zero) are not judged.

@@ -52,7 +52,10 @@ def _mutate(data, a, rng, kinds):
                                                                                 np.uint8]))
         if a.dtype.kind in "iu" and np.dtype(bad).kind in "iu" and np.dtype(bad).itemsize >= 4:
             bad = np.float16
-        return a.astype(bad), ("TypeError",), f"dtype {np.dtype(bad)}"
+        # an integer array where a float one was: TypeError, or ValueError when the argument also takes
+        # integer labels of another shape (a class target)
+        allow = ("TypeError", "ValueError") if np.dtype(bad).kind in "iu" and a.dtype.kind == "f" else ("TypeError",)
+        return a.astype(bad), allow, f"dtype {np.dtype(bad)}"
     if kind == "other_float":
         if a.dtype.kind != "f":
             return a.astype(np.float16), ("TypeError",), "dtype float16"
@@ -72,6 +75,9 @@ def _mutate(data, a, rng, kinds):
     raise AssertionError(kind)
 
 
+ANY_NDIM = {"relu", "activation", "softmax", "dropout", "mse_loss"}
+
+
 # ---- fastann.ops with one bad array ----------------------------------------------------------------------
 def _ops_invalid_array(data):
     op, args, kwargs, dt = _template(data)
@@ -79,7 +85,8 @@ def _ops_invalid_array(data):
     a = args[slot] if isinstance(slot, int) else kwargs[slot]
     rng = np.random.default_rng(G.seed(data))
     floats = [x for x in list(args) + list(kwargs.values()) if isinstance(x, np.ndarray) and x.dtype.kind == "f"]
-    kinds = ["dtype", "strided", "empty", "ndim", "list"] + \
+    # ops that take any ndim accept a lone array with an extra axis
+    kinds = ["dtype", "strided", "empty", "list"] + (["ndim"] if len(floats) > 1 or op not in ANY_NDIM else []) + \
         (["other_float"] if a.dtype.kind == "f" and len(floats) > 1 else [])
     bad, allow, why = _mutate(data, a, rng, kinds)
     if isinstance(slot, int):
