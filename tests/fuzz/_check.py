@@ -116,6 +116,31 @@ def _norm(v):
     return float(m * np.linalg.norm(v / m)) if m > 0 and np.isfinite(m) else float(m)
 
 
+class _ReferenceTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _ReferenceTimeout()
+
+
+def run_reference(fn, args, kwargs, case):
+    """The reference call, stopped after H.TIMEOUT_S (SIGALRM, main thread): a slow spec is a failure too."""
+    import signal
+    test = H.CURRENT["test"]
+    limit = H.HANG_TIMEOUT_S if H.HANGS.get(test, 0) >= H.HANG_LIMIT else H.TIMEOUT_S
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return fn(*args, **kwargs)
+    except _ReferenceTimeout:
+        H.HANGS[test] = H.HANGS.get(test, 0) + 1
+        raise Fail(f"REFERENCE HANG: no result within {limit:.0f} s for {case}") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def _to64(x):
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
         return np.array(x, dtype=np.float64, copy=True)
@@ -155,9 +180,11 @@ def check_op(op, args, kwargs=None, *, dtype, tol, inplace=(), threads=None, ele
     ref_exc = None
     with np.errstate(all="ignore"):
         try:
-            ref_val = getattr(reference, ref_op or op)(*rargs, **rkwargs)
+            ref_val = run_reference(getattr(reference, ref_op or op), rargs, rkwargs, case)
         except (TypeError, ValueError) as e:
             ref_exc = e
+        except Fail:
+            raise
         except Exception as e:  # noqa: BLE001
             raise Fail(f"REFERENCE raised {type(e).__name__}: {e} for {case}") from None
     try:
