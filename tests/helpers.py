@@ -79,7 +79,7 @@ def gradcheck(forward, backward, inputs, rng, eps: float = 1e-6, tol: float = 1e
 def raises_both(exc, call, match=None) -> None:
     """`call(module)` raises `exc` (message matching `match`) for both fastann.ops and fastann.reference.
 
-    The ops and the float64 reference validate with the same _checks, so bad input must give the same
+    The ops and the float64 reference validate with the same checks (fastann._args), so bad input must give the same
     exception class (and message) through either."""
     import pytest
 

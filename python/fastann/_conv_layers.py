@@ -26,8 +26,8 @@ import numbers
 import numpy as np
 
 from . import initializers, ops
-from ._checks import nonneg_int, pair, positive_int
-from ._conv_args import conv2d_args
+from ._args.common import nonneg_int, pair, positive_int
+from ._args.conv import conv2d_args
 from .layers import Layer, _activation_backward, _activation_forward, _auto_name, _check_activation
 
 __all__ = ["Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
@@ -395,7 +395,7 @@ class _Pool2D(Layer):
         return chw[1:] if len(input_shape) == 2 else chw
 
     def _pool_shape(self, chw):
-        from .reference.pool import pool2d_geometry  # noqa: PLC0415 - the shared argument checks
+        from ._args.pool import pool2d_geometry  # noqa: PLC0415 - the shared argument checks
 
         pad, ceil, explicit = self._resolve(chw[1:])
         h, w = chw[1:]

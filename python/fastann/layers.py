@@ -24,7 +24,7 @@ from collections import defaultdict
 import numpy as np
 
 from . import _device, initializers, ops
-from ._checks import is_cupy
+from ._args.common import is_cupy
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",

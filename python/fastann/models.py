@@ -44,7 +44,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import ops
 from . import optimizers as optimizers_module
-from ._checks import is_cupy
+from ._args.common import is_cupy
 from .layers import InputLayer, Layer
 
 __all__ = ["Sequential"]

@@ -14,7 +14,7 @@ import numpy as np
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 from fastann.reference import conv as RC
-from fastann._conv_args import conv2d_args
+from fastann._args.conv import conv2d_args
 L = ctypes.CDLL(os.environ.get("FASTANN_EMU_LIB", os.path.join(ROOT, "build", "cuda_emu", "libemu_conv_pool_norm.so")))
 P = lambda a: a.ctypes.data_as(ctypes.c_void_p) if a is not None else None
 MODES = {"zeros": 0, "reflect": 1, "replicate": 2}

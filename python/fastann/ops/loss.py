@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
-from ..reference.loss import check_class_target, check_eps, check_pair, scalar
+from .._args.loss import check_class_target, check_eps, check_pair, scalar
 from ._common import backend, empty
 
 __all__ = [
