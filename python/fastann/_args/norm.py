@@ -69,7 +69,7 @@ def batch_norm_backward_args(op, grad_output, input, weight, save_mean, save_inv
     for name, a in (("save_mean", save_mean), ("save_invstd", save_invstd)):
         if a is None:
             raise TypeError(f"{op}: {name} must be the (C,) array batch_norm(..., training=True, "
-                            "return_stats=True) returned, got None")
+                            "return_stats=True) returned, got NoneType")
     channel_array(op, "save_mean", save_mean, C)
     channel_array(op, "save_invstd", save_invstd, C)
     same_dtype(op, grad_output=grad_output, input=input, weight=weight, save_mean=save_mean,
@@ -107,7 +107,7 @@ def batch_norm_relu_backward_args(op, grad_output, output, input, weight, bias, 
     for name, a in (("save_mean", save_mean), ("save_invstd", save_invstd)):
         if a is None:
             raise TypeError(f"{op}: {name} must be the (C,) array batch_norm_relu(..., training=True) returned, "
-                            "got None")
+                            "got NoneType")
         channel_array(op, name, a, C)
     pooled = window_index is not None
     if pooled:

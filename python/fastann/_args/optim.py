@@ -20,12 +20,17 @@ MAX_STEP = 2**63 - 2
 NADAM_MU_SETTLED = 230_000
 
 
+#: The state arrays a step takes only in some configurations (None otherwise); every other one is required.
+OPTIONAL_STATE = frozenset({"momentum_buffer", "grad_avg", "max_exp_avg_sq"})
+
+
 def check_arrays(op, param, grad, **state):
-    """param, grad and the (non-None) state arrays: float, C-contiguous, one dtype, device and shape."""
+    """param, grad and the state arrays (None allowed for :data:`OPTIONAL_STATE` only): float, C-contiguous,
+    one dtype, device and shape; param writeable."""
     array(op, "param", param)
     array(op, "grad", grad)
     for k, v in state.items():
-        if v is not None:
+        if v is not None or k not in OPTIONAL_STATE:
             array(op, k, v)
     same_dtype(op, param=param, grad=grad, **state)
     same_device(op, param=param, grad=grad, **state)
@@ -141,6 +146,6 @@ def nadam_hypers(op, step, lr, beta1, beta2, eps, weight_decay, mu_product):
     return t, lr, b1, b2, eps, wd, mu_product
 
 
-__all__ = ["MAX_STEP", "NADAM_MU_SETTLED", "adadelta_hypers", "adagrad_hypers", "adam_hypers", "check_arrays",
+__all__ = ["MAX_STEP", "NADAM_MU_SETTLED", "OPTIONAL_STATE", "adadelta_hypers", "adagrad_hypers", "adam_hypers", "check_arrays",
            "check_step", "hyper", "nadam_hypers", "nadam_mu", "nadam_mu_product", "plain_numbers",
            "rmsprop_hypers", "sgd_hypers"]

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
-from .._args.optim import (adadelta_hypers, adagrad_hypers, adam_hypers, check_arrays, check_step, nadam_hypers,
-                           plain_numbers, rmsprop_hypers, sgd_hypers)
+from .._args.optim import (OPTIONAL_STATE, adadelta_hypers, adagrad_hypers, adam_hypers, check_arrays, check_step,
+                           nadam_hypers, plain_numbers, rmsprop_hypers, sgd_hypers)
 from ._common import backend
 
 __all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step", "adadelta_step",
@@ -37,7 +37,7 @@ def _kernels(op, param, grad, **state):
     are skipped. Anything else (CuPy arrays, lists, mixtures) goes through the full checks.
     """
     if type(param) is np.ndarray and type(grad) is np.ndarray and all(
-            v is None or type(v) is np.ndarray for v in state.values()):
+            type(v) is np.ndarray or (v is None and k in OPTIONAL_STATE) for k, v in state.items()):
         return _backend.cpu
     check_arrays(op, param, grad, **state)
     return backend(op, param=param, grad=grad, **state)[0]
