@@ -42,7 +42,8 @@ def softmax_backward(grad_output, output, dim=-1):
 
 
 def log_softmax(input, dim=-1):
-    """``x - max - log sum exp(x - max)`` along ``dim`` (log of softmax without underflow)."""
+    """``(x - max) - log sum exp(x - max)`` along ``dim`` (log of softmax without underflow; in that order,
+    so the log sum is not rounded away when |max| is large)."""
     return _forward("log_softmax", input, dim)
 
 

@@ -1,7 +1,8 @@
 """fastann.reference: softmax and log-softmax over one axis in plain NumPy float64.
 
 softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m), m = max_j x_j (subtracting m changes nothing
-mathematically and keeps exp from overflowing); log_softmax(x)_i = x_i - m - log sum_j exp(x_j - m).
+mathematically and keeps exp from overflowing); log_softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m),
+in that order: x_i - (m + log sum) loses the log sum when |m| is large (1e8 + 0.69 is 1e8 in float32).
 Backward from the saved output y (Goodfellow et al., Deep Learning, 6.2.2.3; torch.nn.functional):
 softmax: dx = y * (g - sum_j g_j y_j); log_softmax: dx = g - exp(y) * sum_j g_j.
 """
@@ -28,11 +29,11 @@ def softmax(input, dim=-1):
 
 
 def log_softmax(input, dim=-1):
-    """log(softmax(input)) along ``dim``, computed as x - max - log sum exp(x - max)."""
+    """log(softmax(input)) along ``dim``, computed as (x - max) - log sum exp(x - max)."""
     dim = check_forward("log_softmax", input, dim)
     x = np.asarray(input, dtype=np.float64)
     m, lse = _logsumexp_parts(x, dim)
-    return x - m - lse
+    return (x - m) - lse  # not x - (m + lse): lse is rounded away when |m| is large
 
 
 def softmax_backward(grad_output, output, dim=-1):
