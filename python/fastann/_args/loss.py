@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from .common import array, same_device, same_dtype
+from .common import array, is_cupy, same_device, same_dtype
 
 LABEL_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 
@@ -67,12 +67,16 @@ def check_eps(op, eps):
 
 
 def scalar(op, name, v) -> float:
-    """A Python number or a 0-d / 1-element array, as a float (TypeError otherwise)."""
-    if isinstance(v, numbers.Real) and not isinstance(v, bool):
+    """A real number (Python or NumPy, not bool) or a NumPy / CuPy array of shape () or (1,) holding one,
+    as a float; TypeError otherwise."""
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be a real number, got bool")
+    if isinstance(v, numbers.Real):
         return float(v)
-    if hasattr(v, "shape") and getattr(v, "size", 0) == 1:
-        return float(v)
-    raise TypeError(f"{op}: {name} must be a scalar (number or 1-element array), got {type(v).__name__}")
+    if (isinstance(v, np.ndarray) or is_cupy(v)) and tuple(v.shape) in ((), (1,)) and v.dtype.kind in "fiu":
+        return float(v.reshape(()))
+    raise TypeError(f"{op}: {name} must be a real number or an array of shape () or (1,), got "
+                    f"{type(v).__name__}{' of shape ' + str(tuple(v.shape)) if hasattr(v, 'shape') else ''}")
 
 
 __all__ = ["LABEL_DTYPES", "check_class_target", "check_eps", "check_labels", "check_pair", "scalar"]

@@ -102,23 +102,33 @@ def binary_cross_entropy_with_logits_backward(input, target, grad_output=1.0):
 # ---- softmax cross-entropy from logits ----------------------------------------------------------------
 def _log_softmax(x):
     m = np.max(x, axis=1, keepdims=True)
-    return x - m - np.log(np.sum(np.exp(x - m), axis=1, keepdims=True))
+    return (x - m) - np.log(np.sum(np.exp(x - m), axis=1, keepdims=True))  # not x - (m + log sum), see softmax.py
 
 
 def cross_entropy(input, target):
     """Softmax cross-entropy from logits, mean over the batch: mean_i -sum_j t_ij log softmax(x_i)_j.
 
     input (N, C) logits; target (N,) int32/int64 labels in [0, C) or (N, C) float probabilities.
+    A -inf logit is finite for labels (only the label's entry is read) and NaN with a dense target whose
+    entry there is 0 (0 * -inf), as in PyTorch.
     """
     is_labels = check_class_target("cross_entropy", input, target)
+    logp = _log_softmax(_f64(input))
     if is_labels:
         check_labels("cross_entropy", target, input.shape[1])
-    t = _onehot_or_dense(input, target, is_labels)
-    return np.asarray(np.mean(-np.sum(t * _log_softmax(_f64(input)), axis=1)))
+        # each row's label entry alone: a one-hot sum would add 0 * -inf = NaN for a -inf logit elsewhere in
+        # the row, where the loss is finite (PyTorch's nll_loss and the kernels pick the entry too)
+        return np.asarray(np.mean(-logp[np.arange(input.shape[0]), target]))
+    # a dense target weights every entry: 0 * -inf is NaN here, as in PyTorch's -(t * log_softmax(x)).sum()
+    return np.asarray(np.mean(-np.sum(_f64(target) * logp, axis=1)))
 
 
 def cross_entropy_backward(input, target, grad_output=1.0):
-    """grad_output (sum_j t_ij softmax(x_i) - t_i) / N; for labels (softmax - onehot) / N."""
+    """grad_output (sum_j t_ij softmax(x_i) - t_i) / N; for labels (softmax - onehot) / N.
+
+    An infinite grad_output gives +-inf where the gradient for grad_output = 1 is nonzero and NaN (inf * 0)
+    where it is exactly 0, a NaN one NaN everywhere. (PyTorch's composed backward, log_softmax_backward of
+    nll_loss_backward, computes -inf + inf = NaN at each label entry instead.)"""
     is_labels = check_class_target("cross_entropy_backward", input, target)
     if is_labels:
         check_labels("cross_entropy_backward", target, input.shape[1])
