@@ -5,6 +5,9 @@ Batch normalization (Ioffe & Szegedy, "Batch Normalization", ICML 2015) with PyT
 M = N*H*W values::
 
     training:  mean = sum(x)/M,  var = sum((x - mean)^2)/M,  invstd = 1/sqrt(var + eps)
+               (where the squares overflow, float64 values spread past ~1e154, sqrt(var + eps) is computed
+               from the deviations scaled by 2^-600: invstd stays finite, var itself is +inf; PyTorch's
+               variance is +inf there and its output 0)
                y = (x - mean) * invstd * weight + bias
                running_mean <- (1 - momentum) * running_mean + momentum * mean
                running_var  <- (1 - momentum) * running_var  + momentum * var * M/(M-1)   (unbiased)
@@ -31,6 +34,17 @@ def _per_channel(v, ndim):
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _scaled_sd(x, mean, axes, eps, over, sd, var):
+    """sqrt(var + eps) and var for the channels ``over`` whose squared deviations overflow: computed from
+    the deviations scaled by 2^-600 (exact, a power of two), so sd and 1/sd are finite where var (+inf past
+    1.8e308) is not. Returns (sd, var) with those channels replaced."""
+    down = 2.0**-600
+    with np.errstate(over="ignore"):
+        v = (((x - _per_channel(mean, x.ndim)) * down) ** 2).mean(axis=axes)
+        return (np.where(over, np.sqrt(v + eps * down * down) / down, sd),
+                np.where(over, v / down / down, var))
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5, return_stats=False):
     """Batch normalization (see the module docstring for the math), float64 result.
@@ -49,7 +63,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     axes = (0,) if x.ndim == 2 else (0, 2, 3)
     if training:
         mean = x.mean(axis=axes)
-        var = ((x - _per_channel(mean, x.ndim)) ** 2).mean(axis=axes)
+        with np.errstate(over="ignore"):
+            var = ((x - _per_channel(mean, x.ndim)) ** 2).mean(axis=axes)
+        sd = np.sqrt(var + eps)
+        over = np.isinf(var)
+        if over.any():  # float64 values spread past ~1e154: the squares overflow
+            sd, var = _scaled_sd(x, mean, axes, eps, over, sd, var)
         M = N * HW
         if running_mean is not None:
             running_mean[...] = (1 - momentum) * running_mean + momentum * mean
@@ -58,7 +77,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         mean = np.asarray(running_mean, dtype=np.float64)
         var = np.asarray(running_var, dtype=np.float64)
-    invstd = 1.0 / np.sqrt(var + eps)
+        sd = np.sqrt(var + eps)
+    invstd = 1.0 / sd
     y = (x - _per_channel(mean, x.ndim)) * _per_channel(invstd, x.ndim)
     if weight is not None:
         y = y * _per_channel(np.asarray(weight, dtype=np.float64), x.ndim)
