@@ -5,8 +5,8 @@ Output size of a pooled dimension of size ``I`` (PyTorch, ``aten/src/ATen/native
     O = floor_or_ceil((I + 2*P - D*(K-1) - 1) / S) + 1
     ceil_mode: O -= 1 if (O-1)*S >= I + P      (the last window must start inside the input or left padding)
 
-with padding ``P <= K // 2`` and ``O >= 1`` required. The geometry is computed with Python ints, so any
-kernel_size / stride / padding / dilation below 2^63 gives an answer or a ValueError naming it.
+with padding ``P <= K // 2``, ``O >= 1`` and K, S, D <= 2^30 required. Any other int (past int64 included)
+is a ValueError naming the argument.
 """
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ from typing import NamedTuple
 import numpy as np
 
 from .common import array, flag, nonneg_int, output_size, pair, positive_int, same_device
+
+#: The largest kernel_size, stride and dilation the pooling kernels take (csrc/cpu/pool.cpp).
+WINDOW_MAX = 2**30
+
 
 class Pool2dGeometry(NamedTuple):
     """A validated 2-D pooling call: input (N,C,H,W) -> output (N,C,OH,OW)."""
@@ -57,6 +61,9 @@ def pool2d_geometry(op: str, input_shape, kernel_size, stride=None, padding=0, d
     ph, pw = pair(op, "padding", padding, check=nonneg_int)
     dh, dw = pair(op, "dilation", dilation)
     ceil_mode = flag(op, "ceil_mode", ceil_mode)
+    for name, v in (("kernel_size", (kh, kw)), ("stride", (sh, sw)), ("dilation", (dh, dw))):
+        if max(v) > WINDOW_MAX:
+            raise ValueError(f"{op}: {name} must be at most 2^30 (the kernels' limit), got {v}")
     if ph > kh // 2 or pw > kw // 2:
         raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel_size {(kh, kw)}")
     oh = pool2d_output_size(H, kh, sh, ph, dh, ceil_mode)
