@@ -206,7 +206,7 @@ def _huge_calls():
         "conv2d_backward_input_shape": lambda M: M.conv2d_backward_input(one, w, (1, 1, big, big), stride=big),
         "max_pool2d_backward_shape": lambda M: M.max_pool2d_backward(one, np.zeros((1, 1, 1, 1), np.int64),
                                                                      (1, 1, big, big)),
-        "avg_pool2d_backward_shape": lambda M: M.avg_pool2d_backward(one, (1, 1, big, big), kernel_size=big),
+        "avg_pool2d_backward_shape": lambda M: M.avg_pool2d_backward(one, (1, 1, 2**30, 2**30), kernel_size=2**30),
         "global_avg_pool2d_backward_shape": lambda M: M.global_avg_pool2d_backward(np.ones((1, 1), np.float32),
                                                                                    (1, 1, big, big)),
     }
