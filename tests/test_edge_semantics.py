@@ -261,7 +261,8 @@ def test_loss_grad_output_shapes_as_documented(mod, name):
 
 # ---- edge semantics --------------------------------------------------------------------------------
 def _transpose_by_definition(x, w, stride, padding, output_padding, dilation):
-    """conv_transpose2d from its definition: out[n, o, i*s - p + kh*d, j*s - p + kw*d] += x[n, c, i, j] w[c, o, kh, kw]."""
+    """conv_transpose2d from its definition:
+    out[n, o, i*s - p + kh*d, j*s - p + kw*d] += x[n, c, i, j] w[c, o, kh, kw]."""
     N, C, H, W = x.shape
     _, O, KH, KW = w.shape
     (sh, sw), (ph, pw), (oph, opw), (dh, dw) = stride, padding, output_padding, dilation

@@ -146,6 +146,6 @@ def nadam_hypers(op, step, lr, beta1, beta2, eps, weight_decay, mu_product):
     return t, lr, b1, b2, eps, wd, mu_product
 
 
-__all__ = ["MAX_STEP", "NADAM_MU_SETTLED", "OPTIONAL_STATE", "adadelta_hypers", "adagrad_hypers", "adam_hypers", "check_arrays",
-           "check_step", "hyper", "nadam_hypers", "nadam_mu", "nadam_mu_product", "plain_numbers",
+__all__ = ["MAX_STEP", "NADAM_MU_SETTLED", "OPTIONAL_STATE", "adadelta_hypers", "adagrad_hypers", "adam_hypers",
+           "check_arrays", "check_step", "hyper", "nadam_hypers", "nadam_mu", "nadam_mu_product", "plain_numbers",
            "rmsprop_hypers", "sgd_hypers"]
