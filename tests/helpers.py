@@ -79,8 +79,8 @@ def gradcheck(forward, backward, inputs, rng, eps: float = 1e-6, tol: float = 1e
 def raises_both(exc, call, match=None) -> None:
     """`call(module)` raises `exc` (message matching `match`) for both fastann.ops and fastann.reference.
 
-    The ops and the float64 reference validate with the same _checks, so bad input must give the same
-    exception class (and message) through either."""
+    The ops and the float64 reference validate with the same checks (fastann._args), so bad input must give
+    the same exception class (and message) through either."""
     import pytest
 
     from fastann import ops, reference

@@ -171,7 +171,8 @@ namespace {
 // inp (N,C), target t, dinp (N,C) or null, loss scalar or null
 template <class T, class Target>
 void cross_entropy_impl(T* loss, T* dinp, const T* inp, const Target& t, int64_t N, int64_t C, double g) {
-  const double scale = g / double(N);
+  const double scale = g / double(N), unit = 1.0 / double(N);
+  const bool finite_scale = std::isfinite(T(scale));
   const double total = detail::parallel_sum(N, row_grain(C), [&](int64_t b, int64_t e) {
     double acc = 0;
     for (int64_t i = b; i < e; ++i) {
@@ -188,11 +189,18 @@ void cross_entropy_impl(T* loss, T* dinp, const T* inp, const Target& t, int64_t
       const double tsum = t.sum(i);
       // sum_j t_j (lse - x_j) with lse = m + log(sumexp), written so no large terms cancel
       if (loss) acc += tsum * std::log(sumexp) + t.dot_gap(i, x, m);
-      if (dinp) {
+      if (dinp && finite_scale) {
         // d_j = scale (tsum softmax_j - t_j); the row is still in L1 from the loop above
         T* d = dinp + i * C;
         const T a = T(scale * tsum / sumexp);
         for (int64_t j = 0; j < C; ++j) d[j] = a * d[j] - T(scale) * t.at(i, j);
+      } else if (dinp) {
+        // grad_output infinite or NaN: d_j = g * (the gradient for grad_output = 1), so each entry is +-inf,
+        // or NaN where that gradient is exactly 0 (inf * 0), as g (softmax - onehot) / N reads; the form
+        // above would compute inf - inf or inf * 0 at every entry
+        T* d = dinp + i * C;
+        const T a = T(unit * tsum / sumexp);
+        for (int64_t j = 0; j < C; ++j) d[j] = T(g) * (a * d[j] - T(unit) * t.at(i, j));
       }
     }
     return acc;

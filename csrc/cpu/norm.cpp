@@ -46,24 +46,57 @@ int64_t channel_grain(int64_t per_channel) {
 // Columns per thread chunk in the (N,C) layout: multiples of 16 keep the vector loops aligned to lines.
 int64_t column_grain(int64_t N) { return std::max<int64_t>(16, (32768 / std::max<int64_t>(1, N) + 15) / 16 * 16); }
 
-// From the shifted sums to mean and biased variance. var < 0 can only come from rounding; `if` (not
-// std::max) keeps a NaN variance NaN.
+// A channel's mean, biased variance and sd = sqrt(var + eps).
 struct Moments {
-  double mean, var;
+  double mean, var, sd;
 };
-inline Moments moments(double shift, double s1, double s2, double M) {
+
+// From the shifted sums to the moments. var < 0 can only come from rounding; `if` (not std::max) keeps a
+// NaN variance NaN.
+inline Moments moments(double shift, double s1, double s2, double M, double eps) {
   const double d = s1 / M;
   double var = s2 / M - d * d;
   if (var < 0) var = 0;
-  return {shift + d, var};
+  return {shift + d, var, std::sqrt(var + eps)};
+}
+
+// The moments of channel c of the (N,C,HW) input when its sum of squares overflowed: float64 values whose
+// spread passes ~1e154 (d*d = inf; float32 values cannot get there in double). The channel is summed again
+// with d scaled by 2^-600, exactly (a power of two), so sd = 2^600 sqrt(var' + eps 2^-1200) and invstd are
+// finite where var itself may not be (var = var' 2^1200 is +inf past 1.8e308, and so is the running_var
+// update). One scalar pass, taken only on overflow; an inf or NaN input still gives NaN statistics.
+template <class T>
+Moments rescaled_moments(const T* inp, int64_t N, int64_t C, int64_t HW, int64_t c, double shift, double M,
+                         double eps) {
+  const double down = std::ldexp(1.0, -600), up = std::ldexp(1.0, 600);
+  double s1 = 0, s2 = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < HW; ++i) {
+      const double d = (double(inp[(n * C + c) * HW + i]) - shift) * down;
+      s1 += d;
+      s2 += d * d;
+    }
+  const double d = s1 / M;
+  double var = s2 / M - d * d;
+  if (var < 0) var = 0;
+  return {shift + d * up, var * up * up, std::sqrt(var + eps * down * down) * up};
+}
+
+// The moments of channel c from its shifted sums (the input is read again only when s2 overflowed).
+template <class T>
+inline Moments channel_moments(const T* inp, int64_t N, int64_t C, int64_t HW, int64_t c, double shift, double s1,
+                               double s2, double eps) {
+  const double M = double(N * HW);
+  if (std::isinf(s2)) return rescaled_moments(inp, N, C, HW, c, shift, M, eps);
+  return moments(shift, s1, s2, M, eps);
 }
 
 // Everything the training forward does with one channel's statistics: save them, update the running ones.
 template <class T>
 inline void finish_channel_stats(int64_t c, const Moments& mo, double M, T* save_mean, T* save_invstd,
-                                 T* running_mean, T* running_var, double momentum, double eps) {
+                                 T* running_mean, T* running_var, double momentum) {
   save_mean[c] = T(mo.mean);
-  save_invstd[c] = T(1.0 / std::sqrt(mo.var + eps));
+  save_invstd[c] = T(1.0 / mo.sd);
   if (running_mean) running_mean[c] = T((1 - momentum) * double(running_mean[c]) + momentum * mo.mean);
   if (running_var)
     running_var[c] = T((1 - momentum) * double(running_var[c]) + momentum * mo.var * M / (M - 1));
@@ -89,10 +122,10 @@ ChannelConstants<T> block_statistics(const BatchNormLoops<T>& L, const T* inp, i
   ChannelConstants<T> k{std::vector<T>(w), std::vector<T>(w), std::vector<T>(w)};
   for (int64_t j = 0; j < w; ++j) {
     const int64_t c = c0 + j;
-    const Moments mo = moments(shift[j], s1[j], s2[j], double(M));
-    finish_channel_stats(c, mo, double(M), save_mean, save_invstd, running_mean, running_var, momentum, eps);
+    const Moments mo = channel_moments(inp, N, C, HW, c, shift[j], s1[j], s2[j], eps);
+    finish_channel_stats(c, mo, double(M), save_mean, save_invstd, running_mean, running_var, momentum);
     k.mean[j] = T(mo.mean);
-    k.scale[j] = T((weight ? double(weight[c]) : 1.0) / std::sqrt(mo.var + eps));
+    k.scale[j] = T((weight ? double(weight[c]) : 1.0) / mo.sd);
     k.beta[j] = bias ? bias[c] : T(0);
   }
   return k;
@@ -170,10 +203,10 @@ void batch_norm_forward_training(T* out, T* save_mean, T* save_invstd, T* runnin
     }
     for (int64_t j = 0; j < w; ++j) {
       const int64_t c = c0 + j;
-      const Moments mo = moments(shift[j], s1[j], s2[j], double(M));
-      finish_channel_stats(c, mo, double(M), save_mean, save_invstd, running_mean, running_var, momentum, eps);
+      const Moments mo = channel_moments(inp, N, C, int64_t(1), c, shift[j], s1[j], s2[j], eps);
+      finish_channel_stats(c, mo, double(M), save_mean, save_invstd, running_mean, running_var, momentum);
       mean[j] = T(mo.mean);
-      scale[j] = T((weight ? double(weight[c]) : 1.0) / std::sqrt(mo.var + eps));
+      scale[j] = T((weight ? double(weight[c]) : 1.0) / mo.sd);
       beta[j] = bias ? bias[c] : T(0);
     }
     for (int64_t n = 0; n < N; ++n) {

@@ -9,6 +9,8 @@
 //    and sum live in small stack arrays.
 // Sums accumulate in double (16 lanes for a row, so the reductions vectorize: row_reduce.hpp). The max
 // propagates NaN (a NaN line stays NaN instead of being skipped).
+// log_softmax is (x - max) - log(sum): x - max is exact-ish and small near the maximum, so log(sum) is
+// not rounded away when |max| is large (x - (max + log sum) gives 0 for x = [1e8, 1e8] in float32).
 #include "fastann/cpu/softmax.hpp"
 
 #include <cmath>
@@ -41,8 +43,8 @@ inline void row(T* dst, const T* x, const T* g, int64_t A) {
     for (int64_t a = 0; a < A; ++a) dst[a] *= inv;
   } else if constexpr (op == Op::log_softmax) {
     const T m = rows::max(x, A);
-    const T shift = m + T(std::log(rows::exp_shift_sum(dst, x, m, A)));  // dst as scratch for exp
-    for (int64_t a = 0; a < A; ++a) dst[a] = x[a] - shift;
+    const T lse = T(std::log(rows::exp_shift_sum(dst, x, m, A)));  // dst as scratch for exp
+    for (int64_t a = 0; a < A; ++a) dst[a] = (x[a] - m) - lse;  // not x - (m + lse): lse is lost when |m| >> lse
   } else if constexpr (op == Op::softmax_backward) {  // x = y (softmax output)
     const T d = T(rows::dot(g, x, A));
     for (int64_t a = 0; a < A; ++a) dst[a] = x[a] * (g[a] - d);
@@ -74,10 +76,10 @@ inline void slab(T* dst, const T* x, const T* g, int64_t A, int64_t inner, int64
       for (int64_t a = 0; a < A; ++a)
         for (int64_t l = 0; l < L; ++l) dst[a * inner + l] *= inv[l];
     } else {
-      T shift[kBlock];
-      for (int64_t l = 0; l < L; ++l) shift[l] = m[l] + T(std::log(acc[l]));
+      T lse[kBlock];
+      for (int64_t l = 0; l < L; ++l) lse[l] = T(std::log(acc[l]));
       for (int64_t a = 0; a < A; ++a)
-        for (int64_t l = 0; l < L; ++l) dst[a * inner + l] = x[a * inner + l] - shift[l];
+        for (int64_t l = 0; l < L; ++l) dst[a * inner + l] = (x[a * inner + l] - m[l]) - lse[l];
     }
   } else {
     for (int64_t l = 0; l < L; ++l) acc[l] = 0;

@@ -237,6 +237,7 @@ struct CrossEntropyRow {
   Target t;
   int64_t C;
   double scale;  // g / N
+  double g, unit;  // g and 1 / N, for an infinite or NaN g
   __device__ double operator()(int64_t r, int lane) const {
     const T* x = inp + r * C;
     T* d = dinp ? dinp + r * C : nullptr;
@@ -256,10 +257,14 @@ struct CrossEntropyRow {
     sumexp = warp_sum(sumexp);
     const double tsum = t.sum(r, lane);
     const double loss = tsum * log(sumexp) + t.dot_gap(r, x, m, lane);  // sum_j t_j (lse - x_j)
-    if (d) {
+    if (d && isfinite(T(scale))) {
       // d_j = scale (tsum softmax_j - t_j); each lane rescales the elements it wrote
       const T a = T(scale * tsum / sumexp);
       for (int64_t j = lane; j < C; j += 32) d[j] = a * d[j] - T(scale) * T(t.at(r, j));
+    } else if (d) {
+      // g infinite or NaN: g times the gradient for g = 1 (+-inf, NaN where it is exactly 0), as on the CPU
+      const T a = T(unit * tsum / sumexp);
+      for (int64_t j = lane; j < C; j += 32) d[j] = T(g) * (a * d[j] - T(unit) * T(t.at(r, j)));
     }
     return loss;
   }
@@ -374,14 +379,16 @@ void cross_entropy_sparse(T* loss, T* dinp, const T* inp, const L* labels, int64
                           cudaStream_t s) {
   FASTANN_CHECK(N > 0 && C > 0, "cross_entropy: empty input");
   using Row = CrossEntropyRow<T, SparseTarget<T, L>>;
-  reduce_rows(loss, N, C, 1.0 / double(N), Row{inp, dinp, SparseTarget<T, L>{labels, C}, C, g / double(N)}, s);
+  reduce_rows(loss, N, C, 1.0 / double(N),
+              Row{inp, dinp, SparseTarget<T, L>{labels, C}, C, g / double(N), g, 1.0 / double(N)}, s);
 }
 template <class T>
 void cross_entropy_dense(T* loss, T* dinp, const T* inp, const T* tgt, int64_t N, int64_t C, double g,
                          cudaStream_t s) {
   FASTANN_CHECK(N > 0 && C > 0, "cross_entropy: empty input");
   using Row = CrossEntropyRow<T, DenseTarget<T>>;
-  reduce_rows(loss, N, C, 1.0 / double(N), Row{inp, dinp, DenseTarget<T>{tgt, C}, C, g / double(N)}, s);
+  reduce_rows(loss, N, C, 1.0 / double(N), Row{inp, dinp, DenseTarget<T>{tgt, C}, C, g / double(N), g, 1.0 / double(N)},
+              s);
 }
 template <class T, class L>
 void categorical_crossentropy_sparse_forward(T* loss, const T* inp, const L* labels, int64_t N, int64_t C,

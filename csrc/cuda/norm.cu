@@ -127,13 +127,37 @@ __global__ void batch_norm_finalize_stats_kernel(T* __restrict__ save_mean, T* _
   for (int64_t c = global_thread_index(); c < C; c += global_thread_stride()) {
     double s1 = 0.0, s2 = 0.0;
     for (int64_t s = 0; s < S; ++s) s1 += ws[(s * C + c) * 2], s2 += ws[(s * C + c) * 2 + 1];
-    const double d = s1 / M;
-    double var = s2 / M - d * d;
-    if (var < 0) var = 0;  // rounding only; `if`, not fmax, so a NaN variance stays NaN
-    const double mean = double(x[c * HW]) + d;
+    const double shift = double(x[c * HW]);
+    double d, var, mean, sd;
+    if (!isinf(s2)) {
+      d = s1 / M;
+      var = s2 / M - d * d;
+      if (var < 0) var = 0;  // rounding only; `if`, not fmax, so a NaN variance stays NaN
+      mean = shift + d;
+      sd = sqrt(var + eps);
+    } else {
+      // The squares overflowed (float64 values spread past ~1e154): this thread sums the channel again with
+      // the deviations scaled by 2^-600 (exact), as the CPU does (norm.cpp, rescaled_moments), so sd and
+      // invstd are finite; var (and the running_var update) is +inf where the true value passes 1.8e308.
+      const double down = ldexp(1.0, -600), up = ldexp(1.0, 600);
+      const int64_t N = static_cast<int64_t>(M) / HW;
+      s1 = 0.0, s2 = 0.0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < HW; ++i) {
+          const double e = (double(x[(n * C + c) * HW + i]) - shift) * down;
+          s1 += e;
+          s2 += e * e;
+        }
+      d = s1 / M;
+      var = s2 / M - d * d;
+      if (var < 0) var = 0;
+      mean = shift + d * up;
+      sd = sqrt(var + eps * down * down) * up;
+      var = var * up * up;
+    }
     save_mean[c] = T(mean);
-    save_invstd[c] = T(1.0 / sqrt(var + eps));
-    scale[c] = T((weight ? double(weight[c]) : 1.0) / sqrt(var + eps));
+    save_invstd[c] = T(1.0 / sd);
+    scale[c] = T((weight ? double(weight[c]) : 1.0) / sd);
     if (running_mean) running_mean[c] = T((1 - momentum) * double(running_mean[c]) + momentum * mean);
     if (running_var) running_var[c] = T((1 - momentum) * double(running_var[c]) + momentum * var * M / (M - 1));
   }

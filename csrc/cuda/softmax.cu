@@ -2,7 +2,8 @@
 //
 // Math (Bridle 1990; the stable form subtracts the row maximum m so no exp overflows):
 //   softmax(x)_j     = exp(x_j - m) / sum_k exp(x_k - m)
-//   log_softmax(x)_j = x_j - m - log sum_k exp(x_k - m)
+//   log_softmax(x)_j = (x_j - m) - log sum_k exp(x_k - m)   (in that order: m + log sum would round the
+//                      log sum away when |m| is large, e.g. [1e8, 1e8] in float32 would give [0, 0])
 //   backward (y = output, g = grad_output): softmax dx = y (g - sum g y); log_softmax dx = g - exp(y) sum g.
 //
 // Two kernel shapes, chosen by the layout (the tensor is viewed as (outer, L, inner)):
@@ -42,8 +43,8 @@ __global__ void softmax_rows_kernel(T* out, const T* inp, int64_t rows, int64_t 
     for (int64_t j = lane; j < L; j += 32) s += exp(x[j] - m);
     s = warp_sum(s);
     if (LOG) {
-      const T shift = m + T(log(s));
-      for (int64_t j = lane; j < L; j += 32) y[j] = x[j] - shift;
+      const T lse = T(log(s));
+      for (int64_t j = lane; j < L; j += 32) y[j] = (x[j] - m) - lse;  // not x - (m + lse), see the top
     } else {
       const T inv = T(1.0 / s);
       for (int64_t j = lane; j < L; j += 32) y[j] = exp(x[j] - m) * inv;
@@ -78,8 +79,8 @@ __global__ void softmax_strided_kernel(T* out, const T* inp, int64_t outer, int6
     double s = 0;
     for (int64_t j = 0; j < L; ++j) s += exp(inp[base + j * inner] - m);
     if (LOG) {
-      const T shift = m + T(log(s));
-      for (int64_t j = 0; j < L; ++j) out[base + j * inner] = inp[base + j * inner] - shift;
+      const T lse = T(log(s));
+      for (int64_t j = 0; j < L; ++j) out[base + j * inner] = (inp[base + j * inner] - m) - lse;
     } else {
       const T inv = T(1.0 / s);
       for (int64_t j = 0; j < L; ++j) out[base + j * inner] = exp(inp[base + j * inner] - m) * inv;

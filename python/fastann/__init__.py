@@ -18,7 +18,7 @@ if "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
 from ._version import __version__  # noqa: E402
-from . import cuda, ops, reference  # noqa: E402
+from . import cuda, ops  # noqa: E402
 from ._backend import CudaError  # noqa: E402
 from ._info import build_info, get_num_threads, set_num_threads  # noqa: E402
 from . import callbacks, datasets, initializers, layers, losses, metrics, optimizers  # noqa: E402
@@ -27,3 +27,13 @@ from .models import Sequential  # noqa: E402
 __all__ = ["CudaError", "__version__", "Sequential", "build_info", "callbacks", "cuda", "datasets",
            "get_num_threads", "initializers", "layers", "losses", "metrics", "ops", "optimizers", "reference",
            "set_num_threads"]
+
+
+def __getattr__(name):
+    # fastann.reference (the NumPy spec) is imported on first use: importing fastann, or any of fastann.ops,
+    # never loads it (tests/test_args_layer.py checks that ops does not depend on it).
+    if name == "reference":
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module(".reference", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

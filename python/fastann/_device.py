@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import is_cupy
+from ._args.common import is_cupy
 
 
 def parse(owner: str, device) -> tuple[str, int]:

@@ -1,6 +1,10 @@
 """build_info(), threads."""
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
+
 from . import _backend, cuda
 from ._version import __version__
 
@@ -30,10 +34,11 @@ def build_info() -> dict:
 
 
 def set_num_threads(n: int) -> None:
-    """Threads fastann's CPU kernels use (an int >= 1; ValueError otherwise). Like torch.set_num_threads."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
-    _backend.cpu.set_num_threads(n)
+    """Threads fastann's CPU kernels use: an int (Python or NumPy, not bool) in [1, 2^31 - 1]; ValueError
+    otherwise. Like torch.set_num_threads."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or not 1 <= n <= 2**31 - 1:
+        raise ValueError(f"set_num_threads: n must be an int in [1, 2^31 - 1], got {n!r}")
+    _backend.cpu.set_num_threads(int(n))
 
 
 def get_num_threads() -> int:

@@ -17,6 +17,7 @@ import math
 import numbers
 
 from . import _device, ops, schedules
+from ._args.optim import nadam_mu, nadam_mu_product
 
 __all__ = ["schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "get"]
 
@@ -286,10 +287,21 @@ class Nadam(Optimizer):
         self.beta_2 = _unit("Nadam", "beta_2", beta_2)
         self.epsilon = _nonneg("Nadam", "epsilon", epsilon)
         self._state_names = ("exp_avg", "exp_avg_sq")
+        # P_t = mu_1 ... mu_t for t = self._mu_step, kept across updates (torch.optim.NAdam's mu_product,
+        # Keras' u_product): one multiplication per update instead of t.
+        self._mu_product, self._mu_step = 1.0, 0
 
     def _step(self, p, g, s):
-        ops.nadam_step(p, g, s["exp_avg"], s["exp_avg_sq"], step=self.iterations, lr=self.learning_rate,
-                       beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, weight_decay=self.weight_decay)
+        t = self.iterations
+        if self._mu_step != t:
+            if self._mu_step == t - 1:
+                self._mu_product *= nadam_mu(self.beta_1, t)
+            else:  # iterations was set from outside: start the product over
+                self._mu_product = nadam_mu_product(self.beta_1, t)
+            self._mu_step = t
+        ops.nadam_step(p, g, s["exp_avg"], s["exp_avg_sq"], step=t, lr=self.learning_rate, beta1=self.beta_1,
+                       beta2=self.beta_2, eps=self.epsilon, weight_decay=self.weight_decay,
+                       mu_product=self._mu_product)
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,

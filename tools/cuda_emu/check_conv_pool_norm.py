@@ -14,7 +14,7 @@ import numpy as np
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 from fastann.reference import conv as RC
-from fastann._conv_args import conv2d_args
+from fastann._args.conv import conv2d_args
 L = ctypes.CDLL(os.environ.get("FASTANN_EMU_LIB", os.path.join(ROOT, "build", "cuda_emu", "libemu_conv_pool_norm.so")))
 P = lambda a: a.ctypes.data_as(ctypes.c_void_p) if a is not None else None
 MODES = {"zeros": 0, "reflect": 1, "replicate": 2}
@@ -176,4 +176,12 @@ if which in ("all", "norm", "norm2"):
     y = np.empty_like(x); sm = np.empty(2, np.float32); si = np.empty(2, np.float32)
     call("bn_train", np.float32, y, sm, si, None, None, x, None, None, 4, 2, 9, 0.1, 1e-5)
     assert np.isnan(y[:, 0]).all() and not np.isnan(y[:, 1]).any()
+    # float64 values near 1e200: the squared deviations overflow; the kernel sums the channel again scaled
+    for shape in [(4, 3, 5, 5), (64, 3)]:
+        x = 1e200 * (1 + 0.1 * rng.standard_normal(shape))
+        HW = int(np.prod(shape[2:])) if len(shape) == 4 else 1
+        ry, rsm, rsi = RN.batch_norm(x, None, None, training=True, return_stats=True)
+        y = np.full(shape, np.nan); sm = np.full(3, np.nan); si = np.full(3, np.nan); rm = np.zeros(3); rv = np.ones(3)
+        call("bn_train", np.float64, y, sm, si, rm, rv, x, None, None, shape[0], 3, HW, 0.1, 1e-5)
+        assert rel(y, ry) < 1e-12 and rel(si, rsi) < 1e-12 and np.isinf(rv).all(), ("bn 1e200", shape, rel(y, ry))
     print("norm time", time.time() - t0)

@@ -84,5 +84,44 @@ template <class T> void run(double tol) {
       cmp(lg ? "log_softmax b" : "softmax b", dg, dc, tol);
     }
   }
+  // log_softmax far from 0: (x - max) - log sum keeps log sum (x - (max + log sum) gave 0 for [1e8, 1e8])
+  for (const double off : {1e5, 1e8, 1e16}) {
+    if (sizeof(T) == 4 && off > 1e8) continue;
+    const T two[2] = {T(off), T(off)};
+    T y2[2] = {NAN, NAN};
+    G::softmax_forward<T>(y2, two, 1, 2, 1, true, nullptr);
+    if (!(std::fabs(double(y2[0]) + std::log(2.0)) < 1e-6)) { ++fails; printf("FAIL log_softmax offset %g\n", off); }
+    for (int64_t in : {int64_t(1), int64_t(3)}) {
+      const int64_t o = 4, L = 33, n = o * L * in;
+      auto x = randv<T>(n, -5, 5);
+      for (auto& v : x) v = T(off + std::round(double(v)) * off * 1e-6);
+      std::vector<T> yg(n, NAN), yc(n, NAN);
+      G::softmax_forward<T>(yg.data(), x.data(), o, L, in, true, nullptr);
+      C::log_softmax_forward<T>(yc.data(), x.data(), o, L, in);
+      cmp("log_softmax offset", yg, yc, tol);
+    }
+  }
+  // cross_entropy_backward with grad_output = +-inf: g times the gradient for 1, on both sides
+  for (const double g : {double(INFINITY), -double(INFINITY)}) {
+    const int64_t N = 5, Cc = 4;
+    auto x = randv<T>(N * Cc, -3, 3), td = randv<T>(N * Cc, 0, 1);
+    x[1] = T(-200);  // a softmax entry that underflows in float
+    std::vector<int64_t> lab = {0, 1, 2, 3, 0};
+    for (int dense = 0; dense < 2; ++dense) {
+      std::vector<T> dg(N * Cc, NAN), dc(N * Cc, NAN), d1(N * Cc, NAN);
+      if (dense) {
+        G::cross_entropy_dense<T>(nullptr, dg.data(), x.data(), td.data(), N, Cc, g, nullptr);
+        C::cross_entropy_dense<T>(nullptr, d1.data(), x.data(), td.data(), N, Cc, 1.0);
+      } else {
+        G::cross_entropy_sparse<T, int64_t>(nullptr, dg.data(), x.data(), lab.data(), N, Cc, g, nullptr);
+        C::cross_entropy_sparse<T, int64_t>(nullptr, d1.data(), x.data(), lab.data(), N, Cc, 1.0);
+      }
+      for (int64_t i = 0; i < N * Cc; ++i) {
+        const T want = T(g) * d1[i];
+        const bool ok = std::isnan(double(want)) ? std::isnan(double(dg[i])) : dg[i] == want;
+        if (!ok) { ++fails; printf("FAIL ce inf grad_output (dense=%d) at %ld\n", dense, long(i)); break; }
+      }
+    }
+  }
 }
 int main() { run<float>(1e-5); printf("float fails=%d\n", fails); run<double>(1e-12); printf("double fails=%d\n", fails); return fails != 0; }

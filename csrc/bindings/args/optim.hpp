@@ -228,8 +228,10 @@ void def_optim(py::module_& m, Device dev, Run run) {
     check_unit(beta2, op, "beta2");
     check_nonneg(eps, op, "eps");
     check_nonneg(weight_decay, op, "weight_decay");
-    FASTANN_CHECK(mu_product > 0.0 && mu_product < 1.0, op,
-                  ": mu_product (the product of the momentum schedule mu_1..mu_step) must be in (0, 1), got ",
+    // 0 is valid: the product underflows for a small beta1 or a late step, and the rule divides by 1 - P
+    // and 1 - P mu_{t+1} only.
+    FASTANN_CHECK(mu_product >= 0.0 && mu_product < 1.0, op,
+                  ": mu_product (the product of the momentum schedule mu_1..mu_step) must be in [0, 1), got ",
                   mu_product);
     c.mu_product = mu_product, c.lr = lr, c.beta1 = beta1, c.beta2 = beta2, c.eps = eps,
     c.weight_decay = weight_decay;

@@ -37,7 +37,7 @@ from collections import defaultdict
 import numpy as np
 
 from .. import _device, initializers, ops
-from .._checks import is_cupy, nonneg_int, pair
+from .._args.common import is_cupy, nonneg_int, pair
 
 __all__ = ["Layer", "Input", "InputLayer", "ACTIVATIONS", "check_activation", "activation_forward",
            "activation_backward", "image_shape", "as_nchw", "like_input", "padding_arg", "same_pads"]

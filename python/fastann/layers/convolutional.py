@@ -9,8 +9,8 @@ with groups = C_in), Conv2DTranspose ``kernel`` (C_in, filters, kH, kW).
 from __future__ import annotations
 
 from .. import initializers, ops
-from .._checks import nonneg_int, pair, positive_int
-from .._conv_args import conv2d_args
+from .._args.common import nonneg_int, pair, positive_int
+from .._args.conv import conv2d_args
 from .base import Layer, activation_backward, activation_forward, as_nchw, check_activation, image_shape, \
     like_input, padding_arg
 

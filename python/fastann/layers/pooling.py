@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from .._checks import pair
+from .._args.common import pair
+from .._args.pool import pool2d_geometry
 from .base import Layer, as_nchw, image_shape, like_input, padding_arg, same_pads
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"]
@@ -71,8 +72,6 @@ class _Pool2D(Layer):
         return chw[1:] if len(input_shape) == 2 else chw
 
     def _pool_shape(self, chw):
-        from ..reference.pool import pool2d_geometry  # noqa: PLC0415 - the shared argument checks
-
         pad, ceil, explicit = self._resolve(chw[1:])
         h, w = chw[1:]
         if explicit is not None:

@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from .. import ops
-from .._checks import nonneg_int, pair
+from .._args.common import nonneg_int, pair
 from .base import Layer, as_nchw, image_shape, like_input
 
 __all__ = ["Flatten", "Reshape", "UpSampling2D", "ZeroPadding2D"]

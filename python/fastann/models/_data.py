@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import is_cupy
+from .._args.common import is_cupy
 
 __all__ = ["Batches", "HostToDevice", "positive_int", "prepare_x", "prepare_y", "split_validation"]
 

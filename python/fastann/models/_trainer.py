@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import callbacks as callbacks_module
 from .. import ops
-from .._checks import is_cupy
+from .._args.common import is_cupy
 
 __all__ = ["Tally", "evaluate", "fit", "predict", "predict_step", "run_batches", "test_step", "train_step"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
-from .._checks import same_device
+from .._args.common import same_device
 
 #: Tests set this to True: every output the ops allocate is then NaN-filled before the kernel runs, so an
 #: element the kernel forgets to write fails the comparison with the reference.

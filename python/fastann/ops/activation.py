@@ -3,7 +3,7 @@
 Each activation ``f`` has ``f(input, ...)`` and ``f_backward(grad_output, input, ...)``; the backward is the
 gradient w.r.t. the input, ``grad_output * f'(input)``, computed from the forward's INPUT (a layer keeps
 its input). The generic ``activation(name, input, **params)`` / ``activation_backward(name, grad_output,
-input, **params)`` take any name of :data:`fastann.reference.activation.NAMES` (aliases: identity=linear,
+input, **params)`` take any name of :data:`fastann._args.activation.NAMES` (aliases: identity=linear,
 swish=silu, hard_swish=hard_silu). The identity has the named function ``identity`` only:
 ``fastann.ops.linear`` is the dense layer ``x @ W.T + b`` (gemm family).
 
@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
-from .._checks import array, same_dtype
-from ..reference.activation import resolve_activation
+from .._args.activation import check_backward, check_forward, resolve_activation
 from ._common import backend, empty
 
 # Plain NumPy arrays take a short path straight into fastann._cpu, which checks dtype, shape, contiguity
@@ -28,7 +27,7 @@ from ._common import backend, empty
 
 
 def _checked_forward(op, input):
-    array(op, "input", input)
+    check_forward(op, input)
     return backend(op, input=input)
 
 
@@ -63,14 +62,8 @@ def _backward(op, kernel, p, grad_output, input):
 
 
 def _checked_backward(op, grad_output, input):
-    array(op, "grad_output", grad_output)
-    array(op, "input", input)
-    same_dtype(op, grad_output=grad_output, input=input)
-    k, xp = backend(op, grad_output=grad_output, input=input)
-    if grad_output.shape != input.shape:
-        raise ValueError(f"{op}: grad_output shape {tuple(grad_output.shape)} != input shape "
-                         f"{tuple(input.shape)}")
-    return k, xp
+    check_backward(op, grad_output, input)
+    return backend(op, grad_output=grad_output, input=input)
 
 
 def activation(name, input, **params):

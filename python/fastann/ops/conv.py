@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import array, same_dtype
-from .._conv_args import (check_conv, check_grad_output, conv2d_args, kernel_number, scale_pair, shape4,
-                           transpose_args, upsample_check)
+from .._args.conv import (backward_args, backward_input_args, backward_weight_args, check_conv, kernel_number,
+                           transpose_args, transpose_backward_args, transpose_input_padding, upsample_args,
+                           upsample_backward_args)
 from ._common import backend, empty
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_backward_input", "conv2d_backward_weight", "conv_transpose2d",
@@ -78,11 +78,7 @@ def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0,
     as :func:`conv2d`; grad_output must have the forward's output shape.
     """
     op = "conv2d_backward_input"
-    array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
-    a = conv2d_args(op, shape4(op, "input_shape", input_shape), weight.shape, stride, padding, dilation, groups,
-                    padding_mode)
-    check_grad_output(op, grad_output, a)
-    same_dtype(op, grad_output=grad_output, weight=weight)
+    a = backward_input_args(op, grad_output, weight, input_shape, stride, padding, dilation, groups, padding_mode)
     kern, xp = backend(op, grad_output=grad_output, weight=weight)
     k = _rung(op, kernel, xp)
     dinput = empty(xp, (a["N"], a["C"], a["H"], a["W"]), grad_output.dtype)
@@ -99,11 +95,7 @@ def conv2d_backward_weight(grad_output, input, weight_shape, stride=1, padding=0
     j*s+kw*d]``. Arguments and errors as :func:`conv2d`.
     """
     op = "conv2d_backward_weight"
-    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
-    a = conv2d_args(op, input.shape, shape4(op, "weight_shape", weight_shape), stride, padding, dilation, groups,
-                    padding_mode)
-    check_grad_output(op, grad_output, a)
-    same_dtype(op, grad_output=grad_output, input=input)
+    a = backward_weight_args(op, grad_output, input, weight_shape, stride, padding, dilation, groups, padding_mode)
     kern, xp = backend(op, grad_output=grad_output, input=input)
     k = _rung(op, kernel, xp)
     dweight = empty(xp, tuple(weight_shape), input.dtype)
@@ -120,9 +112,7 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     grad_output summed over N, OH, OW. Arguments and errors as :func:`conv2d`.
     """
     op = "conv2d_backward"
-    a = check_conv(op, input, weight, None, stride, padding, dilation, groups, padding_mode)
-    check_grad_output(op, grad_output, a)
-    same_dtype(op, grad_output=grad_output, input=input)
+    a = backward_args(op, grad_output, input, weight, stride, padding, dilation, groups, padding_mode)
     kern, xp = backend(op, grad_output=grad_output, input=input, weight=weight)
     k = _rung(op, kernel, xp)
     geo = _geometry(a)
@@ -137,6 +127,17 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
 
 
 # ---- conv_transpose2d -----------------------------------------------------------------------------
+def _zero_extended(xp, input, a):
+    """conv_transpose2d's input as the gradient of the conv2d ``a``: itself, or (output_padding >= stride)
+    a copy with the zero rows / columns :func:`fastann._args.conv.transpose_input_padding` counts appended."""
+    eh, ew = transpose_input_padding(a, input.shape)
+    if eh == 0 and ew == 0:
+        return input
+    out = xp.zeros(input.shape[:2] + (input.shape[2] + eh, input.shape[3] + ew), dtype=input.dtype)
+    out[:, :, :input.shape[2], :input.shape[3]] = input
+    return out
+
+
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed convolution ("fractionally strided", Dumoulin & Visin 2016): the adjoint of conv2d.
 
@@ -144,13 +145,14 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     (N, C_out, OH, OW), ``OH = (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1``.
     Computed by conv2d's input-gradient kernel (the same code). float32/float64.
     Raises TypeError for dtypes; ValueError for ndim, channel mismatch, groups not dividing the channels,
-    non-positive stride/dilation, output_padding >= both stride and dilation, a non-positive output size.
+    non-positive stride/dilation, output_padding >= both stride and dilation (PyTorch's rule), a
+    non-positive output size.
     """
     op = "conv_transpose2d"
     a = transpose_args(op, input, weight, bias, stride, padding, output_padding, groups, dilation)
     kern, xp = backend(op, input=input, weight=weight, bias=bias)
     out = empty(xp, (a["N"], a["C"], a["H"], a["W"]), input.dtype)
-    kern.conv2d_backward_input(out, input, weight, *_geometry(a), 0)
+    kern.conv2d_backward_input(out, _zero_extended(xp, input, a), weight, *_geometry(a), 0)
     if bias is not None:
         out += bias.reshape(1, -1, 1, 1)
     return out
@@ -166,18 +168,16 @@ def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0, o
     Errors as :func:`conv_transpose2d`; grad_output must have the forward's output shape.
     """
     op = "conv_transpose2d_backward"
-    a = transpose_args(op, input, weight, None, stride, padding, output_padding, groups, dilation)
-    array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
-    want = (a["N"], a["C"], a["H"], a["W"])
-    if tuple(grad_output.shape) != want:
-        raise ValueError(f"{op}: grad_output must have shape {want}, got {tuple(grad_output.shape)}")
-    same_dtype(op, grad_output=grad_output, input=input)
+    a = transpose_backward_args(op, grad_output, input, weight, stride, padding, output_padding, groups, dilation)
     kern, xp = backend(op, grad_output=grad_output, input=input, weight=weight)
     geo = _geometry(a)
-    dinput = empty(xp, input.shape, input.dtype)
+    extended = _zero_extended(xp, input, a)
+    dinput = empty(xp, extended.shape, input.dtype)
     kern.conv2d_forward(dinput, grad_output, weight, None, *geo, 0)
+    if extended is not input:  # the appended zero rows / columns are no input: drop their gradient
+        dinput = xp.ascontiguousarray(dinput[:, :, :input.shape[2], :input.shape[3]])
     dweight = empty(xp, weight.shape, input.dtype)
-    kern.conv2d_backward_weight(dweight, None, input, grad_output, *geo, 0)
+    kern.conv2d_backward_weight(dweight, None, extended, grad_output, *geo, 0)
     dbias = grad_output.sum(axis=(0, 2, 3))
     return dinput, dweight, dbias
 
@@ -193,9 +193,7 @@ def upsample2d(input, scale_factor=2, mode="nearest", align_corners=False):
     scale, an unknown mode or align_corners with nearest.
     """
     op = "upsample2d"
-    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
-    sh, sw = scale_pair(op, scale_factor)
-    upsample_check(op, mode, align_corners)
+    sh, sw = upsample_args(op, input, scale_factor, mode, align_corners)
     kern, xp = backend(op, input=input)
     N, C, H, W = input.shape
     out = empty(xp, (N, C, H * sh, W * sw), input.dtype)
@@ -208,13 +206,7 @@ def upsample2d_backward(grad_output, input_shape, scale_factor=2, mode="nearest"
     Each input pixel collects the gradient of every output it was interpolated into, with the same weights.
     Errors as :func:`upsample2d`; grad_output must have the forward's output shape."""
     op = "upsample2d_backward"
-    array(op, "grad_output", grad_output, ndim=4, layout="(N, C, OH, OW)")
-    N, C, H, W = shape4(op, "input_shape", input_shape)
-    sh, sw = scale_pair(op, scale_factor)
-    upsample_check(op, mode, align_corners)
-    if tuple(grad_output.shape) != (N, C, H * sh, W * sw):
-        raise ValueError(f"{op}: grad_output must have shape {(N, C, H * sh, W * sw)}, "
-                         f"got {tuple(grad_output.shape)}")
+    N, C, H, W, sh, sw = upsample_backward_args(op, grad_output, input_shape, scale_factor, mode, align_corners)
     kern, xp = backend(op, grad_output=grad_output)
     dinput = empty(xp, (N, C, H, W), grad_output.dtype)
     kern.upsample2d_backward(dinput, grad_output, sh, sw, mode, bool(align_corners))

@@ -13,8 +13,7 @@ NaN in the input stays NaN in the output (dropped elements are multiplied by 0, 
 """
 from __future__ import annotations
 
-from .._checks import array, probability
-from ..reference.dropout import check_seed
+from .._args.dropout import check_dropout
 from ._common import backend, empty
 
 __all__ = ["dropout", "dropout_backward"]
@@ -27,9 +26,7 @@ def dropout(input, p=0.5, training=True, seed=0):
     training is False or p == 0). Raises TypeError (dtype), ValueError (p outside [0, 1), bad seed,
     empty or non-contiguous input).
     """
-    array("dropout", "input", input)
-    p = probability("dropout", "p", p)
-    seed = check_seed("dropout", seed)
+    p, seed = check_dropout("dropout", "input", input, p, seed)
     k, xp = backend("dropout", input=input)
     if not training or p == 0.0:
         return input.copy()
@@ -41,9 +38,7 @@ def dropout(input, p=0.5, training=True, seed=0):
 def dropout_backward(grad_output, p=0.5, seed=0):
     """Gradient of :func:`dropout` (training mode) w.r.t. its input: ``grad_output * keep / (1 - p)`` with
     the mask the forward drew for the same (p, seed). Returns an array of grad_output's shape and dtype."""
-    array("dropout_backward", "grad_output", grad_output)
-    p = probability("dropout_backward", "p", p)
-    seed = check_seed("dropout_backward", seed)
+    p, seed = check_dropout("dropout_backward", "grad_output", grad_output, p, seed)
     k, xp = backend("dropout_backward", grad_output=grad_output)
     if p == 0.0:
         return grad_output.copy()

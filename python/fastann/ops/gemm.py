@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
-from .._checks import is_cupy
-from ..reference.gemm import _activation, _gemm_checks, _linear_backward_checks, _linear_checks
+from .._args.common import fits, is_cupy
+from .._args.gemm import activation as _activation, gemm_checks, linear_backward_checks, linear_checks
 from ._common import backend, empty
 
 __all__ = ["gemm", "linear", "linear_backward"]
@@ -22,11 +22,11 @@ __all__ = ["gemm", "linear", "linear_backward"]
 # arrays the compiled function is called straight away: it checks dtype, shapes, contiguity and
 # writeability itself. Only if it refuses do the Python checks run, to raise their friendlier message
 # (the same exception class, see tests/test_gemm.py).
-def _plain(*arrays):
+def _plain(*arrays, optional=()):
     for a in arrays:
-        if a is not None and (type(a) is not np.ndarray or a.ndim != 2 or a.size == 0 or a.dtype.char not in "fd"):
+        if type(a) is not np.ndarray or a.ndim != 2 or a.size == 0 or a.dtype.char not in "fd":
             return False
-    return True
+    return all(a is None or _plain(a) for a in optional)
 
 
 def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel=None):
@@ -61,20 +61,21 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel
     Math: Dongarra et al. (1990), "A set of level 3 basic linear algebra subprograms"; the packed rungs
     follow Goto & van de Geijn (2008) and BLIS (Van Zee & van de Geijn 2015).
     """
-    if _plain(a, b, c) and (kernel is None or (type(kernel) is int and 1 <= kernel <= 4)) \
+    if _plain(a, b, optional=(c,)) and (kernel is None or (type(kernel) is int and 1 <= kernel <= 4)) \
             and type(alpha) in (int, float) and type(beta) in (int, float) and (c is not None or beta == 0):
         m, n = (a.shape[1] if trans_a else a.shape[0]), (b.shape[0] if trans_b else b.shape[1])
-        out = c if c is not None else empty(np, (m, n), a.dtype)
-        try:
-            _backend.cpu.gemm(out, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta),
-                              0 if kernel is None else kernel)
-            return out
-        except (TypeError, ValueError):
-            pass  # explained by the checks below
+        if c is not None or fits(m * n * a.itemsize):  # else the checks below explain the size
+            out = c if c is not None else empty(np, (m, n), a.dtype)
+            try:
+                _backend.cpu.gemm(out, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta),
+                                  0 if kernel is None else kernel)
+                return out
+            except (TypeError, ValueError):
+                pass  # explained by the checks below
     # The CUDA ladder has more rungs (7 for float32) than the CPU's 4: validate against the array's backend.
     on_gpu = any(is_cupy(x) for x in (a, b, c) if x is not None)
     max_kernel = getattr(_backend.cuda, "GEMM_NUM_KERNELS", 4) if on_gpu and _backend.cuda is not None else 4
-    m, n, _ = _gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel, max_kernel)
+    m, n, _ = gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel, max_kernel)
     k, xp = backend("gemm", a=a, b=b, c=c)
     out = c if c is not None else empty(xp, (m, n), a.dtype)
     k.gemm(out, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), 0 if kernel is None else int(kernel))
@@ -101,14 +102,15 @@ def linear(input, weight, bias=None, activation=None):
         ValueError: wrong ndim, empty, non-contiguous, weight/bias shapes that do not match input,
             unknown activation.
     """
-    if _plain(input, weight) and (bias is None or (type(bias) is np.ndarray and bias.size and bias.ndim == 1)):
+    if _plain(input, weight) and (bias is None or (type(bias) is np.ndarray and bias.size and bias.ndim == 1)) \
+            and fits(input.shape[0] * weight.shape[0] * input.itemsize):
         out = empty(np, (input.shape[0], weight.shape[0]), input.dtype)
         try:
             _backend.cpu.linear_forward(out, input, weight, bias, activation)
             return out
         except (TypeError, ValueError):
             pass  # explained by the checks below
-    n, _, out_f = _linear_checks(input, weight, bias, activation)
+    n, _, out_f = linear_checks(input, weight, bias, activation)
     k, xp = backend("linear", input=input, weight=weight, bias=bias)
     out = empty(xp, (n, out_f), input.dtype)
     k.linear_forward(out, input, weight, bias, activation)
@@ -137,7 +139,7 @@ def linear_backward(grad_output, input, weight, output=None, activation=None, ne
         TypeError / ValueError as :func:`linear`; ValueError for grad_output / output shapes that do not
         match, or activation="relu" without output.
     """
-    if _plain(grad_output, input, weight, output):
+    if _plain(grad_output, input, weight, optional=(output,)):
         n, in_f, out_f, dt = input.shape[0], input.shape[1], weight.shape[0], grad_output.dtype
         dinput = empty(np, (n, in_f), dt) if need_input_grad else None
         dweight = empty(np, (out_f, in_f), dt)
@@ -147,7 +149,7 @@ def linear_backward(grad_output, input, weight, output=None, activation=None, ne
             return dinput, dweight, dbias
         except (TypeError, ValueError):
             pass  # explained by the checks below
-    n, in_f, out_f = _linear_backward_checks(grad_output, input, weight, output, activation)
+    n, in_f, out_f = linear_backward_checks(grad_output, input, weight, output, activation)
     k, xp = backend("linear_backward", grad_output=grad_output, input=input, weight=weight, output=output)
     dt = grad_output.dtype
     dinput = empty(xp, (n, in_f), dt) if need_input_grad else None

@@ -1,7 +1,8 @@
 """fastann.ops: losses with mean reduction, forward and backward.
 
 Every forward returns a 0-d array of the input's dtype (``float(loss)`` works; on a GPU it stays on the
-device). Every backward returns d(loss)/d(input) times an optional scalar ``grad_output`` (default 1.0).
+device). Every backward returns d(loss)/d(input) times an optional scalar ``grad_output`` (default 1.0): a
+real number or an array of shape () or (1,) (what a forward returned, say); a bool is a TypeError.
 Arrays: float32/float64 NumPy (CPU) or CuPy (CUDA), C-contiguous, non-empty. Raises TypeError for a wrong
 type or dtype (mixed dtypes, a float 1-D class target), ValueError for mismatched shapes, an empty or
 non-contiguous array, a class label outside [0, C) (naming it; checked by the compiled kernel), or eps
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
-from ..reference.loss import check_class_target, check_eps, check_pair, scalar
+from .._args.loss import check_class_target, check_eps, check_pair, scalar
 from ._common import backend, empty
 
 __all__ = [
@@ -134,7 +135,11 @@ def _plain(input, target):
 
 def cross_entropy_backward(input, target, grad_output=1.0):
     """d cross_entropy / d input = ``grad_output (sum_j t_ij softmax(x_i) - t_i) / N``, i.e.
-    ``(softmax(input) - onehot(target)) / N`` for labels, in one pass. Returns (N, C)."""
+    ``(softmax(input) - onehot(target)) / N`` for labels, in one pass. Returns (N, C).
+
+    An infinite grad_output gives grad_output times the gradient for grad_output = 1: +-inf where that is
+    nonzero, NaN (inf * 0) where it is exactly 0, as the formula reads. (PyTorch's composed backward,
+    log_softmax_backward of nll_loss_backward, gives NaN at every label entry instead: -inf + inf.)"""
     g = scalar("cross_entropy_backward", "grad_output", grad_output)
     if _plain(input, target):  # short path: the compiled checks; Python's explain a refusal
         dinput = empty(np, input.shape, input.dtype)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..reference.norm import batch_norm_args, batch_norm_backward_args, batch_norm_relu_args
-from ..reference.pool import flag
+from .._args.norm import (batch_norm_args, batch_norm_backward_args, batch_norm_relu_args,
+                          batch_norm_relu_backward_args, return_stats_arg)
 from ._common import backend, empty
 
 __all__ = ["batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_relu_backward"]
@@ -42,8 +42,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """
     op = "batch_norm"
     _, C, _, training = batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps)
-    if flag(op, "return_stats", return_stats) and not training:
-        raise ValueError(f"{op}: return_stats=True needs training=True (inference has no batch statistics)")
+    return_stats = return_stats_arg(op, return_stats, training)
     k, xp = backend(op, input=input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
     out = empty(xp, input.shape, input.dtype)
     if not training:
@@ -163,7 +162,8 @@ def batch_norm_relu_backward(grad_output, output, input, weight, bias, save_mean
         CuPy arrays.
     """
     op = "batch_norm_relu_backward"
-    _, C, _ = batch_norm_backward_args(op, input, input, weight, save_mean, save_invstd)
+    _, C, _, _ = batch_norm_relu_backward_args(op, grad_output, output, input, weight, bias, save_mean,
+                                               save_invstd, window_index)
     k, xp = backend(op, grad_output=grad_output, output=output, input=input, weight=weight, bias=bias,
                     save_mean=save_mean, save_invstd=save_invstd)
     _require_fused_kernel(op, k)

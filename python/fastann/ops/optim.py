@@ -10,15 +10,18 @@ except in AdamW (decoupled). Each rule is written out in its docstring and in
 
 Arrays: float32/float64 NumPy (CPU) or CuPy (CUDA), C-contiguous, non-empty, all of one dtype; the state
 arrays and grad must have param's shape (ValueError otherwise); param and state must be writeable.
-Raises TypeError for a non-array or a dtype mismatch, ValueError for shapes, contiguity, a step < 1, or a
-hyperparameter out of range (lr < 0, beta outside [0, 1), ...). NaN in grad or state propagates to param.
+Raises TypeError for a non-array, a dtype mismatch or a hyperparameter that is not a real number (a bool
+is not: ``lr=True`` is refused) or a flag (nesterov, centered) that is not a bool; ValueError for shapes,
+contiguity, a step outside [1, 2^63 - 2], or a hyperparameter out of range (lr < 0, beta outside [0, 1),
+...). NaN in grad or state propagates to param.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _backend
-from ..reference.optim import check_arrays, check_step, nadam_mu
+from .._args.optim import (OPTIONAL_STATE, adadelta_hypers, adagrad_hypers, adam_hypers, check_arrays, check_step,
+                           nadam_hypers, plain_numbers, rmsprop_hypers, sgd_hypers)
 from ._common import backend
 
 __all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step", "adadelta_step",
@@ -34,10 +37,19 @@ def _kernels(op, param, grad, **state):
     are skipped. Anything else (CuPy arrays, lists, mixtures) goes through the full checks.
     """
     if type(param) is np.ndarray and type(grad) is np.ndarray and all(
-            v is None or type(v) is np.ndarray for v in state.values()):
+            type(v) is np.ndarray or (v is None and k in OPTIONAL_STATE) for k, v in state.items()):
         return _backend.cpu
     check_arrays(op, param, grad, **state)
     return backend(op, param=param, grad=grad, **state)[0]
+
+
+def _adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay):
+    """The step and hyperparameters of the Adam family: the step is always checked (it must fit the
+    kernels' int64); plain Python numbers go to the kernels, which check their ranges; anything else (a
+    bool, a NumPy scalar) through the Python checks."""
+    if plain_numbers(lr, beta1, beta2, eps, weight_decay):
+        return check_step(op, step), lr, beta1, beta2, eps, weight_decay
+    return adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
 
 
 def sgd_step(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
@@ -52,7 +64,11 @@ def sgd_step(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0
     momentum_buffer: required when momentum > 0 (start it at zeros; PyTorch starts it at the first g,
     which is the same unless dampening > 0). nesterov needs momentum > 0 and dampening = 0.
     """
-    k = _kernels("sgd_step", param, grad, momentum_buffer=momentum_buffer)
+    op = "sgd_step"
+    k = _kernels(op, param, grad, momentum_buffer=momentum_buffer)
+    if not (plain_numbers(lr, momentum, dampening, weight_decay) and type(nesterov) is bool):
+        lr, momentum, dampening, nesterov, weight_decay = sgd_hypers(op, lr, momentum, dampening, nesterov,
+                                                                     weight_decay, momentum_buffer)
     k.sgd_step(param, momentum_buffer, grad, lr, momentum, dampening, nesterov, weight_decay)
 
 
@@ -67,9 +83,10 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, bet
 
     exp_avg (m), exp_avg_sq (v), max_exp_avg_sq: state arrays of param's shape, starting at zeros.
     """
-    k = _kernels("adam_step", param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, max_exp_avg_sq=max_exp_avg_sq)
-    k.adam_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, check_step("adam_step", step), lr, beta1,
-                beta2, eps, weight_decay)
+    op = "adam_step"
+    k = _kernels(op, param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, max_exp_avg_sq=max_exp_avg_sq)
+    step, lr, beta1, beta2, eps, weight_decay = _adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
+    k.adam_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, step, lr, beta1, beta2, eps, weight_decay)
 
 
 def adamw_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7,
@@ -79,9 +96,10 @@ def adamw_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, be
         param *= 1 - lr * weight_decay
         then the Adam update of :func:`adam_step` with g = grad (no L2 term)
     """
-    k = _kernels("adamw_step", param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, max_exp_avg_sq=max_exp_avg_sq)
-    k.adamw_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, check_step("adamw_step", step), lr, beta1,
-                 beta2, eps, weight_decay)
+    op = "adamw_step"
+    k = _kernels(op, param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, max_exp_avg_sq=max_exp_avg_sq)
+    step, lr, beta1, beta2, eps, weight_decay = _adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
+    k.adamw_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, step, lr, beta1, beta2, eps, weight_decay)
 
 
 def rmsprop_step(param, grad, square_avg, momentum_buffer=None, grad_avg=None, *, lr, rho=0.9, eps=1e-7,
@@ -98,6 +116,9 @@ def rmsprop_step(param, grad, square_avg, momentum_buffer=None, grad_avg=None, *
     """
     op = "rmsprop_step"
     k = _kernels(op, param, grad, square_avg=square_avg, momentum_buffer=momentum_buffer, grad_avg=grad_avg)
+    if not (plain_numbers(lr, rho, eps, momentum, weight_decay) and type(centered) is bool):
+        lr, rho, eps, momentum, centered, weight_decay = rmsprop_hypers(op, lr, rho, eps, momentum, centered,
+                                                                        weight_decay, momentum_buffer, grad_avg)
     if centered and grad_avg is None:
         raise ValueError(f"{op}: centered=True needs a grad_avg array")
     k.rmsprop_step(param, square_avg, momentum_buffer, grad_avg if centered else None, grad, lr, rho, eps,
@@ -112,6 +133,8 @@ def adagrad_step(param, grad, accumulator, *, lr, eps=1e-7, weight_decay=0.0):
     accumulator: state of param's shape starting at the initial accumulator value (Keras: 0.1, torch: 0).
     """
     k = _kernels("adagrad_step", param, grad, accumulator=accumulator)
+    if not plain_numbers(lr, eps, weight_decay):
+        lr, eps, weight_decay = adagrad_hypers("adagrad_step", lr, eps, weight_decay)
     k.adagrad_step(param, accumulator, grad, lr, eps, weight_decay)
 
 
@@ -125,6 +148,8 @@ def adadelta_step(param, grad, accum_grad, accum_update, *, lr=1.0, rho=0.95, ep
         param -= lr * d
     """
     k = _kernels("adadelta_step", param, grad, accum_grad=accum_grad, accum_update=accum_update)
+    if not plain_numbers(lr, rho, eps, weight_decay):
+        lr, rho, eps, weight_decay = adadelta_hypers("adadelta_step", lr, rho, eps, weight_decay)
     k.adadelta_step(param, accum_grad, accum_update, grad, lr, rho, eps, weight_decay)
 
 
@@ -135,28 +160,14 @@ def adamax_step(param, grad, exp_avg, exp_inf, *, step, lr, beta1=0.9, beta2=0.9
         m = beta1 * m + (1 - beta1) * g ;  u = max(beta2 * u, |g| + eps)
         param -= lr / (1 - beta1^step) * m / u
     """
-    k = _kernels("adamax_step", param, grad, exp_avg=exp_avg, exp_inf=exp_inf)
-    k.adamax_step(param, exp_avg, exp_inf, grad, check_step("adamax_step", step), lr, beta1, beta2, eps,
-                  weight_decay)
-
-
-# Nadam's P_t = mu_1 ... mu_t for the last (beta1, t) asked: a training loop asks t, t+1, t+2, ...,
-# so each step costs one multiplication instead of t.
-_mu_product_cache: dict[float, tuple[int, float]] = {}
-
-
-def _nadam_mu_product(beta1: float, step: int) -> float:
-    t, p = _mu_product_cache.get(beta1, (0, 1.0))
-    if step < t:
-        t, p = 0, 1.0
-    for i in range(t + 1, step + 1):
-        p *= nadam_mu(beta1, i)
-    _mu_product_cache[beta1] = (step, p)
-    return p
+    op = "adamax_step"
+    k = _kernels(op, param, grad, exp_avg=exp_avg, exp_inf=exp_inf)
+    step, lr, beta1, beta2, eps, weight_decay = _adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
+    k.adamax_step(param, exp_avg, exp_inf, grad, step, lr, beta1, beta2, eps, weight_decay)
 
 
 def nadam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-7,
-               weight_decay=0.0):
+               weight_decay=0.0, mu_product=None):
     """Nadam, in place: Dozat 2016 with the momentum schedule, as keras.optimizers.Nadam and
     torch.optim.NAdam (momentum_decay = 0.004)::
 
@@ -165,11 +176,18 @@ def nadam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0
         m = beta1 * m + (1 - beta1) * g ;  v = beta2 * v + (1 - beta2) * g^2
         D = sqrt(v / (1 - beta2^t)) + eps
         param -= lr (1 - mu_t) / (1 - P_t) * g / D + lr mu_{t+1} / (1 - P_t mu_{t+1}) * m / D
+
+    mu_product: P_step, the running product an optimizer keeps in its state (torch.optim.NAdam's
+    ``mu_product``, Keras' ``u_product``: multiply it by mu_step before each step), a real in [0, 1); None
+    computes it (:func:`fastann._args.optim.nadam_mu_product`: at most 230000 multiplications, then a
+    power). P_t underflows to 0 for a small beta1 or a late step, which is fine: the rule divides by
+    1 - P_t and 1 - P_t mu_{t+1}, never by P_t.
+
+    Raises ValueError for step outside [1, 2^63 - 2] or mu_product outside [0, 1), TypeError for a bool or
+    non-number hyperparameter, and the array errors of the other steps.
     """
-    k = _kernels("nadam_step", param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
-    t = check_step("nadam_step", step)
-    if isinstance(beta1, bool) or not isinstance(beta1, (int, float)) or not 0.0 <= beta1 < 1.0:
-        raise (TypeError if not isinstance(beta1, (int, float)) else ValueError)(
-            f"nadam_step: beta1 must be in [0, 1), got {beta1!r}")
-    k.nadam_step(param, exp_avg, exp_avg_sq, grad, t, _nadam_mu_product(float(beta1), t), lr, beta1, beta2, eps,
-                 weight_decay)
+    op = "nadam_step"
+    k = _kernels(op, param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
+    t, lr, beta1, beta2, eps, weight_decay, mu_product = nadam_hypers(op, step, lr, beta1, beta2, eps,
+                                                                      weight_decay, mu_product)
+    k.nadam_step(param, exp_avg, exp_avg_sq, grad, t, mu_product, lr, beta1, beta2, eps, weight_decay)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import array
-from ..reference.pool import (avg_pool2d_backward_args, flag, global_avg_pool2d_backward_args,
-                              max_pool2d_backward_args, pool2d_geometry)
+from .._args.pool import (avg_pool2d_backward_args, flag, forward_args, global_avg_pool2d_backward_args,
+                          global_forward_args, max_pool2d_backward_args)
 from . import _common
 from ._common import backend, empty
 
@@ -70,8 +69,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     Math: OH = floor_or_ceil((H + 2P - D(K-1) - 1) / S) + 1 (PyTorch, aten/src/ATen/native/Pool.h).
     """
     op = "max_pool2d"
-    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
-    g = pool2d_geometry(op, input.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    g = forward_args(op, input, kernel_size, stride, padding, dilation, ceil_mode)
     if kernel is not None and (isinstance(kernel, bool) or kernel not in MAX_POOL2D_KERNELS):
         raise ValueError(f"{op}: kernel must be None or one of {MAX_POOL2D_KERNELS}, got {kernel!r}")
     k, xp = backend(op, input=input)
@@ -111,8 +109,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     Raises TypeError / ValueError as :func:`max_pool2d` (count_include_pad not a bool: TypeError).
     """
     op = "avg_pool2d"
-    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
-    g = pool2d_geometry(op, input.shape, kernel_size, stride, padding, 1, ceil_mode)
+    g = forward_args(op, input, kernel_size, stride, padding, 1, ceil_mode)
     cip = flag(op, "count_include_pad", count_include_pad)
     k, xp = backend(op, input=input)
     out = empty(xp, (g.N, g.C, g.OH, g.OW), input.dtype)
@@ -141,7 +138,7 @@ def global_avg_pool2d(input):
     """Mean of each (H, W) plane: input (N, C, H, W) float32/float64 -> (N, C), same dtype (summed in
     double). Raises TypeError (dtype), ValueError (not 4-D, empty, non-contiguous)."""
     op = "global_avg_pool2d"
-    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
+    global_forward_args(op, input)
     k, xp = backend(op, input=input)
     out = empty(xp, tuple(input.shape[:2]), input.dtype)
     k.global_avg_pool2d_forward(out, input)

@@ -9,16 +9,14 @@ Raises TypeError (dtype, a non-int dim), ValueError (dim out of range, shapes, e
 """
 from __future__ import annotations
 
-from .._checks import array, same_dtype
-from ..reference.softmax import check_dim
+from .._args.softmax import check_backward, check_forward
 from ._common import backend, empty
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward"]
 
 
 def _forward(op, input, dim):
-    array(op, "input", input)
-    dim = check_dim(op, dim, input.ndim)
+    dim = check_forward(op, input, dim)
     k, xp = backend(op, input=input)
     out = empty(xp, input.shape, input.dtype)
     getattr(k, op + "_forward")(out, input, dim)
@@ -26,14 +24,8 @@ def _forward(op, input, dim):
 
 
 def _backward(op, grad_output, output, dim):
-    array(op, "grad_output", grad_output)
-    array(op, "output", output)
-    same_dtype(op, grad_output=grad_output, output=output)
+    dim = check_backward(op, grad_output, output, dim)
     k, xp = backend(op, grad_output=grad_output, output=output)
-    if grad_output.shape != output.shape:
-        raise ValueError(f"{op}: grad_output shape {tuple(grad_output.shape)} != output shape "
-                         f"{tuple(output.shape)}")
-    dim = check_dim(op, dim, output.ndim)
     dinput = empty(xp, output.shape, output.dtype)
     getattr(k, op)(dinput, grad_output, output, dim)
     return dinput
@@ -50,7 +42,8 @@ def softmax_backward(grad_output, output, dim=-1):
 
 
 def log_softmax(input, dim=-1):
-    """``x - max - log sum exp(x - max)`` along ``dim`` (log of softmax without underflow)."""
+    """``(x - max) - log sum exp(x - max)`` along ``dim`` (log of softmax without underflow; in that order,
+    so the log sum is not rounded away when |max| is large)."""
     return _forward("log_softmax", input, dim)
 
 

@@ -3,8 +3,8 @@
 Every activation is a pair ``f(x, p)`` / ``df(x, p)`` (the derivative f'(x)) in :data:`ACTIVATIONS`; ``p``
 is the one parameter some take (leaky_relu's negative_slope, elu's alpha). The backward is
 ``grad_output * f'(input)``, computed from the forward's input. NaN in the input gives NaN in the output
-and in the gradient. :func:`resolve_activation` is the one place that turns a name and keyword parameters
-into a kernel name and parameter; fastann.ops uses it too, so both validate identically.
+and in the gradient. The names and parameters are resolved, and the arrays checked, by
+:mod:`fastann._args.activation`, which fastann.ops uses too, so both validate identically.
 
 Sources: ELU Clevert et al. 2015 (arXiv:1511.07289); SELU Klambauer et al. 2017 (arXiv:1706.02515);
 SiLU/swish Ramachandran et al. 2017 (arXiv:1710.05941); hard_sigmoid / hard_silu as Keras 3 and PyTorch
@@ -14,11 +14,10 @@ Mish Misra 2019 (arXiv:1908.08681).
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from .._checks import array, same_device, same_dtype
+from .._args.activation import NAMES, check_backward, check_forward, resolve_activation
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -91,63 +90,10 @@ ACTIVATIONS = {
     "exponential": (lambda x, p: np.exp(x), lambda x, p: np.exp(x)),
 }
 
-#: public name -> (kernel name, {keyword parameter: default}); a parameter named here becomes `p`.
-NAMES = {
-    "linear": ("linear", {}), "identity": ("linear", {}),
-    "relu": ("relu", {}),
-    "leaky_relu": ("leaky_relu", {"negative_slope": 0.01}),
-    "elu": ("elu", {"alpha": 1.0}),
-    "selu": ("selu", {}),
-    "sigmoid": ("sigmoid", {}),
-    "hard_sigmoid": ("hard_sigmoid", {}),
-    "tanh": ("tanh", {}),
-    "softplus": ("softplus", {}),
-    "softsign": ("softsign", {}),
-    "relu6": ("relu6", {}),
-    "silu": ("silu", {}), "swish": ("silu", {}),
-    "hard_silu": ("hard_silu", {}), "hard_swish": ("hard_silu", {}),
-    "gelu": ("gelu", {"approximate": "none"}),
-    "mish": ("mish", {}),
-    "exponential": ("exponential", {}),
-}
-
-
-def resolve_activation(op: str, name, params: dict) -> tuple[str, float]:
-    """Map an activation name and its keyword parameters to ``(kernel name, param)``.
-
-    Raises TypeError for a non-string name or an unexpected keyword (as Python does for a function call),
-    ValueError for an unknown name (listing the valid ones), a non-finite numeric parameter, or a gelu
-    ``approximate`` other than "none" / "tanh".
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"{op}: activation name must be a string, got {type(name).__name__}")
-    if name not in NAMES:
-        raise ValueError(f"{op}: unknown activation {name!r}; valid names: {', '.join(NAMES)}")
-    kernel, defaults = NAMES[name]
-    extra = set(params) - set(defaults)
-    if extra:
-        raise TypeError(f"{op}: activation {name!r} got unexpected parameter(s) {sorted(extra)}; "
-                        f"it takes {sorted(defaults) or 'none'}")
-    p = 0.0
-    for key, default in defaults.items():
-        v = params.get(key, default)
-        if key == "approximate":
-            if v not in ("none", "tanh"):
-                raise ValueError(f"{op}: gelu approximate must be 'none' or 'tanh', got {v!r}")
-            kernel = "gelu_tanh" if v == "tanh" else "gelu"
-        else:
-            if isinstance(v, bool) or not isinstance(v, numbers.Real):
-                raise TypeError(f"{op}: {key} must be a real number, got {type(v).__name__}")
-            if not math.isfinite(float(v)):
-                raise ValueError(f"{op}: {key} must be finite, got {v!r}")
-            p = float(v)
-    return kernel, p
-
-
 def activation(name, input, **params):
     """f(input) elementwise in float64 for the activation ``name`` (see :data:`NAMES`); any shape."""
     kernel, p = resolve_activation("activation", name, params)
-    array("activation", "input", input)
+    check_forward("activation", input)
     x = np.asarray(input, dtype=np.float64)
     return np.asarray(ACTIVATIONS[kernel][0](x, p), dtype=np.float64)
 
@@ -155,13 +101,7 @@ def activation(name, input, **params):
 def activation_backward(name, grad_output, input, **params):
     """grad_output * f'(input) in float64 (NaN where input is NaN); both arrays of one shape."""
     kernel, p = resolve_activation("activation_backward", name, params)
-    array("activation_backward", "grad_output", grad_output)
-    array("activation_backward", "input", input)
-    same_dtype("activation_backward", grad_output=grad_output, input=input)
-    same_device("activation_backward", grad_output=grad_output, input=input)
-    if grad_output.shape != input.shape:
-        raise ValueError(f"activation_backward: grad_output shape {grad_output.shape} != input shape "
-                         f"{input.shape}")
+    check_backward("activation_backward", grad_output, input)
     x = np.asarray(input, dtype=np.float64)
     g = np.asarray(grad_output, dtype=np.float64) * ACTIVATIONS[kernel][1](x, p)
     return np.where(np.isnan(x), x, g)
@@ -181,7 +121,7 @@ def _named(public):
 
 
 PUBLIC = [n for n in NAMES if n != "linear"]  # ops.linear is the dense layer (gemm family)
-__all__ = ["activation", "activation_backward", "resolve_activation"]
+__all__ = ["activation", "activation_backward"]
 for _n in PUBLIC:
     globals()[_n], globals()[_n + "_backward"] = _named(_n)
     __all__ += [_n, _n + "_backward"]

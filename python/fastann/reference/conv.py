@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import array, pair, same_dtype
-from .._conv_args import (check_conv, check_grad_output, conv2d_args, scale_pair, shape4, transpose_args,
-                           upsample_check)
+from .._args.conv import (backward_args, backward_input_args, backward_weight_args, check_conv, transpose_args,
+                           transpose_backward_args, transpose_input_padding, upsample_args, upsample_backward_args)
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_backward_input", "conv2d_backward_weight",
            "conv_transpose2d", "conv_transpose2d_backward", "upsample2d", "upsample2d_backward"]
@@ -126,11 +125,7 @@ def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0,
                           padding_mode="zeros", kernel=None):
     """Gradient of conv2d with respect to its input: (N, C, H, W) = ``input_shape``."""
     op = "conv2d_backward_input"
-    array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
-    a = conv2d_args(op, shape4(op, "input_shape", input_shape), weight.shape, stride, padding, dilation,
-                    groups, padding_mode)
-    check_grad_output(op, grad_output, a)
-    same_dtype(op, grad_output=grad_output, weight=weight)
+    a = backward_input_args(op, grad_output, weight, input_shape, stride, padding, dilation, groups, padding_mode)
     return _backward_input(grad_output, weight, a)
 
 
@@ -138,11 +133,7 @@ def conv2d_backward_weight(grad_output, input, weight_shape, stride=1, padding=0
                            padding_mode="zeros", kernel=None):
     """Gradient of conv2d with respect to its weight: (OC, C/groups, KH, KW) = ``weight_shape``."""
     op = "conv2d_backward_weight"
-    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
-    a = conv2d_args(op, input.shape, shape4(op, "weight_shape", weight_shape), stride, padding, dilation,
-                    groups, padding_mode)
-    check_grad_output(op, grad_output, a)
-    same_dtype(op, grad_output=grad_output, input=input)
+    a = backward_weight_args(op, grad_output, input, weight_shape, stride, padding, dilation, groups, padding_mode)
     return _backward_weight(grad_output, input, a)
 
 
@@ -150,9 +141,7 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
                     padding_mode="zeros", need_input_grad=True, need_bias_grad=True, kernel=None):
     """(dinput or None, dweight, dbias or None) of conv2d; dbias (OC,) = grad_output summed over N, OH, OW."""
     op = "conv2d_backward"
-    a = check_conv(op, input, weight, None, stride, padding, dilation, groups, padding_mode)
-    check_grad_output(op, grad_output, a)
-    same_dtype(op, grad_output=grad_output, input=input)
+    a = backward_args(op, grad_output, input, weight, stride, padding, dilation, groups, padding_mode)
     dx = _backward_input(grad_output, weight, a) if need_input_grad else None
     dw = _backward_weight(grad_output, input, a)
     db = np.asarray(grad_output, np.float64).sum(axis=(0, 2, 3)) if need_bias_grad else None
@@ -160,13 +149,20 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
 
 
 # ---- conv_transpose2d -----------------------------------------------------------------------------
+def _zero_extended(x, a):
+    """x (N, C_in, H, W) as the gradient of the conv2d ``a``: with zero rows / columns appended when
+    output_padding >= stride (that conv2d's output is then larger than H, W; the extra rows are no input)."""
+    eh, ew = transpose_input_padding(a, x.shape)
+    return np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (0, eh), (0, ew)))
+
+
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed convolution (the adjoint of conv2d, 'fractionally strided'; Dumoulin & Visin 2016).
     input (N, C_in, H, W), weight (C_in, C_out/groups, KH, KW) as torch stores it, bias (C_out,) ->
     (N, C_out, (H-1)*s - 2p + d*(KH-1) + output_padding + 1, ...)."""
     a = transpose_args("conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups,
                         dilation)
-    out = _backward_input(input, weight, a)
+    out = _backward_input(_zero_extended(input, a), weight, a)
     if bias is not None:
         out += np.asarray(bias, np.float64)[None, :, None, None]
     return out
@@ -177,13 +173,9 @@ def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0, o
     """(dinput, dweight, dbias) of conv_transpose2d: dinput is conv2d(grad_output, weight), dweight is
     conv2d's weight gradient with the roles of input and grad_output swapped."""
     op = "conv_transpose2d_backward"
-    a = transpose_args(op, input, weight, None, stride, padding, output_padding, groups, dilation)
-    array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
-    want = (a["N"], a["C"], a["H"], a["W"])
-    if tuple(grad_output.shape) != want:
-        raise ValueError(f"{op}: grad_output must have shape {want}, got {tuple(grad_output.shape)}")
-    dx = _forward(grad_output, weight, a)
-    dw = _backward_weight(input, grad_output, a)
+    a = transpose_backward_args(op, grad_output, input, weight, stride, padding, output_padding, groups, dilation)
+    dx = _forward(grad_output, weight, a)[:, :, :input.shape[2], :input.shape[3]]
+    dw = _backward_weight(_zero_extended(input, a), grad_output, a)
     db = np.asarray(grad_output, np.float64).sum(axis=(0, 2, 3))
     return dx, dw, db
 
@@ -220,9 +212,7 @@ def upsample2d(input, scale_factor=2, mode="nearest", align_corners=False):
     'bilinear' interpolates like torch.nn.functional.interpolate (align_corners as there). Separable:
     out = Mh @ x @ Mw^T per plane."""
     op = "upsample2d"
-    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
-    sh, sw = scale_pair(op, scale_factor)
-    upsample_check(op, mode, align_corners)
+    sh, sw = upsample_args(op, input, scale_factor, mode, align_corners)
     mh = _upsample_matrix(input.shape[2], sh, mode, align_corners)
     mw = _upsample_matrix(input.shape[3], sw, mode, align_corners)
     return np.einsum("ah,nchw,bw->ncab", mh, np.asarray(input, np.float64), mw)
@@ -231,16 +221,8 @@ def upsample2d(input, scale_factor=2, mode="nearest", align_corners=False):
 def upsample2d_backward(grad_output, input_shape, scale_factor=2, mode="nearest", align_corners=False):
     """Gradient of upsample2d with respect to its input: Mh^T @ dout @ Mw per plane."""
     op = "upsample2d_backward"
-    array(op, "grad_output", grad_output, ndim=4, layout="(N, C, OH, OW)")
-    N, C, H, W = shape4(op, "input_shape", input_shape)
-    sh, sw = scale_pair(op, scale_factor)
-    upsample_check(op, mode, align_corners)
-    if tuple(grad_output.shape) != (N, C, H * sh, W * sw):
-        raise ValueError(f"{op}: grad_output must have shape {(N, C, H * sh, W * sw)}, "
-                         f"got {tuple(grad_output.shape)}")
+    N, C, H, W, sh, sw = upsample_backward_args(op, grad_output, input_shape, scale_factor, mode, align_corners)
     mh = _upsample_matrix(H, sh, mode, align_corners)
     mw = _upsample_matrix(W, sw, mode, align_corners)
     return np.einsum("ah,ncab,bw->nchw", mh, np.asarray(grad_output, np.float64), mw)
 
-
-_ = pair  # re-exported helpers stay importable

@@ -15,23 +15,16 @@ the same mask for the same seed, and the backward regenerates the forward's mask
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from .._checks import array, probability
+from .._args.dropout import check_dropout
 
-__all__ = ["dropout", "dropout_backward", "dropout_mask", "dropout_bits", "check_seed"]
+__all__ = ["dropout", "dropout_backward", "dropout_mask", "dropout_bits"]
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-
-
-def check_seed(op, seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
-        raise ValueError(f"{op}: seed must be an int in [0, 2^64), got {seed!r}")
-    return int(seed)
 
 
 def mix(z):
@@ -62,9 +55,7 @@ def dropout_mask(shape, p, seed):
 
 def dropout(input, p=0.5, training=True, seed=0):
     """Inverted dropout of ``input`` (float, any shape): x * keep / (1 - p); a copy when not training or p = 0."""
-    array("dropout", "input", input)
-    p = probability("dropout", "p", p)
-    seed = check_seed("dropout", seed)
+    p, seed = check_dropout("dropout", "input", input, p, seed)
     x = np.asarray(input, np.float64)
     if not training or p == 0.0:
         return x.copy()
@@ -73,9 +64,7 @@ def dropout(input, p=0.5, training=True, seed=0):
 
 def dropout_backward(grad_output, p=0.5, seed=0):
     """Gradient of :func:`dropout` (training) w.r.t. its input: grad_output * keep / (1 - p), same mask."""
-    array("dropout_backward", "grad_output", grad_output)
-    p = probability("dropout_backward", "p", p)
-    seed = check_seed("dropout_backward", seed)
+    p, seed = check_dropout("dropout_backward", "grad_output", grad_output, p, seed)
     g = np.asarray(grad_output, np.float64)
     if p == 0.0:
         return g.copy()

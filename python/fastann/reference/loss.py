@@ -10,12 +10,9 @@ categorical cross-entropy on probabilities as Keras 3 computes it (normalise eac
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
-from .._checks import array, same_device, same_dtype
+from .._args.loss import check_class_target, check_eps, check_labels, check_pair, scalar
 
 __all__ = [
     "mse_loss", "mse_loss_backward", "l1_loss", "l1_loss_backward",
@@ -24,69 +21,6 @@ __all__ = [
     "cross_entropy", "cross_entropy_backward", "cross_entropy_with_grad",
     "categorical_crossentropy", "categorical_crossentropy_backward",
 ]
-
-LABEL_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
-
-
-# ---- argument checks shared with fastann.ops.loss ------------------------------------------------------
-def check_pair(op, input, target):
-    """input and target: non-empty C-contiguous float arrays of one dtype, shape and device."""
-    array(op, "input", input)
-    array(op, "target", target)
-    same_dtype(op, input=input, target=target)
-    same_device(op, input=input, target=target)
-    if input.shape != target.shape:
-        raise ValueError(f"{op}: target shape {tuple(target.shape)} != input shape {tuple(input.shape)}")
-
-
-def check_class_target(op, input, target) -> bool:
-    """input (N, C) float; target (N,) int32/int64 labels or (N, C) float of input's dtype.
-
-    Returns True for labels. TypeError: a float 1-D target, a target dtype other than int32/int64/float.
-    ValueError: shapes. (Label ranges are checked by :func:`check_labels`; the compiled kernels do it too.)
-    """
-    array(op, "input", input, ndim=2, layout="(N, C)")
-    array(op, "target", target, float_only=False)
-    same_device(op, input=input, target=target)
-    n, c = input.shape
-    if target.dtype in LABEL_DTYPES:
-        if target.shape != (n,):
-            raise ValueError(f"{op}: integer class labels must have shape (N,) = ({n},), got {tuple(target.shape)}")
-        return True
-    if target.dtype.kind != "f":
-        raise TypeError(f"{op}: target must be int32/int64 class labels of shape (N,) or float probabilities "
-                        f"of shape (N, C), got dtype {target.dtype}")
-    if target.ndim == 1:
-        raise TypeError(f"{op}: a 1-D target must hold integer class labels (int32 or int64), got dtype "
-                        f"{target.dtype}; float targets must have shape (N, C)")
-    same_dtype(op, input=input, target=target)
-    if target.shape != input.shape:
-        raise ValueError(f"{op}: target shape {tuple(target.shape)} != input shape {tuple(input.shape)}")
-    return False
-
-
-def check_labels(op, labels, num_classes):
-    """Every label in [0, C); ValueError naming the first bad one and its index otherwise."""
-    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(f"{op}: target label {int(labels[i])} at index {i} is out of range "
-                         f"[0, {num_classes}) for C={num_classes} classes")
-
-
-def check_eps(op, eps):
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (0.0 <= float(eps) < 0.5):
-        raise ValueError(f"{op}: eps must be in [0, 0.5), got {eps!r}")
-    return float(eps)
-
-
-def scalar(op, name, v) -> float:
-    """A Python number or a 0-d / 1-element array, as a float (TypeError otherwise)."""
-    if isinstance(v, numbers.Real) and not isinstance(v, bool):
-        return float(v)
-    if hasattr(v, "shape") and getattr(v, "size", 0) == 1:
-        return float(v)
-    raise TypeError(f"{op}: {name} must be a scalar (number or 1-element array), got {type(v).__name__}")
 
 
 def _f64(a):
@@ -168,23 +102,33 @@ def binary_cross_entropy_with_logits_backward(input, target, grad_output=1.0):
 # ---- softmax cross-entropy from logits ----------------------------------------------------------------
 def _log_softmax(x):
     m = np.max(x, axis=1, keepdims=True)
-    return x - m - np.log(np.sum(np.exp(x - m), axis=1, keepdims=True))
+    return (x - m) - np.log(np.sum(np.exp(x - m), axis=1, keepdims=True))  # not x - (m + log sum), see softmax.py
 
 
 def cross_entropy(input, target):
     """Softmax cross-entropy from logits, mean over the batch: mean_i -sum_j t_ij log softmax(x_i)_j.
 
     input (N, C) logits; target (N,) int32/int64 labels in [0, C) or (N, C) float probabilities.
+    A -inf logit is finite for labels (only the label's entry is read) and NaN with a dense target whose
+    entry there is 0 (0 * -inf), as in PyTorch.
     """
     is_labels = check_class_target("cross_entropy", input, target)
+    logp = _log_softmax(_f64(input))
     if is_labels:
         check_labels("cross_entropy", target, input.shape[1])
-    t = _onehot_or_dense(input, target, is_labels)
-    return np.asarray(np.mean(-np.sum(t * _log_softmax(_f64(input)), axis=1)))
+        # each row's label entry alone: a one-hot sum would add 0 * -inf = NaN for a -inf logit elsewhere in
+        # the row, where the loss is finite (PyTorch's nll_loss and the kernels pick the entry too)
+        return np.asarray(np.mean(-logp[np.arange(input.shape[0]), target]))
+    # a dense target weights every entry: 0 * -inf is NaN here, as in PyTorch's -(t * log_softmax(x)).sum()
+    return np.asarray(np.mean(-np.sum(_f64(target) * logp, axis=1)))
 
 
 def cross_entropy_backward(input, target, grad_output=1.0):
-    """grad_output (sum_j t_ij softmax(x_i) - t_i) / N; for labels (softmax - onehot) / N."""
+    """grad_output (sum_j t_ij softmax(x_i) - t_i) / N; for labels (softmax - onehot) / N.
+
+    An infinite grad_output gives +-inf where the gradient for grad_output = 1 is nonzero and NaN (inf * 0)
+    where it is exactly 0, a NaN one NaN everywhere. (PyTorch's composed backward, log_softmax_backward of
+    nll_loss_backward, computes -inf + inf = NaN at each label entry instead.)"""
     is_labels = check_class_target("cross_entropy_backward", input, target)
     if is_labels:
         check_labels("cross_entropy_backward", target, input.shape[1])

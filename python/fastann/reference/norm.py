@@ -5,6 +5,9 @@ Batch normalization (Ioffe & Szegedy, "Batch Normalization", ICML 2015) with PyT
 M = N*H*W values::
 
     training:  mean = sum(x)/M,  var = sum((x - mean)^2)/M,  invstd = 1/sqrt(var + eps)
+               (where the squares overflow, float64 values spread past ~1e154, sqrt(var + eps) is computed
+               from the deviations scaled by 2^-600: invstd stays finite, var itself is +inf; PyTorch's
+               variance is +inf there and its output 0)
                y = (x - mean) * invstd * weight + bias
                running_mean <- (1 - momentum) * running_mean + momentum * mean
                running_var  <- (1 - momentum) * running_var  + momentum * var * M/(M-1)   (unbiased)
@@ -18,54 +21,28 @@ max pool, written here as exactly that composition of the references.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .._checks import array, same_device, same_dtype
-from .pool import flag
+from .._args.norm import (batch_norm_args, batch_norm_backward_args, batch_norm_relu_args,
+                          batch_norm_relu_backward_args, return_stats_arg)
 
 __all__ = ["batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_relu_backward"]
-
-
-def _channel_array(op: str, name: str, a, C: int, writeable: bool = False):
-    if a is None:
-        return None
-    array(op, name, a, ndim=1, layout="(C,)")
-    if a.shape[0] != C:
-        raise ValueError(f"{op}: {name} must have shape ({C},) to match the input's C={C}, got {tuple(a.shape)}")
-    if writeable and not getattr(a.flags, "writeable", True):
-        raise ValueError(f"{op}: {name} is read-only but training updates it in place")
-    return a
-
-
-def batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps):
-    """Validate batch_norm's arguments (shared by fastann.ops and this reference); returns (N, C, HW)."""
-    array(op, "input", input, ndim=(2, 4), layout="(N,C) or (N,C,H,W)")
-    training = flag(op, "training", training)
-    N, C = input.shape[:2]
-    HW = int(np.prod(input.shape[2:])) if input.ndim == 4 else 1
-    _channel_array(op, "running_mean", running_mean, C, writeable=training)
-    _channel_array(op, "running_var", running_var, C, writeable=training)
-    _channel_array(op, "weight", weight, C)
-    _channel_array(op, "bias", bias, C)
-    same_dtype(op, input=input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
-    same_device(op, input=input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
-    if not training and (running_mean is None or running_var is None):
-        raise ValueError(f"{op}: inference mode (training=False) needs running_mean and running_var")
-    if training and N * HW < 2:
-        raise ValueError(f"{op}: training needs more than one value per channel, got input shape "
-                         f"{tuple(input.shape)}")
-    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= float(momentum) <= 1.0:
-        raise ValueError(f"{op}: momentum must be a number in [0, 1], got {momentum!r}")
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (0.0 < float(eps) < np.inf):
-        raise ValueError(f"{op}: eps must be a positive number, got {eps!r}")
-    return N, C, HW, training
 
 
 def _per_channel(v, ndim):
     """(C,) -> broadcastable against (N, C) or (N, C, H, W)."""
     return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _scaled_sd(x, mean, axes, eps, over, sd, var):
+    """sqrt(var + eps) and var for the channels ``over`` whose squared deviations overflow: computed from
+    the deviations scaled by 2^-600 (exact, a power of two), so sd and 1/sd are finite where var (+inf past
+    1.8e308) is not. Returns (sd, var) with those channels replaced."""
+    down = 2.0**-600
+    with np.errstate(over="ignore"):
+        v = (((x - _per_channel(mean, x.ndim)) * down) ** 2).mean(axis=axes)
+        return (np.where(over, np.sqrt(v + eps * down * down) / down, sd),
+                np.where(over, v / down / down, var))
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
@@ -81,13 +58,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     op = "batch_norm"
     N, C, HW, training = batch_norm_args(op, input, running_mean, running_var, weight, bias, training,
                                          momentum, eps)
-    if flag(op, "return_stats", return_stats) and not training:
-        raise ValueError(f"{op}: return_stats=True needs training=True (inference has no batch statistics)")
+    return_stats = return_stats_arg(op, return_stats, training)
     x = np.asarray(input, dtype=np.float64)
     axes = (0,) if x.ndim == 2 else (0, 2, 3)
     if training:
         mean = x.mean(axis=axes)
-        var = ((x - _per_channel(mean, x.ndim)) ** 2).mean(axis=axes)
+        with np.errstate(over="ignore"):
+            var = ((x - _per_channel(mean, x.ndim)) ** 2).mean(axis=axes)
+        sd = np.sqrt(var + eps)
+        over = np.isinf(var)
+        if over.any():  # float64 values spread past ~1e154: the squares overflow
+            sd, var = _scaled_sd(x, mean, axes, eps, over, sd, var)
         M = N * HW
         if running_mean is not None:
             running_mean[...] = (1 - momentum) * running_mean + momentum * mean
@@ -96,7 +77,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         mean = np.asarray(running_mean, dtype=np.float64)
         var = np.asarray(running_var, dtype=np.float64)
-    invstd = 1.0 / np.sqrt(var + eps)
+        sd = np.sqrt(var + eps)
+    invstd = 1.0 / sd
     y = (x - _per_channel(mean, x.ndim)) * _per_channel(invstd, x.ndim)
     if weight is not None:
         y = y * _per_channel(np.asarray(weight, dtype=np.float64), x.ndim)
@@ -105,28 +87,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if return_stats:
         return y, mean, invstd
     return y
-
-
-def batch_norm_backward_args(op, grad_output, input, weight, save_mean, save_invstd):
-    """Validate batch_norm_backward's arguments (shared with fastann.ops); returns (N, C, HW)."""
-    array(op, "input", input, ndim=(2, 4), layout="(N,C) or (N,C,H,W)")
-    array(op, "grad_output", grad_output, ndim=(2, 4), layout="(N,C) or (N,C,H,W)")
-    if grad_output.shape != input.shape:
-        raise ValueError(f"{op}: grad_output {tuple(grad_output.shape)} and input {tuple(input.shape)} "
-                         "must have the same shape")
-    C = input.shape[1]
-    _channel_array(op, "weight", weight, C)
-    if save_mean is None or save_invstd is None:
-        raise ValueError(f"{op}: save_mean and save_invstd (from batch_norm(..., training=True, "
-                         "return_stats=True)) are required")
-    _channel_array(op, "save_mean", save_mean, C)
-    _channel_array(op, "save_invstd", save_invstd, C)
-    same_dtype(op, grad_output=grad_output, input=input, weight=weight, save_mean=save_mean,
-               save_invstd=save_invstd)
-    same_device(op, grad_output=grad_output, input=input, weight=weight, save_mean=save_mean,
-                save_invstd=save_invstd)
-    HW = int(np.prod(input.shape[2:])) if input.ndim == 4 else 1
-    return input.shape[0], C, HW
 
 
 def batch_norm_backward(grad_output, input, weight, save_mean, save_invstd):
@@ -150,17 +110,6 @@ def batch_norm_backward(grad_output, input, weight, save_mean, save_invstd):
     k = _per_channel(gamma * invstd / M, x.ndim)
     dx = k * (M * dy - _per_channel(dbias, x.ndim) - xhat * _per_channel(dweight, x.ndim))
     return dx, (None if weight is None else dweight), dbias
-
-
-def batch_norm_relu_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps, max_pool):
-    """Validate batch_norm_relu's arguments (shared with fastann.ops); returns (N, C, H, W, training, max_pool)."""
-    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
-    max_pool = flag(op, "max_pool", max_pool)
-    N, C, _, training = batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps)
-    H, W = input.shape[2:]
-    if max_pool and (H < 2 or W < 2):
-        raise ValueError(f"{op}: a 2x2 max pool needs H, W >= 2, got input shape {tuple(input.shape)}")
-    return N, C, H, W, training, max_pool
 
 
 def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
@@ -203,28 +152,17 @@ def batch_norm_relu_backward(grad_output, output, input, weight, bias, save_mean
     grad_output, output (the forward's result) like the output; input (N, C, H, W); weight, bias (C,) or
     None; window_index from the forward when it pooled, else None. dz = grad_output where output > 0 (the
     ReLU mask), routed to each window's winner (zero elsewhere) when pooled; then
-    :func:`batch_norm_backward` of dz. The reference reads xhat from the input, so it only checks bias's
-    shape (fastann's kernel reads it from output - bias).
+    :func:`batch_norm_backward` of dz. The reference reads xhat from the input (fastann's kernel reads it
+    from output - bias), so bias only takes part in the argument checks here.
     Raises ValueError for mismatched shapes or window_index values outside 0..3.
     """
     op = "batch_norm_relu_backward"
-    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
-    if bias is not None and np.shape(bias) != (np.shape(input)[1],):
-        raise ValueError(f"{op}: bias must have shape ({np.shape(input)[1]},), got {np.shape(bias)}")
-    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
-    array(op, "output", output, ndim=4, layout="(N,C,OH,OW)")
-    N, C, H, W = input.shape
+    N, C, H, W = batch_norm_relu_backward_args(op, grad_output, output, input, weight, bias, save_mean, save_invstd,
+                                               window_index)
     pooled = window_index is not None
-    want = (N, C, H // 2, W // 2) if pooled else (N, C, H, W)
-    for name, a in (("grad_output", grad_output), ("output", output)):
-        if tuple(a.shape) != want:
-            raise ValueError(f"{op}: {name} must have shape {want} for input {tuple(input.shape)}"
-                             f"{' with window_index' if pooled else ''}, got {tuple(a.shape)}")
     dz = np.where(np.asarray(output) > 0, np.asarray(grad_output, dtype=np.float64), 0.0)
     if pooled:
         wi = np.asarray(window_index)
-        if wi.shape != want or wi.dtype != np.uint8:
-            raise ValueError(f"{op}: window_index must be uint8 of shape {want}, got {wi.dtype} {wi.shape}")
         if wi.size and wi.max() > 3:
             raise ValueError(f"{op}: window_index values must be 0..3 (2*row + column), found {int(wi.max())}")
         full = np.zeros((N, C, H, W))

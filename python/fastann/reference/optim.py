@@ -21,63 +21,13 @@ algorithm boxes of https://pytorch.org/docs/stable/optim.html), with Keras' defa
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
-from .._checks import array, same_device, same_dtype
+from .._args.optim import (adadelta_hypers, adagrad_hypers, adam_hypers, check_arrays, nadam_hypers, nadam_mu,
+                           nadam_mu_product, rmsprop_hypers, sgd_hypers)
 
 __all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step", "adadelta_step",
            "adamax_step", "nadam_step", "nadam_mu", "nadam_mu_product"]
-
-
-# ---- argument checks shared with fastann.ops.optim ------------------------------------------------------
-def check_arrays(op, param, grad, **state):
-    """param, grad and the (non-None) state arrays: float, C-contiguous, one dtype, device and shape."""
-    array(op, "param", param)
-    array(op, "grad", grad)
-    for k, v in state.items():
-        if v is not None:
-            array(op, k, v)
-    same_dtype(op, param=param, grad=grad, **state)
-    same_device(op, param=param, grad=grad, **state)
-    for k, v in [("grad", grad), *state.items()]:
-        if v is not None and v.shape != param.shape:
-            raise ValueError(f"{op}: {k} must have the shape of param {tuple(param.shape)}, got {tuple(v.shape)}")
-    if not param.flags.writeable:
-        raise ValueError(f"{op}: param is read-only")
-
-
-def hyper(op, name, v, lo=0.0, hi=math.inf, hi_open=False) -> float:
-    """A real hyperparameter in [lo, hi] (or [lo, hi) with hi_open); TypeError / ValueError otherwise."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{op}: {name} must be a real number, got {type(v).__name__}")
-    v = float(v)
-    ok = math.isfinite(v) and v >= lo and (v < hi if hi_open else v <= hi)
-    if not ok:
-        rng = f"[{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise ValueError(f"{op}: {name} must be in {rng}, got {v!r}")
-    return v
-
-
-def check_step(op, step) -> int:
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
-        raise ValueError(f"{op}: step must be the 1-based step count (an int >= 1), got {step!r}")
-    return int(step)
-
-
-def nadam_mu(beta1, t):
-    """mu_t = beta1 (1 - 0.5 * 0.96^(0.004 t)), Nadam's momentum schedule (Dozat 2016; Keras, PyTorch)."""
-    return beta1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))
-
-
-def nadam_mu_product(beta1, step):
-    """P_step = mu_1 * ... * mu_step (O(step) here; fastann.ops keeps it incrementally)."""
-    p = 1.0
-    for i in range(1, step + 1):
-        p *= nadam_mu(beta1, i)
-    return p
 
 
 def _f(a):
@@ -90,13 +40,8 @@ def sgd_step(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0
     """SGD with momentum / nesterov / L2 weight decay, in place (torch.optim.SGD)."""
     op = "sgd_step"
     check_arrays(op, param, grad, momentum_buffer=momentum_buffer)
-    lr, momentum = hyper(op, "lr", lr), hyper(op, "momentum", momentum)
-    dampening, wd = hyper(op, "dampening", dampening, 0, 1), hyper(op, "weight_decay", weight_decay)
-    if nesterov and (momentum <= 0 or dampening != 0):
-        raise ValueError(f"{op}: nesterov needs momentum > 0 and dampening = 0, got momentum={momentum} "
-                         f"dampening={dampening}")
-    if momentum > 0 and momentum_buffer is None:
-        raise ValueError(f"{op}: momentum={momentum} needs a momentum_buffer")
+    lr, momentum, dampening, nesterov, wd = sgd_hypers(op, lr, momentum, dampening, nesterov, weight_decay,
+                                                       momentum_buffer)
     p, g = _f(param), _f(grad)
     g = g + wd * p
     if momentum > 0:
@@ -109,9 +54,7 @@ def sgd_step(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0
 def _adam(op, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay,
           decoupled):
     check_arrays(op, param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, max_exp_avg_sq=max_exp_avg_sq)
-    t = check_step(op, step)
-    lr, eps, wd = hyper(op, "lr", lr), hyper(op, "eps", eps), hyper(op, "weight_decay", weight_decay)
-    b1, b2 = hyper(op, "beta1", beta1, 0, 1, True), hyper(op, "beta2", beta2, 0, 1, True)
+    t, lr, b1, b2, eps, wd = adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
     p, g = _f(param), _f(grad)
     if decoupled:
         p = p * (1.0 - lr * wd)
@@ -145,12 +88,8 @@ def rmsprop_step(param, grad, square_avg, momentum_buffer=None, grad_avg=None, *
     """RMSprop (momentum, centered), in place (torch.optim.RMSprop with alpha = rho)."""
     op = "rmsprop_step"
     check_arrays(op, param, grad, square_avg=square_avg, momentum_buffer=momentum_buffer, grad_avg=grad_avg)
-    lr, rho, eps = hyper(op, "lr", lr), hyper(op, "rho", rho, 0, 1, True), hyper(op, "eps", eps)
-    momentum, wd = hyper(op, "momentum", momentum), hyper(op, "weight_decay", weight_decay)
-    if momentum > 0 and momentum_buffer is None:
-        raise ValueError(f"{op}: momentum={momentum} needs a momentum_buffer")
-    if centered and grad_avg is None:
-        raise ValueError(f"{op}: centered=True needs a grad_avg array")
+    lr, rho, eps, momentum, centered, wd = rmsprop_hypers(op, lr, rho, eps, momentum, centered, weight_decay,
+                                                          momentum_buffer, grad_avg)
     p = _f(param)
     g = _f(grad) + wd * p
     s = rho * _f(square_avg) + (1.0 - rho) * g * g
@@ -170,7 +109,7 @@ def adagrad_step(param, grad, accumulator, *, lr, eps=1e-7, weight_decay=0.0):
     """Adagrad, in place (torch.optim.Adagrad; the accumulator's initial value is the caller's)."""
     op = "adagrad_step"
     check_arrays(op, param, grad, accumulator=accumulator)
-    lr, eps, wd = hyper(op, "lr", lr), hyper(op, "eps", eps), hyper(op, "weight_decay", weight_decay)
+    lr, eps, wd = adagrad_hypers(op, lr, eps, weight_decay)
     p = _f(param)
     g = _f(grad) + wd * p
     acc = _f(accumulator) + g * g
@@ -182,8 +121,7 @@ def adadelta_step(param, grad, accum_grad, accum_update, *, lr=1.0, rho=0.95, ep
     """Adadelta, in place (torch.optim.Adadelta)."""
     op = "adadelta_step"
     check_arrays(op, param, grad, accum_grad=accum_grad, accum_update=accum_update)
-    lr, rho, eps = hyper(op, "lr", lr), hyper(op, "rho", rho, 0, 1, True), hyper(op, "eps", eps)
-    wd = hyper(op, "weight_decay", weight_decay)
+    lr, rho, eps, wd = adadelta_hypers(op, lr, rho, eps, weight_decay)
     p = _f(param)
     g = _f(grad) + wd * p
     s = rho * _f(accum_grad) + (1.0 - rho) * g * g
@@ -198,9 +136,7 @@ def adamax_step(param, grad, exp_avg, exp_inf, *, step, lr, beta1=0.9, beta2=0.9
     """Adamax, in place (torch.optim.Adamax)."""
     op = "adamax_step"
     check_arrays(op, param, grad, exp_avg=exp_avg, exp_inf=exp_inf)
-    t = check_step(op, step)
-    lr, eps, wd = hyper(op, "lr", lr), hyper(op, "eps", eps), hyper(op, "weight_decay", weight_decay)
-    b1, b2 = hyper(op, "beta1", beta1, 0, 1, True), hyper(op, "beta2", beta2, 0, 1, True)
+    t, lr, b1, b2, eps, wd = adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
     p = _f(param)
     g = _f(grad) + wd * p
     m = b1 * _f(exp_avg) + (1.0 - b1) * g
@@ -210,15 +146,17 @@ def adamax_step(param, grad, exp_avg, exp_inf, *, step, lr, beta1=0.9, beta2=0.9
 
 
 def nadam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-7,
-               weight_decay=0.0):
-    """Nadam with Dozat's momentum schedule, in place (keras.optimizers.Nadam = torch.optim.NAdam)."""
+               weight_decay=0.0, mu_product=None):
+    """Nadam with Dozat's momentum schedule, in place (keras.optimizers.Nadam = torch.optim.NAdam).
+
+    mu_product: P_step = mu_1 ... mu_step as the caller keeps it, or None to compute it
+    (:func:`nadam_mu_product`). P may be 0 (it underflows for small beta1 or late steps): the rule
+    divides by 1 - P and 1 - P mu_{t+1}, never by P.
+    """
     op = "nadam_step"
     check_arrays(op, param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
-    t = check_step(op, step)
-    lr, eps, wd = hyper(op, "lr", lr), hyper(op, "eps", eps), hyper(op, "weight_decay", weight_decay)
-    b1, b2 = hyper(op, "beta1", beta1, 0, 1, True), hyper(op, "beta2", beta2, 0, 1, True)
+    t, lr, b1, b2, eps, wd, prod = nadam_hypers(op, step, lr, beta1, beta2, eps, weight_decay, mu_product)
     mu, mu_next = nadam_mu(b1, t), nadam_mu(b1, t + 1)
-    prod = nadam_mu_product(b1, t)
     p = _f(param)
     g = _f(grad) + wd * p
     m = b1 * _f(exp_avg) + (1.0 - b1) * g

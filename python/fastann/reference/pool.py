@@ -13,11 +13,10 @@ with padding ``P <= K // 2`` and ``O >= 1`` required.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from .._checks import array, nonneg_int, pair, positive_int
+from .._args.pool import (Pool2dGeometry, avg_pool2d_backward_args, first_tap_inside, flag, forward_args,
+                         global_avg_pool2d_backward_args, global_forward_args, max_pool2d_backward_args)
 
 __all__ = [
     "max_pool2d",
@@ -29,113 +28,8 @@ __all__ = [
 ]
 
 
-class Pool2dGeometry(NamedTuple):
-    """A validated 2-D pooling call: input (N,C,H,W) -> output (N,C,OH,OW)."""
-
-    N: int
-    C: int
-    H: int
-    W: int
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    dilation: tuple[int, int]
-    ceil_mode: bool
-    OH: int
-    OW: int
-
-
-def flag(op: str, name: str, v) -> bool:
-    """A bool argument (Python or NumPy bool); TypeError otherwise."""
-    if not isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{op}: {name} must be a bool, got {type(v).__name__} {v!r}")
-    return bool(v)
-
-
-def pool2d_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:
-    """PyTorch's pooled output size of one dimension (may be <= 0; the caller rejects that)."""
-    num = size + 2 * pad - dilation * (kernel - 1) - 1
-    out = (-(-num // stride) if ceil_mode else num // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + pad:
-        out -= 1
-    return out
-
-
-def input_shape_arg(op: str, input_shape) -> tuple[int, int, int, int]:
-    """A 4-tuple of positive ints (N, C, H, W), as the backward functions take it."""
-    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 4:
-        raise ValueError(f"{op}: input_shape must be a 4-tuple (N, C, H, W), got {input_shape!r}")
-    return tuple(positive_int(op, "input_shape", v) for v in input_shape)  # type: ignore[return-value]
-
-
-def pool2d_geometry(op: str, input_shape, kernel_size, stride=None, padding=0, dilation=1,
-                    ceil_mode=False) -> Pool2dGeometry:
-    """Validate the pooling arguments against an (N,C,H,W) shape; ValueError/TypeError naming ``op``."""
-    N, C, H, W = input_shape
-    kh, kw = pair(op, "kernel_size", kernel_size)
-    sh, sw = (kh, kw) if stride is None else pair(op, "stride", stride)
-    ph, pw = pair(op, "padding", padding, check=nonneg_int)
-    dh, dw = pair(op, "dilation", dilation)
-    ceil_mode = flag(op, "ceil_mode", ceil_mode)
-    if ph > kh // 2 or pw > kw // 2:
-        raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel_size {(kh, kw)}")
-    oh = pool2d_output_size(H, kh, sh, ph, dh, ceil_mode)
-    ow = pool2d_output_size(W, kw, sw, pw, dw, ceil_mode)
-    if oh < 1 or ow < 1:
-        raise ValueError(f"{op}: output size {(oh, ow)} is too small for input {(H, W)}, kernel_size "
-                         f"{(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)}, dilation {(dh, dw)}")
-    for O, S, P, K, D, I in ((oh, sh, ph, kh, dh, H), (ow, sw, pw, kw, dw, W)):
-        start = np.arange(O) * S - P
-        k_first = _first_tap_inside(start, D)  # a window misses the input if its first tap >= 0 is past it
-        if np.any((k_first >= K) | (start + k_first * D >= I)):
-            raise ValueError(f"{op}: with this padding {(ph, pw)} and dilation {(dh, dw)} a pooling window "
-                             f"lies entirely in the padding of input {(H, W)}")
-    return Pool2dGeometry(N, C, H, W, (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode, oh, ow)
-
-
-# ---- backward argument checks shared with fastann.ops.pool ---------------------------------------------
-def max_pool2d_backward_args(op: str, grad_output, indices, input_shape) -> tuple[int, int, int, int]:
-    """Check max_pool2d_backward's arrays against ``input_shape``; returns it as (N, C, H, W)."""
-    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
-    array(op, "indices", indices, ndim=4, layout="(N,C,OH,OW)", float_only=False)
-    if indices.dtype != np.int64:
-        raise TypeError(f"{op}: indices must be int64, got dtype {indices.dtype}")
-    shape = input_shape_arg(op, input_shape)
-    if tuple(indices.shape) != tuple(grad_output.shape) or tuple(grad_output.shape[:2]) != shape[:2]:
-        raise ValueError(f"{op}: grad_output {tuple(grad_output.shape)}, indices {tuple(indices.shape)} and "
-                         f"input_shape {shape} disagree")
-    return shape
-
-
-def avg_pool2d_backward_args(op: str, grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
-                             count_include_pad):
-    """Check avg_pool2d_backward's arguments; returns (input shape, Pool2dGeometry, count_include_pad)."""
-    array(op, "grad_output", grad_output, ndim=4, layout="(N,C,OH,OW)")
-    shape = input_shape_arg(op, input_shape)
-    g = pool2d_geometry(op, shape, kernel_size, stride, padding, 1, ceil_mode)
-    cip = flag(op, "count_include_pad", count_include_pad)
-    if tuple(grad_output.shape) != (g.N, g.C, g.OH, g.OW):
-        raise ValueError(f"{op}: grad_output must have shape {(g.N, g.C, g.OH, g.OW)}, got "
-                         f"{tuple(grad_output.shape)}")
-    return shape, g, cip
-
-
-def global_avg_pool2d_backward_args(op: str, grad_output, input_shape) -> tuple[int, int, int, int]:
-    """Check global_avg_pool2d_backward's arguments; returns the input shape (N, C, H, W)."""
-    array(op, "grad_output", grad_output, ndim=2, layout="(N,C)")
-    shape = input_shape_arg(op, input_shape)
-    if tuple(grad_output.shape) != shape[:2]:
-        raise ValueError(f"{op}: grad_output must have shape {shape[:2]}, got {tuple(grad_output.shape)}")
-    return shape
-
-
 def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
-
-
-def _first_tap_inside(start: np.ndarray, dilation: int) -> np.ndarray:
-    """Per window start, the first tap k with start + k*dilation >= 0."""
-    return np.where(start < 0, (-start + dilation - 1) // dilation, 0)
 
 
 def _tap_range(start: np.ndarray, K: int, D: int, I: int) -> range:
@@ -171,15 +65,14 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     ties keep the first). Raises TypeError (dtype) / ValueError (ndim, empty, bad window arguments).
     """
     op = "max_pool2d"
-    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
-    g = pool2d_geometry(op, input.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    g = forward_args(op, input, kernel_size, stride, padding, dilation, ceil_mode)
     x = np.asarray(input, dtype=np.float64)
     (sh, sw), (ph, pw), (dh, dw) = g.stride, g.padding, g.dilation
     h0 = np.arange(g.OH) * sh - ph  # window starts (input coordinates)
     w0 = np.arange(g.OW) * sw - pw
     # Before any tap is taken the index is the window's first tap inside the input (PyTorch's start value).
-    first_h = h0 + _first_tap_inside(h0, dh) * dh
-    first_w = w0 + _first_tap_inside(w0, dw) * dw
+    first_h = h0 + first_tap_inside(h0, dh) * dh
+    first_w = w0 + first_tap_inside(w0, dw) * dw
     best = np.full((g.N, g.C, g.OH, g.OW), -np.inf)
     index = np.broadcast_to(first_h[:, None] * g.W + first_w[None, :], best.shape).copy()
     for ih, iw, valid in _taps(g):  # row-major tap order
@@ -229,8 +122,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     Raises TypeError / ValueError as :func:`max_pool2d`.
     """
     op = "avg_pool2d"
-    array(op, "input", input, ndim=4, layout="(N,C,H,W)")
-    g = pool2d_geometry(op, input.shape, kernel_size, stride, padding, 1, ceil_mode)
+    g = forward_args(op, input, kernel_size, stride, padding, 1, ceil_mode)
     cip = flag(op, "count_include_pad", count_include_pad)
     x = np.asarray(input, dtype=np.float64)
     total = np.zeros((g.N, g.C, g.OH, g.OW))
@@ -256,7 +148,7 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
 
 def global_avg_pool2d(input):
     """Mean over each (H, W) plane: input (N, C, H, W) -> (N, C) float64."""
-    array("global_avg_pool2d", "input", input, ndim=4, layout="(N,C,H,W)")
+    global_forward_args("global_avg_pool2d", input)
     return np.asarray(input, dtype=np.float64).mean(axis=(2, 3))
 
 

@@ -1,4 +1,4 @@
-"""Argument resolution and array checks shared by the conv family of :mod:`fastann.ops` and :mod:`fastann.reference`.
+"""Argument checks of the conv family (conv2d, conv_transpose2d, upsample2d), shared by ops and reference.
 
 Both layers turn ``stride`` / ``padding`` / ``dilation`` / ``groups`` / ``padding_mode`` into the same
 explicit numbers (and raise the same exception class for the same bad value), so the kernels and the
@@ -10,10 +10,9 @@ Output size of a convolution along one axis (PyTorch's formula)::
 """
 from __future__ import annotations
 
-import math
 import numbers
 
-from ._checks import array, nonneg_int, pair, positive_int, same_device, same_dtype
+from .common import array, nonneg_int, output_size, pair, positive_int, same_device, same_dtype
 
 PADDING_MODES = ("zeros", "reflect", "replicate")
 
@@ -80,7 +79,7 @@ def conv2d_args(op: str, input_shape, weight_shape, stride, padding, dilation, g
 def transpose_output_hw(op: str, in_hw, k_hw, stride, padding, output_padding, dilation):
     """Output (H, W) of conv_transpose2d, PyTorch's formula:
     ``(in - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``.
-    ``output_padding`` must be smaller than stride or dilation (else the extra rows would have no source)."""
+    ``output_padding`` must be smaller than stride or dilation (PyTorch's rule: smaller than their maximum)."""
     sh, sw = pair(op, "stride", stride)
     dh, dw = pair(op, "dilation", dilation)
     ph, pw = pair(op, "padding", padding, check=nonneg_int)
@@ -126,9 +125,47 @@ def check_conv(op, input, weight, bias, stride, padding, dilation, groups, paddi
         array(op, "bias", bias, ndim=1, layout="(C_out,)")
         if bias.shape[0] != weight.shape[0]:
             raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
-    same_device(op, input=input, weight=weight, bias=bias)
+    gpu = same_device(op, input=input, weight=weight, bias=bias)
     same_dtype(op, input=input, weight=weight, bias=bias)
-    return conv2d_args(op, input.shape, weight.shape, stride, padding, dilation, groups, padding_mode)
+    a = conv2d_args(op, input.shape, weight.shape, stride, padding, dilation, groups, padding_mode)
+    output_size(op, (a["N"], a["OC"], a["OH"], a["OW"]), input.dtype, gpu)
+    return a
+
+
+def backward_input_args(op, grad_output, weight, input_shape, stride, padding, dilation, groups, padding_mode):
+    """conv2d_backward_input's arguments: weight (C_out, C/groups, kH, kW), ``input_shape`` (N, C, H, W),
+    grad_output of the forward's output shape, one dtype and device. Returns :func:`conv2d_args`."""
+    array(op, "weight", weight, ndim=4, layout="(C_out, C_in/groups, kH, kW)")
+    a = conv2d_args(op, shape4(op, "input_shape", input_shape), weight.shape, stride, padding, dilation, groups,
+                    padding_mode)
+    check_grad_output(op, grad_output, a)
+    same_dtype(op, grad_output=grad_output, weight=weight)
+    gpu = same_device(op, grad_output=grad_output, weight=weight)
+    output_size(op, (a["N"], a["C"], a["H"], a["W"]), weight.dtype, gpu, name="dinput")
+    return a
+
+
+def backward_weight_args(op, grad_output, input, weight_shape, stride, padding, dilation, groups, padding_mode):
+    """conv2d_backward_weight's arguments: input (N, C, H, W), ``weight_shape`` (C_out, C/groups, kH, kW),
+    grad_output of the forward's output shape, one dtype and device. Returns :func:`conv2d_args`."""
+    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
+    weight_shape = shape4(op, "weight_shape", weight_shape)
+    a = conv2d_args(op, input.shape, weight_shape, stride, padding, dilation, groups, padding_mode)
+    check_grad_output(op, grad_output, a)
+    same_dtype(op, grad_output=grad_output, input=input)
+    gpu = same_device(op, grad_output=grad_output, input=input)
+    output_size(op, weight_shape, input.dtype, gpu, name="dweight")
+    return a
+
+
+def backward_args(op, grad_output, input, weight, stride, padding, dilation, groups, padding_mode):
+    """conv2d_backward's arguments: conv2d's (without bias) and grad_output of the forward's output shape.
+    Returns :func:`conv2d_args`."""
+    a = check_conv(op, input, weight, None, stride, padding, dilation, groups, padding_mode)
+    check_grad_output(op, grad_output, a)
+    same_dtype(op, grad_output=grad_output, input=input)
+    same_device(op, grad_output=grad_output, input=input)
+    return a
 
 
 def check_grad_output(op, grad_output, a):
@@ -147,6 +184,7 @@ def transpose_args(op, input, weight, bias, stride, padding, output_padding, gro
     if bias is not None:
         array(op, "bias", bias, ndim=1, layout="(C_out,)")
     same_dtype(op, input=input, weight=weight, bias=bias)
+    gpu = same_device(op, input=input, weight=weight, bias=bias)
     N, Cin, H, W = input.shape
     groups = positive_int(op, "groups", groups)
     if Cin != weight.shape[0]:
@@ -155,13 +193,35 @@ def transpose_args(op, input, weight, bias, stride, padding, output_padding, gro
     (OH, OW), s, p, d = transpose_output_hw(op, (H, W), weight.shape[2:], stride, padding, output_padding,
                                             dilation)
     # conv_transpose2d(x) is conv2d's input gradient: x plays conv2d's grad_output, the output conv2d's input.
+    # That conv2d's output has H + output_padding // stride rows (W likewise): more than the input's H when
+    # output_padding >= stride (allowed while output_padding < dilation). The extra rows of that gradient
+    # are zeros: callers pad the input with them (:func:`transpose_input_padding`).
     out_shape = (N, weight.shape[1] * groups, OH, OW)
+    output_size(op, out_shape, input.dtype, gpu)
     a = conv2d_args(op, out_shape, weight.shape, s, p, d, groups, "zeros")
-    if (a["OH"], a["OW"]) != (H, W):  # cannot happen with the formula above; kept as a guard
-        raise ValueError(f"{op}: input {tuple(input.shape)} does not match weight {tuple(weight.shape)}")
     if bias is not None and bias.shape[0] != out_shape[1]:
         raise ValueError(f"{op}: bias must have shape ({out_shape[1]},), got {tuple(bias.shape)}")
     return a
+
+
+def transpose_backward_args(op, grad_output, input, weight, stride, padding, output_padding, groups, dilation):
+    """conv_transpose2d_backward's arguments: conv_transpose2d's (without bias) and grad_output of its
+    output shape. Returns :func:`transpose_args`."""
+    a = transpose_args(op, input, weight, None, stride, padding, output_padding, groups, dilation)
+    array(op, "grad_output", grad_output, ndim=4, layout="(N, C_out, OH, OW)")
+    want = (a["N"], a["C"], a["H"], a["W"])
+    if tuple(grad_output.shape) != want:
+        raise ValueError(f"{op}: grad_output must have shape {want}, got {tuple(grad_output.shape)}")
+    same_dtype(op, grad_output=grad_output, input=input)
+    same_device(op, grad_output=grad_output, input=input)
+    return a
+
+
+def transpose_input_padding(a, input_shape) -> tuple[int, int]:
+    """Zero rows and columns to append to conv_transpose2d's input so it has the shape of the gradient of
+    the conv2d ``a`` describes: (output_padding_h // stride_h, output_padding_w // stride_w), (0, 0) unless
+    output_padding >= stride."""
+    return a["OH"] - input_shape[2], a["OW"] - input_shape[3]
 
 
 def upsample_check(op, mode, align_corners):
@@ -172,5 +232,30 @@ def upsample_check(op, mode, align_corners):
         raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
 
 
-__all__ = ["PADDING_MODES", "check_conv", "check_grad_output", "conv2d_args", "kernel_number", "out_size",
-           "resolve_padding", "scale_pair", "shape4", "transpose_args", "transpose_output_hw", "upsample_check", "math"]
+def upsample_args(op, input, scale_factor, mode, align_corners) -> tuple[int, int]:
+    """upsample2d's arguments: input (N, C, H, W), integer scale factors, mode; returns (sh, sw)."""
+    array(op, "input", input, ndim=4, layout="(N, C, H, W)")
+    sh, sw = scale_pair(op, scale_factor)
+    upsample_check(op, mode, align_corners)
+    N, C, H, W = input.shape
+    output_size(op, (N, C, H * sh, W * sw), input.dtype, same_device(op, input=input))
+    return sh, sw
+
+
+def upsample_backward_args(op, grad_output, input_shape, scale_factor, mode, align_corners):
+    """upsample2d_backward's arguments: grad_output (N, C, H*sh, W*sw) for ``input_shape`` (N, C, H, W);
+    returns (N, C, H, W, sh, sw)."""
+    array(op, "grad_output", grad_output, ndim=4, layout="(N, C, OH, OW)")
+    N, C, H, W = shape4(op, "input_shape", input_shape)
+    sh, sw = scale_pair(op, scale_factor)
+    upsample_check(op, mode, align_corners)
+    if tuple(grad_output.shape) != (N, C, H * sh, W * sw):
+        raise ValueError(f"{op}: grad_output must have shape {(N, C, H * sh, W * sw)}, "
+                         f"got {tuple(grad_output.shape)}")
+    return N, C, H, W, sh, sw
+
+
+__all__ = ["PADDING_MODES", "backward_args", "backward_input_args", "backward_weight_args", "check_conv",
+           "check_grad_output", "conv2d_args", "kernel_number", "out_size", "resolve_padding", "scale_pair", "shape4",
+           "transpose_args", "transpose_backward_args", "transpose_input_padding", "transpose_output_hw",
+           "upsample_args", "upsample_backward_args", "upsample_check"]

@@ -1,0 +1,151 @@
+"""Argument checks of the fused optimizer steps, shared by ops and reference.
+
+Every ``*_step`` takes param, grad and state arrays (float, C-contiguous, one dtype, device and shape,
+param and state writeable) and real hyperparameters (a bool is not a number here: TypeError). ``step`` is
+the 1-based step count, at most :data:`MAX_STEP`. Nadam's running product of its momentum schedule is
+resolved here too (:func:`nadam_mu_product`), so both layers use the same number.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from .common import array, flag, same_device, same_dtype
+
+#: The largest ``step``: the compiled kernels take it as int64 and Nadam also evaluates mu at step + 1.
+MAX_STEP = 2**63 - 2
+
+#: From this step on 0.5 * 0.96^(0.004 t) < 2^-54, so 1 - 0.5 * 0.96^(0.004 t) rounds to 1 and Nadam's
+#: mu_t rounds to beta1 exactly (0.96^920 = 4.9e-17).
+NADAM_MU_SETTLED = 230_000
+
+
+#: The state arrays a step takes only in some configurations (None otherwise); every other one is required.
+OPTIONAL_STATE = frozenset({"momentum_buffer", "grad_avg", "max_exp_avg_sq"})
+
+
+def check_arrays(op, param, grad, **state):
+    """param, grad and the state arrays (None allowed for :data:`OPTIONAL_STATE` only): float, C-contiguous,
+    one dtype, device and shape; param writeable."""
+    array(op, "param", param)
+    array(op, "grad", grad)
+    for k, v in state.items():
+        if v is not None or k not in OPTIONAL_STATE:
+            array(op, k, v)
+    same_dtype(op, param=param, grad=grad, **state)
+    same_device(op, param=param, grad=grad, **state)
+    for k, v in [("grad", grad), *state.items()]:
+        if v is not None and v.shape != param.shape:
+            raise ValueError(f"{op}: {k} must have the shape of param {tuple(param.shape)}, got {tuple(v.shape)}")
+    if not param.flags.writeable:
+        raise ValueError(f"{op}: param is read-only")
+
+
+def hyper(op, name, v, lo=0.0, hi=math.inf, hi_open=False) -> float:
+    """A real hyperparameter (not a bool) in [lo, hi] (or [lo, hi) with hi_open); TypeError / ValueError
+    otherwise."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a real number, got {type(v).__name__}")
+    v = float(v)
+    ok = math.isfinite(v) and v >= lo and (v < hi if hi_open else v <= hi)
+    if not ok:
+        rng = f"[{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        raise ValueError(f"{op}: {name} must be in {rng}, got {v!r}")
+    return v
+
+
+def plain_numbers(*values) -> bool:
+    """True when every value is a Python float or int (not bool): the compiled kernels then check the
+    ranges themselves and the Python checks can be skipped."""
+    for v in values:
+        t = type(v)
+        if t is not float and t is not int:
+            return False
+    return True
+
+
+def check_step(op, step) -> int:
+    """The 1-based step count: an int (Python or NumPy, not bool) in [1, MAX_STEP]; ValueError otherwise."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 1 <= step <= MAX_STEP:
+        raise ValueError(f"{op}: step must be the 1-based step count (an int in [1, 2^63 - 2]), got {step!r}")
+    return int(step)
+
+
+def sgd_hypers(op, lr, momentum, dampening, nesterov, weight_decay, momentum_buffer):
+    """(lr, momentum, dampening, nesterov, weight_decay) of sgd_step, checked."""
+    lr, momentum = hyper(op, "lr", lr), hyper(op, "momentum", momentum)
+    dampening, wd = hyper(op, "dampening", dampening, 0, 1), hyper(op, "weight_decay", weight_decay)
+    nesterov = flag(op, "nesterov", nesterov)
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError(f"{op}: nesterov needs momentum > 0 and dampening = 0, got momentum={momentum} "
+                         f"dampening={dampening}")
+    if momentum > 0 and momentum_buffer is None:
+        raise ValueError(f"{op}: momentum={momentum} needs a momentum_buffer")
+    return lr, momentum, dampening, nesterov, wd
+
+
+def adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay):
+    """(step, lr, beta1, beta2, eps, weight_decay) of adam_step / adamw_step / adamax_step, checked."""
+    t = check_step(op, step)
+    lr, eps, wd = hyper(op, "lr", lr), hyper(op, "eps", eps), hyper(op, "weight_decay", weight_decay)
+    b1, b2 = hyper(op, "beta1", beta1, 0, 1, True), hyper(op, "beta2", beta2, 0, 1, True)
+    return t, lr, b1, b2, eps, wd
+
+
+def rmsprop_hypers(op, lr, rho, eps, momentum, centered, weight_decay, momentum_buffer, grad_avg):
+    """(lr, rho, eps, momentum, centered, weight_decay) of rmsprop_step, checked."""
+    lr, rho, eps = hyper(op, "lr", lr), hyper(op, "rho", rho, 0, 1, True), hyper(op, "eps", eps)
+    momentum, wd = hyper(op, "momentum", momentum), hyper(op, "weight_decay", weight_decay)
+    centered = flag(op, "centered", centered)
+    if momentum > 0 and momentum_buffer is None:
+        raise ValueError(f"{op}: momentum={momentum} needs a momentum_buffer")
+    if centered and grad_avg is None:
+        raise ValueError(f"{op}: centered=True needs a grad_avg array")
+    return lr, rho, eps, momentum, centered, wd
+
+
+def adagrad_hypers(op, lr, eps, weight_decay):
+    """(lr, eps, weight_decay) of adagrad_step, checked."""
+    return hyper(op, "lr", lr), hyper(op, "eps", eps), hyper(op, "weight_decay", weight_decay)
+
+
+def adadelta_hypers(op, lr, rho, eps, weight_decay):
+    """(lr, rho, eps, weight_decay) of adadelta_step, checked."""
+    return (hyper(op, "lr", lr), hyper(op, "rho", rho, 0, 1, True), hyper(op, "eps", eps),
+            hyper(op, "weight_decay", weight_decay))
+
+
+def nadam_mu(beta1, t):
+    """mu_t = beta1 (1 - 0.5 * 0.96^(0.004 t)), Nadam's momentum schedule (Dozat 2016; Keras, PyTorch)."""
+    return beta1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))
+
+
+def nadam_mu_product(beta1, step):
+    """P_step = mu_1 * ... * mu_step, multiplied left to right as an optimizer keeping it in its state
+    does (torch.optim.NAdam's ``mu_product``, Keras' ``u_product``), in at most :data:`NADAM_MU_SETTLED`
+    multiplications: past that step every mu_t equals beta1, so the rest is beta1^(step - NADAM_MU_SETTLED).
+    Stops early once the product underflows to 0 (every mu_t is finite, so it stays 0)."""
+    p = 1.0
+    for i in range(1, min(step, NADAM_MU_SETTLED) + 1):
+        p *= nadam_mu(beta1, i)
+        if p == 0.0:
+            return 0.0
+    if step > NADAM_MU_SETTLED:
+        p *= beta1 ** (step - NADAM_MU_SETTLED)
+    return p
+
+
+def nadam_hypers(op, step, lr, beta1, beta2, eps, weight_decay, mu_product):
+    """adam_hypers plus Nadam's P_step: ``mu_product`` (a real in [0, 1)) when given, else computed by
+    :func:`nadam_mu_product`. Returns (step, lr, beta1, beta2, eps, weight_decay, mu_product)."""
+    t, lr, b1, b2, eps, wd = adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
+    if mu_product is None:
+        mu_product = nadam_mu_product(b1, t)
+    else:
+        mu_product = hyper(op, "mu_product", mu_product, 0, 1, True)
+    return t, lr, b1, b2, eps, wd, mu_product
+
+
+__all__ = ["MAX_STEP", "NADAM_MU_SETTLED", "OPTIONAL_STATE", "adadelta_hypers", "adagrad_hypers", "adam_hypers",
+           "check_arrays", "check_step", "hyper", "nadam_hypers", "nadam_mu", "nadam_mu_product", "plain_numbers",
+           "rmsprop_hypers", "sgd_hypers"]
