@@ -63,7 +63,7 @@ def run(sizes=None, rungs=None, repeats: int = 10, mlp: bool = True, log=print) 
     props = k.get_device_properties(0)
     peak = fp32_peak_gflops(props)
     sizes = SQUARE if sizes is None else sizes
-    rungs = list(range(1, k.GEMM_NUM_KERNELS + 1)) if rungs is None else rungs
+    rungs = list(range(1, k.GEMM_NUM_RUNGS + 1)) if rungs is None else rungs
     shapes = [(n, n, n, False, False, f"square {n}") for n in sizes] + (MLP_SHAPES if mlp else [])
     rng = np.random.default_rng(0)
     rows = []

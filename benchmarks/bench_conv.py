@@ -163,13 +163,13 @@ def torch_fns(torch, shape, channels_last: bool):
 
 # ---- fastann -----------------------------------------------------------------------------------------
 
-def fastann_fns(ops, shape, kernel):
+def fastann_fns(ops, shape, rung):
     N, C, H, W, OC, K, pad = shape
     x, w, g = operands(shape)
     return {
-        "fwd": lambda: ops.conv2d(x, w, None, 1, pad, kernel=kernel),
-        "bwd_in": lambda: ops.conv2d_backward_input(g, w, x.shape, 1, pad, kernel=kernel),
-        "bwd_w": lambda: ops.conv2d_backward_weight(g, x, w.shape, 1, pad, kernel=kernel),
+        "fwd": lambda: ops.conv2d(x, w, None, 1, pad, rung=rung),
+        "bwd_in": lambda: ops.conv2d_backward_input(g, w, x.shape, 1, pad, rung=rung),
+        "bwd_w": lambda: ops.conv2d_backward_weight(g, x, w.shape, 1, pad, rung=rung),
     }
 
 
@@ -207,7 +207,7 @@ def main():
                          "1 thread; at 2 threads it sums both threads)")
     ap.add_argument("--sweep-winograd", action="store_true",
                     help="only print rung 3 / rung 4 time ratios (each direction; 1 thread, CPU time) over channel "
-                         "counts and image sizes: the measurements behind kernel=None's choice of rung 4")
+                         "counts and image sizes: the measurements behind rung=None's choice of rung 4")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_conv.json"))
     ap.add_argument("--numpy-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()

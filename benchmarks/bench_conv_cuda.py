@@ -101,14 +101,14 @@ def bench_conv(cp, cuda, repeats):
         ]:
             for k in (1, 2, 3, 0):
                 ms = cuda_time(cp, lambda: call(k), repeats)
-                row = {"shape": name, "direction": direction, "kernel": k, "ms": ms, "gflops": flops / ms / 1e6}
+                row = {"shape": name, "direction": direction, "rung": k, "ms": ms, "gflops": flops / ms / 1e6}
                 if peer:
                     best = min(peer["nchw"][direction], peer["channels_last"][direction])
                     row.update(torch_nchw_ms=peer["nchw"][direction], torch_cl_ms=peer["channels_last"][direction],
                                ratio_vs_torch_best=best / ms)
                 rows.append(row)
                 extra = f"  torch best {best:7.3f} ms  ({best / ms:5.2f}x)" if peer else ""
-                print(f"{name:10s} {direction:16s} kernel={k}  {ms:8.3f} ms  {row['gflops']:8.0f} GFLOP/s{extra}")
+                print(f"{name:10s} {direction:16s} rung={k}  {ms:8.3f} ms  {row['gflops']:8.0f} GFLOP/s{extra}")
     return rows
 
 
@@ -124,8 +124,8 @@ def bench_pool_norm(cp, cuda, repeats):
         for k in (1, 2, 3):
             ms = cuda_time(cp, lambda: cuda.max_pool2d_forward(out, idx, x, (2, 2), (2, 2), (0, 0), (1, 1), False, k),
                            repeats)
-            rows.append({"op": "max_pool2d", "shape": shape, "kernel": k, "ms": ms, "GB/s": gb / ms / 1e6})
-            print(f"max_pool2d {shape} kernel={k}  {ms:8.3f} ms  {gb / ms / 1e6:7.0f} GB/s")
+            rows.append({"op": "max_pool2d", "shape": shape, "rung": k, "ms": ms, "GB/s": gb / ms / 1e6})
+            print(f"max_pool2d {shape} rung={k}  {ms:8.3f} ms  {gb / ms / 1e6:7.0f} GB/s")
         y, sm, si = cp.empty_like(x), cp.empty(C, np.float32), cp.empty(C, np.float32)
         rm, rv = cp.zeros(C, np.float32), cp.ones(C, np.float32)
         ms = cuda_time(cp, lambda: cuda.batch_norm_forward_training(y, sm, si, rm, rv, x, None, None, 0.1, 1e-5),

@@ -107,7 +107,7 @@ def cases(shape, rng):
     rungs = [1, 2]
     fa_max = {"auto": lambda: ops.max_pool2d(x, 2)}
     for r in rungs:
-        fa_max[f"rung {r}"] = (lambda r=r: ops.max_pool2d(x, 2, kernel=r))
+        fa_max[f"rung {r}"] = (lambda r=r: ops.max_pool2d(x, 2, rung=r))
     fa_max["auto, kernel only"] = lambda: CPU.max_pool2d_forward(out, idx, x, *geo, 0)
 
     rows = [

@@ -162,7 +162,7 @@ def summarize_conv_cuda(d):
     conv = d.get("conv")
     conv_rows = conv if isinstance(conv, list) else (conv or {}).get("rows", [])
     for r in conv_rows:
-        out.append(row("conv_cuda", f"{r['shape']} {r['direction']} kernel={r['kernel']}", r["ms"], "ms"))
+        out.append(row("conv_cuda", f"{r['shape']} {r['direction']} rung={r['rung']}", r["ms"], "ms"))
     for r in d.get("pool_norm") or []:
         out.append(row("conv_cuda", f"{r['op']} {r['shape']}", r["ms"], "ms"))
     return out

@@ -127,7 +127,7 @@ def test_list_as_output_is_a_type_error(call, name):
 # ---- integers out of range, huge shapes ----------------------------------------------------------------
 @pytest.mark.parametrize("call, match", [
     (lambda: cpu.gemm(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32),
-                      kernel=2**64), r"gemm: kernel must be in \[-2\*\*63, 2\*\*63\)"),
+                      rung=2**64), r"gemm: rung must be in \[-2\*\*63, 2\*\*63\)"),
     (lambda: cpu.softmax_forward(np.zeros(3), np.zeros(3), -(2**63) - 1), "softmax: dim must be in"),
     (lambda: cpu.adam_step(np.zeros(3), np.zeros(3), np.zeros(3), None, np.zeros(3), 2**64), "adam_step: step must be in"),
     (lambda: cpu.dropout_forward(np.zeros(3), np.zeros(3), 0.5, 2**64), r"dropout: seed must be in \[0, 2\*\*64\)"),
@@ -145,12 +145,12 @@ def test_out_of_range_integers_name_the_argument(call, match):
 
 
 def test_huge_shapes_fail_before_allocating():
-    with pytest.raises(ValueError, match="conv2d_pick_kernel: array size overflows int64"):
-        cpu.conv2d_pick_kernel([2**40, 2**20, 2**20, 1], [1, 2**20, 1, 1], 1, 1, 0, 0, 0, 0, 1, 1, 1, "zeros", 0)
+    with pytest.raises(ValueError, match="conv2d_pick_rung: array size overflows int64"):
+        cpu.conv2d_pick_rung([2**40, 2**20, 2**20, 1], [1, 2**20, 1, 1], 1, 1, 0, 0, 0, 0, 1, 1, 1, "zeros", 0)
     with pytest.raises(ValueError, match="sizes too large"):
-        cpu.conv2d_pick_kernel([1, 1, 2**41, 1], [1, 1, 1, 1], 1, 1, 0, 0, 0, 0, 1, 1, 1, "zeros", 0)
+        cpu.conv2d_pick_rung([1, 1, 2**41, 1], [1, 1, 1, 1], 1, 1, 0, 0, 0, 0, 1, 1, 1, "zeros", 0)
     with pytest.raises(ValueError, match="sizes too large"):  # stride bounded (so o * stride cannot overflow)
-        cpu.conv2d_pick_kernel([1, 1, 4, 4], [1, 1, 1, 1], 2**40, 1, 0, 0, 0, 0, 1, 1, 1, "zeros", 0)
+        cpu.conv2d_pick_rung([1, 1, 4, 4], [1, 1, 1, 1], 2**40, 1, 0, 0, 0, 0, 1, 1, 1, "zeros", 0)
     with pytest.raises(ValueError, match="upsample2d_forward: output too large"):
         cpu.upsample2d_forward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 1, 1)), 2**40, 2**40, "nearest", False)
 

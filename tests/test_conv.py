@@ -51,16 +51,16 @@ def _winograd_fits(case):
     return (KH, KW) == (3, 3) and stride in (1, (1, 1)) and dilation in (1, (1, 1))
 
 
-@pytest.mark.parametrize("kernel", [1, 2, 3, 4, None])
+@pytest.mark.parametrize("rung", [1, 2, 3, 4, None])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_conv2d_all_directions_match_reference(case, dtype, kernel, xp, rng):
+def test_conv2d_all_directions_match_reference(case, dtype, rung, xp, rng):
     x, w, b, kw = _make(case, dtype, rng)
-    if kernel == 4 and (xp is not np or not _winograd_fits(case)):  # CPU only, 3x3 / stride 1 / dilation 1
+    if rung == 4 and (xp is not np or not _winograd_fits(case)):  # CPU only, 3x3 / stride 1 / dilation 1
         g = xp.asarray(ref.conv2d(x, w, **kw).astype(dtype))
-        for call in (lambda: ops.conv2d(xp.asarray(x), xp.asarray(w), kernel=4, **kw),
-                     lambda: ops.conv2d_backward(g, xp.asarray(x), xp.asarray(w), kernel=4, **kw)):
-            with pytest.raises(ValueError, match="kernel 4"):
+        for call in (lambda: ops.conv2d(xp.asarray(x), xp.asarray(w), rung=4, **kw),
+                     lambda: ops.conv2d_backward(g, xp.asarray(x), xp.asarray(w), rung=4, **kw)):
+            with pytest.raises(ValueError, match="rung 4"):
                 call()
         return
     tol = TOL_REDUCTION[dtype]
@@ -69,16 +69,16 @@ def test_conv2d_all_directions_match_reference(case, dtype, kernel, xp, rng):
     dx_ref, dw_ref, db_ref = ref.conv2d_backward(g, x, w, **kw)
     X, Wt, B, G = (xp.asarray(a) for a in (x, w, b, g))
 
-    out = ops.conv2d(X, Wt, B, kernel=kernel, **kw)
+    out = ops.conv2d(X, Wt, B, rung=rung, **kw)
     assert out.dtype == dtype and rel_err(out, out_ref) < tol, f"forward err {rel_err(out, out_ref):.2e}"
-    dx = ops.conv2d_backward_input(G, Wt, x.shape, kernel=kernel, **kw)
+    dx = ops.conv2d_backward_input(G, Wt, x.shape, rung=rung, **kw)
     assert rel_err(dx, dx_ref) < tol, f"input grad err {rel_err(dx, dx_ref):.2e}"
-    dw = ops.conv2d_backward_weight(G, X, w.shape, kernel=kernel, **kw)
+    dw = ops.conv2d_backward_weight(G, X, w.shape, rung=rung, **kw)
     assert rel_err(dw, dw_ref) < tol, f"weight grad err {rel_err(dw, dw_ref):.2e}"
-    dx2, dw2, db2 = ops.conv2d_backward(G, X, Wt, kernel=kernel, **kw)
+    dx2, dw2, db2 = ops.conv2d_backward(G, X, Wt, rung=rung, **kw)
     assert rel_err(dx2, dx_ref) < tol and rel_err(dw2, dw_ref) < tol and rel_err(db2, db_ref) < tol
     none_dx, _, none_db = ops.conv2d_backward(G, X, Wt, need_input_grad=False, need_bias_grad=False,
-                                              kernel=kernel, **kw)
+                                              rung=rung, **kw)
     assert none_dx is None and none_db is None
 
 
@@ -86,14 +86,14 @@ def test_conv2d_without_bias_and_pick_kernel(xp, rng):
     x, w, _, kw = _make(CASES[0], np.float32, rng)
     out = ops.conv2d(xp.asarray(x), xp.asarray(w), **kw)
     assert rel_err(out, ref.conv2d(x, w, **kw)) < 1e-5
-    assert _cpu.conv2d_pick_kernel(list(x.shape), list(w.shape), 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", 0) in (1, 2, 3, 4)
+    assert _cpu.conv2d_pick_rung(list(x.shape), list(w.shape), 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", 0) in (1, 2, 3, 4)
 
 
 def test_pick_kernel_takes_winograd_for_wide_3x3_float32():
-    """kernel=None runs rung 4 on the CNN's second layer (32 -> 64, 14x14) in float32 where the CPU has AVX-512,
+    """rung=None runs rung 4 on the CNN's second layer (32 -> 64, 14x14) in float32 where the CPU has AVX-512,
     and rung 3 in float64, for few channels, and for the weight gradient of small images."""
     def pick(c, oc, direction, dtype="float32", hw=14, pad=1, stride=1):
-        return _cpu.conv2d_pick_kernel([8, c, hw, hw], [oc, c, 3, 3], stride, stride, pad, pad, pad, pad, 1, 1, 1,
+        return _cpu.conv2d_pick_rung([8, c, hw, hw], [oc, c, 3, 3], stride, stride, pad, pad, pad, pad, 1, 1, 1,
                                        "zeros", direction, dtype)
     winograd = 4 if _cpu.simd_level() == "avx512" else 3
     assert pick(32, 64, 0) == winograd and pick(32, 64, 1) == winograd
@@ -129,12 +129,12 @@ def test_conv2d_winograd_matches_reference(case, dtype, rng):
     g = rng.standard_normal(out_ref.shape).astype(dtype)
     dx_ref, dw_ref, db_ref = ref.conv2d_backward(g, x, w, **kw)
     tol = TOL_REDUCTION[dtype]
-    out = ops.conv2d(x, w, b, kernel=4, **kw)
+    out = ops.conv2d(x, w, b, rung=4, **kw)
     assert rel_err(out, out_ref) < tol, f"forward err {rel_err(out, out_ref):.2e}"
-    dx, dw, db = ops.conv2d_backward(g, x, w, kernel=4, **kw)
+    dx, dw, db = ops.conv2d_backward(g, x, w, rung=4, **kw)
     assert rel_err(dx, dx_ref) < tol, f"input grad err {rel_err(dx, dx_ref):.2e}"
     assert rel_err(dw, dw_ref) < tol and rel_err(db, db_ref) < tol
-    # conv_transpose2d runs the same input-gradient code with kernel=None
+    # conv_transpose2d runs the same input-gradient code with rung=None
     assert rel_err(ops.conv_transpose2d(g, w, groups=groups, padding=1), ref.conv_transpose2d(g, w, groups=groups,
                                                                                                padding=1)) < tol
 
@@ -145,15 +145,15 @@ def test_conv2d_winograd_threads_agree(rng):
     before = fastann.get_num_threads()
     try:
         fastann.set_num_threads(1)
-        one = ops.conv2d(x, w, b, kernel=4, **kw)
+        one = ops.conv2d(x, w, b, rung=4, **kw)
         fastann.set_num_threads(3)
-        np.testing.assert_array_equal(ops.conv2d(x, w, b, kernel=4, **kw), one)
+        np.testing.assert_array_equal(ops.conv2d(x, w, b, rung=4, **kw), one)
     finally:
         fastann.set_num_threads(before)
 
 
 def test_conv2d_winograd_is_cpu_only():
-    """kernel=4 with CuPy arrays is a ValueError before any CUDA call (the CUDA ladder has rungs 1-3); checked
+    """rung=4 with CuPy arrays is a ValueError before any CUDA call (the CUDA ladder has rungs 1-3); checked
     here on the helper the ops share, so it runs without a GPU too (with one, the all-directions test passes
     it CuPy arrays)."""
     from fastann.ops.conv import _rung
@@ -181,9 +181,9 @@ for N, C, H, W, OC, pad in [(2, 16, 13, 13, 32, 1), (1, 3, 15, 30, 5, (2, 0)), (
         dx_ref, dw_ref, _ = ref.conv2d_backward(g, x, w, padding=pad)
         tol = 1e-5 if dtype == np.float32 else 1e-11
         for k in (3, 4, None):
-            errs = (rel_err(ops.conv2d(x, w, b, padding=pad, kernel=k), out_ref),
-                    rel_err(ops.conv2d_backward_input(g, w, x.shape, padding=pad, kernel=k), dx_ref),
-                    rel_err(ops.conv2d_backward_weight(g, x, w.shape, padding=pad, kernel=k), dw_ref))
+            errs = (rel_err(ops.conv2d(x, w, b, padding=pad, rung=k), out_ref),
+                    rel_err(ops.conv2d_backward_input(g, w, x.shape, padding=pad, rung=k), dx_ref),
+                    rel_err(ops.conv2d_backward_weight(g, x, w.shape, padding=pad, rung=k), dw_ref))
             assert max(errs) < tol, (N, C, H, W, OC, dtype, k, errs)
 print("ok")
 """
@@ -195,8 +195,8 @@ print("ok")
 def test_conv2d_winograd_gradcheck(mode, rng):
     kw = dict(stride=1, padding=1, dilation=1, groups=1, padding_mode=mode)
     x, w, b = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
-    gradcheck(lambda x, w, b: ops.conv2d(x, w, b, kernel=4, **kw),
-              lambda g, x, w, b: ops.conv2d_backward(g, x, w, kernel=4, **kw), [x, w, b], rng,
+    gradcheck(lambda x, w, b: ops.conv2d(x, w, b, rung=4, **kw),
+              lambda g, x, w, b: ops.conv2d_backward(g, x, w, rung=4, **kw), [x, w, b], rng,
               names=["input", "weight", "bias"])
 
 
@@ -208,18 +208,18 @@ def test_conv2d_threads_give_same_answer(threads, rng):
     before = fastann.get_num_threads()
     try:
         fastann.set_num_threads(threads)
-        dx, dw, db = ops.conv2d_backward(g, x, w, kernel=3, **kw)
+        dx, dw, db = ops.conv2d_backward(g, x, w, rung=3, **kw)
     finally:
         fastann.set_num_threads(before)
     dx_ref, dw_ref, db_ref = ref.conv2d_backward(g, x, w, **kw)
     assert max(rel_err(dx, dx_ref), rel_err(dw, dw_ref), rel_err(db, db_ref)) < 1e-12
 
 
-@pytest.mark.parametrize("shape,kernel", [((64, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, "zeros"), 3),   # rows path
+@pytest.mark.parametrize("shape,rung", [((64, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, "zeros"), 3),   # rows path
                                           ((32, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, "zeros"), 3),    # dot path
                                           ((33, 4, 9, 9, 8, 3, 3, 2, 1, 1, 1, "zeros"), 3),      # general path
                                           ((37, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, "zeros"), 4)])  # Winograd
-def test_conv2d_backward_weight_is_deterministic(shape, kernel, rng):
+def test_conv2d_backward_weight_is_deterministic(shape, rung, rng):
     """The weight gradient sums many images on several threads; the same call must give the same bits
     every time (the per-thread sums used to depend on which thread took which image)."""
     x, w, _, kw = _make(shape, np.float32, rng)
@@ -227,25 +227,25 @@ def test_conv2d_backward_weight_is_deterministic(shape, kernel, rng):
     before = fastann.get_num_threads()
     try:
         fastann.set_num_threads(3)
-        first = ops.conv2d_backward_weight(g, x, w.shape, kernel=kernel, **kw)
+        first = ops.conv2d_backward_weight(g, x, w.shape, rung=rung, **kw)
         for _ in range(8):
-            np.testing.assert_array_equal(ops.conv2d_backward_weight(g, x, w.shape, kernel=kernel, **kw), first)
+            np.testing.assert_array_equal(ops.conv2d_backward_weight(g, x, w.shape, rung=rung, **kw), first)
     finally:
         fastann.set_num_threads(before)
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate"])
-@pytest.mark.parametrize("kernel", [1, 3])
-def test_conv2d_gradcheck(mode, kernel, rng):
+@pytest.mark.parametrize("rung", [1, 3])
+def test_conv2d_gradcheck(mode, rung, rng):
     kw = dict(stride=(1, 2), padding=(1, 2), dilation=1, groups=2, padding_mode=mode)
     x = rng.standard_normal((2, 4, 5, 6))
     w = rng.standard_normal((4, 2, 3, 2))
     b = rng.standard_normal(4)
 
     def backward(g, x, w, b):
-        return ops.conv2d_backward(g, x, w, kernel=kernel, **kw)
+        return ops.conv2d_backward(g, x, w, rung=rung, **kw)
 
-    gradcheck(lambda x, w, b: ops.conv2d(x, w, b, kernel=kernel, **kw), backward, [x, w, b], rng,
+    gradcheck(lambda x, w, b: ops.conv2d(x, w, b, rung=rung, **kw), backward, [x, w, b], rng,
               names=["input", "weight", "bias"])
 
 
@@ -324,7 +324,7 @@ def test_nan_propagates(rng):
     x, w, b, kw = _make(CASES[0], np.float32, rng)
     x[0, 1, 4, 5] = np.nan
     for k in (1, 2, 3, 4):
-        out = ops.conv2d(x, w, b, kernel=k, **kw)
+        out = ops.conv2d(x, w, b, rung=k, **kw)
         assert np.isnan(out[0]).any() and not np.isnan(out[1]).any()
     assert np.isnan(ops.upsample2d(x, 2, "bilinear")).any()
 
@@ -339,13 +339,13 @@ def test_non_finite_input_reaches_exactly_the_reference_entries(case, bad, rng):
     g = rng.standard_normal(ref.conv2d(x, w, **kw).shape).astype(np.float32)
     bad_dw = ~np.isfinite(ref.conv2d_backward_weight(g, x, w.shape, **kw))
     for k in (1, 2, 3, 4) if _winograd_fits(case) else (1, 2, 3):
-        np.testing.assert_array_equal(np.isfinite(ops.conv2d(x, w, kernel=k, **kw)),
+        np.testing.assert_array_equal(np.isfinite(ops.conv2d(x, w, rung=k, **kw)),
                                       np.isfinite(ref.conv2d(x, w, **kw)))
-        got = ~np.isfinite(ops.conv2d_backward_weight(g, x, w.shape, kernel=k, **kw))
+        got = ~np.isfinite(ops.conv2d_backward_weight(g, x, w.shape, rung=k, **kw))
         np.testing.assert_array_equal(got, bad_dw)  # rung 4 hands items with NaN/Inf to rung 3
     if _winograd_fits(case):
         g[0, 0, g.shape[2] // 2, -1] = bad
-        np.testing.assert_array_equal(np.isfinite(ops.conv2d_backward_input(g, w, x.shape, kernel=4, **kw)),
+        np.testing.assert_array_equal(np.isfinite(ops.conv2d_backward_input(g, w, x.shape, rung=4, **kw)),
                                       np.isfinite(ref.conv2d_backward_input(g, w, x.shape, **kw)))
 
 
@@ -376,20 +376,20 @@ BAD_CONV = [
     (ValueError, dict(input=X[:, :, ::-1, :])),                           # negative stride
     (ValueError, dict(input=np.ones((0, 4, 6, 6), np.float32))),          # empty
     (ValueError, dict(bias=np.ones(5, np.float32))),
-    (ValueError, dict(kernel=5)),
-    (ValueError, dict(kernel=4, stride=2)),                               # Winograd: 3x3, stride 1 only
-    (ValueError, dict(kernel=4, weight=np.ones((6, 4, 5, 5), np.float32))),
+    (ValueError, dict(rung=5)),
+    (ValueError, dict(rung=4, stride=2)),                               # Winograd: 3x3, stride 1 only
+    (ValueError, dict(rung=4, weight=np.ones((6, 4, 5, 5), np.float32))),
 ]
 
 
 @pytest.mark.parametrize("exc,change", BAD_CONV, ids=[str(i) for i in range(len(BAD_CONV))])
 def test_conv2d_bad_input(exc, change):
     args = dict(input=X, weight=W, bias=None, stride=1, padding=1, dilation=1, groups=1, padding_mode="zeros")
-    kernel = change.get("kernel")
-    args.update({k: v for k, v in change.items() if k != "kernel"})
+    rung = change.get("rung")
+    args.update({k: v for k, v in change.items() if k != "rung"})
     with pytest.raises(exc, match="conv2d"):
-        ops.conv2d(**args, kernel=kernel)
-    if kernel is None:  # the reference raises the same class for the same input
+        ops.conv2d(**args, rung=rung)
+    if rung is None:  # the reference raises the same class for the same input
         with pytest.raises(exc):
             ref.conv2d(**args)
 
@@ -462,9 +462,9 @@ def test_compiled_module_checks_its_arguments():
         f(np.empty((2, 6, 1, 1), np.float32), X, np.ones((6, 4, 9, 9), np.float32), None, *_geom(), 0)
     with pytest.raises(ValueError, match="out"):
         f(np.empty((2, 6, 5, 6), np.float32), X, W, None, *_geom(), 0)
-    with pytest.raises(ValueError, match="kernel"):
+    with pytest.raises(ValueError, match="rung"):
         f(out, X, W, None, *_geom(), 9)
-    with pytest.raises(ValueError, match="kernel 4"):
+    with pytest.raises(ValueError, match="rung 4"):
         f(np.empty((2, 6, 3, 3), np.float32), X, W, None, *_geom(stride=2), 4)
     with pytest.raises(ValueError, match="bias"):
         f(out, X, W, np.ones(5, np.float32), *_geom(), 0)

@@ -1,6 +1,6 @@
 """conv2d rung 4 (Winograd) with infinities and NaNs: every direction gives exactly rung 3's NaN and +-inf
 entries (positions and values) and rung 3's finite values up to rounding, whether rung 4 is asked for
-(kernel=4) or picked (kernel=None). The Winograd transforms mix up to 4 inputs, so without the hand-off to
+(rung=4) or picked (rung=None). The Winograd transforms mix up to 4 inputs, so without the hand-off to
 rung 3 an infinity comes out NaN where the direct sum gives +-inf."""
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ _cpu = fastann._cpu
 
 # (N, C, H, W, OC, padding, groups, padding_mode, dtype)
 SHAPES = [
-    (2, 32, 10, 10, 32, 1, 1, "zeros", np.float32),     # kernel=None picks rung 4 here (AVX-512)
+    (2, 32, 10, 10, 32, 1, 1, "zeros", np.float32),     # rung=None picks rung 4 here (AVX-512)
     (3, 16, 9, 11, 24, 1, 2, "zeros", np.float32),      # groups, odd sizes: partial tiles
     (2, 8, 7, 8, 12, 1, 1, "reflect", np.float32),      # materialized padding
     (2, 6, 8, 9, 10, 2, 1, "zeros", np.float64),        # the portable loops (float64)
@@ -44,11 +44,11 @@ def _assert_same_non_finite(got, want, what):
     np.testing.assert_allclose(got[finite], want[finite], rtol=0, atol=1e-4 * scale, err_msg=what)
 
 
-def _directions(x, w, g, kw, kernel):
+def _directions(x, w, g, kw, rung):
     return {
-        "forward": ops.conv2d(x, w, kernel=kernel, **kw),
-        "input gradient": ops.conv2d_backward_input(g, w, x.shape, kernel=kernel, **kw),
-        "weight gradient": ops.conv2d_backward_weight(g, x, w.shape, kernel=kernel, **kw),
+        "forward": ops.conv2d(x, w, rung=rung, **kw),
+        "input gradient": ops.conv2d_backward_input(g, w, x.shape, rung=rung, **kw),
+        "weight gradient": ops.conv2d_backward_weight(g, x, w.shape, rung=rung, **kw),
     }
 
 
@@ -58,21 +58,21 @@ def _directions(x, w, g, kw, kernel):
 def test_winograd_non_finite_equals_rung3(shape, where, values, rng):
     x, w, g, kw = _operands(shape, where, VALUES[values], rng)
     rung3 = _directions(x, w, g, kw, 3)
-    for kernel in (4, None):
-        for direction, got in _directions(x, w, g, kw, kernel).items():
+    for rung in (4, None):
+        for direction, got in _directions(x, w, g, kw, rung).items():
             # each direction reads two of the three operands: the third one's non-finite entries do not reach it
             unaffected = {"forward": "grad_output", "input gradient": "input", "weight gradient": "weight"}
-            what = f"kernel={kernel} {direction}" + (" unaffected" if unaffected[direction] == where else "")
+            what = f"rung={rung} {direction}" + (" unaffected" if unaffected[direction] == where else "")
             _assert_same_non_finite(got, rung3[direction], what)
 
 
 def test_auto_picks_winograd_for_the_first_shape():
-    """The first shape is one where kernel=None runs rung 4 (with AVX-512), so the test above covers the pick."""
+    """The first shape is one where rung=None runs rung 4 (with AVX-512), so the test above covers the pick."""
     if _cpu.simd_level() != "avx512":
         pytest.skip("rung 4 is picked only with AVX-512")
     N, C, H, W, OC, pad, groups, mode, dtype = SHAPES[0]
     for direction in (0, 1, 2):
-        assert _cpu.conv2d_pick_kernel([N, C, H, W], [OC, C, 3, 3], 1, 1, pad, pad, pad, pad, 1, 1, groups, mode,
+        assert _cpu.conv2d_pick_rung([N, C, H, W], [OC, C, 3, 3], 1, 1, pad, pad, pad, pad, 1, 1, groups, mode,
                                        direction) == 4
 
 

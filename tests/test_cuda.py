@@ -75,7 +75,7 @@ def test_dropout_bits_match_the_cpu():
 
 
 def _signature(fn):
-    """[(name, default)] from pybind11's first docstring line, e.g. 'gemm(c: object, ..., kernel: int = 0) -> None'."""
+    """[(name, default)] from pybind11's first docstring line, e.g. 'gemm(c: object, ..., rung: int = 0) -> None'."""
     head = fn.__doc__.split("\n")[0]
     inner = head[head.index("(") + 1: head.rindex(") ->")]
     args, depth, cur = [], 0, ""
@@ -155,9 +155,9 @@ def F(*shape, **kw):
     (lambda m: m.gemm(F(2, 2), F(2, 4), F(3, 2), False, False, 1.0, 0.0, 0), ValueError, "inner dimensions"),
     (lambda m: m.gemm(F(2, 3), F(2, 3), F(3, 2), False, False, 1.0, 0.0, 0), ValueError, r"c must have shape \(2, 2\)"),
     (lambda m: m.gemm(F(2, 2), F(2, 3, 1), F(3, 2), False, False, 1.0, 0.0, 0), ValueError, "a must be 2-D"),
-    (lambda m: m.gemm(F(2, 2), F(2, 3), F(3, 2), False, False, 1.0, 0.0, 8), ValueError, "unknown kernel 8"),
+    (lambda m: m.gemm(F(2, 2), F(2, 3), F(3, 2), False, False, 1.0, 0.0, 8), ValueError, "unknown rung 8"),
     (lambda m: m.gemm(F(2, 2, typestr="<f8"), F(2, 3, typestr="<f8"), F(3, 2, typestr="<f8"), False, False,
-                      1.0, 0.0, 6), ValueError, "kernels 1-5 for float64"),
+                      1.0, 0.0, 6), ValueError, "rungs 1-5 for float64"),
     (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, "tanh"), ValueError, "None or 'relu'"),
     (lambda m: m.linear_forward(F(2, 4), F(2, 3), F(4, 3), None, 3), TypeError, "None or a str"),
     (lambda m: m.gemm(F(2, 3, ptr=4096), F(2, 3, ptr=4104), F(3, 3), False, False, 1.0, 0.0, 0), ValueError,
@@ -195,15 +195,15 @@ def cp():
 
 
 # odd sizes, size-1 edges, exact tiles, tiles + 1; (128, 300, 784) and (33, 7, 513) take the split-K path of
-# kernel 0 (small output, long K)
+# rung 0 (small output, long K)
 GEMM_SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (128, 128, 16), (129, 131, 33), (257, 300, 129),
                (64, 200, 1000), (128, 300, 784), (33, 7, 513)]
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("kernel", [0, 1, 2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("rung", [0, 1, 2, 3, 4, 5, 6, 7])
 @pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True), (True, True)])
-def test_cuda_gemm_rungs(cp, rng, kernel, trans_a, trans_b):
+def test_cuda_gemm_rungs(cp, rng, rung, trans_a, trans_b):
     for (M, N, K) in GEMM_SHAPES:
         a = rng.standard_normal((K, M) if trans_a else (M, K)).astype(np.float32)
         b = rng.standard_normal((N, K) if trans_b else (K, N)).astype(np.float32)
@@ -212,45 +212,45 @@ def test_cuda_gemm_rungs(cp, rng, kernel, trans_a, trans_b):
         opb = b.T if trans_b else b
         for alpha, beta in [(1.0, 0.0), (0.5, -2.0)]:
             c = cp.asarray(c0) if beta else cp.full((M, N), np.nan, np.float32)
-            cuda_mod.gemm(c, cp.asarray(a), cp.asarray(b), trans_a, trans_b, alpha, beta, kernel)
+            cuda_mod.gemm(c, cp.asarray(a), cp.asarray(b), trans_a, trans_b, alpha, beta, rung)
             ref = alpha * (opa.astype(np.float64) @ opb.astype(np.float64)) + beta * c0
-            assert_close(c.get(), ref, 1e-5, f"kernel {kernel} {(M, N, K)} ta={trans_a} tb={trans_b}")
+            assert_close(c.get(), ref, 1e-5, f"rung {rung} {(M, N, K)} ta={trans_a} tb={trans_b}")
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("kernel", [0, 1, 3, 5, 6, 7])
+@pytest.mark.parametrize("rung", [0, 1, 3, 5, 6, 7])
 @pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, True)])
-def test_cuda_gemm_batched(cp, rng, kernel, trans_a, trans_b):
+def test_cuda_gemm_batched(cp, rng, rung, trans_a, trans_b):
     B, M, N, K = 3, 45, 130, 37
     a = rng.standard_normal((B, K, M) if trans_a else (B, M, K)).astype(np.float32)
     b = rng.standard_normal((B, N, K) if trans_b else (B, K, N)).astype(np.float32)
     c = cp.full((B, M, N), np.nan, np.float32)
-    cuda_mod.gemm_batched(c, cp.asarray(a), cp.asarray(b), trans_a, trans_b, 2.0, 0.0, kernel)
+    cuda_mod.gemm_batched(c, cp.asarray(a), cp.asarray(b), trans_a, trans_b, 2.0, 0.0, rung)
     opa = a.transpose(0, 2, 1) if trans_a else a
     opb = b.transpose(0, 2, 1) if trans_b else b
-    assert_close(c.get(), 2.0 * np.matmul(opa.astype(np.float64), opb.astype(np.float64)), 1e-5, f"kernel {kernel}")
+    assert_close(c.get(), 2.0 * np.matmul(opa.astype(np.float64), opb.astype(np.float64)), 1e-5, f"rung {rung}")
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("kernel", [0, 1, 2, 3, 4, 5])
-def test_cuda_gemm_float64(cp, rng, kernel):
+@pytest.mark.parametrize("rung", [0, 1, 2, 3, 4, 5])
+def test_cuda_gemm_float64(cp, rng, rung):
     M, N, K = 37, 29, 41
     a, b = rng.standard_normal((M, K)), rng.standard_normal((N, K))
     c = cp.full((M, N), np.nan)
-    cuda_mod.gemm(c, cp.asarray(a), cp.asarray(b), False, True, 1.0, 0.0, kernel)
+    cuda_mod.gemm(c, cp.asarray(a), cp.asarray(b), False, True, 1.0, 0.0, rung)
     assert_close(c.get(), a @ b.T, 1e-12)
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("kernel", [6, 7])
-def test_cuda_gemm_unaligned_views(cp, rng, kernel):
+@pytest.mark.parametrize("rung", [6, 7])
+def test_cuda_gemm_unaligned_views(cp, rng, rung):
     # a base pointer offset by one float: the float4 / 16-byte cp.async paths must fall back to scalar copies
     M, N, K = 67, 68, 36
     buf = cp.asarray(rng.standard_normal(M * K + 1).astype(np.float32))
     a = buf[1:].reshape(M, K)
     b = cp.asarray(rng.standard_normal((K, N)).astype(np.float32))
     c = cp.full((M, N), np.nan, np.float32)
-    cuda_mod.gemm(c, a, b, False, False, 1.0, 0.0, kernel)
+    cuda_mod.gemm(c, a, b, False, False, 1.0, 0.0, rung)
     assert_close(c.get(), a.get().astype(np.float64) @ b.get().astype(np.float64), 1e-5)
 
 

@@ -101,7 +101,7 @@ BOUNDARY = [
     (lambda m: m.conv2d_forward(F(1, 2, 3, 3), F(1, 2, 5, 5), F(2, 2, 3, 3), None, *geo(mode="circular"), 0),
      ValueError, "padding_mode must be"),
     (lambda m: m.conv2d_forward(F(1, 2, 3, 3), F(1, 2, 5, 5), F(2, 2, 3, 3), None, *GEO, 4), ValueError,
-     "kernel must be 0"),
+     "rung must be 0"),
     # conv2d backward
     (lambda m: m.conv2d_backward_input(F(1, 2, 5, 5), F(1, 2, 3, 4), F(2, 2, 3, 3), *GEO, 0), ValueError,
      r"grad_output must have shape \(1, 2, 3, 3\)"),
@@ -114,9 +114,9 @@ BOUNDARY = [
     (lambda m: m.conv2d_backward_weight(F(2, 2, 3, 3, typestr="<i8"), None, F(1, 2, 3, 3), F(1, 2, 5, 5), *GEO, 0),
      TypeError, "dweight must be float32 or float64, got dtype int64"),
     (lambda m: m.conv2d_backward_weight(F(2, 2, 3, 3), None, F(1, 2, 3, 3), F(1, 2, 5, 5), *GEO, -1), ValueError,
-     "kernel must be 0"),
-    (lambda m: m.conv2d_pick_kernel([1, 2, 5, 5], [2, 2, 3, 3], *GEO, 3), ValueError, "direction must be"),
-    (lambda m: m.conv2d_pick_kernel([1, 2, 5, 5], [2, 2, 3, 3], *GEO, 0, "float16"), ValueError, "dtype must be"),
+     "rung must be 0"),
+    (lambda m: m.conv2d_pick_rung([1, 2, 5, 5], [2, 2, 3, 3], *GEO, 3), ValueError, "direction must be"),
+    (lambda m: m.conv2d_pick_rung([1, 2, 5, 5], [2, 2, 3, 3], *GEO, 0, "float16"), ValueError, "dtype must be"),
     # upsample2d
     (lambda m: m.upsample2d_forward(F(1, 2, 6, 6), F(1, 2, 3, 3), 2, 2, "bicubic", False), ValueError,
      "mode must be 'nearest' or 'bilinear'"),
@@ -143,7 +143,7 @@ BOUNDARY = [
     (lambda m: m.max_pool2d_forward(F(1, 1, 2, 2), F(1, 1, 2, 2, typestr="<i8"), F(1, 1, 5, 5), (3, 3), (2, 2),
                                     (0, 0), (1, 1), False, 2), ValueError, "handles only 2x2"),
     (lambda m: m.max_pool2d_forward(F(1, 1, 2, 2), F(1, 1, 2, 2, typestr="<i8"), F(1, 1, 4, 4), (2, 2), (2, 2),
-                                    (0, 0), (1, 1), False, 5), ValueError, "kernel must be None"),
+                                    (0, 0), (1, 1), False, 5), ValueError, "rung must be None"),
     (lambda m: m.max_pool2d_forward(F(1, 1, 2, 3), F(1, 1, 2, 3, typestr="<i8"), F(1, 1, 4, 4), (2, 2), (2, 2),
                                     (0, 0), (1, 1), False, 0), ValueError, r"out must have shape \(1, 1, 2, 2\)"),
     (lambda m: m.max_pool2d_backward(F(1, 1, 4, 4), F(1, 1, 2, 2), F(1, 1, 2, 3, typestr="<i8")), ValueError,
@@ -204,7 +204,7 @@ def test_cuda_conv_pool_norm_boundary_rejects_bad_arguments(case):
 @needs_module
 def test_cuda_conv_functions_match_cpu_names():
     """Every conv/pool/norm function of fastann._cpu exists in fastann._cuda (the ops call either the same way)."""
-    names = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_pick_kernel",
+    names = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_pick_rung",
              "upsample2d_forward", "upsample2d_backward", "max_pool2d_forward", "max_pool2d_backward",
              "avg_pool2d_forward", "avg_pool2d_backward", "global_avg_pool2d_forward", "global_avg_pool2d_backward",
              "batch_norm_forward_training", "batch_norm_forward_inference", "batch_norm_backward"]
@@ -215,10 +215,10 @@ def test_cuda_conv_functions_match_cpu_names():
 @needs_module
 def test_cuda_conv_pick_kernel_depthwise_and_dense():
     # depthwise: the direct loops; a dense 3x3 layer: the implicit GEMM
-    assert GPU.conv2d_pick_kernel([8, 32, 14, 14], [32, 1, 3, 3], 1, 1, 1, 1, 1, 1, 1, 1, 32, "zeros", 0) == 1
+    assert GPU.conv2d_pick_rung([8, 32, 14, 14], [32, 1, 3, 3], 1, 1, 1, 1, 1, 1, 1, 1, 32, "zeros", 0) == 1
     for d in range(3):
-        assert GPU.conv2d_pick_kernel([8, 32, 14, 14], [64, 32, 3, 3], 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", d) == 3
-        assert GPU.conv2d_pick_kernel([8, 32, 14, 14], [64, 32, 3, 3], 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", d,
+        assert GPU.conv2d_pick_rung([8, 32, 14, 14], [64, 32, 3, 3], 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", d) == 3
+        assert GPU.conv2d_pick_rung([8, 32, 14, 14], [64, 32, 3, 3], 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", d,
                                       "float64") == 3
 
 
@@ -254,12 +254,12 @@ CONV_CASES = [
 ]
 
 
-def _conv_call(cp, fn_name, out_shape, out_dtype, arrays, case, kernel, xp_module, extra_first=()):
+def _conv_call(cp, fn_name, out_shape, out_dtype, arrays, case, rung, xp_module, extra_first=()):
     xs, ws, (sh, sw), (pt, pb, pl, pr), (dh, dw), groups, mode = case
     mod = GPU if xp_module is not np else CPU
     outs = [xp_module.full(s, np.nan, out_dtype) for s in out_shape]
     args = [xp_module.asarray(a) if a is not None else None for a in arrays]
-    getattr(mod, fn_name)(*outs, *args, sh, sw, pt, pb, pl, pr, dh, dw, groups, mode, kernel)
+    getattr(mod, fn_name)(*outs, *args, sh, sw, pt, pb, pl, pr, dh, dw, groups, mode, rung)
     return [o.get() if xp_module is not np else o for o in outs]
 
 
@@ -272,9 +272,9 @@ def _out_hw(case):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kernel", [1, 2, 3])
+@pytest.mark.parametrize("rung", [1, 2, 3])
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_cuda_conv2d_rungs_match_cpu(cp, rng, case, kernel, dtype):
+def test_cuda_conv2d_rungs_match_cpu(cp, rng, case, rung, dtype):
     cpu_has("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight")
     xs, ws = case[0], case[1]
     oh, ow = _out_hw(case)
@@ -287,15 +287,15 @@ def test_cuda_conv2d_rungs_match_cpu(cp, rng, case, kernel, dtype):
     # forward, with and without bias
     for bias in (b, None):
         (ref,) = _conv_call(cp, "conv2d_forward", [ys], dtype, [x, w, bias], case, 0, np)
-        (got,) = _conv_call(cp, "conv2d_forward", [ys], dtype, [x, w, bias], case, kernel, cp)
-        assert_close(got, ref, tol, f"forward kernel={kernel}")
+        (got,) = _conv_call(cp, "conv2d_forward", [ys], dtype, [x, w, bias], case, rung, cp)
+        assert_close(got, ref, tol, f"forward rung={rung}")
     (ref,) = _conv_call(cp, "conv2d_backward_input", [xs], dtype, [dy, w], case, 0, np)
-    (got,) = _conv_call(cp, "conv2d_backward_input", [xs], dtype, [dy, w], case, kernel, cp)
-    assert_close(got, ref, tol, f"backward_input kernel={kernel}")
+    (got,) = _conv_call(cp, "conv2d_backward_input", [xs], dtype, [dy, w], case, rung, cp)
+    assert_close(got, ref, tol, f"backward_input rung={rung}")
     ref_w, ref_b = _conv_call(cp, "conv2d_backward_weight", [ws, (ws[0],)], dtype, [dy, x], case, 0, np)
-    got_w, got_b = _conv_call(cp, "conv2d_backward_weight", [ws, (ws[0],)], dtype, [dy, x], case, kernel, cp)
-    assert_close(got_w, ref_w, tol, f"backward_weight kernel={kernel}")
-    assert_close(got_b, ref_b, tol, f"bias grad kernel={kernel}")
+    got_w, got_b = _conv_call(cp, "conv2d_backward_weight", [ws, (ws[0],)], dtype, [dy, x], case, rung, cp)
+    assert_close(got_w, ref_w, tol, f"backward_weight rung={rung}")
+    assert_close(got_b, ref_b, tol, f"bias grad rung={rung}")
 
 
 @pytest.mark.gpu
@@ -305,9 +305,9 @@ def test_cuda_conv2d_nan_propagates(cp, rng):
     x[0, 1, 4, 5] = np.nan
     w = rng.standard_normal(case[1]).astype(np.float32)
     oh, ow = _out_hw(case)
-    for kernel in (1, 2, 3):
-        (got,) = _conv_call(cp, "conv2d_forward", [(2, 8, oh, ow)], np.float32, [x, w, None], case, kernel, cp)
-        assert np.isnan(got[0, :, 3:6, 4:7]).all() and not np.isnan(got[1]).any(), kernel
+    for rung in (1, 2, 3):
+        (got,) = _conv_call(cp, "conv2d_forward", [(2, 8, oh, ow)], np.float32, [x, w, None], case, rung, cp)
+        assert np.isnan(got[0, :, 3:6, 4:7]).all() and not np.isnan(got[1]).any(), rung
 
 
 @pytest.mark.gpu
@@ -361,12 +361,12 @@ def test_cuda_max_pool2d_rungs_match_cpu(cp, rng, case, dtype):
     ref_i = np.full(out_shape, -1, np.int64)
     CPU.max_pool2d_forward(ref, ref_i, x, k, s, p, d, ceil, 1)
     is_2x2 = k == (2, 2) and s == (2, 2) and p == (0, 0) and d == (1, 1) and not ceil
-    for kernel in ([1, 2, 3] if is_2x2 else [1]) + [0]:
+    for rung in ([1, 2, 3] if is_2x2 else [1]) + [0]:
         got = cp.full(out_shape, np.nan, dtype)
         got_i = cp.full(out_shape, -1, np.int64)
-        GPU.max_pool2d_forward(got, got_i, cp.asarray(x), k, s, p, d, ceil, kernel)
-        np.testing.assert_array_equal(got_i.get(), ref_i, err_msg=f"indices kernel={kernel}")
-        np.testing.assert_array_equal(got.get(), ref, err_msg=f"values kernel={kernel}")
+        GPU.max_pool2d_forward(got, got_i, cp.asarray(x), k, s, p, d, ceil, rung)
+        np.testing.assert_array_equal(got_i.get(), ref_i, err_msg=f"indices rung={rung}")
+        np.testing.assert_array_equal(got.get(), ref, err_msg=f"values rung={rung}")
     dy = rng.standard_normal(out_shape).astype(dtype)
     dref = np.full(shape, np.nan, dtype)
     CPU.max_pool2d_backward(dref, dy, ref_i)

@@ -13,7 +13,7 @@ from fastann import _cpu
 from helpers import TOL_REDUCTION, assert_close, gradcheck, to_numpy
 
 DTYPES = [np.float32, np.float64]
-KERNELS = [None, 1, 2, 3, 4]
+RUNGS = [None, 1, 2, 3, 4]
 # (M, N, K): size-1 edges, odd sizes, shapes crossing the AVX-512 micro-tile (MR=6, NR=64 fp32 / 32 fp64)
 # the fp64 / fp32 KC blocks (512 / 1024), the NC block (1024), and a larger product rung 4 splits across threads.
 SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (6, 64, 3), (13, 129, 1030), (9, 1090, 7), (257, 300, 129)]
@@ -36,50 +36,50 @@ def _operands(rng, m, n, k, dtype, trans_a, trans_b):
 
 # ---- GEMM vs the float64 reference ---------------------------------------------------------------
 
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("rung", RUNGS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-def test_gemm_matches_reference(xp, rng, two_threads, kernel, dtype, trans_a, trans_b, shape):
+def test_gemm_matches_reference(xp, rng, two_threads, rung, dtype, trans_a, trans_b, shape):
     m, n, k = shape
     a, b = _operands(rng, m, n, k, dtype, trans_a, trans_b)
-    out = ops.gemm(xp.asarray(a), xp.asarray(b), trans_a=trans_a, trans_b=trans_b, kernel=kernel)
+    out = ops.gemm(xp.asarray(a), xp.asarray(b), trans_a=trans_a, trans_b=trans_b, rung=rung)
     assert out.dtype == dtype and out.shape == (m, n)
     ref = reference.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
-    assert_close(out, ref, TOL_REDUCTION[dtype], f"gemm kernel={kernel}")
+    assert_close(out, ref, TOL_REDUCTION[dtype], f"gemm rung={rung}")
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("rung", RUNGS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(7, 13, 5), (70, 130, 40)], ids=lambda s: "x".join(map(str, s)))
-def test_gemm_alpha_beta_in_place(xp, rng, two_threads, kernel, dtype, shape):
+def test_gemm_alpha_beta_in_place(xp, rng, two_threads, rung, dtype, shape):
     m, n, k = shape
     a, b = _operands(rng, m, n, k, dtype, True, False)
     c0 = rng.standard_normal((m, n)).astype(dtype)
     c = xp.asarray(c0.copy())
-    out = ops.gemm(xp.asarray(a), xp.asarray(b), c=c, alpha=-0.7, beta=1.3, trans_a=True, kernel=kernel)
+    out = ops.gemm(xp.asarray(a), xp.asarray(b), c=c, alpha=-0.7, beta=1.3, trans_a=True, rung=rung)
     assert out is c  # updated in place and returned
     ref = reference.gemm(a, b, c=c0, alpha=-0.7, beta=1.3, trans_a=True)
-    assert_close(out, ref, TOL_REDUCTION[dtype], f"gemm kernel={kernel} alpha/beta")
+    assert_close(out, ref, TOL_REDUCTION[dtype], f"gemm rung={rung} alpha/beta")
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("rung", RUNGS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gemm_beta_zero_does_not_read_c(xp, rng, kernel, dtype):
+def test_gemm_beta_zero_does_not_read_c(xp, rng, rung, dtype):
     """beta=0: C is write-only (BLAS), so a NaN-filled C must not leak into the result."""
     a, b = _operands(rng, 19, 70, 33, dtype, False, True)
     c = xp.full((19, 70), np.nan, dtype=dtype)
-    out = ops.gemm(xp.asarray(a), xp.asarray(b), c=c, alpha=2.0, beta=0.0, trans_b=True, kernel=kernel)
+    out = ops.gemm(xp.asarray(a), xp.asarray(b), c=c, alpha=2.0, beta=0.0, trans_b=True, rung=rung)
     assert np.all(np.isfinite(to_numpy(out)))
     assert_close(out, reference.gemm(a, b, alpha=2.0, trans_b=True), TOL_REDUCTION[dtype])
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
-def test_gemm_propagates_nan(xp, rng, kernel):
+@pytest.mark.parametrize("rung", RUNGS)
+def test_gemm_propagates_nan(xp, rng, rung):
     a, b = _operands(rng, 9, 70, 12, np.float32, False, False)
     a[4, 3] = np.nan
     b[5, 66] = np.nan
-    out = to_numpy(ops.gemm(xp.asarray(a), xp.asarray(b), kernel=kernel))
+    out = to_numpy(ops.gemm(xp.asarray(a), xp.asarray(b), rung=rung))
     assert np.all(np.isnan(out[4, :])) and np.all(np.isnan(out[:, 66]))
     mask = np.ones_like(out, dtype=bool)
     mask[4, :] = False
@@ -93,9 +93,9 @@ def test_gemm_threads_agree(rng):
     old = fastann.get_num_threads()
     try:
         fastann.set_num_threads(1)
-        one = ops.gemm(a, b, kernel=4)
+        one = ops.gemm(a, b, rung=4)
         fastann.set_num_threads(2)
-        two = ops.gemm(a, b, kernel=4)
+        two = ops.gemm(a, b, rung=4)
     finally:
         fastann.set_num_threads(old)
     np.testing.assert_array_equal(one, two)
@@ -117,7 +117,7 @@ def test_gemm_fallback_paths(simd):
                         b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
                         ref = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
                         for kern in (3, 4):
-                            out = ops.gemm(a, b, trans_a=ta, trans_b=tb, kernel=kern)
+                            out = ops.gemm(a, b, trans_a=ta, trans_b=tb, rung=kern)
                             err = np.linalg.norm(out - ref) / np.linalg.norm(ref)
                             assert err < 1e-5, (dt, m, n, k, ta, tb, kern, err)
                 x = rng.standard_normal((9, 20)).astype(dt)
@@ -141,12 +141,12 @@ def test_gemm_k_zero_direct(rng):
     a = np.empty((4, 0), np.float32)
     b = np.empty((0, 5), np.float32)
     c0 = rng.standard_normal((4, 5)).astype(np.float32)
-    for kernel in range(5):
+    for rung in range(5):
         c = c0.copy()
-        _cpu.gemm(c, a, b, False, False, 1.0, 0.5, kernel)
+        _cpu.gemm(c, a, b, False, False, 1.0, 0.5, rung)
         np.testing.assert_allclose(c, 0.5 * c0, rtol=1e-6)
         c = np.full((4, 5), np.nan, np.float32)
-        _cpu.gemm(c, a, b, False, False, 1.0, 0.0, kernel)
+        _cpu.gemm(c, a, b, False, False, 1.0, 0.0, rung)
         assert np.all(c == 0)
 
 
@@ -253,10 +253,10 @@ def _bad_gemm_cases():
         ("c wrong shape", dict(a=f, b=g, c=np.zeros((5, 4), np.float32)), ValueError),
         ("c wrong dtype", dict(a=f, b=g, c=np.zeros((4, 5), np.float64)), TypeError),
         ("beta without c", dict(a=f, b=g, beta=1.0), ValueError),
-        ("kernel 0", dict(a=f, b=g, kernel=0), ValueError),
-        ("kernel 5", dict(a=f, b=g, kernel=5), ValueError),
-        ("kernel str", dict(a=f, b=g, kernel="fast"), ValueError),
-        ("kernel bool", dict(a=f, b=g, kernel=True), ValueError),
+        ("rung 0", dict(a=f, b=g, rung=0), ValueError),
+        ("rung 5", dict(a=f, b=g, rung=5), ValueError),
+        ("rung str", dict(a=f, b=g, rung="fast"), ValueError),
+        ("rung bool", dict(a=f, b=g, rung=True), ValueError),
         ("alpha str", dict(a=f, b=g, alpha="2"), TypeError),
     ]
 
@@ -355,8 +355,8 @@ def _direct_cases():
         ("gemm strided c", lambda: gemm(np.zeros((4, 10), f32)[:, ::2], a, b, False, False, 1.0, 0.0, 0),
          ValueError),
         ("gemm read-only c", lambda: gemm(ro, a, b, False, False, 1.0, 0.0, 0), ValueError),
-        ("gemm kernel 5", lambda: gemm(c, a, b, False, False, 1.0, 0.0, 5), ValueError),
-        ("gemm kernel -1", lambda: gemm(c, a, b, False, False, 1.0, 0.0, -1), ValueError),
+        ("gemm rung 5", lambda: gemm(c, a, b, False, False, 1.0, 0.0, 5), ValueError),
+        ("gemm rung -1", lambda: gemm(c, a, b, False, False, 1.0, 0.0, -1), ValueError),
         ("gemm c aliases a", lambda: gemm(big[:16].reshape(4, 4), big[4:20].reshape(4, 4),
                                           np.ones((4, 4), f32), False, False, 1.0, 0.0, 0), ValueError),
         ("gemm None", lambda: gemm(c, None, b, False, False, 1.0, 0.0, 0), TypeError),
@@ -391,7 +391,7 @@ def test_direct_cpu_messages_name_the_problem():
         _cpu.gemm(c, np.ones((4, 3), np.float32), np.ones((4, 5), np.float32), False, False, 1.0, 0.0, 0)
     with pytest.raises(TypeError, match="gemm: a must be float32 or float64, got dtype int32"):
         _cpu.gemm(c, np.ones((4, 3), np.int32), np.ones((3, 5), np.float32), False, False, 1.0, 0.0, 0)
-    with pytest.raises(ValueError, match="kernel must be 0 .* got 9"):
+    with pytest.raises(ValueError, match="rung must be 0 .* got 9"):
         _cpu.gemm(c, np.ones((4, 3), np.float32), np.ones((3, 5), np.float32), False, False, 1.0, 0.0, 9)
     with pytest.raises(ValueError, match="linear_forward: activation must be None or 'relu', got 'tanh'"):
         _cpu.linear_forward(np.zeros((4, 5), np.float32), np.ones((4, 3), np.float32),

@@ -58,20 +58,20 @@ def test_max_pool2d_matches_reference(xp, rng, dtype, case):
     np.testing.assert_array_equal(to_numpy(idx), ridx)
 
 
-@pytest.mark.parametrize("kernel", CPU_RUNGS)
+@pytest.mark.parametrize("rung", CPU_RUNGS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape,k", TWO_BY_TWO)
-def test_max_pool2d_rungs(rng, kernel, dtype, shape, k):
+def test_max_pool2d_rungs(rng, rung, dtype, shape, k):
     x = rng.standard_normal(shape).astype(dtype)
-    out, idx = ops.max_pool2d(x, k, kernel=kernel)
+    out, idx = ops.max_pool2d(x, k, rung=rung)
     rout, ridx = ref.max_pool2d(x, k)
     np.testing.assert_array_equal(out, rout.astype(dtype))
     np.testing.assert_array_equal(idx, ridx)
 
 
-@pytest.mark.parametrize("kernel", CPU_RUNGS)
+@pytest.mark.parametrize("rung", CPU_RUNGS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool2d_ties_nan_and_inf(rng, kernel, dtype):
+def test_max_pool2d_ties_nan_and_inf(rng, rung, dtype):
     # Few distinct values (many ties: the first tap wins), NaNs (a NaN wins, the last one's index) and
     # all--inf windows (index of the first tap), on every rung that handles 2x2/stride 2.
     x = rng.integers(-2, 3, size=(3, 4, 10, 38)).astype(dtype)
@@ -79,7 +79,7 @@ def test_max_pool2d_ties_nan_and_inf(rng, kernel, dtype):
     x[rng.random(x.shape) < 0.05] = -np.inf
     x[0, 0, :2, :2] = -np.inf
     x[0, 1, :2, :2] = [[np.nan, 1], [np.nan, 5]]
-    out, idx = ops.max_pool2d(x, 2, kernel=kernel)
+    out, idx = ops.max_pool2d(x, 2, rung=rung)
     rout, ridx = ref.max_pool2d(x, 2)
     np.testing.assert_array_equal(out, rout.astype(dtype))  # NaN == NaN for assert_array_equal
     np.testing.assert_array_equal(idx, ridx)
@@ -186,10 +186,10 @@ for shape, k in TWO_BY_TWO:
         x = rng.standard_normal(shape).astype(dt)
         x[rng.random(shape) < 0.05] = np.nan
         rout, ridx = ref.max_pool2d(x, k)
-        for kernel in (None, 1, 2):
-            out, idx = ops.max_pool2d(x, k, kernel=kernel)
-            assert np.array_equal(out, rout.astype(dt), equal_nan=True), (shape, kernel)
-            assert np.array_equal(idx, ridx), (shape, kernel)
+        for rung in (None, 1, 2):
+            out, idx = ops.max_pool2d(x, k, rung=rung)
+            assert np.array_equal(out, rout.astype(dt), equal_nan=True), (shape, rung)
+            assert np.array_equal(idx, ridx), (shape, rung)
         assert np.allclose(ops.avg_pool2d(x, k), ref.avg_pool2d(x, k), rtol=1e-5, atol=1e-6, equal_nan=True)
 print("OK")
 """
@@ -213,7 +213,7 @@ def test_avg_pool2d_gradcheck(rng, case, count_include_pad):
 
 
 def test_avg_pool2d_divisor_rules():
-    # 1x1x3x3 of ones, kernel 2, stride 2, padding 1, ceil_mode: windows at -1 and 1 per dim.
+    # 1x1x3x3 of ones, rung 2, stride 2, padding 1, ceil_mode: windows at -1 and 1 per dim.
     x = np.ones((1, 1, 3, 3))
     # count_include_pad: corner window covers 1 real + 3 padding -> 1/4; the last window [1, 3) is clipped
     # to the padded edge 4 -> still 2 taps wide, all real in that dim.
@@ -314,23 +314,23 @@ def test_bad_input(desc, exc, call, module):
 
 
 def test_bad_kernel_rung():
-    with pytest.raises(ValueError, match="kernel"):
-        ops.max_pool2d(X, 2, kernel=4)
+    with pytest.raises(ValueError, match="rung"):
+        ops.max_pool2d(X, 2, rung=4)
     with pytest.raises(ValueError, match="CUDA only"):  # rung 3 is the CUDA backend's
-        ops.max_pool2d(X, 2, kernel=3)
+        ops.max_pool2d(X, 2, rung=3)
     with pytest.raises(ValueError, match="2x2"):
-        ops.max_pool2d(X, 3, 1, 1, kernel=2)
+        ops.max_pool2d(X, 3, 1, 1, rung=2)
     with pytest.raises(ValueError, match="2x2"):
-        ops.max_pool2d(np.zeros((1, 1, 5, 5)), 2, ceil_mode=True, kernel=2)
+        ops.max_pool2d(np.zeros((1, 1, 5, 5)), 2, ceil_mode=True, rung=2)
 
 
 P2, S2, Z2, D1 = (2, 2), (2, 2), (0, 0), (1, 1)
 
 
-def _mp(out=None, idx=None, inp=X, k=P2, s=S2, p=Z2, d=D1, ceil=False, kernel=0):
+def _mp(out=None, idx=None, inp=X, k=P2, s=S2, p=Z2, d=D1, ceil=False, rung=0):
     out = np.zeros((2, 3, 4, 4), np.float32) if out is None else out
     idx = np.zeros((2, 3, 4, 4), np.int64) if idx is None else idx
-    return CPU.max_pool2d_forward(out, idx, inp, k, s, p, d, ceil, kernel)
+    return CPU.max_pool2d_forward(out, idx, inp, k, s, p, d, ceil, rung)
 
 
 BAD_DIRECT = [
@@ -352,8 +352,8 @@ BAD_DIRECT = [
     ("empty input", ValueError,
      lambda: _mp(inp=np.zeros((0, 3, 8, 8), np.float32), out=np.zeros((0, 3, 4, 4), np.float32),
                  idx=np.zeros((0, 3, 4, 4), np.int64))),
-    ("unknown rung", ValueError, lambda: _mp(kernel=9)),
-    ("CUDA-only rung", ValueError, lambda: _mp(kernel=3)),
+    ("unknown rung", ValueError, lambda: _mp(rung=9)),
+    ("CUDA-only rung", ValueError, lambda: _mp(rung=3)),
     ("2x2 rung on 3x3", ValueError, lambda: CPU.max_pool2d_forward(
         np.zeros((2, 3, 6, 6), np.float32), np.zeros((2, 3, 6, 6), np.int64), X, (3, 3), (1, 1), (0, 0), D1, False, 2)),
     ("max backward bad index", ValueError, lambda: CPU.max_pool2d_backward(

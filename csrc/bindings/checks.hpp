@@ -235,11 +235,11 @@ inline std::vector<int64_t> to_int_list(const IntListArg& a, const char* op, con
   return v;
 }
 
-// The `kernel` (rung) argument: an int, None meaning 0 (auto). The backend checks the range it has.
+// The `rung` argument (a step of a kernel ladder): an int, None meaning 0 (auto). The backend checks the range it has.
 inline int rung_arg(const IntArg& k, const char* op) {
   if (k.obj.is_none()) return 0;
-  const int64_t v = to_int64(k, op, "kernel");
-  FASTANN_CHECK(v >= 0 && v <= 1000, op, ": kernel must be 0 (auto) or a rung number >= 1, got ", v);
+  const int64_t v = to_int64(k, op, "rung");
+  FASTANN_CHECK(v >= 0 && v <= 1000, op, ": rung must be 0 (auto) or a rung number >= 1, got ", v);
   return static_cast<int>(v);
 }
 

@@ -9,11 +9,11 @@ namespace fastann::bindings {
 void bind_gemm(py::module_& m) {
   def_gemm(m, Device::cpu, false,
            "c = alpha*op(a)*op(b) + beta*c in place. a (M,K) or (K,M) if trans_a, b (K,N) or (N,K) if trans_b,\n"
-           "c (M,N); float32/float64, C-contiguous, c disjoint from a and b. beta == 0: c is not read. kernel: 0 "
+           "c (M,N); float32/float64, C-contiguous, c disjoint from a and b. beta == 0: c is not read. rung: 0 "
            "auto,\n1 naive, 2 cache-blocked, 3 packed SIMD, 4 packed SIMD threaded.",
            [](const GemmCall& g) {
-             FASTANN_CHECK(g.kernel <= cpu::kGemmKernels, "gemm: kernel must be 0 (auto) or 1..", cpu::kGemmKernels,
-                           ", got ", g.kernel);
+             FASTANN_CHECK(g.rung <= cpu::kGemmRungs, "gemm: rung must be 0 (auto) or 1..", cpu::kGemmRungs,
+                           ", got ", g.rung);
              dispatch_float(g.ft, [&](auto tag) {
                using T = decltype(tag);
                cpu::GemmArgs<T> a;
@@ -23,7 +23,7 @@ void bind_gemm(py::module_& m) {
                a.c = g.c.ptr<T>(), a.ldc = g.n;
                a.alpha = static_cast<T>(g.alpha), a.beta = static_cast<T>(g.beta);
                nogil release;
-               cpu::gemm(a, g.kernel);
+               cpu::gemm(a, g.rung);
              });
            });
   def_linear_forward(m, Device::cpu,

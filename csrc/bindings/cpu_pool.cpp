@@ -10,12 +10,12 @@ void bind_pool(py::module_& m) {
   def_pool(
       m, Device::cpu,
       "2-D max pooling: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per plane. "
-      "kernel: 0 auto, 1 direct, 2 2x2/stride-2 (on the CPU's best ISA).",
+      "rung: 0 auto, 1 direct, 2 2x2/stride-2 (on the CPU's best ISA).",
       [](const PoolCall& c) {
         dispatch_float(c.ft, [&](auto tag) {
           using T = decltype(tag);
           nogil release;
-          cpu::max_pool2d_forward<T>(c.out.ptr<T>(), c.indices->ptr<int64_t>(), c.x.ptr<const T>(), c.g, c.kernel);
+          cpu::max_pool2d_forward<T>(c.out.ptr<T>(), c.indices->ptr<int64_t>(), c.x.ptr<const T>(), c.g, c.rung);
         });
       },
       [](const PoolCall& c) {

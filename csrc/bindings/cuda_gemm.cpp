@@ -15,17 +15,17 @@ void bind_gemm(py::module_& m) {
       using T = decltype(tag);
       if (g.batch == 1 && g.c.ndim() == 2)
         cuda::gemm<T>(g.c.ptr<T>(), g.a.ptr<const T>(), g.b.ptr<const T>(), g.m, g.n, g.k, g.trans_a, g.trans_b,
-                      static_cast<T>(g.alpha), static_cast<T>(g.beta), g.kernel, stream);
+                      static_cast<T>(g.alpha), static_cast<T>(g.beta), g.rung, stream);
       else
         cuda::gemm_strided_batched<T>(g.c.ptr<T>(), g.a.ptr<const T>(), g.b.ptr<const T>(), g.m, g.n, g.k, g.trans_a,
                                       g.trans_b, static_cast<T>(g.alpha), static_cast<T>(g.beta), g.batch, g.m * g.k,
-                                      g.k * g.n, g.m * g.n, g.kernel, stream);
+                                      g.k * g.n, g.m * g.n, g.rung, stream);
     });
   };
   def_gemm(m, Device::cuda, false,
            "c (M,N) = alpha * op(a) @ op(b) + beta * c on the GPU, in place. a (M,K) or (K,M) if trans_a, b (K,N) "
-           "or\n(N,K) if trans_b; float32 (kernels 1-7) or float64 (kernels 1-5); kernel 0/None = auto.\n"
-           "beta == 0 never reads c. Raises TypeError (not CuPy arrays, dtype), ValueError (shapes, overlap, kernel).",
+           "or\n(N,K) if trans_b; float32 (rungs 1-7) or float64 (rungs 1-5); rung 0/None = auto.\n"
+           "beta == 0 never reads c. Raises TypeError (not CuPy arrays, dtype), ValueError (shapes, overlap, rung).",
            run_gemm);
   def_gemm(m, Device::cuda, true,
            "CUDA only: c[z] = alpha * op(a[z]) @ op(b[z]) + beta * c[z] for every z, one launch (grid z). a "
@@ -59,7 +59,7 @@ void bind_gemm(py::module_& m) {
                                                    l.out_f, l.relu, stream);
                         });
                       });
-  m.attr("GEMM_NUM_KERNELS") = cuda::kGemmNumKernels;
+  m.attr("GEMM_NUM_RUNGS") = cuda::kGemmNumRungs;
 }
 
 }  // namespace fastann::bindings

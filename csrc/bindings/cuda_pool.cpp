@@ -11,13 +11,13 @@ void bind_pool(py::module_& m) {
   def_pool(
       m, Device::cuda,
       "2-D max pooling on the GPU: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per "
-      "plane. kernel: 0 auto, 1 direct, 2 2x2/stride-2, 3 2x2/stride-2 with 128-bit loads.",
+      "plane. rung: 0 auto, 1 direct, 2 2x2/stride-2, 3 2x2/stride-2 with 128-bit loads.",
       [](const PoolCall& c) {
         cudaStream_t s = current_stream(c.out.obj);
         nogil release;
         dispatch_float(c.ft, [&](auto tag) {
           using T = decltype(tag);
-          cuda::max_pool2d_forward<T>(c.out.ptr<T>(), c.indices->ptr<int64_t>(), c.x.ptr<const T>(), c.g, c.kernel, s);
+          cuda::max_pool2d_forward<T>(c.out.ptr<T>(), c.indices->ptr<int64_t>(), c.x.ptr<const T>(), c.g, c.rung, s);
         });
       },
       [](const PoolCall& c) {

@@ -1,5 +1,5 @@
 // conv_dispatch.cpp: the public conv2d entry points of the CPU ladder (fastann/cpu/conv.hpp): the rung check,
-// the kernel=None pick (conv2d_pick_kernel), the padding modes other than zeros, then the chosen rung
+// the rung=None pick (conv2d_pick_rung), the padding modes other than zeros, then the chosen rung
 // (internal/conv_rungs.hpp). Docs: docs/conv.md.
 //
 // Padding modes other than "zeros" ("reflect" mirrors without repeating the edge, "replicate" repeats it) are
@@ -80,8 +80,8 @@ void fold_padded_grad(T* dinp, const T* dpad, const Conv2dParams& p) {
 
 // ---- the ladder on zero-padded geometry ----------------------------------------------------------
 template <class T>
-void forward_zeros(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel) {
-  switch (kernel) {
+void forward_zeros(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int rung) {
+  switch (rung) {
     case 1: return conv2d_forward_rung1_naive(out, inp, weight, bias, p);
     case 2: return conv2d_forward_rung2_im2col_gemm(out, inp, weight, bias, p);
     case 4: return conv2d_forward_rung4_winograd(out, inp, weight, bias, p);
@@ -89,8 +89,8 @@ void forward_zeros(T* out, const T* inp, const T* weight, const T* bias, const C
   }
 }
 template <class T>
-void backward_input_zeros(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel) {
-  switch (kernel) {
+void backward_input_zeros(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int rung) {
+  switch (rung) {
     case 1: return conv2d_backward_input_rung1_naive(dinp, dout, weight, p);
     case 2: return conv2d_backward_input_rung2_im2col_gemm(dinp, dout, weight, p);
     case 4: return conv2d_backward_input_rung4_winograd(dinp, dout, weight, p);
@@ -98,8 +98,8 @@ void backward_input_zeros(T* dinp, const T* dout, const T* weight, const Conv2dP
   }
 }
 template <class T>
-void backward_weight_zeros(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel) {
-  switch (kernel) {
+void backward_weight_zeros(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int rung) {
+  switch (rung) {
     case 1: return conv2d_backward_weight_rung1_naive(dweight, dbias, dout, inp, p);
     case 2: return conv2d_backward_weight_rung2_im2col_gemm(dweight, dbias, dout, inp, p);
     case 4: return conv2d_backward_weight_rung4_winograd(dweight, dbias, dout, inp, p);
@@ -108,18 +108,18 @@ void backward_weight_zeros(T* dweight, T* dbias, const T* dout, const T* inp, co
 }
 
 template <class T>
-int resolve_kernel(const Conv2dParams& p, int kernel, int direction, const char* op) {
-  FASTANN_CHECK(kernel >= 0 && kernel <= 4, op, ": kernel must be None (0) or 1, 2, 3, 4, got ", kernel);
-  FASTANN_CHECK(kernel != 4 || winograd_fits(p), op,
-                ": kernel 4 (Winograd F(2x2, 3x3)) needs a 3x3 kernel with stride 1 and dilation 1, got kernel (",
+int resolve_rung(const Conv2dParams& p, int rung, int direction, const char* op) {
+  FASTANN_CHECK(rung >= 0 && rung <= 4, op, ": rung must be None (0) or 1, 2, 3, 4, got ", rung);
+  FASTANN_CHECK(rung != 4 || winograd_fits(p), op,
+                ": rung 4 (Winograd F(2x2, 3x3)) needs a 3x3 kernel with stride 1 and dilation 1, got kernel (",
                 p.KH, ", ", p.KW, "), stride (", p.stride_h, ", ", p.stride_w, "), dilation (", p.dilation_h, ", ",
                 p.dilation_w, ")");
-  return kernel == 0 ? conv2d_pick_kernel(p, direction, std::is_same_v<T, float>) : kernel;
+  return rung == 0 ? conv2d_pick_rung(p, direction, std::is_same_v<T, float>) : rung;
 }
 
 }  // namespace
 
-int conv2d_pick_kernel(const Conv2dParams& p, int direction, bool float32) {
+int conv2d_pick_rung(const Conv2dParams& p, int direction, bool float32) {
   // Rung 3 was fastest or within noise on every shape measured (docs/conv.md), depthwise included (there
   // rung 1's scalar loops are 4-10x slower; rung 2 is within ~10% for forward / input gradient), except
   // that Winograd (rung 4) beats it on 3x3 stride-1 layers in float32 with AVX-512 when the channels fill its
@@ -140,33 +140,33 @@ int conv2d_pick_kernel(const Conv2dParams& p, int direction, bool float32) {
 // dispatch: padding modes, then the chosen rung
 // ===================================================================================================
 template <class T>
-void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel) {
-  kernel = resolve_kernel<T>(p, kernel, 0, "conv2d_forward");
-  if (p.mode == PaddingMode::zeros) return forward_zeros(out, inp, weight, bias, p, kernel);
+void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int rung) {
+  rung = resolve_rung<T>(p, rung, 0, "conv2d_forward");
+  if (p.mode == PaddingMode::zeros) return forward_zeros(out, inp, weight, bias, p, rung);
   const Conv2dParams q = on_padded_input(p);
   std::vector<T> xpad(q.N * q.C * q.H * q.W);
   materialize_padded(xpad.data(), inp, p);
-  forward_zeros(out, xpad.data(), weight, bias, q, kernel);
+  forward_zeros(out, xpad.data(), weight, bias, q, rung);
 }
 
 template <class T>
-void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel) {
-  kernel = resolve_kernel<T>(p, kernel, 1, "conv2d_backward_input");
-  if (p.mode == PaddingMode::zeros) return backward_input_zeros(dinp, dout, weight, p, kernel);
+void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int rung) {
+  rung = resolve_rung<T>(p, rung, 1, "conv2d_backward_input");
+  if (p.mode == PaddingMode::zeros) return backward_input_zeros(dinp, dout, weight, p, rung);
   const Conv2dParams q = on_padded_input(p);
   std::vector<T> dpad(q.N * q.C * q.H * q.W);
-  backward_input_zeros(dpad.data(), dout, weight, q, kernel);
+  backward_input_zeros(dpad.data(), dout, weight, q, rung);
   fold_padded_grad(dinp, dpad.data(), p);
 }
 
 template <class T>
-void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel) {
-  kernel = resolve_kernel<T>(p, kernel, 2, "conv2d_backward_weight");
-  if (p.mode == PaddingMode::zeros) return backward_weight_zeros(dweight, dbias, dout, inp, p, kernel);
+void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int rung) {
+  rung = resolve_rung<T>(p, rung, 2, "conv2d_backward_weight");
+  if (p.mode == PaddingMode::zeros) return backward_weight_zeros(dweight, dbias, dout, inp, p, rung);
   const Conv2dParams q = on_padded_input(p);
   std::vector<T> xpad(q.N * q.C * q.H * q.W);
   materialize_padded(xpad.data(), inp, p);
-  backward_weight_zeros(dweight, dbias, dout, xpad.data(), q, kernel);
+  backward_weight_zeros(dweight, dbias, dout, xpad.data(), q, rung);
 }
 
 #define FASTANN_CONV_INSTANTIATE(T)                                                                            \

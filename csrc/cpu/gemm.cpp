@@ -84,7 +84,7 @@ void micro_tile_in_use(int* mr, int* nr) {
 // Below this many multiply-adds a GEMM stays on one thread: an OpenMP fork/join costs a few microseconds
 // (tens when the worker has gone to sleep), about what ~2M multiply-adds take on one core.
 constexpr double kThreadMinMacs = 2.0e6;
-// kernel=None runs the naive loop up to this many multiply-adds (measured: it wins up to about 8x8x8).
+// rung=None runs the naive loop up to this many multiply-adds (measured: it wins up to about 8x8x8).
 constexpr double kNaiveMaxMacs = 512;
 // From this many multiply-adds on, rung 4 wants at least 2 tiles per thread: if another process slows one
 // core, the other thread takes over the remaining tiles (costs < 1% more packing at this size).
@@ -373,8 +373,8 @@ void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, cons
 // ---- dispatch ------------------------------------------------------------------------------------
 
 template <class T>
-void gemm(const GemmArgs<T>& g, int kernel) {
-  switch (kernel) {
+void gemm(const GemmArgs<T>& g, int rung) {
+  switch (rung) {
     case 1: gemm_kernel1_naive(g); break;
     case 2: gemm_kernel2_blocked(g); break;
     case 3: gemm_kernel3_packed_simd(g); break;
@@ -383,7 +383,7 @@ void gemm(const GemmArgs<T>& g, int kernel) {
       else gemm_kernel4_packed_simd_threaded(g);
       break;
     case 4: gemm_kernel4_packed_simd_threaded(g); break;
-    default: fail("gemm: kernel must be 0 (auto) or 1..", kGemmKernels, ", got ", kernel);
+    default: fail("gemm: rung must be 0 (auto) or 1..", kGemmRungs, ", got ", rung);
   }
 }
 

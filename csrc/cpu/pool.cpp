@@ -107,12 +107,12 @@ void max_pool2d_rung2_2x2(T* out, int64_t* indices, const T* inp, int64_t W, int
 
 // inp (N,C,H,W), out/indices (N,C,OH,OW).
 template <class T>
-void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g, int kernel) {
+void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g, int rung) {
   const bool fits_2x2 = max_pool2d_is_2x2_stride2(g);
-  FASTANN_CHECK(kernel >= 0 && kernel <= kMaxPool2dRungs, "max_pool2d: kernel must be None (0), 1 or 2, got ",
-                kernel);
-  if (kernel == 0) kernel = fits_2x2 ? 2 : 1;
-  FASTANN_CHECK(kernel == 1 || fits_2x2, "max_pool2d: kernel=", kernel,
+  FASTANN_CHECK(rung >= 0 && rung <= kMaxPool2dRungs, "max_pool2d: rung must be None (0), 1 or 2, got ",
+                rung);
+  if (rung == 0) rung = fits_2x2 ? 2 : 1;
+  FASTANN_CHECK(rung == 1 || fits_2x2, "max_pool2d: rung=", rung,
                 " handles only 2x2 windows with stride 2, no padding or dilation and no partial edge window; got "
                 "kernel_size (", g.KH, ", ", g.KW, "), stride (", g.SH, ", ", g.SW, "), padding (", g.PH, ", ",
                 g.PW, "), dilation (", g.DH, ", ", g.DW, "), input (", g.H, ", ", g.W, ") -> output (", g.OH,
@@ -123,7 +123,7 @@ void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeom
       T* o = out + p * out_plane;
       int64_t* ix = indices + p * out_plane;
       const T* x = inp + p * in_plane;
-      if (kernel == 1) max_pool2d_rung1_direct(o, ix, x, g);
+      if (rung == 1) max_pool2d_rung1_direct(o, ix, x, g);
       else max_pool2d_rung2_2x2(o, ix, x, g.W, g.OH, g.OW);
     }
   });

@@ -1,5 +1,5 @@
 // conv_dispatch.cu: the public CUDA conv2d entry points (fastann/cuda/conv.hpp): validation, the rung check and
-// the kernel=None pick (conv2d_pick_kernel), the padding modes, then the chosen rung's launchers
+// the rung=None pick (conv2d_pick_rung), the padding modes, then the chosen rung's launchers
 // (conv_common.cuh). float32 and float64 (every rung). conv_transpose2d is conv2d_backward_input with the roles
 // of input and output swapped (fastann.ops). Docs: docs/conv.md.
 //
@@ -11,9 +11,9 @@
 // input gradient dout'[(o,kh,kw), (ih,iw)] = dout[o, oh, ow] when ih + pad_top = oh*s_h + kh*d_h (and the same
 // for w) has an integer solution inside the output, else 0 (col2im written as a gather, no atomics).
 //
-// The ladder (kernel=, numbered like the CPU's): 1 direct loops (conv_rung1_direct.cu), 2 im2col + fastann's
+// The ladder (rung=, numbered like the CPU's): 1 direct loops (conv_rung1_direct.cu), 2 im2col + fastann's
 // CUDA GEMM (conv_rung2_im2col_gemm.cu), 3 implicit GEMM (conv_rung3_implicit_gemm.cu); 0 auto:
-// conv2d_pick_kernel: 3, except 1 when the product has fewer than 8 rows per group (depthwise-like), where a
+// conv2d_pick_rung: 3, except 1 when the product has fewer than 8 rows per group (depthwise-like), where a
 // 64-row tile would be mostly empty.
 //
 // Padding modes: "zeros" is handled by skipping taps outside the input. "reflect" / "replicate" are read
@@ -94,43 +94,43 @@ bool fits_int32(const Conv2dParams& p) {
          p.KH * p.dilation_h < lim && p.KW * p.dilation_w < lim && p.pad_top < lim && p.pad_left < lim;
 }
 
-int resolve_kernel(const Conv2dParams& p, int kernel, int direction, const char* op) {
-  FASTANN_CHECK(kernel >= 0 && kernel <= kConvNumKernels, op, ": kernel must be None (0) or 1, 2, 3, got ", kernel);
-  if (kernel == 0) kernel = conv2d_pick_kernel(p, direction);
-  FASTANN_CHECK(kernel != 3 || fits_int32(p), op, ": kernel=3 (implicit GEMM) indexes in 32 bits and needs "
-                "every tensor below 2^31 elements; use kernel=2");
-  return kernel;
+int resolve_rung(const Conv2dParams& p, int rung, int direction, const char* op) {
+  FASTANN_CHECK(rung >= 0 && rung <= kConvNumRungs, op, ": rung must be None (0) or 1, 2, 3, got ", rung);
+  if (rung == 0) rung = conv2d_pick_rung(p, direction);
+  FASTANN_CHECK(rung != 3 || fits_int32(p), op, ": rung=3 (implicit GEMM) indexes in 32 bits and needs "
+                "every tensor below 2^31 elements; use rung=2");
+  return rung;
 }
 
 // ---- the ladder on zero-padding geometry (the forward and weight gradient read any padding mode) ----------
 template <class T>
-void forward_impl(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel,
+void forward_impl(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int rung,
                   cudaStream_t stream) {
-  if (kernel == 1) return conv2d_forward_rung1_direct(out, inp, weight, bias, p, stream);
-  if (kernel == 2) return conv2d_forward_rung2_im2col_gemm(out, inp, weight, bias, p, stream);
+  if (rung == 1) return conv2d_forward_rung1_direct(out, inp, weight, bias, p, stream);
+  if (rung == 2) return conv2d_forward_rung2_im2col_gemm(out, inp, weight, bias, p, stream);
   conv2d_forward_rung3_implicit_gemm(out, inp, weight, bias, p, stream);
 }
 
 template <class T>
-void backward_input_zeros(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel,
+void backward_input_zeros(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int rung,
                           cudaStream_t stream) {
-  if (kernel == 1) return conv2d_backward_input_rung1_direct(dinp, dout, weight, p, stream);
-  if (kernel == 2) return conv2d_backward_input_rung2_im2col_gemm(dinp, dout, weight, p, stream);
+  if (rung == 1) return conv2d_backward_input_rung1_direct(dinp, dout, weight, p, stream);
+  if (rung == 2) return conv2d_backward_input_rung2_im2col_gemm(dinp, dout, weight, p, stream);
   conv2d_backward_input_rung3_implicit_gemm(dinp, dout, weight, p, stream);
 }
 
 template <class T>
-void backward_weight_impl(T* dweight, const T* dout, const T* inp, const Conv2dParams& p, int kernel,
+void backward_weight_impl(T* dweight, const T* dout, const T* inp, const Conv2dParams& p, int rung,
                           cudaStream_t stream) {
-  if (kernel == 1) return conv2d_backward_weight_rung1_direct(dweight, dout, inp, p, stream);
-  if (kernel == 2) return conv2d_backward_weight_rung2_im2col_gemm(dweight, dout, inp, p, stream);
+  if (rung == 1) return conv2d_backward_weight_rung1_direct(dweight, dout, inp, p, stream);
+  if (rung == 2) return conv2d_backward_weight_rung2_im2col_gemm(dweight, dout, inp, p, stream);
   conv2d_backward_weight_rung3_implicit_gemm(dweight, dout, inp, p, stream);
 }
 
 }  // namespace
 
 // ---- public entry points ---------------------------------------------------------------------------------
-int conv2d_pick_kernel(const Conv2dParams& p, int direction) {
+int conv2d_pick_rung(const Conv2dParams& p, int direction) {
   // The implicit GEMM's tile has 64 rows: OCg (forward, weight gradient) or Cg (input gradient). With only a
   // handful of rows per group (depthwise convolutions) most of it would be idle, and the direct loops win.
   const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups;
@@ -140,37 +140,37 @@ int conv2d_pick_kernel(const Conv2dParams& p, int direction) {
 }
 
 template <class T>
-void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel,
+void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int rung,
                     cudaStream_t stream) {
-  kernel = resolve_kernel(p, kernel, 0, "conv2d_forward");
-  forward_impl(out, inp, weight, bias, p, kernel, stream);
+  rung = resolve_rung(p, rung, 0, "conv2d_forward");
+  forward_impl(out, inp, weight, bias, p, rung, stream);
 }
 
 template <class T>
-void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel,
+void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int rung,
                            cudaStream_t stream) {
-  const bool automatic = kernel == 0;
-  kernel = resolve_kernel(p, kernel, 1, "conv2d_backward_input");
-  if (p.mode == PaddingMode::zeros) return backward_input_zeros(dinp, dout, weight, p, kernel, stream);
+  const bool automatic = rung == 0;
+  rung = resolve_rung(p, rung, 1, "conv2d_backward_input");
+  if (p.mode == PaddingMode::zeros) return backward_input_zeros(dinp, dout, weight, p, rung, stream);
   // reflect / replicate: the gradient w.r.t. the padded input, then fold the padding back onto the input.
   const Conv2dParams q = on_padded_input(p);
-  if (kernel == 3 && !fits_int32(q)) {
-    FASTANN_CHECK(automatic, "conv2d_backward_input: kernel=3 needs every tensor below 2^31 elements (padded "
-                  "input included); use kernel=2");
-    kernel = 2;
+  if (rung == 3 && !fits_int32(q)) {
+    FASTANN_CHECK(automatic, "conv2d_backward_input: rung=3 needs every tensor below 2^31 elements (padded "
+                  "input included); use rung=2");
+    rung = 2;
   }
   Workspace<T> dpad(q.N * q.C * q.H * q.W, stream);
-  backward_input_zeros(dpad.get(), dout, weight, q, kernel, stream);
+  backward_input_zeros(dpad.get(), dout, weight, q, rung, stream);
   const int64_t total = p.N * p.C * p.H * p.W;
   fold_padded_grad_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(dinp, dpad.get(), p);
   FASTANN_CUDA_CHECK_LAUNCH("fold_padded_grad_kernel");
 }
 
 template <class T>
-void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel,
+void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int rung,
                             cudaStream_t stream) {
-  kernel = resolve_kernel(p, kernel, 2, "conv2d_backward_weight");
-  backward_weight_impl(dweight, dout, inp, p, kernel, stream);
+  rung = resolve_rung(p, rung, 2, "conv2d_backward_weight");
+  backward_weight_impl(dweight, dout, inp, p, rung, stream);
   if (dbias) conv2d_bias_grad(dbias, dout, p, stream);
 }
 

@@ -6,7 +6,7 @@
 //
 // The ladder (after Simon Boehm, "How to Optimize a CUDA Matmul Kernel for cuBLAS-like Performance", 2022,
 // and the CUTLASS design notes). Each rung keeps the previous one in the code so the speed-ups can be
-// measured one idea at a time (fastann.ops.gemm(a, b, kernel=k); benchmarks/bench_gemm.py --device cuda):
+// measured one idea at a time (fastann.ops.gemm(a, b, rung=k); benchmarks/bench_gemm.py --device cuda):
 //
 //   1 gemm_kernel1_naive          one thread per C element, threadIdx.x walks down a column of C: the 32
 //                                 threads of a warp read 32 different rows of A and write 32 rows of C, so
@@ -38,7 +38,7 @@
 // loaders: all tiled rungs keep both operands k-major in shared memory (S[k][i], i = row of A or column of
 // B), which is a plain copy for an operand whose rows run along i (A transposed, B as is) and a transposing
 // scatter for one whose rows run along k (A as is, B transposed). float64 has rungs 1-5 (enough for the
-// gradient checks; kernel=None runs rung 3); rungs 6-7 are float32 only (their 128-bit accesses are 4 floats).
+// gradient checks; rung=None runs rung 3); rungs 6-7 are float32 only (their 128-bit accesses are 4 floats).
 //
 // Sections: helpers (operand view, loaders, epilogue), kernels, launchers.
 #include <algorithm>
@@ -534,10 +534,10 @@ dim3 tile_grid(int64_t M, int64_t N, int64_t BM, int64_t BN) {
 
 }  // namespace
 
-int gemm_auto_kernel(int64_t M, int64_t N, int64_t K, bool is_double, int64_t batch) {
+int gemm_auto_rung(int64_t M, int64_t N, int64_t K, bool is_double, int64_t batch) {
   if (is_double) return kGemmSharedTiled;
   // 128x128 tiles only pay off when there are enough of them to fill the GPU (an H100 has 132 SMs, two
-  // blocks each); below that the 32x32 variant of rung 5 spreads the work over more SMs (run as kernel 0).
+  // blocks each); below that the 32x32 variant of rung 5 spreads the work over more SMs (run as k = 0).
   const int64_t tiles = ceil_div(M, 128) * ceil_div(N, 128) * batch;
   return tiles >= 132 ? kGemmWarptileAsync : 0;
 }
@@ -561,11 +561,11 @@ int64_t split_k_depth(int64_t tiles, int64_t K) {
 template <class T>
 void gemm_strided_batched(T* c, const T* a, const T* b, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
                           T alpha, T beta, int64_t batch, int64_t stride_a, int64_t stride_b, int64_t stride_c,
-                          int kernel, cudaStream_t stream, const T* bias, bool relu) {
+                          int rung, cudaStream_t stream, const T* bias, bool relu) {
   constexpr bool is_double = std::is_same<T, double>::value;
-  const int max_kernel = is_double ? kGemmNumKernelsDouble : kGemmNumKernels;
-  FASTANN_CHECK(kernel >= 0 && kernel <= max_kernel, "gemm: unknown kernel ", kernel, "; the CUDA ladder has ",
-                is_double ? "kernels 1-5 for float64" : "kernels 1-7 for float32", " (0 or None = auto)");
+  const int max_rung = is_double ? kGemmNumRungsDouble : kGemmNumRungs;
+  FASTANN_CHECK(rung >= 0 && rung <= max_rung, "gemm: unknown rung ", rung, "; the CUDA ladder has ",
+                is_double ? "rungs 1-5 for float64" : "rungs 1-7 for float32", " (0 or None = auto)");
   FASTANN_CHECK(batch <= 65535, "gemm: batch of ", batch, " matrices exceeds the CUDA grid's z limit 65535");
   if (M <= 0 || N <= 0 || batch <= 0) return;
 
@@ -586,7 +586,7 @@ void gemm_strided_batched(T* c, const T* a, const T* b, int64_t M, int64_t N, in
   g.b.vec = aligned16(b) && g.b.ld % 4 == 0 && (batch == 1 || stride_b % 4 == 0);
   g.vec_c = aligned16(c) && N % 4 == 0 && (batch == 1 || stride_c % 4 == 0);
 
-  const int k = kernel == 0 ? gemm_auto_kernel(M, N, K, is_double, batch) : kernel;
+  const int k = rung == 0 ? gemm_auto_rung(M, N, K, is_double, batch) : rung;
   auto grid = [&](int64_t BM, int64_t BN) {
     dim3 d = tile_grid(M, N, BM, BN);
     d.z = static_cast<unsigned>(batch);
@@ -658,8 +658,8 @@ void gemm_strided_batched(T* c, const T* a, const T* b, int64_t M, int64_t N, in
 
 template <class T>
 void gemm(T* c, const T* a, const T* b, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, T alpha,
-          T beta, int kernel, cudaStream_t stream, const T* bias, bool relu) {
-  gemm_strided_batched<T>(c, a, b, M, N, K, trans_a, trans_b, alpha, beta, 1, 0, 0, 0, kernel, stream, bias, relu);
+          T beta, int rung, cudaStream_t stream, const T* bias, bool relu) {
+  gemm_strided_batched<T>(c, a, b, M, N, K, trans_a, trans_b, alpha, beta, 1, 0, 0, 0, rung, stream, bias, relu);
 }
 
 template <class T>

@@ -260,23 +260,23 @@ bool max_pool2d_is_2x2_stride2(const Pool2dGeometry& g) {
 }
 
 template <class T>
-void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g, int kernel,
+void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g, int rung,
                         cudaStream_t stream) {
   const bool fits_2x2 = max_pool2d_is_2x2_stride2(g);
-  FASTANN_CHECK(kernel >= 0 && kernel <= kMaxPoolNumKernels, "max_pool2d: kernel must be None (0), 1, 2 or 3, got ",
-                kernel);
-  if (kernel == 0) kernel = fits_2x2 ? 3 : 1;
-  FASTANN_CHECK(kernel == 1 || fits_2x2, "max_pool2d: kernel=", kernel,
+  FASTANN_CHECK(rung >= 0 && rung <= kMaxPoolNumKernels, "max_pool2d: rung must be None (0), 1, 2 or 3, got ",
+                rung);
+  if (rung == 0) rung = fits_2x2 ? 3 : 1;
+  FASTANN_CHECK(rung == 1 || fits_2x2, "max_pool2d: rung=", rung,
                 " handles only 2x2 windows with stride 2, no padding or dilation and no partial edge window; got "
                 "kernel_size (", g.KH, ", ", g.KW, "), stride (", g.SH, ", ", g.SW, "), padding (", g.PH, ", ",
                 g.PW, "), dilation (", g.DH, ", ", g.DW, "), input (", g.H, ", ", g.W, ") -> output (", g.OH,
                 ", ", g.OW, ")");
   const int64_t planes = g.N * g.C, total = planes * g.OH * g.OW;
   if (total == 0) return;
-  if (kernel == 1) {
+  if (rung == 1) {
     max_pool2d_kernel1_direct<T><<<grid_for(total), kBlock, 0, stream>>>(out, indices, inp, g);
     FASTANN_CUDA_CHECK_LAUNCH("max_pool2d_kernel1_direct");
-  } else if (kernel == 2) {
+  } else if (rung == 2) {
     max_pool2d_kernel2_2x2<T><<<grid_for(total), kBlock, 0, stream>>>(out, indices, inp, planes, g.H, g.W, g.OH,
                                                                       g.OW);
     FASTANN_CUDA_CHECK_LAUNCH("max_pool2d_kernel2_2x2");

@@ -6,7 +6,7 @@ fastann CUDA kernels (hand-written CUDA; CuPy arrays in and out, launched on CuP
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['CONV2D_NUM_KERNELS', 'CudaError', 'GEMM_NUM_KERNELS', 'activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_kernel', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'device_count', 'device_count_error', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'gemm', 'gemm_batched', 'get_device_name', 'get_device_properties', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'rmsprop_step', 'sgd_step', 'softmax_backward', 'softmax_forward', 'synchronize', 'upsample2d_backward', 'upsample2d_forward']
+__all__: list[str] = ['CONV2D_NUM_KERNELS', 'CudaError', 'GEMM_NUM_RUNGS', 'activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'device_count', 'device_count_error', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'gemm', 'gemm_batched', 'get_device_name', 'get_device_properties', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'rmsprop_step', 'sgd_step', 'softmax_backward', 'softmax_forward', 'synchronize', 'upsample2d_backward', 'upsample2d_forward']
 class CudaError(RuntimeError):
     pass
 def activation_backward(dinput: typing.Any, grad_output: typing.Any, input: typing.Any, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
@@ -102,11 +102,11 @@ def conv2d_forward(out: typing.Any, input: typing.Any, weight: typing.Any, bias:
     """
     out (N,OC,OH,OW) = conv2d(input (N,C,H,W), weight (OC,C/groups,KH,KW)) + bias (OC or None), on the GPU.
     kernel: 0 auto, 1 direct, 2 im2col + fastann GEMM, 3 implicit GEMM. Raises TypeError (not CuPy arrays,
-    dtype), ValueError (shapes, channels, stride/dilation/padding/groups, contiguity, kernel).
+    dtype), ValueError (shapes, channels, stride/dilation/padding/groups, contiguity, rung).
     """
-def conv2d_pick_kernel(input_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], weight_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, padding_mode: str, direction: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'float32') -> int:
+def conv2d_pick_rung(input_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], weight_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, padding_mode: str, direction: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'float32') -> int:
     """
-    The rung kernel=None runs on the GPU for this geometry (direction 0 forward, 1 input grad, 2 weight grad) and dtype.
+    The rung that rung=None runs on the GPU for this geometry (direction 0 forward, 1 input grad, 2 weight grad) and dtype.
     """
 def cross_entropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, check_labels: bool = True) -> None:
     """
@@ -143,8 +143,8 @@ def dropout_forward(out: typing.Any, input: typing.Any, p: typing.SupportsFloat 
 def gemm(c: typing.Any, a: typing.Any, b: typing.Any, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, kernel: typing.Any = 0) -> None:
     """
     c (M,N) = alpha * op(a) @ op(b) + beta * c on the GPU, in place. a (M,K) or (K,M) if trans_a, b (K,N) or
-    (N,K) if trans_b; float32 (kernels 1-7) or float64 (kernels 1-5); kernel 0/None = auto.
-    beta == 0 never reads c. Raises TypeError (not CuPy arrays, dtype), ValueError (shapes, kernel).
+    (N,K) if trans_b; float32 (rungs 1-7) or float64 (rungs 1-5); rung 0/None = auto.
+    beta == 0 never reads c. Raises TypeError (not CuPy arrays, dtype), ValueError (shapes, rung).
     """
 def gemm_batched(c: typing.Any, a: typing.Any, b: typing.Any, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, kernel: typing.Any = 0) -> None:
     """
@@ -200,7 +200,7 @@ def max_pool2d_backward(dinput: typing.Any, grad_output: typing.Any, indices: ty
 def max_pool2d_forward(out: typing.Any, indices: typing.Any, input: typing.Any, kernel_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], dilation: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool, kernel: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
     """
     2-D max pooling on the GPU: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per
-    plane. kernel: 0 auto, 1 direct, 2 2x2/stride-2, 3 2x2/stride-2 with 128-bit loads.
+    plane. rung: 0 auto, 1 direct, 2 2x2/stride-2, 3 2x2/stride-2 with 128-bit loads.
     """
 def mse_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
     """
@@ -247,4 +247,4 @@ def upsample2d_forward(out: typing.Any, input: typing.Any, scale_h: typing.Suppo
     out (N,C,H*sh,W*sw) = upsample of input (N,C,H,W), nearest or bilinear, on the GPU.
     """
 CONV2D_NUM_KERNELS: int = 3
-GEMM_NUM_KERNELS: int = 7
+GEMM_NUM_RUNGS: int = 7

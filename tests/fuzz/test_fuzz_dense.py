@@ -107,7 +107,7 @@ def _gemm(data, regimes):
     a = G.fill(rng, (K, M) if ta else (M, K), dt, reg, huge_exp=_gemm_exp(dt))
     b = G.fill(rng, (N, K) if tb else (K, N), dt, G.regime(data, regimes), huge_exp=_gemm_exp(dt))
     kw = dict(alpha=data.draw(st.sampled_from([1.0, -0.5, 2.0, 0.0])), trans_a=ta, trans_b=tb,
-              kernel=data.draw(st.sampled_from([None, 1, 2, 3, 4])))
+              rung=data.draw(st.sampled_from([None, 1, 2, 3, 4])))
     args = [a, b]
     if data.draw(st.booleans(), label="with c"):
         kw["beta"] = data.draw(st.sampled_from([0.0, 1.0, -2.0]))

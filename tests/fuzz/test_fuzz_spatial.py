@@ -47,13 +47,13 @@ def _conv(data, regimes):
     try:
         yshape = R.conv2d(np.zeros(x.shape), np.zeros(w.shape), None, **kw).shape
     except (TypeError, ValueError):  # invalid geometry: the op must refuse it as the reference does
-        check_op("conv2d", [x, w], kw, ops_kwargs=dict(kernel=rung), dtype=dt, tol=1.0)
+        check_op("conv2d", [x, w], kw, ops_kwargs=dict(rung=rung), dtype=dt, tol=1.0)
         return
     tol = tol_for("gemm", dt) * (10 if rung in (4, None) and dt == np.float32 else 1)
     th = G.threads(data)
     which = data.draw(st.sampled_from(["forward", "input", "weight", "all"]))
     gy = G.fill(rng, yshape, dt, G.regime(data, regimes), huge_exp=_exp(dt))
-    common = dict(dtype=dt, tol=tol, threads=th, abs_scale=True, valid=valid, ops_kwargs=dict(kernel=rung))
+    common = dict(dtype=dt, tol=tol, threads=th, abs_scale=True, valid=valid, ops_kwargs=dict(rung=rung))
     if which == "forward":
         b = G.fill(rng, (geo["OC"],), dt, G.regime(data, regimes), huge_exp=_exp(dt)) \
             if data.draw(st.booleans()) else None
@@ -184,7 +184,7 @@ def _pool(data, regimes):
             check_op("max_pool2d_backward", [g, idx, x.shape], dtype=dt, tol=tol)
         else:
             check_op("max_pool2d", [x], kw, dtype=dt, tol=tol, exact_outputs=(1,), valid=valid,
-                     ops_kwargs=dict(kernel=rung), threads=G.threads(data))
+                     ops_kwargs=dict(rung=rung), threads=G.threads(data))
     else:
         kw["count_include_pad"] = data.draw(st.booleans())
         if data.draw(st.booleans(), label="backward"):

@@ -35,13 +35,13 @@ template <class T> double relerr(const std::vector<T>& x, const std::vector<doub
 }
 int fails = 0;
 template <class T>
-void check_gemm(int kernel, int64_t M, int64_t N, int64_t K, bool ta, bool tb, double alpha, double beta, int offset) {
+void check_gemm(int rung, int64_t M, int64_t N, int64_t K, bool ta, bool tb, double alpha, double beta, int offset) {
   std::vector<T> abuf = randv<T>(M * K + offset), b = randv<T>(K * N), c0 = randv<T>(M * N);
   std::vector<T> a(abuf.begin() + offset, abuf.end());  // copy: an unaligned view needs the raw buffer below
   const T* ap = abuf.data() + offset;
   std::vector<T> c(c0);
   if (beta == 0) for (auto& x : c) x = NAN;
-  gemm<T>(c.data(), ap, b.data(), M, N, K, ta, tb, T(alpha), T(beta), kernel, nullptr);
+  gemm<T>(c.data(), ap, b.data(), M, N, K, ta, tb, T(alpha), T(beta), rung, nullptr);
   auto r = ref_gemm(a, b, c0, M, N, K, ta, tb, alpha, beta);
   double e = relerr(c, r);
   double tol = sizeof(T) == 4 ? 1e-5 : 1e-12;
@@ -53,11 +53,11 @@ int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   const int64_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {33, 65, 17}, {128, 128, 16}, {129, 131, 33}, {257, 140, 36}, {5, 300, 2}, {64, 8, 0}};
   const int nshapes = quick ? 3 : 8;
-  for (int kernel = 0; kernel <= 7; ++kernel)
+  for (int rung = 0; rung <= 7; ++kernel)
     for (auto& s : std::span(shapes, nshapes))
       for (int t = 0; t < 4; ++t) {
         check_gemm<float>(kernel, s[0], s[1], s[2], t & 1, t & 2, 1.0, 0.0, 0);
-        check_gemm<float>(kernel, s[0], s[1], s[2], t & 1, t & 2, 0.5, -2.0, (kernel >= 6 ? 1 : 0));
+        check_gemm<float>(kernel, s[0], s[1], s[2], t & 1, t & 2, 0.5, -2.0, (rung >= 6 ? 1 : 0));
       }
   if (quick) { printf("quick done, fails=%d\n", fails); return fails != 0; }
   // split-K (kernel 0 on small outputs with a long K: 128x300x784 is the MLP's first layer)
@@ -68,19 +68,19 @@ int main(int argc, char** argv) {
       check_gemm<float>(0, s[0], s[1], s[2], t & 1, t & 2, 0.5, -2.0, 1);
     }
   printf("float done, fails=%d\n", fails);
-  for (int kernel = 0; kernel <= 5; ++kernel)
+  for (int rung = 0; rung <= 5; ++kernel)
     for (auto& s : shapes) for (int t = 0; t < 4; ++t) check_gemm<double>(kernel, s[0], s[1], s[2], t & 1, t & 2, 0.7, 0.3, 0);
   printf("double done, fails=%d\n", fails);
   // batched
-  for (int kernel : {0, 1, 3, 5, 6, 7}) {
+  for (int rung : {0, 1, 3, 5, 6, 7}) {
     const int64_t B = 3, M = 45, N = 130, K = 37;
     auto a = randv<float>(B * M * K), b = randv<float>(B * K * N);
     std::vector<float> c(B * M * N, NAN);
-    gemm_strided_batched<float>(c.data(), a.data(), b.data(), M, N, K, false, true, 2.f, 0.f, B, M * K, K * N, M * N, kernel, nullptr);
+    gemm_strided_batched<float>(c.data(), a.data(), b.data(), M, N, K, false, true, 2.f, 0.f, B, M * K, K * N, M * N, rung, nullptr);
     for (int z = 0; z < B; ++z) {
       std::vector<float> az(a.begin() + z * M * K, a.begin() + (z + 1) * M * K), bz(b.begin() + z * K * N, b.begin() + (z + 1) * K * N), cz(c.begin() + z * M * N, c.begin() + (z + 1) * M * N), c0(M * N);
       double e = relerr(cz, ref_gemm(az, bz, c0, M, N, K, false, true, 2.0, 0.0));
-      if (!(e < 1e-5)) { ++fails; printf("FAIL batched kernel %d z=%d err %g\n", kernel, z, e); }
+      if (!(e < 1e-5)) { ++fails; printf("FAIL batched kernel %d z=%d err %g\n", rung, z, e); }
     }
   }
   // linear forward/backward (relu)

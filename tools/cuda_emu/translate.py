@@ -3,7 +3,7 @@
     python translate.py out_dir csrc/cuda/gemm.cu [csrc/cuda/conv_dispatch.cu ...]
 
 writes out_dir/<name>_emu.cpp for each: emu.hpp is included first, and every launch
-`kernel<<<grid, block[, smem[, stream]]>>>(args)` becomes `::emu::launch(kernel, grid, block[, ...])(args)`.
+`kernel<<<grid, block[, smem[, stream]]>>>(args)` becomes `::emu::launch(rung, grid, block[, ...])(args)`.
 Also writes out_dir/fastann/cuda/reduce.cuh, a copy with its device helpers enabled for the host (put out_dir
 first on the include path).
 """

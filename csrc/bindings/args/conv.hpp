@@ -1,5 +1,5 @@
 // args/conv.hpp: signatures and argument parsing of the conv family (conv2d forward / input gradient /
-// weight gradient, conv2d_pick_kernel, upsample2d), shared by fastann._cpu and fastann._cuda. Padding arrives
+// weight gradient, conv2d_pick_rung, upsample2d), shared by fastann._cpu and fastann._cuda. Padding arrives
 // explicit (top, bottom, left, right): fastann.ops resolves "same"/"valid" first. The geometry is validated
 // by fastann::conv2d_validate (fastann/geometry.hpp), the same for both backends; the backend checks only
 // the rung number (its ladder) before running.
@@ -53,16 +53,16 @@ struct ConvCall {
   ArrayView out, a, b;                // forward: out, input, weight; input grad: dinput, grad_output, weight;
                                       // weight grad: dweight, grad_output, input
   std::optional<ArrayView> bias;      // forward: bias; weight grad: dbias
-  int kernel;
+  int rung;
 };
 
 #define FASTANN_CONV_HYPER_PARAMS                                                                             \
   IntArg sh, IntArg sw, IntArg pt, IntArg pb, IntArg pl, IntArg pr, IntArg dh, IntArg dw, IntArg groups,      \
-      const std::string &mode, IntArg kernel
+      const std::string &mode, IntArg rung
 #define FASTANN_CONV_HYPER_ARGS                                                                                 \
   py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"),     \
       py::arg("pad_right"), py::arg("dilation_h"), py::arg("dilation_w"), py::arg("groups"),                    \
-      py::arg("padding_mode"), py::arg("kernel")
+      py::arg("padding_mode"), py::arg("rung")
 
 template <class RunF, class RunBI, class RunBW>
 void def_conv2d(py::module_& m, Device dev, const char* forward_doc, const char* input_doc, const char* weight_doc,
@@ -77,7 +77,7 @@ void def_conv2d(py::module_& m, Device dev, const char* forward_doc, const char*
         c.out = output(out, dev, c.ft, op, "out");
         require_ndim(c.a, 4, op, "input", "(N, C, H, W)");
         require_ndim(c.b, 4, op, "weight", "(C_out, C_in/groups, kH, kW)");
-        c.kernel = rung_arg(kernel, op);
+        c.rung = rung_arg(rung, op);
         c.p = conv_params(op, c.a.shape, c.b.shape, {sh, sw, pt, pb, pl, pr, dh, dw, groups, mode});
         require_shape(c.out, {c.p.N, c.p.OC, c.p.OH, c.p.OW}, op, "out");
         c.bias = opt_input(bias, dev, c.ft, op, "bias");
@@ -98,7 +98,7 @@ void def_conv2d(py::module_& m, Device dev, const char* forward_doc, const char*
         require_ndim(c.out, 4, op, "dinput", "(N, C, H, W)");
         require_ndim(c.a, 4, op, "grad_output", "(N, C_out, OH, OW)");
         require_ndim(c.b, 4, op, "weight", "(C_out, C_in/groups, kH, kW)");
-        c.kernel = rung_arg(kernel, op);
+        c.rung = rung_arg(rung, op);
         c.p = conv_params(op, c.out.shape, c.b.shape, {sh, sw, pt, pb, pl, pr, dh, dw, groups, mode});
         require_shape(c.a, {c.p.N, c.p.OC, c.p.OH, c.p.OW}, op, "grad_output");
         require_disjoint(op, {{c.out, "dinput"}}, {{c.a, "grad_output"}, {c.b, "weight"}});
@@ -118,7 +118,7 @@ void def_conv2d(py::module_& m, Device dev, const char* forward_doc, const char*
         require_ndim(c.b, 4, op, "input", "(N, C, H, W)");
         require_ndim(c.a, 4, op, "grad_output", "(N, C_out, OH, OW)");
         require_ndim(c.out, 4, op, "dweight", "(C_out, C_in/groups, kH, kW)");
-        c.kernel = rung_arg(kernel, op);
+        c.rung = rung_arg(rung, op);
         c.p = conv_params(op, c.b.shape, c.out.shape, {sh, sw, pt, pb, pl, pr, dh, dw, groups, mode});
         require_shape(c.a, {c.p.N, c.p.OC, c.p.OH, c.p.OW}, op, "grad_output");
         c.bias = opt_output(dbias, dev, c.ft, op, "dbias");
@@ -138,15 +138,15 @@ inline std::vector<int64_t> shape4_arg(const IntListArg& a, const char* op, cons
   return s;
 }
 
-// conv2d_pick_kernel: pick(params, direction, is_float32) -> the rung kernel=0 runs.
+// conv2d_pick_rung: pick(params, direction, is_float32) -> the rung that rung=0 runs.
 template <class Pick>
-void def_conv2d_pick_kernel(py::module_& m, const char* doc, Pick pick) {
+void def_conv2d_pick_rung(py::module_& m, const char* doc, Pick pick) {
   m.def(
-      "conv2d_pick_kernel",
+      "conv2d_pick_rung",
       [pick](IntListArg input_shape, IntListArg weight_shape, IntArg sh, IntArg sw, IntArg pt, IntArg pb, IntArg pl,
              IntArg pr, IntArg dh, IntArg dw, IntArg groups, const std::string& mode, IntArg direction_,
              const std::string& dtype) {
-        const char* op = "conv2d_pick_kernel";
+        const char* op = "conv2d_pick_rung";
         const std::vector<int64_t> in = shape4_arg(input_shape, op, "input_shape");
         const std::vector<int64_t> w = shape4_arg(weight_shape, op, "weight_shape");
         const int64_t direction = to_int64(direction_, op, "direction");

@@ -26,12 +26,12 @@ struct GemmCall {
   int64_t batch = 1, m, n, k;
   bool trans_a, trans_b;
   double alpha, beta;
-  int kernel;
+  int rung;
 };
 
 // gemm (batched = false): c (M,N), a (M,K)|(K,M), b (K,N)|(N,K); gemm_batched: the same with a leading B.
 inline GemmCall parse_gemm(Device dev, bool batched, py::handle c, py::handle a, py::handle b, bool trans_a,
-                           bool trans_b, double alpha, double beta, const IntArg& kernel) {
+                           bool trans_b, double alpha, double beta, const IntArg& rung) {
   const char* op = batched ? "gemm_batched" : "gemm";
   GemmCall g;
   g.a = leading(a, dev, &g.ft, op, "a");
@@ -55,7 +55,7 @@ inline GemmCall parse_gemm(Device dev, bool batched, py::handle c, py::handle a,
   else require_shape(g.c, {g.m, g.n}, op, "c");
   require_disjoint(op, {{g.c, "c"}}, {{g.a, "a"}, {g.b, "b"}});
   g.trans_a = trans_a, g.trans_b = trans_b, g.alpha = alpha, g.beta = beta;
-  g.kernel = rung_arg(kernel, op);
+  g.rung = rung_arg(rung, op);
   return g;
 }
 
@@ -63,11 +63,11 @@ template <class Run>
 void def_gemm(py::module_& m, Device dev, bool batched, const char* doc, Run run) {
   m.def(batched ? "gemm_batched" : "gemm",
         [dev, batched, run](py::object c, py::object a, py::object b, bool trans_a, bool trans_b, double alpha,
-                            double beta, IntArg kernel) {
-          run(parse_gemm(dev, batched, c, a, b, trans_a, trans_b, alpha, beta, kernel));
+                            double beta, IntArg rung) {
+          run(parse_gemm(dev, batched, c, a, b, trans_a, trans_b, alpha, beta, rung));
         },
         py::arg("c"), py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
-        py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("kernel") = 0, doc);
+        py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("rung") = 0, doc);
 }
 
 struct LinearForwardCall {

@@ -17,7 +17,7 @@ struct PoolCall {
   Pool2dGeometry g{};
   ArrayView out, x;                  // out: forward out or dinput; x: input or grad_output
   std::optional<ArrayView> indices;  // max pooling
-  int kernel = 0;
+  int rung = 0;
   bool count_include_pad = false;
 };
 
@@ -39,7 +39,7 @@ void def_pool(py::module_& m, Device dev, const char* max_doc, RunMaxF max_f, Ru
   m.def(
       "max_pool2d_forward",
       [dev, max_f](py::object out, py::object indices, py::object input, IntPairArg kernel_size, IntPairArg stride,
-                   IntPairArg padding, IntPairArg dilation, bool ceil_mode, IntArg kernel) {
+                   IntPairArg padding, IntPairArg dilation, bool ceil_mode, IntArg rung) {
         const char* op = "max_pool2d";
         PoolCall c;
         c.x = leading(input, dev, &c.ft, op, "input");
@@ -49,11 +49,11 @@ void def_pool(py::module_& m, Device dev, const char* max_doc, RunMaxF max_f, Ru
         c.indices = int_array(indices, dev, DType::i64, op, "indices", /*out=*/true);
         require_shape(*c.indices, pool_out_shape(c.g), op, "indices");
         require_disjoint(op, {{c.out, "out"}, {c.indices, "indices"}}, {{c.x, "input"}});
-        c.kernel = rung_arg(kernel, op);
+        c.rung = rung_arg(rung, op);
         max_f(c);
       },
       py::arg("out"), py::arg("indices"), py::arg("input"), py::arg("kernel_size"), py::arg("stride"),
-      py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"), py::arg("kernel") = 0, max_doc);
+      py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"), py::arg("rung") = 0, max_doc);
 
   m.def(
       "max_pool2d_backward",

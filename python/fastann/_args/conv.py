@@ -100,12 +100,18 @@ def scale_pair(op: str, scale_factor):
     return pair(op, "scale_factor", scale_factor)
 
 
-def kernel_number(op: str, kernel, choices=(1, 2, 3)):
-    if kernel is None:
+#: The conv2d ladder of the CPU kernels (the CUDA backend has rungs 1-3); see docs/conv.md.
+CONV2D_RUNGS = (1, 2, 3, 4)
+
+
+def rung_number(op: str, rung, choices=CONV2D_RUNGS):
+    """The rung number the compiled modules take: 0 for None (pick per shape), else ``rung`` itself.
+    ValueError naming ``op`` when ``rung`` is not None or one of ``choices`` (bools refused)."""
+    if rung is None:
         return 0
-    if isinstance(kernel, bool) or not isinstance(kernel, numbers.Integral) or kernel not in choices:
-        raise ValueError(f"{op}: kernel must be None or one of {choices}, got {kernel!r}")
-    return int(kernel)
+    if isinstance(rung, bool) or not isinstance(rung, numbers.Integral) or rung not in choices:
+        raise ValueError(f"{op}: rung must be None or one of {choices}, got {rung!r}")
+    return int(rung)
 
 
 def shape4(op: str, name: str, shape):
@@ -255,7 +261,8 @@ def upsample_backward_args(op, grad_output, input_shape, scale_factor, mode, ali
     return N, C, H, W, sh, sw
 
 
-__all__ = ["PADDING_MODES", "backward_args", "backward_input_args", "backward_weight_args", "check_conv",
-           "check_grad_output", "conv2d_args", "kernel_number", "out_size", "resolve_padding", "scale_pair", "shape4",
+__all__ = ["CONV2D_RUNGS", "PADDING_MODES", "backward_args", "backward_input_args", "backward_weight_args",
+           "check_conv", "check_grad_output", "conv2d_args", "out_size", "resolve_padding", "rung_number", "scale_pair",
+           "shape4",
            "transpose_args", "transpose_backward_args", "transpose_input_padding", "transpose_output_hw",
            "upsample_args", "upsample_backward_args", "upsample_check"]

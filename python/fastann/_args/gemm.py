@@ -17,17 +17,17 @@ def activation(op, activation):
     return activation
 
 
-def rung(kernel, max_kernel=4):
-    """None or a rung number 1..max_kernel (4 on the CPU ladder; the CUDA ladder has 7)."""
-    if kernel is None:
+def rung(value, max_rung=4):
+    """None or a rung number 1..max_rung (4 on the CPU ladder; the CUDA ladder has 7)."""
+    if value is None:
         return None
-    if isinstance(kernel, bool) or not isinstance(kernel, (int, np.integer)) or not 1 <= int(kernel) <= max_kernel:
-        rungs = ", ".join(str(i) for i in range(1, max_kernel + 1))
-        raise ValueError(f"gemm: kernel must be None or one of {rungs}, got {kernel!r}")
-    return int(kernel)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= int(value) <= max_rung:
+        rungs = ", ".join(str(i) for i in range(1, max_rung + 1))
+        raise ValueError(f"gemm: rung must be None or one of {rungs}, got {value!r}")
+    return int(value)
 
 
-def gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel, max_kernel=4):
+def gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, rung_, max_rung=4):
     """gemm's arguments: a, b (and c) 2-D float arrays of one dtype and device, real alpha / beta, inner
     dimensions that agree, c of shape (M, N), beta == 0 without c, an output that fits in memory.
     Returns (M, N, K)."""
@@ -39,7 +39,7 @@ def gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel, max_kernel=4):
     gpu = same_device("gemm", a=a, b=b, c=c)
     alpha = real("gemm", "alpha", alpha)
     beta = real("gemm", "beta", beta)
-    rung(kernel, max_kernel)
+    rung(rung_, max_rung)
     m, ka = (a.shape[1], a.shape[0]) if trans_a else a.shape
     kb, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
     if ka != kb:

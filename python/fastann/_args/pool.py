@@ -27,7 +27,7 @@ class Pool2dGeometry(NamedTuple):
     C: int
     H: int
     W: int
-    kernel: tuple[int, int]
+    kernel_size: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int]
     dilation: tuple[int, int]

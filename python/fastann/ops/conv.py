@@ -6,7 +6,7 @@ deep-learning library computes it; Goodfellow et al., *Deep Learning*, sec. 9.5)
     out[n, o, i, j] = bias[o] + sum_{c, kh, kw} w[o, c, kh, kw] * xpad[n, g*Cg + c, i*s + kh*d, j*s + kw*d]
 
 with g the output channel's group, Cg = C/groups and xpad the input padded with zeros, its mirror image
-("reflect") or its edge ("replicate"). ``kernel=`` picks a rung of the ladder (1 naive direct loops,
+("reflect") or its edge ("replicate"). ``rung=`` picks a rung of the ladder (1 naive direct loops,
 2 im2col + fastann's GEMM, 3 whole images per thread through AVX-512 micro-kernels that read the padded image's
 shifted rows in place — no im2col buffer for stride 1; 4 Winograd F(2x2, 3x3) for 3x3 kernels with stride 1
 and dilation 1, CPU only (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): 16
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args.conv import (backward_args, backward_input_args, backward_weight_args, check_conv, kernel_number,
+from .._args.conv import (backward_args, backward_input_args, backward_weight_args, check_conv, rung_number,
                            transpose_args, transpose_backward_args, transpose_input_padding, upsample_args,
                            upsample_backward_args)
 from ._common import backend, empty
@@ -32,17 +32,17 @@ def _geometry(a):
     return sh, sw, pt, pb, pl, pr, dh, dw, a["groups"], a["padding_mode"]
 
 
-def _rung(op, kernel, xp):
-    """The kernel number the compiled module takes (0 = auto). Rung 4 (Winograd) is CPU-only."""
-    k = kernel_number(op, kernel, choices=(1, 2, 3, 4))
+def _rung(op, rung, xp):
+    """The rung number the compiled module takes (0 = auto). Rung 4 (Winograd) is CPU-only."""
+    k = rung_number(op, rung)
     if k == 4 and xp is not np:
-        raise ValueError(f"{op}: kernel 4 (Winograd F(2x2, 3x3)) runs on the CPU only; the CUDA backend has "
+        raise ValueError(f"{op}: rung 4 (Winograd F(2x2, 3x3)) runs on the CPU only; the CUDA backend has "
                          f"kernels 1, 2 and 3")
     return k
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
-           kernel=None):
+           rung=None):
     """2-D convolution (cross-correlation) of a batch of images.
 
     Shapes: input (N, C, H, W), weight (C_out, C/groups, kH, kW), bias (C_out,) or None ->
@@ -52,25 +52,25 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     PyTorch's split for stride 1, TensorFlow's for stride > 1, the smaller half before).
     ``padding_mode``: "zeros", "reflect" (mirror without the edge, padding < input size) or "replicate".
     ``groups`` divides C and C_out (groups == C is a depthwise convolution).
-    ``kernel``: None (fastest), 1, 2, 3 or 4 (see the module docstring; 4 needs a 3x3 kernel, stride 1 and
+    ``rung``: None (fastest), 1, 2, 3 or 4 (see the module docstring; 4 needs a 3x3 kernel, stride 1 and
     dilation 1, and NumPy arrays).
 
     Raises TypeError for non-arrays, non-float or mixed dtypes; ValueError for wrong ndim, empty or
     non-contiguous arrays, channel mismatch, groups not dividing the channels, non-positive stride or
     dilation, negative padding, reflect padding >= input size, a kernel larger than the padded input, an
-    unknown padding mode or kernel number, kernel=4 with another geometry or with CuPy arrays.
+    unknown padding mode or rung number, rung=4 with another geometry or with CuPy arrays.
     """
     op = "conv2d"
     a = check_conv(op, input, weight, bias, stride, padding, dilation, groups, padding_mode)
     kern, xp = backend(op, input=input, weight=weight, bias=bias)
-    k = _rung(op, kernel, xp)
+    k = _rung(op, rung, xp)
     out = empty(xp, (a["N"], a["OC"], a["OH"], a["OW"]), input.dtype)
     kern.conv2d_forward(out, input, weight, bias, *_geometry(a), k)
     return out
 
 
 def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
-                          padding_mode="zeros", kernel=None):
+                          padding_mode="zeros", rung=None):
     """Gradient of :func:`conv2d` with respect to its input.
 
     grad_output (N, C_out, OH, OW), weight (C_out, C/groups, kH, kW), ``input_shape`` (N, C, H, W) ->
@@ -80,14 +80,14 @@ def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0,
     op = "conv2d_backward_input"
     a = backward_input_args(op, grad_output, weight, input_shape, stride, padding, dilation, groups, padding_mode)
     kern, xp = backend(op, grad_output=grad_output, weight=weight)
-    k = _rung(op, kernel, xp)
+    k = _rung(op, rung, xp)
     dinput = empty(xp, (a["N"], a["C"], a["H"], a["W"]), grad_output.dtype)
     kern.conv2d_backward_input(dinput, grad_output, weight, *_geometry(a), k)
     return dinput
 
 
 def conv2d_backward_weight(grad_output, input, weight_shape, stride=1, padding=0, dilation=1, groups=1,
-                           padding_mode="zeros", kernel=None):
+                           padding_mode="zeros", rung=None):
     """Gradient of :func:`conv2d` with respect to its weight.
 
     grad_output (N, C_out, OH, OW), input (N, C, H, W), ``weight_shape`` (C_out, C/groups, kH, kW) ->
@@ -97,14 +97,14 @@ def conv2d_backward_weight(grad_output, input, weight_shape, stride=1, padding=0
     op = "conv2d_backward_weight"
     a = backward_weight_args(op, grad_output, input, weight_shape, stride, padding, dilation, groups, padding_mode)
     kern, xp = backend(op, grad_output=grad_output, input=input)
-    k = _rung(op, kernel, xp)
+    k = _rung(op, rung, xp)
     dweight = empty(xp, tuple(weight_shape), input.dtype)
     kern.conv2d_backward_weight(dweight, None, grad_output, input, *_geometry(a), k)
     return dweight
 
 
 def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
-                    need_input_grad=True, need_bias_grad=True, kernel=None):
+                    need_input_grad=True, need_bias_grad=True, rung=None):
     """All gradients of :func:`conv2d`: returns ``(dinput or None, dweight, dbias or None)``.
 
     grad_output (N, C_out, OH, OW), input (N, C, H, W), weight (C_out, C/groups, kH, kW).
@@ -114,7 +114,7 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     op = "conv2d_backward"
     a = backward_args(op, grad_output, input, weight, stride, padding, dilation, groups, padding_mode)
     kern, xp = backend(op, grad_output=grad_output, input=input, weight=weight)
-    k = _rung(op, kernel, xp)
+    k = _rung(op, rung, xp)
     geo = _geometry(a)
     dinput = None
     if need_input_grad:

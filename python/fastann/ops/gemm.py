@@ -1,7 +1,7 @@
 """fastann.ops: the gemm family (general matrix multiply and the linear layer).
 
 The kernels are fastann's own (csrc/cpu/gemm.cpp and its AVX2 / AVX-512 micro-kernels), never a BLAS.
-``kernel=`` selects a rung of the GEMM ladder (see docs/gemm.md):
+``rung=`` selects a rung of the GEMM ladder (see docs/gemm.md):
 
     1 naive triple loop    2 cache-blocked    3 packed panels + SIMD micro-kernel    4 the same, threaded
 """
@@ -29,7 +29,7 @@ def _plain(*arrays, optional=()):
     return all(a is None or _plain(a) for a in optional)
 
 
-def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel=None):
+def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, rung=None):
     """General matrix multiply: ``C = alpha * op(A) @ op(B) + beta * C`` (the BLAS xGEMM operation).
 
     Args:
@@ -40,7 +40,7 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel
             garbage in it does not leak into the result (BLAS semantics).
         alpha, beta: real scalars.
         trans_a, trans_b: use the transpose of ``a`` / ``b``.
-        kernel: None picks the fastest (rung 4, which stays on one thread for small products);
+        rung: None picks the fastest (rung 4, which stays on one thread for small products);
             1 naive, 2 cache-blocked, 3 packed SIMD (one thread), 4 packed SIMD on OpenMP threads.
             For CuPy arrays the CUDA ladder (docs/cuda_gemm.md): 1 naive, 2 coalesced, 3 shared-memory
             tiles, 4 1-D / 5 2-D register tiling, 6 float4 loads, 7 warp tiling + cp.async (float32;
@@ -56,29 +56,29 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel
         TypeError: an argument is not an array, a dtype is not float32/float64, dtypes differ,
             alpha/beta are not real numbers.
         ValueError: not 2-D, empty, non-contiguous, inner dimensions differ, c has the wrong shape or is
-            read-only, beta != 0 without c, kernel not in {None, 1, 2, 3, 4} (1..7 on the GPU).
+            read-only, beta != 0 without c, rung not in {None, 1, 2, 3, 4} (1..7 on the GPU).
 
     Math: Dongarra et al. (1990), "A set of level 3 basic linear algebra subprograms"; the packed rungs
     follow Goto & van de Geijn (2008) and BLIS (Van Zee & van de Geijn 2015).
     """
-    if _plain(a, b, optional=(c,)) and (kernel is None or (type(kernel) is int and 1 <= kernel <= 4)) \
+    if _plain(a, b, optional=(c,)) and (rung is None or (type(rung) is int and 1 <= rung <= 4)) \
             and type(alpha) in (int, float) and type(beta) in (int, float) and (c is not None or beta == 0):
         m, n = (a.shape[1] if trans_a else a.shape[0]), (b.shape[0] if trans_b else b.shape[1])
         if c is not None or fits(m * n * a.itemsize):  # else the checks below explain the size
             out = c if c is not None else empty(np, (m, n), a.dtype)
             try:
                 _backend.cpu.gemm(out, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta),
-                                  0 if kernel is None else kernel)
+                                  0 if rung is None else rung)
                 return out
             except (TypeError, ValueError):
                 pass  # explained by the checks below
     # The CUDA ladder has more rungs (7 for float32) than the CPU's 4: validate against the array's backend.
     on_gpu = any(is_cupy(x) for x in (a, b, c) if x is not None)
-    max_kernel = getattr(_backend.cuda, "GEMM_NUM_KERNELS", 4) if on_gpu and _backend.cuda is not None else 4
-    m, n, _ = gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel, max_kernel)
+    max_rung = getattr(_backend.cuda, "GEMM_NUM_RUNGS", 4) if on_gpu and _backend.cuda is not None else 4
+    m, n, _ = gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, rung, max_rung)
     k, xp = backend("gemm", a=a, b=b, c=c)
     out = c if c is not None else empty(xp, (m, n), a.dtype)
-    k.gemm(out, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), 0 if kernel is None else int(kernel))
+    k.gemm(out, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), 0 if rung is None else int(rung))
     return out
 
 

@@ -27,8 +27,8 @@ __all__ = [
 #: four taps at fixed offsets, 3 (CUDA only) rung 2 with two adjacent outputs per thread and 128-bit loads.
 #: On the CPU a rung runs on the best instruction set the CPU has (``build_info()["simd"]``). None picks the
 #: fastest that applies.
-MAX_POOL2D_KERNELS = (1, 2, 3)
-MAX_POOL2D_KERNELS_CPU = (1, 2)
+MAX_POOL2D_RUNGS = (1, 2, 3)
+MAX_POOL2D_RUNGS_CPU = (1, 2)
 
 
 def _indices_out(xp, shape):
@@ -40,10 +40,10 @@ def _indices_out(xp, shape):
 
 def _g(g):
     """The geometry as the compiled functions take it: (h, w) pairs."""
-    return g.kernel, g.stride, g.padding, g.dilation, g.ceil_mode
+    return g.kernel_size, g.stride, g.padding, g.dilation, g.ceil_mode
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, kernel=None):
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, rung=None):
     """2-D max pooling with argmax indices.
 
     Args:
@@ -52,7 +52,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
             padding (counted as -inf) at most kernel_size // 2.
         ceil_mode: round the output size up (the last window must still start inside the input or the
             left padding), as PyTorch.
-        kernel: ladder rung, None (fastest that applies), 1 direct, 2 2x2/stride-2, 3 (CUDA arrays only)
+        rung: ladder rung, None (fastest that applies), 1 direct, 2 2x2/stride-2, 3 (CUDA arrays only)
             2x2/stride-2 with two outputs per thread.
 
     Returns:
@@ -64,22 +64,22 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         TypeError: input not a float32/float64 array; ceil_mode not a bool.
         ValueError: not 4-D, empty, non-contiguous; non-positive kernel_size/stride/dilation; negative
             padding or padding > kernel_size // 2; output size < 1; a window entirely in the padding;
-            an unknown ``kernel``, kernel 3 with NumPy arrays, or a 2x2 rung for another geometry.
+            an unknown ``rung``, rung 3 with NumPy arrays, or a 2x2 rung for another geometry.
 
     Math: OH = floor_or_ceil((H + 2P - D(K-1) - 1) / S) + 1 (PyTorch, aten/src/ATen/native/Pool.h).
     """
     op = "max_pool2d"
     g = forward_args(op, input, kernel_size, stride, padding, dilation, ceil_mode)
-    if kernel is not None and (isinstance(kernel, bool) or kernel not in MAX_POOL2D_KERNELS):
-        raise ValueError(f"{op}: kernel must be None or one of {MAX_POOL2D_KERNELS}, got {kernel!r}")
+    if rung is not None and (isinstance(rung, bool) or rung not in MAX_POOL2D_RUNGS):
+        raise ValueError(f"{op}: rung must be None or one of {MAX_POOL2D_RUNGS}, got {rung!r}")
     k, xp = backend(op, input=input)
-    if kernel is not None and xp is np and kernel not in MAX_POOL2D_KERNELS_CPU:
-        raise ValueError(f"{op}: kernel {kernel} runs on CUDA only; the CPU backend has kernels "
-                         f"{MAX_POOL2D_KERNELS_CPU}")
+    if rung is not None and xp is np and rung not in MAX_POOL2D_RUNGS_CPU:
+        raise ValueError(f"{op}: rung {rung} runs on CUDA only; the CPU backend has rungs "
+                         f"{MAX_POOL2D_RUNGS_CPU}")
     shape = (g.N, g.C, g.OH, g.OW)
     out = empty(xp, shape, input.dtype)
     indices = _indices_out(xp, shape)
-    k.max_pool2d_forward(out, indices, input, *_g(g), 0 if kernel is None else int(kernel))
+    k.max_pool2d_forward(out, indices, input, *_g(g), 0 if rung is None else int(rung))
     return out, indices
 
 
@@ -113,7 +113,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     cip = flag(op, "count_include_pad", count_include_pad)
     k, xp = backend(op, input=input)
     out = empty(xp, (g.N, g.C, g.OH, g.OW), input.dtype)
-    k.avg_pool2d_forward(out, input, g.kernel, g.stride, g.padding, g.ceil_mode, cip)
+    k.avg_pool2d_forward(out, input, g.kernel_size, g.stride, g.padding, g.ceil_mode, cip)
     return out
 
 
@@ -130,7 +130,7 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
                                              ceil_mode, count_include_pad)
     k, xp = backend(op, grad_output=grad_output)
     dinput = empty(xp, shape, grad_output.dtype)
-    k.avg_pool2d_backward(dinput, grad_output, g.kernel, g.stride, g.padding, g.ceil_mode, cip)
+    k.avg_pool2d_backward(dinput, grad_output, g.kernel_size, g.stride, g.padding, g.ceil_mode, cip)
     return dinput
 
 

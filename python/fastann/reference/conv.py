@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args.conv import (backward_args, backward_input_args, backward_weight_args, check_conv, transpose_args,
-                           transpose_backward_args, transpose_input_padding, upsample_args, upsample_backward_args)
+from .._args.conv import (backward_args, backward_input_args, backward_weight_args, check_conv, rung_number,
+                           transpose_args, transpose_backward_args, transpose_input_padding, upsample_args,
+                           upsample_backward_args)
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_backward_input", "conv2d_backward_weight",
            "conv_transpose2d", "conv_transpose2d_backward", "upsample2d", "upsample2d_backward"]
@@ -111,9 +112,11 @@ def _backward_weight(dout, x, a):
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
-           kernel=None):
+           rung=None):
     """2-D convolution (cross-correlation), float64. input (N, C, H, W), weight (OC, C/groups, KH, KW),
-    bias (OC,) or None -> (N, OC, OH, OW). ``kernel`` is accepted and ignored (one reference)."""
+    bias (OC,) or None -> (N, OC, OH, OW). ``rung`` must be None or a rung number of the kernels (1-4); the
+    reference itself has one version. Raises as ``fastann.ops.conv2d`` does for bad arguments."""
+    rung_number("conv2d", rung)
     a = check_conv("conv2d", input, weight, bias, stride, padding, dilation, groups, padding_mode)
     out = _forward(input, weight, a)
     if bias is not None:
@@ -122,25 +125,28 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 
 def conv2d_backward_input(grad_output, weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
-                          padding_mode="zeros", kernel=None):
+                          padding_mode="zeros", rung=None):
     """Gradient of conv2d with respect to its input: (N, C, H, W) = ``input_shape``."""
     op = "conv2d_backward_input"
+    rung_number(op, rung)
     a = backward_input_args(op, grad_output, weight, input_shape, stride, padding, dilation, groups, padding_mode)
     return _backward_input(grad_output, weight, a)
 
 
 def conv2d_backward_weight(grad_output, input, weight_shape, stride=1, padding=0, dilation=1, groups=1,
-                           padding_mode="zeros", kernel=None):
+                           padding_mode="zeros", rung=None):
     """Gradient of conv2d with respect to its weight: (OC, C/groups, KH, KW) = ``weight_shape``."""
     op = "conv2d_backward_weight"
+    rung_number(op, rung)
     a = backward_weight_args(op, grad_output, input, weight_shape, stride, padding, dilation, groups, padding_mode)
     return _backward_weight(grad_output, input, a)
 
 
 def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1,
-                    padding_mode="zeros", need_input_grad=True, need_bias_grad=True, kernel=None):
+                    padding_mode="zeros", need_input_grad=True, need_bias_grad=True, rung=None):
     """(dinput or None, dweight, dbias or None) of conv2d; dbias (OC,) = grad_output summed over N, OH, OW."""
     op = "conv2d_backward"
+    rung_number(op, rung)
     a = backward_args(op, grad_output, input, weight, stride, padding, dilation, groups, padding_mode)
     dx = _backward_input(grad_output, weight, a) if need_input_grad else None
     dw = _backward_weight(grad_output, input, a)

@@ -12,16 +12,17 @@ from .._args.gemm import gemm_checks, linear_backward_checks, linear_checks
 __all__ = ["gemm", "linear", "linear_backward"]
 
 
-def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, kernel=None):
+def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, rung=None):
     """C = alpha * op(A) @ op(B) + beta * C in float64 (BLAS xGEMM semantics).
 
     a: (M, K), or (K, M) when ``trans_a``; b: (K, N), or (N, K) when ``trans_b``; c: (M, N) or None.
     With ``beta == 0`` C is not read (NaN in it does not propagate), as in BLAS. Returns a new float64
-    (M, N) array (``c`` is not modified here). ``kernel`` is validated and otherwise ignored.
+    (M, N) array (``c`` is not modified here). ``rung`` (a rung of the kernels' ladder) is checked as the kernels
+    check it; the reference itself has one version.
     Raises TypeError (not an array, non-float dtype, mixed dtypes) and ValueError (ndim, empty,
-    non-contiguous, inner-dimension or c shape mismatch, beta != 0 without c, bad kernel).
+    non-contiguous, inner-dimension or c shape mismatch, beta != 0 without c, bad rung).
     """
-    gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, kernel)
+    gemm_checks(a, b, c, alpha, beta, trans_a, trans_b, rung)
     a64 = np.asarray(a, dtype=np.float64)
     b64 = np.asarray(b, dtype=np.float64)
     opa = a64.T if trans_a else a64

@@ -43,7 +43,7 @@ def _tap_range(start: np.ndarray, K: int, D: int, I: int) -> range:
 def _taps(g: Pool2dGeometry):
     """Yield (ih, iw, valid) for every tap that touches the input: ih (OH,), iw (OW,) input coordinates of
     that tap in every window (clipped into range), valid (OH, OW) where they are real input positions."""
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.padding, g.dilation
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel_size, g.stride, g.padding, g.dilation
     h0 = np.arange(g.OH) * sh - ph
     w0 = np.arange(g.OW) * sw - pw
     for i in _tap_range(h0, kh, dh, g.H):
@@ -102,8 +102,8 @@ def _avg_divisor(g: Pool2dGeometry, count_include_pad: bool) -> np.ndarray:
     """(OH, OW) divisors, PyTorch's CPU rule: the window clipped to the padded input (count_include_pad)
     or to the real input."""
     counts = []
-    for O, S, P, K, I in ((g.OH, g.stride[0], g.padding[0], g.kernel[0], g.H),
-                          (g.OW, g.stride[1], g.padding[1], g.kernel[1], g.W)):
+    for O, S, P, K, I in ((g.OH, g.stride[0], g.padding[0], g.kernel_size[0], g.H),
+                          (g.OW, g.stride[1], g.padding[1], g.kernel_size[1], g.W)):
         start = np.arange(O) * S - P
         end = np.minimum(start + K, I + P)
         if count_include_pad:

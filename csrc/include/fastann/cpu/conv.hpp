@@ -15,7 +15,7 @@
 //   4  winograd     conv_rung4_winograd.cpp (+ _avx512.cpp): 3x3, stride 1, dilation 1 only: Winograd's
 //                   F(2x2, 3x3) (Lavin & Gray 2016) for the forward and input gradient, F(3x3, 2x2) for the
 //                   weight gradient.
-//   0  auto         picks the fastest for the shape and dtype (conv2d_pick_kernel, conv_dispatch.cpp).
+//   0  auto         picks the fastest for the shape and dtype (conv2d_pick_rung, conv_dispatch.cpp).
 //
 // Padding modes other than "zeros" ("reflect" mirrors without repeating the edge, "replicate" repeats it)
 // are implemented for every rung by materializing the padded input once, running the zero-padding
@@ -35,21 +35,21 @@ using fastann::PaddingMode;
 // The one validation of a conv2d geometry, shared with the CUDA backend (fastann/geometry.hpp).
 using fastann::conv2d_validate;
 
-// Which rung kernel=0 runs for these parameters, this direction (0 forward, 1 input grad, 2 weight grad) and
+// Which rung rung=0 runs for these parameters, this direction (0 forward, 1 input grad, 2 weight grad) and
 // dtype (float32 or float64).
-int conv2d_pick_kernel(const Conv2dParams& p, int direction, bool float32);
+int conv2d_pick_rung(const Conv2dParams& p, int direction, bool float32);
 
 // inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
 template <class T>
-void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel);
+void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int rung);
 
 // dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
 template <class T>
-void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel);
+void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int rung);
 
 // dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,C/groups,KH,KW), dbias (OC) or nullptr
 template <class T>
-void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel);
+void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int rung);
 
 // Upsampling by integer factors (sh, sw): inp (N,C,H,W), out (N,C,H*sh,W*sw).
 // nearest: out[i,j] = inp[i/sh, j/sw]. bilinear: torch.nn.functional.interpolate's source coordinates.

@@ -22,7 +22,7 @@
 //                                        Small products stay on one thread; so do mid-sized ones for 50 ms
 //                                        after a call in which the helper threads did not show up (another
 //                                        process holds their core).
-// kernel 0 (= Python's kernel=None) picks: the naive loop up to 8x8x8, rung 4 above.
+// rung 0 (= Python's rung=None) picks: the naive loop up to 8x8x8, rung 4 above.
 #pragma once
 
 #include <cstdint>
@@ -56,9 +56,9 @@ template <class T> void gemm_kernel2_blocked(const GemmArgs<T>& g);
 template <class T> void gemm_kernel3_packed_simd(const GemmArgs<T>& g);
 template <class T> void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g);
 
-constexpr int kGemmKernels = 4;  // valid `kernel` numbers: 0 (auto) .. kGemmKernels
+constexpr int kGemmRungs = 4;  // valid `kernel` numbers: 0 (auto) .. kGemmRungs
 // Run rung `kernel` (0 = auto). The epilogue (bias / relu) is honoured by every rung.
-template <class T> void gemm(const GemmArgs<T>& g, int kernel);
+template <class T> void gemm(const GemmArgs<T>& g, int rung);
 
 // ---- the linear layer ----------------------------------------------------------------------------
 // out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr; out = act(input * weight^T + bias)

@@ -37,14 +37,14 @@ using fastann::make_pool2d_geometry;
 bool max_pool2d_is_2x2_stride2(const Pool2dGeometry& g);
 
 // ---- max_pool2d -------------------------------------------------------------------------------------
-// The ladder's top rung (kernel = 1..kMaxPool2dRungs).
+// The ladder's top rung (rung = 1..kMaxPool2dRungs).
 constexpr int kMaxPool2dRungs = 2;
 
 // inp (N,C,H,W), out (N,C,OH,OW), indices (N,C,OH,OW) int64 flat offsets ih*W + iw into each (H,W) plane.
 // The maximum of each window; a NaN anywhere in the window wins (the last NaN's index, as PyTorch); among
-// equal values the first in row-major window order wins. kernel: 0 auto, 1..2 the ladder above.
+// equal values the first in row-major window order wins. rung: 0 auto, 1..2 the ladder above.
 template <class T>
-void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g, int kernel);
+void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g, int rung);
 
 // The rungs, one (H,W) plane at a time: inp (H,W), out (OH,OW), indices (OH,OW).
 template <class T>

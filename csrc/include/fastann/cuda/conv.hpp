@@ -15,7 +15,7 @@
 //   3 implicit_gemm the same GEMMs without the buffer: 64x64 output tiles whose operands are gathered from
 //                  the image (im2col indices computed on the fly) into shared memory, 4x4 per thread,
 //                  register-prefetched; the weight gradient splits its long K (= N*OH*OW) over blocks.
-//   0 auto         picks per shape (conv2d_pick_kernel).
+//   0 auto         picks per shape (conv2d_pick_rung).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -31,27 +31,27 @@ namespace fastann::cuda {
 using fastann::Conv2dParams;
 using fastann::PaddingMode;
 
-constexpr int kConvNumKernels = 3;
+constexpr int kConvNumRungs = 3;
 
 // The one validation of a conv2d geometry, shared with the CPU backend (fastann/geometry.hpp).
 using fastann::conv2d_validate;
 
-// The rung kernel=0 runs for this geometry and direction (0 forward, 1 input grad, 2 weight grad).
-int conv2d_pick_kernel(const Conv2dParams& p, int direction);
+// The rung rung=0 runs for this geometry and direction (0 forward, 1 input grad, 2 weight grad).
+int conv2d_pick_rung(const Conv2dParams& p, int direction);
 
 // inp (N,C,H,W), weight (OC,C/groups,KH,KW), bias (OC) or nullptr, out (N,OC,OH,OW)
 template <class T>
-void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int kernel,
+void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int rung,
                     cudaStream_t stream);
 
 // dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
 template <class T>
-void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int kernel,
+void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int rung,
                            cudaStream_t stream);
 
 // dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,C/groups,KH,KW), dbias (OC) or nullptr
 template <class T>
-void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int kernel,
+void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int rung,
                             cudaStream_t stream);
 
 // Upsampling by integer factors (sh, sw): inp (N,C,H,W), out (N,C,H*sh,W*sw).

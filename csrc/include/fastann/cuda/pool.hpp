@@ -39,9 +39,9 @@ using fastann::make_pool2d_geometry;
 bool max_pool2d_is_2x2_stride2(const Pool2dGeometry& g);
 
 // inp (N,C,H,W), out (N,C,OH,OW), indices (N,C,OH,OW) int64. A NaN in the window wins (the last NaN's
-// index), ties keep the first tap in row-major window order. kernel: 0 auto, 1..3 the ladder above.
+// index), ties keep the first tap in row-major window order. rung: 0 auto, 1..3 the ladder above.
 template <class T>
-void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g, int kernel,
+void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dGeometry& g, int rung,
                         cudaStream_t stream);
 
 // dout (N,C,OH,OW), indices (N,C,OH,OW), dinp (N,C,H,W): dinp[n,c,idx] += dout (atomicAdd: overlapping
