@@ -29,7 +29,7 @@ struct ArrayView {
   std::vector<int64_t> shape;
   std::vector<int64_t> strides;  // in bytes
   DType dtype = DType::other;
-  std::string dtype_name;        // NumPy's name on both devices: "float32", "int64", "float16", ...
+  std::string typestr;           // the __cuda_array_interface__ typestr ("<f4"); empty for NumPy arrays
   int64_t itemsize = 0;
   int64_t size = 0;              // number of elements
   Device device = Device::cpu;
@@ -37,6 +37,9 @@ struct ArrayView {
   py::handle obj;                // the Python object (borrowed: valid during the call)
 
   int ndim() const { return static_cast<int>(shape.size()); }
+  // NumPy's name of the dtype on both devices ("float32", "int64", "float16", ...), for messages only: it is
+  // computed when asked (NumPy's dtype.__str__ runs Python code, too dear for every call).
+  std::string dtype_name() const;
   int64_t nbytes() const { return size * itemsize; }
   template <class T>
   T* ptr() const { return static_cast<T*>(data); }
@@ -121,7 +124,6 @@ inline ArrayView from_numpy(py::handle obj, const char* op, const char* name) {
   const bool native = bo == '=' || bo == '|' || bo == '<';
 #endif
   a.dtype = native ? dtype_of(dt.kind(), a.itemsize) : DType::other;
-  a.dtype_name = py::str(dt).cast<std::string>();
   a.readonly = !arr.writeable();
   finish_shape(a, op, name);
   return a;
@@ -138,7 +140,7 @@ inline ArrayView from_cuda_array_interface(py::handle obj, const char* op, const
   a.device = Device::cuda;
   for (py::handle e : py::tuple(cai["shape"])) a.shape.push_back(e.cast<int64_t>());
   const std::string ts = cai["typestr"].cast<std::string>();
-  a.dtype_name = typestr_name(ts);
+  a.typestr = ts;
   a.itemsize = ts.size() >= 3 ? std::stoll(ts.substr(2)) : 0;
   a.dtype = (ts.size() >= 3 && (ts[0] == '<' || ts[0] == '|')) ? dtype_of(ts[1], a.itemsize) : DType::other;
   finish_shape(a, op, name);
@@ -162,6 +164,11 @@ inline ArrayView from_cuda_array_interface(py::handle obj, const char* op, const
 }
 
 }  // namespace detail
+
+inline std::string ArrayView::dtype_name() const {
+  if (device == Device::cuda) return detail::typestr_name(typestr);
+  return py::str(py::reinterpret_borrow<py::array>(obj).dtype()).cast<std::string>();
+}
 
 // The view of argument `name` of `op`: a NumPy array for Device::cpu, a __cuda_array_interface__ object for
 // Device::cuda; TypeError (naming op and name) for anything else, None included.

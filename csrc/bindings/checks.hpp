@@ -32,12 +32,12 @@ inline const char* float_name(FloatType ft) { return ft == FloatType::f32 ? "flo
 inline FloatType float_dtype(const ArrayView& a, const char* op, const char* name) {
   if (a.dtype == DType::f32) return FloatType::f32;
   if (a.dtype == DType::f64) return FloatType::f64;
-  type_fail(std::string(op) + ": " + name + " must be float32 or float64, got dtype " + a.dtype_name);
+  type_fail(std::string(op) + ": " + name + " must be float32 or float64, got dtype " + a.dtype_name());
 }
 
 inline void require_dtype(const ArrayView& a, FloatType ft, const char* op, const char* name) {
   if (float_dtype(a, op, name) != ft)
-    type_fail(std::string(op) + ": " + name + " has dtype " + a.dtype_name + " but the other arrays are " +
+    type_fail(std::string(op) + ": " + name + " has dtype " + a.dtype_name() + " but the other arrays are " +
               float_name(ft));
 }
 
@@ -45,7 +45,7 @@ inline void require_dtype(const ArrayView& a, FloatType ft, const char* op, cons
 inline void require_int_dtype(const ArrayView& a, DType dt, const char* op, const char* name) {
   if (a.dtype != dt) {
     const char* want = dt == DType::i64 ? "int64" : dt == DType::i32 ? "int32" : "uint8";
-    type_fail(std::string(op) + ": " + name + " must be " + want + ", got dtype " + a.dtype_name);
+    type_fail(std::string(op) + ": " + name + " must be " + want + ", got dtype " + a.dtype_name());
   }
 }
 

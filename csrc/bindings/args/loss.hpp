@@ -129,10 +129,10 @@ inline ClassLossCall parse_class_loss(Device dev, ClassLoss loss, py::handle out
   } else {
     if (c.target.dtype != DType::f32 && c.target.dtype != DType::f64)
       type_fail(std::string(op) + ": target must be int32/int64 class labels of shape (N,) or float " +
-                "probabilities of shape (N, C), got dtype " + c.target.dtype_name);
+                "probabilities of shape (N, C), got dtype " + c.target.dtype_name());
     if (c.target.ndim() == 1)
       type_fail(std::string(op) + ": a 1-D target must hold integer class labels (int32 or int64), got dtype " +
-                c.target.dtype_name + "; float targets must have shape (N, C)");
+                c.target.dtype_name() + "; float targets must have shape (N, C)");
     require_dtype(c.target, c.ft, op, "target");
     require_contiguous(c.target, op, "target");
     require_same_shape(c.target, c.input, op, "target", "input");
