@@ -85,7 +85,7 @@ def test_train_cnn_small_subset(tmp_path, capsys):
     assert 0.0 <= m["test_accuracy"] <= 1.0 and m["train_samples_per_s"] > 0
 
 
-@pytest.mark.parametrize("args, msg", [(["--epochs", "-1"], "--epochs"), (["--batch-size", "0"], "--batch-size"),
+@pytest.mark.parametrize("args, msg", [(["--epochs", "-1"], "--epochs"), (["--epochs", "0"], "--epochs"), (["--batch-size", "0"], "--batch-size"),
                                        (["--lr", "0"], "--lr"), (["--threads", "0"], "--threads"),
                                        (["--validation-split", "1.5"], "--validation-split")])
 def test_train_bad_arguments(capsys, args, msg):
@@ -110,3 +110,47 @@ def test_unknown_choice_exits():
         cli.main(["train", "--dataset", "cifar10"])
     with pytest.raises(SystemExit):
         cli.main(["train", "--lr-schedule", "linear"])
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"fastann {fastann.__version__}"
+
+
+def test_train_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: 128)" in out and "(default: fashion-mnist)" in out and "(default: cosine)" in out
+
+
+def test_data_dir_is_that_directory_or_an_error(tmp_path, capsys):
+    """--data-dir without the files is an error even where the system copy exists (it never falls back)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["train", "--data-dir", str(empty), "--limit", "100"]) == 1
+    err = capsys.readouterr().err
+    assert str(empty) in err and "does not hold the four IDX files" in err
+
+
+def test_unwritable_metrics_out_fails_before_training(tmp_path, capsys):
+    out_dir = tmp_path / "a_directory"
+    out_dir.mkdir()
+    assert cli.main(["train", "--metrics-out", str(out_dir), "--limit", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "--metrics-out" in err and "Epoch" not in err and "test accuracy" not in err
+
+
+def test_bad_device_message_has_one_prefix(capsys):
+    assert cli.main(["train", "--device", "tpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fastann train: --device:") and err.count("fastann train") == 1
+
+
+@pytest.mark.skipif(not _have_fashion(), reason="Fashion-MNIST not found locally (apt-get install dataset-fashion-mnist)")
+def test_train_says_which_data_and_split(tmp_path, capsys):
+    d = os.path.dirname(fastann.datasets._fetch.locate(fastann.datasets.fashion_mnist.SPEC, download=False)[0])
+    assert cli.main(["train", "--data-dir", d, "--limit", "1000", "--epochs", "1", "--verbose", "2"]) == 0
+    err = capsys.readouterr().err
+    assert f"data: fashion-mnist from {d}" in err and "(900 train / 100 validation / 1000 test)" in err

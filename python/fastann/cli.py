@@ -60,37 +60,59 @@ def build_cnn(image_shape, classes: int, seed):
 def _parser() -> argparse.ArgumentParser:
     from . import optimizers  # noqa: PLC0415
 
+    from . import __version__  # noqa: PLC0415
+
     p = argparse.ArgumentParser(prog="fastann", description="fastann: hand-written C++/CUDA neural-network "
                                 "kernels under a Keras-like API.")
+    p.add_argument("--version", action="version", version=f"fastann {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="print the build information (fastann.build_info())")
     info.add_argument("--json", action="store_true", help="print it as JSON")
 
-    t = sub.add_parser("train", help="train a model on MNIST-style data and report test accuracy and speed")
+    t = sub.add_parser("train", help="train a model on MNIST-style data and report test accuracy and speed",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--model", choices=MODELS, default="mlp",
-                   help="mlp: 784-300-100-10 ReLU MLP (default); cnn: Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-"
+                   help="mlp: 784-300-100-10 ReLU MLP; cnn: Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-"
                         "Dense128-Dropout-Dense10")
-    t.add_argument("--dataset", choices=("fashion-mnist", "mnist"), default="fashion-mnist")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--optimizer", choices=sorted(optimizers._BY_NAME), default="adam")
-    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3); with the cosine "
-                   "schedule, the rate of the first step")
+    t.add_argument("--dataset", choices=("fashion-mnist", "mnist"), default="fashion-mnist", help="which data")
+    t.add_argument("--epochs", type=int, default=10, help="passes over the training set (>= 1)")
+    t.add_argument("--batch-size", type=int, default=128, help="samples per step (>= 1)")
+    t.add_argument("--optimizer", choices=sorted(optimizers._BY_NAME), default="adam", help="Keras optimizer")
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate; with the cosine schedule, the rate "
+                   "of the first step")
     t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine",
-                   help="cosine (default): the rate falls from --lr to 0 along a half cosine over all the "
-                        "training steps (schedules.CosineDecay); constant: --lr throughout")
-    t.add_argument("--seed", type=int, default=0, help="seeds init, shuffling, dropout (default 0)")
+                   help="cosine: the rate falls from --lr to 0 along a half cosine over all the training steps "
+                        "(schedules.CosineDecay); constant: --lr throughout")
+    t.add_argument("--seed", type=int, default=0, help="seeds init, shuffling, dropout")
     t.add_argument("--validation-split", type=float, default=0.1,
-                   help="fraction of the training set held out for validation (default 0.1)")
-    t.add_argument("--data-dir", default=None, help="directory with the four IDX files (searched first)")
+                   help="fraction of the training set held out for validation (the last samples)")
+    t.add_argument("--data-dir", default=None, help="directory with the four IDX files; when given, that "
+                   "directory or an error (default: the search order of fastann.datasets, download last)")
     t.add_argument("--device", default="cpu",
-                   help="where to train: cpu (default), cuda or cuda:N (needs fastann built with CUDA and CuPy)")
-    t.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels")
-    t.add_argument("--metrics-out", default=None, help="write the results as JSON to this file")
+                   help="where to train: cpu, cuda or cuda:N (needs fastann built with CUDA and CuPy)")
+    t.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels (default: "
+                   "OMP_NUM_THREADS, else all cores)")
+    t.add_argument("--metrics-out", default=None, help="write the results as JSON to this file (checked to be "
+                   "writable before training)")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
-                   help="0 quiet, 1 a progress bar per epoch (default), 2 one line per epoch")
+                   help="0 quiet, 1 a progress bar per epoch, 2 one line per epoch")
     t.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)  # tests: first N train/test samples
     return p
+
+
+def _unwritable(path: str) -> str:
+    """Why ``path`` cannot be written, or "" when it can: it is opened for appending (its missing parent
+    directories created), so the answer is the operating system's; a file that did not exist is removed."""
+    existed = os.path.exists(path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not existed:
+        os.remove(path)
+    return ""
 
 
 def _info(args) -> int:
@@ -110,7 +132,7 @@ def _train(args) -> int:
     from . import datasets, optimizers, set_num_threads, get_num_threads, build_info  # noqa: PLC0415
 
     t_start = time.perf_counter()
-    for name, v, lo in (("--epochs", args.epochs, 0), ("--batch-size", args.batch_size, 1)):
+    for name, v, lo in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1)):
         if v < lo:
             print(f"fastann train: {name} must be >= {lo}, got {v}", file=sys.stderr)
             return 2
@@ -123,9 +145,9 @@ def _train(args) -> int:
     try:  # check the device before loading any data: asking for a GPU that is not usable fails fast
         from . import _device  # noqa: PLC0415
 
-        _device.resolve("fastann train", args.device)
+        _device.resolve("--device", args.device)
     except (ValueError, TypeError, RuntimeError) as exc:
-        print(f"fastann train: --device {args.device}: {exc}", file=sys.stderr)
+        print(f"fastann train: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, (ValueError, TypeError)) else 1
     if args.threads is not None:
         if args.threads < 1:
@@ -133,11 +155,21 @@ def _train(args) -> int:
             return 2
         set_num_threads(args.threads)
 
+    if args.metrics_out:
+        problem = _unwritable(args.metrics_out)
+        if problem:
+            print(f"fastann train: --metrics-out {args.metrics_out}: {problem}", file=sys.stderr)
+            return 2
+
+    spec = datasets.DATASETS[args.dataset].SPEC
     try:
-        (x_train, y_train), (x_test, y_test) = datasets.DATASETS[args.dataset].load_data(path=args.data_dir)
+        paths = datasets._fetch.locate(spec, args.data_dir, only_path=args.data_dir is not None)
+        (x_train, y_train), (x_test, y_test) = datasets._fetch.read(spec, paths)
     except (FileNotFoundError, ValueError) as exc:
         print(f"fastann train: cannot load {args.dataset}: {exc}", file=sys.stderr)
         return 1
+    if args.verbose:
+        print(f"data: {args.dataset} from {os.path.dirname(paths[0])}", file=sys.stderr)
     if args.limit:
         x_train, y_train = x_train[: args.limit], y_train[: args.limit]
         x_test, y_test = x_test[: args.limit], y_test[: args.limit]
@@ -161,8 +193,8 @@ def _train(args) -> int:
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"], device=args.device)
     threads = get_num_threads()
     if args.verbose:
-        print(f"fastann {build_info()['version']}: {args.model} on {args.dataset} ({len(x_train)} train / "
-              f"{len(x_test)} test), {args.optimizer} lr={args.lr} ({args.lr_schedule}), batch {args.batch_size}, "
+        print(f"fastann {build_info()['version']}: {args.model} on {args.dataset} ({n_fit} train / "
+              f"{len(x_train) - n_fit} validation / {len(x_test)} test), {args.optimizer} lr={args.lr} ({args.lr_schedule}), batch {args.batch_size}, "
               f"{args.epochs} epochs, seed {args.seed}, device {model.device}, {threads} thread(s), "
               f"SIMD {build_info()['simd']}",
               file=sys.stderr)
@@ -189,8 +221,6 @@ def _train(args) -> int:
             "seed": args.seed, "threads": threads, "device": model.device, "train_samples": n_fit,
             "test_samples": len(x_test),
         }
-        directory = os.path.dirname(os.path.abspath(args.metrics_out))
-        os.makedirs(directory, exist_ok=True)
         with open(args.metrics_out, "w") as f:
             json.dump(result, f, indent=1)
     return 0

@@ -99,12 +99,21 @@ def _download(spec: DatasetSpec, stem: str, directory: str) -> str:
     return final
 
 
-def locate(spec: DatasetSpec, path=None, download: bool = True) -> list[str]:
+def locate(spec: DatasetSpec, path=None, download: bool = True, only_path: bool = False) -> list[str]:
     """Paths of the four IDX files of ``spec``: found in the search directories or downloaded.
 
-    Raises FileNotFoundError (where it looked and how to get the files) when no directory has them and the
-    download is off or fails; ValueError when a downloaded file's SHA-256 is wrong.
+    ``only_path``: look in ``path`` alone (no other directory, no download), as ``fastann train --data-dir``
+    does. Raises FileNotFoundError (where it looked and how to get the files) when no directory has them and
+    the download is off or fails; ValueError when a downloaded file's SHA-256 is wrong.
     """
+    if only_path:
+        if path is None:
+            raise ValueError(f"{spec.name}: only_path=True needs a path")
+        files = _find_in(os.fspath(path))
+        if files is None:
+            names = ", ".join(s + "[.gz]" for s in FILES)
+            raise FileNotFoundError(f"{spec.name}: {os.fspath(path)} does not hold the four IDX files ({names})")
+        return files
     dirs = search_dirs(spec, path)
     for d in dirs:
         files = _find_in(d)
@@ -129,7 +138,12 @@ def locate(spec: DatasetSpec, path=None, download: bool = True) -> list[str]:
 
 def load(spec: DatasetSpec, path=None, download: bool = True):
     """((x_train, y_train), (x_test, y_test)) as uint8 arrays, checked for the dataset's shapes."""
-    paths = locate(spec, path, download)
+    return read(spec, locate(spec, path, download))
+
+
+def read(spec: DatasetSpec, paths: list[str]):
+    """((x_train, y_train), (x_test, y_test)) from the four IDX files ``paths`` (in the order of FILES), checked
+    for the dataset's shapes, dtype and label range (ValueError otherwise)."""
     arrays = [load_idx(p) for p in paths]
     h, w = spec.image_shape
     expect = [(spec.n_train, h, w), (spec.n_train,), (spec.n_test, h, w), (spec.n_test,)]
