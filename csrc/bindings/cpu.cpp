@@ -74,13 +74,5 @@ PYBIND11_MODULE(_cpu, m) {
     return d;
   });
 
-  bindings::bind_gemm(m);
-  bindings::bind_activation(m);
-  bindings::bind_softmax(m);
-  bindings::bind_loss(m);
-  bindings::bind_dropout(m);
-  bindings::bind_optim(m);
-  bindings::bind_conv(m);
-  bindings::bind_pool(m);
-  bindings::bind_norm(m);
+  bindings::bind_families(m);
 }

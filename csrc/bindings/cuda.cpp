@@ -110,13 +110,5 @@ PYBIND11_MODULE(_cuda, m) {
     return d;
   }, "How fastann._cuda was built: version, CUDA runtime version (CUDART_VERSION), architectures.");
 
-  bindings::bind_gemm(m);
-  bindings::bind_activation(m);
-  bindings::bind_softmax(m);
-  bindings::bind_loss(m);
-  bindings::bind_dropout(m);
-  bindings::bind_optim(m);
-  bindings::bind_conv(m);
-  bindings::bind_pool(m);
-  bindings::bind_norm(m);
+  bindings::bind_families(m);
 }

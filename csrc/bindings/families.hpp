@@ -13,4 +13,17 @@ void bind_optim(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_norm(pybind11::module_& m);
+
+// Every family, in one order for both modules.
+inline void bind_families(pybind11::module_& m) {
+  bind_gemm(m);
+  bind_activation(m);
+  bind_softmax(m);
+  bind_loss(m);
+  bind_dropout(m);
+  bind_optim(m);
+  bind_conv(m);
+  bind_pool(m);
+  bind_norm(m);
+}
 }  // namespace fastann::bindings

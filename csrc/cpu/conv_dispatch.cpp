@@ -30,16 +30,6 @@ inline int64_t source_index(int64_t i, int64_t n, PaddingMode mode) {
   return i < 0 ? 0 : (i >= n ? n - 1 : i);
 }
 
-// The same convolution on an input that already carries its padding: pads 0, zeros mode.
-Conv2dParams on_padded_input(const Conv2dParams& p) {
-  Conv2dParams q = p;
-  q.H = p.H + p.pad_top + p.pad_bottom;
-  q.W = p.W + p.pad_left + p.pad_right;
-  q.pad_top = q.pad_bottom = q.pad_left = q.pad_right = 0;
-  q.mode = PaddingMode::zeros;
-  return q;
-}
-
 // inp (N,C,H,W) -> xpad (N,C,H+pt+pb,W+pl+pr) for reflect / replicate padding
 template <class T>
 void materialize_padded(T* xpad, const T* inp, const Conv2dParams& p) {
@@ -143,7 +133,7 @@ template <class T>
 void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p, int rung) {
   rung = resolve_rung<T>(p, rung, 0, "conv2d_forward");
   if (p.mode == PaddingMode::zeros) return forward_zeros(out, inp, weight, bias, p, rung);
-  const Conv2dParams q = on_padded_input(p);
+  const Conv2dParams q = conv2d_on_padded_input(p);
   std::vector<T> xpad(q.N * q.C * q.H * q.W);
   materialize_padded(xpad.data(), inp, p);
   forward_zeros(out, xpad.data(), weight, bias, q, rung);
@@ -153,7 +143,7 @@ template <class T>
 void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p, int rung) {
   rung = resolve_rung<T>(p, rung, 1, "conv2d_backward_input");
   if (p.mode == PaddingMode::zeros) return backward_input_zeros(dinp, dout, weight, p, rung);
-  const Conv2dParams q = on_padded_input(p);
+  const Conv2dParams q = conv2d_on_padded_input(p);
   std::vector<T> dpad(q.N * q.C * q.H * q.W);
   backward_input_zeros(dpad.data(), dout, weight, q, rung);
   fold_padded_grad(dinp, dpad.data(), p);
@@ -163,7 +153,7 @@ template <class T>
 void conv2d_backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p, int rung) {
   rung = resolve_rung<T>(p, rung, 2, "conv2d_backward_weight");
   if (p.mode == PaddingMode::zeros) return backward_weight_zeros(dweight, dbias, dout, inp, p, rung);
-  const Conv2dParams q = on_padded_input(p);
+  const Conv2dParams q = conv2d_on_padded_input(p);
   std::vector<T> xpad(q.N * q.C * q.H * q.W);
   materialize_padded(xpad.data(), inp, p);
   backward_weight_zeros(dweight, dbias, dout, xpad.data(), q, rung);

@@ -75,16 +75,6 @@ __global__ void fold_padded_grad_kernel(T* __restrict__ dinp, const T* __restric
   }
 }
 
-// The same convolution on an input that already carries its padding: pads 0, zeros mode.
-Conv2dParams on_padded_input(const Conv2dParams& p) {
-  Conv2dParams q = p;
-  q.H = p.H + p.pad_top + p.pad_bottom;
-  q.W = p.W + p.pad_left + p.pad_right;
-  q.pad_top = q.pad_bottom = q.pad_left = q.pad_right = 0;
-  q.mode = PaddingMode::zeros;
-  return q;
-}
-
 // Rung 3 indexes in 32 bits: every tensor it touches (and the split-K workspace) must stay below 2^31.
 bool fits_int32(const Conv2dParams& p) {
   const int64_t lim = INT_MAX;
@@ -153,7 +143,7 @@ void conv2d_backward_input(T* dinp, const T* dout, const T* weight, const Conv2d
   rung = resolve_rung(p, rung, 1, "conv2d_backward_input");
   if (p.mode == PaddingMode::zeros) return backward_input_zeros(dinp, dout, weight, p, rung, stream);
   // reflect / replicate: the gradient w.r.t. the padded input, then fold the padding back onto the input.
-  const Conv2dParams q = on_padded_input(p);
+  const Conv2dParams q = conv2d_on_padded_input(p);
   if (rung == 3 && !fits_int32(q)) {
     FASTANN_CHECK(automatic, "conv2d_backward_input: rung=3 needs every tensor below 2^31 elements (padded "
                   "input included); use rung=2");

@@ -90,6 +90,17 @@ inline void conv2d_validate(Conv2dParams& p, const char* op) {
   mul_checked(mul_checked(mul_checked(p.C, p.KH * p.KW, op), p.OH, op), p.OW + 64, op);
 }
 
+// The same convolution on an input that already carries its padding (reflect / replicate padding is
+// materialised first, then convolved with no padding): pads 0, zeros mode.
+inline Conv2dParams conv2d_on_padded_input(const Conv2dParams& p) {
+  Conv2dParams q = p;
+  q.H = p.H + p.pad_top + p.pad_bottom;
+  q.W = p.W + p.pad_left + p.pad_right;
+  q.pad_top = q.pad_bottom = q.pad_left = q.pad_right = 0;
+  q.mode = PaddingMode::zeros;
+  return q;
+}
+
 // ---- 2-D pooling ---------------------------------------------------------------------------------------
 // Geometry of one 2-D pooling call. Built and validated by make_pool2d_geometry.
 struct Pool2dGeometry {
