@@ -145,7 +145,7 @@ def test_unwritable_metrics_out_fails_before_training(tmp_path, capsys):
 def test_bad_device_message_has_one_prefix(capsys):
     assert cli.main(["train", "--device", "tpu"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("fastann train: --device:") and err.count("fastann train") == 1
+    assert err.startswith("fastann train: --device tpu:") and err.count("fastann train") == 1
 
 
 @pytest.mark.skipif(not _have_fashion(), reason="Fashion-MNIST not found locally (apt-get install dataset-fashion-mnist)")

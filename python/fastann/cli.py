@@ -145,7 +145,7 @@ def _train(args) -> int:
     try:  # check the device before loading any data: asking for a GPU that is not usable fails fast
         from . import _device  # noqa: PLC0415
 
-        _device.resolve("--device", args.device)
+        _device.resolve(f"--device {args.device}", args.device)
     except (ValueError, TypeError, RuntimeError) as exc:
         print(f"fastann train: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, (ValueError, TypeError)) else 1
