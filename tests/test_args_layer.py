@@ -158,6 +158,9 @@ def _specs(dt):
                 ["param", "grad", "exp_avg", "exp_avg_sq"])
     s["adamax_step"] = (dict(param=z(), grad=z(), exp_avg=z(), exp_inf=z(), step=1, lr=0.1),
                         ["param", "grad", "exp_avg", "exp_inf"])
+    s["lion_step"] = (dict(param=z(), grad=z(), exp_avg=z()), ["param", "grad", "exp_avg"])
+    s["ftrl_step"] = (dict(param=z(), grad=z(), accumulator=z() + 0.1, linear=z()),
+                      ["param", "grad", "accumulator", "linear"])
     return s
 
 

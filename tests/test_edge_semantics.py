@@ -199,6 +199,8 @@ HYPERS = {  # step name -> (state arrays, required keywords, hyperparameter name
     "adadelta_step": (2, dict(), ["lr", "rho", "eps", "weight_decay"]),
     "adamax_step": (2, dict(step=1, lr=0.1), ["lr", "beta1", "beta2", "eps", "weight_decay"]),
     "nadam_step": (2, dict(step=1, lr=0.1), ["lr", "beta1", "beta2", "eps", "weight_decay"]),
+    "lion_step": (1, dict(), ["lr", "beta1", "beta2", "weight_decay"]),
+    "ftrl_step": (2, dict(), ["lr", "lr_power", "l1", "l2", "l2_shrinkage", "beta"]),
 }
 HYPER_CASES = [(n, h) for n, (_, _, hs) in HYPERS.items() for h in hs]
 
@@ -220,7 +222,8 @@ def test_numpy_scalar_hyperparameter_is_accepted(name, hyper):
     """A NumPy float (or int) hyperparameter takes the Python checks and gives the same result."""
     nstate, kw, _ = HYPERS[name]
     value = kw.get(hyper, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "rho": 0.9, "dampening": 0.0,
-                           "weight_decay": 0.0, "momentum": 0.0, "lr": 1.0}[hyper])
+                           "weight_decay": 0.0, "momentum": 0.0, "lr": 1.0, "lr_power": -0.5, "l1": 0.1,
+                           "l2": 0.1, "l2_shrinkage": 0.1, "beta": 0.1}[hyper])
     a = [np.full((2, 3), 0.5) for _ in range(2 + nstate)]
     b = [x.copy() for x in a]
     getattr(ops, name)(*a, **dict(kw, **{hyper: value}))

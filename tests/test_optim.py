@@ -33,6 +33,11 @@ CONFIGS = [
     ("adamax_step", 2, dict(lr=0.02, beta1=0.7, weight_decay=0.05)),
     ("nadam_step", 2, dict(lr=0.01)),
     ("nadam_step", 2, dict(lr=0.01, beta1=0.85, beta2=0.99, weight_decay=0.01)),
+    ("lion_step", 1, dict(lr=0.01)),
+    ("lion_step", 1, dict(lr=0.02, beta1=0.8, beta2=0.95, weight_decay=0.1)),
+    ("ftrl_step", 2, dict(lr=0.1)),
+    ("ftrl_step", 2, dict(lr=0.1, lr_power=-0.7, l1=0.05, l2=0.01, l2_shrinkage=0.02, beta=0.5)),
+    ("ftrl_step", 2, dict(lr=0.1, lr_power=0.0, l1=0.01)),
 ]
 IDS = [f"{n}-{'-'.join(f'{k}{v}' for k, v in kw.items())}" for n, _, kw in CONFIGS]
 STEPPED = {"adam_step", "adamw_step", "adamax_step", "nadam_step"}  # take step=
@@ -55,9 +60,10 @@ def _call(mod, name, p, g, state, kw, t):
 
 
 def _initial_state(name, nstate, shape, dtype):
-    # Adagrad starts from Keras' initial accumulator 0.1 (any value works); everything else from zeros
-    fill = 0.1 if name == "adagrad_step" else 0.0
-    return [np.full(shape, fill, dtype) for _ in range(nstate)]
+    # Adagrad's and Ftrl's accumulators start from Keras' initial value 0.1 (any value >= 0 works);
+    # everything else from zeros
+    fill = 0.1 if name in ("adagrad_step", "ftrl_step") else 0.0
+    return [np.full(shape, fill if i == 0 else 0.0, dtype) for i in range(nstate)]
 
 
 def _close(out, want, tol, what):
@@ -226,6 +232,66 @@ def test_nadam_steps_in_any_order(rng):
         np.testing.assert_allclose(p, p2, rtol=1e-13)
 
 
+def test_lion_by_hand():
+    # keras.optimizers.Lion.update_step after the base class's decoupled decay (variable -= lr wd variable)
+    lr, b1, b2, wd = 0.01, 0.9, 0.99, 0.1
+    p, m = 1.0, 0.0
+    for g in [0.5, -1.5, 2.0, 0.0]:
+        p -= p * wd * lr
+        c = m * b1 + g * (1 - b1)
+        p -= lr * (c > 0) - lr * (c < 0)
+        m = m * b2 + g * (1 - b2)
+    got, st = _run("lion_step", 1.0, [0.5, -1.5, 2.0, 0.0], 1, lr=lr, beta1=b1, beta2=b2, weight_decay=wd)
+    assert got == pytest.approx(p, rel=1e-14) and st[0] == pytest.approx(m, rel=1e-14)
+    # sign(0) = 0: a zero gradient on a zero momentum leaves param where it is
+    assert _run("lion_step", 0.25, [0.0], 1, lr=lr) == (0.25, [0.0])
+
+
+def test_ftrl_by_hand():
+    # keras.optimizers.Ftrl.update_step, written out line by line
+    for lr, lrp, l1, l2, l2s, beta in [(0.1, -0.5, 0.0, 0.0, 0.0, 0.0), (0.1, -0.5, 0.2, 0.01, 0.02, 0.5),
+                                       (0.05, -0.3, 0.0, 0.1, 0.0, 1.0), (0.1, 0.0, 0.01, 0.0, 0.0, 0.0)]:
+        w, n, z = 1.0, 0.1, 0.0
+        p, acc, lin = np.array([1.0]), np.array([0.1]), np.array([0.0])
+        for g in GS:
+            l2_reg = l2 + beta / (2.0 * lr)
+            grad_to_use = g + 2 * l2s * w
+            new_n = n + g**2
+            z += grad_to_use - (new_n ** -lrp - n ** -lrp) / lr * w
+            quadratic = new_n ** -lrp / lr + 2 * l2_reg
+            w = (min(max(z, -l1), l1) - z) / quadratic
+            n = new_n
+            ops.ftrl_step(p, np.array([g]), acc, lin, lr=lr, lr_power=lrp, l1=l1, l2=l2, l2_shrinkage=l2s, beta=beta)
+        assert p[0] == pytest.approx(w, rel=1e-13, abs=1e-300) and lin[0] == pytest.approx(z, rel=1e-13)
+        assert acc[0] == pytest.approx(n, rel=1e-14)
+    # |z| <= l1 sets the weight to exactly 0 (the L1 sparsity of FTRL-Proximal)
+    p, acc, lin = np.array([0.3]), np.array([0.1]), np.array([0.0])
+    ops.ftrl_step(p, np.array([0.01]), acc, lin, lr=0.1, l1=1.0)
+    assert p[0] == 0.0
+
+
+@pytest.mark.parametrize("name,nstate,kw", [c for c in CONFIGS if c[0] in ("lion_step", "ftrl_step")])
+def test_nonfinite_match_reference(xp, name, nstate, kw):
+    """NaN and +-inf in grad and in the state give the reference's NaN / inf pattern, in both dtypes."""
+    g0 = np.array([np.nan, np.inf, -np.inf, 1.0, -2.0, 0.5])
+    for dt in (np.float32, np.float64):
+        for bad_state in (False, True):
+            st0 = _initial_state(name, nstate, g0.shape, np.float64)
+            if bad_state:
+                st0[0][3:] = [np.nan, np.inf, 0.25]
+            p, pr = xp.asarray(np.full(6, 0.5, dt)), np.full(6, 0.5)
+            st, sr = [xp.asarray(s.astype(dt)) for s in st0], [s.copy() for s in st0]
+            with np.errstate(all="ignore"):
+                _call(ops, name, p, xp.asarray(g0.astype(dt)), st, kw, 1)
+                _call(ref, name, pr, g0, sr, kw, 1)
+            for got, want in zip([p, *st], [pr, *sr]):
+                got = to_numpy(got).astype(np.float64)
+                assert np.array_equal(np.isnan(got), np.isnan(want)), (name, got, want)
+                assert np.array_equal(np.isposinf(got), np.isposinf(want)), (name, got, want)
+                fin = np.isfinite(want)
+                np.testing.assert_allclose(got[fin], want[fin], rtol=1e-5)
+
+
 def test_nan_propagates(xp):
     g = np.array([np.nan, 1.0], np.float32)
     for name, nstate, kw in CONFIGS:
@@ -264,6 +330,17 @@ def test_bad_input_ops_and_reference():
     ro.flags.writeable = False
     raises_both(ValueError, lambda M: M.adagrad_step(ro, g, m, lr=0.1), "read-only")
     raises_both(ValueError, lambda M: M.adagrad_step(p, g, ro, lr=0.1), "read-only")
+    raises_both(ValueError, lambda M: M.lion_step(p, g, m, beta1=1.5), "beta1")
+    raises_both(ValueError, lambda M: M.lion_step(p, g, m, beta2=-0.1), "beta2")
+    raises_both(ValueError, lambda M: M.lion_step(p, g, m, weight_decay=-1.0), "weight_decay")
+    raises_both(ValueError, lambda M: M.lion_step(p, g, np.zeros(5, np.float32)), "shape")
+    raises_both(TypeError, lambda M: M.lion_step(p, g, m.astype(np.float64)), "dtype")
+    raises_both(ValueError, lambda M: M.ftrl_step(p, g, m, v, lr=0.0), "lr")
+    raises_both(ValueError, lambda M: M.ftrl_step(p, g, m, v, lr=0.1, lr_power=0.5), "lr_power")
+    for k in ("l1", "l2", "l2_shrinkage", "beta"):
+        raises_both(ValueError, lambda M, k=k: M.ftrl_step(p, g, m, v, lr=0.1, **{k: -1.0}), k)
+    raises_both(ValueError, lambda M: M.ftrl_step(p, g, m, ro, lr=0.1), "read-only")
+    raises_both(TypeError, lambda M: M.ftrl_step(p, g, m, v, lr=0.1, l1=True), "l1")
 
 
 def test_bad_input_compiled_module_directly():
@@ -296,6 +373,20 @@ def test_bad_input_compiled_module_directly():
         cpu.adadelta_step(ro, m, v, g, 1.0)
     with pytest.raises(TypeError):
         cpu.adam_step([0.0] * 4, m, v, None, g, 1)
+    cpu.lion_step(p, m, g, 0.01, 0.9, 0.99, 0.0)
+    with pytest.raises(ValueError, match="lion_step: beta1 must be in \\[0, 1\\], got 1.5"):
+        cpu.lion_step(p, m, g, 0.01, 1.5)
+    with pytest.raises(ValueError, match="lion_step: .*exp_avg.*overlap|lion_step: .*overlap"):
+        cpu.lion_step(p, p, g)
+    cpu.ftrl_step(p, m + 0.1, v, g, 0.1, -0.5, 0.0, 0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="ftrl_step: lr must be finite and > 0, got 0"):
+        cpu.ftrl_step(p, m, v, g, 0.0)
+    with pytest.raises(ValueError, match="ftrl_step: lr_power must be finite and <= 0, got 0.5"):
+        cpu.ftrl_step(p, m, v, g, 0.1, 0.5)
+    with pytest.raises(ValueError, match="ftrl_step: l2_shrinkage must be finite and >= 0"):
+        cpu.ftrl_step(p, m, v, g, 0.1, -0.5, 0.0, 0.0, -1.0)
+    with pytest.raises(TypeError, match="ftrl_step: linear has dtype float64"):
+        cpu.ftrl_step(p, m, v.astype(np.float64), g, 0.1)
 
 
 _SIMD_SNIPPET = r"""

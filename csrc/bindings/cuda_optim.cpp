@@ -39,6 +39,12 @@ void bind_optim(py::module_& m) {
           cuda::nadam_step<T>(p, s0, s1, g, c.n, c.step, c.lr, c.beta1, c.beta2, c.eps, c.weight_decay, c.mu_product,
                               s);
           break;
+        case OptimKind::lion:
+          cuda::lion_step<T>(p, s0, g, c.n, c.lr, c.beta1, c.beta2, c.weight_decay, s);
+          break;
+        case OptimKind::ftrl:
+          cuda::ftrl_step<T>(p, s0, s1, g, c.n, c.lr, c.lr_power, c.l1, c.l2, c.l2_shrinkage, c.beta, s);
+          break;
       }
     });
   });

@@ -89,6 +89,22 @@ void nadam_step(T* param, T* exp_avg, T* exp_avg_sq, const T* grad, int64_t n, i
                          T(beta1), T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps), T(weight_decay));
 }
 
+// param, exp_avg, grad (n,)
+template <class T>
+void lion_step(T* param, T* exp_avg, const T* grad, int64_t n, double lr, double beta1, double beta2,
+               double weight_decay) {
+  FASTANN_OPTIM_DISPATCH(lion, param, exp_avg, grad, n, T(lr), T(1.0 - lr * weight_decay), T(beta1), T(1.0 - beta1),
+                         T(beta2), T(1.0 - beta2));
+}
+
+// param, accumulator, linear, grad (n,)
+template <class T>
+void ftrl_step(T* param, T* accumulator, T* linear, const T* grad, int64_t n, double lr, double lr_power, double l1,
+               double l2, double l2_shrinkage, double beta) {
+  FASTANN_OPTIM_DISPATCH(ftrl, param, accumulator, linear, grad, n, T(lr), T(-lr_power), lr_power == -0.5, T(l1),
+                         T(2.0 * l2 + beta / lr), T(2.0 * l2_shrinkage));
+}
+
 // ---- dispatch: explicit instantiations ------------------------------------------------------------
 #define FASTANN_OPTIM_T(T)                                                                                   \
   template void sgd_step<T>(T*, T*, const T*, int64_t, double, double, double, bool, double);                \
@@ -99,7 +115,9 @@ void nadam_step(T* param, T* exp_avg, T* exp_avg_sq, const T* grad, int64_t n, i
   template void adadelta_step<T>(T*, T*, T*, const T*, int64_t, double, double, double, double);             \
   template void adamax_step<T>(T*, T*, T*, const T*, int64_t, int64_t, double, double, double, double, double); \
   template void nadam_step<T>(T*, T*, T*, const T*, int64_t, int64_t, double, double, double, double, double,   \
-                              double);
+                              double);                                                                     \
+  template void lion_step<T>(T*, T*, const T*, int64_t, double, double, double, double);                     \
+  template void ftrl_step<T>(T*, T*, T*, const T*, int64_t, double, double, double, double, double, double);
 FASTANN_OPTIM_T(float)
 FASTANN_OPTIM_T(double)
 

@@ -24,7 +24,12 @@
               T wd);                                                                                           \
   template <class T>                                                                                           \
   void nadam(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqrt_bc2, T beta1, T c1,        \
-             T beta2, T c2, T eps, T wd);
+             T beta2, T c2, T eps, T wd);                                                            \
+  template <class T>                                                                                           \
+  void lion(T* param, T* m, const T* grad, int64_t n, T lr, T decay, T beta1, T c1, T beta2, T c2);            \
+  template <class T>                                                                                           \
+  void ftrl(T* param, T* acc, T* lin, const T* grad, int64_t n, T lr, T neg_lr_power, bool sqrt_power, T l1,   \
+            T two_l2, T two_l2_shrinkage);
 namespace fastann::cpu::scalar { FASTANN_OPTIM_ENTRY_POINTS }
 namespace fastann::cpu::avx2 { FASTANN_OPTIM_ENTRY_POINTS }
 namespace fastann::cpu::avx512 { FASTANN_OPTIM_ENTRY_POINTS }

@@ -203,6 +203,59 @@ void nadam(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqr
   });
 }
 
+// Sign of x with NaN kept: 1, -1, or x itself for 0, -0 and NaN (np.sign does the same).
+template <class T>
+inline T nan_sign(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x); }
+
+// param, exp_avg, grad (n,); decay = 1 - lr * weight_decay (decoupled, as the Lion paper's update)
+template <class T>
+void lion(T* param, T* m, const T* grad, int64_t n, T lr, T decay, T beta1, T c1, T beta2, T c2) {
+  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+    T* __restrict P = param;
+    T* __restrict M = m;
+    const T* __restrict G = grad;
+    for (int64_t i = b; i < e; ++i) {
+      const T g = G[i], mi = M[i];
+      P[i] = P[i] * decay - lr * nan_sign(beta1 * mi + c1 * g);
+      M[i] = beta2 * mi + c2 * g;
+    }
+  });
+}
+
+// param, accumulator, linear, grad (n,); neg_lr_power = -learning_rate_power (>= 0; sqrt_power when it is
+// 0.5), two_l2 = 2 l2 + beta / lr, two_l2_shrinkage = 2 l2_shrinkage (Keras's Ftrl, see ftrl_step)
+template <class T>
+void ftrl(T* param, T* acc, T* lin, const T* grad, int64_t n, T lr, T neg_lr_power, bool sqrt_power, T l1,
+          T two_l2, T two_l2_shrinkage) {
+  with_bool(sqrt_power, [&](auto use_sqrt) {
+    parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+      T* __restrict P = param;
+      T* __restrict ACC = acc;
+      T* __restrict LIN = lin;
+      const T* __restrict G = grad;
+      const T power = neg_lr_power;
+      for (int64_t i = b; i < e; ++i) {
+        const T g = G[i], p = P[i], a = ACC[i];
+        const T na = a + g * g;
+        T pn, pa;
+        if constexpr (decltype(use_sqrt)::value) {
+          pn = std::sqrt(na);
+          pa = std::sqrt(a);
+        } else {
+          pn = std::pow(na, power);
+          pa = std::pow(a, power);
+        }
+        const T l = LIN[i] + (g + two_l2_shrinkage * p) - (pn - pa) / lr * p;
+        const T quadratic = pn / lr + two_l2;
+        const T clipped = l < -l1 ? -l1 : (l > l1 ? l1 : l);
+        P[i] = (clipped - l) / quadratic;
+        ACC[i] = na;
+        LIN[i] = l;
+      }
+    });
+  });
+}
+
 #define FASTANN_OPTIM_INSTANCES(T)                                                                       \
   template void sgd<T>(T*, T*, const T*, int64_t, T, T, T, bool, T);                                    \
   template void adam<T>(T*, T*, T*, T*, const T*, int64_t, T, T, T, T, T, T, T, T, T);                      \
@@ -210,7 +263,9 @@ void nadam(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqr
   template void adagrad<T>(T*, T*, const T*, int64_t, T, T, T);                                         \
   template void adadelta<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T);                              \
   template void adamax<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T, T);                             \
-  template void nadam<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T, T, T, T, T);
+  template void nadam<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T, T, T, T, T);                      \
+  template void lion<T>(T*, T*, const T*, int64_t, T, T, T, T, T, T);                                   \
+  template void ftrl<T>(T*, T*, T*, const T*, int64_t, T, T, bool, T, T, T);
 FASTANN_OPTIM_INSTANCES(float)
 FASTANN_OPTIM_INSTANCES(double)
 #undef FASTANN_OPTIM_INSTANCES

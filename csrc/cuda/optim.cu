@@ -145,6 +145,36 @@ __global__ void nadam_kernel(T* param, T* m, T* v, const T* grad, int64_t n, T c
   }
 }
 
+// sign(x) with NaN kept (0, -0 and NaN give x), as np.sign.
+template <class T>
+__device__ __forceinline__ T nan_sign(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x); }
+
+template <class T>
+__global__ void lion_kernel(T* param, T* m, const T* grad, int64_t n, T lr, T decay, T beta1, T c1, T beta2, T c2) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
+    const T g = grad[i], mi = m[i];
+    param[i] = param[i] * decay - lr * nan_sign(beta1 * mi + c1 * g);
+    m[i] = beta2 * mi + c2 * g;
+  }
+}
+
+template <class T, bool SQRT_POWER>
+__global__ void ftrl_kernel(T* param, T* acc, T* lin, const T* grad, int64_t n, T lr, T neg_lr_power, T l1,
+                            T two_l2, T two_l2_shrinkage) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
+    const T g = grad[i], p = param[i], a = acc[i];
+    const T na = a + g * g;
+    const T pn = SQRT_POWER ? sqrt(na) : pow(na, neg_lr_power);
+    const T pa = SQRT_POWER ? sqrt(a) : pow(a, neg_lr_power);
+    const T l = lin[i] + (g + two_l2_shrinkage * p) - (pn - pa) / lr * p;
+    const T quadratic = pn / lr + two_l2;
+    const T clipped = l < -l1 ? -l1 : (l > l1 ? l1 : l);
+    param[i] = (clipped - l) / quadratic;
+    acc[i] = na;
+    lin[i] = l;
+  }
+}
+
 }  // namespace
 
 // =====================================================================================================
@@ -236,6 +266,23 @@ void nadam_step(T* param, T* exp_avg, T* exp_avg_sq, const T* grad, int64_t n, i
   FASTANN_LAUNCH(nadam_kernel<T>, param, exp_avg, exp_avg_sq, grad, n, T(cg), T(cm), T(1.0 / std::sqrt(bc2)),
                  T(beta1), T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps), T(weight_decay));
 }
+template <class T>
+void lion_step(T* param, T* exp_avg, const T* grad, int64_t n, double lr, double beta1, double beta2,
+               double weight_decay, cudaStream_t s) {
+  if (n <= 0) return;
+  FASTANN_LAUNCH(lion_kernel<T>, param, exp_avg, grad, n, T(lr), T(1.0 - lr * weight_decay), T(beta1),
+                 T(1.0 - beta1), T(beta2), T(1.0 - beta2));
+}
+
+template <class T>
+void ftrl_step(T* param, T* accumulator, T* linear, const T* grad, int64_t n, double lr, double lr_power, double l1,
+               double l2, double l2_shrinkage, double beta, cudaStream_t s) {
+  if (n <= 0) return;
+  with_bool(lr_power == -0.5, [&](auto sq) {
+    FASTANN_LAUNCH((ftrl_kernel<T, decltype(sq)::value>), param, accumulator, linear, grad, n, T(lr), T(-lr_power),
+                   T(l1), T(2.0 * l2 + beta / lr), T(2.0 * l2_shrinkage));
+  });
+}
 #undef FASTANN_LAUNCH
 
 #define FASTANN_OPTIM_T(T)                                                                                   \
@@ -249,7 +296,10 @@ void nadam_step(T* param, T* exp_avg, T* exp_avg_sq, const T* grad, int64_t n, i
   template void adamax_step<T>(T*, T*, T*, const T*, int64_t, int64_t, double, double, double, double, double, \
                                cudaStream_t);                                                               \
   template void nadam_step<T>(T*, T*, T*, const T*, int64_t, int64_t, double, double, double, double, double,   \
-                              double, cudaStream_t);
+                              double, cudaStream_t);                                                       \
+  template void lion_step<T>(T*, T*, const T*, int64_t, double, double, double, double, cudaStream_t);       \
+  template void ftrl_step<T>(T*, T*, T*, const T*, int64_t, double, double, double, double, double, double,   \
+                             cudaStream_t);
 FASTANN_OPTIM_T(float)
 FASTANN_OPTIM_T(double)
 

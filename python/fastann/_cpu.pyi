@@ -7,7 +7,7 @@ from __future__ import annotations
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'batch_norm_relu_backward', 'batch_norm_relu_forward', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'fma_peak_gflops', 'gemm', 'get_num_threads', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'rmsprop_step', 'set_num_threads', 'sgd_step', 'simd_level', 'softmax_backward', 'softmax_forward', 'upsample2d_backward', 'upsample2d_forward']
+__all__: list[str] = ['activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'batch_norm_relu_backward', 'batch_norm_relu_forward', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'fma_peak_gflops', 'ftrl_step', 'gemm', 'get_num_threads', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'rmsprop_step', 'set_num_threads', 'sgd_step', 'simd_level', 'softmax_backward', 'softmax_forward', 'upsample2d_backward', 'upsample2d_forward']
 def activation_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, input: numpy.ndarray, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
     dinput = grad_output * f'(input) elementwise (the gradient computed from the forward's input; NaN where input is NaN). Same names, param and checks as activation_forward. Releases the GIL.
@@ -134,6 +134,10 @@ def fma_peak_gflops(seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) 
     """
     Measured single-core fp32 FMA peak (GFLOP/s) of the SIMD path in use (independent FMA chains).
     """
+def ftrl_step(param: numpy.ndarray, accumulator: numpy.ndarray, linear: numpy.ndarray, grad: numpy.ndarray, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, lr_power: typing.SupportsFloat | typing.SupportsIndex = -0.5, l1: typing.SupportsFloat | typing.SupportsIndex = 0.0, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, l2_shrinkage: typing.SupportsFloat | typing.SupportsIndex = 0.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    FTRL-Proximal step in place (McMahan et al. 2013 / keras.optimizers.Ftrl): n' = n + g^2; s = (n'^-lr_power - n^-lr_power) / lr; z += g + 2 l2_shrinkage p - s p; q = n'^-lr_power / lr + 2 l2 + beta / lr; p = (clip(z, -l1, l1) - z) / q; n = n'.
+    """
 def gemm(c: numpy.ndarray, a: numpy.ndarray, b: numpy.ndarray, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, kernel: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
     """
     c = alpha*op(a)*op(b) + beta*c in place. a (M,K) or (K,M) if trans_a, b (K,N) or (N,K) if trans_b,
@@ -168,6 +172,10 @@ def linear_backward(dinput: typing.Any, dweight: numpy.ndarray, dbias: typing.An
 def linear_forward(out: numpy.ndarray, input: numpy.ndarray, weight: numpy.ndarray, bias: typing.Any = None, activation: typing.Any = None) -> None:
     """
     out (N,out) = act(input (N,in) @ weight (out,in)^T + bias (out,)); activation None or 'relu'.
+    """
+def lion_step(param: numpy.ndarray, exp_avg: numpy.ndarray, grad: numpy.ndarray, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.99, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    Lion step in place (Chen et al. 2023 Alg. 2 / keras.optimizers.Lion): p = p (1 - lr wd) - lr sign(b1 m + (1-b1) g); m = b2 m + (1-b2) g.
     """
 def log_softmax_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, output: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
     """

@@ -6,7 +6,7 @@ fastann CUDA kernels (hand-written CUDA; CuPy arrays in and out, launched on CuP
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['CONV2D_NUM_KERNELS', 'CudaError', 'GEMM_NUM_RUNGS', 'activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'device_count', 'device_count_error', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'gemm', 'gemm_batched', 'get_device_name', 'get_device_properties', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'rmsprop_step', 'sgd_step', 'softmax_backward', 'softmax_forward', 'synchronize', 'upsample2d_backward', 'upsample2d_forward']
+__all__: list[str] = ['CONV2D_NUM_KERNELS', 'CudaError', 'GEMM_NUM_RUNGS', 'activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'device_count', 'device_count_error', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'ftrl_step', 'gemm', 'gemm_batched', 'get_device_name', 'get_device_properties', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'rmsprop_step', 'sgd_step', 'softmax_backward', 'softmax_forward', 'synchronize', 'upsample2d_backward', 'upsample2d_forward']
 class CudaError(RuntimeError):
     pass
 def activation_backward(dinput: typing.Any, grad_output: typing.Any, input: typing.Any, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
@@ -140,6 +140,10 @@ def dropout_forward(out: typing.Any, input: typing.Any, p: typing.SupportsFloat 
     """
     Inverted dropout on the GPU: out[i] = input[i] * (keep[i] / (1 - p)), keep[i] = (splitmix64 bits of (seed, flat index i)) >> 32 >= ceil(p * 2^32): the same mask as fastann._cpu.dropout_forward. 0 <= p < 1.
     """
+def ftrl_step(param: typing.Any, accumulator: typing.Any, linear: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, lr_power: typing.SupportsFloat | typing.SupportsIndex = -0.5, l1: typing.SupportsFloat | typing.SupportsIndex = 0.0, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, l2_shrinkage: typing.SupportsFloat | typing.SupportsIndex = 0.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    FTRL-Proximal step in place (McMahan et al. 2013 / keras.optimizers.Ftrl): n' = n + g^2; s = (n'^-lr_power - n^-lr_power) / lr; z += g + 2 l2_shrinkage p - s p; q = n'^-lr_power / lr + 2 l2 + beta / lr; p = (clip(z, -l1, l1) - z) / q; n = n'.
+    """
 def gemm(c: typing.Any, a: typing.Any, b: typing.Any, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, kernel: typing.Any = 0) -> None:
     """
     c (M,N) = alpha * op(a) @ op(b) + beta * c on the GPU, in place. a (M,K) or (K,M) if trans_a, b (K,N) or
@@ -183,6 +187,10 @@ def linear_backward(dinput: typing.Any, dweight: typing.Any, dbias: typing.Any, 
 def linear_forward(out: typing.Any, input: typing.Any, weight: typing.Any, bias: typing.Any = None, activation: typing.Any = None) -> None:
     """
     out (N,out) = input (N,in) @ weight (out,in).T + bias (out,) [then relu], one GEMM with a fused epilogue.
+    """
+def lion_step(param: typing.Any, exp_avg: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.99, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    Lion step in place (Chen et al. 2023 Alg. 2 / keras.optimizers.Lion): p = p (1 - lr wd) - lr sign(b1 m + (1-b1) g); m = b2 m + (1-b2) g.
     """
 def log_softmax_backward(dinput: typing.Any, grad_output: typing.Any, output: typing.Any, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
     """

@@ -8,8 +8,24 @@ module (NumPy or CuPy), in the same order as the parameters.
 
 The update rules are those of the ``ops.*_step`` kernels (PyTorch's ``torch.optim`` formulations, see each
 op's docstring); the hyper-parameter names and defaults are Keras's: ``learning_rate``, ``beta_1``,
-``beta_2``, ``epsilon=1e-7``. ``weight_decay`` is passed to the kernel: an L2 term added to the gradient
-(PyTorch semantics) for all but AdamW, where it is decoupled (Loshchilov & Hutter 2019).
+``beta_2``, ``epsilon=1e-7``.
+
+Every optimizer takes Keras 3's common arguments, applied as keras.optimizers.Optimizer.apply does
+(keras/src/optimizers/base_optimizer.py), in this order before the update:
+
+1. gradient clipping, at most one of ``clipnorm`` (each gradient scaled to norm <= clipnorm:
+   g * clipnorm / max(||g||, clipnorm)), ``global_clipnorm`` (every gradient scaled by
+   min(1, global_clipnorm / ||all gradients||), NaN when that norm is not finite) and ``clipvalue``
+   (g clipped to [-clipvalue, clipvalue]); 0 or None switches each off. The norms are one reduction per
+   gradient (``vdot``); a gradient is scaled or clipped into a new array (one extra pass) only when it
+   changes, and the caller's gradient arrays are never written.
+2. decoupled weight decay (``weight_decay``): param -= lr * weight_decay * param with the rate of this
+   update. Adam and Lion do it inside their fused kernel; the others take one extra in-place pass over
+   each parameter, only when weight_decay is set.
+
+``use_ema``, ``ema_momentum``, ``ema_overwrite_frequency``, ``loss_scale_factor`` and
+``gradient_accumulation_steps`` are accepted with their Keras defaults only: any other value raises
+NotImplementedError.
 """
 from __future__ import annotations
 
@@ -19,7 +35,8 @@ import numbers
 from . import _device, ops, schedules
 from ._args.optim import nadam_mu, nadam_mu_product
 
-__all__ = ["schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "get"]
+__all__ = ["schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion",
+           "Ftrl", "get"]
 
 
 def _is_rate(v) -> bool:
@@ -47,14 +64,37 @@ class Optimizer:
             at the number of updates already taken (Keras semantics). ``opt.learning_rate`` reads the rate
             in use (the latest update's, or the schedule's start before the first); assigning it sets a
             constant rate (TypeError when the optimizer was built with a schedule, as in Keras).
-        weight_decay: None or a non-negative float (see the module docstring for its meaning).
+        weight_decay: None or a non-negative float: Keras's decoupled decay (module docstring).
         seed: accepted for Keras compatibility (these optimizers draw no random numbers).
-    Subclasses define ``_state_names`` (the per-parameter state arrays) and ``_step(param, grad, state)``.
+        clipnorm, clipvalue, global_clipnorm: None or a non-negative float, at most one of them set
+            (ValueError otherwise, as Keras); see the module docstring.
+        use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps:
+            Keras's defaults only (NotImplementedError otherwise).
+    Subclasses define ``_state_names`` (the per-parameter state arrays) and ``_step(param, grad, state)``;
+    ``_fused_weight_decay`` is True where ``_step`` applies the decoupled decay itself.
     """
 
     _state_names: tuple = ()
+    _fused_weight_decay = False
 
-    def __init__(self, learning_rate=0.001, weight_decay=None, seed=None, name=None):
+    def __init__(self, learning_rate=0.001, weight_decay=None, seed=None, name=None, *, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None, gradient_accumulation_steps=None):
+        opt = type(self).__name__
+        unsupported = {"use_ema": (use_ema, False), "ema_momentum": (ema_momentum, 0.99),
+                       "ema_overwrite_frequency": (ema_overwrite_frequency, None),
+                       "loss_scale_factor": (loss_scale_factor, None),
+                       "gradient_accumulation_steps": (gradient_accumulation_steps, None)}
+        for k, (v, default) in unsupported.items():
+            if v is not default and v != default:
+                raise NotImplementedError(f"{opt}: {k}={v!r} is not implemented (only the Keras default "
+                                          f"{default!r} is accepted)")
+        clips = {k: None if v is None else _nonneg(opt, k, v)
+                 for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm))}
+        if sum(v is not None for v in clips.values()) > 1:
+            raise ValueError(f"{opt}: only one of clipnorm, clipvalue and global_clipnorm can be set, got "
+                             + ", ".join(f"{k}={v!r}" for k, v in clips.items()))
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clips.values()
         if isinstance(learning_rate, schedules.LearningRateSchedule):
             self._schedule = learning_rate
             self._learning_rate = float(learning_rate(0))
@@ -89,9 +129,33 @@ class Optimizer:
         if self._schedule is not None:
             self._learning_rate = float(self._schedule(self.iterations))
         self.iterations += 1
+        if self.clipnorm or self.global_clipnorm or self.clipvalue:
+            grads = self._clip_gradients(grads)
+        if self.weight_decay and not self._fused_weight_decay:
+            factor = 1.0 - self._learning_rate * self.weight_decay
+            for p in params:
+                p *= factor
         step = self._step
         for p, g, s in zip(params, grads, self._states):
             step(p, g, s)
+
+    def _clip_gradients(self, grads) -> list:
+        """Keras's clipping (module docstring): new arrays for the gradients it changes, the others as is."""
+        if self.clipnorm:
+            c, out = self.clipnorm, []
+            for g in grads:
+                norm = math.sqrt(float(_array_module(g).vdot(g, g)))
+                out.append(g if norm <= c else g * (c / norm))  # NaN norm: NaN; inf: 0 (inf entries NaN)
+            return out
+        if self.global_clipnorm:
+            c = self.global_clipnorm
+            norm = math.sqrt(sum(float(_array_module(g).vdot(g, g)) for g in grads))
+            if norm <= c:
+                return list(grads)
+            scale = c / norm if math.isfinite(norm) else math.nan
+            return [g * scale for g in grads]
+        v = self.clipvalue
+        return [_array_module(g).clip(g, -v, v) for g in grads]
 
     @property
     def learning_rate(self) -> float:
@@ -142,8 +206,8 @@ class SGD(Optimizer):
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, seed=None,
-                 name=None):
-        super().__init__(learning_rate, weight_decay, seed, name)
+                 name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, seed, name, **kwargs)
         self.momentum = _unit("SGD", "momentum", momentum)
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0:
@@ -152,30 +216,38 @@ class SGD(Optimizer):
 
     def _step(self, p, g, s):
         ops.sgd_step(p, g, s.get("momentum_buffer"), lr=self.learning_rate, momentum=self.momentum,
-                     nesterov=self.nesterov, weight_decay=self.weight_decay)
+                     nesterov=self.nesterov)
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015) with bias correction (``ops.adam_step``); optional AMSGrad.
+    """Adam (Kingma & Ba 2015) with bias correction (``ops.adam_step``); optional AMSGrad. With weight_decay,
+    Keras's decoupled decay runs in the same kernel (``ops.adamw_step``), which makes AdamW this class with a
+    different default.
 
     m = b1·m + (1-b1)·g;  v = b2·v + (1-b2)·g²;  p -= lr·(m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps).
     Keras defaults: learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7.
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 weight_decay=None, seed=None, name=None):
-        super().__init__(learning_rate, weight_decay, seed, name)
+                 weight_decay=None, seed=None, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, seed, name, **kwargs)
         self.beta_1 = _unit(type(self).__name__, "beta_1", beta_1)
         self.beta_2 = _unit(type(self).__name__, "beta_2", beta_2)
         self.epsilon = _nonneg(type(self).__name__, "epsilon", epsilon)
         self.amsgrad = bool(amsgrad)
         self._state_names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
+    _fused_weight_decay = True
+
     def _step(self, p, g, s):
         kw = {"max_exp_avg_sq": s["max_exp_avg_sq"]} if self.amsgrad else {}
-        ops.adam_step(p, g, s["exp_avg"], s["exp_avg_sq"], step=self.iterations, lr=self.learning_rate,
-                      beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, weight_decay=self.weight_decay,
-                      **kw)
+        if self.weight_decay:  # Keras's decoupled decay, in the kernel: adamw_step's p *= 1 - lr wd
+            ops.adamw_step(p, g, s["exp_avg"], s["exp_avg_sq"], step=self.iterations, lr=self.learning_rate,
+                           beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, weight_decay=self.weight_decay,
+                           **kw)
+        else:
+            ops.adam_step(p, g, s["exp_avg"], s["exp_avg_sq"], step=self.iterations, lr=self.learning_rate,
+                          beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, **kw)
 
 
 class AdamW(Adam):
@@ -183,14 +255,8 @@ class AdamW(Adam):
     p -= lr·wd·p before the Adam update. Keras defaults: weight_decay=0.004, learning_rate=0.001."""
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, seed=None, name=None):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, seed, name)
-
-    def _step(self, p, g, s):
-        kw = {"max_exp_avg_sq": s["max_exp_avg_sq"]} if self.amsgrad else {}
-        ops.adamw_step(p, g, s["exp_avg"], s["exp_avg_sq"], step=self.iterations, lr=self.learning_rate,
-                       beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, weight_decay=self.weight_decay,
-                       **kw)
+                 amsgrad=False, seed=None, name=None, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, seed, name, **kwargs)
 
 
 class RMSprop(Optimizer):
@@ -202,8 +268,8 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 weight_decay=None, seed=None, name=None):
-        super().__init__(learning_rate, weight_decay, seed, name)
+                 weight_decay=None, seed=None, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, seed, name, **kwargs)
         self.rho = _unit("RMSprop", "rho", rho)
         self.momentum = _unit("RMSprop", "momentum", momentum)
         self.epsilon = _nonneg("RMSprop", "epsilon", epsilon)
@@ -214,7 +280,7 @@ class RMSprop(Optimizer):
     def _step(self, p, g, s):
         ops.rmsprop_step(p, g, s["square_avg"], s.get("momentum_buffer"), s.get("grad_avg"),
                          lr=self.learning_rate, rho=self.rho, eps=self.epsilon, momentum=self.momentum,
-                         centered=self.centered, weight_decay=self.weight_decay)
+                         centered=self.centered)
 
 
 class Adagrad(Optimizer):
@@ -224,8 +290,8 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None,
-                 seed=None, name=None):
-        super().__init__(learning_rate, weight_decay, seed, name)
+                 seed=None, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, seed, name, **kwargs)
         self.initial_accumulator_value = _nonneg("Adagrad", "initial_accumulator_value", initial_accumulator_value)
         self.epsilon = _nonneg("Adagrad", "epsilon", epsilon)
         self._state_names = ("accumulator",)
@@ -235,8 +301,7 @@ class Adagrad(Optimizer):
         return {"accumulator": acc}
 
     def _step(self, p, g, s):
-        ops.adagrad_step(p, g, s["accumulator"], lr=self.learning_rate, eps=self.epsilon,
-                         weight_decay=self.weight_decay)
+        ops.adagrad_step(p, g, s["accumulator"], lr=self.learning_rate, eps=self.epsilon)
 
 
 class Adadelta(Optimizer):
@@ -247,15 +312,15 @@ class Adadelta(Optimizer):
     unscaled rule).
     """
 
-    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None, seed=None, name=None):
-        super().__init__(learning_rate, weight_decay, seed, name)
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None, seed=None, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, seed, name, **kwargs)
         self.rho = _unit("Adadelta", "rho", rho)
         self.epsilon = _nonneg("Adadelta", "epsilon", epsilon)
         self._state_names = ("accum_grad", "accum_update")
 
     def _step(self, p, g, s):
         ops.adadelta_step(p, g, s["accum_grad"], s["accum_update"], lr=self.learning_rate, rho=self.rho,
-                          eps=self.epsilon, weight_decay=self.weight_decay)
+                          eps=self.epsilon)
 
 
 class Adamax(Optimizer):
@@ -263,8 +328,8 @@ class Adamax(Optimizer):
     u = max(b2·u, |g| + eps); p -= lr / (1-b1^t) · m / u. Keras defaults: 0.001, 0.9, 0.999, 1e-7."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None,
-                 seed=None, name=None):
-        super().__init__(learning_rate, weight_decay, seed, name)
+                 seed=None, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, seed, name, **kwargs)
         self.beta_1 = _unit("Adamax", "beta_1", beta_1)
         self.beta_2 = _unit("Adamax", "beta_2", beta_2)
         self.epsilon = _nonneg("Adamax", "epsilon", epsilon)
@@ -272,7 +337,7 @@ class Adamax(Optimizer):
 
     def _step(self, p, g, s):
         ops.adamax_step(p, g, s["exp_avg"], s["exp_inf"], step=self.iterations, lr=self.learning_rate,
-                        beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, weight_decay=self.weight_decay)
+                        beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon)
 
 
 class Nadam(Optimizer):
@@ -281,8 +346,8 @@ class Nadam(Optimizer):
     Keras defaults: learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None,
-                 seed=None, name=None):
-        super().__init__(learning_rate, weight_decay, seed, name)
+                 seed=None, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, seed, name, **kwargs)
         self.beta_1 = _unit("Nadam", "beta_1", beta_1)
         self.beta_2 = _unit("Nadam", "beta_2", beta_2)
         self.epsilon = _nonneg("Nadam", "epsilon", epsilon)
@@ -300,12 +365,68 @@ class Nadam(Optimizer):
                 self._mu_product = nadam_mu_product(self.beta_1, t)
             self._mu_step = t
         ops.nadam_step(p, g, s["exp_avg"], s["exp_avg_sq"], step=t, lr=self.learning_rate, beta1=self.beta_1,
-                       beta2=self.beta_2, eps=self.epsilon, weight_decay=self.weight_decay,
-                       mu_product=self._mu_product)
+                       beta2=self.beta_2, eps=self.epsilon, mu_product=self._mu_product)
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"; ``ops.lion_step``):
+    p -= lr·sign(b1·m + (1-b1)·g); m = b2·m + (1-b2)·g, with Keras's decoupled weight decay in the same
+    kernel. Keras defaults: learning_rate=0.001, beta_1=0.9, beta_2=0.99; beta_1 in (0, 1] (ValueError
+    otherwise, as Keras), beta_2 in [0, 1]."""
+
+    _fused_weight_decay = True
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None, seed=None, name=None,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay, seed, name, **kwargs)
+        if isinstance(beta_1, bool) or not isinstance(beta_1, numbers.Real) or not 0.0 < beta_1 <= 1.0:
+            raise ValueError(f"Lion: beta_1 must be in (0, 1], got {beta_1!r}")
+        if isinstance(beta_2, bool) or not isinstance(beta_2, numbers.Real) or not 0.0 <= beta_2 <= 1.0:
+            raise ValueError(f"Lion: beta_2 must be in [0, 1], got {beta_2!r}")
+        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
+        self._state_names = ("exp_avg",)
+
+    def _step(self, p, g, s):
+        ops.lion_step(p, g, s["exp_avg"], lr=self.learning_rate, beta1=self.beta_1, beta2=self.beta_2,
+                      weight_decay=self.weight_decay)
+
+
+class Ftrl(Optimizer):
+    """FTRL-Proximal (McMahan et al. 2013) in keras.optimizers.Ftrl's form (``ops.ftrl_step`` has the rule).
+
+    Keras defaults and checks: learning_rate=0.001, learning_rate_power=-0.5 (<= 0),
+    initial_accumulator_value=0.1, l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+    l2_shrinkage_regularization_strength=0.0, beta=0.0 (all >= 0; ValueError otherwise)."""
+
+    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                 l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                 l2_shrinkage_regularization_strength=0.0, beta=0.0, weight_decay=None, seed=None, name=None,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay, seed, name, **kwargs)
+        lrp = learning_rate_power
+        if isinstance(lrp, bool) or not isinstance(lrp, numbers.Real) or not -math.inf < lrp <= 0.0:
+            raise ValueError(f"Ftrl: learning_rate_power must be a finite number <= 0, got {lrp!r}")
+        self.learning_rate_power = float(lrp)
+        self.initial_accumulator_value = _nonneg("Ftrl", "initial_accumulator_value", initial_accumulator_value)
+        self.l1_regularization_strength = _nonneg("Ftrl", "l1_regularization_strength", l1_regularization_strength)
+        self.l2_regularization_strength = _nonneg("Ftrl", "l2_regularization_strength", l2_regularization_strength)
+        self.l2_shrinkage_regularization_strength = _nonneg("Ftrl", "l2_shrinkage_regularization_strength",
+                                                            l2_shrinkage_regularization_strength)
+        self.beta = _nonneg("Ftrl", "beta", beta)
+        self._state_names = ("accumulator", "linear")
+
+    def _init_state(self, param) -> dict:
+        xp = _array_module(param)
+        return {"accumulator": xp.full_like(param, self.initial_accumulator_value), "linear": xp.zeros_like(param)}
+
+    def _step(self, p, g, s):
+        ops.ftrl_step(p, g, s["accumulator"], s["linear"], lr=self.learning_rate, lr_power=self.learning_rate_power,
+                      l1=self.l1_regularization_strength, l2=self.l2_regularization_strength,
+                      l2_shrinkage=self.l2_shrinkage_regularization_strength, beta=self.beta)
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
-            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam}
+            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl}
 
 
 def get(identifier, **kwargs) -> Optimizer:

@@ -12,7 +12,7 @@
 
 namespace fastann::bindings {
 
-enum class OptimKind { sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam };
+enum class OptimKind { sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, lion, ftrl };
 
 struct OptimCall {
   OptimKind kind;
@@ -21,7 +21,7 @@ struct OptimCall {
   std::optional<ArrayView> s0, s1, s2;  // the state arrays in signature order (see each def below)
   int64_t n = 0, step = 0;
   double lr = 0, momentum = 0, dampening = 0, weight_decay = 0, beta1 = 0, beta2 = 0, eps = 0, rho = 0,
-         mu_product = 0;
+         mu_product = 0, lr_power = 0, l1 = 0, l2 = 0, l2_shrinkage = 0, beta = 0;
   bool nesterov = false;
 };
 
@@ -32,6 +32,9 @@ inline void check_lr(double lr, const char* op) {
 }
 inline void check_unit(double v, const char* op, const char* name) {  // [0, 1)
   FASTANN_CHECK(v >= 0.0 && v < 1.0, op, ": ", name, " must be in [0, 1), got ", v);
+}
+inline void check_closed_unit(double v, const char* op, const char* name) {  // [0, 1]
+  FASTANN_CHECK(v >= 0.0 && v <= 1.0, op, ": ", name, " must be in [0, 1], got ", v);
 }
 inline void check_nonneg(double v, const char* op, const char* name) {
   FASTANN_CHECK(std::isfinite(v) && v >= 0.0, op, ": ", name, " must be finite and >= 0, got ", v);
@@ -241,6 +244,48 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "Nadam step in place (Dozat 2016; keras.optimizers.Nadam = torch.optim.NAdam): mu_t = b1 (1 - 0.5 "
   "0.96^(0.004 t)); m, v as Adam; p -= [lr (1-mu_t)/(1-P_t) g + lr mu_{t+1}/(1-P_t mu_{t+1}) m] / "
   "(sqrt(v/(1-b2^t)) + eps), P_t = mu_product = prod_{i<=t} mu_i (given by the caller).");
+  m.def("lion_step", [dev, run](py::object param, py::object exp_avg, py::object grad, double lr, double beta1,
+                                double beta2, double weight_decay) {
+    const char* op = "lion_step";
+    OptimCall c;
+    c.kind = OptimKind::lion;
+    param_grad(c, dev, param, grad, op);
+    c.s0 = state(c, dev, exp_avg, op, "exp_avg");
+    disjoint(c, op, "exp_avg");
+    check_lr(lr, op);
+    check_closed_unit(beta1, op, "beta1");
+    check_closed_unit(beta2, op, "beta2");
+    check_nonneg(weight_decay, op, "weight_decay");
+    c.lr = lr, c.beta1 = beta1, c.beta2 = beta2, c.weight_decay = weight_decay;
+    run(c);
+  }, arg("param"), arg("exp_avg"), arg("grad"), arg("lr") = 1e-3, arg("beta1") = 0.9, arg("beta2") = 0.99,
+  arg("weight_decay") = 0.0,
+  "Lion step in place (Chen et al. 2023 Alg. 2 / keras.optimizers.Lion): p = p (1 - lr wd) - lr sign(b1 m + "
+  "(1-b1) g); m = b2 m + (1-b2) g.");
+
+  m.def("ftrl_step", [dev, run](py::object param, py::object accumulator, py::object linear, py::object grad,
+                                double lr, double lr_power, double l1, double l2, double l2_shrinkage, double beta) {
+    const char* op = "ftrl_step";
+    OptimCall c;
+    c.kind = OptimKind::ftrl;
+    param_grad(c, dev, param, grad, op);
+    c.s0 = state(c, dev, accumulator, op, "accumulator");
+    c.s1 = state(c, dev, linear, op, "linear");
+    disjoint(c, op, "accumulator", "linear");
+    FASTANN_CHECK(std::isfinite(lr) && lr > 0.0, op, ": lr must be finite and > 0, got ", lr);
+    FASTANN_CHECK(std::isfinite(lr_power) && lr_power <= 0.0, op, ": lr_power must be finite and <= 0, got ",
+                  lr_power);
+    check_nonneg(l1, op, "l1");
+    check_nonneg(l2, op, "l2");
+    check_nonneg(l2_shrinkage, op, "l2_shrinkage");
+    check_nonneg(beta, op, "beta");
+    c.lr = lr, c.lr_power = lr_power, c.l1 = l1, c.l2 = l2, c.l2_shrinkage = l2_shrinkage, c.beta = beta;
+    run(c);
+  }, arg("param"), arg("accumulator"), arg("linear"), arg("grad"), arg("lr") = 1e-3, arg("lr_power") = -0.5,
+  arg("l1") = 0.0, arg("l2") = 0.0, arg("l2_shrinkage") = 0.0, arg("beta") = 0.0,
+  "FTRL-Proximal step in place (McMahan et al. 2013 / keras.optimizers.Ftrl): n' = n + g^2; s = (n'^-lr_power - "
+  "n^-lr_power) / lr; z += g + 2 l2_shrinkage p - s p; q = n'^-lr_power / lr + 2 l2 + beta / lr; "
+  "p = (clip(z, -l1, l1) - z) / q; n = n'.");
 }
 
 }  // namespace fastann::bindings

@@ -115,6 +115,23 @@ def adadelta_hypers(op, lr, rho, eps, weight_decay):
             hyper(op, "weight_decay", weight_decay))
 
 
+def lion_hypers(op, lr, beta1, beta2, weight_decay):
+    """(lr, beta1, beta2, weight_decay) of lion_step, checked: betas in [0, 1] (Chen et al. 2023 allow both ends)."""
+    return (hyper(op, "lr", lr), hyper(op, "beta1", beta1, 0, 1), hyper(op, "beta2", beta2, 0, 1),
+            hyper(op, "weight_decay", weight_decay))
+
+
+def ftrl_hypers(op, lr, lr_power, l1, l2, l2_shrinkage, beta):
+    """(lr, lr_power, l1, l2, l2_shrinkage, beta) of ftrl_step, checked: lr > 0 (the rule divides by it),
+    lr_power <= 0 (Keras's bound), the rest >= 0."""
+    lr = hyper(op, "lr", lr)
+    if lr == 0:
+        raise ValueError(f"{op}: lr must be > 0 (the FTRL rule divides by it), got 0.0")
+    lr_power = hyper(op, "lr_power", lr_power, -math.inf, 0)
+    return (lr, lr_power, hyper(op, "l1", l1), hyper(op, "l2", l2), hyper(op, "l2_shrinkage", l2_shrinkage),
+            hyper(op, "beta", beta))
+
+
 def nadam_mu(beta1, t):
     """mu_t = beta1 (1 - 0.5 * 0.96^(0.004 t)), Nadam's momentum schedule (Dozat 2016; Keras, PyTorch)."""
     return beta1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))
@@ -147,5 +164,5 @@ def nadam_hypers(op, step, lr, beta1, beta2, eps, weight_decay, mu_product):
 
 
 __all__ = ["MAX_STEP", "NADAM_MU_SETTLED", "OPTIONAL_STATE", "adadelta_hypers", "adagrad_hypers", "adam_hypers",
-           "check_arrays", "check_step", "hyper", "nadam_hypers", "nadam_mu", "nadam_mu_product", "plain_numbers",
-           "rmsprop_hypers", "sgd_hypers"]
+           "check_arrays", "check_step", "ftrl_hypers", "hyper", "lion_hypers", "nadam_hypers", "nadam_mu",
+           "nadam_mu_product", "plain_numbers", "rmsprop_hypers", "sgd_hypers"]

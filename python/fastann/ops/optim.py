@@ -4,7 +4,7 @@ Each ``*_step(param, grad, <state arrays>, *, <hyperparameters>)`` reads ``grad`
 once and writes ``param`` and the state once, in place, and returns None. The state arrays are created by
 the caller (zeros, or Adagrad's initial accumulator value) with param's shape and dtype. ``step`` is the
 1-based step count used for bias correction. Weight decay is L2 (added to the gradient, as torch.optim)
-except in AdamW (decoupled). Each rule is written out in its docstring and in
+except in AdamW and Lion (decoupled); Ftrl has its own regularization terms. Each rule is written out in its docstring and in
 :mod:`fastann.reference.optim`; the sources are the torch.optim algorithm boxes
 (https://pytorch.org/docs/stable/optim.html) and the papers cited there. eps defaults to Keras' 1e-7.
 
@@ -21,11 +21,11 @@ import numpy as np
 
 from .. import _backend
 from .._args.optim import (OPTIONAL_STATE, adadelta_hypers, adagrad_hypers, adam_hypers, check_arrays, check_step,
-                           nadam_hypers, plain_numbers, rmsprop_hypers, sgd_hypers)
+                           ftrl_hypers, lion_hypers, nadam_hypers, plain_numbers, rmsprop_hypers, sgd_hypers)
 from ._common import backend
 
 __all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step", "adadelta_step",
-           "adamax_step", "nadam_step"]
+           "adamax_step", "nadam_step", "lion_step", "ftrl_step"]
 
 
 def _kernels(op, param, grad, **state):
@@ -191,3 +191,43 @@ def nadam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0
     t, lr, beta1, beta2, eps, weight_decay, mu_product = nadam_hypers(op, step, lr, beta1, beta2, eps,
                                                                       weight_decay, mu_product)
     k.nadam_step(param, exp_avg, exp_avg_sq, grad, t, mu_product, lr, beta1, beta2, eps, weight_decay)
+
+
+def lion_step(param, grad, exp_avg, *, lr=1e-3, beta1=0.9, beta2=0.99, weight_decay=0.0):
+    """Lion, in place (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms", Algorithm 2;
+    keras.optimizers.Lion; decoupled weight decay as in the paper)::
+
+        c = beta1 * m + (1 - beta1) * grad
+        param = param * (1 - lr * weight_decay) - lr * sign(c)
+        m = beta2 * m + (1 - beta2) * grad                    (exp_avg)
+
+    exp_avg: state of param's shape starting at zeros. sign keeps NaN (as np.sign) and is 0 at 0.
+    beta1, beta2 in [0, 1]; lr, weight_decay >= 0. Raises the errors of the module docstring.
+    """
+    op = "lion_step"
+    k = _kernels(op, param, grad, exp_avg=exp_avg)
+    if not plain_numbers(lr, beta1, beta2, weight_decay):
+        lr, beta1, beta2, weight_decay = lion_hypers(op, lr, beta1, beta2, weight_decay)
+    k.lion_step(param, exp_avg, grad, lr, beta1, beta2, weight_decay)
+
+
+def ftrl_step(param, grad, accumulator, linear, *, lr=1e-3, lr_power=-0.5, l1=0.0, l2=0.0, l2_shrinkage=0.0,
+              beta=0.0):
+    """FTRL-Proximal, in place (McMahan et al. 2013, "Ad Click Prediction: a View from the Trenches",
+    Algorithm 1), in the form of keras.optimizers.Ftrl (with its shrinkage term and beta; the names are
+    those of TensorFlow's ApplyFtrlV2)::
+
+        n' = n + grad^2                                          (accumulator n)
+        z  = z + grad + 2 l2_shrinkage param - (n'^(-lr_power) - n^(-lr_power)) / lr * param   (linear z)
+        q  = n'^(-lr_power) / lr + 2 l2 + beta / lr
+        param = (clip(z, -l1, l1) - z) / q ;  n = n'
+
+    accumulator: starts at the initial accumulator value (Keras: 0.1, >= 0); linear: starts at zeros.
+    lr > 0 (the rule divides by it), lr_power <= 0 (-0.5 is the paper's 1/sqrt(n) rate and runs a sqrt,
+    any other value a pow), l1, l2, l2_shrinkage, beta >= 0. Raises the errors of the module docstring.
+    """
+    op = "ftrl_step"
+    k = _kernels(op, param, grad, accumulator=accumulator, linear=linear)
+    if not plain_numbers(lr, lr_power, l1, l2, l2_shrinkage, beta):
+        lr, lr_power, l1, l2, l2_shrinkage, beta = ftrl_hypers(op, lr, lr_power, l1, l2, l2_shrinkage, beta)
+    k.ftrl_step(param, accumulator, linear, grad, lr, lr_power, l1, l2, l2_shrinkage, beta)

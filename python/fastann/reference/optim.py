@@ -18,16 +18,20 @@ algorithm boxes of https://pytorch.org/docs/stable/optim.html), with Keras' defa
 - Nadam (Dozat 2016, as keras.optimizers.Nadam and torch.optim.NAdam): mu_t = b1 (1 - 0.5 * 0.96^(0.004 t)),
   P_t = mu_1 ... mu_t; m, v as Adam; p -= lr (1 - mu_t) / (1 - P_t) g / D + lr mu_{t+1} / (1 - P_t mu_{t+1}) m / D,
   D = sqrt(v / (1 - b2^t)) + eps.
+- Lion (Chen et al. 2023, Algorithm 2; keras.optimizers.Lion): p = p (1 - lr wd) - lr sign(b1 m + (1 - b1) g);
+  m = b2 m + (1 - b2) g.
+- Ftrl (McMahan et al. 2013, Algorithm 1, in keras.optimizers.Ftrl's form): n' = n + g^2;
+  z += g + 2 l2s p - (n'^-lrp - n^-lrp) / lr p; p = (clip(z, -l1, l1) - z) / (n'^-lrp / lr + 2 l2 + beta / lr).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._args.optim import (adadelta_hypers, adagrad_hypers, adam_hypers, check_arrays, nadam_hypers, nadam_mu,
-                           nadam_mu_product, rmsprop_hypers, sgd_hypers)
+from .._args.optim import (adadelta_hypers, adagrad_hypers, adam_hypers, check_arrays, ftrl_hypers, lion_hypers,
+                           nadam_hypers, nadam_mu, nadam_mu_product, rmsprop_hypers, sgd_hypers)
 
 __all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step", "adadelta_step",
-           "adamax_step", "nadam_step", "nadam_mu", "nadam_mu_product"]
+           "adamax_step", "nadam_step", "lion_step", "ftrl_step", "nadam_mu", "nadam_mu_product"]
 
 
 def _f(a):
@@ -164,3 +168,27 @@ def nadam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0
     exp_avg[...], exp_avg_sq[...] = m, v
     denom = np.sqrt(v / (1.0 - b2**t)) + eps
     param[...] = p - lr * (1.0 - mu) / (1.0 - prod) * g / denom - lr * mu_next / (1.0 - prod * mu_next) * m / denom
+
+
+def lion_step(param, grad, exp_avg, *, lr=1e-3, beta1=0.9, beta2=0.99, weight_decay=0.0):
+    """Lion with decoupled weight decay, in place (Chen et al. 2023, Algorithm 2; keras.optimizers.Lion)."""
+    op = "lion_step"
+    check_arrays(op, param, grad, exp_avg=exp_avg)
+    lr, b1, b2, wd = lion_hypers(op, lr, beta1, beta2, weight_decay)
+    p, g, m = _f(param), _f(grad), _f(exp_avg)
+    param[...] = p * (1.0 - lr * wd) - lr * np.sign(b1 * m + (1.0 - b1) * g)
+    exp_avg[...] = b2 * m + (1.0 - b2) * g
+
+
+def ftrl_step(param, grad, accumulator, linear, *, lr=1e-3, lr_power=-0.5, l1=0.0, l2=0.0, l2_shrinkage=0.0,
+              beta=0.0):
+    """FTRL-Proximal as keras.optimizers.Ftrl (McMahan et al. 2013), in place; see fastann.ops.ftrl_step."""
+    op = "ftrl_step"
+    check_arrays(op, param, grad, accumulator=accumulator, linear=linear)
+    lr, lr_power, l1, l2, l2s, beta = ftrl_hypers(op, lr, lr_power, l1, l2, l2_shrinkage, beta)
+    p, g, n = _f(param), _f(grad), _f(accumulator)
+    n_new = n + g * g
+    z = _f(linear) + (g + 2.0 * l2s * p) - (n_new ** -lr_power - n ** -lr_power) / lr * p
+    q = n_new ** -lr_power / lr + 2.0 * (l2 + beta / (2.0 * lr))
+    param[...] = (np.clip(z, -l1, l1) - z) / q
+    accumulator[...], linear[...] = n_new, z

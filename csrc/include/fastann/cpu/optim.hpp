@@ -50,6 +50,18 @@ template <class T>
 void nadam_step(T* param, T* exp_avg, T* exp_avg_sq, const T* grad, int64_t n, int64_t step, double lr,
                 double beta1, double beta2, double eps, double weight_decay, double mu_product);
 
+// param, exp_avg, grad: (n,). Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms", Alg. 2;
+// keras.optimizers.Lion): p = p (1 - lr wd) - lr sign(b1 m + (1 - b1) g); m = b2 m + (1 - b2) g.
+template <class T>
+void lion_step(T* param, T* exp_avg, const T* grad, int64_t n, double lr, double beta1, double beta2,
+               double weight_decay);
+
+// param, accumulator, linear, grad: (n,); lr > 0, lr_power <= 0. FTRL-Proximal (McMahan et al. 2013, Alg. 1)
+// in keras.optimizers.Ftrl's form, with its l2_shrinkage and beta (see python/fastann/ops/optim.py ftrl_step).
+template <class T>
+void ftrl_step(T* param, T* accumulator, T* linear, const T* grad, int64_t n, double lr, double lr_power, double l1,
+               double l2, double l2_shrinkage, double beta);
+
 // mu_t of the Nadam momentum schedule.
 double nadam_mu(double beta1, int64_t t);
 

@@ -48,4 +48,14 @@ void nadam_step(T* param, T* exp_avg, T* exp_avg_sq, const T* grad, int64_t n, i
 // mu_t = beta1 (1 - 0.5 * 0.96^(0.004 t)), the Nadam momentum schedule.
 double nadam_mu(double beta1, int64_t t);
 
+// param, exp_avg, grad: (n,)   Lion (Chen et al. 2023), as fastann/cpu/optim.hpp
+template <class T>
+void lion_step(T* param, T* exp_avg, const T* grad, int64_t n, double lr, double beta1, double beta2,
+               double weight_decay, cudaStream_t s);
+
+// param, accumulator, linear, grad: (n,)   FTRL-Proximal in keras.optimizers.Ftrl's form, as the CPU's
+template <class T>
+void ftrl_step(T* param, T* accumulator, T* linear, const T* grad, int64_t n, double lr, double lr_power, double l1,
+               double l2, double l2_shrinkage, double beta, cudaStream_t s);
+
 }  // namespace fastann::cuda
