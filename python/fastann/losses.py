@@ -181,7 +181,8 @@ _BY_NAME = {
 def warn_if_not_logits(loss, layer_name, activation) -> None:
     """Keras' warning (a UserWarning) when a loss with ``from_logits=True`` is given the output of a layer
     that ends in a softmax (the categorical cross-entropies) or a sigmoid (the binary one): those outputs
-    are probabilities, not logits. ``activation``: the output layer's activation name or None."""
+    are probabilities, not logits. ``activation``: the output layer's activation name or None. The
+    warning points at the caller of the model method that called this (fit, evaluate)."""
     if loss is None or not getattr(loss, "from_logits", False):
         return
     expected = "softmax" if loss.is_categorical_crossentropy else "sigmoid" if isinstance(
@@ -189,7 +190,7 @@ def warn_if_not_logits(loss, layer_name, activation) -> None:
     if expected is not None and activation == expected:
         warnings.warn(f'"`{loss.name}` received `from_logits=True`, but the `output` argument was produced by '
                       f'a {expected} activation (layer {layer_name!r}) and thus does not represent logits. '
-                      f'Was this intended?"', UserWarning, stacklevel=4)
+                      f'Was this intended?"', UserWarning, stacklevel=5)
 
 
 def get(identifier) -> Loss:

@@ -30,6 +30,7 @@ split with the smaller half first, as TensorFlow does); Conv2D also takes an int
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import numbers
 import warnings
@@ -232,6 +233,16 @@ class Layer:
         self.dtype = np.dtype(np.float32)
         self.input_shape = tuple(int(s) for s in input_shape) if input_shape is not None else None
         self.output_shape = None
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy(layer)``: copies of every array; the array module (NumPy/CuPy) is shared."""
+        memo[id(self.xp)] = self.xp
+        memo[id(np)] = np
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for k, v in vars(self).items():
+            setattr(new, k, copy.deepcopy(v, memo))
+        return new
 
     # -- building -----------------------------------------------------------------------------------
     def build(self, input_shape, dtype=np.float32, xp=np, rng=None) -> None:

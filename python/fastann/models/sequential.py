@@ -27,6 +27,7 @@ time runs in inference mode, and restores the flags afterwards).
 """
 from __future__ import annotations
 
+import copy
 import functools
 import numbers
 
@@ -106,9 +107,22 @@ class Sequential:
         self._compiled_trainable: dict = {}  # layer -> its trainable flag when compile was called
         self.stop_training = False
         self.history = None
+        self._trainable = bool(trainable)
         for layer in layers or []:
             self.add(layer)
-        self.trainable = trainable
+        if not self._trainable:
+            self.trainable = False  # freezes every layer
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy(model)``: an independent model with copies of every array and the same state
+        (parameters, optimizer moments, generators); the array module (NumPy/CuPy) is shared, not copied."""
+        memo[id(self.xp)] = self.xp
+        memo[id(np)] = np
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for k, v in vars(self).items():
+            setattr(new, k, copy.deepcopy(v, memo))
+        return new
 
     # -- layers -------------------------------------------------------------------------------------
     @property
@@ -459,6 +473,7 @@ class Sequential:
         x = _data.prepare_x(self, "evaluate", x)
         self._resolve_metrics(y)
         y = _data.prepare_y(self, "evaluate", y, x.shape[0])
+        self._check_logits_use()
         result = _trainer.evaluate(self, _data.Batches(self.xp, x, y, batch_size))
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
