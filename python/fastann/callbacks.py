@@ -195,7 +195,9 @@ class LearningRateScheduler(Callback):
     ``schedule(epoch, lr) -> new_lr``: epoch is 0-based, lr the current rate (float); the returned float
     (> 0) is used for every step of that epoch. As in Keras, a schedule that takes one argument is called
     ``schedule(epoch)`` (decided from its signature; when the signature cannot be read, Keras' way: the
-    two-argument call, then the one-argument call if that raised TypeError). For a rate that changes every step, give the optimizer a
+    two-argument call, then the one-argument call if that raised TypeError).
+
+    For a rate that changes every step, give the optimizer a
     ``fastann.optimizers.schedules`` object instead; an optimizer built with one cannot take this callback
     (TypeError at the first epoch).
 

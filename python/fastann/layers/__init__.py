@@ -26,6 +26,7 @@ from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape, UpSampling2D, ZeroPadding2D
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU", "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU",
+           "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
            "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D"]

@@ -42,7 +42,8 @@ from .. import _device, initializers, ops
 from .._args.common import is_cupy, nonneg_int, pair
 
 __all__ = ["Layer", "Input", "InputLayer", "ACTIVATIONS", "check_activation", "activation_forward",
-           "activation_backward", "keras_activation_params", "image_shape", "as_nchw", "like_input", "padding_arg", "same_pads"]
+           "activation_backward", "keras_activation_params",
+           "image_shape", "as_nchw", "like_input", "padding_arg", "same_pads"]
 
 #: Activation names a Dense, Activation or convolution layer accepts (the ops' names plus Keras aliases).
 #: "linear" and None mean identity; "softmax"/"log_softmax" act over the last axis.

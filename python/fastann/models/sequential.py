@@ -38,28 +38,10 @@ from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from ..layers import InputLayer, Layer
-from . import _data, _saving, _summary, _trainer
+from . import _data, _keras, _saving, _summary, _trainer
 from ._fusion import plan_stages
 
 __all__ = ["Sequential"]
-
-
-def _unimplemented(owner, **given):
-    """NotImplementedError naming the first Keras argument in ``given`` (name -> (value, default)) whose value
-    is not Keras' default."""
-    for name, (value, default) in given.items():
-        if not (value is default or (type(value) is type(default) and value == default)):
-            raise NotImplementedError(f"Sequential.{owner}: fastann does not implement the Keras argument "
-                                      f"{name}={value!r} (only {name}={default!r})")
-
-
-def _verbose(owner, verbose):
-    """Keras' verbose: "auto" (1), 0, 1 or 2."""
-    if isinstance(verbose, str) and verbose == "auto":
-        return 1
-    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-        raise ValueError(f"Sequential.{owner}: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-    return int(verbose)
 
 
 def _on_device(method):
@@ -144,22 +126,7 @@ class Sequential:
     def get_layer(self, name=None, index=None) -> Layer:
         """The layer called ``name``, or at position ``index`` of ``model.layers`` (Keras' get_layer).
         ValueError when both or neither are given, for an unknown name, or an index past the end."""
-        if name is not None and index is not None:
-            raise ValueError(f"Provide only a layer name or a layer index. Received: index={index}, name={name}.")
-        layers = self.layers
-        if index is not None:
-            if isinstance(index, bool) or not isinstance(index, numbers.Integral):
-                raise TypeError(f"Sequential.get_layer: index must be an int, got {index!r}")
-            if not -len(layers) <= index < len(layers):
-                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has "
-                                 f"{len(layers)} layers.")
-            return layers[index]
-        if name is not None:
-            for layer in layers:
-                if layer.name == name:
-                    return layer
-            raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in layers]}.")
-        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+        return _keras.get_layer(self.layers, name, index)
 
     def pop(self) -> Layer:
         """Remove and return the last layer (Keras' ``model.pop``); the model is rebuilt when its input shape
@@ -313,7 +280,8 @@ class Sequential:
 
         ``device`` (keyword only): None keeps the model where it is; "cpu", "cuda" or "cuda:N" moves it there
         (and the optimizer's state) like :meth:`to`, raising like :meth:`to` before anything is changed."""
-        _unimplemented("compile", loss_weights=(loss_weights, None), weighted_metrics=(weighted_metrics, None),
+        _keras.unimplemented("compile", loss_weights=(loss_weights, None),
+                             weighted_metrics=(weighted_metrics, None),
                        steps_per_execution=(steps_per_execution, 1), auto_scale_loss=(auto_scale_loss, True))
         if not (jit_compile is False or (isinstance(jit_compile, str) and jit_compile == "auto")):
             raise NotImplementedError(f"Sequential.compile: fastann does not implement the Keras argument "
@@ -324,20 +292,7 @@ class Sequential:
             _device.resolve("Sequential.compile", device)  # fail before changing anything
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = None if loss is None else losses_module.get(loss)
-        if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, (list, tuple))):
-            raise TypeError(f"Sequential.compile: metrics must be a list, got {metrics!r}")
-        specs = []
-        for m in metrics or []:
-            if isinstance(m, str) and m.lower() in ("accuracy", "acc"):
-                specs.append(m)  # resolved from the data's shapes (metrics_module.resolve_accuracy)
-                continue
-            obj = metrics_module.get(m, self.loss)
-            if isinstance(m, str):
-                obj.name = m  # Keras logs a metric given by name under that name
-            specs.append(obj)
-        names = [m if isinstance(m, str) else m.name for m in specs]
-        if len(set(names)) != len(names):
-            raise ValueError(f"Sequential.compile: duplicate metric names {names}")
+        specs = _keras.metric_specs(metrics, self.loss)
         self._metric_specs = specs
         self.metrics = [m for m in specs if not isinstance(m, str)]  # complete once resolved
         self._compiled_trainable = {layer: layer.trainable for layer in self._layers}
@@ -426,7 +381,7 @@ class Sequential:
         Raises:
             ValueError/TypeError for an uncompiled model, bad shapes, dtypes, labels or arguments.
         """
-        _unimplemented("fit", class_weight=(class_weight, None), sample_weight=(sample_weight, None),
+        _keras.unimplemented("fit", class_weight=(class_weight, None), sample_weight=(sample_weight, None),
                        steps_per_epoch=(steps_per_epoch, None), validation_steps=(validation_steps, None),
                        validation_freq=(validation_freq, 1))
         self._require_compiled("fit")
@@ -435,7 +390,7 @@ class Sequential:
             _data.positive_int("fit: validation_batch_size", validation_batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
             raise ValueError(f"Sequential.fit: epochs must be a non-negative integer, got {epochs!r}")
-        verbose = _verbose("fit", verbose)
+        verbose = _keras.verbose_arg("fit", verbose)
         if not isinstance(validation_split, numbers.Real) or not 0.0 <= validation_split < 1.0:
             raise ValueError(f"Sequential.fit: validation_split must be in [0, 1), got {validation_split!r}")
         if x is None or y is None:
@@ -465,11 +420,11 @@ class Sequential:
         Returns the loss as a float when no metrics were compiled, else [loss, metric1, ...]; or a dict
         {"loss": ..., name: ...} with ``return_dict=True``. Raises like fit.
         """
-        _unimplemented("evaluate", sample_weight=(sample_weight, None), steps=(steps, None),
+        _keras.unimplemented("evaluate", sample_weight=(sample_weight, None), steps=(steps, None),
                        callbacks=(callbacks, None))
         self._require_compiled("evaluate")
         batch_size = _data.positive_int("evaluate: batch_size", 32 if batch_size is None else batch_size)
-        verbose = _verbose("evaluate", verbose)
+        verbose = _keras.verbose_arg("evaluate", verbose)
         x = _data.prepare_x(self, "evaluate", x)
         self._resolve_metrics(y)
         y = _data.prepare_y(self, "evaluate", y, x.shape[0])
@@ -488,8 +443,8 @@ class Sequential:
         fills a device array batch by batch and copies it to the host once at the end. batch_size None:
         32; verbose: "auto", 0, 1 or 2 (predict prints nothing); steps, callbacks: NotImplementedError
         unless None."""
-        _unimplemented("predict", steps=(steps, None), callbacks=(callbacks, None))
-        _verbose("predict", verbose)
+        _keras.unimplemented("predict", steps=(steps, None), callbacks=(callbacks, None))
+        _keras.verbose_arg("predict", verbose)
         batch_size = _data.positive_int("predict: batch_size", 32 if batch_size is None else batch_size)
         x = _data.prepare_x(self, "predict", x)
         return _trainer.predict(self, _data.Batches(self.xp, x, None, batch_size))
@@ -535,7 +490,7 @@ class Sequential:
         """Write all parameters to an .npz file (written to a temp file, then renamed: atomic).
         NotImplementedError for a .keras/.h5/.hdf5 name (those formats do not exist in fastann: the file
         would not be what its name says) and for overwrite=False."""
-        _unimplemented("save_weights", overwrite=(overwrite, True))
+        _keras.unimplemented("save_weights", overwrite=(overwrite, True))
         _saving.check_suffix("Sequential.save_weights", filepath)
         if not self.built:
             raise ValueError("Sequential.save_weights: the model is not built yet")
