@@ -430,7 +430,7 @@ def test_batch_norm_follows_fit_and_predict(rng, tmp_path):
     model = fastann.Sequential([layers.Input((2, 5, 5)), layers.Conv2D(3, 3), layers.BatchNormalization(),
                                 layers.Flatten(), layers.Dense(4, activation="softmax")], seed=1)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    bn = model.layers[2]
+    bn = model.layers[1]
     before = bn.params["moving_mean"].copy()
     x = rng.standard_normal((32, 2, 5, 5)).astype(np.float32) + 3
     model.fit(x, rng.integers(0, 4, 32), batch_size=8, epochs=1, verbose=0)
@@ -448,7 +448,7 @@ def test_batch_norm_follows_fit_and_predict(rng, tmp_path):
     clone = fastann.Sequential([layers.Input((2, 5, 5)), layers.Conv2D(3, 3), layers.BatchNormalization(),
                                 layers.Flatten(), layers.Dense(4, activation="softmax")], seed=2)
     clone.load_weights(tmp_path / "w.npz")
-    np.testing.assert_array_equal(clone.layers[2].params["moving_mean"], moved)
+    np.testing.assert_array_equal(clone.layers[1].params["moving_mean"], moved)
     np.testing.assert_array_equal(clone.predict(x, batch_size=32), p_all)
 
 
@@ -513,7 +513,7 @@ def test_first_conv_layer_skips_its_input_gradient(rng, monkeypatch):
     model = fastann.Sequential([layers.Input((6, 6)), layers.Conv2D(2, 3, padding="same"), layers.Activation("relu"),
                                 layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3, activation="softmax")], seed=0)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    assert [l.need_input_grad for l in model.layers[1:4]] == [False, True, True]
+    assert [l.need_input_grad for l in model.layers[0:3]] == [False, True, True]
     model.fit(rng.standard_normal((4, 6, 6)).astype(np.float32), rng.integers(0, 3, 4), batch_size=4, verbose=0)
     assert calls == [True, False]  # the second conv's backward runs first
 
@@ -533,7 +533,9 @@ def test_first_conv_layer_skips_its_input_gradient(rng, monkeypatch):
     (lambda: layers.MaxPooling2D(2, padding=1), ValueError),
     (lambda: layers.UpSampling2D(2, "bicubic"), ValueError),
     (lambda: layers.ZeroPadding2D(-1), ValueError),
-    (lambda: layers.BatchNormalization(axis=-1), ValueError),
+    (lambda: layers.BatchNormalization(axis=-1)(np.ones((2, 3, 4, 4), np.float32)), ValueError),
+    (lambda: layers.BatchNormalization(axis=2)(np.ones((2, 3), np.float32)), ValueError),
+    (lambda: layers.BatchNormalization(axis=1.0), ValueError),
     (lambda: layers.BatchNormalization(momentum=1.5), ValueError),
     (lambda: layers.BatchNormalization(epsilon=0), ValueError),
 ])

@@ -12,6 +12,7 @@ carry the running means (which costs a host sync per batch on a GPU).
 """
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 import time
@@ -158,11 +159,17 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Save the weights (``model.save_weights``, .npz) after each epoch, or only when ``monitor`` improved
-    (``save_best_only``). ``filepath`` may contain ``{epoch}`` and logs keys, e.g. "w-{epoch:02d}.npz"."""
+    (``save_best_only``). ``filepath`` may contain ``{epoch}`` and logs keys, e.g. "w-{epoch:02d}.npz".
+    A .keras/.h5/.hdf5 filepath is a NotImplementedError at construction: fastann writes .npz only, and
+    never under a name that promises another format."""
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
         super().__init__()
-        self.filepath = str(filepath)
+        name = str(filepath)
+        if name.lower().endswith((".keras", ".h5", ".hdf5")):
+            raise NotImplementedError(f"ModelCheckpoint: {name!r} asks for a Keras .keras/.h5 file; fastann "
+                                      f"saves weights as .npz only (e.g. 'best.weights.npz')")
+        self.filepath = name
         self.monitor = monitor
         self.save_best_only = bool(save_best_only)
         self.mode = _mode_for(monitor, mode)
@@ -186,7 +193,11 @@ class LearningRateScheduler(Callback):
     """Set the optimizer's learning rate at the start of each epoch (keras.callbacks.LearningRateScheduler).
 
     ``schedule(epoch, lr) -> new_lr``: epoch is 0-based, lr the current rate (float); the returned float
-    (> 0) is used for every step of that epoch. For a rate that changes every step, give the optimizer a
+    (> 0) is used for every step of that epoch. As in Keras, a schedule that takes one argument is called
+    ``schedule(epoch)`` (decided from its signature; when the signature cannot be read, Keras' way: the
+    two-argument call, then the one-argument call if that raised TypeError).
+
+    For a rate that changes every step, give the optimizer a
     ``fastann.optimizers.schedules`` object instead; an optimizer built with one cannot take this callback
     (TypeError at the first epoch).
 
@@ -202,10 +213,21 @@ class LearningRateScheduler(Callback):
             raise TypeError(f"LearningRateScheduler: schedule must be callable (epoch, lr) -> lr, got {schedule!r}")
         self.schedule = schedule
         self.verbose = verbose
+        self._arity = _schedule_arity(schedule)
+
+    def _call(self, epoch, lr):
+        if self._arity == 2:
+            return self.schedule(epoch, lr)
+        if self._arity == 1:
+            return self.schedule(epoch)
+        try:  # unreadable signature: Keras' order
+            return self.schedule(epoch, lr)
+        except TypeError:
+            return self.schedule(epoch)
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
-        lr = self.schedule(epoch, float(optimizer.learning_rate))
+        lr = self._call(epoch, float(optimizer.learning_rate))
         if not optimizers._is_rate(lr):
             raise ValueError(f"LearningRateScheduler: schedule({epoch}, ...) must return a finite number > 0, "
                              f"got {lr!r}")
@@ -217,6 +239,23 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+def _schedule_arity(schedule):
+    """2 when ``schedule`` takes (epoch, lr), 1 when it takes (epoch) only, None when its signature cannot
+    be read; TypeError when it takes neither."""
+    try:
+        sig = inspect.signature(schedule)
+    except (TypeError, ValueError):
+        return None
+    for arity, args in ((2, (0, 0.1)), (1, (0,))):
+        try:
+            sig.bind(*args)
+            return arity
+        except TypeError:
+            pass
+    raise TypeError(f"LearningRateScheduler: schedule must take (epoch, lr) or (epoch), got {schedule!r} "
+                    f"with signature {sig}")
 
 
 class ReduceLROnPlateau(Callback):

@@ -18,11 +18,13 @@ whose y_true is (N,) int32/int64 class labels.
 """
 from __future__ import annotations
 
+import warnings
+
 from . import ops
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
            "SparseCategoricalCrossentropy", "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
-           "categorical_crossentropy", "sparse_categorical_crossentropy", "get"]
+           "categorical_crossentropy", "sparse_categorical_crossentropy", "get", "warn_if_not_logits"]
 
 
 class Loss:
@@ -174,6 +176,21 @@ _BY_NAME = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
 }
+
+
+def warn_if_not_logits(loss, layer_name, activation) -> None:
+    """Keras' warning (a UserWarning) when a loss with ``from_logits=True`` is given the output of a layer
+    that ends in a softmax (the categorical cross-entropies) or a sigmoid (the binary one): those outputs
+    are probabilities, not logits. ``activation``: the output layer's activation name or None. The
+    warning points at the caller of the model method that called this (fit, evaluate)."""
+    if loss is None or not getattr(loss, "from_logits", False):
+        return
+    expected = "softmax" if loss.is_categorical_crossentropy else "sigmoid" if isinstance(
+        loss, BinaryCrossentropy) else None
+    if expected is not None and activation == expected:
+        warnings.warn(f'"`{loss.name}` received `from_logits=True`, but the `output` argument was produced by '
+                      f'a {expected} activation (layer {layer_name!r}) and thus does not represent logits. '
+                      f'Was this intended?"', UserWarning, stacklevel=5)
 
 
 def get(identifier) -> Loss:

@@ -8,10 +8,10 @@ Functions (return a Python float, the mean over the batch):
 * ``binary_accuracy(y_true, y_pred, threshold=0.5)``: any shape; (y_pred > threshold) == y_true.
 * ``accuracy(y_true, y_pred)``: the fraction of elements with y_pred == y_true exactly (Keras' meaning).
 
-In ``model.compile(metrics=["accuracy"])`` the name "accuracy" (or "acc") is resolved from the loss like
-Keras does: sparse categorical cross-entropy -> sparse_categorical_accuracy, categorical cross-entropy ->
-categorical_accuracy, binary cross-entropy (or one output unit) -> binary_accuracy. The logged name stays
-"accuracy". Argmax-based accuracies give the same answer on logits as on probabilities, so they also work
+In ``model.compile(metrics=["accuracy"])`` the name "accuracy" (or "acc") is resolved by
+:func:`resolve_accuracy` from the shapes of y and of the model output, as Keras 3 does (the loss plays no
+part); the logged name stays the one given. ``get("accuracy", loss)`` (standalone use) resolves from the
+loss instead. Argmax-based accuracies give the same answer on logits as on probabilities, so they also work
 when the model fuses its softmax into the loss.
 
 Classes accumulate without a host synchronisation per batch: ``update_state`` keeps the per-batch counts as
@@ -23,7 +23,7 @@ from . import ops
 
 __all__ = ["Metric", "Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
            "MeanSquaredError", "MeanAbsoluteError", "accuracy", "sparse_categorical_accuracy",
-           "categorical_accuracy", "binary_accuracy", "get"]
+           "categorical_accuracy", "binary_accuracy", "get", "resolve_accuracy"]
 
 
 def _xp(a):
@@ -200,6 +200,21 @@ _BY_NAME = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
 }
+
+
+def resolve_accuracy(name, y_true_shape, y_pred_shape) -> Metric:
+    """The metric Keras 3 makes of "accuracy"/"acc" (``name``, also its logged name) for targets of shape
+    ``y_true_shape`` and outputs of shape ``y_pred_shape`` (batch axis first, may be None): one output unit
+    (last axis 1) -> BinaryAccuracy; targets of lower rank than the outputs, or a last axis of 1 against
+    several units -> SparseCategoricalAccuracy; else CategoricalAccuracy (Keras'
+    ``compile_utils.get_metric``)."""
+    is_binary = y_pred_shape[-1] == 1
+    is_sparse = len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1] == 1 and y_pred_shape[-1] > 1)
+    if is_binary:
+        return BinaryAccuracy(name=name)
+    if is_sparse:
+        return SparseCategoricalAccuracy(name=name)
+    return CategoricalAccuracy(name=name)
 
 
 def get(identifier, loss=None) -> Metric:

@@ -5,7 +5,7 @@ class and the helpers they share), never another family:
 
     base            Layer, InputLayer, Input, ACTIVATIONS, shared activation and image helpers
     core            Dense
-    activation      Activation
+    activation      Activation, LeakyReLU, ELU
     regularization  Dropout
     reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D
     convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
@@ -17,7 +17,7 @@ the image layout (NCHW, or (N, H, W) as one channel) are described in ``fastann.
 """
 from __future__ import annotations
 
-from .activation import Activation
+from .activation import ELU, Activation, LeakyReLU
 from .base import ACTIVATIONS, Input, InputLayer, Layer
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
@@ -26,6 +26,7 @@ from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape, UpSampling2D, ZeroPadding2D
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU",
+           "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
            "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D"]

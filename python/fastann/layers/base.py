@@ -30,8 +30,10 @@ split with the smaller half first, as TensorFlow does); Conv2D also takes an int
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import numbers
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -40,13 +42,18 @@ from .. import _device, initializers, ops
 from .._args.common import is_cupy, nonneg_int, pair
 
 __all__ = ["Layer", "Input", "InputLayer", "ACTIVATIONS", "check_activation", "activation_forward",
-           "activation_backward", "image_shape", "as_nchw", "like_input", "padding_arg", "same_pads"]
+           "activation_backward", "keras_activation_params",
+           "image_shape", "as_nchw", "like_input", "padding_arg", "same_pads"]
 
 #: Activation names a Dense, Activation or convolution layer accepts (the ops' names plus Keras aliases).
 #: "linear" and None mean identity; "softmax"/"log_softmax" act over the last axis.
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh", "softplus",
                "softsign", "relu6", "silu", "swish", "hard_silu", "hard_swish", "gelu", "mish", "exponential",
                "softmax", "log_softmax")
+
+#: Keras' parameters of the named activations where they differ from the ops' (PyTorch's) defaults:
+#: ``keras.activations.leaky_relu`` has negative_slope 0.2, ``torch.nn.functional.leaky_relu`` 0.01.
+_KERAS_ACTIVATION_PARAMS = {"leaky_relu": {"negative_slope": 0.2}}
 
 _name_counters: dict = defaultdict(itertools.count)
 
@@ -76,6 +83,12 @@ def check_activation(owner: str, activation):
     if name not in ACTIVATIONS:
         raise ValueError(f"{owner}: unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
     return None if name == "linear" else name
+
+
+def keras_activation_params(name) -> dict:
+    """The op keywords that give activation ``name`` (from check_activation) Keras' meaning: {} for most,
+    {"negative_slope": 0.2} for "leaky_relu" (``keras.activations.leaky_relu``'s default)."""
+    return dict(_KERAS_ACTIVATION_PARAMS.get(name, {}))
 
 
 def activation_forward(name, params, z):
@@ -155,7 +168,61 @@ class Layer:
 
     _PREFIX = None  # default-name prefix; None: from the class name (Dense -> "dense")
 
-    def __init__(self, name=None, trainable=True, input_shape=None):
+    #: Keras arguments of this class that fastann does not implement, each with the values that ask for
+    #: nothing (Keras' default): passing one of those is accepted, any other value is a NotImplementedError.
+    #: Subclasses list their own (e.g. Dense's kernel_regularizer); ``_BASE_UNIMPLEMENTED`` holds those of
+    #: every Keras layer.
+    _UNIMPLEMENTED: dict = {}
+    _BASE_UNIMPLEMENTED = {"activity_regularizer": (None,), "autocast": (True,)}
+
+    def __init__(self, name=None, trainable=True, input_shape=None, *, dtype=None, input_dim=None, **kwargs):
+        """Keras' base-layer arguments, checked as ``keras.layers.Layer`` checks them.
+
+        ``name``, ``trainable``; ``input_shape`` or ``input_dim`` (``input_shape=(input_dim,)``): the
+        per-sample input shape, which builds a Sequential whose first layer this is; as Keras 3 does, giving
+        one warns (UserWarning) that ``Input(shape)`` as the first layer is preferred. ``dtype``: None or
+        float32 (the model's dtype applies); another dtype is a NotImplementedError.
+        Raises ValueError("Unrecognized keyword arguments passed to <Class>: {...}") for keywords Keras does
+        not know, and NotImplementedError naming the argument for a Keras argument fastann does not
+        implement (``_UNIMPLEMENTED``) given a value other than Keras' default."""
+        cls = type(self).__name__
+        for table in (self._BASE_UNIMPLEMENTED, self._UNIMPLEMENTED):
+            for key, accepted in table.items():
+                if key in kwargs:
+                    value = kwargs.pop(key)
+                    if not any(value is a or (type(value) is type(a) and value == a) for a in accepted):
+                        raise NotImplementedError(
+                            f"{cls}: fastann does not implement the Keras argument {key}={value!r} "
+                            f"(accepted: {', '.join(repr(a) for a in accepted)})")
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to {cls}: {kwargs}")
+        if dtype is not None:
+            try:
+                ok = np.dtype(dtype) == np.float32
+            except TypeError:
+                ok = False
+            if not ok:
+                raise NotImplementedError(f"{cls}: fastann layers take dtype=None or 'float32' (a model computes "
+                                          f"in the Sequential's dtype), got dtype={dtype!r}")
+        if input_dim is not None:
+            if input_shape is not None:
+                raise ValueError(f"{cls}: give input_shape or input_dim, not both")
+            if isinstance(input_dim, bool) or not isinstance(input_dim, numbers.Integral) or input_dim <= 0:
+                raise ValueError(f"{cls}: input_dim must be a positive integer, got {input_dim!r}")
+            input_shape = (int(input_dim),)
+        if input_shape is not None:
+            if isinstance(input_shape, numbers.Integral):
+                input_shape = (input_shape,)
+            if not isinstance(input_shape, (tuple, list)) or not input_shape or any(
+                    isinstance(s, bool) or not isinstance(s, numbers.Integral) or s <= 0 for s in input_shape):
+                raise ValueError(f"{cls}: input_shape must be a non-empty tuple of positive ints (no batch "
+                                 f"axis), got {input_shape!r}")
+            if not isinstance(self, InputLayer):
+                warnings.warn("Do not pass an `input_shape`/`input_dim` argument to a layer. When using "
+                              "Sequential models, prefer using an `Input(shape)` object as the first layer in "
+                              "the model instead.", UserWarning, stacklevel=3)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{cls}: name must be a string, got {name!r}")
         self.name = name or _auto_name(self._PREFIX or _snake(type(self).__name__))
         self.trainable = bool(trainable)
         self.built = False
@@ -165,8 +232,18 @@ class Layer:
         self.need_input_grad = True
         self.xp = np
         self.dtype = np.dtype(np.float32)
-        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.input_shape = tuple(int(s) for s in input_shape) if input_shape is not None else None
         self.output_shape = None
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy(layer)``: copies of every array; the array module (NumPy/CuPy) is shared."""
+        memo[id(self.xp)] = self.xp
+        memo[id(np)] = np
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for k, v in vars(self).items():
+            setattr(new, k, copy.deepcopy(v, memo))
+        return new
 
     # -- building -----------------------------------------------------------------------------------
     def build(self, input_shape, dtype=np.float32, xp=np, rng=None) -> None:
@@ -206,6 +283,22 @@ class Layer:
         if not self.trainable:
             return []
         return [k for k in self.params if k not in self.non_trainable]
+
+    @property
+    def weights(self) -> list:
+        """The parameter arrays themselves (not copies), in ``params`` order (Keras' ``layer.weights``)."""
+        return list(self.params.values())
+
+    @property
+    def trainable_weights(self) -> list:
+        """The parameters the optimizer updates: none when the layer is frozen (``trainable = False``)."""
+        return [self.params[k] for k in self.trainable_names]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        """The other parameters: state such as moving statistics, or all of them for a frozen layer."""
+        names = set(self.trainable_names)
+        return [p for k, p in self.params.items() if k not in names]
 
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)
@@ -283,15 +376,17 @@ class InputLayer(Layer):
     ``Sequential([Input((784,)), Dense(10)])``. Its forward and backward pass the arrays through."""
 
     _PREFIX = "input"
+    _UNIMPLEMENTED = {"batch_size": (None,), "sparse": (None, False), "tensor": (None,), "ragged": (None, False),
+                      "batch_shape": (None,), "input_tensor": (None,)}
 
-    def __init__(self, shape, name=None):
+    def __init__(self, shape, name=None, **kwargs):
         if isinstance(shape, numbers.Integral):
             shape = (shape,)
         if not isinstance(shape, (tuple, list)) or not shape or any(
                 isinstance(s, bool) or not isinstance(s, numbers.Integral) or s <= 0 for s in shape):
             raise ValueError(f"Input: shape must be a non-empty tuple of positive ints (no batch axis), "
                              f"got {shape!r}")
-        super().__init__(name, input_shape=tuple(int(s) for s in shape))
+        super().__init__(name, input_shape=tuple(int(s) for s in shape), **kwargs)
 
     def forward(self, x, training=False):
         return x
@@ -300,7 +395,8 @@ class InputLayer(Layer):
         return grad_output if self.need_input_grad else None
 
 
-def Input(shape, name=None) -> InputLayer:  # noqa: N802 - Keras spelling
+def Input(shape, name=None, **kwargs) -> InputLayer:  # noqa: N802 - Keras spelling
     """``keras.Input``: an InputLayer fixing the per-sample shape (e.g. (784,) or (1, 28, 28)); the dtype
-    is the model's (``Sequential(dtype=...)``)."""
-    return InputLayer(shape, name=name)
+    is the model's (``Sequential(dtype=...)``). Other keywords are checked as every layer's (``Layer``):
+    dtype None or float32; batch_size, sparse, tensor, ragged only at Keras' defaults (None / False)."""
+    return InputLayer(shape, name=name, **kwargs)

@@ -12,6 +12,7 @@ from .. import initializers, ops
 from .._args.common import nonneg_int, pair, positive_int
 from .._args.conv import conv2d_args
 from .base import Layer, activation_backward, activation_forward, as_nchw, check_activation, image_shape, \
+    keras_activation_params, \
     like_input, padding_arg
 
 __all__ = ["Conv2D", "DepthwiseConv2D", "Conv2DTranspose"]
@@ -20,16 +21,20 @@ __all__ = ["Conv2D", "DepthwiseConv2D", "Conv2DTranspose"]
 class _ConvBase(Layer):
     """What Conv2D, DepthwiseConv2D and Conv2DTranspose share: argument checks, activation, bias."""
 
+    _UNIMPLEMENTED = {"data_format": (None, "channels_first"), **{k: (None,) for k in (
+        "kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint",
+        "depthwise_regularizer", "depthwise_constraint")}}  # Keras arguments accepted only at these values
+
     def __init__(self, kernel_size, strides, padding, dilation_rate, activation, use_bias, bias_initializer,
-                 name, input_shape, activation_params, allow_int_padding=True):
-        super().__init__(name, input_shape=input_shape)
+                 name, input_shape, layer_kwargs, allow_int_padding=True):
+        super().__init__(name, input_shape=input_shape, **layer_kwargs)
         kind = type(self).__name__
         self.kernel_size = pair(kind, "kernel_size", kernel_size)
         self.strides = pair(kind, "strides", strides)
         self.dilation_rate = pair(kind, "dilation_rate", dilation_rate)
         self.padding = padding_arg(kind, padding, allow_int_padding)
         self.activation = check_activation(kind, activation)
-        self.activation_params = activation_params
+        self.activation_params = keras_activation_params(self.activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = initializers.get(bias_initializer)
         self._x_ndim = 4
@@ -81,9 +86,9 @@ class Conv2D(_ConvBase):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, groups=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 padding_mode="zeros", name=None, input_shape=None, **activation_params):
+                 padding_mode="zeros", name=None, input_shape=None, **kwargs):
         super().__init__(kernel_size, strides, padding, dilation_rate, activation, use_bias, bias_initializer,
-                         name, input_shape, activation_params)
+                         name, input_shape, kwargs)
         self.filters = positive_int("Conv2D", "filters", filters)
         self.groups = positive_int("Conv2D", "groups", groups)
         if self.filters % self.groups:
@@ -161,11 +166,11 @@ class DepthwiseConv2D(Conv2D):
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, dilation_rate=1,
                  activation=None, use_bias=True, depthwise_initializer="glorot_uniform", bias_initializer="zeros",
-                 padding_mode="zeros", name=None, input_shape=None, **activation_params):
+                 padding_mode="zeros", name=None, input_shape=None, **kwargs):
         self.depth_multiplier = positive_int("DepthwiseConv2D", "depth_multiplier", depth_multiplier)
         super().__init__(1, kernel_size, strides, padding, dilation_rate, 1, activation, use_bias,
                          depthwise_initializer, bias_initializer, padding_mode, name, input_shape,
-                         **activation_params)
+                         **kwargs)
 
     def _set_input_channels(self, c_in):
         self.groups, self.filters = c_in, c_in * self.depth_multiplier  # known once the input channels are
@@ -196,9 +201,9 @@ class Conv2DTranspose(_ConvBase):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, dilation_rate=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 name=None, input_shape=None, **activation_params):
+                 name=None, input_shape=None, **kwargs):
         super().__init__(kernel_size, strides, padding, dilation_rate, activation, use_bias, bias_initializer,
-                         name, input_shape, activation_params)
+                         name, input_shape, kwargs)
         self.filters = positive_int("Conv2DTranspose", "filters", filters)
         self.output_padding = None if output_padding is None else pair("Conv2DTranspose", "output_padding",
                                                                        output_padding, check=nonneg_int)

@@ -1,14 +1,16 @@
 """Core layers (``keras.layers`` core): Dense.
 
-Shapes: N is the batch. Dense takes (N, in_features) and gives (N, units); its kernel is stored as PyTorch
-does, (units, in_features), so ``ops.linear`` computes y = x·Wᵀ + b without a transpose.
+Shapes: N is the batch. Dense takes (N, in_features) and gives (N, units); as Keras does, an input of higher
+rank (N, ..., in_features) is transformed along its last axis, giving (N, ..., units) (run as one GEMM over
+the rows of a (-1, in_features) view). Its kernel is stored as PyTorch does, (units, in_features), so
+``ops.linear`` computes y = x·Wᵀ + b without a transpose.
 """
 from __future__ import annotations
 
 import numbers
 
 from .. import initializers, ops
-from .base import Layer, activation_backward, activation_forward, check_activation
+from .base import Layer, activation_backward, activation_forward, check_activation, keras_activation_params
 
 __all__ = ["Dense"]
 
@@ -18,42 +20,53 @@ class Dense(Layer):
 
     Args:
         units: output features (positive int).
-        activation: None/"linear", or a name from ACTIVATIONS. "relu" runs fused in the GEMM epilogue of
-            ``ops.linear`` (and its mask in ``ops.linear_backward``); others run as a separate op.
+        activation: None/"linear", or a name from ACTIVATIONS, with Keras' parameters ("leaky_relu": negative
+            slope 0.2). "relu" runs fused in the GEMM epilogue of ``ops.linear`` (and its mask in
+            ``ops.linear_backward``); others run as a separate op.
         use_bias: add the bias b (units,).
         kernel_initializer, bias_initializer: names or Initializers (defaults glorot_uniform, zeros).
-    Shapes: x (N, in_features) float32/float64 -> y (N, units); kernel (units, in_features); bias (units,).
-    Raises ValueError for inputs that are not 2-D (use Flatten first) and bad arguments.
+        Layer keywords (name, trainable, input_shape, input_dim, dtype) as ``Layer``; kernel_regularizer,
+        bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint and lora_rank are
+        NotImplementedError unless None; any other keyword is a ValueError (as in Keras).
+    Shapes: x (N, ..., in_features) float32/float64 -> y (N, ..., units); kernel (units, in_features); bias
+        (units,).
+    Raises ValueError for bad arguments.
     """
 
     _FUSED = (None, "relu")  # activations ops.linear applies in its epilogue
+    _UNIMPLEMENTED = {k: (None,) for k in ("kernel_regularizer", "bias_regularizer", "kernel_constraint",
+                                           "bias_constraint", "lora_rank")}
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", name=None, input_shape=None, **activation_params):
-        super().__init__(name, input_shape=input_shape)
+                 bias_initializer="zeros", name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, **kwargs)
         if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
         self.activation = check_activation("Dense", activation)
-        self.activation_params = activation_params
+        self.activation_params = keras_activation_params(self.activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self._x = self._z = self._y = None
 
     def _build(self, input_shape, rng):
-        if len(input_shape) != 1:
-            raise ValueError(f"{self.name}: Dense takes inputs of shape (N, features), got per-sample shape "
-                             f"{input_shape}; put a Flatten layer before it")
-        self.add_weight("kernel", (self.units, input_shape[0]), self.kernel_initializer, rng)
+        if len(input_shape) < 1:
+            raise ValueError(f"{self.name}: Dense takes inputs of shape (N, ..., features), got per-sample "
+                             f"shape {input_shape}")
+        self.add_weight("kernel", (self.units, input_shape[-1]), self.kernel_initializer, rng)
         if self.use_bias:
             self.add_weight("bias", (self.units,), self.bias_initializer, rng)
 
     def compute_output_shape(self, input_shape):
-        return (self.units,)
+        return tuple(input_shape[:-1]) + (self.units,)
 
     def _linear(self, x, fused_activation):
-        return ops.linear(x, self.params["kernel"], self.params.get("bias"), activation=fused_activation)
+        if x.ndim == 2:
+            return ops.linear(x, self.params["kernel"], self.params.get("bias"), activation=fused_activation)
+        rows = x.reshape(-1, x.shape[-1])  # (N, ..., F) -> (N*..., F): the last axis is transformed
+        y = ops.linear(rows, self.params["kernel"], self.params.get("bias"), activation=fused_activation)
+        return y.reshape(x.shape[:-1] + (self.units,))
 
     def forward(self, x, training=False):
         act = self.activation
@@ -86,10 +99,14 @@ class Dense(Layer):
         return self._linear_backward(grad_logits, None)
 
     def _linear_backward(self, g, fused_activation):
+        x, y = self._x, self._y if fused_activation else None
+        if x.ndim != 2:  # the row view of forward; the gradients sum over every row
+            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+            y = None if y is None else y.reshape(-1, y.shape[-1])
         dx, dw, db = ops.linear_backward(
-            g, self._x, self.params["kernel"], output=self._y if fused_activation else None,
-            activation=fused_activation, need_input_grad=self.need_input_grad, need_bias_grad=self.use_bias)
+            g, x, self.params["kernel"], output=y, activation=fused_activation,
+            need_input_grad=self.need_input_grad, need_bias_grad=self.use_bias)
         self.grads["kernel"] = dw
         if self.use_bias:
             self.grads["bias"] = db
-        return dx
+        return dx if dx is None or self._x.ndim == 2 else dx.reshape(self._x.shape)

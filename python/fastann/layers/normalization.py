@@ -19,29 +19,38 @@ class BatchNormalization(Layer):
     ``predict``, or a layer with ``trainable=False``, as Keras 2+) the moving statistics are used.
 
     Args:
-        axis: the channel axis; only 1 (NCHW, or (N, C) features) is supported.
+        axis: the channel axis, an int, normalized at build to a positive axis of the input: 1 (the default,
+            fastann being channels-first) or its negative equivalent, i.e. axis 1 of (N, C, H, W) (1 or -3)
+            and of (N, C) (1 or -1, so Keras' ``axis=-1`` after a Dense normalizes the features). An
+            (N, H, W) input is one channel (axis 1 only). Any other axis is a ValueError at build.
         momentum (0.99), epsilon (1e-3): Keras defaults.
         center, scale: learn beta / gamma (else they are 0 / 1 and not created).
         beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer.
     Shapes: x (N, C), (N, C, H, W) or (N, H, W) (one channel), float32/float64; gamma, beta, moving_mean,
         moving_variance (C,). Trainable: gamma, beta; non-trainable: moving_mean, moving_variance (in
         get_weights/set_weights and the model's parameter count, in that order, like Keras).
-    Raises ValueError for bad arguments, or a training batch with a single value per channel.
+    Keras' beta/gamma regularizers and constraints and ``synchronized`` are NotImplementedError unless at
+    their defaults (None, False); other keywords are the base layer's.
+    Raises ValueError for bad arguments, an unsupported axis, or a training batch with a single value per
+    channel.
     """
 
     _PREFIX = "batch_normalization"
+    _UNIMPLEMENTED = {"beta_regularizer": (None,), "gamma_regularizer": (None,), "beta_constraint": (None,),
+                      "gamma_constraint": (None,), "synchronized": (False,)}
 
     def __init__(self, axis=1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
-                 name=None, trainable=True, input_shape=None):
-        super().__init__(name, trainable=trainable, input_shape=input_shape)
-        if axis not in (1,):
-            raise ValueError(f"BatchNormalization: fastann is channels-first (NCHW); axis must be 1, got {axis!r}")
+                 name=None, trainable=True, input_shape=None, **kwargs):
+        super().__init__(name, trainable=trainable, input_shape=input_shape, **kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise ValueError(f"BatchNormalization: axis must be an int (fastann normalizes one channel axis), "
+                             f"got {axis!r}")
         if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}")
         if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
             raise ValueError(f"BatchNormalization: epsilon must be > 0, got {epsilon!r}")
-        self.axis, self.momentum, self.epsilon = 1, float(momentum), float(epsilon)
+        self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
         self._saved = self._frozen_scale = None
         self.initializers = {k: initializers.get(v) for k, v in (
@@ -52,6 +61,13 @@ class BatchNormalization(Layer):
         if len(input_shape) not in (1, 2, 3):
             raise ValueError(f"{self.name}: expects (N, C), (N, C, H, W) or (N, H, W), got per-sample shape "
                              f"{input_shape}")
+        ndim = len(input_shape) + 1
+        allowed = (1,) if ndim == 3 else (1, 1 - ndim)  # (N, H, W) is one channel: only the default axis
+        if self.axis not in allowed:
+            raise ValueError(f"{self.name}: fastann normalizes the channel axis 1 of (N, C) and (N, C, H, W) "
+                             f"inputs (axis 1 or {1 - ndim} here); got axis={self.axis} for inputs of shape "
+                             f"(N, {', '.join(map(str, input_shape))})")
+        self.axis = 1
         c = input_shape[0] if len(input_shape) != 2 else 1
         if self.scale:
             self.add_weight("gamma", (c,), self.initializers["gamma"], rng)

@@ -25,8 +25,10 @@ class _Pool2D(Layer):
     extra row at the bottom/right), except for odd total paddings at stride 1, which pad explicitly.
     """
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", name=None, input_shape=None):
-        super().__init__(name, input_shape=input_shape)
+    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values (NCHW)
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, **kwargs)
         kind = type(self).__name__
         self.pool_size = pair(kind, "pool_size", pool_size)
         self.strides = self.pool_size if strides is None else pair(kind, "strides", strides)
@@ -183,8 +185,10 @@ class GlobalAveragePooling2D(Layer):
 
     _PREFIX = "global_average_pooling2d"
 
-    def __init__(self, keepdims=False, name=None, input_shape=None):
-        super().__init__(name, input_shape=input_shape)
+    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values (NCHW)
+
+    def __init__(self, keepdims=False, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, **kwargs)
         self.keepdims = bool(keepdims)
 
     def compute_output_shape(self, input_shape):

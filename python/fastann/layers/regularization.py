@@ -19,8 +19,10 @@ class Dropout(Layer):
     Raises ValueError for a rate outside [0, 1).
     """
 
-    def __init__(self, rate, seed=None, name=None, input_shape=None):
-        super().__init__(name, input_shape=input_shape)
+    _UNIMPLEMENTED = {"noise_shape": (None,)}  # Keras arguments accepted only at their default
+
+    def __init__(self, rate, seed=None, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, **kwargs)
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
             raise ValueError(f"Dropout: rate must be in [0, 1), got {rate!r}")
         self.rate = float(rate)

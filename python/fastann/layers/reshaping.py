@@ -19,6 +19,8 @@ __all__ = ["Flatten", "Reshape", "UpSampling2D", "ZeroPadding2D"]
 class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1·d2·...), a view of C-contiguous input (no copy)."""
 
+    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values
+
     def compute_output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)
 
@@ -35,8 +37,8 @@ class Reshape(Layer):
     """(N, ...) -> (N, *target_shape); one entry of target_shape may be -1 (inferred), like Keras.
     Raises ValueError when the sizes do not match."""
 
-    def __init__(self, target_shape, name=None, input_shape=None):
-        super().__init__(name, input_shape=input_shape)
+    def __init__(self, target_shape, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, **kwargs)
         target_shape = tuple(target_shape)
         if sum(1 for s in target_shape if s == -1) > 1 or any(
                 isinstance(s, bool) or not isinstance(s, numbers.Integral) or (s <= 0 and s != -1)
@@ -76,8 +78,10 @@ class UpSampling2D(Layer):
 
     _PREFIX = "up_sampling2d"
 
-    def __init__(self, size=2, interpolation="nearest", name=None, input_shape=None):
-        super().__init__(name, input_shape=input_shape)
+    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values (NCHW)
+
+    def __init__(self, size=2, interpolation="nearest", name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, **kwargs)
         self.size = pair("UpSampling2D", "size", size)
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
@@ -113,8 +117,10 @@ class ZeroPadding2D(Layer):
 
     _PREFIX = "zero_padding2d"
 
-    def __init__(self, padding=1, name=None, input_shape=None):
-        super().__init__(name, input_shape=input_shape)
+    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values (NCHW)
+
+    def __init__(self, padding=1, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, **kwargs)
         op = "ZeroPadding2D"
         if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(isinstance(p, (tuple, list))
                                                                            for p in padding):

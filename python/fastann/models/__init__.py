@@ -7,6 +7,7 @@
     _fusion     runs of layers executed as one fused kernel (BatchNormalization -> ReLU [-> MaxPooling2D])
     _summary    the summary table
     _saving     weight files (.npz)
+    _keras      Keras' argument conventions: unimplemented arguments, verbose, get_layer, compile's metrics
 """
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ def prepare_x(model, what, x):
     if not (x.dtype.kind in "fiub"):
         raise TypeError(f"Sequential.{what}: x must hold numbers, got dtype {x.dtype}")
     if not model.built:
-        model.build(x.shape[1:])
+        model._build(x.shape[1:])
     if tuple(x.shape[1:]) != model.input_shape:
         raise ValueError(f"Sequential.{what}: the model takes inputs of shape (N, "
                          f"{', '.join(map(str, model.input_shape))}), got x of shape {x.shape}")
@@ -60,7 +60,8 @@ def prepare_x(model, what, x):
 
 def prepare_y(model, what, y, n):
     """Targets for ``n`` samples as the compiled loss takes them: int64 class labels (N,) in range for
-    a loss on labels ((N, 1) is accepted), else (N, *output_shape) of the model dtype. TypeError/ValueError
+    a loss on labels ((N, 1) is accepted), else (N, *output_shape) of the model dtype ((N,) is accepted
+    for an (N, 1) output). TypeError/ValueError
     for a wrong kind, dtype, count, shape or an out-of-range label."""
     _check_side(model, what, "y", y)
     if y.shape[0] != n:
@@ -80,6 +81,8 @@ def prepare_y(model, what, y, n):
             raise ValueError(f"Sequential.{what}: label {bad} is out of range for {classes} classes "
                              f"(the model outputs {model.output_shape})")
         return _cast(model, y, np.int64)
+    if y.ndim == 1 and tuple(model.output_shape) == (1,):
+        y = y.reshape(-1, 1)  # Keras: (N,) targets for an (N, 1) output (regression, binary)
     if tuple(y.shape[1:]) != tuple(model.output_shape):
         raise ValueError(f"Sequential.{what}: y must have shape (N, {', '.join(map(str, model.output_shape))})"
                          f" like the model output, got {y.shape}")

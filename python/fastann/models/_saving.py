@@ -7,7 +7,19 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["load_weights", "save_weights"]
+__all__ = ["check_suffix", "load_weights", "save_weights"]
+
+#: File names Keras gives its own formats; fastann writes .npz only and refuses these rather than write NPZ
+#: under a name that promises another format.
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+def check_suffix(owner, filepath) -> None:
+    """NotImplementedError naming ``owner`` when ``filepath`` ends in a Keras format's suffix."""
+    name = os.fspath(filepath)
+    if isinstance(name, str) and name.lower().endswith(KERAS_SUFFIXES):
+        raise NotImplementedError(f"{owner}: {name!r} asks for a Keras .keras/.h5 file; fastann writes weights "
+                                  f"as .npz only (e.g. 'model.weights.npz')")
 
 
 def save_weights(model, filepath) -> None:
@@ -15,7 +27,7 @@ def save_weights(model, filepath) -> None:
     then renamed: atomic; the temp file is removed on failure)."""
     filepath = os.fspath(filepath)
     arrays = {}
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model._layers):  # the InputLayer keeps its index: the keys stay stable
         for k, w in zip(layer.params, layer.get_weights()):
             arrays[f"{i:03d}.{layer.name}.{k}"] = w
     directory = os.path.dirname(os.path.abspath(filepath))

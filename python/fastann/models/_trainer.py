@@ -94,7 +94,7 @@ def train_step(model, fused):
         h = xb
         for _, stage in model._stages:
             h = stage.forward(h, True)
-        last = model.layers[-1]
+        last = model._layers[-1]
         if fused:
             out = last.forward_logits(h, True)
             loss, g = model.loss.logits_forward_backward(out, yb)
