@@ -144,3 +144,67 @@ def test_bad_input_compiled_module_directly():
         cpu.poisson_loss_forward(out, np.ones(0, np.float32), np.ones(0, np.float32))
     with pytest.raises(ValueError, match="overlap|alias"):
         cpu.log_cosh_loss_backward(d, d, x, 1.0)
+
+
+# ---- fastann.losses classes ------------------------------------------------------------------------------
+def _np_losses():
+    """Keras 3's formulas in plain NumPy (keras/src/losses/losses.py), per sample over the last axis, then the
+    mean over the batch (sum_over_batch_size)."""
+    def hinge_y(t):
+        return 2 * t - 1 if np.all((t == 0) | (t == 1)) else t
+    eps = 1e-7
+    return {
+        "huber": lambda t, p: np.mean(np.where(np.abs(p - t) <= 1.0, 0.5 * (p - t) ** 2, np.abs(p - t) - 0.5)),
+        "kld": lambda t, p: np.mean(np.sum(np.clip(t, eps, 1) * np.log(np.clip(t, eps, 1) / np.clip(p, eps, 1)),
+                                           axis=-1)),
+        "hinge": lambda t, p: np.mean(np.mean(np.maximum(1 - hinge_y(t) * p, 0), axis=-1)),
+        "squared_hinge": lambda t, p: np.mean(np.mean(np.maximum(1 - hinge_y(t) * p, 0) ** 2, axis=-1)),
+        "logcosh": lambda t, p: np.mean(np.mean((p - t) + np.logaddexp(0, -2 * (p - t)) - np.log(2), axis=-1)),
+        "poisson": lambda t, p: np.mean(np.mean(p - t * np.log(p + eps), axis=-1)),
+    }
+
+
+@pytest.mark.parametrize("key", ["huber", "kld", "hinge", "squared_hinge", "logcosh", "poisson"])
+def test_loss_classes_against_keras_formulas(rng, key):
+    loss = losses.get(key)
+    t = rng.integers(0, 2, (6, 4)).astype(float) if "hinge" in key else rng.uniform(0.05, 0.95, (6, 4))
+    p = rng.uniform(0.05, 0.95, (6, 4))
+    want = _np_losses()[key](t, p)
+    assert float(loss(t, p)) == pytest.approx(want, rel=1e-10)
+    value, grad = loss.forward_backward(p, t)
+    assert float(value) == pytest.approx(want, rel=1e-10)
+    h = 1e-6
+    i = (2, 3)
+    pp, pm = p.copy(), p.copy()
+    pp[i] += h
+    pm[i] -= h
+    fd = (_np_losses()[key](t, pp) - _np_losses()[key](t, pm)) / (2 * h)
+    assert grad[i] == pytest.approx(fd, rel=1e-5, abs=1e-9)
+
+
+def test_loss_names_and_config():
+    assert isinstance(losses.get("huber"), losses.Huber) and isinstance(losses.get("huber_loss"), losses.Huber)
+    assert isinstance(losses.get("kl_divergence"), losses.KLDivergence)
+    assert isinstance(losses.get("kld"), losses.KLDivergence)
+    assert isinstance(losses.get("hinge"), losses.Hinge)
+    assert isinstance(losses.get("squared_hinge"), losses.SquaredHinge)
+    assert isinstance(losses.get("log_cosh"), losses.LogCosh) and isinstance(losses.get("logcosh"), losses.LogCosh)
+    assert isinstance(losses.get("poisson"), losses.Poisson)
+    h = losses.Huber(delta=0.5)
+    assert h.get_config() == {"name": "huber_loss", "from_logits": False, "delta": 0.5}
+    assert repr(h) == "Huber(delta=0.5)"
+    p, t = np.array([0.0, 2.0]), np.zeros(2)
+    assert float(h(t, p)) == pytest.approx((0 + 0.5 * 2 - 0.125) / 2)
+    with pytest.raises(ValueError, match="Huber: delta must be a finite number > 0"):
+        losses.Huber(delta=-1.0)
+    with pytest.raises(TypeError, match="delta must be a real number"):
+        losses.Huber(delta=None)
+
+
+def test_model_trains_with_a_keras_loss(rng):
+    x = rng.standard_normal((64, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], np.float32)).astype(np.float32)
+    model = fastann.Sequential([fastann.layers.Dense(1)])
+    model.compile(optimizer=fastann.optimizers.SGD(0.1), loss="huber")
+    hist = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
