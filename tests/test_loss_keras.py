@@ -118,6 +118,7 @@ def test_bad_input_ops_and_reference():
     raises_both(ValueError, lambda m: m.huber_loss(x, x, delta=0.0), "delta must be a finite number > 0")
     raises_both(ValueError, lambda m: m.huber_loss_backward(x, x, delta=float("inf")), "delta")
     raises_both(TypeError, lambda m: m.huber_loss(x, x, delta="1"), "delta must be a real number")
+    raises_both(ValueError, lambda m: m.huber_loss(x, x, delta=10**400), "delta must be a finite number > 0")
     raises_both(ValueError, lambda m: m.kl_divergence(x, x, eps=0.5), "eps")
     raises_both(ValueError, lambda m: m.poisson_loss_backward(x, x, eps=-1e-7), "eps")
 

@@ -70,9 +70,13 @@ def check_delta(op, delta):
     """Huber's delta: a finite real number > 0 (ValueError otherwise; TypeError for a bool or a non-number)."""
     if isinstance(delta, bool) or not isinstance(delta, numbers.Real):
         raise TypeError(f"{op}: delta must be a real number, got {type(delta).__name__}")
-    if not (np.isfinite(float(delta)) and float(delta) > 0.0):
+    try:
+        value = float(delta)
+    except OverflowError:  # an int past the float range
+        value = float("inf")
+    if not (np.isfinite(value) and value > 0.0):
         raise ValueError(f"{op}: delta must be a finite number > 0, got {delta!r}")
-    return float(delta)
+    return value
 
 
 def scalar(op, name, v) -> float:
