@@ -141,7 +141,8 @@ def _specs(dt):
                                           save_mean=np.zeros(3, dt), save_invstd=np.ones(3, dt)),
                                      ["grad_output", "output", "input", "save_mean", "save_invstd"]),
     }
-    for n in ("mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"):
+    for n in ("mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
+              "kl_divergence", "hinge_loss", "squared_hinge_loss", "log_cosh_loss", "poisson_loss"):
         s[n] = (dict(input=p, target=p), ["input", "target"])
         s[n + "_backward"] = (dict(input=p, target=p), ["input", "target"])
     for n in ACTIVATIONS:

@@ -320,7 +320,7 @@ def test_model_errors(rng):
     with pytest.raises(ValueError, match="unknown loss"):
         model.compile("adam", "cross_entropy")
     with pytest.raises(ValueError, match="unknown metric"):
-        model.compile("adam", "mse", metrics=["precision"])
+        model.compile("adam", "mse", metrics=["precisionn"])
     with pytest.raises(TypeError, match="metrics must be a list"):
         model.compile("adam", "mse", metrics="accuracy")
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])

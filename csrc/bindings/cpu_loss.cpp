@@ -35,6 +35,30 @@ void bind_loss(py::module_& m) {
           if (c.backward) cpu::binary_cross_entropy_with_logits_backward(o, x, t, n, c.grad_output);
           else cpu::binary_cross_entropy_with_logits_forward(o, x, t, n);
           break;
+        case ElementwiseLoss::huber:
+          if (c.backward) cpu::huber_loss_backward(o, x, t, n, c.delta, c.grad_output);
+          else cpu::huber_loss_forward(o, x, t, n, c.delta);
+          break;
+        case ElementwiseLoss::kl_divergence:
+          if (c.backward) cpu::kl_divergence_backward(o, x, t, n, c.rows, c.eps, c.grad_output);
+          else cpu::kl_divergence_forward(o, x, t, n, c.rows, c.eps);
+          break;
+        case ElementwiseLoss::hinge:
+          if (c.backward) cpu::hinge_loss_backward(o, x, t, n, c.grad_output);
+          else cpu::hinge_loss_forward(o, x, t, n);
+          break;
+        case ElementwiseLoss::squared_hinge:
+          if (c.backward) cpu::squared_hinge_loss_backward(o, x, t, n, c.grad_output);
+          else cpu::squared_hinge_loss_forward(o, x, t, n);
+          break;
+        case ElementwiseLoss::log_cosh:
+          if (c.backward) cpu::log_cosh_loss_backward(o, x, t, n, c.grad_output);
+          else cpu::log_cosh_loss_forward(o, x, t, n);
+          break;
+        case ElementwiseLoss::poisson:
+          if (c.backward) cpu::poisson_loss_backward(o, x, t, n, c.eps, c.grad_output);
+          else cpu::poisson_loss_forward(o, x, t, n, c.eps);
+          break;
       }
     });
   });

@@ -40,6 +40,30 @@ void bind_loss(py::module_& m) {
           if (c.backward) cuda::binary_cross_entropy_with_logits_backward(o, x, t, n, c.grad_output, s);
           else cuda::binary_cross_entropy_with_logits_forward(o, x, t, n, s);
           break;
+        case ElementwiseLoss::huber:
+          if (c.backward) cuda::huber_loss_backward(o, x, t, n, c.delta, c.grad_output, s);
+          else cuda::huber_loss_forward(o, x, t, n, c.delta, s);
+          break;
+        case ElementwiseLoss::kl_divergence:
+          if (c.backward) cuda::kl_divergence_backward(o, x, t, n, c.rows, c.eps, c.grad_output, s);
+          else cuda::kl_divergence_forward(o, x, t, n, c.rows, c.eps, s);
+          break;
+        case ElementwiseLoss::hinge:
+          if (c.backward) cuda::hinge_loss_backward(o, x, t, n, c.grad_output, s);
+          else cuda::hinge_loss_forward(o, x, t, n, s);
+          break;
+        case ElementwiseLoss::squared_hinge:
+          if (c.backward) cuda::squared_hinge_loss_backward(o, x, t, n, c.grad_output, s);
+          else cuda::squared_hinge_loss_forward(o, x, t, n, s);
+          break;
+        case ElementwiseLoss::log_cosh:
+          if (c.backward) cuda::log_cosh_loss_backward(o, x, t, n, c.grad_output, s);
+          else cuda::log_cosh_loss_forward(o, x, t, n, s);
+          break;
+        case ElementwiseLoss::poisson:
+          if (c.backward) cuda::poisson_loss_backward(o, x, t, n, c.eps, c.grad_output, s);
+          else cuda::poisson_loss_forward(o, x, t, n, c.eps, s);
+          break;
       }
     });
   });

@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "fastann/common.hpp"
+#include "fastann/loss_terms.hpp"
 #include "row_reduce.hpp"
 #include "vexp.hpp"
 #include "parallel_sum.hpp"
@@ -284,6 +285,102 @@ void categorical_crossentropy_dense_backward(T* dinp, const T* inp, const T* tgt
   cce_backward_impl(dinp, inp, DenseTarget<T>{tgt, C}, N, C, eps, g);
 }
 
+// ---- kernels: Keras's regression and margin losses (terms in fastann/loss_terms.hpp) -------------------
+namespace {
+
+// loss = sum_i Term::term(inp_i, y_i, param) / divisor, y = tgt (or the converted hinge label)
+template <class Term, class T>
+void term_sum(T* loss, const T* inp, const T* tgt, int64_t n, double divisor, double param, bool binary = false) {
+  const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
+    double acc = 0;
+    for (int64_t i = b; i < e; ++i) acc += Term::term(inp[i], loss_terms::hinge_label(tgt[i], binary), param);
+    return acc;
+  });
+  *loss = T(s / divisor);
+}
+
+// dinp_i = g / divisor * Term::grad(inp_i, y_i, param)
+template <class Term, class T>
+void term_grad(T* dinp, const T* inp, const T* tgt, int64_t n, double divisor, double param, double g,
+               bool binary = false) {
+  const double scale = g / divisor;
+  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      dinp[i] = T(scale * Term::grad(inp[i], loss_terms::hinge_label(tgt[i], binary), param));
+  });
+}
+
+// tgt (n,): true when every target is 0 or 1 (Keras then maps them to -1 / 1)
+template <class T>
+bool all_binary(const T* tgt, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!loss_terms::is_binary_label(tgt[i])) return false;
+  return true;
+}
+
+}  // namespace
+
+// inp, tgt (n,)
+template <class T>
+void huber_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, double delta) {
+  term_sum<loss_terms::Huber>(loss, inp, tgt, n, double(n), delta);
+}
+// inp, tgt, dinp (n,)
+template <class T>
+void huber_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double delta, double g) {
+  term_grad<loss_terms::Huber>(dinp, inp, tgt, n, double(n), delta, g);
+}
+// inp, tgt (n,) = (rows, last dimension)
+template <class T>
+void kl_divergence_forward(T* loss, const T* inp, const T* tgt, int64_t n, int64_t rows, double eps) {
+  term_sum<loss_terms::KLDivergence>(loss, inp, tgt, n, double(rows), eps);
+}
+// inp, tgt, dinp (n,) = (rows, last dimension)
+template <class T>
+void kl_divergence_backward(T* dinp, const T* inp, const T* tgt, int64_t n, int64_t rows, double eps, double g) {
+  term_grad<loss_terms::KLDivergence>(dinp, inp, tgt, n, double(rows), eps, g);
+}
+// inp, tgt (n,)
+template <class T>
+void hinge_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
+  term_sum<loss_terms::Hinge>(loss, inp, tgt, n, double(n), 0.0, all_binary(tgt, n));
+}
+// inp, tgt, dinp (n,)
+template <class T>
+void hinge_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
+  term_grad<loss_terms::Hinge>(dinp, inp, tgt, n, double(n), 0.0, g, all_binary(tgt, n));
+}
+// inp, tgt (n,)
+template <class T>
+void squared_hinge_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
+  term_sum<loss_terms::SquaredHinge>(loss, inp, tgt, n, double(n), 0.0, all_binary(tgt, n));
+}
+// inp, tgt, dinp (n,)
+template <class T>
+void squared_hinge_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
+  term_grad<loss_terms::SquaredHinge>(dinp, inp, tgt, n, double(n), 0.0, g, all_binary(tgt, n));
+}
+// inp, tgt (n,)
+template <class T>
+void log_cosh_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
+  term_sum<loss_terms::LogCosh>(loss, inp, tgt, n, double(n), 0.0);
+}
+// inp, tgt, dinp (n,)
+template <class T>
+void log_cosh_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
+  term_grad<loss_terms::LogCosh>(dinp, inp, tgt, n, double(n), 0.0, g);
+}
+// inp, tgt (n,)
+template <class T>
+void poisson_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, double eps) {
+  term_sum<loss_terms::Poisson>(loss, inp, tgt, n, double(n), eps);
+}
+// inp, tgt, dinp (n,)
+template <class T>
+void poisson_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double eps, double g) {
+  term_grad<loss_terms::Poisson>(dinp, inp, tgt, n, double(n), eps, g);
+}
+
 // ---- dispatch: explicit instantiations ------------------------------------------------------------
 #define FASTANN_LOSS_T(T)                                                                              \
   template void mse_loss_forward<T>(T*, const T*, const T*, int64_t);                                 \
@@ -310,5 +407,21 @@ FASTANN_LOSS_TL(float, int32_t)
 FASTANN_LOSS_TL(float, int64_t)
 FASTANN_LOSS_TL(double, int32_t)
 FASTANN_LOSS_TL(double, int64_t)
+
+#define FASTANN_KERAS_LOSS_T(T)                                                                        \
+  template void huber_loss_forward<T>(T*, const T*, const T*, int64_t, double);                       \
+  template void huber_loss_backward<T>(T*, const T*, const T*, int64_t, double, double);              \
+  template void kl_divergence_forward<T>(T*, const T*, const T*, int64_t, int64_t, double);           \
+  template void kl_divergence_backward<T>(T*, const T*, const T*, int64_t, int64_t, double, double);  \
+  template void hinge_loss_forward<T>(T*, const T*, const T*, int64_t);                               \
+  template void hinge_loss_backward<T>(T*, const T*, const T*, int64_t, double);                      \
+  template void squared_hinge_loss_forward<T>(T*, const T*, const T*, int64_t);                       \
+  template void squared_hinge_loss_backward<T>(T*, const T*, const T*, int64_t, double);              \
+  template void log_cosh_loss_forward<T>(T*, const T*, const T*, int64_t);                            \
+  template void log_cosh_loss_backward<T>(T*, const T*, const T*, int64_t, double);                   \
+  template void poisson_loss_forward<T>(T*, const T*, const T*, int64_t, double);                     \
+  template void poisson_loss_backward<T>(T*, const T*, const T*, int64_t, double, double);
+FASTANN_KERAS_LOSS_T(float)
+FASTANN_KERAS_LOSS_T(double)
 
 }  // namespace fastann::cpu

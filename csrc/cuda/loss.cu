@@ -19,6 +19,7 @@
 #include "fastann/cuda/common.cuh"
 #include "fastann/cuda/loss.hpp"
 #include "fastann/cuda/reduce.cuh"
+#include "fastann/loss_terms.hpp"
 
 namespace fastann::cuda {
 namespace {
@@ -312,6 +313,31 @@ struct CategoricalRow {
   }
 };
 
+// Keras's regression and margin losses: element i's term (fastann/loss_terms.hpp). `nonbinary` (hinge and
+// squared hinge only, else null) points at a device flag, 0 when every target is 0 or 1.
+template <class Term, class T>
+struct KerasTerm {
+  const T* x; const T* t; double param; const int* nonbinary;
+  __device__ double operator()(int64_t i) const {
+    const bool binary = nonbinary && *nonbinary == 0;
+    return Term::term(x[i], loss_terms::hinge_label(t[i], binary), param);
+  }
+};
+// inp, tgt, dinp (n,)
+template <class Term, class T>
+__global__ void keras_grad_kernel(T* dinp, const T* inp, const T* tgt, int64_t n, double param, double scale,
+                                  const int* nonbinary) {
+  const bool binary = nonbinary && *nonbinary == 0;
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_stride())
+    dinp[i] = T(scale * Term::grad(inp[i], loss_terms::hinge_label(tgt[i], binary), param));
+}
+// *flag = 1 when some tgt[i] is neither 0 nor 1 (every writer stores the same value). tgt (n,)
+template <class T>
+__global__ void find_nonbinary_kernel(int* flag, const T* tgt, int64_t n) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_stride())
+    if (!loss_terms::is_binary_label(tgt[i])) *flag = 1;
+}
+
 // first_bad = min index i with labels[i] outside [0, C) (starts at ULLONG_MAX).
 template <class L>
 __global__ void find_bad_label_kernel(unsigned long long* first_bad, const L* labels, int64_t N, int64_t C) {
@@ -419,6 +445,102 @@ void categorical_crossentropy_dense_backward(T* dinp, const T* inp, const T* tgt
   reduce_rows<T>(nullptr, N, C, 0.0, Row{inp, dinp, DenseTarget<T>{tgt, C}, C, eps, g / double(N)}, s);
 }
 
+namespace {
+
+// Device flag of Keras's hinge label conversion for tgt (n,): set on the stream, freed after its users.
+struct HingeFlag {
+  int* ptr = nullptr;
+  cudaStream_t stream;
+  template <class T>
+  HingeFlag(const T* tgt, int64_t n, cudaStream_t s) : stream(s) {
+    FASTANN_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&ptr), sizeof(int), s));
+    FASTANN_CUDA_CHECK(cudaMemsetAsync(ptr, 0, sizeof(int), s));
+    find_nonbinary_kernel<T><<<grid_for(n), kBlock, 0, s>>>(ptr, tgt, n);
+    FASTANN_CUDA_CHECK_LAUNCH("find_nonbinary_kernel");
+  }
+  ~HingeFlag() {
+    if (ptr) (void)cudaFreeAsync(ptr, stream);
+  }
+  HingeFlag(const HingeFlag&) = delete;
+  HingeFlag& operator=(const HingeFlag&) = delete;
+};
+
+template <class Term, class T>
+void keras_forward(T* loss, const T* inp, const T* tgt, int64_t n, double divisor, double param, bool hinge,
+                   cudaStream_t s) {
+  FASTANN_CHECK(n > 0, "loss: empty input");
+  if (hinge) {
+    HingeFlag flag(tgt, n, s);
+    reduce_terms(loss, n, 1.0 / divisor, KerasTerm<Term, T>{inp, tgt, param, flag.ptr}, s);
+  } else {
+    reduce_terms(loss, n, 1.0 / divisor, KerasTerm<Term, T>{inp, tgt, param, nullptr}, s);
+  }
+}
+template <class Term, class T>
+void keras_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double divisor, double param, double g,
+                    bool hinge, cudaStream_t s) {
+  if (n <= 0) return;
+  if (hinge) {
+    HingeFlag flag(tgt, n, s);
+    keras_grad_kernel<Term, T><<<grid_for(n), kBlock, 0, s>>>(dinp, inp, tgt, n, param, g / divisor, flag.ptr);
+  } else {
+    keras_grad_kernel<Term, T><<<grid_for(n), kBlock, 0, s>>>(dinp, inp, tgt, n, param, g / divisor, nullptr);
+  }
+  FASTANN_CUDA_CHECK_LAUNCH("keras_grad_kernel");
+}
+
+}  // namespace
+
+template <class T>
+void huber_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, double delta, cudaStream_t s) {
+  keras_forward<loss_terms::Huber>(loss, inp, tgt, n, double(n), delta, false, s);
+}
+template <class T>
+void huber_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double delta, double g, cudaStream_t s) {
+  keras_backward<loss_terms::Huber>(dinp, inp, tgt, n, double(n), delta, g, false, s);
+}
+template <class T>
+void kl_divergence_forward(T* loss, const T* inp, const T* tgt, int64_t n, int64_t rows, double eps, cudaStream_t s) {
+  keras_forward<loss_terms::KLDivergence>(loss, inp, tgt, n, double(rows), eps, false, s);
+}
+template <class T>
+void kl_divergence_backward(T* dinp, const T* inp, const T* tgt, int64_t n, int64_t rows, double eps, double g,
+                            cudaStream_t s) {
+  keras_backward<loss_terms::KLDivergence>(dinp, inp, tgt, n, double(rows), eps, g, false, s);
+}
+template <class T>
+void hinge_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, cudaStream_t s) {
+  keras_forward<loss_terms::Hinge>(loss, inp, tgt, n, double(n), 0.0, true, s);
+}
+template <class T>
+void hinge_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g, cudaStream_t s) {
+  keras_backward<loss_terms::Hinge>(dinp, inp, tgt, n, double(n), 0.0, g, true, s);
+}
+template <class T>
+void squared_hinge_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, cudaStream_t s) {
+  keras_forward<loss_terms::SquaredHinge>(loss, inp, tgt, n, double(n), 0.0, true, s);
+}
+template <class T>
+void squared_hinge_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g, cudaStream_t s) {
+  keras_backward<loss_terms::SquaredHinge>(dinp, inp, tgt, n, double(n), 0.0, g, true, s);
+}
+template <class T>
+void log_cosh_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, cudaStream_t s) {
+  keras_forward<loss_terms::LogCosh>(loss, inp, tgt, n, double(n), 0.0, false, s);
+}
+template <class T>
+void log_cosh_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g, cudaStream_t s) {
+  keras_backward<loss_terms::LogCosh>(dinp, inp, tgt, n, double(n), 0.0, g, false, s);
+}
+template <class T>
+void poisson_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, double eps, cudaStream_t s) {
+  keras_forward<loss_terms::Poisson>(loss, inp, tgt, n, double(n), eps, false, s);
+}
+template <class T>
+void poisson_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double eps, double g, cudaStream_t s) {
+  keras_backward<loss_terms::Poisson>(dinp, inp, tgt, n, double(n), eps, g, false, s);
+}
+
 template <class L>
 int64_t find_bad_label(const L* labels, int64_t N, int64_t C, int64_t* bad_label, cudaStream_t s) {
   if (N <= 0) return -1;
@@ -471,5 +593,22 @@ FASTANN_LOSS_TL(double, int32_t)
 FASTANN_LOSS_TL(double, int64_t)
 template int64_t find_bad_label<int32_t>(const int32_t*, int64_t, int64_t, int64_t*, cudaStream_t);
 template int64_t find_bad_label<int64_t>(const int64_t*, int64_t, int64_t, int64_t*, cudaStream_t);
+
+#define FASTANN_KERAS_LOSS_T(T)                                                                             \
+  template void huber_loss_forward<T>(T*, const T*, const T*, int64_t, double, cudaStream_t);              \
+  template void huber_loss_backward<T>(T*, const T*, const T*, int64_t, double, double, cudaStream_t);     \
+  template void kl_divergence_forward<T>(T*, const T*, const T*, int64_t, int64_t, double, cudaStream_t);  \
+  template void kl_divergence_backward<T>(T*, const T*, const T*, int64_t, int64_t, double, double,        \
+                                          cudaStream_t);                                                   \
+  template void hinge_loss_forward<T>(T*, const T*, const T*, int64_t, cudaStream_t);                      \
+  template void hinge_loss_backward<T>(T*, const T*, const T*, int64_t, double, cudaStream_t);             \
+  template void squared_hinge_loss_forward<T>(T*, const T*, const T*, int64_t, cudaStream_t);              \
+  template void squared_hinge_loss_backward<T>(T*, const T*, const T*, int64_t, double, cudaStream_t);     \
+  template void log_cosh_loss_forward<T>(T*, const T*, const T*, int64_t, cudaStream_t);                   \
+  template void log_cosh_loss_backward<T>(T*, const T*, const T*, int64_t, double, cudaStream_t);          \
+  template void poisson_loss_forward<T>(T*, const T*, const T*, int64_t, double, cudaStream_t);            \
+  template void poisson_loss_backward<T>(T*, const T*, const T*, int64_t, double, double, cudaStream_t);
+FASTANN_KERAS_LOSS_T(float)
+FASTANN_KERAS_LOSS_T(double)
 
 }  // namespace fastann::cuda

@@ -7,7 +7,7 @@ from __future__ import annotations
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'batch_norm_relu_backward', 'batch_norm_relu_forward', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'fma_peak_gflops', 'ftrl_step', 'gemm', 'get_num_threads', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'rmsprop_step', 'set_num_threads', 'sgd_step', 'simd_level', 'softmax_backward', 'softmax_forward', 'upsample2d_backward', 'upsample2d_forward']
+__all__: list[str] = ['activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'batch_norm_relu_backward', 'batch_norm_relu_forward', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'fma_peak_gflops', 'ftrl_step', 'gemm', 'get_num_threads', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'hinge_loss_backward', 'hinge_loss_forward', 'huber_loss_backward', 'huber_loss_forward', 'kl_divergence_backward', 'kl_divergence_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_cosh_loss_backward', 'log_cosh_loss_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'poisson_loss_backward', 'poisson_loss_forward', 'rmsprop_step', 'set_num_threads', 'sgd_step', 'simd_level', 'softmax_backward', 'softmax_forward', 'squared_hinge_loss_backward', 'squared_hinge_loss_forward', 'upsample2d_backward', 'upsample2d_forward']
 def activation_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, input: numpy.ndarray, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
     dinput = grad_output * f'(input) elementwise (the gradient computed from the forward's input; NaN where input is NaN). Same names, param and checks as activation_forward. Releases the GIL.
@@ -156,6 +156,30 @@ def global_avg_pool2d_forward(out: numpy.ndarray, input: numpy.ndarray) -> None:
     """
     Global average pooling: out (N,C) <- input (N,C,H,W).
     """
+def hinge_loss_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = -grad_output y / n where 1 - y input > 0, else 0.
+    """
+def hinge_loss_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray) -> None:
+    """
+    out (0-d) = mean(max(1 - y input, 0)), y = 2 target - 1 when every target is 0 or 1, else target (Keras hinge).
+    """
+def huber_loss_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, delta: typing.SupportsFloat | typing.SupportsIndex = 1.0, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = grad_output (e if |e| <= delta else delta sign(e)) / n.
+    """
+def huber_loss_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, delta: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    out (0-d) = mean(0.5 e^2 if |e| <= delta else delta |e| - 0.5 delta^2), e = input - target (Keras Huber).
+    """
+def kl_divergence_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = -grad_output t / input / rows where eps <= input <= 1, else 0.
+    """
+def kl_divergence_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> None:
+    """
+    out (0-d) = sum(t log(t / p)) / rows, t = clip(target, eps, 1), p = clip(input, eps, 1), rows = size / last dimension (Keras KLDivergence).
+    """
 def l1_loss_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
     """
     dinput = grad_output * sign(input - target) / n (0 where equal).
@@ -176,6 +200,13 @@ def linear_forward(out: numpy.ndarray, input: numpy.ndarray, weight: numpy.ndarr
 def lion_step(param: numpy.ndarray, exp_avg: numpy.ndarray, grad: numpy.ndarray, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.99, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
     Lion step in place (Chen et al. 2023 Alg. 2 / keras.optimizers.Lion): p = p (1 - lr wd) - lr sign(b1 m + (1-b1) g); m = b2 m + (1-b2) g.
+def log_cosh_loss_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = grad_output tanh(input - target) / n.
+    """
+def log_cosh_loss_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray) -> None:
+    """
+    out (0-d) = mean(log(cosh(input - target))) (Keras log_cosh).
     """
 def log_softmax_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, output: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
     """
@@ -209,6 +240,14 @@ def nadam_step(param: numpy.ndarray, exp_avg: numpy.ndarray, exp_avg_sq: numpy.n
     """
     Nadam step in place (Dozat 2016; keras.optimizers.Nadam = torch.optim.NAdam): mu_t = b1 (1 - 0.5 0.96^(0.004 t)); m, v as Adam; p -= [lr (1-mu_t)/(1-P_t) g + lr mu_{t+1}/(1-P_t mu_{t+1}) m] / (sqrt(v/(1-b2^t)) + eps), P_t = mu_product = prod_{i<=t} mu_i (given by the caller).
     """
+def poisson_loss_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = grad_output (1 - target / (input + eps)) / n.
+    """
+def poisson_loss_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> None:
+    """
+    out (0-d) = mean(input - target log(input + eps)) (Keras Poisson).
+    """
 def rmsprop_step(param: numpy.ndarray, square_avg: numpy.ndarray, momentum_buffer: numpy.ndarray | None, grad_avg: numpy.ndarray | None, grad: numpy.ndarray, lr: typing.SupportsFloat | typing.SupportsIndex, rho: typing.SupportsFloat | typing.SupportsIndex = 0.9, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
     RMSprop step in place (torch.optim.RMSprop): g = grad + wd p; s = rho s + (1-rho) g^2; centered (grad_avg given): a = rho a + (1-rho) g, s' = s - a^2; d = g / (sqrt(s') + eps); momentum: buf = momentum buf + d, p -= lr buf; else p -= lr d.
@@ -232,6 +271,14 @@ def softmax_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, output: 
 def softmax_forward(out: numpy.ndarray, input: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
     """
     out = exp(x - max) / sum exp(x - max) along dim. out, input: C-contiguous float32/float64 arrays of one shape (any ndim >= 1); dim in [-ndim, ndim).
+    """
+def squared_hinge_loss_backward(dinput: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = -2 grad_output y max(1 - y input, 0) / n.
+    """
+def squared_hinge_loss_forward(out: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray) -> None:
+    """
+    out (0-d) = mean(max(1 - y input, 0)^2), y as in hinge_loss (Keras squared_hinge).
     """
 def upsample2d_backward(dinput: numpy.ndarray, grad_output: numpy.ndarray, scale_h: typing.SupportsInt | typing.SupportsIndex, scale_w: typing.SupportsInt | typing.SupportsIndex, mode: str, align_corners: bool) -> None:
     """

@@ -6,7 +6,7 @@ fastann CUDA kernels (hand-written CUDA; CuPy arrays in and out, launched on CuP
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['CONV2D_NUM_KERNELS', 'CudaError', 'GEMM_NUM_RUNGS', 'activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'device_count', 'device_count_error', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'ftrl_step', 'gemm', 'gemm_batched', 'get_device_name', 'get_device_properties', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'rmsprop_step', 'sgd_step', 'softmax_backward', 'softmax_forward', 'synchronize', 'upsample2d_backward', 'upsample2d_forward']
+__all__: list[str] = ['CONV2D_NUM_KERNELS', 'CudaError', 'GEMM_NUM_RUNGS', 'activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'device_count', 'device_count_error', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'ftrl_step', 'gemm', 'gemm_batched', 'get_device_name', 'get_device_properties', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'hinge_loss_backward', 'hinge_loss_forward', 'huber_loss_backward', 'huber_loss_forward', 'kl_divergence_backward', 'kl_divergence_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_cosh_loss_backward', 'log_cosh_loss_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'poisson_loss_backward', 'poisson_loss_forward', 'rmsprop_step', 'sgd_step', 'softmax_backward', 'softmax_forward', 'squared_hinge_loss_backward', 'squared_hinge_loss_forward', 'synchronize', 'upsample2d_backward', 'upsample2d_forward']
 class CudaError(RuntimeError):
     pass
 def activation_backward(dinput: typing.Any, grad_output: typing.Any, input: typing.Any, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
@@ -171,6 +171,30 @@ def global_avg_pool2d_forward(out: typing.Any, input: typing.Any) -> None:
     """
     Global average pooling on the GPU: out (N,C) <- input (N,C,H,W).
     """
+def hinge_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = -grad_output y / n where 1 - y input > 0, else 0.
+    """
+def hinge_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any) -> None:
+    """
+    out (0-d) = mean(max(1 - y input, 0)), y = 2 target - 1 when every target is 0 or 1, else target (Keras hinge).
+    """
+def huber_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, delta: typing.SupportsFloat | typing.SupportsIndex = 1.0, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = grad_output (e if |e| <= delta else delta sign(e)) / n.
+    """
+def huber_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any, delta: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    out (0-d) = mean(0.5 e^2 if |e| <= delta else delta |e| - 0.5 delta^2), e = input - target (Keras Huber).
+    """
+def kl_divergence_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = -grad_output t / input / rows where eps <= input <= 1, else 0.
+    """
+def kl_divergence_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> None:
+    """
+    out (0-d) = sum(t log(t / p)) / rows, t = clip(target, eps, 1), p = clip(input, eps, 1), rows = size / last dimension (Keras KLDivergence).
+    """
 def l1_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
     """
     dinput = grad_output * sign(input - target) / n (0 where equal).
@@ -191,6 +215,13 @@ def linear_forward(out: typing.Any, input: typing.Any, weight: typing.Any, bias:
 def lion_step(param: typing.Any, exp_avg: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.99, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
     Lion step in place (Chen et al. 2023 Alg. 2 / keras.optimizers.Lion): p = p (1 - lr wd) - lr sign(b1 m + (1-b1) g); m = b2 m + (1-b2) g.
+def log_cosh_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = grad_output tanh(input - target) / n.
+    """
+def log_cosh_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any) -> None:
+    """
+    out (0-d) = mean(log(cosh(input - target))) (Keras log_cosh).
     """
 def log_softmax_backward(dinput: typing.Any, grad_output: typing.Any, output: typing.Any, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
     """
@@ -226,6 +257,14 @@ def nadam_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, g
     """
     Nadam step in place on the GPU (Dozat 2016; keras.optimizers.Nadam = torch.optim.NAdam); mu_product = prod_{i<=step} mu_i from the caller.
     """
+def poisson_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = grad_output (1 - target / (input + eps)) / n.
+    """
+def poisson_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> None:
+    """
+    out (0-d) = mean(input - target log(input + eps)) (Keras Poisson).
+    """
 def rmsprop_step(param: typing.Any, square_avg: typing.Any, momentum_buffer: typing.Any, grad_avg: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex, rho: typing.SupportsFloat | typing.SupportsIndex = 0.9, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
     RMSprop step in place on the GPU (torch.optim.RMSprop; centered when grad_avg is given).
@@ -241,6 +280,14 @@ def softmax_backward(dinput: typing.Any, grad_output: typing.Any, output: typing
 def softmax_forward(out: typing.Any, input: typing.Any, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
     """
     out = softmax(input) along `dim` on the GPU (max-subtracted; a NaN makes its row NaN). float32/float64 CuPy arrays of one shape, any ndim.
+    """
+def squared_hinge_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+    """
+    dinput = -2 grad_output y max(1 - y input, 0) / n.
+    """
+def squared_hinge_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any) -> None:
+    """
+    out (0-d) = mean(max(1 - y input, 0)^2), y as in hinge_loss (Keras squared_hinge).
     """
 def synchronize() -> None:
     """

@@ -5,7 +5,8 @@ logs)``, ``on_train_batch_end(batch, logs)``, ``on_epoch_end(epoch, logs)``, ``o
 ``logs`` at epoch end holds the epoch's mean "loss", the metrics, and "val_loss"/"val_<metric>" when there
 is validation data. ``fit`` calls the callbacks in the order given, then ``History`` (as Keras does), so a
 callback that adds to the epoch logs (the learning-rate callbacks add "learning_rate") is recorded. Setting
-``model.stop_training = True`` ends fit after the current epoch.
+``model.stop_training = True`` ends fit after the current epoch, or, set in a batch hook, after the current
+batch (the epoch's end hooks still run with the logs so far, as in Keras).
 
 For speed, ``on_train_batch_end`` is only called when some callback overrides it, and its logs then
 carry the running means (which costs a host sync per batch on a GPU).
@@ -417,3 +418,80 @@ class ProgressBar:
         elif self.verbose == 2:
             parts = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
             print(f"Epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {parts}", file=sys.stderr)
+
+
+class CSVLogger(Callback):
+    """keras.callbacks.CSVLogger(filename, separator=",", append=False): streams the epoch logs to a CSV file.
+
+    The first row is the header ``epoch`` followed by the logs' keys in sorted order (fixed at the first epoch);
+    each epoch adds a row, flushed at once. A list value is written as "[a, b]" in quotes. After
+    ``model.stop_training`` a missing key is written "NA". ``append=True`` adds to an existing file (its header
+    is written only when the file is empty or absent); otherwise the file is overwritten at train begin.
+    Raises TypeError for a filename that is not a str / os.PathLike or a separator that is not a 1-character str;
+    OSError from opening the file at train begin."""
+
+    def __init__(self, filename, separator=",", append=False):
+        import os  # noqa: PLC0415
+
+        super().__init__()
+        if not isinstance(filename, (str, os.PathLike)):
+            raise TypeError(f"CSVLogger: filename must be a str or os.PathLike, got {type(filename).__name__}")
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise TypeError(f"CSVLogger: separator must be a 1-character str, got {separator!r}")
+        self.filename, self.sep, self.append = os.fspath(filename), separator, bool(append)
+        self.keys = None
+        self._file = self._writer = None
+        self._header = True
+
+    def on_train_begin(self, logs=None):
+        import os  # noqa: PLC0415
+
+        self._header = True
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, encoding="utf-8") as f:
+                self._header = not f.readline()
+        self._file = open(self.filename, "a" if self.append else "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer, self.keys = None, None
+
+    @staticmethod
+    def _cell(v):
+        if isinstance(v, str):
+            return v
+        if isinstance(v, (list, tuple)) or (hasattr(v, "ndim") and v.ndim > 0):
+            return f'"[{", ".join(map(str, v))}]"'
+        return v
+
+    def on_epoch_end(self, epoch, logs=None):
+        import csv  # noqa: PLC0415
+
+        logs = dict(logs or {})
+        if self.keys is None:
+            self.keys = sorted(logs)
+        if self.model is not None and getattr(self.model, "stop_training", False):
+            logs = {k: logs.get(k, "NA") for k in self.keys}
+        if self._writer is None:
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys, delimiter=self.sep)
+            if self._header:
+                self._writer.writeheader()
+        self._writer.writerow({"epoch": epoch, **{k: self._cell(logs.get(k, "NA")) for k in self.keys}})
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+        self._file, self._writer = None, None
+
+
+class TerminateOnNaN(Callback):
+    """keras.callbacks.TerminateOnNaN(): stops training after the first batch whose running loss is NaN or
+    infinite (prints "Batch <b>: Invalid loss, terminating training"). Its batch hook makes fit read the running
+    loss after every batch (one device read per batch on a GPU)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+__all__ += ["CSVLogger", "TerminateOnNaN"]

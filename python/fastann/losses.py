@@ -163,6 +163,87 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     target_kind = "labels"
 
 
+
+# ---- Keras's regression and margin losses: y_pred and y_true of one shape and dtype ----------------------
+class _ElementwiseLoss(Loss):
+    """A loss over ``ops.<_op>`` and ``ops.<_op>_backward`` with the keyword arguments of ``_kwargs()``."""
+
+    _op = ""
+
+    def _kwargs(self) -> dict:
+        return {}
+
+    def forward(self, y_pred, y_true):
+        return getattr(ops, self._op)(y_pred, y_true, **self._kwargs())
+
+    def backward(self, y_pred, y_true):
+        return getattr(ops, self._op + "_backward")(y_pred, y_true, **self._kwargs())
+
+
+class Huber(_ElementwiseLoss):
+    """keras.losses.Huber(delta=1.0): mean over all elements of 0.5 e^2 where |e| <= delta and
+    delta |e| - 0.5 delta^2 elsewhere, e = y_pred - y_true (``ops.huber_loss``). delta: a finite number > 0
+    (ValueError otherwise, TypeError for a non-number)."""
+
+    name = "huber_loss"
+    _op = "huber_loss"
+
+    def __init__(self, delta: float = 1.0):
+        from ._args.loss import check_delta  # noqa: PLC0415 - the one check ops also runs
+
+        self.delta = check_delta("Huber", delta)
+
+    def _kwargs(self):
+        return {"delta": self.delta}
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+    def __repr__(self):
+        return f"Huber(delta={self.delta})"
+
+
+class KLDivergence(_ElementwiseLoss):
+    """keras.losses.KLDivergence: sum over the last axis of t log(t / p), t = clip(y_true, 1e-7, 1),
+    p = clip(y_pred, 1e-7, 1), averaged over the other axes (``ops.kl_divergence``)."""
+
+    name = "kl_divergence"
+    _op = "kl_divergence"
+
+
+class Hinge(_ElementwiseLoss):
+    """keras.losses.Hinge: mean of max(1 - y_true y_pred, 0); y_true in {-1, 1}, or all in {0, 1}, which are
+    then mapped to -1 / 1 (``ops.hinge_loss``)."""
+
+    name = "hinge"
+    _op = "hinge_loss"
+
+
+class SquaredHinge(_ElementwiseLoss):
+    """keras.losses.SquaredHinge: mean of max(1 - y_true y_pred, 0)^2, labels as :class:`Hinge`
+    (``ops.squared_hinge_loss``)."""
+
+    name = "squared_hinge"
+    _op = "squared_hinge_loss"
+
+
+class LogCosh(_ElementwiseLoss):
+    """keras.losses.LogCosh: mean of log(cosh(y_pred - y_true)) (``ops.log_cosh_loss``)."""
+
+    name = "log_cosh"
+    _op = "log_cosh_loss"
+
+
+class Poisson(_ElementwiseLoss):
+    """keras.losses.Poisson: mean of y_pred - y_true log(y_pred + 1e-7), y_pred the predicted rate
+    (``ops.poisson_loss``)."""
+
+    name = "poisson"
+    _op = "poisson_loss"
+
+
+__all__ += ["Huber", "KLDivergence", "Hinge", "SquaredHinge", "LogCosh", "Poisson"]
+
 mean_squared_error = MeanSquaredError
 mean_absolute_error = MeanAbsoluteError
 binary_crossentropy = BinaryCrossentropy
@@ -175,6 +256,8 @@ _BY_NAME = {
     "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "huber": Huber, "huber_loss": Huber, "kl_divergence": KLDivergence, "kld": KLDivergence, "hinge": Hinge,
+    "squared_hinge": SquaredHinge, "log_cosh": LogCosh, "logcosh": LogCosh, "poisson": Poisson,
 }
 
 

@@ -241,3 +241,218 @@ def get(identifier, loss=None) -> Metric:
                              f"{', '.join(sorted(_BY_NAME))}")
         return _BY_NAME[key]()
     raise TypeError(f"metrics.get: expected a metric name or a fastann.metrics.Metric, got {identifier!r}")
+
+
+# ---- confusion-matrix metrics and top-k accuracy (keras.metrics, Keras 3) --------------------------------
+# The counts live on the host in float64 (one device read per update for CuPy inputs): these metrics compare
+# every prediction with up to num_thresholds thresholds, which NumPy does by sorting, not a kernel.
+def _host(a):
+    import numpy  # noqa: PLC0415
+
+    return a.get() if type(a).__module__.split(".")[0] == "cupy" else numpy.asarray(a)
+
+
+def _counts_above(name, y_true, y_pred, thresholds):
+    """(tp, fp, tn, fn) per threshold, float64 arrays: a prediction is positive where y_pred > threshold, a
+    label where y_true != 0 (Keras's update_confusion_matrix_variables). thresholds: sorted 1-D array."""
+    import numpy as np  # noqa: PLC0415
+
+    _check_pair(name, y_true, y_pred)
+    t, p = _host(y_true).ravel() != 0, _host(y_pred).ravel().astype(np.float64)
+    above = np.searchsorted(thresholds, p, side="left")  # how many thresholds lie below each prediction
+    k = len(thresholds)
+    # tp[i] = number of positives with above > i: a reversed cumulative count
+    pos = np.cumsum(np.bincount(above[t], minlength=k + 1)[::-1])[::-1][1:].astype(np.float64)
+    neg = np.cumsum(np.bincount(above[~t], minlength=k + 1)[::-1])[::-1][1:].astype(np.float64)
+    n_pos, n_neg = float(t.sum()), float((~t).sum())
+    return pos, neg, n_neg - neg, n_pos - pos
+
+
+def _div(a, b):
+    """a / b elementwise, 0 where b == 0 (Keras's divide_no_nan)."""
+    import numpy as np  # noqa: PLC0415
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.where(b == 0, 0.0, a / np.where(b == 0, 1.0, b))
+
+
+class _ThresholdMetric(Metric):
+    """Precision / Recall: true/false positive/negative counts at one or more thresholds.
+
+    thresholds: a float in [0, 1] or a list of them (then result() is a list); default 0.5. ValueError for a
+    threshold outside [0, 1] or an empty list."""
+
+    needs_probabilities = True
+
+    def __init__(self, thresholds=None, name=None):
+        import numpy as np  # noqa: PLC0415
+
+        self._listed = isinstance(thresholds, (list, tuple))
+        values = [0.5] if thresholds is None else list(thresholds) if self._listed else [thresholds]
+        if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0
+                             for v in values):
+            raise ValueError(f"{type(self).__name__}: thresholds must be a number in [0, 1] or a non-empty list "
+                             f"of them, got {thresholds!r}")
+        self.thresholds = list(map(float, values)) if self._listed else float(values[0])
+        self._thr = np.asarray(values, np.float64)
+        self._order = np.argsort(self._thr, kind="stable")
+        super().__init__(name)
+
+    def reset_state(self):
+        import numpy as np  # noqa: PLC0415
+
+        self._tp = self._fp = self._tn = self._fn = np.zeros(len(self._thr))
+
+    def update_state(self, y_true, y_pred):
+        counts = _counts_above(self.name, y_true, y_pred, self._thr[self._order])
+        undo = self._order.argsort()
+        tp, fp, tn, fn = (c[undo] for c in counts)
+        self._tp, self._fp, self._tn, self._fn = self._tp + tp, self._fp + fp, self._tn + tn, self._fn + fn
+
+    def _value(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def result(self):
+        v = self._value()
+        return [float(x) for x in v] if self._listed else float(v[0])
+
+
+class Precision(_ThresholdMetric):
+    """keras.metrics.Precision(thresholds=None): tp / (tp + fp) over all updates (0 when nothing was
+    predicted positive), a prediction being positive where y_pred > threshold (0.5 by default) and a label where
+    y_true != 0. Any shapes with y_true.shape == y_pred.shape (flattened)."""
+
+    default_name = "precision"
+
+    def _value(self):
+        return _div(self._tp, self._tp + self._fp)
+
+
+class Recall(_ThresholdMetric):
+    """keras.metrics.Recall(thresholds=None): tp / (tp + fn) over all updates (0 without positive labels),
+    thresholds as :class:`Precision`."""
+
+    default_name = "recall"
+
+    def _value(self):
+        return _div(self._tp, self._tp + self._fn)
+
+
+class AUC(Metric):
+    """keras.metrics.AUC(num_thresholds=200, curve="ROC", summation_method="interpolation", from_logits=False):
+    the area under the ROC or precision-recall curve, approximated on num_thresholds thresholds (evenly spaced
+    in [0, 1], plus -1e-7 and 1 + 1e-7 at the ends) with Keras's Riemann sums: "interpolation" takes the mean
+    height of each step (and for "PR" the Davis & Goadrich interpolation of precision, as Keras's
+    interpolate_pr_auc), "minoring" / "majoring" the lower / upper one. y_true 0/1 labels (nonzero counts as
+    1), y_pred probabilities (or logits with from_logits=True: a sigmoid is applied), same shapes, flattened.
+    ValueError for num_thresholds <= 1, an unknown curve or summation method."""
+
+    default_name = "auc"
+    needs_probabilities = True
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None,
+                 thresholds=None, from_logits=False):
+        import numpy as np  # noqa: PLC0415
+
+        curve, summation_method = str(curve).upper(), str(summation_method).lower()
+        if curve not in ("ROC", "PR"):
+            raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
+        if summation_method not in ("interpolation", "minoring", "majoring"):
+            raise ValueError(f"AUC: summation_method must be 'interpolation', 'minoring' or 'majoring', got "
+                             f"{summation_method!r}")
+        if thresholds is not None:
+            inner = sorted(float(t) for t in thresholds)
+            if any(not 0.0 <= t <= 1.0 for t in inner):
+                raise ValueError(f"AUC: thresholds must lie in [0, 1], got {thresholds!r}")
+        else:
+            if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or num_thresholds <= 1:
+                raise ValueError(f"AUC: num_thresholds must be an integer > 1, got {num_thresholds!r}")
+            inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        self._thr = np.asarray([0.0 - 1e-7] + inner + [1.0 + 1e-7], np.float64)
+        self.num_thresholds = len(self._thr)
+        self.curve, self.summation_method, self.from_logits = curve, summation_method, bool(from_logits)
+        super().__init__(name)
+
+    def reset_state(self):
+        import numpy as np  # noqa: PLC0415
+
+        self._tp = self._fp = self._tn = self._fn = np.zeros(self.num_thresholds)
+
+    def update_state(self, y_true, y_pred):
+        import numpy as np  # noqa: PLC0415
+
+        if self.from_logits:
+            y_pred = 1.0 / (1.0 + np.exp(-_host(y_pred).astype(np.float64)))
+        tp, fp, tn, fn = _counts_above(self.name, y_true, y_pred, self._thr)
+        self._tp, self._fp, self._tn, self._fn = self._tp + tp, self._fp + fp, self._tn + tn, self._fn + fn
+
+    def _interpolate_pr_auc(self):
+        import numpy as np  # noqa: PLC0415
+
+        tp, fp, fn = self._tp, self._fp, self._fn
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        prec_slope = _div(dtp, np.maximum(dp, 0))
+        intercept = tp[1:] - prec_slope * p[1:]
+        safe_p_ratio = np.where((p[:-1] > 0) & (p[1:] > 0), _div(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        return float(np.sum(_div(prec_slope * (dtp + intercept * np.log(safe_p_ratio)),
+                                 np.maximum(tp[1:] + fn[1:], 0))))
+
+    def result(self) -> float:
+        import numpy as np  # noqa: PLC0415
+
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            return self._interpolate_pr_auc()
+        recall = _div(self._tp, self._tp + self._fn)
+        if self.curve == "ROC":
+            x, y = _div(self._fp, self._fp + self._tn), recall
+        else:
+            x, y = recall, _div(self._tp, self._tp + self._fp)
+        if self.summation_method == "interpolation":
+            heights = (y[:-1] + y[1:]) / 2.0
+        elif self.summation_method == "minoring":
+            heights = np.minimum(y[:-1], y[1:])
+        else:
+            heights = np.maximum(y[:-1], y[1:])
+        return float(np.sum((x[:-1] - x[1:]) * heights))
+
+
+def _top_k_correct(y_true, y_pred, k=5):
+    _check_pair("top_k_categorical_accuracy", y_true, y_pred)
+    if y_pred.ndim != 2:
+        raise ValueError(f"top_k_categorical_accuracy: needs y_true and y_pred of shape (N, C), got "
+                         f"{tuple(y_pred.shape)}")
+    xp = _xp(y_pred)
+    label = y_true.argmax(axis=-1)
+    score = y_pred[xp.arange(y_pred.shape[0]), label]
+    # in the top k when fewer than k classes score strictly higher (ties count as in, as tf.math.in_top_k)
+    return xp.count_nonzero((y_pred > score[:, None]).sum(axis=-1) < k)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5) -> float:
+    """Fraction of rows whose true class (argmax of the one-hot y_true) is among the k highest y_pred scores;
+    both (N, C). Classes tied with the k-th score count as in the top k."""
+    return float(_top_k_correct(y_true, y_pred, k)) / max(1, y_true.shape[0])
+
+
+class TopKCategoricalAccuracy(_CountMetric):
+    """keras.metrics.TopKCategoricalAccuracy(k=5): running :func:`top_k_categorical_accuracy`; ValueError for
+    k < 1."""
+
+    default_name = "top_k_categorical_accuracy"
+
+    def __init__(self, k=5, name=None):
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"TopKCategoricalAccuracy: k must be an integer >= 1, got {k!r}")
+        self.k = k
+        super().__init__(name)
+
+    def update_state(self, y_true, y_pred):
+        self._sums.append(_top_k_correct(y_true, y_pred, self.k))
+        self._count += y_true.shape[0]
+
+
+__all__ += ["AUC", "Precision", "Recall", "TopKCategoricalAccuracy", "top_k_categorical_accuracy"]
+_BY_NAME.update({"auc": AUC, "precision": Precision, "recall": Recall,
+                 "top_k_categorical_accuracy": TopKCategoricalAccuracy})

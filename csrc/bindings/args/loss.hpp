@@ -21,7 +21,10 @@ inline void check_scalar_out(const ArrayView& out, const char* op) {
 }
 
 // ---- elementwise losses ---------------------------------------------------------------------------------
-enum class ElementwiseLoss { mse, l1, bce, bce_with_logits };
+enum class ElementwiseLoss {
+  mse, l1, bce, bce_with_logits,
+  huber, kl_divergence, hinge, squared_hinge, log_cosh, poisson  // Keras's (csrc/include/fastann/loss_terms.hpp)
+};
 
 struct ElementwiseLossCall {
   FloatType ft;
@@ -29,15 +32,22 @@ struct ElementwiseLossCall {
   bool backward;
   ArrayView out, input, target;  // out: 0-d loss (forward) or dinput (backward)
   int64_t n;
+  int64_t rows = 1;  // n / (last dimension): kl_divergence's batch (1 for a 0-d or 1-D input)
   double eps = 0.0, grad_output = 1.0;
+  double delta = 1.0;  // huber
 };
+
+inline void check_huber_delta(double delta, const char* op) {
+  FASTANN_CHECK(std::isfinite(delta) && delta > 0.0, op, ": delta must be a finite number > 0, got ", delta);
+}
 
 inline ElementwiseLossCall parse_elementwise_loss(Device dev, ElementwiseLoss loss, bool backward, py::handle out,
                                                   py::handle input_, py::handle target, double eps, double grad,
                                                   const char* op) {
   ElementwiseLossCall c;
   c.loss = loss, c.backward = backward, c.eps = eps, c.grad_output = grad;
-  if (loss == ElementwiseLoss::bce) check_loss_eps(eps, op);
+  if (loss == ElementwiseLoss::bce || loss == ElementwiseLoss::kl_divergence || loss == ElementwiseLoss::poisson)
+    check_loss_eps(eps, op);
   c.input = leading(input_, dev, &c.ft, op, "input");
   require_nonempty(c.input, op, "input");
   c.target = input(target, dev, c.ft, op, "target");
@@ -51,6 +61,7 @@ inline ElementwiseLossCall parse_elementwise_loss(Device dev, ElementwiseLoss lo
   }
   require_disjoint(op, {{c.out, backward ? "dinput" : "out"}}, {{c.input, "input"}, {c.target, "target"}});
   c.n = c.input.size;
+  if (c.input.ndim() >= 2) c.rows = c.n / c.input.shape[c.input.ndim() - 1];
   return c;
 }
 
@@ -70,7 +81,17 @@ void def_elementwise_losses(py::module_& m, Device dev, Run run) {
                                "dinput = grad_output * sign(input - target) / n (0 where equal)."},
                          Entry{"binary_cross_entropy_with_logits", ElementwiseLoss::bce_with_logits,
                                "out (0-d) = mean(max(x,0) - x t + log1p(exp(-|x|))), x = input logits.",
-                               "dinput = grad_output (sigmoid(input) - target) / n."}}) {
+                               "dinput = grad_output (sigmoid(input) - target) / n."},
+                         Entry{"hinge_loss", ElementwiseLoss::hinge,
+                               "out (0-d) = mean(max(1 - y input, 0)), y = 2 target - 1 when every target is 0 or 1, "
+                               "else target (Keras hinge).",
+                               "dinput = -grad_output y / n where 1 - y input > 0, else 0."},
+                         Entry{"squared_hinge_loss", ElementwiseLoss::squared_hinge,
+                               "out (0-d) = mean(max(1 - y input, 0)^2), y as in hinge_loss (Keras squared_hinge).",
+                               "dinput = -2 grad_output y max(1 - y input, 0) / n."},
+                         Entry{"log_cosh_loss", ElementwiseLoss::log_cosh,
+                               "out (0-d) = mean(log(cosh(input - target))) (Keras log_cosh).",
+                               "dinput = grad_output tanh(input - target) / n."}}) {
     const char* name = e.name;
     const ElementwiseLoss loss = e.loss;
     const std::string bname = std::string(name) + "_backward";
@@ -94,6 +115,45 @@ void def_elementwise_losses(py::module_& m, Device dev, Run run) {
                                "binary_cross_entropy_backward"));
   }, arg("dinput"), arg("input"), arg("target"), arg("eps") = 1e-7, arg("grad_output") = 1.0,
   "dinput = grad_output (p - t) / (p (1 - p)) / n where eps <= input <= 1-eps, else 0.");
+  // Keras's losses with a scalar parameter: huber (delta), kl_divergence and poisson (eps)
+  m.def("huber_loss_forward", [dev, run](py::object out, py::object input, py::object target, double delta) {
+    check_huber_delta(delta, "huber_loss");
+    auto c = parse_elementwise_loss(dev, ElementwiseLoss::huber, false, out, input, target, 0.0, 1.0, "huber_loss");
+    c.delta = delta;
+    run(c);
+  }, arg("out"), arg("input"), arg("target"), arg("delta") = 1.0,
+  "out (0-d) = mean(0.5 e^2 if |e| <= delta else delta |e| - 0.5 delta^2), e = input - target (Keras Huber).");
+  m.def("huber_loss_backward", [dev, run](py::object dinput, py::object input, py::object target, double delta,
+                                          double grad_output) {
+    check_huber_delta(delta, "huber_loss_backward");
+    auto c = parse_elementwise_loss(dev, ElementwiseLoss::huber, true, dinput, input, target, 0.0, grad_output,
+                                    "huber_loss_backward");
+    c.delta = delta;
+    run(c);
+  }, arg("dinput"), arg("input"), arg("target"), arg("delta") = 1.0, arg("grad_output") = 1.0,
+  "dinput = grad_output (e if |e| <= delta else delta sign(e)) / n.");
+  m.def("kl_divergence_forward", [dev, run](py::object out, py::object input, py::object target, double eps) {
+    run(parse_elementwise_loss(dev, ElementwiseLoss::kl_divergence, false, out, input, target, eps, 1.0,
+                               "kl_divergence"));
+  }, arg("out"), arg("input"), arg("target"), arg("eps") = 1e-7,
+  "out (0-d) = sum(t log(t / p)) / rows, t = clip(target, eps, 1), p = clip(input, eps, 1), rows = size / "
+  "last dimension (Keras KLDivergence).");
+  m.def("kl_divergence_backward", [dev, run](py::object dinput, py::object input, py::object target, double eps,
+                                             double grad_output) {
+    run(parse_elementwise_loss(dev, ElementwiseLoss::kl_divergence, true, dinput, input, target, eps, grad_output,
+                               "kl_divergence_backward"));
+  }, arg("dinput"), arg("input"), arg("target"), arg("eps") = 1e-7, arg("grad_output") = 1.0,
+  "dinput = -grad_output t / input / rows where eps <= input <= 1, else 0.");
+  m.def("poisson_loss_forward", [dev, run](py::object out, py::object input, py::object target, double eps) {
+    run(parse_elementwise_loss(dev, ElementwiseLoss::poisson, false, out, input, target, eps, 1.0, "poisson_loss"));
+  }, arg("out"), arg("input"), arg("target"), arg("eps") = 1e-7,
+  "out (0-d) = mean(input - target log(input + eps)) (Keras Poisson).");
+  m.def("poisson_loss_backward", [dev, run](py::object dinput, py::object input, py::object target, double eps,
+                                            double grad_output) {
+    run(parse_elementwise_loss(dev, ElementwiseLoss::poisson, true, dinput, input, target, eps, grad_output,
+                               "poisson_loss_backward"));
+  }, arg("dinput"), arg("input"), arg("target"), arg("eps") = 1e-7, arg("grad_output") = 1.0,
+  "dinput = grad_output (1 - target / (input + eps)) / n.");
 }
 
 // ---- (N, C) losses: integer labels (N,) or float targets (N, C) -------------------------------------

@@ -66,6 +66,19 @@ def check_eps(op, eps):
     return float(eps)
 
 
+def check_delta(op, delta):
+    """Huber's delta: a finite real number > 0 (ValueError otherwise; TypeError for a bool or a non-number)."""
+    if isinstance(delta, bool) or not isinstance(delta, numbers.Real):
+        raise TypeError(f"{op}: delta must be a real number, got {type(delta).__name__}")
+    try:
+        value = float(delta)
+    except OverflowError:  # an int past the float range
+        value = float("inf")
+    if not (np.isfinite(value) and value > 0.0):
+        raise ValueError(f"{op}: delta must be a finite number > 0, got {delta!r}")
+    return value
+
+
 def scalar(op, name, v) -> float:
     """A real number (Python or NumPy, not bool) or a NumPy / CuPy array of shape () or (1,) holding one,
     as a float; TypeError otherwise."""
@@ -79,4 +92,4 @@ def scalar(op, name, v) -> float:
                     f"{type(v).__name__}{' of shape ' + str(tuple(v.shape)) if hasattr(v, 'shape') else ''}")
 
 
-__all__ = ["LABEL_DTYPES", "check_class_target", "check_eps", "check_labels", "check_pair", "scalar"]
+__all__ = ["LABEL_DTYPES", "check_class_target", "check_delta", "check_eps", "check_labels", "check_pair", "scalar"]

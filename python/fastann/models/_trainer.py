@@ -128,11 +128,12 @@ def predict_step(model):
 
 
 # ---- the loop ---------------------------------------------------------------------------------------------
-def run_batches(batches, step, order=None, tally=None, outputs=None, batch_callbacks=(), bar=None):
+def run_batches(batches, step, order=None, tally=None, outputs=None, batch_callbacks=(), bar=None, model=None):
     """Run ``step(xb, yb)`` on every batch of ``batches`` (a ``_data.Batches``; rows ``order[lo:hi]`` when a
     permutation ``order`` is given). Each result goes to ``tally`` (loss and metrics) and/or is written into
     ``outputs[lo:hi]``; ``batch_callbacks`` get on_train_batch_begin/end (with the tally's running logs) and
-    ``bar`` (a callbacks.ProgressBar) its batch_end."""
+    ``bar`` (a callbacks.ProgressBar) its batch_end. With ``model``, the loop ends after a batch whose
+    callbacks set ``model.stop_training`` (as Keras's fit does)."""
     for b, (lo, hi, xb, yb) in enumerate(batches.epoch(order)):
         for cb in batch_callbacks:
             cb.on_train_batch_begin(b, {})
@@ -145,6 +146,10 @@ def run_batches(batches, step, order=None, tally=None, outputs=None, batch_callb
             logs = tally.logs()
             for cb in batch_callbacks:
                 cb.on_train_batch_end(b, logs)
+            if model is not None and model.stop_training:
+                if bar is not None:
+                    bar.batch_end(b, tally.logs)
+                break
         if bar is not None:
             bar.batch_end(b, tally.logs)
 
@@ -181,7 +186,7 @@ def fit(model, batches, epochs, initial_epoch, shuffle, validation, callbacks, v
         t0 = time.perf_counter()
         # the permutation is drawn on the host whatever the device: the same seed shuffles the same way
         order = model._shuffle_rng.permutation(batches.n) if shuffle else None
-        run_batches(batches, step, order, tally=tally, batch_callbacks=batch_cbs, bar=bar)
+        run_batches(batches, step, order, tally=tally, batch_callbacks=batch_cbs, bar=bar, model=model)
         epoch_logs = tally.logs()
         history.epoch_seconds.append(time.perf_counter() - t0)
         if validation is not None:

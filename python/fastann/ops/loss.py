@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
-from .._args.loss import check_class_target, check_eps, check_pair, scalar
+from .._args.loss import check_class_target, check_delta, check_eps, check_pair, scalar
 from ._common import backend, empty
 
 __all__ = [
@@ -23,6 +23,9 @@ __all__ = [
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
     "cross_entropy", "cross_entropy_backward", "cross_entropy_with_grad",
     "categorical_crossentropy", "categorical_crossentropy_backward",
+    "huber_loss", "huber_loss_backward", "kl_divergence", "kl_divergence_backward",
+    "hinge_loss", "hinge_loss_backward", "squared_hinge_loss", "squared_hinge_loss_backward",
+    "log_cosh_loss", "log_cosh_loss_backward", "poisson_loss", "poisson_loss_backward",
 ]
 
 
@@ -200,3 +203,98 @@ def categorical_crossentropy_backward(input, target, grad_output=1.0, eps=1e-7):
     dinput = empty(xp, input.shape, input.dtype)
     k.categorical_crossentropy_backward(dinput, input, target, eps, g)
     return dinput
+
+
+# ---- Keras's regression and margin losses (keras.losses, Keras 3) --------------------------------------
+# Each takes input (predictions) and target of one shape and dtype, float32/float64, any ndim, and reduces like
+# Keras (the per-sample mean over the last axis, then the mean over the batch: the mean over all elements),
+# except kl_divergence (the per-sample SUM over the last axis, then the mean over the batch). The per-element
+# formulas are csrc/include/fastann/loss_terms.hpp; the float64 spec is fastann.reference.loss.
+def _forward(op, kname, input, target, *params):
+    check_pair(op, input, target)
+    k, xp = backend(op, input=input, target=target)
+    out = _scalar_out(xp, input)
+    getattr(k, kname + "_forward")(out, input, target, *params)
+    return out
+
+
+def _backward(op, kname, input, target, grad_output, *params):
+    check_pair(op, input, target)
+    g = scalar(op, "grad_output", grad_output)
+    k, xp = backend(op, input=input, target=target)
+    dinput = empty(xp, input.shape, input.dtype)
+    getattr(k, kname + "_backward")(dinput, input, target, *params, g)
+    return dinput
+
+
+def huber_loss(input, target, delta=1.0):
+    """Huber loss (keras.losses.Huber; torch.nn.functional.huber_loss with mean reduction): with
+    e = input - target, ``mean(0.5 e^2 if |e| <= delta else delta |e| - 0.5 delta^2)``. Returns a 0-d array.
+    delta: a finite number > 0 (ValueError otherwise)."""
+    return _forward("huber_loss", "huber_loss", input, target, check_delta("huber_loss", delta))
+
+
+def huber_loss_backward(input, target, grad_output=1.0, delta=1.0):
+    """``grad_output (e if |e| <= delta else delta sign(e)) / n``, e = input - target."""
+    op = "huber_loss_backward"
+    return _backward(op, "huber_loss", input, target, grad_output, check_delta(op, delta))
+
+
+def kl_divergence(input, target, eps=1e-7):
+    """Kullback-Leibler divergence as keras.losses.KLDivergence: t = clip(target, eps, 1),
+    p = clip(input, eps, 1), ``sum(t log(t / p)) / rows`` where rows = input.size / input.shape[-1] (the sum
+    over the last axis, averaged over the other axes; a 1-D input is one row). input: predicted probabilities,
+    target: true probabilities, same shape. Returns a 0-d array. (Not torch's kl_div, which takes log-probs.)"""
+    return _forward("kl_divergence", "kl_divergence", input, target, check_eps("kl_divergence", eps))
+
+
+def kl_divergence_backward(input, target, grad_output=1.0, eps=1e-7):
+    """``-grad_output t / input / rows`` where eps <= input <= 1, 0 where the clip of input is active."""
+    op = "kl_divergence_backward"
+    return _backward(op, "kl_divergence", input, target, grad_output, check_eps(op, eps))
+
+
+def hinge_loss(input, target):
+    """Hinge loss as keras.losses.Hinge: ``mean(max(1 - y input, 0))`` where y = 2 target - 1 when every target
+    is 0 or 1 (binary labels become -1 / 1) and y = target otherwise (labels given as -1 / 1). Returns 0-d."""
+    return _forward("hinge_loss", "hinge_loss", input, target)
+
+
+def hinge_loss_backward(input, target, grad_output=1.0):
+    """``-grad_output y / n`` where 1 - y input > 0, 0 elsewhere (y as in :func:`hinge_loss`)."""
+    return _backward("hinge_loss_backward", "hinge_loss", input, target, grad_output)
+
+
+def squared_hinge_loss(input, target):
+    """Squared hinge loss as keras.losses.SquaredHinge: ``mean(max(1 - y input, 0)^2)``, y as in
+    :func:`hinge_loss`. Returns a 0-d array."""
+    return _forward("squared_hinge_loss", "squared_hinge_loss", input, target)
+
+
+def squared_hinge_loss_backward(input, target, grad_output=1.0):
+    """``-2 grad_output y max(1 - y input, 0) / n``."""
+    return _backward("squared_hinge_loss_backward", "squared_hinge_loss", input, target, grad_output)
+
+
+def log_cosh_loss(input, target):
+    """Log-cosh loss as keras.losses.LogCosh: ``mean(log(cosh(input - target)))``, computed as
+    |e| + log1p(exp(-2|e|)) - log 2 (no overflow). Returns a 0-d array."""
+    return _forward("log_cosh_loss", "log_cosh_loss", input, target)
+
+
+def log_cosh_loss_backward(input, target, grad_output=1.0):
+    """``grad_output tanh(input - target) / n``."""
+    return _backward("log_cosh_loss_backward", "log_cosh_loss", input, target, grad_output)
+
+
+def poisson_loss(input, target, eps=1e-7):
+    """Poisson loss as keras.losses.Poisson: ``mean(input - target log(input + eps))``, input the predicted
+    rate (a negative one gives NaN, as in Keras). Returns a 0-d array. (torch's poisson_nll_loss defaults to a
+    log-rate input.)"""
+    return _forward("poisson_loss", "poisson_loss", input, target, check_eps("poisson_loss", eps))
+
+
+def poisson_loss_backward(input, target, grad_output=1.0, eps=1e-7):
+    """``grad_output (1 - target / (input + eps)) / n``."""
+    op = "poisson_loss_backward"
+    return _backward(op, "poisson_loss", input, target, grad_output, check_eps(op, eps))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args.loss import check_class_target, check_eps, check_labels, check_pair, scalar
+from .._args.loss import check_class_target, check_delta, check_eps, check_labels, check_pair, scalar
 
 __all__ = [
     "mse_loss", "mse_loss_backward", "l1_loss", "l1_loss_backward",
@@ -20,6 +20,9 @@ __all__ = [
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
     "cross_entropy", "cross_entropy_backward", "cross_entropy_with_grad",
     "categorical_crossentropy", "categorical_crossentropy_backward",
+    "huber_loss", "huber_loss_backward", "kl_divergence", "kl_divergence_backward",
+    "hinge_loss", "hinge_loss_backward", "squared_hinge_loss", "squared_hinge_loss_backward",
+    "log_cosh_loss", "log_cosh_loss_backward", "poisson_loss", "poisson_loss_backward",
 ]
 
 
@@ -177,3 +180,116 @@ def categorical_crossentropy_backward(input, target, grad_output=1.0, eps=1e-7):
     with np.errstate(divide="ignore", invalid="ignore"):
         tr = np.where(inside & (t != 0), t / r, 0.0)
     return g * (a - tr) / s / p.shape[0]
+
+
+# ---- Keras's regression and margin losses (keras/src/losses/losses.py, Keras 3) ---------------------------
+# Keras reduces each by the mean over the last axis and then over the batch (sum_over_batch_size): the mean
+# over all elements. kl_divergence sums over the last axis instead, so it divides by the number of rows.
+def _rows(input):
+    return input.size // input.shape[-1] if input.ndim >= 2 else 1
+
+
+def huber_loss(input, target, delta=1.0):
+    """mean(0.5 e^2 if |e| <= delta else delta |e| - 0.5 delta^2), e = input - target (keras.losses.huber)."""
+    check_pair("huber_loss", input, target)
+    delta = check_delta("huber_loss", delta)
+    e = _f64(input) - _f64(target)
+    a = np.abs(e)
+    return np.asarray(np.mean(np.where(a <= delta, 0.5 * e * e, delta * a - 0.5 * delta * delta)))
+
+
+def huber_loss_backward(input, target, grad_output=1.0, delta=1.0):
+    """grad_output (e if |e| <= delta else delta sign(e)) / n."""
+    check_pair("huber_loss_backward", input, target)
+    delta = check_delta("huber_loss_backward", delta)
+    g = scalar("huber_loss_backward", "grad_output", grad_output)
+    e = _f64(input) - _f64(target)
+    return g * np.where(np.abs(e) <= delta, e, delta * np.sign(e)) / e.size
+
+
+def kl_divergence(input, target, eps=1e-7):
+    """sum(t log(t / p)) / rows, t = clip(target, eps, 1), p = clip(input, eps, 1) (keras.losses.kl_divergence:
+    the sum over the last axis, then the mean over the batch)."""
+    check_pair("kl_divergence", input, target)
+    eps = check_eps("kl_divergence", eps)
+    t, p = np.clip(_f64(target), eps, 1.0), np.clip(_f64(input), eps, 1.0)
+    return np.asarray(np.sum(t * np.log(t / p)) / _rows(input))
+
+
+def kl_divergence_backward(input, target, grad_output=1.0, eps=1e-7):
+    """-grad_output t / input / rows where eps <= input <= 1, 0 where the clip is active; NaN stays NaN."""
+    check_pair("kl_divergence_backward", input, target)
+    eps = check_eps("kl_divergence_backward", eps)
+    g = scalar("kl_divergence_backward", "grad_output", grad_output)
+    x, t = _f64(input), np.clip(_f64(target), eps, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where((x >= eps) & (x <= 1.0), -t / x, np.where(np.isnan(t), t, 0.0))
+    return g * np.where(np.isnan(x), x, d) / _rows(input)
+
+
+def _hinge_labels(target):
+    """Keras's convert_binary_labels_to_hinge: all targets in {0, 1} -> 2 t - 1, else unchanged."""
+    t = _f64(target)
+    return 2.0 * t - 1.0 if np.all((t == 0.0) | (t == 1.0)) else t
+
+
+def hinge_loss(input, target):
+    """mean(max(1 - y input, 0)), y = 2 target - 1 for 0/1 targets, else target (keras.losses.hinge)."""
+    check_pair("hinge_loss", input, target)
+    return np.asarray(np.mean(np.maximum(1.0 - _hinge_labels(target) * _f64(input), 0.0)))
+
+
+def hinge_loss_backward(input, target, grad_output=1.0):
+    """-grad_output y / n where 1 - y input > 0, else 0 (NaN where the margin is NaN)."""
+    check_pair("hinge_loss_backward", input, target)
+    g = scalar("hinge_loss_backward", "grad_output", grad_output)
+    y = _hinge_labels(target)
+    m = 1.0 - y * _f64(input)
+    return g * np.where(np.isnan(m), m, np.where(m > 0.0, -y, 0.0)) / m.size
+
+
+def squared_hinge_loss(input, target):
+    """mean(max(1 - y input, 0)^2), y as in :func:`hinge_loss` (keras.losses.squared_hinge)."""
+    check_pair("squared_hinge_loss", input, target)
+    return np.asarray(np.mean(np.maximum(1.0 - _hinge_labels(target) * _f64(input), 0.0) ** 2))
+
+
+def squared_hinge_loss_backward(input, target, grad_output=1.0):
+    """-2 grad_output y max(1 - y input, 0) / n."""
+    check_pair("squared_hinge_loss_backward", input, target)
+    g = scalar("squared_hinge_loss_backward", "grad_output", grad_output)
+    y = _hinge_labels(target)
+    return g * -2.0 * y * np.maximum(1.0 - y * _f64(input), 0.0) / input.size
+
+
+def log_cosh_loss(input, target):
+    """mean(log(cosh(e))), e = input - target, as |e| + log1p(exp(-2|e|)) - log 2 (keras.losses.log_cosh
+    writes it x + softplus(-2x) - log 2, the same function)."""
+    check_pair("log_cosh_loss", input, target)
+    a = np.abs(_f64(input) - _f64(target))
+    return np.asarray(np.mean(a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0)))
+
+
+def log_cosh_loss_backward(input, target, grad_output=1.0):
+    """grad_output tanh(input - target) / n."""
+    check_pair("log_cosh_loss_backward", input, target)
+    g = scalar("log_cosh_loss_backward", "grad_output", grad_output)
+    return g * np.tanh(_f64(input) - _f64(target)) / input.size
+
+
+def poisson_loss(input, target, eps=1e-7):
+    """mean(input - target log(input + eps)) (keras.losses.poisson)."""
+    check_pair("poisson_loss", input, target)
+    eps = check_eps("poisson_loss", eps)
+    x = _f64(input)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.mean(x - _f64(target) * np.log(x + eps)))
+
+
+def poisson_loss_backward(input, target, grad_output=1.0, eps=1e-7):
+    """grad_output (1 - target / (input + eps)) / n."""
+    check_pair("poisson_loss_backward", input, target)
+    eps = check_eps("poisson_loss_backward", eps)
+    g = scalar("poisson_loss_backward", "grad_output", grad_output)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return g * (1.0 - _f64(target) / (_f64(input) + eps)) / input.size

@@ -53,4 +53,31 @@ template <class T>
 void categorical_crossentropy_dense_backward(T* dinp, const T* inp, const T* tgt, int64_t N, int64_t C,
                                              double eps, double g);
 
+// Keras's regression and margin losses, inp (n,) predictions, tgt (n,) targets, mean over the n elements
+// (Keras's mean over the last axis, then over the batch) except kl_divergence, which sums over the last axis
+// and averages over its `rows` = n / (last dimension) rows. Sources: keras.losses (Keras 3).
+// huber: e = inp - tgt; 0.5 e^2 where |e| <= delta, else delta |e| - 0.5 delta^2; d = e or delta sign(e)
+template <class T> void huber_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, double delta);
+template <class T>
+void huber_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double delta, double g);
+// kl_divergence: t = clip(tgt, eps, 1), p = clip(inp, eps, 1); loss = sum t log(t / p) / rows;
+// dinp = -g t / p / rows inside the clip of inp, else 0
+template <class T>
+void kl_divergence_forward(T* loss, const T* inp, const T* tgt, int64_t n, int64_t rows, double eps);
+template <class T>
+void kl_divergence_backward(T* dinp, const T* inp, const T* tgt, int64_t n, int64_t rows, double eps, double g);
+// hinge: y = 2 tgt - 1 when every target is 0 or 1, else y = tgt; loss = mean max(1 - y inp, 0);
+// dinp = -g y / n where 1 - y inp > 0, else 0. squared_hinge: mean max(1 - y inp, 0)^2, dinp = -2 g y max(.) / n
+template <class T> void hinge_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n);
+template <class T> void hinge_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g);
+template <class T> void squared_hinge_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n);
+template <class T> void squared_hinge_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g);
+// log_cosh: e = inp - tgt; loss = mean log(cosh(e)) = mean(|e| + log1p(exp(-2|e|)) - log 2); dinp = g tanh(e) / n
+template <class T> void log_cosh_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n);
+template <class T> void log_cosh_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g);
+// poisson: loss = mean(inp - tgt log(inp + eps)); dinp = g (1 - tgt / (inp + eps)) / n
+template <class T> void poisson_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, double eps);
+template <class T>
+void poisson_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double eps, double g);
+
 }  // namespace fastann::cpu

@@ -65,4 +65,29 @@ void categorical_crossentropy_dense_backward(T* dinp, const T* inp, const T* tgt
 template <class L>
 int64_t find_bad_label(const L* labels, int64_t N, int64_t C, int64_t* bad_label, cudaStream_t s);
 
+// Keras's regression and margin losses (formulas in fastann/cpu/loss.hpp), inp (n,), tgt (n,), mean over the
+// n elements except kl_divergence (sum over the last axis, mean over its `rows` rows).
+template <class T>
+void huber_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, double delta, cudaStream_t s);
+template <class T>
+void huber_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double delta, double g, cudaStream_t s);
+template <class T>
+void kl_divergence_forward(T* loss, const T* inp, const T* tgt, int64_t n, int64_t rows, double eps, cudaStream_t s);
+template <class T>
+void kl_divergence_backward(T* dinp, const T* inp, const T* tgt, int64_t n, int64_t rows, double eps, double g,
+                            cudaStream_t s);
+template <class T> void hinge_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, cudaStream_t s);
+template <class T>
+void hinge_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g, cudaStream_t s);
+template <class T> void squared_hinge_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, cudaStream_t s);
+template <class T>
+void squared_hinge_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g, cudaStream_t s);
+template <class T> void log_cosh_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, cudaStream_t s);
+template <class T>
+void log_cosh_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g, cudaStream_t s);
+template <class T>
+void poisson_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, double eps, cudaStream_t s);
+template <class T>
+void poisson_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double eps, double g, cudaStream_t s);
+
 }  // namespace fastann::cuda
