@@ -83,4 +83,5 @@ PYBIND11_MODULE(_cpu, m) {
   bindings::bind_conv(m);
   bindings::bind_pool(m);
   bindings::bind_norm(m);
+  bindings::bind_rnn(m);
 }

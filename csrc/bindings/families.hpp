@@ -13,4 +13,5 @@ void bind_optim(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_norm(pybind11::module_& m);
+void bind_rnn(pybind11::module_& m);  // _cpu only until the CUDA kernels exist
 }  // namespace fastann::bindings
