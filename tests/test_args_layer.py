@@ -14,7 +14,7 @@ from fastann import ops, reference as ref
 from fastann._args import common
 
 PKG = os.path.dirname(fastann.__file__)
-FAMILIES = ["gemm", "activation", "softmax", "loss", "dropout", "optim", "conv", "pool", "norm"]
+FAMILIES = ["gemm", "activation", "softmax", "loss", "dropout", "optim", "conv", "pool", "norm", "rnn"]
 
 
 def public_functions(mod):
@@ -141,6 +141,11 @@ def _specs(dt):
                                           save_mean=np.zeros(3, dt), save_invstd=np.ones(3, dt)),
                                      ["grad_output", "output", "input", "save_mean", "save_invstd"]),
     }
+    xs, wi, wh = f(2, 3, 4), f(8, 4), f(8, 2)  # an LSTM: (N,T,F) = (2,3,4), H = 2
+    s["rnn"] = (dict(input=xs, weight_ih=wi, weight_hh=wh), ["input", "weight_ih", "weight_hh"])
+    s["rnn_backward"] = (dict(grad_output=None, grad_h_n=f(2, 2), grad_c_n=None, input=xs, weight_ih=wi,
+                              weight_hh=wh, output=f(2, 3, 2), saved=f(2, 3, 10)),
+                         ["input", "weight_ih", "weight_hh", "output", "saved"])
     for n in ("mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
               "kl_divergence", "hinge_loss", "squared_hinge_loss", "log_cosh_loss", "poisson_loss"):
         s[n] = (dict(input=p, target=p), ["input", "target"])

@@ -94,7 +94,9 @@ def _signature(fn):
 CPU_ONLY = {"fma_peak_gflops", "get_num_threads", "set_num_threads", "simd_level", "compile_info",
             # the fused BN+ReLU(+pool) kernel has no CUDA version yet: ops.batch_norm_relu raises
             # NotImplementedError for CuPy arrays and Sequential keeps the separate layers on CUDA
-            "batch_norm_relu_forward", "batch_norm_relu_backward"}
+            "batch_norm_relu_forward", "batch_norm_relu_backward",
+            # the recurrent kernels are CPU only so far: ops.rnn raises NotImplementedError for CuPy arrays
+            "rnn_forward", "rnn_backward"}
 
 
 @needs_module

@@ -288,3 +288,11 @@ def upsample2d_forward(out: numpy.ndarray, input: numpy.ndarray, scale_h: typing
     """
     out (N,C,H*sh,W*sw) = upsample of input (N,C,H,W), nearest or bilinear.
     """
+def rnn_forward(mode: str, output: numpy.ndarray, h_n: numpy.ndarray, c_n: numpy.ndarray | None, saved: numpy.ndarray, input: numpy.ndarray, h0: numpy.ndarray | None, c0: numpy.ndarray | None, weight_ih: numpy.ndarray, weight_hh: numpy.ndarray, bias_ih: numpy.ndarray | None, bias_hh: numpy.ndarray | None, go_backwards: bool = False, rung: typing.SupportsInt | None = 0) -> None:
+    """
+    A recurrent layer over a whole sequence (modes rnn_tanh, rnn_relu, lstm, gru, gru_reset_before); see csrc/include/fastann/cpu/rnn.hpp.
+    """
+def rnn_backward(mode: str, dinput: numpy.ndarray, dh0: numpy.ndarray, dc0: numpy.ndarray | None, dweight_ih: numpy.ndarray, dweight_hh: numpy.ndarray, dbias_ih: numpy.ndarray | None, dbias_hh: numpy.ndarray | None, grad_output: numpy.ndarray | None, grad_h_n: numpy.ndarray | None, grad_c_n: numpy.ndarray | None, input: numpy.ndarray, h0: numpy.ndarray | None, c0: numpy.ndarray | None, weight_ih: numpy.ndarray, weight_hh: numpy.ndarray, output: numpy.ndarray, saved: numpy.ndarray, go_backwards: bool = False, rung: typing.SupportsInt | None = 0) -> None:
+    """
+    Backpropagation through time for rnn_forward's call.
+    """

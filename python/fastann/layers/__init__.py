@@ -11,6 +11,7 @@ class and the helpers they share), never another family:
     convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
     pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
     normalization   BatchNormalization
+    recurrent       SimpleRNN, LSTM, GRU
 
 ``fastann.layers.X`` names every public layer. How a layer works (lazy build, forward/backward, devices) and
 the image layout (NCHW, or (N, H, W) as one channel) are described in ``fastann.layers.base``.
@@ -23,10 +24,12 @@ from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
 from .normalization import BatchNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+from .recurrent import GRU, LSTM, SimpleRNN
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape, UpSampling2D, ZeroPadding2D
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU",
            "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
-           "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D"]
+           "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
+           "SimpleRNN", "LSTM", "GRU"]
