@@ -22,7 +22,7 @@ def test_csv_logger_writes_sorted_keys_and_rows(rng, tmp_path):
     h = m.fit(x, y, epochs=3, batch_size=8, verbose=0, validation_split=0.25, callbacks=[callbacks.CSVLogger(path)])
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["epoch", "loss", "mean_absolute_error", "val_loss", "val_mean_absolute_error"]
+    assert rows[0] == ["epoch", "loss", "mae", "val_loss", "val_mae"]
     assert [r[0] for r in rows[1:]] == ["0", "1", "2"]
     assert [float(r[1]) for r in rows[1:]] == pytest.approx(h.history["loss"], rel=1e-12)
     assert [float(r[3]) for r in rows[1:]] == pytest.approx(h.history["val_loss"], rel=1e-12)
@@ -30,11 +30,11 @@ def test_csv_logger_writes_sorted_keys_and_rows(rng, tmp_path):
     m.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(path, separator=";")])
     m.fit(x, y, epochs=2, verbose=0, callbacks=[callbacks.CSVLogger(path, separator=";", append=True)])
     lines = path.read_text().splitlines()
-    assert lines[0] == "epoch;loss;mean_absolute_error" and len(lines) == 4
+    assert lines[0] == "epoch;loss;mae" and len(lines) == 4
     assert [ln.split(";")[0] for ln in lines[1:]] == ["0", "0", "1"]
     fresh = tmp_path / "new.csv"
     m.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(fresh, append=True)])
-    assert fresh.read_text().splitlines()[0] == "epoch,loss,mean_absolute_error"
+    assert fresh.read_text().splitlines()[0] == "epoch,loss,mae"
 
 
 def test_csv_logger_list_values_and_bad_arguments(tmp_path):
