@@ -4,62 +4,57 @@
 fastann CUDA kernels (hand-written CUDA; CuPy arrays in and out, launched on CuPy's current stream)
 """
 from __future__ import annotations
-import collections.abc
 import typing
 __all__: list[str] = ['CONV2D_NUM_KERNELS', 'CudaError', 'GEMM_NUM_RUNGS', 'activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'device_count', 'device_count_error', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'ftrl_step', 'gemm', 'gemm_batched', 'get_device_name', 'get_device_properties', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'hinge_loss_backward', 'hinge_loss_forward', 'huber_loss_backward', 'huber_loss_forward', 'kl_divergence_backward', 'kl_divergence_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_cosh_loss_backward', 'log_cosh_loss_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'poisson_loss_backward', 'poisson_loss_forward', 'rmsprop_step', 'sgd_step', 'softmax_backward', 'softmax_forward', 'squared_hinge_loss_backward', 'squared_hinge_loss_forward', 'synchronize', 'upsample2d_backward', 'upsample2d_forward']
 class CudaError(RuntimeError):
     pass
 def activation_backward(dinput: typing.Any, grad_output: typing.Any, input: typing.Any, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
-    dinput = grad_output * f'(input) elementwise on the GPU (NaN where input is NaN). Same names, param and checks as activation_forward.
+    dinput = grad_output * f'(input) elementwise on the GPU (NaN where input is NaN). Same names, param and checks as activation_forward (dinput disjoint from the inputs).
     """
 def activation_forward(out: typing.Any, input: typing.Any, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
-    out = f(input) elementwise on the GPU, f named by `name` (one of: linear, relu, leaky_relu, elu, selu, sigmoid, hard_sigmoid, tanh, softplus, softsign, relu6, silu, hard_silu, gelu, gelu_tanh, mish, exponential, identity, swish, hard_swish; 'gelu' is the exact erf form, 'gelu_tanh' the tanh approximation). `param` is leaky_relu's negative_slope or elu's alpha, ignored otherwise. out and input: C-contiguous float32/float64 CuPy arrays of one shape and dtype (out may be input). TypeError for a non-CuPy array or a dtype, ValueError for a shape, contiguity, read-only output or unknown name.
+    out = f(input) elementwise on the GPU, f named by `name` (one of: linear, relu, leaky_relu, elu, selu, sigmoid, hard_sigmoid, tanh, softplus, softsign, relu6, silu, hard_silu, gelu, gelu_tanh, mish, exponential, identity, swish, hard_swish; 'gelu' is the exact erf form, 'gelu_tanh' the tanh approximation). `param` is leaky_relu's negative_slope or elu's alpha, ignored otherwise. out and input: C-contiguous float32/float64 CuPy arrays of one shape and dtype (non-empty; out may be input, no other overlap). TypeError for a non-CuPy array or a dtype, ValueError for a shape, contiguity, read-only output, overlap or unknown name.
     """
 def adadelta_step(param: typing.Any, accum_grad: typing.Any, accum_update: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex = 1.0, rho: typing.SupportsFloat | typing.SupportsIndex = 0.95, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
-    Adadelta step in place on the GPU (Zeiler 2012 / torch.optim.Adadelta).
+    Adadelta step in place (Zeiler 2012 / torch.optim.Adadelta): s = rho s + (1-rho) g^2; d = sqrt(u + eps) / sqrt(s + eps) g; u = rho u + (1-rho) d^2; p -= lr d.
     """
 def adagrad_step(param: typing.Any, accumulator: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
-    Adagrad step in place on the GPU (Duchi et al. 2011 / torch.optim.Adagrad).
+    Adagrad step in place (Duchi et al. 2011 / torch.optim.Adagrad): g = grad + wd p; acc += g^2; p -= lr g / (sqrt(acc) + eps).
     """
-def adam_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, max_exp_avg_sq: typing.Any, grad: typing.Any, step: typing.SupportsInt | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def adam_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, max_exp_avg_sq: typing.Any, grad: typing.Any, step: int, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
-    Adam step in place on the GPU (Kingma & Ba 2015 / torch.optim.Adam, L2 weight decay, optional AMSGrad).
+    Adam step in place (Kingma & Ba 2015 Alg. 1 / torch.optim.Adam, L2 weight decay): g = grad + wd p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; [AMSGrad: vmax = max(vmax, v), v = vmax]; p -= lr / (1-b1^t) * m / (sqrt(v / (1-b2^t)) + eps).
     """
-def adamax_step(param: typing.Any, exp_avg: typing.Any, exp_inf: typing.Any, grad: typing.Any, step: typing.SupportsInt | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def adamax_step(param: typing.Any, exp_avg: typing.Any, exp_inf: typing.Any, grad: typing.Any, step: int, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
-    Adamax step in place on the GPU (Kingma & Ba 2015 sec. 7.1 / torch.optim.Adamax).
+    Adamax step in place (Kingma & Ba 2015 sec. 7.1 / torch.optim.Adamax): m = b1 m + (1-b1) g; u = max(b2 u, |g| + eps); p -= lr / (1-b1^t) m / u.
     """
-def adamw_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, max_exp_avg_sq: typing.Any, grad: typing.Any, step: typing.SupportsInt | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.004) -> None:
+def adamw_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, max_exp_avg_sq: typing.Any, grad: typing.Any, step: int, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.004) -> None:
     """
-    AdamW step in place on the GPU (Loshchilov & Hutter 2019): p *= 1 - lr wd, then the Adam update.
+    AdamW step in place (Loshchilov & Hutter 2019 / torch.optim.AdamW): p *= 1 - lr wd, then the Adam update with g = grad.
     """
-def avg_pool2d_backward(dinput: typing.Any, grad_output: typing.Any, kernel_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool, count_include_pad: bool) -> None:
+def avg_pool2d_backward(dinput: typing.Any, grad_output: typing.Any, kernel_size: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], ceil_mode: bool, count_include_pad: bool) -> None:
     """
-    Backward of avg_pool2d on the GPU: dinput (N,C,H,W) <- grad_output (N,C,OH,OW).
+    Backward of avg_pool2d: dinput (N,C,H,W) <- grad_output (N,C,OH,OW).
     """
-def avg_pool2d_forward(out: typing.Any, input: typing.Any, kernel_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool, count_include_pad: bool) -> None:
+def avg_pool2d_forward(out: typing.Any, input: typing.Any, kernel_size: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], ceil_mode: bool, count_include_pad: bool) -> None:
     """
-    2-D average pooling on the GPU: out (N,C,OH,OW) <- input (N,C,H,W), PyTorch's divisor rules.
+    2-D average pooling: out (N,C,OH,OW) <- input (N,C,H,W), PyTorch's divisor rules.
     """
 def batch_norm_backward(dinput: typing.Any, dweight: typing.Any, dbias: typing.Any, grad_output: typing.Any, input: typing.Any, weight: typing.Any, save_mean: typing.Any, save_invstd: typing.Any) -> None:
     """
-    Backward of training-mode batch norm on the GPU (per-channel sums of dy and dy*xhat in one read, then
-    dx): dinput (N,C[,H,W]), dweight = sum(dy*xhat), dbias = sum(dy) (C,) <- grad_output, input, weight (or
-    None: gamma = 1), save_mean, save_invstd.
+    Backward of training-mode batch norm in one fused pass per channel: dinput (N,C[,H,W]), dweight = sum(dy*xhat), dbias = sum(dy) (C,) <- grad_output, input, weight (or None: gamma = 1), save_mean, save_invstd.
     """
 def batch_norm_forward_inference(out: typing.Any, input: typing.Any, running_mean: typing.Any, running_var: typing.Any, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
-    Batch norm, inference mode, on the GPU: out (N,C[,H,W]) <- input normalised with running_mean,
-    running_var (C,).
+    Batch norm, inference mode: out (N,C[,H,W]) <- input normalised with running_mean, running_var (C,).
     """
 def batch_norm_forward_training(out: typing.Any, save_mean: typing.Any, save_invstd: typing.Any, running_mean: typing.Any, running_var: typing.Any, input: typing.Any, weight: typing.Any, bias: typing.Any, momentum: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
-    Batch norm, training mode, on the GPU: out (N,C[,H,W]), save_mean and save_invstd (C,) <- input;
-    running_mean and running_var (C,) updated in place (PyTorch momentum, unbiased variance) unless None.
+    Batch norm, training mode: out (N,C[,H,W]), save_mean and save_invstd (C,) <- input; running_mean and running_var (C,) updated in place (PyTorch momentum, unbiased variance) unless None.
     """
 def binary_cross_entropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
     """
@@ -83,38 +78,38 @@ def categorical_crossentropy_backward(dinput: typing.Any, input: typing.Any, tar
     """
 def categorical_crossentropy_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, *, check_labels: bool = True) -> None:
     """
-    out (0-d) = mean_i -sum_j t_ij log q_ij, q = clip(p / rowsum(p), eps, 1-eps) (Keras, on probabilities).
+    out (0-d) = mean_i -sum_j t_ij log q_ij, q = clip(p / rowsum(p), eps, 1-eps) (Keras, on probabilities). input (N, C) probabilities; target (N,) int32/int64 labels or (N, C) floats.
     """
 def compile_info() -> dict:
     """
     How fastann._cuda was built: version, CUDA runtime version (CUDART_VERSION), architectures.
     """
-def conv2d_backward_input(dinput: typing.Any, grad_output: typing.Any, weight: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, padding_mode: str, kernel: typing.SupportsInt | typing.SupportsIndex) -> None:
+def conv2d_backward_input(dinput: typing.Any, grad_output: typing.Any, weight: typing.Any, stride_h: int, stride_w: int, pad_top: int, pad_bottom: int, pad_left: int, pad_right: int, dilation_h: int, dilation_w: int, groups: int, padding_mode: str, rung: int) -> None:
     """
     dinput (N,C,H,W) = gradient of conv2d w.r.t. its input, from grad_output (N,OC,OH,OW) and weight.
     Also conv_transpose2d's forward.
     """
-def conv2d_backward_weight(dweight: typing.Any, dbias: typing.Any, grad_output: typing.Any, input: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, padding_mode: str, kernel: typing.SupportsInt | typing.SupportsIndex) -> None:
+def conv2d_backward_weight(dweight: typing.Any, dbias: typing.Any, grad_output: typing.Any, input: typing.Any, stride_h: int, stride_w: int, pad_top: int, pad_bottom: int, pad_left: int, pad_right: int, dilation_h: int, dilation_w: int, groups: int, padding_mode: str, rung: int) -> None:
     """
     dweight (OC,C/groups,KH,KW) and dbias (OC, or None to skip) of conv2d from grad_output and input.
     """
-def conv2d_forward(out: typing.Any, input: typing.Any, weight: typing.Any, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, padding_mode: str, kernel: typing.SupportsInt | typing.SupportsIndex) -> None:
+def conv2d_forward(out: typing.Any, input: typing.Any, weight: typing.Any, bias: typing.Any, stride_h: int, stride_w: int, pad_top: int, pad_bottom: int, pad_left: int, pad_right: int, dilation_h: int, dilation_w: int, groups: int, padding_mode: str, rung: int) -> None:
     """
     out (N,OC,OH,OW) = conv2d(input (N,C,H,W), weight (OC,C/groups,KH,KW)) + bias (OC or None), on the GPU.
-    kernel: 0 auto, 1 direct, 2 im2col + fastann GEMM, 3 implicit GEMM. Raises TypeError (not CuPy arrays,
-    dtype), ValueError (shapes, channels, stride/dilation/padding/groups, contiguity, rung).
+    rung: 0 auto, 1 direct, 2 im2col + fastann GEMM, 3 implicit GEMM. Raises TypeError (not CuPy arrays,
+    dtype), ValueError (shapes, channels, stride/dilation/padding/groups, contiguity, overlap, rung).
     """
-def conv2d_pick_rung(input_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], weight_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, padding_mode: str, direction: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'float32') -> int:
+def conv2d_pick_rung(input_shape: list[int], weight_shape: list[int], stride_h: int, stride_w: int, pad_top: int, pad_bottom: int, pad_left: int, pad_right: int, dilation_h: int, dilation_w: int, groups: int, padding_mode: str, direction: int, dtype: str = 'float32') -> int:
     """
     The rung that rung=None runs on the GPU for this geometry (direction 0 forward, 1 input grad, 2 weight grad) and dtype.
     """
 def cross_entropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, check_labels: bool = True) -> None:
     """
-    dinput (N, C) = grad_output (sum_j t_ij softmax(x_i) - t_i) / N.
+    dinput (N, C) = grad_output (sum_j t_ij softmax(x_i) - t_i) / N (= (softmax - onehot)/N for labels).
     """
 def cross_entropy_forward(out: typing.Any, input: typing.Any, target: typing.Any, *, check_labels: bool = True) -> None:
     """
-    out (0-d) = mean_i sum_j t_ij (logsumexp(x_i) - x_ij). input (N, C) logits; target (N,) int32/int64 labels or (N, C) floats. TypeError for a float 1-D target, ValueError naming an out-of-range label (check_labels synchronises the stream; with check_labels=False a bad label gives NaN instead).
+    out (0-d) = mean_i sum_j t_ij (logsumexp(x_i) - x_ij). input (N, C) logits float32/float64; target (N,) int32/int64 labels in [0, C) or (N, C) float probabilities of input's dtype. TypeError for a float 1-D target, ValueError naming an out-of-range label.
     """
 def cross_entropy_with_grad(out: typing.Any, dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, check_labels: bool = True) -> None:
     """
@@ -128,15 +123,15 @@ def device_count_error() -> str:
     """
     Why device_count() is 0: the CUDA runtime's error, or '' when devices were found.
     """
-def dropout_backward(dinput: typing.Any, grad_output: typing.Any, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> None:
+def dropout_backward(dinput: typing.Any, grad_output: typing.Any, p: typing.SupportsFloat | typing.SupportsIndex, seed: int) -> None:
     """
     dinput = grad_output * (keep / (1 - p)) with the forward's mask (regenerated from p and seed).
     """
-def dropout_bits(seed: typing.SupportsInt | typing.SupportsIndex, i: typing.SupportsInt | typing.SupportsIndex) -> int:
+def dropout_bits(seed: int, i: int) -> int:
     """
     The 64 random bits dropout uses for flat element i under `seed` (host copy of the device function; must equal fastann._cpu.dropout_bits).
     """
-def dropout_forward(out: typing.Any, input: typing.Any, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> None:
+def dropout_forward(out: typing.Any, input: typing.Any, p: typing.SupportsFloat | typing.SupportsIndex, seed: int) -> None:
     """
     Inverted dropout on the GPU: out[i] = input[i] * (keep[i] / (1 - p)), keep[i] = (splitmix64 bits of (seed, flat index i)) >> 32 >= ceil(p * 2^32): the same mask as fastann._cpu.dropout_forward. 0 <= p < 1.
     """
@@ -144,13 +139,13 @@ def ftrl_step(param: typing.Any, accumulator: typing.Any, linear: typing.Any, gr
     """
     FTRL-Proximal step in place (McMahan et al. 2013 / keras.optimizers.Ftrl): n' = n + g^2; s = (n'^-lr_power - n^-lr_power) / lr; z += g + 2 l2_shrinkage p - s p; q = n'^-lr_power / lr + 2 l2 + beta / lr; p = (clip(z, -l1, l1) - z) / q; n = n'.
     """
-def gemm(c: typing.Any, a: typing.Any, b: typing.Any, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, kernel: typing.Any = 0) -> None:
+def gemm(c: typing.Any, a: typing.Any, b: typing.Any, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, rung: int = 0) -> None:
     """
     c (M,N) = alpha * op(a) @ op(b) + beta * c on the GPU, in place. a (M,K) or (K,M) if trans_a, b (K,N) or
     (N,K) if trans_b; float32 (rungs 1-7) or float64 (rungs 1-5); rung 0/None = auto.
-    beta == 0 never reads c. Raises TypeError (not CuPy arrays, dtype), ValueError (shapes, rung).
+    beta == 0 never reads c. Raises TypeError (not CuPy arrays, dtype), ValueError (shapes, overlap, rung).
     """
-def gemm_batched(c: typing.Any, a: typing.Any, b: typing.Any, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, kernel: typing.Any = 0) -> None:
+def gemm_batched(c: typing.Any, a: typing.Any, b: typing.Any, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, rung: int = 0) -> None:
     """
     CUDA only: c[z] = alpha * op(a[z]) @ op(b[z]) + beta * c[z] for every z, one launch (grid z). a (B,M,K)
     or (B,K,M), b (B,K,N) or (B,N,K), c (B,M,N); B <= 65535; same kernels and checks as gemm.
@@ -165,11 +160,11 @@ def get_device_properties(device: typing.SupportsInt | typing.SupportsIndex = 0)
     """
 def global_avg_pool2d_backward(dinput: typing.Any, grad_output: typing.Any) -> None:
     """
-    Backward of global_avg_pool2d on the GPU: dinput (N,C,H,W) = grad_output (N,C) / (H*W), broadcast.
+    Backward of global_avg_pool2d: dinput (N,C,H,W) = grad_output (N,C) / (H*W), broadcast.
     """
 def global_avg_pool2d_forward(out: typing.Any, input: typing.Any) -> None:
     """
-    Global average pooling on the GPU: out (N,C) <- input (N,C,H,W).
+    Global average pooling: out (N,C) <- input (N,C,H,W).
     """
 def hinge_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
     """
@@ -215,6 +210,7 @@ def linear_forward(out: typing.Any, input: typing.Any, weight: typing.Any, bias:
 def lion_step(param: typing.Any, exp_avg: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.99, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
     Lion step in place (Chen et al. 2023 Alg. 2 / keras.optimizers.Lion): p = p (1 - lr wd) - lr sign(b1 m + (1-b1) g); m = b2 m + (1-b2) g.
+    """
 def log_cosh_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
     """
     dinput = grad_output tanh(input - target) / n.
@@ -223,23 +219,21 @@ def log_cosh_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any
     """
     out (0-d) = mean(log(cosh(input - target))) (Keras log_cosh).
     """
-def log_softmax_backward(dinput: typing.Any, grad_output: typing.Any, output: typing.Any, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
+def log_softmax_backward(dinput: typing.Any, grad_output: typing.Any, output: typing.Any, dim: int = -1) -> None:
     """
     dinput = g - exp(y) * sum(g) along `dim`, y = log_softmax's output.
     """
-def log_softmax_forward(out: typing.Any, input: typing.Any, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
+def log_softmax_forward(out: typing.Any, input: typing.Any, dim: int = -1) -> None:
     """
     out = log_softmax(input) = x - max - log(sum(exp(x - max))) along `dim` on the GPU.
     """
 def max_pool2d_backward(dinput: typing.Any, grad_output: typing.Any, indices: typing.Any) -> None:
     """
-    Backward of max_pool2d on the GPU: dinput (N,C,H,W) <- grad_output, indices (N,C,OH,OW). ValueError for
-    an index outside [0, H*W) (checked on the device; this call synchronises CuPy's current stream).
+    Backward of max_pool2d: dinput (N,C,H,W) <- grad_output, indices (N,C,OH,OW). ValueError for an index outside [0, H*W).
     """
-def max_pool2d_forward(out: typing.Any, indices: typing.Any, input: typing.Any, kernel_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], dilation: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool, kernel: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+def max_pool2d_forward(out: typing.Any, indices: typing.Any, input: typing.Any, kernel_size: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int], ceil_mode: bool, rung: int = 0) -> None:
     """
-    2-D max pooling on the GPU: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per
-    plane. rung: 0 auto, 1 direct, 2 2x2/stride-2, 3 2x2/stride-2 with 128-bit loads.
+    2-D max pooling on the GPU: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per plane. rung: 0 auto, 1 direct, 2 2x2/stride-2, 3 2x2/stride-2 with 128-bit loads.
     """
 def mse_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
     """
@@ -247,15 +241,15 @@ def mse_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any,
     """
 def mse_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any) -> None:
     """
-    out (0-d, on the GPU) = mean((input - target)^2). input, target: float32/float64 CuPy arrays of one shape.
+    out (0-d) = mean((input - target)^2). input, target: float32/float64 C-contiguous arrays of one shape.
     """
 def nadam_mu(beta1: typing.SupportsFloat | typing.SupportsIndex, t: typing.SupportsInt | typing.SupportsIndex) -> float:
     """
     mu_t = beta1 (1 - 0.5 * 0.96^(0.004 t)), Nadam's momentum schedule.
     """
-def nadam_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, grad: typing.Any, step: typing.SupportsInt | typing.SupportsIndex, mu_product: typing.SupportsFloat | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def nadam_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, grad: typing.Any, step: int, mu_product: typing.SupportsFloat | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
-    Nadam step in place on the GPU (Dozat 2016; keras.optimizers.Nadam = torch.optim.NAdam); mu_product = prod_{i<=step} mu_i from the caller.
+    Nadam step in place (Dozat 2016; keras.optimizers.Nadam = torch.optim.NAdam): mu_t = b1 (1 - 0.5 0.96^(0.004 t)); m, v as Adam; p -= [lr (1-mu_t)/(1-P_t) g + lr mu_{t+1}/(1-P_t mu_{t+1}) m] / (sqrt(v/(1-b2^t)) + eps), P_t = mu_product = prod_{i<=t} mu_i (given by the caller).
     """
 def poisson_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
     """
@@ -267,17 +261,17 @@ def poisson_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any,
     """
 def rmsprop_step(param: typing.Any, square_avg: typing.Any, momentum_buffer: typing.Any, grad_avg: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex, rho: typing.SupportsFloat | typing.SupportsIndex = 0.9, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
-    RMSprop step in place on the GPU (torch.optim.RMSprop; centered when grad_avg is given).
+    RMSprop step in place (torch.optim.RMSprop): g = grad + wd p; s = rho s + (1-rho) g^2; centered (grad_avg given): a = rho a + (1-rho) g, s' = s - a^2; d = g / (sqrt(s') + eps); momentum: buf = momentum buf + d, p -= lr buf; else p -= lr d.
     """
 def sgd_step(param: typing.Any, momentum_buffer: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, dampening: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
-    SGD step in place on the GPU (torch.optim.SGD); same rule and checks as fastann._cpu.sgd_step.
+    SGD step in place (torch.optim.SGD): g = grad + wd p; buf = momentum buf + (1 - dampening) g; g = g + momentum buf (nesterov) or buf; p -= lr g. momentum_buffer may be None when momentum == 0.
     """
-def softmax_backward(dinput: typing.Any, grad_output: typing.Any, output: typing.Any, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
+def softmax_backward(dinput: typing.Any, grad_output: typing.Any, output: typing.Any, dim: int = -1) -> None:
     """
     dinput = y * (g - sum(g * y)) along `dim`, y = softmax's output, g = grad_output.
     """
-def softmax_forward(out: typing.Any, input: typing.Any, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> None:
+def softmax_forward(out: typing.Any, input: typing.Any, dim: int = -1) -> None:
     """
     out = softmax(input) along `dim` on the GPU (max-subtracted; a NaN makes its row NaN). float32/float64 CuPy arrays of one shape, any ndim.
     """
@@ -293,13 +287,13 @@ def synchronize() -> None:
     """
     Wait for all work on the current device (raises CudaError for an error of an earlier kernel).
     """
-def upsample2d_backward(dinput: typing.Any, grad_output: typing.Any, scale_h: typing.SupportsInt | typing.SupportsIndex, scale_w: typing.SupportsInt | typing.SupportsIndex, mode: str, align_corners: bool) -> None:
+def upsample2d_backward(dinput: typing.Any, grad_output: typing.Any, scale_h: int, scale_w: int, mode: str, align_corners: bool) -> None:
     """
-    dinput (N,C,H,W) = gradient of upsample2d from grad_output (N,C,H*sh,W*sw), on the GPU.
+    dinput (N,C,H,W) = gradient of upsample2d from grad_output (N,C,H*sh,W*sw).
     """
-def upsample2d_forward(out: typing.Any, input: typing.Any, scale_h: typing.SupportsInt | typing.SupportsIndex, scale_w: typing.SupportsInt | typing.SupportsIndex, mode: str, align_corners: bool) -> None:
+def upsample2d_forward(out: typing.Any, input: typing.Any, scale_h: int, scale_w: int, mode: str, align_corners: bool) -> None:
     """
-    out (N,C,H*sh,W*sw) = upsample of input (N,C,H,W), nearest or bilinear, on the GPU.
+    out (N,C,H*sh,W*sw) = upsample of input (N,C,H,W), nearest or bilinear.
     """
 CONV2D_NUM_KERNELS: int = 3
 GEMM_NUM_RUNGS: int = 7
