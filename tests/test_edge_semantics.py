@@ -374,3 +374,75 @@ def test_reference_cross_entropy_minus_inf_logits():
     assert np.isfinite(want)
     assert float(ref.cross_entropy(x, lab)) == pytest.approx(float(want), rel=1e-15)
     np.testing.assert_allclose(ref.cross_entropy_backward(x, lab), ops.cross_entropy_backward(x, lab), rtol=1e-15)
+
+
+# ---- real-valued arguments: one conversion (fastann._args.common.real, bindings' to_double) -------------
+_HUGE_INT = 10**400  # float(10**400) raises OverflowError
+
+
+def _real_arg_calls():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    p, g, m, v = _nadam_arrays()
+    labels = np.array([0, 1, 2, 0])
+    return {
+        "gemm beta": (lambda M, s: M.gemm(x, x.T.copy(), np.zeros((4, 4)), beta=s), "beta"),
+        "gemm alpha": (lambda M, s: M.gemm(x, x.T.copy(), alpha=s), "alpha"),
+        "dropout p": (lambda M, s: M.dropout(x, p=s, seed=1), "p"),
+        "sgd lr": (lambda M, s: M.sgd_step(p.copy(), g, lr=s), "lr"),
+        "adam beta2": (lambda M, s: M.adam_step(p.copy(), g, m.copy(), v.copy(), step=1, beta2=s), "beta2"),
+        "nadam beta1": (lambda M, s: M.nadam_step(p.copy(), g, m.copy(), v.copy(), step=1, lr=1e-3, beta1=s), "beta1"),
+        "batch_norm momentum": (lambda M, s: M.batch_norm(x, None, None, training=True, momentum=s), "momentum"),
+        "batch_norm eps": (lambda M, s: M.batch_norm(x, None, None, training=True, eps=s), "eps"),
+        "cce eps": (lambda M, s: M.categorical_crossentropy(np.full((4, 3), 1 / 3), labels, eps=s), "eps"),
+        "bce grad_output": (lambda M, s: M.binary_cross_entropy_backward(np.full((4, 3), 0.5), np.ones((4, 3)),
+                                                                         grad_output=s), "grad_output"),
+        "elu alpha": (lambda M, s: M.activation("elu", x, alpha=s), "alpha"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_real_arg_calls()))
+def test_real_argument_beyond_float_range_is_a_value_error(case):
+    call, name = _real_arg_calls()[case]
+    raises_both(ValueError, lambda M: call(M, _HUGE_INT), name)
+
+
+@pytest.mark.parametrize("case", list(_real_arg_calls()))
+@pytest.mark.parametrize("bad", [True, np.bool_(True), "0.1", None, 1j])
+def test_real_argument_not_a_number_is_a_type_error(case, bad):
+    call, name = _real_arg_calls()[case]
+    raises_both(TypeError, lambda M: call(M, bad), name)
+
+
+def test_compiled_real_arguments_named():
+    """The compiled functions convert real arguments themselves (csrc/bindings/checks.hpp to_double): a bool,
+    a string or complex is a TypeError and an int beyond the double range a ValueError, both naming the
+    argument; ints and NumPy scalars are accepted."""
+    cpu = fastann._cpu
+    p, g = np.zeros(3), np.ones(3)
+    for bad, exc in [(True, TypeError), (np.bool_(False), TypeError), ("1", TypeError), (None, TypeError),
+                     (1j, TypeError), (_HUGE_INT, ValueError), (-_HUGE_INT, ValueError)]:
+        with pytest.raises(exc, match="sgd_step: lr"):
+            cpu.sgd_step(p, None, g, bad)
+        with pytest.raises(exc, match="gemm: beta"):
+            cpu.gemm(np.zeros((2, 2)), p.reshape(3, 1)[:2].copy(), np.ones((1, 2)), False, False, 1.0, bad)
+        with pytest.raises(exc, match="dropout: p"):
+            cpu.dropout_forward(np.empty(3), p, bad, 1)
+        with pytest.raises(exc, match="batch_norm: eps"):
+            cpu.batch_norm_forward_inference(np.empty((2, 3)), np.ones((2, 3)), np.zeros(3), np.ones(3), None,
+                                             None, bad)
+    for good in (1, np.int64(1), np.float32(1.0), np.float64(1.0), 1.0):
+        q = np.zeros(3)
+        cpu.sgd_step(q, None, g, good)
+        assert np.array_equal(q, -g)
+
+
+@pytest.mark.parametrize("bad,exc", [(True, TypeError), (np.bool_(True), TypeError), (1.0, TypeError),
+                                     ("2", TypeError), (None, TypeError), (2**70, ValueError), (0, ValueError),
+                                     (2**31, ValueError)])
+def test_compiled_set_num_threads_refuses(bad, exc):
+    n = fastann.get_num_threads()
+    with pytest.raises(exc, match="set_num_threads: n"):
+        fastann._cpu.set_num_threads(bad)
+    assert fastann.get_num_threads() == n
+    fastann._cpu.set_num_threads(np.int64(n))
+    assert fastann.get_num_threads() == n

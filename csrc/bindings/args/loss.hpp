@@ -33,8 +33,9 @@ struct ElementwiseLossCall {
 };
 
 inline ElementwiseLossCall parse_elementwise_loss(Device dev, ElementwiseLoss loss, bool backward, py::handle out,
-                                                  py::handle input_, py::handle target, double eps, double grad,
+                                                  py::handle input_, py::handle target, const RealArg& eps_, const RealArg& grad_,
                                                   const char* op) {
+  const double eps = to_double(eps_, op, "eps"), grad = to_double(grad_, op, "grad_output");
   ElementwiseLossCall c;
   c.loss = loss, c.backward = backward, c.eps = eps, c.grad_output = grad;
   if (loss == ElementwiseLoss::bce) check_loss_eps(eps, op);
@@ -79,17 +80,17 @@ void def_elementwise_losses(py::module_& m, Device dev, Run run) {
       run(parse_elementwise_loss(dev, loss, false, out, input, target, 0.0, 1.0, name));
     }, arg("out"), arg("input"), arg("target"), e.fdoc);
     m.def(bname.c_str(), [dev, run, loss, bname](py::object dinput, py::object input, py::object target,
-                                                 double grad_output) {
+                                                 RealArg grad_output) {
       run(parse_elementwise_loss(dev, loss, true, dinput, input, target, 0.0, grad_output, bname.c_str()));
     }, arg("dinput"), arg("input"), arg("target"), arg("grad_output") = 1.0, e.bdoc);
   }
-  m.def("binary_cross_entropy_forward", [dev, run](py::object out, py::object input, py::object target, double eps) {
+  m.def("binary_cross_entropy_forward", [dev, run](py::object out, py::object input, py::object target, RealArg eps) {
     run(parse_elementwise_loss(dev, ElementwiseLoss::bce, false, out, input, target, eps, 1.0,
                                "binary_cross_entropy"));
   }, arg("out"), arg("input"), arg("target"), arg("eps") = 1e-7,
   "out (0-d) = -mean(t log p + (1-t) log(1-p)), p = clip(input, eps, 1-eps) (Keras).");
   m.def("binary_cross_entropy_backward", [dev, run](py::object dinput, py::object input, py::object target,
-                                                    double eps, double grad_output) {
+                                                    RealArg eps, RealArg grad_output) {
     run(parse_elementwise_loss(dev, ElementwiseLoss::bce, true, dinput, input, target, eps, grad_output,
                                "binary_cross_entropy_backward"));
   }, arg("dinput"), arg("input"), arg("target"), arg("eps") = 1e-7, arg("grad_output") = 1.0,
@@ -112,8 +113,9 @@ struct ClassLossCall {
 };
 
 inline ClassLossCall parse_class_loss(Device dev, ClassLoss loss, py::handle out, py::handle dinput,
-                                      py::handle input_, py::handle target, double eps, double grad,
+                                      py::handle input_, py::handle target, const RealArg& eps_, const RealArg& grad_,
                                       const char* op) {
+  const double eps = to_double(eps_, op, "eps"), grad = to_double(grad_, op, "grad_output");
   ClassLossCall c;
   c.loss = loss, c.eps = eps, c.grad_output = grad, c.op = op;
   if (loss == ClassLoss::categorical_crossentropy) check_loss_eps(eps, op);
@@ -170,17 +172,17 @@ void def_class_losses(py::module_& m, Device dev, bool check_labels_kw, Run run)
   auto ce_fwd = [dev, run, CE](py::object out, py::object input, py::object target, bool check) {
     run(parse_class_loss(dev, CE, out, py::none(), input, target, 0.0, 1.0, "cross_entropy"), check);
   };
-  auto ce_bwd = [dev, run, CE](py::object dinput, py::object input, py::object target, double g, bool check) {
+  auto ce_bwd = [dev, run, CE](py::object dinput, py::object input, py::object target, const RealArg& g, bool check) {
     run(parse_class_loss(dev, CE, py::none(), dinput, input, target, 0.0, g, "cross_entropy_backward"), check);
   };
-  auto ce_both = [dev, run, CE](py::object out, py::object dinput, py::object input, py::object target, double g,
+  auto ce_both = [dev, run, CE](py::object out, py::object dinput, py::object input, py::object target, const RealArg& g,
                                 bool check) {
     run(parse_class_loss(dev, CE, out, dinput, input, target, 0.0, g, "cross_entropy_with_grad"), check);
   };
-  auto cc_fwd = [dev, run, CC](py::object out, py::object input, py::object target, double eps, bool check) {
+  auto cc_fwd = [dev, run, CC](py::object out, py::object input, py::object target, const RealArg& eps, bool check) {
     run(parse_class_loss(dev, CC, out, py::none(), input, target, eps, 1.0, "categorical_crossentropy"), check);
   };
-  auto cc_bwd = [dev, run, CC](py::object dinput, py::object input, py::object target, double eps, double g,
+  auto cc_bwd = [dev, run, CC](py::object dinput, py::object input, py::object target, const RealArg& eps, const RealArg& g,
                                bool check) {
     run(parse_class_loss(dev, CC, py::none(), dinput, input, target, eps, g, "categorical_crossentropy_backward"),
         check);
@@ -200,19 +202,19 @@ void def_class_losses(py::module_& m, Device dev, bool check_labels_kw, Run run)
     m.def("cross_entropy_forward", [ce_fwd](py::object out, py::object input, py::object target) {
       ce_fwd(out, input, target, true);
     }, arg("out"), arg("input"), arg("target"), ce_doc);
-    m.def("cross_entropy_backward", [ce_bwd](py::object dinput, py::object input, py::object target, double g) {
+    m.def("cross_entropy_backward", [ce_bwd](py::object dinput, py::object input, py::object target, RealArg g) {
       ce_bwd(dinput, input, target, g, true);
     }, arg("dinput"), arg("input"), arg("target"), arg("grad_output") = 1.0, ceb_doc);
     m.def("cross_entropy_with_grad", [ce_both](py::object out, py::object dinput, py::object input,
-                                               py::object target, double g) {
+                                               py::object target, RealArg g) {
       ce_both(out, dinput, input, target, g, true);
     }, arg("out"), arg("dinput"), arg("input"), arg("target"), arg("grad_output") = 1.0, cewg_doc);
     m.def("categorical_crossentropy_forward", [cc_fwd](py::object out, py::object input, py::object target,
-                                                       double eps) {
+                                                       RealArg eps) {
       cc_fwd(out, input, target, eps, true);
     }, arg("out"), arg("input"), arg("target"), arg("eps") = 1e-7, cc_doc);
     m.def("categorical_crossentropy_backward", [cc_bwd](py::object dinput, py::object input, py::object target,
-                                                        double eps, double g) {
+                                                        RealArg eps, RealArg g) {
       cc_bwd(dinput, input, target, eps, g, true);
     }, arg("dinput"), arg("input"), arg("target"), arg("eps") = 1e-7, arg("grad_output") = 1.0, ccb_doc);
   }

@@ -69,9 +69,13 @@ template <class Run>
 void def_optim(py::module_& m, Device dev, Run run) {
   using namespace optim_detail;
   using py::arg;
-  m.def("sgd_step", [dev, run](py::object param, py::object momentum_buffer, py::object grad, double lr,
-                               double momentum, double dampening, bool nesterov, double weight_decay) {
+  m.def("sgd_step", [dev, run](py::object param, py::object momentum_buffer, py::object grad, RealArg lr_,
+                               RealArg momentum_, RealArg dampening_, bool nesterov, RealArg weight_decay_) {
     const char* op = "sgd_step";
+    const double lr = to_double(lr_, op, "lr");
+    const double momentum = to_double(momentum_, op, "momentum");
+    const double dampening = to_double(dampening_, op, "dampening");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::sgd;
     param_grad(c, dev, param, grad, op);
@@ -97,9 +101,14 @@ void def_optim(py::module_& m, Device dev, Run run) {
   for (const bool decoupled : {false, true}) {
     const char* name = decoupled ? "adamw_step" : "adam_step";
     m.def(name, [dev, run, decoupled, name](py::object param, py::object exp_avg, py::object exp_avg_sq,
-                                            py::object max_exp_avg_sq, py::object grad, IntArg step, double lr,
-                                            double beta1, double beta2, double eps, double weight_decay) {
+                                            py::object max_exp_avg_sq, py::object grad, IntArg step, RealArg lr_,
+                                            RealArg beta1_, RealArg beta2_, RealArg eps_, RealArg weight_decay_) {
       const char* op = name;
+      const double lr = to_double(lr_, op, "lr");
+      const double beta1 = to_double(beta1_, op, "beta1");
+      const double beta2 = to_double(beta2_, op, "beta2");
+      const double eps = to_double(eps_, op, "eps");
+      const double weight_decay = to_double(weight_decay_, op, "weight_decay");
       OptimCall c;
       c.kind = decoupled ? OptimKind::adamw : OptimKind::adam;
       param_grad(c, dev, param, grad, op);
@@ -126,9 +135,14 @@ void def_optim(py::module_& m, Device dev, Run run) {
   }
 
   m.def("rmsprop_step", [dev, run](py::object param, py::object square_avg, py::object momentum_buffer,
-                                   py::object grad_avg, py::object grad, double lr, double rho, double eps,
-                                   double momentum, double weight_decay) {
+                                   py::object grad_avg, py::object grad, RealArg lr_, RealArg rho_, RealArg eps_,
+                                   RealArg momentum_, RealArg weight_decay_) {
     const char* op = "rmsprop_step";
+    const double lr = to_double(lr_, op, "lr");
+    const double rho = to_double(rho_, op, "rho");
+    const double eps = to_double(eps_, op, "eps");
+    const double momentum = to_double(momentum_, op, "momentum");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::rmsprop;
     param_grad(c, dev, param, grad, op);
@@ -152,9 +166,12 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "(grad_avg given): a = rho a + (1-rho) g, s' = s - a^2; d = g / (sqrt(s') + eps); momentum: "
   "buf = momentum buf + d, p -= lr buf; else p -= lr d.");
 
-  m.def("adagrad_step", [dev, run](py::object param, py::object accumulator, py::object grad, double lr, double eps,
-                                   double weight_decay) {
+  m.def("adagrad_step", [dev, run](py::object param, py::object accumulator, py::object grad, RealArg lr_, RealArg eps_,
+                                   RealArg weight_decay_) {
     const char* op = "adagrad_step";
+    const double lr = to_double(lr_, op, "lr");
+    const double eps = to_double(eps_, op, "eps");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::adagrad;
     param_grad(c, dev, param, grad, op);
@@ -170,8 +187,12 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "p -= lr g / (sqrt(acc) + eps).");
 
   m.def("adadelta_step", [dev, run](py::object param, py::object accum_grad, py::object accum_update,
-                                    py::object grad, double lr, double rho, double eps, double weight_decay) {
+                                    py::object grad, RealArg lr_, RealArg rho_, RealArg eps_, RealArg weight_decay_) {
     const char* op = "adadelta_step";
+    const double lr = to_double(lr_, op, "lr");
+    const double rho = to_double(rho_, op, "rho");
+    const double eps = to_double(eps_, op, "eps");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::adadelta;
     param_grad(c, dev, param, grad, op);
@@ -190,9 +211,14 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "d = sqrt(u + eps) / sqrt(s + eps) g; u = rho u + (1-rho) d^2; p -= lr d.");
 
   m.def("adamax_step", [dev, run](py::object param, py::object exp_avg, py::object exp_inf, py::object grad,
-                                  IntArg step, double lr, double beta1, double beta2, double eps,
-                                  double weight_decay) {
+                                  IntArg step, RealArg lr_, RealArg beta1_, RealArg beta2_, RealArg eps_,
+                                  RealArg weight_decay_) {
     const char* op = "adamax_step";
+    const double lr = to_double(lr_, op, "lr");
+    const double beta1 = to_double(beta1_, op, "beta1");
+    const double beta2 = to_double(beta2_, op, "beta2");
+    const double eps = to_double(eps_, op, "eps");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::adamax;
     param_grad(c, dev, param, grad, op);
@@ -213,9 +239,15 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "u = max(b2 u, |g| + eps); p -= lr / (1-b1^t) m / u.");
 
   m.def("nadam_step", [dev, run](py::object param, py::object exp_avg, py::object exp_avg_sq, py::object grad,
-                                 IntArg step, double mu_product, double lr, double beta1, double beta2, double eps,
-                                 double weight_decay) {
+                                 IntArg step, RealArg mu_product_, RealArg lr_, RealArg beta1_, RealArg beta2_, RealArg eps_,
+                                 RealArg weight_decay_) {
     const char* op = "nadam_step";
+    const double mu_product = to_double(mu_product_, op, "mu_product");
+    const double lr = to_double(lr_, op, "lr");
+    const double beta1 = to_double(beta1_, op, "beta1");
+    const double beta2 = to_double(beta2_, op, "beta2");
+    const double eps = to_double(eps_, op, "eps");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::nadam;
     param_grad(c, dev, param, grad, op);
