@@ -446,3 +446,26 @@ def test_compiled_set_num_threads_refuses(bad, exc):
     assert fastann.get_num_threads() == n
     fastann._cpu.set_num_threads(np.int64(n))
     assert fastann.get_num_threads() == n
+
+
+# ---- upsample2d: a non-finite value stays local ------------------------------------------------------
+@pytest.mark.parametrize("mode,align", [("nearest", False), ("bilinear", False), ("bilinear", True)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_upsample_nonfinite_stays_local(mode, align, bad):
+    """One NaN / inf reaches only the outputs that read it (forward) and the inputs its outputs scatter to
+    (backward), in the reference as in the kernels (a matrix-product reference spread it over whole rows)."""
+    r = np.random.default_rng(1)
+    x = r.standard_normal((1, 2, 4, 5))
+    x[0, 1, 2, 3] = bad
+    kw = dict(scale_factor=2, mode=mode, align_corners=align)
+    want = ref.upsample2d(x, **kw)
+    np.testing.assert_allclose(ops.upsample2d(x, **kw), want, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(want[0, 0]).all()
+    rows, cols = np.nonzero(~np.isfinite(want[0, 1]))
+    assert rows.size and rows.min() >= 2 * 2 - 2 and rows.max() <= 2 * 3 + 2 and cols.min() >= 2 * 3 - 2
+    g = r.standard_normal((1, 2, 8, 10))
+    g[0, 1, 4, 6] = bad
+    want = ref.upsample2d_backward(g, (1, 2, 4, 5), **kw)
+    np.testing.assert_allclose(ops.upsample2d_backward(g, (1, 2, 4, 5), **kw), want, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(want[0, 0]).all()
+    assert 1 <= (~np.isfinite(want[0, 1])).sum() <= 4
