@@ -469,3 +469,31 @@ def test_upsample_nonfinite_stays_local(mode, align, bad):
     np.testing.assert_allclose(ops.upsample2d_backward(g, (1, 2, 4, 5), **kw), want, rtol=1e-12, atol=1e-12)
     assert np.isfinite(want[0, 0]).all()
     assert 1 <= (~np.isfinite(want[0, 1])).sum() <= 4
+
+
+# ---- categorical_crossentropy: Keras' sum over every column ------------------------------------------
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("labels", [True, False])
+def test_categorical_crossentropy_nonfinite_outside_target_is_nan(dt, labels):
+    """Keras computes -sum_j t_j log clip(p_j / S): a +inf probability outside the target column makes
+    q = inf/inf = NaN there and 0 * log(NaN) = NaN (a zero row 0/0 likewise); other rows stay finite."""
+    p = np.array([[0.2, 0.3, 0.5], [0.2, np.inf, 0.3], [0.0, 0.0, 0.0], [0.1, np.nan, 0.2]], dt)
+    t = np.array([2, 0, 1, 0]) if labels else np.eye(3, dtype=dt)[[2, 0, 1, 0]]
+    assert np.isnan(ref.categorical_crossentropy(p, t))
+    assert np.isnan(ops.categorical_crossentropy(p, t))
+    for i in range(4):
+        want = ref.categorical_crossentropy(p[i:i + 1], t[i:i + 1])
+        got = ops.categorical_crossentropy(p[i:i + 1], t[i:i + 1])
+        assert np.isnan(want) == (i > 0) and np.isnan(got) == (i > 0)
+        if i == 0:
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_categorical_crossentropy_eps_zero_zero_probability():
+    """eps = 0: log 0 = -inf in a non-target column gives 0 * -inf = NaN (Keras' formula); in the target
+    column +inf."""
+    p = np.array([[0.0, 0.4, 0.6]])
+    assert np.isnan(ref.categorical_crossentropy(p, np.array([1]), eps=0.0))
+    assert np.isnan(ops.categorical_crossentropy(p, np.array([1]), eps=0.0))
+    assert ops.categorical_crossentropy(p, np.array([0]), eps=0.0) == np.inf
+    assert ref.categorical_crossentropy(p, np.array([0]), eps=0.0) == np.inf
