@@ -497,3 +497,36 @@ def test_categorical_crossentropy_eps_zero_zero_probability():
     assert np.isnan(ops.categorical_crossentropy(p, np.array([1]), eps=0.0))
     assert ops.categorical_crossentropy(p, np.array([0]), eps=0.0) == np.inf
     assert ref.categorical_crossentropy(p, np.array([0]), eps=0.0) == np.inf
+
+
+# ---- optimizers: no L2 term when weight_decay == 0 ---------------------------------------------------
+_OPTIM_CALLS = {
+    "sgd": lambda M, p, g, s, wd: M.sgd_step(p, g, s[0], lr=0.1, momentum=0.9, weight_decay=wd),
+    "adam": lambda M, p, g, s, wd: M.adam_step(p, g, s[0], s[1], step=3, lr=0.1, weight_decay=wd),
+    "adamw": lambda M, p, g, s, wd: M.adamw_step(p, g, s[0], s[1], step=3, lr=0.1, weight_decay=wd),
+    "rmsprop": lambda M, p, g, s, wd: M.rmsprop_step(p, g, s[0], lr=0.1, weight_decay=wd),
+    "adagrad": lambda M, p, g, s, wd: M.adagrad_step(p, g, s[0], lr=0.1, weight_decay=wd),
+    "adadelta": lambda M, p, g, s, wd: M.adadelta_step(p, g, s[0], s[1], lr=0.1, weight_decay=wd),
+    "adamax": lambda M, p, g, s, wd: M.adamax_step(p, g, s[0], s[1], step=3, lr=0.1, weight_decay=wd),
+    "nadam": lambda M, p, g, s, wd: M.nadam_step(p, g, s[0], s[1], step=3, lr=0.1, weight_decay=wd),
+}
+
+
+@pytest.mark.parametrize("name", list(_OPTIM_CALLS))
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_optimizer_inf_param_stays_inf(name, dt, wd):
+    """A +-inf param stays +-inf (torch.optim adds wd * p only when weight_decay != 0; AdamW multiplies p
+    by 1 - lr wd): 0 * inf used to make it NaN. Finite entries agree with the reference."""
+    results = []
+    for M in (ops, ref):
+        p = np.array([np.inf, -np.inf, 0.5, -1.5], dt)
+        g = np.array([0.1, -0.2, 0.3, 0.4], dt)
+        s = [np.zeros(4, dt), np.zeros(4, dt)]
+        _OPTIM_CALLS[name](M, p, g, s, wd)
+        results.append(p)
+    for p in results:
+        if name == "adamw" or wd == 0.0:
+            assert p[0] == np.inf and p[1] == -np.inf
+    np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(results[1]))
+    np.testing.assert_allclose(results[0][2:], results[1][2:], rtol=1e-5)
