@@ -530,3 +530,21 @@ def test_optimizer_inf_param_stays_inf(name, dt, wd):
             assert p[0] == np.inf and p[1] == -np.inf
     np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(results[1]))
     np.testing.assert_allclose(results[0][2:], results[1][2:], rtol=1e-5)
+
+
+# ---- tanh-GELU derivative for huge |x| ---------------------------------------------------------------
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_gelu_tanh_backward_saturates_for_huge_inputs(dt):
+    """x^3 overflows float for |x| > ~1e13 and the formula gave 0 * inf = NaN; the derivative there is
+    exactly 1 (x > 0) or 0 (x < 0). +-inf keep PyTorch's NaN; |x| <= 1e6 is the formula, as before."""
+    big = [1e13, -1e13, 3e38, -3e38, 1.5e6, -1.5e6] + ([1e200, -1e300] if dt == np.float64 else [])
+    x = np.array(big + [np.inf, -np.inf, 0.5, -2.0, 9e5], dt)
+    g = np.full_like(x, 2.0)
+    want = np.array([2.0 if v > 0 else 0.0 for v in big] + [np.nan, np.nan], np.float64)
+    for M in (ops, ref):
+        got = np.asarray(M.gelu_backward(g, x, approximate="tanh"), np.float64)
+        np.testing.assert_array_equal(got[:len(want)], want)
+        assert np.isfinite(got[len(want):]).all()
+        assert np.isfinite(np.asarray(M.gelu(x[:len(big)], approximate="tanh"))).all()
+    np.testing.assert_allclose(ops.gelu_backward(g, x, approximate="tanh"),
+                               ref.gelu_backward(g, x, approximate="tanh"), rtol=1e-5)

@@ -57,6 +57,18 @@ def _gelu_u(x):
     return math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
 
 
+#: |x| past which the tanh-GELU derivative is exactly 1 (x > 0) or 0 (x < 0) in float64: returned as such
+#: for finite x, where x^3 and x^2 would overflow (0 * inf = NaN); +-inf keep the formula's NaN (PyTorch's).
+GELU_TANH_SATURATED = 1e6
+
+
+def _gelu_tanh_derivative(x):
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = (_sigmoid(2.0 * _gelu_u(x))
+             + 0.5 * x * _sech2(_gelu_u(x)) * math.sqrt(2.0 / math.pi) * (1.0 + 3 * 0.044715 * x * x))
+    return np.where((np.abs(x) > GELU_TANH_SATURATED) & np.isfinite(x), (x > 0).astype(np.float64), d)
+
+
 #: kernel name -> (f(x, p), f'(x, p))
 ACTIVATIONS = {
     "linear": (lambda x, p: x, lambda x, p: np.ones_like(x)),
@@ -80,10 +92,7 @@ ACTIVATIONS = {
     "gelu": (lambda x, p: x * _phi_cdf(x),
              lambda x, p: _phi_cdf(x) + x * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)),
     # x/2 (1 + tanh u) written x sigmoid(2u), which does not cancel for large negative x
-    "gelu_tanh": (lambda x, p: x * _sigmoid(2.0 * _gelu_u(x)),
-                  lambda x, p: _sigmoid(2.0 * _gelu_u(x))
-                  + 0.5 * x * _sech2(_gelu_u(x))
-                  * math.sqrt(2.0 / math.pi) * (1.0 + 3 * 0.044715 * x * x)),
+    "gelu_tanh": (lambda x, p: x * _sigmoid(2.0 * _gelu_u(x)), lambda x, p: _gelu_tanh_derivative(x)),
     "mish": (lambda x, p: x * np.tanh(_softplus(x)),
              lambda x, p: np.tanh(_softplus(x))
              + x * _sech2(_softplus(x)) * _sigmoid(x)),
