@@ -548,3 +548,41 @@ def test_gelu_tanh_backward_saturates_for_huge_inputs(dt):
         assert np.isfinite(np.asarray(M.gelu(x[:len(big)], approximate="tanh"))).all()
     np.testing.assert_allclose(ops.gelu_backward(g, x, approximate="tanh"),
                                ref.gelu_backward(g, x, approximate="tanh"), rtol=1e-5)
+
+
+# ---- batch norm: +-inf channels, huge float64 backward -----------------------------------------------
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 2, 2, 2), (4, 2)])
+def test_batch_norm_inf_channel_mean_is_inf(dt, shape):
+    """A channel of finite values and +inf (no NaN, no -inf) has mean +inf, as in the reference and PyTorch:
+    the kernels' sums were shifted by the channel's first value, and x - inf made them NaN when that value
+    was the inf."""
+    x = np.random.default_rng(3).standard_normal(shape).astype(dt)
+    x.reshape(shape[0], shape[1], -1)[0, 0, 0] = np.inf  # the channel's first value
+    x.reshape(shape[0], shape[1], -1)[1, 1, 0] = -np.inf  # not the first value
+    for M in (ops, ref):
+        rm, rv = np.zeros(shape[1], dt), np.ones(shape[1], dt)
+        out, mean, invstd = M.batch_norm(x, rm, rv, training=True, return_stats=True)
+        assert mean[0] == np.inf and mean[1] == -np.inf, M.__name__
+        assert rm[0] == np.inf and rm[1] == -np.inf
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_batch_norm_backward_huge_float64(relu):
+    """float64 channels of values ~1e146 (invstd ~1e-146): w invstd^3 underflowed and dinput was off by tens
+    of percent; the kernel forms the coefficient without the underflow."""
+    r = np.random.default_rng(4)
+    x = r.standard_normal((2, 3, 4, 4)) * 1e146
+    out, mean, invstd = ref.batch_norm(x, None, None, training=True, return_stats=True)
+    w, b = r.uniform(0.5, 2, 3), r.uniform(-1, 1, 3)
+    if relu:
+        y = np.maximum(ref.batch_norm(x, None, None, w, b, training=True), 0)
+        g = r.standard_normal(y.shape) * 1e146
+        args = (g, y, x, w, b, mean, invstd)
+        got, want = ops.batch_norm_relu_backward(*args), ref.batch_norm_relu_backward(*args)
+    else:
+        g = r.standard_normal(x.shape) * 1e146
+        args = (g, x, w, mean, invstd)
+        got, want = ops.batch_norm_backward(*args), ref.batch_norm_backward(*args)
+    for a, e in zip(got, want):
+        np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-12 * np.abs(e).max())
