@@ -586,3 +586,36 @@ def test_batch_norm_backward_huge_float64(relu):
         got, want = ops.batch_norm_backward(*args), ref.batch_norm_backward(*args)
     for a, e in zip(got, want):
         np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-12 * np.abs(e).max())
+
+
+# ---- conv2d: zero padding multiplies, as in PyTorch --------------------------------------------------
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("rung", [1, 2, 3, 4])
+@pytest.mark.parametrize("geo", [dict(stride=1, padding=1), dict(stride=2, padding=(2, 1)),
+                                 dict(stride=1, padding="same", dilation=2), dict(stride=1, padding=1, groups=3)])
+def test_conv_nonfinite_times_zero_padding_is_nan(dt, rung, geo):
+    """A padded tap multiplies a zero (PyTorch's im2col / oneDNN, the reference): an inf weight gives NaN in
+    the outputs whose window covers the padding with that tap, an inf output gradient NaN in the weight
+    gradient's taps that reach the padding. Rung 1 skipped padded taps (+-inf / finite there)."""
+    if rung == 4 and (geo["stride"] != 1 or geo.get("dilation", 1) != 1):
+        return  # rung 4 takes 3x3 / stride 1 / dilation 1 only
+    r = np.random.default_rng(5)
+    x = r.standard_normal((2, 3, 6, 7)).astype(dt)
+    w = r.standard_normal((6, 3 // geo.get("groups", 1), 3, 3)).astype(dt)
+    w[1, 0, 0, 0], w[4, 0, 2, 2] = np.inf, -np.inf
+    want = ref.conv2d(x, w, **geo)
+    got = ops.conv2d(x, w, **geo, kernel=rung)
+    assert np.isnan(want).any()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    g = r.standard_normal(want.shape).astype(dt)
+    g[0, 1, 0, 0], g[1, 4, -1, -1] = np.inf, np.nan
+    w_ok = np.where(np.isfinite(w), w, 0.5).astype(dt)
+    want = ref.conv2d_backward_weight(g, x, w_ok.shape, **geo)
+    got = ops.conv2d_backward_weight(g, x, w_ok.shape, **geo, kernel=rung)
+    if rung == 4:  # documented: rung 4 spreads a non-finite gradient over its channel pair's taps
+        assert np.all(~np.isfinite(got[~np.isfinite(want)]))
+        return
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-4, atol=1e-4)
