@@ -88,8 +88,11 @@ void adam(T* param, T* m, T* v, T* vmax, const T* grad, int64_t n, T step_size, 
         T* __restrict VMAX = vmax;
         const T* __restrict G = grad;
         for (int64_t i = b; i < e; ++i) {
-          const T p = P[i] * decay;   // AdamW: decay = 1 - lr * wd; Adam: 1
-          const T g = l2_grad(l2, G[i], wd, p);  // Adam's L2 term (wd = 0 for AdamW)
+          const T p = P[i] * decay;  // AdamW: decay = 1 - lr * wd; Adam: 1
+          // Adam's L2 term (wd = 0 for AdamW). Without it (wd == 0) the select still multiplies wd * p, so
+          // that p keeps a use other than the update below: GCC would otherwise fuse P * decay into that
+          // update as one FMA and change AdamW's result bits. The select, not 0 * p, keeps a +-inf p.
+          const T g = decltype(l2)::value ? G[i] + wd * p : G[i] + (wd != T(0) ? wd * p : T(0));
           const T mi = beta1 * M[i] + c1 * g;
           T vi = beta2 * V[i] + c2 * g * g;
           M[i] = mi;

@@ -63,7 +63,9 @@ __global__ void adam_kernel(T* param, T* m, T* v, T* vmax, const T* grad, int64_
                             T beta1, T c1, T beta2, T c2, T eps, T wd, T decay) {
   for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
     const T p = param[i] * decay;  // AdamW: decay = 1 - lr * wd; Adam: 1
-    const T g = l2_grad<L2>(grad[i], wd, p);  // Adam's L2 term (wd = 0 for AdamW)
+    // Adam's L2 term (wd = 0 for AdamW); without it the select keeps wd * p, so p has the uses it had
+    // before (csrc/cpu/optim_loops.hpp: fusing param * decay into the update would change AdamW's bits)
+    const T g = L2 ? grad[i] + wd * p : grad[i] + (wd != T(0) ? wd * p : T(0));
     const T mi = beta1 * m[i] + c1 * g;
     T vi = beta2 * v[i] + c2 * g * g;
     m[i] = mi;
