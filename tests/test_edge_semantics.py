@@ -619,3 +619,17 @@ def test_conv_nonfinite_times_zero_padding_is_nan(dt, rung, geo):
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     finite = np.isfinite(want)
     np.testing.assert_allclose(got[finite], want[finite], rtol=1e-4, atol=1e-4)
+
+
+# ---- activation parameters as the kernels see them ---------------------------------------------------
+def test_activation_param_rounded_to_input_dtype():
+    """A float64 alpha below float32's range (2.2e-311) is 0 for float32 input in the kernels (and PyTorch):
+    elu's derivative alpha * exp(x) is then 0 and an inf grad_output gives NaN; the reference rounds the
+    parameter to the input's dtype the same way."""
+    x = np.array([-1.0, -2.0, 3.0], np.float32)
+    g = np.array([np.inf, 1.0, np.inf], np.float32)
+    for M in (ops, ref):
+        d = np.asarray(M.activation_backward("elu", g, x, alpha=2.225073858507e-311), np.float64)
+        assert np.isnan(d[0]) and d[1] == 0.0 and d[2] == np.inf
+    d = ref.activation_backward("elu", g.astype(np.float64), x.astype(np.float64), alpha=2.225073858507e-311)
+    assert d[0] == np.inf and d[1] > 0

@@ -99,10 +99,17 @@ ACTIVATIONS = {
     "exponential": (lambda x, p: np.exp(x), lambda x, p: np.exp(x)),
 }
 
+def _param_as_kernel_sees_it(p, input):
+    """The parameter (alpha, negative_slope) rounded to the input's dtype, as the kernels (and PyTorch) use
+    it: a float64 alpha below float32's range is 0 for float32 input, so 0 * inf is NaN there too."""
+    return float(np.asarray(p, dtype=input.dtype)) if input.dtype == np.float32 else float(p)
+
+
 def activation(name, input, **params):
     """f(input) elementwise in float64 for the activation ``name`` (see :data:`NAMES`); any shape."""
     kernel, p = resolve_activation("activation", name, params)
     check_forward("activation", input)
+    p = _param_as_kernel_sees_it(p, input)
     x = np.asarray(input, dtype=np.float64)
     return np.asarray(ACTIVATIONS[kernel][0](x, p), dtype=np.float64)
 
@@ -111,6 +118,7 @@ def activation_backward(name, grad_output, input, **params):
     """grad_output * f'(input) in float64 (NaN where input is NaN); both arrays of one shape."""
     kernel, p = resolve_activation("activation_backward", name, params)
     check_backward("activation_backward", grad_output, input)
+    p = _param_as_kernel_sees_it(p, input)
     x = np.asarray(input, dtype=np.float64)
     g = np.asarray(grad_output, dtype=np.float64) * ACTIVATIONS[kernel][1](x, p)
     return np.where(np.isnan(x), x, g)
