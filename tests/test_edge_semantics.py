@@ -377,3 +377,262 @@ def test_reference_cross_entropy_minus_inf_logits():
     assert np.isfinite(want)
     assert float(ref.cross_entropy(x, lab)) == pytest.approx(float(want), rel=1e-15)
     np.testing.assert_allclose(ref.cross_entropy_backward(x, lab), ops.cross_entropy_backward(x, lab), rtol=1e-15)
+
+
+# ---- real-valued arguments: one conversion (fastann._args.common.real, bindings' to_double) -------------
+_HUGE_INT = 10**400  # float(10**400) raises OverflowError
+
+
+def _real_arg_calls():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    p, g, m, v = _nadam_arrays()
+    labels = np.array([0, 1, 2, 0])
+    return {
+        "gemm beta": (lambda M, s: M.gemm(x, x.T.copy(), np.zeros((4, 4)), beta=s), "beta"),
+        "gemm alpha": (lambda M, s: M.gemm(x, x.T.copy(), alpha=s), "alpha"),
+        "dropout p": (lambda M, s: M.dropout(x, p=s, seed=1), "p"),
+        "sgd lr": (lambda M, s: M.sgd_step(p.copy(), g, lr=s), "lr"),
+        "adam beta2": (lambda M, s: M.adam_step(p.copy(), g, m.copy(), v.copy(), step=1, beta2=s), "beta2"),
+        "nadam beta1": (lambda M, s: M.nadam_step(p.copy(), g, m.copy(), v.copy(), step=1, lr=1e-3, beta1=s), "beta1"),
+        "batch_norm momentum": (lambda M, s: M.batch_norm(x, None, None, training=True, momentum=s), "momentum"),
+        "batch_norm eps": (lambda M, s: M.batch_norm(x, None, None, training=True, eps=s), "eps"),
+        "cce eps": (lambda M, s: M.categorical_crossentropy(np.full((4, 3), 1 / 3), labels, eps=s), "eps"),
+        "bce grad_output": (lambda M, s: M.binary_cross_entropy_backward(np.full((4, 3), 0.5), np.ones((4, 3)),
+                                                                         grad_output=s), "grad_output"),
+        "elu alpha": (lambda M, s: M.activation("elu", x, alpha=s), "alpha"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_real_arg_calls()))
+def test_real_argument_beyond_float_range_is_a_value_error(case):
+    call, name = _real_arg_calls()[case]
+    raises_both(ValueError, lambda M: call(M, _HUGE_INT), name)
+
+
+@pytest.mark.parametrize("case", list(_real_arg_calls()))
+@pytest.mark.parametrize("bad", [True, np.bool_(True), "0.1", None, 1j])
+def test_real_argument_not_a_number_is_a_type_error(case, bad):
+    call, name = _real_arg_calls()[case]
+    raises_both(TypeError, lambda M: call(M, bad), name)
+
+
+def test_compiled_real_arguments_named():
+    """The compiled functions convert real arguments themselves (csrc/bindings/checks.hpp to_double): a bool,
+    a string or complex is a TypeError and an int beyond the double range a ValueError, both naming the
+    argument; ints and NumPy scalars are accepted."""
+    cpu = fastann._cpu
+    p, g = np.zeros(3), np.ones(3)
+    for bad, exc in [(True, TypeError), (np.bool_(False), TypeError), ("1", TypeError), (None, TypeError),
+                     (1j, TypeError), (_HUGE_INT, ValueError), (-_HUGE_INT, ValueError)]:
+        with pytest.raises(exc, match="sgd_step: lr"):
+            cpu.sgd_step(p, None, g, bad)
+        with pytest.raises(exc, match="gemm: beta"):
+            cpu.gemm(np.zeros((2, 2)), p.reshape(3, 1)[:2].copy(), np.ones((1, 2)), False, False, 1.0, bad)
+        with pytest.raises(exc, match="dropout: p"):
+            cpu.dropout_forward(np.empty(3), p, bad, 1)
+        with pytest.raises(exc, match="batch_norm: eps"):
+            cpu.batch_norm_forward_inference(np.empty((2, 3)), np.ones((2, 3)), np.zeros(3), np.ones(3), None,
+                                             None, bad)
+    for good in (1, np.int64(1), np.float32(1.0), np.float64(1.0), 1.0):
+        q = np.zeros(3)
+        cpu.sgd_step(q, None, g, good)
+        assert np.array_equal(q, -g)
+
+
+@pytest.mark.parametrize("bad,exc", [(True, ValueError), (np.bool_(True), TypeError), (1.0, TypeError),
+                                     ("2", TypeError), (None, TypeError), (2**70, ValueError), (0, ValueError),
+                                     (2**31, ValueError)])
+def test_compiled_set_num_threads_refuses(bad, exc):
+    n = fastann.get_num_threads()
+    with pytest.raises(exc, match="set_num_threads: n"):
+        fastann._cpu.set_num_threads(bad)
+    assert fastann.get_num_threads() == n
+    fastann._cpu.set_num_threads(np.int64(n))
+    assert fastann.get_num_threads() == n
+
+
+# ---- upsample2d: a non-finite value stays local ------------------------------------------------------
+@pytest.mark.parametrize("mode,align", [("nearest", False), ("bilinear", False), ("bilinear", True)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_upsample_nonfinite_stays_local(mode, align, bad):
+    """One NaN / inf reaches only the outputs that read it (forward) and the inputs its outputs scatter to
+    (backward), in the reference as in the kernels (a matrix-product reference spread it over whole rows)."""
+    r = np.random.default_rng(1)
+    x = r.standard_normal((1, 2, 4, 5))
+    x[0, 1, 2, 3] = bad
+    kw = dict(scale_factor=2, mode=mode, align_corners=align)
+    want = ref.upsample2d(x, **kw)
+    np.testing.assert_allclose(ops.upsample2d(x, **kw), want, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(want[0, 0]).all()
+    rows, cols = np.nonzero(~np.isfinite(want[0, 1]))
+    assert rows.size and rows.min() >= 2 * 2 - 2 and rows.max() <= 2 * 3 + 2 and cols.min() >= 2 * 3 - 2
+    g = r.standard_normal((1, 2, 8, 10))
+    g[0, 1, 4, 6] = bad
+    want = ref.upsample2d_backward(g, (1, 2, 4, 5), **kw)
+    np.testing.assert_allclose(ops.upsample2d_backward(g, (1, 2, 4, 5), **kw), want, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(want[0, 0]).all()
+    assert 1 <= (~np.isfinite(want[0, 1])).sum() <= 4
+
+
+# ---- categorical_crossentropy: Keras' sum over every column ------------------------------------------
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("labels", [True, False])
+def test_categorical_crossentropy_nonfinite_outside_target_is_nan(dt, labels):
+    """Keras computes -sum_j t_j log clip(p_j / S): a +inf probability outside the target column makes
+    q = inf/inf = NaN there and 0 * log(NaN) = NaN (a zero row 0/0 likewise); other rows stay finite."""
+    p = np.array([[0.2, 0.3, 0.5], [0.2, np.inf, 0.3], [0.0, 0.0, 0.0], [0.1, np.nan, 0.2]], dt)
+    t = np.array([2, 0, 1, 0]) if labels else np.eye(3, dtype=dt)[[2, 0, 1, 0]]
+    assert np.isnan(ref.categorical_crossentropy(p, t))
+    assert np.isnan(ops.categorical_crossentropy(p, t))
+    for i in range(4):
+        want = ref.categorical_crossentropy(p[i:i + 1], t[i:i + 1])
+        got = ops.categorical_crossentropy(p[i:i + 1], t[i:i + 1])
+        assert np.isnan(want) == (i > 0) and np.isnan(got) == (i > 0)
+        if i == 0:
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_categorical_crossentropy_eps_zero_zero_probability():
+    """eps = 0: log 0 = -inf in a non-target column gives 0 * -inf = NaN (Keras' formula); in the target
+    column +inf."""
+    p = np.array([[0.0, 0.4, 0.6]])
+    assert np.isnan(ref.categorical_crossentropy(p, np.array([1]), eps=0.0))
+    assert np.isnan(ops.categorical_crossentropy(p, np.array([1]), eps=0.0))
+    assert ops.categorical_crossentropy(p, np.array([0]), eps=0.0) == np.inf
+    assert ref.categorical_crossentropy(p, np.array([0]), eps=0.0) == np.inf
+
+
+# ---- optimizers: no L2 term when weight_decay == 0 ---------------------------------------------------
+_OPTIM_CALLS = {
+    "sgd": lambda M, p, g, s, wd: M.sgd_step(p, g, s[0], lr=0.1, momentum=0.9, weight_decay=wd),
+    "adam": lambda M, p, g, s, wd: M.adam_step(p, g, s[0], s[1], step=3, lr=0.1, weight_decay=wd),
+    "adamw": lambda M, p, g, s, wd: M.adamw_step(p, g, s[0], s[1], step=3, lr=0.1, weight_decay=wd),
+    "rmsprop": lambda M, p, g, s, wd: M.rmsprop_step(p, g, s[0], lr=0.1, weight_decay=wd),
+    "adagrad": lambda M, p, g, s, wd: M.adagrad_step(p, g, s[0], lr=0.1, weight_decay=wd),
+    "adadelta": lambda M, p, g, s, wd: M.adadelta_step(p, g, s[0], s[1], lr=0.1, weight_decay=wd),
+    "adamax": lambda M, p, g, s, wd: M.adamax_step(p, g, s[0], s[1], step=3, lr=0.1, weight_decay=wd),
+    "nadam": lambda M, p, g, s, wd: M.nadam_step(p, g, s[0], s[1], step=3, lr=0.1, weight_decay=wd),
+}
+
+
+@pytest.mark.parametrize("name", list(_OPTIM_CALLS))
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_optimizer_inf_param_stays_inf(name, dt, wd):
+    """A +-inf param stays +-inf (torch.optim adds wd * p only when weight_decay != 0; AdamW multiplies p
+    by 1 - lr wd): 0 * inf used to make it NaN. Finite entries agree with the reference."""
+    results = []
+    for M in (ops, ref):
+        p = np.array([np.inf, -np.inf, 0.5, -1.5], dt)
+        g = np.array([0.1, -0.2, 0.3, 0.4], dt)
+        s = [np.zeros(4, dt), np.zeros(4, dt)]
+        _OPTIM_CALLS[name](M, p, g, s, wd)
+        results.append(p)
+    for p in results:
+        if name == "adamw" or wd == 0.0:
+            assert p[0] == np.inf and p[1] == -np.inf
+    np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(results[1]))
+    np.testing.assert_allclose(results[0][2:], results[1][2:], rtol=1e-5)
+
+
+# ---- tanh-GELU derivative for huge |x| ---------------------------------------------------------------
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_gelu_tanh_backward_saturates_for_huge_inputs(dt):
+    """x^3 overflows float for |x| > ~1e13 and the formula gave 0 * inf = NaN; the derivative there is
+    exactly 1 (x > 0) or 0 (x < 0). +-inf keep PyTorch's NaN; |x| <= 1e6 is the formula, as before."""
+    big = [1e13, -1e13, 3e38, -3e38, 1.5e6, -1.5e6] + ([1e200, -1e300] if dt == np.float64 else [])
+    x = np.array(big + [np.inf, -np.inf, 0.5, -2.0, 9e5], dt)
+    g = np.full_like(x, 2.0)
+    want = np.array([2.0 if v > 0 else 0.0 for v in big] + [np.nan, np.nan], np.float64)
+    for M in (ops, ref):
+        got = np.asarray(M.gelu_backward(g, x, approximate="tanh"), np.float64)
+        np.testing.assert_array_equal(got[:len(want)], want)
+        assert np.isfinite(got[len(want):]).all()
+        assert np.isfinite(np.asarray(M.gelu(x[:len(big)], approximate="tanh"))).all()
+    np.testing.assert_allclose(ops.gelu_backward(g, x, approximate="tanh"),
+                               ref.gelu_backward(g, x, approximate="tanh"), rtol=1e-5)
+
+
+# ---- batch norm: +-inf channels, huge float64 backward -----------------------------------------------
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 2, 2, 2), (4, 2)])
+def test_batch_norm_inf_channel_mean_is_inf(dt, shape):
+    """A channel of finite values and +inf (no NaN, no -inf) has mean +inf, as in the reference and PyTorch:
+    the kernels' sums were shifted by the channel's first value, and x - inf made them NaN when that value
+    was the inf."""
+    x = np.random.default_rng(3).standard_normal(shape).astype(dt)
+    x.reshape(shape[0], shape[1], -1)[0, 0, 0] = np.inf  # the channel's first value
+    x.reshape(shape[0], shape[1], -1)[1, 1, 0] = -np.inf  # not the first value
+    for M in (ops, ref):
+        rm, rv = np.zeros(shape[1], dt), np.ones(shape[1], dt)
+        out, mean, invstd = M.batch_norm(x, rm, rv, training=True, return_stats=True)
+        assert mean[0] == np.inf and mean[1] == -np.inf, M.__name__
+        assert rm[0] == np.inf and rm[1] == -np.inf
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_batch_norm_backward_huge_float64(relu):
+    """float64 channels of values ~1e146 (invstd ~1e-146): w invstd^3 underflowed and dinput was off by tens
+    of percent; the kernel forms the coefficient without the underflow."""
+    r = np.random.default_rng(4)
+    x = r.standard_normal((2, 3, 4, 4)) * 1e146
+    out, mean, invstd = ref.batch_norm(x, None, None, training=True, return_stats=True)
+    w, b = r.uniform(0.5, 2, 3), r.uniform(-1, 1, 3)
+    if relu:
+        y = np.maximum(ref.batch_norm(x, None, None, w, b, training=True), 0)
+        g = r.standard_normal(y.shape) * 1e146
+        args = (g, y, x, w, b, mean, invstd)
+        got, want = ops.batch_norm_relu_backward(*args), ref.batch_norm_relu_backward(*args)
+    else:
+        g = r.standard_normal(x.shape) * 1e146
+        args = (g, x, w, mean, invstd)
+        got, want = ops.batch_norm_backward(*args), ref.batch_norm_backward(*args)
+    for a, e in zip(got, want):
+        np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-12 * np.abs(e).max())
+
+
+# ---- conv2d: zero padding multiplies, as in PyTorch --------------------------------------------------
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("rung", [1, 2, 3, 4])
+@pytest.mark.parametrize("geo", [dict(stride=1, padding=1), dict(stride=2, padding=(2, 1)),
+                                 dict(stride=1, padding="same", dilation=2), dict(stride=1, padding=1, groups=3)])
+def test_conv_nonfinite_times_zero_padding_is_nan(dt, rung, geo):
+    """A padded tap multiplies a zero (PyTorch's im2col / oneDNN, the reference): an inf weight gives NaN in
+    the outputs whose window covers the padding with that tap, an inf output gradient NaN in the weight
+    gradient's taps that reach the padding. Rung 1 skipped padded taps (+-inf / finite there)."""
+    if rung == 4 and (geo["stride"] != 1 or geo.get("dilation", 1) != 1):
+        return  # rung 4 takes 3x3 / stride 1 / dilation 1 only
+    r = np.random.default_rng(5)
+    x = r.standard_normal((2, 3, 6, 7)).astype(dt)
+    w = r.standard_normal((6, 3 // geo.get("groups", 1), 3, 3)).astype(dt)
+    w[1, 0, 0, 0], w[4, 0, 2, 2] = np.inf, -np.inf
+    want = ref.conv2d(x, w, **geo)
+    got = ops.conv2d(x, w, **geo, rung=rung)
+    assert np.isnan(want).any()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    g = r.standard_normal(want.shape).astype(dt)
+    g[0, 1, 0, 0], g[1, 4, -1, -1] = np.inf, np.nan
+    w_ok = np.where(np.isfinite(w), w, 0.5).astype(dt)
+    want = ref.conv2d_backward_weight(g, x, w_ok.shape, **geo)
+    got = ops.conv2d_backward_weight(g, x, w_ok.shape, **geo, rung=rung)
+    if rung == 4:  # documented: rung 4 spreads a non-finite gradient over its channel pair's taps
+        assert np.all(~np.isfinite(got[~np.isfinite(want)]))
+        return
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-4, atol=1e-4)
+
+
+# ---- activation parameters as the kernels see them ---------------------------------------------------
+def test_activation_param_rounded_to_input_dtype():
+    """A float64 alpha below float32's range (2.2e-311) is 0 for float32 input in the kernels (and PyTorch):
+    elu's derivative alpha * exp(x) is then 0 and an inf grad_output gives NaN; the reference rounds the
+    parameter to the input's dtype the same way."""
+    x = np.array([-1.0, -2.0, 3.0], np.float32)
+    g = np.array([np.inf, 1.0, np.inf], np.float32)
+    for M in (ops, ref):
+        d = np.asarray(M.activation_backward("elu", g, x, alpha=2.225073858507e-311), np.float64)
+        assert np.isnan(d[0]) and d[1] == 0.0 and d[2] == np.inf
+    d = ref.activation_backward("elu", g.astype(np.float64), x.astype(np.float64), alpha=2.225073858507e-311)
+    assert d[0] == np.inf and d[1] > 0

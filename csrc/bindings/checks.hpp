@@ -4,6 +4,8 @@
 //   - ndim / shape / emptiness / contiguity / read-only output / overlapping buffers -> ValueError
 //   - an integer argument that is not an int                                      -> TypeError
 //   - an integer argument outside int64 (or uint64 for seeds)                     -> ValueError
+//   - a real argument that is not a number (a bool, a string, None, complex)      -> TypeError
+//   - a real argument given as an int beyond the double range (10**400)           -> ValueError
 // Dtypes are compared by kind and item size (never by object identity), so an equal dtype from pickle or
 // spelled 'q' instead of 'l' is the same dtype. Nothing is copied or cast silently.
 #pragma once
@@ -235,6 +237,47 @@ inline std::vector<int64_t> to_int_list(const IntListArg& a, const char* op, con
   return v;
 }
 
+// A real-number argument as Python passed it (shown as `float`). Bound functions take reals as RealArg and
+// convert them with to_double: pybind11's own double conversion accepts a bool as 1.0 and answers an int
+// beyond the double range with its anonymous "incompatible function arguments".
+struct RealArg {
+  py::object obj;
+  RealArg() = default;
+  RealArg(double v) : obj(py::float_(v)) {}  // NOLINT(google-explicit-constructor): a constant argument
+};
+
+// A Python or NumPy float or int (anything with __index__ or __float__ except bool, NumPy bool and complex)
+// as a double: TypeError naming the argument otherwise; ValueError for an int beyond the double range.
+inline double to_double(const RealArg& a, const char* op, const char* name) {
+  PyObject* o = a.obj.ptr();
+  if (PyFloat_Check(o)) return PyFloat_AS_DOUBLE(o);
+  const bool is_int = PyIndex_Check(o) && !PyBool_Check(o);
+  if (is_int && PyLong_Check(o)) {  // the common case first: a Python int
+    const double d = PyLong_AsDouble(o);
+    if (!(d == -1.0 && PyErr_Occurred())) return d;
+    PyErr_Clear();
+  }
+  const std::string tname = a.obj.is_none() ? std::string("None") : type_name(a.obj);
+  const bool is_bool = PyBool_Check(o) || tname == "numpy.bool" || tname == "numpy.bool_";
+  const bool has_float = Py_TYPE(o)->tp_as_number && Py_TYPE(o)->tp_as_number->nb_float;
+  if (is_bool || PyComplex_Check(o) || !(is_int || has_float))
+    type_fail(std::string(op) + ": " + name + " must be a real number, got " + tname);
+  if (is_int) {
+    py::int_ v = py::reinterpret_steal<py::int_>(PyNumber_Index(o));
+    if (!v) throw py::error_already_set();
+    const double d = PyLong_AsDouble(v.ptr());
+    if (d == -1.0 && PyErr_Occurred()) {
+      PyErr_Clear();
+      fail(op, ": ", name, " is beyond the double range, got an int of ",
+           v.attr("bit_length")().cast<long long>(), " bits");
+    }
+    return d;
+  }
+  const double d = PyFloat_AsDouble(o);
+  if (d == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+  return d;
+}
+
 // The `rung` argument (a step of a kernel ladder): an int, None meaning 0 (auto). The backend checks the range it has.
 inline int rung_arg(const IntArg& k, const char* op) {
   if (k.obj.is_none()) return 0;
@@ -271,5 +314,6 @@ namespace pybind11::detail {
 FASTANN_ANY_OBJECT_CASTER(fastann::bindings::IntArg, "int")
 FASTANN_ANY_OBJECT_CASTER(fastann::bindings::IntPairArg, "tuple[int, int]")
 FASTANN_ANY_OBJECT_CASTER(fastann::bindings::IntListArg, "list[int]")
+FASTANN_ANY_OBJECT_CASTER(fastann::bindings::RealArg, "float")
 #undef FASTANN_ANY_OBJECT_CASTER
 }  // namespace pybind11::detail

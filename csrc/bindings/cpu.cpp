@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "checks.hpp"
 #include "families.hpp"
 #include "fastann/common.hpp"
 
@@ -55,8 +56,16 @@ PYBIND11_MODULE(_cpu, m) {
   static const bool malloc_tuned = tune_malloc();
 
   m.def("get_num_threads", &fastann::num_threads, "Threads fastann's CPU kernels use.");
-  m.def("set_num_threads", &fastann::set_num_threads, py::arg("n"),
-        "Set the threads fastann's CPU kernels use (n >= 1; ValueError otherwise).");
+  m.def("set_num_threads", [](bindings::IntArg n) {
+    // a bool is a ValueError here, as in fastann.set_num_threads (an int subclass, but not a thread count)
+    if (PyBool_Check(n.obj.ptr()))
+      fail("set_num_threads: n must be an int in [1, 2**31 - 1], got ", py::repr(n.obj).cast<std::string>());
+    const int64_t v = bindings::to_int64(n, "set_num_threads", "n");
+    FASTANN_CHECK(v >= 1 && v <= INT32_MAX, "set_num_threads: n must be an int in [1, 2**31 - 1], got ", v);
+    fastann::set_num_threads(static_cast<int>(v));
+  }, py::arg("n"),
+  "Set the threads fastann's CPU kernels use: an int (not bool) in [1, 2**31 - 1]; TypeError for a non-int, "
+  "ValueError otherwise (a bool included).");
   m.def("simd_level", [] { return std::string(simd_level_name(simd_level())); },
         "SIMD path in use: 'avx512', 'avx2' or 'scalar' (picked at run time from the CPU; "
         "FASTANN_SIMD can force a lower one).");

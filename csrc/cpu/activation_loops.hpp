@@ -83,6 +83,11 @@ constexpr double kSqrt2OverPi = 0.79788456080286535587989211986876;  // sqrt(2/p
 constexpr double kInvSqrt2 = 0.70710678118654752440084436210485;     // 1/sqrt(2)
 constexpr double kInvSqrt2Pi = 0.39894228040143267793994605993438;   // 1/sqrt(2 pi)
 constexpr double kGeluCubic = 0.044715;
+// |x| beyond which the tanh-GELU derivative is exactly 1 (x > 0) or 0 (x < 0) in float and double (2u is
+// far past exp's underflow), while x^3 still fits float: past it the formula would overflow x^3 and x^2
+// (float |x| > ~1e13) and give 0 * inf = NaN, so the saturated value is returned. +-inf keep the formula
+// (NaN, as in PyTorch).
+constexpr double kGeluTanhSaturated = 1e6;
 
 // ---- one struct per activation: f(x, p) and df(x, p) = f'(x) ----------------------------------------
 struct Linear {
@@ -161,7 +166,9 @@ struct GeluTanh {  // x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + c x
   template <class T> static T df(T x, T) {
     const T u = T(kSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x);
     const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * x * x);
-    return sigmoid_stable(T(2) * u) + T(0.5) * x * sech2(u) * du;
+    const T d = sigmoid_stable(T(2) * u) + T(0.5) * x * sech2(u) * du;
+    const bool saturated = std::fabs(x) > T(kGeluTanhSaturated) && x - x == T(0);  // finite and large
+    return saturated ? (x > T(0) ? T(1) : T(0)) : d;
   }
 };
 struct Mish {  // x tanh(sp(x)); derivative tanh(sp) + x sech(sp)^2 sigmoid(x)

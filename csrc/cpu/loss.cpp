@@ -209,7 +209,13 @@ void cross_entropy_impl(T* loss, T* dinp, const T* inp, const Target& t, int64_t
   if (loss) *loss = T(total / double(N));
 }
 
-// Categorical cross-entropy on probabilities (Keras): q = clip(p / S, eps, 1 - eps), S = row sum.
+// Categorical cross-entropy on probabilities (Keras): q = clip(p / S, eps, 1 - eps), S = row sum,
+// loss_i = -sum_j t_j log q_j over EVERY column, as Keras computes it: where q_j is NaN (an infinite or NaN
+// row sum, or 0 / 0) or log q_j = -inf (eps = 0), a zero t_j still adds 0 * NaN = NaN. A row with a finite
+// nonzero sum and eps > 0 has every q_j in [eps, 1 - eps] (finite log), so there only the columns with
+// t_j != 0 are evaluated (0 log q adds nothing). docs/losses.md.
+inline bool cce_all_columns(double S, double eps) { return !(std::isfinite(S) && S != 0.0) || eps == 0.0; }
+
 template <class T, class Target>
 void cce_forward_impl(T* loss, const T* inp, const Target& t, int64_t N, int64_t C, double eps) {
   const double total = detail::parallel_sum(N, row_grain(C), [&](int64_t b, int64_t e) {
@@ -218,9 +224,10 @@ void cce_forward_impl(T* loss, const T* inp, const Target& t, int64_t N, int64_t
       const T* p = inp + i * C;
       double S = 0;
       for (int64_t j = 0; j < C; ++j) S += p[j];
+      const bool all_columns = cce_all_columns(S, eps);
       for (int64_t j = 0; j < C; ++j) {
         const double tj = t.at(i, j);
-        if (tj != 0.0) acc -= tj * std::log(clampd(p[j] / S, eps, 1.0 - eps));  // 0 log q adds nothing
+        if (tj != 0.0 || all_columns) acc -= tj * std::log(clampd(p[j] / S, eps, 1.0 - eps));
       }
     }
     return acc;

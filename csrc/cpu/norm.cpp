@@ -51,6 +51,12 @@ struct Moments {
   double mean, var, sd;
 };
 
+// The shift of a channel's sums: its first value, which makes the sums small for the usual channel whose
+// values sit far from 0 relative to their spread; 0 when that value is +-inf or NaN, since x - inf would
+// make every term NaN and a channel of finite values and +infs would get a NaN mean instead of +inf (the
+// reference's and PyTorch's).
+inline double channel_shift(double first) { return std::isfinite(first) ? first : 0.0; }
+
 // From the shifted sums to the moments. var < 0 can only come from rounding; `if` (not std::max) keeps a
 // NaN variance NaN.
 inline Moments moments(double shift, double s1, double s2, double M, double eps) {
@@ -116,7 +122,7 @@ ChannelConstants<T> block_statistics(const BatchNormLoops<T>& L, const T* inp, i
                                      T* save_invstd, T* running_mean, T* running_var, double momentum, double eps) {
   const int64_t w = c1 - c0, M = N * HW;
   std::vector<double> shift(w), s1(w, 0.0), s2(w, 0.0);
-  for (int64_t j = 0; j < w; ++j) shift[j] = double(inp[(c0 + j) * HW]);
+  for (int64_t j = 0; j < w; ++j) shift[j] = channel_shift(double(inp[(c0 + j) * HW]));
   for (int64_t n = 0; n < N; ++n)
     for (int64_t j = 0; j < w; ++j) L.shifted_sums(inp + (n * C + c0 + j) * HW, HW, shift[j], &s1[j], &s2[j]);
   ChannelConstants<T> k{std::vector<T>(w), std::vector<T>(w), std::vector<T>(w)};
@@ -143,6 +149,18 @@ ChannelConstants<T> running_constants(const T* running_mean, const T* running_va
   return k;
 }
 
+// b = -ga invstd^2 sum_dy_xmu / M, multiplied left to right while ga invstd^2 = w invstd^3 stays well inside
+// the normal range. For float64 channels of values past ~1e80 (invstd < ~1e-80) w invstd^3 underflows
+// (subnormal or 0: dinput wrong by tens of percent, or missing the term), so b is then formed as
+// -(ga (invstd sum_dy_xmu / M)) invstd, where invstd sum_dy_xmu / M = mean(dy xhat) is of the size of dy.
+// float32 never takes that branch (any nonzero float32 w and invstd give |w invstd^3| > 1e-180), so its
+// results are unchanged.
+inline double grad_b(double ga, double invstd, double sum_dy_xmu, double M) {
+  const double g2 = ga * invstd * invstd;
+  if (std::fabs(g2) < 1e-250 && ga != 0.0) return -(ga * (invstd * sum_dy_xmu / M)) * invstd;
+  return -g2 * sum_dy_xmu / M;
+}
+
 // The backward's per-channel constants, dx = a*dy + b*(x - mean) + c, from the two sums (and the
 // parameter gradients dbias = sum(dy), dweight = sum(dy * xhat), written here). M values per channel.
 template <class T>
@@ -156,7 +174,7 @@ GradConstants<T> grad_constants(int64_t ch, double sum_dy, double sum_dy_xmu, do
   const double ga = (weight ? double(weight[ch]) : 1.0) * invstd;
   dbias[ch] = T(sum_dy);
   dweight[ch] = T(sum_dy_xmu * invstd);
-  return {T(ga), T(-ga * invstd * invstd * sum_dy_xmu / M), T(-ga * sum_dy / M)};
+  return {T(ga), T(grad_b(ga, invstd, sum_dy_xmu, M)), T(-ga * sum_dy / M)};
 }
 
 }  // namespace
@@ -190,7 +208,8 @@ void batch_norm_forward_training(T* out, T* save_mean, T* save_invstd, T* runnin
   // (N,C): column blocks, rows walked in order.
   parallel_for(C, column_grain(N), [&](int64_t c0, int64_t c1) {
     const int64_t w = c1 - c0;
-    std::vector<double> shift(inp + c0, inp + c1), s1(w, 0.0), s2(w, 0.0);
+    std::vector<double> shift(w), s1(w, 0.0), s2(w, 0.0);
+    for (int64_t j = 0; j < w; ++j) shift[j] = channel_shift(double(inp[c0 + j]));
     std::vector<T> mean(w), scale(w), beta(w);
     for (int64_t n = 0; n < N; ++n) {
       const T* x = inp + n * C + c0;

@@ -40,25 +40,36 @@ inline void with_bool(bool a, F&& body) {
   else body(bool_c<false>{});
 }
 
+// The L2 term g + wd p of the coupled weight decay, or g alone when the call's weight_decay is 0
+// (l2 = bool_c<wd != 0>, chosen once per call): PyTorch skips the term then, so a +-inf param does not turn
+// its gradient into NaN (0 * inf) and stays +-inf.
+template <class L2, class T>
+inline T l2_grad(L2, T g, T wd, T p) {
+  if constexpr (L2::value) return g + wd * p;
+  else return g;
+}
+
 // param, momentum_buffer, grad (n,)
 template <class T>
 void sgd(T* param, T* buf, const T* grad, int64_t n, T lr, T momentum, T one_minus_dampening, bool nesterov,
          T wd) {
   with_bool(buf != nullptr, [&](auto has_momentum) {
     with_bool(nesterov, [&](auto nest) {
-      parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-        T* __restrict P = param;
-        T* __restrict B = buf;
-        const T* __restrict G = grad;
-        for (int64_t i = b; i < e; ++i) {
-          T g = G[i] + wd * P[i];
-          if constexpr (decltype(has_momentum)::value) {
-            const T v = momentum * B[i] + one_minus_dampening * g;
-            B[i] = v;
-            g = decltype(nest)::value ? g + momentum * v : v;
+      with_bool(wd != T(0), [&](auto l2) {
+        parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+          T* __restrict P = param;
+          T* __restrict B = buf;
+          const T* __restrict G = grad;
+          for (int64_t i = b; i < e; ++i) {
+            T g = l2_grad(l2, G[i], wd, P[i]);
+            if constexpr (decltype(has_momentum)::value) {
+              const T v = momentum * B[i] + one_minus_dampening * g;
+              B[i] = v;
+              g = decltype(nest)::value ? g + momentum * v : v;
+            }
+            P[i] -= lr * g;
           }
-          P[i] -= lr * g;
-        }
+        });
       });
     });
   });
@@ -69,25 +80,30 @@ template <class T>
 void adam(T* param, T* m, T* v, T* vmax, const T* grad, int64_t n, T step_size, T inv_sqrt_bc2, T beta1, T c1,
           T beta2, T c2, T eps, T wd, T decay) {
   with_bool(vmax != nullptr, [&](auto amsgrad) {
-    parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-      T* __restrict P = param;
-      T* __restrict M = m;
-      T* __restrict V = v;
-      T* __restrict VMAX = vmax;
-      const T* __restrict G = grad;
-      for (int64_t i = b; i < e; ++i) {
-        const T p = P[i] * decay;   // AdamW: decay = 1 - lr * wd; Adam: 1
-        const T g = G[i] + wd * p;  // Adam's L2 term (wd = 0 for AdamW)
-        const T mi = beta1 * M[i] + c1 * g;
-        T vi = beta2 * V[i] + c2 * g * g;
-        M[i] = mi;
-        V[i] = vi;
-        if constexpr (decltype(amsgrad)::value) {
-          vi = nan_max(vi, VMAX[i]);
-          VMAX[i] = vi;
+    with_bool(wd != T(0), [&](auto l2) {
+      parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+        T* __restrict P = param;
+        T* __restrict M = m;
+        T* __restrict V = v;
+        T* __restrict VMAX = vmax;
+        const T* __restrict G = grad;
+        for (int64_t i = b; i < e; ++i) {
+          const T p = P[i] * decay;  // AdamW: decay = 1 - lr * wd; Adam: 1
+          // Adam's L2 term (wd = 0 for AdamW). Without it (wd == 0) the select still multiplies wd * p, so
+          // that p keeps a use other than the update below: GCC would otherwise fuse P * decay into that
+          // update as one FMA and change AdamW's result bits. The select, not 0 * p, keeps a +-inf p.
+          const T g = decltype(l2)::value ? G[i] + wd * p : G[i] + (wd != T(0) ? wd * p : T(0));
+          const T mi = beta1 * M[i] + c1 * g;
+          T vi = beta2 * V[i] + c2 * g * g;
+          M[i] = mi;
+          V[i] = vi;
+          if constexpr (decltype(amsgrad)::value) {
+            vi = nan_max(vi, VMAX[i]);
+            VMAX[i] = vi;
+          }
+          P[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
         }
-        P[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
-      }
+      });
     });
   });
 }
@@ -98,31 +114,33 @@ void rmsprop(T* param, T* sq, T* buf, T* gavg, const T* grad, int64_t n, T lr, T
              T wd) {
   with_bool(buf != nullptr, [&](auto has_momentum) {
     with_bool(gavg != nullptr, [&](auto centered) {
-      parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-        T* __restrict P = param;
-        T* __restrict S = sq;
-        T* __restrict B = buf;
-        T* __restrict A = gavg;
-        const T* __restrict G = grad;
-        for (int64_t i = b; i < e; ++i) {
-          const T g = G[i] + wd * P[i];
-          const T s = rho * S[i] + c_rho * g * g;
-          S[i] = s;
-          T var = s;
-          if constexpr (decltype(centered)::value) {
-            const T ga = rho * A[i] + c_rho * g;
-            A[i] = ga;
-            var = s - ga * ga;
+      with_bool(wd != T(0), [&](auto l2) {
+        parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+          T* __restrict P = param;
+          T* __restrict S = sq;
+          T* __restrict B = buf;
+          T* __restrict A = gavg;
+          const T* __restrict G = grad;
+          for (int64_t i = b; i < e; ++i) {
+            const T g = l2_grad(l2, G[i], wd, P[i]);
+            const T s = rho * S[i] + c_rho * g * g;
+            S[i] = s;
+            T var = s;
+            if constexpr (decltype(centered)::value) {
+              const T ga = rho * A[i] + c_rho * g;
+              A[i] = ga;
+              var = s - ga * ga;
+            }
+            const T step = g / (std::sqrt(var) + eps);
+            if constexpr (decltype(has_momentum)::value) {
+              const T bv = momentum * B[i] + step;
+              B[i] = bv;
+              P[i] -= lr * bv;
+            } else {
+              P[i] -= lr * step;
+            }
           }
-          const T step = g / (std::sqrt(var) + eps);
-          if constexpr (decltype(has_momentum)::value) {
-            const T bv = momentum * B[i] + step;
-            B[i] = bv;
-            P[i] -= lr * bv;
-          } else {
-            P[i] -= lr * step;
-          }
-        }
+        });
       });
     });
   });
@@ -131,54 +149,60 @@ void rmsprop(T* param, T* sq, T* buf, T* gavg, const T* grad, int64_t n, T lr, T
 // param, accumulator, grad (n,)
 template <class T>
 void adagrad(T* param, T* acc, const T* grad, int64_t n, T lr, T eps, T wd) {
-  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-    T* __restrict P = param;
-    T* __restrict ACC = acc;
-    const T* __restrict G = grad;
-    for (int64_t i = b; i < e; ++i) {
-      const T g = G[i] + wd * P[i];
-      const T a = ACC[i] + g * g;
-      ACC[i] = a;
-      P[i] -= lr * g / (std::sqrt(a) + eps);
-    }
+  with_bool(wd != T(0), [&](auto l2) {
+    parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+      T* __restrict P = param;
+      T* __restrict ACC = acc;
+      const T* __restrict G = grad;
+      for (int64_t i = b; i < e; ++i) {
+        const T g = l2_grad(l2, G[i], wd, P[i]);
+        const T a = ACC[i] + g * g;
+        ACC[i] = a;
+        P[i] -= lr * g / (std::sqrt(a) + eps);
+      }
+    });
   });
 }
 
 // param, accum_grad, accum_update, grad (n,)
 template <class T>
 void adadelta(T* param, T* sq, T* acc_delta, const T* grad, int64_t n, T lr, T rho, T c_rho, T eps, T wd) {
-  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-    T* __restrict P = param;
-    T* __restrict S = sq;
-    T* __restrict U = acc_delta;
-    const T* __restrict G = grad;
-    for (int64_t i = b; i < e; ++i) {
-      const T g = G[i] + wd * P[i];
-      const T s = rho * S[i] + c_rho * g * g;
-      S[i] = s;
-      const T delta = std::sqrt(U[i] + eps) / std::sqrt(s + eps) * g;
-      U[i] = rho * U[i] + c_rho * delta * delta;
-      P[i] -= lr * delta;
-    }
+  with_bool(wd != T(0), [&](auto l2) {
+    parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+      T* __restrict P = param;
+      T* __restrict S = sq;
+      T* __restrict U = acc_delta;
+      const T* __restrict G = grad;
+      for (int64_t i = b; i < e; ++i) {
+        const T g = l2_grad(l2, G[i], wd, P[i]);
+        const T s = rho * S[i] + c_rho * g * g;
+        S[i] = s;
+        const T delta = std::sqrt(U[i] + eps) / std::sqrt(s + eps) * g;
+        U[i] = rho * U[i] + c_rho * delta * delta;
+        P[i] -= lr * delta;
+      }
+    });
   });
 }
 
 // param, exp_avg, exp_inf, grad (n,)
 template <class T>
 void adamax(T* param, T* m, T* u, const T* grad, int64_t n, T step_size, T beta1, T c1, T beta2, T eps, T wd) {
-  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-    T* __restrict P = param;
-    T* __restrict M = m;
-    T* __restrict U = u;
-    const T* __restrict G = grad;
-    for (int64_t i = b; i < e; ++i) {
-      const T g = G[i] + wd * P[i];
-      const T mi = beta1 * M[i] + c1 * g;
-      const T ui = nan_max(beta2 * U[i], std::fabs(g) + eps);
-      M[i] = mi;
-      U[i] = ui;
-      P[i] -= step_size * mi / ui;
-    }
+  with_bool(wd != T(0), [&](auto l2) {
+    parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+      T* __restrict P = param;
+      T* __restrict M = m;
+      T* __restrict U = u;
+      const T* __restrict G = grad;
+      for (int64_t i = b; i < e; ++i) {
+        const T g = l2_grad(l2, G[i], wd, P[i]);
+        const T mi = beta1 * M[i] + c1 * g;
+        const T ui = nan_max(beta2 * U[i], std::fabs(g) + eps);
+        M[i] = mi;
+        U[i] = ui;
+        P[i] -= step_size * mi / ui;
+      }
+    });
   });
 }
 
@@ -186,20 +210,22 @@ void adamax(T* param, T* m, T* u, const T* grad, int64_t n, T step_size, T beta1
 template <class T>
 void nadam(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqrt_bc2, T beta1, T c1, T beta2,
            T c2, T eps, T wd) {
-  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-    T* __restrict P = param;
-    T* __restrict M = m;
-    T* __restrict V = v;
-    const T* __restrict G = grad;
-    for (int64_t i = b; i < e; ++i) {
-      const T g = G[i] + wd * P[i];
-      const T mi = beta1 * M[i] + c1 * g;
-      const T vi = beta2 * V[i] + c2 * g * g;
-      M[i] = mi;
-      V[i] = vi;
-      const T denom = std::sqrt(vi) * inv_sqrt_bc2 + eps;
-      P[i] -= (cg * g + cm * mi) / denom;
-    }
+  with_bool(wd != T(0), [&](auto l2) {
+    parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+      T* __restrict P = param;
+      T* __restrict M = m;
+      T* __restrict V = v;
+      const T* __restrict G = grad;
+      for (int64_t i = b; i < e; ++i) {
+        const T g = l2_grad(l2, G[i], wd, P[i]);
+        const T mi = beta1 * M[i] + c1 * g;
+        const T vi = beta2 * V[i] + c2 * g * g;
+        M[i] = mi;
+        V[i] = vi;
+        const T denom = std::sqrt(vi) * inv_sqrt_bc2 + eps;
+        P[i] -= (cg * g + cm * mi) / denom;
+      }
+    });
   });
 }
 

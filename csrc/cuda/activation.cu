@@ -59,6 +59,7 @@ constexpr double kSqrt2OverPi = 0.79788456080286535587989211986876;
 constexpr double kInvSqrt2 = 0.70710678118654752440084436210485;
 constexpr double kInvSqrt2Pi = 0.39894228040143267793994605993438;
 constexpr double kGeluCubic = 0.044715;
+constexpr double kGeluTanhSaturated = 1e6;  // csrc/cpu/activation_loops.hpp: the derivative is exactly 1 / 0
 
 #define FA_DEV template <class T> __device__ __forceinline__ static T
 struct Linear {
@@ -127,6 +128,8 @@ struct GeluTanh {  // x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3)
     return x * sigmoid_stable(T(2) * u);
   }
   FA_DEV df(T x, T) {
+    // finite |x| > 1e6: exactly 1 / 0, returned as such (x^3 and x^2 would overflow float: 0 * inf = NaN)
+    if (fabs(x) > T(kGeluTanhSaturated) && x - x == T(0)) return x > T(0) ? T(1) : T(0);
     const T u = T(kSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x);
     const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * x * x);
     return sigmoid_stable(T(2) * u) + T(0.5) * x * sech2(u) * du;

@@ -3,6 +3,11 @@
 // reduces its N*OH*OW products with a warp-shuffle tree. Every operand comes from global memory (the L1/L2
 // caches do what reuse happens). Best for depthwise shapes, where there is no matrix product to speak of.
 // Also the bias gradient every rung uses. Docs: docs/conv.md.
+//
+// Zero padding as PyTorch computes it (and the CPU rungs, the reference): a tap on the padding multiplies a
+// 0, so a non-finite weight (forward) or output gradient (weight gradient) there gives 0 * inf = NaN. The
+// loops skip padded taps; at one they add that product only when its other factor is not finite (one test
+// on a value the thread loads anyway, only at padded taps), which leaves finite results as they were.
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -30,11 +35,15 @@ __global__ void conv2d_forward_kernel1_direct(T* __restrict__ out, const T* __re
       const T* wk = weight + (o * Cg + c) * p.KH * p.KW;
       for (int64_t kh = 0; kh < p.KH; ++kh) {
         const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
-        if (p.mode == PaddingMode::zeros && (ih < 0 || ih >= p.H)) continue;
+        const bool row_out = p.mode == PaddingMode::zeros && (ih < 0 || ih >= p.H);
         for (int64_t kw = 0; kw < p.KW; ++kw) {
           const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
-          if (p.mode == PaddingMode::zeros && (iw < 0 || iw >= p.W)) continue;
-          acc += wk[kh * p.KW + kw] * load_padded(plane, ih, iw, p.H, p.W, p.mode);
+          const T w = wk[kh * p.KW + kw];
+          if (row_out || (p.mode == PaddingMode::zeros && (iw < 0 || iw >= p.W))) {
+            if (!(w - w == T(0))) acc += w * T(0);  // a non-finite weight times the padding's zero: NaN
+            continue;
+          }
+          acc += w * load_padded(plane, ih, iw, p.H, p.W, p.mode);
         }
       }
     }
@@ -98,9 +107,12 @@ __global__ void conv2d_backward_weight_kernel1_direct(T* __restrict__ dweight, c
       const int64_t pix = e % OHW, n = e / OHW, oh = pix / p.OW, ow = pix % p.OW;
       const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
       const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
-      if (p.mode == PaddingMode::zeros && (ih < 0 || ih >= p.H || iw < 0 || iw >= p.W)) continue;
-      acc += dout[(n * p.OC + o) * OHW + pix] *
-             load_padded(inp + (n * p.C + c) * p.H * p.W, ih, iw, p.H, p.W, p.mode);
+      const T g = dout[(n * p.OC + o) * OHW + pix];
+      if (p.mode == PaddingMode::zeros && (ih < 0 || ih >= p.H || iw < 0 || iw >= p.W)) {
+        if (!(g - g == T(0))) acc += g * T(0);  // a non-finite gradient times the padding's zero: NaN
+        continue;
+      }
+      acc += g * load_padded(inp + (n * p.C + c) * p.H * p.W, ih, iw, p.H, p.W, p.mode);
     }
     acc = block_reduce_sum(acc);
     if (threadIdx.x == 0) dweight[widx] = acc;

@@ -289,10 +289,13 @@ struct CategoricalRow {
     for (int64_t j = lane; j < C; j += 32) S += p[j];
     S = warp_sum(S);
     if (!dinp) {
+      // -sum_j t_j log q_j over every column where a q_j can be NaN or log q_j -inf (a non-finite or zero
+      // row sum, eps = 0: 0 * NaN = NaN as in Keras); else only the t_j != 0 columns (csrc/cpu/loss.cpp).
+      const bool all_columns = !(isfinite(S) && S != 0.0) || eps == 0.0;
       double acc = 0;
       for (int64_t j = lane; j < C; j += 32) {
         const double tj = t.at(r, j);
-        if (tj != 0.0) acc -= tj * log(clampd(p[j] / S, eps, 1.0 - eps));  // 0 log q adds nothing
+        if (tj != 0.0 || all_columns) acc -= tj * log(clampd(p[j] / S, eps, 1.0 - eps));
       }
       return warp_sum(acc);
     }

@@ -47,6 +47,10 @@ __device__ double block_reduce_sum(double v) {
   return v;
 }
 
+// The shift of a channel's sums: its first value, 0 when that is +-inf or NaN (csrc/cpu/norm.cpp,
+// channel_shift: x - inf would make a channel of finite values and +infs NaN instead of +inf).
+__device__ __forceinline__ double channel_shift(double first) { return isfinite(first) ? first : 0.0; }
+
 // The two sums of one value. Statistics: d = x - shift, (d, d^2). Gradient: (dy, dy*(x - mean)), with x - mean
 // rounded in T as the CPU does.
 template <class T, bool kGrad>
@@ -80,7 +84,7 @@ __global__ void batch_norm_sums_planes_kernel(double* __restrict__ ws, const T* 
   const int64_t dn = blockDim.x / HW, dhw = blockDim.x % HW;
   for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {  // uniform per block
     const T m = kGrad ? mean[c] : T(0);
-    const double shift = kGrad ? 0.0 : double(x[c * HW]);
+    const double shift = kGrad ? 0.0 : channel_shift(double(x[c * HW]));
     double a = 0.0, b = 0.0;
     int64_t n = n0 + threadIdx.x / HW, hw = threadIdx.x % HW;
     for (int64_t f = threadIdx.x; f < count; f += blockDim.x) {
@@ -109,7 +113,7 @@ __global__ void batch_norm_sums_columns_kernel(double* __restrict__ ws, const T*
   for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < C;
        c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const T m = kGrad ? mean[c] : T(0);
-    const double shift = kGrad ? 0.0 : double(x[c]);
+    const double shift = kGrad ? 0.0 : channel_shift(double(x[c]));
     double a = 0.0, b = 0.0;
     for (int64_t n = n0; n < n1; ++n) accumulate<T, kGrad>(x, dy, n * C + c, m, shift, &a, &b);
     ws[(s * C + c) * 2 + 0] = a;
@@ -127,7 +131,7 @@ __global__ void batch_norm_finalize_stats_kernel(T* __restrict__ save_mean, T* _
   for (int64_t c = global_thread_index(); c < C; c += global_thread_stride()) {
     double s1 = 0.0, s2 = 0.0;
     for (int64_t s = 0; s < S; ++s) s1 += ws[(s * C + c) * 2], s2 += ws[(s * C + c) * 2 + 1];
-    const double shift = double(x[c * HW]);
+    const double shift = channel_shift(double(x[c * HW]));
     double d, var, mean, sd;
     if (!isinf(s2)) {
       d = s1 / M;
@@ -196,7 +200,10 @@ __global__ void batch_norm_finalize_grad_kernel(T* __restrict__ dweight, T* __re
     dbias[ch] = T(sum_dy);
     dweight[ch] = T(sum_dy_xmu * invstd);
     coef[ch] = T(ga);
-    coef[C + ch] = T(-ga * invstd * invstd * sum_dy_xmu / M);
+    // b = -ga invstd^2 sum_dy_xmu / M, reordered where w invstd^3 would underflow (csrc/cpu/norm.cpp, grad_b)
+    const double g2 = ga * invstd * invstd;
+    coef[C + ch] = T(fabs(g2) < 1e-250 && ga != 0.0 ? -(ga * (invstd * sum_dy_xmu / M)) * invstd
+                                                    : -g2 * sum_dy_xmu / M);
     coef[2 * C + ch] = T(-ga * sum_dy / M);
   }
 }

@@ -34,15 +34,21 @@ void with_bool(bool a, F&& body) {
   else body(bool_c<false>{});
 }
 
+// The L2 term g + wd p of the coupled weight decay, or g alone when the call's weight_decay is 0 (L2 is a
+// template flag chosen at launch): PyTorch skips the term then, so a +-inf param stays +-inf instead of its
+// gradient becoming 0 * inf = NaN (csrc/cpu/optim_loops.hpp).
+template <bool L2, class T>
+__device__ __forceinline__ T l2_grad(T g, T wd, T p) { return L2 ? g + wd * p : g; }
+
 // =====================================================================================================
 // Kernels (all arrays (n,))
 // =====================================================================================================
 
-template <class T, bool MOMENTUM, bool NESTEROV>
+template <class T, bool MOMENTUM, bool NESTEROV, bool L2>
 __global__ void sgd_kernel(T* param, T* buf, const T* grad, int64_t n, T lr, T momentum, T one_minus_dampening,
                            T wd) {
   for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
-    T g = grad[i] + wd * param[i];
+    T g = l2_grad<L2>(grad[i], wd, param[i]);
     if (MOMENTUM) {
       const T v = momentum * buf[i] + one_minus_dampening * g;
       buf[i] = v;
@@ -52,12 +58,14 @@ __global__ void sgd_kernel(T* param, T* buf, const T* grad, int64_t n, T lr, T m
   }
 }
 
-template <class T, bool AMSGRAD>
+template <class T, bool AMSGRAD, bool L2>
 __global__ void adam_kernel(T* param, T* m, T* v, T* vmax, const T* grad, int64_t n, T step_size, T inv_sqrt_bc2,
                             T beta1, T c1, T beta2, T c2, T eps, T wd, T decay) {
   for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
     const T p = param[i] * decay;  // AdamW: decay = 1 - lr * wd; Adam: 1
-    const T g = grad[i] + wd * p;  // Adam's L2 term (wd = 0 for AdamW)
+    // Adam's L2 term (wd = 0 for AdamW); without it the select keeps wd * p, so p has the uses it had
+    // before (csrc/cpu/optim_loops.hpp: fusing param * decay into the update would change AdamW's bits)
+    const T g = L2 ? grad[i] + wd * p : grad[i] + (wd != T(0) ? wd * p : T(0));
     const T mi = beta1 * m[i] + c1 * g;
     T vi = beta2 * v[i] + c2 * g * g;
     m[i] = mi;
@@ -70,11 +78,11 @@ __global__ void adam_kernel(T* param, T* m, T* v, T* vmax, const T* grad, int64_
   }
 }
 
-template <class T, bool MOMENTUM, bool CENTERED>
+template <class T, bool MOMENTUM, bool CENTERED, bool L2>
 __global__ void rmsprop_kernel(T* param, T* sq, T* buf, T* gavg, const T* grad, int64_t n, T lr, T rho, T c_rho,
                                T eps, T momentum, T wd) {
   for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
-    const T g = grad[i] + wd * param[i];
+    const T g = l2_grad<L2>(grad[i], wd, param[i]);
     const T s = rho * sq[i] + c_rho * g * g;
     sq[i] = s;
     T var = s;
@@ -94,21 +102,21 @@ __global__ void rmsprop_kernel(T* param, T* sq, T* buf, T* gavg, const T* grad, 
   }
 }
 
-template <class T>
+template <class T, bool L2>
 __global__ void adagrad_kernel(T* param, T* acc, const T* grad, int64_t n, T lr, T eps, T wd) {
   for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
-    const T g = grad[i] + wd * param[i];
+    const T g = l2_grad<L2>(grad[i], wd, param[i]);
     const T a = acc[i] + g * g;
     acc[i] = a;
     param[i] -= lr * g / (sqrt(a) + eps);
   }
 }
 
-template <class T>
+template <class T, bool L2>
 __global__ void adadelta_kernel(T* param, T* sq, T* acc_delta, const T* grad, int64_t n, T lr, T rho, T c_rho, T eps,
                                 T wd) {
   for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
-    const T g = grad[i] + wd * param[i];
+    const T g = l2_grad<L2>(grad[i], wd, param[i]);
     const T s = rho * sq[i] + c_rho * g * g;
     sq[i] = s;
     const T delta = sqrt(acc_delta[i] + eps) / sqrt(s + eps) * g;
@@ -117,11 +125,11 @@ __global__ void adadelta_kernel(T* param, T* sq, T* acc_delta, const T* grad, in
   }
 }
 
-template <class T>
+template <class T, bool L2>
 __global__ void adamax_kernel(T* param, T* m, T* u, const T* grad, int64_t n, T step_size, T beta1, T c1, T beta2,
                               T eps, T wd) {
   for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
-    const T g = grad[i] + wd * param[i];
+    const T g = l2_grad<L2>(grad[i], wd, param[i]);
     const T mi = beta1 * m[i] + c1 * g;
     const T ui = nan_max2(beta2 * u[i], fabs(g) + eps);
     m[i] = mi;
@@ -131,11 +139,11 @@ __global__ void adamax_kernel(T* param, T* m, T* u, const T* grad, int64_t n, T 
 }
 
 // cg = lr (1 - mu_t) / (1 - prod_t), cm = lr mu_{t+1} / (1 - prod_{t+1})
-template <class T>
+template <class T, bool L2>
 __global__ void nadam_kernel(T* param, T* m, T* v, const T* grad, int64_t n, T cg, T cm, T inv_sqrt_bc2, T beta1,
                              T c1, T beta2, T c2, T eps, T wd) {
   for (int64_t i = global_thread_index(); i < n; i += global_thread_stride()) {
-    const T g = grad[i] + wd * param[i];
+    const T g = l2_grad<L2>(grad[i], wd, param[i]);
     const T mi = beta1 * m[i] + c1 * g;
     const T vi = beta2 * v[i] + c2 * g * g;
     m[i] = mi;
@@ -196,8 +204,10 @@ void sgd_step(T* param, T* momentum_buffer, const T* grad, int64_t n, double lr,
   T* buf = momentum == 0.0 ? nullptr : momentum_buffer;
   with_bool(buf != nullptr, [&](auto mom) {
     with_bool(nesterov, [&](auto nest) {
-      FASTANN_LAUNCH((sgd_kernel<T, decltype(mom)::value, decltype(nest)::value>), param, buf, grad, n, T(lr),
-                     T(momentum), T(1.0 - dampening), T(weight_decay));
+      with_bool(T(weight_decay) != T(0), [&](auto l2) {
+        FASTANN_LAUNCH((sgd_kernel<T, decltype(mom)::value, decltype(nest)::value, decltype(l2)::value>), param, buf,
+                       grad, n, T(lr), T(momentum), T(1.0 - dampening), T(weight_decay));
+      });
     });
   });
 }
@@ -211,9 +221,11 @@ void adam_step(T* param, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* 
   const double decay = decoupled ? 1.0 - lr * weight_decay : 1.0;
   const double l2 = decoupled ? 0.0 : weight_decay;
   with_bool(max_exp_avg_sq != nullptr, [&](auto ams) {
-    FASTANN_LAUNCH((adam_kernel<T, decltype(ams)::value>), param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, n,
-                   T(lr / bc1), T(1.0 / std::sqrt(bc2)), T(beta1), T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps),
-                   T(l2), T(decay));
+    with_bool(T(l2) != T(0), [&](auto on) {
+      FASTANN_LAUNCH((adam_kernel<T, decltype(ams)::value, decltype(on)::value>), param, exp_avg, exp_avg_sq,
+                     max_exp_avg_sq, grad, n, T(lr / bc1), T(1.0 / std::sqrt(bc2)), T(beta1), T(1.0 - beta1), T(beta2),
+                     T(1.0 - beta2), T(eps), T(l2), T(decay));
+    });
   });
 }
 
@@ -224,8 +236,11 @@ void rmsprop_step(T* param, T* square_avg, T* momentum_buffer, T* grad_avg, cons
   T* buf = momentum == 0.0 ? nullptr : momentum_buffer;
   with_bool(buf != nullptr, [&](auto mom) {
     with_bool(grad_avg != nullptr, [&](auto centered) {
-      FASTANN_LAUNCH((rmsprop_kernel<T, decltype(mom)::value, decltype(centered)::value>), param, square_avg, buf,
-                     grad_avg, grad, n, T(lr), T(rho), T(1.0 - rho), T(eps), T(momentum), T(weight_decay));
+      with_bool(T(weight_decay) != T(0), [&](auto l2) {
+        FASTANN_LAUNCH((rmsprop_kernel<T, decltype(mom)::value, decltype(centered)::value, decltype(l2)::value>), param,
+                       square_avg, buf, grad_avg, grad, n, T(lr), T(rho), T(1.0 - rho), T(eps), T(momentum),
+                       T(weight_decay));
+      });
     });
   });
 }
@@ -234,15 +249,20 @@ template <class T>
 void adagrad_step(T* param, T* accumulator, const T* grad, int64_t n, double lr, double eps, double weight_decay,
                   cudaStream_t s) {
   if (n <= 0) return;
-  FASTANN_LAUNCH(adagrad_kernel<T>, param, accumulator, grad, n, T(lr), T(eps), T(weight_decay));
+  with_bool(T(weight_decay) != T(0), [&](auto l2) {
+    FASTANN_LAUNCH((adagrad_kernel<T, decltype(l2)::value>), param, accumulator, grad, n, T(lr), T(eps),
+                   T(weight_decay));
+  });
 }
 
 template <class T>
 void adadelta_step(T* param, T* accum_grad, T* accum_update, const T* grad, int64_t n, double lr, double rho,
                    double eps, double weight_decay, cudaStream_t s) {
   if (n <= 0) return;
-  FASTANN_LAUNCH(adadelta_kernel<T>, param, accum_grad, accum_update, grad, n, T(lr), T(rho), T(1.0 - rho), T(eps),
-                 T(weight_decay));
+  with_bool(T(weight_decay) != T(0), [&](auto l2) {
+    FASTANN_LAUNCH((adadelta_kernel<T, decltype(l2)::value>), param, accum_grad, accum_update, grad, n, T(lr), T(rho),
+                   T(1.0 - rho), T(eps), T(weight_decay));
+  });
 }
 
 template <class T>
@@ -250,9 +270,10 @@ void adamax_step(T* param, T* exp_avg, T* exp_inf, const T* grad, int64_t n, int
                  double beta2, double eps, double weight_decay, cudaStream_t s) {
   if (n <= 0) return;
   const double bc1 = 1.0 - std::pow(beta1, double(step));
-  FASTANN_LAUNCH(adamax_kernel<T>, param, exp_avg, exp_inf, grad, n, T(lr / bc1), T(beta1), T(1.0 - beta1), T(beta2),
-                 T(eps),
-                 T(weight_decay));
+  with_bool(T(weight_decay) != T(0), [&](auto l2) {
+    FASTANN_LAUNCH((adamax_kernel<T, decltype(l2)::value>), param, exp_avg, exp_inf, grad, n, T(lr / bc1), T(beta1),
+                   T(1.0 - beta1), T(beta2), T(eps), T(weight_decay));
+  });
 }
 
 template <class T>
@@ -263,8 +284,11 @@ void nadam_step(T* param, T* exp_avg, T* exp_avg_sq, const T* grad, int64_t n, i
   const double cg = lr * (1.0 - mu) / (1.0 - mu_product);
   const double cm = lr * mu_next / (1.0 - mu_product * mu_next);
   const double bc2 = 1.0 - std::pow(beta2, double(step));
-  FASTANN_LAUNCH(nadam_kernel<T>, param, exp_avg, exp_avg_sq, grad, n, T(cg), T(cm), T(1.0 / std::sqrt(bc2)),
-                 T(beta1), T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps), T(weight_decay));
+  with_bool(T(weight_decay) != T(0), [&](auto l2) {
+    FASTANN_LAUNCH((nadam_kernel<T, decltype(l2)::value>), param, exp_avg, exp_avg_sq, grad, n, T(cg), T(cm),
+                   T(1.0 / std::sqrt(bc2)), T(beta1), T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps),
+                   T(weight_decay));
+  });
 }
 template <class T>
 void lion_step(T* param, T* exp_avg, const T* grad, int64_t n, double lr, double beta1, double beta2,

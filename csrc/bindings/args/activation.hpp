@@ -24,10 +24,11 @@ template <class Kind, class FromName, class Run>
 void def_activation(py::module_& m, Device dev, FromName from_name, const char* forward_doc,
                     const char* backward_doc, Run run) {
   m.def("activation_forward",
-        [dev, from_name, run](py::object out, py::object input_, const std::string& name, double param) {
+        [dev, from_name, run](py::object out, py::object input_, const std::string& name, RealArg param_) {
           const char* op = "activation_forward";
           ActivationCall<Kind> a;
           a.kind = from_name(name, op);
+          const double param = to_double(param_, op, "param");
           FASTANN_CHECK(std::isfinite(param), op, ": param must be finite, got ", param);
           a.param = param;
           a.input = leading(input_, dev, &a.ft, op, "input");
@@ -40,10 +41,11 @@ void def_activation(py::module_& m, Device dev, FromName from_name, const char* 
         py::arg("out"), py::arg("input"), py::arg("name"), py::arg("param") = 0.0, forward_doc);
   m.def("activation_backward",
         [dev, from_name, run](py::object dinput, py::object grad_output, py::object input_, const std::string& name,
-                              double param) {
+                              RealArg param_) {
           const char* op = "activation_backward";
           ActivationCall<Kind> a;
           a.kind = from_name(name, op);
+          const double param = to_double(param_, op, "param");
           FASTANN_CHECK(std::isfinite(param), op, ": param must be finite, got ", param);
           a.param = param;
           a.input = leading(input_, dev, &a.ft, op, "input");

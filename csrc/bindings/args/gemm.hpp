@@ -31,8 +31,9 @@ struct GemmCall {
 
 // gemm (batched = false): c (M,N), a (M,K)|(K,M), b (K,N)|(N,K); gemm_batched: the same with a leading B.
 inline GemmCall parse_gemm(Device dev, bool batched, py::handle c, py::handle a, py::handle b, bool trans_a,
-                           bool trans_b, double alpha, double beta, const IntArg& rung) {
+                           bool trans_b, const RealArg& alpha_, const RealArg& beta_, const IntArg& rung) {
   const char* op = batched ? "gemm_batched" : "gemm";
+  const double alpha = to_double(alpha_, op, "alpha"), beta = to_double(beta_, op, "beta");
   GemmCall g;
   g.a = leading(a, dev, &g.ft, op, "a");
   g.b = input(b, dev, g.ft, op, "b");
@@ -62,8 +63,8 @@ inline GemmCall parse_gemm(Device dev, bool batched, py::handle c, py::handle a,
 template <class Run>
 void def_gemm(py::module_& m, Device dev, bool batched, const char* doc, Run run) {
   m.def(batched ? "gemm_batched" : "gemm",
-        [dev, batched, run](py::object c, py::object a, py::object b, bool trans_a, bool trans_b, double alpha,
-                            double beta, IntArg rung) {
+        [dev, batched, run](py::object c, py::object a, py::object b, bool trans_a, bool trans_b, RealArg alpha,
+                            RealArg beta, IntArg rung) {
           run(parse_gemm(dev, batched, c, a, b, trans_a, trans_b, alpha, beta, rung));
         },
         py::arg("c"), py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,

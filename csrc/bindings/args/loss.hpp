@@ -42,8 +42,9 @@ inline void check_huber_delta(double delta, const char* op) {
 }
 
 inline ElementwiseLossCall parse_elementwise_loss(Device dev, ElementwiseLoss loss, bool backward, py::handle out,
-                                                  py::handle input_, py::handle target, double eps, double grad,
+                                                  py::handle input_, py::handle target, const RealArg& eps_, const RealArg& grad_,
                                                   const char* op) {
+  const double eps = to_double(eps_, op, "eps"), grad = to_double(grad_, op, "grad_output");
   ElementwiseLossCall c;
   c.loss = loss, c.backward = backward, c.eps = eps, c.grad_output = grad;
   if (loss == ElementwiseLoss::bce || loss == ElementwiseLoss::kl_divergence || loss == ElementwiseLoss::poisson)
@@ -100,31 +101,33 @@ void def_elementwise_losses(py::module_& m, Device dev, Run run) {
       run(parse_elementwise_loss(dev, loss, false, out, input, target, 0.0, 1.0, name));
     }, arg("out"), arg("input"), arg("target"), e.fdoc);
     m.def(bname.c_str(), [dev, run, loss, bname](py::object dinput, py::object input, py::object target,
-                                                 double grad_output) {
+                                                 RealArg grad_output) {
       run(parse_elementwise_loss(dev, loss, true, dinput, input, target, 0.0, grad_output, bname.c_str()));
     }, arg("dinput"), arg("input"), arg("target"), arg("grad_output") = 1.0, e.bdoc);
   }
-  m.def("binary_cross_entropy_forward", [dev, run](py::object out, py::object input, py::object target, double eps) {
+  m.def("binary_cross_entropy_forward", [dev, run](py::object out, py::object input, py::object target, RealArg eps) {
     run(parse_elementwise_loss(dev, ElementwiseLoss::bce, false, out, input, target, eps, 1.0,
                                "binary_cross_entropy"));
   }, arg("out"), arg("input"), arg("target"), arg("eps") = 1e-7,
   "out (0-d) = -mean(t log p + (1-t) log(1-p)), p = clip(input, eps, 1-eps) (Keras).");
   m.def("binary_cross_entropy_backward", [dev, run](py::object dinput, py::object input, py::object target,
-                                                    double eps, double grad_output) {
+                                                    RealArg eps, RealArg grad_output) {
     run(parse_elementwise_loss(dev, ElementwiseLoss::bce, true, dinput, input, target, eps, grad_output,
                                "binary_cross_entropy_backward"));
   }, arg("dinput"), arg("input"), arg("target"), arg("eps") = 1e-7, arg("grad_output") = 1.0,
   "dinput = grad_output (p - t) / (p (1 - p)) / n where eps <= input <= 1-eps, else 0.");
   // Keras's losses with a scalar parameter: huber (delta), kl_divergence and poisson (eps)
-  m.def("huber_loss_forward", [dev, run](py::object out, py::object input, py::object target, double delta) {
+  m.def("huber_loss_forward", [dev, run](py::object out, py::object input, py::object target, RealArg delta_) {
+    const double delta = to_double(delta_, "huber_loss", "delta");
     check_huber_delta(delta, "huber_loss");
     auto c = parse_elementwise_loss(dev, ElementwiseLoss::huber, false, out, input, target, 0.0, 1.0, "huber_loss");
     c.delta = delta;
     run(c);
   }, arg("out"), arg("input"), arg("target"), arg("delta") = 1.0,
   "out (0-d) = mean(0.5 e^2 if |e| <= delta else delta |e| - 0.5 delta^2), e = input - target (Keras Huber).");
-  m.def("huber_loss_backward", [dev, run](py::object dinput, py::object input, py::object target, double delta,
-                                          double grad_output) {
+  m.def("huber_loss_backward", [dev, run](py::object dinput, py::object input, py::object target, RealArg delta_,
+                                          RealArg grad_output) {
+    const double delta = to_double(delta_, "huber_loss_backward", "delta");
     check_huber_delta(delta, "huber_loss_backward");
     auto c = parse_elementwise_loss(dev, ElementwiseLoss::huber, true, dinput, input, target, 0.0, grad_output,
                                     "huber_loss_backward");
@@ -132,24 +135,24 @@ void def_elementwise_losses(py::module_& m, Device dev, Run run) {
     run(c);
   }, arg("dinput"), arg("input"), arg("target"), arg("delta") = 1.0, arg("grad_output") = 1.0,
   "dinput = grad_output (e if |e| <= delta else delta sign(e)) / n.");
-  m.def("kl_divergence_forward", [dev, run](py::object out, py::object input, py::object target, double eps) {
+  m.def("kl_divergence_forward", [dev, run](py::object out, py::object input, py::object target, RealArg eps) {
     run(parse_elementwise_loss(dev, ElementwiseLoss::kl_divergence, false, out, input, target, eps, 1.0,
                                "kl_divergence"));
   }, arg("out"), arg("input"), arg("target"), arg("eps") = 1e-7,
   "out (0-d) = sum(t log(t / p)) / rows, t = clip(target, eps, 1), p = clip(input, eps, 1), rows = size / "
   "last dimension (Keras KLDivergence).");
-  m.def("kl_divergence_backward", [dev, run](py::object dinput, py::object input, py::object target, double eps,
-                                             double grad_output) {
+  m.def("kl_divergence_backward", [dev, run](py::object dinput, py::object input, py::object target, RealArg eps,
+                                             RealArg grad_output) {
     run(parse_elementwise_loss(dev, ElementwiseLoss::kl_divergence, true, dinput, input, target, eps, grad_output,
                                "kl_divergence_backward"));
   }, arg("dinput"), arg("input"), arg("target"), arg("eps") = 1e-7, arg("grad_output") = 1.0,
   "dinput = -grad_output t / input / rows where eps <= input <= 1, else 0.");
-  m.def("poisson_loss_forward", [dev, run](py::object out, py::object input, py::object target, double eps) {
+  m.def("poisson_loss_forward", [dev, run](py::object out, py::object input, py::object target, RealArg eps) {
     run(parse_elementwise_loss(dev, ElementwiseLoss::poisson, false, out, input, target, eps, 1.0, "poisson_loss"));
   }, arg("out"), arg("input"), arg("target"), arg("eps") = 1e-7,
   "out (0-d) = mean(input - target log(input + eps)) (Keras Poisson).");
-  m.def("poisson_loss_backward", [dev, run](py::object dinput, py::object input, py::object target, double eps,
-                                            double grad_output) {
+  m.def("poisson_loss_backward", [dev, run](py::object dinput, py::object input, py::object target, RealArg eps,
+                                            RealArg grad_output) {
     run(parse_elementwise_loss(dev, ElementwiseLoss::poisson, true, dinput, input, target, eps, grad_output,
                                "poisson_loss_backward"));
   }, arg("dinput"), arg("input"), arg("target"), arg("eps") = 1e-7, arg("grad_output") = 1.0,
@@ -172,8 +175,9 @@ struct ClassLossCall {
 };
 
 inline ClassLossCall parse_class_loss(Device dev, ClassLoss loss, py::handle out, py::handle dinput,
-                                      py::handle input_, py::handle target, double eps, double grad,
+                                      py::handle input_, py::handle target, const RealArg& eps_, const RealArg& grad_,
                                       const char* op) {
+  const double eps = to_double(eps_, op, "eps"), grad = to_double(grad_, op, "grad_output");
   ClassLossCall c;
   c.loss = loss, c.eps = eps, c.grad_output = grad, c.op = op;
   if (loss == ClassLoss::categorical_crossentropy) check_loss_eps(eps, op);
@@ -230,17 +234,17 @@ void def_class_losses(py::module_& m, Device dev, bool check_labels_kw, Run run)
   auto ce_fwd = [dev, run, CE](py::object out, py::object input, py::object target, bool check) {
     run(parse_class_loss(dev, CE, out, py::none(), input, target, 0.0, 1.0, "cross_entropy"), check);
   };
-  auto ce_bwd = [dev, run, CE](py::object dinput, py::object input, py::object target, double g, bool check) {
+  auto ce_bwd = [dev, run, CE](py::object dinput, py::object input, py::object target, const RealArg& g, bool check) {
     run(parse_class_loss(dev, CE, py::none(), dinput, input, target, 0.0, g, "cross_entropy_backward"), check);
   };
-  auto ce_both = [dev, run, CE](py::object out, py::object dinput, py::object input, py::object target, double g,
+  auto ce_both = [dev, run, CE](py::object out, py::object dinput, py::object input, py::object target, const RealArg& g,
                                 bool check) {
     run(parse_class_loss(dev, CE, out, dinput, input, target, 0.0, g, "cross_entropy_with_grad"), check);
   };
-  auto cc_fwd = [dev, run, CC](py::object out, py::object input, py::object target, double eps, bool check) {
+  auto cc_fwd = [dev, run, CC](py::object out, py::object input, py::object target, const RealArg& eps, bool check) {
     run(parse_class_loss(dev, CC, out, py::none(), input, target, eps, 1.0, "categorical_crossentropy"), check);
   };
-  auto cc_bwd = [dev, run, CC](py::object dinput, py::object input, py::object target, double eps, double g,
+  auto cc_bwd = [dev, run, CC](py::object dinput, py::object input, py::object target, const RealArg& eps, const RealArg& g,
                                bool check) {
     run(parse_class_loss(dev, CC, py::none(), dinput, input, target, eps, g, "categorical_crossentropy_backward"),
         check);
@@ -260,19 +264,19 @@ void def_class_losses(py::module_& m, Device dev, bool check_labels_kw, Run run)
     m.def("cross_entropy_forward", [ce_fwd](py::object out, py::object input, py::object target) {
       ce_fwd(out, input, target, true);
     }, arg("out"), arg("input"), arg("target"), ce_doc);
-    m.def("cross_entropy_backward", [ce_bwd](py::object dinput, py::object input, py::object target, double g) {
+    m.def("cross_entropy_backward", [ce_bwd](py::object dinput, py::object input, py::object target, RealArg g) {
       ce_bwd(dinput, input, target, g, true);
     }, arg("dinput"), arg("input"), arg("target"), arg("grad_output") = 1.0, ceb_doc);
     m.def("cross_entropy_with_grad", [ce_both](py::object out, py::object dinput, py::object input,
-                                               py::object target, double g) {
+                                               py::object target, RealArg g) {
       ce_both(out, dinput, input, target, g, true);
     }, arg("out"), arg("dinput"), arg("input"), arg("target"), arg("grad_output") = 1.0, cewg_doc);
     m.def("categorical_crossentropy_forward", [cc_fwd](py::object out, py::object input, py::object target,
-                                                       double eps) {
+                                                       RealArg eps) {
       cc_fwd(out, input, target, eps, true);
     }, arg("out"), arg("input"), arg("target"), arg("eps") = 1e-7, cc_doc);
     m.def("categorical_crossentropy_backward", [cc_bwd](py::object dinput, py::object input, py::object target,
-                                                        double eps, double g) {
+                                                        RealArg eps, RealArg g) {
       cc_bwd(dinput, input, target, eps, g, true);
     }, arg("dinput"), arg("input"), arg("target"), arg("eps") = 1e-7, arg("grad_output") = 1.0, ccb_doc);
   }

@@ -56,14 +56,15 @@ void def_batch_norm(py::module_& m, Device dev, RunTrain run_train, RunInfer run
   m.def(
       "batch_norm_forward_training",
       [dev, run_train](py::object out, py::object save_mean, py::object save_invstd, py::object running_mean,
-                       py::object running_var, py::object input, py::object weight, py::object bias, double momentum,
-                       double eps) {
+                       py::object running_var, py::object input, py::object weight, py::object bias, RealArg momentum_,
+                       RealArg eps_) {
         const char* op = "batch_norm";
         BatchNormCall b;
         b.input = leading(input, dev, &b.ft, op, "input");
         b.l = batch_norm_layout(op, b.input, "input");
         FASTANN_CHECK(b.l.N * b.l.HW >= 2, op, ": training needs more than one value per channel, got input shape ",
                       shape_str(b.input));
+        const double momentum = to_double(momentum_, op, "momentum"), eps = to_double(eps_, op, "eps");
         check_norm_momentum(op, momentum);
         check_norm_eps(op, eps);
         b.momentum = momentum, b.eps = eps;
@@ -90,11 +91,12 @@ void def_batch_norm(py::module_& m, Device dev, RunTrain run_train, RunInfer run
   m.def(
       "batch_norm_forward_inference",
       [dev, run_infer](py::object out, py::object input, py::object running_mean, py::object running_var,
-                       py::object weight, py::object bias, double eps) {
+                       py::object weight, py::object bias, RealArg eps_) {
         const char* op = "batch_norm";
         BatchNormCall b;
         b.input = leading(input, dev, &b.ft, op, "input");
         b.l = batch_norm_layout(op, b.input, "input");
+        const double eps = to_double(eps_, op, "eps");
         check_norm_eps(op, eps);
         b.eps = eps;
         b.out = output(out, dev, b.ft, op, "out");

@@ -72,9 +72,13 @@ template <class Run>
 void def_optim(py::module_& m, Device dev, Run run) {
   using namespace optim_detail;
   using py::arg;
-  m.def("sgd_step", [dev, run](py::object param, py::object momentum_buffer, py::object grad, double lr,
-                               double momentum, double dampening, bool nesterov, double weight_decay) {
+  m.def("sgd_step", [dev, run](py::object param, py::object momentum_buffer, py::object grad, RealArg lr_,
+                               RealArg momentum_, RealArg dampening_, bool nesterov, RealArg weight_decay_) {
     const char* op = "sgd_step";
+    const double lr = to_double(lr_, op, "lr");
+    const double momentum = to_double(momentum_, op, "momentum");
+    const double dampening = to_double(dampening_, op, "dampening");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::sgd;
     param_grad(c, dev, param, grad, op);
@@ -100,9 +104,14 @@ void def_optim(py::module_& m, Device dev, Run run) {
   for (const bool decoupled : {false, true}) {
     const char* name = decoupled ? "adamw_step" : "adam_step";
     m.def(name, [dev, run, decoupled, name](py::object param, py::object exp_avg, py::object exp_avg_sq,
-                                            py::object max_exp_avg_sq, py::object grad, IntArg step, double lr,
-                                            double beta1, double beta2, double eps, double weight_decay) {
+                                            py::object max_exp_avg_sq, py::object grad, IntArg step, RealArg lr_,
+                                            RealArg beta1_, RealArg beta2_, RealArg eps_, RealArg weight_decay_) {
       const char* op = name;
+      const double lr = to_double(lr_, op, "lr");
+      const double beta1 = to_double(beta1_, op, "beta1");
+      const double beta2 = to_double(beta2_, op, "beta2");
+      const double eps = to_double(eps_, op, "eps");
+      const double weight_decay = to_double(weight_decay_, op, "weight_decay");
       OptimCall c;
       c.kind = decoupled ? OptimKind::adamw : OptimKind::adam;
       param_grad(c, dev, param, grad, op);
@@ -129,9 +138,14 @@ void def_optim(py::module_& m, Device dev, Run run) {
   }
 
   m.def("rmsprop_step", [dev, run](py::object param, py::object square_avg, py::object momentum_buffer,
-                                   py::object grad_avg, py::object grad, double lr, double rho, double eps,
-                                   double momentum, double weight_decay) {
+                                   py::object grad_avg, py::object grad, RealArg lr_, RealArg rho_, RealArg eps_,
+                                   RealArg momentum_, RealArg weight_decay_) {
     const char* op = "rmsprop_step";
+    const double lr = to_double(lr_, op, "lr");
+    const double rho = to_double(rho_, op, "rho");
+    const double eps = to_double(eps_, op, "eps");
+    const double momentum = to_double(momentum_, op, "momentum");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::rmsprop;
     param_grad(c, dev, param, grad, op);
@@ -155,9 +169,12 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "(grad_avg given): a = rho a + (1-rho) g, s' = s - a^2; d = g / (sqrt(s') + eps); momentum: "
   "buf = momentum buf + d, p -= lr buf; else p -= lr d.");
 
-  m.def("adagrad_step", [dev, run](py::object param, py::object accumulator, py::object grad, double lr, double eps,
-                                   double weight_decay) {
+  m.def("adagrad_step", [dev, run](py::object param, py::object accumulator, py::object grad, RealArg lr_, RealArg eps_,
+                                   RealArg weight_decay_) {
     const char* op = "adagrad_step";
+    const double lr = to_double(lr_, op, "lr");
+    const double eps = to_double(eps_, op, "eps");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::adagrad;
     param_grad(c, dev, param, grad, op);
@@ -173,8 +190,12 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "p -= lr g / (sqrt(acc) + eps).");
 
   m.def("adadelta_step", [dev, run](py::object param, py::object accum_grad, py::object accum_update,
-                                    py::object grad, double lr, double rho, double eps, double weight_decay) {
+                                    py::object grad, RealArg lr_, RealArg rho_, RealArg eps_, RealArg weight_decay_) {
     const char* op = "adadelta_step";
+    const double lr = to_double(lr_, op, "lr");
+    const double rho = to_double(rho_, op, "rho");
+    const double eps = to_double(eps_, op, "eps");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::adadelta;
     param_grad(c, dev, param, grad, op);
@@ -193,9 +214,14 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "d = sqrt(u + eps) / sqrt(s + eps) g; u = rho u + (1-rho) d^2; p -= lr d.");
 
   m.def("adamax_step", [dev, run](py::object param, py::object exp_avg, py::object exp_inf, py::object grad,
-                                  IntArg step, double lr, double beta1, double beta2, double eps,
-                                  double weight_decay) {
+                                  IntArg step, RealArg lr_, RealArg beta1_, RealArg beta2_, RealArg eps_,
+                                  RealArg weight_decay_) {
     const char* op = "adamax_step";
+    const double lr = to_double(lr_, op, "lr");
+    const double beta1 = to_double(beta1_, op, "beta1");
+    const double beta2 = to_double(beta2_, op, "beta2");
+    const double eps = to_double(eps_, op, "eps");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::adamax;
     param_grad(c, dev, param, grad, op);
@@ -216,9 +242,15 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "u = max(b2 u, |g| + eps); p -= lr / (1-b1^t) m / u.");
 
   m.def("nadam_step", [dev, run](py::object param, py::object exp_avg, py::object exp_avg_sq, py::object grad,
-                                 IntArg step, double mu_product, double lr, double beta1, double beta2, double eps,
-                                 double weight_decay) {
+                                 IntArg step, RealArg mu_product_, RealArg lr_, RealArg beta1_, RealArg beta2_, RealArg eps_,
+                                 RealArg weight_decay_) {
     const char* op = "nadam_step";
+    const double mu_product = to_double(mu_product_, op, "mu_product");
+    const double lr = to_double(lr_, op, "lr");
+    const double beta1 = to_double(beta1_, op, "beta1");
+    const double beta2 = to_double(beta2_, op, "beta2");
+    const double eps = to_double(eps_, op, "eps");
+    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::nadam;
     param_grad(c, dev, param, grad, op);
@@ -244,9 +276,11 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "Nadam step in place (Dozat 2016; keras.optimizers.Nadam = torch.optim.NAdam): mu_t = b1 (1 - 0.5 "
   "0.96^(0.004 t)); m, v as Adam; p -= [lr (1-mu_t)/(1-P_t) g + lr mu_{t+1}/(1-P_t mu_{t+1}) m] / "
   "(sqrt(v/(1-b2^t)) + eps), P_t = mu_product = prod_{i<=t} mu_i (given by the caller).");
-  m.def("lion_step", [dev, run](py::object param, py::object exp_avg, py::object grad, double lr, double beta1,
-                                double beta2, double weight_decay) {
+  m.def("lion_step", [dev, run](py::object param, py::object exp_avg, py::object grad, RealArg lr_, RealArg beta1_,
+                                RealArg beta2_, RealArg weight_decay_) {
     const char* op = "lion_step";
+    const double lr = to_double(lr_, op, "lr"), beta1 = to_double(beta1_, op, "beta1"),
+                 beta2 = to_double(beta2_, op, "beta2"), weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::lion;
     param_grad(c, dev, param, grad, op);
@@ -264,8 +298,12 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "(1-b1) g); m = b2 m + (1-b2) g.");
 
   m.def("ftrl_step", [dev, run](py::object param, py::object accumulator, py::object linear, py::object grad,
-                                double lr, double lr_power, double l1, double l2, double l2_shrinkage, double beta) {
+                                RealArg lr_, RealArg lr_power_, RealArg l1_, RealArg l2_, RealArg l2_shrinkage_,
+                                RealArg beta_) {
     const char* op = "ftrl_step";
+    const double lr = to_double(lr_, op, "lr"), lr_power = to_double(lr_power_, op, "lr_power"),
+                 l1 = to_double(l1_, op, "l1"), l2 = to_double(l2_, op, "l2"),
+                 l2_shrinkage = to_double(l2_shrinkage_, op, "l2_shrinkage"), beta = to_double(beta_, op, "beta");
     OptimCall c;
     c.kind = OptimKind::ftrl;
     param_grad(c, dev, param, grad, op);

@@ -7,9 +7,8 @@ and its parameter, so fastann.ops and fastann.reference validate identically.
 from __future__ import annotations
 
 import math
-import numbers
 
-from .common import array, same_device, same_dtype
+from .common import array, real, same_device, same_dtype
 
 #: public name -> (kernel name, {keyword parameter: default}); a parameter named here becomes `p`.
 NAMES = {
@@ -56,11 +55,9 @@ def resolve_activation(op: str, name, params: dict) -> tuple[str, float]:
                 raise ValueError(f"{op}: gelu approximate must be 'none' or 'tanh', got {v!r}")
             kernel = "gelu_tanh" if v == "tanh" else "gelu"
         else:
-            if isinstance(v, bool) or not isinstance(v, numbers.Real):
-                raise TypeError(f"{op}: {key} must be a real number, got {type(v).__name__}")
-            if not math.isfinite(float(v)):
+            p = real(op, key, v)
+            if not math.isfinite(p):
                 raise ValueError(f"{op}: {key} must be finite, got {v!r}")
-            p = float(v)
     return kernel, p
 
 

@@ -100,11 +100,25 @@ def pair(op: str, name: str, v, check=positive_int) -> tuple[int, int]:
     return x, x
 
 
+def real(op: str, name: str, v) -> float:
+    """A real number (Python or NumPy int or float, not bool) as a float. TypeError for anything else;
+    ValueError for an int beyond the float range (``10**400``), where ``float(v)`` raises OverflowError.
+    Every real-valued argument (hyper-parameters, eps, p, alpha / beta, grad_output) goes through here."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{op}: {name} must be a real number, got {type(v).__name__} {v!r:.40}")
+    try:
+        return float(v)
+    except OverflowError:
+        raise ValueError(f"{op}: {name} is beyond the float range, got an int of {int(v).bit_length()} "
+                         "bits") from None
+
+
 def probability(op: str, name: str, v) -> float:
-    """A real number (not bool) in [0, 1); ValueError otherwise."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (0.0 <= float(v) < 1.0):
+    """A real number (not bool) in [0, 1); TypeError / ValueError (from :func:`real`) otherwise."""
+    x = real(op, name, v)
+    if not 0.0 <= x < 1.0:
         raise ValueError(f"{op}: {name} must be in [0, 1), got {v!r}")
-    return float(v)
+    return x
 
 
 def flag(op: str, name: str, v) -> bool:
@@ -112,13 +126,6 @@ def flag(op: str, name: str, v) -> bool:
     if not isinstance(v, (bool, np.bool_)):
         raise TypeError(f"{op}: {name} must be a bool, got {type(v).__name__} {v!r}")
     return bool(v)
-
-
-def real(op: str, name: str, v) -> float:
-    """A real number (Python or NumPy, not bool) as a float; TypeError otherwise."""
-    if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{op}: {name} must be a real number, got {type(v).__name__}")
-    return float(v)
 
 
 _memory_bytes: dict[bool, int] = {}

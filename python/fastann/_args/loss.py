@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from .common import array, is_cupy, same_device, same_dtype
+from .common import array, is_cupy, real, same_device, same_dtype
 
 LABEL_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 
@@ -61,9 +61,10 @@ def check_labels(op, labels, num_classes):
 
 
 def check_eps(op, eps):
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (0.0 <= float(eps) < 0.5):
+    e = real(op, "eps", eps)
+    if not 0.0 <= e < 0.5:
         raise ValueError(f"{op}: eps must be in [0, 0.5), got {eps!r}")
-    return float(eps)
+    return e
 
 
 def check_delta(op, delta):
@@ -84,8 +85,8 @@ def scalar(op, name, v) -> float:
     as a float; TypeError otherwise."""
     if isinstance(v, (bool, np.bool_)):
         raise TypeError(f"{op}: {name} must be a real number, got bool")
-    if isinstance(v, numbers.Real):
-        return float(v)
+    if isinstance(v, (numbers.Real, np.floating, np.integer)):
+        return real(op, name, v)
     if (isinstance(v, np.ndarray) or is_cupy(v)) and tuple(v.shape) in ((), (1,)) and v.dtype.kind in "fiu":
         return float(v.reshape(()))
     raise TypeError(f"{op}: {name} must be a real number or an array of shape () or (1,), got "

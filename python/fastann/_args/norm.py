@@ -7,11 +7,10 @@ be writeable there.
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
-from .common import array, flag, same_device, same_dtype
+from .common import array, flag, real, same_device, same_dtype
 
 
 def channel_array(op: str, name: str, a, C: int, writeable: bool = False):
@@ -43,9 +42,9 @@ def batch_norm_args(op, input, running_mean, running_var, weight, bias, training
     if training and N * HW < 2:
         raise ValueError(f"{op}: training needs more than one value per channel, got input shape "
                          f"{tuple(input.shape)}")
-    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= float(momentum) <= 1.0:
+    if not 0.0 <= real(op, "momentum", momentum) <= 1.0:
         raise ValueError(f"{op}: momentum must be a number in [0, 1], got {momentum!r}")
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (0.0 < float(eps) < np.inf):
+    if not 0.0 < real(op, "eps", eps) < np.inf:
         raise ValueError(f"{op}: eps must be a positive number, got {eps!r}")
     return N, C, HW, training
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .common import array, flag, same_device, same_dtype
+from .common import array, flag, real, same_device, same_dtype
 
 #: The largest ``step``: the compiled kernels take it as int64 and Nadam also evaluates mu at step + 1.
 MAX_STEP = 2**63 - 2
@@ -44,9 +44,7 @@ def check_arrays(op, param, grad, **state):
 def hyper(op, name, v, lo=0.0, hi=math.inf, hi_open=False) -> float:
     """A real hyperparameter (not a bool) in [lo, hi] (or [lo, hi) with hi_open); TypeError / ValueError
     otherwise."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{op}: {name} must be a real number, got {type(v).__name__}")
-    v = float(v)
+    v = real(op, name, v)
     ok = math.isfinite(v) and v >= lo and (v < hi if hi_open else v <= hi)
     if not ok:
         rng = f"[{lo:g}, {hi:g}{')' if hi_open else ']'}"

@@ -67,7 +67,7 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, rung=N
         if c is not None or fits(m * n * a.itemsize):  # else the checks below explain the size
             out = c if c is not None else empty(np, (m, n), a.dtype)
             try:
-                _backend.cpu.gemm(out, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta),
+                _backend.cpu.gemm(out, a, b, bool(trans_a), bool(trans_b), alpha, beta,
                                   0 if rung is None else rung)
                 return out
             except (TypeError, ValueError):

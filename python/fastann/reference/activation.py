@@ -57,6 +57,18 @@ def _gelu_u(x):
     return math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
 
 
+#: |x| past which the tanh-GELU derivative is exactly 1 (x > 0) or 0 (x < 0) in float64: returned as such
+#: for finite x, where x^3 and x^2 would overflow (0 * inf = NaN); +-inf keep the formula's NaN (PyTorch's).
+GELU_TANH_SATURATED = 1e6
+
+
+def _gelu_tanh_derivative(x):
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = (_sigmoid(2.0 * _gelu_u(x))
+             + 0.5 * x * _sech2(_gelu_u(x)) * math.sqrt(2.0 / math.pi) * (1.0 + 3 * 0.044715 * x * x))
+    return np.where((np.abs(x) > GELU_TANH_SATURATED) & np.isfinite(x), (x > 0).astype(np.float64), d)
+
+
 #: kernel name -> (f(x, p), f'(x, p))
 ACTIVATIONS = {
     "linear": (lambda x, p: x, lambda x, p: np.ones_like(x)),
@@ -80,20 +92,24 @@ ACTIVATIONS = {
     "gelu": (lambda x, p: x * _phi_cdf(x),
              lambda x, p: _phi_cdf(x) + x * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)),
     # x/2 (1 + tanh u) written x sigmoid(2u), which does not cancel for large negative x
-    "gelu_tanh": (lambda x, p: x * _sigmoid(2.0 * _gelu_u(x)),
-                  lambda x, p: _sigmoid(2.0 * _gelu_u(x))
-                  + 0.5 * x * _sech2(_gelu_u(x))
-                  * math.sqrt(2.0 / math.pi) * (1.0 + 3 * 0.044715 * x * x)),
+    "gelu_tanh": (lambda x, p: x * _sigmoid(2.0 * _gelu_u(x)), lambda x, p: _gelu_tanh_derivative(x)),
     "mish": (lambda x, p: x * np.tanh(_softplus(x)),
              lambda x, p: np.tanh(_softplus(x))
              + x * _sech2(_softplus(x)) * _sigmoid(x)),
     "exponential": (lambda x, p: np.exp(x), lambda x, p: np.exp(x)),
 }
 
+def _param_as_kernel_sees_it(p, input):
+    """The parameter (alpha, negative_slope) rounded to the input's dtype, as the kernels (and PyTorch) use
+    it: a float64 alpha below float32's range is 0 for float32 input, so 0 * inf is NaN there too."""
+    return float(np.asarray(p, dtype=input.dtype)) if input.dtype == np.float32 else float(p)
+
+
 def activation(name, input, **params):
     """f(input) elementwise in float64 for the activation ``name`` (see :data:`NAMES`); any shape."""
     kernel, p = resolve_activation("activation", name, params)
     check_forward("activation", input)
+    p = _param_as_kernel_sees_it(p, input)
     x = np.asarray(input, dtype=np.float64)
     return np.asarray(ACTIVATIONS[kernel][0](x, p), dtype=np.float64)
 
@@ -102,6 +118,7 @@ def activation_backward(name, grad_output, input, **params):
     """grad_output * f'(input) in float64 (NaN where input is NaN); both arrays of one shape."""
     kernel, p = resolve_activation("activation_backward", name, params)
     check_backward("activation_backward", grad_output, input)
+    p = _param_as_kernel_sees_it(p, input)
     x = np.asarray(input, dtype=np.float64)
     g = np.asarray(grad_output, dtype=np.float64) * ACTIVATIONS[kernel][1](x, p)
     return np.where(np.isnan(x), x, g)

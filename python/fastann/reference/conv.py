@@ -200,35 +200,46 @@ def _linear_weights(n_in, n_out, scale, align_corners):
     return i0, i1, src - i0
 
 
-def _upsample_matrix(n_in, scale, mode, align_corners):
-    """(n_in*scale, n_in) interpolation matrix along one axis."""
-    n_out = n_in * scale
-    m = np.zeros((n_out, n_in))
-    if mode == "nearest":
-        m[np.arange(n_out), np.arange(n_out) // scale] = 1.0
-    else:
-        i0, i1, lam = _linear_weights(n_in, n_out, scale, align_corners)
-        np.add.at(m, (np.arange(n_out), i0), 1.0 - lam)
-        np.add.at(m, (np.arange(n_out), i1), lam)
-    return m
-
-
 def upsample2d(input, scale_factor=2, mode="nearest", align_corners=False):
     """Upsampling by integer factors: input (N, C, H, W) -> (N, C, H*sh, W*sw). 'nearest' repeats pixels,
-    'bilinear' interpolates like torch.nn.functional.interpolate (align_corners as there). Separable:
-    out = Mh @ x @ Mw^T per plane."""
+    'bilinear' interpolates like torch.nn.functional.interpolate (align_corners as there), each output from
+    its four source pixels as two lerps along W and one along H: ``top = a + lw (b - a)``, ``bot = c + lw
+    (d - c)``, ``out = top + lh (bot - top)``.
+
+    Non-finite values stay local, as in PyTorch: an output sees only its own source pixels. A lerp
+    multiplies its weight into the difference of its two pixels, so a source pixel that is +-inf makes every
+    output that reads it NaN (``0 * inf`` at weight 0, ``inf - inf``), and a lerp between two equal infinities
+    is NaN too, where PyTorch's weighted sum ``(1 - l) a + l b`` may give +-inf (docs/conv.md, upsample2d)."""
     op = "upsample2d"
     sh, sw = upsample_args(op, input, scale_factor, mode, align_corners)
-    mh = _upsample_matrix(input.shape[2], sh, mode, align_corners)
-    mw = _upsample_matrix(input.shape[3], sw, mode, align_corners)
-    return np.einsum("ah,nchw,bw->ncab", mh, np.asarray(input, np.float64), mw)
+    x = np.asarray(input, np.float64)
+    H, W = x.shape[2], x.shape[3]
+    if mode == "nearest":
+        return x[:, :, np.arange(H * sh) // sh][:, :, :, np.arange(W * sw) // sw]
+    h0, h1, lh = _linear_weights(H, H * sh, sh, align_corners)
+    w0, w1, lw = _linear_weights(W, W * sw, sw, align_corners)
+    r0, r1 = x[:, :, h0], x[:, :, h1]
+    top = r0[..., w0] + lw * (r0[..., w1] - r0[..., w0])
+    bot = r1[..., w0] + lw * (r1[..., w1] - r1[..., w0])
+    return top + lh[:, None] * (bot - top)
 
 
 def upsample2d_backward(grad_output, input_shape, scale_factor=2, mode="nearest", align_corners=False):
-    """Gradient of upsample2d with respect to its input: Mh^T @ dout @ Mw per plane."""
+    """Gradient of upsample2d with respect to its input: each input pixel sums the gradients of the outputs
+    that read it, times their weight. 'nearest': the sum over its sh x sw block; 'bilinear': every output
+    scatters ``(1-lh)(1-lw) g``, ``(1-lh) lw g``, ``lh (1-lw) g`` and ``lh lw g`` to its four source pixels
+    (as PyTorch's upsample_bilinear2d_backward does, so a +-inf or NaN gradient reaches all four, weight 0
+    included: ``0 * inf`` is NaN), and nothing else."""
     op = "upsample2d_backward"
     N, C, H, W, sh, sw = upsample_backward_args(op, grad_output, input_shape, scale_factor, mode, align_corners)
-    mh = _upsample_matrix(H, sh, mode, align_corners)
-    mw = _upsample_matrix(W, sw, mode, align_corners)
-    return np.einsum("ah,ncab,bw->nchw", mh, np.asarray(grad_output, np.float64), mw)
-
+    g = np.asarray(grad_output, np.float64)
+    if mode == "nearest":
+        return g.reshape(N, C, H, sh, W, sw).sum(axis=(3, 5))
+    h0, h1, lh = _linear_weights(H, H * sh, sh, align_corners)
+    w0, w1, lw = _linear_weights(W, W * sw, sw, align_corners)
+    lh, lw = lh[:, None], lw[None, :]
+    d = np.zeros((N, C, H, W))
+    for hi, wi, weight in ((h0, w0, (1 - lh) * (1 - lw)), (h0, w1, (1 - lh) * lw), (h1, w0, lh * (1 - lw)),
+                           (h1, w1, lh * lw)):
+        np.add.at(d, (slice(None), slice(None), hi[:, None], wi[None, :]), weight * g)
+    return d

@@ -4,6 +4,9 @@ Each ``*_step`` updates ``param`` and its state arrays IN PLACE (computing in fl
 arrays' dtype) and returns None, exactly like fastann.ops. The rules are those of torch.optim (the
 algorithm boxes of https://pytorch.org/docs/stable/optim.html), with Keras' default eps = 1e-7:
 
+The L2 term ``g = grad + wd p`` is added only when weight_decay != 0, as torch.optim does (so a +-inf
+param keeps its gradient instead of 0 * inf = NaN).
+
 - SGD: g = grad + wd p; b = momentum b + (1 - dampening) g; g = g + momentum b (nesterov) or b; p -= lr g.
   The buffer starts at zeros (PyTorch starts it at the first g: identical unless dampening > 0).
 - Adam (Kingma & Ba 2015, Algorithm 1): g = grad + wd p (L2); m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
@@ -34,6 +37,11 @@ __all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step"
            "adamax_step", "nadam_step", "lion_step", "ftrl_step", "nadam_mu", "nadam_mu_product"]
 
 
+def _l2(g, wd, p):
+    """g + wd p, or g itself when wd == 0 (torch.optim skips the term: no 0 * inf = NaN for a +-inf p)."""
+    return g + wd * p if wd != 0 else g
+
+
 def _f(a):
     return np.asarray(a, dtype=np.float64)
 
@@ -47,7 +55,7 @@ def sgd_step(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0
     lr, momentum, dampening, nesterov, wd = sgd_hypers(op, lr, momentum, dampening, nesterov, weight_decay,
                                                        momentum_buffer)
     p, g = _f(param), _f(grad)
-    g = g + wd * p
+    g = _l2(g, wd, p)
     if momentum > 0:
         b = momentum * _f(momentum_buffer) + (1.0 - dampening) * g
         momentum_buffer[...] = b
@@ -63,7 +71,7 @@ def _adam(op, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
     if decoupled:
         p = p * (1.0 - lr * wd)
     else:
-        g = g + wd * p
+        g = _l2(g, wd, p)
     m = b1 * _f(exp_avg) + (1.0 - b1) * g
     v = b2 * _f(exp_avg_sq) + (1.0 - b2) * g * g
     exp_avg[...], exp_avg_sq[...] = m, v
@@ -95,7 +103,7 @@ def rmsprop_step(param, grad, square_avg, momentum_buffer=None, grad_avg=None, *
     lr, rho, eps, momentum, centered, wd = rmsprop_hypers(op, lr, rho, eps, momentum, centered, weight_decay,
                                                           momentum_buffer, grad_avg)
     p = _f(param)
-    g = _f(grad) + wd * p
+    g = _l2(_f(grad), wd, p)
     s = rho * _f(square_avg) + (1.0 - rho) * g * g
     square_avg[...] = s
     if centered:
@@ -115,7 +123,7 @@ def adagrad_step(param, grad, accumulator, *, lr, eps=1e-7, weight_decay=0.0):
     check_arrays(op, param, grad, accumulator=accumulator)
     lr, eps, wd = adagrad_hypers(op, lr, eps, weight_decay)
     p = _f(param)
-    g = _f(grad) + wd * p
+    g = _l2(_f(grad), wd, p)
     acc = _f(accumulator) + g * g
     accumulator[...] = acc
     param[...] = p - lr * g / (np.sqrt(acc) + eps)
@@ -127,7 +135,7 @@ def adadelta_step(param, grad, accum_grad, accum_update, *, lr=1.0, rho=0.95, ep
     check_arrays(op, param, grad, accum_grad=accum_grad, accum_update=accum_update)
     lr, rho, eps, wd = adadelta_hypers(op, lr, rho, eps, weight_decay)
     p = _f(param)
-    g = _f(grad) + wd * p
+    g = _l2(_f(grad), wd, p)
     s = rho * _f(accum_grad) + (1.0 - rho) * g * g
     u = _f(accum_update)
     d = np.sqrt(u + eps) / np.sqrt(s + eps) * g
@@ -142,7 +150,7 @@ def adamax_step(param, grad, exp_avg, exp_inf, *, step, lr, beta1=0.9, beta2=0.9
     check_arrays(op, param, grad, exp_avg=exp_avg, exp_inf=exp_inf)
     t, lr, b1, b2, eps, wd = adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
     p = _f(param)
-    g = _f(grad) + wd * p
+    g = _l2(_f(grad), wd, p)
     m = b1 * _f(exp_avg) + (1.0 - b1) * g
     u = np.maximum(b2 * _f(exp_inf), np.abs(g) + eps)  # np.maximum propagates NaN
     exp_avg[...], exp_inf[...] = m, u
@@ -162,7 +170,7 @@ def nadam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0
     t, lr, b1, b2, eps, wd, prod = nadam_hypers(op, step, lr, beta1, beta2, eps, weight_decay, mu_product)
     mu, mu_next = nadam_mu(b1, t), nadam_mu(b1, t + 1)
     p = _f(param)
-    g = _f(grad) + wd * p
+    g = _l2(_f(grad), wd, p)
     m = b1 * _f(exp_avg) + (1.0 - b1) * g
     v = b2 * _f(exp_avg_sq) + (1.0 - b2) * g * g
     exp_avg[...], exp_avg_sq[...] = m, v
