@@ -6,31 +6,31 @@ fastann CPU kernels (hand-written C++, OpenMP, run-time selected SIMD path)
 from __future__ import annotations
 import typing
 __all__: list[str] = ['activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'batch_norm_relu_backward', 'batch_norm_relu_forward', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'fma_peak_gflops', 'ftrl_step', 'gemm', 'get_num_threads', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'hinge_loss_backward', 'hinge_loss_forward', 'huber_loss_backward', 'huber_loss_forward', 'kl_divergence_backward', 'kl_divergence_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_cosh_loss_backward', 'log_cosh_loss_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'poisson_loss_backward', 'poisson_loss_forward', 'rmsprop_step', 'rnn_backward', 'rnn_forward', 'set_num_threads', 'sgd_step', 'simd_level', 'softmax_backward', 'softmax_forward', 'squared_hinge_loss_backward', 'squared_hinge_loss_forward', 'upsample2d_backward', 'upsample2d_forward']
-def activation_backward(dinput: typing.Any, grad_output: typing.Any, input: typing.Any, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def activation_backward(dinput: typing.Any, grad_output: typing.Any, input: typing.Any, name: str, param: float = 0.0) -> None:
     """
     dinput = grad_output * f'(input) elementwise (the gradient computed from the forward's input; NaN where input is NaN). Same names, param and checks as activation_forward (dinput disjoint from the inputs). Releases the GIL.
     """
-def activation_forward(out: typing.Any, input: typing.Any, name: str, param: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def activation_forward(out: typing.Any, input: typing.Any, name: str, param: float = 0.0) -> None:
     """
     out = f(input) elementwise, f named by `name` (one of: linear, relu, leaky_relu, elu, selu, sigmoid, hard_sigmoid, tanh, softplus, softsign, relu6, silu, hard_silu, gelu, gelu_tanh, mish, exponential, identity, swish, hard_swish; 'gelu' is the exact erf form, 'gelu_tanh' the tanh approximation). `param` is leaky_relu's negative_slope or elu's alpha, ignored otherwise. out and input: C-contiguous float32/float64 arrays of one shape and dtype (any ndim, non-empty; out may be input, no other overlap). TypeError for a dtype, ValueError for a shape, contiguity, read-only output, overlap or unknown name. Releases the GIL.
     """
-def adadelta_step(param: typing.Any, accum_grad: typing.Any, accum_update: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex = 1.0, rho: typing.SupportsFloat | typing.SupportsIndex = 0.95, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def adadelta_step(param: typing.Any, accum_grad: typing.Any, accum_update: typing.Any, grad: typing.Any, lr: float = 1.0, rho: float = 0.95, eps: float = 1e-07, weight_decay: float = 0.0) -> None:
     """
     Adadelta step in place (Zeiler 2012 / torch.optim.Adadelta): s = rho s + (1-rho) g^2; d = sqrt(u + eps) / sqrt(s + eps) g; u = rho u + (1-rho) d^2; p -= lr d.
     """
-def adagrad_step(param: typing.Any, accumulator: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def adagrad_step(param: typing.Any, accumulator: typing.Any, grad: typing.Any, lr: float, eps: float = 1e-07, weight_decay: float = 0.0) -> None:
     """
     Adagrad step in place (Duchi et al. 2011 / torch.optim.Adagrad): g = grad + wd p; acc += g^2; p -= lr g / (sqrt(acc) + eps).
     """
-def adam_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, max_exp_avg_sq: typing.Any, grad: typing.Any, step: int, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def adam_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, max_exp_avg_sq: typing.Any, grad: typing.Any, step: int, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-07, weight_decay: float = 0.0) -> None:
     """
     Adam step in place (Kingma & Ba 2015 Alg. 1 / torch.optim.Adam, L2 weight decay): g = grad + wd p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; [AMSGrad: vmax = max(vmax, v), v = vmax]; p -= lr / (1-b1^t) * m / (sqrt(v / (1-b2^t)) + eps).
     """
-def adamax_step(param: typing.Any, exp_avg: typing.Any, exp_inf: typing.Any, grad: typing.Any, step: int, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def adamax_step(param: typing.Any, exp_avg: typing.Any, exp_inf: typing.Any, grad: typing.Any, step: int, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-07, weight_decay: float = 0.0) -> None:
     """
     Adamax step in place (Kingma & Ba 2015 sec. 7.1 / torch.optim.Adamax): m = b1 m + (1-b1) g; u = max(b2 u, |g| + eps); p -= lr / (1-b1^t) m / u.
     """
-def adamw_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, max_exp_avg_sq: typing.Any, grad: typing.Any, step: int, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.004) -> None:
+def adamw_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, max_exp_avg_sq: typing.Any, grad: typing.Any, step: int, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-07, weight_decay: float = 0.004) -> None:
     """
     AdamW step in place (Loshchilov & Hutter 2019 / torch.optim.AdamW): p *= 1 - lr wd, then the Adam update with g = grad.
     """
@@ -46,11 +46,11 @@ def batch_norm_backward(dinput: typing.Any, dweight: typing.Any, dbias: typing.A
     """
     Backward of training-mode batch norm in one fused pass per channel: dinput (N,C[,H,W]), dweight = sum(dy*xhat), dbias = sum(dy) (C,) <- grad_output, input, weight (or None: gamma = 1), save_mean, save_invstd.
     """
-def batch_norm_forward_inference(out: typing.Any, input: typing.Any, running_mean: typing.Any, running_var: typing.Any, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex) -> None:
+def batch_norm_forward_inference(out: typing.Any, input: typing.Any, running_mean: typing.Any, running_var: typing.Any, weight: typing.Any, bias: typing.Any, eps: float) -> None:
     """
     Batch norm, inference mode: out (N,C[,H,W]) <- input normalised with running_mean, running_var (C,).
     """
-def batch_norm_forward_training(out: typing.Any, save_mean: typing.Any, save_invstd: typing.Any, running_mean: typing.Any, running_var: typing.Any, input: typing.Any, weight: typing.Any, bias: typing.Any, momentum: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex) -> None:
+def batch_norm_forward_training(out: typing.Any, save_mean: typing.Any, save_invstd: typing.Any, running_mean: typing.Any, running_var: typing.Any, input: typing.Any, weight: typing.Any, bias: typing.Any, momentum: float, eps: float) -> None:
     """
     Batch norm, training mode: out (N,C[,H,W]), save_mean and save_invstd (C,) <- input; running_mean and running_var (C,) updated in place (PyTorch momentum, unbiased variance) unless None.
     """
@@ -62,15 +62,15 @@ def batch_norm_relu_forward(out: typing.Any, window_index: typing.Any, save_mean
     """
     Fused batch norm + ReLU (+ 2x2/stride-2 max pool when pool=2): out (N,C,H/pool,W/pool), window_index (uint8, pool=2 only: 2*row+column of each window's winner) <- input (N,C,H,W). Training: batch statistics into save_mean, save_invstd (C,), running stats updated unless None; inference: running_mean, running_var read.
     """
-def binary_cross_entropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def binary_cross_entropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: float = 1e-07, grad_output: float = 1.0) -> None:
     """
     dinput = grad_output (p - t) / (p (1 - p)) / n where eps <= input <= 1-eps, else 0.
     """
-def binary_cross_entropy_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> None:
+def binary_cross_entropy_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: float = 1e-07) -> None:
     """
     out (0-d) = -mean(t log p + (1-t) log(1-p)), p = clip(input, eps, 1-eps) (Keras).
     """
-def binary_cross_entropy_with_logits_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def binary_cross_entropy_with_logits_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: float = 1.0) -> None:
     """
     dinput = grad_output (sigmoid(input) - target) / n.
     """
@@ -78,11 +78,11 @@ def binary_cross_entropy_with_logits_forward(out: typing.Any, input: typing.Any,
     """
     out (0-d) = mean(max(x,0) - x t + log1p(exp(-|x|))), x = input logits.
     """
-def categorical_crossentropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def categorical_crossentropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: float = 1e-07, grad_output: float = 1.0) -> None:
     """
     dinput (N, C): gradient of categorical_crossentropy w.r.t. the probabilities (through the row normalisation and the clip).
     """
-def categorical_crossentropy_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> None:
+def categorical_crossentropy_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: float = 1e-07) -> None:
     """
     out (0-d) = mean_i -sum_j t_ij log q_ij, q = clip(p / rowsum(p), eps, 1-eps) (Keras, on probabilities). input (N, C) probabilities; target (N,) int32/int64 labels or (N, C) floats.
     """
@@ -104,7 +104,7 @@ def conv2d_pick_rung(input_shape: list[int], weight_shape: list[int], stride_h: 
     """
     The rung that rung=None runs for this geometry (direction 0 forward, 1 input grad, 2 weight grad) and dtype.
     """
-def cross_entropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def cross_entropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: float = 1.0) -> None:
     """
     dinput (N, C) = grad_output (sum_j t_ij softmax(x_i) - t_i) / N (= (softmax - onehot)/N for labels).
     """
@@ -112,11 +112,11 @@ def cross_entropy_forward(out: typing.Any, input: typing.Any, target: typing.Any
     """
     out (0-d) = mean_i sum_j t_ij (logsumexp(x_i) - x_ij). input (N, C) logits float32/float64; target (N,) int32/int64 labels in [0, C) or (N, C) float probabilities of input's dtype. TypeError for a float 1-D target, ValueError naming an out-of-range label.
     """
-def cross_entropy_with_grad(out: typing.Any, dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def cross_entropy_with_grad(out: typing.Any, dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: float = 1.0) -> None:
     """
     Loss (into 0-d out) and dinput of cross_entropy in ONE pass over the logits.
     """
-def dropout_backward(dinput: typing.Any, grad_output: typing.Any, p: typing.SupportsFloat | typing.SupportsIndex, seed: int) -> None:
+def dropout_backward(dinput: typing.Any, grad_output: typing.Any, p: float, seed: int) -> None:
     """
     dinput = grad_output * (keep / (1 - p)) with the forward's mask (regenerated from p and seed).
     """
@@ -124,7 +124,7 @@ def dropout_bits(seed: int, i: int) -> int:
     """
     The 64 random bits dropout uses for flat element i under `seed` (for tests and the CUDA port: both backends must produce the same numbers).
     """
-def dropout_forward(out: typing.Any, input: typing.Any, p: typing.SupportsFloat | typing.SupportsIndex, seed: int) -> None:
+def dropout_forward(out: typing.Any, input: typing.Any, p: float, seed: int) -> None:
     """
     Inverted dropout: out[i] = input[i] * (keep[i] / (1 - p)), keep[i] = (splitmix64 bits of (seed, flat index i)) >> 32 >= ceil(p * 2^32). out, input: C-contiguous float32/float64 arrays of one shape; 0 <= p < 1; seed: uint64. The same (p, seed) gives the same mask in dropout_backward.
     """
@@ -132,11 +132,11 @@ def fma_peak_gflops(seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) 
     """
     Measured single-core fp32 FMA peak (GFLOP/s) of the SIMD path in use (independent FMA chains).
     """
-def ftrl_step(param: typing.Any, accumulator: typing.Any, linear: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, lr_power: typing.SupportsFloat | typing.SupportsIndex = -0.5, l1: typing.SupportsFloat | typing.SupportsIndex = 0.0, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, l2_shrinkage: typing.SupportsFloat | typing.SupportsIndex = 0.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def ftrl_step(param: typing.Any, accumulator: typing.Any, linear: typing.Any, grad: typing.Any, lr: float = 0.001, lr_power: float = -0.5, l1: float = 0.0, l2: float = 0.0, l2_shrinkage: float = 0.0, beta: float = 0.0) -> None:
     """
     FTRL-Proximal step in place (McMahan et al. 2013 / keras.optimizers.Ftrl): n' = n + g^2; s = (n'^-lr_power - n^-lr_power) / lr; z += g + 2 l2_shrinkage p - s p; q = n'^-lr_power / lr + 2 l2 + beta / lr; p = (clip(z, -l1, l1) - z) / q; n = n'.
     """
-def gemm(c: typing.Any, a: typing.Any, b: typing.Any, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, rung: int = 0) -> None:
+def gemm(c: typing.Any, a: typing.Any, b: typing.Any, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0, rung: int = 0) -> None:
     """
     c = alpha*op(a)*op(b) + beta*c in place. a (M,K) or (K,M) if trans_a, b (K,N) or (N,K) if trans_b,
     c (M,N); float32/float64, C-contiguous, c disjoint from a and b. beta == 0: c is not read. rung: 0 auto,
@@ -154,7 +154,7 @@ def global_avg_pool2d_forward(out: typing.Any, input: typing.Any) -> None:
     """
     Global average pooling: out (N,C) <- input (N,C,H,W).
     """
-def hinge_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def hinge_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: float = 1.0) -> None:
     """
     dinput = -grad_output y / n where 1 - y input > 0, else 0.
     """
@@ -162,23 +162,23 @@ def hinge_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any) -
     """
     out (0-d) = mean(max(1 - y input, 0)), y = 2 target - 1 when every target is 0 or 1, else target (Keras hinge).
     """
-def huber_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, delta: typing.SupportsFloat | typing.SupportsIndex = 1.0, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def huber_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, delta: float = 1.0, grad_output: float = 1.0) -> None:
     """
     dinput = grad_output (e if |e| <= delta else delta sign(e)) / n.
     """
-def huber_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any, delta: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def huber_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any, delta: float = 1.0) -> None:
     """
     out (0-d) = mean(0.5 e^2 if |e| <= delta else delta |e| - 0.5 delta^2), e = input - target (Keras Huber).
     """
-def kl_divergence_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def kl_divergence_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: float = 1e-07, grad_output: float = 1.0) -> None:
     """
     dinput = -grad_output t / input / rows where eps <= input <= 1, else 0.
     """
-def kl_divergence_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> None:
+def kl_divergence_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: float = 1e-07) -> None:
     """
     out (0-d) = sum(t log(t / p)) / rows, t = clip(target, eps, 1), p = clip(input, eps, 1), rows = size / last dimension (Keras KLDivergence).
     """
-def l1_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def l1_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: float = 1.0) -> None:
     """
     dinput = grad_output * sign(input - target) / n (0 where equal).
     """
@@ -195,11 +195,11 @@ def linear_forward(out: typing.Any, input: typing.Any, weight: typing.Any, bias:
     """
     out (N,out) = act(input (N,in) @ weight (out,in)^T + bias (out,)); activation None or 'relu'.
     """
-def lion_step(param: typing.Any, exp_avg: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.99, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def lion_step(param: typing.Any, exp_avg: typing.Any, grad: typing.Any, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.99, weight_decay: float = 0.0) -> None:
     """
     Lion step in place (Chen et al. 2023 Alg. 2 / keras.optimizers.Lion): p = p (1 - lr wd) - lr sign(b1 m + (1-b1) g); m = b2 m + (1-b2) g.
     """
-def log_cosh_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def log_cosh_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: float = 1.0) -> None:
     """
     dinput = grad_output tanh(input - target) / n.
     """
@@ -223,7 +223,7 @@ def max_pool2d_forward(out: typing.Any, indices: typing.Any, input: typing.Any, 
     """
     2-D max pooling: out, indices (N,C,OH,OW) <- input (N,C,H,W). indices: int64 flat ih*W+iw per plane. rung: 0 auto, 1 direct, 2 2x2/stride-2 (on the CPU's best ISA).
     """
-def mse_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def mse_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: float = 1.0) -> None:
     """
     dinput = grad_output * 2 (input - target) / n.
     """
@@ -235,19 +235,19 @@ def nadam_mu(beta1: typing.SupportsFloat | typing.SupportsIndex, t: typing.Suppo
     """
     mu_t = beta1 (1 - 0.5 * 0.96^(0.004 t)), Nadam's momentum schedule.
     """
-def nadam_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, grad: typing.Any, step: int, mu_product: typing.SupportsFloat | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def nadam_step(param: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, grad: typing.Any, step: int, mu_product: float, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-07, weight_decay: float = 0.0) -> None:
     """
     Nadam step in place (Dozat 2016; keras.optimizers.Nadam = torch.optim.NAdam): mu_t = b1 (1 - 0.5 0.96^(0.004 t)); m, v as Adam; p -= [lr (1-mu_t)/(1-P_t) g + lr mu_{t+1}/(1-P_t mu_{t+1}) m] / (sqrt(v/(1-b2^t)) + eps), P_t = mu_product = prod_{i<=t} mu_i (given by the caller).
     """
-def poisson_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def poisson_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, eps: float = 1e-07, grad_output: float = 1.0) -> None:
     """
     dinput = grad_output (1 - target / (input + eps)) / n.
     """
-def poisson_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> None:
+def poisson_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: float = 1e-07) -> None:
     """
     out (0-d) = mean(input - target log(input + eps)) (Keras Poisson).
     """
-def rmsprop_step(param: typing.Any, square_avg: typing.Any, momentum_buffer: typing.Any, grad_avg: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex, rho: typing.SupportsFloat | typing.SupportsIndex = 0.9, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-07, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def rmsprop_step(param: typing.Any, square_avg: typing.Any, momentum_buffer: typing.Any, grad_avg: typing.Any, grad: typing.Any, lr: float, rho: float = 0.9, eps: float = 1e-07, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
     """
     RMSprop step in place (torch.optim.RMSprop): g = grad + wd p; s = rho s + (1-rho) g^2; centered (grad_avg given): a = rho a + (1-rho) g, s' = s - a^2; d = g / (sqrt(s') + eps); momentum: buf = momentum buf + d, p -= lr buf; else p -= lr d.
     """
@@ -259,11 +259,11 @@ def rnn_forward(mode: str, output: typing.Any, h_n: typing.Any, c_n: typing.Any,
     """
     A recurrent layer over a whole sequence. mode: 'rnn_tanh', 'rnn_relu', 'lstm' (gates i,f,g,o), 'gru' (r,z,n; reset after the product) or 'gru_reset_before'. input (N,T,F); h0, c0 (N,H) or None (zeros; c0 lstm only); weight_ih (G*H,F), weight_hh (G*H,H), bias_ih, bias_hh (G*H,) or None. Writes output (N,T,H), h_n (N,H), c_n (N,H) (lstm; None otherwise) and saved (N,T,S*H), S = 1 rnn, 5 lstm, 4 gru, what rnn_backward reads. go_backwards: step s reads input[:, T-1-s]. rung: 0 auto, 1 naive, 2 GEMM.
     """
-def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
+def set_num_threads(n: int) -> None:
     """
-    Set the threads fastann's CPU kernels use (n >= 1; ValueError otherwise).
+    Set the threads fastann's CPU kernels use: an int (not bool) in [1, 2**31 - 1]; TypeError for a non-int, ValueError otherwise (a bool included).
     """
-def sgd_step(param: typing.Any, momentum_buffer: typing.Any, grad: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, dampening: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+def sgd_step(param: typing.Any, momentum_buffer: typing.Any, grad: typing.Any, lr: float, momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
     """
     SGD step in place (torch.optim.SGD): g = grad + wd p; buf = momentum buf + (1 - dampening) g; g = g + momentum buf (nesterov) or buf; p -= lr g. momentum_buffer may be None when momentum == 0.
     """
@@ -279,7 +279,7 @@ def softmax_forward(out: typing.Any, input: typing.Any, dim: int = -1) -> None:
     """
     out = exp(x - max) / sum exp(x - max) along dim. out, input: C-contiguous float32/float64 arrays of one shape (any ndim >= 1); dim in [-ndim, ndim).
     """
-def squared_hinge_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+def squared_hinge_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: float = 1.0) -> None:
     """
     dinput = -2 grad_output y max(1 - y input, 0) / n.
     """

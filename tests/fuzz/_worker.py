@@ -85,7 +85,8 @@ def main():
     _common.POISON = True
     real_cpu = _backend.cpu
     _write(proto_out, {"status": "ready", "simd": real_cpu.simd_level(), "threads": real_cpu.get_num_threads(),
-                       "cuda": _backend.cuda is not None})
+                       "cuda": _backend.cuda is not None,
+                       "cuda_functions": sorted(dir(_backend.cuda)) if _backend.cuda is not None else []})
     while True:
         req = _read(proto_in)
         if req is None:

@@ -265,8 +265,10 @@ def _norm(data, regimes):
         wa = np.ones(C) if weight is None else np.abs(weight.astype(np.float64))
         sx = (wa * s).reshape(bshape) * (dz + (dz.sum(axes, keepdims=True) +
                                               np.abs(xhat) * (dz * np.abs(xhat)).sum(axes, keepdims=True)) / M)
+        # dweight = sum(dz xhat) and dbias = sum(dz) cancel as well: judged against sum(|dz| |xhat|), sum(|dz|)
+        sw, sb = (dz * np.abs(xhat)).sum(axes), dz.sum(axes)
     check_op("batch_norm_relu_backward" if fused else "batch_norm_backward", args, dtype=dt, tol=tol,
-             threads=G.threads(data), scales=[sx])
+             threads=G.threads(data), scales=[sx, sw, sb])
 
 
 def _norm_huge_no_nan(data):
