@@ -126,7 +126,7 @@ def test_log_softmax_large_offset(dt, offset, dim):
     x = np.ascontiguousarray(x if dim == -1 else x.T)
     got = ops.log_softmax(x, dim)
     want = _stable_log_softmax(x, dim)
-    eps = np.finfo(dt).eps
+    eps = float(np.finfo(dt).eps)
     np.testing.assert_allclose(got, want, rtol=4 * eps, atol=8 * eps * np.abs(want).max())
     np.testing.assert_allclose(ref.log_softmax(x, dim), want, rtol=1e-15, atol=1e-15)
     assert ops.log_softmax(np.array([[offset, offset]], dt))[0, 0] == pytest.approx(-np.log(2), rel=4 * eps)
@@ -138,7 +138,7 @@ def test_log_softmax_wide_random_logits(dt, dim):
     r = np.random.default_rng(2)
     x = (r.uniform(-1e4, 1e4, size=(6, 40, 3))).astype(dt)
     want = _stable_log_softmax(x, dim)
-    eps = np.finfo(dt).eps
+    eps = float(np.finfo(dt).eps)
     np.testing.assert_allclose(ops.log_softmax(x, dim), want, rtol=4 * eps, atol=4 * eps)
 
 
@@ -148,7 +148,7 @@ def test_cross_entropy_large_offset(dt, offset):
     x = (offset + r.integers(-3, 4, size=(8, 10)) * np.spacing(dt(offset)) * 4).astype(dt)
     lab = r.integers(0, 10, 8)
     want = -_stable_log_softmax(x, 1)[np.arange(8), lab].mean()
-    eps = np.finfo(dt).eps
+    eps = float(np.finfo(dt).eps)
     assert float(ops.cross_entropy(x, lab)) == pytest.approx(want, rel=8 * eps, abs=8 * eps)
     assert float(ref.cross_entropy(x, lab)) == pytest.approx(want, rel=1e-14)
 

@@ -116,14 +116,15 @@ def test_unimplemented_arguments_raise(kw):
         layers.LSTM(4, **kw)
 
 
-def test_sequential_trains_a_small_lstm():
+@pytest.mark.parametrize("init_seed", [0, 1, 2])
+def test_sequential_trains_a_small_lstm(init_seed):
     """A toy sequence task (is the sum of the sequence positive?) : the loss falls."""
     from fastann.models import Sequential
 
     r = np.random.default_rng(0)
     x = r.standard_normal((256, 8, 1)).astype(np.float32)
     y = (x.sum(axis=(1, 2)) > 0).astype(np.int64)
-    model = Sequential([layers.LSTM(8, input_shape=(8, 1)), layers.Dense(2, activation="softmax")])
+    model = Sequential([layers.LSTM(8, input_shape=(8, 1)), layers.Dense(2, activation="softmax")], seed=init_seed)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     hist = model.fit(x, y, epochs=20, batch_size=32, verbose=0)
     loss = hist.history["loss"]
