@@ -66,6 +66,24 @@ inline void disjoint(const OptimCall& c, const char* op, const char* n0 = "", co
   require_disjoint(op, {{c.param, "param"}, {c.s0, n0}, {c.s1, n1}, {c.s2, n2}}, {{c.grad, "grad"}});
 }
 
+// The scalars of the Adam family (adam, adamw, adamax, nadam), converted and checked in one place: step >= 1,
+// lr > 0, beta1 and beta2 in [0, 1), eps and weight_decay >= 0.
+inline void adam_family_scalars(OptimCall& c, const char* op, const IntArg& step, const RealArg& lr,
+                                const RealArg& beta1, const RealArg& beta2, const RealArg& eps,
+                                const RealArg& weight_decay) {
+  c.step = step_arg(step, op);
+  c.lr = to_double(lr, op, "lr");
+  c.beta1 = to_double(beta1, op, "beta1");
+  c.beta2 = to_double(beta2, op, "beta2");
+  c.eps = to_double(eps, op, "eps");
+  c.weight_decay = to_double(weight_decay, op, "weight_decay");
+  check_lr(c.lr, op);
+  check_unit(c.beta1, op, "beta1");
+  check_unit(c.beta2, op, "beta2");
+  check_nonneg(c.eps, op, "eps");
+  check_nonneg(c.weight_decay, op, "weight_decay");
+}
+
 }  // namespace optim_detail
 
 template <class Run>
@@ -107,11 +125,6 @@ void def_optim(py::module_& m, Device dev, Run run) {
                                             py::object max_exp_avg_sq, py::object grad, IntArg step, RealArg lr_,
                                             RealArg beta1_, RealArg beta2_, RealArg eps_, RealArg weight_decay_) {
       const char* op = name;
-      const double lr = to_double(lr_, op, "lr");
-      const double beta1 = to_double(beta1_, op, "beta1");
-      const double beta2 = to_double(beta2_, op, "beta2");
-      const double eps = to_double(eps_, op, "eps");
-      const double weight_decay = to_double(weight_decay_, op, "weight_decay");
       OptimCall c;
       c.kind = decoupled ? OptimKind::adamw : OptimKind::adam;
       param_grad(c, dev, param, grad, op);
@@ -119,13 +132,7 @@ void def_optim(py::module_& m, Device dev, Run run) {
       c.s1 = state(c, dev, exp_avg_sq, op, "exp_avg_sq");
       c.s2 = state(c, dev, max_exp_avg_sq, op, "max_exp_avg_sq", false);
       disjoint(c, op, "exp_avg", "exp_avg_sq", "max_exp_avg_sq");
-      c.step = step_arg(step, op);
-      check_lr(lr, op);
-      check_unit(beta1, op, "beta1");
-      check_unit(beta2, op, "beta2");
-      check_nonneg(eps, op, "eps");
-      check_nonneg(weight_decay, op, "weight_decay");
-      c.lr = lr, c.beta1 = beta1, c.beta2 = beta2, c.eps = eps, c.weight_decay = weight_decay;
+      adam_family_scalars(c, op, step, lr_, beta1_, beta2_, eps_, weight_decay_);
       run(c);
     }, arg("param"), arg("exp_avg"), arg("exp_avg_sq"), arg("max_exp_avg_sq").none(true), arg("grad"), arg("step"),
     arg("lr") = 1e-3, arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-7,
@@ -217,24 +224,13 @@ void def_optim(py::module_& m, Device dev, Run run) {
                                   IntArg step, RealArg lr_, RealArg beta1_, RealArg beta2_, RealArg eps_,
                                   RealArg weight_decay_) {
     const char* op = "adamax_step";
-    const double lr = to_double(lr_, op, "lr");
-    const double beta1 = to_double(beta1_, op, "beta1");
-    const double beta2 = to_double(beta2_, op, "beta2");
-    const double eps = to_double(eps_, op, "eps");
-    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::adamax;
     param_grad(c, dev, param, grad, op);
     c.s0 = state(c, dev, exp_avg, op, "exp_avg");
     c.s1 = state(c, dev, exp_inf, op, "exp_inf");
     disjoint(c, op, "exp_avg", "exp_inf");
-    c.step = step_arg(step, op);
-    check_lr(lr, op);
-    check_unit(beta1, op, "beta1");
-    check_unit(beta2, op, "beta2");
-    check_nonneg(eps, op, "eps");
-    check_nonneg(weight_decay, op, "weight_decay");
-    c.lr = lr, c.beta1 = beta1, c.beta2 = beta2, c.eps = eps, c.weight_decay = weight_decay;
+    adam_family_scalars(c, op, step, lr_, beta1_, beta2_, eps_, weight_decay_);
     run(c);
   }, arg("param"), arg("exp_avg"), arg("exp_inf"), arg("grad"), arg("step"), arg("lr"), arg("beta1") = 0.9,
   arg("beta2") = 0.999, arg("eps") = 1e-7, arg("weight_decay") = 0.0,
@@ -246,30 +242,19 @@ void def_optim(py::module_& m, Device dev, Run run) {
                                  RealArg weight_decay_) {
     const char* op = "nadam_step";
     const double mu_product = to_double(mu_product_, op, "mu_product");
-    const double lr = to_double(lr_, op, "lr");
-    const double beta1 = to_double(beta1_, op, "beta1");
-    const double beta2 = to_double(beta2_, op, "beta2");
-    const double eps = to_double(eps_, op, "eps");
-    const double weight_decay = to_double(weight_decay_, op, "weight_decay");
     OptimCall c;
     c.kind = OptimKind::nadam;
     param_grad(c, dev, param, grad, op);
     c.s0 = state(c, dev, exp_avg, op, "exp_avg");
     c.s1 = state(c, dev, exp_avg_sq, op, "exp_avg_sq");
     disjoint(c, op, "exp_avg", "exp_avg_sq");
-    c.step = step_arg(step, op);
-    check_lr(lr, op);
-    check_unit(beta1, op, "beta1");
-    check_unit(beta2, op, "beta2");
-    check_nonneg(eps, op, "eps");
-    check_nonneg(weight_decay, op, "weight_decay");
+    adam_family_scalars(c, op, step, lr_, beta1_, beta2_, eps_, weight_decay_);
     // 0 is valid: the product underflows for a small beta1 or a late step, and the rule divides by 1 - P
     // and 1 - P mu_{t+1} only.
     FASTANN_CHECK(mu_product >= 0.0 && mu_product < 1.0, op,
                   ": mu_product (the product of the momentum schedule mu_1..mu_step) must be in [0, 1), got ",
                   mu_product);
-    c.mu_product = mu_product, c.lr = lr, c.beta1 = beta1, c.beta2 = beta2, c.eps = eps,
-    c.weight_decay = weight_decay;
+    c.mu_product = mu_product;
     run(c);
   }, arg("param"), arg("exp_avg"), arg("exp_avg_sq"), arg("grad"), arg("step"), arg("mu_product"), arg("lr"),
   arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-7, arg("weight_decay") = 0.0,
