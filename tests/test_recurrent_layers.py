@@ -108,12 +108,19 @@ def test_return_state():
 
 
 @pytest.mark.parametrize("kw", [dict(dropout=0.2), dict(recurrent_dropout=0.1), dict(stateful=True),
-                                dict(unroll=True), dict(mask_zero=True), dict(activation="sigmoid"),
+                                dict(unroll=True), dict(kernel_regularizer="l2"), dict(activation="sigmoid"),
                                 dict(recurrent_activation="hard_sigmoid")])
 def test_unimplemented_arguments_raise(kw):
     name = next(iter(kw))
     with pytest.raises(NotImplementedError, match=name):
         layers.LSTM(4, **kw)
+
+
+@pytest.mark.parametrize("cls", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+def test_unknown_arguments_are_keras_errors(cls):
+    """Keras's own message for a keyword the layer does not have (mask_zero is Embedding's)."""
+    with pytest.raises(ValueError, match=f"Unrecognized keyword arguments passed to {cls.__name__}"):
+        cls(4, mask_zero=True)
 
 
 @pytest.mark.parametrize("init_seed", [0, 1, 2])

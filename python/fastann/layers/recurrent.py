@@ -20,22 +20,19 @@ __all__ = ["SimpleRNN", "LSTM", "GRU"]
 
 class _Recurrent(Layer):
     _GATES = 1
+    #: Keras arguments of the recurrent layers that fastann does not implement yet (accepted at Keras' default)
+    _UNIMPLEMENTED = {"dropout": (0.0, 0), "recurrent_dropout": (0.0, 0), "stateful": (False,),
+                      "unroll": (False,), "seed": (None,), "use_cudnn": ("auto",),
+                      **{k: (None,) for k in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                                              "kernel_constraint", "recurrent_constraint", "bias_constraint")}}
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 return_sequences=False, return_state=False, go_backwards=False, dropout=0.0,
-                 recurrent_dropout=0.0, stateful=False, unroll=False, name=None, input_shape=None, rung=None,
-                 **unsupported):
-        super().__init__(name, input_shape=input_shape)
+                 return_sequences=False, return_state=False, go_backwards=False, name=None, rung=None, **kwargs):
+        super().__init__(name, **kwargs)
         cls = type(self).__name__
         if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
             raise ValueError(f"{cls}: units must be a positive integer, got {units!r}")
-        for arg, bad in [("dropout", dropout != 0), ("recurrent_dropout", recurrent_dropout != 0),
-                         ("stateful", bool(stateful)), ("unroll", bool(unroll))] + \
-                        [(k, True) for k in unsupported]:
-            if bad:
-                raise NotImplementedError(f"{cls}: {arg}={unsupported.get(arg, locals().get(arg))!r} is not "
-                                          "implemented by fastann yet")
         self.units, self.use_bias = int(units), bool(use_bias)
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self.kernel_initializer = initializers.get(kernel_initializer)
