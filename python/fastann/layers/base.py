@@ -345,22 +345,35 @@ class Layer:
     def count_params(self) -> int:
         return int(sum(int(np.prod(p.shape)) for p in self.params.values()))
 
+    # Keras layout at the boundary: a layer may store a parameter in the layout its kernels run fastest on
+    # (e.g. a convolution kernel as PyTorch's (C_out, C_in, kH, kW)) and expose Keras's layout (kH, kW, C_in,
+    # C_out) in get_weights, set_weights and saved files. The two hooks convert one parameter; the default
+    # is the identity (the layer stores Keras's layout).
+    def _to_keras_layout(self, key: str, array):
+        """Parameter ``key`` as stored (``params[key]``, NumPy or CuPy) -> the same values in Keras's layout."""
+        return array
+
+    def _from_keras_layout(self, key: str, array):
+        """Inverse of ``_to_keras_layout``: an array in Keras's layout -> the stored layout of ``key``."""
+        return array
+
     def get_weights(self) -> list:
-        """Copies of the parameters as NumPy arrays, in ``params`` order (kernel, bias for Dense)."""
-        return [np.array(p.get() if is_cupy(p) else p) for p in self.params.values()]
+        """Copies of the parameters as NumPy arrays in Keras's layout and order (kernel, bias for Dense)."""
+        return [np.array(self._to_keras_layout(k, p.get() if is_cupy(p) else p)) for k, p in self.params.items()]
 
     def set_weights(self, weights) -> None:
-        """Copy ``weights`` (a list in ``params`` order) into the parameters, in place.
-        ValueError on a wrong count or shape."""
+        """Copy ``weights`` (a list in ``params`` order, each in Keras's layout as get_weights returns it) into
+        the parameters, in place. ValueError on a wrong count or shape."""
         weights = list(weights)
         if len(weights) != len(self.params):
             raise ValueError(f"{self.name}: set_weights got {len(weights)} arrays, the layer has "
                              f"{len(self.params)} ({', '.join(self.params)})")
         for (k, p), w in zip(self.params.items(), weights):
             w = _device.move(w if hasattr(w, "shape") else np.asarray(w), self.xp)  # NumPy or CuPy in
-            if w.shape != p.shape:
-                raise ValueError(f"{self.name}: weight {k!r} has shape {p.shape}, got {w.shape}")
-            p[...] = self.xp.asarray(w, dtype=p.dtype)
+            expected = self._to_keras_layout(k, p).shape
+            if w.shape != expected:
+                raise ValueError(f"{self.name}: weight {k!r} has shape {expected}, got {w.shape}")
+            p[...] = self.xp.asarray(self._from_keras_layout(k, w), dtype=p.dtype)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} output_shape={self.output_shape}>"
