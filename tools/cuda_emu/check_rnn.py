@@ -2,6 +2,7 @@
 emulator (built by run.sh) against fastann's NumPy float64 reference, without a GPU.
 
     bash tools/cuda_emu/run.sh rnn [--quick]   (builds, then runs this file)
+    python3 tools/cuda_emu/check_rnn.py --big  (after a build: H = 260, the GEMMs' split-K path)
 
 Every mode, both rungs, both directions, both dtypes, with and without biases and initial states; forward
 (output, h_n, c_n, saved) and backward (every gradient). Outputs are NaN-filled first, so an unwritten element
@@ -58,17 +59,23 @@ def case(mode, dt, shape, gb, rung, bias, state, rng):
     return ok
 
 
-quick = "--quick" in sys.argv
+quick, big = "--quick" in sys.argv, "--big" in sys.argv
 rng = np.random.default_rng(3)
 t0 = time.time()
 fails = 0
 shapes = [(3, 4, 5, 6)] if quick else [(3, 4, 5, 6), (1, 1, 3, 1), (5, 3, 2, 33)]
-for mode in MODES:
-    for i, shape in enumerate(shapes):
-        for dt in (np.float32, np.float64):
-            for rung in (1, 2):
-                for gb in (False, True):
-                    bias = state = (gb == (rung == 1)) if not quick else True
-                    fails += not case(mode, dt, shape, gb, rung, bias, state, rng)
+if big:
+    # H = 260: the per-step GEMMs (K = H, and K = G*H for d h_prev with beta = 1) take the split-K path of the
+    # auto GEMM (float32, small output, K >= 256)
+    for mode in ("lstm", "gru_reset_before"):
+        fails += not case(mode, np.float32, (2, 2, 3, 260), True, 2, True, True, rng)
+else:
+    for mode in MODES:
+        for i, shape in enumerate(shapes):
+            for dt in (np.float32, np.float64):
+                for rung in (1, 2):
+                    for gb in (False, True):
+                        bias = state = (gb == (rung == 1)) if not quick else True
+                        fails += not case(mode, dt, shape, gb, rung, bias, state, rng)
 print(f"rnn: {fails} failing, {time.time() - t0:.0f} s")
 sys.exit(1 if fails else 0)
