@@ -6,6 +6,9 @@ from helpers import assert_close, numerical_grad, to_numpy
 
 from fastann import initializers, layers
 
+# These tests are written in channels_first (N, C, H, W); tests/test_data_format.py covers channels_last.
+pytestmark = pytest.mark.usefixtures("channels_first")
+
 # NumPy (float64) formulas of the activations the layer tests use.
 NP_ACT = {
     None: lambda z: z,

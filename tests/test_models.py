@@ -8,6 +8,9 @@ from helpers import to_numpy
 import fastann
 from fastann import callbacks, layers, losses, metrics, optimizers
 
+# These tests are written in channels_first (N, C, H, W); tests/test_data_format.py covers channels_last.
+pytestmark = pytest.mark.usefixtures("channels_first")
+
 
 def blobs(rng, n=240, classes=3, dim=5, spread=0.4):
     """Well separated Gaussian blobs: (x float32 (n, dim), y int labels (n,))."""

@@ -21,6 +21,9 @@ class Dropout(Layer):
 
     _UNIMPLEMENTED = {"noise_shape": (None,)}  # Keras arguments accepted only at their default
 
+    #: Elementwise: works on any layout, so a model may pass it NCHW images between channels_last image layers.
+    elementwise = True
+
     def __init__(self, rate, seed=None, name=None, input_shape=None, **kwargs):
         super().__init__(name, input_shape=input_shape, **kwargs)
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
