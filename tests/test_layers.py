@@ -189,13 +189,13 @@ def test_layer_weights_roundtrip(rng):
     d = layers.Dense(3)
     d.build((4,), np.float32, np, rng)
     w = d.get_weights()
-    assert [a.shape for a in w] == [(3, 4), (3,)] and d.count_params() == 15
-    d.set_weights([np.ones((3, 4)), np.zeros(3)])
+    assert [a.shape for a in w] == [(4, 3), (3,)] and d.count_params() == 15  # Keras: kernel (in, units)
+    d.set_weights([np.ones((4, 3)), np.zeros(3)])
     assert d.params["kernel"].dtype == np.float32 and (d.params["kernel"] == 1).all()
     with pytest.raises(ValueError, match="shape"):
-        d.set_weights([np.ones((4, 3)), np.zeros(3)])
+        d.set_weights([np.ones((3, 4)), np.zeros(3)])
     with pytest.raises(ValueError, match="got 1 arrays"):
-        d.set_weights([np.ones((3, 4))])
+        d.set_weights([np.ones((4, 3))])
 
 
 def test_auto_names_are_unique():

@@ -1,8 +1,9 @@
-"""Pooling layers: MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D (``ops`` pool family).
+"""Pooling layers: MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D (``ops`` pool
+family).
 
 Images are in the layer's ``data_format`` ((N, H, W, C) channels_last, the default, or (N, C, H, W)
 channels_first) or (N, H, W) (one channel); the output keeps the input's rank, except
-GlobalAveragePooling2D, which gives (N, C) (see ``fastann.layers.base`` for the image layout and Keras'
+the global poolings, which give (N, C) (see ``fastann.layers.base`` for the image layout and Keras'
 padding names). The kernels run on NCHW; a channels_last layer converts at its boundary (see ImageLayer).
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from .._args.common import pair
 from .._args.pool import pool2d_geometry
 from .base import ImageLayer, padding_arg, same_pads
 
-__all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"]
+__all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D"]
 
 
 class _Pool2D(ImageLayer):
@@ -211,3 +212,42 @@ class GlobalAveragePooling2D(ImageLayer):
             return None
         g = grad_output.reshape(grad_output.shape[0], -1)
         return self._grad_leave(ops.global_avg_pool2d_backward(g, self._x_shape), self._x_ndim == 3)
+
+
+class GlobalMaxPooling2D(ImageLayer):
+    """Maximum over each channel's (H, W) plane: ``ops.max_pool2d`` with one window the size of the image,
+    whose argmax indices route the gradient in backward (``ops.max_pool2d_backward``); NaN propagates.
+
+    Args: data_format ("channels_last", "channels_first" or None: ``fastann.config.image_data_format()``),
+        keepdims: keep the spatial axes as 1s.
+    Shapes: x (N, H, W, C) (channels_last), (N, C, H, W) (channels_first) or (N, H, W) (one channel) ->
+        (N, C); with keepdims (N, 1, 1, C) / (N, C, 1, 1); float32/float64.
+    Raises ValueError for inputs that are not images.
+    """
+
+    _PREFIX = "global_max_pooling2d"
+    layout_image_output = False  # (N, C): the same array in both layouts
+
+    def __init__(self, data_format=None, keepdims=False, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, data_format=data_format, **kwargs)
+        self.keepdims = bool(keepdims)
+
+    def compute_output_shape(self, input_shape):
+        c = self._chw(input_shape)[0]
+        if not self.keepdims:
+            return (c,)
+        return (1, 1, c) if self.channels_last else (c, 1, 1)
+
+    def forward(self, x, training=False):
+        x4 = self._enter(x)
+        y, idx = ops.max_pool2d(x4, x4.shape[2:], x4.shape[2:])
+        if training:
+            self._indices, self._x_shape, self._x_ndim = idx, tuple(x4.shape), x.ndim
+        n = x4.shape[0]
+        return y.reshape((n,) + self.output_shape) if self.keepdims else y.reshape(n, -1)
+
+    def backward(self, grad_output):
+        if not self.need_input_grad:
+            return None
+        g = self.xp.ascontiguousarray(grad_output.reshape(grad_output.shape[0], -1, 1, 1))
+        return self._grad_leave(ops.max_pool2d_backward(g, self._indices, self._x_shape), self._x_ndim == 3)

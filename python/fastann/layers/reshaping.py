@@ -1,6 +1,6 @@
-"""Reshaping layers: Flatten, Reshape, UpSampling2D, ZeroPadding2D.
+"""Reshaping layers: Flatten, Reshape, UpSampling2D, ZeroPadding2D, Cropping2D.
 
-Flatten and Reshape take any (N, ...) input; UpSampling2D and ZeroPadding2D take images in their
+Flatten and Reshape take any (N, ...) input; UpSampling2D, ZeroPadding2D and Cropping2D take images in their
 ``data_format`` ((N, H, W, C) channels_last, the default, or (N, C, H, W)) or (N, H, W) and keep the input's
 rank (see ``fastann.layers.base`` for the image layout).
 """
@@ -14,7 +14,7 @@ from .. import ops
 from .._args.common import nonneg_int, pair
 from .base import ImageLayer, Layer
 
-__all__ = ["Flatten", "Reshape", "UpSampling2D", "ZeroPadding2D"]
+__all__ = ["Flatten", "Reshape", "UpSampling2D", "ZeroPadding2D", "Cropping2D"]
 
 
 class Flatten(ImageLayer):
@@ -169,3 +169,51 @@ class ZeroPadding2D(ImageLayer):
         g = self._grad_enter(grad_output)
         h, w = g.shape[2] - sum(self.padding[0]), g.shape[3] - sum(self.padding[1])
         return self._grad_leave(self.xp.ascontiguousarray(g[:, :, t:t + h, l:l + w]), self._x_ndim == 3)
+
+
+class Cropping2D(ImageLayer):
+    """Crop images: remove rows at the top/bottom and columns at the left/right (Keras ``Cropping2D``).
+
+    Args: cropping: int p (all four sides), (ph, pw) (symmetric), or ((top, bottom), (left, right));
+        data_format ("channels_last", "channels_first" or None: ``fastann.config.image_data_format()``).
+    Shapes: x (N, H, W, C) -> (N, H-top-bottom, W-left-right, C) (channels_last); (N, C, H, W) likewise
+        (channels_first); x (N, H, W) without C.
+    Backward: the gradient in the kept window, zeros on the cropped border. Raises ValueError for negative
+    or malformed cropping, or one that leaves no row or column (at build).
+    """
+
+    _PREFIX = "cropping2d"
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, data_format=data_format, **kwargs)
+        op = "Cropping2D"
+        if isinstance(cropping, (tuple, list)) and len(cropping) == 2 and all(isinstance(p, (tuple, list))
+                                                                             for p in cropping):
+            (t, b), (l, r) = (pair(op, "cropping", p, check=nonneg_int) for p in cropping)
+        else:
+            (t, l) = pair(op, "cropping", cropping, check=nonneg_int)
+            b, r = t, l
+        self.cropping = ((t, b), (l, r))
+
+    def compute_output_shape(self, input_shape):
+        c, h, w = self._chw(input_shape)
+        (t, b), (l, r) = self.cropping
+        if h - t - b <= 0 or w - l - r <= 0:
+            raise ValueError(f"{self.name}: cropping {self.cropping} leaves nothing of images {h}x{w}")
+        return self._public((c, h - t - b, w - l - r), input_shape)
+
+    def forward(self, x, training=False):
+        (t, b), (l, r) = self.cropping
+        x4 = self._enter(x)
+        h, w = x4.shape[2] - t - b, x4.shape[3] - l - r
+        self._x_shape, self._x_ndim = tuple(x4.shape), x.ndim
+        return self._leave(self.xp.ascontiguousarray(x4[:, :, t:t + h, l:l + w]), x.ndim == 3)
+
+    def backward(self, grad_output):
+        if not self.need_input_grad:
+            return None
+        (t, _), (l, _) = self.cropping
+        g = self._grad_enter(grad_output)
+        dx = self.xp.zeros(self._x_shape, dtype=g.dtype)
+        dx[:, :, t:t + g.shape[2], l:l + g.shape[3]] = g
+        return self._grad_leave(dx, self._x_ndim == 3)
