@@ -11,6 +11,7 @@ import fastann
 from fastann import layers
 from fastann.models import _layout
 from fastann.models._fusion import FusedBatchNormReLU
+from helpers import to_numpy
 
 
 def _nhwc(x):
@@ -190,22 +191,23 @@ LAYERS = [
 
 
 @pytest.mark.parametrize("make", LAYERS)
-def test_channels_last_equals_channels_first_on_transposed_input(rng, make):
+def test_channels_last_equals_channels_first_on_transposed_input(xp, rng, make):
     x = rng.standard_normal((3, 7, 6, 4))  # NHWC
     cl, cf = make("channels_last"), make("channels_first")
-    cl.build(x.shape[1:], np.float64)
-    cf.build(_nchw(x).shape[1:], np.float64)
+    cl.build(x.shape[1:], np.float64, xp)
+    cf.build(_nchw(x).shape[1:], np.float64, xp)
     cf.set_weights(cl.get_weights())  # Keras's layouts whatever the data_format
-    y = cl(x, training=True)
-    yf = cf(_nchw(x), training=True)
+    y = to_numpy(cl(xp.asarray(x), training=True))
+    yf = to_numpy(cf(xp.asarray(_nchw(x)), training=True))
     assert y.shape == (3,) + cl.output_shape
     to_cl = (lambda a: _nhwc(a)) if yf.ndim == 4 else (lambda a: a.reshape(y.shape))
     np.testing.assert_allclose(y, to_cl(yf), rtol=1e-12, atol=1e-13)
     g = rng.standard_normal(y.shape)
     gf = _nchw(g) if yf.ndim == 4 else g.reshape(yf.shape)
-    np.testing.assert_allclose(cl.backward(g), _nhwc(cf.backward(gf)), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(to_numpy(cl.backward(xp.asarray(g))), _nhwc(to_numpy(cf.backward(xp.asarray(gf)))),
+                               rtol=1e-12, atol=1e-13)
     for k in cl.grads:
-        np.testing.assert_allclose(cl.grads[k], cf.grads[k], rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(to_numpy(cl.grads[k]), to_numpy(cf.grads[k]), rtol=1e-12, atol=1e-13)
 
 
 # ---- models: the layout plan ---------------------------------------------------------------------------------

@@ -16,8 +16,7 @@ Helpers for the families (each family module imports only this one of the layers
 
 * activations: ``ACTIVATIONS``, ``check_activation``, ``activation_forward``, ``activation_backward``
   (Dense, Activation and the convolutions apply the same named activations);
-* images: ``ImageLayer``, ``data_format_arg``, ``image_shape``, ``public_image_shape``, ``as_nchw``,
-  ``like_input``, ``padding_arg``, ``same_pads``.
+* images: ``ImageLayer``, ``data_format_arg``, ``image_shape``, ``padding_arg``, ``same_pads``.
 
 Image layout, as Keras: every image layer takes ``data_format`` ("channels_last", (N, H, W, C), or
 "channels_first", (N, C, H, W)); None (the default) reads ``fastann.config.image_data_format()``, which is
@@ -53,8 +52,7 @@ from .._args.common import is_cupy, nonneg_int, pair
 
 __all__ = ["Layer", "Input", "InputLayer", "ACTIVATIONS", "check_activation", "activation_forward",
            "activation_backward", "keras_activation_params",
-           "ImageLayer", "data_format_arg", "image_shape", "public_image_shape", "as_nchw", "like_input",
-           "padding_arg", "same_pads"]
+           "ImageLayer", "data_format_arg", "image_shape", "padding_arg", "same_pads"]
 
 #: Activation names a Dense, Activation or convolution layer accepts (the ops' names plus Keras aliases).
 #: "linear" and None mean identity; "softmax"/"log_softmax" act over the last axis.
@@ -149,25 +147,6 @@ def image_shape(name: str, input_shape, data_format: str = "channels_first") -> 
     form = "(N, H, W, C)" if data_format == "channels_last" else "(N, C, H, W)"
     raise ValueError(f"{name}: expects images {form} or (N, H, W) (one channel), got per-sample shape "
                      f"{input_shape}")
-
-
-def public_image_shape(chw, data_format: str, one_channel: bool = False) -> tuple:
-    """(C, H, W) -> the per-sample shape in ``data_format``; ``one_channel``: (H, W) (a 3-D input kept its
-    rank)."""
-    c, h, w = chw
-    if one_channel:
-        return (h, w)
-    return (h, w, c) if data_format == "channels_last" else (c, h, w)
-
-
-def as_nchw(x):
-    """(N, H, W) -> (N, 1, H, W) view; (N, C, H, W) unchanged."""
-    return x.reshape(x.shape[0], 1, x.shape[1], x.shape[2]) if x.ndim == 3 else x
-
-
-def like_input(g, input_ndim):
-    """A (N, C, H, W) gradient or output back to the rank of a 3-D (N, H, W) input (C is 1 there)."""
-    return g.reshape(g.shape[0], g.shape[2], g.shape[3]) if input_ndim == 3 else g
 
 
 def padding_arg(name: str, padding, allow_int: bool):
@@ -457,7 +436,10 @@ class ImageLayer(Layer):
     def _public(self, chw, input_shape, keep_rank=True) -> tuple:
         """(C, H, W) of an output -> its public per-sample shape; a 2-D ``input_shape`` keeps its rank when
         ``keep_rank`` (layers that keep the channel count)."""
-        return public_image_shape(chw, self.data_format, keep_rank and len(input_shape) == 2)
+        c, h, w = chw
+        if keep_rank and len(input_shape) == 2:
+            return (h, w)
+        return (h, w, c) if self.channels_last else (c, h, w)
 
     def __call__(self, x, training=False):
         """Run alone: convert at the layer's own boundary whatever a model's plan set."""

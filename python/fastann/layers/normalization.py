@@ -45,6 +45,9 @@ class BatchNormalization(ImageLayer):
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  name=None, trainable=True, input_shape=None, **kwargs):
+        if "data_format" in kwargs:  # Keras's BatchNormalization has none: its axis says where the channels are
+            raise ValueError(f"Unrecognized keyword arguments passed to BatchNormalization: "
+                             f"{{'data_format': {kwargs['data_format']!r}}}")
         super().__init__(name, trainable=trainable, input_shape=input_shape, data_format="channels_first",
                          **kwargs)
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
