@@ -326,3 +326,14 @@ def test_cropping_that_leaves_nothing_is_refused():
         layers.Cropping2D(3)(np.ones((1, 6, 6, 2), np.float32))
     with pytest.raises(ValueError, match="cropping"):
         layers.Cropping2D(-1)
+
+
+def test_depthwise_kernel_is_initialized_with_keras_fans():
+    """glorot_uniform on Keras's (kH, kW, C, m): limit sqrt(6 / (kH*kW*(C + m))), not the stored layout's
+    sqrt(6 / (kH*kW*(1 + C*m)))."""
+    layer = layers.DepthwiseConv2D(3, depth_multiplier=4)
+    layer.build((6, 6, 16), np.float64, rng=np.random.default_rng(0))
+    k = layer.get_weights()[0]
+    assert k.shape == (3, 3, 16, 4)
+    keras_limit, stored_limit = np.sqrt(6 / (9 * (16 + 4))), np.sqrt(6 / (9 * (1 + 64)))
+    assert stored_limit < np.abs(k).max() <= keras_limit

@@ -285,13 +285,18 @@ class Layer:
     def _build(self, input_shape, rng) -> None:
         """Create parameters (override in layers that have some)."""
 
-    def add_weight(self, name, shape, initializer, rng, trainable=True):
+    def add_weight(self, name, shape, initializer, rng, trainable=True, keras_shape=None):
         """Create parameter ``name`` of ``shape`` with ``initializer`` (name or Initializer), on self.xp.
 
         ``trainable=False`` makes a state array that is saved and restored with the weights but never
-        updated by the optimizer (e.g. BatchNormalization's moving mean and variance)."""
+        updated by the optimizer (e.g. BatchNormalization's moving mean and variance). ``keras_shape``: draw
+        the values in Keras's layout of that shape (so the initializer's fans are Keras's) and store them
+        converted by ``_from_keras_layout``."""
         init = initializers.get(initializer)
-        value = init(shape, self.dtype, rng)
+        if keras_shape is None:
+            value = init(shape, self.dtype, rng)
+        else:
+            value = self._from_keras_layout(name, init(keras_shape, self.dtype, rng))
         arr = self.xp.asarray(value) if self.xp is not np else np.ascontiguousarray(value)
         self.params[name] = arr
         if not trainable:

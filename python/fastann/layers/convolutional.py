@@ -126,13 +126,18 @@ class Conv2D(_ConvBase):
         chw = self._chw(input_shape)
         self._set_input_channels(chw[0])
         self._geometry(chw)
-        self.add_weight(self._KERNEL, self._weight_shape(chw[0]), self.kernel_initializer, rng)
+        self.add_weight(self._KERNEL, self._weight_shape(chw[0]), self.kernel_initializer, rng,
+                        keras_shape=self._keras_kernel_shape(chw[0]))
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer, rng)
 
     def compute_output_shape(self, input_shape):
         a = self._geometry(self._chw(input_shape))
         return self._public((a["OC"], a["OH"], a["OW"]), input_shape, keep_rank=False)
+
+    def _keras_kernel_shape(self, c_in):
+        """None: the kernel is drawn in its stored layout (whose initializer fans equal Keras's)."""
+        return None
 
     def _to_keras_layout(self, key, array):
         """kernel (filters, C_in/groups, kH, kW) -> Keras's (kH, kW, C_in/groups, filters)."""
@@ -173,8 +178,8 @@ class DepthwiseConv2D(Conv2D):
     Shapes: x (N, H, W, C) / (N, C, H, W) (data_format) or (N, H, W) -> (N, OH, OW, C*depth_multiplier) /
         (N, C*depth_multiplier, OH, OW); get_weights: ``depthwise_kernel`` (kH, kW, C, depth_multiplier)
         (Keras), bias (C*depth_multiplier,), output channel c*m + j from input c and multiplier j; stored as
-        (C*depth_multiplier, 1, kH, kW) (PyTorch's grouped layout). Initializer fans follow the stored
-        layout (fan_in = kH*kW), as PyTorch's.
+        (C*depth_multiplier, 1, kH, kW) (PyTorch's grouped layout). The initial kernel is drawn in Keras's
+        layout, so its initializer fans are Keras's (fan_in = kH*kW*C, fan_out = kH*kW*depth_multiplier).
     Raises as Conv2D.
     """
 
@@ -191,6 +196,11 @@ class DepthwiseConv2D(Conv2D):
 
     def _set_input_channels(self, c_in):
         self.groups, self.filters = c_in, c_in * self.depth_multiplier  # known once the input channels are
+
+    def _keras_kernel_shape(self, c_in):
+        """The kernel is drawn in Keras's (kH, kW, C, m): Keras's fans (fan_in kH*kW*C, fan_out kH*kW*m), which
+        the stored (C*m, 1, kH, kW) would not give."""
+        return self.kernel_size + (c_in, self.depth_multiplier)
 
     def _to_keras_layout(self, key, array):
         """depthwise_kernel (C*m, 1, kH, kW) -> Keras's (kH, kW, C, m)."""
