@@ -6,15 +6,16 @@ class and the helpers they share), never another family:
     base            Layer, InputLayer, Input, ACTIVATIONS, shared activation and image helpers
     core            Dense
     activation      Activation, LeakyReLU, ELU
-    regularization  Dropout
-    reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D
+    regularization  Dropout, SpatialDropout2D
+    reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D, Cropping2D
     convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
-    pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
+    pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D
     normalization   BatchNormalization
     recurrent       SimpleRNN, LSTM, GRU
 
 ``fastann.layers.X`` names every public layer. How a layer works (lazy build, forward/backward, devices) and
-the image layout (NCHW, or (N, H, W) as one channel) are described in ``fastann.layers.base``.
+the image layout (Keras's ``data_format``, channels_last by default; (N, H, W) is one channel) are described
+in ``fastann.layers.base``.
 """
 from __future__ import annotations
 
@@ -23,13 +24,14 @@ from .base import ACTIVATIONS, Input, InputLayer, Layer
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
 from .normalization import BatchNormalization
-from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
 from .recurrent import GRU, LSTM, SimpleRNN
-from .regularization import Dropout
-from .reshaping import Flatten, Reshape, UpSampling2D, ZeroPadding2D
+from .regularization import Dropout, SpatialDropout2D
+from .reshaping import Cropping2D, Flatten, Reshape, UpSampling2D, ZeroPadding2D
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU",
            "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
-           "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
+           "Cropping2D", "SpatialDropout2D",
            "SimpleRNN", "LSTM", "GRU"]

@@ -3,7 +3,8 @@
 Shapes: N is the batch. Dense takes (N, in_features) and gives (N, units); as Keras does, an input of higher
 rank (N, ..., in_features) is transformed along its last axis, giving (N, ..., units) (run as one GEMM over
 the rows of a (-1, in_features) view). Its kernel is stored as PyTorch does, (units, in_features), so
-``ops.linear`` computes y = x·Wᵀ + b without a transpose.
+``ops.linear`` computes y = x·Wᵀ + b without a transpose; ``get_weights``/``set_weights`` and saved files use
+Keras's layout (in_features, units).
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ class Dense(Layer):
         Layer keywords (name, trainable, input_shape, input_dim, dtype) as ``Layer``; kernel_regularizer,
         bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint and lora_rank are
         NotImplementedError unless None; any other keyword is a ValueError (as in Keras).
-    Shapes: x (N, ..., in_features) float32/float64 -> y (N, ..., units); kernel (units, in_features); bias
-        (units,).
+    Shapes: x (N, ..., in_features) float32/float64 -> y (N, ..., units); get_weights: kernel (in_features,
+        units) (Keras), bias (units,); ``params["kernel"]`` is stored as (units, in_features) (PyTorch).
     Raises ValueError for bad arguments.
     """
 
@@ -60,6 +61,13 @@ class Dense(Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
+
+    def _to_keras_layout(self, key, array):
+        """kernel (units, in_features) -> Keras's (in_features, units)."""
+        return array.T if key == "kernel" else array
+
+    def _from_keras_layout(self, key, array):
+        return array.T if key == "kernel" else array
 
     def _linear(self, x, fused_activation):
         if x.ndim == 2:

@@ -40,6 +40,7 @@ from .. import optimizers as optimizers_module
 from ..layers import InputLayer, Layer
 from . import _data, _keras, _saving, _summary, _trainer
 from ._fusion import plan_stages
+from ._layout import apply_layout
 
 __all__ = ["Sequential"]
 
@@ -234,6 +235,7 @@ class Sequential:
     def _plan_stages(self) -> list:
         """``self._layers[:-1]`` as ``(index of its first layer, stage)`` pairs to run in order (the last
         layer runs on its own: it may skip its softmax); fused runs only on the CPU."""
+        apply_layout(self._layers)  # where channels_last images travel as NCHW (see _layout)
         return plan_stages(self._layers[:-1], self.fuse_layers and self.xp is np)
 
     def to(self, device) -> "Sequential":
@@ -471,7 +473,8 @@ class Sequential:
             print_fn(line)
 
     def get_weights(self) -> list:
-        """All parameters as NumPy copies, layer by layer (Dense: kernel (units, in), bias)."""
+        """All parameters as NumPy copies in Keras's layouts, layer by layer (Dense: kernel (in, units),
+        bias)."""
         return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
