@@ -223,13 +223,22 @@ def _cnn(f, shape):
 
 
 def _copy_weights(cf, cl):
-    """cf's weights into cl; the Dense after Flatten gets its rows in Keras's (H, W, C) order."""
-    weights = cf.get_weights()
-    flat = cf.layers[-3].input_shape  # (C, H, W) before the Flatten
-    dense = [i for i, w in enumerate(weights) if w.ndim == 2][0]
-    c, h, w = flat
-    weights[dense] = weights[dense].reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1)
-    cl.set_weights(weights)
+    """cf's weights into cl as they are: both Flatten layers flatten in Keras's (H, W, C) order, so the Dense
+    after them means the same thing in both models."""
+    cl.set_weights(cf.get_weights())
+
+
+def test_channels_first_flatten_moves_the_channels_last_as_keras():
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)  # (N, C, H, W)
+    flat = layers.Flatten(data_format="channels_first")
+    np.testing.assert_array_equal(flat(x, training=True), x.transpose(0, 2, 3, 1).reshape(2, -1))
+    g = np.arange(60 * 2, dtype=np.float64).reshape(2, 60)
+    np.testing.assert_array_equal(flat.backward(g), g.reshape(2, 4, 5, 3).transpose(0, 3, 1, 2))
+    seq = np.arange(2 * 3 * 4, dtype=np.float64).reshape(2, 3, 4)  # (N, C, L): the channel axis goes last
+    np.testing.assert_array_equal(layers.Flatten(data_format="channels_first")(seq),
+                                  seq.transpose(0, 2, 1).reshape(2, -1))
+    # a channels_last Flatten after channels_first layers flattens the memory order (C, H, W), as in Keras
+    np.testing.assert_array_equal(layers.Flatten(data_format="channels_last")(x), x.reshape(2, -1))
 
 
 def test_plan_converts_once_at_entry_and_exit():

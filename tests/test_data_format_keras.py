@@ -45,6 +45,12 @@ def test_layer_matches_keras(rng, name, kw):
     np.testing.assert_allclose(f(x), ref, rtol=1e-4, atol=1e-5)
 
 
+def test_channels_first_flatten_matches_keras(rng):
+    x = rng.standard_normal((2, 4, 8, 7)).astype(np.float32)
+    ref = keras.ops.convert_to_numpy(keras.layers.Flatten(data_format="channels_first")(x))
+    np.testing.assert_array_equal(layers.Flatten(data_format="channels_first")(x), ref)
+
+
 def test_batch_normalization_matches_keras(rng):
     x = rng.standard_normal((8, 5, 4, 3)).astype(np.float32)
     k = keras.layers.BatchNormalization()

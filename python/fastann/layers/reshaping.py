@@ -18,13 +18,14 @@ __all__ = ["Flatten", "Reshape", "UpSampling2D", "ZeroPadding2D", "Cropping2D"]
 
 
 class Flatten(ImageLayer):
-    """(N, d1, d2, ...) -> (N, d1·d2·...) in the order of the input's axes: a view of C-contiguous input.
+    """(N, d1, d2, ...) -> (N, d1·d2·...), as ``keras.layers.Flatten``.
 
     Args: data_format ("channels_last", "channels_first" or None: ``fastann.config.image_data_format()``).
-    A channels_last Flatten gives Keras's (H, W, C) order (so a Dense after it has Keras's weights); inside
-    a model whose image layers pass NCHW arrays to it (``_nchw_in``), it transposes them to (N, H, W, C)
-    first (the one exit conversion of the run) and its gradient back. A channels_first Flatten flattens
-    (N, C, H, W) in (C, H, W) order, as PyTorch does (Keras would flatten in (H, W, C) order there too).
+    The flattened order is always channels-last, as Keras's: a channels_last Flatten flattens its input in
+    the order of its axes ((H, W, C) for an image), and a channels_first Flatten first moves the channel
+    axis 1 to the end ((N, C, H, W) -> (N, H, W, C)), so a Dense after it has Keras's weights either way.
+    Inside a model whose channels_last image layers pass NCHW arrays to it (``_nchw_in``), that same
+    transpose is the one exit conversion of the run. The gradient is transposed back.
     Shapes: any (N, ...) float array -> (N, prod(...)).
     """
 
@@ -36,19 +37,25 @@ class Flatten(ImageLayer):
     def compute_output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)
 
+    def _moves_channels(self, ndim: int) -> bool:
+        """Whether the (N, C, ...) array it gets has its channel axis 1 moved to the end before flattening."""
+        return ndim > 2 and (not self.channels_last or (self._nchw_in and ndim == 4))
+
     def forward(self, x, training=False):
-        self._io = (self._nchw_in, False)
-        if self._io[0] and x.ndim == 4:
-            return self.xp.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(x.shape[0], -1)
+        self._moved = self._moves_channels(x.ndim)
+        if self._moved:
+            return self.xp.ascontiguousarray(self.xp.moveaxis(x, 1, -1)).reshape(x.shape[0], -1)
         return x.reshape(x.shape[0], -1)
 
     def backward(self, grad_output):
         if not self.need_input_grad:
             return None
         n = grad_output.shape[0]
-        if self._io[0] and len(self.input_shape) == 3:
-            g = grad_output.reshape((n,) + self.input_shape)  # (N, H, W, C)
-            return self.xp.ascontiguousarray(g.transpose(0, 3, 1, 2))
+        if self._moved:
+            shape = self.input_shape if not self.channels_last else \
+                (self.input_shape[2], self.input_shape[0], self.input_shape[1])  # NCHW of its (H, W, C)
+            moved = (n,) + shape[1:] + shape[:1]
+            return self.xp.ascontiguousarray(self.xp.moveaxis(grad_output.reshape(moved), -1, 1))
         return grad_output.reshape((n,) + self.input_shape)
 
 
