@@ -52,7 +52,11 @@ class Loss:
         return y_true
 
     def per_sample(self, y_pred, y_true):
-        """Each sample's loss, (N,) of y_pred's dtype (reduced over the sample's other axes as Keras does)."""
+        """Each sample's loss, (N,) of y_pred's dtype (reduced over the sample's other axes as Keras does).
+        NotImplementedError for a loss that does not define it (sample weights need it)."""
+        if self._kind is None:
+            raise NotImplementedError(f"{type(self).__name__}: per-sample losses (sample_weight, class_weight) "
+                                      "are not implemented for this loss")
         return formulas.per_sample(self._kind, y_pred, self._targets(y_true),
                                    labels=self.target_kind == "labels", **self._per_sample_kwargs())
 

@@ -21,9 +21,10 @@ __all__ = ["Conv2D", "DepthwiseConv2D", "Conv2DTranspose"]
 class _ConvBase(Layer):
     """What Conv2D, DepthwiseConv2D and Conv2DTranspose share: argument checks, activation, bias."""
 
-    _UNIMPLEMENTED = {"data_format": (None, "channels_first"), **{k: (None,) for k in (
-        "kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint",
-        "depthwise_regularizer", "depthwise_constraint")}}  # Keras arguments accepted only at these values
+    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values
+    # regularizers and constraints (``Layer._WEIGHT_ARGS``): applied to the weights in Keras's layout
+    _WEIGHT_ARGS = {"kernel": ("kernel_regularizer", "kernel_constraint"),
+                    "bias": ("bias_regularizer", "bias_constraint")}
 
     def __init__(self, kernel_size, strides, padding, dilation_rate, activation, use_bias, bias_initializer,
                  name, input_shape, layer_kwargs, allow_int_padding=True):
@@ -71,6 +72,8 @@ class Conv2D(_ConvBase):
         kernel_initializer, bias_initializer: names or Initializers (glorot_uniform, zeros), with fans
             computed from the (filters, C_in/groups, kH, kW) layout (the same numbers as Keras').
         padding_mode: "zeros" (Keras), "reflect" or "replicate" (PyTorch's modes).
+        kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint: as Dense's (constraints
+            see the kernel in Keras's layout, so MaxNorm's axis means what it means in Keras).
     Shapes: x (N, C_in, H, W) or (N, H, W) (one channel) float32/float64 -> (N, filters, OH, OW) with
         OH = (H + pad_top + pad_bottom - dilation*(kH-1) - 1) // stride + 1. kernel (filters, C_in/groups, kH,
         kW), bias (filters,).
@@ -154,7 +157,8 @@ class DepthwiseConv2D(Conv2D):
     when the layer is built (Conv2D's forward and backward run it; only the weight's name differs).
 
     Args: kernel_size, strides, padding, dilation_rate, activation, use_bias as Conv2D; depth_multiplier
-        (output channels per input channel); depthwise_initializer, bias_initializer.
+        (output channels per input channel); depthwise_initializer, bias_initializer; depthwise_regularizer,
+        bias_regularizer, depthwise_constraint, bias_constraint (as Conv2D's kernel_* / bias_*).
     Shapes: x (N, C, H, W) or (N, H, W) -> (N, C*depth_multiplier, OH, OW); ``depthwise_kernel``
         (C*depth_multiplier, 1, kH, kW) (PyTorch's grouped layout: output channel c*m + j reads input c),
         bias (C*depth_multiplier,). Initializer fans follow that layout (fan_in = kH*kW), as PyTorch's.
@@ -163,6 +167,8 @@ class DepthwiseConv2D(Conv2D):
 
     _PREFIX = "depthwise_conv2d"
     _KERNEL = "depthwise_kernel"
+    _WEIGHT_ARGS = {"depthwise_kernel": ("depthwise_regularizer", "depthwise_constraint"),
+                    "bias": ("bias_regularizer", "bias_constraint")}
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, dilation_rate=1,
                  activation=None, use_bias=True, depthwise_initializer="glorot_uniform", bias_initializer="zeros",
@@ -184,7 +190,8 @@ class Conv2DTranspose(_ConvBase):
         filters: output channels; kernel_size, strides, dilation_rate: int or pair.
         padding: "valid" or "same" (Keras' output sizes, below) or an int / pair (PyTorch's ``padding``).
         output_padding: None, or int / pair < strides: extra rows/columns at the bottom/right.
-        activation, use_bias, kernel_initializer, bias_initializer: as Conv2D.
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+            kernel_constraint, bias_constraint: as Conv2D.
     Shapes: x (N, C_in, H, W) or (N, H, W) -> (N, filters, OH, OW); kernel (C_in, filters, kH, kW) as PyTorch
         stores it; bias (filters,). With K = dilation*(kH-1)+1 (the dilated kernel extent):
         output_padding None: "valid" OH = H*stride + max(K - stride, 0); "same" OH = H*stride;
