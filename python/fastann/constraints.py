@@ -40,7 +40,9 @@ def _xp(a):
 
 
 def _norms(w, axis):
+    """The L2 norms of w along ``axis`` (an int, or a list / tuple of ints as Keras takes), kept as axes."""
     xp = _xp(w)
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
     return xp.sqrt(xp.sum(xp.square(w), axis=axis, keepdims=True))
 
 
