@@ -14,7 +14,8 @@ import numpy as np
 
 from .._args.common import is_cupy
 
-__all__ = ["Batches", "HostToDevice", "class_weight_to_sample_weight", "positive_int", "prepare_sample_weight",
+__all__ = ["Batches", "HostToDevice", "class_weight_to_sample_weight", "nonneg_int", "positive_int",
+           "prepare_sample_weight",
            "prepare_x", "prepare_y", "split_validation"]
 
 
@@ -22,6 +23,13 @@ def positive_int(what, v):
     """``v`` as an int; ValueError naming ``Sequential.<what>`` unless it is a positive integer."""
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
         raise ValueError(f"Sequential.{what} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+def nonneg_int(what, v):
+    """``v`` as an int; ValueError naming ``Sequential.<what>`` unless it is a non-negative integer."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+        raise ValueError(f"Sequential.{what} must be a non-negative integer, got {v!r}")
     return int(v)
 
 

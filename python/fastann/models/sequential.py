@@ -372,14 +372,10 @@ class Sequential:
                 for validation (as Keras does).
             validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val), overrides validation_split.
             shuffle: reshuffle the training data every epoch.
-            class_weight: None or a dict {class index: weight}: each sample's loss is weighted by its class's
-                weight (1.0 for classes not in the dict); the class is the integer label, the argmax of a
-                one-hot row, or the rounded one-unit target (Keras). Not with sample_weight (ValueError).
-            sample_weight: None or (N,) weights, one per sample: the loss becomes sum(w_i l_i) / batch size
-                (Keras 3's "sum_over_batch_size"); the metrics stay unweighted (Keras's ``metrics``). Split
-                with validation_split like x and y.
-            initial_epoch: the epoch to start from (a non-negative int): epochs are numbered from it for the
-                callbacks and the progress bar, and the History holds epochs - initial_epoch entries.
+            class_weight: None or {class index: weight} (missing classes 1.0), turned into per-sample weights
+                from the labels (``_data.class_weight_to_sample_weight``); not with sample_weight (ValueError).
+            sample_weight: None or (N,): the loss is sum(w_i l_i) / batch size (Keras 3); metrics unweighted.
+            initial_epoch: epochs are numbered from it (callbacks, progress bar); epochs - initial_epoch run.
             validation_batch_size: batch size of the validation pass (None: max(batch_size, 256); the
                 result is the same mean up to float rounding).
         Returns:
@@ -394,10 +390,8 @@ class Sequential:
         batch_size = _data.positive_int("fit: batch_size", 32 if batch_size is None else batch_size)
         eval_batch_size = max(batch_size, 256) if validation_batch_size is None else \
             _data.positive_int("fit: validation_batch_size", validation_batch_size)
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-            raise ValueError(f"Sequential.fit: epochs must be a non-negative integer, got {epochs!r}")
-        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
-            raise ValueError(f"Sequential.fit: initial_epoch must be a non-negative integer, got {initial_epoch!r}")
+        epochs, initial_epoch = _data.nonneg_int("fit: epochs", epochs), _data.nonneg_int("fit: initial_epoch",
+                                                                                            initial_epoch)
         if sample_weight is not None and class_weight is not None:
             raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
         verbose = _keras.verbose_arg("fit", verbose)
@@ -419,8 +413,8 @@ class Sequential:
             self._index_parameters()
             if not self._params:
                 raise ValueError("Sequential.fit: the model has no trainable parameters")
-            return _trainer.fit(self, _data.Batches(self.xp, x, y, batch_size, sample_weight), epochs,
-                                int(initial_epoch), shuffle, val, callbacks, verbose, eval_batch_size=eval_batch_size)
+            return _trainer.fit(self, _data.Batches(self.xp, x, y, batch_size, sample_weight), epochs, initial_epoch,
+                                shuffle, val, callbacks, verbose, eval_batch_size=eval_batch_size)
         finally:
             self._restore_flags(saved)
 
