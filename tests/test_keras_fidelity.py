@@ -44,7 +44,6 @@ def test_unknown_keyword_is_keras_value_error(make, cls):
 
 
 @pytest.mark.parametrize("make, arg", [
-    (lambda: layers.Dense(3, activity_regularizer="l1"), "activity_regularizer"),
     (lambda: layers.Dense(3, lora_rank=4), "lora_rank"),
     (lambda: layers.Conv2D(2, 3, data_format="channels_last"), "data_format"),
     (lambda: layers.MaxPooling2D(2, data_format="channels_last"), "data_format"),

@@ -92,8 +92,8 @@ def test_layer_arguments_are_checked_at_construction():
         layers.Conv2D(2, 3, bias_constraint="positive")
     with pytest.raises(ValueError, match="Unrecognized keyword"):
         layers.Conv2D(2, 3, depthwise_regularizer="l2")  # Keras's Conv2D has no such argument
-    with pytest.raises(NotImplementedError, match="activity_regularizer"):
-        layers.Dense(3, activity_regularizer="l2")
+    with pytest.raises(ValueError, match="Dense: activity_regularizer"):
+        layers.Dense(3, activity_regularizer="l5")
     d = layers.Dense(3, kernel_regularizer="l2", bias_constraint="non_neg")
     assert isinstance(d.kernel_regularizer, regularizers.L2) and d.bias_regularizer is None
     assert isinstance(d.bias_constraint, constraints.NonNeg)
@@ -197,3 +197,57 @@ def test_non_neg_keeps_weights_non_negative():
     model.fit(rng.standard_normal((64, 4)), rng.standard_normal(64), epochs=3, verbose=0)
     w, b = model.layers[0].get_weights()
     assert w.min() >= 0 and b.min() >= 0
+
+
+# ---- activity regularizers --------------------------------------------------------------------------------
+def _activity_model(where, reg, last="linear"):
+    """Dense(4, tanh) -> Dense(3, last); ``where`` ("hidden", "last" or None) carries the activity regularizer."""
+    model = fastann.Sequential([layers.Input((5,)),
+                                layers.Dense(4, activation="tanh", activity_regularizer=reg if where == "hidden" else None),
+                                layers.Dense(3, activation=last, activity_regularizer=reg if where == "last" else None)],
+                               seed=2, dtype="float64")
+    return model
+
+
+@pytest.mark.parametrize("where", ["hidden", "last"])
+@pytest.mark.parametrize("loss, last", [("mse", "linear"), ("categorical_crossentropy", "softmax")])
+def test_activity_regularizer_penalty_and_gradient(where, loss, last):
+    """Keras 3: penalty(output) / batch size in the loss of fit and evaluate; the gradient checked against
+    central differences of the whole training loss through one SGD step (w1 = w0 - lr * dL/dw)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 5))
+    y = np.eye(3)[rng.integers(0, 3, 8)]
+    reg = regularizers.L1L2(l1=0.03, l2=0.2)
+    model = _activity_model(where, reg, last)
+    model.compile(optimizers.SGD(1.0), loss)
+    w0 = model.get_weights()
+
+    def total_loss(weights):
+        kernel1, b1, kernel2, b2 = weights
+        m = _activity_model(None, None, last)
+        m.set_weights(weights)
+        m.compile(optimizers.SGD(1.0), loss)
+        hidden = np.tanh(x @ kernel1 + b1) if kernel1.shape == (5, 4) else np.tanh(x @ kernel1.T + b1)
+        out = m.predict(x)
+        act = hidden if where == "hidden" else out
+        return m.evaluate(x, y, batch_size=8) + float(reg(act)) / 8
+
+    expect = total_loss(w0)
+    assert model.evaluate(x, y, batch_size=8) == pytest.approx(expect, rel=1e-12)
+    h = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    assert h.history["loss"][0] == pytest.approx(expect, rel=1e-12)
+    for k in range(4):
+        num = np.zeros_like(w0[k])
+        for idx in np.ndindex(w0[k].shape):
+            wp = [w.copy() for w in w0]
+            wm = [w.copy() for w in w0]
+            wp[k][idx] += 1e-6
+            wm[k][idx] -= 1e-6
+            num[idx] = (total_loss(wp) - total_loss(wm)) / 2e-6
+        np.testing.assert_allclose(w0[k] - model.get_weights()[k], num, rtol=1e-5, atol=1e-8)
+
+
+def test_activity_regularizer_turns_off_fusion():
+    model = _activity_model("last", "l2", "softmax")
+    model.compile("sgd", "categorical_crossentropy")
+    assert not model._fused_softmax_loss

@@ -173,7 +173,7 @@ class Layer:
     #: Subclasses list their own (e.g. Dense's kernel_regularizer); ``_BASE_UNIMPLEMENTED`` holds those of
     #: every Keras layer.
     _UNIMPLEMENTED: dict = {}
-    _BASE_UNIMPLEMENTED = {"activity_regularizer": (None,), "autocast": (True,)}
+    _BASE_UNIMPLEMENTED = {"autocast": (True,)}
 
     #: Keras's per-weight regularizer and constraint keywords of this class: parameter name ->
     #: (regularizer keyword, constraint keyword), e.g. {"kernel": ("kernel_regularizer", "kernel_constraint")}.
@@ -182,10 +182,14 @@ class Layer:
     #: to the parameter of that name.
     _WEIGHT_ARGS: dict = {}
 
-    def __init__(self, name=None, trainable=True, input_shape=None, *, dtype=None, input_dim=None, **kwargs):
+    def __init__(self, name=None, trainable=True, input_shape=None, *, dtype=None, input_dim=None,
+                 activity_regularizer=None, **kwargs):
         """Keras' base-layer arguments, checked as ``keras.layers.Layer`` checks them.
 
-        ``name``, ``trainable``; ``input_shape`` or ``input_dim`` (``input_shape=(input_dim,)``): the
+        ``activity_regularizer``: None, a name or a ``fastann.regularizers.Regularizer`` penalizing the
+        layer's output: in a model, penalty(output) / batch size is added to the loss of fit and evaluate
+        and its gradient to the output's gradient (Keras 3's ``Layer.__call__``). ``name``, ``trainable``;
+        ``input_shape`` or ``input_dim`` (``input_shape=(input_dim,)``): the
         per-sample input shape, which builds a Sequential whose first layer this is; as Keras 3 does, giving
         one warns (UserWarning) that ``Input(shape)`` as the first layer is preferred. ``dtype``: None or
         float32 (the model's dtype applies); another dtype is a NotImplementedError.
@@ -193,6 +197,10 @@ class Layer:
         not know, and NotImplementedError naming the argument for a Keras argument fastann does not
         implement (``_UNIMPLEMENTED``) given a value other than Keras' default."""
         cls = type(self).__name__
+        try:
+            self.activity_regularizer = regularizers.get(activity_regularizer)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{cls}: activity_regularizer: {e}") from None
         for reg_key, con_key in self._WEIGHT_ARGS.values():
             for key, get in ((reg_key, regularizers.get), (con_key, constraints.get)):
                 try:

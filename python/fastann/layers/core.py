@@ -29,8 +29,8 @@ class Dense(Layer):
             ``fastann.regularizers.Regularizer``: the penalty is added to the training loss.
         kernel_constraint, bias_constraint: None, a name ("max_norm", "non_neg", "unit_norm", "min_max_norm"),
             a ``fastann.constraints.Constraint`` or a function: applied after each optimizer update.
-        Layer keywords (name, trainable, input_shape, input_dim, dtype) as ``Layer``; activity_regularizer
-        and lora_rank are NotImplementedError unless None; any other keyword is a ValueError (as in Keras).
+        Layer keywords (name, trainable, input_shape, input_dim, dtype, activity_regularizer) as ``Layer``;
+        lora_rank is NotImplementedError unless None; any other keyword is a ValueError (as in Keras).
     Shapes: x (N, ..., in_features) float32/float64 -> y (N, ..., units); kernel (units, in_features); bias
         (units,).
     Raises ValueError for bad arguments.

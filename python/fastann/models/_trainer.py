@@ -11,7 +11,8 @@ Every step takes ``(xb, yb, wb)``: wb is the batch's per-sample weights (N,) or 
 is Keras's sum(w_i l_i) / N and each sample's rows of the loss gradient are scaled by w_i (``losses``).
 Weight regularizers (``layer.regularizers``) add their penalties on the trainable weights to the loss
 reported by fit and evaluate, and their gradients to the weights' gradients before the optimizer (clipping
-included) sees them, as Keras's ``compute_loss`` adds ``model.losses``. Without weights, regularizers and
+included) sees them, as Keras's ``compute_loss`` adds ``model.losses``. An activity regularizer adds
+penalty(output) / batch size of its layer's output, and its gradient to that output's gradient. Without weights, regularizers and
 constraints the steps run exactly the code they run without these features.
 
 When the last layer ends in a softmax and the loss is a categorical cross-entropy on probabilities
@@ -34,8 +35,8 @@ from .. import callbacks as callbacks_module
 from .. import ops
 from .._args.common import is_cupy
 
-__all__ = ["Tally", "evaluate", "fit", "predict", "predict_step", "regularization_penalty", "run_batches", "test_step",
-           "train_step"]
+__all__ = ["Tally", "activity_regularizers", "evaluate", "fit", "predict", "predict_step", "regularization_penalty",
+           "run_batches", "test_step", "train_step"]
 
 
 class _Mean:
@@ -102,6 +103,29 @@ def regularization_penalty(layers):
     return sum(penalties[1:], penalties[0]) if penalties else None
 
 
+def activity_regularizers(model) -> dict:
+    """{position: regularizer} of the stages of ``model`` whose layer has an activity regularizer; position
+    ``len(model._stages)`` is the last layer."""
+    stages = [stage for _, stage in model._stages] + [model._layers[-1]]
+    return {i: stage.activity_regularizer for i, stage in enumerate(stages)
+            if getattr(stage, "activity_regularizer", None) is not None}
+
+
+def _activity_terms(activity, outputs):
+    """Keras's activity penalty: sum over the regularized outputs of penalty(output) / batch size, and
+    {position: its gradient with respect to that output}."""
+    total, grads = None, {}
+    for i, reg in activity.items():
+        out = outputs[i]
+        if not hasattr(out, "shape"):
+            raise NotImplementedError("activity_regularizer on a layer with several outputs is not implemented")
+        n = out.dtype.type(out.shape[0])
+        penalty = reg(out) / n
+        total = penalty if total is None else total + penalty
+        grads[i] = reg.gradient(out) / n
+    return total, grads
+
+
 def _loss_and_grad(model, fused, last, h, yb, wb):
     """The last layer's forward (logits when ``fused``) and the (weighted when wb is given) loss and its
     gradient with respect to that output: (loss, output, gradient)."""
@@ -125,17 +149,32 @@ def train_step(model, fused):
     regularized = [(i, layer, k, layer.regularizers[k]) for i, (layer, k) in enumerate(keys)
                    if k in layer.regularizers]
     constrained = [(layer, (k,)) for layer, k in keys if k in layer.constraints]
+    activity = activity_regularizers(model)
+    n_stages = len(model._stages)
 
     def step(xb, yb, wb):
         h = xb
-        for _, stage in model._stages:
+        outputs = {}
+        for i, (_, stage) in enumerate(model._stages):
             h = stage.forward(h, True)
+            if i in activity:
+                outputs[i] = h
         last = model._layers[-1]
         loss, out, g = _loss_and_grad(model, fused, last, h, yb, wb)
+        act_grads = {}
+        if activity:  # before any backward runs: penalties and gradients on this forward's outputs
+            outputs[n_stages] = out
+            penalty, act_grads = _activity_terms(activity, outputs)
+            loss = loss + penalty
+            if n_stages in act_grads:
+                g = g + act_grads[n_stages]
         g = last.backward_logits(g) if fused else last.backward(g)
-        for start, stage in reversed(model._stages):
+        for i in range(n_stages - 1, -1, -1):
+            start, stage = model._stages[i]
             if start < model._first_trainable:
                 break
+            if i in act_grads:
+                g = g + act_grads[i]
             g = stage.backward(g)
         grads = [l.grads[k] for l, k in model._param_keys]
         for i, layer, k, reg in regularized:  # on the weights of this forward pass, before the update
@@ -154,13 +193,29 @@ def test_step(model, fused, penalty=None):
     ``penalty`` (the regularization penalty, constant over the pass) when not None: (loss, output or
     logits)."""
     loss_fn = model.loss
+    activity = activity_regularizers(model)
+
+    def forward(xb):
+        """The output (logits when fused) and the activity penalty of this batch (None without any)."""
+        if not activity:
+            return model._forward(xb, training=False, logits=fused), None
+        h, outputs = xb, {}
+        for i, (_, stage) in enumerate(model._stages):
+            h = stage.forward(h, False)
+            outputs[i] = h
+        last = model._layers[-1]
+        # fused only when the last layer has no activity regularizer (Sequential._fused_softmax_loss)
+        out = outputs[len(model._stages)] = last.forward_logits(h, False) if fused else last.forward(h, False)
+        return out, _activity_terms(activity, outputs)[0]
 
     def step(xb, yb, wb):
-        out = model._forward(xb, training=False, logits=fused)
+        out, act_penalty = forward(xb)
         if wb is None:
             loss = loss_fn.logits_forward(out, yb) if fused else loss_fn.forward(out, yb)
         else:
             loss = loss_fn.weighted_logits_forward(out, yb, wb) if fused else loss_fn.weighted_forward(out, yb, wb)
+        if act_penalty is not None:
+            loss = loss + act_penalty
         return (loss if penalty is None else loss + penalty), out
     return step
 

@@ -304,10 +304,11 @@ class Sequential:
     # -- helpers ------------------------------------------------------------------------------------
     @property
     def _fused_softmax_loss(self) -> bool:
-        """Last layer ends in softmax over (N, C) and the loss is a categorical cross-entropy on
-        probabilities."""
+        """Last layer ends in softmax over (N, C), has no activity regularizer (which needs the softmax
+        output), and the loss is a categorical cross-entropy on probabilities."""
         last = self._layers[-1]
         return (getattr(last, "activation", None) == "softmax" and hasattr(last, "forward_logits")
+                and last.activity_regularizer is None
                 and len(last.output_shape or ()) == 1
                 and self.loss is not None and self.loss.is_categorical_crossentropy and not self.loss.from_logits)
 
