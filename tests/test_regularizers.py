@@ -251,3 +251,30 @@ def test_activity_regularizer_turns_off_fusion():
     model = _activity_model("last", "l2", "softmax")
     model.compile("sgd", "categorical_crossentropy")
     assert not model._fused_softmax_loss
+
+
+def test_all_of_it_on_every_backend(backend):
+    """Weight and activity regularizers, constraints, class weights and a focal loss in one fit, on each
+    backend; the GPU run matches the CPU run (float32 rounding)."""
+    rng = np.random.default_rng(9)
+    x, y = rng.standard_normal((40, 6)).astype(np.float32), rng.integers(0, 3, 40)
+
+    def run(device):
+        model = fastann.Sequential([
+            layers.Input((6,)),
+            layers.Dense(8, activation="relu", kernel_regularizer="l2", bias_constraint="non_neg",
+                         activity_regularizer=regularizers.L1(1e-3)),
+            layers.Dense(3, activation="softmax", kernel_constraint=constraints.MaxNorm(0.8))], seed=4)
+        model.to(device)
+        model.compile("adam", fastann.losses.CategoricalFocalCrossentropy(label_smoothing=0.1))
+        h = model.fit(x, np.eye(3, dtype=np.float32)[y], batch_size=16, epochs=2, verbose=0,
+                      class_weight={0: 2.0, 1: 0.5}, validation_data=(x, np.eye(3)[y], np.ones(40)))
+        return h.history, model.get_weights()
+
+    hist, weights = run(backend)
+    ref_hist, ref_weights = run("cpu")
+    for k in ref_hist:
+        np.testing.assert_allclose(hist[k], ref_hist[k], rtol=1e-4)
+    for a, b in zip(weights, ref_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+    assert weights[1].min() >= 0
