@@ -7,6 +7,7 @@ import pytest
 import fastann
 from fastann import layers, losses, optimizers
 from helpers import numerical_grad
+from test_sample_weight import keras_or_skip
 
 EPS = 1e-7
 
@@ -160,7 +161,7 @@ def test_model_with_label_smoothing_uses_the_fused_path_correctly():
 
 @pytest.mark.parametrize("kind, kw, make, ref", _CASES)
 def test_against_keras(kind, kw, make, ref, rng):
-    keras = pytest.importorskip("keras", reason="Keras is not installed (comparison only)")
+    keras = keras_or_skip()
     kw = dict(kw)
     keras_kw = {"label_smoothing": kw.pop("ls")} if "ls" in kw else {}
     if "balance" in kw:

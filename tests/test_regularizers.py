@@ -154,6 +154,7 @@ def test_l1_gradient_and_layer_losses():
     plain, reg = _model("dense"), _model("dense", kernel_regularizer=regularizers.L1(0.02))
     w0 = plain.get_weights()[0]
     assert float(reg.layers[1].losses[0]) == pytest.approx(0.02 * np.abs(w0).sum(), rel=1e-12)
+    assert len(reg.losses) == 1 and float(reg.losses[0]) == float(reg.layers[1].losses[0]) and plain.losses == []
     _one_step(plain), _one_step(reg)
     np.testing.assert_allclose(reg.get_weights()[0] - plain.get_weights()[0], -0.1 * 0.02 * np.sign(w0), atol=1e-12)
 

@@ -2,11 +2,20 @@
 initial_epoch: the weighted loss is sum(w_i l_i) / N (Keras 3's "sum_over_batch_size"), each sample's
 gradient is scaled by its weight, class weights become per-sample weights from the labels, and epochs are
 numbered from initial_epoch. Values are checked against float64 NumPy formulas on predict's outputs."""
+import os
+
 import numpy as np
 import pytest
 
 import fastann
-from fastann import callbacks, layers, losses, optimizers
+from fastann import callbacks, constraints, layers, losses, optimizers, regularizers
+
+
+def keras_or_skip():
+    """Keras 3 on its torch backend for the comparison tests, or a skip saying why."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    pytest.importorskip("torch", reason="PyTorch (Keras's backend here) is not installed (comparison only)")
+    return pytest.importorskip("keras", reason="Keras is not installed (comparison only)")
 
 
 def _data(n=24, dim=5, classes=3, seed=0):
@@ -178,3 +187,40 @@ def test_initial_epoch_numbers_epochs_for_callbacks_and_schedules():
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="initial_epoch"):
             model.fit(x, y, epochs=3, initial_epoch=bad, verbose=0)
+
+
+# ---- against Keras ----------------------------------------------------------------------------------------
+def test_fit_matches_keras():
+    """The same weights, data and SGD steps in Keras 3 and fastann: sample weights, class weights, weighted
+    validation data, weight and activity regularizers and layout-free constraints (NonNeg, MaxNorm on a bias)
+    give the same losses and weights."""
+    keras = keras_or_skip()
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((20, 4)).astype("float32"), rng.integers(0, 3, 20)
+    w = rng.uniform(0, 2, 20).astype("float32")
+
+    def stack(lib, regs, cons):
+        return lib.Sequential([
+            lib.layers.Input((4,)),
+            lib.layers.Dense(5, activation="tanh", kernel_regularizer=regs.L1L2(0.01, 0.02),
+                             bias_regularizer=regs.L2(0.1), kernel_constraint=cons.NonNeg(),
+                             bias_constraint=cons.MaxNorm(0.3)),
+            lib.layers.Dense(3, activation="softmax", activity_regularizer=regs.L2(0.05))])
+
+    km = stack(keras, keras.regularizers, keras.constraints)
+    fm = stack(fastann, regularizers, constraints)
+    km.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    fm.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    kw = km.get_weights()
+    fm.set_weights([a if a.shape == b.shape else a.T for a, b in zip(kw, fm.get_weights())])
+    hk = km.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, sample_weight=w, validation_data=(x, y, w))
+    hf = fm.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, sample_weight=w, validation_data=(x, y, w))
+    for k in ("loss", "val_loss"):
+        np.testing.assert_allclose(hf.history[k], hk.history[k], rtol=1e-5)
+    hk = km.fit(x, y, batch_size=8, epochs=3, initial_epoch=1, shuffle=False, verbose=0, class_weight={0: 3.0, 2: 0.2})
+    hf = fm.fit(x, y, batch_size=8, epochs=3, initial_epoch=1, shuffle=False, verbose=0, class_weight={0: 3.0, 2: 0.2})
+    np.testing.assert_allclose(hf.history["loss"], hk.history["loss"], rtol=1e-5)
+    for a, b in zip(km.get_weights(), fm.get_weights()):
+        np.testing.assert_allclose(b if a.shape == b.shape else b.T, a, rtol=1e-4, atol=1e-6)
+    assert float(np.asarray(km.evaluate(x, y, sample_weight=w, verbose=0))) == pytest.approx(
+        fm.evaluate(x, y, sample_weight=w), rel=1e-5)

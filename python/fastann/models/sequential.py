@@ -156,6 +156,11 @@ class Sequential:
         return [w for layer in self._layers for w in layer.non_trainable_weights]
 
     @property
+    def losses(self) -> list:
+        """The regularization penalties of the trainable weights (0-d arrays), Keras's ``model.losses``."""
+        return [p for layer in self._layers for p in layer.losses]
+
+    @property
     def metrics_names(self) -> list:
         """The names of what evaluate returns: ["loss", metric names...] (after compile)."""
         if self.loss is None:
