@@ -203,11 +203,9 @@ def test_non_neg_keeps_weights_non_negative():
 # ---- activity regularizers --------------------------------------------------------------------------------
 def _activity_model(where, reg, last="linear"):
     """Dense(4, tanh) -> Dense(3, last); ``where`` ("hidden", "last" or None) carries the activity regularizer."""
-    model = fastann.Sequential([layers.Input((5,)),
-                                layers.Dense(4, activation="tanh", activity_regularizer=reg if where == "hidden" else None),
-                                layers.Dense(3, activation=last, activity_regularizer=reg if where == "last" else None)],
-                               seed=2, dtype="float64")
-    return model
+    hidden, out = (reg if where == "hidden" else None), (reg if where == "last" else None)
+    return fastann.Sequential([layers.Input((5,)), layers.Dense(4, activation="tanh", activity_regularizer=hidden),
+                               layers.Dense(3, activation=last, activity_regularizer=out)], seed=2, dtype="float64")
 
 
 @pytest.mark.parametrize("where", ["hidden", "last"])

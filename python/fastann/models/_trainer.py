@@ -12,8 +12,8 @@ is Keras's sum(w_i l_i) / N and each sample's rows of the loss gradient are scal
 Weight regularizers (``layer.regularizers``) add their penalties on the trainable weights to the loss
 reported by fit and evaluate, and their gradients to the weights' gradients before the optimizer (clipping
 included) sees them, as Keras's ``compute_loss`` adds ``model.losses``. An activity regularizer adds
-penalty(output) / batch size of its layer's output, and its gradient to that output's gradient. Without weights, regularizers and
-constraints the steps run exactly the code they run without these features.
+penalty(output) / batch size of its layer's output, and its gradient to that output's gradient. Without
+weights, regularizers and constraints the steps compute exactly what they compute without these features.
 
 When the last layer ends in a softmax and the loss is a categorical cross-entropy on probabilities
 (``fused``), the softmax is skipped and the loss runs on the logits as ONE fused kernel
