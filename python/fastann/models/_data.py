@@ -14,7 +14,7 @@ import numpy as np
 
 from .._args.common import is_cupy
 
-__all__ = ["Batches", "HostToDevice", "class_weight_to_sample_weight", "nonneg_int", "positive_int",
+__all__ = ["Batches", "HostToDevice", "class_weight_to_sample_weight", "fit_sets", "nonneg_int", "positive_int",
            "prepare_sample_weight",
            "prepare_x", "prepare_y", "split_validation"]
 
@@ -168,6 +168,19 @@ def split_validation(model, x, y, validation_split, validation_data, sample_weig
         return (x[:split], y[:split], None if sw is None else sw[:split],
                 (x[split:], y[split:], None if sw is None else sw[split:]))
     return x, y, sw, None
+
+
+def fit_sets(model, x, y, sample_weight, class_weight, validation_split, validation_data):
+    """fit's training set and validation set from prepared x and y: ``(x, y, sample_weight or None, val)``
+    (``split_validation``); ``class_weight`` becomes the training part's per-sample weights, as Keras.
+    ValueError when both sample_weight and class_weight are given (Keras's message)."""
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+    sample_weight = prepare_sample_weight(model, "fit", sample_weight, x.shape[0])
+    x, y, sample_weight, val = split_validation(model, x, y, validation_split, validation_data, sample_weight)
+    if class_weight is not None:
+        sample_weight = class_weight_to_sample_weight(model, class_weight, y)
+    return x, y, sample_weight, val
 
 
 class HostToDevice:

@@ -398,8 +398,6 @@ class Sequential:
             _data.positive_int("fit: validation_batch_size", validation_batch_size)
         epochs, initial_epoch = _data.nonneg_int("fit: epochs", epochs), _data.nonneg_int("fit: initial_epoch",
                                                                                             initial_epoch)
-        if sample_weight is not None and class_weight is not None:
-            raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
         verbose = _keras.verbose_arg("fit", verbose)
         if not isinstance(validation_split, numbers.Real) or not 0.0 <= validation_split < 1.0:
             raise ValueError(f"Sequential.fit: validation_split must be in [0, 1), got {validation_split!r}")
@@ -408,11 +406,8 @@ class Sequential:
         x = _data.prepare_x(self, "fit", x)
         self._resolve_metrics(y)
         y = _data.prepare_y(self, "fit", y, x.shape[0])
-        sample_weight = _data.prepare_sample_weight(self, "fit", sample_weight, x.shape[0])
-        x, y, sample_weight, val = _data.split_validation(self, x, y, validation_split, validation_data,
-                                                          sample_weight)
-        if class_weight is not None:  # the training part only, as Keras
-            sample_weight = _data.class_weight_to_sample_weight(self, class_weight, y)
+        x, y, sample_weight, val = _data.fit_sets(self, x, y, sample_weight, class_weight, validation_split,
+                                                  validation_data)
         self._check_logits_use()
         saved = self._compile_time_flags()
         try:
