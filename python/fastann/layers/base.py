@@ -47,7 +47,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import _device, config, initializers, ops
+from .. import _device, config, constraints, initializers, ops, regularizers
 from .._args.common import is_cupy, nonneg_int, pair
 
 __all__ = ["Layer", "Input", "InputLayer", "ACTIVATIONS", "check_activation", "activation_forward",
@@ -190,16 +190,27 @@ class Layer:
     #: Subclasses list their own (e.g. Dense's kernel_regularizer); ``_BASE_UNIMPLEMENTED`` holds those of
     #: every Keras layer.
     _UNIMPLEMENTED: dict = {}
-    _BASE_UNIMPLEMENTED = {"activity_regularizer": (None,), "autocast": (True,)}
+    _BASE_UNIMPLEMENTED = {"autocast": (True,)}
 
     #: True for layers that act on each element alone (same result in any memory layout of the array), so a
     #: model may run them on NCHW arrays between channels_last image layers (``fastann.models._layout``).
     elementwise = False
 
-    def __init__(self, name=None, trainable=True, input_shape=None, *, dtype=None, input_dim=None, **kwargs):
+    #: Keras's per-weight regularizer and constraint keywords of this class: parameter name ->
+    #: (regularizer keyword, constraint keyword), e.g. {"kernel": ("kernel_regularizer", "kernel_constraint")}.
+    #: ``__init__`` takes those keywords (None, a name or an object; ``fastann.regularizers.get`` /
+    #: ``fastann.constraints.get``) and keeps them as attributes of those names; ``add_weight`` attaches them
+    #: to the parameter of that name.
+    _WEIGHT_ARGS: dict = {}
+
+    def __init__(self, name=None, trainable=True, input_shape=None, *, dtype=None, input_dim=None,
+                 activity_regularizer=None, **kwargs):
         """Keras' base-layer arguments, checked as ``keras.layers.Layer`` checks them.
 
-        ``name``, ``trainable``; ``input_shape`` or ``input_dim`` (``input_shape=(input_dim,)``): the
+        ``activity_regularizer``: None, a name or a ``fastann.regularizers.Regularizer`` penalizing the
+        layer's output: in a model, penalty(output) / batch size is added to the loss of fit and evaluate
+        and its gradient to the output's gradient (Keras 3's ``Layer.__call__``). ``name``, ``trainable``;
+        ``input_shape`` or ``input_dim`` (``input_shape=(input_dim,)``): the
         per-sample input shape, which builds a Sequential whose first layer this is; as Keras 3 does, giving
         one warns (UserWarning) that ``Input(shape)`` as the first layer is preferred. ``dtype``: None or
         float32 (the model's dtype applies); another dtype is a NotImplementedError.
@@ -207,6 +218,16 @@ class Layer:
         not know, and NotImplementedError naming the argument for a Keras argument fastann does not
         implement (``_UNIMPLEMENTED``) given a value other than Keras' default."""
         cls = type(self).__name__
+        try:
+            self.activity_regularizer = regularizers.get(activity_regularizer)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{cls}: activity_regularizer: {e}") from None
+        for reg_key, con_key in self._WEIGHT_ARGS.values():
+            for key, get in ((reg_key, regularizers.get), (con_key, constraints.get)):
+                try:
+                    setattr(self, key, get(kwargs.pop(key, None)))
+                except (TypeError, ValueError) as e:
+                    raise type(e)(f"{cls}: {key}: {e}") from None
         for table in (self._BASE_UNIMPLEMENTED, self._UNIMPLEMENTED):
             for key, accepted in table.items():
                 if key in kwargs:
@@ -250,6 +271,8 @@ class Layer:
         self.params: dict = {}
         self.grads: dict = {}
         self.non_trainable: set = set()  # names in params the optimizer must not touch
+        self.regularizers: dict = {}     # name in params -> its Regularizer (penalty added to the loss)
+        self.constraints: dict = {}      # name in params -> its constraint (applied after each update)
         self.need_input_grad = True
         self.xp = np
         self.dtype = np.dtype(np.float32)
@@ -285,14 +308,25 @@ class Layer:
     def _build(self, input_shape, rng) -> None:
         """Create parameters (override in layers that have some)."""
 
-    def add_weight(self, name, shape, initializer, rng, trainable=True, keras_shape=None):
+    def add_weight(self, name, shape, initializer, rng, trainable=True, regularizer=None, constraint=None,
+                   keras_shape=None):
         """Create parameter ``name`` of ``shape`` with ``initializer`` (name or Initializer), on self.xp.
 
         ``trainable=False`` makes a state array that is saved and restored with the weights but never
-        updated by the optimizer (e.g. BatchNormalization's moving mean and variance). ``keras_shape``: draw
-        the values in Keras's layout of that shape (so the initializer's fans are Keras's) and store them
-        converted by ``_from_keras_layout``."""
+        updated by the optimizer (e.g. BatchNormalization's moving mean and variance).
+        ``regularizer`` (None, a name or a ``fastann.regularizers.Regularizer``): its penalty on this weight
+        is added to the training loss and its gradient to the weight's gradient (while the weight is
+        trainable, as Keras). ``constraint`` (None, a name, a ``fastann.constraints.Constraint`` or a
+        function w -> w): applied to the weight in Keras's layout after each optimizer update. Left at None,
+        both come from the layer's keywords for ``name`` (``_WEIGHT_ARGS``), e.g. Dense's kernel_regularizer
+        for "kernel". ``keras_shape``: draw the values in Keras's layout of that shape (so the initializer's
+        fans are Keras's) and store them converted by ``_from_keras_layout``."""
         init = initializers.get(initializer)
+        if name in self._WEIGHT_ARGS:
+            reg_key, con_key = self._WEIGHT_ARGS[name]
+            regularizer = getattr(self, reg_key) if regularizer is None else regularizer
+            constraint = getattr(self, con_key) if constraint is None else constraint
+        regularizer, constraint = regularizers.get(regularizer), constraints.get(constraint)
         if keras_shape is None:
             value = init(shape, self.dtype, rng)
         else:
@@ -301,7 +335,27 @@ class Layer:
         self.params[name] = arr
         if not trainable:
             self.non_trainable.add(name)
+        if regularizer is not None:
+            self.regularizers[name] = regularizer
+        if constraint is not None:
+            self.constraints[name] = constraint
         return arr
+
+    @property
+    def losses(self) -> list:
+        """The regularization penalties of the trainable weights, one 0-d array each (Keras' ``layer.losses``
+        for weight regularizers)."""
+        return [self.regularizers[k](self.params[k]) for k in self.trainable_names if k in self.regularizers]
+
+    def apply_constraints(self, names=None) -> None:
+        """Project each parameter of ``names`` (None: every one) that has a constraint, in place: the
+        constraint sees the weight in Keras's layout (``_to_keras_layout``) and the result is stored back
+        (``_from_keras_layout``), so its ``axis`` means what it means in Keras."""
+        for k in (self.constraints if names is None else names):
+            c = self.constraints.get(k)
+            if c is not None:
+                p = self.params[k]
+                p[...] = self._from_keras_layout(k, c(self._to_keras_layout(k, p)))
 
     @property
     def trainable_names(self) -> list:

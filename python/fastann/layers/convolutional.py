@@ -26,9 +26,9 @@ __all__ = ["Conv2D", "DepthwiseConv2D", "Conv2DTranspose"]
 class _ConvBase(ImageLayer):
     """What Conv2D, DepthwiseConv2D and Conv2DTranspose share: argument checks, activation, bias."""
 
-    _UNIMPLEMENTED = {**{k: (None,) for k in (
-        "kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint",
-        "depthwise_regularizer", "depthwise_constraint")}}  # Keras arguments accepted only at these values
+    # regularizers and constraints (``Layer._WEIGHT_ARGS``): applied to the weights in Keras's layout
+    _WEIGHT_ARGS = {"kernel": ("kernel_regularizer", "kernel_constraint"),
+                    "bias": ("bias_regularizer", "bias_constraint")}
 
     def __init__(self, kernel_size, strides, padding, dilation_rate, activation, use_bias, bias_initializer,
                  name, input_shape, layer_kwargs, allow_int_padding=True, data_format=None):
@@ -78,6 +78,8 @@ class Conv2D(_ConvBase):
         kernel_initializer, bias_initializer: names or Initializers (glorot_uniform, zeros), with fans
             computed from the (filters, C_in/groups, kH, kW) layout (the same numbers as Keras').
         padding_mode: "zeros" (Keras), "reflect" or "replicate" (PyTorch's modes).
+        kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint: as Dense's (constraints
+            see the kernel in Keras's layout, so MaxNorm's axis means what it means in Keras).
     Shapes: x (N, H, W, C_in) (channels_last), (N, C_in, H, W) (channels_first) or (N, H, W) (one channel),
         float32/float64 -> (N, OH, OW, filters) / (N, filters, OH, OW) with
         OH = (H + pad_top + pad_bottom - dilation*(kH-1) - 1) // stride + 1. get_weights: kernel (kH, kW,
@@ -174,7 +176,8 @@ class DepthwiseConv2D(Conv2D):
     when the layer is built (Conv2D's forward and backward run it; only the weight's name differs).
 
     Args: kernel_size, strides, padding, dilation_rate, activation, use_bias as Conv2D; depth_multiplier
-        (output channels per input channel); depthwise_initializer, bias_initializer.
+        (output channels per input channel); depthwise_initializer, bias_initializer; depthwise_regularizer,
+        bias_regularizer, depthwise_constraint, bias_constraint (as Conv2D's kernel_* / bias_*).
     Shapes: x (N, H, W, C) / (N, C, H, W) (data_format) or (N, H, W) -> (N, OH, OW, C*depth_multiplier) /
         (N, C*depth_multiplier, OH, OW); get_weights: ``depthwise_kernel`` (kH, kW, C, depth_multiplier)
         (Keras), bias (C*depth_multiplier,), output channel c*m + j from input c and multiplier j; stored as
@@ -185,6 +188,8 @@ class DepthwiseConv2D(Conv2D):
 
     _PREFIX = "depthwise_conv2d"
     _KERNEL = "depthwise_kernel"
+    _WEIGHT_ARGS = {"depthwise_kernel": ("depthwise_regularizer", "depthwise_constraint"),
+                    "bias": ("bias_regularizer", "bias_constraint")}
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
@@ -224,7 +229,8 @@ class Conv2DTranspose(_ConvBase):
         filters: output channels; kernel_size, strides, dilation_rate: int or pair.
         padding: "valid" or "same" (Keras' output sizes, below) or an int / pair (PyTorch's ``padding``).
         output_padding: None, or int / pair < strides: extra rows/columns at the bottom/right.
-        activation, use_bias, kernel_initializer, bias_initializer: as Conv2D.
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+            kernel_constraint, bias_constraint: as Conv2D.
     Shapes: x (N, H, W, C_in) / (N, C_in, H, W) (data_format) or (N, H, W) -> (N, OH, OW, filters) /
         (N, filters, OH, OW); get_weights: kernel (kH, kW, filters, C_in) (Keras), bias (filters,); stored
         as (C_in, filters, kH, kW) (PyTorch). With K = dilation*(kH-1)+1 (the dilated kernel extent):

@@ -26,17 +26,21 @@ class Dense(Layer):
             ``ops.linear_backward``); others run as a separate op.
         use_bias: add the bias b (units,).
         kernel_initializer, bias_initializer: names or Initializers (defaults glorot_uniform, zeros).
-        Layer keywords (name, trainable, input_shape, input_dim, dtype) as ``Layer``; kernel_regularizer,
-        bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint and lora_rank are
-        NotImplementedError unless None; any other keyword is a ValueError (as in Keras).
+        kernel_regularizer, bias_regularizer: None, a name ("l1", "l2", "l1l2") or a
+            ``fastann.regularizers.Regularizer``: the penalty is added to the training loss.
+        kernel_constraint, bias_constraint: None, a name ("max_norm", "non_neg", "unit_norm", "min_max_norm"),
+            a ``fastann.constraints.Constraint`` or a function: applied after each optimizer update.
+        Layer keywords (name, trainable, input_shape, input_dim, dtype, activity_regularizer) as ``Layer``;
+        lora_rank is NotImplementedError unless None; any other keyword is a ValueError (as in Keras).
     Shapes: x (N, ..., in_features) float32/float64 -> y (N, ..., units); get_weights: kernel (in_features,
         units) (Keras), bias (units,); ``params["kernel"]`` is stored as (units, in_features) (PyTorch).
     Raises ValueError for bad arguments.
     """
 
     _FUSED = (None, "relu")  # activations ops.linear applies in its epilogue
-    _UNIMPLEMENTED = {k: (None,) for k in ("kernel_regularizer", "bias_regularizer", "kernel_constraint",
-                                           "bias_constraint", "lora_rank")}
+    _UNIMPLEMENTED = {"lora_rank": (None,)}
+    _WEIGHT_ARGS = {"kernel": ("kernel_regularizer", "kernel_constraint"),
+                    "bias": ("bias_regularizer", "bias_constraint")}
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", name=None, input_shape=None, **kwargs):

@@ -32,15 +32,16 @@ class BatchNormalization(ImageLayer):
     Shapes: x (N, C), (N, H, W, C), (N, C, H, W) or (N, A, B), float32/float64; gamma, beta, moving_mean,
         moving_variance (C,). Trainable: gamma, beta; non-trainable: moving_mean, moving_variance (in
         get_weights/set_weights and the model's parameter count, in that order, like Keras).
-    Keras' beta/gamma regularizers and constraints and ``synchronized`` are NotImplementedError unless at
-    their defaults (None, False); other keywords are the base layer's.
+    gamma_regularizer, beta_regularizer, gamma_constraint, beta_constraint: as Dense's kernel_regularizer
+    and kernel_constraint. ``synchronized`` is NotImplementedError unless False; other keywords are the base
+    layer's.
     Raises ValueError for bad arguments, an unsupported axis, or a training batch with a single value per
     channel.
     """
 
     _PREFIX = "batch_normalization"
-    _UNIMPLEMENTED = {"beta_regularizer": (None,), "gamma_regularizer": (None,), "beta_constraint": (None,),
-                      "gamma_constraint": (None,), "synchronized": (False,)}
+    _UNIMPLEMENTED = {"synchronized": (False,)}
+    _WEIGHT_ARGS = {"gamma": ("gamma_regularizer", "gamma_constraint"), "beta": ("beta_regularizer", "beta_constraint")}
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",

@@ -36,6 +36,8 @@ class FusedBatchNormReLU:
         if not (isinstance(bn, BatchNormalization) and bn.trainable and bn.built and len(bn.input_shape) == 3
                 and i + 1 < len(layers)):
             return None
+        if any(layer.activity_regularizer is not None for layer in layers[i:i + 3]):
+            return None  # the penalty needs each layer's own output
         act = layers[i + 1]
         if not (type(act) is Activation and act.is_plain_relu):
             return None

@@ -3,9 +3,17 @@ share, each with its own step.
 
 * ``train_step``: each stage's ``forward(x, training=True)``; the loss and its gradient; each stage's
   ``backward`` in reverse, stopping at the first layer with trainable parameters (nothing uses the gradient
-  of the data); one fused optimizer kernel per parameter.
+  of the data); one fused optimizer kernel per parameter; then the weights' constraints.
 * ``test_step``: forward in inference mode and the loss.
 * ``predict_step``: forward in inference mode.
+
+Every step takes ``(xb, yb, wb)``: wb is the batch's per-sample weights (N,) or None. With weights the loss
+is Keras's sum(w_i l_i) / N and each sample's rows of the loss gradient are scaled by w_i (``losses``).
+Weight regularizers (``layer.regularizers``) add their penalties on the trainable weights to the loss
+reported by fit and evaluate, and their gradients to the weights' gradients before the optimizer (clipping
+included) sees them, as Keras's ``compute_loss`` adds ``model.losses``. An activity regularizer adds
+penalty(output) / batch size of its layer's output, and its gradient to that output's gradient. Without
+weights, regularizers and constraints the steps compute exactly what they compute without these features.
 
 When the last layer ends in a softmax and the loss is a categorical cross-entropy on probabilities
 (``fused``), the softmax is skipped and the loss runs on the logits as ONE fused kernel
@@ -27,7 +35,8 @@ from .. import callbacks as callbacks_module
 from .. import ops
 from .._args.common import is_cupy
 
-__all__ = ["Tally", "evaluate", "fit", "predict", "predict_step", "run_batches", "test_step", "train_step"]
+__all__ = ["Tally", "activity_regularizers", "evaluate", "fit", "predict", "predict_step", "regularization_penalty",
+           "run_batches", "test_step", "train_step"]
 
 
 class _Mean:
@@ -86,58 +95,149 @@ class Tally:
         return logs
 
 
-# ---- the steps: (xb, yb) -> (loss or None, output) --------------------------------------------------------
+# ---- regularizers -----------------------------------------------------------------------------------------
+def regularization_penalty(layers):
+    """The sum of the regularization penalties of the trainable weights of ``layers`` (a 0-d array), or None
+    when none of them has a regularizer (Keras: ``sum(model.losses)`` for weight regularizers)."""
+    penalties = [p for layer in layers for p in layer.losses]
+    return sum(penalties[1:], penalties[0]) if penalties else None
+
+
+def activity_regularizers(model) -> dict:
+    """{position: regularizer} of the stages of ``model`` whose layer has an activity regularizer; position
+    ``len(model._stages)`` is the last layer."""
+    stages = [stage for _, stage in model._stages] + [model._layers[-1]]
+    return {i: stage.activity_regularizer for i, stage in enumerate(stages)
+            if getattr(stage, "activity_regularizer", None) is not None}
+
+
+def _activity_terms(activity, outputs):
+    """Keras's activity penalty: sum over the regularized outputs of penalty(output) / batch size, and
+    {position: its gradient with respect to that output}."""
+    total, grads = None, {}
+    for i, reg in activity.items():
+        out = outputs[i]
+        if not hasattr(out, "shape"):
+            raise NotImplementedError("activity_regularizer on a layer with several outputs is not implemented")
+        n = out.dtype.type(out.shape[0])
+        penalty = reg(out) / n
+        total = penalty if total is None else total + penalty
+        grads[i] = reg.gradient(out) / n
+    return total, grads
+
+
+def _loss_and_grad(model, fused, last, h, yb, wb):
+    """The last layer's forward (logits when ``fused``) and the (weighted when wb is given) loss and its
+    gradient with respect to that output: (loss, output, gradient)."""
+    loss_fn = model.loss
+    if fused:
+        out = last.forward_logits(h, True)
+        loss, g = loss_fn.logits_forward_backward(out, yb) if wb is None else \
+            loss_fn.weighted_logits_forward_backward(out, yb, wb)
+    else:
+        out = last.forward(h, True)
+        loss, g = loss_fn.forward_backward(out, yb) if wb is None else loss_fn.weighted_forward_backward(out, yb, wb)
+    return loss, out, g
+
+
+# ---- the steps: (xb, yb, wb) -> (loss or None, output) ----------------------------------------------------
 def train_step(model, fused):
     """The training step of ``model`` (built, compiled, parameters indexed): forward, loss and its gradient,
-    backward, optimizer update. Returns (loss, output or logits)."""
-    def step(xb, yb):
+    backward, regularizers' penalties and gradients, optimizer update, constraints. Returns (loss, output or
+    logits)."""
+    keys = model._param_keys
+    regularized = [(i, layer, k, layer.regularizers[k]) for i, (layer, k) in enumerate(keys)
+                   if k in layer.regularizers]
+    constrained = [(layer, (k,)) for layer, k in keys if k in layer.constraints]
+    activity = activity_regularizers(model)
+    n_stages = len(model._stages)
+
+    def step(xb, yb, wb):
         h = xb
-        for _, stage in model._stages:
+        outputs = {}
+        for i, (_, stage) in enumerate(model._stages):
             h = stage.forward(h, True)
+            if i in activity:
+                outputs[i] = h
         last = model._layers[-1]
-        if fused:
-            out = last.forward_logits(h, True)
-            loss, g = model.loss.logits_forward_backward(out, yb)
-            g = last.backward_logits(g)
-        else:
-            out = last.forward(h, True)
-            loss, g = model.loss.forward_backward(out, yb)
-            g = last.backward(g)
-        for start, stage in reversed(model._stages):
+        loss, out, g = _loss_and_grad(model, fused, last, h, yb, wb)
+        act_grads = {}
+        if activity:  # before any backward runs: penalties and gradients on this forward's outputs
+            outputs[n_stages] = out
+            penalty, act_grads = _activity_terms(activity, outputs)
+            loss = loss + penalty
+            if n_stages in act_grads:
+                g = g + act_grads[n_stages]
+        g = last.backward_logits(g) if fused else last.backward(g)
+        for i in range(n_stages - 1, -1, -1):
+            start, stage = model._stages[i]
             if start < model._first_trainable:
                 break
+            if i in act_grads:
+                g = g + act_grads[i]
             g = stage.backward(g)
-        model.optimizer.apply_gradients(model._params, [l.grads[k] for l, k in model._param_keys])
+        grads = [l.grads[k] for l, k in model._param_keys]
+        for i, layer, k, reg in regularized:  # on the weights of this forward pass, before the update
+            w = layer.params[k]
+            loss = loss + reg(w)
+            grads[i] = grads[i] + reg.gradient(w)
+        model.optimizer.apply_gradients(model._params, grads)
+        for layer, names in constrained:
+            layer.apply_constraints(names)
         return loss, out
     return step
 
 
-def test_step(model, fused):
-    """Forward in inference mode (logits when ``fused``) and the loss: (loss, output or logits)."""
-    def step(xb, yb):
-        out = model._forward(xb, training=False, logits=fused)
-        return (model.loss.logits_forward(out, yb) if fused else model.loss.forward(out, yb)), out
+def test_step(model, fused, penalty=None):
+    """Forward in inference mode (logits when ``fused``) and the (weighted when wb is given) loss, plus
+    ``penalty`` (the regularization penalty, constant over the pass) when not None: (loss, output or
+    logits)."""
+    loss_fn = model.loss
+    activity = activity_regularizers(model)
+
+    def forward(xb):
+        """The output (logits when fused) and the activity penalty of this batch (None without any)."""
+        if not activity:
+            return model._forward(xb, training=False, logits=fused), None
+        h, outputs = xb, {}
+        for i, (_, stage) in enumerate(model._stages):
+            h = stage.forward(h, False)
+            outputs[i] = h
+        last = model._layers[-1]
+        # fused only when the last layer has no activity regularizer (Sequential._fused_softmax_loss)
+        out = outputs[len(model._stages)] = last.forward_logits(h, False) if fused else last.forward(h, False)
+        return out, _activity_terms(activity, outputs)[0]
+
+    def step(xb, yb, wb):
+        out, act_penalty = forward(xb)
+        if wb is None:
+            loss = loss_fn.logits_forward(out, yb) if fused else loss_fn.forward(out, yb)
+        else:
+            loss = loss_fn.weighted_logits_forward(out, yb, wb) if fused else loss_fn.weighted_forward(out, yb, wb)
+        if act_penalty is not None:
+            loss = loss + act_penalty
+        return (loss if penalty is None else loss + penalty), out
     return step
 
 
 def predict_step(model):
     """Forward in inference mode: (None, output)."""
-    def step(xb, yb):
+    def step(xb, yb, wb):
         return None, model._forward(xb, training=False)
     return step
 
 
 # ---- the loop ---------------------------------------------------------------------------------------------
 def run_batches(batches, step, order=None, tally=None, outputs=None, batch_callbacks=(), bar=None, model=None):
-    """Run ``step(xb, yb)`` on every batch of ``batches`` (a ``_data.Batches``; rows ``order[lo:hi]`` when a
+    """Run ``step(xb, yb, wb)`` on every batch of ``batches`` (a ``_data.Batches``; rows ``order[lo:hi]`` when a
     permutation ``order`` is given). Each result goes to ``tally`` (loss and metrics) and/or is written into
     ``outputs[lo:hi]``; ``batch_callbacks`` get on_train_batch_begin/end (with the tally's running logs) and
     ``bar`` (a callbacks.ProgressBar) its batch_end. With ``model``, the loop ends after a batch whose
     callbacks set ``model.stop_training`` (as Keras's fit does)."""
-    for b, (lo, hi, xb, yb) in enumerate(batches.epoch(order)):
+    for b, (lo, hi, xb, yb, wb) in enumerate(batches.epoch(order)):
         for cb in batch_callbacks:
             cb.on_train_batch_begin(b, {})
-        loss, out = step(xb, yb)
+        loss, out = step(xb, yb, wb)
         if tally is not None:
             tally.add(loss, hi - lo, yb, out)
         if outputs is not None:
@@ -158,8 +258,10 @@ def run_batches(batches, step, order=None, tally=None, outputs=None, batch_callb
 def fit(model, batches, epochs, initial_epoch, shuffle, validation, callbacks, verbose, eval_batch_size):
     """Train ``model`` (its parameters indexed) for epochs initial_epoch .. epochs-1 over ``batches``,
     reshuffled each epoch from the model's shuffle generator when ``shuffle``; after each epoch evaluate
-    ``validation`` ((x, y) or None) with ``eval_batch_size``. Calls the callbacks (TypeError for one that
-    is not a fastann.callbacks.Callback) and returns the History."""
+    ``validation`` ((x, y, sample_weight or None) or None) with ``eval_batch_size``. Epochs are numbered
+    from ``initial_epoch`` for the callbacks and the progress bar (Keras), so the History holds
+    epochs - initial_epoch entries. Calls the callbacks (TypeError for one that is not a
+    fastann.callbacks.Callback) and returns the History."""
     fused = model._fused_softmax_loss
     history = callbacks_module.History()
     history.epoch_seconds = []
@@ -190,7 +292,8 @@ def fit(model, batches, epochs, initial_epoch, shuffle, validation, callbacks, v
         epoch_logs = tally.logs()
         history.epoch_seconds.append(time.perf_counter() - t0)
         if validation is not None:
-            val_logs = model.evaluate(validation[0], validation[1], batch_size=eval_batch_size, return_dict=True)
+            val_logs = model.evaluate(validation[0], validation[1], batch_size=eval_batch_size, return_dict=True,
+                                      sample_weight=validation[2])
             epoch_logs.update((f"val_{k}", v) for k, v in val_logs.items())
         for cb in cbs:
             cb.on_epoch_end(epoch, epoch_logs)
@@ -203,10 +306,11 @@ def fit(model, batches, epochs, initial_epoch, shuffle, validation, callbacks, v
 
 
 def evaluate(model, batches) -> dict:
-    """Loss and metrics of ``model`` in inference mode over ``batches``: {"loss": ..., metric name: ...}."""
+    """Loss and metrics of ``model`` in inference mode over ``batches``: {"loss": ..., metric name: ...}.
+    The loss includes the regularization penalty of the trainable weights (Keras)."""
     fused = model._fused_softmax_loss
     tally = Tally(model.metrics, fused)
-    run_batches(batches, test_step(model, fused), tally=tally)
+    run_batches(batches, test_step(model, fused, regularization_penalty(model._layers)), tally=tally)
     return tally.logs()
 
 
