@@ -33,7 +33,7 @@ import numbers
 
 import numpy as np
 
-from .. import _device
+from .. import _device, utils
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
@@ -63,7 +63,8 @@ class Sequential:
         layers: optional list of layers (``fastann.layers``), added in order.
         trainable: False freezes every layer (``model.trainable``).
         name: optional model name.
-        seed: int or None. Seeds weight initialization, dropout and shuffling: same seed, same run.
+        seed: int or None. Seeds weight initialization, dropout and shuffling: same seed, same run. None:
+            the next seed of ``fastann.utils.set_random_seed``'s stream when it was called, else random.
         dtype: "float32" (default) or "float64"; inputs are cast to it.
     ``model.layers`` lists the layers without the InputLayer (``model.layers[0]`` is the first real layer),
     as Keras does.
@@ -71,6 +72,7 @@ class Sequential:
 
     def __init__(self, layers=None, trainable=True, name=None, *, seed=None, dtype="float32"):
         self.name = name or "sequential"
+        seed = utils.model_seed(seed)  # None: from fastann.utils.set_random_seed's stream when it was called
         self.seed = seed
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
