@@ -227,6 +227,16 @@ CASES = {
                                      (A(4, 3), A(4, 3), A(3), A(3), None, None, 0.0)],
     "batch_norm_backward": [(A(4, 3), A(3), A(3), A(4, 3), A(4, 3, 1), None, A(3), A(3)),
                             (A(4, 3), A(3), A(3), Same(0), A(4, 3), None, A(3), A(3))],
+    "layer_norm_forward": [
+        (A(4, 5), A(4), A(4), A(4, 5), [4], None, None, 1e-5),
+        (A(4, 5), A(4), A(4), A(4, 5), [5], None, None, 0.0),
+        (A(4, 5), A(4), A(4), A(4, 5), [5], A(5, dt="f8"), None, 1e-5),
+        (A(4, 5), A(3), A(4), A(4, 5), [5], None, None, 1e-5),
+        (A(4, 5), A(4), A(4), A(4, 5), 5, None, None, 1e-5),
+    ],
+    "layer_norm_backward": [(A(4, 5), None, None, A(4, 5), A(4, 5), [5], A(4), A(4), A(4)),
+                            (A(4, 5), None, None, A(4, 5, dt="f8"), A(4, 5), [5], None, A(4), A(4)),
+                            (A(4, 5), A(5), Same(1), A(4, 5), A(4, 5), [5], None, A(4), A(4))],
 }
 
 # Arguments the CUDA module does not build an error from (no array checks): compile_info has none.

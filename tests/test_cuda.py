@@ -377,3 +377,24 @@ def test_backend_picks_the_module_by_array_type():
     if cuda_mod is None:
         with pytest.raises(RuntimeError, match="fastann._cuda is not available"):
             backend("relu", input=_FakeCupyArray())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, ns", [((5, 7), 7), ((3, 4, 300), (4, 300)), ((1000, 33), 33), ((2, 1), 1)])
+def test_cuda_layer_norm_matches_the_reference(cp, rng, dtype, shape, ns):
+    from fastann import ops, reference
+    nsT = (ns,) if isinstance(ns, int) else ns
+    x = (rng.standard_normal(shape) + 2).astype(dtype)
+    w, b = rng.uniform(0.5, 1.5, nsT).astype(dtype), rng.standard_normal(nsT).astype(dtype)
+    y, m, s = ops.layer_norm(cp.asarray(x), ns, cp.asarray(w), cp.asarray(b), return_stats=True)
+    ry, rm, rs = reference.layer_norm(x, ns, w, b, return_stats=True)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_close(y.get(), ry, tol, "layer_norm output", scale=np.abs(ry) + 1)
+    assert_close(s.get(), rs, tol, "layer_norm invstd")
+    g = rng.standard_normal(shape).astype(dtype)
+    dx, dw, db = ops.layer_norm_backward(cp.asarray(g), cp.asarray(x), ns, cp.asarray(w), m, s)
+    rdx, rdw, rdb = reference.layer_norm_backward(g, x, ns, w, m.get(), s.get())
+    assert_close(dx.get(), rdx, 10 * tol, "layer_norm dinput", scale=np.abs(g) * rs.max() * 2)
+    assert_close(dw.get(), rdw, 10 * tol, "layer_norm dweight", scale=np.abs(rdw) + np.abs(g).sum() / rdw.size)
+    assert_close(db.get(), rdb, 10 * tol, "layer_norm dbias", scale=np.abs(rdb) + np.abs(g).sum() / rdb.size)
