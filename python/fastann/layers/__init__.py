@@ -5,12 +5,13 @@ class and the helpers they share), never another family:
 
     base            Layer, InputLayer, Input, ACTIVATIONS, shared activation and image helpers
     core            Dense
-    activation      Activation, LeakyReLU, ELU
+    activation      Activation, LeakyReLU, ELU, PReLU
     regularization  Dropout
     reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D
     convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
     pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
-    normalization   BatchNormalization
+    normalization   BatchNormalization, LayerNormalization
+    preprocessing   Rescaling, Normalization
     recurrent       SimpleRNN, LSTM, GRU
 
 ``fastann.layers.X`` names every public layer. How a layer works (lazy build, forward/backward, devices) and
@@ -18,12 +19,13 @@ the image layout (NCHW, or (N, H, W) as one channel) are described in ``fastann.
 """
 from __future__ import annotations
 
-from .activation import ELU, Activation, LeakyReLU
+from .activation import ELU, Activation, LeakyReLU, PReLU
 from .base import ACTIVATIONS, Input, InputLayer, Layer
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+from .preprocessing import Normalization, Rescaling
 from .recurrent import GRU, LSTM, SimpleRNN
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape, UpSampling2D, ZeroPadding2D
@@ -32,4 +34,4 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "
            "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
            "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
-           "SimpleRNN", "LSTM", "GRU"]
+           "SimpleRNN", "LSTM", "GRU", "PReLU", "LayerNormalization", "Rescaling", "Normalization"]
