@@ -398,3 +398,25 @@ def test_cuda_layer_norm_matches_the_reference(cp, rng, dtype, shape, ns):
     assert_close(dx.get(), rdx, 10 * tol, "layer_norm dinput", scale=np.abs(g) * rs.max() * 2)
     assert_close(dw.get(), rdw, 10 * tol, "layer_norm dweight", scale=np.abs(rdw) + np.abs(g).sum() / rdw.size)
     assert_close(db.get(), rdb, 10 * tol, "layer_norm dbias", scale=np.abs(rdb) + np.abs(g).sum() / rdb.size)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (5, 3), (2, 3, 4, 5), (300, 257), (100000,)])
+def test_cuda_adafactor_matches_the_reference(cp, rng, dtype, shape):
+    from fastann import ops, reference
+    p = rng.standard_normal(shape).astype(dtype)
+    P = cp.asarray(p)
+    factored = len(shape) >= 2
+    st = ([np.zeros(shape[:-1], dtype), np.zeros(shape[:-2] + shape[-1:], dtype), None] if factored
+          else [None, None, np.zeros(shape, dtype)])
+    S = [None if a is None else cp.asarray(a) for a in st]
+    for t in (1, 2, 3):
+        g = rng.standard_normal(shape).astype(dtype)
+        ops.adafactor_step(P, cp.asarray(g), *S, step=t, lr=0.05)
+        reference.adafactor_step(p, g, *st, step=t, lr=0.05)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    assert_close(P.get(), p, tol, "adafactor param")
+    for a, b in zip(S, st):
+        if a is not None:
+            assert_close(a.get(), b, tol, "adafactor state")
