@@ -14,6 +14,7 @@ void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_norm(pybind11::module_& m);
 void bind_layer_norm(pybind11::module_& m);
+void bind_prelu(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);  // _cpu only until the CUDA kernels exist
 
 // Every family, in one order for both modules.
@@ -28,5 +29,6 @@ inline void bind_families(pybind11::module_& m) {
   bind_pool(m);
   bind_norm(m);
   bind_layer_norm(m);
+  bind_prelu(m);
 }
 }  // namespace fastann::bindings
