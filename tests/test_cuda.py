@@ -420,3 +420,16 @@ def test_cuda_adafactor_matches_the_reference(cp, rng, dtype, shape):
     for a, b in zip(S, st):
         if a is not None:
             assert_close(a.get(), b, tol, "adafactor state")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, C", [((7,), 1), ((4, 5), 5), ((2, 3, 4, 5), 3), ((2, 3, 4, 5), 1), ((300, 257), 257)])
+def test_cuda_prelu_matches_the_reference(cp, rng, dtype, shape, C):
+    from fastann import ops, reference
+    x, w, g = (rng.standard_normal(s).astype(dtype) for s in (shape, (C,), shape))
+    assert_close(ops.prelu(cp.asarray(x), cp.asarray(w)).get(), reference.prelu(x, w), 1e-6, "prelu")
+    dx, dw = ops.prelu_backward(cp.asarray(g), cp.asarray(x), cp.asarray(w))
+    rdx, rdw = reference.prelu_backward(g, x, w)
+    assert_close(dx.get(), rdx, 1e-6, "prelu dinput")
+    assert_close(dw.get(), rdw, 1e-5, "prelu dweight", scale=np.abs(g * x).sum() / C * np.ones(C))

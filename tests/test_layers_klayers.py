@@ -117,10 +117,16 @@ def test_layer_normalization_matches_keras_if_installed(rng):
 
 # ---- PReLU ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("shape, shared", [((4, 6), None), ((3, 4, 5), [1]), ((2, 3, 4, 5), [1, 2]),
-                                           ((2, 3, 4, 5), 3)])
-def test_prelu_matches_the_formula_and_finite_differences(rng, shape, shared):
+@pytest.mark.parametrize("shape, shared, kernel", [
+    ((4, 6), None, True),             # one alpha per feature: ops.prelu's per-channel weight
+    ((2, 3, 4, 5), [2, 3], True),     # one per axis-1 channel
+    ((3, 4, 5), [1, 2], True),        # one shared value
+    ((3, 4, 5), [1], False),          # the element-wise path
+    ((2, 3, 4, 5), [1, 2], False),
+    ((2, 3, 4, 5), 3, False)])
+def test_prelu_matches_the_formula_and_finite_differences(rng, shape, shared, kernel):
     layer = _built(layers.PReLU(shared_axes=shared), shape[1:])
+    assert (layer._kernel_weight is not None) == kernel
     want = list(shape[1:])
     for a in ([shared] if isinstance(shared, int) else shared or []):
         want[a - 1] = 1

@@ -1,5 +1,5 @@
-// Emulator check: CUDA layer norm (forward, backward) and the Adafactor step against the CPU kernels
-// (see README.md).
+// Emulator check: CUDA layer norm (forward, backward), the Adafactor step and prelu (forward, backward) against
+// the CPU kernels (see README.md).
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -7,8 +7,10 @@
 #include <vector>
 #include "fastann/cpu/layer_norm.hpp"
 #include "fastann/cpu/optim.hpp"
+#include "fastann/cpu/prelu.hpp"
 #include "fastann/cuda/layer_norm.hpp"
 #include "fastann/cuda/optim.hpp"
+#include "fastann/cuda/prelu.hpp"
 namespace C = fastann::cpu;
 namespace G = fastann::cuda;
 static std::mt19937_64 rng(7);
@@ -65,7 +67,24 @@ template <class T> void adafactor(int64_t batch, int64_t rows, int64_t cols, boo
     cmp(tag + " variance", vg, vc, tol);
   }
 }
+template <class T> void prelu(int64_t N, int64_t ch, int64_t S, bool shared, double tol) {
+  const std::string tag = "prelu " + std::to_string(N) + "x" + std::to_string(ch) + "x" + std::to_string(S);
+  const int64_t n = N * ch * S, k = shared ? 1 : ch;
+  auto x = randv<T>(n, -1, 1), dy = randv<T>(n, -1, 1), w = randv<T>(k, 0, 0.5);
+  std::vector<T> yg(n, NAN), yc(n, NAN), dwg(k, NAN), dwc(k, NAN);
+  G::prelu_forward<T>(yg.data(), x.data(), w.data(), N, ch, S, shared, nullptr);
+  C::prelu_forward<T>(yc.data(), x.data(), w.data(), N, ch, S, shared);
+  cmp(tag + " out", yg, yc, tol);
+  G::prelu_backward<T>(yg.data(), dwg.data(), dy.data(), x.data(), w.data(), N, ch, S, shared, nullptr);
+  C::prelu_backward<T>(yc.data(), dwc.data(), dy.data(), x.data(), w.data(), N, ch, S, shared);
+  cmp(tag + " dx", yg, yc, tol);
+  cmp(tag + " dw", dwg, dwc, 10 * tol);
+}
 template <class T> void run(double tol) {
+  prelu<T>(3, 4, 5, false, tol);
+  prelu<T>(3, 4, 5, true, tol);
+  prelu<T>(1, 1, 700, true, tol);
+  prelu<T>(7, 300, 1, false, tol);
   for (auto [M, N] : std::vector<std::pair<int64_t, int64_t>>{{3, 7}, {5, 300}, {70, 33}, {2, 1}, {1, 1025}})
     for (bool affine : {true, false}) layer_norm<T>(M, N, affine, tol);
   adafactor<T>(1, 5, 3, true, tol);

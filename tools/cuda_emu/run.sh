@@ -54,7 +54,7 @@ if want dense elementwise; then
   "$OUT/check_elementwise"
 fi
 if want layer_norm_adafactor; then
-  translate layer_norm.cu optim_adafactor.cu
+  translate layer_norm.cu optim_adafactor.cu prelu.cu
   isa_objs=()
   for f in layer_norm optim; do
     g++ $FLAGS -fopenmp -c "$ROOT/csrc/cpu/${f}_scalar.cpp" -o "$OUT/${f}_scalar.o"; isa_objs+=("$OUT/${f}_scalar.o")
@@ -63,8 +63,9 @@ if want layer_norm_adafactor; then
   done
   g++ $FLAGS -fopenmp -mavx2 -mfma -mf16c -mbmi2 -c "$ROOT/csrc/cpu/optim_avx2.cpp" -o "$OUT/optim_avx2.o"
   isa_objs+=("$OUT/optim_avx2.o")
-  g++ $FLAGS -fopenmp "$OUT/layer_norm_emu.cpp" "$OUT/optim_adafactor_emu.cpp" "$HERE/check_layer_norm_adafactor.cpp" \
-      "$HERE/runtime.cpp" "$ROOT/csrc/cpu/layer_norm.cpp" "$ROOT/csrc/cpu/optim.cpp" "$ROOT/csrc/cpu/runtime.cpp" \
+  g++ $FLAGS -fopenmp "$OUT/layer_norm_emu.cpp" "$OUT/optim_adafactor_emu.cpp" "$OUT/prelu_emu.cpp" \
+      "$HERE/check_layer_norm_adafactor.cpp" "$HERE/runtime.cpp" "$ROOT/csrc/cpu/layer_norm.cpp" \
+      "$ROOT/csrc/cpu/optim.cpp" "$ROOT/csrc/cpu/prelu.cpp" "$ROOT/csrc/cpu/runtime.cpp" \
       -o "$OUT/check_layer_norm_adafactor" -Wl,--start-group "${isa_objs[@]}" -Wl,--end-group
   "$OUT/check_layer_norm_adafactor"
 fi

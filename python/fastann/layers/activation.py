@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .. import initializers
+from .. import initializers, ops
 from .base import Layer, activation_backward, activation_forward, check_activation, keras_activation_params
 
 __all__ = ["Activation", "ELU", "LeakyReLU", "PReLU"]
@@ -109,9 +109,11 @@ class PReLU(Layer):
             (N, H, W, C) images.
     Weights: alpha, of the per-sample input shape with 1 at the shared axes (Keras's layout); trainable.
     Shapes: any (N, ...) float32/float64; the output has the input's shape.
-    Math (forward and backward) on the existing element-wise array operations of NumPy / CuPy (fastann.ops has
-    no prelu kernel): dx = dy where x > 0 else alpha * dy; dalpha = sum of dy * x where x <= 0 over the batch
-    and the shared axes.
+    Math: dx = dy where x > 0 else alpha * dy; dalpha = sum of dy * x where x <= 0 over the batch and the shared
+    axes. When alpha is torch's prelu weight in another shape (one value per feature of an (N, F) input, one
+    value per channel of an (N, C, ...) input shared over the other axes, or a single value shared by all) the
+    layer runs the kernels ``ops.prelu`` / ``ops.prelu_backward``; otherwise the same math on NumPy / CuPy
+    element-wise operations.
     Keras's alpha_regularizer and alpha_constraint are NotImplementedError unless None. Raises ValueError
     for a shared axis that is not a per-sample axis of the input.
     """
@@ -139,19 +141,34 @@ class PReLU(Layer):
             shape[a - 1] = 1
         self._reduce = (0,) + tuple(sorted(set(self.shared_axes or [])))
         self.add_weight("alpha", tuple(shape), self.alpha_initializer, rng)
+        # alpha as ops.prelu's weight: all shared (1 value), or non-1 on the first per-sample axis only
+        # (torch's channel axis 1); None: the element-wise path
+        if all(s == 1 for s in shape):
+            self._kernel_weight = (1,)
+        elif len(shape) >= 1 and all(s == 1 for s in shape[1:]):
+            self._kernel_weight = (shape[0],)
+        else:
+            self._kernel_weight = None
 
     def forward(self, x, training=False):
-        alpha = self.params["alpha"].astype(x.dtype, copy=False)
+        alpha = self.params["alpha"]
         if training:
             self._x = x
-        return self.xp.where(x > 0, x, alpha * x)
+        if self._kernel_weight is not None and alpha.dtype == x.dtype and x.flags.c_contiguous:
+            return ops.prelu(x, alpha.reshape(self._kernel_weight))
+        return self.xp.where(x > 0, x, alpha.astype(x.dtype, copy=False) * x)
 
     def backward(self, grad_output):
         if self._x is None:
             raise ValueError(f"{self.name}: backward needs a forward with training=True first")
         x, xp = self._x, self.xp
-        pos = x > 0
         alpha = self.params["alpha"]
+        if (self._kernel_weight is not None and alpha.dtype == x.dtype == grad_output.dtype
+                and x.flags.c_contiguous and grad_output.flags.c_contiguous):
+            dx, dw = ops.prelu_backward(grad_output, x, alpha.reshape(self._kernel_weight))
+            self.grads["alpha"] = dw.reshape(alpha.shape)
+            return dx if self.need_input_grad else None
+        pos = x > 0
         self.grads["alpha"] = xp.where(pos, 0, grad_output * x).sum(axis=self._reduce, keepdims=True)[0].astype(
             alpha.dtype, copy=False)
         if not self.need_input_grad:
