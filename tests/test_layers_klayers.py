@@ -249,3 +249,15 @@ def test_the_new_layers_train_in_a_sequential(rng):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     hist = model.fit(x, y, batch_size=16, epochs=20, verbose=0)
     assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
+
+
+@pytest.mark.parametrize("make, cls", [
+    (lambda: layers.LayerNormalization(bogus=1), "LayerNormalization"),
+    (lambda: layers.PReLU(bogus=1), "PReLU"),
+    (lambda: layers.Rescaling(2.0, bogus=1), "Rescaling"),
+    (lambda: layers.Normalization(bogus=1), "Normalization"),
+])
+def test_unknown_keyword_is_keras_value_error(make, cls):
+    with pytest.raises(ValueError) as e:
+        make()
+    assert str(e.value) == f"Unrecognized keyword arguments passed to {cls}: {{'bogus': 1}}"
