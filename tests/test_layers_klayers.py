@@ -143,7 +143,7 @@ def test_prelu_matches_the_formula_and_finite_differences(rng, shape, shared, ke
 def test_prelu_bad_arguments():
     with pytest.raises(ValueError):
         _built(layers.PReLU(shared_axes=[3]), (4, 5))
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):
         layers.PReLU(shared_axes="1")
     with pytest.raises(NotImplementedError, match="alpha_constraint"):
         layers.PReLU(alpha_constraint="non_neg")

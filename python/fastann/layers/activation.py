@@ -114,8 +114,8 @@ class PReLU(Layer):
     value per channel of an (N, C, ...) input shared over the other axes, or a single value shared by all) the
     layer runs the kernels ``ops.prelu`` / ``ops.prelu_backward``; otherwise the same math on NumPy / CuPy
     element-wise operations.
-    Keras's alpha_regularizer and alpha_constraint are NotImplementedError unless None. Raises ValueError
-    for a shared axis that is not a per-sample axis of the input.
+    Keras's alpha_regularizer and alpha_constraint are NotImplementedError unless None. Raises TypeError for
+    shared_axes that are not ints, ValueError for a shared axis that is not a per-sample axis of the input.
     """
 
     _PREFIX = "p_re_lu"  # Keras's snake case of the class name
@@ -127,7 +127,7 @@ class PReLU(Layer):
         axes = [] if shared_axes is None else (list(shared_axes) if isinstance(shared_axes, (list, tuple))
                                                 else [shared_axes])
         if any(isinstance(a, bool) or not isinstance(a, numbers.Integral) for a in axes):
-            raise ValueError(f"PReLU: shared_axes must be None, an int or a list of ints, got {shared_axes!r}")
+            raise TypeError(f"PReLU: shared_axes must be None, an int or a list of ints, got {shared_axes!r}")
         self.shared_axes = [int(a) for a in axes] if shared_axes is not None else None
         self.alpha_initializer = initializers.get(alpha_initializer)
         self._x = None
