@@ -1,5 +1,5 @@
-// layer_norm_avx512.cpp: layer norm's inner loops (layer_norm_loops.hpp) compiled with the AVX-512 flags (CMakeLists.txt),
-// in namespace fastann::cpu::avx512; layer_norm.cpp takes this table when simd_level() is avx512.
+// layer_norm_avx512.cpp: layer norm's inner loops (layer_norm_loops.hpp) compiled with the AVX-512 flags
+// (CMakeLists.txt), in namespace fastann::cpu::avx512; layer_norm.cpp takes this table when simd_level() is avx512.
 #include "layer_norm_isa.hpp"
 
 #define FASTANN_ISA avx512

@@ -65,7 +65,8 @@ void ftrl_step(T* param, T* accumulator, T* linear, const T* grad, int64_t n, do
 // Adafactor (Shazeer & Stern 2018) as keras.optimizers.Adafactor's update_step, t = step (1-based):
 //   rho = min(lr, 1/sqrt(t)), beta2 = 1 - t^beta_2_decay, G = g^2 + epsilon_1
 //   factored (parameter rank >= 2, seen as (batch, rows, cols), the last two axes factored):
-//     row = beta2 row + (1-beta2) mean_cols(G)   (batch, rows);   col = beta2 col + (1-beta2) mean_rows(G)  (batch, cols)
+//     row = beta2 row + (1-beta2) mean_cols(G)   (batch, rows)
+//     col = beta2 col + (1-beta2) mean_rows(G)   (batch, cols)
 //     v = row / mean_rows(row) outer col
 //   unfactored: v = beta2 v + (1-beta2) G  (n,)
 //   u = g / sqrt(v);  alpha = max(epsilon_2, rms(param)) rho;  param -= alpha u / max(1, rms(u) / clip_threshold)
