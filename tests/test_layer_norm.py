@@ -5,7 +5,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_REDUCTION, assert_close, gradcheck, raises_both, to_numpy
+from helpers import TOL_REDUCTION, assert_close, gradcheck, raises_both, run_with_simd, to_numpy
 
 CPU = fastann._backend.cpu
 DTYPES = [np.float32, np.float64]
@@ -207,3 +207,42 @@ BAD_DIRECT = [
 def test_bad_input_direct_cpu(desc, exc, call):
     with pytest.raises(exc, match="layer_norm"):
         call()
+
+
+_SIMD_SNIPPET = """
+import numpy as np
+import fastann
+from fastann import ops, reference as ref
+assert fastann._cpu.simd_level() == {level!r}, fastann._cpu.simd_level()
+rng = np.random.default_rng(0)
+worst = 0.0
+for M, N in ((7, 13), (5, 1031), (300, 33)):
+    x, g = rng.standard_normal((M, N)) + 2, rng.standard_normal((M, N))
+    w, b = rng.uniform(0.5, 1.5, N), rng.standard_normal(N)
+    y, m, s = ops.layer_norm(x.astype(np.float32), N, w.astype(np.float32), b.astype(np.float32), return_stats=True)
+    worst = max(worst, np.linalg.norm(y - ref.layer_norm(x, N, w, b)) / np.linalg.norm(ref.layer_norm(x, N, w, b)))
+    got = ops.layer_norm_backward(g.astype(np.float32), x.astype(np.float32), N, w.astype(np.float32), m, s)
+    want = ref.layer_norm_backward(g, x, N, w, m.astype(np.float64), s.astype(np.float64))
+    for a, r in zip(got, want):
+        worst = max(worst, np.linalg.norm(a - r) / np.linalg.norm(r))
+for shape in ((1003,), (17, 33)):
+    p0 = rng.standard_normal(shape)
+    st = lambda dt: ([np.zeros(shape[:-1], dt), np.zeros(shape[-1:], dt), None] if len(shape) == 2
+                     else [None, None, np.zeros(shape, dt)])
+    p, s32, pr, s64 = p0.astype(np.float32), st(np.float32), p0.copy(), st(np.float64)
+    for t in (1, 2, 3):
+        g = rng.standard_normal(shape)
+        ops.adafactor_step(p, g.astype(np.float32), *s32, step=t, lr=0.1)
+        ref.adafactor_step(pr, g, *s64, step=t, lr=0.1)
+    worst = max(worst, np.linalg.norm(p - pr) / np.linalg.norm(pr))
+print(worst)
+"""
+
+
+@pytest.mark.parametrize("level", ["scalar", "avx2"])
+def test_lower_simd_paths_match_reference(level):
+    # layer_norm's and Adafactor's loops are compiled per ISA and picked once per process: FASTANN_SIMD forces
+    # a lower path, run here in a subprocess.
+    out = run_with_simd(level, _SIMD_SNIPPET.format(level=level))
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.strip().splitlines()[-1]) < 1e-5
