@@ -5,12 +5,13 @@ class and the helpers they share), never another family:
 
     base            Layer, InputLayer, Input, ACTIVATIONS, shared activation and image helpers
     core            Dense
-    activation      Activation, LeakyReLU, ELU
+    activation      Activation, LeakyReLU, ELU, PReLU
     regularization  Dropout, SpatialDropout2D
     reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D, Cropping2D
     convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
     pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D
-    normalization   BatchNormalization
+    normalization   BatchNormalization, LayerNormalization
+    preprocessing   Rescaling, Normalization
     recurrent       SimpleRNN, LSTM, GRU
 
 ``fastann.layers.X`` names every public layer. How a layer works (lazy build, forward/backward, devices) and
@@ -19,12 +20,13 @@ in ``fastann.layers.base``.
 """
 from __future__ import annotations
 
-from .activation import ELU, Activation, LeakyReLU
+from .activation import ELU, Activation, LeakyReLU, PReLU
 from .base import ACTIVATIONS, Input, InputLayer, Layer
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
+from .preprocessing import Normalization, Rescaling
 from .recurrent import GRU, LSTM, SimpleRNN
 from .regularization import Dropout, SpatialDropout2D
 from .reshaping import Cropping2D, Flatten, Reshape, UpSampling2D, ZeroPadding2D
@@ -34,4 +36,4 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
            "Cropping2D", "SpatialDropout2D",
-           "SimpleRNN", "LSTM", "GRU"]
+           "SimpleRNN", "LSTM", "GRU", "PReLU", "LayerNormalization", "Rescaling", "Normalization"]
