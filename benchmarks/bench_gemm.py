@@ -240,8 +240,12 @@ def main():
     threads_list = [int(t) for t in args.threads.split(",")]
     peak_core = cpu.fma_peak_gflops(0.5)
     info = fastann.build_info()
-    print(f"fastann {info['version']}  SIMD path: {info['simd']}  CPU: {platform.processor() or platform.machine()}"
-          f"  cores: {os.cpu_count()}")
+    sys.path.insert(0, HERE)
+    import _machine  # noqa: PLC0415
+
+    machine_lines, machine = _machine.describe(fastann)
+    print(f"fastann {info['version']}  SIMD path: {info['simd']}  {platform.machine()}  cores: {os.cpu_count()}")
+    print("\n".join(machine_lines))
     print(f"measured fp32 FMA peak: {peak_core:.1f} GFLOP/s per core ({info['simd']} FMA chains, "
           "fastann._cpu.fma_peak_gflops)")
     print(f"NumPy {np.__version__}, BLAS: {numpy_config()}; peer run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset")
@@ -250,7 +254,8 @@ def main():
     print(f"(shared machine, load average {os.getloadavg()[0]:.1f}, nice {os.nice(0)}: figures are medians and "
           "still noisy)")
 
-    result = dict(clock="cpu" if args.cpu_time else "wall", peak_gflops_per_core=peak_core, simd=info["simd"], numpy=np.__version__,
+    result = dict(clock="cpu" if args.cpu_time else "wall", peak_gflops_per_core=peak_core, simd=info["simd"],
+                  machine=machine, numpy=np.__version__,
                   env_unset_for_numpy=["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"], rows=[], busy=[])
     if not args.busy_only:
         result["rows"] = run_table(cpu, fastann, cases(args.quick, args.cases), threads_list, budget, peak_core)

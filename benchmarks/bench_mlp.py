@@ -227,7 +227,11 @@ def main():
         print(f"MLP 784-300-100-10 ReLU, Adam, batch {BATCH}, float32; {n} samples per epoch, median of {epochs} "
               f"epochs after 1 warm-up; each contender in a fresh subprocess.")
         print("NumPy peer: native OpenBLAS (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in its environment).")
-    results = {"n": n, "epochs": epochs, "batch": BATCH, "runs": {}}
+    import _machine  # noqa: PLC0415
+
+    machine_lines, machine = _machine.describe()
+    print("\n".join(machine_lines))
+    results = {"n": n, "epochs": epochs, "batch": BATCH, "machine": machine, "runs": {}}
     if a.device == "cuda":
         results.update(device="cuda", gpu=gpu)
     for threads in threads_list:

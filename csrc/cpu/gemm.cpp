@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "fastann/common.hpp"
+#include "fastann/cpu/cpu_info.hpp"
 #include "fastann/cpu/gemm.hpp"
 #include "gemm_isa.hpp"
 
@@ -73,12 +76,83 @@ GemmArgs<T> tile(const GemmArgs<T>& g, int64_t i0, int64_t m, int64_t j0, int64_
 }
 
 template <class T>
-void micro_tile_in_use(int* mr, int* nr) {
+GemmKernelShape kernel_shape_in_use() {
   switch (simd_level()) {
-    case SimdLevel::avx512: avx512::micro_tile(T{}, mr, nr); break;
-    case SimdLevel::avx2: avx2::micro_tile(T{}, mr, nr); break;
-    default: scalar::micro_tile(T{}, mr, nr); break;
+    case SimdLevel::avx512: return avx512::kernel_shape(T{});
+    case SimdLevel::avx2: return avx2::kernel_shape(T{});
+    default: return scalar::kernel_shape(T{});
   }
+}
+
+int64_t round_down(int64_t x, int64_t m) { return std::max<int64_t>(m, x / m * m); }
+
+// ---- cache blocking from the cache sizes ----------------------------------------------------------
+//
+// The loop nest (gemm_packed.hpp) and what each block must fit, following the analytical model of BLIS
+// (Low, Igual, Smith, Quintana-Orti 2016, "Analytical modeling is enough for high-performance BLIS") with
+// one level shifted: the micro-tile is 6 x 64 fp32, four times BLIS's usual NR, so the KC x NR B micro-panel
+// that BLIS keeps in L1 is 256 KiB here and lives in the L2, and the micro-kernel streams both its panels
+// from the L2 (per step p: 256 bytes of B and 24 of A for 24 FMAs, within an L2's 32-64 bytes per cycle).
+//   KC: as long as the B micro-panel (KC x NR) fits a quarter of the L2, capped at the path's kc_max. Every
+//       K block re-reads and re-writes all of C, so a long KC is what matters most (docs/gemm.md).
+//   MC: the A block (MC x KC) in another quarter of the L2, a multiple of MR. The other half holds the next
+//       B micro-panel as it streams in, the C tiles and the packing reads.
+//   NC: the B panel (KC x NC) in an eighth of the (shared) L3, a share that survives the other cores'
+//       traffic; a multiple of NR, at most 4096. No L3: half the L2.
+// Measured configurations per microarchitecture override the derived one (kTable).
+struct TableEntry {
+  const char* vendor;
+  int family;
+  const char* name;
+  SimdLevel simd;
+  int elem_size;
+  int64_t kc, mc, nc;
+};
+// Zen 5 (family 0x1A): the configuration tuned there (docs/gemm.md, Measured: MC = 72 and NC = 1024 at
+// n = 1024-2048 on one core, thread CPU time); it keeps that configuration.
+constexpr TableEntry kTable[] = {
+    {"AuthenticAMD", 0x1A, "AMD Zen 5", SimdLevel::avx512, 4, 1024, 72, 1024},
+    {"AuthenticAMD", 0x1A, "AMD Zen 5", SimdLevel::avx512, 8, 512, 72, 1024},
+};
+
+// FASTANN_GEMM_BLOCKING="KC,MC,NC" (positive integers; MC is rounded down to a multiple of MR, NC of NR).
+bool blocking_from_env(GemmBlocking* b) {
+  const char* env = std::getenv("FASTANN_GEMM_BLOCKING");
+  if (!env || !*env) return false;
+  long long kc = 0, mc = 0, nc = 0;
+  char extra = 0;
+  FASTANN_CHECK(std::sscanf(env, "%lld,%lld,%lld%c", &kc, &mc, &nc, &extra) == 3 && kc > 0 && mc > 0 && nc > 0,
+                "FASTANN_GEMM_BLOCKING must be three positive integers \"KC,MC,NC\", got \"", env, "\"");
+  b->kc = kc;
+  b->mc = round_down(mc, b->mr);
+  b->nc = round_down(nc, b->nr);
+  b->rule = "FASTANN_GEMM_BLOCKING";
+  return true;
+}
+
+template <class T>
+GemmBlocking derive_blocking() {
+  const CpuInfo& cpu = cpu_info();
+  const GemmKernelShape shape = kernel_shape_in_use<T>();
+  GemmBlocking b;
+  b.mr = shape.mr;
+  b.nr = shape.nr;
+  if (blocking_from_env(&b)) return b;
+  const int64_t size = sizeof(T), l2 = cpu.l2_bytes;
+  b.kc = std::min<int64_t>(shape.kc_max, round_down(l2 / 4 / (shape.nr * size), 16));
+  b.mc = round_down(l2 / 4 / (b.kc * size), shape.mr);
+  b.nc = std::min<int64_t>(round_down(4096, shape.nr),
+                           round_down((cpu.l3_bytes > 0 ? cpu.l3_bytes / 8 : l2 / 2) / (b.kc * size), shape.nr));
+  b.rule = "derived from the caches";
+  for (const TableEntry& e : kTable) {
+    if (cpu.vendor == e.vendor && cpu.family == e.family && simd_level() == e.simd && e.elem_size == int(size)) {
+      b.kc = e.kc;
+      b.mc = e.mc;
+      b.nc = e.nc;
+      b.rule = std::string("table: ") + e.name;
+    }
+  }
+  return b;
 }
 
 // Below this many multiply-adds a GEMM stays on one thread: an OpenMP fork/join costs a few microseconds
@@ -204,14 +278,21 @@ void gemm_kernel2_blocked(const GemmArgs<T>& g) {
   }
 }
 
+template <class T>
+const GemmBlocking& gemm_blocking() {
+  static const GemmBlocking b = derive_blocking<T>();
+  return b;
+}
+
 // Rung 3: packed panels + register-blocked SIMD micro-kernel, one thread (gemm_packed.hpp).
 template <class T>
 void gemm_kernel3_packed_simd(const GemmArgs<T>& g) {
   if (trivial(g)) return;
+  const GemmBlocking& b = gemm_blocking<T>();
   switch (simd_level()) {
-    case SimdLevel::avx512: avx512::gemm_packed(g); break;
-    case SimdLevel::avx2: avx2::gemm_packed(g); break;
-    default: scalar::gemm_packed(g); break;
+    case SimdLevel::avx512: avx512::gemm_packed(g, b); break;
+    case SimdLevel::avx2: avx2::gemm_packed(g, b); break;
+    default: scalar::gemm_packed(g, b); break;
   }
 }
 
@@ -228,8 +309,8 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
     gemm_kernel3_packed_simd(g);
     return;
   }
-  int mr, nr;
-  micro_tile_in_use<T>(&mr, &nr);
+  const GemmBlocking& blk = gemm_blocking<T>();
+  const int mr = blk.mr, nr = blk.nr;
   // Two FMA pipes x vector lanes: 32 fp32 multiply-adds per cycle with AVX-512, 16 with AVX2.
   const int lanes = simd_level() == SimdLevel::avx512 ? 64 / int(sizeof(T))
                     : simd_level() == SimdLevel::avx2 ? 32 / int(sizeof(T)) : 2;
@@ -401,6 +482,7 @@ double fma_peak_gflops(double seconds) {
   template void gemm_kernel3_packed_simd<T>(const GemmArgs<T>&);                                     \
   template void gemm_kernel4_packed_simd_threaded<T>(const GemmArgs<T>&);                            \
   template void gemm<T>(const GemmArgs<T>&, int);                                                    \
+  template const GemmBlocking& gemm_blocking<T>();                                                   \
   template void linear_forward<T>(T*, const T*, const T*, const T*, int64_t, int64_t, int64_t, int); \
   template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, int64_t, int64_t, \
                                    int64_t, int);

@@ -23,9 +23,11 @@
 //                                        after a call in which the helper threads did not show up (another
 //                                        process holds their core).
 // rung 0 (= Python's rung=None) picks: the naive loop up to 8x8x8, rung 4 above.
+// Rungs 3 and 4 block for the caches of the CPU they run on (gemm_blocking below).
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace fastann::cpu {
 
@@ -59,6 +61,19 @@ template <class T> void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g);
 constexpr int kGemmRungs = 4;  // valid `kernel` numbers: 0 (auto) .. kGemmRungs
 // Run rung `kernel` (0 = auto). The epilogue (bias / relu) is honoured by every rung.
 template <class T> void gemm(const GemmArgs<T>& g, int rung);
+
+// ---- cache blocking of rungs 3 and 4 ---------------------------------------------------------------
+// The micro-tile (MR x NR, fixed per SIMD path) and the cache blocks (KC, MC, NC) the packed GEMM uses on
+// this CPU: derived once from the cache sizes (cpu_info.hpp) by the rules in gemm.cpp (gemm_blocking), or
+// taken from FASTANN_GEMM_BLOCKING="KC,MC,NC" (for tuning). KC decides how the K sum is split into passes
+// over C, so it is the one block size that changes result bits; MC and NC do not.
+struct GemmBlocking {
+  int mr = 0, nr = 0;
+  int64_t kc = 0, mc = 0, nc = 0;
+  std::string rule;  // "derived from the caches", "table: <microarchitecture>" or "FASTANN_GEMM_BLOCKING"
+};
+// The blocking for element type T on the SIMD path in use (computed on the first call).
+template <class T> const GemmBlocking& gemm_blocking();
 
 // ---- the linear layer ----------------------------------------------------------------------------
 // out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr; out = act(input * weight^T + bias)
