@@ -142,8 +142,11 @@ def run_table(cpu, fastann, case_list, threads_list, budget, peak_core):
         for name, m, n, k, ta, tb in case_list:
             flops = 2.0 * m * n * k
             t_np = peer[name]
+            before = cpu.gemm_thread_stats()
             entries = [("numpy", t_np)] + [(f"rung {r}", fastann_time(cpu, name, m, n, k, ta, tb, r, budget))
                                            for r in rungs_for(m, n, k, threads)]
+            after = cpu.gemm_thread_stats()
+            stats = {key: after[key] - before[key] for key in after}
             for impl, t in entries:
                 gf = flops / t * 1e-9
                 row = dict(case=name, m=m, n=n, k=k, trans_a=ta, trans_b=tb, threads=threads, impl=impl,
@@ -151,6 +154,12 @@ def run_table(cpu, fastann, case_list, threads_list, budget, peak_core):
                 rows.append(row)
                 print(f"{name:24s} {m:5d} {n:5d} {k:5d} {impl:>10s} {t * 1e3:10.3f} {gf:8.1f} "
                       f"{t_np / t:8.2f}x {100 * gf / peak:6.1f}%")
+            if threads > 1:
+                # rung 4's threads in this case: calls forked, helpers late (a busy core), calls kept on one
+                # thread by the busy-core back-off
+                rows[-1]["gemm_thread_stats"] = stats
+                print(f"{'':24s} rung 4 threads: {stats['threaded']} calls forked, {stats['late']} with a late "
+                      f"helper, {stats['backed_off']} on one thread (busy-core back-off)")
     return rows
 
 

@@ -454,3 +454,15 @@ def test_gemm_blocking_follows_the_caches():
         # the B micro-panel (KC x NR) and the A block (MC x KC) each take at most a quarter of the L2
         assert b["kc"] * b["nr"] * 4 <= max(caches["l2"] // 4, 16 * b["nr"] * 4)
         assert b["mc"] * b["kc"] * 4 <= max(caches["l2"] // 4, b["mr"] * b["kc"] * 4)
+
+
+def test_gemm_thread_stats_count_the_threaded_calls(two_threads):
+    before = _cpu.gemm_thread_stats()
+    assert set(before) == {"threaded", "late", "backed_off"} and all(v >= 0 for v in before.values())
+    a = np.ones((256, 256), np.float32)
+    c = np.empty((256, 256), np.float32)
+    _cpu.gemm(c, a, a, False, False, 1.0, 0.0, 4)
+    after = _cpu.gemm_thread_stats()
+    # forked, or kept on one thread by an active busy-core back-off
+    assert after["threaded"] + after["backed_off"] == before["threaded"] + before["backed_off"] + 1
+    np.testing.assert_array_equal(c, np.full((256, 256), 256, np.float32))

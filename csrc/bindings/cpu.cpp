@@ -110,6 +110,17 @@ PYBIND11_MODULE(_cpu, m) {
   },
   "The CPU (CPUID vendor, family, model, stepping, brand string), its data cache sizes in bytes (sysfs, else "
   "CPUID; cache_source says which) and the GEMM blocking derived from them per dtype (mr, nr, kc, mc, nc, rule).");
+  m.def("gemm_thread_stats", [] {
+    const cpu::GemmThreadStats s = cpu::gemm_thread_stats();
+    py::dict d;
+    d["threaded"] = s.threaded;
+    d["late"] = s.late;
+    d["backed_off"] = s.backed_off;
+    return d;
+  },
+  "Counts since import of the threaded GEMM (rung 4): calls that forked threads ('threaded'), calls in which a "
+  "helper thread started over 1 ms late ('late': another process held its core; each starts a 50 ms back-off) "
+  "and mid-sized calls run on one thread during a back-off ('backed_off'). For benchmarks and diagnosis.");
   m.def("compile_info", [] {
     py::dict d;
     d["version"] = FASTANN_VERSION;

@@ -98,7 +98,8 @@ int64_t round_down(int64_t x, int64_t m) { return std::max<int64_t>(m, x / m * m
 //   MC: the A block (MC x KC) in another quarter of the L2, a multiple of MR. The other half holds the next
 //       B micro-panel as it streams in, the C tiles and the packing reads.
 //   NC: the B panel (KC x NC) in an eighth of the (shared) L3, a share that survives the other cores'
-//       traffic; a multiple of NR, at most 4096. No L3: half the L2.
+//       traffic, and at most 4 MiB (a Zen 4/5 core's share of its CCD's L3; on Zen 5 a 16 MiB panel lost a
+//       few percent to a 4 MiB one); a multiple of NR. No L3: half the L2.
 // Measured configurations per microarchitecture override the derived one (kTable).
 struct TableEntry {
   const char* vendor;
@@ -141,8 +142,8 @@ GemmBlocking derive_blocking() {
   const int64_t size = sizeof(T), l2 = cpu.l2_bytes;
   b.kc = std::min<int64_t>(shape.kc_max, round_down(l2 / 4 / (shape.nr * size), 16));
   b.mc = round_down(l2 / 4 / (b.kc * size), shape.mr);
-  b.nc = std::min<int64_t>(round_down(4096, shape.nr),
-                           round_down((cpu.l3_bytes > 0 ? cpu.l3_bytes / 8 : l2 / 2) / (b.kc * size), shape.nr));
+  const int64_t panel_bytes = cpu.l3_bytes > 0 ? std::min<int64_t>(cpu.l3_bytes / 8, int64_t(4) << 20) : l2 / 2;
+  b.nc = round_down(panel_bytes / (b.kc * size), shape.nr);
   b.rule = "derived from the caches";
   for (const TableEntry& e : kTable) {
     if (cpu.vendor == e.vendor && cpu.family == e.family && simd_level() == e.simd && e.elem_size == int(size)) {
@@ -168,6 +169,8 @@ constexpr double kRobustMinMacs = 1.0e8;
 constexpr int64_t kBackoffNs = 50'000'000;  // 50 ms
 constexpr int64_t kLateNs = 1'000'000;      // 1 ms
 std::atomic<int64_t> g_single_thread_until_ns{0};
+// Counts behind gemm_thread_stats().
+std::atomic<int64_t> g_threaded_calls{0}, g_late_calls{0}, g_backed_off_calls{0};
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -319,6 +322,7 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   const int64_t fork_ns = now_ns();
   const bool contended = fork_ns < g_single_thread_until_ns.load(std::memory_order_relaxed);
   if (contended && macs < kRobustMinMacs) {
+    g_backed_off_calls.fetch_add(1, std::memory_order_relaxed);
     gemm_kernel3_packed_simd(g);
     return;
   }
@@ -331,6 +335,7 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
     gemm_kernel3_packed_simd(g);
     return;
   }
+  g_threaded_calls.fetch_add(1, std::memory_order_relaxed);
   int64_t latest_arrival_ns = fork_ns;
 #pragma omp parallel num_threads(threads) reduction(max : latest_arrival_ns)
   {
@@ -346,8 +351,18 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   // virtual-machine wake-up, while a helper descheduled for another process misses a whole slice, several
   // ms.) Such a call paid a fork/join and waited, so for the next kBackoffNs mid-sized products run on one
   // thread and large ones are cut into finer tiles; then threads are tried again.
-  if (latest_arrival_ns - fork_ns > kLateNs)
+  if (latest_arrival_ns - fork_ns > kLateNs) {
+    g_late_calls.fetch_add(1, std::memory_order_relaxed);
     g_single_thread_until_ns.store(now_ns() + kBackoffNs, std::memory_order_relaxed);
+  }
+}
+
+GemmThreadStats gemm_thread_stats() {
+  GemmThreadStats s;
+  s.threaded = g_threaded_calls.load(std::memory_order_relaxed);
+  s.late = g_late_calls.load(std::memory_order_relaxed);
+  s.backed_off = g_backed_off_calls.load(std::memory_order_relaxed);
+  return s;
 }
 
 // ---- the linear layer ----------------------------------------------------------------------------

@@ -75,6 +75,15 @@ struct GemmBlocking {
 // The blocking for element type T on the SIMD path in use (computed on the first call).
 template <class T> const GemmBlocking& gemm_blocking();
 
+// ---- threads of rung 4 -----------------------------------------------------------------------------
+// Counts since the module loaded (all threads of the process): calls of rung 4 that forked threads, those in
+// which a helper thread started more than 1 ms late (another process held its core; each starts a 50 ms
+// back-off), and mid-sized calls that ran on one thread because a back-off was active.
+struct GemmThreadStats {
+  int64_t threaded = 0, late = 0, backed_off = 0;
+};
+GemmThreadStats gemm_thread_stats();
+
 // ---- the linear layer ----------------------------------------------------------------------------
 // out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr; out = act(input * weight^T + bias)
 // activation: 0 none, 1 relu (fused into the GEMM's store).
