@@ -155,11 +155,11 @@ def run_table(cpu, fastann, case_list, threads_list, budget, peak_core):
                 print(f"{name:24s} {m:5d} {n:5d} {k:5d} {impl:>10s} {t * 1e3:10.3f} {gf:8.1f} "
                       f"{t_np / t:8.2f}x {100 * gf / peak:6.1f}%")
             if threads > 1:
-                # rung 4's threads in this case: calls forked, helpers late (a busy core), calls kept on one
-                # thread by the busy-core back-off
+                # rung 4's threads in this case: calls threaded, helpers late (a busy core), calls that waited
+                # for a helper's tile, calls kept on one thread by the busy-core back-off
                 rows[-1]["gemm_thread_stats"] = stats
-                print(f"{'':24s} rung 4 threads: {stats['threaded']} calls forked, {stats['late']} with a late "
-                      f"helper, {stats['backed_off']} on one thread (busy-core back-off)")
+                print(f"{'':24s} rung 4 threads: {stats['threaded']} calls threaded, {stats['late']} with a late "
+                      f"helper, {stats['waited']} waited for one, {stats['backed_off']} on one thread (back-off)")
     return rows
 
 

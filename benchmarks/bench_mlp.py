@@ -76,7 +76,7 @@ def worker_fastann(n, epochs, threads, with_metric, device):
                                              on_epoch_end=lambda e, logs: cpu.__setitem__(-1, cpu[-1] + time.process_time()))
     stats = fastann._cpu.gemm_thread_stats()
     hist = model.fit(x, y, batch_size=BATCH, epochs=epochs + 1, verbose=0, shuffle=True, callbacks=[clock])
-    # how often the GEMMs forked threads, found a helper late (a busy core) or ran on one thread (back-off)
+    # how often the GEMMs used threads, found a helper late (a busy core), waited for one, or ran on one thread
     stats = {k: v - stats[k] for k, v in fastann._cpu.gemm_thread_stats().items()}
     return (hist.epoch_seconds[1:], cpu[1:], hist.history["loss"][-1],
             {"simd": fastann.build_info()["simd"], "gemm_thread_stats": stats})
@@ -245,8 +245,8 @@ def main():
         for c, r in row.items():
             st = r.get("gemm_thread_stats")
             if st and threads and threads > 1:
-                print(f"{c}: GEMM calls that forked threads {st['threaded']:,}, with a late helper {st['late']:,}, "
-                      f"kept on one thread by the busy-core back-off {st['backed_off']:,}")
+                print(f"{c}: GEMM calls threaded {st['threaded']:,}, with a late helper {st['late']:,}, waited for "
+                      f"a helper {st['waited']:,}, kept on one thread by the back-off {st['backed_off']:,}")
         tb.add_ratios(row, ("numpy", "torch"), "ratio_to_faster_peer", a.device)
         results["runs"][str(threads) if threads else "cuda"] = row
     tb.write_results(a.out, results)

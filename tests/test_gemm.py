@@ -458,7 +458,7 @@ def test_gemm_blocking_follows_the_caches():
 
 def test_gemm_thread_stats_count_the_threaded_calls(two_threads):
     before = _cpu.gemm_thread_stats()
-    assert set(before) == {"threaded", "late", "backed_off"} and all(v >= 0 for v in before.values())
+    assert set(before) == {"threaded", "late", "waited", "backed_off"} and all(v >= 0 for v in before.values())
     a = np.ones((256, 256), np.float32)
     c = np.empty((256, 256), np.float32)
     _cpu.gemm(c, a, a, False, False, 1.0, 0.0, 4)

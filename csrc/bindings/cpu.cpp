@@ -115,12 +115,14 @@ PYBIND11_MODULE(_cpu, m) {
     py::dict d;
     d["threaded"] = s.threaded;
     d["late"] = s.late;
+    d["waited"] = s.waited;
     d["backed_off"] = s.backed_off;
     return d;
   },
-  "Counts since import of the threaded GEMM (rung 4): calls that forked threads ('threaded'), calls in which a "
-  "helper thread started over 1 ms late ('late': another process held its core; each starts a 50 ms back-off) "
-  "and mid-sized calls run on one thread during a back-off ('backed_off'). For benchmarks and diagnosis.");
+  "Counts since import of the threaded GEMM (rung 4): calls that used helper threads ('threaded'), calls in "
+  "which a helper started over 1 ms late ('late': another process held its core; the call does not wait for "
+  "it), calls that waited over 1 ms for a tile a helper held ('waited': each starts a 50 ms back-off) and "
+  "mid-sized calls run on one thread during a back-off ('backed_off'). For benchmarks and diagnosis.");
   m.def("compile_info", [] {
     py::dict d;
     d["version"] = FASTANN_VERSION;

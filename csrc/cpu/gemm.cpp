@@ -15,6 +15,7 @@
 #include "fastann/cpu/cpu_info.hpp"
 #include "fastann/cpu/gemm.hpp"
 #include "gemm_isa.hpp"
+#include "internal/tile_team.hpp"
 
 namespace fastann::cpu {
 
@@ -170,7 +171,7 @@ constexpr int64_t kBackoffNs = 50'000'000;  // 50 ms
 constexpr int64_t kLateNs = 1'000'000;      // 1 ms
 std::atomic<int64_t> g_single_thread_until_ns{0};
 // Counts behind gemm_thread_stats().
-std::atomic<int64_t> g_threaded_calls{0}, g_late_calls{0}, g_backed_off_calls{0};
+std::atomic<int64_t> g_threaded_calls{0}, g_late_calls{0}, g_waited_calls{0}, g_backed_off_calls{0};
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -299,10 +300,11 @@ void gemm_kernel3_packed_simd(const GemmArgs<T>& g) {
   }
 }
 
-// Rung 4: rung 3 on OpenMP threads. C is cut into a grid of tiles whose sides are whole micro-tiles, and
-// each thread runs rung 3 on the tiles it takes, packing their A rows and B columns itself: no barrier
-// inside the call, one fork/join. The grid is the one with the shortest predicted makespan (see
-// plan_tiles); tiles go out dynamically, so a thread slowed by another process on its core takes fewer.
+// Rung 4: rung 3 on threads. C is cut into a grid of tiles whose sides are whole micro-tiles, and each
+// thread runs rung 3 on the tiles it takes, packing their A rows and B columns itself: no barrier inside
+// the call. The grid is the one with the shortest predicted makespan (see plan_tiles); tiles go out
+// dynamically through a TileTeam (internal/tile_team.hpp), whose caller never waits for a helper that has not
+// started: a thread slowed by another process on its core takes fewer tiles, one that never runs takes none.
 template <class T>
 void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   if (trivial(g)) return;
@@ -336,23 +338,28 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
     return;
   }
   g_threaded_calls.fetch_add(1, std::memory_order_relaxed);
-  int64_t latest_arrival_ns = fork_ns;
-#pragma omp parallel num_threads(threads) reduction(max : latest_arrival_ns)
-  {
-    latest_arrival_ns = now_ns();  // when this thread started working on the call
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t i0 = (t / grid_n) * tile_m, j0 = (t % grid_n) * tile_n;
-      gemm_kernel3_packed_simd(tile(g, i0, std::min(tile_m, g.m - i0), j0, std::min(tile_n, g.n - j0)));
+  struct Tiles {
+    const GemmArgs<T>* g;
+    int64_t tile_m, tile_n, grid_n;
+    static void run(void* ctx, int64_t t) {
+      const Tiles& s = *static_cast<const Tiles*>(ctx);
+      const int64_t i0 = (t / s.grid_n) * s.tile_m, j0 = (t % s.grid_n) * s.tile_n;
+      gemm_kernel3_packed_simd(tile(*s.g, i0, std::min(s.tile_m, s.g->m - i0), j0, std::min(s.tile_n, s.g->n - j0)));
     }
-  }
-  // A helper that started more than kLateNs after the fork was not running: another process holds its core.
-  // (A sleeping helper on an idle core wakes within tens of microseconds; 1 ms leaves room for a slow
-  // virtual-machine wake-up, while a helper descheduled for another process misses a whole slice, several
-  // ms.) Such a call paid a fork/join and waited, so for the next kBackoffNs mid-sized products run on one
-  // thread and large ones are cut into finer tiles; then threads are tried again.
-  if (latest_arrival_ns - fork_ns > kLateNs) {
+  } work{&g, tile_m, tile_n, grid_n};
+  const TileTeam::Report report = TileTeam::instance().run(tiles, threads - 1, &Tiles::run, &work);
+  // A helper that joined more than kLateNs after the post, or never during a call that long, was not running:
+  // another process holds its core. (A sleeping helper on an idle core wakes within tens of microseconds;
+  // 1 ms leaves room for a slow virtual-machine wake-up, while a helper descheduled for another process
+  // misses a whole slice, several ms.) That alone costs the call little: it never waits for a helper that has
+  // not started, and does the tiles itself. What costs is a helper descheduled while it holds a tile: when
+  // the caller waited more than kLateNs for one, for the next kBackoffNs mid-sized products run on one thread
+  // and large ones are cut into finer tiles; then threads are tried again.
+  const int64_t elapsed_ns = now_ns() - fork_ns;
+  if (report.first_join_ns > kLateNs || (report.first_join_ns < 0 && elapsed_ns > kLateNs))
     g_late_calls.fetch_add(1, std::memory_order_relaxed);
+  if (report.wait_ns > kLateNs) {
+    g_waited_calls.fetch_add(1, std::memory_order_relaxed);
     g_single_thread_until_ns.store(now_ns() + kBackoffNs, std::memory_order_relaxed);
   }
 }
@@ -361,6 +368,7 @@ GemmThreadStats gemm_thread_stats() {
   GemmThreadStats s;
   s.threaded = g_threaded_calls.load(std::memory_order_relaxed);
   s.late = g_late_calls.load(std::memory_order_relaxed);
+  s.waited = g_waited_calls.load(std::memory_order_relaxed);
   s.backed_off = g_backed_off_calls.load(std::memory_order_relaxed);
   return s;
 }

@@ -16,12 +16,12 @@
 //                                        scalar fallback 4x8 / 4x4). Edges: panels are zero-padded, the
 //                                        last tile is stored with masks, a narrow last panel runs a
 //                                        narrower variant of the micro-kernel.
-//   4 gemm_kernel4_packed_simd_threaded  rung 3 on OpenMP threads: C is cut into tiles (whole MR/NR
-//                                        multiples) handed out dynamically, each thread packing its own
-//                                        panels, so there is one fork/join per call and no barrier inside.
+//   4 gemm_kernel4_packed_simd_threaded  rung 3 on threads: C is cut into tiles (whole MR/NR multiples)
+//                                        handed out dynamically, each thread packing its own panels; the
+//                                        caller never waits for a helper that has not started (TileTeam).
 //                                        Small products stay on one thread; so do mid-sized ones for 50 ms
-//                                        after a call in which the helper threads did not show up (another
-//                                        process holds their core).
+//                                        after a call that waited for a helper holding a tile (another
+//                                        process holds its core).
 // rung 0 (= Python's rung=None) picks: the naive loop up to 8x8x8, rung 4 above.
 // Rungs 3 and 4 block for the caches of the CPU they run on (gemm_blocking below).
 #pragma once
@@ -76,11 +76,12 @@ struct GemmBlocking {
 template <class T> const GemmBlocking& gemm_blocking();
 
 // ---- threads of rung 4 -----------------------------------------------------------------------------
-// Counts since the module loaded (all threads of the process): calls of rung 4 that forked threads, those in
-// which a helper thread started more than 1 ms late (another process held its core; each starts a 50 ms
+// Counts since the module loaded (all threads of the process): calls of rung 4 that used helper threads,
+// those in which a helper started more than 1 ms late (another process held its core; the call does not wait
+// for it), those in which the caller waited more than 1 ms for a tile a helper held (each starts a 50 ms
 // back-off), and mid-sized calls that ran on one thread because a back-off was active.
 struct GemmThreadStats {
-  int64_t threaded = 0, late = 0, backed_off = 0;
+  int64_t threaded = 0, late = 0, waited = 0, backed_off = 0;
 };
 GemmThreadStats gemm_thread_stats();
 
