@@ -466,3 +466,42 @@ def test_gemm_thread_stats_count_the_threaded_calls(two_threads):
     # forked, or kept on one thread by an active busy-core back-off
     assert after["threaded"] + after["backed_off"] == before["threaded"] + before["backed_off"] + 1
     np.testing.assert_array_equal(c, np.full((256, 256), 256, np.float32))
+
+
+def test_threaded_gemm_from_concurrent_python_threads_and_after_fork(two_threads):
+    # rung 4's helper team takes one job at a time: concurrent callers (the GIL is released) run alone and
+    # still get the same bits; a forked child starts a fresh team (no inherited lock, no missing helper).
+    import threading
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((150, 130)).astype(np.float32)
+    b = rng.standard_normal((130, 333)).astype(np.float32)
+    want = np.empty((150, 333), np.float32)
+    _cpu.gemm(want, a, b, False, False, 1.0, 0.0, 3)
+    bad = []
+
+    def worker():
+        c = np.empty_like(want)
+        for _ in range(30):
+            _cpu.gemm(c, a, b, False, False, 1.0, 0.0, 4)
+            if not np.array_equal(c, want):
+                bad.append(1)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads) and not bad
+    if not hasattr(os, "fork"):
+        return
+    pid = os.fork()
+    if pid == 0:  # child: a threaded GEMM must finish and agree
+        code = 1
+        try:
+            c = np.empty_like(want)
+            _cpu.gemm(c, a, b, False, False, 1.0, 0.0, 4)
+            code = 0 if np.array_equal(c, want) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

@@ -10,7 +10,8 @@
 // Helpers spin briefly after a job (the next one usually follows within microseconds), then sleep on a
 // condition variable. One job at a time: a caller that finds the team busy (another Python thread, or a call
 // from inside a parallel region) runs its items alone. The team is never destroyed (its threads may be
-// waiting on it when the process exits). Internal to csrc/cpu; no ISA-specific code.
+// waiting on it when the process exits); a forked child gets a fresh one. Internal to csrc/cpu; no
+// ISA-specific code.
 #pragma once
 
 #include <atomic>
@@ -19,6 +20,8 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+
+#include <pthread.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -33,9 +36,16 @@ class TileTeam {
  public:
   using Fn = void (*)(void* ctx, int64_t item);
 
+  // The process's team. Never destroyed (helpers may wait on it at exit). A child created by fork() has none
+  // of the parent's helpers and may have inherited a locked mutex, so it starts a fresh team.
   static TileTeam& instance() {
-    static TileTeam* team = new TileTeam();  // never destroyed: helpers may wait on it at exit
-    return *team;
+    static const bool created = [] {
+      current() = new TileTeam();
+      pthread_atfork(nullptr, nullptr, [] { current() = new TileTeam(); });
+      return true;
+    }();
+    (void)created;
+    return *current();
   }
 
   struct Report {
@@ -94,6 +104,11 @@ class TileTeam {
       if (g != gen || i >= n) return -1;
       if (state_.compare_exchange_weak(cur, cur + 1)) return int64_t(i);
     }
+  }
+
+  static TileTeam*& current() {
+    static TileTeam* team = nullptr;
+    return team;
   }
 
   static int64_t now_ns() {
