@@ -1,6 +1,6 @@
 """The ``fastann`` command (also ``python -m fastann``).
 
-    fastann info                      # the build: version, compiler, SIMD path, CPU, caches, GEMM blocking, threads, CUDA
+    fastann info                      # the build: version, compiler, SIMD path, CPU, caches, GEMM blocking, CUDA
     fastann train                     # 784-300-100-10 ReLU MLP, Adam, Fashion-MNIST, 10 epochs
     fastann train --model cnn         # Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-Dense128-Dropout-Dense10
     fastann train --dataset mnist --epochs 10 --batch-size 128 --optimizer adam --lr 1e-3 --seed 0 \\
