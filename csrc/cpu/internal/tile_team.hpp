@@ -7,8 +7,8 @@
 // closes the job and waits only for the helpers that joined it (each of which is running an item it took),
 // never for one that has not started. A helper that wakes after that finds no job and goes back to waiting.
 //
-// Helpers spin briefly after a job (the next one usually follows within microseconds), then sleep on a
-// condition variable. One job at a time: a caller that finds the team busy (another Python thread, or a call
+// Helpers wait briefly after a job (the next one usually follows within microseconds), polling and then
+// yielding the core, then sleep on a condition variable. One job at a time: a caller that finds the team busy (another Python thread, or a call
 // from inside a parallel region) runs its items alone. The team is never destroyed (its threads may be
 // waiting on it when the process exits); a forked child gets a fresh one. Internal to csrc/cpu; no
 // ISA-specific code.
@@ -126,10 +126,13 @@ class TileTeam {
   void helper_loop() {
     uint64_t seen = generation_.load();
     for (;;) {
-      // Spin about 50 us for the next job, then sleep until one is posted.
+      // Wait about 50 us for the next job, then sleep until one is posted. Past the first few hundred polls
+      // the wait yields the core, so another runnable thread on it (an OpenMP worker of the next kernel,
+      // another process) is not held up by this one.
       const int64_t spin_until = now_ns() + 50'000;
       for (int k = 0; generation_.load() == seen; ++k) {
-        FASTANN_CPU_RELAX();
+        if (k < 256) FASTANN_CPU_RELAX();
+        else std::this_thread::yield();
         if ((k & 63) == 63 && now_ns() > spin_until) {
           std::unique_lock<std::mutex> lock(wake_mu_);
           ++sleepers_;
