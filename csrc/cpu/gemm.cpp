@@ -157,8 +157,8 @@ GemmBlocking derive_blocking() {
   return b;
 }
 
-// Below this many multiply-adds a GEMM stays on one thread: an OpenMP fork/join costs a few microseconds
-// (tens when the worker has gone to sleep), about what ~2M multiply-adds take on one core.
+// Below this many multiply-adds a GEMM stays on one thread: handing tiles to a helper thread costs a few
+// microseconds (tens when it has gone to sleep), about what ~2M multiply-adds take on one core.
 constexpr double kThreadMinMacs = 2.0e6;
 // rung=None runs the naive loop up to this many multiply-adds (measured: it wins up to about 8x8x8).
 constexpr double kNaiveMaxMacs = 512;
@@ -309,7 +309,10 @@ template <class T>
 void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   if (trivial(g)) return;
   const double macs = double(g.m) * double(g.n) * double(g.k);
-  const int nt = num_threads();
+  int nt = num_threads();
+#ifdef _OPENMP
+  if (omp_in_parallel()) nt = 1;  // called from a kernel's parallel region: its threads already hold the cores
+#endif
   if (nt <= 1 || macs < kThreadMinMacs) {
     gemm_kernel3_packed_simd(g);
     return;
@@ -344,7 +347,8 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
     static void run(void* ctx, int64_t t) {
       const Tiles& s = *static_cast<const Tiles*>(ctx);
       const int64_t i0 = (t / s.grid_n) * s.tile_m, j0 = (t % s.grid_n) * s.tile_n;
-      gemm_kernel3_packed_simd(tile(*s.g, i0, std::min(s.tile_m, s.g->m - i0), j0, std::min(s.tile_n, s.g->n - j0)));
+      const int64_t rows = std::min(s.tile_m, s.g->m - i0), cols = std::min(s.tile_n, s.g->n - j0);
+      gemm_kernel3_packed_simd(tile(*s.g, i0, rows, j0, cols));
     }
   } work{&g, tile_m, tile_n, grid_n};
   const TileTeam::Report report = TileTeam::instance().run(tiles, threads - 1, &Tiles::run, &work);
