@@ -25,12 +25,19 @@ def test_info_subprocess():
     info = json.loads(out.stdout)
     assert info["version"] == fastann.__version__ and info["simd"] in ("avx512", "avx2", "scalar")
     assert {"compiler", "num_threads", "cuda_built", "cuda_available"} <= set(info)
+    # the CPU, its caches and the GEMM blocking derived from them
+    assert {"cpu", "cpu_id", "cpu_caches", "gemm_blocking"} <= set(info)
+    assert info["cpu_caches"]["l1d"] > 0 and info["cpu_caches"]["l2"] > 0
+    for dt in ("float32", "float64"):
+        b = info["gemm_blocking"][dt]
+        assert b["kc"] > 0 and b["mc"] % b["mr"] == 0 and b["nc"] % b["nr"] == 0 and b["rule"]
 
 
 def test_info_text(capsys):
     assert cli.main(["info"]) == 0
     out = capsys.readouterr().out
     assert "simd" in out and "version" in out
+    assert "cpu_caches" in out and "L2" in out and "KC" in out
 
 
 def _have_fashion():

@@ -91,7 +91,7 @@ def _signature(fn):
     return [(a.split(":")[0].strip(), a.split("=")[1].strip() if "=" in a else None) for a in args if a != "*"]
 
 
-CPU_ONLY = {"fma_peak_gflops", "get_num_threads", "set_num_threads", "simd_level", "compile_info",
+CPU_ONLY = {"fma_peak_gflops", "get_num_threads", "set_num_threads", "simd_level", "compile_info", "cpu_info", "gemm_thread_stats",
             # the fused BN+ReLU(+pool) kernel has no CUDA version yet: ops.batch_norm_relu raises
             # NotImplementedError for CuPy arrays and Sequential keeps the separate layers on CUDA
             "batch_norm_relu_forward", "batch_norm_relu_backward"}

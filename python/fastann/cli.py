@@ -1,6 +1,6 @@
 """The ``fastann`` command (also ``python -m fastann``).
 
-    fastann info                      # the build: version, compiler, SIMD path, threads, CUDA
+    fastann info                      # the build: version, compiler, SIMD path, CPU, caches, GEMM blocking, CUDA
     fastann train                     # 784-300-100-10 ReLU MLP, Adam, Fashion-MNIST, 10 epochs
     fastann train --model cnn         # Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-Dense128-Dropout-Dense10 (NCHW)
     fastann train --dataset mnist --epochs 10 --batch-size 128 --optimizer adam --lr 1e-3 --seed 0 \\
@@ -127,8 +127,25 @@ def _info(args) -> int:
     else:
         width = max(len(k) for k in info)
         for k, v in info.items():
-            print(f"{k.ljust(width)}  {v}")
+            print(f"{k.ljust(width)}  {_info_value(k, v)}")
     return 0
+
+
+def _kib(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n >> 10} KiB"
+
+
+def _info_value(key: str, v) -> str:
+    """One line of `fastann info`: the CPU's caches in KiB/MiB, the GEMM blocking per dtype."""
+    if key == "cpu_caches":
+        l3 = f", L3 {_kib(v['l3'])} (shared by {v['l3_shared_cpus']} CPUs)" if v["l3"] else ", no L3"
+        return f"L1d {_kib(v['l1d'])}, L2 {_kib(v['l2'])}{l3} (from {v['source']})"
+    if key == "cpu_id":
+        return f"{v['vendor']} family {v['family']} model {v['model']} stepping {v['stepping']}"
+    if key == "gemm_blocking":
+        return "; ".join(f"{dt}: MR x NR {b['mr']} x {b['nr']}, KC {b['kc']}, MC {b['mc']}, NC {b['nc']} ({b['rule']})"
+                         for dt, b in v.items())
+    return str(v)
 
 
 def _train(args) -> int:
