@@ -96,7 +96,9 @@ CPU_ONLY = {"fma_peak_gflops", "get_num_threads", "set_num_threads", "simd_level
             # NotImplementedError for CuPy arrays and Sequential keeps the separate layers on CUDA
             "batch_norm_relu_forward", "batch_norm_relu_backward",
             # the recurrent kernels are CPU only so far: ops.rnn raises NotImplementedError for CuPy arrays
-            "rnn_forward", "rnn_backward"}
+            "rnn_forward", "rnn_backward",
+            # the embedding kernels are CPU only so far: ops.embedding raises NotImplementedError for CuPy arrays
+            "embedding_forward", "embedding_backward"}
 
 
 @needs_module

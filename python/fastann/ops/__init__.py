@@ -4,7 +4,7 @@ Names and arguments follow ``torch.nn.functional``; the backward of ``f`` is ``f
 <what it needs>)`` and returns the gradients of ``f``'s differentiable inputs in order. Each function checks
 its arguments (TypeError / ValueError naming the problem), picks the backend from the array type (NumPy ->
 fastann._cpu, CuPy -> fastann._cuda), allocates the outputs and calls one compiled kernel.
-One module per kernel family: gemm, activation, softmax, loss, dropout, optim, conv, pool, norm.
+One module per kernel family: gemm, activation, softmax, loss, dropout, optim, conv, pool, norm, rnn, embedding.
 """
 from .gemm import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
@@ -16,3 +16,4 @@ from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
+from .embedding import *  # noqa: F401,F403
