@@ -12,6 +12,8 @@ class and the helpers they share), never another family:
     pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
     normalization   BatchNormalization
     recurrent       SimpleRNN, LSTM, GRU
+    embedding       Embedding, Masking (the layers that make masks for padded sequences)
+    wrappers        Bidirectional, TimeDistributed
 
 ``fastann.layers.X`` names every public layer. How a layer works (lazy build, forward/backward, devices) and
 the image layout (NCHW, or (N, H, W) as one channel) are described in ``fastann.layers.base``.
@@ -19,17 +21,19 @@ the image layout (NCHW, or (N, H, W) as one channel) are described in ``fastann.
 from __future__ import annotations
 
 from .activation import ELU, Activation, LeakyReLU
-from .base import ACTIVATIONS, Input, InputLayer, Layer
+from .base import ACTIVATIONS, Input, InputLayer, Layer, link_masks
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
+from .embedding import Embedding, Masking
 from .normalization import BatchNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from .recurrent import GRU, LSTM, SimpleRNN
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape, UpSampling2D, ZeroPadding2D
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU",
            "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
            "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
-           "SimpleRNN", "LSTM", "GRU"]
+           "SimpleRNN", "LSTM", "GRU", "Embedding", "Masking", "Bidirectional", "TimeDistributed"]

@@ -34,6 +34,7 @@ class Dense(Layer):
     """
 
     _FUSED = (None, "relu")  # activations ops.linear applies in its epilogue
+    supports_masking = True  # Keras: a sequence mask passes through (N, T, F) -> (N, T, units)
     _UNIMPLEMENTED = {k: (None,) for k in ("kernel_regularizer", "bias_regularizer", "kernel_constraint",
                                            "bias_constraint", "lora_rank")}
 

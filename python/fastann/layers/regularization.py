@@ -20,6 +20,7 @@ class Dropout(Layer):
     """
 
     _UNIMPLEMENTED = {"noise_shape": (None,)}  # Keras arguments accepted only at their default
+    supports_masking = True  # Keras: a sequence mask passes through
 
     def __init__(self, rate, seed=None, name=None, input_shape=None, **kwargs):
         super().__init__(name, input_shape=input_shape, **kwargs)
