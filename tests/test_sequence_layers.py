@@ -278,3 +278,19 @@ def test_summary_counts_keras_parameters():
                                 layers.TimeDistributed(layers.Dense(4)), layers.SimpleRNN(8)])
     assert [l.count_params() for l in model.layers] == [2 * 3 * 16 * (28 + 16 + 2), 33 * 4, 8 * (4 + 8 + 1)]
     assert model.layers[0].output_shape == (28, 32)
+
+
+def test_bidirectional_return_state(rng):
+    """Keras's order: [output, forward h, forward c, backward h, backward c]; gradients reach x through all."""
+    x = rng.standard_normal((2, 3, 2))
+    bi = _built(layers.Bidirectional(layers.LSTM(2, return_state=True)), (3, 2))
+    out = bi.forward(x, True)
+    assert len(out) == 5 and out[0].shape == (2, 4) and all(o.shape == (2, 2) for o in out[1:])
+    assert np.array_equal(out[0], np.concatenate([out[1], out[3]], -1))  # the last states are the outputs
+    gs = [rng.standard_normal(o.shape) for o in out]
+    dx = bi.backward(gs)
+
+    def loss():
+        return np.array(sum(float(np.sum(a * g)) for a, g in zip(bi.forward(x), gs)))
+
+    assert_close(dx, numerical_grad(loss, x, np.array(1.0)), 1e-7, "dx")
