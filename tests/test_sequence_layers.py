@@ -50,6 +50,8 @@ def test_embedding_layer_errors_and_keras_arguments():
     with pytest.raises(ValueError, match="whole-number"):
         emb.forward(np.array([[0.5, 1, 1]]))
     assert emb.output_mask is None  # mask_zero=False
+    called = layers.Embedding(5, 3)
+    assert called(np.array([[1, 4]])).shape == (1, 2, 3) and called.dtype == np.float32  # int input, float table
 
 
 # ---- Masking and masks through the recurrent layers --------------------------------------------------------

@@ -62,6 +62,11 @@ class Embedding(Layer):
         self.output_mask = None
         self._indices = None
 
+    def build(self, input_shape, dtype=np.float32, xp=np, rng=None) -> None:
+        """As Layer.build; integer inputs (the indices' dtype, when called on them directly) give a float32
+        table."""
+        super().build(input_shape, dtype if np.dtype(dtype).kind == "f" else np.float32, xp, rng)
+
     def _build(self, input_shape, rng):
         w = self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer, rng)
         if self._initial_weights is not None:

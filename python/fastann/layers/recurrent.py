@@ -78,7 +78,8 @@ class _Recurrent(Layer):
         self.add_weight("recurrent_kernel", (u, G * u), self.recurrent_initializer, rng)
         if self.use_bias:
             self._add_bias(rng)
-        self._rng = np.random.default_rng(self.seed if self.seed is not None else int(rng.integers(0, 2**62)))
+        if self.dropout or self.recurrent_dropout:  # only then: a layer without dropout draws nothing more
+            self._rng = np.random.default_rng(self.seed if self.seed is not None else int(rng.integers(0, 2**62)))
 
     def _add_bias(self, rng):
         self.add_weight("bias", (self._GATES * self.units,), self.bias_initializer, rng)
