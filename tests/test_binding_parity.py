@@ -227,6 +227,12 @@ CASES = {
                                      (A(4, 3), A(4, 3), A(3), A(3), None, None, 0.0)],
     "batch_norm_backward": [(A(4, 3), A(3), A(3), A(4, 3), A(4, 3, 1), None, A(3), A(3)),
                             (A(4, 3), A(3), A(3), Same(0), A(4, 3), None, A(3), A(3))],
+    "embedding_forward": [(A(2, 3), A(4, 3), A(2)), (A(3, 3), A(4, 3), A(2, dt="i8")),
+                          (A(2, 3, dt="f8"), A(4, 3), A(2, dt="i8")), (A(2, 3, ro=True), A(4, 3), A(2, dt="i4")),
+                          (A(2, 3), A(4, 3), A(2, dt="i8", strided=True)), (A(2, 3), A(4), A(2, dt="i8"))],
+    "embedding_backward": [(A(4, 3), A(2, 3), A(2, dt="i4"), 4), (A(4, 3), A(3, 3), A(2, dt="i8"), None),
+                           (A(4, 3), A(2, 3, dt="f8"), A(2, dt="i8"), None),
+                           (A(4, 3), Same(0), A(4, dt="i8"), None), (A(4, 3, ro=True), A(2, 3), A(2, dt="i8"), None)],
 }
 
 # Arguments the CUDA module does not build an error from (no array checks): compile_info has none.

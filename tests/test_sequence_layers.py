@@ -296,3 +296,16 @@ def test_bidirectional_return_state(rng):
         return np.array(sum(float(np.sum(a * g)) for a, g in zip(bi.forward(x), gs)))
 
     assert_close(dx, numerical_grad(loss, x, np.array(1.0)), 1e-7, "dx")
+
+
+def test_bidirectional_with_a_padded_batch(rng):
+    """The mask reaches both directions: each padded sequence's output equals its unpadded output."""
+    lens, T, F = [5, 2, 3], 5, 2
+    x = _padded(rng, lens, T, F)
+    model = fastann.Sequential([layers.Input((T, F)), layers.Masking(), layers.Bidirectional(layers.GRU(3))],
+                               seed=2, dtype="float64")
+    bi = model.layers[1]
+    assert bi.mask_source is model.layers[0]
+    y = model.predict(x)
+    for i, L in enumerate(lens):
+        assert_close(bi.forward(x[i:i + 1, :L], mask=np.ones((1, L), bool)), y[i:i + 1], 1e-12, f"sequence {i}")

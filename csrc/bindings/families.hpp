@@ -14,7 +14,7 @@ void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_norm(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);  // _cpu only until the CUDA kernels exist
-void bind_embedding(pybind11::module_& m);  // _cpu only until the CUDA kernels exist
+void bind_embedding(pybind11::module_& m);
 
 // Every family, in one order for both modules.
 inline void bind_families(pybind11::module_& m) {
@@ -27,5 +27,6 @@ inline void bind_families(pybind11::module_& m) {
   bind_conv(m);
   bind_pool(m);
   bind_norm(m);
+  bind_embedding(m);
 }
 }  // namespace fastann::bindings

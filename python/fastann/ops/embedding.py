@@ -1,5 +1,6 @@
 """fastann.ops: the embedding lookup (torch.nn.functional.embedding) and its backward, on the kernels of
-csrc/cpu/embedding.cpp (a row gather and a deterministic scatter-add; CPU only so far).
+csrc/cpu/embedding.cpp and csrc/cuda/embedding.cu (a row gather and a deterministic scatter-add; the GPU's
+gives the CPU's bits).
 
 weight (num_embeddings V, embedding_dim D) float32/float64; input: int32/int64 indices of any shape, each in
 [0, V). The math is specified in :mod:`fastann.reference.embedding`.
