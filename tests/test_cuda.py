@@ -339,6 +339,32 @@ def test_cuda_cross_entropy_bad_label(cp):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_embedding_matches_the_cpu_bit_for_bit(cp, rng, index_dtype, dtype):
+    """The gather, and the scatter-add summed in the CPU's order (increasing position per row): same bits."""
+    from fastann import ops
+
+    for shape, V, D in [((5,), 7, 3), ((64, 28), 50, 129), ((3, 4000), 3, 8)]:
+        w = rng.standard_normal((V, D)).astype(dtype)
+        idx = rng.integers(0, V, shape).astype(index_dtype)
+        g = rng.standard_normal(shape + (D,)).astype(dtype)
+        out = ops.embedding(cp.asarray(idx), cp.asarray(w))
+        assert np.array_equal(out.get(), ops.embedding(idx, w))
+        for pad in (None, 1):
+            dw = ops.embedding_backward(cp.asarray(g), cp.asarray(idx), V, padding_idx=pad)
+            assert np.array_equal(dw.get(), ops.embedding_backward(g, idx, V, padding_idx=pad))
+
+
+@pytest.mark.gpu
+def test_cuda_embedding_bad_index(cp):
+    out = cp.full((3, 2), np.nan, np.float32)
+    with pytest.raises(ValueError, match="embedding_forward: index 9 at flat position 1 is out of range"):
+        cuda_mod.embedding_forward(out, cp.ones((4, 2), np.float32), cp.asarray(np.array([0, 9, -1])))
+    assert bool(cp.isnan(out).all())
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize("n", [1, 1000, 100_003])
 def test_cuda_elementwise_losses(cp, rng, n):
     x = rng.uniform(0.01, 0.99, n)

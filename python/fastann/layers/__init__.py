@@ -13,6 +13,8 @@ class and the helpers they share), never another family:
     normalization   BatchNormalization, LayerNormalization
     preprocessing   Rescaling, Normalization
     recurrent       SimpleRNN, LSTM, GRU
+    embedding       Embedding, Masking (the layers that make masks for padded sequences)
+    wrappers        Bidirectional, TimeDistributed
 
 ``fastann.layers.X`` names every public layer. How a layer works (lazy build, forward/backward, devices) and
 the image layout (Keras's ``data_format``, channels_last by default; (N, H, W) is one channel) are described
@@ -21,19 +23,22 @@ in ``fastann.layers.base``.
 from __future__ import annotations
 
 from .activation import ELU, Activation, LeakyReLU, PReLU
-from .base import ACTIVATIONS, Input, InputLayer, Layer
+from .base import ACTIVATIONS, Input, InputLayer, Layer, link_masks
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
+from .embedding import Embedding, Masking
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
 from .preprocessing import Normalization, Rescaling
 from .recurrent import GRU, LSTM, SimpleRNN
 from .regularization import Dropout, SpatialDropout2D
 from .reshaping import Cropping2D, Flatten, Reshape, UpSampling2D, ZeroPadding2D
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU",
            "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
            "Cropping2D", "SpatialDropout2D",
-           "SimpleRNN", "LSTM", "GRU", "PReLU", "LayerNormalization", "Rescaling", "Normalization"]
+           "SimpleRNN", "LSTM", "GRU", "PReLU", "LayerNormalization", "Rescaling", "Normalization",
+           "Embedding", "Masking", "Bidirectional", "TimeDistributed"]

@@ -37,7 +37,7 @@ from .. import _device, utils
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
-from ..layers import InputLayer, Layer
+from ..layers import InputLayer, Layer, link_masks
 from . import _data, _keras, _saving, _summary, _trainer
 from ._fusion import plan_stages
 from ._layout import apply_layout
@@ -232,6 +232,7 @@ class Sequential:
         for i, layer in enumerate(self._layers):
             layer.need_input_grad = i > first
         self._first_trainable = first
+        link_masks(self._layers)  # padded sequences: who reads whose mask (layers.base.link_masks)
         self._stages = self._plan_stages()
         self._param_keys = [(l, k) for l in self._layers for k in l.trainable_names]
         self._params = [l.params[k] for l, k in self._param_keys]
