@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 
 from . import _loss_formulas as formulas
+from ._config_args import attribute_config
 from . import ops
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
@@ -89,7 +90,13 @@ class Loss:
         return False
 
     def get_config(self) -> dict:
-        return {"name": self.name, "from_logits": self.from_logits}
+        """The constructor's arguments (``from_config`` rebuilds the loss from them)."""
+        return attribute_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """The object ``cls(**config)`` (the inverse of ``get_config``)."""
+        return cls(**config)
 
     def __repr__(self):
         return f"{type(self).__name__}(from_logits={self.from_logits})" if self.from_logits else \

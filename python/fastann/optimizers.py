@@ -184,6 +184,11 @@ class Optimizer:
         config.update((k, v) for k, v in vars(self).items() if not k.startswith("_") and k != "iterations")
         return config
 
+    @classmethod
+    def from_config(cls, config):
+        """The object ``cls(**config)`` (the inverse of ``get_config``)."""
+        return cls(**config)
+
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 

@@ -47,7 +47,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import _device, config, constraints, initializers, ops, regularizers
+from .. import _device, _serialize, config, constraints, initializers, ops, regularizers
+from .._config_args import init_config, record_init
 from .._args.common import is_cupy, nonneg_int, pair
 
 __all__ = ["Layer", "Input", "InputLayer", "link_masks", "ACTIVATIONS", "check_activation", "activation_forward",
@@ -206,6 +207,18 @@ class Layer:
     #: Keras's ``supports_masking``: the layer passes the mask of its input on to its output unchanged
     #: (see :func:`link_masks`); False drops it.
     supports_masking = False
+
+    #: Module Keras's serialization writes for this class (``fastann._serialize``).
+    _KERAS_MODULE = "keras.layers"
+
+    #: Constructor arguments left out of ``get_config``: the base-layer ones it writes itself, the
+    #: per-sample input shape (the model's ``build_input_shape`` carries it) and initial weight arrays.
+    _CONFIG_SKIP = ("name", "trainable", "dtype", "input_shape", "input_dim", "weights")
+
+    def __init_subclass__(cls, **kwargs):
+        """Every layer class records its constructor's arguments (``get_config``)."""
+        super().__init_subclass__(**kwargs)
+        record_init(cls)
 
     def __init__(self, name=None, trainable=True, input_shape=None, *, dtype=None, input_dim=None,
                  activity_regularizer=None, **kwargs):
@@ -468,8 +481,54 @@ class Layer:
                 raise ValueError(f"{self.name}: weight {k!r} has shape {expected}, got {w.shape}")
             p[...] = self.xp.asarray(self._from_keras_layout(k, w), dtype=p.dtype)
 
+    # -- config (Keras's serialization) -----------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Keras's layer config: ``name``, ``trainable``, ``dtype`` (a serialized ``DTypePolicy``) and the
+        constructor's arguments by their Keras names, the defaults included, initializers, regularizers and
+        constraints as serialized objects (``{"module": "keras.initializers", "class_name":
+        "GlorotUniform", "config": {"seed": None}, ...}``), tuples as lists. JSON-ready; ``from_config``
+        rebuilds the layer (unbuilt) from it, and ``keras.layers.<Class>.from_config`` reads it.
+        ValueError when an argument is a Python function (it cannot be saved)."""
+        args = init_config(self, skip=self._CONFIG_SKIP)
+        for key, value in list(args.items()):
+            if key.endswith("_initializer") and isinstance(value, str):
+                args[key] = initializers.get(value)
+        if args.get("data_format", "") is None and isinstance(getattr(self, "data_format", None), str):
+            args["data_format"] = self.data_format  # the resolved layout, as Keras writes it
+        for reg_key, con_key in self._WEIGHT_ARGS.values():
+            args[reg_key], args[con_key] = getattr(self, reg_key), getattr(self, con_key)
+        if self.activity_regularizer is not None or "activity_regularizer" in args:
+            args["activity_regularizer"] = self.activity_regularizer
+        config = {"name": self.name, "trainable": self.trainable, "dtype": _serialize.dtype_policy(self.dtype)}
+        config.update(_serialize.serialize(args))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """The layer (unbuilt) that ``config`` (``get_config``'s form, or Keras's) describes. Serialized
+        objects in it resolve through fastann's registry only (``fastann._serialize.deserialize``);
+        ``dtype`` is dropped (a layer computes in its model's dtype). ValueError/TypeError/
+        NotImplementedError as the constructor raises them."""
+        if not isinstance(config, dict):
+            raise TypeError(f"{cls.__name__}.from_config: config must be a dict, got {type(config).__name__}")
+        config = {k: _serialize.deserialize_value(v, where=f"{cls.__name__}.{k}") for k, v in config.items()}
+        for key, default in _KERAS_ONLY_DEFAULTS.items():
+            if key in config and config[key] == default:
+                del config[key]  # a Keras argument at its default, which fastann's constructors do not list
+        dtype = config.pop("dtype", None)
+        if dtype is not None and (not isinstance(dtype, str) or dtype not in ("float32", "float64")):
+            raise ValueError(f"{cls.__name__}.from_config: dtype must be float32 or float64, got {dtype!r}")
+        return cls(**config)
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} output_shape={self.output_shape}>"
+
+
+#: Keras 3 layer-config keys that fastann's constructors do not take, with the value that asks for nothing;
+#: ``Layer.from_config`` drops them at that value (any other value reaches the constructor, which refuses it).
+_KERAS_ONLY_DEFAULTS = {"quantization_config": None, "lora_rank": None, "lora_alpha": None, "synchronized": False,
+                        "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99, "noise_shape": None,
+                        "optional": False}
 
 
 def link_masks(layers) -> None:
@@ -589,11 +648,47 @@ class InputLayer(Layer):
                              f"got {shape!r}")
         super().__init__(name, input_shape=tuple(int(s) for s in shape), **kwargs)
 
+    def get_config(self) -> dict:
+        """Keras's InputLayer config: ``batch_shape`` (None, *shape), dtype, sparse, ragged, name."""
+        return {"batch_shape": [None, *self.input_shape], "dtype": "float32", "sparse": False, "ragged": False,
+                "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        """An InputLayer from Keras's config (``batch_shape``, or ``shape`` without the batch axis);
+        ValueError for a sparse or ragged input or any other key."""
+        config = dict(config)
+        if "batch_shape" in config:
+            batch_shape = config.pop("batch_shape")
+            if not isinstance(batch_shape, list) or len(batch_shape) < 2:
+                raise ValueError(f"InputLayer.from_config: batch_shape must be a list [batch, ...], got "
+                                 f"{batch_shape!r}")
+            config["shape"] = tuple(batch_shape[1:])
+        for key, default in (("sparse", False), ("ragged", False), ("optional", False), ("batch_size", None)):
+            if config.pop(key, default) not in (default, None):
+                raise ValueError(f"InputLayer.from_config: {key} inputs are not supported")
+        config.pop("dtype", None)  # the model's dtype applies
+        return cls(**config)
+
     def forward(self, x, training=False):
         return x
 
     def backward(self, grad_output):
         return grad_output if self.need_input_grad else None
+
+
+def _layer_classes() -> dict:
+    """fastann's layer classes by name: every subclass of Layer defined in ``fastann.layers``."""
+    found, todo = {}, [Layer]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("fastann.layers.") and not cls.__name__.startswith("_"):
+            found[cls.__name__] = cls
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+_serialize.register_family("layers", _layer_classes)
 
 
 def Input(shape, name=None, **kwargs) -> InputLayer:  # noqa: N802 - Keras spelling
