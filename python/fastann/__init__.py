@@ -24,11 +24,12 @@ from ._info import build_info, get_num_threads, set_num_threads  # noqa: E402
 from . import callbacks, config, constraints, datasets, initializers, layers, losses, metrics  # noqa: E402
 from . import optimizers, regularizers, utils  # noqa: E402
 from .models import Sequential  # noqa: E402
+from . import models, saving  # noqa: E402
 
 __all__ = ["CudaError", "__version__", "Sequential", "build_info", "callbacks", "config", "constraints", "cuda",
            "datasets",
            "get_num_threads", "initializers", "layers", "losses", "metrics", "ops", "optimizers", "reference",
-           "regularizers", "set_num_threads", "utils"]
+           "regularizers", "models", "saving", "set_num_threads", "utils"]
 
 
 def __getattr__(name):

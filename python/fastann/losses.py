@@ -172,8 +172,6 @@ class BinaryCrossentropy(Loss):
             return ops.binary_cross_entropy_with_logits_backward(y_pred, y_true)
         return ops.binary_cross_entropy_backward(y_pred, y_true)
 
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 class CategoricalCrossentropy(Loss):
@@ -245,8 +243,6 @@ class CategoricalCrossentropy(Loss):
         _, g = ops.cross_entropy_with_grad(logits, self._targets(y_true))
         return self.weighted_logits_forward(logits, y_true, sample_weight), _scale_rows(g, sample_weight)
 
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
@@ -262,8 +258,6 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     def __init__(self, from_logits: bool = False):
         super().__init__(from_logits=from_logits)
 
-    def get_config(self):
-        return {"name": self.name, "from_logits": self.from_logits}
 
 
 
@@ -314,9 +308,6 @@ class CategoricalFocalCrossentropy(_FocalLoss):
     def _rows(self, y_pred, y_true):
         return formulas.categorical_focal_rows(y_pred, y_true, self.alpha, self.gamma, self.from_logits)
 
-    def get_config(self):
-        return {**super().get_config(), "alpha": self.alpha, "gamma": self.gamma,
-                "label_smoothing": self.label_smoothing}
 
     def __repr__(self):
         return (f"CategoricalFocalCrossentropy(alpha={self.alpha}, gamma={self.gamma}, "
@@ -347,9 +338,6 @@ class BinaryFocalCrossentropy(_FocalLoss):
         return formulas.binary_focal_rows(y_pred, y_true, self.alpha, self.gamma, self.from_logits,
                                           self.apply_class_balancing)
 
-    def get_config(self):
-        return {**super().get_config(), "apply_class_balancing": self.apply_class_balancing,
-                "alpha": self.alpha, "gamma": self.gamma, "label_smoothing": self.label_smoothing}
 
     def __repr__(self):
         return (f"BinaryFocalCrossentropy(apply_class_balancing={self.apply_class_balancing}, alpha={self.alpha}, "
@@ -395,8 +383,6 @@ class Huber(_ElementwiseLoss):
     def _per_sample_kwargs(self):
         return {"delta": self.delta}
 
-    def get_config(self):
-        return {**super().get_config(), "delta": self.delta}
 
     def __repr__(self):
         return f"Huber(delta={self.delta})"

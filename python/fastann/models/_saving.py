@@ -1,5 +1,6 @@
-"""Weight files of ``Sequential``: every parameter in one .npz, keyed "<layer index>.<layer name>.<param>"
-(the index zero-padded to 3 digits), in ``params`` order within a layer."""
+"""fastann's own weight files of ``Sequential``: every parameter in one .npz, keyed
+"<layer index>.<layer name>.<param>" (the index zero-padded to 3 digits), in ``params`` order within a layer,
+read without pickle. Keras's ``.weights.h5`` and ``.keras`` files are ``fastann.saving``'s."""
 from __future__ import annotations
 
 import os
@@ -7,19 +8,23 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["check_suffix", "load_weights", "save_weights"]
+__all__ = ["check_suffix", "is_h5", "load_weights", "save_weights"]
 
-#: File names Keras gives its own formats; fastann writes .npz only and refuses these rather than write NPZ
-#: under a name that promises another format.
-KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+def is_h5(filepath) -> bool:
+    """True for a Keras weights name (``*.weights.h5``), False for ``*.npz``."""
+    return os.fspath(filepath).lower().endswith(".weights.h5")
 
 
 def check_suffix(owner, filepath) -> None:
-    """NotImplementedError naming ``owner`` when ``filepath`` ends in a Keras format's suffix."""
+    """ValueError naming ``owner`` unless ``filepath`` ends in ``.weights.h5`` (Keras's weights layout) or
+    ``.npz`` (fastann's): a file is never written in a format its name does not say."""
     name = os.fspath(filepath)
-    if isinstance(name, str) and name.lower().endswith(KERAS_SUFFIXES):
-        raise NotImplementedError(f"{owner}: {name!r} asks for a Keras .keras/.h5 file; fastann writes weights "
-                                  f"as .npz only (e.g. 'model.weights.npz')")
+    if not isinstance(name, str):
+        raise TypeError(f"{owner}: filepath must be a str or os.PathLike, got {type(filepath).__name__}")
+    if not name.lower().endswith((".weights.h5", ".npz")):
+        hint = " (a whole model is model.save('model.keras'))" if name.lower().endswith(".keras") else ""
+        raise ValueError(f"{owner}: the file name must end in .weights.h5 (Keras's layout) or .npz (fastann's), "
+                         f"got {name!r}{hint}")
 
 
 def save_weights(model, filepath) -> None:
@@ -45,7 +50,7 @@ def save_weights(model, filepath) -> None:
 def load_weights(model, filepath) -> None:
     """Read a file written by save_weights into ``model`` (``set_weights``, matched by position).
     ValueError when the file's parameter count or shapes do not match the model."""
-    with np.load(os.fspath(filepath)) as f:
+    with np.load(os.fspath(filepath), allow_pickle=False) as f:
         # keys are "<layer index>.<layer name>.<param>"; within a layer, f.files keeps the save order
         ordered = sorted(f.files, key=lambda k: int(k.split(".", 1)[0]))  # stable sort
         model.set_weights([f[k] for k in ordered])

@@ -33,11 +33,12 @@ import numbers
 
 import numpy as np
 
-from .. import _device, utils
+from .. import _device, saving, utils
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from ..layers import InputLayer, Layer, link_masks
+from ..saving import _model_io
 from . import _data, _keras, _saving, _summary, _trainer
 from ._fusion import plan_stages
 from ._layout import apply_layout
@@ -502,21 +503,49 @@ class Sequential:
             layer.set_weights(weights[i:i + k])
             i += k
 
+    def get_config(self) -> dict:
+        """Keras's Sequential config (``fastann.saving``): name, trainable, dtype, the layers as serialized
+        objects, build_input_shape, and fastann's seed. ``Sequential.from_config`` rebuilds the model."""
+        return _model_io.model_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None) -> "Sequential":
+        """The (unbuilt or built, unweighted) model ``config`` describes; ValueError naming what is wrong."""
+        return _model_io.model_from_config(cls, config, custom_objects)
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs) -> None:
+        """Write the whole model (config, weights, compile config, optimizer and random state) as Keras 3's
+        ``.keras`` file (``fastann.saving``); ``fastann.models.load_model`` reads it back and Keras 3 opens
+        it. ValueError for a name not ending in .keras or an unbuilt model; zipped other than None/True and
+        other keywords are NotImplementedError."""
+        if zipped not in (None, True):
+            raise NotImplementedError(f"Sequential.save: fastann writes zipped .keras files only, got zipped={zipped!r}")
+        if kwargs:
+            raise NotImplementedError(f"Sequential.save: fastann does not implement the arguments {sorted(kwargs)}")
+        saving.save_model(self, filepath, overwrite=overwrite)
+
     def save_weights(self, filepath, overwrite=True) -> None:
-        """Write all parameters to an .npz file (written to a temp file, then renamed: atomic).
-        NotImplementedError for a .keras/.h5/.hdf5 name (those formats do not exist in fastann: the file
-        would not be what its name says) and for overwrite=False."""
+        """Write all parameters: ``*.weights.h5`` in Keras's HDF5 layout (Keras's ``load_weights`` reads it),
+        ``*.npz`` in fastann's NumPy format (written to a temp file, then renamed: atomic).
+        ValueError for another suffix (.keras is ``save``'s) or an unbuilt model; NotImplementedError for
+        overwrite=False."""
         _keras.unimplemented("save_weights", overwrite=(overwrite, True))
         _saving.check_suffix("Sequential.save_weights", filepath)
         if not self.built:
             raise ValueError("Sequential.save_weights: the model is not built yet")
-        _saving.save_weights(self, filepath)
+        if _saving.is_h5(filepath):
+            _model_io.save_weights_h5(self, filepath)
+        else:
+            _saving.save_weights(self, filepath)
 
     def load_weights(self, filepath) -> None:
-        """Read parameters saved by save_weights into this (built) model, matched by position.
-        ValueError when the file's parameter count or shapes do not match the model; NotImplementedError
-        for a .keras/.h5/.hdf5 name."""
+        """Read parameters saved by save_weights (``*.weights.h5``, also Keras's, or ``*.npz``) into this
+        (built) model. ValueError when the file's entries, shapes or dtypes do not match the model, or for
+        another suffix."""
         _saving.check_suffix("Sequential.load_weights", filepath)
         if not self.built:
             raise ValueError("Sequential.load_weights: build the model first (Input layer, build or fit)")
-        _saving.load_weights(self, filepath)
+        if _saving.is_h5(filepath):
+            _model_io.load_weights_h5(self, filepath)
+        else:
+            _saving.load_weights(self, filepath)
