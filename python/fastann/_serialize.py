@@ -95,6 +95,17 @@ _FAMILY_MODULES = {"initializers": (initializers, initializers.Initializer),
 _EXTRA: dict = {}
 
 
+_CLASS_NAME = object()  # marks "the class's default name" in the table below
+#: Keras 3 config keys that fastann's constructors do not take, by family, with the value that asks for
+#: nothing; ``deserialize`` drops them at that value (another value reaches the constructor, which refuses).
+_KERAS_ONLY_DEFAULTS = {
+    "initializers": {"input_axes": None, "output_axes": None},
+    "losses": {"reduction": "sum_over_batch_size", "dtype": None, "ignore_class": None, "name": _CLASS_NAME,
+               "axis": -1},
+    "metrics": {"dtype": None},
+}
+
+
 def register_family(family, classes_fn) -> None:
     """Let ``family`` ("layers", "models") resolve through ``classes_fn() -> {class name: class}``."""
     _EXTRA[family] = classes_fn
@@ -167,6 +178,10 @@ def deserialize(value, custom_objects=None, family=None, where="config"):
     if not isinstance(config, dict):
         raise ValueError(f"{where}: the config of {name} must be a dict, got {_short(config)}")
     config = {k: deserialize_value(v, custom_objects, f"{where}.{k}") for k, v in config.items()}
+    for key, default in _KERAS_ONLY_DEFAULTS.get(family or family_of(module), {}).items():
+        if key in config and (config[key] == default or (default is _CLASS_NAME
+                                                         and config[key] == getattr(cls, "name", None))):
+            del config[key]  # a Keras argument at its default, which fastann's constructor does not list
     try:
         return cls.from_config(config)
     except (TypeError, ValueError, NotImplementedError) as e:

@@ -100,12 +100,20 @@ class Zeros(Initializer):
     def sample(self, shape, rng):
         return np.zeros(shape)
 
+    def get_config(self) -> dict:
+        """{} (Keras's ``Zeros`` takes no arguments)."""
+        return {}
+
 
 class Ones(Initializer):
     """All ones."""
 
     def sample(self, shape, rng):
         return np.ones(shape)
+
+    def get_config(self) -> dict:
+        """{} (Keras's ``Ones`` takes no arguments)."""
+        return {}
 
 
 class Constant(Initializer):

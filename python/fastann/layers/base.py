@@ -490,6 +490,9 @@ class Layer:
         rebuilds the layer (unbuilt) from it, and ``keras.layers.<Class>.from_config`` reads it.
         ValueError when an argument is a Python function (it cannot be saved)."""
         args = init_config(self, skip=self._CONFIG_SKIP)
+        for key, default in _FASTANN_ONLY_DEFAULTS.items():
+            if key in args and args[key] == default:
+                del args[key]  # fastann's own argument at its default: left out, so Keras reads the config
         for key, value in list(args.items()):
             if key.endswith("_initializer") and isinstance(value, str):
                 args[key] = initializers.get(value)
@@ -523,6 +526,10 @@ class Layer:
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} output_shape={self.output_shape}>"
 
+
+#: fastann's own layer arguments (Keras has none of that name) with their defaults: ``get_config`` leaves
+#: them out at that value.
+_FASTANN_ONLY_DEFAULTS = {"padding_mode": "zeros"}
 
 #: Keras 3 layer-config keys that fastann's constructors do not take, with the value that asks for nothing;
 #: ``Layer.from_config`` drops them at that value (any other value reaches the constructor, which refuses it).

@@ -6,7 +6,8 @@ import datetime
 import json
 import os
 
-from .. import __version__, _serialize
+from .. import _serialize
+from .._version import __version__
 from ..layers import InputLayer
 from . import _archive, _h5, _state
 
