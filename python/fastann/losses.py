@@ -90,12 +90,20 @@ class Loss:
         return False
 
     def get_config(self) -> dict:
-        """The constructor's arguments (``from_config`` rebuilds the loss from them)."""
-        return attribute_config(self)
+        """Keras's loss config: the name and the constructor's arguments (``from_config`` rebuilds the loss)."""
+        return {"name": self.name, **attribute_config(self)}
 
     @classmethod
     def from_config(cls, config):
-        """The object ``cls(**config)`` (the inverse of ``get_config``)."""
+        """The loss ``get_config`` (or Keras) describes: ``cls(**config)`` without the name, which must be
+        the class's own (fastann's losses have fixed names), and Keras's reduction at its default.
+        ValueError otherwise."""
+        config = dict(config)
+        name = config.pop("name", cls.name)
+        if name != cls.name:
+            raise ValueError(f"{cls.__name__}.from_config: fastann's loss is named {cls.name!r}, got name={name!r}")
+        if config.pop("reduction", "sum_over_batch_size") != "sum_over_batch_size":
+            raise NotImplementedError(f"{cls.__name__}.from_config: only Keras's reduction 'sum_over_batch_size'")
         return cls(**config)
 
     def __repr__(self):

@@ -495,7 +495,10 @@ class Layer:
                 del args[key]  # fastann's own argument at its default: left out, so Keras reads the config
         for key, value in list(args.items()):
             if key.endswith("_initializer") and isinstance(value, str):
-                args[key] = initializers.get(value)
+                try:
+                    args[key] = initializers.get(value)
+                except ValueError:
+                    pass  # a name the layer resolves itself (Embedding's "uniform"); Keras reads the name
         if args.get("data_format", "") is None and isinstance(getattr(self, "data_format", None), str):
             args["data_format"] = self.data_format  # the resolved layout, as Keras writes it
         for reg_key, con_key in self._WEIGHT_ARGS.values():

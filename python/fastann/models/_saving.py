@@ -4,7 +4,9 @@ read without pickle. Keras's ``.weights.h5`` and ``.keras`` files are ``fastann.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -48,9 +50,24 @@ def save_weights(model, filepath) -> None:
 
 
 def load_weights(model, filepath) -> None:
-    """Read a file written by save_weights into ``model`` (``set_weights``, matched by position).
-    ValueError when the file's parameter count or shapes do not match the model."""
-    with np.load(os.fspath(filepath), allow_pickle=False) as f:
-        # keys are "<layer index>.<layer name>.<param>"; within a layer, f.files keeps the save order
-        ordered = sorted(f.files, key=lambda k: int(k.split(".", 1)[0]))  # stable sort
-        model.set_weights([f[k] for k in ordered])
+    """Read a file written by save_weights into ``model`` (``set_weights``, matched by position), without
+    pickle (an object array is refused). ValueError when the file is not such an .npz, or its parameter
+    count or shapes do not match the model."""
+    name = os.fspath(filepath)
+    try:
+        with np.load(name, allow_pickle=False) as f:
+            keys = list(f.files)
+            bad = [k for k in keys if not re.fullmatch(r"\d{3,}\.[^.]+(\.[^.]+)*", k)]
+            if bad:
+                raise ValueError(f"load_weights: {name!r} is not a fastann weights file (key {bad[0]!r})")
+            # keys are "<layer index>.<layer name>.<param>"; within a layer, f.files keeps the save order
+            ordered = sorted(keys, key=lambda k: int(k.split(".", 1)[0]))  # stable sort
+            arrays = [f[k] for k in ordered]
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"load_weights: cannot read {name!r} as .npz ({e})") from None
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise ValueError(f"load_weights: {name!r} holds an object array, which would need pickle; refused") \
+                from None
+        raise
+    model.set_weights(arrays)
