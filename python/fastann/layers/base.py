@@ -489,7 +489,10 @@ class Layer:
         "GlorotUniform", "config": {"seed": None}, ...}``), tuples as lists. JSON-ready; ``from_config``
         rebuilds the layer (unbuilt) from it, and ``keras.layers.<Class>.from_config`` reads it.
         ValueError when an argument is a Python function (it cannot be saved)."""
-        args = init_config(self, skip=self._CONFIG_SKIP)
+        recorded = self.__dict__.get("_init_args")
+        own = set(recorded[0].parameters) if recorded else set()
+        # input_dim is Embedding's vocabulary size, not the base layer's shape shortcut, when the class names it
+        args = init_config(self, skip=[k for k in self._CONFIG_SKIP if not (k == "input_dim" and k in own)])
         for key, default in _FASTANN_ONLY_DEFAULTS.items():
             if key in args and args[key] == default:
                 del args[key]  # fastann's own argument at its default: left out, so Keras reads the config
