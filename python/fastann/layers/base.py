@@ -215,6 +215,9 @@ class Layer:
     #: per-sample input shape (the model's ``build_input_shape`` carries it) and initial weight arrays.
     _CONFIG_SKIP = ("name", "trainable", "dtype", "input_shape", "input_dim", "weights")
 
+    #: The base-layer keys ``get_config`` writes (a Keras class whose constructor lacks one leaves it out).
+    _CONFIG_BASE_KEYS = ("name", "trainable", "dtype")
+
     def __init_subclass__(cls, **kwargs):
         """Every layer class records its constructor's arguments (``get_config``)."""
         super().__init_subclass__(**kwargs)
@@ -502,13 +505,18 @@ class Layer:
                     args[key] = initializers.get(value)
                 except ValueError:
                     pass  # a name the layer resolves itself (Embedding's "uniform"); Keras reads the name
-        if args.get("data_format", "") is None and isinstance(getattr(self, "data_format", None), str):
-            args["data_format"] = self.data_format  # the resolved layout, as Keras writes it
+        for key in ("data_format", "strides"):
+            if key in args and args[key] is None and getattr(self, key, None) is not None:
+                args[key] = getattr(self, key)  # the resolved value, as Keras writes it
+        for key in ("activation", "recurrent_activation"):
+            if key in args and args[key] is None:
+                args[key] = "linear"  # Keras's name for "no activation"
         for reg_key, con_key in self._WEIGHT_ARGS.values():
             args[reg_key], args[con_key] = getattr(self, reg_key), getattr(self, con_key)
         if self.activity_regularizer is not None or "activity_regularizer" in args:
             args["activity_regularizer"] = self.activity_regularizer
         config = {"name": self.name, "trainable": self.trainable, "dtype": _serialize.dtype_policy(self.dtype)}
+        config = {k: v for k, v in config.items() if k in self._CONFIG_BASE_KEYS}
         config.update(_serialize.serialize(args))
         return config
 
