@@ -77,6 +77,22 @@ def test_resume_equals_uninterrupted_run(tmp_path, kind):
     assert resumed.optimizer.iterations == straight.optimizer.iterations
 
 
+def test_recurrent_and_wrapped_layers_round_trip(tmp_path):
+    model = fastann.Sequential([layers.Input((5, 4)), layers.LSTM(3, return_sequences=True),
+                                layers.Bidirectional(layers.GRU(2, return_sequences=True)),
+                                layers.TimeDistributed(layers.Dense(2)), layers.SimpleRNN(2)], seed=1)
+    model.compile("sgd", "mse")
+    x = np.random.default_rng(0).random((6, 5, 4)).astype(np.float32)
+    model.fit(x, np.zeros((6, 2), np.float32), epochs=1, verbose=0)
+    model.save(tmp_path / "rnn.keras")
+    with h5py.File(io.BytesIO(zipfile.ZipFile(tmp_path / "rnn.keras").read("model.weights.h5")), "r") as f:
+        assert f["layers/lstm/cell/vars/0"].shape == (4, 12)
+        assert f["layers/bidirectional/backward_layer/cell/vars/1"].shape == (2, 6)
+        assert f["layers/time_distributed/layer/vars/0"].shape == (4, 2)
+    loaded = fastann.models.load_model(tmp_path / "rnn.keras")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
 def test_model_checkpoint_saves_whole_models_and_best_only(tmp_path):
     x, y = _data("mlp")
     model = _mlp()
@@ -359,6 +375,11 @@ def test_refuses_truncated_corrupt_and_wrong_version(saved, tmp_path):
     state["rng"]["shuffle"]["state"]["state"] = "not an int"
     _refused(_write(tmp_path / "g.keras", {**members, "fastann/state.json": json.dumps(state).encode()}),
              "must be an integer")
+    n = 3000  # nesting beyond Python's recursion limit: written as text (json.dumps would recurse too)
+    deep = '{"module": "keras.layers", "class_name": "Dense", "config": {"units": ' * n + "1" + "}}" * n
+    text = members["config.json"].decode().replace('"layers": [', '"layers": [' + deep + ", ", 1)
+    _refused(_write(tmp_path / "deep.keras", {**members, "config.json": text.encode()}),
+             "not valid JSON|too deeply")
     (tmp_path / "n.keras").write_bytes(b"not a zip at all")
     _refused(tmp_path / "n.keras", "not a .keras file")
     with pytest.raises(ValueError, match=r"\.keras"):

@@ -87,6 +87,21 @@ def test_keras_model_opens_in_fastann(tmp_path, kind):
     np.testing.assert_allclose(other.predict(x), np.asarray(k.predict(x, verbose=0)), atol=1e-5, rtol=0)
 
 
+def test_recurrent_models_in_both_directions(tmp_path):
+    x = np.random.default_rng(3).random((4, 5, 4)).astype(np.float32)
+    L = keras.layers
+    k = keras.Sequential([keras.Input((5, 4)), L.LSTM(3, return_sequences=True),
+                          L.Bidirectional(L.GRU(2, return_sequences=True)), L.TimeDistributed(L.Dense(2)),
+                          L.SimpleRNN(2)])
+    k.save(tmp_path / "k.keras")
+    model = fastann.models.load_model(tmp_path / "k.keras")
+    assert model.optimizer is None  # Keras's compile_config {} of an uncompiled model
+    np.testing.assert_allclose(model.predict(x), np.asarray(k.predict(x, verbose=0)), atol=1e-5, rtol=0)
+    model.save(tmp_path / "fa.keras")
+    k2 = keras.models.load_model(tmp_path / "fa.keras")
+    np.testing.assert_allclose(np.asarray(k2.predict(x, verbose=0)), model.predict(x), atol=1e-5, rtol=0)
+
+
 _KERAS_READS = _LAYERS
 
 

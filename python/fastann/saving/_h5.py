@@ -4,7 +4,8 @@ file), through h5py.
 Layout, as ``keras.saving`` writes it for a Sequential model: ``layers/<key>/vars/<i>`` holds the i-th weight
 of a layer in Keras's layout and order (``get_weights``), where ``<key>`` is the snake-case class name made
 unique within the model (``dense``, ``dense_1``, ``conv2d``, ``max_pooling2d``; the InputLayer has none);
-the recurrent layers keep theirs under ``layers/<key>/cell/vars/<i>``; each ``vars`` group carries the
+the recurrent layers keep theirs under ``layers/<key>/cell/vars/<i>``, Bidirectional under
+``forward_layer/`` and ``backward_layer/``, TimeDistributed under ``layer/``; each ``vars`` group carries the
 object's name as its ``name`` attribute; the model's own (empty) ``vars`` sits at the root. Keras writes its
 optimizer's variables under ``optimizer/vars``; fastann reads past them (a Keras model opens with a fresh
 optimizer) and writes its own optimizer state under ``fastann/`` (``_state``), which Keras does not read.
@@ -56,8 +57,20 @@ def layer_keys(layers) -> list:
     return keys
 
 
-def _vars_path(layer) -> str:
-    return "cell/vars" if type(layer).__name__ in _CELL_LAYERS else "vars"
+def _slots(layer, prefix="") -> list:
+    """Where Keras keeps ``layer``'s weights: ``[(path of a vars group, number of weights in it), ...]`` in
+    the order of ``get_weights``. Every object has a ``vars`` group (often empty); a recurrent layer keeps
+    its weights in its ``cell``, Bidirectional in ``forward_layer`` then ``backward_layer``, TimeDistributed
+    in ``layer``."""
+    name = type(layer).__name__
+    if name in _CELL_LAYERS:
+        return [(prefix + "vars", 0), (prefix + "cell/vars", len(layer.params))]
+    if name == "Bidirectional" and hasattr(layer, "forward_layer") and hasattr(layer, "backward_layer"):
+        return ([(prefix + "vars", 0)] + _slots(layer.forward_layer, prefix + "forward_layer/")
+                + _slots(layer.backward_layer, prefix + "backward_layer/"))
+    if name == "TimeDistributed" and hasattr(layer, "layer"):
+        return [(prefix + "vars", 0)] + _slots(layer.layer, prefix + "layer/")
+    return [(prefix + "vars", len(layer.params))]
 
 
 def write_weights(model, extra=None) -> bytes:
@@ -69,13 +82,12 @@ def write_weights(model, extra=None) -> bytes:
         top = f.create_group("layers")
         for key, layer in zip(layer_keys(layers), layers):
             g = top.create_group(key)
-            path = _vars_path(layer)
-            if path != "vars":
-                g.create_group("vars").attrs["name"] = layer.name
-            v = g.create_group(path)
-            v.attrs["name"] = layer.name
-            for i, w in enumerate(layer.get_weights()):
-                v.create_dataset(str(i), data=w)
+            weights = iter(layer.get_weights())
+            for path, n in _slots(layer):
+                v = g.create_group(path)
+                v.attrs["name"] = layer.name
+                for i in range(n):
+                    v.create_dataset(str(i), data=next(weights))
         f.create_group("vars").attrs["name"] = model.name
         if extra is not None:
             extra(f)
@@ -125,6 +137,23 @@ def _exact_keys(group, expected, where) -> None:
                                                  f"unknown {unknown}" if unknown else "") if s))
 
 
+def _check_groups(group, paths, where) -> None:
+    """The groups under ``group`` are exactly those on the way to ``paths`` (each a vars group, whose own
+    entries the caller checks)."""
+    tree: dict = {}
+    for path in paths:
+        node = tree
+        for part in path.split("/"):
+            node = node.setdefault(part, {})
+
+    def walk(g, node):
+        _exact_keys(g, list(node), where)
+        for k, child in node.items():
+            if child:
+                walk(g[k], child)
+    walk(group, tree)
+
+
 def dataset(group, key, shape, where, kinds="f"):
     """``group[key]`` as a NumPy array after checking it is a dataset of ``shape`` whose dtype kind is in
     ``kinds`` (float32/float64 for weights)."""
@@ -160,17 +189,16 @@ def read_weights(model, f, where: str, allowed_roots=("layers", "vars", "optimiz
     values = []
     for key, layer in zip(keys, layers):
         g = top[key]
-        path = _vars_path(layer)
-        _exact_keys(g, ["vars"] + (["cell"] if path != "vars" else []), where)
-        if path != "vars":
-            _exact_keys(g["vars"], [], where)
-            _exact_keys(g["cell"], ["vars"], where)
-        v = g[path]
-        names = list(layer.params)
-        _exact_keys(v, [str(i) for i in range(len(names))], where)
-        for i, k in enumerate(names):
-            expected = layer._to_keras_layout(k, layer.params[k]).shape
-            values.append((layer, i, dataset(v, str(i), expected, where)))
+        slots = _slots(layer)
+        _check_groups(g, [path for path, _ in slots], where)
+        names = iter(layer.params)
+        for path, n in slots:
+            v = g[path]
+            _exact_keys(v, [str(i) for i in range(n)], where)
+            for i in range(n):
+                k = next(names)
+                expected = layer._to_keras_layout(k, layer.params[k]).shape
+                values.append((layer, i, dataset(v, str(i), expected, where)))
     if "vars" in f:
         _exact_keys(f["vars"], [], where)
     by_layer: dict = {}

@@ -194,10 +194,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
                             "compile_config"}
     if unknown:
         raise ValueError(f"{where}: config.json has unknown keys {sorted(unknown)}")
-    model = model_from_config(cls, entry["config"], custom_objects, f"{where}: config.json")
+    try:
+        model = model_from_config(cls, entry["config"], custom_objects, f"{where}: config.json")
+    except RecursionError:
+        raise ValueError(f"{where}: config.json nests objects too deeply") from None
     if not model.built:
         raise ValueError(f"{where}: config.json does not give the model's input shape")
-    if compile and entry.get("compile_config") is not None:
+    if compile and entry.get("compile_config"):  # Keras writes {} for a model that was not compiled
         _compile_from_config(model, entry["compile_config"], custom_objects, f"{where}: compile_config")
     state = None
     if "fastann/state.json" in members:
