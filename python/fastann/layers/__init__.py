@@ -4,9 +4,11 @@ One module per family, as Keras lays them out; each family module imports only `
 class and the helpers they share), never another family:
 
     base            Layer, InputLayer, Input, ACTIVATIONS, shared activation and image helpers
+    symbolic        KerasTensor and Node, the graph of the Functional API (imports nothing of fastann)
     core            Dense
     activation      Activation, LeakyReLU, ELU
-    regularization  Dropout
+    regularization  Dropout, GaussianNoise
+    merging         Add, Subtract, Multiply, Average, Maximum, Concatenate (lists of inputs)
     reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D
     convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
     pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
@@ -19,17 +21,19 @@ the image layout (NCHW, or (N, H, W) as one channel) are described in ``fastann.
 from __future__ import annotations
 
 from .activation import ELU, Activation, LeakyReLU
-from .base import ACTIVATIONS, Input, InputLayer, Layer
+from .base import ACTIVATIONS, Input, InputLayer, KerasTensor, Layer
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
 from .normalization import BatchNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from .recurrent import GRU, LSTM, SimpleRNN
-from .regularization import Dropout
+from .merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
+from .regularization import Dropout, GaussianNoise
 from .reshaping import Flatten, Reshape, UpSampling2D, ZeroPadding2D
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU",
            "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
            "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
-           "SimpleRNN", "LSTM", "GRU"]
+           "SimpleRNN", "LSTM", "GRU", "KerasTensor", "GaussianNoise", "Add", "Subtract", "Multiply", "Average",
+           "Maximum", "Concatenate"]

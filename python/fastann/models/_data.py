@@ -1,4 +1,4 @@
-"""Data plumbing of ``Sequential``: input checks and casts, the validation split, and mini-batches.
+"""Data plumbing of the models: input checks and casts, the validation split, and mini-batches.
 
 ``prepare_x`` / ``prepare_y`` check what fit, evaluate and predict are given and cast it ONCE to the model's
 dtype (labels to int64), on the side where it lives: NumPy data stays on the host even for a GPU model.
@@ -9,12 +9,13 @@ a GPU model goes through ``HostToDevice`` (pinned buffers, asynchronous copies o
 from __future__ import annotations
 
 import numbers
+import types
 
 import numpy as np
 
 from .._args.common import is_cupy
 
-__all__ = ["Batches", "HostToDevice", "positive_int", "prepare_x", "prepare_y", "split_validation"]
+__all__ = ["Batches", "HostToDevice", "n_samples", "positive_int", "prepare_x", "prepare_y", "split_validation"]
 
 
 def positive_int(what, v):
@@ -24,11 +25,54 @@ def positive_int(what, v):
     return int(v)
 
 
+def n_samples(x) -> int:
+    """The number of samples of prepared inputs (one array, or a list for a model with several inputs)."""
+    return (x[0] if isinstance(x, list) else x).shape[0]
+
+
+def _owner(model) -> str:
+    return getattr(model, "_owner", None) or type(model).__name__
+
+
+def _part(model, owner, **attrs):
+    """A stand-in for ``model`` seen through one of its inputs or outputs (prepare_x / prepare_y of one
+    array of a model with several)."""
+    return types.SimpleNamespace(_owner=owner, xp=model.xp, dtype=model.dtype, built=True, **attrs)
+
+
+def _several(model, what, name, a, count):
+    """``a`` as a list of ``count`` arrays (several inputs or outputs). TypeError/ValueError otherwise."""
+    if isinstance(a, dict):
+        raise NotImplementedError(f"{_owner(model)}.{what}: a dict of {name} is not implemented; give a list "
+                                  f"in the model's {'input' if name == 'x' else 'output'} order")
+    if not isinstance(a, (list, tuple)) or len(a) != count:
+        got = f"a list of {len(a)}" if isinstance(a, (list, tuple)) else type(a).__name__
+        raise ValueError(f"{_owner(model)}.{what}: the model has {count} {'inputs' if name == 'x' else 'outputs'};"
+                         f" {name} must be a list of {count} arrays, got {got}")
+    return list(a)
+
+
+def _prepare_several_x(model, what, x):
+    xs = _several(model, what, "x", x, model._n_inputs)
+    out = [prepare_x(_part(model, _owner(model), input_shape=tuple(s)), f"{what}(x[{i}])", a)
+           for i, (a, s) in enumerate(zip(xs, model.input_shape))]
+    if len({a.shape[0] for a in out}) != 1:
+        raise ValueError(f"{_owner(model)}.{what}: the inputs have different numbers of samples "
+                         f"{[a.shape[0] for a in out]}")
+    return out
+
+
+def _prepare_several_y(model, what, y, n):
+    ys = _several(model, what, "y", y, model._n_outputs)
+    return [prepare_y(_part(model, _owner(model), loss=loss, output_shape=tuple(s)), f"{what}(y[{i}])", a, n)
+            for i, (a, s, loss) in enumerate(zip(ys, model.output_shape, model.loss.losses))]
+
+
 def _check_side(model, what, name, a):
     if not isinstance(a, np.ndarray) and not is_cupy(a):
-        raise TypeError(f"Sequential.{what}: {name} must be a numpy array, got {type(a).__name__}")
+        raise TypeError(f"{_owner(model)}.{what}: {name} must be a numpy array, got {type(a).__name__}")
     if is_cupy(a) and model.xp is np:
-        raise TypeError(f"Sequential.{what}: {name} is a CuPy (GPU) array but the model is on the CPU; "
+        raise TypeError(f"{_owner(model)}.{what}: {name} is a CuPy (GPU) array but the model is on the CPU; "
                         f"pass a numpy array or call model.to('cuda') first")
 
 
@@ -42,18 +86,21 @@ def _cast(model, a, dtype):
 def prepare_x(model, what, x):
     """Inputs x (N, *input_shape), any numeric dtype, as the model dtype; builds an unbuilt model for
     x.shape[1:]. TypeError for a non-array or non-numeric x (or GPU data for a CPU model), ValueError for
-    a missing batch axis, no samples, or a shape the model does not take; ``what`` names the caller."""
+    a missing batch axis, no samples, or a shape the model does not take; ``what`` names the caller.
+    A model with several inputs takes a list of arrays, one per input (prepared the same way)."""
+    if getattr(model, "_n_inputs", 1) > 1:
+        return _prepare_several_x(model, what, x)
     _check_side(model, what, "x", x)
     if x.ndim < 2:
-        raise ValueError(f"Sequential.{what}: x must be (N, ...) with a batch axis, got shape {x.shape}")
+        raise ValueError(f"{_owner(model)}.{what}: x must be (N, ...) with a batch axis, got shape {x.shape}")
     if x.shape[0] == 0:
-        raise ValueError(f"Sequential.{what}: x is empty (shape {x.shape})")
+        raise ValueError(f"{_owner(model)}.{what}: x is empty (shape {x.shape})")
     if not (x.dtype.kind in "fiub"):
-        raise TypeError(f"Sequential.{what}: x must hold numbers, got dtype {x.dtype}")
+        raise TypeError(f"{_owner(model)}.{what}: x must hold numbers, got dtype {x.dtype}")
     if not model.built:
         model._build(x.shape[1:])
     if tuple(x.shape[1:]) != model.input_shape:
-        raise ValueError(f"Sequential.{what}: the model takes inputs of shape (N, "
+        raise ValueError(f"{_owner(model)}.{what}: the model takes inputs of shape (N, "
                          f"{', '.join(map(str, model.input_shape))}), got x of shape {x.shape}")
     return _cast(model, x, model.dtype)
 
@@ -62,29 +109,32 @@ def prepare_y(model, what, y, n):
     """Targets for ``n`` samples as the compiled loss takes them: int64 class labels (N,) in range for
     a loss on labels ((N, 1) is accepted), else (N, *output_shape) of the model dtype ((N,) is accepted
     for an (N, 1) output). TypeError/ValueError
-    for a wrong kind, dtype, count, shape or an out-of-range label."""
+    for a wrong kind, dtype, count, shape or an out-of-range label. A model with several outputs takes a list,
+    one target array per output (each for its own loss)."""
+    if getattr(model, "_n_outputs", 1) > 1:
+        return _prepare_several_y(model, what, y, n)
     _check_side(model, what, "y", y)
     if y.shape[0] != n:
-        raise ValueError(f"Sequential.{what}: x has {n} samples but y has {y.shape[0]}")
+        raise ValueError(f"{_owner(model)}.{what}: x has {n} samples but y has {y.shape[0]}")
     if model.loss.target_kind == "labels":
         if y.dtype.kind not in "iu":
-            raise TypeError(f"Sequential.{what}: {model.loss.name} takes integer class labels, got y of "
+            raise TypeError(f"{_owner(model)}.{what}: {model.loss.name} takes integer class labels, got y of "
                             f"dtype {y.dtype}")
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim != 1:
-            raise ValueError(f"Sequential.{what}: labels y must be (N,), got shape {y.shape}")
+            raise ValueError(f"{_owner(model)}.{what}: labels y must be (N,), got shape {y.shape}")
         classes = model.output_shape[-1]
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= classes:
             bad = lo if lo < 0 else hi
-            raise ValueError(f"Sequential.{what}: label {bad} is out of range for {classes} classes "
+            raise ValueError(f"{_owner(model)}.{what}: label {bad} is out of range for {classes} classes "
                              f"(the model outputs {model.output_shape})")
         return _cast(model, y, np.int64)
     if y.ndim == 1 and tuple(model.output_shape) == (1,):
         y = y.reshape(-1, 1)  # Keras: (N,) targets for an (N, 1) output (regression, binary)
     if tuple(y.shape[1:]) != tuple(model.output_shape):
-        raise ValueError(f"Sequential.{what}: y must have shape (N, {', '.join(map(str, model.output_shape))})"
+        raise ValueError(f"{_owner(model)}.{what}: y must have shape (N, {', '.join(map(str, model.output_shape))})"
                          f" like the model output, got {y.shape}")
     return _cast(model, y, model.dtype)
 
@@ -97,16 +147,23 @@ def split_validation(model, x, y, validation_split, validation_data):
     for a malformed validation_data or a split that leaves no training or no validation sample."""
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("Sequential.fit: validation_data must be a tuple (x_val, y_val)")
+            raise ValueError(f"{_owner(model)}.fit: validation_data must be a tuple (x_val, y_val)")
         xv = prepare_x(model, "fit(validation_data)", validation_data[0])
-        return x, y, (xv, prepare_y(model, "fit(validation_data)", validation_data[1], xv.shape[0]))
+        return x, y, (xv, prepare_y(model, "fit(validation_data)", validation_data[1], n_samples(xv)))
     if validation_split > 0:
-        split = int(x.shape[0] * (1.0 - validation_split))
-        if split == 0 or split == x.shape[0]:
-            raise ValueError(f"Sequential.fit: validation_split={validation_split} leaves "
-                             f"{split} training samples of {x.shape[0]}")
-        return x[:split], y[:split], (x[split:], y[split:])
+        n = n_samples(x)
+        split = int(n * (1.0 - validation_split))
+        if split == 0 or split == n:
+            raise ValueError(f"{_owner(model)}.fit: validation_split={validation_split} leaves "
+                             f"{split} training samples of {n}")
+        return _rows(x, slice(None, split)), _rows(y, slice(None, split)), (_rows(x, slice(split, None)),
+                                                                              _rows(y, slice(split, None)))
     return x, y, None
+
+
+def _rows(a, rows):
+    """Rows ``rows`` (a slice) of an array, or of each array of a list."""
+    return [b[rows] for b in a] if isinstance(a, list) else a[rows]
 
 
 class HostToDevice:
@@ -150,6 +207,15 @@ class HostToDevice:
         return dev
 
 
+def _source(xp, a, rows):
+    """``_batch_source`` of an array, or of each array of a list (a model with several inputs or outputs:
+    the batch is then the list of their batches)."""
+    if not isinstance(a, list):
+        return _batch_source(xp, a, rows)
+    gets = [_batch_source(xp, b, rows) for b in a]
+    return lambda lo, hi, order, order_dev: [get(lo, hi, order, order_dev) for get in gets]
+
+
 def _batch_source(xp, a, rows):
     """A function ``get(lo, hi, order, order_dev)`` giving the batch of ``a`` (N, ...) on device ``xp``:
     rows lo:hi, or with a permutation, rows ``order[lo:hi]`` (``order_dev`` is the same permutation as a
@@ -181,19 +247,21 @@ def _batch_source(xp, a, rows):
 class Batches:
     """The mini-batches of (x, y) for one pass: ``for lo, hi, xb, yb in batches.epoch(order)``.
 
-    Args: xp (the model's array module), x (N, ...) and y (N, ...) or None (predict) as prepared above,
+    Args: xp (the model's array module), x (N, ...) and y (N, ...) or None (predict) as prepared above
+    (or lists of such arrays, for several inputs or outputs: xb / yb are then lists),
     batch_size (the last batch may be smaller). ``epoch(order)`` yields rows lo:hi of x and y in order
     (order None) or rows ``order[lo:hi]`` of a host permutation ``order``; each xb / yb is on the model's
     device and valid until the next batch (one reused buffer per array).
     """
 
     def __init__(self, xp, x, y, batch_size):
-        self.xp, self.n, self.batch_size = xp, x.shape[0], batch_size
+        self.xp, self.n, self.batch_size = xp, n_samples(x), batch_size
         self.steps = -(-self.n // batch_size)
         rows = min(batch_size, self.n)
-        self._x = _batch_source(xp, x, rows)
-        self._y = None if y is None else _batch_source(xp, y, rows)
-        self._data_on_device = is_cupy(x) or is_cupy(y)
+        self._x = _source(xp, x, rows)
+        self._y = None if y is None else _source(xp, y, rows)
+        self._data_on_device = any(is_cupy(a) for a in (x if isinstance(x, list) else [x]) +
+                                   (y if isinstance(y, list) else [y]))
 
     def epoch(self, order=None):
         # the permutation is drawn on the host whatever the device: the same seed shuffles the same way

@@ -1,9 +1,10 @@
-"""The training engine of ``Sequential``: ONE batch loop (``run_batches``) that fit, evaluate and predict
-share, each with its own step.
+"""The training engine of every model (``Sequential`` and the functional ``Model``): ONE batch loop
+(``run_batches``) that fit, evaluate and predict share, each with its own step.
 
-* ``train_step``: each stage's ``forward(x, training=True)``; the loss and its gradient; each stage's
-  ``backward`` in reverse, stopping at the first layer with trainable parameters (nothing uses the gradient
-  of the data); one fused optimizer kernel per parameter.
+* ``train_step``: the model's forward (``model._forward(x, training=True)``: each stage of a Sequential, or
+  the nodes of a graph in topological order); the loss and its gradient; the model's backward
+  (``model._backward``: in reverse, stopping where nothing needs the gradient of the data); one fused
+  optimizer kernel per parameter.
 * ``test_step``: forward in inference mode and the loss.
 * ``predict_step``: forward in inference mode.
 
@@ -91,22 +92,12 @@ def train_step(model, fused):
     """The training step of ``model`` (built, compiled, parameters indexed): forward, loss and its gradient,
     backward, optimizer update. Returns (loss, output or logits)."""
     def step(xb, yb):
-        h = xb
-        for _, stage in model._stages:
-            h = stage.forward(h, True)
-        last = model._layers[-1]
+        out = model._forward(xb, True, logits=fused)
         if fused:
-            out = last.forward_logits(h, True)
             loss, g = model.loss.logits_forward_backward(out, yb)
-            g = last.backward_logits(g)
         else:
-            out = last.forward(h, True)
             loss, g = model.loss.forward_backward(out, yb)
-            g = last.backward(g)
-        for start, stage in reversed(model._stages):
-            if start < model._first_trainable:
-                break
-            g = stage.backward(g)
+        model._backward(g, logits=fused)
         model.optimizer.apply_gradients(model._params, [l.grads[k] for l, k in model._param_keys])
         return loss, out
     return step
