@@ -238,7 +238,9 @@ class BaseModel(ModelAsLayer):
 
     def _compile_time_flags(self):
         """Set every layer's ``trainable`` (nested models and their layers included) to its value at
-        compile; return what to restore afterwards."""
+        compile; return what to restore afterwards. The model is about to be trained on its own (fit,
+        train_on_batch): nothing needs the gradient of its input."""
+        self._need_input_grad = False
         saved = []
         for layer in self._sublayers():
             flag = self._compiled_trainable.get(layer, layer.trainable)
