@@ -147,8 +147,9 @@ def test_two_inputs_two_outputs_one_sgd_step_matches_numpy(rng):
     p /= p.sum(1, keepdims=True)
     r = h @ wr.T + br
     loss = -np.log(p[np.arange(8), labels]).mean() + 0.5 * ((r - target) ** 2).mean()
+    assert model.metrics_names == ["loss", "cls_loss", "reg_loss"]
     got = model.train_on_batch([xa, xb], [labels, target])
-    assert got == pytest.approx(loss, rel=1e-10)
+    assert got[0] == pytest.approx(loss, rel=1e-10) and got[0] == pytest.approx(got[1] + 0.5 * got[2], rel=1e-12)
     dzc = p.copy()
     dzc[np.arange(8), labels] -= 1
     dzc /= 8
@@ -162,7 +163,7 @@ def test_two_inputs_two_outputs_one_sgd_step_matches_numpy(rng):
     preds = model.predict([xa, xb])
     assert isinstance(preds, list) and preds[0].shape == (8, 3) and preds[1].shape == (8, 2)
     hist = model.fit([xa, xb], [labels, target], epochs=2, batch_size=4, verbose=0, validation_split=0.25)
-    assert set(hist.history) == {"loss", "val_loss"}
+    assert set(hist.history) == {"loss", "cls_loss", "reg_loss", "val_loss", "val_cls_loss", "val_reg_loss"}
 
 
 def test_train_on_batch_return_values(rng):

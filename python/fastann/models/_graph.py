@@ -26,7 +26,7 @@ from .. import losses as losses_module
 from ..layers import InputLayer
 from ..layers.symbolic import KerasTensor, flatten
 
-__all__ = ["Graph", "MultiLoss"]
+__all__ = ["Graph", "MultiLoss", "OutputLoss"]
 
 
 def _is_model(layer) -> bool:
@@ -293,20 +293,45 @@ class MultiLoss:
         return [value] * len(names)
 
     def forward(self, y_pred, y_true):
-        total = None
+        """The weighted sum of the losses (each output's own loss, unweighted, is kept in ``last``)."""
+        total, self.last = None, []
         for loss, w, p, t in zip(self.losses, self.weights, y_pred, y_true):
             v = loss.forward(p, t)
+            self.last.append(v)
             v = v if w == 1.0 else v * w
             total = v if total is None else total + v
         return total
 
     def forward_backward(self, y_pred, y_true):
         """(the weighted sum of the losses, [d total / d y_pred_i for each output])."""
-        total, grads = None, []
+        total, grads, self.last = None, [], []
         for loss, w, p, t in zip(self.losses, self.weights, y_pred, y_true):
             v, g = loss.forward_backward(p, t)
+            self.last.append(v)
             if w != 1.0:
                 v, g = v * w, g * g.dtype.type(w)
             total = v if total is None else total + v
             grads.append(g)
         return total, grads
+
+
+class OutputLoss:
+    """The running mean of one output's loss in a model with several outputs, logged as
+    "<output layer name>_loss" after the total "loss" (as Keras): a metric reading the value the
+    ``MultiLoss`` computed for the batch (no second evaluation, no device read until ``result``)."""
+
+    needs_probabilities = False
+
+    def __init__(self, multi, index, name, mean_type):
+        self.multi, self.index, self.name = multi, index, name
+        self._mean_type = mean_type
+        self._mean = mean_type()
+
+    def reset_state(self) -> None:
+        self._mean = self._mean_type()
+
+    def update_state(self, y_true, y_pred) -> None:
+        self._mean.add(self.multi.last[self.index], y_pred[self.index].shape[0])
+
+    def result(self) -> float:
+        return self._mean.result()

@@ -195,7 +195,7 @@ class BaseModel(ModelAsLayer):
             _device.resolve(f"{type(self).__name__}.compile", device)  # fail before changing anything
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = self._compile_loss(loss, loss_weights)
-        specs = _keras.metric_specs(metrics, self.loss)
+        specs = _keras.metric_specs(metrics, self.loss) + self._loss_metrics(metrics)
         self._metric_specs = specs
         self.metrics = [m for m in specs if not isinstance(m, str)]  # complete once resolved
         self._compiled_trainable = {layer: layer.trainable for layer in self._sublayers()}
@@ -205,6 +205,17 @@ class BaseModel(ModelAsLayer):
             self._move_to(self.xp, self._device_index)  # e.g. an optimizer instance holding host state
 
     # -- helpers ------------------------------------------------------------------------------------
+    def _loss_metrics(self, metrics) -> list:
+        """Several outputs: each output's loss as a logged metric ("<output name>_loss", Keras's logs), and
+        compile's ``metrics`` refused (NotImplementedError); else none."""
+        if not isinstance(self.loss, _graph.MultiLoss):
+            return []
+        if metrics:
+            raise NotImplementedError(f"{type(self).__name__}.compile: metrics for a model with several outputs "
+                                      f"are not implemented (each output's loss is logged)")
+        return [_graph.OutputLoss(self.loss, i, f"{layer.name}_loss", _trainer._Mean)
+                for i, layer in enumerate(self._output_layers())]
+
     def _compile_loss(self, loss, loss_weights):
         """compile's loss: a Loss (None when not given); several outputs: a ``_graph.MultiLoss``."""
         if getattr(self, "_n_outputs", 1) > 1:
