@@ -1,29 +1,17 @@
-"""``Model``: what every fastann model shares, and the Functional API (``keras.Model(inputs, outputs)``).
+"""``BaseModel``: what every fastann model shares (``Sequential`` and the functional ``Model`` subclass it).
 
-    inputs = fastann.Input((784,))
-    h = layers.Dense(64, activation="relu")(inputs)
-    outputs = layers.Dense(10, activation="softmax")(layers.Add()([h, layers.Dense(64)(h)]))
-    model = fastann.Model(inputs, outputs, seed=0)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-
-``Model`` holds the machinery ``Sequential`` (its subclass, the layers in a chain) shares: compile, fit,
-evaluate, predict (the one batch loop of ``_trainer``), the step API (train_on_batch, test_on_batch,
-predict_on_batch), the custom-loop path (``model(x, training=True)``, then :meth:`Model.gradients`), device
-moves, weights, saving and the summary. A subclass gives the graph: ``_build``, ``_index_parameters`` (the
-trainable parameters ``_params`` / ``_param_keys`` and which layers need an input gradient), ``_forward``
-and ``_backward``. ``Model(inputs, outputs)`` itself runs any directed acyclic graph of layers
-(``_graph``): several inputs and outputs, a tensor used by several layers (its gradient is the sum of
-theirs), shared layers, and models used as layers.
-
-A model is a ``Layer``: a Sequential or Model goes into another model (called on a KerasTensor, or placed in
-a Sequential's list); the outer model sees its parameters (``params``, ``grads``, ``trainable_names``) as
-those of one layer, and ``forward`` / ``backward`` run the inner graph. Parameters are shared, not copied:
-training the outer model trains the inner one.
+compile, fit, evaluate, predict (the one batch loop of ``_trainer``), the step API (train_on_batch,
+test_on_batch, predict_on_batch, in ``_steps``), the custom-loop path (``model(x, training=True)``, then
+``gradients``), device moves, weights, saving and the summary. A subclass gives the graph: ``_build``,
+``_index_parameters`` (the trainable parameters ``_params`` / ``_param_keys`` and which layers need an
+input gradient), ``_forward`` and ``_backward``; ``_nested.ModelAsLayer`` (the base of this class) makes
+every model usable as a layer of another model.
 
 Freezing follows Keras: ``layer.trainable = False`` / ``model.trainable = False`` (every layer inside); the
-set of trainable parameters that fit, train_on_batch and test_on_batch use is the one of ``compile`` time
-(the flags of every layer, nested ones included, are recorded by compile and applied for the duration of
-each of those calls). A BatchNormalization frozen at compile time runs in inference mode, as in Keras 3.
+set of trainable parameters that fit and train_on_batch use is the one of ``compile`` time (the flags of
+every layer, nested ones included, are recorded by compile and applied for the duration of each of those
+calls, then the current flags come back). A BatchNormalization frozen at compile time runs in inference
+mode, as in Keras 3.
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ layers) is ``_graph.Graph``; this class gives it the model's face (compile, fit,
 from __future__ import annotations
 
 from .. import _device
+from ..layers.base import _auto_name
 from . import _graph
 from ._model import BaseModel
 from ._nested import same_shape
@@ -28,7 +29,7 @@ class Model(BaseModel):
             predict, ... then take a list of arrays in this order).
         outputs: a KerasTensor computed from the inputs by calling layers, or a list of them (several
             outputs: compile takes one loss per output, fit a list of targets, predict returns a list).
-        name: optional model name ("functional" by default).
+        name: optional model name (Keras's default: "functional", then "functional_1", ...).
         trainable: False freezes every layer (``model.trainable``).
         seed: int or None. Seeds the initialization of the layers not built yet, dropout and shuffling.
         dtype: "float32" (default) or "float64"; inputs are cast to it.
@@ -47,7 +48,7 @@ class Model(BaseModel):
         if inputs is None or outputs is None:
             raise NotImplementedError("Model: give inputs and outputs, Model(inputs, outputs); subclassing "
                                       "Model with a call() method is not implemented in fastann")
-        self._init_state(name or "functional", seed, dtype)
+        self._init_state(name or _auto_name("functional"), seed, dtype)
         graph = _graph.Graph(inputs, outputs)
         self._graph = graph
         self._layers = graph.layers

@@ -32,6 +32,7 @@ import numbers
 import numpy as np
 
 from ..layers import InputLayer, KerasTensor, Layer
+from ..layers.base import _auto_name
 from ._fusion import plan_stages
 from ._model import _on_device
 from .functional import Model
@@ -45,7 +46,7 @@ class Sequential(Model):
     Args (Keras' ``layers, trainable, name``, then fastann's keyword-only ``seed`` and ``dtype``):
         layers: optional list of layers (``fastann.layers``), added in order.
         trainable: False freezes every layer (``model.trainable``).
-        name: optional model name.
+        name: optional model name (Keras's default: "sequential", then "sequential_1", ...).
         seed: int or None. Seeds weight initialization, dropout and shuffling: same seed, same run.
         dtype: "float32" (default) or "float64"; inputs are cast to it.
     ``model.layers`` lists the layers without the InputLayer (``model.layers[0]`` is the first real layer),
@@ -54,7 +55,7 @@ class Sequential(Model):
     """
 
     def __init__(self, layers=None, trainable=True, name=None, *, seed=None, dtype="float32"):
-        self.name = name or "sequential"
+        self.name = name or _auto_name("sequential")  # Keras: sequential, sequential_1, ...
         self.seed = seed
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
