@@ -312,3 +312,56 @@ def test_functional_classifier_matches_sequential(rng):
     assert h1.history == h2.history
     for a, b in zip(seq.get_weights(), fun.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_every_merge_and_new_layer_runs_on_each_backend(backend, rng):
+    """The same graph (every merge layer, GaussianNoise, a nested Sequential) on the CPU and on the
+    backend: forward, a train_on_batch and a custom-loop step agree (the 'cuda' case skips without a GPU)."""
+    def make():
+        x1, x2 = fastann.Input((6,)), fastann.Input((6,))
+        inner = fastann.Sequential([fastann.Input((6,)), layers.Dense(6, activation="tanh")], seed=5)
+        a = inner(layers.GaussianNoise(0.1, seed=1)(x1))
+        b = layers.Dense(6)(x2)
+        merged = [layers.Add()([a, b]), layers.Subtract()([a, b]), layers.Multiply()([a, b]),
+                  layers.Average()([a, b]), layers.Maximum()([a, b])]
+        return fastann.Model([x1, x2], layers.Dense(2)(layers.Concatenate()(merged)), seed=4)
+
+    xs = [rng.standard_normal((8, 6)).astype(np.float32) for _ in range(2)]
+    y = rng.standard_normal((8, 2)).astype(np.float32)
+    results = []
+    for device in ("cpu", backend):
+        model = make().to(device)
+        model.compile(optimizer="sgd", loss="mse")
+        loss = model.train_on_batch(xs, y)
+        out = model(xs, training=True)
+        grads, dx = model.gradients(out * 0 + 1)
+        to_host = (lambda a: a) if device == "cpu" else (lambda a: a.get())
+        results.append((loss, model.predict(xs), [to_host(g) for g in grads], [to_host(d) for d in dx]))
+    (l0, p0, g0, d0), (l1, p1, g1, d1) = results
+    assert l1 == pytest.approx(l0, rel=1e-5)
+    np.testing.assert_allclose(p1, p0, rtol=1e-4, atol=1e-5)
+    for a, b in zip(g0 + d0, g1 + d1):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_skip_connection_matches_pytorch_forward_and_one_sgd_step(rng):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (the comparison venv has it)")
+    model = residual_model(dtype="float32", seed=7)
+    model.compile(optimizer=optimizers.SGD(0.05), loss="mse")
+    x = rng.standard_normal((16, 6)).astype(np.float32)
+    y = rng.standard_normal((16, 3)).astype(np.float32)
+    w = [torch.tensor(a, requires_grad=True) for a in model.get_weights()]  # Dense kernels: (out, in)
+
+    def forward(t):
+        h = torch.tanh(t @ w[0].T + w[1]) @ w[2].T + w[3]
+        return (t + h) @ w[4].T + w[5]
+
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    out = forward(xt)
+    np.testing.assert_allclose(model.predict(x), out.detach().numpy(), rtol=2e-4, atol=1e-6)
+    loss = torch.nn.functional.mse_loss(out, yt)
+    loss.backward()
+    assert model.train_on_batch(x, y) == pytest.approx(float(loss), rel=2e-4)
+    for a, t in zip(model.get_weights(), w):
+        ref = (t - 0.05 * t.grad).detach().numpy()
+        assert np.linalg.norm(a - ref) <= 2e-4 * np.linalg.norm(ref)
