@@ -361,7 +361,26 @@ def test_skip_connection_matches_pytorch_forward_and_one_sgd_step(rng):
     np.testing.assert_allclose(model.predict(x), out.detach().numpy(), rtol=2e-4, atol=1e-6)
     loss = torch.nn.functional.mse_loss(out, yt)
     loss.backward()
-    assert model.train_on_batch(x, y) == pytest.approx(float(loss), rel=2e-4)
+    assert model.train_on_batch(x, y) == pytest.approx(loss.item(), rel=2e-4)
     for a, t in zip(model.get_weights(), w):
         ref = (t - 0.05 * t.grad).detach().numpy()
         assert np.linalg.norm(a - ref) <= 2e-4 * np.linalg.norm(ref)
+
+
+@pytest.mark.parametrize("rank", [3, 4])
+def test_global_max_pooling_and_cropping_against_numpy(rng, rank):
+    shape = (2, 3, 7, 6) if rank == 4 else (2, 7, 6)
+    x = rng.standard_normal(shape)
+    x4 = x.reshape(2, -1, 7, 6)
+    gmp = layers.GlobalMaxPooling2D()
+    np.testing.assert_array_equal(gmp(x), x4.max(axis=(2, 3)))
+    assert layers.GlobalMaxPooling2D(keepdims=True)(x).shape == (2, x4.shape[1], 1, 1)
+    crop = layers.Cropping2D(((1, 2), (0, 3)))
+    np.testing.assert_array_equal(crop(x), x[..., 1:5, 0:3])
+    with pytest.raises(ValueError, match="leaves nothing"):
+        layers.Cropping2D(4)(x)
+    # gradients by finite differences, through a float64 model
+    inp = fastann.Input(shape[1:])
+    out = layers.Concatenate()([layers.GlobalMaxPooling2D()(inp),
+                                layers.Flatten()(layers.Cropping2D(((1, 2), (0, 3)))(inp))])
+    _fd_check(fastann.Model(inp, out, dtype="float64"), x.copy(), rng=rng)

@@ -9,9 +9,9 @@ class and the helpers they share), never another family:
     activation      Activation, LeakyReLU, ELU
     regularization  Dropout, GaussianNoise
     merging         Add, Subtract, Multiply, Average, Maximum, Concatenate (lists of inputs)
-    reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D
+    reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D, Cropping2D
     convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
-    pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
+    pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D
     normalization   BatchNormalization
     recurrent       SimpleRNN, LSTM, GRU
 
@@ -25,15 +25,15 @@ from .base import ACTIVATIONS, Input, InputLayer, KerasTensor, Layer
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
 from .normalization import BatchNormalization
-from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
 from .recurrent import GRU, LSTM, SimpleRNN
 from .merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
 from .regularization import Dropout, GaussianNoise
-from .reshaping import Flatten, Reshape, UpSampling2D, ZeroPadding2D
+from .reshaping import Cropping2D, Flatten, Reshape, UpSampling2D, ZeroPadding2D
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU",
            "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
            "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
            "SimpleRNN", "LSTM", "GRU", "KerasTensor", "GaussianNoise", "Add", "Subtract", "Multiply", "Average",
-           "Maximum", "Concatenate"]
+           "Maximum", "Concatenate", "GlobalMaxPooling2D", "Cropping2D"]

@@ -1,7 +1,8 @@
-"""Pooling layers: MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D (``ops`` pool family).
+"""Pooling layers: MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D (``ops`` pool
+family).
 
 Images are (N, C, H, W) or (N, H, W) (one channel); the output keeps the input's rank, except
-GlobalAveragePooling2D, which gives (N, C) (see ``fastann.layers.base`` for the image layout and Keras'
+the global poolings, which give (N, C) (see ``fastann.layers.base`` for the image layout and Keras'
 padding names).
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from .._args.common import pair
 from .._args.pool import pool2d_geometry
 from .base import Layer, as_nchw, image_shape, like_input, padding_arg, same_pads
 
-__all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"]
+__all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D"]
 
 
 class _Pool2D(Layer):
@@ -207,3 +208,39 @@ class GlobalAveragePooling2D(Layer):
             return None
         g = grad_output.reshape(grad_output.shape[:2])
         return like_input(ops.global_avg_pool2d_backward(g, self._x_shape), self._x_ndim)
+
+
+class GlobalMaxPooling2D(Layer):
+    """Maximum over each channel's (H, W) plane: ``ops.max_pool2d`` with the whole plane as its window
+    (NaN propagates). Backward: ``ops.max_pool2d_backward`` with the argmax indices kept from the forward.
+
+    Args: keepdims: keep (N, C, 1, 1) instead of (N, C).
+    Shapes: x (N, C, H, W) or (N, H, W) (one channel) -> (N, C) or (N, C, 1, 1); float32/float64.
+    Raises ValueError for inputs that are not images.
+    """
+
+    _PREFIX = "global_max_pooling2d"
+
+    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values (NCHW)
+
+    def __init__(self, keepdims=False, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, **kwargs)
+        self.keepdims = bool(keepdims)
+        self._indices = None
+
+    def compute_output_shape(self, input_shape):
+        c = image_shape(self.name, input_shape)[0]
+        return (c, 1, 1) if self.keepdims else (c,)
+
+    def forward(self, x, training=False):
+        x4 = as_nchw(x)
+        y, idx = ops.max_pool2d(x4, tuple(x4.shape[2:]))
+        if training:
+            self._indices, self._x_shape, self._x_ndim = idx, tuple(x4.shape), x.ndim
+        return y if self.keepdims else y.reshape(y.shape[:2])
+
+    def backward(self, grad_output):
+        if not self.need_input_grad:
+            return None
+        g = grad_output.reshape(grad_output.shape[:2] + (1, 1))
+        return like_input(ops.max_pool2d_backward(g, self._indices, self._x_shape), self._x_ndim)

@@ -1,6 +1,6 @@
-"""Reshaping layers: Flatten, Reshape, UpSampling2D, ZeroPadding2D.
+"""Reshaping layers: Flatten, Reshape, UpSampling2D, ZeroPadding2D, Cropping2D.
 
-Flatten and Reshape take any (N, ...) input; UpSampling2D and ZeroPadding2D take images (N, C, H, W) or
+Flatten and Reshape take any (N, ...) input; UpSampling2D, ZeroPadding2D and Cropping2D take images (N, C, H, W) or
 (N, H, W) and keep the input's rank (see ``fastann.layers.base`` for the image layout).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from .. import ops
 from .._args.common import nonneg_int, pair
 from .base import Layer, as_nchw, image_shape, like_input
 
-__all__ = ["Flatten", "Reshape", "UpSampling2D", "ZeroPadding2D"]
+__all__ = ["Cropping2D", "Flatten", "Reshape", "UpSampling2D", "ZeroPadding2D"]
 
 
 class Flatten(Layer):
@@ -149,3 +149,50 @@ class ZeroPadding2D(Layer):
         (t, _), (l, _) = self.padding
         h, w = self.input_shape[-2:]
         return self.xp.ascontiguousarray(grad_output[..., t:t + h, l:l + w])
+
+
+class Cropping2D(Layer):
+    """Crop rows at the top/bottom and columns at the left/right of images (``keras.layers.Cropping2D``).
+
+    Args: cropping: int c (all four sides), (ch, cw) (symmetric), or ((top, bottom), (left, right)).
+    Shapes: x (N, C, H, W) -> (N, C, H-top-bottom, W-left-right); x (N, H, W) likewise without C.
+    Backward: the gradient placed back in the uncropped frame (the cropped border gets zero). Raises
+    ValueError for negative or malformed cropping, or a cropping that leaves no row or column.
+    """
+
+    _PREFIX = "cropping2d"
+
+    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values (NCHW)
+
+    def __init__(self, cropping=((0, 0), (0, 0)), name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, **kwargs)
+        op = "Cropping2D"
+        if isinstance(cropping, (tuple, list)) and len(cropping) == 2 and all(isinstance(p, (tuple, list))
+                                                                             for p in cropping):
+            (t, b), (l, r) = (pair(op, "cropping", p, check=nonneg_int) for p in cropping)
+        else:
+            (t, l) = pair(op, "cropping", cropping, check=nonneg_int)
+            b, r = t, l
+        self.cropping = ((t, b), (l, r))
+
+    def compute_output_shape(self, input_shape):
+        c, h, w = image_shape(self.name, input_shape)
+        (t, b), (l, r) = self.cropping
+        hw = (h - t - b, w - l - r)
+        if hw[0] <= 0 or hw[1] <= 0:
+            raise ValueError(f"{self.name}: cropping {self.cropping} leaves nothing of {h}x{w} images")
+        return hw if len(input_shape) == 2 else (c,) + hw
+
+    def forward(self, x, training=False):
+        (t, _), (l, _) = self.cropping
+        h, w = self.output_shape[-2:]
+        return self.xp.ascontiguousarray(x[..., t:t + h, l:l + w])
+
+    def backward(self, grad_output):
+        if not self.need_input_grad:
+            return None
+        (t, _), (l, _) = self.cropping
+        h, w = grad_output.shape[-2:]
+        dx = self.xp.zeros((grad_output.shape[0],) + tuple(self.input_shape), dtype=grad_output.dtype)
+        dx[..., t:t + h, l:l + w] = grad_output
+        return dx

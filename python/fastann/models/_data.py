@@ -27,7 +27,7 @@ def positive_int(what, v):
 
 def n_samples(x) -> int:
     """The number of samples of prepared inputs (one array, or a list for a model with several inputs)."""
-    return (x[0] if isinstance(x, list) else x).shape[0]
+    return (x[0] if isinstance(x, (list, tuple)) else x).shape[0]
 
 
 def _owner(model) -> str:
