@@ -384,3 +384,29 @@ def test_global_max_pooling_and_cropping_against_numpy(rng, rank):
     out = layers.Concatenate()([layers.GlobalMaxPooling2D()(inp),
                                 layers.Flatten()(layers.Cropping2D(((1, 2), (0, 3)))(inp))])
     _fd_check(fastann.Model(inp, out, dtype="float64"), x.copy(), rng=rng)
+
+
+def test_conv_batchnorm_residual_block_finite_differences(rng):
+    """Conv2D -> BatchNormalization (batch statistics) -> Add -> ReLU in a graph, checked in training mode."""
+    inp = fastann.Input((2, 5, 5))
+    h = layers.BatchNormalization()(layers.Conv2D(2, 3, padding="same", use_bias=False)(inp))
+    out = layers.Dense(3)(layers.Flatten()(layers.Activation("relu")(layers.Add()([inp, h]))))
+    model = fastann.Model(inp, out, dtype="float64", seed=0)
+    x, r = rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((4, 3))
+    model(x, training=True)
+    grads, dx = model.gradients(r)
+    eps = 1e-6
+
+    def fd(a, i):
+        flat = a.reshape(-1)
+        old = flat[i]
+        flat[i] = old + eps
+        up = float((model(x, training=True) * r).sum())
+        flat[i] = old - eps
+        down = float((model(x, training=True) * r).sum())
+        flat[i] = old
+        return (up - down) / (2 * eps)
+
+    for a, g in list(zip(model.trainable_weights, grads)) + [(x, dx)]:
+        for i in rng.choice(a.size, size=min(4, a.size), replace=False):
+            assert abs(fd(a, i) - g.reshape(-1)[i]) < 1e-6 * max(1.0, abs(g.reshape(-1)[i]))

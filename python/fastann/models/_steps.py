@@ -41,7 +41,8 @@ def _prepared(model, what, x, y):
 
 def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
     """See ``Model.train_on_batch``."""
-    _keras.unimplemented(f"{type(model).__name__}.train_on_batch", sample_weight=(sample_weight, None), class_weight=(class_weight, None))
+    _keras.unimplemented(f"{type(model).__name__}.train_on_batch", sample_weight=(sample_weight, None),
+                         class_weight=(class_weight, None))
     with _device.context(model._device_index, model.xp):
         x, y = _prepared(model, "train_on_batch", x, y)
         saved = model._compile_time_flags()
