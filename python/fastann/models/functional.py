@@ -64,15 +64,34 @@ class Model(BaseModel):
         """Every layer, InputLayers included, in topological order (Keras' functional ``model.layers``)."""
         return list(self._layers)
 
+    def _symbolic(self, what):
+        graph = getattr(self, "_graph", None)
+        if graph is None:
+            raise AttributeError(f"{type(self).__name__} {self.name!r} has no symbolic {what}: it was not made "
+                                 f"by Model(inputs, outputs)")
+        return graph
+
     @property
     def inputs(self) -> list:
         """The input KerasTensors (a list, as Keras)."""
-        return list(self._graph.inputs)
+        return list(self._symbolic("inputs").inputs)
 
     @property
     def outputs(self) -> list:
         """The output KerasTensors (a list, as Keras)."""
-        return list(self._graph.outputs)
+        return list(self._symbolic("outputs").outputs)
+
+    @property
+    def input(self):
+        """The input KerasTensor (a list for several inputs), as Keras's ``model.input``."""
+        g = self._symbolic("input")
+        return g.inputs[0] if g.single_input else list(g.inputs)
+
+    @property
+    def output(self):
+        """The output KerasTensor (a list for several outputs), as Keras's ``model.output``."""
+        g = self._symbolic("output")
+        return g.outputs[0] if g.single_output else list(g.outputs)
 
     def _build_graph(self) -> None:
         """Build every layer of the graph, in topological order, from the model's generator."""
