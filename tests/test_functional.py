@@ -413,3 +413,51 @@ def test_conv_batchnorm_residual_block_finite_differences(rng):
     for a, g in list(zip(model.trainable_weights, grads)) + [(x, dx)]:
         for i in rng.choice(a.size, size=min(4, a.size), replace=False):
             assert abs(fd(a, i) - g.reshape(-1)[i]) < 1e-6 * max(1.0, abs(g.reshape(-1)[i]))
+
+
+def test_gan_pattern_and_step_api_match_keras(rng):
+    """The GAN pattern with train_on_batch, against Keras 3 (same weights, SGD): the same losses returned
+    and the same weights after each step (which weights move, and by how much). Keras 3 reads the
+    trainable flags at every step, so the discriminator is unfrozen around its own steps, as Keras 3 code
+    does; fastann's compile-time rule gives the same steps with or without those lines."""
+    pytest.importorskip("torch", reason="Keras runs on the PyTorch backend here")
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras", reason="Keras 3 is not installed (the comparison venv has it)")
+    if keras.backend.backend() != "torch":
+        pytest.skip("Keras is not on the PyTorch backend in this process")
+
+    def build(api, inp, dense):
+        gen = api.Sequential([inp((3,)), dense(5, activation="tanh")], name="gen")
+        disc = api.Sequential([inp((5,)), dense(4, activation="relu"), dense(1, activation="sigmoid")], name="disc")
+        return gen, disc
+
+    fa = build(fastann, fastann.Input, layers.Dense)
+    ke = build(keras, keras.Input, keras.layers.Dense)
+    for f_model, k_model in zip(fa, ke):
+        weights = f_model.get_weights()
+        k_model.set_weights([w.T if w.ndim == 2 else w for w in weights])  # fastann Dense kernels: (units, in)
+    models = []
+    for (gen, disc), api, inp in ((fa, fastann, fastann.Input), (ke, keras, keras.Input)):
+        disc.compile(optimizer=api.optimizers.SGD(0.5), loss="binary_crossentropy")
+        disc.trainable = False
+        z = inp((3,))
+        combined = api.Model(z, disc(gen(z)))
+        combined.compile(optimizer=api.optimizers.SGD(0.5), loss="binary_crossentropy")
+        models.append((gen, disc, combined))
+    real = rng.standard_normal((8, 5)).astype(np.float32)
+    noise = rng.standard_normal((8, 3)).astype(np.float32)
+    ones, zeros = np.ones((8, 1), np.float32), np.zeros((8, 1), np.float32)
+    for _ in range(2):
+        results = []
+        for gen, disc, combined in models:
+            disc.trainable = True
+            d_real = disc.train_on_batch(real, ones)
+            d_fake = disc.train_on_batch(gen.predict_on_batch(noise), zeros)
+            disc.trainable = False
+            g_loss = combined.train_on_batch(noise, ones)
+            results.append(([d_real, d_fake, g_loss], gen.get_weights() + disc.get_weights()))
+        (f_losses, f_w), (k_losses, k_w) = results
+        np.testing.assert_allclose(f_losses, k_losses, rtol=2e-5)
+        for a, b in zip(f_w, k_w):
+            np.testing.assert_allclose(a.T if a.ndim == 2 else a, b, rtol=2e-5, atol=1e-6)
