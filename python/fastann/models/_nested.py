@@ -101,8 +101,8 @@ class ModelAsLayer(Layer):
         return out
 
     def _leaves(self, trainable_only=False) -> list:
-        """The layers with parameters inside (nested models opened), each once; ``trainable_only`` skips
-        those under a frozen model."""
+        """The layers inside, nested models opened into their layers, each layer once; ``trainable_only``
+        skips those under a frozen model."""
         out, seen = [], set()
 
         def walk(model):
