@@ -295,6 +295,11 @@ def test_bad_graphs_get_clear_errors(rng):
         fastann.Model(a, layers.Dense(2)(a)).gradients(np.zeros((2, 2)))
     with pytest.raises(NotImplementedError, match="loss_weights"):
         model.compile(loss="mse", loss_weights=[2.0])
+    h = layers.Dense(3)(a)
+    h2 = layers.Dense(3)(h)
+    h.node.inputs = [h2]  # a cycle cannot be written with layer calls; made by hand here
+    with pytest.raises(ValueError, match="cycle"):
+        fastann.Model(a, h2)
     assert model.input is a and model.output is out and model.inputs == [a]
     with pytest.raises(AttributeError, match="symbolic"):
         fastann.Sequential([layers.Dense(2)]).inputs
