@@ -8,6 +8,8 @@ then updates the inner layers' parameters in place.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ..layers import Layer
@@ -127,15 +129,15 @@ class ModelAsLayer(Layer):
         return [(f"{i}.{l.name}.{k}", l, k) for i, l in enumerate(self._leaves()) for k in l.params]
 
     @property
-    def params(self) -> dict:
-        """The parameters of every layer inside, keyed "<index>.<layer name>.<name>" (a new dict each time,
-        holding the arrays themselves): the model seen as one layer by an outer model."""
-        return {key: l.params[k] for key, l, k in self._keyed_params()}
+    def params(self) -> Mapping:
+        """The parameters of every layer inside, keyed "<index>.<layer name>.<name>" (a read-only view of the
+        arrays themselves): the model seen as one layer by an outer model."""
+        return _View(self, "params")
 
     @property
-    def grads(self) -> dict:
-        """The gradients of the last backward, with the keys of ``params`` (a new dict each time)."""
-        return {key: l.grads[k] for key, l, k in self._keyed_params() if k in l.grads}
+    def grads(self) -> Mapping:
+        """The gradients of the last backward, with the keys of ``params`` (a read-only view)."""
+        return _View(self, "grads")
 
     @property
     def non_trainable(self) -> set:
@@ -154,3 +156,33 @@ class ModelAsLayer(Layer):
         self._build(input_shape)
         return self.output_shape
 
+
+
+class _View(Mapping):
+    """``model.params`` / ``model.grads`` of a model seen as a layer: a read-only mapping over the layers
+    inside. A lookup goes straight to the layer named by the key ("<index>.<layer name>.<name>"), so an
+    outer model's optimizer step reads each gradient without building the whole dict."""
+
+    def __init__(self, model, attr):
+        self._model, self._attr = model, attr
+
+    def _items(self) -> dict:
+        return {key: getattr(l, self._attr)[k] for key, l, k in self._model._keyed_params()
+                if k in getattr(l, self._attr)}
+
+    def __getitem__(self, key):
+        try:
+            index, rest = key.split(".", 1)
+            layer_name, name = rest.rsplit(".", 1)
+            layer = self._model._leaves()[int(index)]
+        except (AttributeError, ValueError, IndexError):
+            raise KeyError(key) from None
+        if layer.name != layer_name:
+            raise KeyError(key)
+        return getattr(layer, self._attr)[name]
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
