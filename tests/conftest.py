@@ -40,3 +40,12 @@ def xp(backend):
 
         return cupy
     return np
+
+
+@pytest.fixture
+def channels_first():
+    """Image layers created in the test default to channels_first (N, C, H, W); the default is restored after."""
+    saved = fastann.config.image_data_format()
+    fastann.config.set_image_data_format("channels_first")
+    yield
+    fastann.config.set_image_data_format(saved)

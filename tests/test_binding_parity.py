@@ -227,6 +227,39 @@ CASES = {
                                      (A(4, 3), A(4, 3), A(3), A(3), None, None, 0.0)],
     "batch_norm_backward": [(A(4, 3), A(3), A(3), A(4, 3), A(4, 3, 1), None, A(3), A(3)),
                             (A(4, 3), A(3), A(3), Same(0), A(4, 3), None, A(3), A(3))],
+    # rnn_forward(mode, output, h_n, c_n, saved, input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, go_backwards,
+    # rung); the rung range is the backend's (the CPU and CUDA ladders differ), so no case of it here
+    "rnn_forward": [
+        ("lstm", A(2, 3, 4), A(2, 4), A(2, 4), A(2, 3, 20), A(2, 3, 5, dt="i4"), None, None, A(16, 5), A(16, 4), None,
+         None, False, 0),
+        ("gru", A(2, 3, 4), A(2, 4), A(2, 4), A(2, 3, 16), A(2, 3, 5), None, None, A(12, 5), A(12, 4), None, None,
+         False, 0),
+        ("lstm", A(2, 0, 4), A(2, 4), A(2, 4), A(2, 0, 20), A(2, 0, 5), None, None, A(16, 5), A(16, 4), None, None,
+         False, 0),
+        ("elman", A(2, 3, 4), A(2, 4), None, A(2, 3, 4), A(2, 3, 5), None, None, A(4, 5), A(4, 4), None, None, False, 0),
+        ("rnn_tanh", A(2, 3, 4), A(2, 4), None, A(2, 3, 4), A(2, 3, 5), Same(2), None, A(4, 5), A(4, 4), None, None,
+         False, 0),
+        ("rnn_relu", A(2, 3, 4, ro=True), A(2, 4), None, A(2, 3, 4), A(2, 3, 5), None, None, A(4, 5), A(4, 4), None,
+         None, True, 0),
+        ("gru_reset_before", A(2, 3, 4), A(2, 4), None, A(2, 3, 16), A(2, 3, 5), None, None, A(12, 5), A(12, 5), None,
+         None, False, 0),
+        ("lstm", A(2, 3, 4), A(2, 4), A(2, 4), A(2, 3, 20), A(2, 3, 5), None, A(2, 4), A(16, 5), A(16, 4), None,
+         A(16, dt="f8"), False, 0),
+    ],
+    # rnn_backward(mode, dinput, dh0, dc0, dweight_ih, dweight_hh, dbias_ih, dbias_hh, grad_output, grad_h_n,
+    # grad_c_n, input, h0, c0, weight_ih, weight_hh, output, saved, go_backwards, rung)
+    "rnn_backward": [
+        ("gru", A(2, 3, 5), A(2, 4), A(2, 4), A(12, 5), A(12, 4), None, None, None, None, None, A(2, 3, 5), None,
+         None, A(12, 5), A(12, 4), A(2, 3, 4), A(2, 3, 16), False, 0),
+        ("gru", A(2, 3, 5), A(2, 4), None, A(12, 5), A(12, 4), None, None, None, None, A(2, 4), A(2, 3, 5), None,
+         None, A(12, 5), A(12, 4), A(2, 3, 4), A(2, 3, 16), False, 0),
+        ("lstm", A(2, 3, 5), A(2, 4), A(2, 4), A(16, 5), A(16, 4), None, None, A(2, 3, 4, strided=True), None, None,
+         A(2, 3, 5), None, None, A(16, 5), A(16, 4), A(2, 3, 4), A(2, 3, 20), False, 0),
+        ("rnn_tanh", A(2, 3, 5), A(2, 4), None, A(4, 5), A(4, 4), None, None, None, None, None, A(2, 3, 5), None,
+         None, A(4, 5), A(4, 4), A(2, 3, 4), A(2, 3, 3), False, 0),
+        ("rnn_tanh", A(2, 3, 5), A(2, 4), None, A(4, 5), A(4, 4), None, None, None, Same(2), None, A(2, 3, 5), None,
+         None, A(4, 5), A(4, 4), A(2, 3, 4), A(2, 3, 4), False, 0),
+    ],
 }
 
 # Arguments the CUDA module does not build an error from (no array checks): compile_info has none.

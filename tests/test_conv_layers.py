@@ -13,6 +13,9 @@ import fastann
 from fastann import layers, reference
 from helpers import TOL_REDUCTION, assert_close, gradcheck, to_numpy
 
+# These tests are written in channels_first (N, C, H, W); tests/test_data_format.py covers channels_last.
+pytestmark = pytest.mark.usefixtures("channels_first")
+
 FLOATS = [np.float32, np.float64]
 
 
@@ -324,7 +327,7 @@ def test_global_average_pooling(xp, rng, dtype, keepdims):
                                                (3, "bilinear", (2, 5, 4))])
 def test_upsampling(xp, rng, dtype, size, interp, shape):
     x = rng.standard_normal(shape).astype(dtype)
-    layer = built(layers.UpSampling2D(size, interp), xp.asarray(x))
+    layer = built(layers.UpSampling2D(size, interpolation=interp), xp.asarray(x))
     y = layer(xp.asarray(x))
     x4 = x.reshape(shape[0], 1, *shape[1:]) if x.ndim == 3 else x
     ref = reference.upsample2d(x4.astype(np.float64), size, interp)
@@ -364,12 +367,12 @@ def test_batch_norm_training_and_moving_statistics(xp, rng, dtype, shape):
     """Training uses the batch statistics and moves the moving ones as Keras' momentum says
     (moving = m*moving + (1-m)*batch, unbiased batch variance); inference uses the moving ones."""
     m, eps = 0.8, 1e-3
-    layer = built(layers.BatchNormalization(momentum=m, epsilon=eps), xp.asarray(np.zeros(shape, dtype)))
+    layer = built(layers.BatchNormalization(axis=1, momentum=m, epsilon=eps), xp.asarray(np.zeros(shape, dtype)))
     randomize(layer, rng, xp)
     gamma, beta = (to_numpy(layer.params[k]).astype(np.float64) for k in ("gamma", "beta"))
     mm, mv = (to_numpy(layer.params[k]).astype(np.float64) for k in ("moving_mean", "moving_variance"))
-    axes = (0,) if len(shape) == 2 else ((0, 1, 2) if len(shape) == 3 else (0, 2, 3))
-    bshape = (-1,) if len(shape) == 2 else ((1, 1) if len(shape) == 3 else (-1, 1, 1))
+    axes = (0,) if len(shape) == 2 else ((0, 2) if len(shape) == 3 else (0, 2, 3))  # (N, A, B): A features
+    bshape = (-1,) if len(shape) == 2 else ((-1, 1) if len(shape) == 3 else (-1, 1, 1))
     for step in range(3):
         x = (rng.standard_normal(shape) * (step + 1) + step).astype(dtype)
         y = layer(xp.asarray(x), training=True)
@@ -395,13 +398,13 @@ def test_batch_norm_training_and_moving_statistics(xp, rng, dtype, shape):
                                       ((5, 3, 4), dict(scale=False))])
 def test_batch_norm_gradcheck(rng, shape, kw):
     x = rng.standard_normal(shape)
-    layer = built(layers.BatchNormalization(**kw), x)
+    layer = built(layers.BatchNormalization(axis=1, **kw), x)
     randomize(layer, rng)
     layer_gradcheck(layer, x, rng, tol=1e-5)
 
 
 def test_batch_norm_weights_and_trainable_false(rng):
-    layer = built(layers.BatchNormalization(), np.zeros((4, 3, 2, 2), np.float32))
+    layer = built(layers.BatchNormalization(axis=1), np.zeros((4, 3, 2, 2), np.float32))
     assert list(layer.params) == ["gamma", "beta", "moving_mean", "moving_variance"]
     assert layer.trainable_names == ["gamma", "beta"]
     w = [rng.standard_normal(3).astype(np.float32) for _ in range(3)] + [rng.uniform(1, 2, 3).astype(np.float32)]
@@ -410,7 +413,7 @@ def test_batch_norm_weights_and_trainable_false(rng):
         np.testing.assert_array_equal(a, b)
     assert layer.count_params() == 12
     # trainable=False: inference mode even in training (Keras 2+), statistics frozen
-    frozen = built(layers.BatchNormalization(trainable=False), np.zeros((4, 3, 2, 2), np.float32))
+    frozen = built(layers.BatchNormalization(axis=1, trainable=False), np.zeros((4, 3, 2, 2), np.float32))
     frozen.set_weights(w)
     x = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
     np.testing.assert_array_equal(frozen(x, training=True), frozen(x, training=False))
@@ -418,7 +421,7 @@ def test_batch_norm_weights_and_trainable_false(rng):
     assert frozen.trainable_names == []
     # its input gradient is that of the fixed affine map gamma * (x - moving_mean) / sqrt(moving_var + eps)
     x64 = rng.standard_normal((4, 3, 2, 2))
-    frozen64 = built(layers.BatchNormalization(trainable=False), x64)
+    frozen64 = built(layers.BatchNormalization(axis=1, trainable=False), x64)
     randomize(frozen64, rng)
     gradcheck(lambda x: frozen64.forward(x, training=True),
               lambda g, x: (frozen64.forward(x, training=True), frozen64.backward(g))[1], [x64], rng)
@@ -427,7 +430,7 @@ def test_batch_norm_weights_and_trainable_false(rng):
 def test_batch_norm_follows_fit_and_predict(rng, tmp_path):
     """fit trains in training mode (the moving statistics move); predict and evaluate use them, so a
     sample's prediction does not depend on the rest of its batch."""
-    model = fastann.Sequential([layers.Input((2, 5, 5)), layers.Conv2D(3, 3), layers.BatchNormalization(),
+    model = fastann.Sequential([layers.Input((2, 5, 5)), layers.Conv2D(3, 3), layers.BatchNormalization(axis=1),
                                 layers.Flatten(), layers.Dense(4, activation="softmax")], seed=1)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     bn = model.layers[1]
@@ -445,7 +448,7 @@ def test_batch_norm_follows_fit_and_predict(rng, tmp_path):
     assert [a.shape for a in w[2:6]] == [(3,)] * 4  # gamma, beta, moving_mean, moving_variance
     # the moving statistics travel with save_weights / load_weights
     model.save_weights(tmp_path / "w.npz")
-    clone = fastann.Sequential([layers.Input((2, 5, 5)), layers.Conv2D(3, 3), layers.BatchNormalization(),
+    clone = fastann.Sequential([layers.Input((2, 5, 5)), layers.Conv2D(3, 3), layers.BatchNormalization(axis=1),
                                 layers.Flatten(), layers.Dense(4, activation="softmax")], seed=2)
     clone.load_weights(tmp_path / "w.npz")
     np.testing.assert_array_equal(clone.layers[1].params["moving_mean"], moved)
@@ -531,13 +534,13 @@ def test_first_conv_layer_skips_its_input_gradient(rng, monkeypatch):
     (lambda: layers.Conv2DTranspose(2, 3, strides=2, output_padding=2), ValueError),
     (lambda: layers.MaxPooling2D(0), ValueError),
     (lambda: layers.MaxPooling2D(2, padding=1), ValueError),
-    (lambda: layers.UpSampling2D(2, "bicubic"), ValueError),
+    (lambda: layers.UpSampling2D(2, interpolation="bicubic"), ValueError),
     (lambda: layers.ZeroPadding2D(-1), ValueError),
-    (lambda: layers.BatchNormalization(axis=-1)(np.ones((2, 3, 4, 4), np.float32)), ValueError),
+    (lambda: layers.BatchNormalization(axis=2)(np.ones((2, 3, 4, 4), np.float32)), ValueError),
     (lambda: layers.BatchNormalization(axis=2)(np.ones((2, 3), np.float32)), ValueError),
     (lambda: layers.BatchNormalization(axis=1.0), ValueError),
-    (lambda: layers.BatchNormalization(momentum=1.5), ValueError),
-    (lambda: layers.BatchNormalization(epsilon=0), ValueError),
+    (lambda: layers.BatchNormalization(axis=1, momentum=1.5), ValueError),
+    (lambda: layers.BatchNormalization(axis=1, epsilon=0), ValueError),
 ])
 def test_bad_arguments(make, exc):
     with pytest.raises(exc):
@@ -549,7 +552,7 @@ def test_bad_arguments(make, exc):
     (lambda: layers.Conv2D(4, 3, groups=2), (3, 8, 8)),  # groups does not divide C
     (lambda: layers.Conv2D(4, 3), (16,)),                # not an image
     (lambda: layers.MaxPooling2D(3), (2, 2, 2)),         # window larger than the input
-    (lambda: layers.BatchNormalization(), (2, 3, 4, 5)),  # 5-D input
+    (lambda: layers.BatchNormalization(axis=1), (2, 3, 4, 5)),  # 5-D input
 ])
 def test_bad_input_shapes(layer, shape):
     with pytest.raises(ValueError):

@@ -94,9 +94,7 @@ def _signature(fn):
 CPU_ONLY = {"fma_peak_gflops", "get_num_threads", "set_num_threads", "simd_level", "compile_info",
             # the fused BN+ReLU(+pool) kernel has no CUDA version yet: ops.batch_norm_relu raises
             # NotImplementedError for CuPy arrays and Sequential keeps the separate layers on CUDA
-            "batch_norm_relu_forward", "batch_norm_relu_backward",
-            # the recurrent kernels are CPU only so far: ops.rnn raises NotImplementedError for CuPy arrays
-            "rnn_forward", "rnn_backward"}
+            "batch_norm_relu_forward", "batch_norm_relu_backward"}
 
 
 @needs_module
@@ -179,6 +177,14 @@ def F(*shape, **kw):
     (lambda m: m.cross_entropy_forward(F(), F(4, 3), F(4)), TypeError, "1-D target must hold integer"),
     (lambda m: m.cross_entropy_forward(F(), F(4, 3), F(5, typestr="<i8")), ValueError, r"must have shape \(4,\)"),
     (lambda m: m.cross_entropy_forward(F(), F(4, 3), F(4, 3, typestr="|u1")), TypeError, "int32/int64"),
+    # the recurrent family: the CUDA ladder has rungs 1-2; the shared parser's checks
+    (lambda m: m.rnn_forward("lstm", F(2, 3, 4), F(2, 4), F(2, 4), F(2, 3, 20), F(2, 3, 5), None, None, F(16, 5),
+                             F(16, 4), None, None, False, 3), ValueError, r"rung must be in \[0, 2\], got 3"),
+    (lambda m: m.rnn_forward("gru", F(2, 3, 4), F(2, 4), None, F(2, 3, 16), np.zeros((2, 3, 5), np.float32), None,
+                             None, F(12, 5), F(12, 4), None, None, False, 0), TypeError, "input must be a cupy"),
+    (lambda m: m.rnn_backward("gru", F(2, 3, 5), F(2, 4), F(2, 4), F(12, 5), F(12, 4), None, None, None, None, None,
+                              F(2, 3, 5), None, None, F(12, 5), F(12, 4), F(2, 3, 4), F(2, 3, 16), False, 0),
+     ValueError, "dc0 must be None for mode 'gru'"),
 ])
 def test_cuda_boundary_rejects_bad_arguments(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -349,6 +355,101 @@ def test_cuda_elementwise_losses(cp, rng, n):
     out = cp.full((), np.nan)
     cuda_mod.binary_cross_entropy_forward(out, cp.asarray(x), cp.asarray(t), 1e-7)
     assert_close(out.get(), -np.mean(t * np.log(x) + (1 - t) * np.log(1 - x)), 1e-12, "bce")
+
+
+# The recurrent family through fastann.ops on CuPy arrays, against the float64 reference (tests/test_rnn.py
+# does the same for the CPU): every mode, rung, direction and dtype; (33, 4, 20, 300) makes the per-step GEMMs
+# take the split-K path of fastann's auto GEMM (K = H = 300, a small output).
+RNN_MODES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
+RNN_SHAPES = [(3, 5, 4, 6), (1, 1, 3, 1), (7, 3, 1, 17), (33, 4, 20, 300)]
+
+
+def _rnn_case(cp, mode, dt, shape, seed, bias=True, state=True):
+    N, T, F, H = shape
+    G = RNN_MODES[mode]
+    r = np.random.default_rng(seed)
+    f = lambda *s, k=1.0: (r.standard_normal(s) * k).astype(dt)  # noqa: E731
+    a = dict(input=f(N, T, F), weight_ih=f(G * H, F, k=0.5 / np.sqrt(F)), weight_hh=f(G * H, H, k=0.5 / np.sqrt(H)),
+             bias_ih=f(G * H, k=0.3) if bias else None, bias_hh=f(G * H, k=0.3) if bias else None,
+             h0=f(N, H) if state else None, c0=f(N, H) if state and mode == "lstm" else None)
+    g = dict(grad_output=f(N, T, H), grad_h_n=f(N, H), grad_c_n=f(N, H) if mode == "lstm" else None)
+    dev = lambda d: {k: None if v is None else cp.asarray(v) for k, v in d.items()}  # noqa: E731
+    f64 = lambda d: {k: None if v is None else v.astype(np.float64) for k, v in d.items()}  # noqa: E731
+    return a, g, dev(a), dev(g), f64(a), f64(g)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("rung", [None, 1, 2])
+@pytest.mark.parametrize("mode", list(RNN_MODES))
+def test_cuda_rnn_matches_reference(cp, mode, rung, go_backwards, dt):
+    from fastann import ops
+    from fastann import reference as ref
+
+    tol = 2e-5 if dt == np.float32 else 1e-11
+    for i, shape in enumerate(RNN_SHAPES):
+        if rung == 1 and shape[3] > 100:
+            continue  # the textbook rung is slow on big hidden sizes and its math is the same at any size
+        bias = state = i % 2 == 0
+        _, _, a, g, a64, g64 = _rnn_case(cp, mode, dt, shape, seed=i, bias=bias, state=state)
+        R = ref.rnn(**a64, mode=mode, go_backwards=go_backwards)
+        O = ops.rnn(**a, mode=mode, go_backwards=go_backwards, rung=rung)
+        for name, o, r_ in zip(["output", "h_n", "c_n", "saved"], O, R):
+            assert (o is None) == (r_ is None), name
+            if o is not None:
+                assert isinstance(o, cp.ndarray) and o.dtype == dt
+                assert_close(o.get(), r_, tol, f"{mode} {shape} {name}")
+        RB = ref.rnn_backward(**g64, input=a64["input"], weight_ih=a64["weight_ih"], weight_hh=a64["weight_hh"],
+                              output=R[0], saved=R[3], h0=a64["h0"], c0=a64["c0"], mode=mode,
+                              go_backwards=go_backwards)
+        B = ops.rnn_backward(**g, input=a["input"], weight_ih=a["weight_ih"], weight_hh=a["weight_hh"], output=O[0],
+                             saved=O[3], h0=a["h0"], c0=a["c0"], mode=mode, go_backwards=go_backwards, rung=rung)
+        for name, b, r_ in zip(["dinput", "dh0", "dc0", "dweight_ih", "dweight_hh", "dbias_ih", "dbias_hh"], B, RB):
+            assert (b is None) == (r_ is None), name
+            if b is not None:
+                assert_close(b.get(), r_, 10 * tol, f"{mode} {shape} {name}")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("rung", [1, 2])
+@pytest.mark.parametrize("mode", list(RNN_MODES))
+def test_cuda_rnn_nan_propagates(cp, mode, rung):
+    from fastann import ops
+
+    x, _, a, _, _, _ = _rnn_case(cp, mode, np.float32, (2, 3, 4, 5), seed=1)
+    x["input"][1, 0, 2] = np.nan  # batch row 1, first step: every later h of row 1 is NaN, row 0 is not
+    a["input"] = cp.asarray(x["input"])
+    out = ops.rnn(**a, mode=mode, rung=rung)[0].get()
+    assert np.isnan(out[1]).all() and np.isfinite(out[0]).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU", "GRU_reset_before"])
+def test_cuda_recurrent_layers_train_like_the_cpu(cp, kind):
+    """model.to("cuda") with a recurrent layer: predictions and two SGD steps agree with the CPU model."""
+    from fastann import layers
+    from fastann.models import Sequential
+
+    r = np.random.default_rng(0)
+    x = r.standard_normal((32, 7, 5)).astype(np.float32)
+    y = r.integers(0, 3, 32)
+
+    def make():
+        cls = getattr(layers, kind.split("_")[0])
+        kw = {"reset_after": False} if kind == "GRU_reset_before" else {}
+        m = Sequential([layers.Input((7, 5)), cls(6, return_sequences=True, go_backwards=True, **kw), cls(4, **kw),
+                        layers.Dense(3, activation="softmax")], seed=5)
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        return m
+
+    cpu, gpu = make(), make().to("cuda")
+    w0 = cpu.get_weights()
+    np.testing.assert_allclose(gpu.predict(x, verbose=0), cpu.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
+    cpu.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    gpu.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for w, wc, wg in zip(w0, cpu.get_weights(), gpu.get_weights()):  # the updates (about 1e-3) agree
+        np.testing.assert_allclose(wg - w, wc - w, rtol=1e-3, atol=1e-7)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ import pytest
 import fastann
 from fastann import _device, cli, layers
 
+# These tests are written in channels_first (N, C, H, W); tests/test_data_format.py covers channels_last.
+pytestmark = pytest.mark.usefixtures("channels_first")
+
 
 def _cuda_why_not():
     """None when fastann can train on a GPU here, else why not (the reason the error must give)."""
@@ -56,7 +59,7 @@ def _cnn(seed=0, classes=4, hw=8):
     return fastann.Sequential([
         layers.Input((1, hw, hw)),
         layers.Conv2D(4, 3, padding="same", activation="relu"),
-        layers.BatchNormalization(),
+        layers.BatchNormalization(axis=1),
         layers.MaxPooling2D(2),
         layers.Flatten(),
         layers.Dense(classes, activation="softmax"),

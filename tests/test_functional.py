@@ -66,9 +66,9 @@ def test_input_is_a_keras_tensor_and_still_starts_a_sequential():
 def test_residual_block_matches_numpy_forward_and_finite_differences(rng):
     model = residual_model()
     x = rng.standard_normal((4, 6))
-    w1, b1, w2, b2, w3, b3 = model.get_weights()  # Dense kernels as (units, in): PyTorch's layout
-    h = np.tanh(x @ w1.T + b1) @ w2.T + b2
-    ref = (x + h) @ w3.T + b3
+    w1, b1, w2, b2, w3, b3 = model.get_weights()  # Dense kernels as (in, units): Keras's layout
+    h = np.tanh(x @ w1 + b1) @ w2 + b2
+    ref = (x + h) @ w3 + b3
     np.testing.assert_allclose(model.predict(x), ref, rtol=1e-12, atol=1e-12)
     _fd_check(model, x.copy(), rng=rng)
 
@@ -139,13 +139,13 @@ def test_two_inputs_two_outputs_one_sgd_step_matches_numpy(rng):
     labels, target = rng.integers(0, 3, 8), rng.standard_normal((8, 2))
     model.compile(optimizer=optimizers.SGD(0.1), loss=["sparse_categorical_crossentropy", "mse"],
                   loss_weights=[1.0, 0.5])
-    w1, b1, wc, bc, wr, br = model.get_weights()
-    z1 = xa @ w1.T + b1
+    w1, b1, wc, bc, wr, br = model.get_weights()  # Dense kernels as (in, units)
+    z1 = xa @ w1 + b1
     h = np.concatenate([np.maximum(z1, 0), xb], 1)
-    zc = h @ wc.T + bc
+    zc = h @ wc + bc
     p = np.exp(zc - zc.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
-    r = h @ wr.T + br
+    r = h @ wr + br
     loss = -np.log(p[np.arange(8), labels]).mean() + 0.5 * ((r - target) ** 2).mean()
     assert model.metrics_names == ["loss", "cls_loss", "reg_loss"]
     got = model.train_on_batch([xa, xb], [labels, target])
@@ -154,10 +154,10 @@ def test_two_inputs_two_outputs_one_sgd_step_matches_numpy(rng):
     dzc[np.arange(8), labels] -= 1
     dzc /= 8
     dr = 0.5 * 2 * (r - target) / r.size
-    dh = dzc @ wc + dr @ wr
+    dh = dzc @ wc.T + dr @ wr.T
     dz1 = dh[:, :5] * (z1 > 0)
-    expected = [w1 - 0.1 * dz1.T @ xa, b1 - 0.1 * dz1.sum(0), wc - 0.1 * dzc.T @ h, bc - 0.1 * dzc.sum(0),
-                wr - 0.1 * dr.T @ h, br - 0.1 * dr.sum(0)]
+    expected = [w1 - 0.1 * xa.T @ dz1, b1 - 0.1 * dz1.sum(0), wc - 0.1 * h.T @ dzc, bc - 0.1 * dzc.sum(0),
+                wr - 0.1 * h.T @ dr, br - 0.1 * dr.sum(0)]
     for w, e in zip(model.get_weights(), expected):
         np.testing.assert_allclose(w, e, rtol=1e-10, atol=1e-12)
     preds = model.predict([xa, xb])
@@ -180,8 +180,11 @@ def test_train_on_batch_return_values(rng):
     logs = model.test_on_batch(x, y, return_dict=True)
     assert set(logs) == {"loss", "accuracy"}
     np.testing.assert_array_equal(model.predict_on_batch(x), model.predict(x))
-    with pytest.raises(NotImplementedError, match="sample_weight"):
-        model.train_on_batch(x, y, sample_weight=np.ones(16))
+    w = np.linspace(0.0, 2.0, 16)
+    np.testing.assert_allclose(model.test_on_batch(x, y, sample_weight=w),
+                               model.evaluate(x, y, sample_weight=w, batch_size=16), rtol=1e-6)
+    with pytest.raises(ValueError, match="class_weight.*sample_weight"):
+        model.train_on_batch(x, y, sample_weight=np.ones(16), class_weight={0: 2.0})
 
 
 def test_nested_models_share_parameters(rng):
@@ -358,11 +361,11 @@ def test_skip_connection_matches_pytorch_forward_and_one_sgd_step(rng):
     model.compile(optimizer=optimizers.SGD(0.05), loss="mse")
     x = rng.standard_normal((16, 6)).astype(np.float32)
     y = rng.standard_normal((16, 3)).astype(np.float32)
-    w = [torch.tensor(a, requires_grad=True) for a in model.get_weights()]  # Dense kernels: (out, in)
+    w = [torch.tensor(a, requires_grad=True) for a in model.get_weights()]  # Dense kernels: (in, out)
 
     def forward(t):
-        h = torch.tanh(t @ w[0].T + w[1]) @ w[2].T + w[3]
-        return (t + h) @ w[4].T + w[5]
+        h = torch.tanh(t @ w[0] + w[1]) @ w[2] + w[3]
+        return (t + h) @ w[4] + w[5]
 
     xt, yt = torch.tensor(x), torch.tensor(y)
     out = forward(xt)
@@ -376,7 +379,7 @@ def test_skip_connection_matches_pytorch_forward_and_one_sgd_step(rng):
 
 
 @pytest.mark.parametrize("rank", [3, 4])
-def test_global_max_pooling_and_cropping_against_numpy(rng, rank):
+def test_global_max_pooling_and_cropping_against_numpy(rng, rank, channels_first):
     shape = (2, 3, 7, 6) if rank == 4 else (2, 7, 6)
     x = rng.standard_normal(shape)
     x4 = x.reshape(2, -1, 7, 6)
@@ -395,12 +398,16 @@ def test_global_max_pooling_and_cropping_against_numpy(rng, rank):
 
 
 def test_conv_batchnorm_residual_block_finite_differences(rng):
-    """Conv2D -> BatchNormalization (batch statistics) -> Add -> ReLU in a graph, checked in training mode."""
-    inp = fastann.Input((2, 5, 5))
+    """Conv2D -> BatchNormalization (batch statistics) -> Add -> ReLU in a graph, checked in training mode;
+    images are channels_last (N, H, W, C), and the Conv2D -> BatchNormalization chain passes NCHW between
+    them (the graph's layout plan)."""
+    inp = fastann.Input((5, 5, 2))
     h = layers.BatchNormalization()(layers.Conv2D(2, 3, padding="same", use_bias=False)(inp))
     out = layers.Dense(3)(layers.Flatten()(layers.Activation("relu")(layers.Add()([inp, h]))))
     model = fastann.Model(inp, out, dtype="float64", seed=0)
-    x, r = rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((4, 3))
+    conv, bn = model.layers[1], model.layers[2]
+    assert (conv._nchw_in, conv._nchw_out, bn._nchw_in, bn._nchw_out) == (False, True, True, False)
+    x, r = rng.standard_normal((4, 5, 5, 2)), rng.standard_normal((4, 3))
     model(x, training=True)
     grads, dx = model.gradients(r)
     eps = 1e-6

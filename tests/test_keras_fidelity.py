@@ -44,16 +44,7 @@ def test_unknown_keyword_is_keras_value_error(make, cls):
 
 
 @pytest.mark.parametrize("make, arg", [
-    (lambda: layers.Dense(3, kernel_regularizer="l2"), "kernel_regularizer"),
-    (lambda: layers.Dense(3, bias_regularizer="l2"), "bias_regularizer"),
-    (lambda: layers.Dense(3, activity_regularizer="l1"), "activity_regularizer"),
-    (lambda: layers.Dense(3, kernel_constraint="non_neg"), "kernel_constraint"),
-    (lambda: layers.Dense(3, bias_constraint="non_neg"), "bias_constraint"),
     (lambda: layers.Dense(3, lora_rank=4), "lora_rank"),
-    (lambda: layers.Conv2D(2, 3, kernel_regularizer="l2"), "kernel_regularizer"),
-    (lambda: layers.Conv2D(2, 3, data_format="channels_last"), "data_format"),
-    (lambda: layers.MaxPooling2D(2, data_format="channels_last"), "data_format"),
-    (lambda: layers.BatchNormalization(gamma_regularizer="l2"), "gamma_regularizer"),
     (lambda: layers.BatchNormalization(synchronized=True), "synchronized"),
     (lambda: layers.Dropout(0.5, noise_shape=(None, 1)), "noise_shape"),
     (lambda: layers.Dense(3, autocast=False), "autocast"),
@@ -108,12 +99,9 @@ def test_compile_and_fit_arguments_are_keras(rng):
                   jit_compile="auto")
     with pytest.raises(TypeError, match="bogus"):
         model.fit(x, y, bogus=1)
-    for kw, arg in ((dict(sample_weight=np.ones(32)), "sample_weight"), (dict(class_weight={0: 2.0}), "class_weight"),
-                    (dict(steps_per_epoch=2), "steps_per_epoch"), (dict(validation_freq=2), "validation_freq")):
+    for kw, arg in ((dict(steps_per_epoch=2), "steps_per_epoch"), (dict(validation_freq=2), "validation_freq")):
         with pytest.raises(NotImplementedError, match=arg):
             model.fit(x, y, verbose=0, **kw)
-    with pytest.raises(NotImplementedError, match="sample_weight"):
-        model.evaluate(x, y, sample_weight=np.ones(32))
     with pytest.raises(NotImplementedError, match="steps"):
         model.predict(x, steps=1)
     # Keras' defaults: batch_size None is 32 (one step of 32 here), verbose "auto" is 1
@@ -145,7 +133,7 @@ def test_layers_get_layer_pop():
 
 
 def test_weights_and_trainable_weights():
-    model = fastann.Sequential([layers.Input((2, 5, 5)), layers.Conv2D(3, 3), layers.BatchNormalization(),
+    model = fastann.Sequential([layers.Input((5, 5, 2)), layers.Conv2D(3, 3), layers.BatchNormalization(),
                                 layers.Flatten(), layers.Dense(4)])
     # conv kernel + bias, gamma, beta, moving_mean, moving_variance, dense kernel + bias (Keras' order)
     assert len(model.weights) == 8 and len(model.trainable_weights) == 6 and len(model.non_trainable_weights) == 2
@@ -315,8 +303,8 @@ def test_batch_norm_axis_minus_one_normalizes_features(rng):
     c = layers.BatchNormalization(axis=-3)
     c.build((3, 4, 4), np.float64, np, rng)
     assert c.axis == 1
-    with pytest.raises(ValueError, match="axis=-1"):
-        layers.BatchNormalization(axis=-1).build((3, 4, 4), np.float64, np, rng)
+    with pytest.raises(ValueError, match="axis=2"):
+        layers.BatchNormalization(axis=2).build((3, 4, 4), np.float64, np, rng)
 
 
 # ---- 4. warnings ------------------------------------------------------------------------------------------

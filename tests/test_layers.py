@@ -6,6 +6,9 @@ from helpers import assert_close, numerical_grad, to_numpy
 
 from fastann import initializers, layers
 
+# These tests are written in channels_first (N, C, H, W); tests/test_data_format.py covers channels_last.
+pytestmark = pytest.mark.usefixtures("channels_first")
+
 # NumPy (float64) formulas of the activations the layer tests use.
 NP_ACT = {
     None: lambda z: z,
@@ -112,8 +115,9 @@ def test_flatten_reshape(xp, rng):
     f = layers.Flatten()
     y = f(xp.asarray(x))
     assert y.shape == (3, 40) and f.output_shape == (40,)
-    np.testing.assert_array_equal(to_numpy(y), x.reshape(3, 40))
-    assert to_numpy(f.backward(xp.asarray(x.reshape(3, 40)))).shape == (3, 2, 4, 5)
+    # a channels_first Flatten moves the channels last first, as Keras's
+    np.testing.assert_array_equal(to_numpy(y), x.transpose(0, 2, 3, 1).reshape(3, 40))
+    np.testing.assert_array_equal(to_numpy(f.backward(y)), x)
     r = layers.Reshape((-1, 5))
     y = r(xp.asarray(x))
     assert y.shape == (3, 8, 5) and r.output_shape == (8, 5)
@@ -186,13 +190,13 @@ def test_layer_weights_roundtrip(rng):
     d = layers.Dense(3)
     d.build((4,), np.float32, np, rng)
     w = d.get_weights()
-    assert [a.shape for a in w] == [(3, 4), (3,)] and d.count_params() == 15
-    d.set_weights([np.ones((3, 4)), np.zeros(3)])
+    assert [a.shape for a in w] == [(4, 3), (3,)] and d.count_params() == 15  # Keras: kernel (in, units)
+    d.set_weights([np.ones((4, 3)), np.zeros(3)])
     assert d.params["kernel"].dtype == np.float32 and (d.params["kernel"] == 1).all()
     with pytest.raises(ValueError, match="shape"):
-        d.set_weights([np.ones((4, 3)), np.zeros(3)])
+        d.set_weights([np.ones((3, 4)), np.zeros(3)])
     with pytest.raises(ValueError, match="got 1 arrays"):
-        d.set_weights([np.ones((3, 4))])
+        d.set_weights([np.ones((4, 3))])
 
 
 def test_auto_names_are_unique():

@@ -8,6 +8,9 @@ from helpers import to_numpy
 import fastann
 from fastann import callbacks, layers, losses, metrics, optimizers
 
+# These tests are written in channels_first (N, C, H, W); tests/test_data_format.py covers channels_last.
+pytestmark = pytest.mark.usefixtures("channels_first")
+
 
 def blobs(rng, n=240, classes=3, dim=5, spread=0.4):
     """Well separated Gaussian blobs: (x float32 (n, dim), y int labels (n,))."""
@@ -38,10 +41,11 @@ def test_fit_learns_blobs(rng):
 
 
 def _numpy_sgd_step(x, y, w1, b1, w2, b2, lr):
-    """One SGD step of Dense(relu) -> Dense(softmax) + mean sparse cross-entropy, by hand in float64."""
-    z1 = x @ w1.T + b1
+    """One SGD step of Dense(relu) -> Dense(softmax) + mean sparse cross-entropy, by hand in float64; the
+    kernels in Keras's layout (in, units), as get_weights gives them."""
+    z1 = x @ w1 + b1
     h = np.maximum(z1, 0)
-    z2 = h @ w2.T + b2
+    z2 = h @ w2 + b2
     p = np.exp(z2 - z2.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     n = len(x)
@@ -49,9 +53,9 @@ def _numpy_sgd_step(x, y, w1, b1, w2, b2, lr):
     dz2 = p.copy()
     dz2[np.arange(n), y] -= 1
     dz2 /= n
-    dw2, db2 = dz2.T @ h, dz2.sum(0)
-    dz1 = (dz2 @ w2) * (z1 > 0)
-    dw1, db1 = dz1.T @ x, dz1.sum(0)
+    dw2, db2 = h.T @ dz2, dz2.sum(0)
+    dz1 = (dz2 @ w2.T) * (z1 > 0)
+    dw1, db1 = x.T @ dz1, dz1.sum(0)
     return loss, [w1 - lr * dw1, b1 - lr * db1, w2 - lr * dw2, b2 - lr * db2]
 
 

@@ -8,6 +8,9 @@ from fastann import layers, ops
 from fastann import reference as ref
 from helpers import TOL_REDUCTION, assert_close, gradcheck, raises_both, run_with_simd
 
+# These tests are written in channels_first (N, C, H, W); tests/test_data_format.py covers channels_last.
+pytestmark = pytest.mark.usefixtures("channels_first")
+
 CPU = fastann._backend.cpu
 DTYPES = [np.float32, np.float64]
 SHAPES = [
@@ -280,10 +283,10 @@ def test_cuda_arrays_are_refused_clearly():
 def _cnn(seed, fuse, pool_padding="valid", dtype="float32"):
     m = fastann.Sequential([
         layers.Input((1, 10, 12)),
-        layers.Conv2D(6, 3, padding="same", use_bias=False), layers.BatchNormalization(),
+        layers.Conv2D(6, 3, padding="same", use_bias=False), layers.BatchNormalization(axis=1),
         layers.Activation("relu"), layers.MaxPooling2D(2, padding=pool_padding),
         # (no conv bias before a BN: its gradient is only rounding noise, which Adam would amplify)
-        layers.Conv2D(4, 3, padding="same", use_bias=False), layers.BatchNormalization(),
+        layers.Conv2D(4, 3, padding="same", use_bias=False), layers.BatchNormalization(axis=1),
         layers.Activation("relu"), layers.Flatten(), layers.Dense(5, activation="softmax"),
     ], seed=seed, dtype=dtype)
     m.fuse_layers = fuse
@@ -314,10 +317,10 @@ def test_sequential_fusion_matches_separate_layers(rng, dtype):
 def test_sequential_fusion_only_where_it_applies():
     m = _cnn(0, True, pool_padding="same")  # even 10x12: "same" is the same windows, still fused
     assert [type(s).__name__ for _, s in m._stages].count("FusedBatchNormReLU") == 2
-    m = fastann.Sequential([layers.Input((2, 5, 5)), layers.BatchNormalization(), layers.Activation("relu"),
+    m = fastann.Sequential([layers.Input((2, 5, 5)), layers.BatchNormalization(axis=1), layers.Activation("relu"),
                             layers.MaxPooling2D(2, padding="same"), layers.Flatten(), layers.Dense(2)])
     stages = [s for _, s in m._stages]
     assert type(stages[1]).__name__ == "FusedBatchNormReLU" and not stages[1].pooled  # odd 5x5 "same": no pool
-    m = fastann.Sequential([layers.Input((2, 4, 4)), layers.BatchNormalization(), layers.Activation("tanh"),
+    m = fastann.Sequential([layers.Input((2, 4, 4)), layers.BatchNormalization(axis=1), layers.Activation("tanh"),
                             layers.Flatten(), layers.Dense(2)])
     assert not any(type(s).__name__ == "FusedBatchNormReLU" for _, s in m._stages)

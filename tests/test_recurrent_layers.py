@@ -108,7 +108,7 @@ def test_return_state():
 
 
 @pytest.mark.parametrize("kw", [dict(dropout=0.2), dict(recurrent_dropout=0.1), dict(stateful=True),
-                                dict(unroll=True), dict(kernel_regularizer="l2"), dict(activation="sigmoid"),
+                                dict(unroll=True), dict(activation="sigmoid"),
                                 dict(recurrent_activation="hard_sigmoid")])
 def test_unimplemented_arguments_raise(kw):
     name = next(iter(kw))

@@ -84,5 +84,4 @@ PYBIND11_MODULE(_cpu, m) {
   });
 
   bindings::bind_families(m);
-  bindings::bind_rnn(m);  // CPU only: the recurrent kernels have no CUDA twin yet
 }

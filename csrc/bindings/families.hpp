@@ -13,7 +13,7 @@ void bind_optim(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_norm(pybind11::module_& m);
-void bind_rnn(pybind11::module_& m);  // _cpu only until the CUDA kernels exist
+void bind_rnn(pybind11::module_& m);
 
 // Every family, in one order for both modules.
 inline void bind_families(pybind11::module_& m) {
@@ -26,5 +26,6 @@ inline void bind_families(pybind11::module_& m) {
   bind_conv(m);
   bind_pool(m);
   bind_norm(m);
+  bind_rnn(m);
 }
 }  // namespace fastann::bindings

@@ -22,13 +22,15 @@ from ._version import __version__  # noqa: E402
 from . import cuda, ops  # noqa: E402
 from ._backend import CudaError  # noqa: E402
 from ._info import build_info, get_num_threads, set_num_threads  # noqa: E402
-from . import callbacks, datasets, initializers, layers, losses, metrics, optimizers, utils  # noqa: E402
+from . import callbacks, config, constraints, datasets, initializers, layers, losses, metrics  # noqa: E402
+from . import optimizers, regularizers, utils  # noqa: E402
 from .layers import Input  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 
-__all__ = ["CudaError", "__version__", "Input", "Model", "Sequential", "build_info", "callbacks", "cuda", "datasets",
+__all__ = ["CudaError", "__version__", "Input", "Model", "Sequential", "build_info", "callbacks", "config",
+           "constraints", "cuda", "datasets",
            "get_num_threads", "initializers", "layers", "losses", "metrics", "ops", "optimizers", "reference",
-           "set_num_threads", "utils"]
+           "regularizers", "set_num_threads", "utils"]
 
 
 def __getattr__(name):

@@ -2,7 +2,7 @@
 
     fastann info                      # the build: version, compiler, SIMD path, threads, CUDA
     fastann train                     # 784-300-100-10 ReLU MLP, Adam, Fashion-MNIST, 10 epochs
-    fastann train --model cnn         # Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-Dense128-Dropout-Dense10
+    fastann train --model cnn         # Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-Dense128-Dropout-Dense10 (NCHW)
     fastann train --dataset mnist --epochs 10 --batch-size 128 --optimizer adam --lr 1e-3 --seed 0 \\
                   [--lr-schedule cosine|constant] [--data-dir DIR] [--threads N] [--metrics-out FILE]
 
@@ -36,23 +36,26 @@ def build_mlp(input_dim: int, classes: int, seed, hidden=(300, 100)):
     return model
 
 
-def build_cnn(image_shape, classes: int, seed):
+def build_cnn(image_shape, classes: int, seed, data_format="channels_first"):
     """The default CNN (``--model cnn``): Conv(32, 3x3, same)-BN-ReLU-MaxPool2 - Conv(64, 3x3, same)-BN-ReLU-
     MaxPool2 - Flatten - Dense(128, relu) - Dropout(0.25) - Dense(classes, softmax).
 
-    ``image_shape``: per-sample (H, W) (one channel, as the (N, H, W) Fashion-MNIST arrays) or (C, H, W).
+    ``image_shape``: per-sample (H, W) (one channel, as the (N, H, W) Fashion-MNIST arrays), or (C, H, W) /
+    (H, W, C) for ``data_format`` "channels_first" (the CLI's, the kernels' own layout) / "channels_last"
+    (Keras's default; ``benchmarks/bench_data_format.py`` compares the two).
     The convolutions carry no bias: the batch normalization after each subtracts the mean anyway (its beta
     is the bias), as is usual for Conv-BN blocks.
     """
     from . import Sequential, layers  # noqa: PLC0415
 
+    f, axis = data_format, (1 if data_format == "channels_first" else -1)
     return Sequential([
         layers.Input(tuple(image_shape)),
-        layers.Conv2D(32, 3, padding="same", use_bias=False), layers.BatchNormalization(),
-        layers.Activation("relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, padding="same", use_bias=False), layers.BatchNormalization(),
-        layers.Activation("relu"), layers.MaxPooling2D(2),
-        layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dropout(0.25),
+        layers.Conv2D(32, 3, padding="same", use_bias=False, data_format=f), layers.BatchNormalization(axis=axis),
+        layers.Activation("relu"), layers.MaxPooling2D(2, data_format=f),
+        layers.Conv2D(64, 3, padding="same", use_bias=False, data_format=f), layers.BatchNormalization(axis=axis),
+        layers.Activation("relu"), layers.MaxPooling2D(2, data_format=f),
+        layers.Flatten(data_format=f), layers.Dense(128, activation="relu"), layers.Dropout(0.25),
         layers.Dense(classes, activation="softmax"),
     ], seed=seed, name="cnn")
 
@@ -73,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--model", choices=MODELS, default="mlp",
                    help="mlp: 784-300-100-10 ReLU MLP; cnn: Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-"
-                        "Dense128-Dropout-Dense10")
+                        "Dense128-Dropout-Dense10, channels_first (N, C, H, W) layers")
     t.add_argument("--dataset", choices=("fashion-mnist", "mnist"), default="fashion-mnist", help="which data")
     t.add_argument("--epochs", type=int, default=10, help="passes over the training set (>= 1)")
     t.add_argument("--batch-size", type=int, default=128, help="samples per step (>= 1)")

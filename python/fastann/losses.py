@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 
+from . import _loss_formulas as formulas
 from . import ops
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
@@ -37,9 +38,40 @@ class Loss:
     name = "loss"
     target_kind = "float"
     from_logits = False
+    _kind = None  # the loss's name in fastann._loss_formulas.per_sample
 
-    def __call__(self, y_true, y_pred):
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The loss (0-d array); with ``sample_weight`` (N,), Keras's weighted sum over the batch divided by
+        N (its reduction "sum_over_batch_size")."""
+        if sample_weight is not None:
+            return self.weighted_forward(y_pred, y_true, sample_weight)
         return self.forward(y_pred, y_true)
+
+    def _targets(self, y_true):
+        """y_true as the formulas take it (label smoothing transforms it); the identity by default."""
+        return y_true
+
+    def per_sample(self, y_pred, y_true):
+        """Each sample's loss, (N,) of y_pred's dtype (reduced over the sample's other axes as Keras does).
+        NotImplementedError for a loss that does not define it (sample weights need it)."""
+        if self._kind is None:
+            raise NotImplementedError(f"{type(self).__name__}: per-sample losses (sample_weight, class_weight) "
+                                      "are not implemented for this loss")
+        return formulas.per_sample(self._kind, y_pred, self._targets(y_true),
+                                   labels=self.target_kind == "labels", **self._per_sample_kwargs())
+
+    def _per_sample_kwargs(self) -> dict:
+        return {}
+
+    def weighted_forward(self, y_pred, y_true, sample_weight):
+        """sum_i w_i l_i / N: the loss with per-sample weights ``sample_weight`` (N,) of y_pred's dtype."""
+        return _weighted_mean(self.per_sample(y_pred, y_true), sample_weight)
+
+    def weighted_forward_backward(self, y_pred, y_true, sample_weight):
+        """(weighted loss, its gradient): each sample's rows of the mean loss's gradient times its weight
+        (the loss is a mean over samples of functions of one sample each, so this is exact)."""
+        return (self.weighted_forward(y_pred, y_true, sample_weight),
+                _scale_rows(self.backward(y_pred, y_true), sample_weight))
 
     def forward(self, y_pred, y_true):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -64,10 +96,21 @@ class Loss:
             f"{type(self).__name__}()"
 
 
+def _weighted_mean(per_sample, sample_weight):
+    """sum(w * l) / N as a 0-d array (Keras 3: sum_over_batch_size divides by the batch, not by sum(w))."""
+    return (per_sample * sample_weight).sum() / per_sample.dtype.type(per_sample.shape[0])
+
+
+def _scale_rows(grad, sample_weight):
+    """grad (N, ...) with sample i's entries times sample_weight[i]."""
+    return grad * sample_weight.reshape((-1,) + (1,) * (grad.ndim - 1))
+
+
 class MeanSquaredError(Loss):
     """mean((y_pred - y_true)^2) over all elements (``ops.mse_loss``)."""
 
     name = "mean_squared_error"
+    _kind = "mse"
 
     def forward(self, y_pred, y_true):
         return ops.mse_loss(y_pred, y_true)
@@ -80,6 +123,7 @@ class MeanAbsoluteError(Loss):
     """mean(|y_pred - y_true|) over all elements (``ops.l1_loss``; subgradient 0 where they are equal)."""
 
     name = "mean_absolute_error"
+    _kind = "mae"
 
     def forward(self, y_pred, y_true):
         return ops.l1_loss(y_pred, y_true)
@@ -94,22 +138,35 @@ class BinaryCrossentropy(Loss):
     ``from_logits=False``: y_pred are probabilities, clipped to [1e-7, 1 - 1e-7] like Keras
     (``ops.binary_cross_entropy``); ``from_logits=True``: y_pred are logits and the stable form
     max(x, 0) - x t + log(1 + exp(-|x|)) is used (``ops.binary_cross_entropy_with_logits``).
+    ``label_smoothing`` in [0, 1] (Keras): the targets become t (1 - label_smoothing) + 0.5 label_smoothing
+    before the loss (a new array per call when it is not 0). ValueError outside [0, 1].
     """
 
     name = "binary_crossentropy"
 
-    def __init__(self, from_logits: bool = False):
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0):
         self.from_logits = bool(from_logits)
+        self.label_smoothing = formulas.check_label_smoothing("BinaryCrossentropy", label_smoothing)
+        self._kind = "bce_logits" if self.from_logits else "bce"
+
+    def _targets(self, y_true):
+        ls = self.label_smoothing
+        return y_true * y_true.dtype.type(1.0 - ls) + y_true.dtype.type(0.5 * ls) if ls else y_true
 
     def forward(self, y_pred, y_true):
+        y_true = self._targets(y_true)
         if self.from_logits:
             return ops.binary_cross_entropy_with_logits(y_pred, y_true)
         return ops.binary_cross_entropy(y_pred, y_true)
 
     def backward(self, y_pred, y_true):
+        y_true = self._targets(y_true)
         if self.from_logits:
             return ops.binary_cross_entropy_with_logits_backward(y_pred, y_true)
         return ops.binary_cross_entropy_backward(y_pred, y_true)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 class CategoricalCrossentropy(Loss):
@@ -118,43 +175,76 @@ class CategoricalCrossentropy(Loss):
     ``from_logits=False`` (Keras default): y_pred are probabilities clipped to [1e-7, 1 - 1e-7]
     (``ops.categorical_crossentropy``). ``from_logits=True``: y_pred are logits; softmax is fused into the
     loss (``ops.cross_entropy``), and ``forward_backward`` is ONE kernel (``ops.cross_entropy_with_grad``).
+    ``label_smoothing`` in [0, 1] (Keras): the targets become t (1 - label_smoothing) + label_smoothing / C
+    before the loss (a new array per call when it is not 0; the kernels take such dense targets).
+    ValueError outside [0, 1].
     """
 
     name = "categorical_crossentropy"
 
-    def __init__(self, from_logits: bool = False):
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0):
         self.from_logits = bool(from_logits)
+        self.label_smoothing = formulas.check_label_smoothing(type(self).__name__, label_smoothing)
+
+    @property
+    def _kind(self):
+        return "cce_logits" if self.from_logits else "cce"
 
     @property
     def is_categorical_crossentropy(self) -> bool:
         return True
 
+    def _targets(self, y_true):
+        ls = self.label_smoothing
+        if not ls:
+            return y_true
+        dt = y_true.dtype.type
+        return y_true * dt(1.0 - ls) + dt(ls / y_true.shape[-1])
+
     def forward(self, y_pred, y_true):
+        y_true = self._targets(y_true)
         if self.from_logits:
             return ops.cross_entropy(y_pred, y_true)
         return ops.categorical_crossentropy(y_pred, y_true)
 
     def backward(self, y_pred, y_true):
+        y_true = self._targets(y_true)
         if self.from_logits:
             return ops.cross_entropy_backward(y_pred, y_true)
         return ops.categorical_crossentropy_backward(y_pred, y_true)
 
     def forward_backward(self, y_pred, y_true):
         if self.from_logits:
-            return ops.cross_entropy_with_grad(y_pred, y_true)
+            return ops.cross_entropy_with_grad(y_pred, self._targets(y_true))
         return super().forward_backward(y_pred, y_true)
 
     def logits_forward_backward(self, logits, y_true):
         """(loss, d loss / d logits) from the logits of a softmax output layer, in one fused kernel."""
-        return ops.cross_entropy_with_grad(logits, y_true)
+        return ops.cross_entropy_with_grad(logits, self._targets(y_true))
 
     def logits_forward(self, logits, y_true):
         """The loss from the logits of a softmax output layer (fused log-softmax + NLL)."""
-        return ops.cross_entropy(logits, y_true)
+        return ops.cross_entropy(logits, self._targets(y_true))
+
+    def weighted_logits_forward(self, logits, y_true, sample_weight):
+        """The loss with per-sample weights (N,) from the logits of a softmax output layer."""
+        y_true = self._targets(y_true)
+        per = formulas.per_sample("cce_logits", logits, y_true, labels=self.target_kind == "labels")
+        return _weighted_mean(per, sample_weight)
+
+    def weighted_logits_forward_backward(self, logits, y_true, sample_weight):
+        """(weighted loss, d loss / d logits) from the logits of a softmax output layer: the fused kernel's
+        gradient with each sample's row times its weight."""
+        _, g = ops.cross_entropy_with_grad(logits, self._targets(y_true))
+        return self.weighted_logits_forward(logits, y_true, sample_weight), _scale_rows(g, sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
-    """Categorical cross-entropy with y_true given as integer class labels (N,) int32/int64.
+    """Categorical cross-entropy with y_true given as integer class labels (N,) int32/int64 (Keras's, which
+    has no label_smoothing).
 
     A label outside [0, C) is a ValueError (checked by the kernel); float labels are a TypeError.
     """
@@ -162,6 +252,104 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     name = "sparse_categorical_crossentropy"
     target_kind = "labels"
 
+    def __init__(self, from_logits: bool = False):
+        super().__init__(from_logits=from_logits)
+
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits}
+
+
+
+# ---- focal cross-entropies (Lin et al. 2017), computed by the array formulas of fastann._loss_formulas ----
+class _FocalLoss(Loss):
+    """A loss given per row by ``_rows(y_pred, y_true) -> (row losses (R,), d row loss / d y_pred)``; the
+    loss is the mean over the R rows (Keras: the per-sample loss is reduced over its positions, then
+    sum_over_batch_size)."""
+
+    def _rows(self, y_pred, y_true):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, y_pred, y_true):
+        rows, _ = self._rows(y_pred, self._targets(y_true))
+        return rows.mean()
+
+    def backward(self, y_pred, y_true):
+        rows, g = self._rows(y_pred, self._targets(y_true))
+        return g / g.dtype.type(rows.shape[0])
+
+    def forward_backward(self, y_pred, y_true):
+        rows, g = self._rows(y_pred, self._targets(y_true))
+        return rows.mean(), g / g.dtype.type(rows.shape[0])
+
+    def per_sample(self, y_pred, y_true):
+        rows, _ = self._rows(y_pred, self._targets(y_true))
+        return rows.reshape(y_pred.shape[0], -1).mean(axis=1)
+
+
+class CategoricalFocalCrossentropy(_FocalLoss):
+    """keras.losses.CategoricalFocalCrossentropy(alpha=0.25, gamma=2.0, from_logits=False,
+    label_smoothing=0.0): per sample -sum_c alpha t_c (1 - q_c)^gamma log q_c with q = clip(p / sum(p),
+    1e-7, 1 - 1e-7) and p = y_pred (softmax(y_pred) when ``from_logits``); targets smoothed as
+    CategoricalCrossentropy's. y_true one-hot or probabilities of y_pred's shape (N, ..., C).
+    Gradient: ``fastann._loss_formulas.categorical_focal_rows``. Raises ValueError for a negative or
+    non-finite alpha or gamma, or label_smoothing outside [0, 1]."""
+
+    name = "categorical_focal_crossentropy"
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0):
+        self.alpha = formulas.check_nonneg("CategoricalFocalCrossentropy", "alpha", alpha)
+        self.gamma = formulas.check_nonneg("CategoricalFocalCrossentropy", "gamma", gamma)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = formulas.check_label_smoothing("CategoricalFocalCrossentropy", label_smoothing)
+
+    _targets = CategoricalCrossentropy._targets
+
+    def _rows(self, y_pred, y_true):
+        return formulas.categorical_focal_rows(y_pred, y_true, self.alpha, self.gamma, self.from_logits)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "gamma": self.gamma,
+                "label_smoothing": self.label_smoothing}
+
+    def __repr__(self):
+        return (f"CategoricalFocalCrossentropy(alpha={self.alpha}, gamma={self.gamma}, "
+                f"from_logits={self.from_logits}, label_smoothing={self.label_smoothing})")
+
+
+class BinaryFocalCrossentropy(_FocalLoss):
+    """keras.losses.BinaryFocalCrossentropy(apply_class_balancing=False, alpha=0.25, gamma=2.0,
+    from_logits=False, label_smoothing=0.0): the mean over the last axis of (1 - p_t)^gamma bce, times
+    t alpha + (1 - t)(1 - alpha) when ``apply_class_balancing``; bce the clipped binary cross-entropy of
+    p = y_pred (sigmoid(y_pred) when ``from_logits``), p_t = t p + (1 - t)(1 - p); targets smoothed as
+    BinaryCrossentropy's. Gradient: ``fastann._loss_formulas.binary_focal_rows``. Raises as
+    CategoricalFocalCrossentropy."""
+
+    name = "binary_focal_crossentropy"
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                 label_smoothing=0.0):
+        self.apply_class_balancing = bool(apply_class_balancing)
+        self.alpha = formulas.check_nonneg("BinaryFocalCrossentropy", "alpha", alpha)
+        self.gamma = formulas.check_nonneg("BinaryFocalCrossentropy", "gamma", gamma)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = formulas.check_label_smoothing("BinaryFocalCrossentropy", label_smoothing)
+
+    _targets = BinaryCrossentropy._targets
+
+    def _rows(self, y_pred, y_true):
+        return formulas.binary_focal_rows(y_pred, y_true, self.alpha, self.gamma, self.from_logits,
+                                          self.apply_class_balancing)
+
+    def get_config(self):
+        return {**super().get_config(), "apply_class_balancing": self.apply_class_balancing,
+                "alpha": self.alpha, "gamma": self.gamma, "label_smoothing": self.label_smoothing}
+
+    def __repr__(self):
+        return (f"BinaryFocalCrossentropy(apply_class_balancing={self.apply_class_balancing}, alpha={self.alpha}, "
+                f"gamma={self.gamma}, from_logits={self.from_logits}, label_smoothing={self.label_smoothing})")
+
+
+__all__ += ["CategoricalFocalCrossentropy", "BinaryFocalCrossentropy"]
 
 
 # ---- Keras's regression and margin losses: y_pred and y_true of one shape and dtype ----------------------
@@ -187,6 +375,7 @@ class Huber(_ElementwiseLoss):
 
     name = "huber_loss"
     _op = "huber_loss"
+    _kind = "huber"
 
     def __init__(self, delta: float = 1.0):
         from ._args.loss import check_delta  # noqa: PLC0415 - the one check ops also runs
@@ -194,6 +383,9 @@ class Huber(_ElementwiseLoss):
         self.delta = check_delta("Huber", delta)
 
     def _kwargs(self):
+        return {"delta": self.delta}
+
+    def _per_sample_kwargs(self):
         return {"delta": self.delta}
 
     def get_config(self):
@@ -209,6 +401,7 @@ class KLDivergence(_ElementwiseLoss):
 
     name = "kl_divergence"
     _op = "kl_divergence"
+    _kind = "kl_divergence"
 
 
 class Hinge(_ElementwiseLoss):
@@ -217,6 +410,7 @@ class Hinge(_ElementwiseLoss):
 
     name = "hinge"
     _op = "hinge_loss"
+    _kind = "hinge"
 
 
 class SquaredHinge(_ElementwiseLoss):
@@ -225,6 +419,7 @@ class SquaredHinge(_ElementwiseLoss):
 
     name = "squared_hinge"
     _op = "squared_hinge_loss"
+    _kind = "squared_hinge"
 
 
 class LogCosh(_ElementwiseLoss):
@@ -232,6 +427,7 @@ class LogCosh(_ElementwiseLoss):
 
     name = "log_cosh"
     _op = "log_cosh_loss"
+    _kind = "log_cosh"
 
 
 class Poisson(_ElementwiseLoss):
@@ -240,6 +436,7 @@ class Poisson(_ElementwiseLoss):
 
     name = "poisson"
     _op = "poisson_loss"
+    _kind = "poisson"
 
 
 __all__ += ["Huber", "KLDivergence", "Hinge", "SquaredHinge", "LogCosh", "Poisson"]
@@ -249,6 +446,8 @@ mean_absolute_error = MeanAbsoluteError
 binary_crossentropy = BinaryCrossentropy
 categorical_crossentropy = CategoricalCrossentropy
 sparse_categorical_crossentropy = SparseCategoricalCrossentropy
+categorical_focal_crossentropy = CategoricalFocalCrossentropy
+binary_focal_crossentropy = BinaryFocalCrossentropy
 
 _BY_NAME = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
@@ -257,6 +456,8 @@ _BY_NAME = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "huber": Huber, "huber_loss": Huber, "kl_divergence": KLDivergence, "kld": KLDivergence, "hinge": Hinge,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
     "squared_hinge": SquaredHinge, "log_cosh": LogCosh, "logcosh": LogCosh, "poisson": Poisson,
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run fastann's CUDA kernels on the CPU under the emulator (emu.hpp) and compare them with references / the CPU
 # kernels. A development aid for machines without a GPU, not part of the test suite. See README.md.
-#   bash tools/cuda_emu/run.sh [gemm|dense|loss_softmax|elementwise|conv|pool|up|norm|norm2|all] [--quick]
+#   bash tools/cuda_emu/run.sh [gemm|dense|loss_softmax|elementwise|conv|pool|up|norm|norm2|rnn|all] [--quick]
 # dense = loss_softmax + elementwise. --quick (gemm, conv, pool, up, norm) runs a small subset.
 # Needs g++ >= 12 (C++20 <barrier>, std::atomic_ref<float>) and the CUDA headers (no CUDA library is linked:
 # runtime.cpp stands in for the runtime calls).
@@ -66,4 +66,19 @@ if want conv pool up norm norm2; then
   g++ $FLAGS -fPIC -c "$HERE/runtime.cpp" -o "$OUT/runtime.o"
   g++ -shared -pthread -o "$OUT/libemu_conv_pool_norm.so" "${objs[@]}" "$OUT/conv_pool_norm_api.o" "$OUT/runtime.o"
   FASTANN_EMU_LIB="$OUT/libemu_conv_pool_norm.so" python3 "$HERE/check_conv_pool_norm.py" "$what" $quick
+fi
+if want rnn; then
+  # The recurrent kernels with their GEMMs on the emulated gemm.cu, driven by check_rnn.py through ctypes
+  # (rnn_api.cpp) against the NumPy float64 reference.
+  # rnn_cells.cuh has launches too: its translation sits next to the translated .cu files, which find it first.
+  translate rnn_dispatch.cu rnn_rung1_naive.cu rnn_rung2_gemm.cu gemm.cu rnn_cells.cuh
+  mv "$OUT/rnn_cells_emu.cpp" "$OUT/rnn_cells.cuh"
+  objs=()
+  for f in rnn_dispatch rnn_rung1_naive rnn_rung2_gemm gemm; do
+    g++ $FLAGS -I"$ROOT/csrc/cuda" -fPIC -c "$OUT/${f}_emu.cpp" -o "$OUT/${f}_emu.o"; objs+=("$OUT/${f}_emu.o")
+  done
+  g++ $FLAGS -fPIC -c "$HERE/rnn_api.cpp" -o "$OUT/rnn_api.o"
+  g++ $FLAGS -fPIC -c "$HERE/runtime.cpp" -o "$OUT/runtime.o"
+  g++ -shared -pthread -o "$OUT/libemu_rnn.so" "${objs[@]}" "$OUT/rnn_api.o" "$OUT/runtime.o"
+  FASTANN_EMU_LIB="$OUT/libemu_rnn.so" python3 "$HERE/check_rnn.py" $quick
 fi

@@ -44,14 +44,16 @@ inline cpu::RnnCell rnn_mode(const std::string& mode, const char* op) {
   fail(op, ": mode must be 'rnn_tanh', 'rnn_relu', 'lstm', 'gru' or 'gru_reset_before', got '", mode, "'");
 }
 
-// The inputs both directions share: input (N,T,F), h0/c0 (N,H), weights, biases; sets the sizes.
+// The inputs both directions share: input (N,T,F), h0/c0 (N,H), weights, biases; sets the sizes. max_rung: the
+// backend's ladder.
 inline void parse_rnn_inputs(RnnCall& c, Device dev, const char* op, const std::string& mode, py::handle input,
                              py::handle h0, py::handle c0, py::handle weight_ih, py::handle weight_hh,
-                             py::handle bias_ih, py::handle bias_hh, bool go_backwards, const IntArg& rung) {
+                             py::handle bias_ih, py::handle bias_hh, bool go_backwards, const IntArg& rung,
+                             int max_rung) {
   c.cell = rnn_mode(mode, op);
   c.go_backwards = go_backwards;
   c.rung = rung_arg(rung, op);
-  FASTANN_CHECK(c.rung <= cpu::kRnnRungs, op, ": rung must be in [0, ", cpu::kRnnRungs, "], got ", c.rung);
+  FASTANN_CHECK(c.rung <= max_rung, op, ": rung must be in [0, ", max_rung, "], got ", c.rung);
   c.input = leading(input, dev, &c.ft, op, "input");
   require_ndim(c.input, 3, op, "input", "(N, T, F)");
   require_nonempty(c.input, op, "input");
@@ -79,16 +81,19 @@ inline void parse_rnn_inputs(RnnCall& c, Device dev, const char* op, const std::
 
 inline std::vector<int64_t> rnn_saved_shape(const RnnCall& c) { return {c.n, c.t, cpu::rnn_saved(c.cell) * c.h}; }
 
+// max_rung: the highest rung of the backend's ladder (the CPU's by default).
 template <class Run>
-void def_rnn(py::module_& m, Device dev, const char* forward_doc, const char* backward_doc, Run run) {
+void def_rnn(py::module_& m, Device dev, const char* forward_doc, const char* backward_doc, Run run,
+             int max_rung = cpu::kRnnRungs) {
   m.def(
       "rnn_forward",
-      [dev, run](const std::string& mode, py::object output, py::object h_n, py::object c_n, py::object saved,
+      [dev, run, max_rung](const std::string& mode, py::object output, py::object h_n, py::object c_n, py::object saved,
                  py::object input, py::object h0, py::object c0, py::object weight_ih, py::object weight_hh,
                  py::object bias_ih, py::object bias_hh, bool go_backwards, IntArg rung) {
         const char* op = "rnn_forward";
         RnnCall c;
-        parse_rnn_inputs(c, dev, op, mode, input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, go_backwards, rung);
+        parse_rnn_inputs(c, dev, op, mode, input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, go_backwards, rung,
+                         max_rung);
         c.output = output_of(output, dev, c.ft, op, "output");
         require_shape(c.output, {c.n, c.t, c.h}, op, "output");
         c.h_n = output_of(h_n, dev, c.ft, op, "h_n");
@@ -110,15 +115,15 @@ void def_rnn(py::module_& m, Device dev, const char* forward_doc, const char* ba
       py::arg("bias_hh"), py::arg("go_backwards") = false, py::arg("rung") = 0, forward_doc);
   m.def(
       "rnn_backward",
-      [dev, run](const std::string& mode, py::object dinput, py::object dh0, py::object dc0, py::object dweight_ih,
-                 py::object dweight_hh, py::object dbias_ih, py::object dbias_hh, py::object grad_output,
+      [dev, run, max_rung](const std::string& mode, py::object dinput, py::object dh0, py::object dc0,
+                           py::object dweight_ih, py::object dweight_hh, py::object dbias_ih, py::object dbias_hh, py::object grad_output,
                  py::object grad_h_n, py::object grad_c_n, py::object input, py::object h0, py::object c0,
                  py::object weight_ih, py::object weight_hh, py::object output, py::object saved, bool go_backwards,
                  IntArg rung) {
         const char* op = "rnn_backward";
         RnnCall c;
         parse_rnn_inputs(c, dev, op, mode, input, h0, c0, weight_ih, weight_hh, py::none(), py::none(), go_backwards,
-                         rung);
+                         rung, max_rung);
         const bool lstm = c.cell == cpu::RnnCell::lstm;
         const int64_t GH = cpu::rnn_gates(c.cell) * c.h;
         c.output = input_of(output, dev, c.ft, op, "output");

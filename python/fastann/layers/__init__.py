@@ -7,7 +7,7 @@ class and the helpers they share), never another family:
     symbolic        KerasTensor and Node, the graph of the Functional API (imports nothing of fastann)
     core            Dense
     activation      Activation, LeakyReLU, ELU
-    regularization  Dropout, GaussianNoise
+    regularization  Dropout, SpatialDropout2D, GaussianNoise
     merging         Add, Subtract, Multiply, Average, Maximum, Concatenate (lists of inputs)
     reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D, Cropping2D
     convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
@@ -16,7 +16,8 @@ class and the helpers they share), never another family:
     recurrent       SimpleRNN, LSTM, GRU
 
 ``fastann.layers.X`` names every public layer. How a layer works (lazy build, forward/backward, devices) and
-the image layout (NCHW, or (N, H, W) as one channel) are described in ``fastann.layers.base``.
+the image layout (Keras's ``data_format``, channels_last by default; (N, H, W) is one channel) are described
+in ``fastann.layers.base``.
 """
 from __future__ import annotations
 
@@ -28,12 +29,13 @@ from .normalization import BatchNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
 from .recurrent import GRU, LSTM, SimpleRNN
 from .merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
-from .regularization import Dropout, GaussianNoise
+from .regularization import Dropout, GaussianNoise, SpatialDropout2D
 from .reshaping import Cropping2D, Flatten, Reshape, UpSampling2D, ZeroPadding2D
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU",
            "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
-           "GlobalAveragePooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
+           "Cropping2D", "SpatialDropout2D",
            "SimpleRNN", "LSTM", "GRU", "KerasTensor", "GaussianNoise", "Add", "Subtract", "Multiply", "Average",
-           "Maximum", "Concatenate", "GlobalMaxPooling2D", "Cropping2D"]
+           "Maximum", "Concatenate"]

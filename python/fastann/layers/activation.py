@@ -31,6 +31,12 @@ class Activation(Layer):
         self._x = self._y = None
 
     @property
+    def elementwise(self) -> bool:
+        """True unless softmax/log_softmax (which act over the last axis): the layer works on any layout, so
+        a model may pass it NCHW images between channels_last image layers (``fastann.models._layout``)."""
+        return self.activation not in ("softmax", "log_softmax")
+
+    @property
     def is_plain_relu(self) -> bool:
         """True for ``Activation("relu")`` with no extra keywords: max(x, 0) elementwise. ``Sequential``
         asks it to fuse the layer into ``ops.batch_norm_relu``."""

@@ -16,14 +16,23 @@ Helpers for the families (each family module imports only this one of the layers
 
 * activations: ``ACTIVATIONS``, ``check_activation``, ``activation_forward``, ``activation_backward``
   (Dense, Activation and the convolutions apply the same named activations);
-* images: ``image_shape``, ``as_nchw``, ``like_input``, ``padding_arg``, ``same_pads``.
+* images: ``ImageLayer``, ``data_format_arg``, ``image_shape``, ``padding_arg``, ``same_pads``.
 
-Image layout (differs from Keras' default channels_last): images are **NCHW**, channels first, like PyTorch.
-Input images may come as (N, C, H, W) or as (N, H, W): a 2-D per-sample shape (H, W) is read as ONE channel,
-i.e. as (N, 1, H, W) (a view, no copy), so ``Conv2D(32, 3)`` takes Fashion-MNIST's (N, 28, 28) images as they
-are. Layers that change the channel count (the convolutions, global pooling) return (N, C_out, ...); layers
-that keep the channels (pooling, upsampling, zero padding, batch normalization) keep the input's rank, so an
-(N, H, W) input gives an (N, H', W') output. Gradients come back in the input's shape.
+Image layout, as Keras: every image layer takes ``data_format`` ("channels_last", (N, H, W, C), or
+"channels_first", (N, C, H, W)); None (the default) reads ``fastann.config.image_data_format()``, which is
+"channels_last" unless the user changed it. A 2-D per-sample shape (H, W) is ONE channel in both formats,
+i.e. (N, H, W, 1) / (N, 1, H, W) (a view, no copy), so ``Conv2D(32, 3)`` takes Fashion-MNIST's (N, 28, 28)
+images as they are. Layers that change the channel count (the convolutions, global pooling) return 4-D (or
+2-D) outputs; layers that keep the channels (pooling, upsampling, padding, cropping) keep a 3-D input's
+rank. Gradients come back in the input's shape. ``input_shape``, ``output_shape`` and
+``compute_output_shape`` are in the layer's ``data_format``.
+
+The kernels (``fastann.ops``) are NCHW. An ``ImageLayer`` computes in NCHW; a channels_last layer converts
+at its boundary (NHWC -> NCHW on the way in, back on the way out, and the gradient likewise), unless the
+model told it that its neighbour already speaks NCHW (``_nchw_in`` / ``_nchw_out``, set by
+``fastann.models._layout``): inside a model, a run of channels_last image layers passes NCHW arrays between
+its layers and converts once at the run's entry and once at its exit. A layer called on its own
+(``layer(x)``) always converts at its own boundary.
 
 Padding names follow Keras: ``"valid"`` (none) and ``"same"`` (output ceil(H / stride); the total padding is
 split with the smaller half first, as TensorFlow does); Conv2D also takes an int or a pair (symmetric).
@@ -38,13 +47,13 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import _device, initializers, ops
+from .. import _device, config, constraints, initializers, ops, regularizers
 from .._args.common import is_cupy, nonneg_int, pair
 from .symbolic import KerasTensor, Node, flatten, is_symbolic
 
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "ACTIVATIONS", "check_activation", "activation_forward",
            "activation_backward", "keras_activation_params",
-           "image_shape", "as_nchw", "like_input", "padding_arg", "same_pads"]
+           "ImageLayer", "data_format_arg", "image_shape", "padding_arg", "same_pads"]
 
 #: Activation names a Dense, Activation or convolution layer accepts (the ops' names plus Keras aliases).
 #: "linear" and None mean identity; "softmax"/"log_softmax" act over the last axis.
@@ -111,26 +120,34 @@ def activation_backward(name, params, grad_output, z, y):
     return ops.activation_backward(name, grad_output, z, **params)
 
 
-# ---- image helpers (NCHW, or (N, H, W) as one channel; see the module docstring) --------------------------
-def image_shape(name: str, input_shape) -> tuple:
-    """Per-sample shape -> (C, H, W): (H, W) is one channel; anything else than 2-D/3-D is a ValueError."""
+# ---- image helpers (see the module docstring) -------------------------------------------------------------
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def data_format_arg(owner: str, data_format) -> str:
+    """Keras' ``data_format`` argument: None -> ``fastann.config.image_data_format()``; "channels_last" or
+    "channels_first" (any case) as given; anything else is a ValueError naming ``owner`` and the argument."""
+    if data_format is None:
+        return config.image_data_format()
+    if isinstance(data_format, str) and data_format.lower() in DATA_FORMATS:
+        return data_format.lower()
+    raise ValueError(f"{owner}: data_format must be 'channels_last', 'channels_first' or None "
+                     f"(fastann.config.image_data_format()), got {data_format!r}")
+
+
+def image_shape(name: str, input_shape, data_format: str = "channels_first") -> tuple:
+    """Per-sample shape in ``data_format`` -> (C, H, W): (H, W) is one channel; (H, W, C) for channels_last,
+    (C, H, W) for channels_first; any other rank is a ValueError."""
     input_shape = tuple(input_shape)
     if len(input_shape) == 2:
         return (1,) + input_shape
     if len(input_shape) == 3:
+        if data_format == "channels_last":
+            return (input_shape[2], input_shape[0], input_shape[1])
         return input_shape
-    raise ValueError(f"{name}: expects images (N, C, H, W) or (N, H, W) (one channel), got per-sample shape "
+    form = "(N, H, W, C)" if data_format == "channels_last" else "(N, C, H, W)"
+    raise ValueError(f"{name}: expects images {form} or (N, H, W) (one channel), got per-sample shape "
                      f"{input_shape}")
-
-
-def as_nchw(x):
-    """(N, H, W) -> (N, 1, H, W) view; (N, C, H, W) unchanged."""
-    return x.reshape(x.shape[0], 1, x.shape[1], x.shape[2]) if x.ndim == 3 else x
-
-
-def like_input(g, input_ndim):
-    """A (N, C, H, W) gradient or output back to the rank of a 3-D (N, H, W) input (C is 1 there)."""
-    return g.reshape(g.shape[0], g.shape[2], g.shape[3]) if input_ndim == 3 else g
 
 
 def padding_arg(name: str, padding, allow_int: bool):
@@ -174,12 +191,27 @@ class Layer:
     #: Subclasses list their own (e.g. Dense's kernel_regularizer); ``_BASE_UNIMPLEMENTED`` holds those of
     #: every Keras layer.
     _UNIMPLEMENTED: dict = {}
-    _BASE_UNIMPLEMENTED = {"activity_regularizer": (None,), "autocast": (True,)}
+    _BASE_UNIMPLEMENTED = {"autocast": (True,)}
 
-    def __init__(self, name=None, trainable=True, input_shape=None, *, dtype=None, input_dim=None, **kwargs):
+    #: True for layers that act on each element alone (same result in any memory layout of the array), so a
+    #: model may run them on NCHW arrays between channels_last image layers (``fastann.models._layout``).
+    elementwise = False
+
+    #: Keras's per-weight regularizer and constraint keywords of this class: parameter name ->
+    #: (regularizer keyword, constraint keyword), e.g. {"kernel": ("kernel_regularizer", "kernel_constraint")}.
+    #: ``__init__`` takes those keywords (None, a name or an object; ``fastann.regularizers.get`` /
+    #: ``fastann.constraints.get``) and keeps them as attributes of those names; ``add_weight`` attaches them
+    #: to the parameter of that name.
+    _WEIGHT_ARGS: dict = {}
+
+    def __init__(self, name=None, trainable=True, input_shape=None, *, dtype=None, input_dim=None,
+                 activity_regularizer=None, **kwargs):
         """Keras' base-layer arguments, checked as ``keras.layers.Layer`` checks them.
 
-        ``name``, ``trainable``; ``input_shape`` or ``input_dim`` (``input_shape=(input_dim,)``): the
+        ``activity_regularizer``: None, a name or a ``fastann.regularizers.Regularizer`` penalizing the
+        layer's output: in a model, penalty(output) / batch size is added to the loss of fit and evaluate
+        and its gradient to the output's gradient (Keras 3's ``Layer.__call__``). ``name``, ``trainable``;
+        ``input_shape`` or ``input_dim`` (``input_shape=(input_dim,)``): the
         per-sample input shape, which builds a Sequential whose first layer this is; as Keras 3 does, giving
         one warns (UserWarning) that ``Input(shape)`` as the first layer is preferred. ``dtype``: None or
         float32 (the model's dtype applies); another dtype is a NotImplementedError.
@@ -187,6 +219,16 @@ class Layer:
         not know, and NotImplementedError naming the argument for a Keras argument fastann does not
         implement (``_UNIMPLEMENTED``) given a value other than Keras' default."""
         cls = type(self).__name__
+        try:
+            self.activity_regularizer = regularizers.get(activity_regularizer)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{cls}: activity_regularizer: {e}") from None
+        for reg_key, con_key in self._WEIGHT_ARGS.values():
+            for key, get in ((reg_key, regularizers.get), (con_key, constraints.get)):
+                try:
+                    setattr(self, key, get(kwargs.pop(key, None)))
+                except (TypeError, ValueError) as e:
+                    raise type(e)(f"{cls}: {key}: {e}") from None
         for table in (self._BASE_UNIMPLEMENTED, self._UNIMPLEMENTED):
             for key, accepted in table.items():
                 if key in kwargs:
@@ -230,6 +272,8 @@ class Layer:
         self.params: dict = {}
         self.grads: dict = {}
         self.non_trainable: set = set()  # names in params the optimizer must not touch
+        self.regularizers: dict = {}     # name in params -> its Regularizer (penalty added to the loss)
+        self.constraints: dict = {}      # name in params -> its constraint (applied after each update)
         self.need_input_grad = True
         self.xp = np
         self.dtype = np.dtype(np.float32)
@@ -265,18 +309,54 @@ class Layer:
     def _build(self, input_shape, rng) -> None:
         """Create parameters (override in layers that have some)."""
 
-    def add_weight(self, name, shape, initializer, rng, trainable=True):
+    def add_weight(self, name, shape, initializer, rng, trainable=True, regularizer=None, constraint=None,
+                   keras_shape=None):
         """Create parameter ``name`` of ``shape`` with ``initializer`` (name or Initializer), on self.xp.
 
         ``trainable=False`` makes a state array that is saved and restored with the weights but never
-        updated by the optimizer (e.g. BatchNormalization's moving mean and variance)."""
+        updated by the optimizer (e.g. BatchNormalization's moving mean and variance).
+        ``regularizer`` (None, a name or a ``fastann.regularizers.Regularizer``): its penalty on this weight
+        is added to the training loss and its gradient to the weight's gradient (while the weight is
+        trainable, as Keras). ``constraint`` (None, a name, a ``fastann.constraints.Constraint`` or a
+        function w -> w): applied to the weight in Keras's layout after each optimizer update. Left at None,
+        both come from the layer's keywords for ``name`` (``_WEIGHT_ARGS``), e.g. Dense's kernel_regularizer
+        for "kernel". ``keras_shape``: draw the values in Keras's layout of that shape (so the initializer's
+        fans are Keras's) and store them converted by ``_from_keras_layout``."""
         init = initializers.get(initializer)
-        value = init(shape, self.dtype, rng)
+        if name in self._WEIGHT_ARGS:
+            reg_key, con_key = self._WEIGHT_ARGS[name]
+            regularizer = getattr(self, reg_key) if regularizer is None else regularizer
+            constraint = getattr(self, con_key) if constraint is None else constraint
+        regularizer, constraint = regularizers.get(regularizer), constraints.get(constraint)
+        if keras_shape is None:
+            value = init(shape, self.dtype, rng)
+        else:
+            value = self._from_keras_layout(name, init(keras_shape, self.dtype, rng))
         arr = self.xp.asarray(value) if self.xp is not np else np.ascontiguousarray(value)
         self.params[name] = arr
         if not trainable:
             self.non_trainable.add(name)
+        if regularizer is not None:
+            self.regularizers[name] = regularizer
+        if constraint is not None:
+            self.constraints[name] = constraint
         return arr
+
+    @property
+    def losses(self) -> list:
+        """The regularization penalties of the trainable weights, one 0-d array each (Keras' ``layer.losses``
+        for weight regularizers)."""
+        return [self.regularizers[k](self.params[k]) for k in self.trainable_names if k in self.regularizers]
+
+    def apply_constraints(self, names=None) -> None:
+        """Project each parameter of ``names`` (None: every one) that has a constraint, in place: the
+        constraint sees the weight in Keras's layout (``_to_keras_layout``) and the result is stored back
+        (``_from_keras_layout``), so its ``axis`` means what it means in Keras."""
+        for k in (self.constraints if names is None else names):
+            c = self.constraints.get(k)
+            if c is not None:
+                p = self.params[k]
+                p[...] = self._from_keras_layout(k, c(self._to_keras_layout(k, p)))
 
     @property
     def trainable_names(self) -> list:
@@ -419,6 +499,88 @@ def _shape_key(shape):
 def _snake(name: str) -> str:
     out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
     return out.replace("_layer", "")
+
+
+class ImageLayer(Layer):
+    """Base of the layers on images: ``data_format``, and the conversions between the layer's public layout
+    and the NCHW layout its kernels compute in (see the module docstring).
+
+    ``_nchw_in`` / ``_nchw_out`` (False unless a model's layout plan sets them, see
+    ``fastann.models._layout``): the input arrives / the output leaves in NCHW although the layer is
+    channels_last. ``layout_image_output``: the output is an image another layer can take in NCHW (False for
+    Flatten and the global poolings). A channels_first layer never converts.
+    """
+
+    _nchw_in = False
+    _nchw_out = False
+    layout_image_output = True
+
+    def __init__(self, name=None, trainable=True, input_shape=None, *, data_format=None, **kwargs):
+        super().__init__(name, trainable=trainable, input_shape=input_shape, **kwargs)
+        self.data_format = data_format_arg(type(self).__name__, data_format)
+        self._io = (False, False)  # (_nchw_in, _nchw_out) of the last forward: its backward converts alike
+
+    @property
+    def channels_last(self) -> bool:
+        """True when the layer's public layout is (N, H, W, C) (its arrays are converted to NCHW)."""
+        return self.data_format == "channels_last"
+
+    def _chw(self, input_shape) -> tuple:
+        """Per-sample public shape -> (C, H, W)."""
+        return image_shape(self.name, input_shape, self.data_format)
+
+    def _public(self, chw, input_shape, keep_rank=True) -> tuple:
+        """(C, H, W) of an output -> its public per-sample shape; a 2-D ``input_shape`` keeps its rank when
+        ``keep_rank`` (layers that keep the channel count)."""
+        c, h, w = chw
+        if keep_rank and len(input_shape) == 2:
+            return (h, w)
+        return (h, w, c) if self.channels_last else (c, h, w)
+
+    def __call__(self, x, training=False):
+        """Run alone: convert at the layer's own boundary whatever a model's plan set."""
+        flags = self.__dict__.pop("_nchw_in", None), self.__dict__.pop("_nchw_out", None)
+        try:
+            return super().__call__(x, training)
+        finally:
+            for key, value in zip(("_nchw_in", "_nchw_out"), flags):
+                if value is not None:
+                    setattr(self, key, value)
+
+    def _to_nchw(self, x, nchw):
+        """An input (or output gradient) in the public layout, or already NCHW when ``nchw`` -> 4-D NCHW.
+        (N, H, W) is one channel: a view (N, 1, H, W)."""
+        if x.ndim == 3:
+            return x.reshape(x.shape[0], 1, x.shape[1], x.shape[2])
+        if nchw or not self.channels_last:
+            return x
+        return self.xp.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+    def _from_nchw(self, y, nchw, one_channel=False):
+        """A 4-D NCHW result -> the public layout (or NCHW when ``nchw``); ``one_channel``: the 3-D shape of
+        an (N, H, W) input (C is 1)."""
+        if one_channel:
+            return y.reshape(y.shape[0], y.shape[2], y.shape[3])
+        if nchw or not self.channels_last:
+            return y
+        return self.xp.ascontiguousarray(y.transpose(0, 2, 3, 1))
+
+    def _enter(self, x):
+        """forward's input -> NCHW; records the plan flags for backward."""
+        self._io = (self._nchw_in, self._nchw_out)
+        return self._to_nchw(x, self._io[0])
+
+    def _leave(self, y, one_channel=False):
+        """forward's NCHW output -> what the next layer expects."""
+        return self._from_nchw(y, self._io[1], one_channel)
+
+    def _grad_enter(self, g):
+        """backward's output gradient -> NCHW."""
+        return self._to_nchw(g, self._io[1])
+
+    def _grad_leave(self, dx, one_channel=False):
+        """backward's NCHW input gradient -> the layout forward's input came in."""
+        return self._from_nchw(dx, self._io[0], one_channel)
 
 
 class InputLayer(Layer):

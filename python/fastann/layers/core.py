@@ -3,7 +3,8 @@
 Shapes: N is the batch. Dense takes (N, in_features) and gives (N, units); as Keras does, an input of higher
 rank (N, ..., in_features) is transformed along its last axis, giving (N, ..., units) (run as one GEMM over
 the rows of a (-1, in_features) view). Its kernel is stored as PyTorch does, (units, in_features), so
-``ops.linear`` computes y = x·Wᵀ + b without a transpose.
+``ops.linear`` computes y = x·Wᵀ + b without a transpose; ``get_weights``/``set_weights`` and saved files use
+Keras's layout (in_features, units).
 """
 from __future__ import annotations
 
@@ -25,17 +26,21 @@ class Dense(Layer):
             ``ops.linear_backward``); others run as a separate op.
         use_bias: add the bias b (units,).
         kernel_initializer, bias_initializer: names or Initializers (defaults glorot_uniform, zeros).
-        Layer keywords (name, trainable, input_shape, input_dim, dtype) as ``Layer``; kernel_regularizer,
-        bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint and lora_rank are
-        NotImplementedError unless None; any other keyword is a ValueError (as in Keras).
-    Shapes: x (N, ..., in_features) float32/float64 -> y (N, ..., units); kernel (units, in_features); bias
-        (units,).
+        kernel_regularizer, bias_regularizer: None, a name ("l1", "l2", "l1l2") or a
+            ``fastann.regularizers.Regularizer``: the penalty is added to the training loss.
+        kernel_constraint, bias_constraint: None, a name ("max_norm", "non_neg", "unit_norm", "min_max_norm"),
+            a ``fastann.constraints.Constraint`` or a function: applied after each optimizer update.
+        Layer keywords (name, trainable, input_shape, input_dim, dtype, activity_regularizer) as ``Layer``;
+        lora_rank is NotImplementedError unless None; any other keyword is a ValueError (as in Keras).
+    Shapes: x (N, ..., in_features) float32/float64 -> y (N, ..., units); get_weights: kernel (in_features,
+        units) (Keras), bias (units,); ``params["kernel"]`` is stored as (units, in_features) (PyTorch).
     Raises ValueError for bad arguments.
     """
 
     _FUSED = (None, "relu")  # activations ops.linear applies in its epilogue
-    _UNIMPLEMENTED = {k: (None,) for k in ("kernel_regularizer", "bias_regularizer", "kernel_constraint",
-                                           "bias_constraint", "lora_rank")}
+    _UNIMPLEMENTED = {"lora_rank": (None,)}
+    _WEIGHT_ARGS = {"kernel": ("kernel_regularizer", "kernel_constraint"),
+                    "bias": ("bias_regularizer", "bias_constraint")}
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", name=None, input_shape=None, **kwargs):
@@ -60,6 +65,13 @@ class Dense(Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
+
+    def _to_keras_layout(self, key, array):
+        """kernel (units, in_features) -> Keras's (in_features, units)."""
+        return array.T if key == "kernel" else array
+
+    def _from_keras_layout(self, key, array):
+        return array.T if key == "kernel" else array
 
     def _linear(self, x, fused_activation):
         if x.ndim == 2:

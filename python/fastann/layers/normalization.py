@@ -4,13 +4,13 @@ from __future__ import annotations
 import numbers
 
 from .. import initializers, ops
-from .base import Layer, as_nchw
+from .base import ImageLayer
 
 __all__ = ["BatchNormalization"]
 
 
-class BatchNormalization(Layer):
-    """Batch normalization over the channel axis 1 (Ioffe & Szegedy 2015; ``ops.batch_norm``).
+class BatchNormalization(ImageLayer):
+    """Batch normalization over the feature axis ``axis`` (Ioffe & Szegedy 2015; ``ops.batch_norm``).
 
     y = gamma * (x - mean) / sqrt(var + epsilon) + beta, per channel. In training (``fit``) mean and var are
     the batch's (over N, H, W) and the moving statistics are updated:
@@ -19,30 +19,38 @@ class BatchNormalization(Layer):
     ``predict``, or a layer with ``trainable=False``, as Keras 2+) the moving statistics are used.
 
     Args:
-        axis: the channel axis, an int, normalized at build to a positive axis of the input: 1 (the default,
-            fastann being channels-first) or its negative equivalent, i.e. axis 1 of (N, C, H, W) (1 or -3)
-            and of (N, C) (1 or -1, so Keras' ``axis=-1`` after a Dense normalizes the features). An
-            (N, H, W) input is one channel (axis 1 only). Any other axis is a ValueError at build.
+        axis: the feature axis, an int (Keras' default -1, the last axis), normalized at build to a positive
+            axis of the input: of (N, C) axis 1 (1 or -1); of images (N, H, W, C) axis 3 (3 or -1, channels
+            last) and of (N, C, H, W) axis 1 (1 or -3, channels first; write ``axis=1`` after channels_first
+            layers, as in Keras); of 3-D inputs (N, A, B) axis 2 (2 or -1: B features, the others averaged)
+            or axis 1 (1 or -2: A features). Any other axis is a ValueError at build. A 4-D input makes this
+            an image layer: ``data_format`` is "channels_last" for the last axis, else "channels_first"
+            (a channels_last one computes on NCHW, see ``ImageLayer``).
         momentum (0.99), epsilon (1e-3): Keras defaults.
         center, scale: learn beta / gamma (else they are 0 / 1 and not created).
         beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer.
-    Shapes: x (N, C), (N, C, H, W) or (N, H, W) (one channel), float32/float64; gamma, beta, moving_mean,
+    Shapes: x (N, C), (N, H, W, C), (N, C, H, W) or (N, A, B), float32/float64; gamma, beta, moving_mean,
         moving_variance (C,). Trainable: gamma, beta; non-trainable: moving_mean, moving_variance (in
         get_weights/set_weights and the model's parameter count, in that order, like Keras).
-    Keras' beta/gamma regularizers and constraints and ``synchronized`` are NotImplementedError unless at
-    their defaults (None, False); other keywords are the base layer's.
+    gamma_regularizer, beta_regularizer, gamma_constraint, beta_constraint: as Dense's kernel_regularizer
+    and kernel_constraint. ``synchronized`` is NotImplementedError unless False; other keywords are the base
+    layer's.
     Raises ValueError for bad arguments, an unsupported axis, or a training batch with a single value per
     channel.
     """
 
     _PREFIX = "batch_normalization"
-    _UNIMPLEMENTED = {"beta_regularizer": (None,), "gamma_regularizer": (None,), "beta_constraint": (None,),
-                      "gamma_constraint": (None,), "synchronized": (False,)}
+    _UNIMPLEMENTED = {"synchronized": (False,)}
+    _WEIGHT_ARGS = {"gamma": ("gamma_regularizer", "gamma_constraint"), "beta": ("beta_regularizer", "beta_constraint")}
 
-    def __init__(self, axis=1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  name=None, trainable=True, input_shape=None, **kwargs):
-        super().__init__(name, trainable=trainable, input_shape=input_shape, **kwargs)
+        if "data_format" in kwargs:  # Keras's BatchNormalization has none: its axis says where the channels are
+            raise ValueError(f"Unrecognized keyword arguments passed to BatchNormalization: "
+                             f"{{'data_format': {kwargs['data_format']!r}}}")
+        super().__init__(name, trainable=trainable, input_shape=input_shape, data_format="channels_first",
+                         **kwargs)
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise ValueError(f"BatchNormalization: axis must be an int (fastann normalizes one channel axis), "
                              f"got {axis!r}")
@@ -59,16 +67,19 @@ class BatchNormalization(Layer):
 
     def _build(self, input_shape, rng):
         if len(input_shape) not in (1, 2, 3):
-            raise ValueError(f"{self.name}: expects (N, C), (N, C, H, W) or (N, H, W), got per-sample shape "
-                             f"{input_shape}")
+            raise ValueError(f"{self.name}: expects (N, C), (N, A, B) or images (N, H, W, C) / (N, C, H, W), got "
+                             f"per-sample shape {input_shape}")
         ndim = len(input_shape) + 1
-        allowed = (1,) if ndim == 3 else (1, 1 - ndim)  # (N, H, W) is one channel: only the default axis
-        if self.axis not in allowed:
-            raise ValueError(f"{self.name}: fastann normalizes the channel axis 1 of (N, C) and (N, C, H, W) "
-                             f"inputs (axis 1 or {1 - ndim} here); got axis={self.axis} for inputs of shape "
-                             f"(N, {', '.join(map(str, input_shape))})")
-        self.axis = 1
-        c = input_shape[0] if len(input_shape) != 2 else 1
+        allowed = (1, ndim - 1) if ndim > 2 else (1,)
+        axis = self.axis + ndim if self.axis < 0 else self.axis
+        if axis not in allowed:
+            raise ValueError(f"{self.name}: fastann normalizes axis 1 or the last axis ({ndim - 1}) of inputs of "
+                             f"shape (N, {', '.join(map(str, input_shape))}); got axis={self.axis}")
+        self.axis = axis
+        # 4-D: channels_last (N, H, W, C) computes on NCHW; 3-D: the last axis as (N*A, B), axis 1 as
+        # (N, A, B, 1) = NCHW with A channels; 2-D: (N, C) as it is.
+        self.data_format = "channels_last" if ndim == 4 and axis == 3 else "channels_first"
+        c = input_shape[axis - 1]
         if self.scale:
             self.add_weight("gamma", (c,), self.initializers["gamma"], rng)
         if self.center:
@@ -77,7 +88,18 @@ class BatchNormalization(Layer):
             self.add_weight(k, (c,), self.initializers[k], rng, trainable=False)
 
     def _nc(self, x):
-        return as_nchw(x) if x.ndim == 3 else x
+        """The input as ops.batch_norm takes it: (N, C) or NCHW with the normalized axis as C."""
+        if x.ndim == 4:
+            return self._enter(x)
+        self._io = (False, False)
+        if x.ndim == 3:
+            n, a, b = x.shape
+            return x.reshape(n * a, b) if self.axis == 2 else x.reshape(n, a, b, 1)
+        return x
+
+    def _back(self, y, x):
+        """ops.batch_norm's result -> the layout of the input ``x`` (or of the next layer's plan)."""
+        return self._leave(y) if x.ndim == 4 else y.reshape(x.shape)
 
     def forward(self, x, training=False):
         xin = self._nc(x)
@@ -87,15 +109,28 @@ class BatchNormalization(Layer):
             y, mean, invstd = ops.batch_norm(xin, s["moving_mean"], s["moving_variance"], gamma, beta,
                                              training=True, momentum=1.0 - self.momentum, eps=self.epsilon,
                                              return_stats=True)
-            self._saved, self._frozen_scale = (xin, mean, invstd, x.ndim), None
+            self._saved, self._frozen_scale = (xin, mean, invstd, x.shape), None
         else:
             y = ops.batch_norm(xin, s["moving_mean"], s["moving_variance"], gamma, beta, training=False,
                                eps=self.epsilon)
             self._saved = self._frozen_scale = None
+            self._x_shape = x.shape
             if training:  # a frozen layer inside a model being trained: an affine map per channel
                 scale = 1.0 / self.xp.sqrt(s["moving_variance"] + self.epsilon)
                 self._frozen_scale = scale if gamma is None else scale * gamma
-        return y.reshape(x.shape) if x.ndim == 3 else y
+        return self._back(y, x)
+
+    def _grad_nc(self, g, x_shape):
+        """An output gradient -> the (N, C) / NCHW form of the forward's input."""
+        if len(x_shape) == 4:
+            return self._grad_enter(g)
+        if len(x_shape) == 3:
+            n, a, b = x_shape
+            return g.reshape(n * a, b) if self.axis == 2 else g.reshape(n, a, b, 1)
+        return g
+
+    def _grad_back(self, dx, x_shape):
+        return self._grad_leave(dx) if len(x_shape) == 4 else dx.reshape(x_shape)
 
     def backward(self, grad_output):
         if self._saved is None:
@@ -104,10 +139,12 @@ class BatchNormalization(Layer):
             if not self.need_input_grad:
                 return None
             # y = gamma * (x - moving_mean) / sqrt(moving_variance + eps) + beta: dx = dy * that factor
-            shape = (1, -1) + (1,) * (grad_output.ndim - 2) if grad_output.ndim != 3 else (1, 1, 1)
-            return grad_output * self._frozen_scale.reshape(shape).astype(grad_output.dtype, copy=False)
-        xin, mean, invstd, ndim = self._saved
-        g = grad_output.reshape(xin.shape)
+            g = self._grad_nc(grad_output, self._x_shape)
+            shape = (1, -1) + (1,) * (g.ndim - 2)
+            dx = g * self._frozen_scale.reshape(shape).astype(g.dtype, copy=False)
+            return self._grad_back(dx, self._x_shape)
+        xin, mean, invstd, x_shape = self._saved
+        g = self._grad_nc(grad_output, x_shape)
         dx, dgamma, dbeta = ops.batch_norm_backward(g, xin, self.params.get("gamma"), mean, invstd)
         if self.scale:
             self.grads["gamma"] = dgamma
@@ -115,4 +152,4 @@ class BatchNormalization(Layer):
             self.grads["beta"] = dbeta
         if not self.need_input_grad:
             return None
-        return dx.reshape(grad_output.shape)
+        return self._grad_back(dx, x_shape)

@@ -22,9 +22,11 @@ class _Recurrent(Layer):
     _GATES = 1
     #: Keras arguments of the recurrent layers that fastann does not implement yet (accepted at Keras' default)
     _UNIMPLEMENTED = {"dropout": (0.0, 0), "recurrent_dropout": (0.0, 0), "stateful": (False,),
-                      "unroll": (False,), "seed": (None,), "use_cudnn": ("auto",),
-                      **{k: (None,) for k in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-                                              "kernel_constraint", "recurrent_constraint", "bias_constraint")}}
+                      "unroll": (False,), "seed": (None,), "use_cudnn": ("auto",)}
+    #: regularizers and constraints per weight (``Layer._WEIGHT_ARGS``), on the Keras-layout weights
+    _WEIGHT_ARGS = {"kernel": ("kernel_regularizer", "kernel_constraint"),
+                    "recurrent_kernel": ("recurrent_regularizer", "recurrent_constraint"),
+                    "bias": ("bias_regularizer", "bias_constraint")}
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",

@@ -1,7 +1,8 @@
 """Reshaping layers: Flatten, Reshape, UpSampling2D, ZeroPadding2D, Cropping2D.
 
-Flatten and Reshape take any (N, ...) input; UpSampling2D, ZeroPadding2D and Cropping2D take images (N, C, H, W) or
-(N, H, W) and keep the input's rank (see ``fastann.layers.base`` for the image layout).
+Flatten and Reshape take any (N, ...) input; UpSampling2D, ZeroPadding2D and Cropping2D take images in their
+``data_format`` ((N, H, W, C) channels_last, the default, or (N, C, H, W)) or (N, H, W) and keep the input's
+rank (see ``fastann.layers.base`` for the image layout).
 """
 from __future__ import annotations
 
@@ -11,26 +12,51 @@ import numpy as np
 
 from .. import ops
 from .._args.common import nonneg_int, pair
-from .base import Layer, as_nchw, image_shape, like_input
+from .base import ImageLayer, Layer
 
-__all__ = ["Cropping2D", "Flatten", "Reshape", "UpSampling2D", "ZeroPadding2D"]
+__all__ = ["Flatten", "Reshape", "UpSampling2D", "ZeroPadding2D", "Cropping2D"]
 
 
-class Flatten(Layer):
-    """(N, d1, d2, ...) -> (N, d1·d2·...), a view of C-contiguous input (no copy)."""
+class Flatten(ImageLayer):
+    """(N, d1, d2, ...) -> (N, d1·d2·...), as ``keras.layers.Flatten``.
 
-    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values
+    Args: data_format ("channels_last", "channels_first" or None: ``fastann.config.image_data_format()``).
+    The flattened order is always channels-last, as Keras's: a channels_last Flatten flattens its input in
+    the order of its axes ((H, W, C) for an image), and a channels_first Flatten first moves the channel
+    axis 1 to the end ((N, C, H, W) -> (N, H, W, C)), so a Dense after it has Keras's weights either way.
+    Inside a model whose channels_last image layers pass NCHW arrays to it (``_nchw_in``), that same
+    transpose is the one exit conversion of the run. The gradient is transposed back.
+    Shapes: any (N, ...) float array -> (N, prod(...)).
+    """
+
+    layout_image_output = False
+
+    def __init__(self, data_format=None, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, data_format=data_format, **kwargs)
 
     def compute_output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)
 
+    def _moves_channels(self, ndim: int) -> bool:
+        """Whether the (N, C, ...) array it gets has its channel axis 1 moved to the end before flattening."""
+        return ndim > 2 and (not self.channels_last or (self._nchw_in and ndim == 4))
+
     def forward(self, x, training=False):
+        self._moved = self._moves_channels(x.ndim)
+        if self._moved:
+            return self.xp.ascontiguousarray(self.xp.moveaxis(x, 1, -1)).reshape(x.shape[0], -1)
         return x.reshape(x.shape[0], -1)
 
     def backward(self, grad_output):
         if not self.need_input_grad:
             return None
-        return grad_output.reshape((grad_output.shape[0],) + self.input_shape)
+        n = grad_output.shape[0]
+        if self._moved:
+            shape = self.input_shape if not self.channels_last else \
+                (self.input_shape[2], self.input_shape[0], self.input_shape[1])  # NCHW of its (H, W, C)
+            moved = (n,) + shape[1:] + shape[:1]
+            return self.xp.ascontiguousarray(self.xp.moveaxis(grad_output.reshape(moved), -1, 1))
+        return grad_output.reshape((n,) + self.input_shape)
 
 
 class Reshape(Layer):
@@ -67,60 +93,59 @@ class Reshape(Layer):
         return grad_output.reshape((grad_output.shape[0],) + self.input_shape)
 
 
-class UpSampling2D(Layer):
+class UpSampling2D(ImageLayer):
     """Upsample images by integer factors (``ops.upsample2d``).
 
-    Args: size: int or (sh, sw); interpolation: "nearest" (repeat each pixel) or "bilinear" (half-pixel
-        centres, as Keras / tf.image.resize and torch's align_corners=False).
-    Shapes: x (N, C, H, W) -> (N, C, H*sh, W*sw); x (N, H, W) -> (N, H*sh, W*sw); float32/float64.
+    Args: size: int or (sh, sw); data_format ("channels_last", "channels_first" or None:
+        ``fastann.config.image_data_format()``); interpolation: "nearest" (repeat each pixel) or "bilinear"
+        (half-pixel centres, as Keras / tf.image.resize and torch's align_corners=False).
+    Shapes: x (N, H, W, C) -> (N, H*sh, W*sw, C) (channels_last); (N, C, H, W) -> (N, C, H*sh, W*sw)
+        (channels_first); x (N, H, W) -> (N, H*sh, W*sw); float32/float64.
     Raises ValueError for a non-positive size or an unknown interpolation.
     """
 
     _PREFIX = "up_sampling2d"
 
-    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values (NCHW)
-
-    def __init__(self, size=2, interpolation="nearest", name=None, input_shape=None, **kwargs):
-        super().__init__(name, input_shape=input_shape, **kwargs)
+    def __init__(self, size=2, data_format=None, interpolation="nearest", name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, data_format=data_format, **kwargs)
         self.size = pair("UpSampling2D", "size", size)
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
         self.interpolation = interpolation
 
     def compute_output_shape(self, input_shape):
-        c, h, w = image_shape(self.name, input_shape)
-        hw = (h * self.size[0], w * self.size[1])
-        return hw if len(input_shape) == 2 else (c,) + hw
+        c, h, w = self._chw(input_shape)
+        return self._public((c, h * self.size[0], w * self.size[1]), input_shape)
 
     def forward(self, x, training=False):
-        x4 = as_nchw(x)
+        x4 = self._enter(x)
         y = ops.upsample2d(x4, self.size, self.interpolation)
         if training:
             self._x_shape, self._x_ndim = tuple(x4.shape), x.ndim
-        return like_input(y, x.ndim)
+        return self._leave(y, x.ndim == 3)
 
     def backward(self, grad_output):
         if not self.need_input_grad:
             return None
-        dx = ops.upsample2d_backward(as_nchw(grad_output), self._x_shape, self.size, self.interpolation)
-        return like_input(dx, self._x_ndim)
+        dx = ops.upsample2d_backward(self._grad_enter(grad_output), self._x_shape, self.size, self.interpolation)
+        return self._grad_leave(dx, self._x_ndim == 3)
 
 
-class ZeroPadding2D(Layer):
+class ZeroPadding2D(ImageLayer):
     """Pad images with zeros (rows at the top/bottom, columns at the left/right).
 
-    Args: padding: int p (all four sides), (ph, pw) (symmetric), or ((top, bottom), (left, right)).
-    Shapes: x (N, C, H, W) -> (N, C, H+top+bottom, W+left+right); x (N, H, W) likewise without C.
+    Args: padding: int p (all four sides), (ph, pw) (symmetric), or ((top, bottom), (left, right));
+        data_format ("channels_last", "channels_first" or None: ``fastann.config.image_data_format()``).
+    Shapes: x (N, H, W, C) -> (N, H+top+bottom, W+left+right, C) (channels_last); (N, C, H, W) likewise
+        (channels_first); x (N, H, W) without C.
     Backward: the gradient's interior (the padded border gets none). Raises ValueError for negative or
     malformed padding.
     """
 
     _PREFIX = "zero_padding2d"
 
-    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values (NCHW)
-
-    def __init__(self, padding=1, name=None, input_shape=None, **kwargs):
-        super().__init__(name, input_shape=input_shape, **kwargs)
+    def __init__(self, padding=1, data_format=None, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, data_format=data_format, **kwargs)
         op = "ZeroPadding2D"
         if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(isinstance(p, (tuple, list))
                                                                            for p in padding):
@@ -131,41 +156,43 @@ class ZeroPadding2D(Layer):
         self.padding = ((t, b), (l, r))
 
     def compute_output_shape(self, input_shape):
-        c, h, w = image_shape(self.name, input_shape)
+        c, h, w = self._chw(input_shape)
         (t, b), (l, r) = self.padding
-        hw = (h + t + b, w + l + r)
-        return hw if len(input_shape) == 2 else (c,) + hw
+        return self._public((c, h + t + b, w + l + r), input_shape)
 
     def forward(self, x, training=False):
         (t, b), (l, r) = self.padding
-        h, w = x.shape[-2:]
-        out = self.xp.zeros((x.shape[0],) + self.output_shape, dtype=x.dtype)
-        out[..., t:t + h, l:l + w] = x
-        return out
+        x4 = self._enter(x)
+        n, c, h, w = x4.shape
+        out = self.xp.zeros((n, c, h + t + b, w + l + r), dtype=x.dtype)
+        out[:, :, t:t + h, l:l + w] = x4
+        self._x_ndim = x.ndim
+        return self._leave(out, x.ndim == 3)
 
     def backward(self, grad_output):
         if not self.need_input_grad:
             return None
         (t, _), (l, _) = self.padding
-        h, w = self.input_shape[-2:]
-        return self.xp.ascontiguousarray(grad_output[..., t:t + h, l:l + w])
+        g = self._grad_enter(grad_output)
+        h, w = g.shape[2] - sum(self.padding[0]), g.shape[3] - sum(self.padding[1])
+        return self._grad_leave(self.xp.ascontiguousarray(g[:, :, t:t + h, l:l + w]), self._x_ndim == 3)
 
 
-class Cropping2D(Layer):
-    """Crop rows at the top/bottom and columns at the left/right of images (``keras.layers.Cropping2D``).
+class Cropping2D(ImageLayer):
+    """Crop images: remove rows at the top/bottom and columns at the left/right (Keras ``Cropping2D``).
 
-    Args: cropping: int c (all four sides), (ch, cw) (symmetric), or ((top, bottom), (left, right)).
-    Shapes: x (N, C, H, W) -> (N, C, H-top-bottom, W-left-right); x (N, H, W) likewise without C.
-    Backward: the gradient placed back in the uncropped frame (the cropped border gets zero). Raises
-    ValueError for negative or malformed cropping, or a cropping that leaves no row or column.
+    Args: cropping: int p (all four sides), (ph, pw) (symmetric), or ((top, bottom), (left, right));
+        data_format ("channels_last", "channels_first" or None: ``fastann.config.image_data_format()``).
+    Shapes: x (N, H, W, C) -> (N, H-top-bottom, W-left-right, C) (channels_last); (N, C, H, W) likewise
+        (channels_first); x (N, H, W) without C.
+    Backward: the gradient in the kept window, zeros on the cropped border. Raises ValueError for negative
+    or malformed cropping, or one that leaves no row or column (at build).
     """
 
     _PREFIX = "cropping2d"
 
-    _UNIMPLEMENTED = {"data_format": (None, "channels_first")}  # Keras arguments accepted only at these values (NCHW)
-
-    def __init__(self, cropping=((0, 0), (0, 0)), name=None, input_shape=None, **kwargs):
-        super().__init__(name, input_shape=input_shape, **kwargs)
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, data_format=data_format, **kwargs)
         op = "Cropping2D"
         if isinstance(cropping, (tuple, list)) and len(cropping) == 2 and all(isinstance(p, (tuple, list))
                                                                              for p in cropping):
@@ -176,23 +203,24 @@ class Cropping2D(Layer):
         self.cropping = ((t, b), (l, r))
 
     def compute_output_shape(self, input_shape):
-        c, h, w = image_shape(self.name, input_shape)
+        c, h, w = self._chw(input_shape)
         (t, b), (l, r) = self.cropping
-        hw = (h - t - b, w - l - r)
-        if hw[0] <= 0 or hw[1] <= 0:
-            raise ValueError(f"{self.name}: cropping {self.cropping} leaves nothing of {h}x{w} images")
-        return hw if len(input_shape) == 2 else (c,) + hw
+        if h - t - b <= 0 or w - l - r <= 0:
+            raise ValueError(f"{self.name}: cropping {self.cropping} leaves nothing of images {h}x{w}")
+        return self._public((c, h - t - b, w - l - r), input_shape)
 
     def forward(self, x, training=False):
-        (t, _), (l, _) = self.cropping
-        h, w = self.output_shape[-2:]
-        return self.xp.ascontiguousarray(x[..., t:t + h, l:l + w])
+        (t, b), (l, r) = self.cropping
+        x4 = self._enter(x)
+        h, w = x4.shape[2] - t - b, x4.shape[3] - l - r
+        self._x_shape, self._x_ndim = tuple(x4.shape), x.ndim
+        return self._leave(self.xp.ascontiguousarray(x4[:, :, t:t + h, l:l + w]), x.ndim == 3)
 
     def backward(self, grad_output):
         if not self.need_input_grad:
             return None
         (t, _), (l, _) = self.cropping
-        h, w = grad_output.shape[-2:]
-        dx = self.xp.zeros((grad_output.shape[0],) + tuple(self.input_shape), dtype=grad_output.dtype)
-        dx[..., t:t + h, l:l + w] = grad_output
-        return dx
+        g = self._grad_enter(grad_output)
+        dx = self.xp.zeros(self._x_shape, dtype=g.dtype)
+        dx[:, :, t:t + g.shape[2], l:l + g.shape[3]] = g
+        return self._grad_leave(dx, self._x_ndim == 3)

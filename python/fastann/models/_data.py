@@ -15,13 +15,21 @@ import numpy as np
 
 from .._args.common import is_cupy
 
-__all__ = ["Batches", "HostToDevice", "n_samples", "positive_int", "prepare_x", "prepare_y", "split_validation"]
+__all__ = ["Batches", "HostToDevice", "class_weight_to_sample_weight", "fit_sets", "n_samples", "nonneg_int",
+           "positive_int", "prepare_sample_weight", "prepare_x", "prepare_y", "split_validation"]
 
 
 def positive_int(what, v):
     """``v`` as an int; ValueError naming ``Sequential.<what>`` unless it is a positive integer."""
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
         raise ValueError(f"Sequential.{what} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+def nonneg_int(what, v):
+    """``v`` as an int; ValueError naming ``Sequential.<what>`` unless it is a non-negative integer."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+        raise ValueError(f"Sequential.{what} must be a non-negative integer, got {v!r}")
     return int(v)
 
 
@@ -139,30 +147,106 @@ def prepare_y(model, what, y, n):
     return _cast(model, y, model.dtype)
 
 
-def split_validation(model, x, y, validation_split, validation_data):
-    """fit's training and validation sets: ``(x, y, val)`` with val an (x_val, y_val) pair or None.
+def prepare_sample_weight(model, what, sample_weight, n):
+    """Keras's ``sample_weight``: None, or one number per sample, shape (N,) or (N, 1), any real dtype, as
+    an (N,) array of the model dtype. A model with several outputs takes one such array (weighing every
+    output's loss) or a list of them, one per output. TypeError for a non-array or non-numeric weights,
+    ValueError for another shape or count."""
+    if sample_weight is None:
+        return None
+    if getattr(model, "_n_outputs", 1) > 1 and isinstance(sample_weight, (list, tuple)) and \
+            any(hasattr(w, "shape") or isinstance(w, (list, tuple)) for w in sample_weight):
+        ws = _several(model, what, "sample_weight", sample_weight, model._n_outputs)
+        return [prepare_sample_weight(_part(model, _owner(model)), f"{what}(sample_weight[{i}])", w, n)
+                for i, w in enumerate(ws)]
+    if isinstance(sample_weight, (list, tuple)):
+        sample_weight = np.asarray(sample_weight)
+    _check_side(model, what, "sample_weight", sample_weight)
+    if sample_weight.dtype.kind not in "fiub":
+        raise TypeError(f"{_owner(model)}.{what}: sample_weight must hold numbers, got dtype {sample_weight.dtype}")
+    if sample_weight.ndim == 2 and sample_weight.shape[1] == 1:
+        sample_weight = sample_weight[:, 0]
+    if sample_weight.shape != (n,):
+        raise ValueError(f"{_owner(model)}.{what}: sample_weight must have one weight per sample, shape ({n},), "
+                         f"got shape {sample_weight.shape}")
+    return _cast(model, sample_weight, model.dtype)
 
-    ``validation_data`` (a pair, prepared like x and y) wins; else a ``validation_split`` > 0 holds out
-    that fraction from the END of the (prepared) x and y, before any shuffling, as Keras does. ValueError
-    for a malformed validation_data or a split that leaves no training or no validation sample."""
+
+def class_weight_to_sample_weight(model, class_weight, y, what="fit"):
+    """Keras's ``class_weight`` dict {class index: weight} as per-sample weights (N,) of the model dtype:
+    the class of a sample is its integer label, the argmax of a one-hot / probability row, or the rounded
+    value of a one-unit target (binary); classes missing from the dict weigh 1.0 (Keras's
+    ``class_weight_to_sample_weights``). TypeError for a non-dict, a non-integer key or a non-number
+    weight; ValueError for a model with several outputs (Keras's rule)."""
+    owner = f"{_owner(model)}.{what}"
+    if getattr(model, "_n_outputs", 1) > 1:
+        raise ValueError(f"{owner}: `class_weight` is only supported for Models with a single output.")
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"{owner}: class_weight must be a dict {{class index: weight}}, got {class_weight!r}")
+    for k, v in class_weight.items():
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise TypeError(f"{owner}: class_weight keys must be class indices (ints), got {k!r}")
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{owner}: class_weight[{k}] must be a number, got {v!r}")
+    labels = y.get() if is_cupy(y) else y
+    if labels.ndim > 1:
+        labels = labels.reshape(labels.shape[0], -1)
+        labels = labels[:, 0] if labels.shape[1] == 1 else np.argmax(labels, axis=-1)
+    labels = np.round(labels).astype(np.int64)
+    weights = np.ones(labels.shape[0], dtype=np.float64)
+    for k, v in class_weight.items():
+        weights[labels == k] = v
+    return _cast(model, weights, model.dtype)  # host weights; Batches copies them to a GPU batch by batch
+
+
+def split_validation(model, x, y, validation_split, validation_data, sample_weight=None):
+    """fit's training and validation sets: ``(x, y, sample_weight, val)`` with val an (x_val, y_val,
+    sample_weight_val or None) triple or None.
+
+    ``validation_data`` ((x_val, y_val) or (x_val, y_val, sample_weight_val), prepared like x, y and
+    sample_weight) wins; else a ``validation_split`` > 0 holds out that fraction from the END of the
+    (prepared) x, y and sample_weight, before any shuffling, as Keras does. ValueError for a malformed
+    validation_data or a split that leaves no training or no validation sample."""
+    sw = sample_weight
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError(f"{_owner(model)}.fit: validation_data must be a tuple (x_val, y_val)")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(f"{_owner(model)}.fit: validation_data must be a tuple (x_val, y_val) or (x_val, "
+                             f"y_val, sample_weight_val)")
         xv = prepare_x(model, "fit(validation_data)", validation_data[0])
-        return x, y, (xv, prepare_y(model, "fit(validation_data)", validation_data[1], n_samples(xv)))
+        yv = prepare_y(model, "fit(validation_data)", validation_data[1], n_samples(xv))
+        swv = prepare_sample_weight(model, "fit(validation_data)", validation_data[2], n_samples(xv)) \
+            if len(validation_data) == 3 else None
+        return x, y, sw, (xv, yv, swv)
     if validation_split > 0:
         n = n_samples(x)
         split = int(n * (1.0 - validation_split))
         if split == 0 or split == n:
             raise ValueError(f"{_owner(model)}.fit: validation_split={validation_split} leaves "
                              f"{split} training samples of {n}")
-        return _rows(x, slice(None, split)), _rows(y, slice(None, split)), (_rows(x, slice(split, None)),
-                                                                              _rows(y, slice(split, None)))
-    return x, y, None
+        head, tail = slice(None, split), slice(split, None)
+        return (_rows(x, head), _rows(y, head), _rows(sw, head),
+                (_rows(x, tail), _rows(y, tail), _rows(sw, tail)))
+    return x, y, sw, None
+
+
+def fit_sets(model, x, y, sample_weight, class_weight, validation_split, validation_data):
+    """fit's training set and validation set from prepared x and y: ``(x, y, sample_weight or None, val)``
+    (``split_validation``); ``class_weight`` becomes the training part's per-sample weights, as Keras.
+    ValueError when both sample_weight and class_weight are given (Keras's message), or class_weight for a
+    model with several outputs (as Keras)."""
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+    sample_weight = prepare_sample_weight(model, "fit", sample_weight, n_samples(x))
+    x, y, sample_weight, val = split_validation(model, x, y, validation_split, validation_data, sample_weight)
+    if class_weight is not None:
+        sample_weight = class_weight_to_sample_weight(model, class_weight, y)
+    return x, y, sample_weight, val
 
 
 def _rows(a, rows):
-    """Rows ``rows`` (a slice) of an array, or of each array of a list."""
+    """Rows ``rows`` (a slice) of an array, of each array of a list, or None."""
+    if a is None:
+        return None
     return [b[rows] for b in a] if isinstance(a, list) else a[rows]
 
 
@@ -245,30 +329,34 @@ def _batch_source(xp, a, rows):
 
 
 class Batches:
-    """The mini-batches of (x, y) for one pass: ``for lo, hi, xb, yb in batches.epoch(order)``.
+    """The mini-batches of (x, y[, sample_weight]) for one pass: ``for lo, hi, xb, yb, wb in
+    batches.epoch(order)``.
 
     Args: xp (the model's array module), x (N, ...) and y (N, ...) or None (predict) as prepared above
-    (or lists of such arrays, for several inputs or outputs: xb / yb are then lists),
-    batch_size (the last batch may be smaller). ``epoch(order)`` yields rows lo:hi of x and y in order
-    (order None) or rows ``order[lo:hi]`` of a host permutation ``order``; each xb / yb is on the model's
-    device and valid until the next batch (one reused buffer per array).
+    (or lists of such arrays, for several inputs or outputs: xb / yb are then lists), batch_size (the last
+    batch may be smaller), sample_weight (N,), a list of them (one per output) or None. ``epoch(order)``
+    yields rows lo:hi of x, y and the weights in order (order None) or rows ``order[lo:hi]`` of a host
+    permutation ``order``; each xb / yb / wb is on the model's device and valid until the next batch (one
+    reused buffer per array); wb is None without sample weights.
     """
 
-    def __init__(self, xp, x, y, batch_size):
+    def __init__(self, xp, x, y, batch_size, sample_weight=None):
         self.xp, self.n, self.batch_size = xp, n_samples(x), batch_size
         self.steps = -(-self.n // batch_size)
         rows = min(batch_size, self.n)
         self._x = _source(xp, x, rows)
         self._y = None if y is None else _source(xp, y, rows)
-        self._data_on_device = any(is_cupy(a) for a in (x if isinstance(x, list) else [x]) +
-                                   (y if isinstance(y, list) else [y]))
+        self._w = None if sample_weight is None else _source(xp, sample_weight, rows)
+        self._data_on_device = any(is_cupy(a) for v in (x, y, sample_weight)
+                                   for a in (v if isinstance(v, list) else [v]))
 
     def epoch(self, order=None):
         # the permutation is drawn on the host whatever the device: the same seed shuffles the same way
         order_dev = self.xp.asarray(order) if order is not None and self._data_on_device else None
-        x_batch, y_batch, n, size = self._x, self._y, self.n, self.batch_size
+        x_batch, y_batch, w_batch, n, size = self._x, self._y, self._w, self.n, self.batch_size
         for lo in range(0, n, size):
             hi = min(lo + size, n)
             xb = x_batch(lo, hi, order, order_dev)
             yb = None if y_batch is None else y_batch(lo, hi, order, order_dev)
-            yield lo, hi, xb, yb
+            wb = None if w_batch is None else w_batch(lo, hi, order, order_dev)
+            yield lo, hi, xb, yb, wb

@@ -25,6 +25,7 @@ import numbers
 from .. import losses as losses_module
 from ..layers import InputLayer
 from ..layers.symbolic import KerasTensor, flatten
+from ._layout import apply_layout
 
 __all__ = ["Graph", "MultiLoss", "OutputLoss"]
 
@@ -172,13 +173,60 @@ class Graph:
             layer.need_input_grad = flag
         self.needs, self.backward_nodes = needs, list(reversed(run))
 
+    def chains(self) -> list:
+        """The graph cut into linear chains of layers, in node order: a node continues the chain of the node
+        before it when it is that node's only consumer, takes that one input, and neither is a model output
+        or a shared layer. Every layer call is in one chain (alone, when nothing links it)."""
+        consumers = {}
+        for node in self.nodes:
+            for u in node.inputs:
+                consumers.setdefault(id(u), []).append(node)
+        outputs = {id(t) for t in self.outputs}
+        chains, chain_of = [], {}
+        for node in self.nodes:
+            u = node.inputs[0] if len(node.inputs) == 1 else None
+            prev = u.node if u is not None else None
+            if (prev is not None and id(prev) in chain_of and len(prev.outputs) == 1 and id(u) not in outputs
+                    and len(consumers.get(id(u), ())) == 1 and id(node.layer) not in self.shared
+                    and id(prev.layer) not in self.shared):
+                chain = chain_of[id(prev)]
+            else:
+                chain = []
+                chains.append(chain)
+            chain.append(node)
+            chain_of[id(node)] = chain
+        return [[n.layer for n in c] for c in chains]
+
+    def plan_layout(self) -> None:
+        """``_layout.apply_layout`` on each chain: consecutive channels_last image layers of a chain pass
+        NCHW between them; arrays that cross a branch, a merge or a model output are in the public layout.
+        A shared layer is a chain of its own (its conversions at its boundaries)."""
+        for chain in self.chains():
+            apply_layout(chain)
+
+    def activity_sites(self) -> dict:
+        """{id of the output tensor of a node whose layer has an activity regularizer: the regularizer}.
+        NotImplementedError for such a layer with several outputs."""
+        sites = {}
+        for node in self.nodes:
+            reg = getattr(node.layer, "activity_regularizer", None)
+            if reg is None:
+                continue
+            if len(node.outputs) != 1:
+                raise NotImplementedError(f"Model: activity_regularizer on a layer with several outputs "
+                                          f"({node.layer.name!r}) is not implemented")
+            sites[id(node.outputs[0])] = reg
+        return sites
+
     def logits_layer(self):
         return self.logits_node.layer if self.logits_node is not None else None
 
     # -- run ------------------------------------------------------------------------------------------
-    def forward(self, x, training=False, logits=False):
+    def forward(self, x, training=False, logits=False, activity=None):
         """The outputs for input array(s) ``x`` (one array, or a list in input order); ``logits``: the
-        output layer skips its softmax. Keeps every value for the backward when ``training``."""
+        output layer skips its softmax. Keeps every value for the backward when ``training``. ``activity``:
+        None, or a dict receiving {id of the output tensor: value} of the layers with an activity
+        regularizer (``activity_sites``)."""
         xs = [x] if self.single_input else list(x)
         values = {id(t): a for t, a in zip(self.inputs, xs)}
         snapshots = {}
@@ -193,6 +241,8 @@ class Graph:
                 snapshots[id(node)] = _snapshot(layer)
             if len(node.outputs) == 1:
                 values[id(node.outputs[0])] = y
+                if activity is not None and getattr(layer, "activity_regularizer", None) is not None:
+                    activity[id(node.outputs[0])] = y
             else:
                 for o, v in zip(node.outputs, y):
                     values[id(o)] = v
@@ -200,9 +250,10 @@ class Graph:
         outs = [values[id(t)] for t in self.outputs]
         return outs[0] if self.single_output else outs
 
-    def backward(self, grad, logits=False):
+    def backward(self, grad, logits=False, activity_grads=None):
         """Backward from d loss / d outputs ``grad`` (one array, or a list in output order) after a forward
-        with ``training=True``; returns d loss / d inputs (one, or a list; None where not computed)."""
+        with ``training=True``, plus ``activity_grads`` ({id of a tensor: gradient}, the activity
+        regularizers' terms); returns d loss / d inputs (one, or a list; None where not computed)."""
         if self._values is None:
             raise ValueError("Model: backward needs a forward with training=True first")
         gs = [grad] if self.single_output else list(grad)
@@ -215,6 +266,8 @@ class Graph:
         for t, g in zip(self.outputs, gs):
             if g is not None:
                 add(t, g)
+        for k, g in (activity_grads or {}).items():
+            grads[k] = g if k not in grads else grads[k] + g
         final = {k: _snapshot(n.layer) for k, n in ((id(n.layer), n) for n in self.nodes) if k in self.shared}
         summed = {}
         for node in self.backward_nodes:
@@ -292,27 +345,38 @@ class MultiLoss:
             return list(value)
         return [value] * len(names)
 
+    def _sum(self, method, y_pred, y_true, wb=None, with_grad=False):
+        """Each output's ``loss.<method>`` (with its weights from ``wb``: one array for every output, or a
+        list, one per output), weighted by ``loss_weights`` and summed; each output's own value is kept in
+        ``last``. (total, [gradients] or None)."""
+        ws = wb if isinstance(wb, list) else [wb] * len(self.losses)
+        total, grads, self.last = None, [], []
+        for loss, lw, p, t, w in zip(self.losses, self.weights, y_pred, y_true, ws):
+            args = (p, t) if wb is None else (p, t, w)
+            v, g = getattr(loss, method)(*args) if with_grad else (getattr(loss, method)(*args), None)
+            self.last.append(v)
+            if lw != 1.0:
+                v = v * lw
+                g = None if g is None else g * g.dtype.type(lw)
+            total = v if total is None else total + v
+            grads.append(g)
+        return total, (grads if with_grad else None)
+
     def forward(self, y_pred, y_true):
         """The weighted sum of the losses (each output's own loss, unweighted, is kept in ``last``)."""
-        total, self.last = None, []
-        for loss, w, p, t in zip(self.losses, self.weights, y_pred, y_true):
-            v = loss.forward(p, t)
-            self.last.append(v)
-            v = v if w == 1.0 else v * w
-            total = v if total is None else total + v
-        return total
+        return self._sum("forward", y_pred, y_true)[0]
 
     def forward_backward(self, y_pred, y_true):
         """(the weighted sum of the losses, [d total / d y_pred_i for each output])."""
-        total, grads, self.last = None, [], []
-        for loss, w, p, t in zip(self.losses, self.weights, y_pred, y_true):
-            v, g = loss.forward_backward(p, t)
-            self.last.append(v)
-            if w != 1.0:
-                v, g = v * w, g * g.dtype.type(w)
-            total = v if total is None else total + v
-            grads.append(g)
-        return total, grads
+        return self._sum("forward_backward", y_pred, y_true, with_grad=True)
+
+    def weighted_forward(self, y_pred, y_true, sample_weight):
+        """``forward`` with per-sample weights (one (N,) array for every output, or a list per output)."""
+        return self._sum("weighted_forward", y_pred, y_true, sample_weight)[0]
+
+    def weighted_forward_backward(self, y_pred, y_true, sample_weight):
+        """``forward_backward`` with per-sample weights, as ``weighted_forward``."""
+        return self._sum("weighted_forward_backward", y_pred, y_true, sample_weight, with_grad=True)
 
 
 class OutputLoss:

@@ -107,12 +107,27 @@ class BaseModel(ModelAsLayer):
     def trainable_weights(self) -> list:
         """The parameters of the trainable layers that the optimizer updates (as the flags are now), each
         once; the order of the gradients :meth:`gradients` returns."""
-        return [l.params[k] for l, k in self._trainable_keys()]
+        return [l.params[k] for l, k in self._trainable_keys()] if self.trainable else []
 
     @property
     def non_trainable_weights(self) -> list:
         """The other parameters: moving statistics, and every parameter of a frozen layer."""
         return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    @property
+    def losses(self) -> list:
+        """The regularization penalties of the trainable weights (0-d arrays), nested models' layers
+        included: Keras's ``model.losses``."""
+        return [p for layer in self._leaves(trainable_only=True) for p in layer.losses]
+
+    def _check_nested_activity(self) -> None:
+        """NotImplementedError when a nested model holds a layer with an activity regularizer (its outputs
+        are inside the nested model's forward, which does not expose them)."""
+        for layer in self._sublayers():
+            if isinstance(layer, ModelAsLayer) and any(getattr(l, "activity_regularizer", None) is not None
+                                                       for l in layer._leaves()):
+                raise NotImplementedError(f"{type(self).__name__} {self.name!r}: activity_regularizer on a layer "
+                                          f"of a nested model ({layer.name!r}) is not implemented")
 
     @property
     def metrics_names(self) -> list:
@@ -213,10 +228,11 @@ class BaseModel(ModelAsLayer):
 
     @property
     def _fused_softmax_loss(self) -> bool:
-        """Last layer ends in softmax over (N, C) and the loss is a categorical cross-entropy on
-        probabilities."""
+        """Last layer ends in softmax over (N, C), has no activity regularizer (which needs the softmax
+        output), and the loss is a categorical cross-entropy on probabilities."""
         last = self._logits_layer()
         return (last is not None and getattr(last, "activation", None) == "softmax" and hasattr(last, "forward_logits")
+                and getattr(last, "activity_regularizer", None) is None
                 and len(last.output_shape or ()) == 1
                 and self.loss is not None and self.loss.is_categorical_crossentropy and not self.loss.from_logits)
 
@@ -262,9 +278,8 @@ class BaseModel(ModelAsLayer):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-        """Train for ``epochs`` epochs of mini-batches (``keras.Model.fit``, same arguments; class_weight,
-        sample_weight, steps_per_epoch, validation_steps and validation_freq are NotImplementedError unless
-        at Keras' defaults).
+        """Train for ``epochs`` epochs of mini-batches (``keras.Model.fit``, same arguments; steps_per_epoch,
+        validation_steps and validation_freq are NotImplementedError unless at Keras' defaults).
 
         Args:
             x: inputs (N, *input_shape), any numeric dtype (cast to the model dtype once).
@@ -276,8 +291,14 @@ class BaseModel(ModelAsLayer):
             callbacks: list of fastann.callbacks.Callback.
             validation_split: fraction in [0, 1) of the data, taken from the END before shuffling, held out
                 for validation (as Keras does).
-            validation_data: (x_val, y_val), overrides validation_split.
+            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val), overrides validation_split.
             shuffle: reshuffle the training data every epoch.
+            class_weight: None or {class index: weight} (missing classes 1.0), turned into per-sample weights
+                from the labels (``_data.class_weight_to_sample_weight``); not with sample_weight, nor for a
+                model with several outputs (ValueError).
+            sample_weight: None or (N,): the loss is sum(w_i l_i) / batch size (Keras 3); metrics unweighted.
+                Several outputs: one (N,) array for every output's loss, or a list of them, one per output.
+            initial_epoch: epochs are numbered from it (callbacks, progress bar); epochs - initial_epoch run.
             validation_batch_size: batch size of the validation pass (None: max(batch_size, 256); the
                 result is the same mean up to float rounding).
         Returns:
@@ -286,15 +307,14 @@ class BaseModel(ModelAsLayer):
         Raises:
             ValueError/TypeError for an uncompiled model, bad shapes, dtypes, labels or arguments.
         """
-        _keras.unimplemented("fit", class_weight=(class_weight, None), sample_weight=(sample_weight, None),
-                       steps_per_epoch=(steps_per_epoch, None), validation_steps=(validation_steps, None),
-                       validation_freq=(validation_freq, 1))
+        _keras.unimplemented("fit", steps_per_epoch=(steps_per_epoch, None), validation_steps=(validation_steps, None),
+                             validation_freq=(validation_freq, 1))
         self._require_compiled("fit")
         batch_size = _data.positive_int("fit: batch_size", 32 if batch_size is None else batch_size)
         eval_batch_size = max(batch_size, 256) if validation_batch_size is None else \
             _data.positive_int("fit: validation_batch_size", validation_batch_size)
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-            raise ValueError(f"{type(self).__name__}.fit: epochs must be a non-negative integer, got {epochs!r}")
+        epochs, initial_epoch = _data.nonneg_int("fit: epochs", epochs), _data.nonneg_int("fit: initial_epoch",
+                                                                                            initial_epoch)
         verbose = _keras.verbose_arg("fit", verbose)
         if not isinstance(validation_split, numbers.Real) or not 0.0 <= validation_split < 1.0:
             raise ValueError(f"{type(self).__name__}.fit: validation_split must be in [0, 1), got {validation_split!r}")
@@ -303,15 +323,16 @@ class BaseModel(ModelAsLayer):
         x = _data.prepare_x(self, "fit", x)
         self._resolve_metrics(y)
         y = _data.prepare_y(self, "fit", y, _data.n_samples(x))
-        x, y, val = _data.split_validation(self, x, y, validation_split, validation_data)
+        x, y, sample_weight, val = _data.fit_sets(self, x, y, sample_weight, class_weight, validation_split,
+                                                  validation_data)
         self._check_logits_use()
         saved = self._compile_time_flags()
         try:
             self._index_parameters()
             if not self._params:
                 raise ValueError(f"{type(self).__name__}.fit: the model has no trainable parameters")
-            return _trainer.fit(self, _data.Batches(self.xp, x, y, batch_size), epochs, initial_epoch, shuffle,
-                                val, callbacks, verbose, eval_batch_size=eval_batch_size)
+            return _trainer.fit(self, _data.Batches(self.xp, x, y, batch_size, sample_weight), epochs, initial_epoch,
+                                shuffle, val, callbacks, verbose, eval_batch_size=eval_batch_size)
         finally:
             self._restore_flags(saved)
 
@@ -320,21 +341,22 @@ class BaseModel(ModelAsLayer):
                  return_dict=False):
         """Loss (and metrics) on (x, y) in inference mode (dropout off), like ``keras.Model.evaluate``
         (batch_size None: 32; verbose "auto" is 1, one line of results; the default is 0, silent, where
-        Keras' is "auto"; sample_weight, steps, callbacks: NotImplementedError unless None).
+        Keras' is "auto"; sample_weight: None or per-sample weights of the loss, as in fit; steps,
+        callbacks: NotImplementedError unless None). The loss includes the weights' regularization penalties.
 
         Returns the loss as a float when no metrics were compiled, else [loss, metric1, ...]; or a dict
         {"loss": ..., name: ...} with ``return_dict=True``. Raises like fit.
         """
-        _keras.unimplemented("evaluate", sample_weight=(sample_weight, None), steps=(steps, None),
-                       callbacks=(callbacks, None))
+        _keras.unimplemented("evaluate", steps=(steps, None), callbacks=(callbacks, None))
         self._require_compiled("evaluate")
         batch_size = _data.positive_int("evaluate: batch_size", 32 if batch_size is None else batch_size)
         verbose = _keras.verbose_arg("evaluate", verbose)
         x = _data.prepare_x(self, "evaluate", x)
         self._resolve_metrics(y)
         y = _data.prepare_y(self, "evaluate", y, _data.n_samples(x))
+        sample_weight = _data.prepare_sample_weight(self, "evaluate", sample_weight, _data.n_samples(x))
         self._check_logits_use()
-        result = _trainer.evaluate(self, _data.Batches(self.xp, x, y, batch_size))
+        result = _trainer.evaluate(self, _data.Batches(self.xp, x, y, batch_size, sample_weight))
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         if return_dict:
@@ -383,13 +405,12 @@ class BaseModel(ModelAsLayer):
         optimizer update of the parameters trainable at compile time. Returns the batch's loss as a float
         when no metrics were compiled, else [loss, metric1, ...] (``metrics_names`` order), or a dict with
         ``return_dict=True``; the values are those of this batch (as Keras 3). sample_weight and
-        class_weight: NotImplementedError unless None. Raises like fit (uncompiled model, bad data, no
-        trainable parameter)."""
+        class_weight as in fit. Raises like fit (uncompiled model, bad data, no trainable parameter)."""
         return _steps.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss (and metrics) of one batch in inference mode (``keras.Model.test_on_batch``); returns
-        like train_on_batch. sample_weight: NotImplementedError unless None."""
+        like train_on_batch. sample_weight as in evaluate."""
         return _steps.test_on_batch(self, x, y, sample_weight, return_dict)
 
     def predict_on_batch(self, x):
@@ -428,7 +449,8 @@ class BaseModel(ModelAsLayer):
             print_fn(line)
 
     def get_weights(self) -> list:
-        """All parameters as NumPy copies, layer by layer (Dense: kernel (units, in), bias)."""
+        """All parameters as NumPy copies in Keras's layouts, layer by layer (Dense: kernel (in, units),
+        bias)."""
         return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:

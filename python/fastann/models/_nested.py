@@ -104,11 +104,12 @@ class ModelAsLayer(Layer):
 
     def _leaves(self, trainable_only=False) -> list:
         """The layers inside, nested models opened into their layers, each layer once; ``trainable_only``
-        skips those under a frozen model."""
+        skips those under a frozen nested model (this model's own flag is its layers' flags: fit applies the
+        flags of compile time to the layers, not to the model)."""
         out, seen = [], set()
 
         def walk(model):
-            if trainable_only and not model.trainable:
+            if trainable_only and model is not self and not model.trainable:
                 return
             for layer in model._layers:
                 if isinstance(layer, ModelAsLayer):

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _device
 from .._args.common import is_cupy
-from . import _data, _keras, _trainer
+from . import _data, _trainer
 
 __all__ = ["gradients", "predict_on_batch", "predict_outputs", "test_on_batch", "train_on_batch"]
 
@@ -30,21 +30,25 @@ def _result(logs, return_dict):
     return values[0] if len(values) == 1 else values
 
 
-def _prepared(model, what, x, y):
+def _prepared(model, what, x, y, sample_weight, class_weight=None):
+    """x, y and the per-sample weights (from sample_weight or class_weight, as fit) of one batch."""
     model._require_compiled(what)
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
     x = _data.prepare_x(model, what, x)
     model._resolve_metrics(y)
     y = _data.prepare_y(model, what, y, _data.n_samples(x))
+    sample_weight = _data.prepare_sample_weight(model, what, sample_weight, _data.n_samples(x))
+    if class_weight is not None:
+        sample_weight = _data.class_weight_to_sample_weight(model, class_weight, y, what)
     model._check_logits_use()
-    return x, y
+    return x, y, sample_weight
 
 
 def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
     """See ``Model.train_on_batch``."""
-    _keras.unimplemented(f"{type(model).__name__}.train_on_batch", sample_weight=(sample_weight, None),
-                         class_weight=(class_weight, None))
     with _device.context(model._device_index, model.xp):
-        x, y = _prepared(model, "train_on_batch", x, y)
+        x, y, w = _prepared(model, "train_on_batch", x, y, sample_weight, class_weight)
         saved = model._compile_time_flags()
         try:
             model._index_parameters()
@@ -54,7 +58,7 @@ def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
             fused = model._fused_softmax_loss
             tally = _trainer.Tally(model.metrics, fused)
             n = _data.n_samples(x)
-            _trainer.run_batches(_data.Batches(model.xp, x, y, n), _trainer.train_step(model, fused), tally=tally)
+            _trainer.run_batches(_data.Batches(model.xp, x, y, n, w), _trainer.train_step(model, fused), tally=tally)
             logs = tally.logs()
         finally:
             model._restore_flags(saved)
@@ -63,10 +67,9 @@ def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
 
 def test_on_batch(model, x, y, sample_weight, return_dict):
     """See ``Model.test_on_batch``."""
-    _keras.unimplemented(f"{type(model).__name__}.test_on_batch", sample_weight=(sample_weight, None))
     with _device.context(model._device_index, model.xp):
-        x, y = _prepared(model, "test_on_batch", x, y)
-        logs = _trainer.evaluate(model, _data.Batches(model.xp, x, y, _data.n_samples(x)))
+        x, y, w = _prepared(model, "test_on_batch", x, y, sample_weight)
+        logs = _trainer.evaluate(model, _data.Batches(model.xp, x, y, _data.n_samples(x), w))
     return _result(logs, return_dict)
 
 
@@ -81,7 +84,7 @@ def predict_outputs(model, batches) -> list:
     """predict for a model with several outputs: one (N, *output_shape_i) NumPy array per output."""
     xp = model.xp
     outs = [xp.empty((batches.n,) + tuple(s), dtype=model.dtype) for s in model.output_shape]
-    for lo, hi, xb, _ in batches.epoch():
+    for lo, hi, xb, _, _ in batches.epoch():
         for o, y in zip(outs, model._forward(xb, training=False)):
             o[lo:hi] = y
     return outs if xp is np else [o.get() for o in outs]

@@ -4,9 +4,22 @@
 * ``train_step``: the model's forward (``model._forward(x, training=True)``: each stage of a Sequential, or
   the nodes of a graph in topological order); the loss and its gradient; the model's backward
   (``model._backward``: in reverse, stopping where nothing needs the gradient of the data); one fused
-  optimizer kernel per parameter.
+  optimizer kernel per parameter; then the weights' constraints.
 * ``test_step``: forward in inference mode and the loss.
 * ``predict_step``: forward in inference mode.
+
+Every step takes ``(xb, yb, wb)``: wb is the batch's per-sample weights (N,) or None. With weights the loss
+is Keras's sum(w_i l_i) / N and each sample's rows of the loss gradient are scaled by w_i (``losses``).
+Weight regularizers (``layer.regularizers``) add their penalties on the trainable weights to the loss
+reported by fit and evaluate, and their gradients to the weights' gradients before the optimizer (clipping
+included) sees them, as Keras's ``compute_loss`` adds ``model.losses``. An activity regularizer adds
+penalty(output) / batch size of its layer's output, and its gradient to that output's gradient: the model
+names its regularized outputs (``model._activity_sites()``: {key: regularizer}), its ``_forward`` fills a dict
+{key: output} when given one, and its ``_backward`` adds {key: gradient} to those outputs' gradients (a
+Sequential keys them by stage position, a graph by output tensor). Without weights, regularizers and
+constraints the steps compute exactly what they compute without these features. A model with several
+outputs takes the weighted losses of its ``_graph.MultiLoss`` (one weight array for all outputs, or one per
+output).
 
 When the last layer ends in a softmax and the loss is a categorical cross-entropy on probabilities
 (``fused``), the softmax is skipped and the loss runs on the logits as ONE fused kernel
@@ -87,48 +100,101 @@ class Tally:
         return logs
 
 
-# ---- the steps: (xb, yb) -> (loss or None, output) --------------------------------------------------------
+# ---- regularizers -----------------------------------------------------------------------------------------
+def _activity_terms(sites, outputs, with_grads=True):
+    """Keras's activity penalty: sum over the regularized outputs (``sites``: {key: regularizer},
+    ``outputs``: {key: output}) of penalty(output) / batch size, and {key: its gradient with respect to that
+    output} (empty unless ``with_grads``)."""
+    total, grads = None, {}
+    for key, reg in sites.items():
+        out = outputs[key]
+        n = out.dtype.type(out.shape[0])
+        penalty = reg(out) / n
+        total = penalty if total is None else total + penalty
+        if with_grads:
+            grads[key] = reg.gradient(out) / n
+    return total, grads
+
+
+def _loss_and_grad(model, fused, out, yb, wb):
+    """The (weighted when wb is given) loss of output ``out`` (logits when ``fused``) and its gradient."""
+    loss_fn = model.loss
+    if fused:
+        return loss_fn.logits_forward_backward(out, yb) if wb is None else \
+            loss_fn.weighted_logits_forward_backward(out, yb, wb)
+    return loss_fn.forward_backward(out, yb) if wb is None else loss_fn.weighted_forward_backward(out, yb, wb)
+
+
+# ---- the steps: (xb, yb, wb) -> (loss or None, output) ----------------------------------------------------
 def train_step(model, fused):
     """The training step of ``model`` (built, compiled, parameters indexed): forward, loss and its gradient,
-    backward, optimizer update. Returns (loss, output or logits)."""
-    def step(xb, yb):
-        out = model._forward(xb, True, logits=fused)
-        if fused:
-            loss, g = model.loss.logits_forward_backward(out, yb)
-        else:
-            loss, g = model.loss.forward_backward(out, yb)
-        model._backward(g, logits=fused)
-        model.optimizer.apply_gradients(model._params, [l.grads[k] for l, k in model._param_keys])
+    backward, regularizers' penalties and gradients, optimizer update, constraints. Returns (loss, output or
+    logits)."""
+    keys = model._param_keys
+    regularized = [(i, layer, k, layer.regularizers[k]) for i, (layer, k) in enumerate(keys)
+                   if k in layer.regularizers]
+    constrained = [(layer, (k,)) for layer, k in keys if k in layer.constraints]
+    sites = model._activity_sites()
+
+    def step(xb, yb, wb):
+        outputs = {} if sites else None
+        out = model._forward(xb, True, logits=fused, activity=outputs)
+        loss, g = _loss_and_grad(model, fused, out, yb, wb)
+        act_grads = None
+        if sites:  # before any backward runs: penalties and gradients on this forward's outputs
+            penalty, act_grads = _activity_terms(sites, outputs)
+            loss = loss + penalty
+        model._backward(g, logits=fused, activity_grads=act_grads)
+        grads = [l.grads[k] for l, k in keys]
+        for i, layer, k, reg in regularized:  # on the weights of this forward pass, before the update
+            w = layer.params[k]
+            loss = loss + reg(w)
+            grads[i] = grads[i] + reg.gradient(w)
+        model.optimizer.apply_gradients(model._params, grads)
+        for layer, names in constrained:
+            layer.apply_constraints(names)
         return loss, out
     return step
 
 
-def test_step(model, fused):
-    """Forward in inference mode (logits when ``fused``) and the loss: (loss, output or logits)."""
-    def step(xb, yb):
-        out = model._forward(xb, training=False, logits=fused)
-        return (model.loss.logits_forward(out, yb) if fused else model.loss.forward(out, yb)), out
+def test_step(model, fused, penalty=None):
+    """Forward in inference mode (logits when ``fused``) and the (weighted when wb is given) loss, plus the
+    activity penalty of the batch and ``penalty`` (the weights' regularization penalty, constant over the
+    pass) when not None: (loss, output or logits)."""
+    loss_fn = model.loss
+    sites = model._activity_sites()
+
+    def step(xb, yb, wb):
+        outputs = {} if sites else None
+        out = model._forward(xb, False, logits=fused, activity=outputs)
+        if wb is None:
+            loss = loss_fn.logits_forward(out, yb) if fused else loss_fn.forward(out, yb)
+        else:
+            loss = loss_fn.weighted_logits_forward(out, yb, wb) if fused else loss_fn.weighted_forward(out, yb, wb)
+        if sites:
+            loss = loss + _activity_terms(sites, outputs, with_grads=False)[0]
+        return (loss if penalty is None else loss + penalty), out
     return step
 
 
 def predict_step(model):
     """Forward in inference mode: (None, output)."""
-    def step(xb, yb):
+    def step(xb, yb, wb):
         return None, model._forward(xb, training=False)
     return step
 
 
 # ---- the loop ---------------------------------------------------------------------------------------------
 def run_batches(batches, step, order=None, tally=None, outputs=None, batch_callbacks=(), bar=None, model=None):
-    """Run ``step(xb, yb)`` on every batch of ``batches`` (a ``_data.Batches``; rows ``order[lo:hi]`` when a
+    """Run ``step(xb, yb, wb)`` on every batch of ``batches`` (a ``_data.Batches``; rows ``order[lo:hi]`` when a
     permutation ``order`` is given). Each result goes to ``tally`` (loss and metrics) and/or is written into
     ``outputs[lo:hi]``; ``batch_callbacks`` get on_train_batch_begin/end (with the tally's running logs) and
     ``bar`` (a callbacks.ProgressBar) its batch_end. With ``model``, the loop ends after a batch whose
     callbacks set ``model.stop_training`` (as Keras's fit does)."""
-    for b, (lo, hi, xb, yb) in enumerate(batches.epoch(order)):
+    for b, (lo, hi, xb, yb, wb) in enumerate(batches.epoch(order)):
         for cb in batch_callbacks:
             cb.on_train_batch_begin(b, {})
-        loss, out = step(xb, yb)
+        loss, out = step(xb, yb, wb)
         if tally is not None:
             tally.add(loss, hi - lo, yb, out)
         if outputs is not None:
@@ -149,15 +215,17 @@ def run_batches(batches, step, order=None, tally=None, outputs=None, batch_callb
 def fit(model, batches, epochs, initial_epoch, shuffle, validation, callbacks, verbose, eval_batch_size):
     """Train ``model`` (its parameters indexed) for epochs initial_epoch .. epochs-1 over ``batches``,
     reshuffled each epoch from the model's shuffle generator when ``shuffle``; after each epoch evaluate
-    ``validation`` ((x, y) or None) with ``eval_batch_size``. Calls the callbacks (TypeError for one that
-    is not a fastann.callbacks.Callback) and returns the History."""
+    ``validation`` ((x, y, sample_weight or None) or None) with ``eval_batch_size``. Epochs are numbered
+    from ``initial_epoch`` for the callbacks and the progress bar (Keras), so the History holds
+    epochs - initial_epoch entries. Calls the callbacks (TypeError for one that is not a
+    fastann.callbacks.Callback) and returns the History."""
     fused = model._fused_softmax_loss
     history = callbacks_module.History()
     history.epoch_seconds = []
     cbs = list(callbacks or []) + [history]  # last, as in Keras: it records what the others add to logs
     for cb in cbs:
         if not isinstance(cb, callbacks_module.Callback):
-            raise TypeError(f"Sequential.fit: callbacks must be fastann.callbacks.Callback, got {cb!r}")
+            raise TypeError(f"{type(model).__name__}.fit: callbacks must be fastann.callbacks.Callback, got {cb!r}")
         cb.set_model(model)
         cb.set_params({"epochs": epochs, "steps": batches.steps, "verbose": verbose,
                        "batch_size": batches.batch_size})
@@ -181,7 +249,8 @@ def fit(model, batches, epochs, initial_epoch, shuffle, validation, callbacks, v
         epoch_logs = tally.logs()
         history.epoch_seconds.append(time.perf_counter() - t0)
         if validation is not None:
-            val_logs = model.evaluate(validation[0], validation[1], batch_size=eval_batch_size, return_dict=True)
+            val_logs = model.evaluate(validation[0], validation[1], batch_size=eval_batch_size, return_dict=True,
+                                      sample_weight=validation[2])
             epoch_logs.update((f"val_{k}", v) for k, v in val_logs.items())
         for cb in cbs:
             cb.on_epoch_end(epoch, epoch_logs)
@@ -194,10 +263,13 @@ def fit(model, batches, epochs, initial_epoch, shuffle, validation, callbacks, v
 
 
 def evaluate(model, batches) -> dict:
-    """Loss and metrics of ``model`` in inference mode over ``batches``: {"loss": ..., metric name: ...}."""
+    """Loss and metrics of ``model`` in inference mode over ``batches``: {"loss": ..., metric name: ...}.
+    The loss includes the regularization penalty of the trainable weights (Keras)."""
     fused = model._fused_softmax_loss
     tally = Tally(model.metrics, fused)
-    run_batches(batches, test_step(model, fused), tally=tally)
+    penalties = model.losses
+    penalty = sum(penalties[1:], penalties[0]) if penalties else None
+    run_batches(batches, test_step(model, fused, penalty), tally=tally)
     return tally.logs()
 
 

@@ -118,18 +118,28 @@ class Model(BaseModel):
         self._param_keys = self._trainable_keys()
         self._params = [l.params[k] for l, k in self._param_keys]
         self._graph.plan_backward(self.need_input_grad)
+        self._graph.plan_layout()
 
-    def _forward(self, x, training=False, logits=False):
+    def _activity_sites(self) -> dict:
+        """{id of a node's output tensor: regularizer} for the layer calls whose layer has an activity
+        regularizer (a shared layer: each of its calls). NotImplementedError for such a layer with several
+        outputs, or inside a nested model."""
+        self._check_nested_activity()
+        return self._graph.activity_sites()
+
+    def _forward(self, x, training=False, logits=False, activity=None):
         """Run the graph on ``x`` (one array, or a list for several inputs); with ``logits`` the output layer
-        skips its softmax (see ``_fused_softmax_loss``). One array, or a list for several outputs."""
-        return self._graph.forward(x, training, logits)
+        skips its softmax (see ``_fused_softmax_loss``). One array, or a list for several outputs.
+        ``activity``: None, or a dict that receives {key: output} for the keys of ``_activity_sites``."""
+        return self._graph.forward(x, training, logits, activity)
 
-    def _backward(self, grad, logits=False, full=False):
+    def _backward(self, grad, logits=False, full=False, activity_grads=None):
         """Backward through the graph from ``grad`` (d loss / d output, a list for several outputs), after
-        a forward with ``training=True``; the layers keep their parameter gradients. Returns the gradient of
-        the input (a list for several inputs; None where not computed, e.g. ``need_input_grad`` False).
+        a forward with ``training=True``, ``activity_grads`` ({key: gradient}, see ``_forward``) added to the
+        gradients of those outputs; the layers keep their parameter gradients. Returns the gradient of the
+        input (a list for several inputs; None where not computed, e.g. ``need_input_grad`` False).
         ``full`` is implied by the graph plan (``need_input_grad``)."""
-        return self._graph.backward(grad, logits)
+        return self._graph.backward(grad, logits, activity_grads)
 
     def _open_input_grads(self) -> None:
         """Make every layer compute its input gradient (the graph plans this from ``need_input_grad``)."""

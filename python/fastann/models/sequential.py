@@ -15,8 +15,8 @@ evaluate and predict check their data (``_data``) and run the one batch loop of 
 The same ``seed`` gives the same run: it seeds the weight initializers, the dropout masks and the shuffling
 (given the same thread count, the kernels are deterministic).
 
-Arguments are checked as Keras checks them: a Keras argument fastann does not implement (``sample_weight``,
-``class_weight``, ``loss_weights``, ``steps_per_epoch``, ...) is accepted only at Keras' default and is a
+Arguments are checked as Keras checks them: a Keras argument fastann does not implement (``loss_weights``,
+``weighted_metrics``, ``steps_per_epoch``, ...) is accepted only at Keras' default and is a
 NotImplementedError naming it otherwise; an unknown keyword is Python's TypeError, as in Keras.
 
 Trainable parameters, as in Keras: ``layer.trainable = False`` freezes a layer, ``model.trainable = False``
@@ -34,6 +34,7 @@ import numpy as np
 from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.base import _auto_name
 from ._fusion import plan_stages
+from ._layout import apply_layout
 from ._model import _on_device
 from .functional import Model
 
@@ -169,7 +170,7 @@ class Sequential(Model):
             layer.need_input_grad = i > first
         self._first_trainable = first
         self._stages = self._plan_stages()
-        self._param_keys = [(l, k) for l in self._layers for k in l.trainable_names]
+        self._param_keys = self._trainable_keys()  # nested models opened into their layers
         self._params = [l.params[k] for l, k in self._param_keys]
 
     #: Run BatchNormalization -> ReLU [-> MaxPooling2D(2)] as one fused kernel (see ``_fusion``).
@@ -178,26 +179,55 @@ class Sequential(Model):
     def _plan_stages(self) -> list:
         """``self._layers[:-1]`` as ``(index of its first layer, stage)`` pairs to run in order (the last
         layer runs on its own: it may skip its softmax); fused runs only on the CPU."""
+        apply_layout(self._layers)  # where channels_last images travel as NCHW (see _layout)
         return plan_stages(self._layers[:-1], self.fuse_layers and self.xp is np)
 
-    def _forward(self, x, training=False, logits=False):
-        """Run all layers; with ``logits`` the last one skips its softmax."""
-        h = x
-        for _, stage in self._stages:
-            h = stage.forward(h, training)
-        last = self._layers[-1]
-        return last.forward_logits(h, training) if logits else last.forward(h, training)
+    def _activity_sites(self) -> dict:
+        """{position: regularizer} of the outputs with an activity regularizer: position i < len(_stages) is
+        the output of stage i (never a fused run: fusion skips such layers), ``len(_stages)`` the last
+        layer's."""
+        self._check_nested_activity()
+        stages = [stage for _, stage in self._stages] + [self._layers[-1]]
+        return {i: stage.activity_regularizer for i, stage in enumerate(stages)
+                if getattr(stage, "activity_regularizer", None) is not None}
 
-    def _backward(self, grad, logits=False, full=False):
+    def _forward(self, x, training=False, logits=False, activity=None):
+        """Run all layers; with ``logits`` the last one skips its softmax. ``activity``: None, or a dict that
+        receives {position: output} for the positions of ``_activity_sites``."""
+        h = x
+        if activity is None:
+            for _, stage in self._stages:
+                h = stage.forward(h, training)
+        else:
+            sites = self._activity_sites()
+            for i, (_, stage) in enumerate(self._stages):
+                h = stage.forward(h, training)
+                if i in sites:
+                    activity[i] = h
+        last = self._layers[-1]
+        out = last.forward_logits(h, training) if logits else last.forward(h, training)
+        if activity is not None and getattr(last, "activity_regularizer", None) is not None:
+            activity[len(self._stages)] = out
+        return out
+
+    def _backward(self, grad, logits=False, full=False, activity_grads=None):
         """Backward from ``grad`` (d loss / d output; d loss / d logits with ``logits``) through the stages in
-        reverse, after a forward with ``training=True``. Without ``full`` it stops at the first layer with
-        trainable parameters (nothing uses the gradient below it) and returns what it has then; with ``full``
-        it returns the gradient of the input (the layers must have ``need_input_grad``)."""
+        reverse, after a forward with ``training=True``; ``activity_grads`` ({position: gradient}, see
+        ``_forward``) are added to the gradients of those outputs. Without ``full`` it stops at the first layer
+        with trainable parameters (nothing uses the gradient below it) and returns what it has then; with
+        ``full`` it returns the gradient of the input (the layers must have ``need_input_grad``)."""
+        extra = activity_grads or {}
+        n = len(self._stages)
+        if n in extra:
+            grad = grad + extra[n]
         last = self._layers[-1]
         g = last.backward_logits(grad) if logits else last.backward(grad)
-        for start, stage in reversed(self._stages):
+        for i in range(n - 1, -1, -1):
+            start, stage = self._stages[i]
             if not full and start < self._first_trainable:
                 break
+            if i in extra:
+                g = g + extra[i]
             g = stage.backward(g)
         return g
 

@@ -1,5 +1,6 @@
 """fastann.ops: recurrent networks over a whole sequence (Elman RNN, LSTM, GRU), forward and
-backpropagation through time, on the CPU kernels of csrc/cpu/rnn_*.cpp.
+backpropagation through time: NumPy arrays run the CPU kernels of csrc/cpu/rnn_*.cpp, CuPy arrays the CUDA
+kernels of csrc/cuda/rnn_*.cu (the same rungs 1 and 2; results agree within float tolerances).
 
 Layouts follow PyTorch's weights (``torch.nn.LSTM``'s ``weight_ih_l0`` (G*H, F), ``weight_hh_l0`` (G*H, H),
 ``bias_ih_l0``, ``bias_hh_l0`` (G*H,), gates i,f,g,o for the LSTM and r,z,n for the GRU) with batch-first
@@ -23,7 +24,8 @@ def rnn(input, weight_ih, weight_hh, bias_ih=None, bias_hh=None, h0=None, c0=Non
         go_backwards=False, rung=None):
     """Run a recurrent layer over the sequence.
 
-    input (N,T,F) float32/float64, T >= 1; weights and optional biases, h0, c0 (N,H) as above, all one dtype.
+    input (N,T,F) float32/float64, T >= 1; weights and optional biases, h0, c0 (N,H) as above, all one dtype
+    and all NumPy (CPU) or all CuPy (GPU).
     Returns (output (N,T,H), h_n (N,H), c_n (N,H) or None (not lstm), saved (N,T,S*H)); ``saved`` is what
     :func:`rnn_backward` needs. Raises TypeError (non-array, integer dtype, mixed dtypes or devices) and
     ValueError (rank, shapes, T = 0, mode, rung, c0 outside lstm). NaN in any input propagates to the outputs.
@@ -32,8 +34,6 @@ def rnn(input, weight_ih, weight_hh, bias_ih=None, bias_hh=None, h0=None, c0=Non
                                  go_backwards, rung)
     k, xp = backend("rnn", input=input, weight_ih=weight_ih, weight_hh=weight_hh, bias_ih=bias_ih,
                     bias_hh=bias_hh, h0=h0, c0=c0)
-    if not hasattr(k, "rnn_forward"):
-        raise NotImplementedError("rnn: the recurrent kernels exist for the CPU only (NumPy arrays)")
     dt = input.dtype
     out, h_n, saved = empty(xp, (N, T, H), dt), empty(xp, (N, H), dt), empty(xp, (N, T, S * H), dt)
     c_n = empty(xp, (N, H), dt) if mode == "lstm" else None
@@ -54,8 +54,6 @@ def rnn_backward(grad_output, grad_h_n, grad_c_n, input, weight_ih, weight_hh, o
                                           weight_hh, output, saved, h0, c0, go_backwards, rung)
     k, xp = backend("rnn_backward", grad_output=grad_output, grad_h_n=grad_h_n, grad_c_n=grad_c_n, input=input,
                     weight_ih=weight_ih, weight_hh=weight_hh, output=output, saved=saved, h0=h0, c0=c0)
-    if not hasattr(k, "rnn_backward"):
-        raise NotImplementedError("rnn_backward: the recurrent kernels exist for the CPU only (NumPy arrays)")
     dt = input.dtype
     dx, dh0, dwi, dwh = (empty(xp, (N, T, F), dt), empty(xp, (N, H), dt), empty(xp, (G * H, F), dt),
                          empty(xp, (G * H, H), dt))
