@@ -447,8 +447,7 @@ def test_gan_pattern_and_step_api_match_keras(rng):
     fa = build(fastann, fastann.Input, layers.Dense)
     ke = build(keras, keras.Input, keras.layers.Dense)
     for f_model, k_model in zip(fa, ke):
-        weights = f_model.get_weights()
-        k_model.set_weights([w.T if w.ndim == 2 else w for w in weights])  # fastann Dense kernels: (units, in)
+        k_model.set_weights(f_model.get_weights())  # Dense kernels in Keras's (in, units) layout
     models = []
     for (gen, disc), api, inp in ((fa, fastann, fastann.Input), (ke, keras, keras.Input)):
         disc.compile(optimizer=api.optimizers.SGD(0.5), loss="binary_crossentropy")
@@ -472,4 +471,4 @@ def test_gan_pattern_and_step_api_match_keras(rng):
         (f_losses, f_w), (k_losses, k_w) = results
         np.testing.assert_allclose(f_losses, k_losses, rtol=2e-5)
         for a, b in zip(f_w, k_w):
-            np.testing.assert_allclose(a.T if a.ndim == 2 else a, b, rtol=2e-5, atol=1e-6)
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)

@@ -184,8 +184,9 @@ class Maximum(_Merge):
 class Concatenate(_Merge):
     """``keras.layers.Concatenate(axis=-1)``: the inputs joined along ``axis`` of the (N, ...) arrays.
 
-    fastann images are channels-first (N, C, H, W): join image channels with ``axis=1``; ``axis=-1`` (Keras'
-    default) joins the last axis (the features of (N, F) inputs). Every other axis must match.
+    ``axis=-1`` (Keras' default) joins the last axis: the features of (N, F) inputs, the channels of
+    channels_last images (N, H, W, C), fastann's default image layout; join the channels of channels_first
+    images (N, C, H, W) with ``axis=1``. Every other axis must match.
     Raises ValueError for axis 0 (the batch), an axis out of range, or shapes that differ off the axis."""
 
     def __init__(self, axis=-1, name=None, **kwargs):
