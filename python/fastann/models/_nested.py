@@ -37,6 +37,9 @@ class ModelAsLayer(Layer):
     ``_layers``, ``_build``, ``_index_parameters``, ``_forward``, ``_backward``, ``_open_input_grads``,
     ``_move_to`` and the ``trainable`` property."""
 
+    #: A model used as a layer has no activity regularizer of its own (its layers may have one).
+    activity_regularizer = None
+
     @property
     def need_input_grad(self) -> bool:
         """Whether backward computes the gradient of the model's input (the outer model sets it when this
