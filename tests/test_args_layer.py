@@ -167,6 +167,15 @@ def _specs(dt):
     s["lion_step"] = (dict(param=z(), grad=z(), exp_avg=z()), ["param", "grad", "exp_avg"])
     s["ftrl_step"] = (dict(param=z(), grad=z(), accumulator=z() + 0.1, linear=z()),
                       ["param", "grad", "accumulator", "linear"])
+    s["adafactor_step"] = (dict(param=z(), grad=z(), row_var=np.zeros(4, dt), col_var=np.zeros(3, dt), step=1),
+                           ["param", "grad", "row_var", "col_var"])
+    s["prelu"] = (dict(input=x4, weight=np.full(3, 0.25, dt)), ["input", "weight"])
+    s["prelu_backward"] = (dict(grad_output=x4, input=x4, weight=np.full(1, 0.25, dt)),
+                           ["grad_output", "input", "weight"])
+    s["layer_norm"] = (dict(input=x4, normalized_shape=(6, 6)), ["input"])
+    s["layer_norm_backward"] = (dict(grad_output=x4, input=x4, normalized_shape=6, weight=None,
+                                     save_mean=np.zeros(36, dt), save_invstd=np.ones(36, dt)),
+                                ["grad_output", "input", "save_mean", "save_invstd"])
     return s
 
 

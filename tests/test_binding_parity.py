@@ -169,6 +169,12 @@ CASES = {
                   (A(3), A(3), A(3), A(3), 1e-3, 0.5, 0.0, 0.0, 0.0, 0.0),
                   (A(3), A(3), Same(1), A(3), 1e-3, -0.5, 0.0, 0.0, 0.0, 0.0),
                   (A(3), A(3), A(3), A(3), 1e-3, -0.5, -1.0, 0.0, 0.0, 0.0)],
+    "adafactor_step": [(A(3, 4), A(3), A(4), A(3, 4), A(3, 4), 1, 1e-3, -0.8, 1e-30, 1e-3, 1.0),
+                       (A(3, 4), A(4), A(4), None, A(3, 4), 1, 1e-3, -0.8, 1e-30, 1e-3, 1.0),
+                       (A(5), None, None, A(5), A(5), 1, 1e-3, 0.5, 1e-30, 1e-3, 1.0),
+                       (A(5), None, None, Same(0), A(5), 1, 1e-3, -0.8, 1e-30, 1e-3, 1.0),
+                       (A(5), A(5), None, A(5), A(5), 1, 1e-3, -0.8, 1e-30, 1e-3, 1.0),
+                       (A(5), None, None, A(5, dt="f8"), A(5), 1, 1e-3, -0.8, 1e-30, 1e-3, 0.0)],
     "nadam_mu": [],  # scalar only: no argument check beyond pybind11's own conversion
     "conv2d_forward": [
         (A(1, 2, 3, 4), A(1, 2, 5, 5), A(2, 2, 3, 3), None) + G,
@@ -260,6 +266,20 @@ CASES = {
         ("rnn_tanh", A(2, 3, 5), A(2, 4), None, A(4, 5), A(4, 4), None, None, None, Same(2), None, A(2, 3, 5), None,
          None, A(4, 5), A(4, 4), A(2, 3, 4), A(2, 3, 4), False, 0),
     ],
+    "layer_norm_forward": [
+        (A(4, 5), A(4), A(4), A(4, 5), [4], None, None, 1e-5),
+        (A(4, 5), A(4), A(4), A(4, 5), [5], None, None, 0.0),
+        (A(4, 5), A(4), A(4), A(4, 5), [5], A(5, dt="f8"), None, 1e-5),
+        (A(4, 5), A(3), A(4), A(4, 5), [5], None, None, 1e-5),
+        (A(4, 5), A(4), A(4), A(4, 5), 5, None, None, 1e-5),
+    ],
+    "prelu_forward": [(A(4, 3), A(4, 3), A(2)), (A(4, 3), A(4, 3), A(3, dt="f8")), (A(4, 3), Same(0), A(3)),
+                      (A(4, 3), A(4, 3), A(3, 1))],
+    "prelu_backward": [(A(4, 3), A(2), A(4, 3), A(4, 3), A(3)), (A(4, 3), A(3), A(4, 2), A(4, 3), A(3)),
+                       (A(4, 3, ro=True), A(3), A(4, 3), A(4, 3), A(3))],
+    "layer_norm_backward": [(A(4, 5), None, None, A(4, 5), A(4, 5), [5], A(4), A(4), A(4)),
+                            (A(4, 5), None, None, A(4, 5, dt="f8"), A(4, 5), [5], None, A(4), A(4)),
+                            (A(4, 5), A(5), Same(1), A(4, 5), A(4, 5), [5], None, A(4), A(4))],
 }
 
 # Arguments the CUDA module does not build an error from (no array checks): compile_info has none.

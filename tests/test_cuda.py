@@ -478,3 +478,59 @@ def test_backend_picks_the_module_by_array_type():
     if cuda_mod is None:
         with pytest.raises(RuntimeError, match="fastann._cuda is not available"):
             backend("relu", input=_FakeCupyArray())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, ns", [((5, 7), 7), ((3, 4, 300), (4, 300)), ((1000, 33), 33), ((2, 1), 1)])
+def test_cuda_layer_norm_matches_the_reference(cp, rng, dtype, shape, ns):
+    from fastann import ops, reference
+    nsT = (ns,) if isinstance(ns, int) else ns
+    x = (rng.standard_normal(shape) + 2).astype(dtype)
+    w, b = rng.uniform(0.5, 1.5, nsT).astype(dtype), rng.standard_normal(nsT).astype(dtype)
+    y, m, s = ops.layer_norm(cp.asarray(x), ns, cp.asarray(w), cp.asarray(b), return_stats=True)
+    ry, rm, rs = reference.layer_norm(x, ns, w, b, return_stats=True)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_close(y.get(), ry, tol, "layer_norm output", scale=np.abs(ry) + 1)
+    assert_close(s.get(), rs, tol, "layer_norm invstd")
+    g = rng.standard_normal(shape).astype(dtype)
+    dx, dw, db = ops.layer_norm_backward(cp.asarray(g), cp.asarray(x), ns, cp.asarray(w), m, s)
+    rdx, rdw, rdb = reference.layer_norm_backward(g, x, ns, w, m.get(), s.get())
+    assert_close(dx.get(), rdx, 10 * tol, "layer_norm dinput", scale=np.abs(g) * rs.max() * 2)
+    assert_close(dw.get(), rdw, 10 * tol, "layer_norm dweight", scale=np.abs(rdw) + np.abs(g).sum() / rdw.size)
+    assert_close(db.get(), rdb, 10 * tol, "layer_norm dbias", scale=np.abs(rdb) + np.abs(g).sum() / rdb.size)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (5, 3), (2, 3, 4, 5), (300, 257), (100000,)])
+def test_cuda_adafactor_matches_the_reference(cp, rng, dtype, shape):
+    from fastann import ops, reference
+    p = rng.standard_normal(shape).astype(dtype)
+    P = cp.asarray(p)
+    factored = len(shape) >= 2
+    st = ([np.zeros(shape[:-1], dtype), np.zeros(shape[:-2] + shape[-1:], dtype), None] if factored
+          else [None, None, np.zeros(shape, dtype)])
+    S = [None if a is None else cp.asarray(a) for a in st]
+    for t in (1, 2, 3):
+        g = rng.standard_normal(shape).astype(dtype)
+        ops.adafactor_step(P, cp.asarray(g), *S, step=t, lr=0.05)
+        reference.adafactor_step(p, g, *st, step=t, lr=0.05)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    assert_close(P.get(), p, tol, "adafactor param")
+    for a, b in zip(S, st):
+        if a is not None:
+            assert_close(a.get(), b, tol, "adafactor state")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, C", [((7,), 1), ((4, 5), 5), ((2, 3, 4, 5), 3), ((2, 3, 4, 5), 1), ((300, 257), 257)])
+def test_cuda_prelu_matches_the_reference(cp, rng, dtype, shape, C):
+    from fastann import ops, reference
+    x, w, g = (rng.standard_normal(s).astype(dtype) for s in (shape, (C,), shape))
+    assert_close(ops.prelu(cp.asarray(x), cp.asarray(w)).get(), reference.prelu(x, w), 1e-6, "prelu")
+    dx, dw = ops.prelu_backward(cp.asarray(g), cp.asarray(x), cp.asarray(w))
+    rdx, rdw = reference.prelu_backward(g, x, w)
+    assert_close(dx.get(), rdx, 1e-6, "prelu dinput")
+    assert_close(dw.get(), rdw, 1e-5, "prelu dweight", scale=np.abs(g * x).sum() / C * np.ones(C))

@@ -45,6 +45,10 @@ void bind_optim(py::module_& m) {
         case OptimKind::ftrl:
           cuda::ftrl_step<T>(p, s0, s1, g, c.n, c.lr, c.lr_power, c.l1, c.l2, c.l2_shrinkage, c.beta, s);
           break;
+        case OptimKind::adafactor:
+          cuda::adafactor_step<T>(p, s0, s1, s2, g, c.batch, c.rows, c.cols, c.factored, c.step, c.lr,
+                                  c.beta_2_decay, c.epsilon_1, c.epsilon_2, c.clip_threshold, s);
+          break;
       }
     });
   });

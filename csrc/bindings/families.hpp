@@ -13,6 +13,8 @@ void bind_optim(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_norm(pybind11::module_& m);
+void bind_layer_norm(pybind11::module_& m);
+void bind_prelu(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);
 
 // Every family, in one order for both modules.
@@ -26,6 +28,8 @@ inline void bind_families(pybind11::module_& m) {
   bind_conv(m);
   bind_pool(m);
   bind_norm(m);
+  bind_layer_norm(m);
+  bind_prelu(m);
   bind_rnn(m);
 }
 }  // namespace fastann::bindings

@@ -282,6 +282,70 @@ void ftrl(T* param, T* acc, T* lin, const T* grad, int64_t n, T lr, T neg_lr_pow
   });
 }
 
+// ---- Adafactor's row loops (optim.cpp, adafactor_step) ----------------------------------------------
+template <class T>
+void adafactor_row_sums(const T* g, const T* p, int64_t n, T eps1, double* sum_sq, double* sum_p2) {
+  double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (int64_t i = 0; i < n; ++i) {
+    a += double(g[i] * g[i] + eps1);
+    b += double(p[i]) * double(p[i]);
+  }
+  *sum_sq += a;
+  *sum_p2 += b;
+}
+
+template <class T>
+void adafactor_column_sums(double* acc, const T* g, int64_t n, T eps1) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) acc[i] += double(g[i] * g[i] + eps1);
+}
+
+template <class T>
+void adafactor_factored_u_sums(const T* g, const T* c, int64_t n, T rfac, double* sum_u2) {
+  double a = 0;
+#pragma omp simd reduction(+ : a)
+  for (int64_t i = 0; i < n; ++i) {
+    const T u = g[i] / std::sqrt(rfac * c[i]);
+    a += double(u) * double(u);
+  }
+  *sum_u2 += a;
+}
+
+template <class T>
+void adafactor_factored_update(T* p, const T* g, const T* c, int64_t n, T rfac, T scale) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) p[i] -= scale * (g[i] / std::sqrt(rfac * c[i]));
+}
+
+template <class T>
+void adafactor_velocity(T* v, const T* g, const T* p, int64_t n, T beta2, T c2, T eps1, double* sum_u2,
+                        double* sum_p2) {
+  double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (int64_t i = 0; i < n; ++i) {
+    const T vi = beta2 * v[i] + c2 * (g[i] * g[i] + eps1);
+    v[i] = vi;
+    const T u = g[i] / std::sqrt(vi);
+    a += double(u) * double(u);
+    b += double(p[i]) * double(p[i]);
+  }
+  *sum_u2 += a;
+  *sum_p2 += b;
+}
+
+template <class T>
+void adafactor_update(T* p, const T* g, const T* v, int64_t n, T scale) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) p[i] -= scale * (g[i] / std::sqrt(v[i]));
+}
+
+template <class T>
+fastann::cpu::AdafactorLoops<T> adafactor_loops() {
+  return {&adafactor_row_sums<T>, &adafactor_column_sums<T>, &adafactor_factored_u_sums<T>,
+          &adafactor_factored_update<T>, &adafactor_velocity<T>, &adafactor_update<T>};
+}
+
 #define FASTANN_OPTIM_INSTANCES(T)                                                                       \
   template void sgd<T>(T*, T*, const T*, int64_t, T, T, T, bool, T);                                    \
   template void adam<T>(T*, T*, T*, T*, const T*, int64_t, T, T, T, T, T, T, T, T, T);                      \
@@ -291,7 +355,8 @@ void ftrl(T* param, T* acc, T* lin, const T* grad, int64_t n, T lr, T neg_lr_pow
   template void adamax<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T, T);                             \
   template void nadam<T>(T*, T*, T*, const T*, int64_t, T, T, T, T, T, T, T, T, T);                      \
   template void lion<T>(T*, T*, const T*, int64_t, T, T, T, T, T, T);                                   \
-  template void ftrl<T>(T*, T*, T*, const T*, int64_t, T, T, bool, T, T, T);
+  template void ftrl<T>(T*, T*, T*, const T*, int64_t, T, T, bool, T, T, T);                          \
+  template fastann::cpu::AdafactorLoops<T> adafactor_loops<T>();
 FASTANN_OPTIM_INSTANCES(float)
 FASTANN_OPTIM_INSTANCES(double)
 #undef FASTANN_OPTIM_INSTANCES

@@ -5,7 +5,7 @@ fastann CPU kernels (hand-written C++, OpenMP, run-time selected SIMD path)
 """
 from __future__ import annotations
 import typing
-__all__: list[str] = ['activation_backward', 'activation_forward', 'adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'batch_norm_relu_backward', 'batch_norm_relu_forward', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'fma_peak_gflops', 'ftrl_step', 'gemm', 'get_num_threads', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'hinge_loss_backward', 'hinge_loss_forward', 'huber_loss_backward', 'huber_loss_forward', 'kl_divergence_backward', 'kl_divergence_forward', 'l1_loss_backward', 'l1_loss_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_cosh_loss_backward', 'log_cosh_loss_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'poisson_loss_backward', 'poisson_loss_forward', 'rmsprop_step', 'rnn_backward', 'rnn_forward', 'set_num_threads', 'sgd_step', 'simd_level', 'softmax_backward', 'softmax_forward', 'squared_hinge_loss_backward', 'squared_hinge_loss_forward', 'upsample2d_backward', 'upsample2d_forward']
+__all__: list[str] = ['activation_backward', 'activation_forward', 'adadelta_step', 'adafactor_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'batch_norm_relu_backward', 'batch_norm_relu_forward', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'fma_peak_gflops', 'ftrl_step', 'gemm', 'get_num_threads', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'hinge_loss_backward', 'hinge_loss_forward', 'huber_loss_backward', 'huber_loss_forward', 'kl_divergence_backward', 'kl_divergence_forward', 'l1_loss_backward', 'l1_loss_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_cosh_loss_backward', 'log_cosh_loss_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'poisson_loss_backward', 'poisson_loss_forward', 'prelu_backward', 'prelu_forward', 'rmsprop_step', 'rnn_backward', 'rnn_forward', 'set_num_threads', 'sgd_step', 'simd_level', 'softmax_backward', 'softmax_forward', 'squared_hinge_loss_backward', 'squared_hinge_loss_forward', 'upsample2d_backward', 'upsample2d_forward']
 def activation_backward(dinput: typing.Any, grad_output: typing.Any, input: typing.Any, name: str, param: float = 0.0) -> None:
     """
     dinput = grad_output * f'(input) elementwise (the gradient computed from the forward's input; NaN where input is NaN). Same names, param and checks as activation_forward (dinput disjoint from the inputs). Releases the GIL.
@@ -17,6 +17,10 @@ def activation_forward(out: typing.Any, input: typing.Any, name: str, param: flo
 def adadelta_step(param: typing.Any, accum_grad: typing.Any, accum_update: typing.Any, grad: typing.Any, lr: float = 1.0, rho: float = 0.95, eps: float = 1e-07, weight_decay: float = 0.0) -> None:
     """
     Adadelta step in place (Zeiler 2012 / torch.optim.Adadelta): s = rho s + (1-rho) g^2; d = sqrt(u + eps) / sqrt(s + eps) g; u = rho u + (1-rho) d^2; p -= lr d.
+    """
+def adafactor_step(param: typing.Any, row_var: typing.Any, col_var: typing.Any, variance: typing.Any, grad: typing.Any, step: int, lr: float = 0.001, beta_2_decay: float = -0.8, epsilon_1: float = 1e-30, epsilon_2: float = 0.001, clip_threshold: float = 1.0) -> None:
+    """
+    Adafactor step in place (Shazeer & Stern 2018 / keras.optimizers.Adafactor): rho = min(lr, 1/sqrt(t)), b2 = 1 - t^beta_2_decay, G = g^2 + epsilon_1; rank >= 2: row_var (param.shape[:-1]) = b2 row_var + (1-b2) mean(G, -1), col_var (param.shape[:-2] + param.shape[-1:]) = b2 col_var + (1-b2) mean(G, -2), v = row_var / mean(row_var, -1) outer col_var; else variance = b2 variance + (1-b2) G, v = variance; u = g / sqrt(v); p -= max(epsilon_2, rms(p)) rho u / max(1, rms(u) / clip_threshold).
     """
 def adagrad_step(param: typing.Any, accumulator: typing.Any, grad: typing.Any, lr: float, eps: float = 1e-07, weight_decay: float = 0.0) -> None:
     """
@@ -186,6 +190,14 @@ def l1_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any) -> N
     """
     out (0-d) = mean|input - target|.
     """
+def layer_norm_backward(dinput: typing.Any, dweight: typing.Any, dbias: typing.Any, grad_output: typing.Any, input: typing.Any, normalized_shape: list[int], weight: typing.Any, save_mean: typing.Any, save_invstd: typing.Any) -> None:
+    """
+    Backward of layer norm: dinput = invstd * (g - mean(g) - xhat * mean(g*xhat)), g = grad_output * weight (means over each row); dweight = sum over rows of grad_output*xhat, dbias = sum over rows of grad_output (normalized_shape; either may be None: not computed).
+    """
+def layer_norm_forward(out: typing.Any, save_mean: typing.Any, save_invstd: typing.Any, input: typing.Any, normalized_shape: list[int], weight: typing.Any, bias: typing.Any, eps: float) -> None:
+    """
+    Layer norm (Ba et al. 2016, torch.nn.functional.layer_norm): out <- (input - mean) * invstd * weight + bias over the trailing normalized_shape dimensions; save_mean, save_invstd = 1/sqrt(var + eps) (M,), M = input.size / prod(normalized_shape). weight, bias (normalized_shape) or None.
+    """
 def linear_backward(dinput: typing.Any, dweight: typing.Any, dbias: typing.Any, grad_output: typing.Any, input: typing.Any, weight: typing.Any, output: typing.Any = None, activation: typing.Any = None) -> None:
     """
     Gradients of linear_forward: dinput (N,in) or None, dweight (out,in), dbias (out,) or None, written
@@ -246,6 +258,14 @@ def poisson_loss_backward(dinput: typing.Any, input: typing.Any, target: typing.
 def poisson_loss_forward(out: typing.Any, input: typing.Any, target: typing.Any, eps: float = 1e-07) -> None:
     """
     out (0-d) = mean(input - target log(input + eps)) (Keras Poisson).
+    """
+def prelu_backward(dinput: typing.Any, dweight: typing.Any, grad_output: typing.Any, input: typing.Any, weight: typing.Any) -> None:
+    """
+    Backward of prelu: dinput = grad_output where input > 0, else weight[c] * grad_output; dweight[c] = sum of grad_output * input where input <= 0 over the channel's values (over everything when weight has 1 value).
+    """
+def prelu_forward(out: typing.Any, input: typing.Any, weight: typing.Any) -> None:
+    """
+    Parametric ReLU (He et al. 2015, torch.nn.functional.prelu): out = input where input > 0, else weight[c] * input; c the channel axis 1 (one channel for 1-D input); weight (C,) or (1,).
     """
 def rmsprop_step(param: typing.Any, square_avg: typing.Any, momentum_buffer: typing.Any, grad_avg: typing.Any, grad: typing.Any, lr: float, rho: float = 0.9, eps: float = 1e-07, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
     """

@@ -36,7 +36,7 @@ from . import _device, ops, schedules
 from ._args.optim import nadam_mu, nadam_mu_product
 
 __all__ = ["schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion",
-           "Ftrl", "get"]
+           "Ftrl", "Adafactor", "get"]
 
 
 def _is_rate(v) -> bool:
@@ -434,8 +434,49 @@ class Ftrl(Optimizer):
                       l2_shrinkage=self.l2_shrinkage_regularization_strength, beta=self.beta)
 
 
+class Adafactor(Optimizer):
+    """Adafactor (Shazeer & Stern 2018) as keras.optimizers.Adafactor (``ops.adafactor_step`` has the rule):
+    second moments factored into row and column averages for parameters of rank >= 2 (the last two axes),
+    the full average otherwise; step size max(epsilon_2, rms(param)) * min(learning_rate, 1/sqrt(t)); the
+    update clipped to rms <= clip_threshold.
+
+    Keras defaults: learning_rate=0.001, beta_2_decay=-0.8 (<= 0), epsilon_1=1e-30, epsilon_2=1e-3 (>= 0),
+    clip_threshold=1.0 (> 0), relative_step=True (a bool). In Keras 3's update the step size is
+    min(learning_rate, 1/sqrt(t)) whatever relative_step says, so relative_step changes nothing there and
+    nothing here. State per parameter: row_var and col_var (rank >= 2) or variance, starting at zeros.
+    Raises ValueError for values out of those ranges, TypeError for a non-bool relative_step."""
+
+    def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0,
+                 relative_step=True, weight_decay=None, seed=None, name=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, seed, name, **kwargs)
+        d = beta_2_decay
+        if isinstance(d, bool) or not isinstance(d, numbers.Real) or not -math.inf < d <= 0.0:
+            raise ValueError(f"Adafactor: beta_2_decay must be a finite number <= 0, got {d!r}")
+        c = clip_threshold
+        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0.0 < c < math.inf:
+            raise ValueError(f"Adafactor: clip_threshold must be a finite number > 0, got {c!r}")
+        if not isinstance(relative_step, bool):
+            raise TypeError(f"Adafactor: relative_step must be a bool, got {relative_step!r}")
+        self.beta_2_decay, self.clip_threshold, self.relative_step = float(d), float(c), relative_step
+        self.epsilon_1 = _nonneg("Adafactor", "epsilon_1", epsilon_1)
+        self.epsilon_2 = _nonneg("Adafactor", "epsilon_2", epsilon_2)
+
+    def _init_state(self, param) -> dict:
+        xp = _array_module(param)
+        if param.ndim >= 2:
+            return {"row_var": xp.zeros(param.shape[:-1], param.dtype),
+                    "col_var": xp.zeros(param.shape[:-2] + param.shape[-1:], param.dtype)}
+        return {"variance": xp.zeros_like(param)}
+
+    def _step(self, p, g, s):
+        ops.adafactor_step(p, g, s.get("row_var"), s.get("col_var"), s.get("variance"), step=self.iterations,
+                           lr=self.learning_rate, beta_2_decay=self.beta_2_decay, epsilon_1=self.epsilon_1,
+                           epsilon_2=self.epsilon_2, clip_threshold=self.clip_threshold)
+
+
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
-            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl}
+            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl,
+            "adafactor": Adafactor}
 
 
 def get(identifier, **kwargs) -> Optimizer:

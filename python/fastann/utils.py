@@ -1,11 +1,40 @@
-"""Keras' ``keras.utils`` helpers fastann provides: ``to_categorical``."""
+"""Keras' ``keras.utils`` helpers fastann provides: ``to_categorical``, ``set_random_seed``."""
 from __future__ import annotations
 
 import numbers
+import random
 
 import numpy as np
 
-__all__ = ["to_categorical"]
+__all__ = ["set_random_seed", "to_categorical"]
+
+#: The source of the seeds of models built with ``seed=None`` after ``set_random_seed`` (None before).
+_seed_source = None
+
+
+def set_random_seed(seed) -> None:
+    """Make the following runs repeatable, as ``keras.utils.set_random_seed``: seeds Python's ``random``,
+    NumPy's global generator, and the stream from which every later model built with ``seed=None`` draws
+    its seed (its weight initialization, dropout masks and shuffling). The same seed and the same
+    sequence of models give the same results (at the same thread count).
+
+    Args: seed: a non-negative int.
+    Raises: ValueError for anything else (Keras's check).
+    """
+    global _seed_source
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"Expected `seed` argument to be an integer. Received: seed={seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    _seed_source = np.random.SeedSequence(int(seed))
+
+
+def model_seed(seed):
+    """The seed a model uses: ``seed`` when given, else the next one from ``set_random_seed``'s stream, else
+    None (a fresh random run)."""
+    if seed is not None or _seed_source is None:
+        return seed
+    return int(_seed_source.spawn(1)[0].generate_state(1, np.uint64)[0])
 
 
 def to_categorical(x, num_classes=None):

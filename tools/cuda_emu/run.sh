@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run fastann's CUDA kernels on the CPU under the emulator (emu.hpp) and compare them with references / the CPU
 # kernels. A development aid for machines without a GPU, not part of the test suite. See README.md.
-#   bash tools/cuda_emu/run.sh [gemm|dense|loss_softmax|elementwise|conv|pool|up|norm|norm2|rnn|all] [--quick]
+#   bash tools/cuda_emu/run.sh [gemm|dense|loss_softmax|elementwise|layer_norm_adafactor|conv|pool|up|norm|norm2|
+#        rnn|all] [--quick]
 # dense = loss_softmax + elementwise. --quick (gemm, conv, pool, up, norm) runs a small subset.
 # Needs g++ >= 12 (C++20 <barrier>, std::atomic_ref<float>) and the CUDA headers (no CUDA library is linked:
 # runtime.cpp stands in for the runtime calls).
@@ -51,6 +52,22 @@ if want dense elementwise; then
       "$HERE/runtime.cpp" "$ROOT/csrc/cpu/activation.cpp" "$ROOT/csrc/cpu/dropout.cpp" "$ROOT/csrc/cpu/optim.cpp" \
       "$ROOT/csrc/cpu/runtime.cpp" -o "$OUT/check_elementwise" -Wl,--start-group "${isa_objs[@]}" -Wl,--end-group
   "$OUT/check_elementwise"
+fi
+if want layer_norm_adafactor; then
+  translate layer_norm.cu optim_adafactor.cu prelu.cu
+  isa_objs=()
+  for f in layer_norm optim; do
+    g++ $FLAGS -fopenmp -c "$ROOT/csrc/cpu/${f}_scalar.cpp" -o "$OUT/${f}_scalar.o"; isa_objs+=("$OUT/${f}_scalar.o")
+    g++ $FLAGS -fopenmp -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -mf16c -mbmi2 \
+        -c "$ROOT/csrc/cpu/${f}_avx512.cpp" -o "$OUT/${f}_avx512.o"; isa_objs+=("$OUT/${f}_avx512.o")
+  done
+  g++ $FLAGS -fopenmp -mavx2 -mfma -mf16c -mbmi2 -c "$ROOT/csrc/cpu/optim_avx2.cpp" -o "$OUT/optim_avx2.o"
+  isa_objs+=("$OUT/optim_avx2.o")
+  g++ $FLAGS -fopenmp "$OUT/layer_norm_emu.cpp" "$OUT/optim_adafactor_emu.cpp" "$OUT/prelu_emu.cpp" \
+      "$HERE/check_layer_norm_adafactor.cpp" "$HERE/runtime.cpp" "$ROOT/csrc/cpu/layer_norm.cpp" \
+      "$ROOT/csrc/cpu/optim.cpp" "$ROOT/csrc/cpu/prelu.cpp" "$ROOT/csrc/cpu/runtime.cpp" \
+      -o "$OUT/check_layer_norm_adafactor" -Wl,--start-group "${isa_objs[@]}" -Wl,--end-group
+  "$OUT/check_layer_norm_adafactor"
 fi
 if want conv pool up norm norm2; then
   # A shared library with a C ABI (conv_pool_norm_api.cpp) that check_conv_pool_norm.py drives through ctypes

@@ -12,7 +12,7 @@
 
 namespace fastann::bindings {
 
-enum class OptimKind { sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, lion, ftrl };
+enum class OptimKind { sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, lion, ftrl, adafactor };
 
 struct OptimCall {
   OptimKind kind;
@@ -23,6 +23,10 @@ struct OptimCall {
   double lr = 0, momentum = 0, dampening = 0, weight_decay = 0, beta1 = 0, beta2 = 0, eps = 0, rho = 0,
          mu_product = 0, lr_power = 0, l1 = 0, l2 = 0, l2_shrinkage = 0, beta = 0;
   bool nesterov = false;
+  // Adafactor: param seen as (batch, rows, cols); factored for rank >= 2 (row_var, col_var), else variance.
+  int64_t batch = 0, rows = 0, cols = 0;
+  bool factored = false;
+  double beta_2_decay = 0, epsilon_1 = 0, epsilon_2 = 0, clip_threshold = 0;
 };
 
 namespace optim_detail {
@@ -309,6 +313,59 @@ void def_optim(py::module_& m, Device dev, Run run) {
   "FTRL-Proximal step in place (McMahan et al. 2013 / keras.optimizers.Ftrl): n' = n + g^2; s = (n'^-lr_power - "
   "n^-lr_power) / lr; z += g + 2 l2_shrinkage p - s p; q = n'^-lr_power / lr + 2 l2 + beta / lr; "
   "p = (clip(z, -l1, l1) - z) / q; n = n'.");
+
+  m.def("adafactor_step", [dev, run](py::object param, py::object row_var, py::object col_var, py::object variance,
+                                     py::object grad, IntArg step, RealArg lr_, RealArg beta_2_decay_,
+                                     RealArg epsilon_1_, RealArg epsilon_2_, RealArg clip_threshold_) {
+    const char* op = "adafactor_step";
+    OptimCall c;
+    c.kind = OptimKind::adafactor;
+    param_grad(c, dev, param, grad, op);
+    c.step = step_arg(step, op);
+    const double lr = to_double(lr_, op, "lr"), beta_2_decay = to_double(beta_2_decay_, op, "beta_2_decay"),
+                 epsilon_1 = to_double(epsilon_1_, op, "epsilon_1"), epsilon_2 = to_double(epsilon_2_, op, "epsilon_2"),
+                 clip_threshold = to_double(clip_threshold_, op, "clip_threshold");
+    check_lr(lr, op);
+    FASTANN_CHECK(std::isfinite(beta_2_decay) && beta_2_decay <= 0.0, op,
+                  ": beta_2_decay must be finite and <= 0 (beta_2 = 1 - step^beta_2_decay in [0, 1)), got ",
+                  beta_2_decay);
+    check_nonneg(epsilon_1, op, "epsilon_1");
+    check_nonneg(epsilon_2, op, "epsilon_2");
+    FASTANN_CHECK(std::isfinite(clip_threshold) && clip_threshold > 0.0, op,
+                  ": clip_threshold must be finite and > 0, got ", clip_threshold);
+    const int64_t nd = c.param.ndim();
+    c.factored = nd >= 2;
+    c.cols = c.factored ? c.param.shape[nd - 1] : c.n;
+    c.rows = c.factored ? c.param.shape[nd - 2] : 1;
+    c.batch = c.n / (c.rows * c.cols);
+    if (c.factored) {
+      FASTANN_CHECK(variance.is_none(), op, ": variance must be None for a parameter of rank >= 2 (its second "
+                    "moment is factored into row_var and col_var), got param shape ", shape_str(c.param));
+      std::vector<int64_t> rshape(c.param.shape.begin(), c.param.shape.end() - 1);
+      std::vector<int64_t> cshape(c.param.shape.begin(), c.param.shape.end() - 2);
+      cshape.push_back(c.cols);
+      c.s0 = output(row_var, dev, c.ft, op, "row_var");
+      require_shape(*c.s0, rshape, op, "row_var");
+      c.s1 = output(col_var, dev, c.ft, op, "col_var");
+      require_shape(*c.s1, cshape, op, "col_var");
+    } else {
+      FASTANN_CHECK(row_var.is_none() && col_var.is_none(), op, ": row_var and col_var must be None for a "
+                    "parameter of rank < 2 (its second moment is the full variance), got param shape ",
+                    shape_str(c.param));
+      c.s2 = state(c, dev, variance, op, "variance");
+    }
+    disjoint(c, op, "row_var", "col_var", "variance");
+    c.lr = lr, c.beta_2_decay = beta_2_decay, c.epsilon_1 = epsilon_1, c.epsilon_2 = epsilon_2;
+    c.clip_threshold = clip_threshold;
+    run(c);
+  }, arg("param"), arg("row_var").none(true), arg("col_var").none(true), arg("variance").none(true), arg("grad"),
+  arg("step"), arg("lr") = 1e-3, arg("beta_2_decay") = -0.8, arg("epsilon_1") = 1e-30, arg("epsilon_2") = 1e-3,
+  arg("clip_threshold") = 1.0,
+  "Adafactor step in place (Shazeer & Stern 2018 / keras.optimizers.Adafactor): rho = min(lr, 1/sqrt(t)), "
+  "b2 = 1 - t^beta_2_decay, G = g^2 + epsilon_1; rank >= 2: row_var (param.shape[:-1]) = b2 row_var + (1-b2) "
+  "mean(G, -1), col_var (param.shape[:-2] + param.shape[-1:]) = b2 col_var + (1-b2) mean(G, -2), v = row_var / "
+  "mean(row_var, -1) outer col_var; else variance = b2 variance + (1-b2) G, v = variance; u = g / sqrt(v); "
+  "p -= max(epsilon_2, rms(p)) rho u / max(1, rms(u) / clip_threshold).");
 }
 
 }  // namespace fastann::bindings

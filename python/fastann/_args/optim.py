@@ -130,6 +130,52 @@ def ftrl_hypers(op, lr, lr_power, l1, l2, l2_shrinkage, beta):
             hyper(op, "beta", beta))
 
 
+def adafactor_arrays(op, param, grad, row_var, col_var, variance) -> bool:
+    """Adafactor's arrays: param and grad as every step's; for a param of rank >= 2 (factored: returns True)
+    row_var of shape param.shape[:-1] and col_var of shape param.shape[:-2] + param.shape[-1:], variance None;
+    otherwise variance of param's shape, row_var and col_var None. One dtype and device; state writeable."""
+    array(op, "param", param)
+    factored = param.ndim >= 2
+    if factored:
+        if variance is not None:
+            raise ValueError(f"{op}: variance must be None for a parameter of rank >= 2 (its second moment is "
+                             f"factored into row_var and col_var), got param shape {tuple(param.shape)}")
+        want = {"row_var": tuple(param.shape[:-1]), "col_var": tuple(param.shape[:-2]) + (param.shape[-1],)}
+        state = {"row_var": row_var, "col_var": col_var}
+    else:
+        if row_var is not None or col_var is not None:
+            raise ValueError(f"{op}: row_var and col_var must be None for a parameter of rank < 2 (its second "
+                             f"moment is the full variance), got param shape {tuple(param.shape)}")
+        want = {"variance": tuple(param.shape)}
+        state = {"variance": variance}
+    array(op, "grad", grad)
+    for k, v in state.items():
+        array(op, k, v)
+    same_dtype(op, param=param, grad=grad, **state)
+    same_device(op, param=param, grad=grad, **state)
+    if grad.shape != param.shape:
+        raise ValueError(f"{op}: grad must have the shape of param {tuple(param.shape)}, got {tuple(grad.shape)}")
+    for k, v in state.items():
+        if tuple(v.shape) != want[k]:
+            raise ValueError(f"{op}: {k} must have shape {want[k]} for param {tuple(param.shape)}, got "
+                             f"{tuple(v.shape)}")
+        if not v.flags.writeable:
+            raise ValueError(f"{op}: {k} is read-only")
+    if not param.flags.writeable:
+        raise ValueError(f"{op}: param is read-only")
+    return factored
+
+
+def adafactor_hypers(op, step, lr, beta_2_decay, epsilon_1, epsilon_2, clip_threshold):
+    """(step, lr, beta_2_decay, epsilon_1, epsilon_2, clip_threshold) of adafactor_step, checked: lr, epsilons
+    >= 0, beta_2_decay <= 0 (so 1 - step^beta_2_decay is in [0, 1)), clip_threshold > 0."""
+    clip = hyper(op, "clip_threshold", clip_threshold)
+    if clip == 0:
+        raise ValueError(f"{op}: clip_threshold must be > 0, got 0.0")
+    return (check_step(op, step), hyper(op, "lr", lr), hyper(op, "beta_2_decay", beta_2_decay, -math.inf, 0),
+            hyper(op, "epsilon_1", epsilon_1), hyper(op, "epsilon_2", epsilon_2), clip)
+
+
 def nadam_mu(beta1, t):
     """mu_t = beta1 (1 - 0.5 * 0.96^(0.004 t)), Nadam's momentum schedule (Dozat 2016; Keras, PyTorch)."""
     return beta1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))

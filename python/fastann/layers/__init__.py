@@ -6,13 +6,14 @@ class and the helpers they share), never another family:
     base            Layer, InputLayer, Input, ACTIVATIONS, shared activation and image helpers
     symbolic        KerasTensor and Node, the graph of the Functional API (imports nothing of fastann)
     core            Dense
-    activation      Activation, LeakyReLU, ELU
+    activation      Activation, LeakyReLU, ELU, PReLU
     regularization  Dropout, SpatialDropout2D, GaussianNoise
     merging         Add, Subtract, Multiply, Average, Maximum, Concatenate (lists of inputs)
     reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D, Cropping2D
     convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
     pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D
-    normalization   BatchNormalization
+    normalization   BatchNormalization, LayerNormalization
+    preprocessing   Rescaling, Normalization
     recurrent       SimpleRNN, LSTM, GRU
 
 ``fastann.layers.X`` names every public layer. How a layer works (lazy build, forward/backward, devices) and
@@ -21,12 +22,13 @@ in ``fastann.layers.base``.
 """
 from __future__ import annotations
 
-from .activation import ELU, Activation, LeakyReLU
+from .activation import ELU, Activation, LeakyReLU, PReLU
 from .base import ACTIVATIONS, Input, InputLayer, KerasTensor, Layer
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
+from .preprocessing import Normalization, Rescaling
 from .recurrent import GRU, LSTM, SimpleRNN
 from .merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
 from .regularization import Dropout, GaussianNoise, SpatialDropout2D
@@ -37,5 +39,5 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "
            "Conv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
            "Cropping2D", "SpatialDropout2D",
-           "SimpleRNN", "LSTM", "GRU", "KerasTensor", "GaussianNoise", "Add", "Subtract", "Multiply", "Average",
-           "Maximum", "Concatenate"]
+           "SimpleRNN", "LSTM", "GRU", "PReLU", "LayerNormalization", "Rescaling", "Normalization",
+           "KerasTensor", "GaussianNoise", "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate"]

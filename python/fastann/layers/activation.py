@@ -1,13 +1,14 @@
 """Activation layers: ``Activation`` (a named activation of ``fastann.layers.ACTIVATIONS`` as a layer of its
-own) and the parametrized ones Keras has as classes, ``LeakyReLU`` and ``ELU``."""
+own) and the parametrized ones Keras has as classes, ``LeakyReLU``, ``ELU`` and ``PReLU`` (a learned slope)."""
 from __future__ import annotations
 
 import math
 import numbers
 
+from .. import initializers, ops
 from .base import Layer, activation_backward, activation_forward, check_activation, keras_activation_params
 
-__all__ = ["Activation", "ELU", "LeakyReLU"]
+__all__ = ["Activation", "ELU", "LeakyReLU", "PReLU"]
 
 
 class Activation(Layer):
@@ -101,3 +102,81 @@ class ELU(Activation):
         Layer.__init__(self, name, input_shape=input_shape, **kwargs)
         self.alpha = _finite_real("ELU", "alpha", alpha)
         self._set_activation("elu", {"alpha": self.alpha})
+
+
+class PReLU(Layer):
+    """``keras.layers.PReLU`` (He et al. 2015, "Delving Deep into Rectifiers"): y = x for x > 0, ``alpha * x``
+    otherwise, with ``alpha`` learned.
+
+    Args:
+        alpha_initializer: Keras's default "zeros" (the layer starts as a ReLU).
+        shared_axes: None, an int or a list of ints: axes of the full input (1 = the first per-sample axis)
+            along which alpha is shared (size 1 there), e.g. ``[1, 2]`` for one alpha per channel of
+            (N, H, W, C) images.
+    Weights: alpha, of the per-sample input shape with 1 at the shared axes (Keras's layout); trainable.
+    Shapes: any (N, ...) float32/float64; the output has the input's shape.
+    Math: dx = dy where x > 0 else alpha * dy; dalpha = sum of dy * x where x <= 0 over the batch and the shared
+    axes. When alpha is torch's prelu weight in another shape (one value per feature of an (N, F) input, one
+    value per channel of an (N, C, ...) input shared over the other axes, or a single value shared by all) the
+    layer runs the kernels ``ops.prelu`` / ``ops.prelu_backward``; otherwise the same math on NumPy / CuPy
+    element-wise operations.
+    Keras's alpha_regularizer and alpha_constraint are NotImplementedError unless None. Raises TypeError for
+    shared_axes that are not ints, ValueError for a shared axis that is not a per-sample axis of the input.
+    """
+
+    _PREFIX = "p_re_lu"  # Keras's snake case of the class name
+    _UNIMPLEMENTED = {"alpha_regularizer": (None,), "alpha_constraint": (None,)}
+
+    def __init__(self, alpha_initializer="zeros", shared_axes=None, name=None, trainable=True, input_shape=None,
+                 **kwargs):
+        super().__init__(name, trainable=trainable, input_shape=input_shape, **kwargs)
+        axes = [] if shared_axes is None else (list(shared_axes) if isinstance(shared_axes, (list, tuple))
+                                                else [shared_axes])
+        if any(isinstance(a, bool) or not isinstance(a, numbers.Integral) for a in axes):
+            raise TypeError(f"PReLU: shared_axes must be None, an int or a list of ints, got {shared_axes!r}")
+        self.shared_axes = [int(a) for a in axes] if shared_axes is not None else None
+        self.alpha_initializer = initializers.get(alpha_initializer)
+        self._x = None
+
+    def _build(self, input_shape, rng):
+        shape = list(input_shape)
+        for a in self.shared_axes or []:
+            if not 1 <= a <= len(shape):
+                raise ValueError(f"{self.name}: shared_axes must be per-sample axes 1..{len(shape)} of inputs "
+                                 f"(N, {', '.join(map(str, input_shape))}), got {self.shared_axes}")
+            shape[a - 1] = 1
+        self._reduce = (0,) + tuple(sorted(set(self.shared_axes or [])))
+        self.add_weight("alpha", tuple(shape), self.alpha_initializer, rng)
+        # alpha as ops.prelu's weight: all shared (1 value), or non-1 on the first per-sample axis only
+        # (torch's channel axis 1); None: the element-wise path
+        if all(s == 1 for s in shape):
+            self._kernel_weight = (1,)
+        elif len(shape) >= 1 and all(s == 1 for s in shape[1:]):
+            self._kernel_weight = (shape[0],)
+        else:
+            self._kernel_weight = None
+
+    def forward(self, x, training=False):
+        alpha = self.params["alpha"]
+        if training:
+            self._x = x
+        if self._kernel_weight is not None and alpha.dtype == x.dtype and x.flags.c_contiguous:
+            return ops.prelu(x, alpha.reshape(self._kernel_weight))
+        return self.xp.where(x > 0, x, alpha.astype(x.dtype, copy=False) * x)
+
+    def backward(self, grad_output):
+        if self._x is None:
+            raise ValueError(f"{self.name}: backward needs a forward with training=True first")
+        x, xp = self._x, self.xp
+        alpha = self.params["alpha"]
+        if (self._kernel_weight is not None and alpha.dtype == x.dtype == grad_output.dtype
+                and x.flags.c_contiguous and grad_output.flags.c_contiguous):
+            dx, dw = ops.prelu_backward(grad_output, x, alpha.reshape(self._kernel_weight))
+            self.grads["alpha"] = dw.reshape(alpha.shape)
+            return dx if self.need_input_grad else None
+        pos = x > 0
+        self.grads["alpha"] = xp.where(pos, 0, grad_output * x).sum(axis=self._reduce, keepdims=True)[0].astype(
+            alpha.dtype, copy=False)
+        if not self.need_input_grad:
+            return None
+        return xp.where(pos, grad_output, alpha.astype(grad_output.dtype, copy=False) * grad_output)

@@ -1,12 +1,12 @@
-"""Normalization layers: BatchNormalization (``ops.batch_norm``)."""
+"""Normalization layers: BatchNormalization (``ops.batch_norm``), LayerNormalization (``ops.layer_norm``)."""
 from __future__ import annotations
 
 import numbers
 
 from .. import initializers, ops
-from .base import ImageLayer
+from .base import ImageLayer, Layer
 
-__all__ = ["BatchNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization"]
 
 
 class BatchNormalization(ImageLayer):
@@ -153,3 +153,100 @@ class BatchNormalization(ImageLayer):
         if not self.need_input_grad:
             return None
         return self._grad_back(dx, x_shape)
+
+
+class LayerNormalization(Layer):
+    """``keras.layers.LayerNormalization`` (Ba, Kiros & Hinton 2016; ``ops.layer_norm``): each sample is
+    normalized over the axes ``axis`` with its own mean and (biased) variance, in training and inference alike:
+    ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta``.
+
+    Args:
+        axis: an int or a list/tuple of ints, axes of the full input (the batch axis 0 excluded; negative
+            counts from the end). Default -1: the last axis.
+        epsilon (1e-3), center, scale: Keras's meaning and defaults (no beta / gamma when False).
+        beta_initializer ("zeros"), gamma_initializer ("ones").
+    Weights: gamma then beta (those created), each of shape ``tuple(input_shape[a] for a in sorted(axis))``
+        as Keras's (sorted as given, negative axes first; the values are reshaped, not transposed, onto the
+        normalized axes in increasing order, as Keras reshapes them); trainable.
+    Shapes: any (N, ...) float32/float64; the output has the input's shape. Axes that are not the trailing
+        ones are moved to the end for the kernel (one copy each way).
+    gamma_regularizer, beta_regularizer, gamma_constraint, beta_constraint: as BatchNormalization's.
+    Keras's ``rms_scaling=True`` is NotImplementedError. Raises TypeError for a non-int axis, ValueError for an
+    axis out of range, the batch axis, a repeated axis or epsilon <= 0.
+    """
+
+    _UNIMPLEMENTED = {"rms_scaling": (False,)}
+    _WEIGHT_ARGS = {"gamma": ("gamma_regularizer", "gamma_constraint"), "beta": ("beta_regularizer", "beta_constraint")}
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", name=None, trainable=True, input_shape=None, **kwargs):
+        super().__init__(name, trainable=trainable, input_shape=input_shape, **kwargs)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or any(isinstance(a, bool) or not isinstance(a, numbers.Integral) for a in axes):
+            raise TypeError(f"LayerNormalization: expected an int or a list/tuple of ints for the argument "
+                            f"'axis', but received: {axis!r}")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
+            raise ValueError(f"LayerNormalization: epsilon must be > 0, got {epsilon!r}")
+        self.axis = [int(a) for a in axes]
+        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.initializers = {"gamma": initializers.get(gamma_initializer), "beta": initializers.get(beta_initializer)}
+        self._saved = None
+
+    def _build(self, input_shape, rng):
+        ndim = len(input_shape) + 1
+        for a in self.axis:
+            if not -ndim <= a < ndim:
+                raise ValueError(f"{self.name}: axis {a} is out of bounds for inputs of shape "
+                                 f"(N, {', '.join(map(str, input_shape))})")
+        pos = [a % ndim for a in self.axis]
+        if 0 in pos or len(set(pos)) != len(pos):
+            raise ValueError(f"{self.name}: axis must name distinct per-sample axes (not the batch axis 0), got "
+                             f"{self.axis} for inputs of {ndim} dimensions")
+        full = (None,) + tuple(input_shape)
+        shape = tuple(full[a] for a in sorted(self.axis))  # Keras sorts the axes as given (negatives first)
+        self._axes = sorted(pos)
+        self._perm = [d for d in range(ndim) if d not in pos] + self._axes
+        self._kernel_shape = tuple(full[a] for a in self._axes)  # normalized_shape in the kernel's order
+        if self.scale:
+            self.add_weight("gamma", shape, self.initializers["gamma"], rng)
+        if self.center:
+            self.add_weight("beta", shape, self.initializers["beta"], rng)
+
+    def _moved(self, x):
+        """x with the normalized axes last (contiguous), as the kernel takes it."""
+        if self._perm == list(range(x.ndim)):
+            return x if x.flags.c_contiguous else self.xp.ascontiguousarray(x)
+        return self.xp.ascontiguousarray(x.transpose(self._perm))
+
+    def _back(self, y):
+        if self._perm == list(range(y.ndim)):
+            return y
+        inv = [0] * len(self._perm)
+        for i, d in enumerate(self._perm):
+            inv[d] = i
+        return self.xp.ascontiguousarray(y.transpose(inv))
+
+    def _param(self, key):
+        p = self.params.get(key)
+        return None if p is None else p.reshape(self._kernel_shape)
+
+    def forward(self, x, training=False):
+        xt = self._moved(x)
+        y, mean, invstd = ops.layer_norm(xt, self._kernel_shape, self._param("gamma"), self._param("beta"),
+                                         eps=self.epsilon, return_stats=True)
+        self._saved = (xt, mean, invstd) if training else None
+        return self._back(y)
+
+    def backward(self, grad_output):
+        if self._saved is None:
+            raise ValueError(f"{self.name}: backward needs a forward with training=True first")
+        xt, mean, invstd = self._saved
+        dx, dgamma, dbeta = ops.layer_norm_backward(self._moved(grad_output), xt, self._kernel_shape,
+                                                    self._param("gamma"), mean, invstd)
+        if self.scale:
+            self.grads["gamma"] = dgamma.reshape(self.params["gamma"].shape)
+        if self.center:
+            self.grads["beta"] = dbeta.reshape(self.params["beta"].shape)
+        if not self.need_input_grad:
+            return None
+        return self._back(dx)

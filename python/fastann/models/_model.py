@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-from .. import _device
+from .. import _device, utils
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
@@ -51,6 +51,7 @@ class BaseModel(ModelAsLayer):
     def _init_state(self, name, seed, dtype) -> None:
         """The state every model starts with (no layers yet)."""
         self.name = name
+        seed = utils.model_seed(seed)  # None: from fastann.utils.set_random_seed's stream when it was called
         self.seed = seed
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):

@@ -32,6 +32,7 @@ class Model(BaseModel):
         name: optional model name (Keras's default: "functional", then "functional_1", ...).
         trainable: False freezes every layer (``model.trainable``).
         seed: int or None. Seeds the initialization of the layers not built yet, dropout and shuffling.
+            None: the next seed of ``fastann.utils.set_random_seed``'s stream when it was called, else random.
         dtype: "float32" (default) or "float64"; inputs are cast to it.
     The layers are built here, in the graph's topological order, from the model's seeded generator; a
     layer already built (by another model: parameter sharing) keeps its parameters.

@@ -31,6 +31,7 @@ import numbers
 
 import numpy as np
 
+from .. import utils
 from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.base import _auto_name
 from ._fusion import plan_stages
@@ -48,7 +49,8 @@ class Sequential(Model):
         layers: optional list of layers (``fastann.layers``), added in order.
         trainable: False freezes every layer (``model.trainable``).
         name: optional model name (Keras's default: "sequential", then "sequential_1", ...).
-        seed: int or None. Seeds weight initialization, dropout and shuffling: same seed, same run.
+        seed: int or None. Seeds weight initialization, dropout and shuffling: same seed, same run. None:
+            the next seed of ``fastann.utils.set_random_seed``'s stream when it was called, else random.
         dtype: "float32" (default) or "float64"; inputs are cast to it.
     ``model.layers`` lists the layers without the InputLayer (``model.layers[0]`` is the first real layer),
     as Keras does. A Sequential is a ``fastann.Model`` (compile, fit, ... and the step API come from there)
@@ -57,6 +59,7 @@ class Sequential(Model):
 
     def __init__(self, layers=None, trainable=True, name=None, *, seed=None, dtype="float32"):
         self.name = name or _auto_name("sequential")  # Keras: sequential, sequential_1, ...
+        seed = utils.model_seed(seed)  # None: from fastann.utils.set_random_seed's stream when it was called
         self.seed = seed
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):

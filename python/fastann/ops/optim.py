@@ -20,12 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
-from .._args.optim import (OPTIONAL_STATE, adadelta_hypers, adagrad_hypers, adam_hypers, check_arrays, check_step,
-                           ftrl_hypers, lion_hypers, nadam_hypers, plain_numbers, rmsprop_hypers, sgd_hypers)
+from .._args.optim import (OPTIONAL_STATE, adadelta_hypers, adafactor_arrays, adafactor_hypers, adagrad_hypers,
+                           adam_hypers, check_arrays, check_step, ftrl_hypers, lion_hypers, nadam_hypers, plain_numbers,
+                           rmsprop_hypers, sgd_hypers)
 from ._common import backend
 
 __all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step", "adadelta_step",
-           "adamax_step", "nadam_step", "lion_step", "ftrl_step"]
+           "adamax_step", "nadam_step", "lion_step", "ftrl_step", "adafactor_step"]
 
 
 def _kernels(op, param, grad, **state):
@@ -231,3 +232,33 @@ def ftrl_step(param, grad, accumulator, linear, *, lr=1e-3, lr_power=-0.5, l1=0.
     if not plain_numbers(lr, lr_power, l1, l2, l2_shrinkage, beta):
         lr, lr_power, l1, l2, l2_shrinkage, beta = ftrl_hypers(op, lr, lr_power, l1, l2, l2_shrinkage, beta)
     k.ftrl_step(param, accumulator, linear, grad, lr, lr_power, l1, l2, l2_shrinkage, beta)
+
+
+def adafactor_step(param, grad, row_var=None, col_var=None, variance=None, *, step, lr=1e-3, beta_2_decay=-0.8,
+                   epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0):
+    """Adafactor, in place (Shazeer & Stern 2018, "Adafactor: Adaptive Learning Rates with Sublinear Memory
+    Cost"), as keras.optimizers.Adafactor's update_step (t = step)::
+
+        rho = min(lr, 1 / sqrt(t));  beta2 = 1 - t^beta_2_decay;  G = grad^2 + epsilon_1
+        rank >= 2 (the last two axes factored):
+            row_var = beta2 row_var + (1 - beta2) mean(G, axis=-1)     shape param.shape[:-1]
+            col_var = beta2 col_var + (1 - beta2) mean(G, axis=-2)     shape param.shape[:-2] + param.shape[-1:]
+            v = row_var / mean(row_var, axis=-1) (outer) col_var
+        rank < 2:  variance = beta2 variance + (1 - beta2) G;  v = variance
+        u = grad / sqrt(v)
+        param -= max(epsilon_2, rms(param)) * rho * u / max(1, rms(u) / clip_threshold)
+
+    rms is over the whole parameter (param before the update). The state starts at zeros; row_var and
+    col_var are given for a parameter of rank >= 2 (variance None), variance otherwise (row_var, col_var
+    None); the names are torch.optim.Adafactor's. Keras's relative_step changes nothing in this rule
+    (rho is min(lr, 1/sqrt(t)) either way), so it is not an argument here.
+    step >= 1; lr, epsilon_1, epsilon_2 >= 0; beta_2_decay <= 0; clip_threshold > 0. Raises the errors of the
+    module docstring, and ValueError for state arrays of the wrong shapes or given where the other form is
+    expected.
+    """
+    op = "adafactor_step"
+    adafactor_arrays(op, param, grad, row_var, col_var, variance)
+    t, lr, decay, eps1, eps2, clip = adafactor_hypers(op, step, lr, beta_2_decay, epsilon_1, epsilon_2,
+                                                      clip_threshold)
+    k = backend(op, param=param, grad=grad, row_var=row_var, col_var=col_var, variance=variance)[0]
+    k.adafactor_step(param, row_var, col_var, variance, grad, t, lr, decay, eps1, eps2, clip)

@@ -13,4 +13,6 @@ from .optim import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
+from .layer_norm import *  # noqa: F401,F403
+from .prelu import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403

@@ -25,16 +25,21 @@ param keeps its gradient instead of 0 * inf = NaN).
   m = b2 m + (1 - b2) g.
 - Ftrl (McMahan et al. 2013, Algorithm 1, in keras.optimizers.Ftrl's form): n' = n + g^2;
   z += g + 2 l2s p - (n'^-lrp - n^-lrp) / lr p; p = (clip(z, -l1, l1) - z) / (n'^-lrp / lr + 2 l2 + beta / lr).
+- Adafactor (Shazeer & Stern 2018, as keras.optimizers.Adafactor's update_step): rho = min(lr, 1/sqrt(t)),
+  b2 = 1 - t^beta_2_decay, G = g^2 + eps1; rank >= 2: r = b2 r + (1 - b2) mean(G, -1), c = b2 c + (1 - b2)
+  mean(G, -2), v = r / mean(r, -1) outer c; else v = b2 v + (1 - b2) G; u = g / sqrt(v);
+  p -= max(eps2, rms(p)) rho u / max(1, rms(u) / clip_threshold).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._args.optim import (adadelta_hypers, adagrad_hypers, adam_hypers, check_arrays, ftrl_hypers, lion_hypers,
-                           nadam_hypers, nadam_mu, nadam_mu_product, rmsprop_hypers, sgd_hypers)
+from .._args.optim import (adadelta_hypers, adafactor_arrays, adafactor_hypers, adagrad_hypers, adam_hypers,
+                           check_arrays, ftrl_hypers, lion_hypers, nadam_hypers, nadam_mu, nadam_mu_product,
+                           rmsprop_hypers, sgd_hypers)
 
 __all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step", "adadelta_step",
-           "adamax_step", "nadam_step", "lion_step", "ftrl_step", "nadam_mu", "nadam_mu_product"]
+           "adamax_step", "nadam_step", "lion_step", "ftrl_step", "adafactor_step", "nadam_mu", "nadam_mu_product"]
 
 
 def _l2(g, wd, p):
@@ -200,3 +205,28 @@ def ftrl_step(param, grad, accumulator, linear, *, lr=1e-3, lr_power=-0.5, l1=0.
     q = n_new ** -lr_power / lr + 2.0 * (l2 + beta / (2.0 * lr))
     param[...] = (np.clip(z, -l1, l1) - z) / q
     accumulator[...], linear[...] = n_new, z
+
+
+def adafactor_step(param, grad, row_var=None, col_var=None, variance=None, *, step, lr=1e-3, beta_2_decay=-0.8,
+                   epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0):
+    """Adafactor as keras.optimizers.Adafactor's update_step (Shazeer & Stern 2018), in place; see
+    fastann.ops.adafactor_step."""
+    op = "adafactor_step"
+    factored = adafactor_arrays(op, param, grad, row_var, col_var, variance)
+    t, lr, decay, eps1, eps2, clip = adafactor_hypers(op, step, lr, beta_2_decay, epsilon_1, epsilon_2,
+                                                      clip_threshold)
+    p, g = _f(param), _f(grad)
+    rho = min(lr, 1.0 / np.sqrt(t))
+    alpha = max(eps2, np.sqrt(np.mean(p * p))) * rho
+    sq = g * g + eps1
+    b2 = 1.0 - float(t) ** decay
+    if factored:
+        r = b2 * _f(row_var) + (1.0 - b2) * sq.mean(axis=-1)
+        c = b2 * _f(col_var) + (1.0 - b2) * sq.mean(axis=-2)
+        row_var[...], col_var[...] = r, c
+        v = (r / r.mean(axis=-1, keepdims=True))[..., None] * c[..., None, :]
+    else:
+        v = b2 * _f(variance) + (1.0 - b2) * sq
+        variance[...] = v
+    u = g / np.sqrt(v)
+    param[...] = p - alpha * u / max(1.0, np.sqrt(np.mean(u * u)) / clip)

@@ -62,6 +62,20 @@ template <class T>
 void ftrl_step(T* param, T* accumulator, T* linear, const T* grad, int64_t n, double lr, double lr_power, double l1,
                double l2, double l2_shrinkage, double beta);
 
+// Adafactor (Shazeer & Stern 2018) as keras.optimizers.Adafactor's update_step, t = step (1-based):
+//   rho = min(lr, 1/sqrt(t)), beta2 = 1 - t^beta_2_decay, G = g^2 + epsilon_1
+//   factored (parameter rank >= 2, seen as (batch, rows, cols), the last two axes factored):
+//     row = beta2 row + (1-beta2) mean_cols(G)   (batch, rows)
+//     col = beta2 col + (1-beta2) mean_rows(G)   (batch, cols)
+//     v = row / mean_rows(row) outer col
+//   unfactored: v = beta2 v + (1-beta2) G  (n,)
+//   u = g / sqrt(v);  alpha = max(epsilon_2, rms(param)) rho;  param -= alpha u / max(1, rms(u) / clip_threshold)
+// rms over the whole parameter. Sums in double, added in a fixed order (no dependence on the thread count).
+template <class T>
+void adafactor_step(T* param, T* row, T* col, T* v, const T* grad, int64_t batch, int64_t rows, int64_t cols,
+                    bool factored, int64_t step, double lr, double beta_2_decay, double epsilon_1, double epsilon_2,
+                    double clip_threshold);
+
 // mu_t of the Nadam momentum schedule.
 double nadam_mu(double beta1, int64_t t);
 

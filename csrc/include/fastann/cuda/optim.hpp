@@ -58,4 +58,11 @@ template <class T>
 void ftrl_step(T* param, T* accumulator, T* linear, const T* grad, int64_t n, double lr, double lr_power, double l1,
                double l2, double l2_shrinkage, double beta, cudaStream_t s);
 
+// param, grad (batch, rows, cols); factored: row_var (batch, rows), col_var (batch, cols), variance unused;
+// else variance (n,). Adafactor in keras.optimizers.Adafactor's form, as the CPU's (csrc/cuda/optim_adafactor.cu).
+template <class T>
+void adafactor_step(T* param, T* row_var, T* col_var, T* variance, const T* grad, int64_t batch, int64_t rows,
+                    int64_t cols, bool factored, int64_t step, double lr, double beta_2_decay, double epsilon_1,
+                    double epsilon_2, double clip_threshold, cudaStream_t s);
+
 }  // namespace fastann::cuda
