@@ -4,6 +4,7 @@
     python benchmarks/bench_gemm.py            # n = 128..2048 and the MLP's shapes, 1 and 2 threads
     python benchmarks/bench_gemm.py --quick    # fewer sizes and repeats
     python benchmarks/bench_gemm.py --busy-core  # also: 2-thread GEMM while a busy loop holds a core
+    python benchmarks/bench_gemm.py --thread-work  # CPU time per call, 2 threads / 1 (threading overhead)
     python benchmarks/bench_gemm.py --device cuda  # the CUDA ladder vs cuBLAS (see _cuda_gemm_bench.py)
 
 Prints, per case and thread count: median time, GFLOP/s, the ratio to NumPy (NumPy time / fastann time:
@@ -142,8 +143,11 @@ def run_table(cpu, fastann, case_list, threads_list, budget, peak_core):
         for name, m, n, k, ta, tb in case_list:
             flops = 2.0 * m * n * k
             t_np = peer[name]
+            before = cpu.gemm_thread_stats()
             entries = [("numpy", t_np)] + [(f"rung {r}", fastann_time(cpu, name, m, n, k, ta, tb, r, budget))
                                            for r in rungs_for(m, n, k, threads)]
+            after = cpu.gemm_thread_stats()
+            stats = {key: after[key] - before[key] for key in after}
             for impl, t in entries:
                 gf = flops / t * 1e-9
                 row = dict(case=name, m=m, n=n, k=k, trans_a=ta, trans_b=tb, threads=threads, impl=impl,
@@ -151,6 +155,12 @@ def run_table(cpu, fastann, case_list, threads_list, budget, peak_core):
                 rows.append(row)
                 print(f"{name:24s} {m:5d} {n:5d} {k:5d} {impl:>10s} {t * 1e3:10.3f} {gf:8.1f} "
                       f"{t_np / t:8.2f}x {100 * gf / peak:6.1f}%")
+            if threads > 1:
+                # rung 4's threads in this case: calls threaded, helpers late (a busy core), calls that waited
+                # for a helper's tile, calls kept on one thread by the busy-core back-off
+                rows[-1]["gemm_thread_stats"] = stats
+                print(f"{'':24s} rung 4 threads: {stats['threaded']} calls threaded, {stats['late']} with a late "
+                      f"helper, {stats['waited']} waited for one, {stats['backed_off']} on one thread (back-off)")
     return rows
 
 
@@ -199,6 +209,28 @@ def run_busy(cpu, fastann, budget, peak_core):
     return results
 
 
+def run_thread_work(cpu, fastann, case_list, budget):
+    """CPU time of all threads per call at 2 threads over 1 thread (ideal 1.00): on a machine shared with other
+    jobs, this shows whether threading wastes work (a caller spinning for a helper another process holds,
+    extra packing) even when wall-clock times are meaningless."""
+    global CLOCK
+    saved, CLOCK = CLOCK, time.process_time
+    print("\n== thread work: process CPU time per call, 2 threads / 1 thread (ideal 1.00) ==")
+    rows = []
+    try:
+        for name, m, n, k, ta, tb in case_list:
+            cpu_s = {}
+            for threads in (1, 2):
+                fastann.set_num_threads(threads)
+                cpu_s[threads] = fastann_time(cpu, name, m, n, k, ta, tb, 4, budget)
+            rows.append(dict(case=name, cpu_s_1=cpu_s[1], cpu_s_2=cpu_s[2], ratio=cpu_s[2] / cpu_s[1]))
+            print(f"{name:24s} 1 thread {cpu_s[1] * 1e3:9.3f} ms  2 threads {cpu_s[2] * 1e3:9.3f} ms  "
+                  f"{cpu_s[2] / cpu_s[1]:5.2f}x")
+    finally:
+        CLOCK = saved
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer sizes, shorter timing budget")
@@ -206,6 +238,8 @@ def main():
     ap.add_argument("--cases", choices=["all", "square", "mlp"], default="all", help="which cases to run")
     ap.add_argument("--busy-core", action="store_true", help="also run the busy-core measurement")
     ap.add_argument("--busy-only", action="store_true", help="only the busy-core measurement")
+    ap.add_argument("--thread-work", action="store_true",
+                    help="only the CPU time per call at 2 threads over 1 thread (threading overhead on a busy machine)")
     ap.add_argument("--cpu-time", action="store_true",
                     help="time with process CPU time instead of wall time (for a machine shared with other jobs)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_gemm.json"))
@@ -240,8 +274,12 @@ def main():
     threads_list = [int(t) for t in args.threads.split(",")]
     peak_core = cpu.fma_peak_gflops(0.5)
     info = fastann.build_info()
-    print(f"fastann {info['version']}  SIMD path: {info['simd']}  CPU: {platform.processor() or platform.machine()}"
-          f"  cores: {os.cpu_count()}")
+    sys.path.insert(0, HERE)
+    import _machine  # noqa: PLC0415
+
+    machine_lines, machine = _machine.describe(fastann)
+    print(f"fastann {info['version']}  SIMD path: {info['simd']}  {platform.machine()}  cores: {os.cpu_count()}")
+    print("\n".join(machine_lines))
     print(f"measured fp32 FMA peak: {peak_core:.1f} GFLOP/s per core ({info['simd']} FMA chains, "
           "fastann._cpu.fma_peak_gflops)")
     print(f"NumPy {np.__version__}, BLAS: {numpy_config()}; peer run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset")
@@ -250,9 +288,12 @@ def main():
     print(f"(shared machine, load average {os.getloadavg()[0]:.1f}, nice {os.nice(0)}: figures are medians and "
           "still noisy)")
 
-    result = dict(clock="cpu" if args.cpu_time else "wall", peak_gflops_per_core=peak_core, simd=info["simd"], numpy=np.__version__,
+    result = dict(clock="cpu" if args.cpu_time else "wall", peak_gflops_per_core=peak_core, simd=info["simd"],
+                  machine=machine, numpy=np.__version__,
                   env_unset_for_numpy=["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"], rows=[], busy=[])
-    if not args.busy_only:
+    if args.thread_work:
+        result["thread_work"] = run_thread_work(cpu, fastann, cases(args.quick, args.cases), budget)
+    elif not args.busy_only:
         result["rows"] = run_table(cpu, fastann, cases(args.quick, args.cases), threads_list, budget, peak_core)
     if args.busy_core or args.busy_only:
         result["busy"] = run_busy(cpu, fastann, budget, peak_core)

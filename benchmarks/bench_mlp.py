@@ -74,8 +74,12 @@ def worker_fastann(n, epochs, threads, with_metric, device):
     cpu = []
     clock = fastann.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: cpu.append(-time.process_time()),
                                              on_epoch_end=lambda e, logs: cpu.__setitem__(-1, cpu[-1] + time.process_time()))
+    stats = fastann._cpu.gemm_thread_stats()
     hist = model.fit(x, y, batch_size=BATCH, epochs=epochs + 1, verbose=0, shuffle=True, callbacks=[clock])
-    return hist.epoch_seconds[1:], cpu[1:], hist.history["loss"][-1], {"simd": fastann.build_info()["simd"]}
+    # how often the GEMMs used threads, found a helper late (a busy core), waited for one, or ran on one thread
+    stats = {k: v - stats[k] for k, v in fastann._cpu.gemm_thread_stats().items()}
+    return (hist.epoch_seconds[1:], cpu[1:], hist.history["loss"][-1],
+            {"simd": fastann.build_info()["simd"], "gemm_thread_stats": stats})
 
 
 def worker_numpy(n, epochs, threads):
@@ -227,13 +231,22 @@ def main():
         print(f"MLP 784-300-100-10 ReLU, Adam, batch {BATCH}, float32; {n} samples per epoch, median of {epochs} "
               f"epochs after 1 warm-up; each contender in a fresh subprocess.")
         print("NumPy peer: native OpenBLAS (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in its environment).")
-    results = {"n": n, "epochs": epochs, "batch": BATCH, "runs": {}}
+    import _machine  # noqa: PLC0415
+
+    machine_lines, machine = _machine.describe()
+    print("\n".join(machine_lines))
+    results = {"n": n, "epochs": epochs, "batch": BATCH, "machine": machine, "runs": {}}
     if a.device == "cuda":
         results.update(device="cuda", gpu=gpu)
     for threads in threads_list:
         print(f"\n== {threads} thread(s) ==" if threads else f"\n== {gpu} ==")
         row = tb.measure_row(__file__, contenders, threads, n, epochs, a.device, name_width=18, epoch_ms=True,
                              timeout=1800, native_openblas=True)
+        for c, r in row.items():
+            st = r.get("gemm_thread_stats")
+            if st and threads and threads > 1:
+                print(f"{c}: GEMM calls threaded {st['threaded']:,}, with a late helper {st['late']:,}, waited for "
+                      f"a helper {st['waited']:,}, kept on one thread by the back-off {st['backed_off']:,}")
         tb.add_ratios(row, ("numpy", "torch"), "ratio_to_faster_peer", a.device)
         results["runs"][str(threads) if threads else "cuda"] = row
     tb.write_results(a.out, results)

@@ -14,7 +14,8 @@ from fastann import ops, reference as ref
 from fastann._args import common
 
 PKG = os.path.dirname(fastann.__file__)
-FAMILIES = ["gemm", "activation", "softmax", "loss", "dropout", "optim", "conv", "pool", "norm", "rnn"]
+FAMILIES = ["gemm", "activation", "softmax", "loss", "dropout", "optim", "conv", "pool", "norm", "rnn",
+            "embedding"]
 
 
 def public_functions(mod):
@@ -146,6 +147,9 @@ def _specs(dt):
     s["rnn_backward"] = (dict(grad_output=None, grad_h_n=f(2, 2), grad_c_n=None, input=xs, weight_ih=wi,
                               weight_hh=wh, output=f(2, 3, 2), saved=f(2, 3, 10)),
                          ["input", "weight_ih", "weight_hh", "output", "saved"])
+    idx = np.array([[0, 2], [1, 1]], np.int64)
+    s["embedding"] = (dict(input=idx, weight=f(3, 4)), ["input", "weight"])
+    s["embedding_backward"] = (dict(grad_output=f(2, 2, 4), input=idx, num_weights=3), ["grad_output", "input"])
     for n in ("mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
               "kl_divergence", "hinge_loss", "squared_hinge_loss", "log_cosh_loss", "poisson_loss"):
         s[n] = (dict(input=p, target=p), ["input", "target"])

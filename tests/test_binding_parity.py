@@ -280,6 +280,12 @@ CASES = {
     "layer_norm_backward": [(A(4, 5), None, None, A(4, 5), A(4, 5), [5], A(4), A(4), A(4)),
                             (A(4, 5), None, None, A(4, 5, dt="f8"), A(4, 5), [5], None, A(4), A(4)),
                             (A(4, 5), A(5), Same(1), A(4, 5), A(4, 5), [5], None, A(4), A(4))],
+    "embedding_forward": [(A(2, 3), A(4, 3), A(2)), (A(3, 3), A(4, 3), A(2, dt="i8")),
+                          (A(2, 3, dt="f8"), A(4, 3), A(2, dt="i8")), (A(2, 3, ro=True), A(4, 3), A(2, dt="i4")),
+                          (A(2, 3), A(4, 3), A(2, dt="i8", strided=True)), (A(2, 3), A(4), A(2, dt="i8"))],
+    "embedding_backward": [(A(4, 3), A(2, 3), A(2, dt="i4"), 4), (A(4, 3), A(3, 3), A(2, dt="i8"), None),
+                           (A(4, 3), A(2, 3, dt="f8"), A(2, dt="i8"), None),
+                           (A(4, 3), Same(0), A(4, dt="i8"), None), (A(4, 3, ro=True), A(2, 3), A(2, dt="i8"), None)],
 }
 
 # Arguments the CUDA module does not build an error from (no array checks): compile_info has none.

@@ -91,7 +91,7 @@ def _signature(fn):
     return [(a.split(":")[0].strip(), a.split("=")[1].strip() if "=" in a else None) for a in args if a != "*"]
 
 
-CPU_ONLY = {"fma_peak_gflops", "get_num_threads", "set_num_threads", "simd_level", "compile_info",
+CPU_ONLY = {"fma_peak_gflops", "get_num_threads", "set_num_threads", "simd_level", "compile_info", "cpu_info", "gemm_thread_stats",
             # the fused BN+ReLU(+pool) kernel has no CUDA version yet: ops.batch_norm_relu raises
             # NotImplementedError for CuPy arrays and Sequential keeps the separate layers on CUDA
             "batch_norm_relu_forward", "batch_norm_relu_backward"}
@@ -336,6 +336,32 @@ def test_cuda_cross_entropy_bad_label(cp):
     x = cp.zeros((4, 3), np.float32)
     with pytest.raises(ValueError, match="target label 7 at index 2"):
         cuda_mod.cross_entropy_forward(cp.zeros((), np.float32), x, cp.asarray(np.array([0, 1, 7, -1])))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_embedding_matches_the_cpu_bit_for_bit(cp, rng, index_dtype, dtype):
+    """The gather, and the scatter-add summed in the CPU's order (increasing position per row): same bits."""
+    from fastann import ops
+
+    for shape, V, D in [((5,), 7, 3), ((64, 28), 50, 129), ((3, 4000), 3, 8)]:
+        w = rng.standard_normal((V, D)).astype(dtype)
+        idx = rng.integers(0, V, shape).astype(index_dtype)
+        g = rng.standard_normal(shape + (D,)).astype(dtype)
+        out = ops.embedding(cp.asarray(idx), cp.asarray(w))
+        assert np.array_equal(out.get(), ops.embedding(idx, w))
+        for pad in (None, 1):
+            dw = ops.embedding_backward(cp.asarray(g), cp.asarray(idx), V, padding_idx=pad)
+            assert np.array_equal(dw.get(), ops.embedding_backward(g, idx, V, padding_idx=pad))
+
+
+@pytest.mark.gpu
+def test_cuda_embedding_bad_index(cp):
+    out = cp.full((3, 2), np.nan, np.float32)
+    with pytest.raises(ValueError, match="embedding_forward: index 9 at flat position 1 is out of range"):
+        cuda_mod.embedding_forward(out, cp.ones((4, 2), np.float32), cp.asarray(np.array([0, 9, -1])))
+    assert bool(cp.isnan(out).all())
 
 
 @pytest.mark.gpu

@@ -175,3 +175,28 @@ def test_sequential_with_a_nested_model_after_batch_normalization(rng):
         model.fit(x, y, batch_size=4, shuffle=False, verbose=0)
     for a, b in zip(nested.get_weights(), flat.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_masks_of_padded_sequences_through_the_graph(rng):
+    """Embedding(mask_zero=True) -> LSTM -> LSTM in a graph reads the masks as the same Sequential does (the
+    same outputs for padded sequences); a mask reaching a merge layer is NotImplementedError."""
+    idx = np.array([[4, 2, 7, 0, 0], [1, 0, 0, 0, 0], [3, 3, 3, 3, 3]])
+    seq = fastann.Sequential([layers.Input((5,)), layers.Embedding(8, 3, mask_zero=True),
+                              layers.LSTM(4, return_sequences=True), layers.LSTM(2)], seed=1, dtype="float64")
+    inp = fastann.Input((5,))
+    emb = layers.Embedding(8, 3, mask_zero=True)
+    first, second = layers.LSTM(4, return_sequences=True), layers.LSTM(2)
+    graph = fastann.Model(inp, second(first(emb(inp))), seed=2, dtype="float64")
+    assert first.mask_source is emb and second.mask_source is emb
+    graph.set_weights(seq.get_weights())
+    np.testing.assert_allclose(graph.predict(idx), seq.predict(idx), rtol=1e-12, atol=1e-14)
+    y = rng.standard_normal((3, 2))
+    for model in (seq, graph):
+        model.compile(optimizer=optimizers.SGD(0.1), loss="mse")
+        model.fit(idx, y, epochs=2, batch_size=2, shuffle=False, verbose=0)
+    for a, b in zip(graph.get_weights(), seq.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+    x2 = fastann.Input((5,))
+    masked = layers.Embedding(8, 3, mask_zero=True)(x2)
+    with pytest.raises(NotImplementedError, match="mask"):
+        fastann.Model(x2, layers.LSTM(2)(layers.Add()([masked, masked])))

@@ -411,3 +411,97 @@ def test_direct_cpu_linear_matches_ops(rng):
     _cpu.linear_backward(dx, dw, db, gy, x, w, y, "relu")
     for got, want in zip((dx, dw, db), reference.linear_backward(gy, x, w, y, "relu")):
         assert_close(got, want, TOL_REDUCTION[np.float32])
+
+
+def _run_with_blocking(value, code):
+    env = dict(os.environ, FASTANN_GEMM_BLOCKING=value)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(fastann.__file__)) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_gemm_blocking_override_and_its_checks():
+    # FASTANN_GEMM_BLOCKING sets KC, MC, NC (MC/NC rounded down to whole micro-tiles); short blocks make every
+    # loop of the packed driver run several times, and the result must still match the reference.
+    out = _run_with_blocking("48,13,100", """
+        import numpy as np, fastann
+        from fastann import _cpu, reference
+        b = fastann.build_info()["gemm_blocking"]["float32"]
+        assert b["rule"] == "FASTANN_GEMM_BLOCKING" and b["kc"] == 48, b
+        assert b["mc"] % b["mr"] == 0 and b["nc"] % b["nr"] == 0, b
+        rng = np.random.default_rng(0)
+        for ta in (False, True):
+            for tb in (False, True):
+                a = rng.standard_normal((130, 70) if ta else (70, 130)).astype(np.float32)
+                w = rng.standard_normal((333, 130) if tb else (130, 333)).astype(np.float32)
+                for rung in (3, 4):
+                    c = np.full((70, 333), np.nan, np.float32)
+                    _cpu.gemm(c, a, w, ta, tb, 1.0, 0.0, rung)
+                    want = reference.gemm(a, w, trans_a=ta, trans_b=tb)
+                    assert np.allclose(c, want, rtol=1e-4, atol=1e-3), (ta, tb, rung)
+        print("ok")
+        """)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+    bad = _run_with_blocking("1024,72", "import fastann")
+    assert bad.returncode != 0 and "FASTANN_GEMM_BLOCKING must be three positive integers" in bad.stderr
+
+
+def test_gemm_blocking_follows_the_caches():
+    info = fastann.build_info()
+    caches, b = info["cpu_caches"], info["gemm_blocking"]["float32"]
+    assert caches["l1d"] > 0 and caches["l2"] > 0 and caches["source"] in ("sysfs", "cpuid", "default")
+    if b["rule"] == "derived from the caches":
+        # the B micro-panel (KC x NR) and the A block (MC x KC) each take at most a quarter of the L2
+        assert b["kc"] * b["nr"] * 4 <= max(caches["l2"] // 4, 16 * b["nr"] * 4)
+        assert b["mc"] * b["kc"] * 4 <= max(caches["l2"] // 4, b["mr"] * b["kc"] * 4)
+
+
+def test_gemm_thread_stats_count_the_threaded_calls(two_threads):
+    before = _cpu.gemm_thread_stats()
+    assert set(before) == {"threaded", "late", "waited", "backed_off"} and all(v >= 0 for v in before.values())
+    a = np.ones((256, 256), np.float32)
+    c = np.empty((256, 256), np.float32)
+    _cpu.gemm(c, a, a, False, False, 1.0, 0.0, 4)
+    after = _cpu.gemm_thread_stats()
+    # forked, or kept on one thread by an active busy-core back-off
+    assert after["threaded"] + after["backed_off"] == before["threaded"] + before["backed_off"] + 1
+    np.testing.assert_array_equal(c, np.full((256, 256), 256, np.float32))
+
+
+def test_threaded_gemm_from_concurrent_python_threads_and_after_fork(two_threads):
+    # rung 4's helper team takes one job at a time: concurrent callers (the GIL is released) run alone and
+    # still get the same bits; a forked child starts a fresh team (no inherited lock, no missing helper).
+    import threading
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((150, 130)).astype(np.float32)
+    b = rng.standard_normal((130, 333)).astype(np.float32)
+    want = np.empty((150, 333), np.float32)
+    _cpu.gemm(want, a, b, False, False, 1.0, 0.0, 3)
+    bad = []
+
+    def worker():
+        c = np.empty_like(want)
+        for _ in range(30):
+            _cpu.gemm(c, a, b, False, False, 1.0, 0.0, 4)
+            if not np.array_equal(c, want):
+                bad.append(1)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads) and not bad
+    if not hasattr(os, "fork"):
+        return
+    pid = os.fork()
+    if pid == 0:  # child: a threaded GEMM must finish and agree
+        code = 1
+        try:
+            c = np.empty_like(want)
+            _cpu.gemm(c, a, b, False, False, 1.0, 0.0, 4)
+            code = 0 if np.array_equal(c, want) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

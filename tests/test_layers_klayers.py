@@ -88,7 +88,6 @@ def test_layer_normalization_float32_default_keras_values(rng):
 
 @pytest.mark.parametrize("make, exc", [
     (lambda: layers.LayerNormalization(rms_scaling=True), NotImplementedError),
-    (lambda: layers.LayerNormalization(gamma_regularizer="l2"), NotImplementedError),
     (lambda: layers.LayerNormalization(axis="last"), TypeError),
     (lambda: layers.LayerNormalization(epsilon=0), ValueError),
     (lambda: layers.LayerNormalization(bogus=1), ValueError),
@@ -261,3 +260,13 @@ def test_unknown_keyword_is_keras_value_error(make, cls):
     with pytest.raises(ValueError) as e:
         make()
     assert str(e.value) == f"Unrecognized keyword arguments passed to {cls}: {{'bogus': 1}}"
+
+
+def test_layer_normalization_regularizer_and_constraint():
+    """gamma/beta regularizers and constraints go through Layer._WEIGHT_ARGS, as BatchNormalization's."""
+    ln = layers.LayerNormalization(gamma_regularizer=fastann.regularizers.l2(0.5), beta_constraint="non_neg")
+    ln.build((3, 4), np.float64, np, np.random.default_rng(0))
+    ln.set_weights([np.full(4, 2.0), np.array([-1.0, 0.5, -2.0, 3.0])])
+    assert float(sum(ln.losses)) == pytest.approx(0.5 * 4 * 4.0)
+    ln.apply_constraints(["beta"])
+    np.testing.assert_array_equal(ln.get_weights()[1], [0.0, 0.5, 0.0, 3.0])

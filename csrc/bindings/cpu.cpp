@@ -7,6 +7,8 @@
 #include "checks.hpp"
 #include "families.hpp"
 #include "fastann/common.hpp"
+#include "fastann/cpu/cpu_info.hpp"
+#include "fastann/cpu/gemm.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -28,6 +30,19 @@ namespace py = pybind11;
 using namespace fastann;
 
 namespace {
+
+template <class T>
+py::dict blocking_dict() {
+  const cpu::GemmBlocking& b = cpu::gemm_blocking<T>();
+  py::dict d;
+  d["mr"] = b.mr;
+  d["nr"] = b.nr;
+  d["kc"] = b.kc;
+  d["mc"] = b.mc;
+  d["nc"] = b.nc;
+  d["rule"] = b.rule;
+  return d;
+}
 
 // Keep freed activation-sized blocks in the heap instead of returning them to the kernel.
 //
@@ -69,6 +84,45 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("simd_level", [] { return std::string(simd_level_name(simd_level())); },
         "SIMD path in use: 'avx512', 'avx2' or 'scalar' (picked at run time from the CPU; "
         "FASTANN_SIMD can force a lower one).");
+  // Derive the GEMM blocking now: a bad FASTANN_GEMM_BLOCKING fails the import with its message instead of
+  // failing later inside a kernel.
+  cpu::gemm_blocking<float>();
+  cpu::gemm_blocking<double>();
+  m.def("cpu_info", [] {
+    const cpu::CpuInfo& c = cpu::cpu_info();
+    py::dict d;
+    d["vendor"] = c.vendor;
+    d["model_name"] = c.model_name;
+    d["family"] = c.family;
+    d["model"] = c.model;
+    d["stepping"] = c.stepping;
+    d["l1d_bytes"] = c.l1d_bytes;
+    d["l2_bytes"] = c.l2_bytes;
+    d["l3_bytes"] = c.l3_bytes;
+    d["l2_shared_cpus"] = c.l2_shared_cpus;
+    d["l3_shared_cpus"] = c.l3_shared_cpus;
+    d["cache_source"] = c.cache_source;
+    py::dict blocking;
+    blocking["float32"] = blocking_dict<float>();
+    blocking["float64"] = blocking_dict<double>();
+    d["gemm_blocking"] = blocking;
+    return d;
+  },
+  "The CPU (CPUID vendor, family, model, stepping, brand string), its data cache sizes in bytes (sysfs, else "
+  "CPUID; cache_source says which) and the GEMM blocking derived from them per dtype (mr, nr, kc, mc, nc, rule).");
+  m.def("gemm_thread_stats", [] {
+    const cpu::GemmThreadStats s = cpu::gemm_thread_stats();
+    py::dict d;
+    d["threaded"] = s.threaded;
+    d["late"] = s.late;
+    d["waited"] = s.waited;
+    d["backed_off"] = s.backed_off;
+    return d;
+  },
+  "Counts since import of the threaded GEMM (rung 4): calls that used helper threads ('threaded'), calls in "
+  "which a helper started over 1 ms late ('late': another process held its core; the call does not wait for "
+  "it), calls that waited over 1 ms for a tile a helper held ('waited': each starts a 50 ms back-off) and "
+  "mid-sized calls run on one thread during a back-off ('backed_off'). For benchmarks and diagnosis.");
   m.def("compile_info", [] {
     py::dict d;
     d["version"] = FASTANN_VERSION;

@@ -16,6 +16,7 @@ void bind_norm(pybind11::module_& m);
 void bind_layer_norm(pybind11::module_& m);
 void bind_prelu(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);
+void bind_embedding(pybind11::module_& m);
 
 // Every family, in one order for both modules.
 inline void bind_families(pybind11::module_& m) {
@@ -31,5 +32,6 @@ inline void bind_families(pybind11::module_& m) {
   bind_layer_norm(m);
   bind_prelu(m);
   bind_rnn(m);
+  bind_embedding(m);
 }
 }  // namespace fastann::bindings

@@ -7,11 +7,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "fastann/common.hpp"
+#include "fastann/cpu/cpu_info.hpp"
 #include "fastann/cpu/gemm.hpp"
 #include "gemm_isa.hpp"
+#include "internal/tile_team.hpp"
 
 namespace fastann::cpu {
 
@@ -73,16 +77,88 @@ GemmArgs<T> tile(const GemmArgs<T>& g, int64_t i0, int64_t m, int64_t j0, int64_
 }
 
 template <class T>
-void micro_tile_in_use(int* mr, int* nr) {
+GemmKernelShape kernel_shape_in_use() {
   switch (simd_level()) {
-    case SimdLevel::avx512: avx512::micro_tile(T{}, mr, nr); break;
-    case SimdLevel::avx2: avx2::micro_tile(T{}, mr, nr); break;
-    default: scalar::micro_tile(T{}, mr, nr); break;
+    case SimdLevel::avx512: return avx512::kernel_shape(T{});
+    case SimdLevel::avx2: return avx2::kernel_shape(T{});
+    default: return scalar::kernel_shape(T{});
   }
 }
 
-// Below this many multiply-adds a GEMM stays on one thread: an OpenMP fork/join costs a few microseconds
-// (tens when the worker has gone to sleep), about what ~2M multiply-adds take on one core.
+int64_t round_down(int64_t x, int64_t m) { return std::max<int64_t>(m, x / m * m); }
+
+// ---- cache blocking from the cache sizes ----------------------------------------------------------
+//
+// The loop nest (gemm_packed.hpp) and what each block must fit, following the analytical model of BLIS
+// (Low, Igual, Smith, Quintana-Orti 2016, "Analytical modeling is enough for high-performance BLIS") with
+// one level shifted: the micro-tile is 6 x 64 fp32, four times BLIS's usual NR, so the KC x NR B micro-panel
+// that BLIS keeps in L1 is 256 KiB here and lives in the L2, and the micro-kernel streams both its panels
+// from the L2 (per step p: 256 bytes of B and 24 of A for 24 FMAs, within an L2's 32-64 bytes per cycle).
+//   KC: as long as the B micro-panel (KC x NR) fits a quarter of the L2, capped at the path's kc_max. Every
+//       K block re-reads and re-writes all of C, so a long KC is what matters most (docs/gemm.md).
+//   MC: the A block (MC x KC) in another quarter of the L2, a multiple of MR. The other half holds the next
+//       B micro-panel as it streams in, the C tiles and the packing reads.
+//   NC: the B panel (KC x NC) in an eighth of the (shared) L3, a share that survives the other cores'
+//       traffic, and at most 4 MiB (a Zen 4/5 core's share of its CCD's L3; on Zen 5 a 16 MiB panel lost a
+//       few percent to a 4 MiB one); a multiple of NR. No L3: half the L2.
+// Measured configurations per microarchitecture override the derived one (kTable).
+struct TableEntry {
+  const char* vendor;
+  int family;
+  const char* name;
+  SimdLevel simd;
+  int elem_size;
+  int64_t kc, mc, nc;
+};
+// Zen 5 (family 0x1A): the configuration tuned there (docs/gemm.md, Measured: MC = 72 and NC = 1024 at
+// n = 1024-2048 on one core, thread CPU time); it keeps that configuration.
+constexpr TableEntry kTable[] = {
+    {"AuthenticAMD", 0x1A, "AMD Zen 5", SimdLevel::avx512, 4, 1024, 72, 1024},
+    {"AuthenticAMD", 0x1A, "AMD Zen 5", SimdLevel::avx512, 8, 512, 72, 1024},
+};
+
+// FASTANN_GEMM_BLOCKING="KC,MC,NC" (positive integers; MC is rounded down to a multiple of MR, NC of NR).
+bool blocking_from_env(GemmBlocking* b) {
+  const char* env = std::getenv("FASTANN_GEMM_BLOCKING");
+  if (!env || !*env) return false;
+  long long kc = 0, mc = 0, nc = 0;
+  char extra = 0;
+  FASTANN_CHECK(std::sscanf(env, "%lld,%lld,%lld%c", &kc, &mc, &nc, &extra) == 3 && kc > 0 && mc > 0 && nc > 0,
+                "FASTANN_GEMM_BLOCKING must be three positive integers \"KC,MC,NC\", got \"", env, "\"");
+  b->kc = kc;
+  b->mc = round_down(mc, b->mr);
+  b->nc = round_down(nc, b->nr);
+  b->rule = "FASTANN_GEMM_BLOCKING";
+  return true;
+}
+
+template <class T>
+GemmBlocking derive_blocking() {
+  const CpuInfo& cpu = cpu_info();
+  const GemmKernelShape shape = kernel_shape_in_use<T>();
+  GemmBlocking b;
+  b.mr = shape.mr;
+  b.nr = shape.nr;
+  if (blocking_from_env(&b)) return b;
+  const int64_t size = sizeof(T), l2 = cpu.l2_bytes;
+  b.kc = std::min<int64_t>(shape.kc_max, round_down(l2 / 4 / (shape.nr * size), 16));
+  b.mc = round_down(l2 / 4 / (b.kc * size), shape.mr);
+  const int64_t panel_bytes = cpu.l3_bytes > 0 ? std::min<int64_t>(cpu.l3_bytes / 8, int64_t(4) << 20) : l2 / 2;
+  b.nc = round_down(panel_bytes / (b.kc * size), shape.nr);
+  b.rule = "derived from the caches";
+  for (const TableEntry& e : kTable) {
+    if (cpu.vendor == e.vendor && cpu.family == e.family && simd_level() == e.simd && e.elem_size == int(size)) {
+      b.kc = e.kc;
+      b.mc = e.mc;
+      b.nc = e.nc;
+      b.rule = std::string("table: ") + e.name;
+    }
+  }
+  return b;
+}
+
+// Below this many multiply-adds a GEMM stays on one thread: handing tiles to a helper thread costs a few
+// microseconds (tens when it has gone to sleep), about what ~2M multiply-adds take on one core.
 constexpr double kThreadMinMacs = 2.0e6;
 // rung=None runs the naive loop up to this many multiply-adds (measured: it wins up to about 8x8x8).
 constexpr double kNaiveMaxMacs = 512;
@@ -94,6 +170,8 @@ constexpr double kRobustMinMacs = 1.0e8;
 constexpr int64_t kBackoffNs = 50'000'000;  // 50 ms
 constexpr int64_t kLateNs = 1'000'000;      // 1 ms
 std::atomic<int64_t> g_single_thread_until_ns{0};
+// Counts behind gemm_thread_stats().
+std::atomic<int64_t> g_threaded_calls{0}, g_late_calls{0}, g_waited_calls{0}, g_backed_off_calls{0};
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -204,32 +282,43 @@ void gemm_kernel2_blocked(const GemmArgs<T>& g) {
   }
 }
 
+template <class T>
+const GemmBlocking& gemm_blocking() {
+  static const GemmBlocking b = derive_blocking<T>();
+  return b;
+}
+
 // Rung 3: packed panels + register-blocked SIMD micro-kernel, one thread (gemm_packed.hpp).
 template <class T>
 void gemm_kernel3_packed_simd(const GemmArgs<T>& g) {
   if (trivial(g)) return;
+  const GemmBlocking& b = gemm_blocking<T>();
   switch (simd_level()) {
-    case SimdLevel::avx512: avx512::gemm_packed(g); break;
-    case SimdLevel::avx2: avx2::gemm_packed(g); break;
-    default: scalar::gemm_packed(g); break;
+    case SimdLevel::avx512: avx512::gemm_packed(g, b); break;
+    case SimdLevel::avx2: avx2::gemm_packed(g, b); break;
+    default: scalar::gemm_packed(g, b); break;
   }
 }
 
-// Rung 4: rung 3 on OpenMP threads. C is cut into a grid of tiles whose sides are whole micro-tiles, and
-// each thread runs rung 3 on the tiles it takes, packing their A rows and B columns itself: no barrier
-// inside the call, one fork/join. The grid is the one with the shortest predicted makespan (see
-// plan_tiles); tiles go out dynamically, so a thread slowed by another process on its core takes fewer.
+// Rung 4: rung 3 on threads. C is cut into a grid of tiles whose sides are whole micro-tiles, and each
+// thread runs rung 3 on the tiles it takes, packing their A rows and B columns itself: no barrier inside
+// the call. The grid is the one with the shortest predicted makespan (see plan_tiles); tiles go out
+// dynamically through a TileTeam (internal/tile_team.hpp), whose caller never waits for a helper that has not
+// started: a thread slowed by another process on its core takes fewer tiles, one that never runs takes none.
 template <class T>
 void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   if (trivial(g)) return;
   const double macs = double(g.m) * double(g.n) * double(g.k);
-  const int nt = num_threads();
+  int nt = num_threads();
+#ifdef _OPENMP
+  if (omp_in_parallel()) nt = 1;  // called from a kernel's parallel region: its threads already hold the cores
+#endif
   if (nt <= 1 || macs < kThreadMinMacs) {
     gemm_kernel3_packed_simd(g);
     return;
   }
-  int mr, nr;
-  micro_tile_in_use<T>(&mr, &nr);
+  const GemmBlocking& blk = gemm_blocking<T>();
+  const int mr = blk.mr, nr = blk.nr;
   // Two FMA pipes x vector lanes: 32 fp32 multiply-adds per cycle with AVX-512, 16 with AVX2.
   const int lanes = simd_level() == SimdLevel::avx512 ? 64 / int(sizeof(T))
                     : simd_level() == SimdLevel::avx2 ? 32 / int(sizeof(T)) : 2;
@@ -238,6 +327,7 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   const int64_t fork_ns = now_ns();
   const bool contended = fork_ns < g_single_thread_until_ns.load(std::memory_order_relaxed);
   if (contended && macs < kRobustMinMacs) {
+    g_backed_off_calls.fetch_add(1, std::memory_order_relaxed);
     gemm_kernel3_packed_simd(g);
     return;
   }
@@ -250,23 +340,41 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
     gemm_kernel3_packed_simd(g);
     return;
   }
-  int64_t latest_arrival_ns = fork_ns;
-#pragma omp parallel num_threads(threads) reduction(max : latest_arrival_ns)
-  {
-    latest_arrival_ns = now_ns();  // when this thread started working on the call
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t i0 = (t / grid_n) * tile_m, j0 = (t % grid_n) * tile_n;
-      gemm_kernel3_packed_simd(tile(g, i0, std::min(tile_m, g.m - i0), j0, std::min(tile_n, g.n - j0)));
+  g_threaded_calls.fetch_add(1, std::memory_order_relaxed);
+  struct Tiles {
+    const GemmArgs<T>* g;
+    int64_t tile_m, tile_n, grid_n;
+    static void run(void* ctx, int64_t t) {
+      const Tiles& s = *static_cast<const Tiles*>(ctx);
+      const int64_t i0 = (t / s.grid_n) * s.tile_m, j0 = (t % s.grid_n) * s.tile_n;
+      const int64_t rows = std::min(s.tile_m, s.g->m - i0), cols = std::min(s.tile_n, s.g->n - j0);
+      gemm_kernel3_packed_simd(tile(*s.g, i0, rows, j0, cols));
     }
-  }
-  // A helper that started more than kLateNs after the fork was not running: another process holds its core.
-  // (A sleeping helper on an idle core wakes within tens of microseconds; 1 ms leaves room for a slow
-  // virtual-machine wake-up, while a helper descheduled for another process misses a whole slice, several
-  // ms.) Such a call paid a fork/join and waited, so for the next kBackoffNs mid-sized products run on one
-  // thread and large ones are cut into finer tiles; then threads are tried again.
-  if (latest_arrival_ns - fork_ns > kLateNs)
+  } work{&g, tile_m, tile_n, grid_n};
+  const TileTeam::Report report = TileTeam::instance().run(tiles, threads - 1, &Tiles::run, &work);
+  // A helper that joined more than kLateNs after the post, or never during a call that long, was not running:
+  // another process holds its core. (A sleeping helper on an idle core wakes within tens of microseconds;
+  // 1 ms leaves room for a slow virtual-machine wake-up, while a helper descheduled for another process
+  // misses a whole slice, several ms.) That alone costs the call little: it never waits for a helper that has
+  // not started, and does the tiles itself. What costs is a helper descheduled while it holds a tile: when
+  // the caller waited more than kLateNs for one, for the next kBackoffNs mid-sized products run on one thread
+  // and large ones are cut into finer tiles; then threads are tried again.
+  const int64_t elapsed_ns = now_ns() - fork_ns;
+  if (report.first_join_ns > kLateNs || (report.first_join_ns < 0 && elapsed_ns > kLateNs))
+    g_late_calls.fetch_add(1, std::memory_order_relaxed);
+  if (report.wait_ns > kLateNs) {
+    g_waited_calls.fetch_add(1, std::memory_order_relaxed);
     g_single_thread_until_ns.store(now_ns() + kBackoffNs, std::memory_order_relaxed);
+  }
+}
+
+GemmThreadStats gemm_thread_stats() {
+  GemmThreadStats s;
+  s.threaded = g_threaded_calls.load(std::memory_order_relaxed);
+  s.late = g_late_calls.load(std::memory_order_relaxed);
+  s.waited = g_waited_calls.load(std::memory_order_relaxed);
+  s.backed_off = g_backed_off_calls.load(std::memory_order_relaxed);
+  return s;
 }
 
 // ---- the linear layer ----------------------------------------------------------------------------
@@ -401,6 +509,7 @@ double fma_peak_gflops(double seconds) {
   template void gemm_kernel3_packed_simd<T>(const GemmArgs<T>&);                                     \
   template void gemm_kernel4_packed_simd_threaded<T>(const GemmArgs<T>&);                            \
   template void gemm<T>(const GemmArgs<T>&, int);                                                    \
+  template const GemmBlocking& gemm_blocking<T>();                                                   \
   template void linear_forward<T>(T*, const T*, const T*, const T*, int64_t, int64_t, int64_t, int); \
   template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, int64_t, int64_t, \
                                    int64_t, int);

@@ -78,11 +78,11 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
   }
 }
 
-// Cache blocks as on the AVX-512 path: a long KC (every K block re-reads and re-writes C), which runs
-// closer to the FMA peak than KC = 256 (docs/gemm.md, Measured).
+// Micro-tile and KC ceiling; the cache blocks come from the caches at run time (gemm.cpp). A long KC (every
+// K block re-reads and re-writes C) runs closer to the FMA peak than KC = 256 (docs/gemm.md, Measured).
 struct KernelF32 {
   using T = float;
-  static constexpr int MR = 6, NR = 16, KC = 1024, MC = 72, NC = 4096;
+  static constexpr int MR = 6, NR = 16, KC_MAX = 1024;
   static constexpr bool kTransposePack = false;
   static constexpr bool kStridedA = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
@@ -93,7 +93,7 @@ struct KernelF32 {
 };
 struct KernelF64 {
   using T = double;
-  static constexpr int MR = 6, NR = 8, KC = 512, MC = 72, NC = 4096;
+  static constexpr int MR = 6, NR = 8, KC_MAX = 512;
   static constexpr bool kTransposePack = false;
   static constexpr bool kStridedA = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
@@ -106,10 +106,10 @@ struct KernelF64 {
 }  // namespace
 
 // ---- dispatch (entry points called from gemm.cpp) ---------------------------------------------------
-void gemm_packed(const GemmArgs<float>& g) { packed::gemm_packed<KernelF32>(g); }
-void gemm_packed(const GemmArgs<double>& g) { packed::gemm_packed<KernelF64>(g); }
-void micro_tile(float, int* mr, int* nr) { *mr = KernelF32::MR; *nr = KernelF32::NR; }
-void micro_tile(double, int* mr, int* nr) { *mr = KernelF64::MR; *nr = KernelF64::NR; }
+void gemm_packed(const GemmArgs<float>& g, const GemmBlocking& b) { packed::gemm_packed<KernelF32>(g, b); }
+void gemm_packed(const GemmArgs<double>& g, const GemmBlocking& b) { packed::gemm_packed<KernelF64>(g, b); }
+GemmKernelShape kernel_shape(float) { return {KernelF32::MR, KernelF32::NR, KernelF32::KC_MAX}; }
+GemmKernelShape kernel_shape(double) { return {KernelF64::MR, KernelF64::NR, KernelF64::KC_MAX}; }
 
 // 10 independent chains of fp32 FMAs on ymm registers (8 lanes x 2 flops per FMA).
 double fma_peak_gflops(double seconds) {

@@ -171,16 +171,15 @@ inline void dispatch_width(int64_t kc, const T* ap, int64_t lda, const T* bp, T*
   else micro_kernel<T, MR, 1, NR, STRIDED_A>(kc, ap, lda, bp, c, ldc, mr, nr, alpha, beta, bias, relu);
 }
 
-// Blocking, tuned on Zen 5 (48 KiB L1d, 1 MiB L2, 32 MiB L3; thread CPU time, n = 1024 and 2048): a long
-// KC matters most, because every K block re-reads and re-writes all of C (KC = 256 -> ~165 GFLOP/s,
-// KC = 1024 -> ~215). The A micro-panel (6 x 1024 fp32 = 24 KiB) stays in L1; the B micro-panel
-// (1024 x 64 fp32 = 256 KiB) and the A block (MC x KC = 288 KiB) share the L2; the B panel (KC x NC = 4 MiB)
-// lives in L3 (NC = 1024 beat 4096 at n = 2048 by a few percent: less of the shared L3 to lose).
-// 6 x 64 beat 14 x 32, 12 x 32 and 8 x 48 here: 4 vector loads + 6 broadcasts feed 24 FMAs per step, and a
+// Micro-tile and KC ceiling (the cache blocks themselves come from the caches at run time: gemm.cpp,
+// derive_blocking). A long KC matters most, because every K block re-reads and re-writes all of C (Zen 5,
+// thread CPU time, n = 1024 and 2048: KC = 256 -> ~165 GFLOP/s, KC = 1024 -> ~215); past 1024 fp32 the B
+// micro-panel (KC x 64) outgrows a quarter of a 1 MiB L2. fp64 keeps the same bytes per A row (KC = 512).
+// 6 x 64 beat 14 x 32, 12 x 32 and 8 x 48 there: 4 vector loads + 6 broadcasts feed 24 FMAs per step, and a
 // 6-row C tile never exceeds the L1's 12 ways even when ldc is a power of two.
 struct KernelF32 {
   using T = float;
-  static constexpr int MR = 6, NR = 64, KC = 1024, MC = 72, NC = 1024;
+  static constexpr int MR = 6, NR = 64, KC_MAX = 1024;
   static constexpr bool kTransposePack = true;
   static void pack_b_transposed(const T* src, int64_t ldb, int64_t kc, int cols, T* dst) {
     pack_b_transposed_f32(src, ldb, kc, cols, dst);
@@ -195,10 +194,10 @@ struct KernelF32 {
     dispatch_width<T, MR, NR, true>(kc, a, lda, bp, c, ldc, MR, nr, alpha, beta, bias, relu);
   }
 };
-// fp64: the same register tile (6 rows x 4 zmm = 6 x 32 doubles) and the same bytes per block.
+// fp64: the same register tile (6 rows x 4 zmm = 6 x 32 doubles).
 struct KernelF64 {
   using T = double;
-  static constexpr int MR = 6, NR = 32, KC = 512, MC = 72, NC = 1024;
+  static constexpr int MR = 6, NR = 32, KC_MAX = 512;
   static constexpr bool kTransposePack = false;
   static constexpr bool kStridedA = true;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
@@ -214,10 +213,10 @@ struct KernelF64 {
 }  // namespace
 
 // ---- dispatch (entry points called from gemm.cpp) ---------------------------------------------------
-void gemm_packed(const GemmArgs<float>& g) { packed::gemm_packed<KernelF32>(g); }
-void gemm_packed(const GemmArgs<double>& g) { packed::gemm_packed<KernelF64>(g); }
-void micro_tile(float, int* mr, int* nr) { *mr = KernelF32::MR; *nr = KernelF32::NR; }
-void micro_tile(double, int* mr, int* nr) { *mr = KernelF64::MR; *nr = KernelF64::NR; }
+void gemm_packed(const GemmArgs<float>& g, const GemmBlocking& b) { packed::gemm_packed<KernelF32>(g, b); }
+void gemm_packed(const GemmArgs<double>& g, const GemmBlocking& b) { packed::gemm_packed<KernelF64>(g, b); }
+GemmKernelShape kernel_shape(float) { return {KernelF32::MR, KernelF32::NR, KernelF32::KC_MAX}; }
+GemmKernelShape kernel_shape(double) { return {KernelF64::MR, KernelF64::NR, KernelF64::KC_MAX}; }
 
 // 12 independent chains of fp32 FMAs on zmm registers: more than latency (4) x pipes (2), so the FMA
 // units never wait. Returns GFLOP/s of one core (16 lanes x 2 flops per FMA).

@@ -4,12 +4,22 @@
 
 #include "fastann/cpu/gemm.hpp"
 
-// gemm_packed: rung 3 on one thread; micro_tile: that path's MR x NR (rung 4 cuts C into multiples of it).
-#define FASTANN_GEMM_ENTRY_POINTS                 \
-  void gemm_packed(const GemmArgs<float>& g);     \
-  void gemm_packed(const GemmArgs<double>& g);    \
-  void micro_tile(float, int* mr, int* nr);       \
-  void micro_tile(double, int* mr, int* nr);
+namespace fastann::cpu {
+// A SIMD path's micro-tile and its KC ceiling: past kc_max a longer K block was measured not to pay (the
+// C traffic it saves is already small) while it pushes the packed panels out of the L2.
+struct GemmKernelShape {
+  int mr, nr;
+  int64_t kc_max;
+};
+}  // namespace fastann::cpu
+
+// gemm_packed: rung 3 on one thread with the given cache blocks; kernel_shape: that path's MR x NR (rung 4
+// cuts C into multiples of it) and the longest KC worth running (gemm.cpp derives the blocks from both).
+#define FASTANN_GEMM_ENTRY_POINTS                                        \
+  void gemm_packed(const GemmArgs<float>& g, const GemmBlocking& b);     \
+  void gemm_packed(const GemmArgs<double>& g, const GemmBlocking& b);    \
+  GemmKernelShape kernel_shape(float);                                   \
+  GemmKernelShape kernel_shape(double);
 namespace fastann::cpu::scalar { FASTANN_GEMM_ENTRY_POINTS }
 namespace fastann::cpu::avx2 { FASTANN_GEMM_ENTRY_POINTS }
 namespace fastann::cpu::avx512 { FASTANN_GEMM_ENTRY_POINTS }

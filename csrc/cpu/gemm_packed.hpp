@@ -6,7 +6,7 @@
 // (no symbol compiled for AVX-512 can be picked by the linker for the scalar path).
 //
 // K provides:
-//   using T;  MR, NR (micro-tile), KC, MC, NC (cache blocks)
+//   using T;  MR, NR (micro-tile); the cache blocks KC, MC, NC come at run time (GemmBlocking, gemm.cpp)
 //   kStridedA: true if K::micro_kernel_strided_a(kc, a, lda, bp, c, ldc, nr, alpha, beta, bias, relu) runs a
 //     full MR-row tile reading A in place (a(i,p) = a[i*lda + p]) instead of from a packed micro-panel
 //   kTransposePack: true if K::pack_b_transposed(src, ldb, kc, cols, dst) packs a transposed B panel
@@ -160,23 +160,25 @@ void pack_b(const GemmArgs<typename K::T>& g, int64_t p0, int64_t kc, int64_t j0
 // op(A) is then read in place by the micro-kernel (MR row streams, which the hardware prefetchers follow).
 constexpr int64_t kDirectAMaxPanels = 5;
 
-// C = act(alpha*op(A)*op(B) + beta*C + bias), g.k >= 1, g.m, g.n >= 1.
+// C = act(alpha*op(A)*op(B) + beta*C + bias), g.k >= 1, g.m, g.n >= 1; blk: KC, MC, NC (MC a multiple of
+// MR, NC of NR).
 template <class K>
-void gemm_packed(const GemmArgs<typename K::T>& g) {
+void gemm_packed(const GemmArgs<typename K::T>& g, const GemmBlocking& blk) {
   using T = typename K::T;
   constexpr int MR = K::MR, NR = K::NR;
+  const int64_t KC = blk.kc, MC = blk.mc, NC = blk.nc;
   bool direct_a = false;
   if constexpr (K::kStridedA) direct_a = !g.trans_a && g.n <= kDirectAMaxPanels * NR;
-  const int64_t kc_max = std::min<int64_t>(K::KC, g.k);
-  const int64_t mc_max = std::min<int64_t>(K::MC, round_up<K>(g.m, MR));
-  const int64_t nc_max = std::min<int64_t>(K::NC, round_up<K>(g.n, NR));
+  const int64_t kc_max = std::min<int64_t>(KC, g.k);
+  const int64_t mc_max = std::min<int64_t>(MC, round_up<K>(g.m, MR));
+  const int64_t nc_max = std::min<int64_t>(NC, round_up<K>(g.n, NR));
   T* ap = workspace<K>(0, static_cast<size_t>(mc_max * kc_max));
   T* bp = workspace<K>(1, static_cast<size_t>(nc_max * kc_max));
 
-  for (int64_t jc = 0; jc < g.n; jc += K::NC) {
-    const int64_t nc = std::min<int64_t>(K::NC, g.n - jc);
-    for (int64_t pc = 0; pc < g.k; pc += K::KC) {
-      const int64_t kc = std::min<int64_t>(K::KC, g.k - pc);
+  for (int64_t jc = 0; jc < g.n; jc += NC) {
+    const int64_t nc = std::min<int64_t>(NC, g.n - jc);
+    for (int64_t pc = 0; pc < g.k; pc += KC) {
+      const int64_t kc = std::min<int64_t>(KC, g.k - pc);
       pack_b<K>(g, pc, kc, jc, nc, bp);
       // The first K block applies the caller's beta; later blocks accumulate onto what it wrote.
       // The epilogue (bias, relu) runs only once C holds the full sum.
@@ -184,8 +186,8 @@ void gemm_packed(const GemmArgs<typename K::T>& g) {
       const bool last = pc + kc >= g.k;
       const T* bias = last ? g.bias : nullptr;
       const bool relu = last && g.relu;
-      for (int64_t ic = 0; ic < g.m; ic += K::MC) {
-        const int64_t mc = std::min<int64_t>(K::MC, g.m - ic);
+      for (int64_t ic = 0; ic < g.m; ic += MC) {
+        const int64_t mc = std::min<int64_t>(MC, g.m - ic);
         // Direct A: only a last partial micro-panel (fewer than MR rows) is packed, with zero padding, so
         // the micro-kernel never reads rows past the matrix.
         const int64_t full_rows = direct_a ? mc / MR * MR : 0;

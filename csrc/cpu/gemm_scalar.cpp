@@ -31,7 +31,7 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
 }
 struct KernelF32 {
   using T = float;
-  static constexpr int MR = 4, NR = 8, KC = 256, MC = 128, NC = 2048;
+  static constexpr int MR = 4, NR = 8, KC_MAX = 256;
   static constexpr bool kTransposePack = false;
   static constexpr bool kStridedA = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
@@ -41,7 +41,7 @@ struct KernelF32 {
 };
 struct KernelF64 {
   using T = double;
-  static constexpr int MR = 4, NR = 4, KC = 256, MC = 128, NC = 2048;
+  static constexpr int MR = 4, NR = 4, KC_MAX = 256;
   static constexpr bool kTransposePack = false;
   static constexpr bool kStridedA = false;
   static void micro_kernel(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int mr, int nr, T alpha,
@@ -52,9 +52,9 @@ struct KernelF64 {
 }  // namespace
 
 // ---- dispatch (entry points called from gemm.cpp) ---------------------------------------------------
-void gemm_packed(const GemmArgs<float>& g) { packed::gemm_packed<KernelF32>(g); }
-void gemm_packed(const GemmArgs<double>& g) { packed::gemm_packed<KernelF64>(g); }
-void micro_tile(float, int* mr, int* nr) { *mr = KernelF32::MR; *nr = KernelF32::NR; }
-void micro_tile(double, int* mr, int* nr) { *mr = KernelF64::MR; *nr = KernelF64::NR; }
+void gemm_packed(const GemmArgs<float>& g, const GemmBlocking& b) { packed::gemm_packed<KernelF32>(g, b); }
+void gemm_packed(const GemmArgs<double>& g, const GemmBlocking& b) { packed::gemm_packed<KernelF64>(g, b); }
+GemmKernelShape kernel_shape(float) { return {KernelF32::MR, KernelF32::NR, KernelF32::KC_MAX}; }
+GemmKernelShape kernel_shape(double) { return {KernelF64::MR, KernelF64::NR, KernelF64::KC_MAX}; }
 
 }  // namespace fastann::cpu::scalar

@@ -19,10 +19,24 @@ def build_info() -> dict:
     mmap/trim thresholds were raised when fastann loaded, so per-step arrays reuse heap memory instead of
     page-faulting; FASTANN_MALLOC_TUNING=0 or the user's own MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_
     turn it off).
+
+    The CPU, read at run time: ``cpu`` (the CPUID brand string), ``cpu_id`` (dict: ``vendor``, ``family``,
+    ``model``, ``stepping``), ``cpu_caches`` (dict: ``l1d``, ``l2``, ``l3`` data cache sizes in bytes per
+    instance, ``l2_shared_cpus`` / ``l3_shared_cpus`` the logical CPUs sharing one, ``source`` 'sysfs', 'cpuid'
+    or 'default') and ``gemm_blocking`` (dict per dtype, 'float32' and 'float64': the micro-tile ``mr`` x
+    ``nr`` and the cache blocks ``kc``, ``mc``, ``nc`` the CPU GEMM uses, and the ``rule`` that chose them;
+    docs/gemm.md explains the rules).
     """
     info = dict(_backend.cpu.compile_info())
     info["version"] = __version__
     info["simd"] = _backend.cpu.simd_level()
+    cpu = _backend.cpu.cpu_info()
+    info["cpu"] = cpu["model_name"] or "unknown"
+    info["cpu_id"] = {k: cpu[k] for k in ("vendor", "family", "model", "stepping")}
+    info["cpu_caches"] = {"l1d": cpu["l1d_bytes"], "l2": cpu["l2_bytes"], "l3": cpu["l3_bytes"],
+                          "l2_shared_cpus": cpu["l2_shared_cpus"], "l3_shared_cpus": cpu["l3_shared_cpus"],
+                          "source": cpu["cache_source"]}
+    info["gemm_blocking"] = {dt: dict(b) for dt, b in cpu["gemm_blocking"].items()}
     info["num_threads"] = _backend.cpu.get_num_threads()
     info["cuda_built"] = _backend.cuda is not None
     n = cuda.device_count()

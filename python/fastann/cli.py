@@ -1,8 +1,9 @@
 """The ``fastann`` command (also ``python -m fastann``).
 
-    fastann info                      # the build: version, compiler, SIMD path, threads, CUDA
+    fastann info                      # the build: version, compiler, SIMD path, CPU, caches, GEMM blocking, CUDA
     fastann train                     # 784-300-100-10 ReLU MLP, Adam, Fashion-MNIST, 10 epochs
     fastann train --model cnn         # Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-Dense128-Dropout-Dense10 (NCHW)
+    fastann train --model lstm        # each image as 28 steps of 28 pixels: LSTM(128) -> Dense10 (also gru, rnn)
     fastann train --dataset mnist --epochs 10 --batch-size 128 --optimizer adam --lr 1e-3 --seed 0 \\
                   [--lr-schedule cosine|constant] [--data-dir DIR] [--threads N] [--metrics-out FILE]
 
@@ -21,7 +22,8 @@ import os
 import sys
 import time
 
-MODELS = ("mlp", "cnn")
+MODELS = ("mlp", "cnn", "lstm", "gru", "rnn")
+RECURRENT = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 LR_SCHEDULES = ("cosine", "constant")
 
 
@@ -60,6 +62,17 @@ def build_cnn(image_shape, classes: int, seed, data_format="channels_first"):
     ], seed=seed, name="cnn")
 
 
+def build_recurrent(kind: str, sequence_shape, classes: int, seed, units: int = 128):
+    """The recurrent model (``--model lstm|gru|rnn``): each sample a sequence (T, F) (a 28x28 image read as
+    28 steps of 28 pixels, row-sequential MNIST), RNN(units) -> its last state -> Dense(classes, softmax).
+    ``kind``: "lstm" (layers.LSTM), "gru" (layers.GRU, reset_after=True) or "rnn" (layers.SimpleRNN, tanh)."""
+    from . import Sequential, layers  # noqa: PLC0415
+
+    rnn = getattr(layers, RECURRENT[kind])
+    return Sequential([layers.Input(tuple(sequence_shape)), rnn(units),
+                       layers.Dense(classes, activation="softmax")], seed=seed, name=kind)
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import optimizers  # noqa: PLC0415
 
@@ -76,7 +89,9 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--model", choices=MODELS, default="mlp",
                    help="mlp: 784-300-100-10 ReLU MLP; cnn: Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-"
-                        "Dense128-Dropout-Dense10, channels_first (N, C, H, W) layers")
+                        "Dense128-Dropout-Dense10, channels_first (N, C, H, W) layers; lstm, gru, rnn: each image as "
+                        "28 steps of 28 pixels, LSTM/GRU/SimpleRNN(--units) -> last state -> Dense10")
+    t.add_argument("--units", type=int, default=128, help="units of the recurrent layer (--model lstm|gru|rnn)")
     t.add_argument("--dataset", choices=("fashion-mnist", "mnist"), default="fashion-mnist", help="which data")
     t.add_argument("--epochs", type=int, default=10, help="passes over the training set (>= 1)")
     t.add_argument("--batch-size", type=int, default=128, help="samples per step (>= 1)")
@@ -127,15 +142,33 @@ def _info(args) -> int:
     else:
         width = max(len(k) for k in info)
         for k, v in info.items():
-            print(f"{k.ljust(width)}  {v}")
+            print(f"{k.ljust(width)}  {_info_value(k, v)}")
     return 0
+
+
+def _kib(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n >> 10} KiB"
+
+
+def _info_value(key: str, v) -> str:
+    """One line of `fastann info`: the CPU's caches in KiB/MiB, the GEMM blocking per dtype."""
+    if key == "cpu_caches":
+        l3 = f", L3 {_kib(v['l3'])} (shared by {v['l3_shared_cpus']} CPUs)" if v["l3"] else ", no L3"
+        return f"L1d {_kib(v['l1d'])}, L2 {_kib(v['l2'])}{l3} (from {v['source']})"
+    if key == "cpu_id":
+        return f"{v['vendor']} family {v['family']} model {v['model']} stepping {v['stepping']}"
+    if key == "gemm_blocking":
+        return "; ".join(f"{dt}: MR x NR {b['mr']} x {b['nr']}, KC {b['kc']}, MC {b['mc']}, NC {b['nc']} ({b['rule']})"
+                         for dt, b in v.items())
+    return str(v)
 
 
 def _train(args) -> int:
     from . import datasets, optimizers, set_num_threads, get_num_threads, build_info  # noqa: PLC0415
 
     t_start = time.perf_counter()
-    for name, v, lo in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1)):
+    for name, v, lo in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
+                        ("--units", args.units, 1)):
         if v < lo:
             print(f"fastann train: {name} must be >= {lo}, got {v}", file=sys.stderr)
             return 2
@@ -177,7 +210,7 @@ def _train(args) -> int:
         x_train, y_train = x_train[: args.limit], y_train[: args.limit]
         x_test, y_test = x_test[: args.limit], y_test[: args.limit]
     # Scale the pixels to [0, 1] in float32, once. The MLP takes flat 784-vectors; the CNN the (N, 28, 28)
-    # images as they are (read as one channel).
+    # images as they are (read as one channel); the recurrent models the same arrays as (N, T=28, F=28).
     if args.model == "mlp":
         x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
     x_train = x_train.astype("float32") / 255.0
@@ -185,6 +218,8 @@ def _train(args) -> int:
 
     if args.model == "cnn":
         model = build_cnn(x_train.shape[1:], 10, args.seed)
+    elif args.model in RECURRENT:
+        model = build_recurrent(args.model, x_train.shape[1:], 10, args.seed, args.units)
     else:
         model = build_mlp(x_train.shape[1], 10, args.seed)
     n_fit = int(len(x_train) * (1.0 - args.validation_split)) if args.validation_split > 0 else len(x_train)
@@ -224,6 +259,8 @@ def _train(args) -> int:
             "seed": args.seed, "threads": threads, "device": model.device, "train_samples": n_fit,
             "test_samples": len(x_test),
         }
+        if args.model in RECURRENT:
+            result["units"] = args.units
         with open(args.metrics_out, "w") as f:
             json.dump(result, f, indent=1)
     return 0

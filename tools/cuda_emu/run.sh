@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Run fastann's CUDA kernels on the CPU under the emulator (emu.hpp) and compare them with references / the CPU
 # kernels. A development aid for machines without a GPU, not part of the test suite. See README.md.
-#   bash tools/cuda_emu/run.sh [gemm|dense|loss_softmax|elementwise|layer_norm_adafactor|conv|pool|up|norm|norm2|
-#        rnn|all] [--quick]
-# dense = loss_softmax + elementwise. --quick (gemm, conv, pool, up, norm) runs a small subset.
+#   bash tools/cuda_emu/run.sh [gemm|dense|loss_softmax|elementwise|embedding|layer_norm_adafactor|conv|pool|up|
+#        norm|norm2|rnn|all] [--quick]
+# dense = loss_softmax + elementwise + embedding. --quick (gemm, conv, pool, up, norm) runs a small subset.
 # Needs g++ >= 12 (C++20 <barrier>, std::atomic_ref<float>) and the CUDA headers (no CUDA library is linked:
 # runtime.cpp stands in for the runtime calls).
 set -euo pipefail
@@ -68,6 +68,12 @@ if want layer_norm_adafactor; then
       "$ROOT/csrc/cpu/optim.cpp" "$ROOT/csrc/cpu/prelu.cpp" "$ROOT/csrc/cpu/runtime.cpp" \
       -o "$OUT/check_layer_norm_adafactor" -Wl,--start-group "${isa_objs[@]}" -Wl,--end-group
   "$OUT/check_layer_norm_adafactor"
+fi
+if want dense embedding; then
+  translate embedding.cu
+  g++ $FLAGS -fopenmp "$OUT/embedding_emu.cpp" "$HERE/check_embedding.cpp" "$HERE/runtime.cpp" \
+      "$ROOT/csrc/cpu/embedding.cpp" "$ROOT/csrc/cpu/runtime.cpp" -o "$OUT/check_embedding"
+  "$OUT/check_embedding"
 fi
 if want conv pool up norm norm2; then
   # A shared library with a C ABI (conv_pool_norm_api.cpp) that check_conv_pool_norm.py drives through ctypes

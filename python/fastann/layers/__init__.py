@@ -15,6 +15,8 @@ class and the helpers they share), never another family:
     normalization   BatchNormalization, LayerNormalization
     preprocessing   Rescaling, Normalization
     recurrent       SimpleRNN, LSTM, GRU
+    embedding       Embedding, Masking (the layers that make masks for padded sequences)
+    wrappers        Bidirectional, TimeDistributed
 
 ``fastann.layers.X`` names every public layer. How a layer works (lazy build, forward/backward, devices) and
 the image layout (Keras's ``data_format``, channels_last by default; (N, H, W) is one channel) are described
@@ -23,9 +25,10 @@ in ``fastann.layers.base``.
 from __future__ import annotations
 
 from .activation import ELU, Activation, LeakyReLU, PReLU
-from .base import ACTIVATIONS, Input, InputLayer, KerasTensor, Layer
+from .base import ACTIVATIONS, Input, InputLayer, KerasTensor, Layer, link_masks
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
+from .embedding import Embedding, Masking
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
 from .preprocessing import Normalization, Rescaling
@@ -33,6 +36,7 @@ from .recurrent import GRU, LSTM, SimpleRNN
 from .merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
 from .regularization import Dropout, GaussianNoise, SpatialDropout2D
 from .reshaping import Cropping2D, Flatten, Reshape, UpSampling2D, ZeroPadding2D
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "ELU",
            "Dropout", "Flatten", "Reshape", "ACTIVATIONS",
@@ -40,4 +44,5 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
            "Cropping2D", "SpatialDropout2D",
            "SimpleRNN", "LSTM", "GRU", "PReLU", "LayerNormalization", "Rescaling", "Normalization",
+           "Embedding", "Masking", "Bidirectional", "TimeDistributed",
            "KerasTensor", "GaussianNoise", "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate"]

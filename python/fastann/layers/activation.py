@@ -21,6 +21,8 @@ class Activation(Layer):
     Shapes: any (N, ...) float32/float64, output the same shape.
     """
 
+    supports_masking = True  # Keras: a sequence mask passes through
+
     def __init__(self, activation, name=None, input_shape=None, **kwargs):
         super().__init__(name, input_shape=input_shape, **kwargs)
         act = check_activation("Activation", activation)

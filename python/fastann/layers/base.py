@@ -51,7 +51,8 @@ from .. import _device, config, constraints, initializers, ops, regularizers
 from .._args.common import is_cupy, nonneg_int, pair
 from .symbolic import KerasTensor, Node, flatten, is_symbolic
 
-__all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "ACTIVATIONS", "check_activation", "activation_forward",
+__all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "link_masks", "ACTIVATIONS", "check_activation",
+           "activation_forward",
            "activation_backward", "keras_activation_params",
            "ImageLayer", "data_format_arg", "image_shape", "padding_arg", "same_pads"]
 
@@ -203,6 +204,10 @@ class Layer:
     #: ``fastann.constraints.get``) and keeps them as attributes of those names; ``add_weight`` attaches them
     #: to the parameter of that name.
     _WEIGHT_ARGS: dict = {}
+
+    #: Keras's ``supports_masking``: the layer passes the mask of its input on to its output unchanged
+    #: (see :func:`link_masks`); False drops it.
+    supports_masking = False
 
     def __init__(self, name=None, trainable=True, input_shape=None, *, dtype=None, input_dim=None,
                  activity_regularizer=None, **kwargs):
@@ -384,6 +389,15 @@ class Layer:
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)
 
+    # -- masks (padded sequences) ------------------------------------------------------------------------
+    def mask_origin(self, incoming):
+        """The layer whose ``output_mask`` (a boolean (N, T) array, True for the steps to use, set by its
+        forward) is the mask of this layer's output, given ``incoming``, the one of its input's (None for no
+        mask). Keras's ``compute_mask`` in structural form: by default the mask passes on when
+        ``supports_masking`` and stops otherwise; Masking and Embedding(mask_zero=True) return themselves
+        (they make a mask from their input)."""
+        return incoming if self.supports_masking else None
+
     # -- device -------------------------------------------------------------------------------------
     def to(self, device):
         """Move the layer to ``device`` ("cpu", "cuda", "cuda:N") and return it.
@@ -494,6 +508,19 @@ def _shape_key(shape):
     if shape and isinstance(shape[0], (tuple, list)):
         return tuple(tuple(int(d) for d in s) for s in shape)
     return tuple(int(d) for d in shape)
+
+
+def link_masks(layers) -> None:
+    """Wire the masks of a chain of layers (``Sequential`` calls it when it plans its run): every layer that
+    takes a mask (it has a ``mask_source`` attribute: the recurrent layers, Bidirectional) gets as
+    ``mask_source`` the layer whose ``output_mask`` is the mask of its input, or None (no mask), following
+    each layer's :meth:`Layer.mask_origin`. The forward passes then need no extra argument: a consumer reads
+    ``mask_source.output_mask``, which its producer set earlier in the same pass."""
+    origin = None
+    for layer in layers:
+        if hasattr(layer, "mask_source"):
+            layer.mask_source = origin
+        origin = layer.mask_origin(origin)
 
 
 def _snake(name: str) -> str:

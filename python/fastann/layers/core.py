@@ -38,6 +38,7 @@ class Dense(Layer):
     """
 
     _FUSED = (None, "relu")  # activations ops.linear applies in its epilogue
+    supports_masking = True  # Keras: a sequence mask passes through (N, T, F) -> (N, T, units)
     _UNIMPLEMENTED = {"lora_rank": (None,)}
     _WEIGHT_ARGS = {"kernel": ("kernel_regularizer", "kernel_constraint"),
                     "bias": ("bias_regularizer", "bias_constraint")}

@@ -23,6 +23,7 @@ class Dropout(Layer):
     """
 
     _UNIMPLEMENTED = {"noise_shape": (None,)}  # Keras arguments accepted only at their default
+    supports_masking = True  # Keras: a sequence mask passes through
 
     #: Elementwise: works on any layout, so a model may pass it NCHW images between channels_last image layers.
     elementwise = True

@@ -204,6 +204,30 @@ class Graph:
         for chain in self.chains():
             apply_layout(chain)
 
+    def link_masks(self) -> None:
+        """Wire the masks of padded sequences through the graph, as ``layers.base.link_masks`` does along a
+        chain: in topological order, each tensor's mask is the ``output_mask`` of the layer its producer's
+        ``mask_origin`` names (None: no mask), and every layer that takes a mask (``mask_source``) reads the
+        one of its input. NotImplementedError for a mask reaching a layer with several inputs (Keras merges
+        masks there) and for a shared layer that would read different masks at its calls."""
+        origin = {id(t): None for t in self.inputs}
+        sources = {}
+        for node in self.nodes:
+            layer, incoming = node.layer, [origin[id(u)] for u in node.inputs]
+            if len(incoming) > 1 and any(o is not None for o in incoming):
+                raise NotImplementedError(f"Model: a mask (padded sequences) reaching {layer.name!r}, a layer with "
+                                          f"several inputs, is not implemented")
+            src = incoming[0] if len(incoming) == 1 else None
+            if hasattr(layer, "mask_source"):
+                if id(layer) in sources and sources[id(layer)] is not src:
+                    raise NotImplementedError(f"Model: the shared layer {layer.name!r} would read different "
+                                              f"masks at its calls; this is not implemented")
+                sources[id(layer)] = src
+                layer.mask_source = src
+            out = layer.mask_origin(src)
+            for i, o in enumerate(node.outputs):
+                origin[id(o)] = out if i == 0 else None  # a recurrent layer's states carry no mask
+
     def activity_sites(self) -> dict:
         """{id of the output tensor of a node whose layer has an activity regularizer: the regularizer}.
         NotImplementedError for such a layer with several outputs."""

@@ -119,6 +119,7 @@ class Model(BaseModel):
         self._param_keys = self._trainable_keys()
         self._params = [l.params[k] for l, k in self._param_keys]
         self._graph.plan_backward(self.need_input_grad)
+        self._graph.link_masks()
         self._graph.plan_layout()
 
     def _activity_sites(self) -> dict:

@@ -32,7 +32,7 @@ import numbers
 import numpy as np
 
 from .. import utils
-from ..layers import InputLayer, KerasTensor, Layer
+from ..layers import InputLayer, KerasTensor, Layer, link_masks
 from ..layers.base import _auto_name
 from ._fusion import plan_stages
 from ._layout import apply_layout
@@ -172,6 +172,7 @@ class Sequential(Model):
         for i, layer in enumerate(self._layers):
             layer.need_input_grad = i > first
         self._first_trainable = first
+        link_masks(self._layers)  # padded sequences: who reads whose mask (layers.base.link_masks)
         self._stages = self._plan_stages()
         self._param_keys = self._trainable_keys()  # nested models opened into their layers
         self._params = [l.params[k] for l, k in self._param_keys]

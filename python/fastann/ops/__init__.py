@@ -5,7 +5,7 @@ Names and arguments follow ``torch.nn.functional``; the backward of ``f`` is ``f
 its arguments (TypeError / ValueError naming the problem), picks the backend from the array type (NumPy ->
 fastann._cpu, CuPy -> fastann._cuda), allocates the outputs and calls one compiled kernel.
 One module per kernel family: gemm, activation, softmax, loss, dropout, optim, conv, pool, norm, layer_norm, prelu,
-rnn.
+rnn, embedding.
 """
 from .gemm import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
@@ -19,3 +19,4 @@ from .norm import *  # noqa: F401,F403
 from .layer_norm import *  # noqa: F401,F403
 from .prelu import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
+from .embedding import *  # noqa: F401,F403

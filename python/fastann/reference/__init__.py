@@ -16,3 +16,4 @@ from .norm import *  # noqa: F401,F403
 from .layer_norm import *  # noqa: F401,F403
 from .prelu import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
+from .embedding import *  # noqa: F401,F403

@@ -16,16 +16,18 @@
 //                                        scalar fallback 4x8 / 4x4). Edges: panels are zero-padded, the
 //                                        last tile is stored with masks, a narrow last panel runs a
 //                                        narrower variant of the micro-kernel.
-//   4 gemm_kernel4_packed_simd_threaded  rung 3 on OpenMP threads: C is cut into tiles (whole MR/NR
-//                                        multiples) handed out dynamically, each thread packing its own
-//                                        panels, so there is one fork/join per call and no barrier inside.
+//   4 gemm_kernel4_packed_simd_threaded  rung 3 on threads: C is cut into tiles (whole MR/NR multiples)
+//                                        handed out dynamically, each thread packing its own panels; the
+//                                        caller never waits for a helper that has not started (TileTeam).
 //                                        Small products stay on one thread; so do mid-sized ones for 50 ms
-//                                        after a call in which the helper threads did not show up (another
-//                                        process holds their core).
+//                                        after a call that waited for a helper holding a tile (another
+//                                        process holds its core).
 // rung 0 (= Python's rung=None) picks: the naive loop up to 8x8x8, rung 4 above.
+// Rungs 3 and 4 block for the caches of the CPU they run on (gemm_blocking below).
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace fastann::cpu {
 
@@ -59,6 +61,29 @@ template <class T> void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g);
 constexpr int kGemmRungs = 4;  // valid `kernel` numbers: 0 (auto) .. kGemmRungs
 // Run rung `kernel` (0 = auto). The epilogue (bias / relu) is honoured by every rung.
 template <class T> void gemm(const GemmArgs<T>& g, int rung);
+
+// ---- cache blocking of rungs 3 and 4 ---------------------------------------------------------------
+// The micro-tile (MR x NR, fixed per SIMD path) and the cache blocks (KC, MC, NC) the packed GEMM uses on
+// this CPU: derived once from the cache sizes (cpu_info.hpp) by the rules in gemm.cpp (gemm_blocking), or
+// taken from FASTANN_GEMM_BLOCKING="KC,MC,NC" (for tuning). KC decides how the K sum is split into passes
+// over C, so it is the one block size that changes result bits; MC and NC do not.
+struct GemmBlocking {
+  int mr = 0, nr = 0;
+  int64_t kc = 0, mc = 0, nc = 0;
+  std::string rule;  // "derived from the caches", "table: <microarchitecture>" or "FASTANN_GEMM_BLOCKING"
+};
+// The blocking for element type T on the SIMD path in use (computed on the first call).
+template <class T> const GemmBlocking& gemm_blocking();
+
+// ---- threads of rung 4 -----------------------------------------------------------------------------
+// Counts since the module loaded (all threads of the process): calls of rung 4 that used helper threads,
+// those in which a helper started more than 1 ms late (another process held its core; the call does not wait
+// for it), those in which the caller waited more than 1 ms for a tile a helper held (each starts a 50 ms
+// back-off), and mid-sized calls that ran on one thread because a back-off was active.
+struct GemmThreadStats {
+  int64_t threaded = 0, late = 0, waited = 0, backed_off = 0;
+};
+GemmThreadStats gemm_thread_stats();
 
 // ---- the linear layer ----------------------------------------------------------------------------
 // out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr; out = act(input * weight^T + bias)
