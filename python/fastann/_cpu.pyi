@@ -5,7 +5,7 @@ fastann CPU kernels (hand-written C++, OpenMP, run-time selected SIMD path)
 """
 from __future__ import annotations
 import typing
-__all__: list[str] = ['activation_backward', 'activation_forward', 'adadelta_step', 'adafactor_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'batch_norm_relu_backward', 'batch_norm_relu_forward', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'embedding_backward', 'embedding_forward', 'fma_peak_gflops', 'ftrl_step', 'gemm', 'get_num_threads', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'hinge_loss_backward', 'hinge_loss_forward', 'huber_loss_backward', 'huber_loss_forward', 'kl_divergence_backward', 'kl_divergence_forward', 'l1_loss_backward', 'l1_loss_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_cosh_loss_backward', 'log_cosh_loss_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'poisson_loss_backward', 'poisson_loss_forward', 'prelu_backward', 'prelu_forward', 'rmsprop_step', 'rnn_backward', 'rnn_forward', 'set_num_threads', 'sgd_step', 'simd_level', 'softmax_backward', 'softmax_forward', 'squared_hinge_loss_backward', 'squared_hinge_loss_forward', 'upsample2d_backward', 'upsample2d_forward']
+__all__: list[str] = ['activation_backward', 'activation_forward', 'adadelta_step', 'adafactor_step', 'adagrad_step', 'adam_step', 'adamax_step', 'adamw_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batch_norm_backward', 'batch_norm_forward_inference', 'batch_norm_forward_training', 'batch_norm_relu_backward', 'batch_norm_relu_forward', 'binary_cross_entropy_backward', 'binary_cross_entropy_forward', 'binary_cross_entropy_with_logits_backward', 'binary_cross_entropy_with_logits_forward', 'categorical_crossentropy_backward', 'categorical_crossentropy_forward', 'compile_info', 'conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_forward', 'conv2d_pick_rung', 'cpu_info', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_with_grad', 'dropout_backward', 'dropout_bits', 'dropout_forward', 'embedding_backward', 'embedding_forward', 'fma_peak_gflops', 'ftrl_step', 'gemm', 'gemm_thread_stats', 'get_num_threads', 'global_avg_pool2d_backward', 'global_avg_pool2d_forward', 'hinge_loss_backward', 'hinge_loss_forward', 'huber_loss_backward', 'huber_loss_forward', 'kl_divergence_backward', 'kl_divergence_forward', 'l1_loss_backward', 'l1_loss_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear_backward', 'linear_forward', 'lion_step', 'log_cosh_loss_backward', 'log_cosh_loss_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_loss_backward', 'mse_loss_forward', 'nadam_mu', 'nadam_step', 'poisson_loss_backward', 'poisson_loss_forward', 'prelu_backward', 'prelu_forward', 'rmsprop_step', 'rnn_backward', 'rnn_forward', 'set_num_threads', 'sgd_step', 'simd_level', 'softmax_backward', 'softmax_forward', 'squared_hinge_loss_backward', 'squared_hinge_loss_forward', 'upsample2d_backward', 'upsample2d_forward']
 def activation_backward(dinput: typing.Any, grad_output: typing.Any, input: typing.Any, name: str, param: float = 0.0) -> None:
     """
     dinput = grad_output * f'(input) elementwise (the gradient computed from the forward's input; NaN where input is NaN). Same names, param and checks as activation_forward (dinput disjoint from the inputs). Releases the GIL.
@@ -108,6 +108,10 @@ def conv2d_pick_rung(input_shape: list[int], weight_shape: list[int], stride_h: 
     """
     The rung that rung=None runs for this geometry (direction 0 forward, 1 input grad, 2 weight grad) and dtype.
     """
+def cpu_info() -> dict:
+    """
+    The CPU (CPUID vendor, family, model, stepping, brand string), its data cache sizes in bytes (sysfs, else CPUID; cache_source says which) and the GEMM blocking derived from them per dtype (mr, nr, kc, mc, nc, rule).
+    """
 def cross_entropy_backward(dinput: typing.Any, input: typing.Any, target: typing.Any, grad_output: float = 1.0) -> None:
     """
     dinput (N, C) = grad_output (sum_j t_ij softmax(x_i) - t_i) / N (= (softmax - onehot)/N for labels).
@@ -153,6 +157,10 @@ def gemm(c: typing.Any, a: typing.Any, b: typing.Any, trans_a: bool = False, tra
     c = alpha*op(a)*op(b) + beta*c in place. a (M,K) or (K,M) if trans_a, b (K,N) or (N,K) if trans_b,
     c (M,N); float32/float64, C-contiguous, c disjoint from a and b. beta == 0: c is not read. rung: 0 auto,
     1 naive, 2 cache-blocked, 3 packed SIMD, 4 packed SIMD threaded.
+    """
+def gemm_thread_stats() -> dict:
+    """
+    Counts since import of the threaded GEMM (rung 4): calls that used helper threads ('threaded'), calls in which a helper started over 1 ms late ('late': another process held its core; the call does not wait for it), calls that waited over 1 ms for a tile a helper held ('waited': each starts a 50 ms back-off) and mid-sized calls run on one thread during a back-off ('backed_off'). For benchmarks and diagnosis.
     """
 def get_num_threads() -> int:
     """
