@@ -35,7 +35,7 @@ def scalar_loss(out, grads):
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize("rung", [None, 1, 2])
+@pytest.mark.parametrize("rung", [None, 1, 2, 3])
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("shape", [(3, 5, 4, 6), (1, 1, 3, 1), (7, 3, 1, 17)])
 def test_matches_reference(mode, rung, go_backwards, dt, shape):
@@ -89,7 +89,7 @@ def test_reference_gradient_by_finite_differences(mode, go_backwards):
         assert_close(analytic, num, 1e-7, f"{mode} d{name}")
 
 
-@pytest.mark.parametrize("rung", [1, 2])
+@pytest.mark.parametrize("rung", [1, 2, 3])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("mode", list(MODES))
 def test_kernel_gradient_by_finite_differences(mode, go_backwards, rung):
@@ -118,7 +118,7 @@ def test_kernel_gradient_by_finite_differences(mode, go_backwards, rung):
             assert abs(analytic[i] - num) <= 1e-6 * max(1.0, abs(num)), (name, i, analytic[i], num)
 
 
-@pytest.mark.parametrize("rung", [1, 2])
+@pytest.mark.parametrize("rung", [1, 2, 3])
 @pytest.mark.parametrize("mode", list(MODES))
 def test_nan_propagates(mode, rung):
     a, g = make(mode, np.float32)
@@ -154,7 +154,7 @@ def test_bad_input_from_python(mod):
         (dict(bias_ih=np.zeros(23, np.float32)), ValueError, "bias_ih must have shape"),
         (dict(h0=a["h0"].astype(np.float64)), TypeError, "one dtype"),
         (dict(mode="rnn"), ValueError, "mode must be one of"),
-        (dict(rung=3), ValueError, "rung must be"),
+        (dict(rung=4), ValueError, "rung must be"),
         (dict(mode="gru"), ValueError, "weight_hh must have shape"),
         (dict(input=[[[1.0]]]), TypeError, "input must be a numpy"),
     ]
@@ -189,7 +189,7 @@ def test_bad_input_at_the_cpp_boundary():
         (dict(saved=f(2, 3, 8)), ValueError, "saved must have shape"),
         (dict(weight_hh=f(8, 2, dt=np.float64)), TypeError, "weight_hh has dtype float64"),
         (dict(mode="nope"), ValueError, "mode must be"),
-        (dict(rung=3), ValueError, "rung must be in"),
+        (dict(rung=4), ValueError, "rung must be in"),
         (dict(output=x), ValueError, "output must have shape"),
     ]:
         with pytest.raises(exc, match=msg):

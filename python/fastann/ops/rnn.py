@@ -8,8 +8,10 @@ sequences: input (N, T, F), output (N, T, H). The cells and the ``saved`` array 
 
 mode: 'rnn_tanh', 'rnn_relu', 'lstm', 'gru' (reset after the product: cuDNN, torch.nn.GRU, Keras's default)
 or 'gru_reset_before' (Cho et al. 2014, Keras reset_after=False). go_backwards: step s reads input[:, T-1-s]
-(nothing is copied); the output stays in step order. rung: None (auto: 2), 1 (textbook loop) or 2 (input
-projection as one GEMM, one recurrent GEMM and one fused element-wise pass per step).
+(nothing is copied); the output stays in step order. rung: None (auto: 3 where the CPU has AVX-512, else 2),
+1 (textbook loop), 2 (input projection as one GEMM, one recurrent GEMM and one fused element-wise pass per
+step) or 3 (rung 2 with W_hh packed once per call and the cell's element-wise work in the epilogue of the
+recurrent GEMM's micro-tiles; the steps' work spread over the threads without a barrier per step).
 """
 from __future__ import annotations
 
