@@ -236,6 +236,159 @@ void column_sums(T* out, const T* m, int64_t rows, int64_t cols) {
     for (int64_t c = 0; c < cols; ++c) out[c] += m[r * cols + c];
 }
 
+// ---- the cells' element-wise work on one row's units [u0, u0+uw) -----------------------------------
+// Each array gets its own __restrict pointer (a gate's block of saved is one pointer), so the compiler
+// vectorises the loops without run-time overlap checks. pre, pb: the micro-tile row and the packed
+// recurrent bias, gate g at offset g*W. Forward formulas and saved layout as rnn_cells.hpp.
+template <class T, int W>
+void lstm_fwd(int64_t uw, const T* __restrict pre, const T* __restrict pb, T* __restrict si, T* __restrict sf,
+              T* __restrict sg, T* __restrict so, T* __restrict sc, const T* __restrict cp, T* __restrict out) {
+  for (int64_t j = 0; j < uw; ++j) {
+    const T i = sigmoid3(si[j] + (pre[j] + pb[j]));
+    const T f = sigmoid3(sf[j] + (pre[W + j] + pb[W + j]));
+    const T g = tanh3(sg[j] + (pre[2 * W + j] + pb[2 * W + j]));
+    const T o = sigmoid3(so[j] + (pre[3 * W + j] + pb[3 * W + j]));
+    const T c = f * cp[j] + i * g;
+    si[j] = i, sf[j] = f, sg[j] = g, so[j] = o, sc[j] = c;
+    out[j] = o * tanh3(c);
+  }
+}
+
+template <class T, int W>
+void gru_fwd(int64_t uw, const T* __restrict pre, const T* __restrict pb, T* __restrict sr, T* __restrict sz,
+             T* __restrict sn, T* __restrict shn, const T* __restrict hp, T* __restrict out) {
+  for (int64_t j = 0; j < uw; ++j) {
+    const T r = sigmoid3(sr[j] + (pre[j] + pb[j]));
+    const T z = sigmoid3(sz[j] + (pre[W + j] + pb[W + j]));
+    const T hn = pre[2 * W + j] + pb[2 * W + j];
+    const T nn = tanh3(sn[j] + r * hn);
+    sr[j] = r, sz[j] = z, sn[j] = nn, shn[j] = hn;
+    out[j] = (T(1) - z) * nn + z * hp[j];
+  }
+}
+
+// gru_rb, first stage: r and z, and r * h_prev for the n gate's product.
+template <class T, int W>
+void gru_rb_fwd_rz(int64_t uw, const T* __restrict pre, const T* __restrict pb, T* __restrict sr,
+                   T* __restrict sz, const T* __restrict hp, T* __restrict rh) {
+  for (int64_t j = 0; j < uw; ++j) {
+    const T r = sigmoid3(sr[j] + (pre[j] + pb[j]));
+    sr[j] = r;
+    sz[j] = sigmoid3(sz[j] + (pre[W + j] + pb[W + j]));
+    rh[j] = r * hp[j];
+  }
+}
+
+// gru_rb, second stage: pre = (r * h_prev) W_hn^T of 4W units.
+template <class T>
+void gru_rb_fwd_n(int64_t uw, const T* __restrict pre, const T* __restrict pb, const T* __restrict sz,
+                  T* __restrict sn, T* __restrict shn, const T* __restrict hp, T* __restrict out) {
+  for (int64_t j = 0; j < uw; ++j) {
+    const T hn = pre[j] + pb[j];
+    const T nn = tanh3(sn[j] + hn);
+    const T z = sz[j];
+    sn[j] = nn, shn[j] = hn;
+    out[j] = (T(1) - z) * nn + z * hp[j];
+  }
+}
+
+template <class T>
+void elman_fwd(int64_t uw, bool relu, const T* __restrict pre, const T* __restrict pb, T* __restrict sh,
+               T* __restrict out) {
+  if (relu) {
+    for (int64_t j = 0; j < uw; ++j) out[j] = sh[j] = relu3(sh[j] + (pre[j] + pb[j]));
+  } else {
+    for (int64_t j = 0; j < uw; ++j) out[j] = sh[j] = tanh3(sh[j] + (pre[j] + pb[j]));
+  }
+}
+
+// Backward: dh = acc + e + go (the recurrent product, the element-wise share carried from the later step,
+// grad_output); e is replaced by this step's element-wise share of d h_prev (0, or dh * z for the GRU).
+template <class T>
+void elman_bwd(int64_t uw, bool relu, const T* __restrict acc, T* __restrict e, const T* __restrict go,
+               const T* __restrict sh, T* __restrict dg) {
+  for (int64_t j = 0; j < uw; ++j) {
+    const T dh = acc[j] + e[j] + go[j];
+    const T h = sh[j];
+    dg[j] = relu ? (h > T(0) ? dh : T(0)) : dh * (T(1) - h * h);
+    e[j] = T(0);
+  }
+}
+
+template <class T>
+void lstm_bwd(int64_t uw, int64_t H, const T* __restrict acc, T* __restrict e, const T* __restrict go,
+              const T* __restrict sv, const T* __restrict cp, T* __restrict dc, T* __restrict dg) {
+  const T* __restrict si = sv;
+  const T* __restrict sf = sv + H;
+  const T* __restrict sg = sv + 2 * H;
+  const T* __restrict so = sv + 3 * H;
+  const T* __restrict sc = sv + 4 * H;
+  T* __restrict di = dg;
+  T* __restrict df = dg + H;
+  T* __restrict dgg = dg + 2 * H;
+  T* __restrict d_o = dg + 3 * H;
+  for (int64_t j = 0; j < uw; ++j) {
+    const T dh = acc[j] + e[j] + go[j];
+    const T i = si[j], f = sf[j], g = sg[j], o = so[j];
+    const T tc = tanh3(sc[j]);
+    const T dct = dc[j] + dh * o * (T(1) - tc * tc);
+    di[j] = dct * g * i * (T(1) - i);
+    df[j] = dct * cp[j] * f * (T(1) - f);
+    dgg[j] = dct * i * (T(1) - g * g);
+    d_o[j] = dh * tc * o * (T(1) - o);
+    dc[j] = dct * f;
+    e[j] = T(0);
+  }
+}
+
+// GRU (both forms): dz and dn; with reset_after also dr and the recurrent side's n gradient dn * r (dgr).
+template <class T>
+void gru_bwd(int64_t uw, int64_t H, bool reset_after, const T* __restrict acc, T* __restrict e,
+             const T* __restrict go, const T* __restrict sv, const T* __restrict hp, T* __restrict dg,
+             T* __restrict dgr) {
+  const T* __restrict sr = sv;
+  const T* __restrict sz = sv + H;
+  const T* __restrict sn = sv + 2 * H;
+  const T* __restrict shn = sv + 3 * H;
+  T* __restrict dr_ = dg;
+  T* __restrict dz_ = dg + H;
+  T* __restrict dn_ = dg + 2 * H;
+  if (reset_after) {
+    T* __restrict hr = dgr;
+    T* __restrict hz = dgr + H;
+    T* __restrict hnn = dgr + 2 * H;
+    for (int64_t j = 0; j < uw; ++j) {
+      const T dh = acc[j] + e[j] + go[j];
+      const T r = sr[j], z = sz[j], nn = sn[j];
+      const T dn = dh * (T(1) - z) * (T(1) - nn * nn);
+      const T dz = dh * (hp[j] - nn) * z * (T(1) - z);
+      const T dr = dn * shn[j] * r * (T(1) - r);
+      dr_[j] = dr, dz_[j] = dz, dn_[j] = dn;
+      hr[j] = dr, hz[j] = dz, hnn[j] = dn * r;
+      e[j] = dh * z;
+    }
+  } else {
+    for (int64_t j = 0; j < uw; ++j) {
+      const T dh = acc[j] + e[j] + go[j];
+      const T z = sz[j], nn = sn[j];
+      dz_[j] = dh * (hp[j] - nn) * z * (T(1) - z);
+      dn_[j] = dh * (T(1) - z) * (T(1) - nn * nn);
+      e[j] = dh * z;
+    }
+  }
+}
+
+// gru_rb: dr and its share of d h_prev from drh = d loss / d (r * h_prev).
+template <class T>
+void gru_rb_bwd_r(int64_t uw, const T* __restrict drh, const T* __restrict sr, const T* __restrict hp,
+                  T* __restrict dr, T* __restrict e) {
+  for (int64_t j = 0; j < uw; ++j) {
+    const T r = sr[j];
+    dr[j] = drh[j] * hp[j] * r * (T(1) - r);
+    e[j] += drh[j] * r;
+  }
+}
+
 // ---- forward ---------------------------------------------------------------------------------------
 // output (N,T,H), h_n (N,H), c_n (N,H) or nullptr, saved (N,T,S*H)
 template <class T>
@@ -295,49 +448,17 @@ void forward(T* output, T* h_n, T* c_n, T* saved, const RnnArgs<T>& a) {
       T* out = output + (n * T_ + s) * H + u0;
       const T* hpn = hp + n * ldh + u0;
       if (elman) {
-        for (int64_t j = 0; j < uw; ++j) {
-          const T v = sv[j] + (pre[j] + pb[j]);
-          const T h = relu ? relu3(v) : tanh3(v);
-          sv[j] = h;
-          out[j] = h;
-        }
+        elman_fwd<T>(uw, relu, pre, pb, sv, out);
       } else if (a.cell == RnnCell::lstm) {
         const T* cp = s == 0 ? (a.c0 ? a.c0 + n * H : zeros.data()) + u0
                              : saved + (n * T_ + tx(s - 1)) * SH + 4 * H + u0;
-        for (int64_t j = 0; j < uw; ++j) {
-          const T i = sigmoid3(sv[j] + (pre[j] + pb[j]));
-          const T f = sigmoid3(sv[H + j] + (pre[W + j] + pb[W + j]));
-          const T g = tanh3(sv[2 * H + j] + (pre[2 * W + j] + pb[2 * W + j]));
-          const T o = sigmoid3(sv[3 * H + j] + (pre[3 * W + j] + pb[3 * W + j]));
-          const T c = f * cp[j] + i * g;
-          sv[j] = i, sv[H + j] = f, sv[2 * H + j] = g, sv[3 * H + j] = o, sv[4 * H + j] = c;
-          out[j] = o * tanh3(c);
-        }
-      } else if (!rb) {  // gru (reset after the product)
-        for (int64_t j = 0; j < uw; ++j) {
-          const T r = sigmoid3(sv[j] + (pre[j] + pb[j]));
-          const T z = sigmoid3(sv[H + j] + (pre[W + j] + pb[W + j]));
-          const T hn = pre[2 * W + j] + pb[2 * W + j];
-          const T nn = tanh3(sv[2 * H + j] + r * hn);
-          sv[j] = r, sv[H + j] = z, sv[2 * H + j] = nn, sv[3 * H + j] = hn;
-          out[j] = (T(1) - z) * nn + z * hpn[j];
-        }
-      } else if (!second) {  // gru_rb, r and z; then r * h_prev for the n gate's product
-        T* rhn = rh.data() + n * H + u0;
-        for (int64_t j = 0; j < uw; ++j) {
-          const T r = sigmoid3(sv[j] + (pre[j] + pb[j]));
-          sv[j] = r;
-          sv[H + j] = sigmoid3(sv[H + j] + (pre[W + j] + pb[W + j]));
-          rhn[j] = r * hpn[j];
-        }
-      } else {  // gru_rb, n gate
-        for (int64_t j = 0; j < uw; ++j) {
-          const T hn = pre[j] + pb[j];
-          const T nn = tanh3(sv[2 * H + j] + hn);
-          const T z = sv[H + j];
-          sv[2 * H + j] = nn, sv[3 * H + j] = hn;
-          out[j] = (T(1) - z) * nn + z * hpn[j];
-        }
+        lstm_fwd<T, W>(uw, pre, pb, sv, sv + H, sv + 2 * H, sv + 3 * H, sv + 4 * H, cp, out);
+      } else if (!rb) {
+        gru_fwd<T, W>(uw, pre, pb, sv, sv + H, sv + 2 * H, sv + 3 * H, hpn, out);
+      } else if (!second) {
+        gru_rb_fwd_rz<T, W>(uw, pre, pb, sv, sv + H, hpn, rh.data() + n * H + u0);
+      } else {
+        gru_rb_fwd_n<T>(uw, pre, pb, sv + H, sv + 2 * H, sv + 3 * H, hpn, out);
       }
     });
   });
@@ -400,59 +521,21 @@ void backward(T* dinput, T* dh0, T* dc0, T* dweight_ih, T* dweight_hh, T* dbias_
     const T* sv = saved + (n * T_ + t) * SH + u0;
     T* dg = dgx.data() + (n * T_ + t) * GH + u0;
     if (a.cell == RnnCell::rnn_tanh || relu) {
-      for (int64_t j = 0; j < uw; ++j) {
-        const T dh = acc[j] + en[j] + go[j];
-        const T h = sv[j];
-        dg[j] = relu ? (h > T(0) ? dh : T(0)) : dh * (T(1) - h * h);
-        en[j] = T(0);
-      }
+      elman_bwd<T>(uw, relu, acc, en, go, sv, dg);
     } else if (lstm) {
       const T* cp = s == 0 ? (a.c0 ? a.c0 + n * H + u0 : zeros.data())
                            : saved + (n * T_ + tx(s - 1)) * SH + 4 * H + u0;
-      T* dcn = dc.data() + n * H + u0;
-      for (int64_t j = 0; j < uw; ++j) {
-        const T dh = acc[j] + en[j] + go[j];
-        const T i = sv[j], f = sv[H + j], g = sv[2 * H + j], o = sv[3 * H + j], c = sv[4 * H + j];
-        const T tc = tanh3(c);
-        const T dct = dcn[j] + dh * o * (T(1) - tc * tc);
-        dg[j] = dct * g * i * (T(1) - i);
-        dg[H + j] = dct * cp[j] * f * (T(1) - f);
-        dg[2 * H + j] = dct * i * (T(1) - g * g);
-        dg[3 * H + j] = dh * tc * o * (T(1) - o);
-        dcn[j] = dct * f;
-        en[j] = T(0);
-      }
-    } else {  // gru, gru_rb (its z and n; r follows from d(r * h_prev))
-      const T* hp = hprev.data() + (n * T_ + t) * H + u0;
-      T* dgr = dgh + (n * T_ + t) * GH + u0;
-      for (int64_t j = 0; j < uw; ++j) {
-        const T dh = acc[j] + en[j] + go[j];
-        const T r = sv[j], z = sv[H + j], nn = sv[2 * H + j], hn = sv[3 * H + j];
-        const T dn = dh * (T(1) - z) * (T(1) - nn * nn);
-        const T dz = dh * (hp[j] - nn) * z * (T(1) - z);
-        dg[H + j] = dz;
-        dg[2 * H + j] = dn;
-        if (gru) {
-          const T dr = dn * hn * r * (T(1) - r);
-          dg[j] = dr;
-          dgr[j] = dr, dgr[H + j] = dz, dgr[2 * H + j] = dn * r;
-        }
-        en[j] = dh * z;
-      }
+      lstm_bwd<T>(uw, H, acc, en, go, sv, cp, dc.data() + n * H + u0, dg);
+    } else {
+      gru_bwd<T>(uw, H, gru, acc, en, go, sv, hprev.data() + (n * T_ + t) * H + u0, dg,
+                 dgh + (n * T_ + t) * GH + u0);
     }
   };
   // gru_rb at step s: dr and its share of d h_prev from drh = d loss / d (r * h_prev) (acc).
   auto reset_backward = [&](int64_t s, int64_t n, int64_t u0, int64_t uw, const T* drh) {
     const int64_t t = tx(s);
-    const T* sv = saved + (n * T_ + t) * SH + u0;
-    const T* hp = hprev.data() + (n * T_ + t) * H + u0;
-    T* dg = dgx.data() + (n * T_ + t) * GH + u0;
-    T* en = e.data() + n * H + u0;
-    for (int64_t j = 0; j < uw; ++j) {
-      const T r = sv[j];
-      dg[j] = drh[j] * hp[j] * r * (T(1) - r);
-      en[j] += drh[j] * r;
-    }
+    gru_rb_bwd_r<T>(uw, drh, saved + (n * T_ + t) * SH + u0, hprev.data() + (n * T_ + t) * H + u0,
+                    dgx.data() + (n * T_ + t) * GH + u0, e.data() + n * H + u0);
   };
 
   // Stages: 0 runs the element-wise backward of the last step (no product); then per step s = T-1 .. 0 the
