@@ -481,16 +481,22 @@ void backward(T* dinput, T* dh0, T* dc0, T* dweight_ih, T* dweight_hh, T* dbias_
   const bool relu = a.cell == RnnCell::rnn_relu;
   auto tx = [&](int64_t s) { return a.go_backwards ? T_ - 1 - s : s; };
   // dgx (N,T,GH): the gates' pre-activation gradients by input time; dgh the recurrent side's (gru only)
-  AlignedScratch<T> dgx(NT * GH), dgh_buf(gru ? NT * GH : 0), hprev(NT * H), rh(rb ? NT * H : 0);
+  AlignedScratch<T> dgx(NT * GH), dgh_buf(gru ? NT * GH : 0);
   T* dgh = gru ? dgh_buf.data() : dgx.data();
-  // hprev (N,T,H): the h_prev of the step that read input time t (zeros for a missing h0)
+  // xh (N,T,F+H): row (n,t) = [input[n,t] | the h_prev of the step that read input time t] (zeros for a
+  // missing h0), so that [dW_ih | dW_hh]^T = xh^T dG is one GEMM after the loop.
+  const int64_t FH = F + H;
+  AlignedScratch<T> xh(NT * FH);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t s = 0; s < T_; ++s) {
-      T* dst = hprev.data() + (n * T_ + tx(s)) * H;
+      T* dst = xh.data() + (n * T_ + tx(s)) * FH;
+      std::copy_n(a.input + (n * T_ + tx(s)) * F, F, dst);
+      dst += F;
       if (s > 0) std::copy_n(output + (n * T_ + s - 1) * H, H, dst);
       else if (a.h0) std::copy_n(a.h0 + n * H, H, dst);
       else std::fill_n(dst, H, T(0));
     }
+  const T* hprev = xh.data() + F;  // row (n,t) at hprev + (n*T + t) * FH
   // e (N,H): the element-wise share of d h_prev carried to the next (earlier) step's dh, starting as
   // grad_h_n; dc (N,H): the LSTM's d c, starting as grad_c_n.
   AlignedScratch<T> e(N * H), dc(lstm ? N * H : 0), zeros(H);
@@ -527,14 +533,14 @@ void backward(T* dinput, T* dh0, T* dc0, T* dweight_ih, T* dweight_hh, T* dbias_
                            : saved + (n * T_ + tx(s - 1)) * SH + 4 * H + u0;
       lstm_bwd<T>(uw, H, acc, en, go, sv, cp, dc.data() + n * H + u0, dg);
     } else {
-      gru_bwd<T>(uw, H, gru, acc, en, go, sv, hprev.data() + (n * T_ + t) * H + u0, dg,
+      gru_bwd<T>(uw, H, gru, acc, en, go, sv, hprev + (n * T_ + t) * FH + u0, dg,
                  dgh + (n * T_ + t) * GH + u0);
     }
   };
   // gru_rb at step s: dr and its share of d h_prev from drh = d loss / d (r * h_prev) (acc).
   auto reset_backward = [&](int64_t s, int64_t n, int64_t u0, int64_t uw, const T* drh) {
     const int64_t t = tx(s);
-    gru_rb_bwd_r<T>(uw, drh, saved + (n * T_ + t) * SH + u0, hprev.data() + (n * T_ + t) * H + u0,
+    gru_rb_bwd_r<T>(uw, drh, saved + (n * T_ + t) * SH + u0, hprev + (n * T_ + t) * FH + u0,
                     dgx.data() + (n * T_ + t) * GH + u0, e.data() + n * H + u0);
   };
 
@@ -565,19 +571,36 @@ void backward(T* dinput, T* dh0, T* dc0, T* dweight_ih, T* dweight_hh, T* dbias_
     }
   });
   if (dc0) std::copy_n(dc.data(), N * H, dc0);
-  // the weight, bias and input gradients over all N*T rows at once
+  // the weight, bias and input gradients over all N*T rows at once. The weight gradients are formed
+  // transposed, [dW_ih | dW_hh]^T = xh^T dG (F+H, G*H): a wide GEMM (G*H columns) instead of a narrow one
+  // (F = 28 columns for dW_ih), then transposed into place.
   mm<T>(NT, F, GH, dgx.data(), GH, false, a.weight_ih, F, false, dinput, F);
-  mm<T>(GH, F, NT, dgx.data(), GH, true, a.input, F, false, dweight_ih, F);
-  if (rb) {
-    for (int64_t r = 0; r < NT; ++r)
-      for (int64_t j = 0; j < H; ++j) rh.data()[r * H + j] = saved[r * SH + j] * hprev.data()[r * H + j];
-    mm<T>(2 * H, H, NT, dgx.data(), GH, true, hprev.data(), H, false, dweight_hh, H);
-    mm<T>(H, H, NT, dgx.data() + 2 * H, GH, true, rh.data(), H, false, dweight_hh + 2 * H * H, H);
+  AlignedScratch<T> wt(FH * GH);
+  if (!gru && !rb) {
+    mm<T>(FH, GH, NT, xh.data(), FH, true, dgx.data(), GH, false, wt.data(), GH);
   } else {
-    mm<T>(GH, H, NT, dgh, GH, true, hprev.data(), H, false, dweight_hh, H);
+    mm<T>(F, GH, NT, xh.data(), FH, true, dgx.data(), GH, false, wt.data(), GH);
+    if (gru) {
+      mm<T>(H, GH, NT, hprev, FH, true, dgh, GH, false, wt.data() + F * GH, GH);
+    } else {
+      // gru_rb: the n rows of W_hh multiply r * h_prev
+      AlignedScratch<T> rh(NT * H);
+      for (int64_t r = 0; r < NT; ++r)
+        for (int64_t j = 0; j < H; ++j) rh.data()[r * H + j] = saved[r * SH + j] * hprev[r * FH + j];
+      mm<T>(H, 2 * H, NT, hprev, FH, true, dgx.data(), GH, false, wt.data() + F * GH, GH);
+      mm<T>(H, H, NT, rh.data(), H, true, dgx.data() + 2 * H, GH, false, wt.data() + F * GH + 2 * H, GH);
+    }
   }
+  for (int64_t g = 0; g < GH; ++g) {
+    for (int64_t f = 0; f < F; ++f) dweight_ih[g * F + f] = wt.data()[f * GH + g];
+    for (int64_t j = 0; j < H; ++j) dweight_hh[g * H + j] = wt.data()[(F + j) * GH + g];
+  }
+  // the biases: one column sum each (the same one where the recurrent side sees the input side's dG)
   if (dbias_ih) column_sums(dbias_ih, dgx.data(), NT, GH);
-  if (dbias_hh) column_sums(dbias_hh, dgh, NT, GH);
+  if (dbias_hh) {
+    if (gru || !dbias_ih) column_sums(dbias_hh, dgh, NT, GH);
+    else std::copy_n(dbias_ih, GH, dbias_hh);
+  }
 }
 
 }  // namespace
