@@ -68,8 +68,12 @@ def worker_fastann(n, epochs, threads, cell, rung):
     model = fastann.Sequential([layers.Input((T, F)), rnn, layers.Dense(CLASSES, activation="softmax")], seed=0)
     model.compile(optimizer=fastann.optimizers.Adam(learning_rate=LR), loss="sparse_categorical_crossentropy")
     cpu = []
+
+    def end(epoch, logs):
+        cpu[-1] += time.process_time()
+
     clock = fastann.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: cpu.append(-time.process_time()),
-                                             on_epoch_end=lambda e, logs: cpu.__setitem__(-1, cpu[-1] + time.process_time()))
+                                             on_epoch_end=end)
     hist = model.fit(x, y, batch_size=BATCH, epochs=epochs + 1, verbose=0, shuffle=True, callbacks=[clock])
     return hist.epoch_seconds[1:], cpu[1:], hist.history["loss"][-1], {"simd": fastann.build_info()["simd"]}
 

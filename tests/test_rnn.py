@@ -262,3 +262,19 @@ print("ok")
 """
     r = run_with_simd(level, code)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("rung", [None, 1, 2, 3])
+@pytest.mark.parametrize("mod", [ops, ref])
+def test_need_input_grad_false_skips_dinput(mod, rung):
+    """need_input_grad=False: dinput is None and every other gradient is the same, bit for bit."""
+    a, g = make("lstm", np.float64)
+    O = mod.rnn(**a, mode="lstm", rung=rung)
+    kw = dict(**g, input=a["input"], weight_ih=a["weight_ih"], weight_hh=a["weight_hh"], output=O[0], saved=O[3],
+              h0=a["h0"], c0=a["c0"], mode="lstm", rung=rung)
+    full, part = mod.rnn_backward(**kw), mod.rnn_backward(**kw, need_input_grad=False)
+    assert full[0] is not None and part[0] is None
+    for x, y in zip(full[1:], part[1:]):
+        np.testing.assert_array_equal(x, y)
+    with pytest.raises(TypeError, match="need_input_grad must be a bool"):
+        mod.rnn_backward(**kw, need_input_grad=None)

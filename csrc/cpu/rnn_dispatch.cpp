@@ -3,6 +3,7 @@
 // AVX-512 (its micro-kernel's ISA) and rung 2 elsewhere, whose GEMM also has an AVX2 micro-kernel.
 #include "fastann/common.hpp"
 #include "fastann/cpu/rnn.hpp"
+#include "internal/aligned_scratch.hpp"
 
 namespace fastann::cpu {
 
@@ -34,6 +35,9 @@ void rnn_backward(T* dinput, T* dh0, T* dc0, T* dweight_ih, T* dweight_hh, T* db
                   const RnnArgs<T>& a, int rung) {
   check(a, rung, "rnn_backward");
   rung = pick(rung);
+  // Rungs 1 and 2 always form the input gradient: without dinput they write it to scratch.
+  AlignedScratch<T> unused(dinput == nullptr && rung != 3 ? a.n * a.t * a.f : 0);
+  if (dinput == nullptr) dinput = unused.data();
   if (rung == 1)
     rnn_rung1_naive_backward(dinput, dh0, dc0, dweight_ih, dweight_hh, dbias_ih, dbias_hh, grad_output, grad_h_n,
                              grad_c_n, output, saved, a);

@@ -574,7 +574,7 @@ void backward(T* dinput, T* dh0, T* dc0, T* dweight_ih, T* dweight_hh, T* dbias_
   // the weight, bias and input gradients over all N*T rows at once. The weight gradients are formed
   // transposed, [dW_ih | dW_hh]^T = xh^T dG (F+H, G*H): a wide GEMM (G*H columns) instead of a narrow one
   // (F = 28 columns for dW_ih), then transposed into place.
-  mm<T>(NT, F, GH, dgx.data(), GH, false, a.weight_ih, F, false, dinput, F);
+  if (dinput) mm<T>(NT, F, GH, dgx.data(), GH, false, a.weight_ih, F, false, dinput, F);
   AlignedScratch<T> wt(FH * GH);
   if (!gru && !rb) {
     mm<T>(FH, GH, NT, xh.data(), FH, true, dgx.data(), GH, false, wt.data(), GH);

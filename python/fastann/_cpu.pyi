@@ -253,7 +253,7 @@ def rmsprop_step(param: typing.Any, square_avg: typing.Any, momentum_buffer: typ
     """
 def rnn_backward(mode: str, dinput: typing.Any, dh0: typing.Any, dc0: typing.Any, dweight_ih: typing.Any, dweight_hh: typing.Any, dbias_ih: typing.Any, dbias_hh: typing.Any, grad_output: typing.Any, grad_h_n: typing.Any, grad_c_n: typing.Any, input: typing.Any, h0: typing.Any, c0: typing.Any, weight_ih: typing.Any, weight_hh: typing.Any, output: typing.Any, saved: typing.Any, go_backwards: bool = False, rung: int = 0) -> None:
     """
-    Backpropagation through time for rnn_forward's call with the same mode, input, h0, c0, weights, go_backwards. grad_output (N,T,H), grad_h_n, grad_c_n (N,H) or None (zeros). Writes dinput (N,T,F), dh0 (N,H), dc0 (N,H) (lstm; None otherwise), dweight_ih, dweight_hh, dbias_ih, dbias_hh (None: not computed).
+    Backpropagation through time for rnn_forward's call with the same mode, input, h0, c0, weights, go_backwards. grad_output (N,T,H), grad_h_n, grad_c_n (N,H) or None (zeros). Writes dinput (N,T,F) (None: not computed), dh0 (N,H), dc0 (N,H) (lstm; None otherwise), dweight_ih, dweight_hh, dbias_ih, dbias_hh (None: not computed).
     """
 def rnn_forward(mode: str, output: typing.Any, h_n: typing.Any, c_n: typing.Any, saved: typing.Any, input: typing.Any, h0: typing.Any, c0: typing.Any, weight_ih: typing.Any, weight_hh: typing.Any, bias_ih: typing.Any, bias_hh: typing.Any, go_backwards: bool = False, rung: int = 0) -> None:
     """

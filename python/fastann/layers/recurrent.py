@@ -89,7 +89,8 @@ class _Recurrent(Layer):
 
     def backward(self, grad_output):
         """grad_output: d loss / d the output (a list matching forward's when return_state). Sets the
-        gradients of kernel, recurrent_kernel, bias (Keras layout) and returns d loss / d x (N, T, F)."""
+        gradients of kernel, recurrent_kernel, bias (Keras layout) and returns d loss / d x (N, T, F), or
+        None when need_input_grad is False (its GEMM is then skipped)."""
         x, wi, wh, out, saved = self._cache
         gs = list(grad_output) if self.return_state else [grad_output]
         g_seq = gs[0] if self.return_sequences else None
@@ -101,7 +102,7 @@ class _Recurrent(Layer):
             g_hn = self.xp.zeros((x.shape[0], self.units), x.dtype)
         dx, _dh0, _dc0, dwi, dwh, dbi, dbh = ops.rnn_backward(g_seq, g_hn, g_cn, x, wi, wh, out, saved,
                                                               mode=self._MODE, go_backwards=self.go_backwards,
-                                                              rung=self.rung)
+                                                              rung=self.rung, need_input_grad=self.need_input_grad)
         self._keras_grads(dwi, dwh, dbi, dbh)
         return dx
 

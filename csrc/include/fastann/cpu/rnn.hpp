@@ -61,7 +61,7 @@ void rnn_forward(T* output, T* h_n, T* c_n, T* saved, const RnnArgs<T>& a, int r
 
 // grad_output (N,T,H) or nullptr (zeros), grad_h_n (N,H) or nullptr, grad_c_n (N,H) or nullptr (lstm);
 // output and saved from rnn_forward with the same arguments.
-// dinput (N,T,F), dh0 (N,H), dc0 (N,H) (lstm; nullptr otherwise), dweight_ih (G*H,F), dweight_hh (G*H,H),
+// dinput (N,T,F) or nullptr (not computed), dh0 (N,H), dc0 (N,H) (lstm; nullptr otherwise), dweight_ih (G*H,F), dweight_hh (G*H,H),
 // dbias_ih, dbias_hh (G*H,) or nullptr (not computed).
 template <class T>
 void rnn_backward(T* dinput, T* dh0, T* dc0, T* dweight_ih, T* dweight_hh, T* dbias_ih, T* dbias_hh,
