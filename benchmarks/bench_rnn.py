@@ -42,12 +42,11 @@ GATES = {"lstm": 4, "gru": 3}
 
 
 def flops_per_sample(cell):
-    """Multiply-adds x 2 of one training sample (forward + backward) in the recurrent layer and the Dense
-    head; the element-wise gate work is not counted. Forward: x W_ih^T and h W_hh^T per step; backward: dX,
-    dW_ih (input side) and dh_prev, dW_hh (recurrent side) per step, i.e. twice the forward's products."""
+    """Multiply-adds x 2 of one training sample in the recurrent layer and the Dense head; the element-wise
+    gate work is not counted. Forward: x W_ih^T and h W_hh^T per step; backward: dW_ih, dW_hh and dh_prev per
+    step (no input gradient: the recurrent layer is the first, neither fastann nor PyTorch forms it)."""
     gh = GATES[cell] * UNITS
-    forward = 2 * T * gh * (F + UNITS) + 2 * UNITS * CLASSES
-    return 3 * forward
+    return 2 * T * gh * (F + UNITS) + 2 * T * gh * (F + 2 * UNITS) + 3 * 2 * UNITS * CLASSES
 
 
 def make_data(n, seed=0):
