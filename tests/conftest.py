@@ -5,6 +5,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # tests/helpers.py
+# The comparison tests run Keras 3 on PyTorch (the interop extra; no TensorFlow): the backend must be chosen
+# before the first `import keras`, whichever test module imports it first.
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import fastann  # noqa: E402
 from fastann.ops import _common  # noqa: E402

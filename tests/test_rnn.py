@@ -35,7 +35,7 @@ def scalar_loss(out, grads):
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize("rung", [None, 1, 2])
+@pytest.mark.parametrize("rung", [None, 1, 2, 3])
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("shape", [(3, 5, 4, 6), (1, 1, 3, 1), (7, 3, 1, 17)])
 def test_matches_reference(mode, rung, go_backwards, dt, shape):
@@ -89,7 +89,7 @@ def test_reference_gradient_by_finite_differences(mode, go_backwards):
         assert_close(analytic, num, 1e-7, f"{mode} d{name}")
 
 
-@pytest.mark.parametrize("rung", [1, 2])
+@pytest.mark.parametrize("rung", [1, 2, 3])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("mode", list(MODES))
 def test_kernel_gradient_by_finite_differences(mode, go_backwards, rung):
@@ -118,7 +118,7 @@ def test_kernel_gradient_by_finite_differences(mode, go_backwards, rung):
             assert abs(analytic[i] - num) <= 1e-6 * max(1.0, abs(num)), (name, i, analytic[i], num)
 
 
-@pytest.mark.parametrize("rung", [1, 2])
+@pytest.mark.parametrize("rung", [1, 2, 3])
 @pytest.mark.parametrize("mode", list(MODES))
 def test_nan_propagates(mode, rung):
     a, g = make(mode, np.float32)
@@ -154,7 +154,7 @@ def test_bad_input_from_python(mod):
         (dict(bias_ih=np.zeros(23, np.float32)), ValueError, "bias_ih must have shape"),
         (dict(h0=a["h0"].astype(np.float64)), TypeError, "one dtype"),
         (dict(mode="rnn"), ValueError, "mode must be one of"),
-        (dict(rung=3), ValueError, "rung must be"),
+        (dict(rung=4), ValueError, "rung must be"),
         (dict(mode="gru"), ValueError, "weight_hh must have shape"),
         (dict(input=[[[1.0]]]), TypeError, "input must be a numpy"),
     ]
@@ -189,7 +189,7 @@ def test_bad_input_at_the_cpp_boundary():
         (dict(saved=f(2, 3, 8)), ValueError, "saved must have shape"),
         (dict(weight_hh=f(8, 2, dt=np.float64)), TypeError, "weight_hh has dtype float64"),
         (dict(mode="nope"), ValueError, "mode must be"),
-        (dict(rung=3), ValueError, "rung must be in"),
+        (dict(rung=4), ValueError, "rung must be in"),
         (dict(output=x), ValueError, "output must have shape"),
     ]:
         with pytest.raises(exc, match=msg):
@@ -200,3 +200,81 @@ def test_bad_input_at_the_cpp_boundary():
     with pytest.raises(ValueError, match="dc0 must be None"):
         k.rnn_backward("gru", f(2, 3, 4), f(2, 2), f(2, 2), f(6, 4), f(6, 2), None, None, None, None, None, x, None,
                        None, f(6, 4), f(6, 2), f(2, 3, 2), f(2, 3, 8), False, 0)
+
+
+def _run_all(mode, a, g, rung, go_backwards=False):
+    O = ops.rnn(**a, mode=mode, go_backwards=go_backwards, rung=rung)
+    B = ops.rnn_backward(**g, input=a["input"], weight_ih=a["weight_ih"], weight_hh=a["weight_hh"], output=O[0],
+                         saved=O[3], h0=a["h0"], c0=a["c0"], mode=mode, go_backwards=go_backwards, rung=rung)
+    return [x for x in list(O) + list(B) if x is not None]
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("mode", list(MODES))
+def test_rung3_threads_match_reference_and_one_thread(mode, go_backwards):
+    """Rung 3 on a shape large enough to spread its steps over 2 threads (items pulled from one counter):
+    against the reference, and bit for bit the same as on 1 thread (each element is computed by one item in
+    a fixed order). N = 50 leaves a partial micro-tile and a partial row chunk; H = 40 a partial panel."""
+    import fastann
+
+    a, g = make(mode, np.float32, N=50, T=4, F=9, H=40, seed=4)
+    R = ref.rnn(**a, mode=mode, go_backwards=go_backwards)
+    before = fastann.get_num_threads()
+    try:
+        fastann.set_num_threads(1)
+        one = _run_all(mode, a, g, 3, go_backwards)
+        fastann.set_num_threads(2)
+        two = _run_all(mode, a, g, 3, go_backwards)
+    finally:
+        fastann.set_num_threads(before)
+    for x, y in zip(one, two):
+        np.testing.assert_array_equal(x, y)
+    for name, o, r_ in zip(["output", "h_n", "c_n", "saved"], [x for x in two[:4]], [r for r in R if r is not None]):
+        assert_close(o, r_, TOL[np.float32], f"{mode} {name}")
+
+
+@pytest.mark.parametrize("level", ["avx2", "scalar"])
+def test_rung3_without_avx512_matches_reference(level):
+    """Rung 3 on CPUs without AVX-512 (forced with FASTANN_SIMD in a fresh process) runs its portable micro-
+    kernel; the auto choice there is rung 2."""
+    from helpers import run_with_simd
+
+    code = """
+import numpy as np
+from fastann import ops, reference as ref
+from helpers import rel_err
+rng = np.random.default_rng(0)
+G = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
+for mode in G:
+    for dt, tol in ((np.float32, 2e-5), (np.float64, 1e-11)):
+        for N, T, F, H in ((3, 5, 4, 6), (50, 3, 7, 21)):
+            f = lambda *s: (rng.standard_normal(s) * 0.5).astype(dt)
+            x, wi, wh, bi, bh = f(N, T, F), f(G[mode] * H, F), f(G[mode] * H, H), f(G[mode] * H), f(G[mode] * H)
+            R = ref.rnn(x, wi, wh, bi, bh, mode=mode, go_backwards=True)
+            O = ops.rnn(x, wi, wh, bi, bh, mode=mode, go_backwards=True, rung=3)
+            go = f(N, T, H)
+            d = lambda v: v.astype(np.float64)
+            RB = ref.rnn_backward(d(go), None, None, d(x), d(wi), d(wh), R[0], R[3], mode=mode, go_backwards=True)
+            B = ops.rnn_backward(go, None, None, x, wi, wh, O[0], O[3], mode=mode, go_backwards=True, rung=3)
+            errs = [rel_err(o, r) for o, r in zip(list(O) + list(B), list(R) + list(RB)) if r is not None]
+            assert max(errs) < 10 * tol, (mode, dt, N, errs)
+print("ok")
+"""
+    r = run_with_simd(level, code)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("rung", [None, 1, 2, 3])
+@pytest.mark.parametrize("mod", [ops, ref])
+def test_need_input_grad_false_skips_dinput(mod, rung):
+    """need_input_grad=False: dinput is None and every other gradient is the same, bit for bit."""
+    a, g = make("lstm", np.float64)
+    O = mod.rnn(**a, mode="lstm", rung=rung)
+    kw = dict(**g, input=a["input"], weight_ih=a["weight_ih"], weight_hh=a["weight_hh"], output=O[0], saved=O[3],
+              h0=a["h0"], c0=a["c0"], mode="lstm", rung=rung)
+    full, part = mod.rnn_backward(**kw), mod.rnn_backward(**kw, need_input_grad=False)
+    assert full[0] is not None and part[0] is None
+    for x, y in zip(full[1:], part[1:]):
+        np.testing.assert_array_equal(x, y)
+    with pytest.raises(TypeError, match="need_input_grad must be a bool"):
+        mod.rnn_backward(**kw, need_input_grad=None)

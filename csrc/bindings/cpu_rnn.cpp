@@ -13,10 +13,10 @@ void bind_rnn(py::module_& m) {
       "(r,z,n; reset after the product) or 'gru_reset_before'. input (N,T,F); h0, c0 (N,H) or None (zeros; c0 "
       "lstm only); weight_ih (G*H,F), weight_hh (G*H,H), bias_ih, bias_hh (G*H,) or None. Writes output "
       "(N,T,H), h_n (N,H), c_n (N,H) (lstm; None otherwise) and saved (N,T,S*H), S = 1 rnn, 5 lstm, 4 gru, "
-      "what rnn_backward reads. go_backwards: step s reads input[:, T-1-s]. rung: 0 auto, 1 naive, 2 GEMM.",
+      "what rnn_backward reads. go_backwards: step s reads input[:, T-1-s]. rung: 0 auto, 1 naive, 2 GEMM, 3 fused.",
       "Backpropagation through time for rnn_forward's call with the same mode, input, h0, c0, weights, "
-      "go_backwards. grad_output (N,T,H), grad_h_n, grad_c_n (N,H) or None (zeros). Writes dinput (N,T,F), dh0 "
-      "(N,H), dc0 (N,H) (lstm; None otherwise), dweight_ih, dweight_hh, dbias_ih, dbias_hh (None: not computed).",
+      "go_backwards. grad_output (N,T,H), grad_h_n, grad_c_n (N,H) or None (zeros). Writes dinput (N,T,F) (None: not "
+      "computed), dh0 (N,H), dc0 (N,H) (lstm; None otherwise), dweight_ih, dweight_hh, dbias_ih, dbias_hh (None: not computed).",
       [](const RnnCall& c, bool backward) {
         dispatch_float(c.ft, [&](auto tag) {
           using T = decltype(tag);

@@ -4,6 +4,7 @@
     fastann.build_info()                       # version, SIMD path, threads, CUDA
     fastann.ops.gemm(a, b)                     # the kernels, NumPy arrays in and out
     model = fastann.Sequential([fastann.layers.Dense(300, activation="relu"), ...])
+    x = fastann.Input((784,)); model = fastann.Model(x, fastann.layers.Dense(10)(x))   # Functional API
 """
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ from ._backend import CudaError  # noqa: E402
 from ._info import build_info, get_num_threads, set_num_threads  # noqa: E402
 from . import callbacks, config, constraints, datasets, initializers, layers, losses, metrics  # noqa: E402
 from . import optimizers, regularizers, utils  # noqa: E402
-from .models import Sequential  # noqa: E402
+from .layers import Input  # noqa: E402
+from .models import Model, Sequential  # noqa: E402
 from . import models, saving  # noqa: E402
 
-__all__ = ["CudaError", "__version__", "Sequential", "build_info", "callbacks", "config", "constraints", "cuda",
-           "datasets",
+__all__ = ["CudaError", "__version__", "Input", "Model", "Sequential", "build_info", "callbacks", "config",
+           "constraints", "cuda", "datasets",
            "get_num_threads", "initializers", "layers", "losses", "metrics", "ops", "optimizers", "reference",
            "regularizers", "models", "saving", "set_num_threads", "utils"]
 

@@ -289,11 +289,11 @@ def rmsprop_step(param: typing.Any, square_avg: typing.Any, momentum_buffer: typ
     """
 def rnn_backward(mode: str, dinput: typing.Any, dh0: typing.Any, dc0: typing.Any, dweight_ih: typing.Any, dweight_hh: typing.Any, dbias_ih: typing.Any, dbias_hh: typing.Any, grad_output: typing.Any, grad_h_n: typing.Any, grad_c_n: typing.Any, input: typing.Any, h0: typing.Any, c0: typing.Any, weight_ih: typing.Any, weight_hh: typing.Any, output: typing.Any, saved: typing.Any, go_backwards: bool = False, rung: int = 0) -> None:
     """
-    Backpropagation through time for rnn_forward's call with the same mode, input, h0, c0, weights, go_backwards. grad_output (N,T,H), grad_h_n, grad_c_n (N,H) or None (zeros). Writes dinput (N,T,F), dh0 (N,H), dc0 (N,H) (lstm; None otherwise), dweight_ih, dweight_hh, dbias_ih, dbias_hh (None: not computed).
+    Backpropagation through time for rnn_forward's call with the same mode, input, h0, c0, weights, go_backwards. grad_output (N,T,H), grad_h_n, grad_c_n (N,H) or None (zeros). Writes dinput (N,T,F) (None: not computed), dh0 (N,H), dc0 (N,H) (lstm; None otherwise), dweight_ih, dweight_hh, dbias_ih, dbias_hh (None: not computed).
     """
 def rnn_forward(mode: str, output: typing.Any, h_n: typing.Any, c_n: typing.Any, saved: typing.Any, input: typing.Any, h0: typing.Any, c0: typing.Any, weight_ih: typing.Any, weight_hh: typing.Any, bias_ih: typing.Any, bias_hh: typing.Any, go_backwards: bool = False, rung: int = 0) -> None:
     """
-    A recurrent layer over a whole sequence. mode: 'rnn_tanh', 'rnn_relu', 'lstm' (gates i,f,g,o), 'gru' (r,z,n; reset after the product) or 'gru_reset_before'. input (N,T,F); h0, c0 (N,H) or None (zeros; c0 lstm only); weight_ih (G*H,F), weight_hh (G*H,H), bias_ih, bias_hh (G*H,) or None. Writes output (N,T,H), h_n (N,H), c_n (N,H) (lstm; None otherwise) and saved (N,T,S*H), S = 1 rnn, 5 lstm, 4 gru, what rnn_backward reads. go_backwards: step s reads input[:, T-1-s]. rung: 0 auto, 1 naive, 2 GEMM.
+    A recurrent layer over a whole sequence. mode: 'rnn_tanh', 'rnn_relu', 'lstm' (gates i,f,g,o), 'gru' (r,z,n; reset after the product) or 'gru_reset_before'. input (N,T,F); h0, c0 (N,H) or None (zeros; c0 lstm only); weight_ih (G*H,F), weight_hh (G*H,H), bias_ih, bias_hh (G*H,) or None. Writes output (N,T,H), h_n (N,H), c_n (N,H) (lstm; None otherwise) and saved (N,T,S*H), S = 1 rnn, 5 lstm, 4 gru, what rnn_backward reads. go_backwards: step s reads input[:, T-1-s]. rung: 0 auto, 1 naive, 2 GEMM, 3 fused.
     """
 def set_num_threads(n: int) -> None:
     """

@@ -116,9 +116,18 @@ class Optimizer:
         """Create the state for ``params`` (called by the first apply_gradients)."""
         self._states = [self._init_state(p) for p in params]
 
-    def apply_gradients(self, params, grads) -> None:
+    def apply_gradients(self, params, grads=None) -> None:
         """One update of every parameter in place: ``params`` and ``grads`` are equal-length lists of
-        same-shape arrays. ValueError when their number changes between calls (rebuild the optimizer)."""
+        same-shape arrays. Called with one argument it is Keras's ``apply_gradients(grads_and_vars)``: an
+        iterable of (gradient, parameter) pairs, e.g. ``zip(grads, model.trainable_weights)``. The state
+        (moments) is kept per position: give the parameters in the same order at every call. ValueError when
+        their number changes between calls (rebuild the optimizer)."""
+        if grads is None:
+            pairs = list(params)
+            if any(not isinstance(p, (tuple, list)) or len(p) != 2 for p in pairs):
+                raise TypeError(f"{type(self).__name__}.apply_gradients: with one argument, give (gradient, "
+                                f"parameter) pairs, e.g. zip(grads, model.trainable_weights)")
+            grads, params = [g for g, _ in pairs], [p for _, p in pairs]
         if len(params) != len(grads):
             raise ValueError(f"{type(self).__name__}: got {len(params)} parameters but {len(grads)} gradients")
         if not self._states:

@@ -139,8 +139,11 @@ void def_rnn(py::module_& m, Device dev, const char* forward_doc, const char* ba
           FASTANN_CHECK(lstm, op, ": grad_c_n is an LSTM's; mode '", mode, "' takes None");
           require_shape(*c.grad_c_n, {c.n, c.h}, op, "grad_c_n");
         }
-        c.dinput = output_of(dinput, dev, c.ft, op, "dinput");
-        require_shape(c.dinput, {c.n, c.t, c.f}, op, "dinput");
+        // dinput None: the input gradient is not computed (CPU only; c.dinput stays empty, its pointer null)
+        if (!dinput.is_none() || dev != Device::cpu) {
+          c.dinput = output_of(dinput, dev, c.ft, op, "dinput");
+          require_shape(c.dinput, {c.n, c.t, c.f}, op, "dinput");
+        }
         c.dh0 = output_of(dh0, dev, c.ft, op, "dh0");
         require_shape(c.dh0, {c.n, c.h}, op, "dh0");
         c.dc0 = opt_output(dc0, dev, c.ft, op, "dc0");

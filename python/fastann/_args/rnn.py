@@ -5,7 +5,7 @@ from .common import array, flag, same_device, same_dtype
 
 #: mode -> (gates G, saved columns per unit S); see fastann.reference.rnn for the layouts.
 MODES = {"rnn_tanh": (1, 1), "rnn_relu": (1, 1), "lstm": (4, 5), "gru": (3, 4), "gru_reset_before": (3, 4)}
-RUNGS = (1, 2)
+RUNGS = (1, 2, 3)
 
 
 def check_mode(op, mode) -> tuple[int, int]:
@@ -18,7 +18,7 @@ def check_rung(op, rung):
     if rung is None:
         return None
     if isinstance(rung, bool) or not isinstance(rung, int) or rung not in RUNGS:
-        raise ValueError(f"{op}: rung must be None (auto), 1 or 2, got {rung!r}")
+        raise ValueError(f"{op}: rung must be None (auto), 1, 2 or 3, got {rung!r}")
     return rung
 
 

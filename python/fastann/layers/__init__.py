@@ -4,9 +4,11 @@ One module per family, as Keras lays them out; each family module imports only `
 class and the helpers they share), never another family:
 
     base            Layer, InputLayer, Input, ACTIVATIONS, shared activation and image helpers
+    symbolic        KerasTensor and Node, the graph of the Functional API (imports nothing of fastann)
     core            Dense
     activation      Activation, LeakyReLU, ELU, PReLU
-    regularization  Dropout, SpatialDropout2D
+    regularization  Dropout, SpatialDropout2D, GaussianNoise
+    merging         Add, Subtract, Multiply, Average, Maximum, Concatenate (lists of inputs)
     reshaping       Flatten, Reshape, UpSampling2D, ZeroPadding2D, Cropping2D
     convolutional   Conv2D, DepthwiseConv2D, Conv2DTranspose
     pooling         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D
@@ -23,7 +25,7 @@ in ``fastann.layers.base``.
 from __future__ import annotations
 
 from .activation import ELU, Activation, LeakyReLU, PReLU
-from .base import ACTIVATIONS, Input, InputLayer, Layer, link_masks
+from .base import ACTIVATIONS, Input, InputLayer, KerasTensor, Layer, link_masks
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Dense
 from .embedding import Embedding, Masking
@@ -31,7 +33,8 @@ from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
 from .preprocessing import Normalization, Rescaling
 from .recurrent import GRU, LSTM, SimpleRNN
-from .regularization import Dropout, SpatialDropout2D
+from .merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
+from .regularization import Dropout, GaussianNoise, SpatialDropout2D
 from .reshaping import Cropping2D, Flatten, Reshape, UpSampling2D, ZeroPadding2D
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -41,4 +44,5 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "LeakyReLU", "
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "UpSampling2D", "ZeroPadding2D",
            "Cropping2D", "SpatialDropout2D",
            "SimpleRNN", "LSTM", "GRU", "PReLU", "LayerNormalization", "Rescaling", "Normalization",
-           "Embedding", "Masking", "Bidirectional", "TimeDistributed"]
+           "Embedding", "Masking", "Bidirectional", "TimeDistributed",
+           "KerasTensor", "GaussianNoise", "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate"]

@@ -50,8 +50,10 @@ import numpy as np
 from .. import _device, _serialize, config, constraints, initializers, ops, regularizers
 from .._config_args import init_config, record_init
 from .._args.common import is_cupy, nonneg_int, pair
+from .symbolic import KerasTensor, Node, flatten, is_symbolic
 
-__all__ = ["Layer", "Input", "InputLayer", "link_masks", "ACTIVATIONS", "check_activation", "activation_forward",
+__all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "link_masks", "ACTIVATIONS", "check_activation",
+           "activation_forward",
            "activation_backward", "keras_activation_params",
            "ImageLayer", "data_format_arg", "image_shape", "padding_arg", "same_pads"]
 
@@ -436,13 +438,42 @@ class Layer:
 
     # -- running ------------------------------------------------------------------------------------
     def __call__(self, x, training=False):
-        """Build on the first call, check the per-sample shape, run forward."""
+        """On arrays: build on the first call, check the per-sample shape, run forward. On a KerasTensor (or a
+        list of them, for a merge layer): record the call in the graph of the Functional API and return the
+        output KerasTensor(s), see :meth:`call_symbolic`."""
+        if is_symbolic(x):
+            return self.call_symbolic(x)
         if not self.built:
             self.build(x.shape[1:], x.dtype, _array_module(x))
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"{self.name}: expected inputs of shape (N, {', '.join(map(str, self.input_shape))})"
                              f", got {tuple(x.shape)}")
         return self.forward(x, training)
+
+    def call_symbolic(self, inputs):
+        """Call the layer on KerasTensor(s): a new ``Node`` of the graph, and its output KerasTensor(s).
+
+        The output shape comes from the layer built for the inputs' per-sample shape(s): an unbuilt layer is
+        built on a throwaway copy (the layer itself is built by the model that holds it, from the model's
+        seeded generator), a built one must get the shape it was built for. A bad shape (a merge of unequal
+        shapes, a Dense on images it was not built for) raises here, when the graph is written, naming the
+        layer. Returns one KerasTensor, or a list for a layer with several outputs (a nested Model)."""
+        single = isinstance(inputs, KerasTensor)
+        tensors = flatten(inputs)
+        shapes = [t.per_sample_shape for t in tensors]
+        in_shape = shapes[0] if single else shapes
+        if self.built:
+            if _shape_key(self.input_shape) != _shape_key(in_shape):
+                raise ValueError(f"{self.name}: was built for inputs of per-sample shape {self.input_shape}, "
+                                 f"called on {in_shape} (a shared layer takes the same shape at every call)")
+            out = self.output_shape
+        else:
+            probe = copy.deepcopy(self)
+            probe.build(in_shape, np.float32, np, np.random.default_rng(0))
+            out = probe.output_shape
+        several = isinstance(out, list)
+        node = Node(self, tensors, out if several else [out], single_input=single)
+        return list(node.outputs) if several else node.outputs[0]
 
     def forward(self, x, training=False):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -550,6 +581,13 @@ _FASTANN_ONLY_DEFAULTS = {"padding_mode": "zeros"}
 _KERAS_ONLY_DEFAULTS = {"quantization_config": None, "lora_rank": None, "lora_alpha": None, "synchronized": False,
                         "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99, "noise_shape": None,
                         "optional": False}
+
+
+def _shape_key(shape):
+    """A per-sample shape, or a list of them, as nested tuples of ints (for comparing)."""
+    if shape and isinstance(shape[0], (tuple, list)):
+        return tuple(tuple(int(d) for d in s) for s in shape)
+    return tuple(int(d) for d in shape)
 
 
 def link_masks(layers) -> None:
@@ -712,8 +750,13 @@ def _layer_classes() -> dict:
 _serialize.register_family("layers", _layer_classes)
 
 
-def Input(shape, name=None, **kwargs) -> InputLayer:  # noqa: N802 - Keras spelling
-    """``keras.Input``: an InputLayer fixing the per-sample shape (e.g. (784,) or (1, 28, 28)); the dtype
-    is the model's (``Sequential(dtype=...)``). Other keywords are checked as every layer's (``Layer``):
-    dtype None or float32; batch_size, sparse, tensor, ragged only at Keras' defaults (None / False)."""
-    return InputLayer(shape, name=name, **kwargs)
+def Input(shape, name=None, **kwargs) -> KerasTensor:  # noqa: N802 - Keras spelling
+    """``keras.Input``: the symbolic input of a model, a KerasTensor of shape ``(None, *shape)`` made by an
+    InputLayer fixing the per-sample shape (e.g. (784,) or (1, 28, 28)).
+
+    Both Keras uses work: call layers on it and build ``fastann.Model(inputs, outputs)``, or put it first
+    in a Sequential's list (``Sequential([Input((784,)), Dense(10)])``), which takes its InputLayer. The
+    dtype is the model's. Other keywords are checked as every layer's (``Layer``): dtype None or float32;
+    batch_size, sparse, tensor, ragged only at Keras' defaults (None / False). ValueError for a bad shape."""
+    layer = InputLayer(shape, name=name, **kwargs)
+    return Node(layer, [], [layer.input_shape]).outputs[0]

@@ -200,7 +200,8 @@ class _Recurrent(Layer):
 
     def backward(self, grad_output):
         """grad_output: d loss / d the output (a list matching forward's when return_state). Sets the
-        gradients of kernel, recurrent_kernel, bias (Keras layout) and returns d loss / d x (N, T, F)."""
+        gradients of kernel, recurrent_kernel, bias (Keras layout) and returns d loss / d x (N, T, F), or
+        None when need_input_grad is False (its GEMM is then skipped)."""
         xin, wi, wh, out, saved, h0, c0, drop, rdrop, mask, steps = self._cache
         gs = list(grad_output) if self.return_state else [grad_output]
         g_seq = gs[0] if self.return_sequences else None
@@ -213,10 +214,13 @@ class _Recurrent(Layer):
         if steps is None:
             dx, _dh0, _dc0, dwi, dwh, dbi, dbh = ops.rnn_backward(
                 g_seq, g_hn, g_cn, xin, wi, wh, out, saved, h0=h0, c0=c0, mode=self._MODE,
-                go_backwards=self.go_backwards, rung=self.rung)
+                go_backwards=self.go_backwards, rung=self.rung,
+                need_input_grad=self.need_input_grad)
         else:
             dx, dwi, dwh, dbi, dbh = self._backward_steps(g_seq, g_hn, g_cn, xin, wi, wh, mask, rdrop, steps)
         self._keras_grads(dwi, dwh, dbi, dbh)
+        if not self.need_input_grad:
+            return None
         return dx * drop[:, None, :] if drop is not None else dx
 
     def _backward_steps(self, g_seq, g_hn, g_cn, x, wi, wh, mask, rdrop, steps):

@@ -1,12 +1,15 @@
-"""Regularization layers: Dropout, SpatialDropout2D."""
+"""Regularization layers: Dropout, SpatialDropout2D, GaussianNoise."""
 from __future__ import annotations
 
+import math
 import numbers
+
+import numpy as np
 
 from .. import ops
 from .base import ImageLayer, Layer
 
-__all__ = ["Dropout", "SpatialDropout2D"]
+__all__ = ["Dropout", "SpatialDropout2D", "GaussianNoise"]
 
 
 class Dropout(Layer):
@@ -106,3 +109,44 @@ class SpatialDropout2D(ImageLayer):
             return grad_output
         g = self._grad_enter(grad_output)
         return self._grad_leave(g * self._mask[:, :, None, None], self._x_ndim == 3)
+
+
+class GaussianNoise(Layer):
+    """``keras.layers.GaussianNoise``: in training, y = x + stddev * e with e ~ N(0, 1) drawn per element;
+    at inference the identity. Backward passes the gradient through (dy/dx = 1).
+
+    The noise is drawn on the host from a NumPy generator seeded with (base seed + call count), the base
+    from ``seed`` or, when None, from the model's seeded generator: the same model seed repeats a run, on
+    every device (a GPU model copies the noise to the device).
+    Args: stddev (a finite number >= 0), seed (int or None), and the base layer's keywords.
+    Shapes: any (N, ...) float32/float64, output the same shape and dtype.
+    Raises ValueError for a stddev that is negative or not a finite number.
+    """
+
+    def __init__(self, stddev, seed=None, name=None, input_shape=None, **kwargs):
+        super().__init__(name, input_shape=input_shape, **kwargs)
+        if isinstance(stddev, bool) or not isinstance(stddev, numbers.Real) or not math.isfinite(stddev) \
+                or stddev < 0:
+            raise ValueError(f"GaussianNoise: stddev must be a finite number >= 0, got {stddev!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"GaussianNoise: seed must be an int or None, got {seed!r}")
+        self.stddev = float(stddev)
+        self.seed = seed
+        self._base_seed = None if seed is None else int(seed)
+        self._calls = 0
+
+    def _build(self, input_shape, rng):
+        if self._base_seed is None:
+            self._base_seed = int(rng.integers(0, 2**62))
+
+    def forward(self, x, training=False):
+        if not training or self.stddev == 0.0:
+            return x
+        rng = np.random.default_rng(self._base_seed + self._calls)
+        self._calls += 1
+        noise = rng.standard_normal(x.shape, dtype=np.dtype(x.dtype).type)
+        noise *= noise.dtype.type(self.stddev)
+        return x + (noise if isinstance(x, np.ndarray) else self.xp.asarray(noise))
+
+    def backward(self, grad_output):
+        return grad_output if self.need_input_grad else None

@@ -12,10 +12,11 @@ __all__ = ["get_layer", "metric_specs", "unimplemented", "verbose_arg"]
 
 def unimplemented(owner, **given):
     """NotImplementedError naming the first Keras argument in ``given`` (name -> (value, default)) whose value
-    is not Keras' default."""
+    is not Keras' default; ``owner`` is the method ("fit": "Sequential.fit"), or "Class.method"."""
     for name, (value, default) in given.items():
         if not (value is default or (type(value) is type(default) and value == default)):
-            raise NotImplementedError(f"Sequential.{owner}: fastann does not implement the Keras argument "
+            owner = owner if "." in owner else f"Sequential.{owner}"
+            raise NotImplementedError(f"{owner}: fastann does not implement the Keras argument "
                                       f"{name}={value!r} (only {name}={default!r})")
 
 

@@ -1,4 +1,4 @@
-"""fastann's own weight files of ``Sequential``: every parameter in one .npz, keyed
+"""Weight files of the models: ``.weights.h5`` (Keras's layout, ``fastann.saving``) or fastann's own .npz, every parameter in one .npz, keyed
 "<layer index>.<layer name>.<param>" (the index zero-padded to 3 digits), in ``params`` order within a layer,
 read without pickle. Keras's ``.weights.h5`` and ``.keras`` files are ``fastann.saving``'s."""
 from __future__ import annotations
@@ -9,6 +9,8 @@ import tempfile
 import zipfile
 
 import numpy as np
+
+from ..saving import _model_io
 
 __all__ = ["check_suffix", "is_h5", "load_weights", "save_weights"]
 
@@ -30,8 +32,12 @@ def check_suffix(owner, filepath) -> None:
 
 
 def save_weights(model, filepath) -> None:
-    """Write all parameters of ``model`` to ``filepath`` (written to a temp file in the same directory,
-    then renamed: atomic; the temp file is removed on failure)."""
+    """Write all parameters of ``model`` to ``filepath``: a ``.weights.h5`` name in Keras's HDF5 layout
+    (``fastann.saving``), an ``.npz`` in fastann's (written to a temp file in the same directory, then renamed:
+    atomic; the temp file is removed on failure)."""
+    if is_h5(filepath):
+        _model_io.save_weights_h5(model, filepath)
+        return
     filepath = os.fspath(filepath)
     arrays = {}
     for i, layer in enumerate(model._layers):  # the InputLayer keeps its index: the keys stay stable
@@ -50,9 +56,13 @@ def save_weights(model, filepath) -> None:
 
 
 def load_weights(model, filepath) -> None:
-    """Read a file written by save_weights into ``model`` (``set_weights``, matched by position), without
-    pickle (an object array is refused). ValueError when the file is not such an .npz, or its parameter
-    count or shapes do not match the model."""
+    """Read a file written by save_weights into ``model``: a ``.weights.h5`` file (also Keras's) checked entry
+    by entry against the model (``fastann.saving``); an ``.npz`` matched by position (``set_weights``), without
+    pickle (an object array is refused). ValueError when the file is not such a file, or its entries, count
+    or shapes do not match the model."""
+    if is_h5(filepath):
+        _model_io.load_weights_h5(model, filepath)
+        return
     name = os.fspath(filepath)
     try:
         with np.load(name, allow_pickle=False) as f:

@@ -1,9 +1,10 @@
-"""The training engine of ``Sequential``: ONE batch loop (``run_batches``) that fit, evaluate and predict
-share, each with its own step.
+"""The training engine of every model (``Sequential`` and the functional ``Model``): ONE batch loop
+(``run_batches``) that fit, evaluate and predict share, each with its own step.
 
-* ``train_step``: each stage's ``forward(x, training=True)``; the loss and its gradient; each stage's
-  ``backward`` in reverse, stopping at the first layer with trainable parameters (nothing uses the gradient
-  of the data); one fused optimizer kernel per parameter; then the weights' constraints.
+* ``train_step``: the model's forward (``model._forward(x, training=True)``: each stage of a Sequential, or
+  the nodes of a graph in topological order); the loss and its gradient; the model's backward
+  (``model._backward``: in reverse, stopping where nothing needs the gradient of the data); one fused
+  optimizer kernel per parameter; then the weights' constraints.
 * ``test_step``: forward in inference mode and the loss.
 * ``predict_step``: forward in inference mode.
 
@@ -12,8 +13,13 @@ is Keras's sum(w_i l_i) / N and each sample's rows of the loss gradient are scal
 Weight regularizers (``layer.regularizers``) add their penalties on the trainable weights to the loss
 reported by fit and evaluate, and their gradients to the weights' gradients before the optimizer (clipping
 included) sees them, as Keras's ``compute_loss`` adds ``model.losses``. An activity regularizer adds
-penalty(output) / batch size of its layer's output, and its gradient to that output's gradient. Without
-weights, regularizers and constraints the steps compute exactly what they compute without these features.
+penalty(output) / batch size of its layer's output, and its gradient to that output's gradient: the model
+names its regularized outputs (``model._activity_sites()``: {key: regularizer}), its ``_forward`` fills a dict
+{key: output} when given one, and its ``_backward`` adds {key: gradient} to those outputs' gradients (a
+Sequential keys them by stage position, a graph by output tensor). Without weights, regularizers and
+constraints the steps compute exactly what they compute without these features. A model with several
+outputs takes the weighted losses of its ``_graph.MultiLoss`` (one weight array for all outputs, or one per
+output).
 
 When the last layer ends in a softmax and the loss is a categorical cross-entropy on probabilities
 (``fused``), the softmax is skipped and the loss runs on the logits as ONE fused kernel
@@ -35,8 +41,7 @@ from .. import callbacks as callbacks_module
 from .. import ops
 from .._args.common import is_cupy
 
-__all__ = ["Tally", "activity_regularizers", "evaluate", "fit", "predict", "predict_step", "regularization_penalty",
-           "run_batches", "test_step", "train_step"]
+__all__ = ["Tally", "evaluate", "fit", "predict", "predict_step", "run_batches", "test_step", "train_step"]
 
 
 class _Mean:
@@ -96,48 +101,28 @@ class Tally:
 
 
 # ---- regularizers -----------------------------------------------------------------------------------------
-def regularization_penalty(layers):
-    """The sum of the regularization penalties of the trainable weights of ``layers`` (a 0-d array), or None
-    when none of them has a regularizer (Keras: ``sum(model.losses)`` for weight regularizers)."""
-    penalties = [p for layer in layers for p in layer.losses]
-    return sum(penalties[1:], penalties[0]) if penalties else None
-
-
-def activity_regularizers(model) -> dict:
-    """{position: regularizer} of the stages of ``model`` whose layer has an activity regularizer; position
-    ``len(model._stages)`` is the last layer."""
-    stages = [stage for _, stage in model._stages] + [model._layers[-1]]
-    return {i: stage.activity_regularizer for i, stage in enumerate(stages)
-            if getattr(stage, "activity_regularizer", None) is not None}
-
-
-def _activity_terms(activity, outputs):
-    """Keras's activity penalty: sum over the regularized outputs of penalty(output) / batch size, and
-    {position: its gradient with respect to that output}."""
+def _activity_terms(sites, outputs, with_grads=True):
+    """Keras's activity penalty: sum over the regularized outputs (``sites``: {key: regularizer},
+    ``outputs``: {key: output}) of penalty(output) / batch size, and {key: its gradient with respect to that
+    output} (empty unless ``with_grads``)."""
     total, grads = None, {}
-    for i, reg in activity.items():
-        out = outputs[i]
-        if not hasattr(out, "shape"):
-            raise NotImplementedError("activity_regularizer on a layer with several outputs is not implemented")
+    for key, reg in sites.items():
+        out = outputs[key]
         n = out.dtype.type(out.shape[0])
         penalty = reg(out) / n
         total = penalty if total is None else total + penalty
-        grads[i] = reg.gradient(out) / n
+        if with_grads:
+            grads[key] = reg.gradient(out) / n
     return total, grads
 
 
-def _loss_and_grad(model, fused, last, h, yb, wb):
-    """The last layer's forward (logits when ``fused``) and the (weighted when wb is given) loss and its
-    gradient with respect to that output: (loss, output, gradient)."""
+def _loss_and_grad(model, fused, out, yb, wb):
+    """The (weighted when wb is given) loss of output ``out`` (logits when ``fused``) and its gradient."""
     loss_fn = model.loss
     if fused:
-        out = last.forward_logits(h, True)
-        loss, g = loss_fn.logits_forward_backward(out, yb) if wb is None else \
+        return loss_fn.logits_forward_backward(out, yb) if wb is None else \
             loss_fn.weighted_logits_forward_backward(out, yb, wb)
-    else:
-        out = last.forward(h, True)
-        loss, g = loss_fn.forward_backward(out, yb) if wb is None else loss_fn.weighted_forward_backward(out, yb, wb)
-    return loss, out, g
+    return loss_fn.forward_backward(out, yb) if wb is None else loss_fn.weighted_forward_backward(out, yb, wb)
 
 
 # ---- the steps: (xb, yb, wb) -> (loss or None, output) ----------------------------------------------------
@@ -149,34 +134,18 @@ def train_step(model, fused):
     regularized = [(i, layer, k, layer.regularizers[k]) for i, (layer, k) in enumerate(keys)
                    if k in layer.regularizers]
     constrained = [(layer, (k,)) for layer, k in keys if k in layer.constraints]
-    activity = activity_regularizers(model)
-    n_stages = len(model._stages)
+    sites = model._activity_sites()
 
     def step(xb, yb, wb):
-        h = xb
-        outputs = {}
-        for i, (_, stage) in enumerate(model._stages):
-            h = stage.forward(h, True)
-            if i in activity:
-                outputs[i] = h
-        last = model._layers[-1]
-        loss, out, g = _loss_and_grad(model, fused, last, h, yb, wb)
-        act_grads = {}
-        if activity:  # before any backward runs: penalties and gradients on this forward's outputs
-            outputs[n_stages] = out
-            penalty, act_grads = _activity_terms(activity, outputs)
+        outputs = {} if sites else None
+        out = model._forward(xb, True, logits=fused, activity=outputs)
+        loss, g = _loss_and_grad(model, fused, out, yb, wb)
+        act_grads = None
+        if sites:  # before any backward runs: penalties and gradients on this forward's outputs
+            penalty, act_grads = _activity_terms(sites, outputs)
             loss = loss + penalty
-            if n_stages in act_grads:
-                g = g + act_grads[n_stages]
-        g = last.backward_logits(g) if fused else last.backward(g)
-        for i in range(n_stages - 1, -1, -1):
-            start, stage = model._stages[i]
-            if start < model._first_trainable:
-                break
-            if i in act_grads:
-                g = g + act_grads[i]
-            g = stage.backward(g)
-        grads = [l.grads[k] for l, k in model._param_keys]
+        model._backward(g, logits=fused, activity_grads=act_grads)
+        grads = [l.grads[k] for l, k in keys]
         for i, layer, k, reg in regularized:  # on the weights of this forward pass, before the update
             w = layer.params[k]
             loss = loss + reg(w)
@@ -189,33 +158,21 @@ def train_step(model, fused):
 
 
 def test_step(model, fused, penalty=None):
-    """Forward in inference mode (logits when ``fused``) and the (weighted when wb is given) loss, plus
-    ``penalty`` (the regularization penalty, constant over the pass) when not None: (loss, output or
-    logits)."""
+    """Forward in inference mode (logits when ``fused``) and the (weighted when wb is given) loss, plus the
+    activity penalty of the batch and ``penalty`` (the weights' regularization penalty, constant over the
+    pass) when not None: (loss, output or logits)."""
     loss_fn = model.loss
-    activity = activity_regularizers(model)
-
-    def forward(xb):
-        """The output (logits when fused) and the activity penalty of this batch (None without any)."""
-        if not activity:
-            return model._forward(xb, training=False, logits=fused), None
-        h, outputs = xb, {}
-        for i, (_, stage) in enumerate(model._stages):
-            h = stage.forward(h, False)
-            outputs[i] = h
-        last = model._layers[-1]
-        # fused only when the last layer has no activity regularizer (Sequential._fused_softmax_loss)
-        out = outputs[len(model._stages)] = last.forward_logits(h, False) if fused else last.forward(h, False)
-        return out, _activity_terms(activity, outputs)[0]
+    sites = model._activity_sites()
 
     def step(xb, yb, wb):
-        out, act_penalty = forward(xb)
+        outputs = {} if sites else None
+        out = model._forward(xb, False, logits=fused, activity=outputs)
         if wb is None:
             loss = loss_fn.logits_forward(out, yb) if fused else loss_fn.forward(out, yb)
         else:
             loss = loss_fn.weighted_logits_forward(out, yb, wb) if fused else loss_fn.weighted_forward(out, yb, wb)
-        if act_penalty is not None:
-            loss = loss + act_penalty
+        if sites:
+            loss = loss + _activity_terms(sites, outputs, with_grads=False)[0]
         return (loss if penalty is None else loss + penalty), out
     return step
 
@@ -268,7 +225,7 @@ def fit(model, batches, epochs, initial_epoch, shuffle, validation, callbacks, v
     cbs = list(callbacks or []) + [history]  # last, as in Keras: it records what the others add to logs
     for cb in cbs:
         if not isinstance(cb, callbacks_module.Callback):
-            raise TypeError(f"Sequential.fit: callbacks must be fastann.callbacks.Callback, got {cb!r}")
+            raise TypeError(f"{type(model).__name__}.fit: callbacks must be fastann.callbacks.Callback, got {cb!r}")
         cb.set_model(model)
         cb.set_params({"epochs": epochs, "steps": batches.steps, "verbose": verbose,
                        "batch_size": batches.batch_size})
@@ -310,7 +267,9 @@ def evaluate(model, batches) -> dict:
     The loss includes the regularization penalty of the trainable weights (Keras)."""
     fused = model._fused_softmax_loss
     tally = Tally(model.metrics, fused)
-    run_batches(batches, test_step(model, fused, regularization_penalty(model._layers)), tally=tally)
+    penalties = model.losses
+    penalty = sum(penalties[1:], penalties[0]) if penalties else None
+    run_batches(batches, test_step(model, fused, penalty), tally=tally)
     return tally.logs()
 
 

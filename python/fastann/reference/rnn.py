@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._args.common import flag
 from .._args.rnn import check_rnn, check_rnn_backward
 
 __all__ = ["rnn", "rnn_backward"]
@@ -79,7 +80,7 @@ def rnn(input, weight_ih, weight_hh, bias_ih=None, bias_hh=None, h0=None, c0=Non
 
 
 def rnn_backward(grad_output, grad_h_n, grad_c_n, input, weight_ih, weight_hh, output, saved, h0=None, c0=None,
-                 mode="lstm", go_backwards=False, rung=None):
+                 mode="lstm", go_backwards=False, rung=None, need_input_grad=True):
     """Backpropagation through time (Werbos 1990) from rnn's output and saved arrays.
 
     grad_output (N,T,H), grad_h_n, grad_c_n (N,H) (lstm only) or None for zeros. Returns (dinput (N,T,F),
@@ -87,9 +88,11 @@ def rnn_backward(grad_output, grad_h_n, grad_c_n, input, weight_ih, weight_hh, o
     float64. At each step, from the step's gradient dh (grad_output[:, s] plus what flows back from step s+1)
     the gate pre-activation gradients dA (input side) and dB (recurrent side) are formed; then
     dx_t = dA W_ih, dW_ih += dA^T x_t, dW_hh += dB^T h_prev, and dh_prev = dB W_hh + the element-wise part.
+    need_input_grad=False returns None for dinput.
     """
     N, T, F, H, G, S = check_rnn_backward("rnn_backward", mode, grad_output, grad_h_n, grad_c_n, input, weight_ih,
                                           weight_hh, output, saved, h0, c0, go_backwards, rung)
+    flag("rnn_backward", "need_input_grad", need_input_grad)
     x, wi, wh, out, sv = _f64(input), _f64(weight_ih), _f64(weight_hh), _f64(output), _f64(saved)
     go = np.zeros((N, T, H)) if grad_output is None else _f64(grad_output)
     dh = np.zeros((N, H)) if grad_h_n is None else _f64(grad_h_n).copy()
@@ -143,4 +146,4 @@ def rnn_backward(grad_output, grad_h_n, grad_c_n, input, weight_ih, weight_hh, o
             dwh[:2 * H] += db[:, :2 * H].T @ hin[0]
             dwh[2 * H:] += db[:, 2 * H:].T @ hin[1]
             dh = dh_prev + db[:, :2 * H] @ wh[:2 * H]
-    return dx, dh, (dc if mode == "lstm" else None), dwi, dwh, dbi, dbh
+    return (dx if need_input_grad else None), dh, (dc if mode == "lstm" else None), dwi, dwh, dbi, dbh

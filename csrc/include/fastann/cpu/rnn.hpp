@@ -12,13 +12,17 @@
 //   gru_rb   3  r, z, n      S=4: r, z, n, W_hn (r * h_prev) + b_hn                           (Cho et al.)
 // go_backwards: step s reads input[:, T-1-s] (the sequence is not copied); output stays in step order.
 //
-// The ladder (rung 0 = auto picks 2):
+// The ladder (rung 0 = auto picks 3 where the CPU has AVX-512, else 2):
 //   1 rnn_rung1_naive  the textbook loop: per step and per gate, one dot product per unit for the input and
 //                      for the recurrent term, then the gate's activation.
 //   2 rnn_rung2_gemm   Appleyard et al. 2016: the input projection of all N*T rows is one GEMM before the time
 //                      loop; per step one GEMM for all gates' recurrent products and one fused element-wise
 //                      pass; the backward runs the sequential dh loop (one GEMM per step) and then computes
 //                      d(input), d(weight_ih), d(weight_hh), d(biases) as single GEMMs over all steps.
+//   3 rnn_rung3_fused  rung 2's GEMMs over all steps, and a recurrent GEMM of its own: W_hh packed once per
+//                      call (the gates of the same units interleaved in one panel), the cell's element-wise
+//                      forward or backward as the epilogue of each micro-tile (vectorised sigmoid / tanh),
+//                      the steps as stages of items pulled by the threads from one counter.
 #pragma once
 
 #include <cstdint>
@@ -49,7 +53,7 @@ struct RnnArgs {
   const T* bias_hh = nullptr;    // (G*H,) or nullptr
 };
 
-constexpr int kRnnRungs = 2;  // valid rung numbers: 0 (auto) .. kRnnRungs
+constexpr int kRnnRungs = 3;  // valid rung numbers: 0 (auto) .. kRnnRungs
 
 // output (N,T,H), h_n (N,H), c_n (N,H) (lstm; nullptr otherwise), saved (N,T,S*H): see the table above.
 template <class T>
@@ -57,7 +61,7 @@ void rnn_forward(T* output, T* h_n, T* c_n, T* saved, const RnnArgs<T>& a, int r
 
 // grad_output (N,T,H) or nullptr (zeros), grad_h_n (N,H) or nullptr, grad_c_n (N,H) or nullptr (lstm);
 // output and saved from rnn_forward with the same arguments.
-// dinput (N,T,F), dh0 (N,H), dc0 (N,H) (lstm; nullptr otherwise), dweight_ih (G*H,F), dweight_hh (G*H,H),
+// dinput (N,T,F) or nullptr (not computed), dh0 (N,H), dc0 (N,H) (lstm; nullptr otherwise), dweight_ih (G*H,F), dweight_hh (G*H,H),
 // dbias_ih, dbias_hh (G*H,) or nullptr (not computed).
 template <class T>
 void rnn_backward(T* dinput, T* dh0, T* dc0, T* dweight_ih, T* dweight_hh, T* dbias_ih, T* dbias_hh,
@@ -77,5 +81,12 @@ template <class T>
 void rnn_rung2_gemm_backward(T* dinput, T* dh0, T* dc0, T* dweight_ih, T* dweight_hh, T* dbias_ih, T* dbias_hh,
                              const T* grad_output, const T* grad_h_n, const T* grad_c_n, const T* output,
                              const T* saved, const RnnArgs<T>& a);
+
+template <class T>
+void rnn_rung3_fused_forward(T* output, T* h_n, T* c_n, T* saved, const RnnArgs<T>& a);
+template <class T>
+void rnn_rung3_fused_backward(T* dinput, T* dh0, T* dc0, T* dweight_ih, T* dweight_hh, T* dbias_ih, T* dbias_hh,
+                              const T* grad_output, const T* grad_h_n, const T* grad_c_n, const T* output,
+                              const T* saved, const RnnArgs<T>& a);
 
 }  // namespace fastann::cpu
