@@ -77,6 +77,47 @@ def test_resume_equals_uninterrupted_run(tmp_path, kind):
     assert resumed.optimizer.iterations == straight.optimizer.iterations
 
 
+def _functional(seed=0):
+    i = fastann.Input((6,))
+    h = layers.Dense(5, activation="relu")(i)
+    added = layers.Add()([h, layers.Dense(5)(h)])
+    o = layers.Dense(3, activation="softmax")(layers.Dropout(0.2)(added))
+    m = fastann.Model(i, o, seed=seed)
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
+def test_functional_model_round_trip_and_resume(tmp_path):
+    x, y = _data("mlp")
+    straight = _functional(seed=4)
+    straight.fit(x, y, epochs=4, batch_size=16, verbose=0)
+    first = _functional(seed=4)
+    first.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    first.save(tmp_path / "f.keras")
+    loaded = fastann.models.load_model(tmp_path / "f.keras")
+    assert type(loaded) is fastann.Model
+    np.testing.assert_array_equal(loaded.predict(x), first.predict(x))
+    loaded.fit(x, y, epochs=4, initial_epoch=2, batch_size=16, verbose=0)
+    assert _same_weights(loaded, straight)
+    config = first.get_config()
+    assert fastann.Model.from_config(json.loads(json.dumps(config))).get_config() == config
+    assert config["input_layers"][0] == config["layers"][0]["name"]
+
+
+def test_two_input_functional_model_round_trips(tmp_path):
+    a, b = fastann.Input((3,)), fastann.Input((2,))
+    shared = layers.Dense(4)
+    joined = layers.Concatenate()([shared(layers.Dense(3)(a)), layers.Dense(4)(b)])
+    model = fastann.Model([a, b], [layers.Dense(1)(joined), shared(a)], seed=2)
+    model.compile("sgd", ["mse", "mse"], loss_weights=[1.0, 0.5])
+    xs = [np.ones((5, 3), np.float32), np.ones((5, 2), np.float32)]
+    model.save(tmp_path / "two.keras")
+    loaded = fastann.models.load_model(tmp_path / "two.keras")
+    for p, q in zip(loaded.predict(xs), model.predict(xs)):
+        np.testing.assert_array_equal(p, q)
+    assert loaded.loss.weights == [1.0, 0.5]
+
+
 def test_recurrent_and_wrapped_layers_round_trip(tmp_path):
     model = fastann.Sequential([layers.Input((5, 4)), layers.LSTM(3, return_sequences=True),
                                 layers.Bidirectional(layers.GRU(2, return_sequences=True)),

@@ -102,6 +102,29 @@ def test_recurrent_models_in_both_directions(tmp_path):
     np.testing.assert_allclose(np.asarray(k2.predict(x, verbose=0)), model.predict(x), atol=1e-5, rtol=0)
 
 
+def test_functional_models_in_both_directions(tmp_path):
+    x = np.random.default_rng(4).random((8, 6)).astype(np.float32)
+    i = fastann.Input((6,))
+    h = layers.Dense(5, activation="relu")(i)
+    o = layers.Dense(3, activation="softmax")(layers.Add()([h, layers.Dense(5)(h)]))
+    model = fastann.Model(i, o, seed=0)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.save(tmp_path / "fa.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        k = keras.models.load_model(tmp_path / "fa.keras")
+    np.testing.assert_allclose(np.asarray(k.predict(x, verbose=0)), model.predict(x), atol=1e-5, rtol=0)
+    L = keras.layers
+    ki = keras.Input((6,))
+    d = L.Dense(4)
+    kh = d(ki)
+    ko = L.Dense(2)(L.Concatenate()([kh, L.Dense(3)(kh)]))
+    km = keras.Model(ki, ko)
+    km.save(tmp_path / "k.keras")
+    back = fastann.models.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(back.predict(x), np.asarray(km.predict(x, verbose=0)), atol=1e-5, rtol=0)
+
+
 _KERAS_READS = _LAYERS
 
 

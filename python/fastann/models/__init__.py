@@ -21,5 +21,7 @@ from .functional import Model
 from .sequential import Sequential
 
 register_model_class(Sequential)
+register_model_class(Model)
+register_model_class(Model, "Functional")  # Keras's class name of a functional model
 
 __all__ = ["Model", "Sequential", "load_model"]

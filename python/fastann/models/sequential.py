@@ -34,7 +34,6 @@ import numpy as np
 from .. import utils
 from ..layers import InputLayer, KerasTensor, Layer, link_masks
 from ..layers.base import _auto_name
-from ._file import ModelFileMixin
 from ._fusion import plan_stages
 from ._layout import apply_layout
 from ._model import _on_device
@@ -43,7 +42,7 @@ from .functional import Model
 __all__ = ["Sequential"]
 
 
-class Sequential(ModelFileMixin, Model):
+class Sequential(Model):
     """A linear stack of layers (``keras.Sequential``).
 
     Args (Keras' ``layers, trainable, name``, then fastann's keyword-only ``seed`` and ``dtype``):

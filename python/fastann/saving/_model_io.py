@@ -7,9 +7,10 @@ import json
 import os
 
 from .. import _serialize
+from .. import metrics as metrics_module
 from .._version import __version__
 from ..layers import InputLayer
-from . import _archive, _h5, _state
+from . import _archive, _functional, _h5, _state
 
 __all__ = ["register_model_class", "model_config", "model_from_config", "save_model", "load_model",
            "save_weights_h5", "load_weights_h5", "KERAS_VERSION"]
@@ -19,9 +20,10 @@ KERAS_VERSION = "3.15.1"
 _MODEL_CLASSES: dict = {}
 
 
-def register_model_class(cls) -> None:
-    """Let ``load_model`` and ``deserialize`` resolve ``cls.__name__`` (fastann.models registers its models)."""
-    _MODEL_CLASSES[cls.__name__] = cls
+def register_model_class(cls, name=None) -> None:
+    """Let ``load_model`` and ``deserialize`` resolve ``name`` (default ``cls.__name__``) to ``cls``
+    (fastann.models registers its models)."""
+    _MODEL_CLASSES[name or cls.__name__] = cls
 
 
 _serialize.register_family("models", lambda: dict(_MODEL_CLASSES))
@@ -31,13 +33,34 @@ _serialize.register_family("models", lambda: dict(_MODEL_CLASSES))
 def _layer_entry(layer) -> dict:
     entry = _serialize.serialize(layer)
     if layer.built and not isinstance(layer, InputLayer):
-        entry["build_config"] = {"input_shape": [None, *layer.input_shape]}
+        shape = layer.input_shape
+        several = bool(shape) and isinstance(shape[0], (tuple, list))  # a merge layer: one shape per input
+        entry["build_config"] = {"input_shape": [[None, *s] for s in shape] if several else [None, *shape]}
     return entry
 
 
+def _is_sequential(model) -> bool:
+    return hasattr(model, "_declared_input_shape")
+
+
+def _check_flat(model) -> None:
+    for layer in model._layers:
+        if hasattr(layer, "_sublayers"):
+            raise NotImplementedError(f"save: layer {layer.name!r} is a model; saving nested models is not "
+                                      f"implemented")
+
+
 def model_config(model) -> dict:
-    """Keras's Sequential config of ``model``: name, trainable, dtype, the layers (InputLayer included) as
-    serialized objects, ``build_input_shape``; plus fastann's ``seed`` (Keras ignores it)."""
+    """Keras's config of ``model``: for a Sequential name, trainable, dtype, the layers (InputLayer included)
+    as serialized objects, ``build_input_shape``; for a functional Model name, trainable, the layers with
+    their ``inbound_nodes``, ``input_layers``, ``output_layers``; plus fastann's ``seed`` and ``dtype``
+    (Keras ignores keys it does not use)."""
+    _check_flat(model)
+    if not _is_sequential(model):
+        config = _functional.functional_config(model, _layer_entry)
+        config["dtype"] = _serialize.dtype_policy(model.dtype)
+        config["seed"] = None if model.seed is None else int(model.seed)
+        return config
     config = {"name": model.name, "trainable": model.trainable, "dtype": _serialize.dtype_policy(model.dtype),
               "layers": [_layer_entry(l) for l in model._layers]}
     if model.built:
@@ -46,7 +69,8 @@ def model_config(model) -> dict:
     return config
 
 
-_MODEL_KEYS = {"name", "trainable", "dtype", "layers", "build_input_shape", "seed"}
+_MODEL_KEYS = {"name", "trainable", "dtype", "layers", "build_input_shape", "seed", "input_layers",
+               "output_layers"}
 
 
 def model_from_config(cls, config, custom_objects=None, where="config"):
@@ -69,6 +93,12 @@ def model_from_config(cls, config, custom_objects=None, where="config"):
     name = config.get("name")
     if name is not None and not isinstance(name, str):
         raise ValueError(f"{where}: name must be a string")
+    if not hasattr(cls, "_declared_input_shape"):  # a functional model
+        model = _functional.functional_from_config(cls, config, custom_objects, where, name=name, seed=seed,
+                                                   dtype=dtype)
+        if config.get("trainable") is False:
+            model.trainable = False
+        return model
     built = []
     for i, entry in enumerate(layers):
         layer = _serialize.deserialize(entry, custom_objects, "layers", f"{where}.layers[{i}]")
@@ -92,10 +122,16 @@ def model_from_config(cls, config, custom_objects=None, where="config"):
 def _compile_config(model):
     if model.optimizer is None:
         return None
-    specs = [m if isinstance(m, str) else _serialize.serialize(m) for m in model._metric_specs]
+    # compile's metrics (names or Metric objects); the per-output loss trackers of a multi-output model are
+    # the model's own, made again by compile
+    specs = [m if isinstance(m, str) else _serialize.serialize(m) for m in model._metric_specs
+             if isinstance(m, (str, list, dict, metrics_module.Metric))]
+    loss, loss_weights = model.loss, None
+    if hasattr(loss, "losses") and hasattr(loss, "weights"):  # several outputs: one loss each
+        loss, loss_weights = list(loss.losses), list(loss.weights)
     return {"optimizer": _serialize.serialize(model.optimizer),
-            "loss": None if model.loss is None else _serialize.serialize(model.loss),
-            "loss_weights": None, "metrics": specs or None, "weighted_metrics": None, "run_eagerly": False,
+            "loss": None if loss is None else _serialize.serialize(loss),
+            "loss_weights": loss_weights, "metrics": specs or None, "weighted_metrics": None, "run_eagerly": False,
             "steps_per_execution": 1, "jit_compile": False}
 
 
@@ -122,8 +158,12 @@ def save_model(model, filepath, overwrite=True) -> None:
         raise ValueError(f"save: {name!r} exists and overwrite=False")
     if not model.built:
         raise ValueError("save: the model is not built yet (start it with layers.Input, or call build or fit)")
-    entry = {"module": "keras", "class_name": type(model).__name__, "config": model_config(model),
-             "registered_name": None, "build_config": {"input_shape": [None, *model.input_shape]}}
+    if _is_sequential(model):
+        entry = {"module": "keras", "class_name": "Sequential", "config": model_config(model),
+                 "registered_name": None, "build_config": {"input_shape": [None, *model.input_shape]}}
+    else:
+        entry = {"module": "keras.src.models.functional", "class_name": "Functional",
+                 "config": model_config(model), "registered_name": "Functional"}
     compile_config = _compile_config(model)
     if compile_config is not None:
         entry["compile_config"] = compile_config
@@ -186,8 +226,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     if not _serialize.is_object(entry):
         raise ValueError(f"{where}: config.json is not a serialized model")
     cls = _MODEL_CLASSES.get(entry["class_name"])
-    if cls is None or _serialize.family_of(entry.get("module")) not in ("models", None) and \
-            entry.get("module") != "keras.src.models.sequential":
+    if cls is None or _serialize.family_of(entry.get("module")) != "models":
         raise ValueError(f"{where}: config.json describes a {entry.get('module')}.{entry['class_name']!r}; "
                          f"fastann loads {', '.join(sorted(_MODEL_CLASSES))}")
     unknown = set(entry) - {"module", "class_name", "config", "registered_name", "build_config",
