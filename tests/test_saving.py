@@ -436,3 +436,35 @@ def test_save_checks_its_arguments(tmp_path):
     with pytest.raises(NotImplementedError, match="zipped"):
         model.save(tmp_path / "m.keras", zipped=False)
     assert not list(tmp_path.iterdir())
+
+
+# ---- devices ------------------------------------------------------------------------------------------------
+def _gpu_why_not():
+    why = fastann.cuda.why_unavailable()
+    if why is None:
+        try:
+            import cupy  # noqa: F401
+        except ImportError:
+            why = "CuPy is not installed"
+    return why
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(_gpu_why_not() is not None, reason=f"no usable GPU: {_gpu_why_not()}")
+def test_saved_on_the_gpu_loads_on_the_cpu_and_back(tmp_path):
+    import copy
+
+    x, y = _data("cnn")
+    model = _cnn().to("cuda")
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    model.save(tmp_path / "gpu.keras")
+    loaded = fastann.models.load_model(tmp_path / "gpu.keras")  # on the CPU
+    assert loaded.device == "cpu" and _same_weights(loaded, model)
+    host = copy.deepcopy(model).to("cpu")
+    np.testing.assert_array_equal(loaded.predict(x), host.predict(x))
+    for a, b in zip(loaded.optimizer._states, host.optimizer._states):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    loaded.to("cuda")
+    loaded.fit(x, y, epochs=2, initial_epoch=1, batch_size=16, verbose=0)
+    loaded.save(tmp_path / "again.keras")
