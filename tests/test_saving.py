@@ -118,6 +118,29 @@ def test_two_input_functional_model_round_trips(tmp_path):
     assert loaded.loss.weights == [1.0, 0.5]
 
 
+def _nested(seed=0):
+    inner = fastann.Sequential([layers.Input((6,)), layers.Dense(4, activation="relu"), layers.Dropout(0.3)],
+                               name="inner")
+    model = fastann.Sequential([layers.Input((6,)), inner, layers.Dense(3, activation="softmax")], seed=seed)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def test_nested_model_round_trip_and_continue(tmp_path):
+    x, y = _data("mlp")
+    model = _nested()
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    model.save(tmp_path / "n.keras")
+    with h5py.File(io.BytesIO(zipfile.ZipFile(tmp_path / "n.keras").read("model.weights.h5")), "r") as f:
+        assert f["layers/sequential/layers/dense/vars/0"].shape == (6, 4)  # Keras's layout of a nested model
+    loaded = fastann.models.load_model(tmp_path / "n.keras")
+    assert type(loaded.layers[0]) is fastann.Sequential and loaded.layers[0].name == "inner"
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    model.fit(x, y, epochs=4, initial_epoch=2, batch_size=16, verbose=0)
+    loaded.fit(x, y, epochs=4, initial_epoch=2, batch_size=16, verbose=0)
+    assert _same_weights(loaded, model)
+
+
 def test_recurrent_and_wrapped_layers_round_trip(tmp_path):
     model = fastann.Sequential([layers.Input((5, 4)), layers.LSTM(3, return_sequences=True),
                                 layers.Bidirectional(layers.GRU(2, return_sequences=True)),

@@ -125,6 +125,19 @@ def test_functional_models_in_both_directions(tmp_path):
     np.testing.assert_allclose(back.predict(x), np.asarray(km.predict(x, verbose=0)), atol=1e-5, rtol=0)
 
 
+def test_nested_models_in_both_directions(tmp_path):
+    x = np.random.default_rng(5).random((8, 4)).astype(np.float32)
+    L = keras.layers
+    inner = keras.Sequential([keras.Input((4,)), L.Dense(3), L.Dropout(0.1)], name="inner")
+    k = keras.Sequential([keras.Input((4,)), inner, L.Dense(2)])
+    k.save(tmp_path / "k.keras")
+    model = fastann.models.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(model.predict(x), np.asarray(k.predict(x, verbose=0)), atol=1e-5, rtol=0)
+    model.save(tmp_path / "fa.keras")
+    k2 = keras.models.load_model(tmp_path / "fa.keras")
+    np.testing.assert_allclose(np.asarray(k2.predict(x, verbose=0)), model.predict(x), atol=1e-5, rtol=0)
+
+
 _KERAS_READS = _LAYERS
 
 

@@ -177,6 +177,11 @@ def deserialize(value, custom_objects=None, family=None, where="config"):
                              f"custom_objects={{'{registered or name}': cls}}")
     if not isinstance(config, dict):
         raise ValueError(f"{where}: the config of {name} must be a dict, got {_short(config)}")
+    if getattr(cls, "_RAW_CONFIG", False):  # a model: its from_config reads its layers itself
+        try:
+            return cls.from_config(config, custom_objects)
+        except (TypeError, NotImplementedError) as e:
+            raise ValueError(f"{where}: {name}.from_config refused the config: {e}") from None
     config = {k: deserialize_value(v, custom_objects, f"{where}.{k}") for k, v in config.items()}
     for key, default in _KERAS_ONLY_DEFAULTS.get(family or family_of(module), {}).items():
         if key in config and (config[key] == default or (default is _CLASS_NAME

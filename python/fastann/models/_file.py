@@ -13,6 +13,9 @@ class ModelFileMixin:
 
     #: Keras writes its models under the module "keras" (``fastann._serialize``).
     _KERAS_MODULE = "keras"
+    #: ``fastann._serialize.deserialize`` hands a model's config to ``from_config`` as it is (with
+    #: custom_objects): the model deserializes its layers itself.
+    _RAW_CONFIG = True
 
     def get_config(self) -> dict:
         """Keras's model config (``fastann.saving``): name, trainable, dtype, the layers as serialized objects
@@ -23,7 +26,7 @@ class ModelFileMixin:
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """The model ``config`` describes; ValueError naming what is wrong."""
-        return _model_io.model_from_config(cls, config, custom_objects)
+        return _model_io.model_from_config(cls, config, custom_objects, f"{cls.__name__}.from_config")
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs) -> None:
         """Write the whole model (config, weights, compile config, optimizer and random state) as Keras 3's

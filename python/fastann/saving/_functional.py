@@ -97,7 +97,8 @@ def functional_from_config(cls, config, custom_objects, where, **model_kwargs):
             raise ValueError(f"{w}: expected a serialized layer")
         entry = dict(entry)
         name, nodes = entry.pop("name", None), entry.pop("inbound_nodes", None)
-        layer = _serialize.deserialize(entry, custom_objects, "layers", w)
+        family = "models" if _serialize.family_of(entry.get("module")) == "models" else "layers"
+        layer = _serialize.deserialize(entry, custom_objects, family, w)
         if not hasattr(layer, "forward"):
             raise ValueError(f"{w}: {type(layer).__name__} is not a layer")
         if name is not None and name != layer.name:

@@ -63,6 +63,10 @@ def _slots(layer, prefix="") -> list:
     its weights in its ``cell``, Bidirectional in ``forward_layer`` then ``backward_layer``, TimeDistributed
     in ``layer``."""
     name = type(layer).__name__
+    if hasattr(layer, "_sublayers") and hasattr(layer, "layers"):  # a nested model: its layers under layers/
+        inner = layer.layers
+        return [(prefix + "vars", 0)] + [slot for key, sub in zip(layer_keys(inner), inner)
+                                         for slot in _slots(sub, f"{prefix}layers/{key}/")]
     if name in _CELL_LAYERS:
         return [(prefix + "vars", 0), (prefix + "cell/vars", len(layer.params))]
     if name == "Bidirectional" and hasattr(layer, "forward_layer") and hasattr(layer, "backward_layer"):
@@ -191,14 +195,12 @@ def read_weights(model, f, where: str, allowed_roots=("layers", "vars", "optimiz
         g = top[key]
         slots = _slots(layer)
         _check_groups(g, [path for path, _ in slots], where)
-        names = iter(layer.params)
+        shapes = iter([w.shape for w in layer.get_weights()])  # Keras's layouts, nested models included
         for path, n in slots:
             v = g[path]
             _exact_keys(v, [str(i) for i in range(n)], where)
             for i in range(n):
-                k = next(names)
-                expected = layer._to_keras_layout(k, layer.params[k]).shape
-                values.append((layer, i, dataset(v, str(i), expected, where)))
+                values.append((layer, i, dataset(v, str(i), next(shapes), where)))
     if "vars" in f:
         _exact_keys(f["vars"], [], where)
     by_layer: dict = {}

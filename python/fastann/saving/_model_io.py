@@ -43,19 +43,11 @@ def _is_sequential(model) -> bool:
     return hasattr(model, "_declared_input_shape")
 
 
-def _check_flat(model) -> None:
-    for layer in model._layers:
-        if hasattr(layer, "_sublayers"):
-            raise NotImplementedError(f"save: layer {layer.name!r} is a model; saving nested models is not "
-                                      f"implemented")
-
-
 def model_config(model) -> dict:
     """Keras's config of ``model``: for a Sequential name, trainable, dtype, the layers (InputLayer included)
     as serialized objects, ``build_input_shape``; for a functional Model name, trainable, the layers with
     their ``inbound_nodes``, ``input_layers``, ``output_layers``; plus fastann's ``seed`` and ``dtype``
     (Keras ignores keys it does not use)."""
-    _check_flat(model)
     if not _is_sequential(model):
         config = _functional.functional_config(model, _layer_entry)
         config["dtype"] = _serialize.dtype_policy(model.dtype)
@@ -101,7 +93,9 @@ def model_from_config(cls, config, custom_objects=None, where="config"):
         return model
     built = []
     for i, entry in enumerate(layers):
-        layer = _serialize.deserialize(entry, custom_objects, "layers", f"{where}.layers[{i}]")
+        family = "models" if isinstance(entry, dict) and _serialize.family_of(entry.get("module")) == "models" \
+            else "layers"  # a nested model, or a layer
+        layer = _serialize.deserialize(entry, custom_objects, family, f"{where}.layers[{i}]")
         if not hasattr(layer, "forward"):
             raise ValueError(f"{where}.layers[{i}]: {type(layer).__name__} is not a layer")
         built.append(layer)

@@ -33,6 +33,9 @@ def _walk_layers(layer, prefix, depth=0):
     for k, v in sorted(vars(layer).items()):
         if hasattr(v, "params") and hasattr(v, "get_weights") and v is not layer:
             yield from _walk_layers(v, f"{prefix}/{k}", depth + 1)
+    if hasattr(layer, "_sublayers"):  # a nested model: its layers
+        for j, sub in enumerate(layer._layers):
+            yield from _walk_layers(sub, f"{prefix}/{j}", depth + 1)
 
 
 def _layer_state(model) -> dict:
@@ -55,7 +58,7 @@ def collect(model) -> dict:
     state = {"format": FORMAT,
              "rng": {"init": model._init_rng.bit_generator.state, "shuffle": model._shuffle_rng.bit_generator.state},
              "layers": _layer_state(model),
-             "compiled_trainable": [bool(model._compiled_trainable.get(l, l.trainable)) for l in model._layers]
+             "compiled_trainable": [bool(model._compiled_trainable.get(l, l.trainable)) for l in model._sublayers()]
              if model._compiled_trainable else None}
     opt = model.optimizer
     if opt is not None:
@@ -138,9 +141,10 @@ def restore(model, state, f, where) -> None:
             elif isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{where}: layers[{path!r}].{k} must be a non-negative integer, got {v!r}")
     flags = state.get("compiled_trainable")
-    if flags is not None and (not isinstance(flags, list) or len(flags) != len(model._layers)
+    sublayers = model._sublayers()
+    if flags is not None and (not isinstance(flags, list) or len(flags) != len(sublayers)
                               or not all(isinstance(b, bool) for b in flags)):
-        raise ValueError(f"{where}: fastann/state.json compiled_trainable must be {len(model._layers)} booleans")
+        raise ValueError(f"{where}: fastann/state.json compiled_trainable must be {len(sublayers)} booleans")
     opt_arrays = _read_optimizer(model, state.get("optimizer"), f, flags, where)
     # everything checked: set it
     _set_generator(model._init_rng, rng["init"], where)
@@ -153,7 +157,7 @@ def restore(model, state, f, where) -> None:
             else:
                 setattr(layers[path], k, int(v))
     if flags is not None and model.optimizer is not None:
-        model._compiled_trainable = dict(zip(model._layers, flags))
+        model._compiled_trainable = dict(zip(sublayers, flags))
     if opt_arrays is not None:
         opt, info, arrays = opt_arrays
         opt.iterations = info["iterations"]
@@ -185,16 +189,13 @@ def _read_optimizer(model, info, f, flags, where):
         return opt, info, []
     saved_flags = model._compiled_trainable
     if flags is not None:
-        model._compiled_trainable = dict(zip(model._layers, flags))
+        model._compiled_trainable = dict(zip(model._sublayers(), flags))
+    saved = model._compile_time_flags()  # fit's parameter list: the compile-time trainable flags
     try:
-        prev = [l.trainable for l in model._layers]
-        for l in model._layers:
-            l.trainable = model._compiled_trainable.get(l, l.trainable)
         model._index_parameters()
         params = list(model._params)
     finally:
-        for l, t in zip(model._layers, prev):
-            l.trainable = t
+        model._restore_flags(saved)
         model._compiled_trainable = saved_flags
     if len(names) != len(params):
         raise ValueError(f"{where}: the optimizer state is for {len(names)} parameters, the model trains "
