@@ -48,7 +48,8 @@ from collections import defaultdict
 import numpy as np
 
 from .. import _device, _serialize, config, constraints, initializers, ops, regularizers
-from .._config_args import init_config, record_init
+from .._config_args import record_init
+from . import _config
 from .._args.common import is_cupy, nonneg_int, pair
 from .symbolic import KerasTensor, Node, flatten, is_symbolic
 
@@ -522,65 +523,19 @@ class Layer:
         constraints as serialized objects (``{"module": "keras.initializers", "class_name":
         "GlorotUniform", "config": {"seed": None}, ...}``), tuples as lists. JSON-ready; ``from_config``
         rebuilds the layer (unbuilt) from it, and ``keras.layers.<Class>.from_config`` reads it.
-        ValueError when an argument is a Python function (it cannot be saved)."""
-        recorded = self.__dict__.get("_init_args")
-        own = set(recorded[0].parameters) if recorded else set()
-        # input_dim is Embedding's vocabulary size, not the base layer's shape shortcut, when the class names it
-        args = init_config(self, skip=[k for k in self._CONFIG_SKIP if not (k == "input_dim" and k in own)])
-        for key, default in _FASTANN_ONLY_DEFAULTS.items():
-            if key in args and args[key] == default:
-                del args[key]  # fastann's own argument at its default: left out, so Keras reads the config
-        for key, value in list(args.items()):
-            if key.endswith("_initializer") and isinstance(value, str):
-                try:
-                    args[key] = initializers.get(value)
-                except ValueError:
-                    pass  # a name the layer resolves itself (Embedding's "uniform"); Keras reads the name
-        for key in ("data_format", "strides"):
-            if key in args and args[key] is None and getattr(self, key, None) is not None:
-                args[key] = getattr(self, key)  # the resolved value, as Keras writes it
-        for key in ("activation", "recurrent_activation"):
-            if key in args and args[key] is None:
-                args[key] = "linear"  # Keras's name for "no activation"
-        for reg_key, con_key in self._WEIGHT_ARGS.values():
-            args[reg_key], args[con_key] = getattr(self, reg_key), getattr(self, con_key)
-        if self.activity_regularizer is not None or "activity_regularizer" in args:
-            args["activity_regularizer"] = self.activity_regularizer
-        config = {"name": self.name, "trainable": self.trainable, "dtype": _serialize.dtype_policy(self.dtype)}
-        config = {k: v for k, v in config.items() if k in self._CONFIG_BASE_KEYS}
-        config.update(_serialize.serialize(args))
-        return config
+        ValueError when an argument is a Python function (it cannot be saved). See ``layers._config``."""
+        return _config.layer_config(self)
 
     @classmethod
     def from_config(cls, config):
         """The layer (unbuilt) that ``config`` (``get_config``'s form, or Keras's) describes. Serialized
         objects in it resolve through fastann's registry only (``fastann._serialize.deserialize``);
-        ``dtype`` is dropped (a layer computes in its model's dtype). ValueError/TypeError/
-        NotImplementedError as the constructor raises them."""
-        if not isinstance(config, dict):
-            raise TypeError(f"{cls.__name__}.from_config: config must be a dict, got {type(config).__name__}")
-        config = {k: _serialize.deserialize_value(v, where=f"{cls.__name__}.{k}") for k, v in config.items()}
-        for key, default in _KERAS_ONLY_DEFAULTS.items():
-            if key in config and config[key] == default:
-                del config[key]  # a Keras argument at its default, which fastann's constructors do not list
-        dtype = config.pop("dtype", None)
-        if dtype is not None and (not isinstance(dtype, str) or dtype not in ("float32", "float64")):
-            raise ValueError(f"{cls.__name__}.from_config: dtype must be float32 or float64, got {dtype!r}")
-        return cls(**config)
+        ``dtype`` is dropped (a layer computes in its model's dtype). TypeError for a config that is not a
+        dict; ValueError/TypeError/NotImplementedError as the constructor raises them."""
+        return _config.layer_from_config(cls, config)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} output_shape={self.output_shape}>"
-
-
-#: fastann's own layer arguments (Keras has none of that name) with their defaults: ``get_config`` leaves
-#: them out at that value.
-_FASTANN_ONLY_DEFAULTS = {"padding_mode": "zeros"}
-
-#: Keras 3 layer-config keys that fastann's constructors do not take, with the value that asks for nothing;
-#: ``Layer.from_config`` drops them at that value (any other value reaches the constructor, which refuses it).
-_KERAS_ONLY_DEFAULTS = {"quantization_config": None, "lora_rank": None, "lora_alpha": None, "synchronized": False,
-                        "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99, "noise_shape": None,
-                        "optional": False}
 
 
 def _shape_key(shape):
@@ -736,18 +691,7 @@ class InputLayer(Layer):
         return grad_output if self.need_input_grad else None
 
 
-def _layer_classes() -> dict:
-    """fastann's layer classes by name: every subclass of Layer defined in ``fastann.layers``."""
-    found, todo = {}, [Layer]
-    while todo:
-        cls = todo.pop()
-        if cls.__module__.startswith("fastann.layers.") and not cls.__name__.startswith("_"):
-            found[cls.__name__] = cls
-        todo.extend(cls.__subclasses__())
-    return found
-
-
-_serialize.register_family("layers", _layer_classes)
+_serialize.register_family("layers", lambda: _config.layer_classes(Layer))
 
 
 def Input(shape, name=None, **kwargs) -> KerasTensor:  # noqa: N802 - Keras spelling
