@@ -445,6 +445,10 @@ def test_refuses_truncated_corrupt_and_wrong_version(saved, tmp_path):
     text = members["config.json"].decode().replace('"layers": [', '"layers": [' + deep + ", ", 1)
     _refused(_write(tmp_path / "deep.keras", {**members, "config.json": text.encode()}),
              "not valid JSON|too deeply")
+    huge = members["config.json"].decode().replace('"units": 8', '"units": 1' + "0" * 5000, 1)
+    _refused(_write(tmp_path / "i.keras", {**members, "config.json": huge.encode()}), "not valid JSON")
+    big = _edit_config(members, lambda c: c["config"]["layers"][1]["config"].update(units=200_000))
+    _refused(_write(tmp_path / "b.keras", big), "more than model.weights.h5")
     (tmp_path / "n.keras").write_bytes(b"not a zip at all")
     _refused(tmp_path / "n.keras", "not a .keras file")
     with pytest.raises(ValueError, match=r"\.keras"):

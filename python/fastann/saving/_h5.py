@@ -107,10 +107,16 @@ def open_h5(data: bytes, where: str):
         raise ValueError(f"{where}: not a readable HDF5 file ({e})") from None
 
 
-def check_tree(group, where: str) -> None:
+#: Deepest group nesting accepted (Keras's deepest is a few levels per nested model).
+MAX_DEPTH = 64
+
+
+def check_tree(group, where: str, depth: int = 0) -> None:
     """Walk every entry under ``group``: hard links only, datasets stored in the file itself, numeric dtypes
-    of at most MAX_ELEMENTS elements. ValueError naming the path otherwise."""
+    of at most MAX_ELEMENTS elements, groups at most MAX_DEPTH deep. ValueError naming the path otherwise."""
     h5py = _h5py()
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{where}: {group.name} is nested more than {MAX_DEPTH} groups deep")
     for key in group.keys():
         path = f"{group.name.rstrip('/')}/{key}"
         link = group.get(key, getlink=True)
@@ -119,7 +125,7 @@ def check_tree(group, where: str) -> None:
                              f"(soft and external links are refused)")
         obj = group.get(key)
         if isinstance(obj, h5py.Group):
-            check_tree(obj, where)
+            check_tree(obj, where, depth + 1)
         elif isinstance(obj, h5py.Dataset):
             if obj.external or obj.is_virtual:
                 raise ValueError(f"{where}: {path} keeps its data outside the file (external or virtual "

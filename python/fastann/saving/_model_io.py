@@ -176,7 +176,9 @@ def save_model(model, filepath, overwrite=True) -> None:
 def _json(data, where):
     try:
         return json.loads(data.decode("utf-8"), parse_constant=lambda c: _bad_constant(c, where))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, too long an integer
+        if str(e).startswith(where):
+            raise
         raise ValueError(f"{where}: not valid JSON ({type(e).__name__}: {e})") from None
 
 
@@ -231,6 +233,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         model = model_from_config(cls, entry["config"], custom_objects, f"{where}: config.json")
     except RecursionError:
         raise ValueError(f"{where}: config.json nests objects too deeply") from None
+    except MemoryError:
+        raise ValueError(f"{where}: config.json asks for layers larger than memory") from None
+    n_weights = sum(int(w.size) for w in model.weights)
+    if n_weights > len(members["model.weights.h5"]) // 2:  # a weight takes at least 2 bytes in the file
+        raise ValueError(f"{where}: config.json describes {n_weights} weights, more than model.weights.h5 "
+                         f"({len(members['model.weights.h5'])} bytes) can hold")
     if not model.built:
         raise ValueError(f"{where}: config.json does not give the model's input shape")
     if compile and entry.get("compile_config"):  # Keras writes {} for a model that was not compiled
