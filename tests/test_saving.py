@@ -372,6 +372,19 @@ def test_refuses_unknown_and_missing_entries(saved, tmp_path):
              r"unknown keys \['evil'\]")
 
 
+def test_keras_optimizer_group_is_checked(saved, tmp_path):
+    _, members = saved  # Adam: the file holds Keras's optimizer/vars as well as fastann's state
+    keras_style = {k: v for k, v in members.items() if k != "fastann/state.json"}
+    keras_style = _edit_h5(keras_style, lambda f: f.__delitem__("fastann"))
+    loaded = fastann.models.load_model(_write(tmp_path / "k.keras", keras_style))
+    assert loaded.optimizer.iterations == 3 and len(loaded.optimizer._states) == 4
+
+    def reshape(f):
+        del f["optimizer/vars/2"]
+        f["optimizer/vars/2"] = np.zeros((2, 2), np.float32)
+    _refused(_write(tmp_path / "s.keras", _edit_h5(keras_style, reshape)), r"optimizer/vars/2 has shape \(2, 2\)")
+
+
 def test_refuses_links_and_external_data(saved, tmp_path):
     _, members = saved
     secret = tmp_path / "secret.bin"

@@ -138,6 +138,37 @@ def test_nested_models_in_both_directions(tmp_path):
     np.testing.assert_allclose(np.asarray(k2.predict(x, verbose=0)), model.predict(x), atol=1e-5, rtol=0)
 
 
+def _adam_state(model):
+    out = []
+    for (layer, key), state in zip(model._param_keys, model.optimizer._states):
+        out += [layer._to_keras_layout(key, state[s]) for s in ("exp_avg", "exp_avg_sq")]
+    return out
+
+
+def test_adam_state_travels_in_keras_layout(tmp_path):
+    x, y = _data("cnn", n=32)
+    model = _fa_model("cnn")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "fa.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Skipping variable loading for optimizer"
+        k = keras.models.load_model(tmp_path / "fa.keras")
+    kv = [np.asarray(v) for v in k.optimizer.variables]
+    assert int(kv[0]) == model.optimizer.iterations == 4
+    assert len(kv) == 2 + len(_adam_state(model))
+    for a, b in zip(kv[2:], _adam_state(model)):
+        np.testing.assert_array_equal(a, b)
+    km = _keras_model("cnn")
+    km.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    km.save(tmp_path / "k.keras")
+    back = fastann.models.load_model(tmp_path / "k.keras")
+    kv = [np.asarray(v) for v in km.optimizer.variables]
+    assert back.optimizer.iterations == int(kv[0]) == 4
+    for a, b in zip(kv[2:], _adam_state(back)):
+        np.testing.assert_array_equal(a, b)
+
+
 _KERAS_READS = _LAYERS
 
 

@@ -7,8 +7,8 @@ unique within the model (``dense``, ``dense_1``, ``conv2d``, ``max_pooling2d``; 
 the recurrent layers keep theirs under ``layers/<key>/cell/vars/<i>``, Bidirectional under
 ``forward_layer/`` and ``backward_layer/``, TimeDistributed under ``layer/``; each ``vars`` group carries the
 object's name as its ``name`` attribute; the model's own (empty) ``vars`` sits at the root. Keras writes its
-optimizer's variables under ``optimizer/vars``; fastann reads past them (a Keras model opens with a fresh
-optimizer) and writes its own optimizer state under ``fastann/`` (``_state``), which Keras does not read.
+optimizer's variables under ``optimizer/vars`` (``_keras_opt`` reads and writes them for Adam); fastann writes
+its own optimizer state under ``fastann/`` (``_state``), which Keras does not read.
 
 Reading trusts nothing: every link must be a hard link (soft and external links are refused), no dataset
 may keep its data in an external file or be virtual, every dataset must be a plain float array of the

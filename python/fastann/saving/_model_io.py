@@ -10,7 +10,7 @@ from .. import _serialize
 from .. import metrics as metrics_module
 from .._version import __version__
 from ..layers import InputLayer
-from . import _archive, _functional, _h5, _state
+from . import _archive, _functional, _h5, _keras_opt, _state
 
 __all__ = ["register_model_class", "model_config", "model_from_config", "save_model", "load_model",
            "save_weights_h5", "load_weights_h5", "KERAS_VERSION"]
@@ -165,6 +165,7 @@ def save_model(model, filepath, overwrite=True) -> None:
                 "fastann_version": __version__}
 
     def extra(f):
+        _keras_opt.write(model, f)
         _state.write_optimizer(model, f)
     weights = _h5.write_weights(model, extra)
     members = {"metadata.json": json.dumps(metadata).encode(), "config.json": json.dumps(entry).encode(),
@@ -250,6 +251,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         _h5.read_weights(model, f, f"{where}: model.weights.h5")
         if state is not None and compile:
             _state.restore(model, state, f, where)
+        elif compile and model.optimizer is not None:
+            _keras_opt.read(model, f, f"{where}: model.weights.h5")  # a Keras file: its optimizer state
         elif "fastann" in f and state is None:
             raise ValueError(f"{where}: model.weights.h5 holds fastann state but fastann/state.json is missing")
     return model
