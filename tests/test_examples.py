@@ -2,6 +2,9 @@
 import pathlib
 import sys
 
+import numpy as np
+import pytest
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 
 import time_series_forecast  # noqa: E402
@@ -11,3 +14,33 @@ def test_time_series_lstm_beats_the_naive_forecast():
     for seed in (0, 1):
         r = time_series_forecast.main(epochs=4, seed=seed, n_series=3000)
         assert r["lstm_mse"] < 0.5 * r["naive_mse"], r
+
+
+import perceptron_logic_gates  # noqa: E402
+import linear_regression_gd  # noqa: E402
+import logistic_regression  # noqa: E402
+
+
+def test_perceptron_learns_and_or_nand_fails_xor_and_the_2_2_1_network_learns_xor():
+    r = perceptron_logic_gates.main(seed=0, verbose=0)
+    for gate in ("AND", "OR", "NAND"):
+        assert r["perceptron"][gate]["accuracy"] == 1.0 and r["perceptron"][gate]["converged"], r
+    assert not r["perceptron"]["XOR"]["converged"] and r["perceptron"]["XOR"]["accuracy"] < 1.0, r
+    assert r["mlp_xor_accuracy"] == 1.0, r
+
+
+def test_linear_regression_batch_stochastic_minibatch_recover_the_coefficients(tmp_path):
+    r = linear_regression_gd.main(seed=0, verbose=0)
+    true = np.r_[linear_regression_gd.W_TRUE, linear_regression_gd.B_TRUE]
+    for name in linear_regression_gd.VARIANTS:
+        found = np.r_[r[name]["w"], r[name]["b"]]
+        np.testing.assert_allclose(found, true, rtol=0.01, err_msg=name)
+        assert r[name]["loss"][-1] < 0.05 * r[name]["loss"][0], name
+
+
+def test_logistic_regression_on_two_fashion_mnist_classes():
+    try:
+        r = logistic_regression.main(epochs=2, n_train=2000, verbose=0)
+    except FileNotFoundError as e:  # no copy of Fashion-MNIST and no network
+        pytest.skip(str(e))
+    assert r["test_accuracy"] >= 0.95, r["test_accuracy"]
