@@ -29,7 +29,7 @@ W_TRUE = np.array([2.0, -3.0, 1.5])
 B_TRUE = 4.0
 
 #: name -> (batch size (None: all N samples), learning rate, epochs)
-VARIANTS = {"batch": (None, 0.5, 200), "stochastic": (1, 0.003, 10), "mini-batch": (32, 0.03, 40)}
+VARIANTS = {"batch": (None, 0.1, 60), "stochastic": (1, 0.003, 10), "mini-batch": (32, 0.03, 40)}
 
 
 def make_data(n: int, rng: np.random.Generator):
@@ -64,7 +64,7 @@ def main(n: int = 1000, seed: int = 0, plot=None, verbose: int = 1) -> dict:
     if plot is not None:
         fastann.utils._import_pyplot(headless=True)
         import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(1, len(VARIANTS), figsize=(13, 3.6))
+        fig, axes = plt.subplots(1, len(VARIANTS), figsize=(13, 3.6), sharey=True)
         for ax, name in zip(axes, VARIANTS):
             r = results[name]
             ax.semilogy(np.arange(1, r["epochs"] + 1), r["loss"], "o-", markersize=3)
