@@ -44,3 +44,17 @@ def test_logistic_regression_on_two_fashion_mnist_classes():
     except FileNotFoundError as e:  # no copy of Fashion-MNIST and no network
         pytest.skip(str(e))
     assert r["test_accuracy"] >= 0.95, r["test_accuracy"]
+
+
+import vanishing_gradients  # noqa: E402
+
+
+def test_vanishing_gradients_sigmoid_first_layer_starves_relu_he_bn_does_not():
+    try:
+        r = vanishing_gradients.main(depth=8, n=640, epochs=1, verbose=0)
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    assert r["sigmoid"]["first_over_last"] < 1e-3, r["sigmoid"]["mean_norms"]
+    assert r["relu_he_bn"]["first_over_last"] > 0.1, r["relu_he_bn"]["mean_norms"]
+    final = r["too_large_lr"]["loss"][-1]
+    assert not np.isfinite(final) or final > 10 * r["relu_he_bn"]["loss"][-1], r["too_large_lr"]
