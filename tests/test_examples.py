@@ -58,3 +58,20 @@ def test_vanishing_gradients_sigmoid_first_layer_starves_relu_he_bn_does_not():
     assert r["relu_he_bn"]["first_over_last"] > 0.1, r["relu_he_bn"]["mean_norms"]
     final = r["too_large_lr"]["loss"][-1]
     assert not np.isfinite(final) or final > 10 * r["relu_he_bn"]["loss"][-1], r["too_large_lr"]
+
+
+import optimizers_compared  # noqa: E402
+
+
+def test_optimizers_on_rosenbrock_adam_and_momentum_reach_the_minimum_plain_sgd_does_not():
+    r = optimizers_compared.main(verbose=0)
+    for name in ("Adam", "momentum", "Nesterov"):
+        assert r[name]["distance"] < 1e-2, (name, r[name]["final"])
+    assert r["SGD"]["distance"] > 0.1, r["SGD"]["final"]
+    assert r["SGD"]["f"] < optimizers_compared.rosenbrock(*optimizers_compared.START)
+
+
+def test_optimizers_plot_draws_the_paths(tmp_path):
+    pytest.importorskip("matplotlib")
+    optimizers_compared.main(steps=50, plot=tmp_path / "paths.png", verbose=0)
+    assert (tmp_path / "paths.png").read_bytes()[:4] == b"\x89PNG"
