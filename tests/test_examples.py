@@ -75,3 +75,20 @@ def test_optimizers_plot_draws_the_paths(tmp_path):
     pytest.importorskip("matplotlib")
     optimizers_compared.main(steps=50, plot=tmp_path / "paths.png", verbose=0)
     assert (tmp_path / "paths.png").read_bytes()[:4] == b"\x89PNG"
+
+
+import hyperparameter_search  # noqa: E402
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "grid"])
+def test_hyperparameter_search_with_optuna_finds_a_setting_better_than_chance(sampler):
+    pytest.importorskip("optuna")
+    try:
+        r = hyperparameter_search.main(sampler=sampler, n_trials=3, n_train=1000, n_valid=300, epochs=1, verbose=0)
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    values = [v for _, v in r["trials"]]
+    assert len(values) == 3 and r["best_val_accuracy"] == max(values)
+    assert r["best_val_accuracy"] > 0.4 and r["test_accuracy"] > 0.4, r
+    p = r["best_params"]
+    assert 1 <= p["n_hidden"] <= 2 and 32 <= p["units"] <= 256 and 0.0 <= p["dropout"] <= 0.5, p
