@@ -92,3 +92,15 @@ def test_hyperparameter_search_with_optuna_finds_a_setting_better_than_chance(sa
     assert r["best_val_accuracy"] > 0.4 and r["test_accuracy"] > 0.4, r
     p = r["best_params"]
     assert 1 <= p["n_hidden"] <= 2 and 32 <= p["units"] <= 256 and 0.0 <= p["dropout"] <= 0.5, p
+
+
+import activation_functions  # noqa: E402
+
+
+def test_activation_derivatives_from_the_kernels_match_finite_differences():
+    r = activation_functions.main(verbose=0)
+    for name, v in r.items():
+        assert v["fd_error"] < 1e-6, (name, v["fd_error"])
+    assert abs(r["sigmoid"]["max_derivative"] - 0.25) < 1e-6
+    assert r["sigmoid"]["derivative_at_5"] < 0.01 and r["tanh"]["derivative_at_-5"] < 0.01
+    assert r["relu"]["derivative_at_5"] == 1.0 and r["relu"]["derivative_at_-5"] == 0.0
