@@ -50,7 +50,8 @@ def main(negative: int = 1, positive: int = 8, epochs: int = 5, n_train=None, se
         print(f"logistic regression, {names[positive]} vs {names[negative]}: test accuracy {test_accuracy:.4f} "
               f"on {len(X_test)} images")
     if plot is not None:
-        fastann.utils.plot_history(history, path=plot)
+        import matplotlib.pyplot as plt
+        plt.close(fastann.utils.plot_history(history, path=plot))
     return {"test_accuracy": float(test_accuracy), "test_loss": float(test_loss), "history": history.history,
             "classes": (names[negative], names[positive])}
 
