@@ -7,9 +7,9 @@ gradients are orders of magnitude smaller than the last layers': the first layer
 Bengio, 2010; Géron, *Hands-On Machine Learning*, ch. 11). ReLU's derivative is 1 where a unit is active,
 He initialization (variance 2 / fan_in) keeps the variance of the signal, and so of the gradient, the same
 from layer to layer (He et al., 2015), and BatchNormalization re-centres and re-scales each layer's inputs
-during training (Ioffe and Szegedy, 2015): the gradient norms then stay within about one order of magnitude from the first layer to
-the last. The other side of the same product: too large a learning rate makes the updates grow, and the loss
-explodes instead of falling.
+during training (Ioffe and Szegedy, 2015): the gradient norms then stay within about one order of magnitude
+from the first layer to the last. The other side of the same product: too large a learning rate makes the
+updates grow, and the loss explodes instead of falling.
 
 fastann has no autograd: each layer's ``backward`` leaves the gradients of its parameters in
 ``layer.grads``, so the ``GradientNorms`` callback below reads them after every training step.
