@@ -23,17 +23,7 @@ void bind_rnn(py::module_& m) {
         cudaStream_t s = current_stream(c.input.obj);
         dispatch_float(c.ft, [&](auto tag) {
           using T = decltype(tag);
-          cuda::RnnArgs<T> a;
-          a.cell = c.cell;
-          a.n = c.n, a.t = c.t, a.f = c.f, a.h = c.h;
-          a.go_backwards = c.go_backwards;
-          a.input = c.input.ptr<const T>();
-          a.h0 = ptr_or_null<const T>(c.h0);
-          a.c0 = ptr_or_null<const T>(c.c0);
-          a.weight_ih = c.weight_ih.ptr<const T>();
-          a.weight_hh = c.weight_hh.ptr<const T>();
-          a.bias_ih = ptr_or_null<const T>(c.bias_ih);
-          a.bias_hh = ptr_or_null<const T>(c.bias_hh);
+          const auto a = rnn_kernel_args<T, cuda::RnnArgs<T>>(c);
           nogil release;
           if (!backward) {
             cuda::rnn_forward<T>(c.output.ptr<T>(), c.h_n.ptr<T>(), ptr_or_null<T>(c.c_n), c.saved.ptr<T>(), a,

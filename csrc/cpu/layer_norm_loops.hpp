@@ -7,21 +7,9 @@
 #include <cstdint>
 
 #include "layer_norm_isa.hpp"
+#include "internal/shifted_sums.hpp"
 
 namespace fastann::cpu::FASTANN_ISA {
-
-template <class T>
-void ln_shifted_sums(const T* x, int64_t n, double shift, double* s1, double* s2) {
-  double a = 0, b = 0;
-#pragma omp simd reduction(+ : a, b)
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = double(x[i]) - shift;
-    a += d;
-    b += d * d;
-  }
-  *s1 += a;
-  *s2 += b;
-}
 
 template <class T>
 void ln_normalize(T* y, const T* x, const T* w, const T* b, int64_t n, T mean, T invstd) {
@@ -87,7 +75,7 @@ void ln_param_sums(double* dw, double* db, const T* dy, const T* x, int64_t n, T
 
 template <class T>
 LayerNormLoops<T> make_layer_norm_loops() {
-  return LayerNormLoops<T>{&ln_shifted_sums<T>, &ln_normalize<T>, &ln_grad_sums<T>, &ln_grad_input<T>,
+  return LayerNormLoops<T>{&shifted_sums<T>, &ln_normalize<T>, &ln_grad_sums<T>, &ln_grad_input<T>,
                            &ln_param_sums<T>};
 }
 

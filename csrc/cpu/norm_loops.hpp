@@ -21,23 +21,11 @@
 #include <cstdint>
 
 #include "norm_isa.hpp"
+#include "internal/shifted_sums.hpp"
 
 namespace fastann::cpu::FASTANN_ISA {
 
 // ---- batch norm -------------------------------------------------------------------------------------
-
-template <class T>
-void shifted_sums(const T* x, int64_t n, double shift, double* s1, double* s2) {
-  double a = 0, b = 0;
-#pragma omp simd reduction(+ : a, b)
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = double(x[i]) - shift;
-    a += d;
-    b += d * d;
-  }
-  *s1 += a;
-  *s2 += b;
-}
 
 template <class T>
 void normalize(T* y, const T* x, int64_t n, T mean, T scale, T beta) {

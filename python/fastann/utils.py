@@ -1,4 +1,5 @@
-"""Keras' ``keras.utils`` helpers fastann provides: ``to_categorical``, ``set_random_seed``."""
+"""Keras' ``keras.utils`` helpers fastann provides: ``to_categorical``, ``set_random_seed``; and
+``plot_history``, the training curves the course draws after every ``fit`` (matplotlib, the ``plot`` extra)."""
 from __future__ import annotations
 
 import numbers
@@ -6,7 +7,7 @@ import random
 
 import numpy as np
 
-__all__ = ["set_random_seed", "to_categorical"]
+__all__ = ["plot_history", "set_random_seed", "to_categorical"]
 
 #: The source of the seeds of models built with ``seed=None`` after ``set_random_seed`` (None before).
 _seed_source = None
@@ -76,3 +77,80 @@ def to_categorical(x, num_classes=None):
     out = np.zeros((flat.size, num_classes), dtype=np.float32)
     out[np.arange(flat.size), flat] = 1.0
     return out.reshape(tuple(shape) + (num_classes,))
+
+
+def _import_pyplot(headless: bool):
+    """matplotlib.pyplot, imported on first use (matplotlib is the optional ``plot`` extra). ``headless``
+    selects the Agg backend (no display needed) when pyplot has not been imported yet."""
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise ImportError('plot_history needs matplotlib: pip install "fastann[plot]"') from e
+    if headless:
+        import sys
+        if "matplotlib.pyplot" not in sys.modules:
+            matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_history(history, path=None):
+    """Draw the training curves of a ``fit``: one panel per quantity (the loss, then each metric), the
+    training value and, where recorded, the validation value (``val_<name>``) against the epoch, as in
+    Géron, *Hands-On Machine Learning*, ch. 10 ("the learning curves"), with one panel per quantity.
+
+    Args:
+        history: the ``History`` that ``model.fit`` returns, or its ``history`` dict
+            (name -> list of per-epoch numbers, all of one length; ``"lr"`` / ``"learning_rate"`` get a
+            panel of their own like any other quantity).
+        path: None, or a file name (str or os.PathLike): the figure is written there (the format from the
+            extension, e.g. ``.png``) and matplotlib's headless Agg backend is used if pyplot was not yet
+            imported.
+    Returns:
+        the ``matplotlib.figure.Figure``; its axes are titled by the quantity, x = epoch (1-based, offset
+        by ``history.epoch`` when given), solid line = training, dashed line = validation.
+    Raises:
+        ImportError naming ``pip install "fastann[plot]"`` when matplotlib is missing; TypeError when
+        ``history`` is neither a History nor a dict, or a value is not a sequence of numbers; ValueError
+        when it holds no epochs, or the lists differ in length.
+    """
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, dict):
+        raise TypeError(f"plot_history: history must be a History or its dict, got {type(history).__name__}")
+    series = {}
+    for name, values in logs.items():
+        try:
+            arr = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"plot_history: history[{name!r}] must be a list of numbers, got {values!r}") from e
+        series[str(name)] = arr
+    if not series or all(a.size == 0 for a in series.values()):
+        raise ValueError("plot_history: history holds no epochs")
+    lengths = {a.size for a in series.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"plot_history: the lists in history differ in length: "
+                         f"{ {k: a.size for k, a in series.items()} }")
+    n = lengths.pop()
+    first = getattr(history, "epoch", None)
+    start = int(first[0]) if first is not None and len(first) == n and n else 0
+    epochs = np.arange(start + 1, start + n + 1)
+
+    names = [k for k in series if not (k.startswith("val_") and k[4:] in series)]
+    names.sort(key=lambda k: (k != "loss", k.startswith("val_"), list(series).index(k)))
+
+    plt = _import_pyplot(headless=path is not None)
+    from matplotlib.ticker import MaxNLocator
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.plot(epochs, series[name], "o-", label="training" if not name.startswith("val_") else name)
+        if "val_" + name in series:
+            ax.plot(epochs, series["val_" + name], "s--", label="validation")
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig

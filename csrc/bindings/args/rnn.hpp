@@ -173,4 +173,21 @@ void def_rnn(py::module_& m, Device dev, const char* forward_doc, const char* ba
       py::arg("rung") = 0, backward_doc);
 }
 
+// A parsed call as the kernels' argument struct: the same fields in cpu::RnnArgs<T> and cuda::RnnArgs<T>.
+template <class T, class Args>
+Args rnn_kernel_args(const RnnCall& c) {
+  Args a;
+  a.cell = c.cell;
+  a.n = c.n, a.t = c.t, a.f = c.f, a.h = c.h;
+  a.go_backwards = c.go_backwards;
+  a.input = c.input.ptr<const T>();
+  a.h0 = ptr_or_null<const T>(c.h0);
+  a.c0 = ptr_or_null<const T>(c.c0);
+  a.weight_ih = c.weight_ih.ptr<const T>();
+  a.weight_hh = c.weight_hh.ptr<const T>();
+  a.bias_ih = ptr_or_null<const T>(c.bias_ih);
+  a.bias_hh = ptr_or_null<const T>(c.bias_hh);
+  return a;
+}
+
 }  // namespace fastann::bindings

@@ -176,18 +176,10 @@ class AveragePooling2D(_Pool2D):
         return self._grad_leave(dx, self._x_ndim == 3)
 
 
-class GlobalAveragePooling2D(ImageLayer):
-    """Mean over each channel's (H, W) plane (``ops.global_avg_pool2d``; Lin et al. 2014, "Network in
-    Network").
+class _GlobalPooling2D(ImageLayer):
+    """What the global poolings share: ``data_format``, ``keepdims`` and their output shape (N, C), or with
+    keepdims (N, 1, 1, C) / (N, C, 1, 1)."""
 
-    Args: data_format ("channels_last", "channels_first" or None: ``fastann.config.image_data_format()``),
-        keepdims: keep the spatial axes as 1s.
-    Shapes: x (N, H, W, C) (channels_last), (N, C, H, W) (channels_first) or (N, H, W) (one channel) ->
-        (N, C); with keepdims (N, 1, 1, C) / (N, C, 1, 1); float32/float64.
-    Raises ValueError for inputs that are not images.
-    """
-
-    _PREFIX = "global_average_pooling2d"
     layout_image_output = False  # (N, C): the same array in both layouts
 
     def __init__(self, data_format=None, keepdims=False, name=None, input_shape=None, **kwargs):
@@ -200,6 +192,19 @@ class GlobalAveragePooling2D(ImageLayer):
             return (c,)
         return (1, 1, c) if self.channels_last else (c, 1, 1)
 
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """Mean over each channel's (H, W) plane (``ops.global_avg_pool2d``; Lin et al. 2014, "Network in
+    Network").
+
+    Args: data_format ("channels_last", "channels_first" or None: ``fastann.config.image_data_format()``),
+        keepdims: keep the spatial axes as 1s.
+    Shapes: x (N, H, W, C) (channels_last), (N, C, H, W) (channels_first) or (N, H, W) (one channel) ->
+        (N, C); with keepdims (N, 1, 1, C) / (N, C, 1, 1); float32/float64.
+    Raises ValueError for inputs that are not images.
+    """
+
+    _PREFIX = "global_average_pooling2d"
     def forward(self, x, training=False):
         x4 = self._enter(x)
         y = ops.global_avg_pool2d(x4)
@@ -214,7 +219,7 @@ class GlobalAveragePooling2D(ImageLayer):
         return self._grad_leave(ops.global_avg_pool2d_backward(g, self._x_shape), self._x_ndim == 3)
 
 
-class GlobalMaxPooling2D(ImageLayer):
+class GlobalMaxPooling2D(_GlobalPooling2D):
     """Maximum over each channel's (H, W) plane: ``ops.max_pool2d`` with one window the size of the image,
     whose argmax indices route the gradient in backward (``ops.max_pool2d_backward``); NaN propagates.
 
@@ -226,18 +231,6 @@ class GlobalMaxPooling2D(ImageLayer):
     """
 
     _PREFIX = "global_max_pooling2d"
-    layout_image_output = False  # (N, C): the same array in both layouts
-
-    def __init__(self, data_format=None, keepdims=False, name=None, input_shape=None, **kwargs):
-        super().__init__(name, input_shape=input_shape, data_format=data_format, **kwargs)
-        self.keepdims = bool(keepdims)
-
-    def compute_output_shape(self, input_shape):
-        c = self._chw(input_shape)[0]
-        if not self.keepdims:
-            return (c,)
-        return (1, 1, c) if self.channels_last else (c, 1, 1)
-
     def forward(self, x, training=False):
         x4 = self._enter(x)
         y, idx = ops.max_pool2d(x4, x4.shape[2:], x4.shape[2:])

@@ -58,27 +58,7 @@ class Sequential(Model):
     """
 
     def __init__(self, layers=None, trainable=True, name=None, *, seed=None, dtype="float32"):
-        self.name = name or _auto_name("sequential")  # Keras: sequential, sequential_1, ...
-        seed = utils.model_seed(seed)  # None: from fastann.utils.set_random_seed's stream when it was called
-        self.seed = seed
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise TypeError(f"Sequential: dtype must be float32 or float64, got {self.dtype}")
-        init_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
-        self._init_rng = np.random.default_rng(init_seed)
-        self._shuffle_rng = np.random.default_rng(shuffle_seed)
-        self.xp = np
-        self.device = "cpu"
-        self._device_index = 0
-        self._layers: list = []  # every layer, the InputLayer included
-        self.built = False
-        self.optimizer = None
-        self.loss = None
-        self.metrics: list = []
-        self._metric_specs: list = []   # compile's metrics, resolved against the data at the first fit/evaluate
-        self._compiled_trainable: dict = {}  # layer -> its trainable flag when compile was called
-        self.stop_training = False
-        self.history = None
+        self._init_state(name or _auto_name("sequential"), seed, dtype)  # Keras: sequential, sequential_1, ...
         self._trainable = bool(trainable)
         for layer in layers or []:
             self.add(layer)
