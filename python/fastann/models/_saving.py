@@ -1,6 +1,6 @@
-"""Weight files of the models: ``.weights.h5`` (Keras's layout, ``fastann.saving``) or fastann's own .npz, every parameter in one .npz, keyed
-"<layer index>.<layer name>.<param>" (the index zero-padded to 3 digits), in ``params`` order within a layer,
-read without pickle. Keras's ``.weights.h5`` and ``.keras`` files are ``fastann.saving``'s."""
+"""Weight files of the models: ``.weights.h5`` in Keras's HDF5 layout (``fastann.saving``) or fastann's own
+.npz: every parameter in one .npz, keyed "<layer index>.<layer name>.<param>" (the index zero-padded to 3
+digits), in ``params`` order within a layer, read without pickle. The file name says the format."""
 from __future__ import annotations
 
 import os

@@ -75,7 +75,8 @@ def _refs(value, where):
 def _arg_refs(arg, where):
     """A node's argument: one tensor dict, or a list of them -> ([refs], single)."""
     def one(t, w):
-        if not (isinstance(t, dict) and t.get("class_name") == "__keras_tensor__" and isinstance(t.get("config"), dict)):
+        if not (isinstance(t, dict) and t.get("class_name") == "__keras_tensor__"
+                and isinstance(t.get("config"), dict)):
             raise ValueError(f"{w}: expected a __keras_tensor__, got {_serialize._short(t)}")
         return _ref(t["config"].get("keras_history"), f"{w}.keras_history")
     if isinstance(arg, list):

@@ -113,8 +113,8 @@ def restore(model, state, f, where) -> None:
     """Set ``model``'s random state, trainable flags and optimizer state from ``state`` (the parsed
     ``fastann/state.json``) and the h5 file ``f``; everything is checked before anything is set."""
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{where}: fastann/state.json has format {state.get('format') if isinstance(state, dict) else state!r}"
-                         f", this fastann reads format {FORMAT}")
+        found = state.get("format") if isinstance(state, dict) else state
+        raise ValueError(f"{where}: fastann/state.json has format {found!r}, this fastann reads format {FORMAT}")
     unknown = set(state) - {"format", "rng", "layers", "compiled_trainable", "optimizer"}
     if unknown:
         raise ValueError(f"{where}: fastann/state.json has unknown keys {sorted(unknown)}")
