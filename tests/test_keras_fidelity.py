@@ -327,16 +327,19 @@ def test_from_logits_on_a_softmax_output_warns(rng):
 
 
 # ---- 5. file names ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["w.weights.h5", "model.keras", "w.h5", "w.hdf5"])
-def test_keras_file_names_are_refused(tmp_path, name):
+@pytest.mark.parametrize("name", ["model.keras", "w.h5", "w.hdf5", "w.txt"])
+def test_weights_file_names_say_their_format(tmp_path, name):
     model = _mlp()
-    with pytest.raises(NotImplementedError, match="npz"):
+    with pytest.raises(ValueError, match=r"\.weights\.h5"):
         model.save_weights(tmp_path / name)
     assert not list(tmp_path.iterdir())
-    with pytest.raises(NotImplementedError, match="npz"):
+    with pytest.raises(ValueError, match=r"\.weights\.h5"):
         model.load_weights(tmp_path / name)
-    with pytest.raises(NotImplementedError, match="npz"):
-        callbacks.ModelCheckpoint(str(tmp_path / name))
+    with pytest.raises(ValueError, match=r"\.weights\.h5"):
+        callbacks.ModelCheckpoint(str(tmp_path / name), save_weights_only=True)
+    if name != "model.keras":
+        with pytest.raises(ValueError, match=r"\.keras"):
+            callbacks.ModelCheckpoint(str(tmp_path / name))
     model.save_weights(tmp_path / "w.weights.npz")
     assert (tmp_path / "w.weights.npz").exists()
 

@@ -192,7 +192,8 @@ def test_loss_names_and_config():
     assert isinstance(losses.get("log_cosh"), losses.LogCosh) and isinstance(losses.get("logcosh"), losses.LogCosh)
     assert isinstance(losses.get("poisson"), losses.Poisson)
     h = losses.Huber(delta=0.5)
-    assert h.get_config() == {"name": "huber_loss", "from_logits": False, "delta": 0.5}
+    assert h.get_config() == {"name": "huber_loss", "delta": 0.5}
+    assert losses.Huber.from_config(h.get_config()).delta == 0.5
     assert repr(h) == "Huber(delta=0.5)"
     p, t = np.array([0.0, 2.0]), np.zeros(2)
     assert float(h(t, p)) == pytest.approx((0 + 0.5 * 2 - 0.125) / 2)

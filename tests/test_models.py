@@ -195,7 +195,8 @@ def test_batch_callbacks_and_checkpoint(rng, tmp_path):
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     batches = []
     cb = callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: batches.append((b, sorted(logs))))
-    ck = callbacks.ModelCheckpoint(str(tmp_path / "w-{epoch}.npz"), monitor="loss", save_best_only=False)
+    ck = callbacks.ModelCheckpoint(str(tmp_path / "w-{epoch}.npz"), monitor="loss", save_best_only=False,
+                                  save_weights_only=True)
     model.fit(x, y, batch_size=16, epochs=2, callbacks=[cb, ck], verbose=0)
     assert [b for b, _ in batches] == [0, 1, 2, 3] * 2 and batches[0][1] == ["accuracy", "loss"]
     other = mlp(seed=99)

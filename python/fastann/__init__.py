@@ -26,11 +26,12 @@ from . import callbacks, config, constraints, datasets, initializers, layers, lo
 from . import optimizers, regularizers, utils  # noqa: E402
 from .layers import Input  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
+from . import models, saving  # noqa: E402
 
 __all__ = ["CudaError", "__version__", "Input", "Model", "Sequential", "build_info", "callbacks", "config",
            "constraints", "cuda", "datasets",
            "get_num_threads", "initializers", "layers", "losses", "metrics", "ops", "optimizers", "reference",
-           "regularizers", "set_num_threads", "utils"]
+           "regularizers", "models", "saving", "set_num_threads", "utils"]
 
 
 def __getattr__(name):

@@ -159,20 +159,38 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the weights (``model.save_weights``, .npz) after each epoch, or only when ``monitor`` improved
-    (``save_best_only``). ``filepath`` may contain ``{epoch}`` and logs keys, e.g. "w-{epoch:02d}.npz".
-    A .keras/.h5/.hdf5 filepath is a NotImplementedError at construction: fastann writes .npz only, and
-    never under a name that promises another format."""
+    """Save the model after each epoch, or only when ``monitor`` improved (``save_best_only``), as
+    ``keras.callbacks.ModelCheckpoint`` (same arguments and order).
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
+    ``save_weights_only=False`` (the default, as Keras): the whole model with ``model.save`` (a ``.keras``
+    file: config, weights, optimizer and random state, so ``fastann.models.load_model`` resumes it);
+    ``filepath`` must end in ``.keras``. ``save_weights_only=True``: ``model.save_weights``, to a
+    ``.weights.h5`` file (Keras's layout) or an ``.npz`` file (fastann's). A name that does not say the format
+    is a ValueError at construction: a file is never written under a name of another format. ``filepath``
+    may contain ``{epoch}`` and logs keys, e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.keras".
+    ``save_freq`` other than "epoch" and ``initial_value_threshold`` are NotImplementedError unless at
+    Keras's defaults."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
+                 mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__()
         name = str(filepath)
-        if name.lower().endswith((".keras", ".h5", ".hdf5")):
-            raise NotImplementedError(f"ModelCheckpoint: {name!r} asks for a Keras .keras/.h5 file; fastann "
-                                      f"saves weights as .npz only (e.g. 'best.weights.npz')")
+        if save_freq != "epoch":
+            raise NotImplementedError(f"ModelCheckpoint: save_freq={save_freq!r} is not implemented (only 'epoch')")
+        if initial_value_threshold is not None:
+            raise NotImplementedError("ModelCheckpoint: initial_value_threshold is not implemented (only None)")
+        lower = name.lower()
+        if save_weights_only and not lower.endswith((".weights.h5", ".npz")):
+            raise ValueError(f"ModelCheckpoint: with save_weights_only=True the filepath must end in .weights.h5 "
+                             f"(Keras's layout) or .npz (fastann's), got {name!r}")
+        if not save_weights_only and not lower.endswith(".keras"):
+            raise ValueError(f"ModelCheckpoint: the filepath must end in .keras (a whole model, "
+                             f"save_weights_only=False as in Keras), got {name!r}; for weights alone pass "
+                             f"save_weights_only=True and a .weights.h5 or .npz name")
         self.filepath = name
         self.monitor = monitor
         self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
         self.mode = _mode_for(monitor, mode)
         self.verbose = verbose
         self.best = None
@@ -185,9 +203,13 @@ class ModelCheckpoint(Callback):
             if not _beats(self.mode, value, self.best):
                 return
             self.best = value
-        self.model.save_weights(path)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
         if self.verbose:
-            print(f"Epoch {epoch + 1}: saved weights to {path}", file=sys.stderr)
+            print(f"Epoch {epoch + 1}: saved the {'weights' if self.save_weights_only else 'model'} to {path}",
+                  file=sys.stderr)
 
 
 class LearningRateScheduler(Callback):

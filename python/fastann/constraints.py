@@ -52,6 +52,11 @@ class Constraint:
     def __call__(self, w):
         return w
 
+    @classmethod
+    def from_config(cls, config):
+        """The object ``cls(**config)`` (the inverse of ``get_config``)."""
+        return cls(**config)
+
     def get_config(self) -> dict:
         return {}
 

@@ -24,6 +24,8 @@ import numbers
 
 import numpy as np
 
+from ._config_args import attribute_config
+
 __all__ = ["Initializer", "Orthogonal", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
            "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal",
            "LecunUniform", "get", "compute_fans"]
@@ -79,7 +81,13 @@ class Initializer:
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        return {k: v for k, v in vars(self).items()}
+        """The constructor's arguments (Keras's config: ``{"seed": None}`` for GlorotUniform)."""
+        return attribute_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """The object ``cls(**config)`` (the inverse of ``get_config``)."""
+        return cls(**config)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -92,12 +100,20 @@ class Zeros(Initializer):
     def sample(self, shape, rng):
         return np.zeros(shape)
 
+    def get_config(self) -> dict:
+        """{} (Keras's ``Zeros`` takes no arguments)."""
+        return {}
+
 
 class Ones(Initializer):
     """All ones."""
 
     def sample(self, shape, rng):
         return np.ones(shape)
+
+    def get_config(self) -> dict:
+        """{} (Keras's ``Ones`` takes no arguments)."""
+        return {}
 
 
 class Constant(Initializer):

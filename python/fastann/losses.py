@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 
 from . import _loss_formulas as formulas
+from ._config_args import attribute_config
 from . import ops
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
@@ -89,7 +90,21 @@ class Loss:
         return False
 
     def get_config(self) -> dict:
-        return {"name": self.name, "from_logits": self.from_logits}
+        """Keras's loss config: the name and the constructor's arguments (``from_config`` rebuilds the loss)."""
+        return {"name": self.name, **attribute_config(self)}
+
+    @classmethod
+    def from_config(cls, config):
+        """The loss ``get_config`` (or Keras) describes: ``cls(**config)`` without the name, which must be
+        the class's own (fastann's losses have fixed names), and Keras's reduction at its default.
+        ValueError otherwise."""
+        config = dict(config)
+        name = config.pop("name", cls.name)
+        if name != cls.name:
+            raise ValueError(f"{cls.__name__}.from_config: fastann's loss is named {cls.name!r}, got name={name!r}")
+        if config.pop("reduction", "sum_over_batch_size") != "sum_over_batch_size":
+            raise NotImplementedError(f"{cls.__name__}.from_config: only Keras's reduction 'sum_over_batch_size'")
+        return cls(**config)
 
     def __repr__(self):
         return f"{type(self).__name__}(from_logits={self.from_logits})" if self.from_logits else \
@@ -165,8 +180,6 @@ class BinaryCrossentropy(Loss):
             return ops.binary_cross_entropy_with_logits_backward(y_pred, y_true)
         return ops.binary_cross_entropy_backward(y_pred, y_true)
 
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 class CategoricalCrossentropy(Loss):
@@ -238,8 +251,6 @@ class CategoricalCrossentropy(Loss):
         _, g = ops.cross_entropy_with_grad(logits, self._targets(y_true))
         return self.weighted_logits_forward(logits, y_true, sample_weight), _scale_rows(g, sample_weight)
 
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
@@ -255,8 +266,6 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     def __init__(self, from_logits: bool = False):
         super().__init__(from_logits=from_logits)
 
-    def get_config(self):
-        return {"name": self.name, "from_logits": self.from_logits}
 
 
 
@@ -307,9 +316,6 @@ class CategoricalFocalCrossentropy(_FocalLoss):
     def _rows(self, y_pred, y_true):
         return formulas.categorical_focal_rows(y_pred, y_true, self.alpha, self.gamma, self.from_logits)
 
-    def get_config(self):
-        return {**super().get_config(), "alpha": self.alpha, "gamma": self.gamma,
-                "label_smoothing": self.label_smoothing}
 
     def __repr__(self):
         return (f"CategoricalFocalCrossentropy(alpha={self.alpha}, gamma={self.gamma}, "
@@ -340,9 +346,6 @@ class BinaryFocalCrossentropy(_FocalLoss):
         return formulas.binary_focal_rows(y_pred, y_true, self.alpha, self.gamma, self.from_logits,
                                           self.apply_class_balancing)
 
-    def get_config(self):
-        return {**super().get_config(), "apply_class_balancing": self.apply_class_balancing,
-                "alpha": self.alpha, "gamma": self.gamma, "label_smoothing": self.label_smoothing}
 
     def __repr__(self):
         return (f"BinaryFocalCrossentropy(apply_class_balancing={self.apply_class_balancing}, alpha={self.alpha}, "
@@ -388,8 +391,6 @@ class Huber(_ElementwiseLoss):
     def _per_sample_kwargs(self):
         return {"delta": self.delta}
 
-    def get_config(self):
-        return {**super().get_config(), "delta": self.delta}
 
     def __repr__(self):
         return f"Huber(delta={self.delta})"

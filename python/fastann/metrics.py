@@ -20,6 +20,7 @@ Classes accumulate without a host synchronisation per batch: ``update_state`` ke
 from __future__ import annotations
 
 from . import ops
+from ._config_args import attribute_config
 
 __all__ = ["Metric", "Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
            "MeanSquaredError", "MeanAbsoluteError", "accuracy", "sparse_categorical_accuracy",
@@ -102,6 +103,15 @@ class Metric:
     def __init__(self, name=None):
         self.name = name or self.default_name
         self.reset_state()
+
+    def get_config(self) -> dict:
+        """The constructor's arguments (``from_config`` rebuilds the metric from them)."""
+        return attribute_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """The object ``cls(**config)`` (the inverse of ``get_config``)."""
+        return cls(**config)
 
     def reset_state(self):
         self._sums = []   # per-batch 0-d arrays not yet read (no host sync per batch)

@@ -191,7 +191,16 @@ class Optimizer:
     def get_config(self) -> dict:
         config = {"learning_rate": self._schedule if self._schedule is not None else self._learning_rate}
         config.update((k, v) for k, v in vars(self).items() if not k.startswith("_") and k != "iterations")
+        if config.get("seed") is None:
+            config.pop("seed", None)  # Keras's optimizers take no seed
+        if not config.get("weight_decay"):
+            config["weight_decay"] = None  # Keras's "no decay"
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        """The object ``cls(**config)`` (the inverse of ``get_config``)."""
+        return cls(**config)
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"

@@ -62,6 +62,11 @@ class Regularizer:
     def get_config(self) -> dict:
         return {}
 
+    @classmethod
+    def from_config(cls, config):
+        """The object ``cls(**config)`` (the inverse of ``get_config``)."""
+        return cls(**config)
+
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 

@@ -53,6 +53,11 @@ class LearningRateSchedule:
     def get_config(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
+    @classmethod
+    def from_config(cls, config):
+        """The object ``cls(**config)`` (the inverse of ``get_config``)."""
+        return cls(**config)
+
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 

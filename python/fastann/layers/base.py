@@ -47,7 +47,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import _device, config, constraints, initializers, ops, regularizers
+from .. import _device, _serialize, config, constraints, initializers, ops, regularizers
+from .._config_args import record_init
+from . import _config
 from .._args.common import is_cupy, nonneg_int, pair
 from .symbolic import KerasTensor, Node, flatten, is_symbolic
 
@@ -208,6 +210,21 @@ class Layer:
     #: Keras's ``supports_masking``: the layer passes the mask of its input on to its output unchanged
     #: (see :func:`link_masks`); False drops it.
     supports_masking = False
+
+    #: Module Keras's serialization writes for this class (``fastann._serialize``).
+    _KERAS_MODULE = "keras.layers"
+
+    #: Constructor arguments left out of ``get_config``: the base-layer ones it writes itself, the
+    #: per-sample input shape (the model's ``build_input_shape`` carries it) and initial weight arrays.
+    _CONFIG_SKIP = ("name", "trainable", "dtype", "input_shape", "input_dim", "weights")
+
+    #: The base-layer keys ``get_config`` writes (a Keras class whose constructor lacks one leaves it out).
+    _CONFIG_BASE_KEYS = ("name", "trainable", "dtype")
+
+    def __init_subclass__(cls, **kwargs):
+        """Every layer class records its constructor's arguments (``get_config``)."""
+        super().__init_subclass__(**kwargs)
+        record_init(cls)
 
     def __init__(self, name=None, trainable=True, input_shape=None, *, dtype=None, input_dim=None,
                  activity_regularizer=None, **kwargs):
@@ -499,6 +516,24 @@ class Layer:
                 raise ValueError(f"{self.name}: weight {k!r} has shape {expected}, got {w.shape}")
             p[...] = self.xp.asarray(self._from_keras_layout(k, w), dtype=p.dtype)
 
+    # -- config (Keras's serialization) -----------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Keras's layer config: ``name``, ``trainable``, ``dtype`` (a serialized ``DTypePolicy``) and the
+        constructor's arguments by their Keras names, the defaults included, initializers, regularizers and
+        constraints as serialized objects (``{"module": "keras.initializers", "class_name":
+        "GlorotUniform", "config": {"seed": None}, ...}``), tuples as lists. JSON-ready; ``from_config``
+        rebuilds the layer (unbuilt) from it, and ``keras.layers.<Class>.from_config`` reads it.
+        ValueError when an argument is a Python function (it cannot be saved). See ``layers._config``."""
+        return _config.layer_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """The layer (unbuilt) that ``config`` (``get_config``'s form, or Keras's) describes. Serialized
+        objects in it resolve through fastann's registry only (``fastann._serialize.deserialize``);
+        ``dtype`` is dropped (a layer computes in its model's dtype). TypeError for a config that is not a
+        dict; ValueError/TypeError/NotImplementedError as the constructor raises them."""
+        return _config.layer_from_config(cls, config)
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} output_shape={self.output_shape}>"
 
@@ -627,11 +662,36 @@ class InputLayer(Layer):
                              f"got {shape!r}")
         super().__init__(name, input_shape=tuple(int(s) for s in shape), **kwargs)
 
+    def get_config(self) -> dict:
+        """Keras's InputLayer config: ``batch_shape`` (None, *shape), dtype, sparse, ragged, name."""
+        return {"batch_shape": [None, *self.input_shape], "dtype": "float32", "sparse": False, "ragged": False,
+                "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        """An InputLayer from Keras's config (``batch_shape``, or ``shape`` without the batch axis);
+        ValueError for a sparse or ragged input or any other key."""
+        config = dict(config)
+        if "batch_shape" in config:
+            batch_shape = config.pop("batch_shape")
+            if not isinstance(batch_shape, list) or len(batch_shape) < 2:
+                raise ValueError(f"InputLayer.from_config: batch_shape must be a list [batch, ...], got "
+                                 f"{batch_shape!r}")
+            config["shape"] = tuple(batch_shape[1:])
+        for key, default in (("sparse", False), ("ragged", False), ("optional", False), ("batch_size", None)):
+            if config.pop(key, default) not in (default, None):
+                raise ValueError(f"InputLayer.from_config: {key} inputs are not supported")
+        config.pop("dtype", None)  # the model's dtype applies
+        return cls(**config)
+
     def forward(self, x, training=False):
         return x
 
     def backward(self, grad_output):
         return grad_output if self.need_input_grad else None
+
+
+_serialize.register_family("layers", lambda: _config.layer_classes(Layer))
 
 
 def Input(shape, name=None, **kwargs) -> KerasTensor:  # noqa: N802 - Keras spelling

@@ -74,6 +74,8 @@ class SpatialDropout2D(ImageLayer):
 
     _PREFIX = "spatial_dropout2d"
 
+    _CONFIG_BASE_KEYS = ("name", "dtype")  # Keras's SpatialDropout2D takes no ``trainable``
+
     def __init__(self, rate, data_format=None, seed=None, name=None, input_shape=None, **kwargs):
         super().__init__(name, input_shape=input_shape, data_format=data_format, **kwargs)
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:

@@ -11,12 +11,17 @@
     _trainer    the one batch loop fit, evaluate and predict share, and their steps
     _fusion     runs of layers executed as one fused kernel (BatchNormalization -> ReLU [-> MaxPooling2D])
     _summary    the summary table
-    _saving     weight files (.npz)
+    _saving     weight files: .npz (fastann's), the suffix rules; .weights.h5 and .keras are fastann.saving's
     _keras      Keras' argument conventions: unimplemented arguments, verbose, get_layer, compile's metrics
 """
 from __future__ import annotations
 
+from ..saving import load_model, register_model_class
 from .functional import Model
 from .sequential import Sequential
 
-__all__ = ["Model", "Sequential"]
+register_model_class(Sequential)
+register_model_class(Model)
+register_model_class(Model, "Functional")  # Keras's class name of a functional model
+
+__all__ = ["Model", "Sequential", "load_model"]

@@ -468,9 +468,8 @@ class BaseModel(ModelAsLayer):
             i += k
 
     def save_weights(self, filepath, overwrite=True) -> None:
-        """Write all parameters to an .npz file (written to a temp file, then renamed: atomic).
-        NotImplementedError for a .keras/.h5/.hdf5 name (those formats do not exist in fastann: the file
-        would not be what its name says) and for overwrite=False."""
+        """Write all parameters: ``*.weights.h5`` in Keras's HDF5 layout, ``*.npz`` in fastann's (atomic).
+        ValueError for another name (.keras is ``save``'s); NotImplementedError for overwrite=False."""
         _keras.unimplemented("save_weights", overwrite=(overwrite, True))
         _saving.check_suffix(f"{type(self).__name__}.save_weights", filepath)
         if not self.built:
@@ -478,9 +477,8 @@ class BaseModel(ModelAsLayer):
         _saving.save_weights(self, filepath)
 
     def load_weights(self, filepath) -> None:
-        """Read parameters saved by save_weights into this (built) model, matched by position.
-        ValueError when the file's parameter count or shapes do not match the model; NotImplementedError
-        for a .keras/.h5/.hdf5 name."""
+        """Read parameters saved by save_weights (``*.weights.h5``, Keras's too, or ``*.npz``) into this
+        (built) model. ValueError when the file's entries, shapes or dtypes do not match, or for another name."""
         _saving.check_suffix(f"{type(self).__name__}.load_weights", filepath)
         if not self.built:
             raise ValueError(f"{type(self).__name__}.load_weights: build the model first (Input layer, build "

@@ -15,13 +15,14 @@ from __future__ import annotations
 from .. import _device
 from ..layers.base import _auto_name
 from . import _graph
+from ._file import ModelFileMixin
 from ._model import BaseModel
 from ._nested import same_shape
 
 __all__ = ["Model"]
 
 
-class Model(BaseModel):
+class Model(ModelFileMixin, BaseModel):
     """``keras.Model``: a model of a directed acyclic graph of layers, from symbolic inputs to outputs.
 
     Args (Keras' ``inputs, outputs, name, trainable``, then fastann's keyword-only ``seed`` and ``dtype``):
