@@ -245,7 +245,8 @@ def test_the_new_layers_train_in_a_sequential(rng):
     model = fastann.Sequential([layers.Input((6,)), norm, layers.Rescaling(0.5), layers.Dense(16),
                                 layers.LayerNormalization(), layers.PReLU(), layers.Dense(2, activation="softmax")],
                                seed=0)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=fastann.optimizers.Adam(learning_rate=1e-2), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     hist = model.fit(x, y, batch_size=16, epochs=20, verbose=0)
     assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
 
