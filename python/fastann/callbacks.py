@@ -517,3 +517,74 @@ class TerminateOnNaN(Callback):
 
 
 __all__ += ["CSVLogger", "TerminateOnNaN"]
+
+
+class BackupAndRestore(Callback):
+    """``keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", double_checkpoint=False,
+    delete_checkpoint=True)``: survive an interruption of ``fit``.
+
+    After each epoch the whole model (weights, optimizer state and step count, the shuffling and dropout
+    generators: ``model.save``'s ``.keras`` file) goes to ``backup_dir/latest.keras`` and the epoch number to
+    ``backup_dir/training_metadata.json``. When ``fit`` starts with a backup present (the previous run was
+    interrupted: by an exception, a kill, a power cut after that epoch), the model is restored from it and
+    training continues with the next epoch, so the result is that of a run that was never interrupted (same
+    thread count). A run that ends normally deletes the backup when ``delete_checkpoint``.
+
+    Args: backup_dir (a directory path; created when needed), save_freq ("epoch"; a batch count is
+    NotImplementedError), double_checkpoint (False; True is NotImplementedError), delete_checkpoint.
+    Raises ValueError for an empty backup_dir; at restore, ValueError for a backup that does not fit the
+    model (``fastann.saving`` checks the file as ``load_model`` does)."""
+
+    _MODEL, _META = "latest.keras", "training_metadata.json"
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
+        super().__init__()
+        import os  # noqa: PLC0415
+        if not backup_dir:
+            raise ValueError(f"Empty `backup_dir` argument passed: {backup_dir!r}")
+        if save_freq != "epoch":
+            raise NotImplementedError(f"BackupAndRestore: save_freq={save_freq!r} is not implemented (only 'epoch')")
+        if double_checkpoint:
+            raise NotImplementedError("BackupAndRestore: double_checkpoint=True is not implemented")
+        self.backup_dir = os.fspath(backup_dir)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self._model_path = os.path.join(self.backup_dir, self._MODEL)
+        self._meta_path = os.path.join(self.backup_dir, self._META)
+
+    def on_train_begin(self, logs=None):
+        import json  # noqa: PLC0415
+        import os  # noqa: PLC0415
+
+        from .saving import _model_io  # noqa: PLC0415 - saving imports the models, which import this module
+        if not (os.path.exists(self._model_path) and os.path.exists(self._meta_path)):
+            return
+        with open(self._meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+        epoch = meta.get("epoch") if isinstance(meta, dict) else None
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"BackupAndRestore: {self._meta_path} does not hold a completed epoch number")
+        _model_io.restore_into(self.model, self._model_path)
+        self.model._resume_epoch = epoch + 1  # fit continues after the last epoch the backup holds
+
+    def on_epoch_end(self, epoch, logs=None):
+        import json  # noqa: PLC0415
+        import os  # noqa: PLC0415
+        os.makedirs(self.backup_dir, exist_ok=True)
+        self.model.save(self._model_path)
+        tmp = self._meta_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"epoch": int(epoch)}, f)
+        os.replace(tmp, self._meta_path)  # the epoch number changes only once the model file is complete
+
+    def on_train_end(self, logs=None):
+        import os  # noqa: PLC0415
+        if not self.delete_checkpoint:
+            return
+        for path in (self._meta_path, self._model_path):
+            if os.path.exists(path):
+                os.remove(path)
+        if os.path.isdir(self.backup_dir) and not os.listdir(self.backup_dir):
+            os.rmdir(self.backup_dir)
+
+
+__all__ += ["BackupAndRestore"]

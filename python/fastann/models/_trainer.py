@@ -233,11 +233,15 @@ def fit(model, batches, epochs, initial_epoch, shuffle, validation, callbacks, v
     bar = callbacks_module.ProgressBar(verbose, epochs, batches.steps, batches.n)
     model.stop_training = False
     model.history = history
+    model._resume_epoch = None
     for cb in cbs:
         cb.on_train_begin({})
+    # a callback that restored an interrupted run (BackupAndRestore) says which epoch comes next
+    start = max(int(initial_epoch), model._resume_epoch or 0)
+    model._resume_epoch = None
 
     step = train_step(model, fused)
-    for epoch in range(int(initial_epoch), epochs):
+    for epoch in range(start, epochs):
         for cb in cbs:
             cb.on_epoch_begin(epoch, {})
         bar.epoch_begin(epoch)

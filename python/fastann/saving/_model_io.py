@@ -244,6 +244,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         raise ValueError(f"{where}: config.json does not give the model's input shape")
     if compile and entry.get("compile_config"):  # Keras writes {} for a model that was not compiled
         _compile_from_config(model, entry["compile_config"], custom_objects, f"{where}: compile_config")
+    _read_weights_and_state(model, members, where, compile)
+    return model
+
+
+def _read_weights_and_state(model, members, where, compile) -> None:  # noqa: A002 - Keras's name
+    """Set the weights of an archive into ``model`` and, when ``compile``, its training state (fastann's exact
+    resume state, or a Keras file's optimizer state)."""
     state = None
     if "fastann/state.json" in members:
         state = _json(members["fastann/state.json"], f"{where}: fastann/state.json")
@@ -255,7 +262,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
             _keras_opt.read(model, f, f"{where}: model.weights.h5")  # a Keras file: its optimizer state
         elif "fastann" in f and state is None:
             raise ValueError(f"{where}: model.weights.h5 holds fastann state but fastann/state.json is missing")
-    return model
+
+
+def restore_into(model, filepath) -> None:
+    """Set the weights and the training state (optimizer state, step count, shuffling and dropout generators)
+    that ``save_model`` wrote at ``filepath`` into ``model``, a compiled model of the same architecture: what
+    ``fastann.callbacks.BackupAndRestore`` does when a run starts again after an interruption. The file is
+    checked as ``load_model`` checks it; ValueError for a file that does not fit the model."""
+    name = os.fspath(filepath)
+    members = _archive.read_archive(name)
+    _read_weights_and_state(model, members, f"restore({name!r})", compile=model.optimizer is not None)
 
 
 # ---- weights only ---------------------------------------------------------------------------------------
