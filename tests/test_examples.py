@@ -104,3 +104,18 @@ def test_activation_derivatives_from_the_kernels_match_finite_differences():
     assert abs(r["sigmoid"]["max_derivative"] - 0.25) < 1e-6
     assert r["sigmoid"]["derivative_at_5"] < 0.01 and r["tanh"]["derivative_at_-5"] < 0.01
     assert r["relu"]["derivative_at_5"] == 1.0 and r["relu"]["derivative_at_-5"] == 0.0
+
+
+import keras_mlp_cnn  # noqa: E402
+
+
+def test_keras_mlp_and_cnn_train_checkpoint_save_and_reload(tmp_path):
+    try:
+        r = keras_mlp_cnn.main(epochs=2, train=3000, test=1000, out=str(tmp_path))
+    except FileNotFoundError as e:  # no copy of Fashion-MNIST and no network
+        pytest.skip(str(e))
+    for kind in ("mlp", "cnn"):
+        assert r[kind]["test_accuracy"] > 0.6, r[kind]
+        assert r[kind]["reloaded_predicts_the_same"], kind
+        assert (tmp_path / f"{kind}.keras").exists() and (tmp_path / f"{kind}_best.keras").exists()
+        assert r[kind]["curves"] is None or (tmp_path / f"{kind}_curves.png").stat().st_size > 1000
