@@ -14,10 +14,11 @@ SHAPES = [(3, 5, 7, 9), (2, 32, 28, 28), (4, 6, 14, 14), (1, 2, 2, 2), (2, 3, 5,
 
 
 def _bits_equal(a, b):
-    """Same shape, dtype and values, NaN where the other has NaN and the same sign on zeros."""
+    """Same shape, dtype and values, NaN where the other has NaN and the same sign on zeros (a NaN's sign
+    bit is not compared)."""
     a, b = np.asarray(a), np.asarray(b)
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True) \
-        and np.array_equal(np.signbit(a), np.signbit(b))
+        and np.array_equal(np.signbit(a) & ~np.isnan(a), np.signbit(b) & ~np.isnan(b))
 
 
 def _separate(x, g):

@@ -221,8 +221,10 @@ void bind_norm(py::module_& m) {
         });
       },
       py::arg("dinput"), py::arg("grad_output"), py::arg("output"), py::arg("window_index"),
-      "Backward of relu_max_pool2_forward: dinput (N,C,H,W) = grad_output at each window's winner where "
-      "output > 0, zero elsewhere <- grad_output, output, window_index (N,C,H/2,W/2) from the forward.");
+      "Backward of relu_max_pool2_forward, as max_pool2d_backward then relu_backward: dinput (N,C,H,W) = "
+      "(0 + grad_output) * relu'(output) (1 where > 0, NaN where NaN, else 0) at each window's winner (the first "
+      "tap where output is 0), zero elsewhere <- grad_output, output, window_index (N,C,H/2,W/2) from the "
+      "forward.");
 }
 
 }  // namespace fastann::bindings

@@ -57,9 +57,13 @@ def relu_max_pool2d(input):
 
 
 def relu_max_pool2d_backward(grad_output, output, window_index, input_shape):
-    """Gradient of :func:`relu_max_pool2d`: ``relu_backward(max_pool2d_backward(grad_output, ...))`` in one
-    sweep. dinput is grad_output at each window's winner where output > 0 (the ReLU's mask, read from the
-    pooled result), zero at the other taps and at an odd last row or column.
+    """Gradient of :func:`relu_max_pool2d`: ``relu_backward(max_pool2d_backward(grad_output, ...), input)``
+    in one sweep, reading the pooled output instead of the input. At each window's winner dinput is
+    ``(0 + grad_output) * relu'`` with relu' read from the output (1 where > 0, NaN where NaN, 0 where 0;
+    a window whose output is 0 pooled four zeros after the ReLU, so its winner is the first tap, as
+    max_pool2d's); zero at the other taps and at an odd last row or column. So the bits are the separate
+    ops', except one case: a NaN input that is not its window's winner (or lies in no window) gets 0 where
+    relu_backward gives NaN (that window's output is NaN already).
 
     Args:
         grad_output, output: (N, C, H//2, W//2) float32 or float64 (output: the forward's).
