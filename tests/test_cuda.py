@@ -94,7 +94,9 @@ def _signature(fn):
 CPU_ONLY = {"fma_peak_gflops", "get_num_threads", "set_num_threads", "simd_level", "compile_info", "cpu_info", "gemm_thread_stats",
             # the fused BN+ReLU(+pool) kernel has no CUDA version yet: ops.batch_norm_relu raises
             # NotImplementedError for CuPy arrays and Sequential keeps the separate layers on CUDA
-            "batch_norm_relu_forward", "batch_norm_relu_backward"}
+            "batch_norm_relu_forward", "batch_norm_relu_backward",
+            # likewise the fused ReLU + 2x2 pool of a conv's output (ops._fused, models/_fusion.FusedConvReLUPool)
+            "relu_max_pool2_forward", "relu_max_pool2_backward"}
 
 
 @needs_module

@@ -174,6 +174,57 @@ void bind_norm(py::module_& m) {
       "sum(dz) (C,) <- grad_output, output (its forward's out: output > 0 is the ReLU mask, and output - bias "
       "gives the live values' normalized input), window_index (pool=2), input, weight and bias (or None) as "
       "given to the forward, save_mean, save_invstd.");
+
+  m.def(
+      "relu_max_pool2_forward",
+      [](py::object out_, py::object window_index, py::object input_) {
+        const char* op = "relu_max_pool2";
+        FloatType ft;
+        const ArrayView x = leading(input_, kDev, &ft, op, "input");
+        const FusedLayout l = fused_layout(op, x, 2);
+        const ArrayView y = output(out_, kDev, ft, op, "out");
+        require_shape(y, l.out_shape, op, "out");
+        const auto wi = window_index_arg(window_index, l, 2, true, op);
+        require_disjoint(op, {{y, "out"}, {wi, "window_index"}}, {{x, "input"}});
+        dispatch_float(ft, [&](auto tag) {
+          using T = decltype(tag);
+          nogil release;
+          cpu::relu_max_pool2_forward<T>(y.ptr<T>(), wi->ptr<uint8_t>(), x.ptr<const T>(), l.N, l.C, l.H, l.W);
+        });
+      },
+      py::arg("out"), py::arg("window_index"), py::arg("input"),
+      "Fused ReLU + 2x2/stride-2 max pool (floor mode): out (N,C,H/2,W/2) = max_pool2x2(relu(input)), "
+      "window_index (uint8, like out) = 2*row+column of each window's winner <- input (N,C,H,W).");
+
+  m.def(
+      "relu_max_pool2_backward",
+      [](py::object dinput, py::object grad_output, py::object output_, py::object window_index) {
+        const char* op = "relu_max_pool2_backward";
+        FloatType ft;
+        const ArrayView dx = leading(dinput, kDev, &ft, op, "dinput", true);
+        const FusedLayout l = fused_layout(op, dx, 2);
+        const ArrayView dy = input(grad_output, kDev, ft, op, "grad_output");
+        require_shape(dy, l.out_shape, op, "grad_output");
+        const ArrayView y = input(output_, kDev, ft, op, "output");
+        require_shape(y, l.out_shape, op, "output");
+        const auto wi = window_index_arg(window_index, l, 2, false, op);
+        require_disjoint(op, {{dx, "dinput"}}, {{dy, "grad_output"}, {y, "output"}, {wi, "window_index"}});
+        const uint8_t* p = wi->ptr<const uint8_t>();  // a byte outside 0..3 would drop its gradient silently
+        uint8_t worst = 0;
+        for (int64_t i = 0; i < wi->size; ++i) worst = std::max(worst, p[i]);
+        FASTANN_CHECK(worst <= 3, op, ": window_index values must be 0..3 (2*row + column), found ", int(worst));
+        dispatch_float(ft, [&](auto tag) {
+          using T = decltype(tag);
+          nogil release;
+          cpu::relu_max_pool2_backward<T>(dx.ptr<T>(), dy.ptr<const T>(), y.ptr<const T>(),
+                                          wi->ptr<const uint8_t>(), l.N, l.C, l.H, l.W);
+        });
+      },
+      py::arg("dinput"), py::arg("grad_output"), py::arg("output"), py::arg("window_index"),
+      "Backward of relu_max_pool2_forward, as max_pool2d_backward then relu_backward: dinput (N,C,H,W) = "
+      "(0 + grad_output) * relu'(output) (1 where > 0, NaN where NaN, else 0) at each window's winner (the first "
+      "tap where output is 0), zero elsewhere <- grad_output, output, window_index (N,C,H/2,W/2) from the "
+      "forward.");
 }
 
 }  // namespace fastann::bindings

@@ -417,6 +417,33 @@ void batch_norm_relu_backward(T* dinp, T* dweight, T* dbias, const T* dout, cons
   });
 }
 
+// ---- ReLU + 2x2 max pool without normalization -------------------------------------------------------
+// Planes are independent: threads take runs of (n, c) planes.
+
+// inp (N,C,H,W); out, window_index (N,C,H/2,W/2). See norm.hpp.
+template <class T>
+void relu_max_pool2_forward(T* out, uint8_t* window_index, const T* inp, int64_t N, int64_t C, int64_t H,
+                            int64_t W) {
+  const int64_t HW = H * W, OHW = (H / 2) * (W / 2);
+  const BatchNormReluLoops<T> R = relu_loops<T>();
+  parallel_for(N * C, channel_grain(HW), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      R.relu_pool2(out + p * OHW, window_index + p * OHW, inp + p * HW, H, W, T(0), T(1), T(0));
+  });
+}
+
+// dout, out, window_index (N,C,H/2,W/2); dinp (N,C,H,W). See norm.hpp.
+template <class T>
+void relu_max_pool2_backward(T* dinp, const T* dout, const T* out, const uint8_t* window_index, int64_t N,
+                             int64_t C, int64_t H, int64_t W) {
+  const int64_t HW = H * W, OHW = (H / 2) * (W / 2);
+  const BatchNormReluLoops<T> R = relu_loops<T>();
+  parallel_for(N * C, channel_grain(HW), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      R.relu_pool2_route(dinp + p * HW, dout + p * OHW, out + p * OHW, window_index + p * OHW, H, W);
+  });
+}
+
 // ---- dispatch (explicit instantiations for the bindings) ---------------------------------------------
 #define FASTANN_NORM_INSTANTIATE(T)                                                                        \
   template void batch_norm_forward_training<T>(T*, T*, T*, T*, T*, const T*, const T*, const T*, int64_t,  \
@@ -428,7 +455,10 @@ void batch_norm_relu_backward(T* dinp, T* dweight, T* dbias, const T* dout, cons
   template void batch_norm_relu_forward<T>(T*, uint8_t*, T*, T*, T*, T*, const T*, const T*, const T*, int64_t, \
                                            int64_t, int64_t, int64_t, int, bool, double, double);              \
   template void batch_norm_relu_backward<T>(T*, T*, T*, const T*, const T*, const uint8_t*, const T*, const T*, \
-                                            const T*, const T*, const T*, int64_t, int64_t, int64_t, int64_t, int);
+                                            const T*, const T*, const T*, int64_t, int64_t, int64_t, int64_t, int); \
+  template void relu_max_pool2_forward<T>(T*, uint8_t*, const T*, int64_t, int64_t, int64_t, int64_t);            \
+  template void relu_max_pool2_backward<T>(T*, const T*, const T*, const uint8_t*, int64_t, int64_t, int64_t,      \
+                                           int64_t);
 FASTANN_NORM_INSTANTIATE(float)
 FASTANN_NORM_INSTANTIATE(double)
 #undef FASTANN_NORM_INSTANTIATE

@@ -253,6 +253,41 @@ void relu_pool2_grad_input_f32(float* dx, const float* dy, const float* y, const
     for (int64_t i = (H - 1) * W; i < H * W; ++i) dx[i] = b * (x[i] - mean) + c;
 }
 
+// relu_pool2_route for float32 (see norm_loops.hpp), laid out as relu_pool2_grad_input_f32: per input row,
+// the gradients of 16 windows interleaved into two full vectors.
+void relu_pool2_route_f32(float* dx, const float* dy, const float* y, const uint8_t* window_index, int64_t H,
+                          int64_t W) {
+  const int64_t OH = H / 2, OW = W / 2;
+  const float *y_end = y + OH * OW, *dy_end = dy + OH * OW, *dx_end = dx + H * W;
+  const uint8_t* wi_end = window_index + OH * OW;
+  const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const F::reg zero = F::zero(), one = F::set1(1.0f);
+  for (int64_t oh = 0; oh < OH; ++oh)
+    for (int r = 0; r < 2; ++r) {  // row 2*oh+r whole, so its stores that run on only touch later rows
+      float* dr = dx + (2 * oh + r) * W;
+      for (int64_t ow = 0; ow < OW; ow += 16) {
+        const int64_t o = oh * OW + ow;
+        const F::mask m = F::tail(OW - ow), mlo = F::tail(2 * (OW - ow)), mhi = F::tail(2 * (OW - ow) - 16);
+        const F::reg v = load16(y + o, y_end, m);
+        const F::mask live = F::mask_cmp_gt(m, v, zero), nan = F::cmp_unord(v, v) & m;
+        // A window whose output is 0 routes to its first tap (four zeros after the ReLU).
+        const __m512i k = _mm512_mask_mov_epi32(load16_index(window_index + o, wi_end, m),
+                                                m & ~live & ~nan, _mm512_setzero_si512());
+        const F::reg slope = F::mask_mov(F::maskz_mov(live, one), nan, v);  // relu'(z): 1, NaN or 0
+        const F::reg g = F::mul(F::add(zero, load16(dy + o, dy_end, m)), slope);
+        auto tap = [&](int t) { return F::maskz_mov(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(t)), g); };
+        const F::reg ge = tap(2 * r), go = tap(2 * r + 1);
+        store16(dr + 2 * ow, dx_end, mlo, _mm512_permutex2var_ps(ge, lo_idx, go));
+        store16(dr + 2 * ow + 16, dx_end, mhi, _mm512_permutex2var_ps(ge, hi_idx, go));
+      }
+    }
+  if (W % 2)  // the odd last column is in no window (the full-width stores may have run over it)
+    for (int64_t h = 0; h < 2 * OH; ++h) dx[h * W + W - 1] = 0.0f;
+  if (H % 2)  // the odd last row likewise
+    for (int64_t i = (H - 1) * W; i < H * W; ++i) dx[i] = 0.0f;
+}
+
 void relu_pool2_f32(float* y, uint8_t* window_index, const float* x, int64_t H, int64_t W, float mean, float scale,
                     float beta) {
   const int64_t OH = H / 2, OW = W / 2;
@@ -314,6 +349,7 @@ BatchNormReluLoops<float> batch_norm_relu_loops(float) {
   l.relu_grad_sums = &relu_grad_sums_f32;
   l.relu_pool2_grad_sums = &relu_pool2_grad_sums_f32;
   l.relu_pool2_grad_input = &relu_pool2_grad_input_f32;
+  l.relu_pool2_route = &relu_pool2_route_f32;
   return l;
 }
 BatchNormReluLoops<double> batch_norm_relu_loops(double) { return make_relu_loops<double>(); }

@@ -38,6 +38,8 @@ struct BatchNormReluLoops {
                                int64_t W, T mean, double* sum_dz, double* sum_dz_xmu);
   void (*relu_pool2_grad_input)(T* dx, const T* dy, const T* y, const uint8_t* window_index, const T* x,
                                 int64_t H, int64_t W, T mean, T a, T b, T c);
+  // dx (H x W) = dy routed to the winners where y > 0, zero elsewhere (no normalization behind it).
+  void (*relu_pool2_route)(T* dx, const T* dy, const T* y, const uint8_t* window_index, int64_t H, int64_t W);
 };
 
 }  // namespace fastann::cpu

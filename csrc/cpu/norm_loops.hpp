@@ -196,10 +196,42 @@ void relu_pool2_grad_input(T* dx, const T* dy, const T* y, const uint8_t* window
     for (int64_t i = (H - 1) * W; i < H * W; ++i) dx[i] = b * (x[i] - mean) + c;
 }
 
+// The ReLU + pool's gradient alone (a conv's epilogue, relu_max_pool2_backward), as the separate ops compute
+// it: max_pool2d_backward puts 0 + dy at each window's winner and 0 elsewhere, relu_backward multiplies by
+// relu'(z) (1 for z > 0, 0 for z <= 0, NaN for NaN). At the winner z > 0 exactly where y > 0 and z is NaN
+// exactly where y is; a window with y == 0 (every tap <= 0) pooled four zeros after the ReLU, whose winner
+// is the first tap, so its (0 + dy) * 0 goes there. A NaN z at another tap or in an odd trailing row/column is not seen here: that
+// element's gradient is 0 (the separate ops give NaN; its window's output is already NaN).
+template <class T>
+void relu_pool2_route(T* dx, const T* dy, const T* y, const uint8_t* window_index, int64_t H, int64_t W) {
+  const int64_t OH = H / 2, OW = W / 2;
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    T* d0 = dx + 2 * oh * W;
+    T* d1 = d0 + W;
+    const T* go = dy + oh * OW;
+    const T* yo = y + oh * OW;
+    const uint8_t* io = window_index + oh * OW;
+#pragma omp simd
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const T v = yo[ow];
+      const T k = v == T(0) ? T(0) : T(io[ow]);  // compared as T, as relu_pool2_grad_input
+      const T g = (T(0) + go[ow]) * (v > T(0) ? T(1) : (v == v ? T(0) : v));
+      d0[2 * ow] = k == T(0) ? g : T(0);
+      d0[2 * ow + 1] = k == T(1) ? g : T(0);
+      d1[2 * ow] = k == T(2) ? g : T(0);
+      d1[2 * ow + 1] = k == T(3) ? g : T(0);
+    }
+    if (W % 2) d0[W - 1] = d1[W - 1] = T(0);
+  }
+  if (H % 2)
+    for (int64_t i = (H - 1) * W; i < H * W; ++i) dx[i] = T(0);
+}
+
 template <class T>
 BatchNormReluLoops<T> make_relu_loops() {
   return BatchNormReluLoops<T>{&relu_plane<T>, &relu_pool2_plane<T>, &relu_grad_sums<T>, &relu_grad_input<T>,
-                               &relu_pool2_grad_sums<T>, &relu_pool2_grad_input<T>};
+                               &relu_pool2_grad_sums<T>, &relu_pool2_grad_input<T>,
+                               &relu_pool2_route<T>};
 }
 
 }  // namespace fastann::cpu::FASTANN_ISA

@@ -9,7 +9,8 @@
     _steps      train_on_batch / test_on_batch / predict_on_batch and the custom-loop ``gradients``
     _data       input checks and casts, the validation split, mini-batches (host-to-device feeding)
     _trainer    the one batch loop fit, evaluate and predict share, and their steps
-    _fusion     runs of layers executed as one fused kernel (BatchNormalization -> ReLU [-> MaxPooling2D])
+    _fusion     runs of layers executed as fused kernels (BatchNormalization -> ReLU [-> MaxPooling2D],
+                Conv2D(relu) -> MaxPooling2D)
     _summary    the summary table
     _saving     weight files: .npz (fastann's), the suffix rules; .weights.h5 and .keras are fastann.saving's
     _keras      Keras' argument conventions: unimplemented arguments, verbose, get_layer, compile's metrics

@@ -1,5 +1,10 @@
 """Layer fusion in ``Sequential``: runs of layers that execute as one fused kernel.
 
+Two kinds of run fuse: the BatchNormalization tail of a Conv-BN-ReLU-Pool block (``FusedBatchNormReLU``) and
+the Conv2D(bias, ReLU) -> MaxPooling2D(2) block a model without batch norm is made of
+(``FusedConvReLUPool``). Both ask the layers public questions only and give the results of the separate
+layers.
+
 A BatchNormalization -> Activation("relu") [-> MaxPooling2D(2)] run of layers on images (the tail of a
 Conv-BN-ReLU-Pool block, channels_first or channels_last) runs as ONE ``ops.batch_norm_relu`` in training
 and inference: two sweeps over
@@ -13,9 +18,10 @@ is CPU only and NCHW: for channels_last layers it takes and gives the layout the
 from __future__ import annotations
 
 from .. import ops
-from ..layers import Activation, BatchNormalization, MaxPooling2D
+from ..layers import Activation, BatchNormalization, Conv2D, MaxPooling2D
+from ..ops._fused import relu_max_pool2d, relu_max_pool2d_backward
 
-__all__ = ["FusedBatchNormReLU", "plan_stages"]
+__all__ = ["FusedBatchNormReLU", "FusedConvReLUPool", "plan_stages"]
 
 
 class FusedBatchNormReLU:
@@ -78,12 +84,82 @@ class FusedBatchNormReLU:
         return bn._from_nchw(dx, bn._io[0]) if bn.need_input_grad else None
 
 
+class FusedConvReLUPool:
+    """A Conv2D(activation="relu") -> MaxPooling2D(2, 2) run (or Conv2D -> Activation("relu") ->
+    MaxPooling2D(2, 2)) as ``ops.conv2d`` (bias in its store) plus one fused ReLU + pool sweep
+    (``ops._fused.relu_max_pool2d``): no full-size ReLU output, no int64 pool indices, and in backward one
+    sweep that routes the gradient to each window's winner and applies the ReLU's mask, where the separate
+    layers take two (``max_pool2d_backward`` then ``relu_backward``). The conv's input and weight gradients
+    and its bias gradient come from ``ops.conv2d_backward`` as when the layers run alone, so every result is
+    bit for bit the separate layers'.
+
+    Stands in for the layers in the model's forward and backward; the Conv2D layer keeps its parameters
+    and gradients (``conv.grads``).
+    """
+
+    def __init__(self, conv, count: int, last):
+        self.conv, self.count, self.last = conv, count, last
+        self._saved = None
+
+    @staticmethod
+    def match(layers, i):
+        """The fused stage starting at ``layers[i]``, or None when the layers there do not fuse."""
+        conv = layers[i]
+        if not (isinstance(conv, Conv2D) and conv.built and len(conv.input_shape) == 3
+                and len(conv.output_shape) == 3):
+            return None
+        if conv.activation == "relu" and not conv.activation_params:
+            count = 2
+        elif conv.activation is None and i + 1 < len(layers) and type(layers[i + 1]) is Activation \
+                and layers[i + 1].is_plain_relu:
+            count = 3
+        else:
+            return None
+        if i + count > len(layers) or any(layer.activity_regularizer is not None for layer in layers[i:i + count]):
+            return None  # the penalty needs each layer's own output
+        pool = layers[i + count - 1]
+        if not (isinstance(pool, MaxPooling2D) and pool.is_2x2_stride_2 and pool.data_format == conv.data_format):
+            return None
+        return FusedConvReLUPool(conv, count, pool)
+
+    @property
+    def _nchw_out(self) -> bool:
+        """The stage's output leaves in NCHW: channels_first layers, or the plan keeps NCHW after the run."""
+        return not self.conv.channels_last or bool(getattr(self.last, "_nchw_out", False))
+
+    def forward(self, x, training=False):
+        conv = self.conv
+        conv._io = (conv._nchw_in, self._nchw_out)
+        x4 = conv._to_nchw(x, conv._io[0])
+        z = ops.conv2d(x4, conv.params[conv._KERNEL], conv.params.get("bias"), **conv._conv_kwargs())
+        y, window_index = relu_max_pool2d(z)
+        if training:
+            conv._x, conv._x_ndim = x4, x.ndim
+            self._saved = (y, window_index, z.shape)
+        else:
+            self._saved = None
+        return conv._from_nchw(y, conv._io[1])
+
+    def backward(self, grad_output):
+        conv = self.conv
+        y, window_index, z_shape = self._saved
+        dz = relu_max_pool2d_backward(conv._to_nchw(grad_output, conv._io[1]), y, window_index, z_shape)
+        dx, dw, db = ops.conv2d_backward(dz, conv._x, conv.params[conv._KERNEL],
+                                         need_input_grad=conv.need_input_grad, need_bias_grad=conv.use_bias,
+                                         **conv._conv_kwargs())
+        conv.grads[conv._KERNEL] = dw
+        if conv.use_bias:
+            conv.grads["bias"] = db
+        return None if dx is None else conv._grad_leave(dx, conv._x_ndim == 3)
+
+
 def plan_stages(layers, fuse: bool) -> list:
     """``layers`` as ``(index of its first layer, stage)`` pairs to run in order; a stage is a single layer
-    or, with ``fuse``, a FusedBatchNormReLU standing in for the run of layers it matched."""
+    or, with ``fuse``, a FusedBatchNormReLU or FusedConvReLUPool standing in for the run of layers it
+    matched."""
     stages, i = [], 0
     while i < len(layers):
-        stage = FusedBatchNormReLU.match(layers, i) if fuse else None
+        stage = (FusedBatchNormReLU.match(layers, i) or FusedConvReLUPool.match(layers, i)) if fuse else None
         stages.append((i, stage or layers[i]))
         i += stage.count if stage else 1
     return stages

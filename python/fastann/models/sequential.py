@@ -157,7 +157,8 @@ class Sequential(Model):
         self._param_keys = self._trainable_keys()  # nested models opened into their layers
         self._params = [l.params[k] for l, k in self._param_keys]
 
-    #: Run BatchNormalization -> ReLU [-> MaxPooling2D(2)] as one fused kernel (see ``_fusion``).
+    #: Run BatchNormalization -> ReLU [-> MaxPooling2D(2)] and Conv2D(relu) -> MaxPooling2D(2) as fused stages
+    #: (see ``_fusion``); False runs every layer on its own.
     fuse_layers = True
 
     def _plan_stages(self) -> list:

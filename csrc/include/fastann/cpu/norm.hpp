@@ -68,4 +68,19 @@ void batch_norm_relu_backward(T* dinp, T* dweight, T* dbias, const T* dout, cons
                               const T* save_mean, const T* save_invstd, int64_t N, int64_t C, int64_t H, int64_t W,
                               int pool);
 
+// ---- ReLU + 2x2/stride-2 max pool of a convolution's output (no normalization), NCHW ----------------
+// The Conv(bias)-ReLU-MaxPool block's tail in one sweep: the same loops as batch_norm_relu with the identity
+// normalization (mean 0, scale 1, beta 0: z = x exactly, -0 read as +0), so the same window rule (a tap
+// wins when greater or NaN) and the same byte per output (window_index = 2*row + column).
+//   forward:  y = max_pool2x2(relu(x)),  window_index = the winner
+//   backward: dx = (0 + dy) * relu'(y) at the winner (relu'(NaN) = NaN), zero elsewhere: the separate ops'
+//             bits, except that a NaN input at a tap that lost (or outside every window) gets 0, not NaN
+// inp, dinp (N,C,H,W), H, W >= 2; out, dout, window_index (N,C,H/2,W/2) (floor mode).
+template <class T>
+void relu_max_pool2_forward(T* out, uint8_t* window_index, const T* inp, int64_t N, int64_t C, int64_t H,
+                            int64_t W);
+template <class T>
+void relu_max_pool2_backward(T* dinp, const T* dout, const T* out, const uint8_t* window_index, int64_t N,
+                             int64_t C, int64_t H, int64_t W);
+
 }  // namespace fastann::cpu
