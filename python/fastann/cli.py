@@ -108,8 +108,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="cosine: the rate falls from --lr to 0 along a half cosine over all the training steps "
                         "(schedules.CosineDecay); constant: --lr throughout")
     t.add_argument("--seed", type=int, default=0, help="seeds init, shuffling, dropout")
-    t.add_argument("--validation-split", type=float, default=0.1,
-                   help="fraction of the training set held out for validation (the last samples)")
+    t.add_argument("--validation-split", type=float, default=None,
+                   help="fraction of the training set held out for validation (the last samples) (default: 0.1; "
+                        "--model gan trains on every training image and takes none)")
     t.add_argument("--data-dir", default=None, help="directory with the four IDX files; when given, that "
                    "directory or an error (default: the search order of fastann.datasets, download last)")
     t.add_argument("--device", default="cpu",
@@ -229,6 +230,11 @@ def _train(args) -> int:
     if not args.lr > 0:
         print(f"fastann train: --lr must be > 0, got {args.lr}", file=sys.stderr)
         return 2
+    if args.model == "gan" and args.validation_split is not None:
+        print("fastann train: --validation-split does not apply to --model gan (it trains on every training "
+              "image)", file=sys.stderr)
+        return 2
+    args.validation_split = 0.1 if args.validation_split is None else args.validation_split
     if not 0.0 <= args.validation_split < 1.0:
         print(f"fastann train: --validation-split must be in [0, 1), got {args.validation_split}", file=sys.stderr)
         return 2

@@ -81,6 +81,11 @@ def run_gan(args, x_train, make_optimizer, log=print) -> dict:
     steps_per_epoch = len(x_train) // batch
     generator = build_generator(LATENT_DIM, args.filters, seed=args.seed)
     discriminator = build_discriminator(args.filters, seed=args.seed + 1)
+    if args.verbose:
+        log(f"DCGAN: {len(x_train)} training images, {steps_per_epoch} steps of {batch} per epoch",
+            file=sys.stderr)
+        generator.summary(print_fn=lambda s: log(s, file=sys.stderr))
+        discriminator.summary(print_fn=lambda s: log(s, file=sys.stderr))
     discriminator.compile(optimizer=make_optimizer(steps_per_epoch * args.epochs), loss="binary_crossentropy",
                           device=args.device)
     discriminator.trainable = False                      # frozen in the combined model, compiled after this
@@ -88,11 +93,6 @@ def run_gan(args, x_train, make_optimizer, log=print) -> dict:
     combined = Model(z, discriminator(generator(z)), name="dcgan")
     combined.compile(optimizer=make_optimizer(steps_per_epoch * args.epochs), loss="binary_crossentropy",
                      device=args.device)
-    if args.verbose:
-        log(f"DCGAN: {len(x_train)} training images, {steps_per_epoch} steps of {batch} per epoch",
-            file=sys.stderr)
-        generator.summary(print_fn=lambda s: log(s, file=sys.stderr))
-        discriminator.summary(print_fn=lambda s: log(s, file=sys.stderr))
 
     real_images = (x_train * 2.0 - 1.0).astype(np.float32)[..., None]   # the tanh range
     labels_d = np.concatenate([np.ones((batch, 1), np.float32), np.zeros((batch, 1), np.float32)])
@@ -104,7 +104,8 @@ def run_gan(args, x_train, make_optimizer, log=print) -> dict:
         for s in range(steps_per_epoch):
             real = real_images[order[s * batch:(s + 1) * batch]]
             noise = rng.standard_normal((batch, LATENT_DIM), dtype=np.float32)
-            fake = np.asarray(generator(noise, training=True))   # BatchNormalization on the batch's statistics
+            fake = generator(noise, training=True)   # BatchNormalization on the batch's statistics
+            fake = fake.get() if hasattr(fake, "get") else fake   # a CuPy array back to the host
             d_steps.append(float(discriminator.train_on_batch(np.concatenate([real, fake]), labels_d)))
             noise = rng.standard_normal((batch, LATENT_DIM), dtype=np.float32)
             g_steps.append(float(combined.train_on_batch(noise, ones)))
