@@ -9,13 +9,17 @@ Generator (z ~ N(0, I) of ``latent_dim`` = 100 numbers -> a (28, 28, 1) image in
 Discriminator ((28, 28, 1) -> the probability that the image is real):
 
     Conv2D(f, 4, strides=2, same) - LeakyReLU(0.2)                                  -> (14, 14, f)
-    Conv2D(2f, 4, strides=2, same, no bias) - BatchNormalization - LeakyReLU(0.2)   -> (7, 7, 2f)
+    Conv2D(2f, 4, strides=2, same) - LeakyReLU(0.2)                                 -> (7, 7, 2f)
     Flatten - Dense(1, sigmoid)
 
-as the paper: strided convolutions instead of pooling, BatchNormalization in both networks except the
-generator's output and the discriminator's input layer, ReLU in the generator and LeakyReLU(0.2) in the
-discriminator, tanh output with the images scaled to [-1, 1], weights drawn from N(0, 0.02), Adam with
-learning rate 2e-4 and beta_1 = 0.5 for both. Training follows the Keras GAN pattern (docs/functional.md):
+as the paper: strided convolutions instead of pooling, BatchNormalization in the generator except at its
+output, ReLU in the generator and LeakyReLU(0.2) in the discriminator, tanh output with the images scaled to
+[-1, 1], weights drawn from N(0, 0.02), Adam with learning rate 2e-4 and beta_1 = 0.5 for both. The
+discriminator has no BatchNormalization (as keras.io's DCGAN example): in the combined model it is frozen,
+and a frozen BatchNormalization runs in inference mode (Keras 3's rule), so it would score the generator's
+images with its moving statistics in the generator's step and with the batch's in its own step, and the
+generator would be trained against a different function than the one the discriminator learned (PyTorch's
+DCGAN keeps D in training mode for the generator's step; the Keras pattern cannot). Training follows the Keras GAN pattern (docs/functional.md):
 the discriminator is compiled, frozen, and the combined model z -> D(G(z)) compiled; each step trains D on a
 batch of real images (label 1) and as many generated ones (label 0) with ``D.train_on_batch``, then G through
 the frozen D with ``combined.train_on_batch(z, ones)``: binary cross-entropy against "real", which is the
@@ -56,8 +60,7 @@ def build_discriminator(filters: int = 64, seed=None):
     return Sequential([
         layers.Input((28, 28, 1)),
         layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init), layers.LeakyReLU(0.2),
-        layers.Conv2D(2 * filters, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init),
-        layers.BatchNormalization(), layers.LeakyReLU(0.2),
+        layers.Conv2D(2 * filters, 4, strides=2, padding="same", kernel_initializer=init), layers.LeakyReLU(0.2),
         layers.Flatten(), layers.Dense(1, activation="sigmoid", kernel_initializer=init),
     ], seed=seed, name="discriminator")
 
