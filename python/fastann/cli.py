@@ -340,13 +340,9 @@ def _train_generative(args, x_train, y_train, x_test, y_test, t_start) -> int:
     from . import build_info, get_num_threads, optimizers  # noqa: PLC0415
     from ._jobs import plots  # noqa: PLC0415
 
-    def make_optimizer(steps_or_samples):
-        steps = steps_or_samples if args.model == "gan" else -(-steps_or_samples // args.batch_size) * args.epochs
-        lr = (optimizers.schedules.CosineDecay(args.lr, decay_steps=max(1, steps))
-              if args.lr_schedule == "cosine" else args.lr)
-        if args.model == "gan":
-            return optimizers.Adam(lr, beta_1=0.5)
-        return optimizers.get(args.optimizer, learning_rate=lr)
+    def rate(steps):  # --lr, decayed to 0 over the run's optimizer steps with the cosine schedule
+        return (optimizers.schedules.CosineDecay(args.lr, decay_steps=max(1, steps))
+                if args.lr_schedule == "cosine" else args.lr)
 
     threads = get_num_threads()
     if args.verbose:
@@ -356,6 +352,9 @@ def _train_generative(args, x_train, y_train, x_test, y_test, t_start) -> int:
     try:
         if args.model == "autoencoder":
             from ._jobs import generative  # noqa: PLC0415
+
+            def make_optimizer(n_fit):  # for n_fit training images: ceil(n_fit / batch) steps per epoch
+                return optimizers.get(args.optimizer, learning_rate=rate(-(-n_fit // args.batch_size) * args.epochs))
 
             result = generative.run_autoencoder(args, x_train, y_train, x_test, y_test, make_optimizer)
             generative.report_autoencoder(result)
@@ -367,7 +366,7 @@ def _train_generative(args, x_train, y_train, x_test, y_test, t_start) -> int:
         else:
             from ._jobs import gan  # noqa: PLC0415
 
-            result = gan.run_gan(args, x_train, make_optimizer)
+            result = gan.run_gan(args, x_train, lambda steps: optimizers.Adam(rate(steps), beta_1=0.5))
             samples = result.pop("_samples")
             print(f"final epoch: d_loss {result['d_loss'][-1]:.4f}   g_loss {result['g_loss'][-1]:.4f}")
             if args.samples_out:
