@@ -19,11 +19,13 @@ discriminator has no BatchNormalization (as keras.io's DCGAN example): in the co
 and a frozen BatchNormalization runs in inference mode (Keras 3's rule), so it would score the generator's
 images with its moving statistics in the generator's step and with the batch's in its own step, and the
 generator would be trained against a different function than the one the discriminator learned (PyTorch's
-DCGAN keeps D in training mode for the generator's step; the Keras pattern cannot). Training follows the Keras GAN pattern (docs/functional.md):
-the discriminator is compiled, frozen, and the combined model z -> D(G(z)) compiled; each step trains D on a
-batch of real images (label 1) and as many generated ones (label 0) with ``D.train_on_batch``, then G through
-the frozen D with ``combined.train_on_batch(z, ones)``: binary cross-entropy against "real", which is the
-non-saturating generator loss -log D(G(z)) of Goodfellow et al. (2014).
+DCGAN keeps D in training mode for the generator's step; the Keras pattern cannot).
+
+Training follows the Keras GAN pattern (docs/functional.md): the discriminator is compiled, frozen, and the
+combined model z -> D(G(z)) compiled; each step trains D on a batch of real images (label 1) and as many
+generated ones (label 0) with ``D.train_on_batch``, then G through the frozen D with
+``combined.train_on_batch(z, ones)``: binary cross-entropy against "real", which is the non-saturating
+generator loss -log D(G(z)) of Goodfellow et al. (2014).
 """
 from __future__ import annotations
 
