@@ -4,6 +4,9 @@
     fastann train                     # 784-300-100-10 ReLU MLP, Adam, Fashion-MNIST, 10 epochs
     fastann train --model cnn         # Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-Dense128-Dropout-Dense10 (NCHW)
     fastann train --model lstm        # each image as 28 steps of 28 pixels: LSTM(128) -> Dense10 (also gru, rnn)
+    fastann train --model autoencoder [--noise 0.3] [--normal-class K] [--plot FILE.png]
+                                      # convolutional (denoising) autoencoder; anomaly detection (fastann._jobs)
+    fastann train --model gan [--samples-out FILE.npy] [--plot FILE.png]   # DCGAN (fastann._jobs.gan)
     fastann train --dataset mnist --epochs 10 --batch-size 128 --optimizer adam --lr 1e-3 --seed 0 \\
                   [--lr-schedule cosine|constant] [--data-dir DIR] [--threads N] [--metrics-out FILE]
 
@@ -12,7 +15,8 @@ learning rate from --lr to 0 along a half cosine over the run (``--lr-schedule c
 the README says why cosine is the default), shows a progress bar per epoch, then prints the test accuracy
 and loss, the training throughput (samples/s over the training part of the epochs, validation excluded) and
 the wall time. ``--metrics-out`` writes them as JSON (keys test_accuracy, test_loss, train_samples_per_s,
-epochs, history, lr, lr_schedule, and a few more describing the run).
+epochs, history, lr, lr_schedule, and a few more describing the run). The autoencoder and the GAN report
+their own fields instead of the accuracy (docs/generative.md).
 """
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ import os
 import sys
 import time
 
-MODELS = ("mlp", "cnn", "lstm", "gru", "rnn")
+MODELS = ("mlp", "cnn", "lstm", "gru", "rnn", "autoencoder", "gan")
+GENERATIVE = ("autoencoder", "gan")
 RECURRENT = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 LR_SCHEDULES = ("cosine", "constant")
 
@@ -86,24 +91,26 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print it as JSON")
 
     t = sub.add_parser("train", help="train a model on MNIST-style data and report test accuracy and speed",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_HelpFormatter)
     t.add_argument("--model", choices=MODELS, default="mlp",
                    help="mlp: 784-300-100-10 ReLU MLP; cnn: Conv32-BN-ReLU-Pool-Conv64-BN-ReLU-Pool-"
                         "Dense128-Dropout-Dense10, channels_first (N, C, H, W) layers; lstm, gru, rnn: each image as "
-                        "28 steps of 28 pixels, LSTM/GRU/SimpleRNN(--units) -> last state -> Dense10")
+                        "28 steps of 28 pixels, LSTM/GRU/SimpleRNN(--units) -> last state -> Dense10; "
+                        "autoencoder: convolutional (denoising) autoencoder; gan: DCGAN (docs/generative.md)")
     t.add_argument("--units", type=int, default=128, help="units of the recurrent layer (--model lstm|gru|rnn)")
     t.add_argument("--dataset", choices=("fashion-mnist", "mnist"), default="fashion-mnist", help="which data")
     t.add_argument("--epochs", type=int, default=10, help="passes over the training set (>= 1)")
     t.add_argument("--batch-size", type=int, default=128, help="samples per step (>= 1)")
     t.add_argument("--optimizer", choices=sorted(optimizers._BY_NAME), default="adam", help="Keras optimizer")
-    t.add_argument("--lr", type=float, default=1e-3, help="learning rate; with the cosine schedule, the rate "
-                   "of the first step")
+    t.add_argument("--lr", type=float, default=None, help="learning rate; with the cosine schedule, the rate "
+                   "of the first step (default: 0.001; 0.0002 for --model gan, the DCGAN recipe)")
     t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine",
                    help="cosine: the rate falls from --lr to 0 along a half cosine over all the training steps "
                         "(schedules.CosineDecay); constant: --lr throughout")
     t.add_argument("--seed", type=int, default=0, help="seeds init, shuffling, dropout")
-    t.add_argument("--validation-split", type=float, default=0.1,
-                   help="fraction of the training set held out for validation (the last samples)")
+    t.add_argument("--validation-split", type=float, default=None,
+                   help="fraction of the training set held out for validation (the last samples) (default: 0.1; "
+                        "--model gan trains on every training image and takes none)")
     t.add_argument("--data-dir", default=None, help="directory with the four IDX files; when given, that "
                    "directory or an error (default: the search order of fastann.datasets, download last)")
     t.add_argument("--device", default="cpu",
@@ -114,8 +121,54 @@ def _parser() -> argparse.ArgumentParser:
                    "writable before training)")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 quiet, 1 a progress bar per epoch, 2 one line per epoch")
+    g = t.add_argument_group("generative models (--model autoencoder|gan)")
+    g.add_argument("--noise", type=float, default=None, help="autoencoder: stddev of the Gaussian noise added to "
+                   "the input images (clipped to [0, 1]); the target is the clean image (default: 0, a plain "
+                   "autoencoder)")
+    g.add_argument("--normal-class", type=int, default=None, help="autoencoder: train on this class only and "
+                   "report the AUROC of the reconstruction error for the other classes against it")
+    g.add_argument("--samples-out", default=None, help="gan: write 1,000 generated images to this .npy file, "
+                   "float32 (1000, 28, 28) in [0, 1]")
+    g.add_argument("--plot", default=None, help="write a PNG: autoencoder: clean / noisy / reconstructed test "
+                   "images; gan: a 10x10 grid of samples and the loss curves (needs matplotlib: the plot extra)")
+    g.add_argument("--filters", type=int, default=None, help=argparse.SUPPRESS)  # tests: small models
     t.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)  # tests: first N train/test samples
     return p
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where it is None (the help text then says what None means)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def _check_generative(args) -> str:
+    """What is wrong with the generative options for ``args.model``, or "" (fills their defaults)."""
+    ae, gan = args.model == "autoencoder", args.model == "gan"
+    for flag, value, ok, which in (("--noise", args.noise, ae, "autoencoder"),
+                                   ("--normal-class", args.normal_class, ae, "autoencoder"),
+                                   ("--samples-out", args.samples_out, gan, "gan"),
+                                   ("--plot", args.plot, ae or gan, "autoencoder or gan"),
+                                   ("--filters", args.filters, ae or gan, "autoencoder or gan")):
+        if value is not None and not ok:
+            return f"{flag} applies to --model {which}, not --model {args.model}"
+    if args.noise is not None and not (args.noise >= 0 and args.noise < float("inf")):
+        return f"--noise must be a finite stddev >= 0, got {args.noise}"
+    if args.normal_class is not None and not 0 <= args.normal_class <= 9:
+        return f"--normal-class must be a class of {args.dataset}, 0 to 9, got {args.normal_class}"
+    if args.filters is not None and args.filters < 1:
+        return f"--filters must be >= 1, got {args.filters}"
+    if gan and args.optimizer != "adam":
+        return f"--model gan trains with Adam (beta_1=0.5, the DCGAN recipe), got --optimizer {args.optimizer}"
+    if args.plot is not None:
+        from ._jobs import plots  # noqa: PLC0415
+
+        if not plots.available():
+            return plots.MISSING
+    args.noise = 0.0 if args.noise is None else args.noise
+    args.filters = args.filters or (64 if gan else 32)
+    return ""
 
 
 def _unwritable(path: str) -> str:
@@ -172,9 +225,16 @@ def _train(args) -> int:
         if v < lo:
             print(f"fastann train: {name} must be >= {lo}, got {v}", file=sys.stderr)
             return 2
+    if args.lr is None:
+        args.lr = 2e-4 if args.model == "gan" else 1e-3
     if not args.lr > 0:
         print(f"fastann train: --lr must be > 0, got {args.lr}", file=sys.stderr)
         return 2
+    if args.model == "gan" and args.validation_split is not None:
+        print("fastann train: --validation-split does not apply to --model gan (it trains on every training "
+              "image)", file=sys.stderr)
+        return 2
+    args.validation_split = 0.1 if args.validation_split is None else args.validation_split
     if not 0.0 <= args.validation_split < 1.0:
         print(f"fastann train: --validation-split must be in [0, 1), got {args.validation_split}", file=sys.stderr)
         return 2
@@ -191,10 +251,14 @@ def _train(args) -> int:
             return 2
         set_num_threads(args.threads)
 
-    if args.metrics_out:
-        problem = _unwritable(args.metrics_out)
+    problem = _check_generative(args)
+    if problem:
+        print(f"fastann train: {problem}", file=sys.stderr)
+        return 2
+    for flag, path in (("--metrics-out", args.metrics_out), ("--plot", args.plot), ("--samples-out", args.samples_out)):
+        problem = _unwritable(path) if path else ""
         if problem:
-            print(f"fastann train: --metrics-out {args.metrics_out}: {problem}", file=sys.stderr)
+            print(f"fastann train: {flag} {path}: {problem}", file=sys.stderr)
             return 2
 
     spec = datasets.DATASETS[args.dataset].SPEC
@@ -215,6 +279,8 @@ def _train(args) -> int:
         x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
     x_train = x_train.astype("float32") / 255.0
     x_test = x_test.astype("float32") / 255.0
+    if args.model in GENERATIVE:
+        return _train_generative(args, x_train, y_train, x_test, y_test, t_start)
 
     if args.model == "cnn":
         model = build_cnn(x_train.shape[1:], 10, args.seed)
@@ -261,6 +327,66 @@ def _train(args) -> int:
         }
         if args.model in RECURRENT:
             result["units"] = args.units
+        with open(args.metrics_out, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0
+
+
+def _train_generative(args, x_train, y_train, x_test, y_test, t_start) -> int:
+    """``--model autoencoder|gan`` (fastann._jobs): train, print the results, write --metrics-out, --plot,
+    --samples-out."""
+    import numpy as np  # noqa: PLC0415
+
+    from . import build_info, get_num_threads, optimizers  # noqa: PLC0415
+    from ._jobs import plots  # noqa: PLC0415
+
+    def rate(steps):  # --lr, decayed to 0 over the run's optimizer steps with the cosine schedule
+        return (optimizers.schedules.CosineDecay(args.lr, decay_steps=max(1, steps))
+                if args.lr_schedule == "cosine" else args.lr)
+
+    threads = get_num_threads()
+    if args.verbose:
+        print(f"fastann {build_info()['version']}: {args.model} on {args.dataset}, lr={args.lr} "
+              f"({args.lr_schedule}), batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}, device "
+              f"{args.device}, {threads} thread(s), SIMD {build_info()['simd']}", file=sys.stderr)
+    try:
+        if args.model == "autoencoder":
+            from ._jobs import generative  # noqa: PLC0415
+
+            def make_optimizer(n_fit):  # for n_fit training images: ceil(n_fit / batch) steps per epoch
+                return optimizers.get(args.optimizer, learning_rate=rate(-(-n_fit // args.batch_size) * args.epochs))
+
+            result = generative.run_autoencoder(args, x_train, y_train, x_test, y_test, make_optimizer)
+            generative.report_autoencoder(result)
+            clean, noisy, recon = result.pop("_arrays")
+            if args.plot:
+                what = f"noise stddev {args.noise}" + (f", class {args.normal_class} normal"
+                                                        if args.normal_class is not None else "")
+                plots.reconstructions(args.plot, clean, noisy, recon, title=f"{args.dataset} autoencoder, {what}")
+        else:
+            from ._jobs import gan  # noqa: PLC0415
+
+            result = gan.run_gan(args, x_train, lambda steps: optimizers.Adam(rate(steps), beta_1=0.5))
+            samples = result.pop("_samples")
+            print(f"final epoch: d_loss {result['d_loss'][-1]:.4f}   g_loss {result['g_loss'][-1]:.4f}")
+            if args.samples_out:
+                np.save(args.samples_out, samples)
+            if args.plot:
+                plots.gan_figure(args.plot, samples, result["d_loss_steps"], result["g_loss_steps"],
+                                 len(result["d_loss_steps"]) // max(1, args.epochs))
+    except ValueError as exc:
+        print(f"fastann train: {exc}", file=sys.stderr)
+        return 2
+    train_seconds = sum(result["epoch_seconds"])
+    samples_per_s = result["train_samples"] * args.epochs / train_seconds if train_seconds > 0 else 0.0
+    wall = time.perf_counter() - t_start
+    print(f"training throughput: {samples_per_s:,.0f} samples/s ({threads} thread(s), batch {args.batch_size})")
+    print(f"wall time: {wall:.1f} s")
+    if args.metrics_out:
+        result.update({"train_samples_per_s": samples_per_s, "epochs": args.epochs, "wall_time_s": wall,
+                       "model": args.model, "dataset": args.dataset, "lr": args.lr, "lr_schedule":
+                       args.lr_schedule, "batch_size": args.batch_size, "seed": args.seed, "threads": threads,
+                       "device": args.device})
         with open(args.metrics_out, "w") as f:
             json.dump(result, f, indent=1)
     return 0
