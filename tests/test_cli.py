@@ -179,3 +179,31 @@ def test_train_says_which_data_and_split(tmp_path, capsys):
     assert cli.main(["train", "--data-dir", d, "--limit", "1000", "--epochs", "1", "--verbose", "2"]) == 0
     err = capsys.readouterr().err
     assert f"data: fashion-mnist from {d}" in err and "(900 train / 100 validation / 1000 test)" in err
+
+
+@pytest.mark.skipif(not _have_fashion(), reason="Fashion-MNIST not found locally (apt-get install dataset-fashion-mnist)")
+def test_train_save_and_plot(tmp_path, capsys):
+    """--save writes a .keras model that load_model reads back; --plot the training curves (plot extra)."""
+    saved, png = tmp_path / "mlp.keras", tmp_path / "curves.png"
+    args = ["train", "--limit", "600", "--epochs", "1", "--verbose", "0", "--save", str(saved)]
+    try:
+        import matplotlib  # noqa: F401
+        args += ["--plot", str(png)]
+    except ImportError:
+        png = None
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert f"saved the model to {saved}" in out
+    model = fastann.models.load_model(str(saved))
+    assert model.count_params() == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
+    if png is not None:
+        assert png.stat().st_size > 1000 and f"wrote the training curves to {png}" in out
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--save", "m.h5"], "--save writes Keras 3's .keras format"),
+    (["--model", "autoencoder", "--save", "m.keras"], "--save applies to --model mlp, cnn, lstm, gru or rnn"),
+])
+def test_train_save_bad_arguments(capsys, args, msg):
+    assert cli.main(["train"] + args) == 2
+    assert msg in capsys.readouterr().err

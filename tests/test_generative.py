@@ -110,7 +110,7 @@ def test_gan_updates_the_generator_only_through_the_combined_model():
     (["--noise", "0.3"], "--noise applies to --model autoencoder, not --model mlp"),
     (["--model", "cnn", "--normal-class", "1"], "--normal-class applies to --model autoencoder"),
     (["--model", "autoencoder", "--samples-out", "x.npy"], "--samples-out applies to --model gan"),
-    (["--model", "lstm", "--plot", "x.png"], "--plot applies to --model autoencoder or gan"),
+    (["--model", "gan", "--save", "x.keras"], "--save applies to --model mlp, cnn, lstm, gru or rnn"),
     (["--model", "gan", "--optimizer", "sgd"], "--model gan trains with Adam"),
     (["--model", "gan", "--validation-split", "0.1"], "--validation-split does not apply to --model gan"),
     (["--model", "autoencoder", "--filters", "0"], "--filters must be >= 1"),

@@ -9,6 +9,7 @@
     fastann train --model gan [--samples-out FILE.npy] [--plot FILE.png]   # DCGAN (fastann._jobs.gan)
     fastann train --dataset mnist --epochs 10 --batch-size 128 --optimizer adam --lr 1e-3 --seed 0 \\
                   [--lr-schedule cosine|constant] [--data-dir DIR] [--threads N] [--metrics-out FILE]
+                  [--save FILE.keras] [--plot FILE.png]   # the trained model; the training curves
 
 ``train`` scales the images to [0, 1], holds out the last 10% of the training set for validation, decays the
 learning rate from --lr to 0 along a half cosine over the run (``--lr-schedule constant`` keeps it at --lr;
@@ -121,6 +122,11 @@ def _parser() -> argparse.ArgumentParser:
                    "writable before training)")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 quiet, 1 a progress bar per epoch, 2 one line per epoch")
+    t.add_argument("--plot", default=None, help="write a PNG: mlp, cnn, lstm, gru, rnn: the training curves "
+                   "(fastann.utils.plot_history); autoencoder: clean / noisy / reconstructed test images; gan: a "
+                   "10x10 grid of samples and the loss curves (needs matplotlib: the plot extra)")
+    t.add_argument("--save", default=None, help="mlp, cnn, lstm, gru, rnn: write the trained model to this .keras "
+                   "file (Keras 3's format; fastann.models.load_model and keras.saving.load_model read it)")
     g = t.add_argument_group("generative models (--model autoencoder|gan)")
     g.add_argument("--noise", type=float, default=None, help="autoencoder: stddev of the Gaussian noise added to "
                    "the input images (clipped to [0, 1]); the target is the clean image (default: 0, a plain "
@@ -129,8 +135,6 @@ def _parser() -> argparse.ArgumentParser:
                    "report the AUROC of the reconstruction error for the other classes against it")
     g.add_argument("--samples-out", default=None, help="gan: write 1,000 generated images to this .npy file, "
                    "float32 (1000, 28, 28) in [0, 1]")
-    g.add_argument("--plot", default=None, help="write a PNG: autoencoder: clean / noisy / reconstructed test "
-                   "images; gan: a 10x10 grid of samples and the loss curves (needs matplotlib: the plot extra)")
     g.add_argument("--filters", type=int, default=None, help=argparse.SUPPRESS)  # tests: small models
     t.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)  # tests: first N train/test samples
     return p
@@ -143,18 +147,21 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default is None else super()._get_help_string(action)
 
 
-def _check_generative(args) -> str:
-    """What is wrong with the generative options for ``args.model``, or "" (fills their defaults)."""
+def _check_model_options(args) -> str:
+    """What is wrong with the options that apply to some models only (the generative ones, --save, --plot) for
+    ``args.model``, or "" (fills their defaults)."""
     ae, gan = args.model == "autoencoder", args.model == "gan"
     for flag, value, ok, which in (("--noise", args.noise, ae, "autoencoder"),
                                    ("--normal-class", args.normal_class, ae, "autoencoder"),
                                    ("--samples-out", args.samples_out, gan, "gan"),
-                                   ("--plot", args.plot, ae or gan, "autoencoder or gan"),
+                                   ("--save", args.save, not (ae or gan), "mlp, cnn, lstm, gru or rnn"),
                                    ("--filters", args.filters, ae or gan, "autoencoder or gan")):
         if value is not None and not ok:
             return f"{flag} applies to --model {which}, not --model {args.model}"
     if args.noise is not None and not (args.noise >= 0 and args.noise < float("inf")):
         return f"--noise must be a finite stddev >= 0, got {args.noise}"
+    if args.save is not None and not args.save.endswith(".keras"):
+        return f"--save writes Keras 3's .keras format: the file name must end in .keras, got {args.save!r}"
     if args.normal_class is not None and not 0 <= args.normal_class <= 9:
         return f"--normal-class must be a class of {args.dataset}, 0 to 9, got {args.normal_class}"
     if args.filters is not None and args.filters < 1:
@@ -251,11 +258,12 @@ def _train(args) -> int:
             return 2
         set_num_threads(args.threads)
 
-    problem = _check_generative(args)
+    problem = _check_model_options(args)
     if problem:
         print(f"fastann train: {problem}", file=sys.stderr)
         return 2
-    for flag, path in (("--metrics-out", args.metrics_out), ("--plot", args.plot), ("--samples-out", args.samples_out)):
+    for flag, path in (("--metrics-out", args.metrics_out), ("--plot", args.plot), ("--samples-out", args.samples_out),
+                       ("--save", args.save)):
         problem = _unwritable(path) if path else ""
         if problem:
             print(f"fastann train: {flag} {path}: {problem}", file=sys.stderr)
@@ -315,6 +323,14 @@ def _train(args) -> int:
     print(f"training throughput: {samples_per_s:,.0f} samples/s ({where}, batch {args.batch_size}, "
           f"validation excluded)")
     print(f"wall time: {wall:.1f} s")
+    if args.save:
+        model.save(args.save)
+        print(f"saved the model to {args.save}")
+    if args.plot:
+        from . import utils  # noqa: PLC0415
+
+        utils.plot_history(history, args.plot)
+        print(f"wrote the training curves to {args.plot}")
     if args.metrics_out:
         result = {
             "test_accuracy": test_acc, "test_loss": test_loss, "train_samples_per_s": samples_per_s,
