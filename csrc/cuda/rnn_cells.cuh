@@ -284,4 +284,10 @@ inline void final_states(T* h_n, T* c_n, const T* output, const T* saved, const 
   }
 }
 
+// p + off, or nullptr for an absent (optional) array.
+template <class T>
+inline const T* offset_or_null(const T* p, int64_t off) {
+  return p ? p + off : nullptr;
+}
+
 }  // namespace fastann::cuda::rnn_detail

@@ -15,6 +15,7 @@ namespace fastann::cuda {
 namespace {
 
 using rnn_detail::Rows;
+using rnn_detail::offset_or_null;
 using rnn_detail::rows;
 
 // out(n, r) = x(n) . w[r] + b[r] for r < R, n < N; x rows of length K (x.p == nullptr: the product is 0),
@@ -86,11 +87,6 @@ void outer_accumulate(T* dw, T* db, Rows<const T> g, Rows<const T> x, int64_t N,
                       cudaStream_t s) {
   outer_accumulate_kernel<T><<<grid_for(R * K), kBlock, 0, s>>>(dw, db, g, x, N, R, K);
   FASTANN_CUDA_CHECK_LAUNCH("outer_accumulate_kernel");
-}
-
-template <class T>
-const T* offset_or_null(const T* p, int64_t off) {
-  return p ? p + off : nullptr;
 }
 
 }  // namespace

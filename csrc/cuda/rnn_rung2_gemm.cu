@@ -20,6 +20,7 @@ namespace fastann::cuda {
 namespace {
 
 using rnn_detail::Rows;
+using rnn_detail::offset_or_null;
 using rnn_detail::rows;
 
 // c (M,N) = op(a) op(b) (+ bias) (+ c when accumulate); dense row-major operands, fastann's auto GEMM rung.
@@ -47,11 +48,6 @@ __global__ void reset_times_h_kernel(T* rh, const T* saved, const T* hprev, int6
     const int64_t r = idx / H, j = idx % H;
     rh[idx] = saved[r * SH + j] * hprev[idx];
   }
-}
-
-template <class T>
-const T* offset_or_null(const T* p, int64_t off) {
-  return p ? p + off : nullptr;
 }
 
 }  // namespace
