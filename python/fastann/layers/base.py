@@ -47,26 +47,19 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import _device, _serialize, config, constraints, initializers, ops, regularizers
+from .. import _device, _serialize, constraints, initializers, regularizers
 from .._config_args import record_init
 from . import _config
-from .._args.common import is_cupy, nonneg_int, pair
+from .._args.common import is_cupy
+from ._activations import (ACTIVATIONS, activation_backward, activation_forward, check_activation,  # noqa: F401
+                           keras_activation_params)
+from ._image_args import DATA_FORMATS, data_format_arg, image_shape, padding_arg, same_pads  # noqa: F401
 from .symbolic import KerasTensor, Node, flatten, is_symbolic
 
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "link_masks", "ACTIVATIONS", "check_activation",
            "activation_forward",
            "activation_backward", "keras_activation_params",
            "ImageLayer", "data_format_arg", "image_shape", "padding_arg", "same_pads"]
-
-#: Activation names a Dense, Activation or convolution layer accepts (the ops' names plus Keras aliases).
-#: "linear" and None mean identity; "softmax"/"log_softmax" act over the last axis.
-ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh", "softplus",
-               "softsign", "relu6", "silu", "swish", "hard_silu", "hard_swish", "gelu", "mish", "exponential",
-               "softmax", "log_softmax")
-
-#: Keras' parameters of the named activations where they differ from the ops' (PyTorch's) defaults:
-#: ``keras.activations.leaky_relu`` has negative_slope 0.2, ``torch.nn.functional.leaky_relu`` 0.01.
-_KERAS_ACTIVATION_PARAMS = {"leaky_relu": {"negative_slope": 0.2}}
 
 _name_counters: dict = defaultdict(itertools.count)
 
@@ -82,95 +75,6 @@ def _array_module(x):
 
         return cupy
     return np
-
-
-def check_activation(owner: str, activation):
-    """``activation`` (None or a name of ACTIVATIONS, any case) as the op name, None for identity.
-    TypeError for a non-string, ValueError for an unknown name; ``owner`` (the layer) leads the message."""
-    if activation is None:
-        return None
-    if not isinstance(activation, str):
-        raise TypeError(f"{owner}: activation must be a name (one of {', '.join(ACTIVATIONS)}) or None, "
-                        f"got {activation!r}")
-    name = activation.lower()
-    if name not in ACTIVATIONS:
-        raise ValueError(f"{owner}: unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
-    return None if name == "linear" else name
-
-
-def keras_activation_params(name) -> dict:
-    """The op keywords that give activation ``name`` (from check_activation) Keras' meaning: {} for most,
-    {"negative_slope": 0.2} for "leaky_relu" (``keras.activations.leaky_relu``'s default)."""
-    return dict(_KERAS_ACTIVATION_PARAMS.get(name, {}))
-
-
-def activation_forward(name, params, z):
-    """Activation ``name`` (from check_activation, not None) of z; softmax/log_softmax over the last axis;
-    ``params``: the op's keywords (e.g. negative_slope)."""
-    if name == "softmax":
-        return ops.softmax(z, dim=-1)
-    if name == "log_softmax":
-        return ops.log_softmax(z, dim=-1)
-    return ops.activation(name, z, **params)
-
-
-def activation_backward(name, params, grad_output, z, y):
-    """Gradient through an activation: softmax/log_softmax use their output y, the others their input z."""
-    if name == "softmax":
-        return ops.softmax_backward(grad_output, y, dim=-1)
-    if name == "log_softmax":
-        return ops.log_softmax_backward(grad_output, y, dim=-1)
-    return ops.activation_backward(name, grad_output, z, **params)
-
-
-# ---- image helpers (see the module docstring) -------------------------------------------------------------
-DATA_FORMATS = ("channels_last", "channels_first")
-
-
-def data_format_arg(owner: str, data_format) -> str:
-    """Keras' ``data_format`` argument: None -> ``fastann.config.image_data_format()``; "channels_last" or
-    "channels_first" (any case) as given; anything else is a ValueError naming ``owner`` and the argument."""
-    if data_format is None:
-        return config.image_data_format()
-    if isinstance(data_format, str) and data_format.lower() in DATA_FORMATS:
-        return data_format.lower()
-    raise ValueError(f"{owner}: data_format must be 'channels_last', 'channels_first' or None "
-                     f"(fastann.config.image_data_format()), got {data_format!r}")
-
-
-def image_shape(name: str, input_shape, data_format: str = "channels_first") -> tuple:
-    """Per-sample shape in ``data_format`` -> (C, H, W): (H, W) is one channel; (H, W, C) for channels_last,
-    (C, H, W) for channels_first; any other rank is a ValueError."""
-    input_shape = tuple(input_shape)
-    if len(input_shape) == 2:
-        return (1,) + input_shape
-    if len(input_shape) == 3:
-        if data_format == "channels_last":
-            return (input_shape[2], input_shape[0], input_shape[1])
-        return input_shape
-    form = "(N, H, W, C)" if data_format == "channels_last" else "(N, C, H, W)"
-    raise ValueError(f"{name}: expects images {form} or (N, H, W) (one channel), got per-sample shape "
-                     f"{input_shape}")
-
-
-def padding_arg(name: str, padding, allow_int: bool):
-    """Keras padding: "valid"/"same" (any case) or, where allowed, an int or pair (symmetric)."""
-    if isinstance(padding, str):
-        p = padding.lower()
-        if p in ("valid", "same"):
-            return p
-        raise ValueError(f"{name}: padding must be 'valid' or 'same'{' or an int/pair' if allow_int else ''}, "
-                         f"got {padding!r}")
-    if not allow_int:
-        raise ValueError(f"{name}: padding must be 'valid' or 'same', got {padding!r}")
-    return pair(name, "padding", padding, check=nonneg_int)
-
-
-def same_pads(n: int, k: int, s: int) -> tuple[int, int]:
-    """TensorFlow's "same" padding along one axis: output ceil(n/s); the smaller half goes first."""
-    out = -(-n // s)
-    total = max((out - 1) * s + k - n, 0)
-    return total // 2, total - total // 2
 
 
 class Layer:
