@@ -119,3 +119,15 @@ def test_keras_mlp_and_cnn_train_checkpoint_save_and_reload(tmp_path):
         assert r[kind]["reloaded_predicts_the_same"], kind
         assert (tmp_path / f"{kind}.keras").exists() and (tmp_path / f"{kind}_best.keras").exists()
         assert r[kind]["curves"] is None or (tmp_path / f"{kind}_curves.png").stat().st_size > 1000
+
+
+import residual_network  # noqa: E402
+
+
+def test_residual_network_trains_through_its_add_blocks():
+    try:
+        r = residual_network.main(epochs=2, train=4000, test=1000, seed=1)
+    except FileNotFoundError as e:  # no copy of Fashion-MNIST and no network
+        pytest.skip(str(e))
+    assert r["params"] == 78_378
+    assert r["test_accuracy"] > 0.5, r  # chance is 0.1
