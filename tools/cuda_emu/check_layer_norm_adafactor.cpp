@@ -11,23 +11,9 @@
 #include "fastann/cuda/layer_norm.hpp"
 #include "fastann/cuda/optim.hpp"
 #include "fastann/cuda/prelu.hpp"
+#include "check_common.hpp"
 namespace C = fastann::cpu;
 namespace G = fastann::cuda;
-static std::mt19937_64 rng(7);
-int fails = 0;
-template <class T> std::vector<T> randv(size_t n, double lo, double hi) {
-  std::uniform_real_distribution<double> d(lo, hi); std::vector<T> v(n); for (auto& x : v) x = T(d(rng)); return v;
-}
-template <class T> void cmp(const std::string& what, const std::vector<T>& g, const std::vector<T>& c, double tol) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < c.size(); ++i) {
-    if (std::isnan(double(g[i])) != std::isnan(double(c[i]))) { ++fails; printf("FAIL %s NaN mismatch at %zu\n", what.c_str(), i); return; }
-    if (std::isnan(double(c[i]))) continue;
-    double d = double(g[i]) - double(c[i]); num += d * d; den += double(c[i]) * double(c[i]);
-  }
-  double e = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-  if (!(e <= tol)) { ++fails; printf("FAIL %s err %g\n", what.c_str(), e); }
-}
 template <class T> void layer_norm(int64_t M, int64_t N, bool affine, double tol) {
   const std::string tag = "layer_norm M=" + std::to_string(M) + " N=" + std::to_string(N) + (affine ? " affine" : "");
   auto x = randv<T>(M * N, -2, 4), dy = randv<T>(M * N, -1, 1), w = randv<T>(N, 0.5, 1.5), b = randv<T>(N, -1, 1);

@@ -40,6 +40,7 @@ if want dense elementwise; then
   # The CPU peers' ISA-specific files, with the flags CMakeLists.txt gives them.
   isa_objs=()
   for f in activation dropout optim; do
+    g++ $FLAGS -fopenmp -c "$ROOT/csrc/cpu/${f}_scalar.cpp" -o "$OUT/${f}_scalar.o"; isa_objs+=("$OUT/${f}_scalar.o")
     if [ -f "$ROOT/csrc/cpu/${f}_avx2.cpp" ]; then
       g++ $FLAGS -fopenmp -mavx2 -mfma -mf16c -mbmi2 -c "$ROOT/csrc/cpu/${f}_avx2.cpp" -o "$OUT/${f}_avx2.o"; isa_objs+=("$OUT/${f}_avx2.o")
     fi
