@@ -290,6 +290,13 @@ def test_bad_graphs_get_clear_errors(rng):
         model.predict(rng.standard_normal((2, 3, 1)))
     with pytest.raises(ValueError, match="2 inputs"):
         fastann.Model([a, b], layers.Add()([a, b])).predict(rng.standard_normal((2, 3)))
+    # a model called on the wrong rank: symbolically (as a layer in another graph) and on arrays
+    with pytest.raises(ValueError, match=r"per-sample shape \(3,\), called on \(3, 4\)"):
+        model(fastann.Input((3, 4)))
+    with pytest.raises(ValueError, match=r"takes inputs of shape \(N, 3\), got x of shape \(2, 3, 4\)"):
+        model(np.zeros((2, 3, 4), np.float32))
+    with pytest.raises(ValueError, match="batch axis"):
+        model(np.zeros(3, np.float32))
     with pytest.raises(TypeError, match="KerasTensor"):
         fastann.Model(a, np.zeros(3))
     with pytest.raises(NotImplementedError):

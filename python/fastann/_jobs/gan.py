@@ -21,7 +21,7 @@ images with its moving statistics in the generator's step and with the batch's i
 generator would be trained against a different function than the one the discriminator learned (PyTorch's
 DCGAN keeps D in training mode for the generator's step; the Keras pattern cannot).
 
-Training follows the Keras GAN pattern (docs/functional.md): the discriminator is compiled, frozen, and the
+Training follows the Keras GAN pattern (docs/models.md): the discriminator is compiled, frozen, and the
 combined model z -> D(G(z)) compiled; each step trains D on a batch of real images (label 1) and as many
 generated ones (label 0) with ``D.train_on_batch``, then G through the frozen D with
 ``combined.train_on_batch(z, ones)``: binary cross-entropy against "real", which is the non-saturating

@@ -431,7 +431,7 @@ class BaseModel(ModelAsLayer):
             Apply them with ``optimizer.apply_gradients(zip(grads, model.trainable_weights))``.
         Frozen layers are backpropagated through (a GAN's generator step through the frozen
         discriminator) but get no entry in ``grads``. ValueError without a ``training=True`` call first,
-        or for a gradient of the wrong shape. See docs/functional.md for the recipe."""
+        or for a gradient of the wrong shape. See docs/models.md for the recipe."""
         return _steps.gradients(self, grad_output)
 
     # -- inspection and weights ---------------------------------------------------------------------

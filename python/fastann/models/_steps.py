@@ -6,7 +6,7 @@ trainable set of compile time (Keras's rule: the flags recorded by compile are a
 the user's flags come back), and returns that batch's loss and metrics as Keras 3 does. test_on_batch and
 predict_on_batch are evaluate and predict on one batch.
 
-The custom-loop path (docs/functional.md) has no autograd: ``y = model(x, training=True)`` runs the layers
+The custom-loop path (docs/models.md) has no autograd: ``y = model(x, training=True)`` runs the layers
 keeping what their backward needs, then ``gradients(model, dloss_dy)`` runs the model's backward with every
 input gradient on and returns the parameter gradients in ``model.trainable_weights`` order (the flags as
 they are now: frozen layers are backpropagated through, not differentiated) and d loss / d x.
