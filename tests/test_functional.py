@@ -479,3 +479,22 @@ def test_gan_pattern_and_step_api_match_keras(rng):
         np.testing.assert_allclose(f_losses, k_losses, rtol=2e-5)
         for a, b in zip(f_w, k_w):
             np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+
+
+def test_frozen_convolutions_skip_their_weight_gradients(rng):
+    """A frozen Conv2D / Conv2DTranspose (a GAN's discriminator inside the combined model) passes the same
+    input gradient back but computes no weight gradients: grads is emptied, not left stale."""
+    x = rng.standard_normal((3, 6, 6, 2)).astype(np.float32)
+    d = fastann.Sequential([layers.Input((6, 6, 2)), layers.Conv2D(4, 3, padding="same", activation="relu"),
+                            layers.MaxPooling2D(2),   # the Conv2D(relu) -> pool run is a fused stage
+                            layers.Conv2DTranspose(3, 3, strides=2, padding="same"),
+                            layers.Conv2D(2, 3, strides=2), layers.Flatten(), layers.Dense(1)], seed=3)
+    dy = rng.standard_normal((3, 1)).astype(np.float32)
+    d(x, training=True)
+    grads, dx_trainable = d.gradients(dy)
+    assert len(grads) == 8
+    d.trainable = False
+    d(x, training=True)
+    frozen_grads, dx_frozen = d.gradients(dy)
+    assert frozen_grads == [] and np.array_equal(dx_trainable, dx_frozen)
+    assert all(layer.grads == {} for layer in d.layers if isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose)))

@@ -160,14 +160,27 @@ class Conv2D(_ConvBase):
         return self._leave(self._activate(z, training))
 
     def backward(self, grad_output):
-        g = self._activation_grad(self._grad_enter(grad_output))
-        dx, dw, db = ops.conv2d_backward(g, self._x, self.params[self._KERNEL],
-                                         need_input_grad=self.need_input_grad, need_bias_grad=self.use_bias,
-                                         **self._conv_kwargs())
+        dx = self._conv_backward(self._activation_grad(self._grad_enter(grad_output)))
+        return None if dx is None else self._grad_leave(dx, self._x_ndim == 3)
+
+    def _conv_backward(self, g):
+        """The convolution's backward for g = dL/dz (N, OC, OH, OW), z the pre-activation output: the kernel
+        and bias gradients into ``self.grads``, and dL/dx (N, C, H, W) or None when ``need_input_grad`` is off.
+        A frozen layer (``trainable`` False, e.g. a GAN's discriminator inside the combined model) computes
+        only dL/dx: the optimizer does not read its gradients, so its weight-gradient pass is skipped and
+        ``grads`` emptied."""
+        kernel = self.params[self._KERNEL]
+        if not self.trainable:
+            self.grads.clear()
+            if not self.need_input_grad:
+                return None
+            return ops.conv2d_backward_input(g, kernel, self._x.shape, **self._conv_kwargs())
+        dx, dw, db = ops.conv2d_backward(g, self._x, kernel, need_input_grad=self.need_input_grad,
+                                         need_bias_grad=self.use_bias, **self._conv_kwargs())
         self.grads[self._KERNEL] = dw
         if self.use_bias:
             self.grads["bias"] = db
-        return None if dx is None else self._grad_leave(dx, self._x_ndim == 3)
+        return dx
 
 
 class DepthwiseConv2D(Conv2D):
@@ -324,10 +337,14 @@ class Conv2DTranspose(_ConvBase):
         kw = self._conv_kwargs()
         kernel = self.params["kernel"]
         # y = conv2d's input gradient of x: dL/dx = conv2d(g) and dL/dkernel = conv2d's weight gradient with
-        # x in the role of conv2d's output gradient and g in the role of its input.
-        self.grads["kernel"] = ops.conv2d_backward_weight(self._x, g, kernel.shape, **kw)
-        if self.use_bias:
-            self.grads["bias"] = g.sum(axis=(0, 2, 3))
+        # x in the role of conv2d's output gradient and g in the role of its input. A frozen layer computes
+        # dL/dx only (see Conv2D._conv_backward).
+        if not self.trainable:
+            self.grads.clear()
+        else:
+            self.grads["kernel"] = ops.conv2d_backward_weight(self._x, g, kernel.shape, **kw)
+            if self.use_bias:
+                self.grads["bias"] = g.sum(axis=(0, 2, 3))
         if not self.need_input_grad:
             return None
         return self._grad_leave(ops.conv2d(g, kernel, None, **kw), self._x_ndim == 3)

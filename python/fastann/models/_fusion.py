@@ -90,7 +90,7 @@ class FusedConvReLUPool:
     (``ops._fused.relu_max_pool2d``): no full-size ReLU output, no int64 pool indices, and in backward one
     sweep that routes the gradient to each window's winner and applies the ReLU's mask, where the separate
     layers take two (``max_pool2d_backward`` then ``relu_backward``). The conv's input and weight gradients
-    and its bias gradient come from ``ops.conv2d_backward`` as when the layers run alone, so every result is
+    and its bias gradient come from the Conv2D's own backward (``Conv2D._conv_backward``), so every result is
     bit for bit the separate layers'.
 
     Stands in for the layers in the model's forward and backward; the Conv2D layer keeps its parameters
@@ -144,12 +144,7 @@ class FusedConvReLUPool:
         conv = self.conv
         y, window_index, z_shape = self._saved
         dz = relu_max_pool2d_backward(conv._to_nchw(grad_output, conv._io[1]), y, window_index, z_shape)
-        dx, dw, db = ops.conv2d_backward(dz, conv._x, conv.params[conv._KERNEL],
-                                         need_input_grad=conv.need_input_grad, need_bias_grad=conv.use_bias,
-                                         **conv._conv_kwargs())
-        conv.grads[conv._KERNEL] = dw
-        if conv.use_bias:
-            conv.grads["bias"] = db
+        dx = conv._conv_backward(dz)
         return None if dx is None else conv._grad_leave(dx, conv._x_ndim == 3)
 
 
