@@ -104,9 +104,11 @@ void phase_tiles_avx512(float* out, int64_t ldc, int64_t ldr, int64_t nrows, int
         position_tile<1, 7, 4>(K, a + r * a_rs, a_off, a_rs, bb, b_blk, o + r * ldr, ldc, ldr, 1, ncols, n, bs);
       c0 += 64;
     } else {
-      for (int64_t r = 0; r < nrows; r += 2)
-        position_tile<2, 7, 2>(K, a + r * a_rs, a_off, a_rs, bb, b_blk, o + r * ldr, ldc, ldr,
-                               std::min<int64_t>(2, nrows - r), ncols, nch - c0, bs);
+      int64_t r = 0;
+      for (; r + 1 < nrows; r += 2)
+        position_tile<2, 7, 2>(K, a + r * a_rs, a_off, a_rs, bb, b_blk, o + r * ldr, ldc, ldr, 2, ncols, nch - c0, bs);
+      if (r < nrows)  // an odd last row: 7 positions (14 accumulators) rather than a half-empty pair
+        position_tile<1, 7, 2>(K, a + r * a_rs, a_off, a_rs, bb, b_blk, o + r * ldr, ldc, ldr, 1, ncols, nch - c0, bs);
       c0 += 32;
     }
   }
