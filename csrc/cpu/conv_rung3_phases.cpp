@@ -70,11 +70,15 @@ bool conv2d_forward_stride_phases(float* out, const float* inp, const float* wei
   for (int64_t g = 0; g < G; ++g) pack_b_transposed(wt.data() + g * wsz, weight + g * OCg * K, K, OCg);
   parallel_dynamic(p.N * G, [&](int, WorkQueue& queue) {
     Scratch xph(pg.size, pg.slack);
-    for (int64_t ng; (ng = queue.next()) >= 0;) {
+    // The next item is claimed one ahead, so its image can be prefetched while this one computes.
+    for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+      next = queue.next();
       const int64_t g = ng % G;
+      SpreadPrefetch prefetch(phase_tile_count(p.OH, p.OW, OCg));
+      prefetch_item(prefetch, inp, out, next, p);
       split(xph.data(), group_input(inp, ng, p), p, Cg, pg);
       phase_tiles_avx512(group_output(out, ng, p), P, p.OW, p.OH, p.OW, xph.data(), pg.Wph, pg.off.data(), K,
-                         wt.data() + g * wsz, OCg, bias ? bias + g * OCg : nullptr);
+                         wt.data() + g * wsz, OCg, bias ? bias + g * OCg : nullptr, prefetch);
     }
   });
   return true;
@@ -132,12 +136,18 @@ bool conv2d_backward_input_stride_phases(float* dinp, const float* dout, const f
               ++k;
             }
       }
+  int64_t steps = 0;
+  for (int64_t a = 0; a < sh; ++a)
+    for (int64_t b = 0; b < sw; ++b) steps += phase_tile_count(nI[a], nJ[b], Cg);
   parallel_dynamic(p.N * G, [&](int, WorkQueue& queue) {
     Scratch dq(dq_size, 2 * Wq + 64), ph(phoff[S], 16);
     std::vector<const float*> phases(S);
     for (int64_t ab = 0; ab < S; ++ab) phases[ab] = ph.data() + phoff[ab];
-    for (int64_t ng; (ng = queue.next()) >= 0;) {
+    for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+      next = queue.next();
       const int64_t g = ng % G;
+      SpreadPrefetch prefetch(steps);
+      prefetch_item(prefetch, dinp, dout, next, p);
       pad_image_avx512(dq.data(), group_output(dout, ng, p), OCg, p.OH, p.OW, mh, mw, Hq, Wq);
       for (int64_t a = 0; a < sh; ++a)
         for (int64_t b = 0; b < sw; ++b) {
@@ -145,7 +155,7 @@ bool conv2d_backward_input_stride_phases(float* dinp, const float* dout, const f
           if (nI[a] == 0 || nJ[b] == 0) continue;
           phase_tiles_avx512(ph.data() + phoff[ab], nI[a] * nJ[b], nJ[b], nI[a], nJ[b],
                              dq.data() + ilo[a] * Wq + jlo[b], Wq, off[ab].data(), int64_t(off[ab].size()),
-                             wt.data() + woff[ab] + g * wsz[ab], Cg, nullptr);
+                             wt.data() + woff[ab] + g * wsz[ab], Cg, nullptr, prefetch);
         }
       float* dx = group_input(dinp, ng, p);
       if (sw == 2) {

@@ -81,7 +81,7 @@ inline void position_tile(int64_t K, const float* a, const int64_t* a_off, int64
 
 void phase_tiles_avx512(float* out, int64_t ldc, int64_t ldr, int64_t nrows, int64_t ncols, const float* a,
                         int64_t a_rs, const int64_t* a_off, int64_t K, const float* bpack, int64_t nch,
-                        const float* bias) {
+                        const float* bias, SpreadPrefetch& next) {
   const int64_t b_blk = K * 32;
   // Rows of more than 7 positions: 14 positions of one row x 32 channels. Rows of up to 7: one row x 64
   // channels where there are more than 32 channels, else two rows x 32.
@@ -89,9 +89,12 @@ void phase_tiles_avx512(float* out, int64_t ldc, int64_t ldr, int64_t nrows, int
     for (int64_t c0 = 0; c0 < nch; c0 += 32)
       for (int64_t r = 0; r < nrows; ++r)
         for (int64_t j0 = 0; j0 < ncols; j0 += 14)
+        {
+          next.step();
           position_tile<1, 14, 2>(K, a + r * a_rs + j0, a_off, a_rs, bpack + (c0 / 32) * b_blk, b_blk,
                                   out + c0 * ldc + r * ldr + j0, ldc, ldr, 1, std::min<int64_t>(14, ncols - j0),
                                   std::min<int64_t>(32, nch - c0), bias ? bias + c0 : nullptr);
+        }
     return;
   }
   for (int64_t c0 = 0; c0 < nch;) {
@@ -100,15 +103,17 @@ void phase_tiles_avx512(float* out, int64_t ldc, int64_t ldr, int64_t nrows, int
     const float* bs = bias ? bias + c0 : nullptr;
     if (nch - c0 > 32) {
       const int64_t n = std::min<int64_t>(64, nch - c0);
-      for (int64_t r = 0; r < nrows; ++r)
+      for (int64_t r = 0; r < nrows; ++r, next.step())
         position_tile<1, 7, 4>(K, a + r * a_rs, a_off, a_rs, bb, b_blk, o + r * ldr, ldc, ldr, 1, ncols, n, bs);
       c0 += 64;
     } else {
       int64_t r = 0;
-      for (; r + 1 < nrows; r += 2)
+      for (; r + 1 < nrows; r += 2, next.step())
         position_tile<2, 7, 2>(K, a + r * a_rs, a_off, a_rs, bb, b_blk, o + r * ldr, ldc, ldr, 2, ncols, nch - c0, bs);
-      if (r < nrows)  // an odd last row: 7 positions (14 accumulators) rather than a half-empty pair
+      if (r < nrows) {  // an odd last row: 7 positions (14 accumulators) rather than a half-empty pair
+        next.step();
         position_tile<1, 7, 2>(K, a + r * a_rs, a_off, a_rs, bb, b_blk, o + r * ldr, ldc, ldr, 1, ncols, nch - c0, bs);
+      }
       c0 += 32;
     }
   }

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "fastann/cpu/conv.hpp"
+#include "spread_prefetch.hpp"
 
 namespace fastann::cpu::conv_detail {
 
@@ -29,10 +30,15 @@ void split_phases_avx512(float* xph, const float* img, int64_t C, int64_t H, int
                          int64_t sh, int64_t sw, int64_t Hph, int64_t Wph);
 // out[ch*ldc + r*ldr + c] (+ bias[ch]) = sum_k a[a_off[k] + r*a_rs + c] * B[k][ch] for r < nrows, c < ncols,
 // ch < nch; B packed in 32-channel blocks (K x 32 each, zero past nch). Reads up to 13 columns past ncols and
-// one row past nrows of a (the caller leaves slack); those lanes are never stored.
+// one row past nrows of a (the caller leaves slack); those lanes are never stored. `next` (the prefetch of the
+// next work item) is stepped once per tile: phase_tile_count(nrows, ncols, nch) times.
+inline int64_t phase_tile_count(int64_t nrows, int64_t ncols, int64_t nch) {
+  if (ncols > 7) return (nch + 31) / 32 * nrows * ((ncols + 13) / 14);
+  return nch > 32 ? (nch + 63) / 64 * nrows : (nch + 31) / 32 * ((nrows + 1) / 2);
+}
 void phase_tiles_avx512(float* out, int64_t ldc, int64_t ldr, int64_t nrows, int64_t ncols, const float* a,
                         int64_t a_rs, const int64_t* a_off, int64_t K, const float* bpack, int64_t nch,
-                        const float* bias);
+                        const float* bias, SpreadPrefetch& next);
 // The input gradient's phases back into dx (C,H,W) for sw == 2: row ih interleaves the compact rows of its two
 // column phases, phase (pl % 2) in the even columns. ph[a][b] = phase (a, b)'s buffer (C x nI[a] x nJ[b]);
 // each buffer is followed by >= 16 readable floats.
