@@ -104,6 +104,20 @@ def test_strided_conv_non_finite_reaches_exactly_the_reference_entries(case, bad
                                   np.isfinite(ref.conv2d_backward_input(g, w, x.shape, **kw)))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_strided_input_gradient_with_non_finite_weight(bad, rng):
+    """A non-finite weight reaches exactly the input-gradient entries the reference gives: tap (2, 2) of an
+    input element in the first row or column reaches no output ("same" pads only after), so it stays finite."""
+    x, w, _, kw = _make(CASES[0], np.float32, rng)
+    w[3, 5, 2, 2] = bad
+    g = rng.standard_normal(ref.conv2d(x, w, **kw).shape).astype(np.float32)
+    got, want = ops.conv2d_backward_input(g, w, x.shape, **kw), ref.conv2d_backward_input(g, w, x.shape, **kw)
+    for test in (np.isnan, np.isposinf, np.isneginf):
+        np.testing.assert_array_equal(test(got), test(want))
+    finite = np.isfinite(want)
+    assert rel_err(got[finite], want[finite]) < TOL_REDUCTION[np.float32]
+
+
 def test_conv_transpose2d_stride2_matches_reference(rng):
     """conv_transpose2d runs the input gradient as its forward: the autoencoder's decoder layer shape."""
     x = rng.standard_normal((3, 64, 14, 14)).astype(np.float32)

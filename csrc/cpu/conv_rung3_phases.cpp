@@ -86,7 +86,10 @@ bool conv2d_forward_stride_phases(float* out, const float* inp, const float* wei
 
 bool conv2d_backward_input_stride_phases(float* dinp, const float* dout, const float* weight, const Conv2dParams& p) {
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, KK = p.KH * p.KW;
-  if (!strided(p) || Cg < 16) return false;
+  // The phases multiply dout's zero border with the weights (an input element's phase may hold taps that reach
+  // no output), so a non-finite weight would give NaN where the sum of the products that reach the element is
+  // finite or +-inf: such calls take the im2col / col2im path, which sums exactly those products.
+  if (!strided(p) || Cg < 16 || any_non_finite(weight, p.OC * Cg * KK)) return false;
   const int64_t sh = p.stride_h, sw = p.stride_w, S = sh * sw;
   const int64_t mh = (p.KH - 1) * p.dilation_h / sh, mw = (p.KW - 1) * p.dilation_w / sw;
   // Phase (a, b): the input elements at padded rows s_h*i + a, columns s_w*j + b, i in [ilo[a], ilo[a] + nI[a]).
