@@ -52,7 +52,11 @@ struct Scratch {
   float* data() { return buf.data(); }
 };
 
-bool strided(const Conv2dParams& p) { return (p.stride_h > 1 || p.stride_w > 1) && have_avx512(); }
+// Strides > 1 with AVX-512 and >= 8 channels per group on both sides (layers with fewer channels on one side
+// have their own paths).
+bool strided(const Conv2dParams& p) {
+  return (p.stride_h > 1 || p.stride_w > 1) && have_avx512() && std::min(p.C, p.OC) / p.groups >= 8;
+}
 
 void split(float* xph, const float* img, const Conv2dParams& p, int64_t Cg, const PhaseGeometry& g) {
   split_phases_avx512(xph, img, Cg, p.H, p.W, p.pad_top, p.pad_left, g.sh, g.sw, g.Hph, g.Wph);
