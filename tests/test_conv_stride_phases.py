@@ -25,6 +25,8 @@ CASES = [
     (2, 16, 9, 9, 24, 3, 3, 2, 1, 1, 1, "reflect"),            # materialized padding
     (1, 16, 8, 7, 16, 3, 3, 2, (3, 2), 1, 1, "zeros"),         # padding as large as the kernel
     (2, 20, 12, 12, 36, 4, 4, 2, "same", 1, 1, "replicate"),   # even kernel, asymmetric "same" with stride 2
+    (2, 16, 9, 10, 24, 3, 3, (1, 2), 1, 1, 1, "zeros"),        # stride 2 along the columns only
+    (1, 16, 10, 9, 16, 3, 2, (2, 1), (0, 1), 1, 1, "zeros"),   # stride 2 along the rows only (scalar split)
 ]
 IDS = [f"case{i}" for i in range(len(CASES))]
 
