@@ -12,6 +12,7 @@
 #include "internal/aligned_scratch.hpp"
 #include "internal/conv_common.hpp"
 #include "internal/conv_pack.hpp"
+#include "internal/conv_phases.hpp"
 #include "internal/conv_rungs.hpp"
 #include "internal/run_sums.hpp"
 #include "internal/work_queue.hpp"
@@ -120,6 +121,9 @@ template <class T>
 void conv2d_forward_rung3_direct(T* out, const T* inp, const T* weight, const T* bias,
                                        const Conv2dParams& p) {
   if (p.stride_h == 1 && p.stride_w == 1) return conv2d_forward_rung3_stride1(out, inp, weight, bias, p);
+  if constexpr (std::is_same_v<T, float>) {  // float32 AVX-512 with enough channels: the stride phases
+    if (conv2d_forward_stride_phases(out, inp, weight, bias, p)) return;
+  }
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
   // Weights packed once for all images (read-only, shared by the threads).
@@ -157,6 +161,9 @@ void conv2d_backward_input_rung3_direct(T* dinp, const T* dout, const T* weight,
     const FlippedConv<T> f = flipped_conv(weight, p);
     return conv2d_forward_rung3_stride1(dinp, dout, f.weight.data(), static_cast<const T*>(nullptr), f.q);
   }
+  if constexpr (std::is_same_v<T, float>) {  // stride > 1, float32 AVX-512, >= 16 channels: per phase
+    if (conv2d_backward_input_stride_phases(dinp, dout, weight, p)) return;
+  }
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
   // W[g]^T (K x OCg) packed once: element (k, oc) = W[g][oc*K + k].
@@ -189,6 +196,9 @@ void conv2d_backward_input_rung3_direct(T* dinp, const T* dout, const T* weight,
 template <class T>
 void conv2d_backward_weight_rung3_direct(T* dweight, T* dbias, const T* dout, const T* inp,
                                                const Conv2dParams& p) {
+  if constexpr (std::is_same_v<T, float>) {  // stride > 1, float32 AVX-512, enough channels: the stride phases
+    if (conv2d_backward_weight_stride_phases(dweight, dbias, dout, inp, p)) return;
+  }
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
   RunSums<T> sums(p.N * G, G * K * OCg);
