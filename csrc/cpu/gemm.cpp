@@ -380,37 +380,18 @@ GemmThreadStats gemm_thread_stats() {
 // ---- the linear layer ----------------------------------------------------------------------------
 namespace {
 
-// dbias (OUT,) = column sums of dz (N,OUT), accumulated row by row so the inner loop is unit-stride and
-// vectorises (the __restrict promises the compiler that dbias does not alias dz).
+// The backward's pass before its GEMMs (gemm_packed.hpp): relu mask and/or bias gradient, vectorized for
+// the ISA in use.
 template <class T>
-void bias_grad(T* __restrict dbias, const T* __restrict dz, int64_t n, int64_t out_features) {
-  for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
-  for (int64_t r = 0; r < n; ++r) {
-    const T* __restrict row = dz + r * out_features;
-    for (int64_t o = 0; o < out_features; ++o) dbias[o] += row[o];
-  }
-}
-
-// dz (N,OUT) = grad_output where output > 0, else 0; dbias (OUT,) or nullptr = column sums of dz, same pass.
-// output <= 0 means the unit was clamped: no gradient. A NaN output passes the gradient through (as
-// PyTorch's threshold_backward does), so NaN is never turned into 0.
-template <class T>
-void relu_mask_and_bias_grad(T* __restrict dz, T* __restrict dbias, const T* __restrict grad_output,
-                             const T* __restrict output, int64_t n, int64_t out_features) {
-  if (dbias)
-    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
-  for (int64_t r = 0; r < n; ++r) {
-    const T* __restrict go = grad_output + r * out_features;
-    const T* __restrict y = output + r * out_features;
-    T* __restrict d = dz + r * out_features;
-    for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
-    if (dbias)
-      for (int64_t o = 0; o < out_features; ++o) dbias[o] += d[o];
+void linear_grad_prologue(T* dz, T* dbias, const T* grad_output, const T* output, int64_t n, int64_t out_features) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: avx512::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features); break;
+    case SimdLevel::avx2: avx2::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features); break;
+    default: scalar::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features); break;
   }
 }
 
 }  // namespace
-
 
 // out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr
 template <class T>
@@ -444,10 +425,10 @@ void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, cons
   if (activation == 1) {
     thread_local std::vector<T> masked;
     masked.resize(static_cast<size_t>(n * out_features));
-    relu_mask_and_bias_grad(masked.data(), dbias, grad_output, output, n, out_features);
+    linear_grad_prologue(masked.data(), dbias, grad_output, output, n, out_features);
     dz = masked.data();
   } else if (dbias) {
-    bias_grad(dbias, grad_output, n, out_features);
+    linear_grad_prologue<T>(nullptr, dbias, grad_output, nullptr, n, out_features);
   }
   // dweight (OUT,IN) = dz^T (OUT,N) * input (N,IN)
   GemmArgs<T> gw;

@@ -15,11 +15,16 @@ struct GemmKernelShape {
 
 // gemm_packed: rung 3 on one thread with the given cache blocks; kernel_shape: that path's MR x NR (rung 4
 // cuts C into multiples of it) and the longest KC worth running (gemm.cpp derives the blocks from both).
-#define FASTANN_GEMM_ENTRY_POINTS                                        \
-  void gemm_packed(const GemmArgs<float>& g, const GemmBlocking& b);     \
-  void gemm_packed(const GemmArgs<double>& g, const GemmBlocking& b);    \
-  GemmKernelShape kernel_shape(float);                                   \
-  GemmKernelShape kernel_shape(double);
+// linear_grad_prologue: the pass of the linear layer's backward before its GEMMs (gemm_packed.hpp).
+#define FASTANN_GEMM_ENTRY_POINTS                                                                       \
+  void gemm_packed(const GemmArgs<float>& g, const GemmBlocking& b);                                    \
+  void gemm_packed(const GemmArgs<double>& g, const GemmBlocking& b);                                   \
+  GemmKernelShape kernel_shape(float);                                                                  \
+  GemmKernelShape kernel_shape(double);                                                                 \
+  void linear_grad_prologue(float* dz, float* dbias, const float* grad_output, const float* output,    \
+                            int64_t n, int64_t out_features);                                           \
+  void linear_grad_prologue(double* dz, double* dbias, const double* grad_output, const double* output, \
+                            int64_t n, int64_t out_features);
 namespace fastann::cpu::scalar { FASTANN_GEMM_ENTRY_POINTS }
 namespace fastann::cpu::avx2 { FASTANN_GEMM_ENTRY_POINTS }
 namespace fastann::cpu::avx512 { FASTANN_GEMM_ENTRY_POINTS }

@@ -214,4 +214,36 @@ void gemm_packed(const GemmArgs<typename K::T>& g, const GemmBlocking& blk) {
   }
 }
 
+// ---- the linear layer's backward prologue ---------------------------------------------------------
+
+// With output (relu): dz (N,OUT) = grad_output where output > 0, else 0 (output <= 0: the unit was clamped;
+// a NaN output passes the gradient, as PyTorch's threshold_backward does), and dbias (OUT,) or nullptr =
+// the column sums of dz, in the same pass. Without output: only dbias, the column sums of grad_output (dz
+// is not written). The sums run row by row, so each column adds its rows in order 0..N-1 whatever the
+// vector width; the inner loops are unit-stride and vectorize for the including file's ISA.
+template <class T>
+void linear_grad_prologue(T* __restrict dz, T* __restrict dbias, const T* __restrict grad_output,
+                          const T* __restrict output, int64_t n, int64_t out_features) {
+  if (dbias)
+    for (int64_t o = 0; o < out_features; ++o) dbias[o] = T(0);
+  for (int64_t r = 0; r < n; ++r) {
+    const T* __restrict go = grad_output + r * out_features;
+    if (!output) {
+      for (int64_t o = 0; o < out_features; ++o) dbias[o] += go[o];
+      continue;
+    }
+    const T* __restrict y = output + r * out_features;
+    T* __restrict d = dz + r * out_features;
+    if (dbias) {
+      for (int64_t o = 0; o < out_features; ++o) {
+        const T v = y[o] <= T(0) ? T(0) : go[o];
+        d[o] = v;
+        dbias[o] += v;
+      }
+    } else {
+      for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
+    }
+  }
+}
+
 }  // namespace fastann::cpu::packed
