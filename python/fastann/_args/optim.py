@@ -207,6 +207,32 @@ def nadam_hypers(op, step, lr, beta1, beta2, eps, weight_decay, mu_product):
     return t, lr, b1, b2, eps, wd, mu_product
 
 
+
+def check_entries(op, params, grads, **states):
+    """The lists of a multi-tensor step (``adam_step_multi``): params, grads and each state list (None allowed
+    for :data:`OPTIONAL_STATE` only) are lists or tuples of one length >= 1 (TypeError / ValueError), and entry
+    i passes :func:`check_arrays` as the single-tensor step's arguments (messages name the entry). Returns the
+    number of entries."""
+    lists = {"params": params, "grads": grads, **{k: v for k, v in states.items() if v is not None}}
+    for k, v in lists.items():
+        if not isinstance(v, (list, tuple)):
+            raise TypeError(f"{op}: {k} must be a list of arrays, got {type(v).__name__}")
+    n = len(params)
+    if n == 0:
+        raise ValueError(f"{op}: params is empty (give at least one parameter)")
+    if any(len(v) != n for v in lists.values()):
+        raise ValueError(f"{op}: {', '.join(lists)} must have one entry per parameter, got lengths "
+                         f"{', '.join(str(len(v)) for v in lists.values())}")
+    for i in range(n):
+        check_arrays(f"{op} (entry {i})", params[i], grads[i],
+                     **{_SINGULAR[k]: (None if v is None else v[i]) for k, v in states.items()})
+    same_dtype(op, **{f"params[{i}]": p for i, p in enumerate(params)})
+    return n
+
+
+#: The single-tensor name of each list argument of a multi-tensor step.
+_SINGULAR = {"exp_avgs": "exp_avg", "exp_avg_sqs": "exp_avg_sq", "max_exp_avg_sqs": "max_exp_avg_sq"}
+
 __all__ = ["MAX_STEP", "NADAM_MU_SETTLED", "OPTIONAL_STATE", "adadelta_hypers", "adagrad_hypers", "adam_hypers",
-           "check_arrays", "check_step", "ftrl_hypers", "hyper", "lion_hypers", "nadam_hypers", "nadam_mu",
+           "check_arrays", "check_entries", "check_step", "ftrl_hypers", "hyper", "lion_hypers", "nadam_hypers", "nadam_mu",
            "nadam_mu_product", "plain_numbers", "rmsprop_hypers", "sgd_hypers"]
