@@ -234,9 +234,14 @@ void def_optim(py::module_& m, Device dev, Run run) {
         const char* mn = named("exp_avgs", i);
         const char* vn = named("exp_avg_sqs", i);
         const char* xn = amsgrad ? named("max_exp_avg_sqs", i) : "max_exp_avg_sqs";
-        c.s0 = state(c, dev, exp_avgs[i], op, mn);
-        c.s1 = state(c, dev, exp_avg_sqs[i], op, vn);
-        if (amsgrad) c.s2 = state(c, dev, vmaxes[i], op, xn);
+        c.s0 = output(exp_avgs[i], dev, c.ft, op, mn);
+        require_same_shape(*c.s0, c.param, op, mn, pn);
+        c.s1 = output(exp_avg_sqs[i], dev, c.ft, op, vn);
+        require_same_shape(*c.s1, c.param, op, vn, pn);
+        if (amsgrad) {
+          c.s2 = output(vmaxes[i], dev, c.ft, op, xn);
+          require_same_shape(*c.s2, c.param, op, xn, pn);
+        }
         require_disjoint(op, {{c.param, pn}, {c.s0, mn}, {c.s1, vn}, {c.s2, xn}}, {{c.grad, gn}});
         spans.push_back(span_of(c.param, pn, true, i));
         spans.push_back(span_of(*c.s0, mn, true, i));
