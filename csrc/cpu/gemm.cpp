@@ -391,12 +391,72 @@ void linear_grad_prologue(T* dz, T* dbias, const T* grad_output, const T* output
   }
 }
 
+template <class T>
+void linear_store_transposed(T* out, const T* yt, const T* bias, int64_t n, int64_t out_features, bool relu) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: avx512::linear_store_transposed(out, yt, bias, n, out_features, relu); break;
+    case SimdLevel::avx2: avx2::linear_store_transposed(out, yt, bias, n, out_features, relu); break;
+    default: scalar::linear_store_transposed(out, yt, bias, n, out_features, relu); break;
+  }
+}
+
+// Whether the forward y (N,OUT) = input (N,IN) * weight^T runs faster as y^T (OUT,N) = weight * input^T
+// followed by a transposing store (linear_store_transposed). The micro-kernel pads the rows of C to MR and
+// the last column panel to col_step, and the packing copies op(B) (the weight in the first form, the input
+// in the second) and op(A) unless it is read in place (a narrow C, see gemm_packed.hpp): with N = 128 and
+// OUT = 300 the second form pads nothing (300 = 50 x 6, 128 = 2 x 64) and packs 128 x IN values instead of
+// 300 x IN. Model, in cycles: the padded multiply-adds at 2 x vector-width per cycle plus 1/4 cycle per
+// packed or transposed value (as plan_tiles).
+// The second form is taken only when every element is computed by the same operations in the same order
+// (a product is commutative, the K blocks are the same, the epilogue is applied by the store): neither
+// form may have a last column panel narrow enough for the micro-kernel to split its accumulators
+// (split_max_cols), so the result bits never depend on the choice.
+template <class T>
+bool forward_transposed_pays(int64_t n, int64_t in_features, int64_t out_features) {
+  const GemmKernelShape s = kernel_shape_in_use<T>();
+  auto split = [&](int64_t cols) {
+    const int64_t r = cols % s.nr;
+    return r != 0 && r <= s.split_max_cols;
+  };
+  if (split(n) || split(out_features)) return false;
+  const double k = double(in_features);
+  const double lanes = 2.0 * (simd_level() == SimdLevel::avx512 ? 64 / int(sizeof(T))
+                              : simd_level() == SimdLevel::avx2 ? 32 / int(sizeof(T)) : 2);
+  auto cost = [&](int64_t rows, int64_t cols, bool store) {
+    const double padded = double((rows + s.mr - 1) / s.mr * s.mr) * double((cols + s.col_step - 1) / s.col_step * s.col_step);
+    const bool direct_a = cols <= 5 * s.nr;  // gemm_packed.hpp, kDirectAMaxPanels (AVX-512 and AVX2 kernels)
+    const double packed = double(cols) * k + (direct_a ? 0.0 : double(rows) * k);
+    return padded * k / lanes + packed / 4 + (store ? double(rows) * double(cols) / 4 : 0.0);
+  };
+  return cost(out_features, n, true) < cost(n, out_features, false);
+}
+
 }  // namespace
 
 // out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr
 template <class T>
 void linear_forward(T* out, const T* input, const T* weight, const T* bias, int64_t n, int64_t in_features,
                     int64_t out_features, int activation) {
+  if (forward_transposed_pays<T>(n, in_features, out_features)) {
+    // yt (OUT,N) = weight * input^T: A = weight (read in place or packed), B = input read transposed in the
+    // packing; bias and relu are applied by the transposing store.
+    thread_local std::vector<T> yt;
+    yt.resize(static_cast<size_t>(n * out_features));
+    GemmArgs<T> g;
+    g.m = out_features;
+    g.n = n;
+    g.k = in_features;
+    g.a = weight;
+    g.lda = in_features;
+    g.b = input;
+    g.ldb = in_features;
+    g.trans_b = true;
+    g.c = yt.data();
+    g.ldc = n;
+    gemm(g, 0);
+    linear_store_transposed(out, yt.data(), bias, n, out_features, activation == 1);
+    return;
+  }
   // out = input * weight^T: B = weight read transposed in the packing, never copied.
   GemmArgs<T> g;
   g.m = n;

@@ -246,4 +246,28 @@ void linear_grad_prologue(T* __restrict dz, T* __restrict dbias, const T* __rest
   }
 }
 
+// out (N,OUT) = act(yt^T + bias): the linear forward computed as yt (OUT,N) = weight * input^T, stored in the
+// layout of y with the epilogue the GEMM would have applied (relu(v + bias[o]), v < 0 -> 0, so NaN and -0.0
+// pass as in the micro-kernels' max(0, v)). bias may be nullptr. Walks 16 x 16 blocks so both sides stay
+// in a few cache lines.
+template <class T>
+void linear_store_transposed(T* __restrict out, const T* __restrict yt, const T* __restrict bias, int64_t n,
+                             int64_t out_features, bool relu) {
+  constexpr int64_t B = 16;
+  for (int64_t i0 = 0; i0 < n; i0 += B) {
+    const int64_t i1 = std::min(n, i0 + B);
+    for (int64_t o0 = 0; o0 < out_features; o0 += B) {
+      const int64_t o1 = std::min(out_features, o0 + B);
+      for (int64_t i = i0; i < i1; ++i) {
+        T* __restrict row = out + i * out_features;
+        for (int64_t o = o0; o < o1; ++o) {
+          T v = yt[o * n + i];
+          if (bias) v += bias[o];
+          row[o] = relu && v < T(0) ? T(0) : v;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace fastann::cpu::packed
