@@ -103,12 +103,24 @@ def adamw_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, be
     k.adamw_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, step, lr, beta1, beta2, eps, weight_decay)
 
 
+def _plain_lists(*lists):
+    """True when every list that is not None is a list of NumPy ndarrays."""
+    for v in lists:
+        if v is None:
+            continue
+        if type(v) is not list:
+            return False
+        for a in v:
+            if type(a) is not np.ndarray:
+                return False
+    return True
+
+
 def _kernels_multi(op, params, grads, **states):
     """:func:`_kernels` for the lists of a multi-tensor step: fastann._cpu straight away when every list is a
     list of plain NumPy ndarrays (it checks each entry itself), else the Python checks of every entry and
     the backend of all the arrays."""
-    lists = [params, grads, *(v for v in states.values() if v is not None)]
-    if all(type(v) is list for v in lists) and all(type(a) is np.ndarray for v in lists for a in v):
+    if _plain_lists(params, grads, *states.values()):
         return _backend.cpu
     check_entries(op, params, grads, **states)
     named = {f"{k}[{i}]": a for k, v in (("params", params), ("grads", grads), *states.items()) if v is not None
