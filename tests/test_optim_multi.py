@@ -96,7 +96,8 @@ def test_bad_input_ops_and_reference():
                 "one entry per parameter")
     bad = _lists()[2]
     bad[1] = np.zeros(5, np.float32)
-    raises_both(ValueError, lambda M: M.adam_step_multi(p, g, bad, v, step=1), r"exp_avgs\[1\] must have the shape of params\[1\] \(4,\), got \(5,\)")
+    raises_both(ValueError, lambda M: M.adam_step_multi(p, g, bad, v, step=1),
+                r"exp_avgs\[1\] must have the shape of params\[1\] \(4,\), got \(5,\)")
     bad = _lists()[1]
     bad[2] = bad[2].astype(np.float64)
     raises_both(TypeError, lambda M: M.adam_step_multi(p, bad, m, v, step=1), "dtype")
@@ -140,7 +141,7 @@ def test_bad_input_compiled_module_directly():
     # within one entry, and across entries: a state or param written twice, or a grad that is written
     with pytest.raises(ValueError, match=r"params\[1\] and exp_avgs\[1\] share memory|overlap"):
         cpu.adam_step_multi(p, [m[0], p[1], m[2]], v, None, g, 1)
-    with pytest.raises(ValueError, match=r"exp_avgs\[0\] and exp_avgs\[2\] share memory|exp_avgs\[2\] and exp_avgs\[0\]"):
+    with pytest.raises(ValueError, match=r"exp_avgs\[0\] and exp_avgs\[2\] share memory"):
         cpu.adam_step_multi(p, [m[0], m[1], m[0]], v, None, g, 1)
     with pytest.raises(ValueError, match=r"params\[2\].*grads\[0\]|grads\[0\].*params\[2\]"):
         cpu.adam_step_multi(p, m, v, None, [p[2], g[1], g[2]], 1)

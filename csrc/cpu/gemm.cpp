@@ -423,8 +423,10 @@ bool forward_transposed_pays(int64_t n, int64_t in_features, int64_t out_feature
   const double lanes = 2.0 * (simd_level() == SimdLevel::avx512 ? 64 / int(sizeof(T))
                               : simd_level() == SimdLevel::avx2 ? 32 / int(sizeof(T)) : 2);
   auto cost = [&](int64_t rows, int64_t cols, bool store) {
-    const double padded = double((rows + s.mr - 1) / s.mr * s.mr) * double((cols + s.col_step - 1) / s.col_step * s.col_step);
-    const bool direct_a = cols <= 5 * s.nr;  // gemm_packed.hpp, kDirectAMaxPanels (AVX-512 and AVX2 kernels)
+    const double padded = double((rows + s.mr - 1) / s.mr * s.mr) *
+                          double((cols + s.col_step - 1) / s.col_step * s.col_step);
+    // gemm_packed.hpp, kDirectAMaxPanels: the AVX-512 kernel reads a row-major A in place for a narrow C
+    const bool direct_a = simd_level() == SimdLevel::avx512 && cols <= 5 * s.nr;
     const double packed = double(cols) * k + (direct_a ? 0.0 : double(rows) * k);
     return padded * k / lanes + packed / 4 + (store ? double(rows) * double(cols) / 4 : 0.0);
   };

@@ -3,8 +3,9 @@
 ``opt.apply_gradients(params, grads)`` updates every parameter array IN PLACE with one fused
 ``ops.<name>_step`` call per parameter (Adam and AdamW: one ``ops.adam_step_multi`` call for all of them):
 the kernel reads the gradient and the optimizer state once and writes the parameter and the state once (one
-pass over memory instead of the 5-10 elementwise NumPy passes of a textbook implementation). State arrays are created lazily, zero-filled, with the parameter's array
-module (NumPy or CuPy), in the same order as the parameters.
+pass over memory instead of the 5-10 elementwise NumPy passes of a textbook implementation). State arrays are
+created lazily, zero-filled, with the parameter's array module (NumPy or CuPy), in the same order as the
+parameters.
 
 The update rules are those of the ``ops.*_step`` kernels (PyTorch's ``torch.optim`` formulations, see each
 op's docstring); the hyper-parameter names and defaults are Keras's: ``learning_rate``, ``beta_1``,
@@ -266,10 +267,11 @@ class Adam(Optimizer):
         ``_step`` per parameter, without a Python call per parameter."""
         st = self._states
         multi = ops.adamw_step_multi if self.weight_decay else ops.adam_step_multi
+        vmax = [s["max_exp_avg_sq"] for s in st] if self.amsgrad else None
         multi(params if type(params) is list else list(params), grads if type(grads) is list else list(grads),
               [s["exp_avg"] for s in st], [s["exp_avg_sq"] for s in st], step=self.iterations,
               lr=self._learning_rate, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon,
-              weight_decay=self.weight_decay, max_exp_avg_sqs=[s["max_exp_avg_sq"] for s in st] if self.amsgrad else None)
+              weight_decay=self.weight_decay, max_exp_avg_sqs=vmax)
 
     def _step(self, p, g, s):
         kw = {"max_exp_avg_sq": s["max_exp_avg_sq"]} if self.amsgrad else {}

@@ -194,13 +194,17 @@ void def_optim(py::module_& m, Device dev, Run run) {
                                             RealArg lr_, RealArg beta1_, RealArg beta2_, RealArg eps_,
                                             RealArg weight_decay_) {
       const char* op = name;
-      const py::sequence params = entry_list(params_, op, "params"), exp_avgs = entry_list(exp_avgs_, op, "exp_avgs"),
-                         exp_avg_sqs = entry_list(exp_avg_sqs_, op, "exp_avg_sqs"), grads = entry_list(grads_, op, "grads");
+      const py::sequence params = entry_list(params_, op, "params");
+      const py::sequence exp_avgs = entry_list(exp_avgs_, op, "exp_avgs");
+      const py::sequence exp_avg_sqs = entry_list(exp_avg_sqs_, op, "exp_avg_sqs");
+      const py::sequence grads = entry_list(grads_, op, "grads");
       const bool amsgrad = !max_exp_avg_sqs_.is_none();
-      const py::sequence vmaxes = amsgrad ? entry_list(max_exp_avg_sqs_, op, "max_exp_avg_sqs") : py::sequence(py::list());
+      const py::sequence vmaxes =
+          amsgrad ? entry_list(max_exp_avg_sqs_, op, "max_exp_avg_sqs") : py::sequence(py::list());
       const size_t n = params.size();
       FASTANN_CHECK(n >= 1, op, ": params is empty (give at least one parameter)");
-      FASTANN_CHECK(exp_avgs.size() == n && exp_avg_sqs.size() == n && grads.size() == n && (!amsgrad || vmaxes.size() == n),
+      FASTANN_CHECK(exp_avgs.size() == n && exp_avg_sqs.size() == n && grads.size() == n &&
+                        (!amsgrad || vmaxes.size() == n),
                     op, ": params, exp_avgs, exp_avg_sqs, grads", amsgrad ? " and max_exp_avg_sqs" : "",
                     " must have one entry per parameter, got lengths ", n, ", ", exp_avgs.size(), ", ",
                     exp_avg_sqs.size(), ", ", grads.size(), amsgrad ? ", " + std::to_string(vmaxes.size()) : "");
@@ -255,9 +259,11 @@ void def_optim(py::module_& m, Device dev, Run run) {
     arg("step"), arg("lr") = 1e-3, arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-7,
     arg("weight_decay") = decoupled ? 0.004 : 0.0,
     decoupled ? "adamw_step on every entry of the lists (params[i], exp_avgs[i], exp_avg_sqs[i], max_exp_avg_sqs[i] "
-                "or None, grads[i]) in one call; all arrays of one dtype, entries disjoint; checked before any update."
+                "or None, grads[i]) in one call; all arrays of one dtype, entries disjoint; checked before any "
+                "update."
               : "adam_step on every entry of the lists (params[i], exp_avgs[i], exp_avg_sqs[i], max_exp_avg_sqs[i] "
-                "or None, grads[i]) in one call; all arrays of one dtype, entries disjoint; checked before any update.");
+                "or None, grads[i]) in one call; all arrays of one dtype, entries disjoint; checked before any "
+                "update.");
   }
 
   m.def("rmsprop_step", [dev, run](py::object param, py::object square_avg, py::object momentum_buffer,

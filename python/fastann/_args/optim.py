@@ -243,5 +243,5 @@ def check_entries(op, params, grads, **states):
     return n
 
 __all__ = ["MAX_STEP", "NADAM_MU_SETTLED", "OPTIONAL_STATE", "adadelta_hypers", "adagrad_hypers", "adam_hypers",
-           "check_arrays", "check_entries", "check_step", "ftrl_hypers", "hyper", "lion_hypers", "nadam_hypers", "nadam_mu",
-           "nadam_mu_product", "plain_numbers", "rmsprop_hypers", "sgd_hypers"]
+           "check_arrays", "check_entries", "check_step", "ftrl_hypers", "hyper", "lion_hypers", "nadam_hypers",
+           "nadam_mu", "nadam_mu_product", "plain_numbers", "rmsprop_hypers", "sgd_hypers"]

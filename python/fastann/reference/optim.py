@@ -35,11 +35,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._args.optim import (adadelta_hypers, adafactor_arrays, adafactor_hypers, adagrad_hypers, adam_hypers,
-                           check_arrays, check_entries, ftrl_hypers, lion_hypers, nadam_hypers, nadam_mu, nadam_mu_product,
-                           rmsprop_hypers, sgd_hypers)
+                           check_arrays, check_entries, ftrl_hypers, lion_hypers, nadam_hypers, nadam_mu,
+                           nadam_mu_product, rmsprop_hypers, sgd_hypers)
 
 __all__ = ["sgd_step", "adam_step", "adamw_step", "adam_step_multi", "adamw_step_multi", "rmsprop_step",
-           "adagrad_step", "adadelta_step", "adamax_step", "nadam_step", "lion_step", "ftrl_step", "adafactor_step", "nadam_mu", "nadam_mu_product"]
+           "adagrad_step", "adadelta_step", "adamax_step", "nadam_step", "lion_step", "ftrl_step", "adafactor_step",
+           "nadam_mu", "nadam_mu_product"]
 
 
 def _l2(g, wd, p):
