@@ -159,6 +159,7 @@ void pack_b(const GemmArgs<typename K::T>& g, int64_t p0, int64_t kc, int64_t j0
 // narrow C (the small layers of an MLP: N = 100 or 300) the copy costs about what it saves, so a row-major
 // op(A) is then read in place by the micro-kernel (MR row streams, which the hardware prefetchers follow).
 constexpr int64_t kDirectAMaxPanels = 5;
+constexpr int64_t kRowsOuterMaxBytes = int64_t(512) << 10;
 
 // C = act(alpha*op(A)*op(B) + beta*C + bias), g.k >= 1, g.m, g.n >= 1; blk: KC, MC, NC (MC a multiple of
 // MR, NC of NR).
@@ -182,6 +183,9 @@ void gemm_packed(const GemmArgs<typename K::T>& g, const GemmBlocking& blk) {
       pack_b<K>(g, pc, kc, jc, nc, bp);
       // The first K block applies the caller's beta; later blocks accumulate onto what it wrote.
       // The epilogue (bias, relu) runs only once C holds the full sum.
+      // A read in place and a packed B panel small enough for the L2: each A micro-panel's rows are read
+      // once (then stay in L1 for every B micro-panel) instead of once per B micro-panel.
+      const bool rows_outer = direct_a && nc * kc * int64_t(sizeof(T)) <= kRowsOuterMaxBytes;
       const T beta = pc == 0 ? g.beta : T(1);
       const bool last = pc + kc >= g.k;
       const T* bias = last ? g.bias : nullptr;
@@ -192,22 +196,27 @@ void gemm_packed(const GemmArgs<typename K::T>& g, const GemmBlocking& blk) {
         // the micro-kernel never reads rows past the matrix.
         const int64_t full_rows = direct_a ? mc / MR * MR : 0;
         if (full_rows < mc) pack_a<K>(g, ic + full_rows, mc - full_rows, pc, kc, ap + full_rows * kc);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
+        auto micro_tile = [&](int64_t jr, int64_t ir) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           const T* bpanel = bp + jr * kc;
           const T* bias_j = bias ? bias + jc + jr : nullptr;
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            T* c = g.c + (ic + ir) * g.ldc + jc + jr;
-            if constexpr (K::kStridedA) {
-              if (ir < full_rows) {
-                K::micro_kernel_strided_a(kc, g.a + (ic + ir) * g.lda + pc, g.lda, bpanel, c, g.ldc, nr, g.alpha,
-                                          beta, bias_j, relu);
-                continue;
-              }
+          const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+          T* c = g.c + (ic + ir) * g.ldc + jc + jr;
+          if constexpr (K::kStridedA) {
+            if (ir < full_rows) {
+              K::micro_kernel_strided_a(kc, g.a + (ic + ir) * g.lda + pc, g.lda, bpanel, c, g.ldc, nr, g.alpha,
+                                        beta, bias_j, relu);
+              return;
             }
-            K::micro_kernel(kc, ap + ir * kc, bpanel, c, g.ldc, mr, nr, g.alpha, beta, bias_j, relu);
           }
+          K::micro_kernel(kc, ap + ir * kc, bpanel, c, g.ldc, mr, nr, g.alpha, beta, bias_j, relu);
+        };
+        if (rows_outer) {
+          for (int64_t ir = 0; ir < mc; ir += MR)
+            for (int64_t jr = 0; jr < nc; jr += NR) micro_tile(jr, ir);
+        } else {
+          for (int64_t jr = 0; jr < nc; jr += NR)
+            for (int64_t ir = 0; ir < mc; ir += MR) micro_tile(jr, ir);
         }
       }
     }
