@@ -166,6 +166,9 @@ def _specs(dt):
     for n in ("adam_step", "adamw_step", "nadam_step"):
         s[n] = (dict(param=z(), grad=z(), exp_avg=z(), exp_avg_sq=z(), step=1, lr=0.1),
                 ["param", "grad", "exp_avg", "exp_avg_sq"])
+    for n in ("adam_step_multi", "adamw_step_multi"):
+        s[n] = (dict(params=[z(), z()], grads=[z(), z()], exp_avgs=[z(), z()], exp_avg_sqs=[z(), z()], step=1,
+                     lr=0.1), ["params", "grads", "exp_avgs", "exp_avg_sqs"])
     s["adamax_step"] = (dict(param=z(), grad=z(), exp_avg=z(), exp_inf=z(), step=1, lr=0.1),
                         ["param", "grad", "exp_avg", "exp_inf"])
     s["lion_step"] = (dict(param=z(), grad=z(), exp_avg=z()), ["param", "grad", "exp_avg"])

@@ -59,10 +59,21 @@ def to_fake(a):
     return FakeDeviceArray(a.shape, TYPESTR[a.dt], strides, a.ro)
 
 
+class Item:
+    """Entry `j` of the list given as argument number `i` (an array repeated across the lists of a
+    multi-tensor call)."""
+
+    def __init__(self, i, j):
+        self.i, self.j = i, j
+
+
 def build(args, convert):
     out = []
     for a in args:
-        out.append(out[a.i] if isinstance(a, Same) else convert(a) if isinstance(a, A) else a)
+        if isinstance(a, list):  # the list arguments of the multi-tensor steps
+            out.append([out[x.i][x.j] if isinstance(x, Item) else convert(x) if isinstance(x, A) else x for x in a])
+        else:
+            out.append(out[a.i] if isinstance(a, Same) else convert(a) if isinstance(a, A) else a)
     return out
 
 
@@ -155,6 +166,20 @@ CASES = {
     ],
     "adamw_step": [(A(3), A(3), A(3), None, A(3), 1, 1e-3, 1.0, 0.999, 1e-7, 0.0),
                    (A(3, dt="f8"), A(3), A(3), None, A(3), 1, 1e-3, 0.9, 0.999, 1e-7, 0.0)],
+    "adam_step_multi": [
+        (A(3), [A(3)], [A(3)], None, [A(3)], 1, 1e-3, 0.9, 0.999, 1e-7, 0.0),
+        ([A(3), A(2)], [A(3), A(2)], [A(3)], None, [A(3), A(2)], 1, 1e-3, 0.9, 0.999, 1e-7, 0.0),
+        ([A(3), A(2)], [A(3), A(2, dt="f8")], [A(3), A(2)], None, [A(3), A(2)], 1, 1e-3, 0.9, 0.999, 1e-7, 0.0),
+        ([A(3), A(2)], [A(3), A(2)], [A(3), A(2)], [A(3), A(3)], [A(3), A(2)], 1, 1e-3, 0.9, 0.999, 1e-7, 0.0),
+        ([A(3), A(3)], [A(3), A(3)], [A(3), Item(1, 0)], None, [A(3), A(3)], 1, 1e-3, 0.9, 0.999, 1e-7, 0.0),
+        ([A(3), A(3)], [A(3), A(3)], [A(3), A(3)], None, [Item(0, 1), A(3)], 1, 1e-3, 0.9, 0.999, 1e-7, 0.0),
+        ([], [], [], None, [], 1, 1e-3, 0.9, 0.999, 1e-7, 0.0),
+    ],
+    "adamw_step_multi": [
+        ([A(3), A(2, ro=True)], [A(3), A(2)], [A(3), A(2)], None, [A(3), A(2)], 1, 1e-3, 0.9, 0.999, 1e-7, 0.0),
+        ([A(3)], [A(3)], [A(3)], None, [A(3)], 0, 1e-3, 0.9, 0.999, 1e-7, 0.0),
+        ([A(3)], [A(3)], [A(3)], None, [A(3, strided=True)], 1, 1e-3, 0.9, 0.999, 1e-7, 0.0),
+    ],
     "rmsprop_step": [(A(3), A(3), None, None, A(3), 0.1, 0.9, 1e-7, 0.5, 0.0),
                      (A(3), A(3), None, Same(1), A(3), 0.1, 0.9, 1e-7, 0.0, 0.0)],
     "adagrad_step": [(A(3), Same(0), A(3), 0.1, 1e-7, 0.0), (A(3), A(3, ro=True), A(3), 0.1, 1e-7, 0.0)],

@@ -120,12 +120,13 @@ def test_gemm_fallback_paths(simd):
                             out = ops.gemm(a, b, trans_a=ta, trans_b=tb, rung=kern)
                             err = np.linalg.norm(out - ref) / np.linalg.norm(ref)
                             assert err < 1e-5, (dt, m, n, k, ta, tb, kern, err)
-                x = rng.standard_normal((9, 20)).astype(dt)
-                w = rng.standard_normal((70, 20)).astype(dt)
-                bias = rng.standard_normal(70).astype(dt)
-                y = ops.linear(x, w, bias, activation="relu")
-                ref = np.maximum(x.astype(np.float64) @ w.T.astype(np.float64) + bias, 0)
-                assert np.linalg.norm(y - ref) / np.linalg.norm(ref) < 1e-5
+                for (n, in_f, out_f) in [(9, 20, 70), (128, 300, 100)]:  # the second runs as y^T = W x^T
+                    x = rng.standard_normal((n, in_f)).astype(dt)
+                    w = rng.standard_normal((out_f, in_f)).astype(dt)
+                    bias = rng.standard_normal(out_f).astype(dt)
+                    y = ops.linear(x, w, bias, activation="relu")
+                    ref = np.maximum(x.astype(np.float64) @ w.T.astype(np.float64) + bias, 0)
+                    assert np.linalg.norm(y - ref) / np.linalg.norm(ref) < 1e-5
         print("ok", _cpu.simd_level())
     """)
     env = dict(os.environ, FASTANN_SIMD=simd)
@@ -232,6 +233,30 @@ def test_linear_relu_keeps_nan(rng):
     # dweight = dz^T x: the NaN of x[2, 1] reaches column 1 of dweight (dz[2] is not zeroed), only that column.
     assert np.all(np.isnan(dw[:, 1])) and np.all(np.isfinite(np.delete(dw, 1, axis=1)))
     assert np.all(np.isfinite(db))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_forward_bits_do_not_depend_on_its_orientation(rng, dtype, threads):
+    """linear may compute y^T = W x^T and transpose it in its store (where that pads less: N = 128 with 300 or
+    100 outputs, csrc/cpu/gemm.cpp forward_transposed_pays); it does so only where every element is computed
+    by the same operations in the same order, so y is bit for bit act(x W^T + bias) of the untransposed GEMM."""
+    old = fastann.get_num_threads()
+    fastann.set_num_threads(threads)
+    try:
+        for n, in_f, out_f in [(128, 784, 300), (128, 300, 100), (112, 300, 100), (256, 40, 200), (100, 33, 70),
+                               (128, 100, 10), (64, 1100, 300)]:
+            x = rng.standard_normal((n, in_f)).astype(dtype)
+            x[5, 3] = np.nan  # row 5 of y is NaN whichever way it is computed
+            w = rng.standard_normal((out_f, in_f)).astype(dtype)
+            bias = rng.standard_normal(out_f).astype(dtype)
+            z = ops.gemm(x, w, trans_b=True)
+            np.testing.assert_array_equal(ops.linear(x, w), z)
+            z += bias
+            np.testing.assert_array_equal(ops.linear(x, w, bias), z)
+            np.testing.assert_array_equal(ops.linear(x, w, bias, activation="relu"), np.where(z < 0, 0, z))
+    finally:
+        fastann.set_num_threads(old)
 
 
 # ---- bad input through ops (and the same exception class from the reference) ---------------------

@@ -380,42 +380,85 @@ GemmThreadStats gemm_thread_stats() {
 // ---- the linear layer ----------------------------------------------------------------------------
 namespace {
 
-// dbias (OUT,) = column sums of dz (N,OUT), accumulated row by row so the inner loop is unit-stride and
-// vectorises (the __restrict promises the compiler that dbias does not alias dz).
+// The backward's pass before its GEMMs (gemm_packed.hpp): relu mask and/or bias gradient, vectorized for
+// the ISA in use.
 template <class T>
-void bias_grad(T* __restrict dbias, const T* __restrict dz, int64_t n, int64_t out_features) {
-  for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
-  for (int64_t r = 0; r < n; ++r) {
-    const T* __restrict row = dz + r * out_features;
-    for (int64_t o = 0; o < out_features; ++o) dbias[o] += row[o];
+void linear_grad_prologue(T* dz, T* dbias, const T* grad_output, const T* output, int64_t n, int64_t out_features) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: avx512::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features); break;
+    case SimdLevel::avx2: avx2::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features); break;
+    default: scalar::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features); break;
   }
 }
 
-// dz (N,OUT) = grad_output where output > 0, else 0; dbias (OUT,) or nullptr = column sums of dz, same pass.
-// output <= 0 means the unit was clamped: no gradient. A NaN output passes the gradient through (as
-// PyTorch's threshold_backward does), so NaN is never turned into 0.
 template <class T>
-void relu_mask_and_bias_grad(T* __restrict dz, T* __restrict dbias, const T* __restrict grad_output,
-                             const T* __restrict output, int64_t n, int64_t out_features) {
-  if (dbias)
-    for (int64_t o = 0; o < out_features; ++o) dbias[o] = 0;
-  for (int64_t r = 0; r < n; ++r) {
-    const T* __restrict go = grad_output + r * out_features;
-    const T* __restrict y = output + r * out_features;
-    T* __restrict d = dz + r * out_features;
-    for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
-    if (dbias)
-      for (int64_t o = 0; o < out_features; ++o) dbias[o] += d[o];
+void linear_store_transposed(T* out, const T* yt, const T* bias, int64_t n, int64_t out_features, bool relu) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: avx512::linear_store_transposed(out, yt, bias, n, out_features, relu); break;
+    case SimdLevel::avx2: avx2::linear_store_transposed(out, yt, bias, n, out_features, relu); break;
+    default: scalar::linear_store_transposed(out, yt, bias, n, out_features, relu); break;
   }
+}
+
+// Whether the forward y (N,OUT) = input (N,IN) * weight^T runs faster as y^T (OUT,N) = weight * input^T
+// followed by a transposing store (linear_store_transposed). The micro-kernel pads the rows of C to MR and
+// the last column panel to col_step, and the packing copies op(B) (the weight in the first form, the input
+// in the second) and op(A) unless it is read in place (a narrow C, see gemm_packed.hpp): with N = 128 and
+// OUT = 300 the second form pads nothing (300 = 50 x 6, 128 = 2 x 64) and packs 128 x IN values instead of
+// 300 x IN. Model, in cycles: the padded multiply-adds at 2 x vector-width per cycle plus 1/4 cycle per
+// packed or transposed value (as plan_tiles).
+// The second form is taken only when every element is computed by the same operations in the same order
+// (a product is commutative, the K blocks are the same, the epilogue is applied by the store): neither
+// form may have a last column panel narrow enough for the micro-kernel to split its accumulators
+// (split_max_cols), so the result bits never depend on the choice.
+template <class T>
+bool forward_transposed_pays(int64_t n, int64_t in_features, int64_t out_features) {
+  const GemmKernelShape s = kernel_shape_in_use<T>();
+  auto split = [&](int64_t cols) {
+    const int64_t r = cols % s.nr;
+    return r != 0 && r <= s.split_max_cols;
+  };
+  if (split(n) || split(out_features)) return false;
+  const double k = double(in_features);
+  const double lanes = 2.0 * (simd_level() == SimdLevel::avx512 ? 64 / int(sizeof(T))
+                              : simd_level() == SimdLevel::avx2 ? 32 / int(sizeof(T)) : 2);
+  auto cost = [&](int64_t rows, int64_t cols, bool store) {
+    const double padded = double((rows + s.mr - 1) / s.mr * s.mr) *
+                          double((cols + s.col_step - 1) / s.col_step * s.col_step);
+    // gemm_packed.hpp, kDirectAMaxPanels: the AVX-512 kernel reads a row-major A in place for a narrow C
+    const bool direct_a = simd_level() == SimdLevel::avx512 && cols <= 5 * s.nr;
+    const double packed = double(cols) * k + (direct_a ? 0.0 : double(rows) * k);
+    return padded * k / lanes + packed / 4 + (store ? double(rows) * double(cols) / 4 : 0.0);
+  };
+  return cost(out_features, n, true) < cost(n, out_features, false);
 }
 
 }  // namespace
-
 
 // out (N,OUT), input (N,IN), weight (OUT,IN), bias (OUT,) or nullptr
 template <class T>
 void linear_forward(T* out, const T* input, const T* weight, const T* bias, int64_t n, int64_t in_features,
                     int64_t out_features, int activation) {
+  if (forward_transposed_pays<T>(n, in_features, out_features)) {
+    // yt (OUT,N) = weight * input^T: A = weight (read in place or packed), B = input read transposed in the
+    // packing; bias and relu are applied by the transposing store.
+    thread_local std::vector<T> yt;
+    yt.resize(static_cast<size_t>(n * out_features));
+    GemmArgs<T> g;
+    g.m = out_features;
+    g.n = n;
+    g.k = in_features;
+    g.a = weight;
+    g.lda = in_features;
+    g.b = input;
+    g.ldb = in_features;
+    g.trans_b = true;
+    g.c = yt.data();
+    g.ldc = n;
+    gemm(g, 0);
+    linear_store_transposed(out, yt.data(), bias, n, out_features, activation == 1);
+    return;
+  }
   // out = input * weight^T: B = weight read transposed in the packing, never copied.
   GemmArgs<T> g;
   g.m = n;
@@ -444,10 +487,10 @@ void linear_backward(T* dinput, T* dweight, T* dbias, const T* grad_output, cons
   if (activation == 1) {
     thread_local std::vector<T> masked;
     masked.resize(static_cast<size_t>(n * out_features));
-    relu_mask_and_bias_grad(masked.data(), dbias, grad_output, output, n, out_features);
+    linear_grad_prologue(masked.data(), dbias, grad_output, output, n, out_features);
     dz = masked.data();
   } else if (dbias) {
-    bias_grad(dbias, grad_output, n, out_features);
+    linear_grad_prologue<T>(nullptr, dbias, grad_output, nullptr, n, out_features);
   }
   // dweight (OUT,IN) = dz^T (OUT,N) * input (N,IN)
   GemmArgs<T> gw;

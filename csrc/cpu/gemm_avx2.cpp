@@ -108,8 +108,28 @@ struct KernelF64 {
 // ---- dispatch (entry points called from gemm.cpp) ---------------------------------------------------
 void gemm_packed(const GemmArgs<float>& g, const GemmBlocking& b) { packed::gemm_packed<KernelF32>(g, b); }
 void gemm_packed(const GemmArgs<double>& g, const GemmBlocking& b) { packed::gemm_packed<KernelF64>(g, b); }
-GemmKernelShape kernel_shape(float) { return {KernelF32::MR, KernelF32::NR, KernelF32::KC_MAX}; }
-GemmKernelShape kernel_shape(double) { return {KernelF64::MR, KernelF64::NR, KernelF64::KC_MAX}; }
+GemmKernelShape kernel_shape(float) {
+  return {KernelF32::MR, KernelF32::NR, KernelF32::KC_MAX, Vec<float>::W, 0};
+}
+GemmKernelShape kernel_shape(double) {
+  return {KernelF64::MR, KernelF64::NR, KernelF64::KC_MAX, Vec<double>::W, 0};
+}
+void linear_grad_prologue(float* dz, float* dbias, const float* grad_output, const float* output, int64_t n,
+                          int64_t out_features) {
+  packed::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features);
+}
+void linear_grad_prologue(double* dz, double* dbias, const double* grad_output, const double* output, int64_t n,
+                          int64_t out_features) {
+  packed::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features);
+}
+void linear_store_transposed(float* out, const float* yt, const float* bias, int64_t n, int64_t out_features,
+                             bool relu) {
+  packed::linear_store_transposed(out, yt, bias, n, out_features, relu);
+}
+void linear_store_transposed(double* out, const double* yt, const double* bias, int64_t n, int64_t out_features,
+                             bool relu) {
+  packed::linear_store_transposed(out, yt, bias, n, out_features, relu);
+}
 
 // 10 independent chains of fp32 FMAs on ymm registers (8 lanes x 2 flops per FMA).
 double fma_peak_gflops(double seconds) {

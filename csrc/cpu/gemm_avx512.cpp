@@ -215,8 +215,49 @@ struct KernelF64 {
 // ---- dispatch (entry points called from gemm.cpp) ---------------------------------------------------
 void gemm_packed(const GemmArgs<float>& g, const GemmBlocking& b) { packed::gemm_packed<KernelF32>(g, b); }
 void gemm_packed(const GemmArgs<double>& g, const GemmBlocking& b) { packed::gemm_packed<KernelF64>(g, b); }
-GemmKernelShape kernel_shape(float) { return {KernelF32::MR, KernelF32::NR, KernelF32::KC_MAX}; }
-GemmKernelShape kernel_shape(double) { return {KernelF64::MR, KernelF64::NR, KernelF64::KC_MAX}; }
+GemmKernelShape kernel_shape(float) {
+  return {KernelF32::MR, KernelF32::NR, KernelF32::KC_MAX, Vec<float>::W, 2 * Vec<float>::W};
+}
+GemmKernelShape kernel_shape(double) {
+  return {KernelF64::MR, KernelF64::NR, KernelF64::KC_MAX, Vec<double>::W, 2 * Vec<double>::W};
+}
+void linear_grad_prologue(float* dz, float* dbias, const float* grad_output, const float* output, int64_t n,
+                          int64_t out_features) {
+  packed::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features);
+}
+void linear_grad_prologue(double* dz, double* dbias, const double* grad_output, const double* output, int64_t n,
+                          int64_t out_features) {
+  packed::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features);
+}
+void linear_store_transposed(float* out, const float* yt, const float* bias, int64_t n, int64_t out_features,
+                             bool relu) {
+  // 16 x 16 blocks through transpose16x16: 16 rows of yt (o0.., columns i0..) become 16 rows of out; the same
+  // v + bias and max(0, v) as the micro-kernel's epilogue.
+  for (int64_t o0 = 0; o0 < out_features; o0 += 16) {
+    const int rows = static_cast<int>(std::min<int64_t>(16, out_features - o0));
+    const __mmask16 om = Vec<float>::tail(rows);
+    const __m512 vbias = bias ? _mm512_maskz_loadu_ps(om, bias + o0) : _mm512_setzero_ps();
+    for (int64_t i0 = 0; i0 < n; i0 += 16) {
+      const int len = static_cast<int>(std::min<int64_t>(16, n - i0));
+      const __mmask16 im = Vec<float>::tail(len);
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int q = 0; q < 16; ++q)
+        r[q] = q < rows ? _mm512_maskz_loadu_ps(im, yt + (o0 + q) * n + i0) : _mm512_setzero_ps();
+      transpose16x16(r);
+      for (int q = 0; q < len; ++q) {
+        __m512 v = r[q];
+        if (bias) v = _mm512_add_ps(v, vbias);
+        if (relu) v = Vec<float>::relu(v);
+        _mm512_mask_storeu_ps(out + (i0 + q) * out_features + o0, om, v);
+      }
+    }
+  }
+}
+void linear_store_transposed(double* out, const double* yt, const double* bias, int64_t n, int64_t out_features,
+                             bool relu) {
+  packed::linear_store_transposed(out, yt, bias, n, out_features, relu);
+}
 
 // 12 independent chains of fp32 FMAs on zmm registers: more than latency (4) x pipes (2), so the FMA
 // units never wait. Returns GFLOP/s of one core (16 lanes x 2 flops per FMA).

@@ -159,6 +159,7 @@ void pack_b(const GemmArgs<typename K::T>& g, int64_t p0, int64_t kc, int64_t j0
 // narrow C (the small layers of an MLP: N = 100 or 300) the copy costs about what it saves, so a row-major
 // op(A) is then read in place by the micro-kernel (MR row streams, which the hardware prefetchers follow).
 constexpr int64_t kDirectAMaxPanels = 5;
+constexpr int64_t kRowsOuterMaxBytes = int64_t(512) << 10;
 
 // C = act(alpha*op(A)*op(B) + beta*C + bias), g.k >= 1, g.m, g.n >= 1; blk: KC, MC, NC (MC a multiple of
 // MR, NC of NR).
@@ -182,6 +183,9 @@ void gemm_packed(const GemmArgs<typename K::T>& g, const GemmBlocking& blk) {
       pack_b<K>(g, pc, kc, jc, nc, bp);
       // The first K block applies the caller's beta; later blocks accumulate onto what it wrote.
       // The epilogue (bias, relu) runs only once C holds the full sum.
+      // A read in place and a packed B panel small enough for the L2: each A micro-panel's rows are read
+      // once (then stay in L1 for every B micro-panel) instead of once per B micro-panel.
+      const bool rows_outer = direct_a && nc * kc * int64_t(sizeof(T)) <= kRowsOuterMaxBytes;
       const T beta = pc == 0 ? g.beta : T(1);
       const bool last = pc + kc >= g.k;
       const T* bias = last ? g.bias : nullptr;
@@ -192,22 +196,83 @@ void gemm_packed(const GemmArgs<typename K::T>& g, const GemmBlocking& blk) {
         // the micro-kernel never reads rows past the matrix.
         const int64_t full_rows = direct_a ? mc / MR * MR : 0;
         if (full_rows < mc) pack_a<K>(g, ic + full_rows, mc - full_rows, pc, kc, ap + full_rows * kc);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
+        auto micro_tile = [&](int64_t jr, int64_t ir) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           const T* bpanel = bp + jr * kc;
           const T* bias_j = bias ? bias + jc + jr : nullptr;
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            T* c = g.c + (ic + ir) * g.ldc + jc + jr;
-            if constexpr (K::kStridedA) {
-              if (ir < full_rows) {
-                K::micro_kernel_strided_a(kc, g.a + (ic + ir) * g.lda + pc, g.lda, bpanel, c, g.ldc, nr, g.alpha,
-                                          beta, bias_j, relu);
-                continue;
-              }
+          const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+          T* c = g.c + (ic + ir) * g.ldc + jc + jr;
+          if constexpr (K::kStridedA) {
+            if (ir < full_rows) {
+              K::micro_kernel_strided_a(kc, g.a + (ic + ir) * g.lda + pc, g.lda, bpanel, c, g.ldc, nr, g.alpha,
+                                        beta, bias_j, relu);
+              return;
             }
-            K::micro_kernel(kc, ap + ir * kc, bpanel, c, g.ldc, mr, nr, g.alpha, beta, bias_j, relu);
           }
+          K::micro_kernel(kc, ap + ir * kc, bpanel, c, g.ldc, mr, nr, g.alpha, beta, bias_j, relu);
+        };
+        if (rows_outer) {
+          for (int64_t ir = 0; ir < mc; ir += MR)
+            for (int64_t jr = 0; jr < nc; jr += NR) micro_tile(jr, ir);
+        } else {
+          for (int64_t jr = 0; jr < nc; jr += NR)
+            for (int64_t ir = 0; ir < mc; ir += MR) micro_tile(jr, ir);
+        }
+      }
+    }
+  }
+}
+
+// ---- the linear layer's backward prologue ---------------------------------------------------------
+
+// With output (relu): dz (N,OUT) = grad_output where output > 0, else 0 (output <= 0: the unit was clamped;
+// a NaN output passes the gradient, as PyTorch's threshold_backward does), and dbias (OUT,) or nullptr =
+// the column sums of dz, in the same pass. Without output: only dbias, the column sums of grad_output (dz
+// is not written). The sums run row by row, so each column adds its rows in order 0..N-1 whatever the
+// vector width; the inner loops are unit-stride and vectorize for the including file's ISA.
+template <class T>
+void linear_grad_prologue(T* __restrict dz, T* __restrict dbias, const T* __restrict grad_output,
+                          const T* __restrict output, int64_t n, int64_t out_features) {
+  if (dbias)
+    for (int64_t o = 0; o < out_features; ++o) dbias[o] = T(0);
+  for (int64_t r = 0; r < n; ++r) {
+    const T* __restrict go = grad_output + r * out_features;
+    if (!output) {
+      for (int64_t o = 0; o < out_features; ++o) dbias[o] += go[o];
+      continue;
+    }
+    const T* __restrict y = output + r * out_features;
+    T* __restrict d = dz + r * out_features;
+    if (dbias) {
+      for (int64_t o = 0; o < out_features; ++o) {
+        const T v = y[o] <= T(0) ? T(0) : go[o];
+        d[o] = v;
+        dbias[o] += v;
+      }
+    } else {
+      for (int64_t o = 0; o < out_features; ++o) d[o] = y[o] <= T(0) ? T(0) : go[o];
+    }
+  }
+}
+
+// out (N,OUT) = act(yt^T + bias): the linear forward computed as yt (OUT,N) = weight * input^T, stored in the
+// layout of y with the epilogue the GEMM would have applied (relu(v + bias[o]), v < 0 -> 0, so NaN and -0.0
+// pass as in the micro-kernels' max(0, v)). bias may be nullptr. Walks 16 x 16 blocks so both sides stay
+// in a few cache lines.
+template <class T>
+void linear_store_transposed(T* __restrict out, const T* __restrict yt, const T* __restrict bias, int64_t n,
+                             int64_t out_features, bool relu) {
+  constexpr int64_t B = 16;
+  for (int64_t i0 = 0; i0 < n; i0 += B) {
+    const int64_t i1 = std::min(n, i0 + B);
+    for (int64_t o0 = 0; o0 < out_features; o0 += B) {
+      const int64_t o1 = std::min(out_features, o0 + B);
+      for (int64_t i = i0; i < i1; ++i) {
+        T* __restrict row = out + i * out_features;
+        for (int64_t o = o0; o < o1; ++o) {
+          T v = yt[o * n + i];
+          if (bias) v += bias[o];
+          row[o] = relu && v < T(0) ? T(0) : v;
         }
       }
     }

@@ -1,10 +1,11 @@
 """Optimizers with Keras names and defaults (``keras.optimizers``), each step a fused fastann kernel.
 
 ``opt.apply_gradients(params, grads)`` updates every parameter array IN PLACE with one fused
-``ops.<name>_step`` call per parameter: the kernel reads the gradient and the optimizer state once and
-writes the parameter and the state once (one pass over memory instead of the 5-10 elementwise NumPy passes
-of a textbook implementation). State arrays are created lazily, zero-filled, with the parameter's array
-module (NumPy or CuPy), in the same order as the parameters.
+``ops.<name>_step`` call per parameter (Adam and AdamW: one ``ops.adam_step_multi`` call for all of them):
+the kernel reads the gradient and the optimizer state once and writes the parameter and the state once (one
+pass over memory instead of the 5-10 elementwise NumPy passes of a textbook implementation). State arrays are
+created lazily, zero-filled, with the parameter's array module (NumPy or CuPy), in the same order as the
+parameters.
 
 The update rules are those of the ``ops.*_step`` kernels (PyTorch's ``torch.optim`` formulations, see each
 op's docstring); the hyper-parameter names and defaults are Keras's: ``learning_rate``, ``beta_1``,
@@ -144,6 +145,10 @@ class Optimizer:
             factor = 1.0 - self._learning_rate * self.weight_decay
             for p in params:
                 p *= factor
+        self._step_all(params, grads)
+
+    def _step_all(self, params, grads) -> None:
+        """One update of every parameter: ``_step`` on each (subclasses may update all in one call)."""
         step = self._step
         for p, g, s in zip(params, grads, self._states):
             step(p, g, s)
@@ -256,6 +261,17 @@ class Adam(Optimizer):
         self._state_names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
     _fused_weight_decay = True
+
+    def _step_all(self, params, grads):
+        """Every parameter in ONE call (``ops.adam_step_multi`` / ``adamw_step_multi``): the bits of one
+        ``_step`` per parameter, without a Python call per parameter."""
+        st = self._states
+        multi = ops.adamw_step_multi if self.weight_decay else ops.adam_step_multi
+        vmax = [s["max_exp_avg_sq"] for s in st] if self.amsgrad else None
+        multi(params if type(params) is list else list(params), grads if type(grads) is list else list(grads),
+              [s["exp_avg"] for s in st], [s["exp_avg_sq"] for s in st], step=self.iterations,
+              lr=self._learning_rate, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon,
+              weight_decay=self.weight_decay, max_exp_avg_sqs=vmax)
 
     def _step(self, p, g, s):
         kw = {"max_exp_avg_sq": s["max_exp_avg_sq"]} if self.amsgrad else {}

@@ -5,8 +5,10 @@
 // Optional state (momentum buffers, AMSGrad's max, RMSprop's grad average) is None when unused.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "checks.hpp"
 
@@ -88,6 +90,37 @@ inline void adam_family_scalars(OptimCall& c, const char* op, const IntArg& step
   check_nonneg(c.weight_decay, op, "weight_decay");
 }
 
+
+// The entries of a multi-tensor step: element i of each list argument (a list or tuple of arrays, all of one
+// length >= 1; TypeError / ValueError otherwise), named "<argument>[i]" in messages.
+inline py::sequence entry_list(py::handle obj, const char* op, const char* name) {
+  if (!py::isinstance<py::list>(obj) && !py::isinstance<py::tuple>(obj))
+    type_fail(std::string(op) + ": " + name + " must be a list of arrays, got " +
+              std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+  return py::reinterpret_borrow<py::sequence>(obj);
+}
+// ValueError when an array written by one entry (param or state) shares memory with an array of another
+// entry (the arrays of one entry are checked by disjoint()); grads may share memory with each other. Sorted
+// by address, so the cost is n log n for n arrays.
+struct Span {
+  uintptr_t lo, hi;
+  const char* name;
+  bool written;
+  size_t entry;
+};
+inline void entries_disjoint(std::vector<Span>& spans, const char* op) {
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.lo < b.lo; });
+  for (size_t i = 0; i < spans.size(); ++i)
+    for (size_t j = i + 1; j < spans.size() && spans[j].lo < spans[i].hi; ++j)
+      if ((spans[i].written || spans[j].written) && spans[i].entry != spans[j].entry)
+        fail(op, ": ", spans[i].name, " and ", spans[j].name, " share memory; every parameter needs its own "
+             "param and state arrays");
+}
+inline Span span_of(const ArrayView& a, const char* name, bool written, size_t entry) {
+  const auto lo = reinterpret_cast<uintptr_t>(a.data);
+  return {lo, lo + static_cast<uintptr_t>(a.nbytes()), name, written, entry};
+}
+
 }  // namespace optim_detail
 
 template <class Run>
@@ -146,6 +179,91 @@ void def_optim(py::module_& m, Device dev, Run run) {
               : "Adam step in place (Kingma & Ba 2015 Alg. 1 / torch.optim.Adam, L2 weight decay): g = grad + wd p; "
                 "m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; [AMSGrad: vmax = max(vmax, v), v = vmax]; "
                 "p -= lr / (1-b1^t) * m / (sqrt(v / (1-b2^t)) + eps).");
+  }
+
+  // The same update on several parameters in ONE call (one call per training step instead of one per
+  // parameter): entry i of params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs (a list, or None without AMSGrad)
+  // and grads is what adam_step / adamw_step takes as param, exp_avg, exp_avg_sq, max_exp_avg_sq and grad,
+  // checked as there; every array has params[0]'s dtype, and no array written for one entry shares memory
+  // with an array of another. All checks pass before any array is written; the entries are then updated in
+  // order, each exactly as its own adam_step / adamw_step call would.
+  for (const bool decoupled : {false, true}) {
+    const char* name = decoupled ? "adamw_step_multi" : "adam_step_multi";
+    m.def(name, [dev, run, decoupled, name](py::object params_, py::object exp_avgs_, py::object exp_avg_sqs_,
+                                            py::object max_exp_avg_sqs_, py::object grads_, IntArg step,
+                                            RealArg lr_, RealArg beta1_, RealArg beta2_, RealArg eps_,
+                                            RealArg weight_decay_) {
+      const char* op = name;
+      const py::sequence params = entry_list(params_, op, "params");
+      const py::sequence exp_avgs = entry_list(exp_avgs_, op, "exp_avgs");
+      const py::sequence exp_avg_sqs = entry_list(exp_avg_sqs_, op, "exp_avg_sqs");
+      const py::sequence grads = entry_list(grads_, op, "grads");
+      const bool amsgrad = !max_exp_avg_sqs_.is_none();
+      const py::sequence vmaxes =
+          amsgrad ? entry_list(max_exp_avg_sqs_, op, "max_exp_avg_sqs") : py::sequence(py::list());
+      const size_t n = params.size();
+      FASTANN_CHECK(n >= 1, op, ": params is empty (give at least one parameter)");
+      FASTANN_CHECK(exp_avgs.size() == n && exp_avg_sqs.size() == n && grads.size() == n &&
+                        (!amsgrad || vmaxes.size() == n),
+                    op, ": params, exp_avgs, exp_avg_sqs, grads", amsgrad ? " and max_exp_avg_sqs" : "",
+                    " must have one entry per parameter, got lengths ", n, ", ", exp_avgs.size(), ", ",
+                    exp_avg_sqs.size(), ", ", grads.size(), amsgrad ? ", " + std::to_string(vmaxes.size()) : "");
+      // The names live as long as the call (reserved up front: no reallocation moves them).
+      std::vector<std::string> names;
+      names.reserve(5 * n);
+      auto named = [&](const char* what, size_t i) {
+        names.push_back(std::string(what) + "[" + std::to_string(i) + "]");
+        return names.back().c_str();
+      };
+      OptimCall first;
+      first.kind = decoupled ? OptimKind::adamw : OptimKind::adam;
+      adam_family_scalars(first, op, step, lr_, beta1_, beta2_, eps_, weight_decay_);
+      std::vector<OptimCall> calls(n, first);
+      std::vector<Span> spans;
+      spans.reserve(5 * n);
+      for (size_t i = 0; i < n; ++i) {
+        OptimCall& c = calls[i];
+        const char* pn = named("params", i);
+        if (i == 0) {
+          c.param = leading(params[i], dev, &c.ft, op, pn, /*out=*/true);
+        } else {
+          c.ft = calls[0].ft;
+          c.param = output(params[i], dev, c.ft, op, pn);
+        }
+        require_nonempty(c.param, op, pn);
+        const char* gn = named("grads", i);
+        c.grad = input(grads[i], dev, c.ft, op, gn);
+        require_same_shape(c.grad, c.param, op, gn, pn);
+        c.n = c.param.size;
+        const char* mn = named("exp_avgs", i);
+        const char* vn = named("exp_avg_sqs", i);
+        const char* xn = amsgrad ? named("max_exp_avg_sqs", i) : "max_exp_avg_sqs";
+        c.s0 = output(exp_avgs[i], dev, c.ft, op, mn);
+        require_same_shape(*c.s0, c.param, op, mn, pn);
+        c.s1 = output(exp_avg_sqs[i], dev, c.ft, op, vn);
+        require_same_shape(*c.s1, c.param, op, vn, pn);
+        if (amsgrad) {
+          c.s2 = output(vmaxes[i], dev, c.ft, op, xn);
+          require_same_shape(*c.s2, c.param, op, xn, pn);
+        }
+        require_disjoint(op, {{c.param, pn}, {c.s0, mn}, {c.s1, vn}, {c.s2, xn}}, {{c.grad, gn}});
+        spans.push_back(span_of(c.param, pn, true, i));
+        spans.push_back(span_of(*c.s0, mn, true, i));
+        spans.push_back(span_of(*c.s1, vn, true, i));
+        if (amsgrad) spans.push_back(span_of(*c.s2, xn, true, i));
+        spans.push_back(span_of(c.grad, gn, false, i));
+      }
+      if (n > 1) entries_disjoint(spans, op);
+      for (const OptimCall& c : calls) run(c);
+    }, arg("params"), arg("exp_avgs"), arg("exp_avg_sqs"), arg("max_exp_avg_sqs").none(true), arg("grads"),
+    arg("step"), arg("lr") = 1e-3, arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-7,
+    arg("weight_decay") = decoupled ? 0.004 : 0.0,
+    decoupled ? "adamw_step on every entry of the lists (params[i], exp_avgs[i], exp_avg_sqs[i], max_exp_avg_sqs[i] "
+                "or None, grads[i]) in one call; all arrays of one dtype, entries disjoint; checked before any "
+                "update."
+              : "adam_step on every entry of the lists (params[i], exp_avgs[i], exp_avg_sqs[i], max_exp_avg_sqs[i] "
+                "or None, grads[i]) in one call; all arrays of one dtype, entries disjoint; checked before any "
+                "update.");
   }
 
   m.def("rmsprop_step", [dev, run](py::object param, py::object square_avg, py::object momentum_buffer,

@@ -207,6 +207,41 @@ def nadam_hypers(op, step, lr, beta1, beta2, eps, weight_decay, mu_product):
     return t, lr, b1, b2, eps, wd, mu_product
 
 
+
+def check_entries(op, params, grads, **states):
+    """The lists of a multi-tensor step (``adam_step_multi``): params, grads and each state list
+    (max_exp_avg_sqs may be None: no AMSGrad) are lists or tuples of one length >= 1 (TypeError /
+    ValueError); entry i of each is a float, C-contiguous array of params[0]'s dtype and device and
+    params[i]'s shape, non-empty, writeable except the grads (messages name it as ``exp_avgs[1]``, as the
+    compiled module does). Returns the number of entries."""
+    lists = {"params": params, "grads": grads,
+             **{k: v for k, v in states.items() if v is not None or k != "max_exp_avg_sqs"}}
+    for k, v in lists.items():
+        if not isinstance(v, (list, tuple)):
+            raise TypeError(f"{op}: {k} must be a list of arrays, got {type(v).__name__}")
+    n = len(params)
+    if n == 0:
+        raise ValueError(f"{op}: params is empty (give at least one parameter)")
+    if any(len(v) != n for v in lists.values()):
+        raise ValueError(f"{op}: {', '.join(lists)} must have one entry per parameter, got lengths "
+                         f"{', '.join(str(len(v)) for v in lists.values())}")
+    for i in range(n):
+        named = {f"{k}[{i}]": v[i] for k, v in lists.items()}
+        for k, v in named.items():
+            array(op, k, v)
+        p = params[i]
+        same_dtype(op, **{"params[0]": params[0], **named})
+        same_device(op, **{"params[0]": params[0], **named})
+        for k, v in named.items():
+            if v.shape != p.shape:
+                raise ValueError(f"{op}: {k} must have the shape of params[{i}] {tuple(p.shape)}, got {tuple(v.shape)}")
+        if p.size == 0:
+            raise ValueError(f"{op}: params[{i}] is empty (shape {tuple(p.shape)})")
+        for k, v in named.items():
+            if not k.startswith("grads") and not v.flags.writeable:
+                raise ValueError(f"{op}: output {k} is read-only")
+    return n
+
 __all__ = ["MAX_STEP", "NADAM_MU_SETTLED", "OPTIONAL_STATE", "adadelta_hypers", "adagrad_hypers", "adam_hypers",
-           "check_arrays", "check_step", "ftrl_hypers", "hyper", "lion_hypers", "nadam_hypers", "nadam_mu",
-           "nadam_mu_product", "plain_numbers", "rmsprop_hypers", "sgd_hypers"]
+           "check_arrays", "check_entries", "check_step", "ftrl_hypers", "hyper", "lion_hypers", "nadam_hypers",
+           "nadam_mu", "nadam_mu_product", "plain_numbers", "rmsprop_hypers", "sgd_hypers"]

@@ -26,7 +26,10 @@ def _plain(*arrays, optional=()):
     for a in arrays:
         if type(a) is not np.ndarray or a.ndim != 2 or a.size == 0 or a.dtype.char not in "fd":
             return False
-    return all(a is None or _plain(a) for a in optional)
+    for a in optional:
+        if a is not None and (type(a) is not np.ndarray or a.ndim != 2 or a.size == 0 or a.dtype.char not in "fd"):
+            return False
+    return True
 
 
 def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, rung=None):

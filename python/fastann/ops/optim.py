@@ -21,12 +21,12 @@ import numpy as np
 
 from .. import _backend
 from .._args.optim import (OPTIONAL_STATE, adadelta_hypers, adafactor_arrays, adafactor_hypers, adagrad_hypers,
-                           adam_hypers, check_arrays, check_step, ftrl_hypers, lion_hypers, nadam_hypers, plain_numbers,
-                           rmsprop_hypers, sgd_hypers)
+                           adam_hypers, check_arrays, check_entries, check_step, ftrl_hypers, lion_hypers, nadam_hypers,
+                           plain_numbers, rmsprop_hypers, sgd_hypers)
 from ._common import backend
 
-__all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step", "adadelta_step",
-           "adamax_step", "nadam_step", "lion_step", "ftrl_step", "adafactor_step"]
+__all__ = ["sgd_step", "adam_step", "adamw_step", "adam_step_multi", "adamw_step_multi", "rmsprop_step",
+           "adagrad_step", "adadelta_step", "adamax_step", "nadam_step", "lion_step", "ftrl_step", "adafactor_step"]
 
 
 def _kernels(op, param, grad, **state):
@@ -101,6 +101,63 @@ def adamw_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, be
     k = _kernels(op, param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, max_exp_avg_sq=max_exp_avg_sq)
     step, lr, beta1, beta2, eps, weight_decay = _adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
     k.adamw_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, step, lr, beta1, beta2, eps, weight_decay)
+
+
+def _plain_lists(*lists):
+    """True when every list that is not None is a list of NumPy ndarrays."""
+    for v in lists:
+        if v is None:
+            continue
+        if type(v) is not list:
+            return False
+        for a in v:
+            if type(a) is not np.ndarray:
+                return False
+    return True
+
+
+def _kernels_multi(op, params, grads, **states):
+    """:func:`_kernels` for the lists of a multi-tensor step: fastann._cpu straight away when every list is a
+    list of plain NumPy ndarrays (it checks each entry itself), else the Python checks of every entry and
+    the backend of all the arrays."""
+    if _plain_lists(params, grads, *states.values()):
+        return _backend.cpu
+    check_entries(op, params, grads, **states)
+    named = {f"{k}[{i}]": a for k, v in (("params", params), ("grads", grads), *states.items()) if v is not None
+             for i, a in enumerate(v)}
+    return backend(op, **named)[0]
+
+
+def adam_step_multi(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7,
+                    weight_decay=0.0, max_exp_avg_sqs=None):
+    """:func:`adam_step` on several parameters in one call: entry i of the lists ``params``, ``grads``,
+    ``exp_avgs``, ``exp_avg_sqs`` (and ``max_exp_avg_sqs``, AMSGrad, or None) is updated exactly as
+    ``adam_step(params[i], grads[i], exp_avgs[i], exp_avg_sqs[i], max_exp_avg_sq=max_exp_avg_sqs[i], ...)``
+    would, with the same step and hyperparameters (the result bits are those of the per-parameter calls). One
+    Python call per training step instead of one per parameter (torch.optim's multi-tensor ``foreach`` form).
+
+    Lists of one length >= 1; every array of params[0]'s dtype, on one device, each entry as adam_step wants
+    it. Raises TypeError for a list argument that is not a list, ValueError for lengths that differ, an
+    empty list, or an array written for one entry (param or state) that shares memory with an array of
+    another entry; the other errors as adam_step (naming the entry). Every check passes before any array
+    is written.
+    """
+    op = "adam_step_multi"
+    k = _kernels_multi(op, params, grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs, max_exp_avg_sqs=max_exp_avg_sqs)
+    step, lr, beta1, beta2, eps, weight_decay = _adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
+    k.adam_step_multi(params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, grads, step, lr, beta1, beta2, eps,
+                      weight_decay)
+
+
+def adamw_step_multi(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7,
+                     weight_decay=0.004, max_exp_avg_sqs=None):
+    """:func:`adamw_step` on several parameters in one call, as :func:`adam_step_multi` is to adam_step
+    (same lists, checks and errors)."""
+    op = "adamw_step_multi"
+    k = _kernels_multi(op, params, grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs, max_exp_avg_sqs=max_exp_avg_sqs)
+    step, lr, beta1, beta2, eps, weight_decay = _adam_hypers(op, step, lr, beta1, beta2, eps, weight_decay)
+    k.adamw_step_multi(params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, grads, step, lr, beta1, beta2, eps,
+                       weight_decay)
 
 
 def rmsprop_step(param, grad, square_avg, momentum_buffer=None, grad_avg=None, *, lr, rho=0.9, eps=1e-7,

@@ -35,11 +35,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._args.optim import (adadelta_hypers, adafactor_arrays, adafactor_hypers, adagrad_hypers, adam_hypers,
-                           check_arrays, ftrl_hypers, lion_hypers, nadam_hypers, nadam_mu, nadam_mu_product,
-                           rmsprop_hypers, sgd_hypers)
+                           check_arrays, check_entries, ftrl_hypers, lion_hypers, nadam_hypers, nadam_mu,
+                           nadam_mu_product, rmsprop_hypers, sgd_hypers)
 
-__all__ = ["sgd_step", "adam_step", "adamw_step", "rmsprop_step", "adagrad_step", "adadelta_step",
-           "adamax_step", "nadam_step", "lion_step", "ftrl_step", "adafactor_step", "nadam_mu", "nadam_mu_product"]
+__all__ = ["sgd_step", "adam_step", "adamw_step", "adam_step_multi", "adamw_step_multi", "rmsprop_step",
+           "adagrad_step", "adadelta_step", "adamax_step", "nadam_step", "lion_step", "ftrl_step", "adafactor_step",
+           "nadam_mu", "nadam_mu_product"]
 
 
 def _l2(g, wd, p):
@@ -98,6 +99,28 @@ def adamw_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, be
     """AdamW (decoupled weight decay), in place (torch.optim.AdamW; Keras AdamW's default wd 0.004)."""
     _adam("adamw_step", param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
           weight_decay, True)
+
+
+def adam_step_multi(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7,
+                    weight_decay=0.0, max_exp_avg_sqs=None):
+    """adam_step on entry i of each list, in order (the multi-tensor form of ops.adam_step_multi)."""
+    _adam_multi("adam_step_multi", adam_step, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
+                dict(step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay))
+
+
+def adamw_step_multi(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7,
+                     weight_decay=0.004, max_exp_avg_sqs=None):
+    """adamw_step on entry i of each list, in order (the multi-tensor form of ops.adamw_step_multi)."""
+    _adam_multi("adamw_step_multi", adamw_step, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
+                dict(step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay))
+
+
+def _adam_multi(op, single, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, hypers):
+    n = check_entries(op, params, grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs, max_exp_avg_sqs=max_exp_avg_sqs)
+    adam_hypers(op, **hypers)
+    for i in range(n):
+        single(params[i], grads[i], exp_avgs[i], exp_avg_sqs[i],
+               max_exp_avg_sq=None if max_exp_avg_sqs is None else max_exp_avg_sqs[i], **hypers)
 
 
 def rmsprop_step(param, grad, square_avg, momentum_buffer=None, grad_avg=None, *, lr, rho=0.9, eps=1e-7,
