@@ -13,6 +13,7 @@
 #include "internal/conv_common.hpp"
 #include "internal/conv_pack.hpp"
 #include "internal/conv_rungs.hpp"
+#include "internal/conv_thin.hpp"
 #include "internal/run_sums.hpp"
 #include "internal/work_queue.hpp"
 
@@ -119,6 +120,9 @@ void conv2d_forward_rung3_stride1(T* out, const T* inp, const T* weight, const T
 template <class T>
 void conv2d_forward_rung3_direct(T* out, const T* inp, const T* weight, const T* bias,
                                        const Conv2dParams& p) {
+  if constexpr (std::is_same_v<T, float>) {  // thin layers: conv_rung3_thin.cpp
+    if (conv2d_forward_thin(out, inp, weight, bias, p)) return;
+  }
   if (p.stride_h == 1 && p.stride_w == 1) return conv2d_forward_rung3_stride1(out, inp, weight, bias, p);
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
@@ -150,6 +154,9 @@ void conv2d_forward_rung3_direct(T* out, const T* inp, const T* weight, const T*
 // dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
 template <class T>
 void conv2d_backward_input_rung3_direct(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  if constexpr (std::is_same_v<T, float>) {  // thin layers: conv_rung3_thin.cpp
+    if (conv2d_backward_input_thin(dinp, dout, weight, p)) return;
+  }
   // The forward of the flipped kernel (only with >= 8 input channels per group: they are the flipped
   // convolution's output channels, i.e. the micro-kernel's rows; with fewer, e.g. an RGB or grayscale first
   // layer, W^T*dout + col2im wastes less).
@@ -189,6 +196,9 @@ void conv2d_backward_input_rung3_direct(T* dinp, const T* dout, const T* weight,
 template <class T>
 void conv2d_backward_weight_rung3_direct(T* dweight, T* dbias, const T* dout, const T* inp,
                                                const Conv2dParams& p) {
+  if constexpr (std::is_same_v<T, float>) {  // thin layers: conv_rung3_thin.cpp
+    if (conv2d_backward_weight_thin(dweight, dbias, dout, inp, p)) return;
+  }
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW, P = p.OH * p.OW;
   const bool simd = have_avx512(), direct = col_is_input(p);
   RunSums<T> sums(p.N * G, G * K * OCg);

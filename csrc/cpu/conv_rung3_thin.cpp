@@ -1,0 +1,207 @@
+// conv_rung3_thin.cpp: rung 3's paths for thin layers (float32, AVX-512), where one side has so few channels
+// that rung 3's general register tiles (12 or 8 channels x 32 positions, conv_rung3_direct.cpp) would stay
+// mostly empty: a one-channel output layer (an autoencoder's last layer), a grayscale first layer and the
+// transposed convolutions that run these as their adjoints. The vector lanes hold output positions instead.
+//   forward, stride 1, < 8 output channels per group: output rows in the lanes (thin_rows_forward_avx512);
+//   input gradient, < 8 input channels per group, any stride: one such forward per stride phase of the input;
+//   weight gradient, < 8 output or <= 3 input channels per group: dot products along the output rows.
+// Rung 3 calls these first; each returns false (doing nothing) where it does not apply. Docs: docs/conv.md.
+#include <algorithm>
+#include <vector>
+
+#include "internal/aligned_scratch.hpp"
+#include "internal/conv_common.hpp"
+#include "internal/conv_thin.hpp"
+#include "internal/run_sums.hpp"
+#include "internal/work_queue.hpp"
+
+namespace fastann::cpu::conv_detail {
+
+namespace {
+
+// The stride-1 forward with output rows in the lanes, for few output channels: each thread pads whole
+// (image, group) pairs and runs thin_rows_forward_avx512 on them.
+void forward_rows(float* out, const float* inp, const float* weight, const float* bias, const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW;
+  ShiftedGeometry sg = shifted_geometry(p, Cg);
+  sg.slack = thin_rows_slack(sg.Wp);
+  parallel_dynamic(p.N * G, [&](int, WorkQueue& queue) {
+    AlignedScratch<float> xpad(sg.plane + sg.slack);
+    // The next item is claimed one ahead, so its image can be prefetched while this one computes.
+    for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+      next = queue.next();
+      const int64_t g = ng % G;
+      pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
+      SpreadPrefetch prefetch(thin_rows_steps(OCg, p.OH, p.OW));
+      prefetch_item(prefetch, inp, out, next, p);
+      thin_rows_forward_avx512(group_output(out, ng, p), xpad.data(), sg.Hp * sg.Wp, sg.Wp, weight + g * OCg * K, Cg,
+                               OCg, p.KH, p.KW, p.dilation_w, p.OH, p.OW, bias ? bias + g * OCg : nullptr, prefetch);
+    }
+  });
+}
+
+// One stride phase (ph, pw) of the input gradient. Input rows h with h + pad_top = a*sh + ph receive only the
+// kernel rows kh = ph + sh*u (u < KHp), from dout rows i = a - u; likewise for columns. So that phase of dinp
+// is a stride-1 correlation of dout (zero-padded) with the kernel's rows ph, ph+sh, ... flipped and its
+// channel axes swapped: dinp[c, a*sh + ph - pad_top, b*sw + pw - pad_left] for a in [a0, a0+An), b in
+// [b0, b0+Bn).
+struct Phase {
+  int64_t ph, pw, KHp, KWp, a0, An, b0, Bn;
+  std::vector<float> weight;  // (groups*Cg, OCg, KHp, KWp)
+};
+
+}  // namespace
+
+bool conv2d_forward_thin(float* out, const float* inp, const float* weight, const float* bias, const Conv2dParams& p) {
+  if (!have_avx512() || p.stride_h != 1 || p.stride_w != 1 || p.dilation_h != 1 || p.KH > 7) return false;
+  if (p.OC / p.groups >= 8) return false;
+  forward_rows(out, inp, weight, bias, p);
+  return true;
+}
+
+// dout (N,OC,OH,OW), weight (OC,Cg,KH,KW), dinp (N,C,H,W): per stride phase, forward_rows' kernel on dout
+// padded once per (image, group); phases of a stride > 1 are scattered into dinp, stride 1 writes it directly.
+bool conv2d_backward_input_thin(float* dinp, const float* dout, const float* weight, const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, sh = p.stride_h, sw = p.stride_w;
+  if (!have_avx512() || Cg >= 8 || p.dilation_h != 1 || p.dilation_w != 1) return false;
+  if ((p.KH + sh - 1) / sh > 7) return false;
+  // Phases, and the padding of dout they share: Pt rows above (the most kernel rows a phase has, less one),
+  // enough rows below for every phase's last output row; the same for columns.
+  std::vector<Phase> phases;
+  int64_t largest = 0, steps = 0;  // the largest phase's output (Cg*An*Bn), scratch for stride > 1
+  bool complete = true;  // every input element is in a phase with at least one kernel tap
+  int64_t a_end = p.OH, b_end = p.OW;
+  for (int64_t ph = 0; ph < sh; ++ph)
+    for (int64_t pw = 0; pw < sw; ++pw) {
+      Phase f;
+      f.ph = ph, f.pw = pw;
+      f.KHp = ph < p.KH ? (p.KH - ph + sh - 1) / sh : 0, f.KWp = pw < p.KW ? (p.KW - pw + sw - 1) / sw : 0;
+      // a0 = ceil((pad_top - ph) / sh) >= 0; a < a_hi <=> a*sh + ph - pad_top <= H - 1
+      f.a0 = p.pad_top > ph ? (p.pad_top - ph + sh - 1) / sh : 0;
+      f.b0 = p.pad_left > pw ? (p.pad_left - pw + sw - 1) / sw : 0;
+      const int64_t a_hi = p.H - 1 + p.pad_top - ph >= 0 ? (p.H - 1 + p.pad_top - ph) / sh + 1 : 0;
+      const int64_t b_hi = p.W - 1 + p.pad_left - pw >= 0 ? (p.W - 1 + p.pad_left - pw) / sw + 1 : 0;
+      f.An = std::max<int64_t>(0, a_hi - f.a0), f.Bn = std::max<int64_t>(0, b_hi - f.b0);
+      if (f.An == 0 || f.Bn == 0) continue;
+      if (f.KHp == 0 || f.KWp == 0) {
+        complete = false;
+        continue;
+      }
+      a_end = std::max(a_end, a_hi), b_end = std::max(b_end, b_hi);
+      largest = std::max(largest, Cg * f.An * f.Bn);
+      steps += thin_rows_steps(Cg, f.An, f.Bn);
+      f.weight.resize(G * Cg * OCg * f.KHp * f.KWp);
+      for (int64_t g = 0; g < G; ++g)
+        for (int64_t c = 0; c < Cg; ++c)
+          for (int64_t o = 0; o < OCg; ++o)
+            for (int64_t u = 0; u < f.KHp; ++u)
+              for (int64_t v = 0; v < f.KWp; ++v) {
+                const int64_t kh = ph + sh * (f.KHp - 1 - u), kw = pw + sw * (f.KWp - 1 - v);
+                f.weight[((((g * Cg + c) * OCg + o) * f.KHp + u) * f.KWp) + v] =
+                    weight[(((g * OCg + o) * Cg + c) * p.KH + kh) * p.KW + kw];
+              }
+      phases.push_back(std::move(f));
+    }
+  const int64_t Pt = (p.KH + sh - 1) / sh - 1, Pl = (p.KW + sw - 1) / sw - 1;
+  // dout of one (image, group) as an image to pad: OCg channels of OH x OW
+  Conv2dParams d = p;
+  d.C = p.OC, d.H = p.OH, d.W = p.OW;
+  d.pad_top = Pt, d.pad_bottom = a_end + Pt - (p.OH + Pt), d.pad_left = Pl, d.pad_right = b_end + Pl - (p.OW + Pl);
+  d.KH = d.KW = 1;
+  ShiftedGeometry sg = shifted_geometry(d, OCg);
+  sg.slack = thin_rows_slack(sg.Wp);
+  const bool direct = sh == 1 && sw == 1;  // one phase, covering dinp exactly
+  parallel_dynamic(p.N * G, [&](int, WorkQueue& queue) {
+    AlignedScratch<float> dpad(sg.plane + sg.slack), tmp(direct ? 0 : largest);
+    for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+      next = queue.next();
+      const int64_t g = ng % G;
+      pad_image(dpad.data(), group_output(dout, ng, p), d, OCg, sg);
+      SpreadPrefetch prefetch(steps);
+      prefetch_item(prefetch, dinp, dout, next, p);
+      float* img = group_input(dinp, ng, p);
+      if (!complete) std::fill(img, img + Cg * p.H * p.W, 0.0f);
+      for (const Phase& f : phases) {
+        const float* x = dpad.data() + (f.a0 + Pt - f.KHp + 1) * sg.Wp + (f.b0 + Pl - f.KWp + 1);
+        const float* w = f.weight.data() + g * Cg * OCg * f.KHp * f.KWp;
+        if (direct) {
+          thin_rows_forward_avx512(img, x, sg.Hp * sg.Wp, sg.Wp, w, OCg, Cg, f.KHp, f.KWp, 1, f.An, f.Bn, nullptr,
+                                   prefetch);
+          continue;
+        }
+        thin_rows_forward_avx512(tmp.data(), x, sg.Hp * sg.Wp, sg.Wp, w, OCg, Cg, f.KHp, f.KWp, 1, f.An, f.Bn,
+                                 nullptr, prefetch);
+        for (int64_t c = 0; c < Cg; ++c)
+          for (int64_t a = 0; a < f.An; ++a) {
+            const float* src = tmp.data() + (c * f.An + a) * f.Bn;
+            float* dst = img + (c * p.H + (f.a0 + a) * sh + f.ph - p.pad_top) * p.W + f.b0 * sw + f.pw - p.pad_left;
+            for (int64_t b = 0; b < f.Bn; ++b) dst[b * sw] = src[b];
+          }
+      }
+    }
+  });
+  return true;
+}
+
+// dout (N,OC,OH,OW), inp (N,C,H,W), dweight (OC,Cg,KH,KW), dbias (OC) or nullptr. The padded image is split by
+// column stride phase (for a stride sw > 1: row r holds its columns sw*m + ph at ph*Wm + m), so that every tap
+// reads consecutive floats along an output row; thin_dw_avx512 sums the products in 16-lane partial sums per
+// (output channel, tap), per run of images (RunSums: the same bits in every call at a given thread count);
+// the lanes are added at the end.
+bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout, const float* inp,
+                                 const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW;
+  if (!have_avx512() || !(OCg < 8 || Cg <= 3) || G * OCg * K * 16 > (int64_t(1) << 20)) return false;
+  const int64_t sh = p.stride_h, sw = p.stride_w;
+  ShiftedGeometry sg = shifted_geometry(p, Cg);
+  sg.slack = sg.Wp + 96 + (p.KW - 1) * p.dilation_w;  // split_columns2_avx512 reads 2*Wm + 32 from a row
+  const int64_t Wm = (sg.Wp + sw - 1) / sw, rs = sh * sw * Wm;
+  std::vector<int64_t> off(K);
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw) {
+        const int64_t col = kw * p.dilation_w;
+        off[(c * p.KH + kh) * p.KW + kw] = (c * sg.Hp + kh * p.dilation_h) * sw * Wm + col % sw * Wm + col / sw;
+      }
+  const int64_t size = G * OCg * K * 16;
+  RunSums<float> sums(p.N * G, size);
+  sums.parallel([&](RunCursor& queue) {
+    AlignedScratch<float> xpad(sg.plane + sg.slack), xs(sw > 1 ? Cg * sg.Hp * sw * Wm : 0);
+    for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+      next = queue.next();
+      const int64_t g = ng % G;
+      pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
+      SpreadPrefetch prefetch(thin_dw_steps(OCg, K, p.OH));
+      prefetch_item(prefetch, inp, dout, next, p);
+      const float* src = xpad.data();
+      if (sw > 1) {
+        for (int64_t r = 0; r < Cg * sg.Hp; ++r) {
+          const float* row = xpad.data() + r * sg.Wp;
+          float* dst = xs.data() + r * sw * Wm;
+          if (sw == 2) {
+            split_columns2_avx512(dst, row, Wm);
+            continue;
+          }
+          for (int64_t ph = 0; ph < sw; ++ph)
+            for (int64_t m = 0; m < Wm; ++m) dst[ph * Wm + m] = m * sw + ph < sg.Wp ? row[m * sw + ph] : 0.0f;
+        }
+        src = xs.data();
+      }
+      thin_dw_avx512(sums.buffer(ng) + g * OCg * K * 16, group_output(dout, ng, p), src, off.data(), rs, OCg, K, p.OH,
+                     p.OW, prefetch);
+    }
+  });
+  const float* total = sums.total();
+  parallel_for(p.OC * K, 256, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float* lanes = total + i * 16;
+      float s = 0.0f;
+      for (int l = 0; l < 16; ++l) s += lanes[l];
+      dweight[i] = s;
+    }
+  });
+  if (dbias) bias_grad(dbias, dout, p);
+  return true;
+}
+
+}  // namespace fastann::cpu::conv_detail

@@ -1,0 +1,213 @@
+// conv_rung3_thin_avx512.cpp: the AVX-512 micro-kernels of rung 3's thin-layer paths (conv_rung3_thin.cpp):
+// layers with few channels on one side, where rung 3's general tiles (12 or 8 channels x 32 positions) would
+// leave most of their rows empty. Here the vector lanes hold output positions instead of channels. Compiled
+// with the AVX-512 flags; entered only when fastann::simd_level() says the CPU has AVX-512. float32 only.
+// Docs: docs/conv.md ("Thin layers").
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "internal/conv_thin.hpp"
+#include "simd_avx512.hpp"
+
+namespace fastann::cpu::conv_detail {
+
+namespace {
+
+using F32 = simd::Avx512<float>;
+using V = F32::reg;
+
+// One tile of thin_rows_forward_avx512: output rows i0..i0+RB-1 (`rows` of them stored) x VB vectors of
+// positions (the last stored through `mlast`) of one output channel. x points at input row i0, column j0 of
+// channel 0; w at the channel's Cin*KH*KW weights. For each input channel and kernel column, input row i0+rr
+// (rr < RB+KH-1) is loaded once and multiplied into the accumulators of the output rows i0+rr-kh that read it,
+// with the KH weights of that column held in registers: RB*KH*VB FMAs for (RB+KH-1)*VB loads.
+template <int RB, int KH, int VB>
+inline void rows_tile(float* out, int64_t OW, const float* x, int64_t plane, int64_t Wp, const float* w,
+                      int64_t Cin, int64_t KW, int64_t dw, int64_t rows, __mmask16 mlast, float bias) {
+  V acc[RB][VB];
+#pragma GCC unroll 8
+  for (int r = 0; r < RB; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < VB; ++v) acc[r][v] = F32::zero();
+  for (int64_t c = 0; c < Cin; ++c) {
+    const float* xc = x + c * plane;
+    const float* wc = w + c * KH * KW;
+    for (int64_t kw = 0; kw < KW; ++kw) {
+      V wk[KH];
+#pragma GCC unroll 8
+      for (int kh = 0; kh < KH; ++kh) wk[kh] = F32::set1(wc[kh * KW + kw]);
+      const float* xr = xc + kw * dw;
+#pragma GCC unroll 16
+      for (int rr = 0; rr < RB + KH - 1; ++rr) {
+        V xv[VB];
+#pragma GCC unroll 2
+        for (int v = 0; v < VB; ++v) {
+          xv[v] = F32::loadu(xr + v * 16);
+          asm("" : "+v"(xv[v]));  // one load per vector: kept from being folded into each of its KH FMAs
+        }
+        xr += Wp;
+#pragma GCC unroll 8
+        for (int kh = 0; kh < KH; ++kh) {
+          const int r = rr - kh;
+          if (r < 0 || r >= RB) continue;
+#pragma GCC unroll 2
+          for (int v = 0; v < VB; ++v) acc[r][v] = F32::fmadd(wk[kh], xv[v], acc[r][v]);
+        }
+      }
+    }
+  }
+  const V b = F32::set1(bias);
+#pragma GCC unroll 8
+  for (int r = 0; r < RB; ++r) {
+    if (r >= rows) break;
+    float* o = out + r * OW;
+#pragma GCC unroll 2
+    for (int v = 0; v < VB; ++v) {
+      if (v + 1 < VB)
+        F32::storeu(o + v * 16, F32::add(acc[r][v], b));
+      else
+        F32::mask_storeu(o + v * 16, mlast, F32::add(acc[r][v], b));
+    }
+  }
+}
+
+template <int RB, int KH>
+void rows_forward(float* out, const float* x, int64_t plane, int64_t Wp, const float* w, int64_t Cin, int64_t OCn,
+                  int64_t KW, int64_t dw, int64_t OH, int64_t OW, const float* bias, SpreadPrefetch& next) {
+  const int64_t K = Cin * KH * KW;
+  for (int64_t o = 0; o < OCn; ++o) {
+    const float bv = bias ? bias[o] : 0.0f;
+    for (int64_t i0 = 0; i0 < OH; i0 += RB) {
+      const int64_t rows = std::min<int64_t>(RB, OH - i0);
+      for (int64_t j0 = 0; j0 < OW; j0 += 32) {
+        const int64_t cols = std::min<int64_t>(32, OW - j0);
+        float* dst = out + (o * OH + i0) * OW + j0;
+        const float* src = x + i0 * Wp + j0;
+        next.step();
+        if (cols > 16)
+          rows_tile<RB, KH, 2>(dst, OW, src, plane, Wp, w + o * K, Cin, KW, dw, rows, F32::tail(cols - 16), bv);
+        else
+          rows_tile<RB, KH, 1>(dst, OW, src, plane, Wp, w + o * K, Cin, KW, dw, rows, F32::tail(cols), bv);
+      }
+    }
+  }
+}
+
+// One tile of thin_dw_avx512: MO output channels x MT taps (mo, mt of them real) of acc, summed over the
+// image. The smaller operand set is loaded first and held in registers; the other is streamed one vector
+// per MO (or MT) FMAs. 24 accumulators.
+template <int MO, int MT>
+inline void dw_tile(float* acc, int64_t K, const float* dout, int64_t P, const float* xs, const int64_t* off,
+                    int64_t rs, int64_t mo, int64_t mt, int64_t OH, int64_t OW, SpreadPrefetch& next) {
+  const float* drow[MO];
+  const float* xrow[MT];
+#pragma GCC unroll 24
+  for (int i = 0; i < MO; ++i) drow[i] = dout + (i < mo ? i : 0) * P;
+#pragma GCC unroll 24
+  for (int j = 0; j < MT; ++j) xrow[j] = xs + off[j < mt ? j : 0];
+  V a[MO][MT];
+#pragma GCC unroll 24
+  for (int i = 0; i < MO; ++i)
+#pragma GCC unroll 24
+    for (int j = 0; j < MT; ++j) a[i][j] = i < mo && j < mt ? F32::loadu(acc + (i * K + j) * 16) : F32::zero();
+  auto step = [&](int64_t xo, int64_t dofs, auto full, __mmask16 m) {
+    auto ld = [&](const float* p) { return full ? F32::loadu(p) : F32::maskz_loadu(m, p); };
+    if constexpr (MT <= MO) {
+      V x[MT];
+#pragma GCC unroll 24
+      for (int j = 0; j < MT; ++j) x[j] = ld(xrow[j] + xo);
+#pragma GCC unroll 24
+      for (int i = 0; i < MO; ++i) {
+        const V d = ld(drow[i] + dofs);
+#pragma GCC unroll 24
+        for (int j = 0; j < MT; ++j) a[i][j] = F32::fmadd(d, x[j], a[i][j]);
+      }
+    } else {
+      V d[MO];
+#pragma GCC unroll 24
+      for (int i = 0; i < MO; ++i) d[i] = ld(drow[i] + dofs);
+#pragma GCC unroll 24
+      for (int j = 0; j < MT; ++j) {
+        const V x = ld(xrow[j] + xo);
+#pragma GCC unroll 24
+        for (int i = 0; i < MO; ++i) a[i][j] = F32::fmadd(d[i], x, a[i][j]);
+      }
+    }
+  };
+  const int64_t full_end = OW / 16 * 16;
+  const __mmask16 mtail = F32::tail(OW - full_end);
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const int64_t xo = oh * rs, dofs = oh * OW;
+    next.step();
+    for (int64_t ow0 = 0; ow0 < full_end; ow0 += 16) step(xo + ow0, dofs + ow0, std::true_type{}, mtail);
+    if (full_end < OW) step(xo + full_end, dofs + full_end, std::false_type{}, mtail);
+  }
+#pragma GCC unroll 24
+  for (int i = 0; i < MO; ++i)
+#pragma GCC unroll 24
+    for (int j = 0; j < MT; ++j)
+      if (i < mo && j < mt) F32::storeu(acc + (i * K + j) * 16, a[i][j]);
+}
+
+template <int MO, int MT>
+void dw_all(float* acc, const float* dout, const float* xs, const int64_t* off, int64_t rs, int64_t OCg, int64_t K,
+            int64_t OH, int64_t OW, SpreadPrefetch& next) {
+  const int64_t P = OH * OW;
+  for (int64_t o0 = 0; o0 < OCg; o0 += MO)
+    for (int64_t t0 = 0; t0 < K; t0 += MT)
+      dw_tile<MO, MT>(acc + (o0 * K + t0) * 16, K, dout + o0 * P, P, xs, off + t0, rs,
+                      std::min<int64_t>(MO, OCg - o0), std::min<int64_t>(MT, K - t0), OH, OW, next);
+}
+
+template <int RB>
+void rows_forward_kh(float* out, const float* x, int64_t plane, int64_t Wp, const float* w, int64_t Cin, int64_t OCn,
+                     int64_t KH, int64_t KW, int64_t dw, int64_t OH, int64_t OW, const float* bias,
+                     SpreadPrefetch& next) {
+  switch (KH) {
+    case 1: return rows_forward<RB, 1>(out, x, plane, Wp, w, Cin, OCn, KW, dw, OH, OW, bias, next);
+    case 2: return rows_forward<RB, 2>(out, x, plane, Wp, w, Cin, OCn, KW, dw, OH, OW, bias, next);
+    case 3: return rows_forward<RB, 3>(out, x, plane, Wp, w, Cin, OCn, KW, dw, OH, OW, bias, next);
+    case 4: return rows_forward<RB, 4>(out, x, plane, Wp, w, Cin, OCn, KW, dw, OH, OW, bias, next);
+    case 5: return rows_forward<RB, 5>(out, x, plane, Wp, w, Cin, OCn, KW, dw, OH, OW, bias, next);
+    case 6: return rows_forward<RB, 6>(out, x, plane, Wp, w, Cin, OCn, KW, dw, OH, OW, bias, next);
+    default: return rows_forward<RB, 7>(out, x, plane, Wp, w, Cin, OCn, KW, dw, OH, OW, bias, next);
+  }
+}
+
+}  // namespace
+
+void thin_rows_forward_avx512(float* out, const float* x, int64_t plane, int64_t Wp, const float* w, int64_t Cin,
+                              int64_t OCn, int64_t KH, int64_t KW, int64_t dw, int64_t OH, int64_t OW,
+                              const float* bias, SpreadPrefetch& next) {
+  if (thin_rows_block(OH) == 7)
+    rows_forward_kh<7>(out, x, plane, Wp, w, Cin, OCn, KH, KW, dw, OH, OW, bias, next);
+  else
+    rows_forward_kh<8>(out, x, plane, Wp, w, Cin, OCn, KH, KW, dw, OH, OW, bias, next);
+}
+
+void thin_dw_avx512(float* acc, const float* dout, const float* xs, const int64_t* off, int64_t rs, int64_t OCg,
+                    int64_t K, int64_t OH, int64_t OW, SpreadPrefetch& next) {
+  int64_t mo, mt;
+  thin_dw_shape(OCg, K, mo, mt);
+  if (mo == 8) return dw_all<8, 3>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
+  if (mo == 4) return dw_all<4, 6>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
+  if (mo == 2) return dw_all<2, 12>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
+  if (mt == 8) return dw_all<1, 8>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
+  if (mt == 12) return dw_all<1, 12>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
+  if (mt == 16) return dw_all<1, 16>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
+  dw_all<1, 24>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
+}
+
+void split_columns2_avx512(float* dst, const float* src, int64_t Wm) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (int64_t m0 = 0; m0 < Wm; m0 += 16) {
+    const V a = F32::loadu(src + 2 * m0), b = F32::loadu(src + 2 * m0 + 16);
+    const __mmask16 m = F32::tail(Wm - m0);
+    F32::mask_storeu(dst + m0, m, _mm512_permutex2var_ps(a, even, b));
+    F32::mask_storeu(dst + Wm + m0, m, _mm512_permutex2var_ps(a, odd, b));
+  }
+}
+
+}  // namespace fastann::cpu::conv_detail
