@@ -19,22 +19,41 @@ namespace fastann::cpu::conv_detail {
 
 namespace {
 
+// The padded copy of one work item's C channels the kernels read: (C, Hp, Wp), the image at (top, left), zeros
+// around it, rows rounded up to whole vectors (Wp a multiple of 16, so that thin_pad_avx512's stores never
+// overlap), then `slack` more floats (zeroed once).
+struct PaddedItem {
+  int64_t C, H, W, top, left, Hp, Wp, slack;
+  int64_t plane() const { return Hp * Wp; }
+  int64_t size() const { return C * Hp * Wp + slack; }
+  void allocate(AlignedScratch<float>& b) const {
+    b.resize(size());
+    std::fill(b.data() + C * Hp * Wp, b.data() + size(), 0.0f);
+  }
+  void fill(float* xpad, const float* img) const { thin_pad_avx512(xpad, img, C, H, W, top, left, Hp, Wp); }
+};
+PaddedItem padded_item(int64_t C, int64_t H, int64_t W, int64_t top, int64_t bottom, int64_t left, int64_t right) {
+  PaddedItem q{C, H, W, top, left, H + top + bottom, (W + left + right + 15) / 16 * 16, 0};
+  q.slack = thin_rows_slack(q.Wp);
+  return q;
+}
+
 // The stride-1 forward with output rows in the lanes, for few output channels: each thread pads whole
 // (image, group) pairs and runs thin_rows_forward_avx512 on them.
 void forward_rows(float* out, const float* inp, const float* weight, const float* bias, const Conv2dParams& p) {
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW;
-  ShiftedGeometry sg = shifted_geometry(p, Cg);
-  sg.slack = thin_rows_slack(sg.Wp);
+  const PaddedItem x = padded_item(Cg, p.H, p.W, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right);
   parallel_dynamic(p.N * G, [&](int, WorkQueue& queue) {
-    AlignedScratch<float> xpad(sg.plane + sg.slack);
+    AlignedScratch<float> xpad;
+    x.allocate(xpad);
     // The next item is claimed one ahead, so its image can be prefetched while this one computes.
     for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
       next = queue.next();
       const int64_t g = ng % G;
-      pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
-      SpreadPrefetch prefetch(thin_rows_steps(OCg, p.OH, p.OW));
+      x.fill(xpad.data(), group_input(inp, ng, p));
+      SpreadPrefetch prefetch(thin_rows_steps(Cg, OCg, p.OH, p.OW));
       prefetch_item(prefetch, inp, out, next, p);
-      thin_rows_forward_avx512(group_output(out, ng, p), xpad.data(), sg.Hp * sg.Wp, sg.Wp, weight + g * OCg * K, Cg,
+      thin_rows_forward_avx512(group_output(out, ng, p), xpad.data(), x.plane(), x.Wp, weight + g * OCg * K, Cg,
                                OCg, p.KH, p.KW, p.dilation_w, p.OH, p.OW, bias ? bias + g * OCg : nullptr, prefetch);
     }
   });
@@ -89,7 +108,7 @@ bool conv2d_backward_input_thin(float* dinp, const float* dout, const float* wei
       }
       a_end = std::max(a_end, a_hi), b_end = std::max(b_end, b_hi);
       largest = std::max(largest, Cg * f.An * f.Bn);
-      steps += thin_rows_steps(Cg, f.An, f.Bn);
+      steps += thin_rows_steps(OCg, Cg, f.An, f.Bn);
       f.weight.resize(G * Cg * OCg * f.KHp * f.KWp);
       for (int64_t g = 0; g < G; ++g)
         for (int64_t c = 0; c < Cg; ++c)
@@ -103,33 +122,28 @@ bool conv2d_backward_input_thin(float* dinp, const float* dout, const float* wei
       phases.push_back(std::move(f));
     }
   const int64_t Pt = (p.KH + sh - 1) / sh - 1, Pl = (p.KW + sw - 1) / sw - 1;
-  // dout of one (image, group) as an image to pad: OCg channels of OH x OW
-  Conv2dParams d = p;
-  d.C = p.OC, d.H = p.OH, d.W = p.OW;
-  d.pad_top = Pt, d.pad_bottom = a_end + Pt - (p.OH + Pt), d.pad_left = Pl, d.pad_right = b_end + Pl - (p.OW + Pl);
-  d.KH = d.KW = 1;
-  ShiftedGeometry sg = shifted_geometry(d, OCg);
-  sg.slack = thin_rows_slack(sg.Wp);
+  const PaddedItem d = padded_item(OCg, p.OH, p.OW, Pt, a_end - p.OH, Pl, b_end - p.OW);
   const bool direct = sh == 1 && sw == 1;  // one phase, covering dinp exactly
   parallel_dynamic(p.N * G, [&](int, WorkQueue& queue) {
-    AlignedScratch<float> dpad(sg.plane + sg.slack), tmp(direct ? 0 : largest);
+    AlignedScratch<float> dpad, tmp(direct ? 0 : largest);
+    d.allocate(dpad);
     for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
       next = queue.next();
       const int64_t g = ng % G;
-      pad_image(dpad.data(), group_output(dout, ng, p), d, OCg, sg);
+      d.fill(dpad.data(), group_output(dout, ng, p));
       SpreadPrefetch prefetch(steps);
       prefetch_item(prefetch, dinp, dout, next, p);
       float* img = group_input(dinp, ng, p);
       if (!complete) std::fill(img, img + Cg * p.H * p.W, 0.0f);
       for (const Phase& f : phases) {
-        const float* x = dpad.data() + (f.a0 + Pt - f.KHp + 1) * sg.Wp + (f.b0 + Pl - f.KWp + 1);
+        const float* x = dpad.data() + (f.a0 + Pt - f.KHp + 1) * d.Wp + (f.b0 + Pl - f.KWp + 1);
         const float* w = f.weight.data() + g * Cg * OCg * f.KHp * f.KWp;
         if (direct) {
-          thin_rows_forward_avx512(img, x, sg.Hp * sg.Wp, sg.Wp, w, OCg, Cg, f.KHp, f.KWp, 1, f.An, f.Bn, nullptr,
+          thin_rows_forward_avx512(img, x, d.plane(), d.Wp, w, OCg, Cg, f.KHp, f.KWp, 1, f.An, f.Bn, nullptr,
                                    prefetch);
           continue;
         }
-        thin_rows_forward_avx512(tmp.data(), x, sg.Hp * sg.Wp, sg.Wp, w, OCg, Cg, f.KHp, f.KWp, 1, f.An, f.Bn,
+        thin_rows_forward_avx512(tmp.data(), x, d.plane(), d.Wp, w, OCg, Cg, f.KHp, f.KWp, 1, f.An, f.Bn,
                                  nullptr, prefetch);
         for (int64_t c = 0; c < Cg; ++c)
           for (int64_t a = 0; a < f.An; ++a) {
@@ -153,37 +167,37 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW;
   if (!have_avx512() || !(OCg < 8 || Cg <= 3) || G * OCg * K * 16 > (int64_t(1) << 20)) return false;
   const int64_t sh = p.stride_h, sw = p.stride_w;
-  ShiftedGeometry sg = shifted_geometry(p, Cg);
-  sg.slack = sg.Wp + 96 + (p.KW - 1) * p.dilation_w;  // split_columns2_avx512 reads 2*Wm + 32 from a row
-  const int64_t Wm = (sg.Wp + sw - 1) / sw, rs = sh * sw * Wm;
+  const PaddedItem x = padded_item(Cg, p.H, p.W, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right);
+  const int64_t Wm = (x.Wp + sw - 1) / sw, rs = sh * sw * Wm;  // split_columns2_avx512 reads 2*Wm + 32 of a row
   std::vector<int64_t> off(K);
   for (int64_t c = 0; c < Cg; ++c)
     for (int64_t kh = 0; kh < p.KH; ++kh)
       for (int64_t kw = 0; kw < p.KW; ++kw) {
         const int64_t col = kw * p.dilation_w;
-        off[(c * p.KH + kh) * p.KW + kw] = (c * sg.Hp + kh * p.dilation_h) * sw * Wm + col % sw * Wm + col / sw;
+        off[(c * p.KH + kh) * p.KW + kw] = (c * x.Hp + kh * p.dilation_h) * sw * Wm + col % sw * Wm + col / sw;
       }
   const int64_t size = G * OCg * K * 16;
   RunSums<float> sums(p.N * G, size);
   sums.parallel([&](RunCursor& queue) {
-    AlignedScratch<float> xpad(sg.plane + sg.slack), xs(sw > 1 ? Cg * sg.Hp * sw * Wm : 0);
+    AlignedScratch<float> xpad, xs(sw > 1 ? Cg * x.Hp * sw * Wm : 0);
+    x.allocate(xpad);
     for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
       next = queue.next();
       const int64_t g = ng % G;
-      pad_image(xpad.data(), group_input(inp, ng, p), p, Cg, sg);
+      x.fill(xpad.data(), group_input(inp, ng, p));
       SpreadPrefetch prefetch(thin_dw_steps(OCg, K, p.OH));
       prefetch_item(prefetch, inp, dout, next, p);
       const float* src = xpad.data();
       if (sw > 1) {
-        for (int64_t r = 0; r < Cg * sg.Hp; ++r) {
-          const float* row = xpad.data() + r * sg.Wp;
+        for (int64_t r = 0; r < Cg * x.Hp; ++r) {
+          const float* row = xpad.data() + r * x.Wp;
           float* dst = xs.data() + r * sw * Wm;
           if (sw == 2) {
             split_columns2_avx512(dst, row, Wm);
             continue;
           }
           for (int64_t ph = 0; ph < sw; ++ph)
-            for (int64_t m = 0; m < Wm; ++m) dst[ph * Wm + m] = m * sw + ph < sg.Wp ? row[m * sw + ph] : 0.0f;
+            for (int64_t m = 0; m < Wm; ++m) dst[ph * Wm + m] = m * sw + ph < x.Wp ? row[m * sw + ph] : 0.0f;
         }
         src = xs.data();
       }

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "internal/conv_thin.hpp"
 #include "simd_avx512.hpp"
@@ -24,13 +25,15 @@ using V = F32::reg;
 // with the KH weights of that column held in registers: RB*KH*VB FMAs for (RB+KH-1)*VB loads.
 template <int RB, int KH, int VB>
 inline void rows_tile(float* out, int64_t OW, const float* x, int64_t plane, int64_t Wp, const float* w,
-                      int64_t Cin, int64_t KW, int64_t dw, int64_t rows, __mmask16 mlast, float bias) {
+                      int64_t Cin, int64_t KW, int64_t dw, int64_t rows, __mmask16 mlast, float bias,
+                      SpreadPrefetch& next) {
   V acc[RB][VB];
 #pragma GCC unroll 8
   for (int r = 0; r < RB; ++r)
 #pragma GCC unroll 2
     for (int v = 0; v < VB; ++v) acc[r][v] = F32::zero();
   for (int64_t c = 0; c < Cin; ++c) {
+    next.step();
     const float* xc = x + c * plane;
     const float* wc = w + c * KH * KW;
     for (int64_t kw = 0; kw < KW; ++kw) {
@@ -84,11 +87,10 @@ void rows_forward(float* out, const float* x, int64_t plane, int64_t Wp, const f
         const int64_t cols = std::min<int64_t>(32, OW - j0);
         float* dst = out + (o * OH + i0) * OW + j0;
         const float* src = x + i0 * Wp + j0;
-        next.step();
         if (cols > 16)
-          rows_tile<RB, KH, 2>(dst, OW, src, plane, Wp, w + o * K, Cin, KW, dw, rows, F32::tail(cols - 16), bv);
+          rows_tile<RB, KH, 2>(dst, OW, src, plane, Wp, w + o * K, Cin, KW, dw, rows, F32::tail(cols - 16), bv, next);
         else
-          rows_tile<RB, KH, 1>(dst, OW, src, plane, Wp, w + o * K, Cin, KW, dw, rows, F32::tail(cols), bv);
+          rows_tile<RB, KH, 1>(dst, OW, src, plane, Wp, w + o * K, Cin, KW, dw, rows, F32::tail(cols), bv, next);
       }
     }
   }
@@ -197,6 +199,28 @@ void thin_dw_avx512(float* acc, const float* dout, const float* xs, const int64_
   if (mt == 12) return dw_all<1, 12>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
   if (mt == 16) return dw_all<1, 16>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
   dw_all<1, 24>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
+}
+
+void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_t W, int64_t pad_top,
+                     int64_t pad_left, int64_t Hp, int64_t Wp) {
+  // Lane masks of the image columns, the same for every row (computed once: per vector they cost more
+  // instructions than the copy); masked-off lanes are neither read nor faulted on.
+  const int64_t chunks = Wp / 16;
+  std::vector<__mmask16> lanes(chunks);
+  for (int64_t v = 0; v < chunks; ++v)
+    lanes[v] = static_cast<__mmask16>(F32::tail(pad_left + W - v * 16) & ~F32::tail(pad_left - v * 16));
+  const V zero = F32::zero();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t r = 0; r < Hp; ++r) {
+      float* dst = xpad + (c * Hp + r) * Wp;
+      const int64_t i = r - pad_top;
+      if (i < 0 || i >= H) {
+        for (int64_t v = 0; v < chunks; ++v) F32::storeu(dst + v * 16, zero);
+        continue;
+      }
+      const float* src = img + (c * H + i) * W - pad_left;  // lane 0 of the padded row
+      for (int64_t v = 0; v < chunks; ++v) F32::storeu(dst + v * 16, F32::maskz_loadu(lanes[v], src + v * 16));
+    }
 }
 
 void split_columns2_avx512(float* dst, const float* src, int64_t Wm) {

@@ -24,13 +24,13 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
 // ---- AVX-512 micro-kernels (conv_rung3_thin_avx512.cpp) ----------------------------------------------------
 // thin_rows_forward_avx512 computes 7 or 8 output rows together (whichever leaves fewer rows past OH); its
 // input needs thin_rows_slack(Wp) readable floats after the last plane (rows past the image feed only
-// accumulators that are never stored). It steps `next` (the next item's prefetch) once per tile:
-// thin_rows_steps(OCn, OH, OW) times.
+// accumulators that are never stored). It steps `next` (the next item's prefetch) once per tile and input
+// channel: thin_rows_steps(Cin, OCn, OH, OW) times.
 inline int64_t thin_rows_block(int64_t OH) { return (OH + 6) / 7 * 7 < (OH + 7) / 8 * 8 ? 7 : 8; }
 inline int64_t thin_rows_slack(int64_t Wp) { return 9 * Wp + 64; }
-inline int64_t thin_rows_steps(int64_t OCn, int64_t OH, int64_t OW) {
+inline int64_t thin_rows_steps(int64_t Cin, int64_t OCn, int64_t OH, int64_t OW) {
   const int64_t rb = thin_rows_block(OH);
-  return OCn * ((OH + rb - 1) / rb) * ((OW + 31) / 32);
+  return Cin * OCn * ((OH + rb - 1) / rb) * ((OW + 31) / 32);
 }
 
 // Stride-1 correlation with the positions of output rows in the vector lanes, for few output channels:
@@ -59,6 +59,11 @@ inline int64_t thin_dw_steps(int64_t OCg, int64_t K, int64_t OH) {
 // (o < OCg, t < K). Lanes past OW are masked on both operands, so nothing outside the sum is multiplied.
 void thin_dw_avx512(float* acc, const float* dout, const float* xs, const int64_t* off, int64_t rs, int64_t OCg,
                     int64_t K, int64_t OH, int64_t OW, SpreadPrefetch& next);
+
+// img (C,H,W) -> xpad (C,Hp,Wp) with the image at (pad_top, pad_left) and zeros around it; Wp a multiple of 16
+// (whole-vector stores that never overlap: with the 64-byte aligned xpad of the drivers, aligned ones).
+void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_t W, int64_t pad_top,
+                     int64_t pad_left, int64_t Hp, int64_t Wp);
 
 // One padded row split by column parity: dst[m] = src[2m], dst[Wm + m] = src[2m + 1] for m < Wm. Reads up to
 // 2*Wm + 32 floats from src.
