@@ -84,6 +84,9 @@ bool conv2d_backward_input_thin(float* dinp, const float* dout, const float* wei
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, sh = p.stride_h, sw = p.stride_w;
   if (!have_avx512() || Cg >= 8 || p.dilation_h != 1 || p.dilation_w != 1) return false;
   if ((p.KH + sh - 1) / sh > 7) return false;
+  // The phases multiply dout's zero padding by the weights: with an infinity or a NaN among them that would
+  // put NaN where the formula has none, so such calls keep the general path (which multiplies no padding).
+  if (any_non_finite(weight, p.OC * Cg * p.KH * p.KW)) return false;
   // Phases, and the padding of dout they share: Pt rows above (the most kernel rows a phase has, less one),
   // enough rows below for every phase's last output row; the same for columns.
   std::vector<Phase> phases;
