@@ -3,6 +3,7 @@
 // mostly empty: a one-channel output layer (an autoencoder's last layer), a grayscale first layer and the
 // transposed convolutions that run these as their adjoints. The vector lanes hold output positions instead.
 //   forward, stride 1, < 8 output channels per group: output rows in the lanes (thin_rows_forward_avx512);
+//   forward, stride > 1, <= 3 input or < 8 output channels per group: the same on the input's stride phases;
 //   input gradient, < 8 input channels per group, any stride: one such forward per stride phase of the input;
 //   weight gradient, < 8 output channels per group, or <= 3 input channels with a stride > 1: dot products
 //   along the output rows.
@@ -60,6 +61,54 @@ void forward_rows(float* out, const float* inp, const float* weight, const float
   });
 }
 
+// The forward with a stride > 1: the padded input split into its sh*sw stride phases, plane (c, ph, pw)
+// holding xpad[c, m*sh + ph, n*sw + pw], turns the convolution into a stride-1 one over Cg*sh*sw planes with
+// ceil(KH/sh) x ceil(KW/sw) kernels (w[o, c, ph + sh*u, pw + sw*v], zero past the kernel), which
+// thin_rows_forward_avx512 computes. Requires no dilation and a finite input where such zero taps exist
+// (0 * inf would be NaN).
+void forward_phases(float* out, const float* inp, const float* weight, const float* bias, const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, sh = p.stride_h, sw = p.stride_w;
+  const int64_t KHs = (p.KH + sh - 1) / sh, KWs = (p.KW + sw - 1) / sw, Cs = Cg * sh * sw, Ks = Cs * KHs * KWs;
+  std::vector<float> ws(G * OCg * Ks, 0.0f);
+  for (int64_t o = 0; o < G * OCg; ++o)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t kh = 0; kh < p.KH; ++kh)
+        for (int64_t kw = 0; kw < p.KW; ++kw) {
+          const int64_t plane = (c * sh + kh % sh) * sw + kw % sw;
+          ws[((o * Cs + plane) * KHs + kh / sh) * KWs + kw / sw] = weight[((o * Cg + c) * p.KH + kh) * p.KW + kw];
+        }
+  const PaddedItem x = padded_item(Cg, p.H, p.W, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right);
+  const int64_t Hm = std::max((x.Hp + sh - 1) / sh, p.OH + KHs - 1);
+  const int64_t Wn = (std::max((x.Wp + sw - 1) / sw, p.OW + KWs - 1) + 15) / 16 * 16;
+  const int64_t planes = Cs * Hm * Wn, slack = thin_rows_slack(Wn);
+  parallel_dynamic(p.N * G, [&](int, WorkQueue& queue) {
+    AlignedScratch<float> xpad, xs(planes + slack);
+    x.allocate(xpad);
+    std::fill(xs.data(), xs.data() + planes + slack, 0.0f);  // rows and columns past the padded image stay 0
+    for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+      next = queue.next();
+      const int64_t g = ng % G;
+      x.fill(xpad.data(), group_input(inp, ng, p));
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t ph = 0; ph < sh; ++ph)
+          for (int64_t m = 0; m * sh + ph < x.Hp; ++m) {
+            const float* row = xpad.data() + (c * x.Hp + m * sh + ph) * x.Wp;
+            float* dst = xs.data() + ((c * sh + ph) * sw * Hm + m) * Wn;  // plane (c, ph, 0), row m
+            if (sw == 2 && 2 * Wn <= x.Wp + 32) {
+              split_columns2_avx512(dst, dst + Hm * Wn, row, std::min(Wn, (x.Wp + 1) / 2));
+              continue;
+            }
+            for (int64_t pw = 0; pw < sw; ++pw)
+              for (int64_t n = 0; n * sw + pw < x.Wp && n < Wn; ++n) dst[pw * Hm * Wn + n] = row[n * sw + pw];
+          }
+      SpreadPrefetch prefetch(thin_rows_steps(Cs, OCg, p.OH, p.OW));
+      prefetch_item(prefetch, inp, out, next, p);
+      thin_rows_forward_avx512(group_output(out, ng, p), xs.data(), Hm * Wn, Wn, ws.data() + g * OCg * Ks, Cs, OCg,
+                               KHs, KWs, 1, p.OH, p.OW, bias ? bias + g * OCg : nullptr, prefetch);
+    }
+  });
+}
+
 // One stride phase (ph, pw) of the input gradient. Input rows h with h + pad_top = a*sh + ph receive only the
 // kernel rows kh = ph + sh*u (u < KHp), from dout rows i = a - u; likewise for columns. So that phase of dinp
 // is a stride-1 correlation of dout (zero-padded) with the kernel's rows ph, ph+sh, ... flipped and its
@@ -73,9 +122,16 @@ struct Phase {
 }  // namespace
 
 bool conv2d_forward_thin(float* out, const float* inp, const float* weight, const float* bias, const Conv2dParams& p) {
-  if (!have_avx512() || p.stride_h != 1 || p.stride_w != 1 || p.dilation_h != 1 || p.KH > 7) return false;
-  if (p.OC / p.groups >= 8) return false;
-  forward_rows(out, inp, weight, bias, p);
+  const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, sh = p.stride_h, sw = p.stride_w;
+  if (!have_avx512()) return false;
+  if (sh == 1 && sw == 1) {
+    if (p.dilation_h != 1 || p.KH > 7 || OCg >= 8) return false;
+    forward_rows(out, inp, weight, bias, p);
+    return true;
+  }
+  if (p.dilation_h != 1 || p.dilation_w != 1 || (p.KH + sh - 1) / sh > 7 || !(Cg <= 3 || OCg < 8)) return false;
+  if ((p.KH % sh || p.KW % sw) && any_non_finite(inp, p.N * p.C * p.H * p.W)) return false;
+  forward_phases(out, inp, weight, bias, p);
   return true;
 }
 
@@ -200,7 +256,7 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
           const float* row = xpad.data() + r * x.Wp;
           float* dst = xs.data() + r * sw * Wm;
           if (sw == 2) {
-            split_columns2_avx512(dst, row, Wm);
+            split_columns2_avx512(dst, dst + Wm, row, Wm);
             continue;
           }
           for (int64_t ph = 0; ph < sw; ++ph)

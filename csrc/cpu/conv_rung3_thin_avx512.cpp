@@ -28,7 +28,7 @@ inline void rows_tile(float* out, int64_t OW, const float* x, int64_t plane, int
                       int64_t Cin, int64_t KW, int64_t dw, int64_t rows, __mmask16 mlast, float bias,
                       SpreadPrefetch& next) {
   V acc[RB][VB];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int r = 0; r < RB; ++r)
 #pragma GCC unroll 2
     for (int v = 0; v < VB; ++v) acc[r][v] = F32::zero();
@@ -41,7 +41,7 @@ inline void rows_tile(float* out, int64_t OW, const float* x, int64_t plane, int
 #pragma GCC unroll 8
       for (int kh = 0; kh < KH; ++kh) wk[kh] = F32::set1(wc[kh * KW + kw]);
       const float* xr = xc + kw * dw;
-#pragma GCC unroll 16
+#pragma GCC unroll 24
       for (int rr = 0; rr < RB + KH - 1; ++rr) {
         V xv[VB];
 #pragma GCC unroll 2
@@ -61,7 +61,7 @@ inline void rows_tile(float* out, int64_t OW, const float* x, int64_t plane, int
     }
   }
   const V b = F32::set1(bias);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int r = 0; r < RB; ++r) {
     if (r >= rows) break;
     float* o = out + r * OW;
@@ -87,7 +87,9 @@ void rows_forward(float* out, const float* x, int64_t plane, int64_t Wp, const f
         const int64_t cols = std::min<int64_t>(32, OW - j0);
         float* dst = out + (o * OH + i0) * OW + j0;
         const float* src = x + i0 * Wp + j0;
-        if (cols > 16)
+        if constexpr (RB > 8)  // rows of at most 16 positions
+          rows_tile<RB, KH, 1>(dst, OW, src, plane, Wp, w + o * K, Cin, KW, dw, rows, F32::tail(cols), bv, next);
+        else if (cols > 16)
           rows_tile<RB, KH, 2>(dst, OW, src, plane, Wp, w + o * K, Cin, KW, dw, rows, F32::tail(cols - 16), bv, next);
         else
           rows_tile<RB, KH, 1>(dst, OW, src, plane, Wp, w + o * K, Cin, KW, dw, rows, F32::tail(cols), bv, next);
@@ -182,10 +184,12 @@ void rows_forward_kh(float* out, const float* x, int64_t plane, int64_t Wp, cons
 void thin_rows_forward_avx512(float* out, const float* x, int64_t plane, int64_t Wp, const float* w, int64_t Cin,
                               int64_t OCn, int64_t KH, int64_t KW, int64_t dw, int64_t OH, int64_t OW,
                               const float* bias, SpreadPrefetch& next) {
-  if (thin_rows_block(OH) == 7)
-    rows_forward_kh<7>(out, x, plane, Wp, w, Cin, OCn, KH, KW, dw, OH, OW, bias, next);
-  else
-    rows_forward_kh<8>(out, x, plane, Wp, w, Cin, OCn, KH, KW, dw, OH, OW, bias, next);
+  switch (thin_rows_block(OH, OW)) {
+    case 7: return rows_forward_kh<7>(out, x, plane, Wp, w, Cin, OCn, KH, KW, dw, OH, OW, bias, next);
+    case 8: return rows_forward_kh<8>(out, x, plane, Wp, w, Cin, OCn, KH, KW, dw, OH, OW, bias, next);
+    case 14: return rows_forward_kh<14>(out, x, plane, Wp, w, Cin, OCn, KH, KW, dw, OH, OW, bias, next);
+    default: return rows_forward_kh<16>(out, x, plane, Wp, w, Cin, OCn, KH, KW, dw, OH, OW, bias, next);
+  }
 }
 
 void thin_dw_avx512(float* acc, const float* dout, const float* xs, const int64_t* off, int64_t rs, int64_t OCg,
@@ -223,14 +227,14 @@ void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_
     }
 }
 
-void split_columns2_avx512(float* dst, const float* src, int64_t Wm) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+void split_columns2_avx512(float* even, float* odd, const float* src, int64_t Wm) {
+  const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   for (int64_t m0 = 0; m0 < Wm; m0 += 16) {
     const V a = F32::loadu(src + 2 * m0), b = F32::loadu(src + 2 * m0 + 16);
     const __mmask16 m = F32::tail(Wm - m0);
-    F32::mask_storeu(dst + m0, m, _mm512_permutex2var_ps(a, even, b));
-    F32::mask_storeu(dst + Wm + m0, m, _mm512_permutex2var_ps(a, odd, b));
+    F32::mask_storeu(even + m0, m, _mm512_permutex2var_ps(a, ie, b));
+    F32::mask_storeu(odd + m0, m, _mm512_permutex2var_ps(a, io, b));
   }
 }
 

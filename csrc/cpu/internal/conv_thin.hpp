@@ -22,21 +22,32 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
                                  const Conv2dParams& p);
 
 // ---- AVX-512 micro-kernels (conv_rung3_thin_avx512.cpp) ----------------------------------------------------
-// thin_rows_forward_avx512 computes 7 or 8 output rows together (whichever leaves fewer rows past OH); its
+// thin_rows_forward_avx512 computes thin_rows_block(OH, OW) output rows together; its
 // input needs thin_rows_slack(Wp) readable floats after the last plane (rows past the image feed only
 // accumulators that are never stored). It steps `next` (the next item's prefetch) once per tile and input
 // channel: thin_rows_steps(Cin, OCn, OH, OW) times.
-inline int64_t thin_rows_block(int64_t OH) { return (OH + 6) / 7 * 7 < (OH + 7) / 8 * 8 ? 7 : 8; }
-inline int64_t thin_rows_slack(int64_t Wp) { return 9 * Wp + 64; }
+inline int64_t thin_rows_block(int64_t OH, int64_t OW) {
+  // 7 or 8 rows of two vectors (16 accumulators), 14 or 16 rows of one vector when the rows are <= 16 wide:
+  // the one computing the fewest rows past OH, the taller on a tie.
+  const int64_t options[2][2] = {{8, 7}, {16, 14}};
+  int64_t best = 0, cost = 0;
+  for (const int64_t rb : options[OW <= 16 ? 1 : 0]) {
+    const int64_t c = (OH + rb - 1) / rb * rb;
+    if (!best || c < cost) best = rb, cost = c;
+  }
+  return best;
+}
+inline int64_t thin_rows_slack(int64_t Wp) { return 17 * Wp + 64; }
 inline int64_t thin_rows_steps(int64_t Cin, int64_t OCn, int64_t OH, int64_t OW) {
-  const int64_t rb = thin_rows_block(OH);
+  const int64_t rb = thin_rows_block(OH, OW);
   return Cin * OCn * ((OH + rb - 1) / rb) * ((OW + 31) / 32);
 }
 
 // Stride-1 correlation with the positions of output rows in the vector lanes, for few output channels:
 //   out[o, i, j] = bias[o] + sum_{c<Cin, kh<KH, kw<KW} w[((o*Cin + c)*KH + kh)*KW + kw] * x[c*plane + (i+kh)*Wp + j + kw*dw]
-// out (OCn, OH, OW) contiguous; bias (OCn) or nullptr; KH <= 7. Tiles of 7 or 8 output rows x 32 positions of
-// one channel: each loaded input vector serves the KH output rows that read it.
+// out (OCn, OH, OW) contiguous; bias (OCn) or nullptr; KH <= 7. Tiles of 7 or 8 output rows x 32 positions (14
+// or 16 rows x 16 where the rows are that short) of one channel: each loaded input vector serves the KH output
+// rows that read it.
 void thin_rows_forward_avx512(float* out, const float* x, int64_t plane, int64_t Wp, const float* w, int64_t Cin,
                               int64_t OCn, int64_t KH, int64_t KW, int64_t dw, int64_t OH, int64_t OW,
                               const float* bias, SpreadPrefetch& next);
@@ -65,8 +76,8 @@ void thin_dw_avx512(float* acc, const float* dout, const float* xs, const int64_
 void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_t W, int64_t pad_top,
                      int64_t pad_left, int64_t Hp, int64_t Wp);
 
-// One padded row split by column parity: dst[m] = src[2m], dst[Wm + m] = src[2m + 1] for m < Wm. Reads up to
+// One padded row split by column parity: even[m] = src[2m], odd[m] = src[2m + 1] for m < Wm. Reads up to
 // 2*Wm + 32 floats from src.
-void split_columns2_avx512(float* dst, const float* src, int64_t Wm);
+void split_columns2_avx512(float* even, float* odd, const float* src, int64_t Wm);
 
 }  // namespace fastann::cpu::conv_detail
