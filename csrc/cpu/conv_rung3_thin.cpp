@@ -239,6 +239,10 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
         const int64_t col = kw * p.dilation_w;
         off[(c * p.KH + kh) * p.KW + kw] = (c * x.Hp + kh * p.dilation_h) * sw * Wm + col % sw * Wm + col / sw;
       }
+  // Stride 1, few output channels, 2x2 / 3x3 / 4x4: the row form (each input vector loaded once for every
+  // kernel row; thin_dw_rows_avx512), else the general dot products over the column-split image.
+  const bool rows_form = sh == 1 && sw == 1 && p.dilation_h == 1 && p.dilation_w == 1 && OCg < 4 &&
+                         p.KH == p.KW && p.KH >= 2 && p.KH <= 4;
   const int64_t size = G * OCg * K * 16;
   RunSums<float> sums(p.N * G, size);
   sums.parallel([&](RunCursor& queue) {
@@ -248,6 +252,14 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
       next = queue.next();
       const int64_t g = ng % G;
       x.fill(xpad.data(), group_input(inp, ng, p));
+      float* acc = sums.buffer(ng) + g * OCg * K * 16;
+      if (rows_form) {
+        SpreadPrefetch prefetch(thin_dw_rows_steps(Cg, OCg, p.KH));
+        prefetch_item(prefetch, inp, dout, next, p);
+        if (thin_dw_rows_avx512(acc, group_output(dout, ng, p), xpad.data(), x.plane(), x.Wp, Cg, OCg, p.KH, p.KW,
+                                p.OH, p.OW, prefetch))
+          continue;
+      }
       SpreadPrefetch prefetch(thin_dw_steps(OCg, K, p.OH));
       prefetch_item(prefetch, inp, dout, next, p);
       const float* src = xpad.data();
@@ -264,7 +276,7 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
         }
         src = xs.data();
       }
-      thin_dw_avx512(sums.buffer(ng) + g * OCg * K * 16, group_output(dout, ng, p), src, off.data(), rs, OCg, K, p.OH,
+      thin_dw_avx512(acc, group_output(dout, ng, p), src, off.data(), rs, OCg, K, p.OH,
                      p.OW, prefetch);
     }
   });

@@ -164,6 +164,79 @@ void dw_all(float* acc, const float* dout, const float* xs, const int64_t* off, 
                       std::min<int64_t>(MO, OCg - o0), std::min<int64_t>(MT, K - t0), OH, OW, next);
 }
 
+// thin_dw_rows_avx512 for one output channel and CB input channels c0.. of a KH x KW kernel: input row r
+// (loaded once per kernel column and vector) meets dout rows r - kh for every kh at once, with those KH dout
+// vectors in registers: CB*KH*KW accumulators, KH + CB*KW loads per CB*KH*KW FMAs. The first and last KH-1
+// rows have fewer valid kh (an edge variant skips the others: they must not be multiplied at all).
+template <int KH, int KW, int CB>
+inline void dw_rows_tile(float* acc, const float* dout, const float* x, int64_t plane, int64_t Wp, int64_t cb,
+                         int64_t OH, int64_t OW) {
+  V a[CB][KH][KW];
+#pragma GCC unroll 4
+  for (int c = 0; c < CB; ++c)
+#pragma GCC unroll 8
+    for (int kh = 0; kh < KH; ++kh)
+#pragma GCC unroll 8
+      for (int kw = 0; kw < KW; ++kw)
+        a[c][kh][kw] = c < cb ? F32::loadu(acc + ((c * KH + kh) * KW + kw) * 16) : F32::zero();
+  const float* xc[CB];
+#pragma GCC unroll 4
+  for (int c = 0; c < CB; ++c) xc[c] = x + (c < cb ? c : 0) * plane;
+  const int64_t full_end = OW / 16 * 16;
+  const __mmask16 mtail = F32::tail(OW - full_end);
+  auto row = [&](int64_t r, auto edge) {
+    auto col = [&](int64_t j0, auto full) {
+      auto ld = [&](const float* p) { return full ? F32::loadu(p) : F32::maskz_loadu(mtail, p); };
+      V d[KH];
+#pragma GCC unroll 8
+      for (int kh = 0; kh < KH; ++kh) {
+        if (edge && (r - kh < 0 || r - kh >= OH)) continue;
+        d[kh] = ld(dout + (r - kh) * OW + j0);
+      }
+#pragma GCC unroll 4
+      for (int c = 0; c < CB; ++c)
+#pragma GCC unroll 8
+        for (int kw = 0; kw < KW; ++kw) {
+          V xv = ld(xc[c] + r * Wp + j0 + kw);
+          asm("" : "+v"(xv));  // one load, used by the KH FMAs below
+#pragma GCC unroll 8
+          for (int kh = 0; kh < KH; ++kh) {
+            if (edge && (r - kh < 0 || r - kh >= OH)) continue;
+            a[c][kh][kw] = F32::fmadd(d[kh], xv, a[c][kh][kw]);
+          }
+        }
+    };
+    for (int64_t j0 = 0; j0 < full_end; j0 += 16) col(j0, std::true_type{});
+    if (full_end < OW) col(full_end, std::false_type{});
+  };
+  const int64_t rows = OH + KH - 1;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (r >= KH - 1 && r < OH)
+      row(r, std::false_type{});
+    else
+      row(r, std::true_type{});
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < CB; ++c)
+#pragma GCC unroll 8
+    for (int kh = 0; kh < KH; ++kh)
+#pragma GCC unroll 8
+      for (int kw = 0; kw < KW; ++kw)
+        if (c < cb) F32::storeu(acc + ((c * KH + kh) * KW + kw) * 16, a[c][kh][kw]);
+}
+
+template <int KH, int KW, int CB>
+void dw_rows(float* acc, const float* dout, const float* x, int64_t plane, int64_t Wp, int64_t Cg, int64_t OCg,
+             int64_t OH, int64_t OW, SpreadPrefetch& next) {
+  const int64_t K = Cg * KH * KW;
+  for (int64_t o = 0; o < OCg; ++o)
+    for (int64_t c0 = 0; c0 < Cg; c0 += CB) {
+      next.step();
+      dw_rows_tile<KH, KW, CB>(acc + (o * K + c0 * KH * KW) * 16, dout + o * OH * OW, x + c0 * plane, plane, Wp,
+                               std::min<int64_t>(CB, Cg - c0), OH, OW);
+    }
+}
+
 template <int RB>
 void rows_forward_kh(float* out, const float* x, int64_t plane, int64_t Wp, const float* w, int64_t Cin, int64_t OCn,
                      int64_t KH, int64_t KW, int64_t dw, int64_t OH, int64_t OW, const float* bias,
@@ -225,6 +298,14 @@ void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_
       const float* src = img + (c * H + i) * W - pad_left;  // lane 0 of the padded row
       for (int64_t v = 0; v < chunks; ++v) F32::storeu(dst + v * 16, F32::maskz_loadu(lanes[v], src + v * 16));
     }
+}
+
+bool thin_dw_rows_avx512(float* acc, const float* dout, const float* x, int64_t plane, int64_t Wp, int64_t Cg,
+                         int64_t OCg, int64_t KH, int64_t KW, int64_t OH, int64_t OW, SpreadPrefetch& next) {
+  if (KH == 3 && KW == 3) return dw_rows<3, 3, 2>(acc, dout, x, plane, Wp, Cg, OCg, OH, OW, next), true;
+  if (KH == 4 && KW == 4) return dw_rows<4, 4, 1>(acc, dout, x, plane, Wp, Cg, OCg, OH, OW, next), true;
+  if (KH == 2 && KW == 2) return dw_rows<2, 2, 4>(acc, dout, x, plane, Wp, Cg, OCg, OH, OW, next), true;
+  return false;
 }
 
 void split_columns2_avx512(float* even, float* odd, const float* src, int64_t Wm) {
