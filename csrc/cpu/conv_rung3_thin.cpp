@@ -254,7 +254,7 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
       x.fill(xpad.data(), group_input(inp, ng, p));
       float* acc = sums.buffer(ng) + g * OCg * K * 16;
       if (rows_form) {
-        SpreadPrefetch prefetch(thin_dw_rows_steps(Cg, OCg, p.KH));
+        SpreadPrefetch prefetch(thin_dw_rows_steps(Cg, OCg, p.KH, p.OH));
         prefetch_item(prefetch, inp, dout, next, p);
         if (thin_dw_rows_avx512(acc, group_output(dout, ng, p), xpad.data(), x.plane(), x.Wp, Cg, OCg, p.KH, p.KW,
                                 p.OH, p.OW, prefetch))

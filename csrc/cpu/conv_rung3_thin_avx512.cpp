@@ -170,7 +170,7 @@ void dw_all(float* acc, const float* dout, const float* xs, const int64_t* off, 
 // rows have fewer valid kh (an edge variant skips the others: they must not be multiplied at all).
 template <int KH, int KW, int CB>
 inline void dw_rows_tile(float* acc, const float* dout, const float* x, int64_t plane, int64_t Wp, int64_t cb,
-                         int64_t OH, int64_t OW) {
+                         int64_t OH, int64_t OW, SpreadPrefetch& next) {
   V a[CB][KH][KW];
 #pragma GCC unroll 4
   for (int c = 0; c < CB; ++c)
@@ -211,6 +211,7 @@ inline void dw_rows_tile(float* acc, const float* dout, const float* x, int64_t 
   };
   const int64_t rows = OH + KH - 1;
   for (int64_t r = 0; r < rows; ++r) {
+    next.step();
     if (r >= KH - 1 && r < OH)
       row(r, std::false_type{});
     else
@@ -230,10 +231,15 @@ void dw_rows(float* acc, const float* dout, const float* x, int64_t plane, int64
              int64_t OH, int64_t OW, SpreadPrefetch& next) {
   const int64_t K = Cg * KH * KW;
   for (int64_t o = 0; o < OCg; ++o)
-    for (int64_t c0 = 0; c0 < Cg; c0 += CB) {
-      next.step();
-      dw_rows_tile<KH, KW, CB>(acc + (o * K + c0 * KH * KW) * 16, dout + o * OH * OW, x + c0 * plane, plane, Wp,
-                               std::min<int64_t>(CB, Cg - c0), OH, OW);
+    for (int64_t c0 = 0; c0 < Cg;) {  // blocks of CB channels, the rest one at a time (no empty accumulators)
+      float* a = acc + (o * K + c0 * KH * KW) * 16;
+      if (Cg - c0 >= CB) {
+        dw_rows_tile<KH, KW, CB>(a, dout + o * OH * OW, x + c0 * plane, plane, Wp, CB, OH, OW, next);
+        c0 += CB;
+      } else {
+        dw_rows_tile<KH, KW, 1>(a, dout + o * OH * OW, x + c0 * plane, plane, Wp, 1, OH, OW, next);
+        c0 += 1;
+      }
     }
 }
 

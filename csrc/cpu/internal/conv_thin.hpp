@@ -78,12 +78,12 @@ void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_
 
 // The same sums for stride 1 and no dilation, x the padded image (Cg planes of `plane` floats, row stride Wp),
 // t = (c*KH + kh)*KW + kw: each input vector is loaded once for all kh (see dw_rows_tile). Kernels 2x2, 3x3
-// and 4x4; returns false (doing nothing) for others. Steps `next` thin_dw_rows_steps(Cg, OCg, KH) times.
+// and 4x4; returns false (doing nothing) for others. Steps `next` thin_dw_rows_steps(Cg, OCg, KH, OH) times.
 bool thin_dw_rows_avx512(float* acc, const float* dout, const float* x, int64_t plane, int64_t Wp, int64_t Cg,
                          int64_t OCg, int64_t KH, int64_t KW, int64_t OH, int64_t OW, SpreadPrefetch& next);
-inline int64_t thin_dw_rows_steps(int64_t Cg, int64_t OCg, int64_t KH) {
-  const int64_t cb = KH == 2 ? 4 : KH == 3 ? 2 : 1;
-  return OCg * ((Cg + cb - 1) / cb);
+inline int64_t thin_dw_rows_steps(int64_t Cg, int64_t OCg, int64_t KH, int64_t OH) {
+  const int64_t cb = KH == 2 ? 4 : KH == 3 ? 2 : 1;  // channels per tile; the last Cg % cb one at a time
+  return OCg * (Cg / cb + Cg % cb) * (OH + KH - 1);  // one step per input row of each tile
 }
 
 // One padded row split by column parity: even[m] = src[2m], odd[m] = src[2m + 1] for m < Wm. Reads up to
