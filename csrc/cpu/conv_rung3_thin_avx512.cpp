@@ -276,6 +276,7 @@ void thin_dw_avx512(float* acc, const float* dout, const float* xs, const int64_
   int64_t mo, mt;
   thin_dw_shape(OCg, K, mo, mt);
   if (mo == 8) return dw_all<8, 3>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
+  if (mo == 6) return dw_all<6, 4>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
   if (mo == 4) return dw_all<4, 6>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
   if (mo == 2) return dw_all<2, 12>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);
   if (mt == 8) return dw_all<1, 8>(acc, dout, xs, off, rs, OCg, K, OH, OW, next);

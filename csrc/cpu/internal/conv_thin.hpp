@@ -52,10 +52,12 @@ void thin_rows_forward_avx512(float* out, const float* x, int64_t plane, int64_t
                               int64_t OCn, int64_t KH, int64_t KW, int64_t dw, int64_t OH, int64_t OW,
                               const float* bias, SpreadPrefetch& next);
 
-// The register tile of thin_dw_avx512: mo output channels x mt taps (8 x 3, 4 x 6, 2 x 12, or 1 x up to 24).
+// The register tile of thin_dw_avx512: mo output channels x mt taps (8 x 3 or 6 x 4, 4 x 6, 2 x 12, or 1 x up to
+// 24).
 inline void thin_dw_shape(int64_t OCg, int64_t K, int64_t& mo, int64_t& mt) {
   mo = OCg >= 8 ? 8 : OCg >= 4 ? 4 : OCg >= 2 ? 2 : 1;
   mt = mo == 8 ? 3 : mo == 4 ? 6 : mo == 2 ? 12 : K <= 8 ? 8 : K <= 12 ? 12 : K <= 16 ? 16 : 24;
+  if (mo == 8 && K % 3 != 0 && K % 4 == 0) mo = 6, mt = 4;  // e.g. a 4x4 kernel: no empty tap rows
 }
 // thin_dw_avx512 steps `next` once per output row of each tile: thin_dw_steps(OCg, K, OH) times.
 inline int64_t thin_dw_steps(int64_t OCg, int64_t K, int64_t OH) {
