@@ -82,7 +82,9 @@ def test_thin_all_directions_match_reference(case, threads, rng):
             dx2, dw2, db2 = ops.conv2d_backward(g, x, w, rung=rung, **kw)
             np.testing.assert_array_equal(dx2, dx)
             np.testing.assert_array_equal(dw2, dw)
-            assert rel_err(db2, db_ref) < tol
+            # one output channel: the bias gradient is a single sum that may cancel to ~0, so its error is
+            # measured against the sum of magnitudes
+            np.testing.assert_allclose(db2, db_ref, rtol=0, atol=tol * float(np.abs(g).sum()))
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[4], CASES[14], CASES[20]], ids=["oc1", "wide", "dcgan", "groups"])
