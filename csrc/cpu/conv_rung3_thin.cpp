@@ -4,7 +4,8 @@
 // transposed convolutions that run these as their adjoints. The vector lanes hold output positions instead.
 //   forward, stride 1, < 8 output channels per group: output rows in the lanes (thin_rows_forward_avx512);
 //   forward, stride > 1, <= 3 input or < 8 output channels per group: the same on the input's stride phases;
-//   input gradient, < 8 input channels per group, any stride: one such forward per stride phase of the input;
+//   input gradient, < 8 input or <= 3 output channels per group, any stride: one such forward per stride
+//   phase of the input;
 //   weight gradient, < 8 output channels per group, or <= 3 input channels with a stride > 1: dot products
 //   along the output rows.
 // Rung 3 calls these first; each returns false (doing nothing) where it does not apply. Docs: docs/conv.md.
@@ -139,7 +140,7 @@ bool conv2d_forward_thin(float* out, const float* inp, const float* weight, cons
 // padded once per (image, group); phases of a stride > 1 are scattered into dinp, stride 1 writes it directly.
 bool conv2d_backward_input_thin(float* dinp, const float* dout, const float* weight, const Conv2dParams& p) {
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, sh = p.stride_h, sw = p.stride_w;
-  if (!have_avx512() || Cg >= 8 || p.dilation_h != 1 || p.dilation_w != 1) return false;
+  if (!have_avx512() || (Cg >= 8 && OCg > 3) || p.dilation_h != 1 || p.dilation_w != 1) return false;
   if ((p.KH + sh - 1) / sh > 7) return false;
   // The phases multiply dout's zero padding by the weights: with an infinity or a NaN among them that would
   // put NaN where the formula has none, so such calls keep the general path (which multiplies no padding).
