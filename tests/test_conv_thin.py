@@ -38,6 +38,8 @@ CASES = [
     (2, 6, 8, 9, 6, 3, 3, 1, 1, 1, 6, "zeros"),               # depthwise
     (2, 3, 9, 8, 2, 3, 3, 1, 1, 1, 1, "reflect"),
     (3, 1, 12, 12, 6, 4, 4, 2, 1, 1, 1, "replicate"),
+    (1, 2, 30, 9, 8, 3, 3, (7, 1), 1, 1, 1, "zeros"),         # tall row stride, columns read in place
+    (2, 1, 17, 19, 9, 3, 3, 2, 1, 2, 1, "zeros"),             # dilated taps with a stride
 ]
 IDS = [f"case{i}" for i in range(len(CASES))]
 

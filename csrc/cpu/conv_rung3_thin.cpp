@@ -3,7 +3,8 @@
 // mostly empty: a one-channel output layer (an autoencoder's last layer), a grayscale first layer and the
 // transposed convolutions that run these as their adjoints. The vector lanes hold output positions instead.
 //   forward, stride 1, < 8 output channels per group: output rows in the lanes (thin_rows_forward_avx512);
-//   forward, stride > 1, <= 3 input or < 8 output channels per group: the same on the input's stride phases;
+//   forward, stride > 1, <= 3 input or < 8 output channels per group: the same on the input's stride phases,
+//   or (<= 3 input channels, a kernel that does not divide into the phases) taps x broadcast output channels;
 //   input gradient, < 8 input or <= 3 output channels per group, any stride: one such forward per stride
 //   phase of the input;
 //   weight gradient, < 8 output channels per group, or <= 3 input channels with a stride > 1: dot products
@@ -39,6 +40,44 @@ PaddedItem padded_item(int64_t C, int64_t H, int64_t W, int64_t top, int64_t bot
   PaddedItem q{C, H, W, top, left, H + top + bottom, (W + left + right + 15) / 16 * 16, 0};
   q.slack = thin_rows_slack(q.Wp);
   return q;
+}
+
+// The padded image split by column stride phase, as thin_dw_avx512 and thin_taps_forward_avx512 read it: for a
+// stride sw > 1, padded row r holds its columns sw*m + ph at r*sw*Wm + ph*Wm + m (sw = 1: the padded image
+// itself), so that every tap reads consecutive floats along an output row. off[t] is tap t = (c, kh, kw)'s
+// first element, rs the distance between output rows.
+struct ColumnSplit {
+  PaddedItem x;
+  int64_t sw, Wm, rs;
+  std::vector<int64_t> off;
+  // xpad: x's padded copy of the item; xs: Cg*Hp*sw*Wm floats (unused for sw = 1). Returns the split image.
+  const float* build(float* xs, const float* xpad) const {
+    if (sw == 1) return xpad;
+    for (int64_t r = 0; r < x.C * x.Hp; ++r) {
+      const float* row = xpad + r * x.Wp;
+      float* dst = xs + r * sw * Wm;
+      if (sw == 2) {
+        split_columns2_avx512(dst, dst + Wm, row, Wm);  // reads 2*Wm + 32 <= Wp + 33 floats of the row
+        continue;
+      }
+      for (int64_t ph = 0; ph < sw; ++ph)
+        for (int64_t m = 0; m < Wm; ++m) dst[ph * Wm + m] = m * sw + ph < x.Wp ? row[m * sw + ph] : 0.0f;
+    }
+    return xs;
+  }
+};
+ColumnSplit column_split(const Conv2dParams& p, int64_t Cg) {
+  ColumnSplit s{padded_item(Cg, p.H, p.W, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right), p.stride_w, 0, 0, {}};
+  s.Wm = (s.x.Wp + s.sw - 1) / s.sw, s.rs = p.stride_h * s.sw * s.Wm;
+  s.off.resize(Cg * p.KH * p.KW);
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < p.KH; ++kh)
+      for (int64_t kw = 0; kw < p.KW; ++kw) {
+        const int64_t col = kw * p.dilation_w;
+        s.off[(c * p.KH + kh) * p.KW + kw] = (c * s.x.Hp + kh * p.dilation_h) * s.sw * s.Wm + col % s.sw * s.Wm +
+                                             col / s.sw;
+      }
+  return s;
 }
 
 // The stride-1 forward with output rows in the lanes, for few output channels: each thread pads whole
@@ -110,6 +149,31 @@ void forward_phases(float* out, const float* inp, const float* weight, const flo
   });
 }
 
+// The forward with a stride > 1 and few input channels whose kernel does not divide into the stride phases
+// (3x3 with stride 2 would leave 7 of 16 phase taps zero): taps read from the column-split image, output
+// channels broadcast (thin_taps_forward_avx512).
+void forward_taps(float* out, const float* inp, const float* weight, const float* bias, const Conv2dParams& p) {
+  const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, K = Cg * p.KH * p.KW;
+  ColumnSplit split = column_split(p, Cg);
+  split.x.slack = std::max(split.x.slack, thin_taps_slack(split.rs));  // read in place when sw = 1
+  const int64_t xs_size = Cg * split.x.Hp * split.sw * split.Wm + thin_taps_slack(split.rs);
+  parallel_dynamic(p.N * G, [&](int, WorkQueue& queue) {
+    AlignedScratch<float> xpad, xs(xs_size);
+    split.x.allocate(xpad);
+    std::fill(xs.data(), xs.data() + xs_size, 0.0f);
+    for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
+      next = queue.next();
+      const int64_t g = ng % G;
+      split.x.fill(xpad.data(), group_input(inp, ng, p));
+      const float* src = split.build(xs.data(), xpad.data());
+      SpreadPrefetch prefetch(thin_taps_steps(OCg, p.OH, p.OW));
+      prefetch_item(prefetch, inp, out, next, p);
+      thin_taps_forward_avx512(group_output(out, ng, p), src, split.off.data(), split.rs, weight + g * OCg * K, K, OCg,
+                               p.OH, p.OW, bias ? bias + g * OCg : nullptr, prefetch);
+    }
+  });
+}
+
 // One stride phase (ph, pw) of the input gradient. Input rows h with h + pad_top = a*sh + ph receive only the
 // kernel rows kh = ph + sh*u (u < KHp), from dout rows i = a - u; likewise for columns. So that phase of dinp
 // is a stride-1 correlation of dout (zero-padded) with the kernel's rows ph, ph+sh, ... flipped and its
@@ -128,6 +192,10 @@ bool conv2d_forward_thin(float* out, const float* inp, const float* weight, cons
   if (sh == 1 && sw == 1) {
     if (p.dilation_h != 1 || p.KH > 7 || OCg >= 8) return false;
     forward_rows(out, inp, weight, bias, p);
+    return true;
+  }
+  if (Cg <= 3 && OCg >= 8 && (p.KH % sh || p.KW % sw)) {
+    forward_taps(out, inp, weight, bias, p);
     return true;
   }
   if (p.dilation_h != 1 || p.dilation_w != 1 || (p.KH + sh - 1) / sh > 7 || !(Cg <= 3 || OCg < 8)) return false;
@@ -231,15 +299,8 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
   // 3 -> 16 layer on 32x32 took 0.7-0.8 ms there, 0.9-1.3 ms here).
   const bool thin = OCg < 8 || (Cg <= 3 && (sh > 1 || sw > 1));
   if (!have_avx512() || !thin || G * OCg * K * 16 > (int64_t(1) << 20)) return false;
-  const PaddedItem x = padded_item(Cg, p.H, p.W, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right);
-  const int64_t Wm = (x.Wp + sw - 1) / sw, rs = sh * sw * Wm;  // split_columns2_avx512 reads 2*Wm + 32 of a row
-  std::vector<int64_t> off(K);
-  for (int64_t c = 0; c < Cg; ++c)
-    for (int64_t kh = 0; kh < p.KH; ++kh)
-      for (int64_t kw = 0; kw < p.KW; ++kw) {
-        const int64_t col = kw * p.dilation_w;
-        off[(c * p.KH + kh) * p.KW + kw] = (c * x.Hp + kh * p.dilation_h) * sw * Wm + col % sw * Wm + col / sw;
-      }
+  const ColumnSplit split = column_split(p, Cg);
+  const PaddedItem& x = split.x;
   // Stride 1, few output channels, 2x2 / 3x3 / 4x4: the row form (each input vector loaded once for every
   // kernel row; thin_dw_rows_avx512), else the general dot products over the column-split image.
   const bool rows_form = sh == 1 && sw == 1 && p.dilation_h == 1 && p.dilation_w == 1 && OCg < 4 &&
@@ -247,7 +308,7 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
   const int64_t size = G * OCg * K * 16;
   RunSums<float> sums(p.N * G, size);
   sums.parallel([&](RunCursor& queue) {
-    AlignedScratch<float> xpad, xs(sw > 1 ? Cg * x.Hp * sw * Wm : 0);
+    AlignedScratch<float> xpad, xs(sw > 1 ? Cg * x.Hp * sw * split.Wm : 0);
     x.allocate(xpad);
     for (int64_t ng = queue.next(), next; ng >= 0; ng = next) {
       next = queue.next();
@@ -263,22 +324,8 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
       }
       SpreadPrefetch prefetch(thin_dw_steps(OCg, K, p.OH));
       prefetch_item(prefetch, inp, dout, next, p);
-      const float* src = xpad.data();
-      if (sw > 1) {
-        for (int64_t r = 0; r < Cg * x.Hp; ++r) {
-          const float* row = xpad.data() + r * x.Wp;
-          float* dst = xs.data() + r * sw * Wm;
-          if (sw == 2) {
-            split_columns2_avx512(dst, dst + Wm, row, Wm);
-            continue;
-          }
-          for (int64_t ph = 0; ph < sw; ++ph)
-            for (int64_t m = 0; m < Wm; ++m) dst[ph * Wm + m] = m * sw + ph < x.Wp ? row[m * sw + ph] : 0.0f;
-        }
-        src = xs.data();
-      }
-      thin_dw_avx512(acc, group_output(dout, ng, p), src, off.data(), rs, OCg, K, p.OH,
-                     p.OW, prefetch);
+      const float* src = split.build(xs.data(), xpad.data());
+      thin_dw_avx512(acc, group_output(dout, ng, p), src, split.off.data(), split.rs, OCg, K, p.OH, p.OW, prefetch);
     }
   });
   const float* total = sums.total();

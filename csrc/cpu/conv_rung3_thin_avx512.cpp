@@ -243,6 +243,43 @@ void dw_rows(float* acc, const float* dout, const float* x, int64_t plane, int64
     }
 }
 
+// One tile of thin_taps_forward_avx512: MO output channels (mo real; the others repeat channel 0 and are not
+// stored) x NRW output rows (rows real) of 16 positions from j0 (the last masked by m).
+template <int MO, int NRW>
+inline void taps_tile(float* out, int64_t P, int64_t OW, const float* x, const int64_t* off, int64_t rs,
+                      const float* w, int64_t K, int64_t mo, int64_t rows, __mmask16 m, const float* bias) {
+  V acc[MO][NRW];
+#pragma GCC unroll 8
+  for (int i = 0; i < MO; ++i)
+#pragma GCC unroll 4
+    for (int r = 0; r < NRW; ++r) acc[i][r] = F32::zero();
+  const float* wr[MO];
+#pragma GCC unroll 8
+  for (int i = 0; i < MO; ++i) wr[i] = w + (i < mo ? i : 0) * K;
+  for (int64_t t = 0; t < K; ++t) {
+    const float* xt = x + off[t];
+    V xv[NRW];
+#pragma GCC unroll 4
+    for (int r = 0; r < NRW; ++r) xv[r] = F32::loadu(xt + r * rs);
+#pragma GCC unroll 8
+    for (int i = 0; i < MO; ++i) {
+      const V wv = F32::set1(wr[i][t]);
+#pragma GCC unroll 4
+      for (int r = 0; r < NRW; ++r) acc[i][r] = F32::fmadd(wv, xv[r], acc[i][r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MO; ++i) {
+    if (i >= mo) break;
+    const V b = F32::set1(bias ? bias[i] : 0.0f);
+#pragma GCC unroll 4
+    for (int r = 0; r < NRW; ++r) {
+      if (r >= rows) break;
+      F32::mask_storeu(out + i * P + r * OW, m, F32::add(acc[i][r], b));
+    }
+  }
+}
+
 template <int RB>
 void rows_forward_kh(float* out, const float* x, int64_t plane, int64_t Wp, const float* w, int64_t Cin, int64_t OCn,
                      int64_t KH, int64_t KW, int64_t dw, int64_t OH, int64_t OW, const float* bias,
@@ -305,6 +342,20 @@ void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_
       const float* src = img + (c * H + i) * W - pad_left;  // lane 0 of the padded row
       for (int64_t v = 0; v < chunks; ++v) F32::storeu(dst + v * 16, F32::maskz_loadu(lanes[v], src + v * 16));
     }
+}
+
+void thin_taps_forward_avx512(float* out, const float* xs, const int64_t* off, int64_t rs, const float* w, int64_t K,
+                              int64_t OCn, int64_t OH, int64_t OW, const float* bias, SpreadPrefetch& next) {
+  constexpr int MO = 8, NRW = 3;
+  const int64_t P = OH * OW;
+  for (int64_t o0 = 0; o0 < OCn; o0 += MO)
+    for (int64_t i0 = 0; i0 < OH; i0 += NRW)
+      for (int64_t j0 = 0; j0 < OW; j0 += 16) {
+        next.step();
+        taps_tile<MO, NRW>(out + o0 * P + i0 * OW + j0, P, OW, xs + i0 * rs + j0, off, rs, w + o0 * K, K,
+                           std::min<int64_t>(MO, OCn - o0), std::min<int64_t>(NRW, OH - i0), F32::tail(OW - j0),
+                           bias ? bias + o0 : nullptr);
+      }
 }
 
 bool thin_dw_rows_avx512(float* acc, const float* dout, const float* x, int64_t plane, int64_t Wp, int64_t Cg,

@@ -88,6 +88,18 @@ inline int64_t thin_dw_rows_steps(int64_t Cg, int64_t OCg, int64_t KH, int64_t O
   return OCg * (Cg / cb + Cg % cb) * (OH + KH - 1);  // one step per input row of each tile
 }
 
+// Forward with few input channels and many output channels, taps read in place (any stride, dilation):
+//   out[o, i, j] = bias[o] + sum_{t<K} w[o*K + t] * xs[off[t] + i*rs + j]
+// Tiles of 8 output channels x 3 output rows of 16 positions (24 accumulators): per tap 3 loads and 8
+// broadcasts. xs needs thin_taps_slack(rs) readable floats past its last output row's reads. Steps `next`
+// thin_taps_steps(OCn, OH, OW) times.
+inline int64_t thin_taps_slack(int64_t rs) { return 3 * rs + 64; }
+inline int64_t thin_taps_steps(int64_t OCn, int64_t OH, int64_t OW) {
+  return (OCn + 7) / 8 * ((OH + 2) / 3) * ((OW + 15) / 16);
+}
+void thin_taps_forward_avx512(float* out, const float* xs, const int64_t* off, int64_t rs, const float* w, int64_t K,
+                              int64_t OCn, int64_t OH, int64_t OW, const float* bias, SpreadPrefetch& next);
+
 // One padded row split by column parity: even[m] = src[2m], odd[m] = src[2m + 1] for m < Wm. Reads up to
 // 2*Wm + 32 floats from src.
 void split_columns2_avx512(float* even, float* odd, const float* src, int64_t Wm);
