@@ -2,11 +2,10 @@
 // layers with few channels on one side, where rung 3's general tiles (12 or 8 channels x 32 positions) would
 // leave most of their rows empty. Here the vector lanes hold output positions instead of channels. Compiled
 // with the AVX-512 flags; entered only when fastann::simd_level() says the CPU has AVX-512. float32 only.
-// Docs: docs/conv.md ("Thin layers").
+// Docs: docs/conv.md ("Rung 3 on thin layers").
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "internal/conv_thin.hpp"
 #include "simd_avx512.hpp"
@@ -326,10 +325,15 @@ void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_
                      int64_t pad_left, int64_t Hp, int64_t Wp) {
   // Lane masks of the image columns, the same for every row (computed once: per vector they cost more
   // instructions than the copy); masked-off lanes are neither read nor faulted on.
+  // (No std::vector here: its inline members compiled with AVX-512 flags could be the copy the linker keeps
+  // for baseline files too.)
   const int64_t chunks = Wp / 16;
-  std::vector<__mmask16> lanes(chunks);
-  for (int64_t v = 0; v < chunks; ++v)
-    lanes[v] = static_cast<__mmask16>(F32::tail(pad_left + W - v * 16) & ~F32::tail(pad_left - v * 16));
+  auto mask_of = [&](int64_t v) {
+    return static_cast<__mmask16>(F32::tail(pad_left + W - v * 16) & ~F32::tail(pad_left - v * 16));
+  };
+  constexpr int64_t kSaved = 64;
+  __mmask16 lanes[kSaved];
+  for (int64_t v = 0; v < std::min(chunks, kSaved); ++v) lanes[v] = mask_of(v);
   const V zero = F32::zero();
   for (int64_t c = 0; c < C; ++c)
     for (int64_t r = 0; r < Hp; ++r) {
@@ -340,7 +344,8 @@ void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_
         continue;
       }
       const float* src = img + (c * H + i) * W - pad_left;  // lane 0 of the padded row
-      for (int64_t v = 0; v < chunks; ++v) F32::storeu(dst + v * 16, F32::maskz_loadu(lanes[v], src + v * 16));
+      for (int64_t v = 0; v < chunks; ++v)
+        F32::storeu(dst + v * 16, F32::maskz_loadu(v < kSaved ? lanes[v] : mask_of(v), src + v * 16));
     }
 }
 

@@ -2,7 +2,7 @@
 // one-channel output layer, their transposes): the drivers (conv_rung3_thin.cpp, baseline code) and their
 // AVX-512 micro-kernels (conv_rung3_thin_avx512.cpp). Declarations and integer helpers only, so that baseline
 // and AVX-512 files can both include it. float32 with AVX-512 only; everything else keeps rung 3's general
-// paths. Docs: docs/conv.md ("Thin layers").
+// paths. Docs: docs/conv.md ("Rung 3 on thin layers").
 #pragma once
 
 #include <cstdint>
