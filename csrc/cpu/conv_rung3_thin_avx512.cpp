@@ -333,7 +333,8 @@ void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_
   };
   constexpr int64_t kSaved = 64;
   __mmask16 lanes[kSaved];
-  for (int64_t v = 0; v < std::min(chunks, kSaved); ++v) lanes[v] = mask_of(v);
+  const int64_t saved = std::min(chunks, kSaved);
+  for (int64_t v = 0; v < saved; ++v) lanes[v] = mask_of(v);
   const V zero = F32::zero();
   for (int64_t c = 0; c < C; ++c)
     for (int64_t r = 0; r < Hp; ++r) {
@@ -344,8 +345,14 @@ void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_
         continue;
       }
       const float* src = img + (c * H + i) * W - pad_left;  // lane 0 of the padded row
-      for (int64_t v = 0; v < chunks; ++v)
-        F32::storeu(dst + v * 16, F32::maskz_loadu(v < kSaved ? lanes[v] : mask_of(v), src + v * 16));
+      if (chunks == 2) {  // rows of up to 32 floats (28x28 images): the masks stay in registers
+        F32::storeu(dst, F32::maskz_loadu(lanes[0], src));
+        F32::storeu(dst + 16, F32::maskz_loadu(lanes[1], src + 16));
+        continue;
+      }
+      int64_t v = 0;
+      for (; v < saved; ++v) F32::storeu(dst + v * 16, F32::maskz_loadu(lanes[v], src + v * 16));
+      for (; v < chunks; ++v) F32::storeu(dst + v * 16, F32::maskz_loadu(mask_of(v), src + v * 16));
     }
 }
 
