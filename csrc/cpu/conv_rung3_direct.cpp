@@ -14,6 +14,7 @@
 #include "internal/conv_pack.hpp"
 #include "internal/conv_phases.hpp"
 #include "internal/conv_rungs.hpp"
+#include "internal/conv_thin.hpp"
 #include "internal/run_sums.hpp"
 #include "internal/work_queue.hpp"
 
@@ -120,6 +121,9 @@ void conv2d_forward_rung3_stride1(T* out, const T* inp, const T* weight, const T
 template <class T>
 void conv2d_forward_rung3_direct(T* out, const T* inp, const T* weight, const T* bias,
                                        const Conv2dParams& p) {
+  if constexpr (std::is_same_v<T, float>) {  // thin layers: conv_rung3_thin.cpp
+    if (conv2d_forward_thin(out, inp, weight, bias, p)) return;
+  }
   if (p.stride_h == 1 && p.stride_w == 1) return conv2d_forward_rung3_stride1(out, inp, weight, bias, p);
   if constexpr (std::is_same_v<T, float>) {  // float32 AVX-512 with enough channels: the stride phases
     if (conv2d_forward_stride_phases(out, inp, weight, bias, p)) return;
@@ -154,6 +158,9 @@ void conv2d_forward_rung3_direct(T* out, const T* inp, const T* weight, const T*
 // dout (N,OC,OH,OW), weight (OC,C/groups,KH,KW), dinp (N,C,H,W)
 template <class T>
 void conv2d_backward_input_rung3_direct(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  if constexpr (std::is_same_v<T, float>) {  // thin layers: conv_rung3_thin.cpp
+    if (conv2d_backward_input_thin(dinp, dout, weight, p)) return;
+  }
   // The forward of the flipped kernel (only with >= 8 input channels per group: they are the flipped
   // convolution's output channels, i.e. the micro-kernel's rows; with fewer, e.g. an RGB or grayscale first
   // layer, W^T*dout + col2im wastes less).
@@ -196,6 +203,9 @@ void conv2d_backward_input_rung3_direct(T* dinp, const T* dout, const T* weight,
 template <class T>
 void conv2d_backward_weight_rung3_direct(T* dweight, T* dbias, const T* dout, const T* inp,
                                                const Conv2dParams& p) {
+  if constexpr (std::is_same_v<T, float>) {  // thin layers: conv_rung3_thin.cpp
+    if (conv2d_backward_weight_thin(dweight, dbias, dout, inp, p)) return;
+  }
   if constexpr (std::is_same_v<T, float>) {  // stride > 1, float32 AVX-512, enough channels: the stride phases
     if (conv2d_backward_weight_stride_phases(dweight, dbias, dout, inp, p)) return;
   }
