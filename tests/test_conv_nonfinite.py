@@ -86,3 +86,19 @@ def test_single_infinity_stays_infinite(rng):
     assert reached.sum() == 9 * out.shape[1] and not np.isnan(out).any()
     dw = ops.conv2d_backward_weight(g, x, w.shape, **kw)
     assert not np.isnan(dw).any() and np.isinf(dw).any()
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan], ids=["inf", "-inf", "nan"])
+@pytest.mark.parametrize("rung", [None, 3])
+def test_input_gradient_with_a_non_finite_weight_sums_only_the_products_that_reach(value, rung):
+    """Stride 1 with >= 8 input channels (rung 3's flipped-kernel path for finite weights): a non-finite weight
+    gives the NaN / +-inf entries of rung 1, which sums exactly the products that reach each input element."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 16, 7, 9)).astype(np.float32)
+    w = rng.standard_normal((12, 16, 3, 3)).astype(np.float32)
+    w[3, 5, 0, 0] = value          # a corner tap: it meets dout's border for the top-left input elements
+    kw = dict(stride=1, padding=1)
+    g = rng.standard_normal(ops.conv2d(np.nan_to_num(x), np.nan_to_num(w), **kw).shape).astype(np.float32)
+    want = ops.conv2d_backward_input(g, w, x.shape, rung=1, **kw)
+    _assert_same_non_finite(ops.conv2d_backward_input(g, w, x.shape, rung=rung, **kw), want, "input gradient")
+    assert np.isfinite(want[:, :, 0, :]).any() and not np.isfinite(want).all()

@@ -163,8 +163,11 @@ void conv2d_backward_input_rung3_direct(T* dinp, const T* dout, const T* weight,
   }
   // The forward of the flipped kernel (only with >= 8 input channels per group: they are the flipped
   // convolution's output channels, i.e. the micro-kernel's rows; with fewer, e.g. an RGB or grayscale first
-  // layer, W^T*dout + col2im wastes less).
-  if (input_grad_is_forward(p) && p.C / p.groups >= 8) {
+  // layer, W^T*dout + col2im wastes less). It multiplies the weights by dout's zero border, so a non-finite
+  // weight would give NaN where the products that reach an input element sum to +-inf or a finite value:
+  // such calls take W^T*dout + col2im, which sums exactly those products.
+  if (input_grad_is_forward(p) && p.C / p.groups >= 8 &&
+      !any_non_finite(weight, p.OC * (p.C / p.groups) * p.KH * p.KW)) {
     const FlippedConv<T> f = flipped_conv(weight, p);
     return conv2d_forward_rung3_stride1(dinp, dout, f.weight.data(), static_cast<const T*>(nullptr), f.q);
   }
