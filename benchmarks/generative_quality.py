@@ -39,7 +39,8 @@ models and recipes trained in PyTorch CPU (``_torch_generative.py``): the compar
 
 The two contenders of a comparison are independent processes (1 thread each) run concurrently: this script
 measures quality, not speed. Results: benchmarks/results/generative_quality_{autoencoder,gan}.json; the
-jobs' own files (metrics JSON, logs, samples, plots) under benchmarks/results/generative_quality/.
+jobs' own files (metrics JSON, logs, samples, plots) and, for the GAN, a picture of the first 100 samples of
+each side beside 100 real images (``*_grids.png``) under benchmarks/results/generative_quality/.
 """
 from __future__ import annotations
 
@@ -358,6 +359,38 @@ def cmd_gan(a):
           f"({'PASS' if result['pass_min_share'] else 'FAIL'} vs >= 0.03); FD ratio fastann / PyTorch {ratio:.3f} "
           f"({'PASS' if result['pass_fd_ratio'] else 'FAIL'} vs <= 1.5)")
     save(f"generative_quality_gan_{tag(a)}.json", result)
+    grids(prefix + "_grids.png", {f"fastann (FD {scores['fastann']['frechet_distance']:.1f})":
+                                  np.load(f"{prefix}_fastann_samples.npy"),
+                                  f"PyTorch (FD {scores['torch']['frechet_distance']:.1f})":
+                                  np.load(f"{prefix}_torch_samples.npy"),
+                                  f"real training images (FD {scores['real_train_1000']['frechet_distance']:.1f})":
+                                  real})
+
+
+def tile(images, rows=10, cols=10):
+    """The first rows * cols images (n, 28, 28) as one (rows * 28, cols * 28) picture."""
+    h, w = images.shape[1:]
+    return images[:rows * cols].reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
+
+
+def grids(path, named_images):
+    """A row of 10x10 grids (the first 100 images of each set), titled by name; skipped without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no grid picture")
+        return
+    fig, axes = plt.subplots(1, len(named_images), figsize=(4.2 * len(named_images), 4.6))
+    for ax, (name, images) in zip(axes, named_images.items()):
+        ax.imshow(tile(images), cmap="gray", vmin=0.0, vmax=1.0)
+        ax.set_title(name, fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    print(f"wrote {path}")
 
 
 def save(name, result):

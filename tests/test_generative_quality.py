@@ -72,3 +72,11 @@ def test_class_shares():
     np.testing.assert_allclose(shares, [0.25, 0.125, 0, 0.125, 0, 0, 0, 0, 0, 0.5])
     assert shares.sum() == pytest.approx(1.0)
     assert gq.class_shares(np.array([], np.int64)).sum() == 0
+
+
+def test_tile_places_images_row_major():
+    images = np.arange(6 * 2 * 3, dtype=np.float32).reshape(6, 2, 3)
+    t = gq.tile(images, rows=2, cols=3)
+    assert t.shape == (4, 9)
+    np.testing.assert_array_equal(t[0:2, 3:6], images[1])
+    np.testing.assert_array_equal(t[2:4, 0:3], images[3])
