@@ -38,9 +38,10 @@ models and recipes trained in PyTorch CPU (``_torch_generative.py``): the compar
   generator would reach with 1,000 samples. ``--score-only`` rescores the sample files of an earlier run.
 
 The two contenders of a comparison are independent processes (1 thread each) run concurrently: this script
-measures quality, not speed. Results:
-benchmarks/results/generative_quality_{autoencoder,gan}_e<epochs>_n<limit>_s<seed>.json; the jobs' own files (metrics JSON, logs, samples, plots) and, for the GAN, a picture of the first 100 samples of
-each side beside 100 real images (``*_grids.png``) under benchmarks/results/generative_quality/.
+measures quality, not speed. Results: benchmarks/results/generative_quality_{autoencoder,gan}_e<epochs>_n<limit>
+_s<seed>.json; the jobs' own files (metrics JSON, logs, samples, plots) and, for the GAN, a picture of the
+first 100 samples of each side beside 100 real images (``*_grids.png``) under
+benchmarks/results/generative_quality/.
 """
 from __future__ import annotations
 
