@@ -194,7 +194,8 @@ def cmd_autoencoder(a):
     gain = fa["test_psnr_db"] - fa["noisy_psnr_db"]
     result = {
         "what": "denoising autoencoder, fastann job vs PyTorch twin", "epochs": a.epochs or 10, "noise": a.noise,
-        "seed": a.seed, "limit": a.limit, "fastann_command": " ".join(fastann_command("autoencoder", a, prefix)[1:]),
+        "seed": a.seed, "limit": a.limit,
+        "fastann_command": " ".join(fastann_command("autoencoder", a, prefix + "_fastann")[1:]),
         "fastann": {k: fa[k] for k in ("test_mse", "noisy_mse", "test_psnr_db", "noisy_psnr_db", "epoch_seconds")}
         | {"val_loss": fa["history"].get("val_loss")},
         "torch": {k: to[k] for k in ("test_mse", "noisy_mse", "test_psnr_db", "noisy_psnr_db", "epoch_seconds",
