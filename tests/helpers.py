@@ -111,3 +111,15 @@ def run_with_simd(level: str, code: str):
                                          os.path.dirname(os.path.abspath(__file__))] +
                                         [p for p in [env.get("PYTHONPATH")] if p])
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+
+def conv_operands(case, dtype, rng):
+    """Random conv2d operands for a test case (N, C, H, W, OC, KH, KW, stride, padding, dilation, groups,
+    padding_mode): x (N, C, H, W), weight (OC, C/groups, KH, KW), bias (OC,) as ``dtype``, standard normal,
+    and the keyword arguments of ``ops.conv2d``."""
+    N, C, H, W, OC, KH, KW, stride, padding, dilation, groups, mode = case
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((OC, C // groups, KH, KW)).astype(dtype)
+    b = rng.standard_normal(OC).astype(dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, padding_mode=mode)
+    return x, w, b, kw

@@ -6,7 +6,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_REDUCTION, gradcheck, rel_err, run_with_simd, to_numpy
+from helpers import TOL_REDUCTION, conv_operands, gradcheck, rel_err, run_with_simd, to_numpy
 
 _cpu = fastann._cpu
 
@@ -36,15 +36,6 @@ CASES = [
 IDS = [f"case{i}" for i in range(len(CASES))]
 
 
-def _make(case, dtype, rng):
-    N, C, H, W, OC, KH, KW, stride, padding, dilation, groups, mode = case
-    x = rng.standard_normal((N, C, H, W)).astype(dtype)
-    w = rng.standard_normal((OC, C // groups, KH, KW)).astype(dtype)
-    b = rng.standard_normal(OC).astype(dtype)
-    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, padding_mode=mode)
-    return x, w, b, kw
-
-
 def _winograd_fits(case):
     """Rung 4 (Winograd F(2x2, 3x3)) takes 3x3 kernels with stride 1 and dilation 1."""
     _, _, _, _, _, KH, KW, stride, _, dilation, _, _ = case
@@ -55,7 +46,7 @@ def _winograd_fits(case):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_conv2d_all_directions_match_reference(case, dtype, rung, xp, rng):
-    x, w, b, kw = _make(case, dtype, rng)
+    x, w, b, kw = conv_operands(case, dtype, rng)
     if rung == 4 and (xp is not np or not _winograd_fits(case)):  # CPU only, 3x3 / stride 1 / dilation 1
         g = xp.asarray(ref.conv2d(x, w, **kw).astype(dtype))
         for call in (lambda: ops.conv2d(xp.asarray(x), xp.asarray(w), rung=4, **kw),
@@ -83,7 +74,7 @@ def test_conv2d_all_directions_match_reference(case, dtype, rung, xp, rng):
 
 
 def test_conv2d_without_bias_and_pick_kernel(xp, rng):
-    x, w, _, kw = _make(CASES[0], np.float32, rng)
+    x, w, _, kw = conv_operands(CASES[0], np.float32, rng)
     out = ops.conv2d(xp.asarray(x), xp.asarray(w), **kw)
     assert rel_err(out, ref.conv2d(x, w, **kw)) < 1e-5
     assert _cpu.conv2d_pick_rung(list(x.shape), list(w.shape), 1, 1, 1, 1, 1, 1, 1, 1, 1, "zeros", 0) in (1, 2, 3, 4)
@@ -124,7 +115,7 @@ WINOGRAD_CASES = [
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=[f"wcase{i}" for i in range(len(WINOGRAD_CASES))])
 def test_conv2d_winograd_matches_reference(case, dtype, rng):
     N, C, H, W, OC, padding, groups, mode = case
-    x, w, b, kw = _make((N, C, H, W, OC, 3, 3, 1, padding, 1, groups, mode), dtype, rng)
+    x, w, b, kw = conv_operands((N, C, H, W, OC, 3, 3, 1, padding, 1, groups, mode), dtype, rng)
     out_ref = ref.conv2d(x, w, b, **kw)
     g = rng.standard_normal(out_ref.shape).astype(dtype)
     dx_ref, dw_ref, db_ref = ref.conv2d_backward(g, x, w, **kw)
@@ -141,7 +132,7 @@ def test_conv2d_winograd_matches_reference(case, dtype, rng):
 
 def test_conv2d_winograd_threads_agree(rng):
     """Rung 4 computes each image on one thread: any thread count gives the same bits."""
-    x, w, b, kw = _make((7, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, "zeros"), np.float32, rng)
+    x, w, b, kw = conv_operands((7, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, "zeros"), np.float32, rng)
     before = fastann.get_num_threads()
     try:
         fastann.set_num_threads(1)
@@ -203,7 +194,7 @@ def test_conv2d_winograd_gradcheck(mode, rng):
 @pytest.mark.parametrize("threads", [1, 3])
 def test_conv2d_threads_give_same_answer(threads, rng):
     """Kernel 3 splits images over threads and reduces per-thread weight gradients: any thread count agrees."""
-    x, w, b, kw = _make((5, 4, 9, 10, 8, 3, 3, 1, 1, 1, 1, "zeros"), np.float64, rng)
+    x, w, b, kw = conv_operands((5, 4, 9, 10, 8, 3, 3, 1, 1, 1, 1, "zeros"), np.float64, rng)
     g = rng.standard_normal(ref.conv2d(x, w, b, **kw).shape)
     before = fastann.get_num_threads()
     try:
@@ -222,7 +213,7 @@ def test_conv2d_threads_give_same_answer(threads, rng):
 def test_conv2d_backward_weight_is_deterministic(shape, rung, rng):
     """The weight gradient sums many images on several threads; the same call must give the same bits
     every time (the per-thread sums used to depend on which thread took which image)."""
-    x, w, _, kw = _make(shape, np.float32, rng)
+    x, w, _, kw = conv_operands(shape, np.float32, rng)
     g = rng.standard_normal(ref.conv2d(x, w, **kw).shape).astype(np.float32)
     before = fastann.get_num_threads()
     try:
@@ -321,7 +312,7 @@ def test_upsample2d_size_one_and_gradcheck(rng):
 
 
 def test_nan_propagates(rng):
-    x, w, b, kw = _make(CASES[0], np.float32, rng)
+    x, w, b, kw = conv_operands(CASES[0], np.float32, rng)
     x[0, 1, 4, 5] = np.nan
     for k in (1, 2, 3, 4):
         out = ops.conv2d(x, w, b, rung=k, **kw)
@@ -334,7 +325,7 @@ def test_nan_propagates(rng):
 def test_non_finite_input_reaches_exactly_the_reference_entries(case, bad, rng):
     """NaN/Inf in the input must reach the outputs and gradients the formula says, and no others (rung 3
     computes discarded columns on the padded grid: they must not leak 0*NaN into the weight gradient)."""
-    x, w, _, kw = _make(case, np.float32, rng)
+    x, w, _, kw = conv_operands(case, np.float32, rng)
     x[0, -1, x.shape[2] // 2, -1] = bad  # last column: read by the discarded grid columns of other taps
     g = rng.standard_normal(ref.conv2d(x, w, **kw).shape).astype(np.float32)
     bad_dw = ~np.isfinite(ref.conv2d_backward_weight(g, x, w.shape, **kw))

@@ -9,7 +9,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_REDUCTION, rel_err
+from helpers import TOL_REDUCTION, conv_operands, rel_err
 
 # (N, C, H, W, OC, KH, KW, stride, padding, dilation, groups, padding_mode)
 CASES = [
@@ -31,15 +31,6 @@ CASES = [
 IDS = [f"case{i}" for i in range(len(CASES))]
 
 
-def _make(case, dtype, rng):
-    N, C, H, W, OC, KH, KW, stride, padding, dilation, groups, mode = case
-    x = rng.standard_normal((N, C, H, W)).astype(dtype)
-    w = rng.standard_normal((OC, C // groups, KH, KW)).astype(dtype)
-    b = rng.standard_normal(OC).astype(dtype)
-    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, padding_mode=mode)
-    return x, w, b, kw
-
-
 def _with_threads(threads, f):
     before = fastann.get_num_threads()
     try:
@@ -53,7 +44,7 @@ def _with_threads(threads, f):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_strided_conv_matches_reference(case, dtype, threads, rng):
-    x, w, b, kw = _make(case, dtype, rng)
+    x, w, b, kw = conv_operands(case, dtype, rng)
     out_ref = ref.conv2d(x, w, b, **kw)
     g = rng.standard_normal(out_ref.shape).astype(dtype)
     dx_ref, dw_ref, db_ref = ref.conv2d_backward(g, x, w, **kw)
@@ -72,7 +63,7 @@ def test_strided_conv_same_bits_every_call_and_thread_count(case, rng):
     """Forward and input gradient are computed per image: the same bits at 1, 2 and 3 threads. The weight
     gradient sums images in fixed runs: the same bits at every call for a given thread count."""
     case = (7,) + case[1:]
-    x, w, _, kw = _make(case, np.float32, rng)
+    x, w, _, kw = conv_operands(case, np.float32, rng)
     g = rng.standard_normal(ref.conv2d(x, w, **kw).shape).astype(np.float32)
     fwd = [_with_threads(t, lambda: ops.conv2d(x, w, **kw)) for t in (1, 2, 3)]
     dxs = [_with_threads(t, lambda: ops.conv2d_backward_input(g, w, x.shape, **kw)) for t in (1, 2, 3)]
@@ -93,7 +84,7 @@ def test_strided_conv_non_finite_reaches_exactly_the_reference_entries(case, bad
     """A non-finite input element reaches exactly the outputs and weight-gradient taps the formula says (the
     tiles' unused lanes and the phase planes' extra columns are never stored); a non-finite dout element
     exactly the input-gradient entries it reaches."""
-    x, w, _, kw = _make(case, np.float32, rng)
+    x, w, _, kw = conv_operands(case, np.float32, rng)
     x[0, -1, x.shape[2] // 2, -1] = bad
     x[-1, 0, 0, 1] = bad
     g = rng.standard_normal(ref.conv2d(x, w, **kw).shape).astype(np.float32)
@@ -110,7 +101,7 @@ def test_strided_conv_non_finite_reaches_exactly_the_reference_entries(case, bad
 def test_strided_input_gradient_with_non_finite_weight(bad, rng):
     """A non-finite weight reaches exactly the input-gradient entries the reference gives: tap (2, 2) of an
     input element in the first row or column reaches no output ("same" pads only after), so it stays finite."""
-    x, w, _, kw = _make(CASES[0], np.float32, rng)
+    x, w, _, kw = conv_operands(CASES[0], np.float32, rng)
     w[3, 5, 2, 2] = bad
     g = rng.standard_normal(ref.conv2d(x, w, **kw).shape).astype(np.float32)
     got, want = ops.conv2d_backward_input(g, w, x.shape, **kw), ref.conv2d_backward_input(g, w, x.shape, **kw)

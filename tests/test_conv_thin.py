@@ -10,7 +10,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_REDUCTION, rel_err
+from helpers import TOL_REDUCTION, conv_operands, rel_err
 
 # (N, C, H, W, OC, KH, KW, stride, padding, dilation, groups, padding_mode)
 CASES = [
@@ -44,15 +44,6 @@ CASES = [
 IDS = [f"case{i}" for i in range(len(CASES))]
 
 
-def _make(case, dtype, rng):
-    N, C, H, W, OC, KH, KW, stride, padding, dilation, groups, mode = case
-    x = rng.standard_normal((N, C, H, W)).astype(dtype)
-    w = rng.standard_normal((OC, C // groups, KH, KW)).astype(dtype)
-    b = rng.standard_normal(OC).astype(dtype)
-    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, padding_mode=mode)
-    return x, w, b, kw
-
-
 def _threads(n):
     class _Threads:
         def __enter__(self):
@@ -67,7 +58,7 @@ def _threads(n):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_thin_all_directions_match_reference(case, threads, rng):
-    x, w, b, kw = _make(case, np.float32, rng)
+    x, w, b, kw = conv_operands(case, np.float32, rng)
     out_ref = ref.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **kw)
     g = rng.standard_normal(out_ref.shape).astype(np.float32)
     dx_ref, dw_ref, db_ref = ref.conv2d_backward(g.astype(np.float64), x.astype(np.float64),
@@ -92,7 +83,7 @@ def test_thin_all_directions_match_reference(case, threads, rng):
 @pytest.mark.parametrize("case", [CASES[0], CASES[4], CASES[14], CASES[20]], ids=["oc1", "wide", "dcgan", "groups"])
 def test_thin_float64_matches_reference(case, rng):
     """float64 keeps rung 3's general paths on these shapes."""
-    x, w, b, kw = _make(case, np.float64, rng)
+    x, w, b, kw = conv_operands(case, np.float64, rng)
     out_ref = ref.conv2d(x, w, b, **kw)
     g = rng.standard_normal(out_ref.shape)
     dx_ref, dw_ref, _ = ref.conv2d_backward(g, x, w, **kw)
@@ -109,7 +100,7 @@ def test_thin_same_bits_every_call(case, threads, rng):
     """Each direction gives the same bits in every call at a given thread count (the weight gradient sums
     its images in fixed runs)."""
     case = (9,) + case[1:]
-    x, w, b, kw = _make(case, np.float32, rng)
+    x, w, b, kw = conv_operands(case, np.float32, rng)
     g = rng.standard_normal(ops.conv2d(x, w, **kw).shape).astype(np.float32)
     with _threads(threads):
         first = ops.conv2d_backward(g, x, w, **kw), ops.conv2d(x, w, b, **kw)
@@ -123,7 +114,7 @@ def test_thin_same_bits_every_call(case, threads, rng):
 def test_thin_directions_are_adjoint(case, rng):
     """<conv2d(x, w), g> = <x, dinput(g, w)> = <w, dweight(g, x)>: the three float32 kernels agree with each
     other (sums taken in float64)."""
-    x, w, _, kw = _make(case, np.float32, rng)
+    x, w, _, kw = conv_operands(case, np.float32, rng)
     if kw["padding_mode"] != "zeros":
         return
     g = rng.standard_normal(ops.conv2d(x, w, **kw).shape).astype(np.float32)
@@ -142,7 +133,7 @@ def test_thin_directions_are_adjoint(case, rng):
 def test_thin_non_finite_reach_exactly_the_reference_entries(case, bad, rng):
     """An infinity or NaN in the input or grad_output reaches exactly the entries the formula says: no lane
     past a row's end, no row past the image, no padding of the input gradient is multiplied into a result."""
-    x, w, _, kw = _make(case, np.float32, rng)
+    x, w, _, kw = conv_operands(case, np.float32, rng)
     x[0, -1, x.shape[2] // 2, -1] = bad
     x[-1, 0, 0, 0] = bad
     g = rng.standard_normal(ops.conv2d(x, w, **kw).shape).astype(np.float32)
