@@ -117,7 +117,7 @@ def test_bad_input_compiled_module_directly():
         a[:] = 1.0
     before = [a.copy() for a in p]
     cpu.adam_step_multi(p, m, v, None, g, 1, 1e-3, 0.9, 0.999, 1e-7, 0.0)
-    with pytest.raises(TypeError, match="adam_step_multi: params must be a list of arrays, got ndarray"):
+    with pytest.raises(TypeError, match="adam_step_multi: params must be a list of arrays, got a single array"):
         cpu.adam_step_multi(p[0], m, v, None, g, 1)
     with pytest.raises(ValueError, match="adam_step_multi: params is empty"):
         cpu.adam_step_multi([], [], [], None, [], 1)

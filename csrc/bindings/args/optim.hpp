@@ -94,9 +94,12 @@ inline void adam_family_scalars(OptimCall& c, const char* op, const IntArg& step
 // The entries of a multi-tensor step: element i of each list argument (a list or tuple of arrays, all of one
 // length >= 1; TypeError / ValueError otherwise), named "<argument>[i]" in messages.
 inline py::sequence entry_list(py::handle obj, const char* op, const char* name) {
+  // An array in place of the list is named as such, not by its type, so _cpu and _cuda say the same.
   if (!py::isinstance<py::list>(obj) && !py::isinstance<py::tuple>(obj))
     type_fail(std::string(op) + ": " + name + " must be a list of arrays, got " +
-              std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+              (py::hasattr(obj, "shape") || py::hasattr(obj, "__cuda_array_interface__")
+                   ? std::string("a single array")
+                   : std::string(py::str(py::type::handle_of(obj).attr("__name__")))));
   return py::reinterpret_borrow<py::sequence>(obj);
 }
 // ValueError when an array written by one entry (param or state) shares memory with an array of another

@@ -218,7 +218,9 @@ def check_entries(op, params, grads, **states):
              **{k: v for k, v in states.items() if v is not None or k != "max_exp_avg_sqs"}}
     for k, v in lists.items():
         if not isinstance(v, (list, tuple)):
-            raise TypeError(f"{op}: {k} must be a list of arrays, got {type(v).__name__}")
+            is_array = hasattr(v, "shape") or hasattr(v, "__cuda_array_interface__")
+            got = "a single array" if is_array else type(v).__name__   # as the compiled modules say
+            raise TypeError(f"{op}: {k} must be a list of arrays, got {got}")
     n = len(params)
     if n == 0:
         raise ValueError(f"{op}: params is empty (give at least one parameter)")
