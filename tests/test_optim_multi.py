@@ -154,3 +154,12 @@ def test_bad_input_compiled_module_directly():
     for a, b in zip(p, after):
         np.testing.assert_array_equal(a, b)
     assert all((a != b).all() for a, b in zip(after, before))  # the good calls above did update
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_empty_parameter_list_is_a_no_op(name):
+    """apply_gradients with no parameters (every layer frozen in a custom loop) changes nothing and does not
+    reach the multi-tensor call, which needs at least one entry."""
+    opt = fastann.optimizers.get(name)
+    opt.apply_gradients([], [])
+    opt.apply_gradients(zip([], []))

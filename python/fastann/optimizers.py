@@ -264,7 +264,9 @@ class Adam(Optimizer):
 
     def _step_all(self, params, grads):
         """Every parameter in ONE call (``ops.adam_step_multi`` / ``adamw_step_multi``): the bits of one
-        ``_step`` per parameter, without a Python call per parameter."""
+        ``_step`` per parameter, without a Python call per parameter (none for an empty list)."""
+        if len(params) == 0:
+            return
         st = self._states
         multi = ops.adamw_step_multi if self.weight_decay else ops.adam_step_multi
         vmax = [s["max_exp_avg_sq"] for s in st] if self.amsgrad else None
