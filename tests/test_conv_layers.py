@@ -441,7 +441,10 @@ def test_batch_norm_follows_fit_and_predict(rng, tmp_path):
     moved = bn.params["moving_mean"].copy()
     p_all = model.predict(x, batch_size=32)
     p_one = model.predict(x[:1], batch_size=1)
-    assert_close(p_one, p_all[:1], 1e-6, "inference is per-sample")
+    # Within float32 rounding, not bit for bit: the Dense GEMM of one row (108 multiply-adds) runs the naive
+    # loop and that of 32 rows the packed micro-kernel (ops.gemm's size rule), whose roundings differ by ~1e-6
+    # relative after the softmax; normalizing with the batch's statistics would differ by far more.
+    assert_close(p_one, p_all[:1], 1e-5, "inference is per-sample")
     model.evaluate(x, rng.integers(0, 4, 32))
     np.testing.assert_array_equal(bn.params["moving_mean"], moved)
     w = model.get_weights()
