@@ -157,6 +157,25 @@ def add_ratios(row, peers, key, device):
         print(f"{c}: {r[key]:.2f}x {best} (wall clock), {r[key + '_cpu']:.2f}x {best_cpu} per CPU-second")
 
 
+def ratios_to_best_peer(row, peers, contenders):
+    """Each of ``contenders`` that ran against the fastest of ``peers`` that ran: ``ratio_to_best_torch``
+    (samples/s, wall clock) and ``ratio_to_best_torch_cpu`` (samples per CPU-second, against the peer best by
+    that measure), stored in the contender's result and printed."""
+    ok = [c for c in peers if c in row and "error" not in row[c]]
+    if not ok:
+        return
+    best = max(ok, key=lambda t: row[t]["samples_per_s"])
+    best_cpu = max(ok, key=lambda t: row[t]["samples_per_cpu_s"])
+    for c in contenders:
+        if c not in row or "error" in row[c]:
+            continue
+        r = row[c]
+        r["ratio_to_best_torch"] = r["samples_per_s"] / row[best]["samples_per_s"]
+        r["ratio_to_best_torch_cpu"] = r["samples_per_cpu_s"] / row[best_cpu]["samples_per_cpu_s"]
+        print(f"{c}: {r['ratio_to_best_torch']:.2f}x {best} (wall clock), "
+              f"{r['ratio_to_best_torch_cpu']:.2f}x {best_cpu} per CPU-second")
+
+
 def write_results(path, results):
     """The run's results as indented JSON at ``path`` (its folder created)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -195,17 +195,8 @@ ALL_WORKERS = {**WORKERS, **WORKERS_NOBN}
 def ratios_nobn(row):
     """--arch nobn: each fastann contender against the faster PyTorch layout (wall clock and per CPU-second,
     as ``_training_bench.add_ratios``) and the fused channels_last run against the unfused one."""
-    ok = [c for c in TORCH_NOBN if c in row and "error" not in row[c]]
     fast = [c for c in WORKERS_NOBN if c.startswith("fastann") and c in row and "error" not in row[c]]
-    for c in fast:
-        r = row[c]
-        if ok:
-            best = max(ok, key=lambda t: row[t]["samples_per_s"])
-            best_cpu = max(ok, key=lambda t: row[t]["samples_per_cpu_s"])
-            r["ratio_to_best_torch"] = r["samples_per_s"] / row[best]["samples_per_s"]
-            r["ratio_to_best_torch_cpu"] = r["samples_per_cpu_s"] / row[best_cpu]["samples_per_cpu_s"]
-            print(f"{c}: {r['ratio_to_best_torch']:.2f}x {best} (wall clock), "
-                  f"{r['ratio_to_best_torch_cpu']:.2f}x {best_cpu} per CPU-second")
+    tb.ratios_to_best_peer(row, TORCH_NOBN, fast)
     if "fastann-nobn" in fast and "fastann-nobn-unfused" in fast:
         f, u = row["fastann-nobn"], row["fastann-nobn-unfused"]
         f["ratio_to_unfused"] = f["samples_per_s"] / u["samples_per_s"]

@@ -108,22 +108,6 @@ ALL_WORKERS = {name: w for job in JOBS.values() for name, w in job.items()}
 DEFAULT_N = {"autoencoder": 6400, "gan": 3200}
 
 
-def ratios(row):
-    """fastann's rate over the faster PyTorch layout's, by wall clock and per CPU-second; printed and stored
-    in fastann's result as ``ratio_to_best_torch`` and ``ratio_to_best_torch_cpu``."""
-    peers = [c for c in row if c.startswith("torch") and "error" not in row[c]]
-    for c in (c for c in row if c.startswith("fastann") and "error" not in row[c]):
-        if not peers:
-            continue
-        r = row[c]
-        best = max(peers, key=lambda t: row[t]["samples_per_s"])
-        best_cpu = max(peers, key=lambda t: row[t]["samples_per_cpu_s"])
-        r["ratio_to_best_torch"] = r["samples_per_s"] / row[best]["samples_per_s"]
-        r["ratio_to_best_torch_cpu"] = r["samples_per_cpu_s"] / row[best_cpu]["samples_per_cpu_s"]
-        print(f"{c}: {r['ratio_to_best_torch']:.2f}x {best} (wall clock), "
-              f"{r['ratio_to_best_torch_cpu']:.2f}x {best_cpu} per CPU-second")
-
-
 # ---- driver ----------------------------------------------------------------------------------------
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -164,7 +148,8 @@ def main():
             print(f"\n== {job}, {threads} thread(s) ==")
             row = tb.measure_row(__file__, contenders, threads, n, a.epochs, "cpu", name_width=26,
                                  epoch_ms=False, timeout=3600)
-            ratios(row)
+            tb.ratios_to_best_peer(row, [c for c in row if c.startswith("torch")],
+                                   [c for c in row if c.startswith("fastann")])
             results["runs"][f"{job}/{threads}"] = dict(row, n=n)
     tb.write_results(a.out, results)
 
