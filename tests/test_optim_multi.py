@@ -57,9 +57,9 @@ def test_matches_reference(rng, name, kw):
     params, states = _arrays(np, rng, np.float32, nstate)
     params_ref, states_ref = [p.astype(np.float64) for p in params], [[a.astype(np.float64) for a in s] for s in states]
     for t in (1, 2):
-        grads = [rng.standard_normal(s) for s in SHAPES]
-        for mod, p, s, g in ((ops, params, states, [g.astype(np.float32) for g in grads]),
-                             (ref, params_ref, states_ref, grads)):
+        grads = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]   # both sides get these values
+        for mod, p, s, g in ((ops, params, states, grads),
+                             (ref, params_ref, states_ref, [g.astype(np.float64) for g in grads])):
             getattr(mod, f"{name}_step_multi")(p, g, s[0], s[1], step=t, max_exp_avg_sqs=s[2] if amsgrad else None,
                                                **kw)
     for got, want in zip(params + sum(states, []), params_ref + sum(states_ref, [])):
