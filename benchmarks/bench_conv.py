@@ -7,6 +7,7 @@ PyTorch CPU (NCHW and channels_last), on the CNN's layer shapes and a VGG-style 
     python benchmarks/bench_conv.py --threads 2 --no-numpy --no-naive
     python benchmarks/bench_conv.py --threads 1 --cpu-time --no-numpy --no-naive   # robust on a loaded machine
     python benchmarks/bench_conv.py --sweep-winograd   # rung 3 / rung 4 time over channels and sizes
+    python benchmarks/bench_conv.py --sweep-winograd-phases   # the same for 4x4 stride-2 layers (N 64)
 
 Shapes (float32, NCHW, 3x3 kernels, stride 1, padding 1):
     cnn conv1   N=128, 1 -> 32 channels, 28x28      (the CNN's first layer: its input gradient is never needed)
@@ -196,6 +197,36 @@ def sweep_winograd():
                   f"{ratio['bwd_w']:6.2f}", flush=True)
 
 
+def sweep_winograd_phases(n=64):
+    """Rung 3 time / rung 4 time per direction for 4x4 kernels with stride 2 and padding 1 (Keras's "same" on
+    even sizes; rung 4 = Winograd F(4x4, 2x2) on the stride phases), float32, batch ``n``, at 1 thread in
+    process CPU time, over (C, OC) and square input sizes."""
+    global CLOCK
+    CLOCK = time.process_time
+    import fastann
+    from fastann import ops
+
+    fastann.set_num_threads(1)
+    print(f"4x4 stride 2, N {n}: rung 3 time / rung 4 time, 1 thread, CPU time (> 1: Winograd faster)")
+    print(f"{'C':>4s} {'OC':>4s} {'HxW':>6s} {'fwd':>6s} {'bwd_in':>7s} {'bwd_w':>6s}")
+    rng = np.random.default_rng(0)
+    for hw in (8, 14, 28):
+        for C, OC in [(8, 16), (16, 32), (32, 64), (64, 64), (64, 128), (128, 64), (128, 128), (128, 256),
+                      (256, 512)]:
+            x = rng.standard_normal((n, C, hw, hw), dtype=np.float32)
+            w = rng.standard_normal((OC, C, 4, 4), dtype=np.float32)
+            g = rng.standard_normal((n, OC, hw // 2, hw // 2), dtype=np.float32)
+            fns = {
+                "fwd": lambda k: ops.conv2d(x, w, None, 2, 1, rung=k),
+                "bwd_in": lambda k: ops.conv2d_backward_input(g, w, x.shape, 2, 1, rung=k),
+                "bwd_w": lambda k: ops.conv2d_backward_weight(g, x, w.shape, 2, 1, rung=k),
+            }
+            ratio = {d: median_time(lambda: f(3), 0.3, min_reps=5) / median_time(lambda: f(4), 0.3, min_reps=5)
+                     for d, f in fns.items()}
+            print(f"{C:4d} {OC:4d} {hw:3d}x{hw:<2d} {ratio['fwd']:6.2f} {ratio['bwd_in']:7.2f} {ratio['bwd_w']:6.2f}",
+                  flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="shorter budget; naive rung only on the small layer")
@@ -208,6 +239,8 @@ def main():
     ap.add_argument("--sweep-winograd", action="store_true",
                     help="only print rung 3 / rung 4 time ratios (each direction; 1 thread, CPU time) over channel "
                          "counts and image sizes: the measurements behind rung=None's choice of rung 4")
+    ap.add_argument("--sweep-winograd-phases", action="store_true",
+                    help="the same ratios for 4x4 stride-2 layers (Winograd F(4x4, 2x2) on the stride phases), N 64")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_conv.json"))
     ap.add_argument("--numpy-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -216,6 +249,9 @@ def main():
         return
     if args.sweep_winograd:
         sweep_winograd()
+        return
+    if args.sweep_winograd_phases:
+        sweep_winograd_phases()
         return
     global CLOCK
     if args.cpu_time:

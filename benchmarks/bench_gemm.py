@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """GEMM benchmark: every rung of fastann's GEMM ladder against NumPy's ``@`` on native OpenBLAS.
 
-    python benchmarks/bench_gemm.py            # n = 128..2048 and the MLP's shapes, 1 and 2 threads
+    python benchmarks/bench_gemm.py            # n = 128..4096 and the MLP's shapes, 1 and 2 threads
+    python benchmarks/bench_gemm.py --cases square --sizes 4096   # chosen square sizes only
     python benchmarks/bench_gemm.py --quick    # fewer sizes and repeats
     python benchmarks/bench_gemm.py --busy-core  # also: 2-thread GEMM while a busy loop holds a core
     python benchmarks/bench_gemm.py --thread-work  # CPU time per call, 2 threads / 1 (threading overhead)
@@ -46,8 +47,9 @@ MLP_SHAPES = [
 ]
 
 
-def cases(quick: bool, which: str = "all"):
-    sizes = [128, 512, 1024, 2048] if quick else [128, 256, 512, 1024, 2048]
+def cases(quick: bool, which: str = "all", sizes=None):
+    if sizes is None:
+        sizes = [128, 512, 1024, 2048] if quick else [128, 256, 512, 1024, 2048, 4096]
     out = [(f"square n={n}", n, n, n, False, False) for n in sizes] if which in ("all", "square") else []
     return out + (MLP_SHAPES if which in ("all", "mlp") else [])
 
@@ -236,6 +238,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer sizes, shorter timing budget")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--cases", choices=["all", "square", "mlp"], default="all", help="which cases to run")
+    ap.add_argument("--sizes", help="comma-separated square sizes n (default 128..4096; --quick: 128..2048)")
     ap.add_argument("--busy-core", action="store_true", help="also run the busy-core measurement")
     ap.add_argument("--busy-only", action="store_true", help="only the busy-core measurement")
     ap.add_argument("--thread-work", action="store_true",
@@ -271,6 +274,7 @@ def main():
         CLOCK = time.process_time
 
     budget = 0.25 if args.quick else 0.6
+    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else None
     threads_list = [int(t) for t in args.threads.split(",")]
     peak_core = cpu.fma_peak_gflops(0.5)
     info = fastann.build_info()
@@ -292,9 +296,9 @@ def main():
                   machine=machine, numpy=np.__version__,
                   env_unset_for_numpy=["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"], rows=[], busy=[])
     if args.thread_work:
-        result["thread_work"] = run_thread_work(cpu, fastann, cases(args.quick, args.cases), budget)
+        result["thread_work"] = run_thread_work(cpu, fastann, cases(args.quick, args.cases, sizes), budget)
     elif not args.busy_only:
-        result["rows"] = run_table(cpu, fastann, cases(args.quick, args.cases), threads_list, budget, peak_core)
+        result["rows"] = run_table(cpu, fastann, cases(args.quick, args.cases, sizes), threads_list, budget, peak_core)
     if args.busy_core or args.busy_only:
         result["busy"] = run_busy(cpu, fastann, budget, peak_core)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

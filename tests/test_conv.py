@@ -37,8 +37,11 @@ IDS = [f"case{i}" for i in range(len(CASES))]
 
 
 def _winograd_fits(case):
-    """Rung 4 (Winograd F(2x2, 3x3)) takes 3x3 kernels with stride 1 and dilation 1."""
-    _, _, _, _, _, KH, KW, stride, _, dilation, _, _ = case
+    """Rung 4 (Winograd) takes 3x3 kernels with stride 1 and dilation 1, and 4x4 kernels with stride 2,
+    dilation 1 and one group."""
+    _, _, _, _, _, KH, KW, stride, _, dilation, groups, _ = case
+    if (KH, KW) == (4, 4) and stride in (2, (2, 2)) and dilation in (1, (1, 1)) and groups == 1:
+        return True
     return (KH, KW) == (3, 3) and stride in (1, (1, 1)) and dilation in (1, (1, 1))
 
 

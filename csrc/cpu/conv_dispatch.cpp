@@ -101,9 +101,9 @@ template <class T>
 int resolve_rung(const Conv2dParams& p, int rung, int direction, const char* op) {
   FASTANN_CHECK(rung >= 0 && rung <= 4, op, ": rung must be None (0) or 1, 2, 3, 4, got ", rung);
   FASTANN_CHECK(rung != 4 || winograd_fits(p), op,
-                ": rung 4 (Winograd F(2x2, 3x3)) needs a 3x3 kernel with stride 1 and dilation 1, got kernel (",
-                p.KH, ", ", p.KW, "), stride (", p.stride_h, ", ", p.stride_w, "), dilation (", p.dilation_h, ", ",
-                p.dilation_w, ")");
+                ": rung 4 (Winograd) needs a 3x3 kernel with stride 1 and dilation 1, or a 4x4 kernel with stride 2, "
+                "dilation 1 and groups=1, got kernel (", p.KH, ", ", p.KW, "), stride (", p.stride_h, ", ", p.stride_w,
+                "), dilation (", p.dilation_h, ", ", p.dilation_w, "), groups ", p.groups);
   return rung == 0 ? conv2d_pick_rung(p, direction, std::is_same_v<T, float>) : rung;
 }
 
@@ -119,8 +119,18 @@ int conv2d_pick_rung(const Conv2dParams& p, int direction, bool float32) {
   //   weight gradient (its GEMMs reduce over the tiles of one image, so small images are short GEMMs):
   //     1.1-1.5x with >= 32 channels from 10x10 up, 0.8-1.0x at 5x5 and 7x7, 0.9-1.05x with 16 channels.
   // Its float64 form is the portable one, slower than rung 3's AVX-512 micro-kernels.
+  // The stride-2 4x4 path (F(4x4, 2x2) on the phases), `python benchmarks/bench_conv.py --sweep-winograd-phases`
+  // (1 thread, N 64, 8x8 / 14x14 / 28x28 inputs, rung 3 time / rung 4 time): with 32-256 channels on both
+  // sides 0.92-2.4x forward, 1.03-1.74x weight gradient, and 0.95-1.38x input gradient from 10x10 inputs up
+  // (0.59-0.71x at 8x8: its phases cover 5x5 positions, two tiles of 4 for 5); 256 -> 512 and 8-16 channels
+  // lose or tie. Its per-call weight transform needs enough outputs to amortize it: N*OH*OW >= 2048
+  // (64 -> 128 at 7x7 outputs with N 9: 0.89-1.35x).
   const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, channels = std::min(Cg, OCg), positions = p.OH * p.OW;
   if (!float32 || !have_avx512() || !winograd_fits(p)) return 3;
+  if (winograd_phases_fits(p)) {
+    const bool fits = channels >= 32 && std::max(Cg, OCg) <= 256 && p.N * positions >= 2048;
+    return fits && (direction != 1 || p.H * p.W >= 100) ? 4 : 3;
+  }
   if (direction == 2) return channels >= 32 && positions >= 100 ? 4 : 3;
   const bool as_forward = direction == 0 || p.mode != PaddingMode::zeros || input_grad_is_forward(p);
   return as_forward && (channels >= 32 || (channels >= 16 && positions >= 100)) ? 4 : 3;

@@ -111,7 +111,7 @@ void for_each_item(const std::vector<int64_t>& items, F&& item) {
 
 // The forward on every work item whose input holds only finite values. Returns the items it skipped, those
 // with an infinity or a NaN in their input, for the caller to compute with rung 3.
-// Requires winograd_fits(p). The padded image (winograd_padded) has 2*ceil(OH/2) + 2 rows and 2*ceil(OW/2) + 2
+// Requires winograd_fits(p) for a 3x3 kernel. The padded image (winograd_padded) has 2*ceil(OH/2) + 2 rows and 2*ceil(OW/2) + 2
 // columns: one zero row (column) more than the padding asks for when OH (OW) is odd.
 template <class T>
 std::vector<int64_t> winograd_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
@@ -244,6 +244,7 @@ void winograd_weight_output(T* dweight, const T* M4, const Conv2dParams& p) {
 // Items with an infinity or a NaN in their input, and every item when the weights hold one, are rung 3's.
 template <class T>
 void conv2d_forward_rung4_winograd(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
+  if (winograd_phases_fits(p)) return conv2d_forward_rung4_phases(out, inp, weight, bias, p);
   const int64_t G = p.groups, OCg = p.OC / G, K = p.C / G * 9;
   if (any_non_finite(weight, p.OC * K)) return conv2d_forward_rung3_direct(out, inp, weight, bias, p);
   const Conv2dParams one = single_item(p);
@@ -259,6 +260,7 @@ void conv2d_forward_rung4_winograd(T* out, const T* inp, const T* weight, const 
 template <class T>
 void conv2d_backward_weight_rung4_winograd(T* dweight, T* dbias, const T* dout, const T* inp,
                                              const Conv2dParams& p) {
+  if (winograd_phases_fits(p)) return conv2d_backward_weight_rung4_phases(dweight, dbias, dout, inp, p);
   const int64_t G = p.groups, Cg = p.C / G, OCg = p.OC / G, P = p.OH * p.OW;
   const int64_t th = (p.OH + 1) / 2, tw = (p.OW + 1) / 2, tiles = th * tw, msz = 16 * Cg * OCg;
   const Conv2dParams q = winograd_padded(p);
@@ -364,6 +366,7 @@ void conv2d_backward_weight_rung4_winograd(T* dweight, T* dbias, const T* dout, 
 // weights hold one.
 template <class T>
 void conv2d_backward_input_rung4_winograd(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+  if (winograd_phases_fits(p)) return conv2d_backward_input_rung4_phases(dinp, dout, weight, p);
   const int64_t G = p.groups, OCg = p.OC / G, K = p.C / G * 9;
   if (!input_grad_is_forward(p) || any_non_finite(weight, p.OC * K))
     return conv2d_backward_input_rung3_direct(dinp, dout, weight, p);

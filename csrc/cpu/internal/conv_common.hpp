@@ -232,9 +232,16 @@ bool any_non_finite(const T* x, int64_t n) {
   return found;
 }
 
-// Rung 4 (Winograd F(2x2, 3x3)) takes 3x3 kernels with stride 1 and dilation 1.
+// Rung 4 (Winograd) takes 3x3 kernels with stride 1 and dilation 1 (F(2x2, 3x3), conv_rung4_winograd.cpp)
+// and 4x4 kernels with stride 2, dilation 1 and one group (F(4x4, 2x2) on the stride phases,
+// conv_rung4_winograd_phases.cpp).
+inline bool winograd_phases_fits(const Conv2dParams& p) {
+  return p.KH == 4 && p.KW == 4 && p.stride_h == 2 && p.stride_w == 2 && p.dilation_h == 1 && p.dilation_w == 1 &&
+         p.groups == 1;
+}
 inline bool winograd_fits(const Conv2dParams& p) {
-  return p.KH == 3 && p.KW == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1;
+  return (p.KH == 3 && p.KW == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1) ||
+         winograd_phases_fits(p);
 }
 
 }  // namespace fastann::cpu::conv_detail

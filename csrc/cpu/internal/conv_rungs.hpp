@@ -46,6 +46,14 @@ template <class T>
 void conv2d_backward_weight_rung4_winograd(T* dweight, T* dbias, const T* dout, const T* inp,
                                            const Conv2dParams& p);
 
+// Requires winograd_phases_fits(p) (conv_common.hpp); the rung-4 entry points above hand such calls here.
+template <class T>
+void conv2d_forward_rung4_phases(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p);
+template <class T>
+void conv2d_backward_input_rung4_phases(T* dinp, const T* dout, const T* weight, const Conv2dParams& p);
+template <class T>
+void conv2d_backward_weight_rung4_phases(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p);
+
 // Explicit instantiation of one rung's three directions for one dtype, e.g. (rung1_naive, float).
 #define FASTANN_CONV_INSTANTIATE_RUNG(NAME, T)                                                               \
   template void conv2d_forward_##NAME<T>(T*, const T*, const T*, const T*, const Conv2dParams&);             \

@@ -8,10 +8,12 @@ deep-learning library computes it; Goodfellow et al., *Deep Learning*, sec. 9.5)
 with g the output channel's group, Cg = C/groups and xpad the input padded with zeros, its mirror image
 ("reflect") or its edge ("replicate"). ``rung=`` picks a rung of the ladder (1 naive direct loops,
 2 im2col + fastann's GEMM, 3 whole images per thread through AVX-512 micro-kernels that read the padded image's
-shifted rows in place — no im2col buffer for stride 1; 4 Winograd F(2x2, 3x3) for 3x3 kernels with stride 1
-and dilation 1, CPU only (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): 16
-multiplications per 2x2 outputs and channel pair instead of 36, and F(3x3, 2x2) for the weight gradient; None:
-the fastest for the shape and dtype), see docs/conv.md. All rungs compute the same result up to float rounding.
+shifted rows in place — no im2col buffer for stride 1; 4 Winograd, CPU only (Lavin & Gray, "Fast Algorithms
+for Convolutional Neural Networks", CVPR 2016): F(2x2, 3x3) for 3x3 kernels with stride 1 and dilation 1, 16
+multiplications per 2x2 outputs and channel pair instead of 36, and F(3x3, 2x2) for the weight gradient; for
+4x4 kernels with stride 2, dilation 1 and groups=1, F(4x4, 2x2) on the input's four stride phases (2x2
+kernels each), 25 multiplications per 4x4 outputs instead of 64, and F(2x2, 4x4) for the weight gradient;
+None: the fastest for the shape and dtype), see docs/conv.md. All rungs compute the same result up to float rounding.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def _rung(op, rung, xp):
     """The rung number the compiled module takes (0 = auto). Rung 4 (Winograd) is CPU-only."""
     k = rung_number(op, rung)
     if k == 4 and xp is not np:
-        raise ValueError(f"{op}: rung 4 (Winograd F(2x2, 3x3)) runs on the CPU only; the CUDA backend has "
+        raise ValueError(f"{op}: rung 4 (Winograd) runs on the CPU only; the CUDA backend has "
                          f"kernels 1, 2 and 3")
     return k
 
@@ -52,8 +54,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     PyTorch's split for stride 1, TensorFlow's for stride > 1, the smaller half before).
     ``padding_mode``: "zeros", "reflect" (mirror without the edge, padding < input size) or "replicate".
     ``groups`` divides C and C_out (groups == C is a depthwise convolution).
-    ``rung``: None (fastest), 1, 2, 3 or 4 (see the module docstring; 4 needs a 3x3 kernel, stride 1 and
-    dilation 1, and NumPy arrays).
+    ``rung``: None (fastest), 1, 2, 3 or 4 (see the module docstring; 4 needs NumPy arrays and a 3x3 kernel
+    with stride 1 and dilation 1, or a 4x4 kernel with stride 2, dilation 1 and groups=1).
 
     Raises TypeError for non-arrays, non-float or mixed dtypes; ValueError for wrong ndim, empty or
     non-contiguous arrays, channel mismatch, groups not dividing the channels, non-positive stride or
