@@ -17,6 +17,7 @@
 // Infinities and NaNs: as rung 4's 3x3 path, a call whose input, dout or weights hold one is rung 3's (the
 // transforms would mix it with values the direct sum never meets). Docs: docs/conv.md.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -38,8 +39,8 @@ namespace fastann::cpu::conv_detail {
 
 // The float32 transforms compiled with the AVX-512 flags (conv_rung4_winograd_phases_avx512.cpp).
 namespace phases_avx512 {
-void to_padded_channels_last(float* dst, const float* x, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
-                             int64_t Hp, int64_t Wp, float* plane_t);
+bool to_padded_channels_last(float* dst, const float* x, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
+                             int64_t Hp, int64_t Wp);
 void phase_input_transform(float* V, int64_t xi_stride, const float* xt, int64_t th, int64_t tw, int64_t Wp,
                            int64_t b, int64_t C, float* tmp);
 void transform_patch(float* dst, int64_t xi_stride, const float* src, int64_t row, int64_t col, int64_t n,
@@ -72,7 +73,7 @@ template <class T>
 struct PortableKernels {
   template <class... A> static void weight_grad_output(A... a) { phases_portable::weight_grad_output<T>(a...); }
   template <class... A> static void weight_transform(A... a) { phases_portable::weight_transform<T>(a...); }
-  template <class... A> static void to_padded_channels_last(A... a) { phases_portable::to_padded_channels_last<T>(a...); }
+  template <class... A> static bool to_padded_channels_last(A... a) { return phases_portable::to_padded_channels_last<T>(a...); }
   template <class... A> static void phase_input_transform(A... a) { phases_portable::phase_input_transform<T>(a...); }
   template <class... A> static void transform_patch(A... a) { phases_portable::transform_patch<T>(a...); }
   template <class... A> static void tile_output(A... a) { phases_portable::tile_output<T>(a...); }
@@ -82,7 +83,7 @@ struct PortableKernels {
 struct Avx512Kernels {
   template <class... A> static void weight_grad_output(A... a) { phases_avx512::weight_grad_output(a...); }
   template <class... A> static void weight_transform(A... a) { phases_avx512::weight_transform(a...); }
-  template <class... A> static void to_padded_channels_last(A... a) { phases_avx512::to_padded_channels_last(a...); }
+  template <class... A> static bool to_padded_channels_last(A... a) { return phases_avx512::to_padded_channels_last(a...); }
   template <class... A> static void phase_input_transform(A... a) { phases_avx512::phase_input_transform(a...); }
   template <class... A> static void transform_patch(A... a) { phases_avx512::transform_patch(a...); }
   template <class... A> static void tile_output(A... a) { phases_avx512::tile_output(a...); }
@@ -190,21 +191,24 @@ PhasePlan input_grad_plan(const Conv2dParams& p) {
   return g;
 }
 
+// Each direction returns false, its result incomplete, when an image (or dout) holds an infinity or a NaN.
 template <class K, class T>
-void forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
+bool forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
   const int64_t C = p.C, OC = p.OC, C4 = 4 * C, P = p.OH * p.OW;
   const PhasePlan g = forward_plan(p);
   const int64_t chunks = (p.N + g.images - 1) / g.images, rows = g.images * g.tiles;
   const TransformedWeights<T> U(K{}, weight, OC, C, false, rows);
   const int64_t v_stride = rows * C4, m_stride = rows * OC;
+  std::atomic<bool> non_finite{false};
   parallel_dynamic(chunks, [&](int, WorkQueue& queue) {
-    AlignedScratch<T> xt(g.Hp * g.Wp * C), plane_t(C * p.H * p.W), V(kXi * v_stride), M(kXi * m_stride),
-        tmp(kXi * std::max(C, OC)), Y(16 * OC), yt(P * OC);
+    AlignedScratch<T> xt(g.Hp * g.Wp * C), V(kXi * v_stride), M(kXi * m_stride), tmp(kXi * std::max(C, OC)),
+        Y(16 * OC), yt(P * OC);
     for (int64_t chunk; (chunk = queue.next()) >= 0;) {
       const int64_t n0 = chunk * g.images, nb = std::min(g.images, p.N - n0);
       for (int64_t b = 0; b < nb; ++b) {
-        K::to_padded_channels_last(xt.data(), inp + (n0 + b) * C * p.H * p.W, C, p.H, p.W, p.pad_top, p.pad_left,
-                                g.Hp, g.Wp, plane_t.data());
+        if (K::to_padded_channels_last(xt.data(), inp + (n0 + b) * C * p.H * p.W, C, p.H, p.W, p.pad_top,
+                                       p.pad_left, g.Hp, g.Wp))
+          non_finite = true;
         K::phase_input_transform(V.data(), v_stride, xt.data(), g.th, g.tw, g.Wp, b, C, tmp.data());
       }
       U.multiply(M.data(), m_stride, V.data(), v_stride, nb * g.tiles);
@@ -228,23 +232,25 @@ void forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dP
       }
     }
   });
+  return !non_finite;
 }
 
 template <class K, class T>
-void backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
+bool backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
   const int64_t C = p.C, OC = p.OC, C4 = 4 * C, P = p.OH * p.OW, HW = p.H * p.W;
   const PhasePlan g = input_grad_plan(p);
   const int64_t chunks = (p.N + g.images - 1) / g.images, rows = g.images * g.tiles;
   const TransformedWeights<T> U(K{}, weight, OC, C, true, rows);
   const int64_t v_stride = rows * OC, m_stride = rows * C4;
+  std::atomic<bool> non_finite{false};
   parallel_dynamic(chunks, [&](int, WorkQueue& queue) {
-    AlignedScratch<T> dt(g.Hp * g.Wp * OC), plane_t(OC * P), V(kXi * v_stride), M(kXi * m_stride),
-        tmp(kXi * std::max(C4, OC)), Y(16 * C4), dxt(HW * C);
+    AlignedScratch<T> dt(g.Hp * g.Wp * OC), V(kXi * v_stride), M(kXi * m_stride), tmp(kXi * std::max(C4, OC)),
+        Y(16 * C4), dxt(HW * C);
     for (int64_t chunk; (chunk = queue.next()) >= 0;) {
       const int64_t n0 = chunk * g.images, nb = std::min(g.images, p.N - n0);
       for (int64_t b = 0; b < nb; ++b) {  // dout, zero-extended by one row and column before, channels last
-        K::to_padded_channels_last(dt.data(), dout + (n0 + b) * OC * P, OC, p.OH, p.OW, 1, 1, g.Hp, g.Wp,
-                                plane_t.data());
+        if (K::to_padded_channels_last(dt.data(), dout + (n0 + b) * OC * P, OC, p.OH, p.OW, 1, 1, g.Hp, g.Wp))
+          non_finite = true;
         for (int64_t ti = 0; ti < g.th; ++ti)
           for (int64_t tj = 0; tj < g.tw; ++tj) {
             const int64_t t = (b * g.th + ti) * g.tw + tj;
@@ -269,25 +275,28 @@ void backward_input(T* dinp, const T* dout, const T* weight, const Conv2dParams&
       }
     }
   });
+  return !non_finite;
 }
 
 template <class K, class T>
-void backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p) {
+bool backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p) {
   const int64_t C = p.C, OC = p.OC, C4 = 4 * C, P = p.OH * p.OW;
   const PhasePlan g = forward_plan(p);
   const int64_t chunks = (p.N + g.images - 1) / g.images, rows = g.images * g.tiles;
   const int64_t v_stride = rows * C4, d_stride = rows * OC, msz = kXi * C4 * OC;
   RunSums<T> sums(chunks, msz + OC);  // the 25 products (C4 x OC each), then dbias
+  std::atomic<bool> non_finite{false};
   sums.parallel([&](RunCursor& queue) {
-    AlignedScratch<T> xt(g.Hp * g.Wp * C), plane_t(std::max(C * p.H * p.W, OC * P)), V(kXi * v_stride),
-        D(kXi * d_stride), tmp(kXi * std::max(C, OC)), dyt(P * OC), zero(OC);
+    AlignedScratch<T> xt(g.Hp * g.Wp * C), V(kXi * v_stride), D(kXi * d_stride), tmp(kXi * std::max(C, OC)),
+        dyt(P * OC), zero(OC);
     std::fill(zero.data(), zero.data() + OC, T(0));
     for (int64_t chunk; (chunk = queue.next()) >= 0;) {
       T* acc = sums.buffer(chunk);
       const int64_t n0 = chunk * g.images, nb = std::min(g.images, p.N - n0);
       for (int64_t b = 0; b < nb; ++b) {
-        K::to_padded_channels_last(xt.data(), inp + (n0 + b) * C * p.H * p.W, C, p.H, p.W, p.pad_top, p.pad_left,
-                                g.Hp, g.Wp, plane_t.data());
+        if (K::to_padded_channels_last(xt.data(), inp + (n0 + b) * C * p.H * p.W, C, p.H, p.W, p.pad_top,
+                                       p.pad_left, g.Hp, g.Wp))
+          non_finite = true;
         K::phase_input_transform(V.data(), v_stride, xt.data(), g.th, g.tw, g.Wp, b, C, tmp.data());
         const T* dy = dout + (n0 + b) * OC * P;
         K::transpose(dyt.data(), dy, OC, P);  // (OH*OW) x OC
@@ -308,6 +317,9 @@ void backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Co
     }
   });
   const T* M = sums.total();
+  // dout's values all reach dbias's sums: a non-finite one leaves one there (so may an overflow of finite
+  // values, which then runs rung 3 for nothing but the same result)
+  if (non_finite || any_non_finite(M + msz, OC)) return false;
   if (dbias) std::copy(M + msz, M + msz + OC, dbias);
   // dW'[a][b][ci][o] = (A^T (M / (s s^T)) A)[a][b], ci = (ph, c) -> dweight[o][c][2a+p][2b+q]
   T inv[kXi];
@@ -321,35 +333,49 @@ void backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Co
           const int64_t ci = ((kh % 2) * 2 + kw % 2) * C + c, tap = (kh / 2) * 2 + kw / 2;
           dweight[((o * C + c) * 4 + kh) * 4 + kw] = taps[(tap * C4 + ci) * OC + o];
         }
+  return true;
 }
 
 }  // namespace
 
+// A weight with an infinity or a NaN sends the call to rung 3 at once; an image or dout with one is found while
+// it is copied, and the call then runs rung 3 (rung 3's exact values: the transforms would mix the value with
+// others, inf - inf or 0 * inf giving NaN where the direct sum gives +-inf).
 template <class T>
 void conv2d_forward_rung4_phases(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
-  if (any_non_finite(weight, p.OC * p.C * 16) || any_non_finite(inp, p.N * p.C * p.H * p.W))
-    return conv2d_forward_rung3_direct(out, inp, weight, bias, p);
-  if constexpr (std::is_same_v<T, float>)
-    if (have_avx512()) return forward<Avx512Kernels>(out, inp, weight, bias, p);
-  forward<PortableKernels<T>>(out, inp, weight, bias, p);
+  bool done = false;
+  if (!any_non_finite(weight, p.OC * p.C * 16)) {
+    if constexpr (std::is_same_v<T, float>)
+      done = have_avx512() ? forward<Avx512Kernels>(out, inp, weight, bias, p)
+                           : forward<PortableKernels<T>>(out, inp, weight, bias, p);
+    else
+      done = forward<PortableKernels<T>>(out, inp, weight, bias, p);
+  }
+  if (!done) conv2d_forward_rung3_direct(out, inp, weight, bias, p);
 }
 
 template <class T>
 void conv2d_backward_input_rung4_phases(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
-  if (any_non_finite(weight, p.OC * p.C * 16) || any_non_finite(dout, p.N * p.OC * p.OH * p.OW))
-    return conv2d_backward_input_rung3_direct(dinp, dout, weight, p);
-  if constexpr (std::is_same_v<T, float>)
-    if (have_avx512()) return backward_input<Avx512Kernels>(dinp, dout, weight, p);
-  backward_input<PortableKernels<T>>(dinp, dout, weight, p);
+  bool done = false;
+  if (!any_non_finite(weight, p.OC * p.C * 16)) {
+    if constexpr (std::is_same_v<T, float>)
+      done = have_avx512() ? backward_input<Avx512Kernels>(dinp, dout, weight, p)
+                           : backward_input<PortableKernels<T>>(dinp, dout, weight, p);
+    else
+      done = backward_input<PortableKernels<T>>(dinp, dout, weight, p);
+  }
+  if (!done) conv2d_backward_input_rung3_direct(dinp, dout, weight, p);
 }
 
 template <class T>
 void conv2d_backward_weight_rung4_phases(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p) {
-  if (any_non_finite(inp, p.N * p.C * p.H * p.W) || any_non_finite(dout, p.N * p.OC * p.OH * p.OW))
-    return conv2d_backward_weight_rung3_direct(dweight, dbias, dout, inp, p);
+  bool done;
   if constexpr (std::is_same_v<T, float>)
-    if (have_avx512()) return backward_weight<Avx512Kernels>(dweight, dbias, dout, inp, p);
-  backward_weight<PortableKernels<T>>(dweight, dbias, dout, inp, p);
+    done = have_avx512() ? backward_weight<Avx512Kernels>(dweight, dbias, dout, inp, p)
+                         : backward_weight<PortableKernels<T>>(dweight, dbias, dout, inp, p);
+  else
+    done = backward_weight<PortableKernels<T>>(dweight, dbias, dout, inp, p);
+  if (!done) conv2d_backward_weight_rung3_direct(dweight, dbias, dout, inp, p);
 }
 
 FASTANN_CONV_INSTANTIATE_RUNG(rung4_phases, float)

@@ -10,9 +10,9 @@ namespace fastann::cpu::conv_detail::phases_avx512 {
 
 namespace impl = phases_avx512_impl;
 
-void to_padded_channels_last(float* dst, const float* x, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
-                             int64_t Hp, int64_t Wp, float* plane_t) {
-  impl::to_padded_channels_last(dst, x, C, H, W, top, left, Hp, Wp, plane_t);
+bool to_padded_channels_last(float* dst, const float* x, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
+                             int64_t Hp, int64_t Wp) {
+  return impl::to_padded_channels_last(dst, x, C, H, W, top, left, Hp, Wp);
 }
 void phase_input_transform(float* V, int64_t xi_stride, const float* xt, int64_t th, int64_t tw, int64_t Wp,
                            int64_t b, int64_t C, float* tmp) {

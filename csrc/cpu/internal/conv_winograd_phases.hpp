@@ -109,18 +109,57 @@ void transpose(T* dst, const T* src, int64_t rows, int64_t cols) {
 }
 
 // One image (C planes of H x W) -> channels-last rows of a zero frame: dst[(hp*Wp + wp)*C + c] =
-// x[c][hp - top][wp - left] inside the image, 0 elsewhere (Hp x Wp positions).
+// x[c][hp - top][wp - left] inside the image, 0 elsewhere (Hp x Wp positions; image rows and columns past the
+// frame are not read). Returns true when a value it copied is an infinity or a NaN.
 template <class T>
-void to_padded_channels_last(T* dst, const T* x, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
-                             int64_t Hp, int64_t Wp, T* plane_t) {
-  std::fill(dst, dst + Hp * Wp * C, T(0));
-  transpose(plane_t, x, C, H * W);  // (H*W) x C
-  for (int64_t h = 0; h < H; ++h) {
-    const int64_t hp = h + top;
-    if (hp < 0 || hp >= Hp) continue;
-    const int64_t w0 = std::max<int64_t>(0, -left), w1 = std::min<int64_t>(W, Wp - left);
-    if (w1 > w0) std::memcpy(dst + (hp * Wp + w0 + left) * C, plane_t + (h * W + w0) * C, (w1 - w0) * C * sizeof(T));
+bool to_padded_channels_last(T* dst, const T* x, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
+                             int64_t Hp, int64_t Wp) {
+  const int64_t h1 = std::min(H, Hp - top), w1 = std::min(W, Wp - left);  // image rows / columns in the frame
+  std::fill(dst, dst + top * Wp * C, T(0));                               // the frame's margins
+  if (h1 < 0) {
+    std::fill(dst + top * Wp * C, dst + Hp * Wp * C, T(0));
+    return false;
   }
+  std::fill(dst + (top + h1) * Wp * C, dst + Hp * Wp * C, T(0));
+  for (int64_t h = 0; h < h1; ++h) {
+    T* row = dst + (h + top) * Wp * C;
+    std::fill(row, row + left * C, T(0));
+    std::fill(row + (left + std::max<int64_t>(w1, 0)) * C, row + Wp * C, T(0));
+  }
+  if (w1 <= 0) return false;
+#if FASTANN_WP_AVX512
+  if constexpr (sizeof(T) == 4) {  // 16 channels x 16 columns at a time, transposed in registers
+    __mmask16 bad = 0;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t h = 0; h < h1; ++h)
+      for (int64_t w0 = 0; w0 < w1; w0 += 16)
+        for (int64_t c0 = 0; c0 < C; c0 += 16) {
+          const int64_t nw = std::min<int64_t>(16, w1 - w0), nc = std::min<int64_t>(16, C - c0);
+          const __mmask16 mw = __mmask16((1u << nw) - 1), mc = __mmask16((1u << nc) - 1);
+          __m512 r[16];
+          for (int64_t c = 0; c < 16; ++c) {
+            r[c] = c < nc ? _mm512_maskz_loadu_ps(mw, x + ((c0 + c) * H + h) * W + w0) : zero;
+            const __m512 z = _mm512_mul_ps(r[c], zero);  // NaN exactly where r is not finite
+            bad |= _mm512_cmp_ps_mask(z, z, _CMP_UNORD_Q);
+          }
+          simd::transpose16x16(r);
+          T* d = dst + ((h + top) * Wp + left + w0) * C + c0;
+          for (int64_t j = 0; j < nw; ++j) _mm512_mask_storeu_ps(d + j * C, mc, r[j]);
+        }
+    return bad != 0;
+  }
+#endif
+  bool bad = false;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t h = 0; h < h1; ++h) {
+      const T* src = x + (c * H + h) * W;
+      T* d = dst + ((h + top) * Wp + left) * C + c;
+      for (int64_t w = 0; w < w1; ++w) {
+        d[w * C] = src[w];
+        bad |= !(src[w] - src[w] == 0);  // false for an infinity or a NaN
+      }
+    }
+  return bad;
 }
 
 // V[xi][t][(ph, c)] for the forward and weight gradient: the phase patches of tile t = (image b, ti, tj).
