@@ -157,16 +157,18 @@ print("ok")
 
 
 def test_pick_takes_it_for_wide_layers_with_enough_outputs():
-    """rung=None: rung 4 for the DCGAN's 64 <-> 128 layers on a batch of 128 in float32 with AVX-512; rung 3
-    for float64, few channels, small batches (the weight transform is not amortized), groups, and the input
-    gradient of 8x8 inputs."""
+    """rung=None (bench_conv.py --sweep-winograd-phases): rung 4 for the DCGAN's 64 <-> 128 layers on a batch
+    of 128 in float32 with AVX-512, and for the input gradient from 8 channels; rung 3 for float64, a thin
+    side, the forward of 256 -> 512, small batches (the weight transform is not amortized), groups, and the
+    input gradient of 8x8 inputs."""
     def pick(c, oc, direction, dtype="float32", hw=14, n=128, groups=1):
         return _cpu.conv2d_pick_rung([n, c, hw, hw], [oc, c // groups, 4, 4], 2, 2, 1, 1, 1, 1, 1, 1, groups,
                                        "zeros", direction, dtype)
     winograd = 4 if _cpu.simd_level() == "avx512" else 3
     assert [pick(64, 128, d) for d in range(3)] == [winograd] * 3
     assert [pick(64, 128, d, "float64") for d in range(3)] == [3] * 3
-    assert pick(8, 16, 0) == 3 and pick(1, 64, 2) == 3 and pick(256, 512, 0) == 3
+    assert pick(8, 16, 0) == 3 and pick(8, 16, 2) == 3 and pick(8, 16, 1) == winograd and pick(4, 16, 1) == 3
+    assert pick(1, 64, 2) == 3 and pick(256, 512, 0) == 3 and pick(256, 512, 2) == winograd
     assert pick(64, 128, 0, n=8) == 3 and pick(64, 128, 0, groups=2) == 3
     assert pick(64, 128, 1, hw=8) == 3 and pick(64, 128, 0, hw=8) == winograd
 

@@ -120,16 +120,21 @@ int conv2d_pick_rung(const Conv2dParams& p, int direction, bool float32) {
   //     1.1-1.5x with >= 32 channels from 10x10 up, 0.8-1.0x at 5x5 and 7x7, 0.9-1.05x with 16 channels.
   // Its float64 form is the portable one, slower than rung 3's AVX-512 micro-kernels.
   // The stride-2 4x4 path (F(4x4, 2x2) on the phases), `python benchmarks/bench_conv.py --sweep-winograd-phases`
-  // (1 thread, N 64, 8x8 / 14x14 / 28x28 inputs, rung 3 time / rung 4 time): with 32-256 channels on both
-  // sides 0.92-2.4x forward, 1.03-1.74x weight gradient, and 0.95-1.38x input gradient from 10x10 inputs up
-  // (0.59-0.71x at 8x8: its phases cover 5x5 positions, two tiles of 4 for 5); 256 -> 512 and 8-16 channels
-  // lose or tie. Its per-call weight transform needs enough outputs to amortize it: N*OH*OW >= 2048
-  // (64 -> 128 at 7x7 outputs with N 9: 0.89-1.35x).
+  // (1 thread, N 64, 8x8 / 14x14 / 28x28 inputs, rung 3 time / rung 4 time, docs/conv.md):
+  //   forward: 1.0-2.3x with 32-256 channels on both sides (one 0.92); 0.7-1.0x for 256 -> 512, 0.66-1.0x
+  //     with 8-16 input channels from 14x14 up;
+  //   input gradient: 1.06-2.4x from 14x14 inputs up with >= 8 channels (256 -> 512: 0.98-1.24x), 0.59-0.85x
+  //     at 8x8 with >= 32 (its phases cover 5x5 positions: two tiles of 4 for 5);
+  //   weight gradient: 1.03-2.25x with >= 32 channels (two ties at 0.95-0.96), 0.82-0.87x with 8-16.
+  // The per-call weight transform needs enough outputs to amortize it: N*OH*OW >= 2048 (64 -> 128 at 7x7
+  // outputs with N 9 gave 0.89-1.35x).
   const int64_t Cg = p.C / p.groups, OCg = p.OC / p.groups, channels = std::min(Cg, OCg), positions = p.OH * p.OW;
   if (!float32 || !have_avx512() || !winograd_fits(p)) return 3;
   if (winograd_phases_fits(p)) {
-    const bool fits = channels >= 32 && std::max(Cg, OCg) <= 256 && p.N * positions >= 2048;
-    return fits && (direction != 1 || p.H * p.W >= 100) ? 4 : 3;
+    if (p.N * positions < 2048) return 3;
+    if (direction == 0) return channels >= 32 && std::max(Cg, OCg) <= 256 ? 4 : 3;
+    if (direction == 1) return channels >= 8 && p.H * p.W >= 100 ? 4 : 3;
+    return channels >= 32 ? 4 : 3;
   }
   if (direction == 2) return channels >= 32 && positions >= 100 ? 4 : 3;
   const bool as_forward = direction == 0 || p.mode != PaddingMode::zeros || input_grad_is_forward(p);
