@@ -346,3 +346,39 @@ def test_depthwise_kernel_is_initialized_with_keras_fans():
     assert k.shape == (3, 3, 16, 4)
     keras_limit, stored_limit = np.sqrt(6 / (9 * (16 + 4))), np.sqrt(6 / (9 * (1 + 64)))
     assert stored_limit < np.abs(k).max() <= keras_limit
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_flatten_dense_pair_moves_the_kernel_instead_of_the_batch(data_format, rng):
+    """A Flatten that moves the channel axis (NCHW inside the model) and the Dense after it with fewer units
+    than the batch: the Dense reads its kernel's columns in the array's (C, H, W) order instead of the batch
+    being transposed (Flatten.absorb_into). Outputs, the kernel gradient (in Keras's order) and the input
+    gradient equal those of the same model with the pair run apart (a batch of 2 < 3 units) and of the
+    formula; a batch with N <= units keeps the transpose."""
+    shape = (6, 5, 4) if data_format == "channels_last" else (4, 6, 5)
+    m = fastann.Sequential([layers.Input(shape), layers.Conv2D(7, 3, padding="same", data_format=data_format),
+                            layers.Flatten(data_format=data_format), layers.Dense(3, activation="tanh")], seed=0,
+                           dtype="float64")
+    flatten, dense = m.layers[1], m.layers[2]
+    assert flatten._absorber is dense
+    x = rng.standard_normal((8,) + shape)
+    g = rng.standard_normal((8, 3))
+    m._open_input_grads()
+
+    def run(batch, grad):
+        out = m._forward(batch, training=True)
+        dx = m._backward(grad, full=True)
+        return out.copy(), dx.copy(), dense.grads["kernel"].copy(), flatten._absorbed
+
+    out, dx, dk, absorbed = run(x, g)
+    assert absorbed and dense._input_order is not None
+    apart = [run(x[i:i + 2], g[i:i + 2]) for i in range(0, 8, 2)]  # 2 images < 3 units: the transposing path
+    assert not any(a[3] for a in apart)
+    np.testing.assert_allclose(out, np.concatenate([a[0] for a in apart]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, np.concatenate([a[1] for a in apart]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dk, sum(a[2] for a in apart), rtol=1e-10, atol=1e-12)
+    # the formula: Keras flattens (H, W, C); the Dense's get_weights kernel is (in_features, units)
+    conv_out = m.layers[0](x)
+    hwc = conv_out if data_format == "channels_last" else conv_out.transpose(0, 2, 3, 1)
+    kernel, bias = dense.get_weights()
+    np.testing.assert_allclose(out, np.tanh(hwc.reshape(8, -1) @ kernel + bias), rtol=1e-12, atol=1e-12)

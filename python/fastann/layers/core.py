@@ -55,6 +55,10 @@ class Dense(Layer):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self._x = self._z = self._y = None
+        # Set by a Flatten right before it (see Flatten.absorb_into): the input's features come in the order
+        # input_order (an index array, feature j is the kernel's column input_order[j]); None: the kernel's.
+        self._input_order = None
+        self._order_used = self._kernel_used = None
 
     def _build(self, input_shape, rng):
         if len(input_shape) < 1:
@@ -74,11 +78,19 @@ class Dense(Layer):
     def _from_keras_layout(self, key, array):
         return array.T if key == "kernel" else array
 
+    def _kernel_in_input_order(self):
+        """The kernel (units, in_features) with its columns in the order the input's features come in (kept
+        for backward)."""
+        self._order_used = order = self._input_order
+        kernel = self.params["kernel"]
+        self._kernel_used = kernel if order is None else self.xp.take(kernel, order, axis=1)
+        return self._kernel_used
+
     def _linear(self, x, fused_activation):
         if x.ndim == 2:
-            return ops.linear(x, self.params["kernel"], self.params.get("bias"), activation=fused_activation)
+            return ops.linear(x, self._kernel_in_input_order(), self.params.get("bias"), activation=fused_activation)
         rows = x.reshape(-1, x.shape[-1])  # (N, ..., F) -> (N*..., F): the last axis is transformed
-        y = ops.linear(rows, self.params["kernel"], self.params.get("bias"), activation=fused_activation)
+        y = ops.linear(rows, self._kernel_in_input_order(), self.params.get("bias"), activation=fused_activation)
         return y.reshape(x.shape[:-1] + (self.units,))
 
     def forward(self, x, training=False):
@@ -116,9 +128,14 @@ class Dense(Layer):
         if x.ndim != 2:  # the row view of forward; the gradients sum over every row
             g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
             y = None if y is None else y.reshape(-1, y.shape[-1])
+        order = self._order_used
         dx, dw, db = ops.linear_backward(
-            g, x, self.params["kernel"], output=y, activation=fused_activation,
+            g, x, self._kernel_used, output=y, activation=fused_activation,
             need_input_grad=self.need_input_grad, need_bias_grad=self.use_bias)
+        if order is not None:  # back to the kernel's column order
+            dw_kernel = self.xp.empty_like(dw)
+            dw_kernel[:, order] = dw
+            dw = dw_kernel
         self.grads["kernel"] = dw
         if self.use_bias:
             self.grads["bias"] = db

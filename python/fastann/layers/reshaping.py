@@ -33,6 +33,26 @@ class Flatten(ImageLayer):
 
     def __init__(self, data_format=None, name=None, input_shape=None, **kwargs):
         super().__init__(name, input_shape=input_shape, data_format=data_format, **kwargs)
+        self._absorber, self._absorbed, self._orders = None, False, {}
+
+    def absorb_into(self, dense) -> None:
+        """Let ``dense`` (the Dense this Flatten feeds, or None) take the channel move: when the move would
+        transpose more values than the Dense's kernel holds (units < N), the Flatten passes the (N, C, H, W)
+        array flattened as it is, and the Dense reads its kernel's columns in that order (and puts its kernel
+        gradient back in Keras's): the same products, the batch's transpose replaced by a gather of the
+        kernel. Set by the model that runs the two in a row (Sequential)."""
+        if self._absorber is not None and self._absorber is not dense:
+            self._absorber._input_order = None
+        self._absorber = dense
+        self._orders = {}
+
+    def _channel_order(self, chw):
+        """Index array (on the layer's device): feature j of a (C, H, W)-flattened image is feature order[j]
+        of its (H, W, C) flattening."""
+        if chw not in self._orders:
+            c, h, w = chw
+            self._orders[chw] = self.xp.asarray(np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).reshape(-1))
+        return self._orders[chw]
 
     def compute_output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)
@@ -43,6 +63,13 @@ class Flatten(ImageLayer):
 
     def forward(self, x, training=False):
         self._moved = self._moves_channels(x.ndim)
+        dense, self._absorbed = self._absorber, False
+        if dense is not None:
+            dense._input_order = None
+            if self._moved and x.ndim == 4 and dense.built and dense.units < x.shape[0]:
+                dense._input_order = self._channel_order(tuple(x.shape[1:]))
+                self._absorbed = True
+                return x.reshape(x.shape[0], -1)
         if self._moved:
             return self.xp.ascontiguousarray(self.xp.moveaxis(x, 1, -1)).reshape(x.shape[0], -1)
         return x.reshape(x.shape[0], -1)
@@ -51,6 +78,10 @@ class Flatten(ImageLayer):
         if not self.need_input_grad:
             return None
         n = grad_output.shape[0]
+        if self._absorbed:  # the Dense gave it in the (C, H, W) order of the array this Flatten passed on
+            c, h, w = self.input_shape if not self.channels_last else \
+                (self.input_shape[2], self.input_shape[0], self.input_shape[1])
+            return grad_output.reshape(n, c, h, w)
         if self._moved:
             shape = self.input_shape if not self.channels_last else \
                 (self.input_shape[2], self.input_shape[0], self.input_shape[1])  # NCHW of its (H, W, C)

@@ -32,7 +32,7 @@ import numbers
 import numpy as np
 
 from .. import utils
-from ..layers import InputLayer, KerasTensor, Layer, link_masks
+from ..layers import Dense, Flatten, InputLayer, KerasTensor, Layer, link_masks
 from ..layers.base import _auto_name
 from ._fusion import plan_stages
 from ._layout import apply_layout
@@ -165,6 +165,9 @@ class Sequential(Model):
         """``self._layers[:-1]`` as ``(index of its first layer, stage)`` pairs to run in order (the last
         layer runs on its own: it may skip its softmax); fused runs only on the CPU."""
         apply_layout(self._layers)  # where channels_last images travel as NCHW (see _layout)
+        for layer, after in zip(self._layers, self._layers[1:] + [None]):
+            if type(layer) is Flatten:  # a Flatten -> Dense pair may move the kernel instead of the batch
+                layer.absorb_into(after if type(after) is Dense else None)
         return plan_stages(self._layers[:-1], self.fuse_layers and self.xp is np)
 
     def _activity_sites(self) -> dict:
