@@ -131,7 +131,7 @@ std::vector<T> phase_taps(const T* w, int64_t OC, int64_t C, bool flip) {
 // register tile); elsewhere U is row-major and the products are rung 3's packed GEMM (gemm25).
 template <class T>
 struct TransformedWeights {
-  std::vector<T> U;  // 25 blocks of xi_stride: row-major (k x n), or packed
+  AlignedScratch<T> U;  // 25 blocks of xi_stride: row-major (k x n), or packed (every entry written)
   int64_t k, n, xi_stride;
   std::vector<int64_t> row_offsets;  // V's row m at m * k
   bool row_kernel;
@@ -143,7 +143,7 @@ struct TransformedWeights {
     T inv[kXi];
     for (int xi = 0; xi < kXi; ++xi) inv[xi] = T(1.0 / (kScale[xi / 5] * kScale[xi % 5]));
     xi_stride = row_kernel ? packed_b_size<T>(k, n) : k * n;
-    U.resize(kXi * xi_stride);
+    U.resize(kXi * xi_stride);  // uninitialized: weight_transform writes every entry
     if (row_kernel)
       K::weight_transform(U.data(), xi_stride, NR<T>, k * NR<T>, taps.data(), k, n, inv);
     else
