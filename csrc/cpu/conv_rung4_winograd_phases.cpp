@@ -50,8 +50,8 @@ void dout_tile(float* D, int64_t xi_stride, int64_t t, const float* dyt, int64_t
                int64_t OW, int64_t OC, const float* zero, float* tmp);
 void transpose(float* dst, const float* src, int64_t rows, int64_t cols);
 void weight_transform(float* dst, int64_t xi_stride, int64_t nr, int64_t blk_stride, const float* taps, int64_t ci_n,
-                      int64_t co_n, const float* inv);
-void weight_grad_output(float* taps, const float* M, int64_t n, const float* inv);
+                      int64_t co_n, int64_t plane, const float* inv);
+void weight_grad_output(float* taps, const float* M, int64_t count, int64_t n, const float* inv);
 }  // namespace phases_avx512
 
 namespace {
@@ -113,15 +113,17 @@ template <class T>
 std::vector<T> phase_taps(const T* w, int64_t OC, int64_t C, bool flip) {
   const int64_t C4 = 4 * C, plane = C4 * OC;
   std::vector<T> taps(4 * plane);
-  for (int64_t o = 0; o < OC; ++o)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t kh = 0; kh < 4; ++kh)
-        for (int64_t kw = 0; kw < 4; ++kw) {
-          const int64_t ph = (kh % 2) * 2 + kw % 2, a = kh / 2, b = kw / 2;
-          const int64_t tap = flip ? (1 - a) * 2 + 1 - b : a * 2 + b;
-          const int64_t at = flip ? o * C4 + ph * C + c : (ph * C + c) * OC + o;
-          taps[tap * plane + at] = w[((o * C + c) * 4 + kh) * 4 + kw];
-        }
+  parallel_for(OC, 16, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t kh = 0; kh < 4; ++kh)
+          for (int64_t kw = 0; kw < 4; ++kw) {
+            const int64_t ph = (kh % 2) * 2 + kw % 2, a = kh / 2, b = kw / 2;
+            const int64_t tap = flip ? (1 - a) * 2 + 1 - b : a * 2 + b;
+            const int64_t at = flip ? o * C4 + ph * C + c : (ph * C + c) * OC + o;
+            taps[tap * plane + at] = w[((o * C + c) * 4 + kh) * 4 + kw];
+          }
+  });
   return taps;
 }
 
@@ -144,10 +146,14 @@ struct TransformedWeights {
     for (int xi = 0; xi < kXi; ++xi) inv[xi] = T(1.0 / (kScale[xi / 5] * kScale[xi % 5]));
     xi_stride = row_kernel ? packed_b_size<T>(k, n) : k * n;
     U.resize(kXi * xi_stride);  // uninitialized: weight_transform writes every entry
-    if (row_kernel)
-      K::weight_transform(U.data(), xi_stride, NR<T>, k * NR<T>, taps.data(), k, n, inv);
-    else
-      K::weight_transform(U.data(), xi_stride, n, 0, taps.data(), k, n, inv);
+    // rows [r0, r1) of every U[xi]: weight_transform on the taps' rows from r0 (same per-element arithmetic)
+    parallel_for(k, 16, [&](int64_t r0, int64_t r1) {
+      const T* t = taps.data() + r0 * n;
+      if (row_kernel)
+        K::weight_transform(U.data() + r0 * NR<T>, xi_stride, NR<T>, k * NR<T>, t, r1 - r0, n, k * n, inv);
+      else
+        K::weight_transform(U.data() + r0 * n, xi_stride, n, 0, t, r1 - r0, n, k * n, inv);
+    });
     row_offsets.resize(max_rows);
     for (int64_t m = 0; m < max_rows; ++m) row_offsets[m] = m * k;
   }
@@ -325,14 +331,18 @@ bool backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Co
   T inv[kXi];
   for (int xi = 0; xi < kXi; ++xi) inv[xi] = T(1.0 / (kScale[xi / 5] * kScale[xi % 5]));
   std::vector<T> taps(4 * C4 * OC);
-  K::weight_grad_output(taps.data(), M, C4 * OC, inv);
-  for (int64_t o = 0; o < OC; ++o)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t kh = 0; kh < 4; ++kh)
-        for (int64_t kw = 0; kw < 4; ++kw) {
-          const int64_t ci = ((kh % 2) * 2 + kw % 2) * C + c, tap = (kh / 2) * 2 + kw / 2;
-          dweight[((o * C + c) * 4 + kh) * 4 + kw] = taps[(tap * C4 + ci) * OC + o];
-        }
+  parallel_for(C4 * OC, 4096, [&](int64_t i0, int64_t i1) {
+    K::weight_grad_output(taps.data() + i0, M + i0, i1 - i0, C4 * OC, inv);
+  });
+  parallel_for(OC, 16, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t kh = 0; kh < 4; ++kh)
+          for (int64_t kw = 0; kw < 4; ++kw) {
+            const int64_t ci = ((kh % 2) * 2 + kw % 2) * C + c, tap = (kh / 2) * 2 + kw / 2;
+            dweight[((o * C + c) * 4 + kh) * 4 + kw] = taps[(tap * C4 + ci) * OC + o];
+          }
+  });
   return true;
 }
 

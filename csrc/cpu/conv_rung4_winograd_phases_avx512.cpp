@@ -31,11 +31,11 @@ void dout_tile(float* D, int64_t xi_stride, int64_t t, const float* dyt, int64_t
 }
 void transpose(float* dst, const float* src, int64_t rows, int64_t cols) { impl::transpose(dst, src, rows, cols); }
 void weight_transform(float* dst, int64_t xi_stride, int64_t nr, int64_t blk_stride, const float* taps, int64_t ci_n,
-                      int64_t co_n, const float* inv) {
-  impl::weight_transform(dst, xi_stride, nr, blk_stride, taps, ci_n, co_n, inv);
+                      int64_t co_n, int64_t plane, const float* inv) {
+  impl::weight_transform(dst, xi_stride, nr, blk_stride, taps, ci_n, co_n, plane, inv);
 }
-void weight_grad_output(float* taps, const float* M, int64_t n, const float* inv) {
-  impl::weight_grad_output(taps, M, n, inv);
+void weight_grad_output(float* taps, const float* M, int64_t count, int64_t n, const float* inv) {
+  impl::weight_grad_output(taps, M, count, n, inv);
 }
 
 }  // namespace fastann::cpu::conv_detail::phases_avx512

@@ -220,14 +220,14 @@ void dout_tile(T* D, int64_t xi_stride, int64_t t, const T* dyt, int64_t oh0, in
   }
 }
 
-// U[xi] = (G g G^T)[xi] * inv[xi] of every 2x2 kernel g (taps: 4 planes of ci_n x co_n, tap 2a + b), G's rows
-// (1 0), (1 1), (1 -1), (1 2), (0 1). Point xi, row ci, column co goes to dst + xi*xi_stride +
-// (co / nr)*blk_stride + ci*nr + co % nr: row-major with nr = co_n, blk_stride = 0; pack_b's layout with
-// nr = NR, blk_stride = ci_n*NR (the columns past co_n in the last block are zeroed).
+// U[xi] = (G g G^T)[xi] * inv[xi] of every 2x2 kernel g (taps: 4 planes, `plane` apart, of ci_n rows of co_n,
+// tap 2a + b), G's rows (1 0), (1 1), (1 -1), (1 2), (0 1). Point xi, row ci, column co goes to dst +
+// xi*xi_stride + (co / nr)*blk_stride + ci*nr + co % nr: row-major with nr = co_n, blk_stride = 0; pack_b's
+// layout with nr = NR, blk_stride = (all rows)*NR (the columns past co_n in the last block are zeroed). A
+// range of rows is transformed by passing dst, taps and ci_n of that range.
 template <class T>
 void weight_transform(T* dst, int64_t xi_stride, int64_t nr, int64_t blk_stride, const T* taps, int64_t ci_n,
-                      int64_t co_n, const T* inv) {
-  const int64_t plane = ci_n * co_n;
+                      int64_t co_n, int64_t plane, const T* inv) {
   for (int64_t ci = 0; ci < ci_n; ++ci)
     for (int64_t j0 = 0; j0 < co_n; j0 += nr) {
       const int64_t len = std::min(nr, co_n - j0);
@@ -255,11 +255,12 @@ void weight_transform(T* dst, int64_t xi_stride, int64_t nr, int64_t blk_stride,
 }
 
 // The weight gradient's output transform: taps[(2a + b)*n + i] = (A^T m A)[a][b] with m[xi] = M[xi*n + i] *
-// inv[xi] and F(2, 4)'s A^T = [1 1 1 1 0; 0 1 -1 2 1], for the n = C4*OC entries i of the summed products.
+// inv[xi] and F(2, 4)'s A^T = [1 1 1 1 0; 0 1 -1 2 1], for `count` entries i from taps and M (of the n = C4*OC
+// entries of the summed products).
 template <class T>
-void weight_grad_output(T* taps, const T* M, int64_t n, const T* inv) {
+void weight_grad_output(T* taps, const T* M, int64_t count, int64_t n, const T* inv) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < count; ++i) {
     T r[5][2];  // r[u][b] = sum_w m[u][w] A[w][b]
     for (int u = 0; u < 5; ++u) {
       const T m0 = M[(u * 5) * n + i] * inv[u * 5], m1 = M[(u * 5 + 1) * n + i] * inv[u * 5 + 1],
