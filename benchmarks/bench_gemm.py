@@ -3,6 +3,7 @@
 
     python benchmarks/bench_gemm.py            # n = 128..4096 and the MLP's shapes, 1 and 2 threads
     python benchmarks/bench_gemm.py --cases square --sizes 4096   # chosen square sizes only
+    python benchmarks/bench_gemm.py --cases square --rounds 3   # NumPy and fastann alternating, medians of 3
     python benchmarks/bench_gemm.py --quick    # fewer sizes and repeats
     python benchmarks/bench_gemm.py --busy-core  # also: 2-thread GEMM while a busy loop holds a core
     python benchmarks/bench_gemm.py --thread-work  # CPU time per call, 2 threads / 1 (threading overhead)
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -132,37 +134,53 @@ def rungs_for(m, n, k, threads):
     return rungs + [4]
 
 
-def run_table(cpu, fastann, case_list, threads_list, budget, peak_core):
+def run_table(cpu, fastann, case_list, threads_list, budget, peak_core, rounds=1):
     rows = []
     for threads in threads_list:
         fastann.set_num_threads(threads)
-        peer = numpy_peer(case_list, threads, budget)
+        # Rounds alternate the contenders (NumPy's subprocess over every case, then fastann over every case), so
+        # on a machine whose second core comes and goes both sides sample the same conditions; each figure is
+        # the median over the rounds of the per-round medians.
+        peers, times, stats = [], {}, {}
+        for _ in range(rounds):
+            peers.append(numpy_peer(case_list, threads, budget))
+            for name, m, n, k, ta, tb in case_list:
+                before = cpu.gemm_thread_stats()
+                for r in rungs_for(m, n, k, threads):
+                    times.setdefault((name, r), []).append(fastann_time(cpu, name, m, n, k, ta, tb, r, budget))
+                after = cpu.gemm_thread_stats()
+                acc = stats.setdefault(name, dict.fromkeys(after, 0))
+                for key in after:
+                    acc[key] += after[key] - before[key]
         peak = peak_core * threads
         print(f"\n== {threads} thread(s); peak {peak:.0f} GFLOP/s; NumPy = native OpenBLAS "
-              "(OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset) ==")
+              f"(OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset){'; median of %d alternating rounds' % rounds if rounds > 1 else ''} ==")
         print(f"{'case':24s} {'M':>5s} {'N':>5s} {'K':>5s} {'impl':>10s} {'median ms':>10s} {'GFLOP/s':>8s} "
-              f"{'vs NumPy':>9s} {'% peak':>7s}")
+              f"{'vs NumPy':>9s} {'% peak':>7s}" + ("  per-round ratios" if rounds > 1 else ""))
         for name, m, n, k, ta, tb in case_list:
             flops = 2.0 * m * n * k
-            t_np = peer[name]
-            before = cpu.gemm_thread_stats()
-            entries = [("numpy", t_np)] + [(f"rung {r}", fastann_time(cpu, name, m, n, k, ta, tb, r, budget))
-                                           for r in rungs_for(m, n, k, threads)]
-            after = cpu.gemm_thread_stats()
-            stats = {key: after[key] - before[key] for key in after}
-            for impl, t in entries:
+            np_rounds = [peer[name] for peer in peers]
+            t_np = statistics.median(np_rounds)
+            entries = [("numpy", t_np, None)] + [
+                (f"rung {r}", statistics.median(times[(name, r)]),
+                 [a / b for a, b in zip(np_rounds, times[(name, r)])]) for r in rungs_for(m, n, k, threads)]
+            for impl, t, per_round in entries:
                 gf = flops / t * 1e-9
                 row = dict(case=name, m=m, n=n, k=k, trans_a=ta, trans_b=tb, threads=threads, impl=impl,
                            median_s=t, gflops=gf, ratio_vs_numpy=t_np / t, pct_peak=100 * gf / peak)
+                if per_round is not None:
+                    row["ratio_per_round"] = per_round
                 rows.append(row)
+                extra = ("  " + " ".join(f"{x:.2f}" for x in per_round)) if per_round and rounds > 1 else ""
                 print(f"{name:24s} {m:5d} {n:5d} {k:5d} {impl:>10s} {t * 1e3:10.3f} {gf:8.1f} "
-                      f"{t_np / t:8.2f}x {100 * gf / peak:6.1f}%")
+                      f"{t_np / t:8.2f}x {100 * gf / peak:6.1f}%{extra}")
             if threads > 1:
                 # rung 4's threads in this case: calls threaded, helpers late (a busy core), calls that waited
                 # for a helper's tile, calls kept on one thread by the busy-core back-off
-                rows[-1]["gemm_thread_stats"] = stats
-                print(f"{'':24s} rung 4 threads: {stats['threaded']} calls threaded, {stats['late']} with a late "
-                      f"helper, {stats['waited']} waited for one, {stats['backed_off']} on one thread (back-off)")
+                st = stats[name]
+                rows[-1]["gemm_thread_stats"] = st
+                print(f"{'':24s} rung 4 threads: {st['threaded']} calls threaded, {st['late']} with a late "
+                      f"helper, {st['waited']} waited for one, {st['backed_off']} on one thread (back-off)")
     return rows
 
 
@@ -238,6 +256,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer sizes, shorter timing budget")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--cases", choices=["all", "square", "mlp"], default="all", help="which cases to run")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternate NumPy and fastann this many times per thread count and report medians over the "
+                         "rounds (for a machine whose second core comes and goes)")
     ap.add_argument("--sizes", help="comma-separated square sizes n (default 128..4096; --quick: 128..2048)")
     ap.add_argument("--busy-core", action="store_true", help="also run the busy-core measurement")
     ap.add_argument("--busy-only", action="store_true", help="only the busy-core measurement")
@@ -298,7 +319,8 @@ def main():
     if args.thread_work:
         result["thread_work"] = run_thread_work(cpu, fastann, cases(args.quick, args.cases, sizes), budget)
     elif not args.busy_only:
-        result["rows"] = run_table(cpu, fastann, cases(args.quick, args.cases, sizes), threads_list, budget, peak_core)
+        result["rows"] = run_table(cpu, fastann, cases(args.quick, args.cases, sizes), threads_list, budget, peak_core,
+                                   args.rounds)
     if args.busy_core or args.busy_only:
         result["busy"] = run_busy(cpu, fastann, budget, peak_core)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
