@@ -348,43 +348,36 @@ bool backward_weight(T* dweight, T* dbias, const T* dout, const T* inp, const Co
 
 }  // namespace
 
+// run(kernels): with the AVX-512 transforms for float32 on a CPU that has AVX-512, the portable ones otherwise.
+template <class T, class Run>
+bool with_kernels(Run&& run) {
+  if constexpr (std::is_same_v<T, float>)
+    if (have_avx512()) return run(Avx512Kernels{});
+  return run(PortableKernels<T>{});
+}
+
 // A weight with an infinity or a NaN sends the call to rung 3 at once; an image or dout with one is found while
 // it is copied, and the call then runs rung 3 (rung 3's exact values: the transforms would mix the value with
 // others, inf - inf or 0 * inf giving NaN where the direct sum gives +-inf).
 template <class T>
 void conv2d_forward_rung4_phases(T* out, const T* inp, const T* weight, const T* bias, const Conv2dParams& p) {
-  bool done = false;
-  if (!any_non_finite(weight, p.OC * p.C * 16)) {
-    if constexpr (std::is_same_v<T, float>)
-      done = have_avx512() ? forward<Avx512Kernels>(out, inp, weight, bias, p)
-                           : forward<PortableKernels<T>>(out, inp, weight, bias, p);
-    else
-      done = forward<PortableKernels<T>>(out, inp, weight, bias, p);
-  }
+  const bool done = !any_non_finite(weight, p.OC * p.C * 16) && with_kernels<T>([&](auto k) {
+    return forward<decltype(k)>(out, inp, weight, bias, p);
+  });
   if (!done) conv2d_forward_rung3_direct(out, inp, weight, bias, p);
 }
 
 template <class T>
 void conv2d_backward_input_rung4_phases(T* dinp, const T* dout, const T* weight, const Conv2dParams& p) {
-  bool done = false;
-  if (!any_non_finite(weight, p.OC * p.C * 16)) {
-    if constexpr (std::is_same_v<T, float>)
-      done = have_avx512() ? backward_input<Avx512Kernels>(dinp, dout, weight, p)
-                           : backward_input<PortableKernels<T>>(dinp, dout, weight, p);
-    else
-      done = backward_input<PortableKernels<T>>(dinp, dout, weight, p);
-  }
+  const bool done = !any_non_finite(weight, p.OC * p.C * 16) && with_kernels<T>([&](auto k) {
+    return backward_input<decltype(k)>(dinp, dout, weight, p);
+  });
   if (!done) conv2d_backward_input_rung3_direct(dinp, dout, weight, p);
 }
 
 template <class T>
 void conv2d_backward_weight_rung4_phases(T* dweight, T* dbias, const T* dout, const T* inp, const Conv2dParams& p) {
-  bool done;
-  if constexpr (std::is_same_v<T, float>)
-    done = have_avx512() ? backward_weight<Avx512Kernels>(dweight, dbias, dout, inp, p)
-                         : backward_weight<PortableKernels<T>>(dweight, dbias, dout, inp, p);
-  else
-    done = backward_weight<PortableKernels<T>>(dweight, dbias, dout, inp, p);
+  const bool done = with_kernels<T>([&](auto k) { return backward_weight<decltype(k)>(dweight, dbias, dout, inp, p); });
   if (!done) conv2d_backward_weight_rung3_direct(dweight, dbias, dout, inp, p);
 }
 
