@@ -406,7 +406,7 @@ void linear_store_transposed(T* out, const T* yt, const T* bias, int64_t n, int6
 // in the second) and op(A) unless it is read in place (a narrow C, see gemm_packed.hpp): with N = 128 and
 // OUT = 300 the second form pads nothing (300 = 50 x 6, 128 = 2 x 64) and packs 128 x IN values instead of
 // 300 x IN. Model, in cycles: the padded multiply-adds at 2 x vector-width per cycle plus 1/4 cycle per
-// packed or transposed value (as plan_tiles).
+// packed value (as plan_tiles) and per transposed value (2 when the output does not fit the L2).
 // The second form is taken only when every element is computed by the same operations in the same order
 // (a product is commutative, the K blocks are the same, the epilogue is applied by the store): neither
 // form may have a last column panel narrow enough for the micro-kernel to split its accumulators
@@ -422,13 +422,17 @@ bool forward_transposed_pays(int64_t n, int64_t in_features, int64_t out_feature
   const double k = double(in_features);
   const double lanes = 2.0 * (simd_level() == SimdLevel::avx512 ? 64 / int(sizeof(T))
                               : simd_level() == SimdLevel::avx2 ? 32 / int(sizeof(T)) : 2);
+  // The transposing store: 1/4 cycle per value while y fits the L2; beyond it the scattered rows go to memory,
+  // measured ~2 cycles per value (128 x 6272 float32: 0.6 ms, which made the plain form faster, 1.76 vs 2.1 ms).
+  const double store_cycles =
+      double(n) * double(out_features) * double(sizeof(T)) > double(cpu_info().l2_bytes) ? 2.0 : 0.25;
   auto cost = [&](int64_t rows, int64_t cols, bool store) {
     const double padded = double((rows + s.mr - 1) / s.mr * s.mr) *
                           double((cols + s.col_step - 1) / s.col_step * s.col_step);
     // gemm_packed.hpp, kDirectAMaxPanels: the AVX-512 kernel reads a row-major A in place for a narrow C
     const bool direct_a = simd_level() == SimdLevel::avx512 && cols <= 5 * s.nr;
     const double packed = double(cols) * k + (direct_a ? 0.0 : double(rows) * k);
-    return padded * k / lanes + packed / 4 + (store ? double(rows) * double(cols) / 4 : 0.0);
+    return padded * k / lanes + packed / 4 + (store ? double(rows) * double(cols) * store_cycles : 0.0);
   };
   return cost(out_features, n, true) < cost(n, out_features, false);
 }
