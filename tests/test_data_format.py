@@ -371,7 +371,7 @@ def test_flatten_dense_pair_moves_the_kernel_instead_of_the_batch(data_format, r
         return out.copy(), dx.copy(), dense.grads["kernel"].copy(), flatten._absorbed
 
     out, dx, dk, absorbed = run(x, g)
-    assert absorbed and dense._input_order is not None
+    assert absorbed and dense._order_used is not None and dense._input_order is None  # consumed by the forward
     apart = [run(x[i:i + 2], g[i:i + 2]) for i in range(0, 8, 2)]  # 2 images < 3 units: the transposing path
     assert not any(a[3] for a in apart)
     np.testing.assert_allclose(out, np.concatenate([a[0] for a in apart]), rtol=1e-12, atol=1e-12)
@@ -382,3 +382,16 @@ def test_flatten_dense_pair_moves_the_kernel_instead_of_the_batch(data_format, r
     hwc = conv_out if data_format == "channels_last" else conv_out.transpose(0, 2, 3, 1)
     kernel, bias = dense.get_weights()
     np.testing.assert_allclose(out, np.tanh(hwc.reshape(8, -1) @ kernel + bias), rtol=1e-12, atol=1e-12)
+
+
+def test_dense_after_an_absorbing_flatten_alone_reads_keras_order(rng):
+    """The Flatten's column order is for the one forward it feeds: the Dense called on its own afterwards
+    (on (H, W, C)-flattened features) uses its kernel as Keras stores it."""
+    m = fastann.Sequential([layers.Input((4, 3, 2)), layers.Conv2D(5, 3, padding="same"), layers.Flatten(),
+                            layers.Dense(2)], seed=0, dtype="float64")
+    x = rng.standard_normal((6, 4, 3, 2))
+    m.predict(x, verbose=0)
+    dense = m.layers[2]
+    features = rng.standard_normal((6, 60))
+    kernel, bias = dense.get_weights()
+    np.testing.assert_allclose(dense(features), features @ kernel + bias, rtol=1e-12, atol=1e-12)

@@ -55,8 +55,9 @@ class Dense(Layer):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self._x = self._z = self._y = None
-        # Set by a Flatten right before it (see Flatten.absorb_into): the input's features come in the order
-        # input_order (an index array, feature j is the kernel's column input_order[j]); None: the kernel's.
+        # Set by a Flatten right before each forward it feeds (see Flatten.absorb_into) and consumed by that
+        # forward: the input's features come in the order input_order (an index array, feature j is the
+        # kernel's column input_order[j]); None: the kernel's.
         self._input_order = None
         self._order_used = self._kernel_used = None
 
@@ -82,6 +83,7 @@ class Dense(Layer):
         """The kernel (units, in_features) with its columns in the order the input's features come in (kept
         for backward)."""
         self._order_used = order = self._input_order
+        self._input_order = None  # one forward's: a later call of this layer on its own reads Keras's order
         kernel = self.params["kernel"]
         self._kernel_used = kernel if order is None else self.xp.take(kernel, order, axis=1)
         return self._kernel_used
