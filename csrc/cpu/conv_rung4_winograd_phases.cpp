@@ -12,8 +12,10 @@
 //   * the weight gradient is F(2x2, 4x4): the 2x2 taps of each phase as a correlation of the 5x5 phase patch
 //     with a 4x4 tile of dout. Its input transform is the forward's, its 25 GEMMs reduce over the tiles.
 // The transforms run with channels innermost (the image is first copied to a zero-padded channels-last
-// block); the 25 GEMMs are rung 3's packed GEMM (gemm.cpp). Work items are chunks of images; the weight
-// gradient sums them in a fixed order (RunSums: the same bits in every call at a given thread count).
+// block). The forward's and input gradient's 25 GEMMs run rung 3's row micro-kernel on weights transformed
+// once per call straight into its packed layout (AVX-512), or rung 3's packed GEMM (gemm.cpp); the weight
+// gradient's run the packed GEMM. Work items are chunks of images; the weight gradient sums them in a fixed
+// order (RunSums: the same bits in every call at a given thread count).
 // Infinities and NaNs: as rung 4's 3x3 path, a call whose input, dout or weights hold one is rung 3's (the
 // transforms would mix it with values the direct sum never meets). Docs: docs/conv.md.
 #include <algorithm>
