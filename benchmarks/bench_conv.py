@@ -51,12 +51,12 @@ SHAPES = {
 DIRECTIONS = ("fwd", "bwd_in", "bwd_w")
 
 
-def operands(shape, seed=0):
+def operands(shape, seed=0, stride=1):
     N, C, H, W, OC, K, pad = shape
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
     w = (rng.standard_normal((OC, C, K, K)) / np.sqrt(C * K * K)).astype(np.float32)
-    OH, OW = H + 2 * pad - K + 1, W + 2 * pad - K + 1
+    OH, OW = (H + 2 * pad - K) // stride + 1, (W + 2 * pad - K) // stride + 1
     g = rng.standard_normal((N, OC, OH, OW)).astype(np.float32)
     return x, w, g
 
@@ -164,13 +164,13 @@ def torch_fns(torch, shape, channels_last: bool):
 
 # ---- fastann -----------------------------------------------------------------------------------------
 
-def fastann_fns(ops, shape, rung):
+def fastann_fns(ops, shape, rung, stride=1):
     N, C, H, W, OC, K, pad = shape
-    x, w, g = operands(shape)
+    x, w, g = operands(shape, stride=stride)
     return {
-        "fwd": lambda: ops.conv2d(x, w, None, 1, pad, rung=rung),
-        "bwd_in": lambda: ops.conv2d_backward_input(g, w, x.shape, 1, pad, rung=rung),
-        "bwd_w": lambda: ops.conv2d_backward_weight(g, x, w.shape, 1, pad, rung=rung),
+        "fwd": lambda: ops.conv2d(x, w, None, stride, pad, rung=rung),
+        "bwd_in": lambda: ops.conv2d_backward_input(g, w, x.shape, stride, pad, rung=rung),
+        "bwd_w": lambda: ops.conv2d_backward_weight(g, x, w.shape, stride, pad, rung=rung),
     }
 
 
@@ -209,20 +209,12 @@ def sweep_winograd_phases(n=64):
     fastann.set_num_threads(1)
     print(f"4x4 stride 2, N {n}: rung 3 time / rung 4 time, 1 thread, CPU time (> 1: Winograd faster)")
     print(f"{'C':>4s} {'OC':>4s} {'HxW':>6s} {'fwd':>6s} {'bwd_in':>7s} {'bwd_w':>6s}")
-    rng = np.random.default_rng(0)
     for hw in (8, 14, 28):
         for C, OC in [(8, 16), (16, 32), (32, 64), (64, 64), (64, 128), (128, 64), (128, 128), (128, 256),
                       (256, 512)]:
-            x = rng.standard_normal((n, C, hw, hw), dtype=np.float32)
-            w = rng.standard_normal((OC, C, 4, 4), dtype=np.float32)
-            g = rng.standard_normal((n, OC, hw // 2, hw // 2), dtype=np.float32)
-            fns = {
-                "fwd": lambda k: ops.conv2d(x, w, None, 2, 1, rung=k),
-                "bwd_in": lambda k: ops.conv2d_backward_input(g, w, x.shape, 2, 1, rung=k),
-                "bwd_w": lambda k: ops.conv2d_backward_weight(g, x, w.shape, 2, 1, rung=k),
-            }
-            ratio = {d: median_time(lambda: f(3), 0.3, min_reps=5) / median_time(lambda: f(4), 0.3, min_reps=5)
-                     for d, f in fns.items()}
+            fns = {k: fastann_fns(ops, (n, C, hw, hw, OC, 4, 1), k, stride=2) for k in (3, 4)}
+            ratio = {d: median_time(fns[3][d], 0.3, min_reps=5) / median_time(fns[4][d], 0.3, min_reps=5)
+                     for d in DIRECTIONS}
             print(f"{C:4d} {OC:4d} {hw:3d}x{hw:<2d} {ratio['fwd']:6.2f} {ratio['bwd_in']:7.2f} {ratio['bwd_w']:6.2f}",
                   flush=True)
 
