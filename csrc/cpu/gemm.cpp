@@ -310,9 +310,7 @@ void gemm_kernel4_packed_simd_threaded(const GemmArgs<T>& g) {
   if (trivial(g)) return;
   const double macs = double(g.m) * double(g.n) * double(g.k);
   int nt = num_threads();
-#ifdef _OPENMP
-  if (omp_in_parallel()) nt = 1;  // called from a kernel's parallel region: its threads already hold the cores
-#endif
+  if (in_parallel_region()) nt = 1;  // called from a kernel's parallel work: its threads already hold the cores
   if (nt <= 1 || macs < kThreadMinMacs) {
     gemm_kernel3_packed_simd(g);
     return;

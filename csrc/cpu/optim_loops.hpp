@@ -21,11 +21,12 @@
 
 namespace fastann::cpu::FASTANN_ISA {
 
-// Elements per thread below which a step stays on one thread: the vectorized loops run at ~0.2 ns per
-// element, and an extra thread must get ~150 us of work to be worth a fork/join that costs a time slice
-// when the other core is busy (docs/optimizers.md, Measured). The MLP's largest matrix (235 200) stays on
-// one thread.
-constexpr int64_t kGrain = 1048576;
+// Elements per thread below which a step stays on one thread. Adam runs at ~0.35 ns per element (its
+// vector square root and division set the pace), so 32 768 elements are ~11 us of work, several times the
+// cost of posting a job to the team; the team's caller never waits for a helper that has not started, so a
+// busy second core costs little (docs/optimizers.md, Measured). The MLP's largest matrix (235 200) is cut in
+// 8 chunks at 2 threads.
+constexpr int64_t kGrain = 32768;
 
 template <class T>
 inline T nan_max(T a, T b) { return (a > b || a != a) ? a : b; }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 #include "fastann/common.hpp"
 #include "pool_isa.hpp"
@@ -135,6 +136,7 @@ void max_pool2d_backward(T* dinp, const T* dout, const int64_t* indices, const P
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
   bool bad_index = false;
   int64_t bad_value = 0;
+  std::mutex bad_mu;  // guards bad_index / bad_value, written by whichever chunk finds one
   parallel_for(g.N * g.C, plane_grain(in_plane), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       T* dx = dinp + p * in_plane;
@@ -145,11 +147,9 @@ void max_pool2d_backward(T* dinp, const T* dout, const int64_t* indices, const P
         const int64_t k = ix[i];
         // Indices come from the caller: an out-of-range one would write outside dinp.
         if (k < 0 || k >= in_plane) {
-#pragma omp critical(fastann_max_pool2d_bad_index)
-          {
-            bad_index = true;
-            bad_value = k;
-          }
+          std::lock_guard<std::mutex> lock(bad_mu);
+          bad_index = true;
+          bad_value = k;
           return;
         }
         dx[k] += dy[i];

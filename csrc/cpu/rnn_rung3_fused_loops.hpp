@@ -28,10 +28,6 @@
 #include <cstdint>
 #include <thread>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "fastann/common.hpp"
 #include "fastann/cpu/gemm.hpp"
 #include "fastann/cpu/rnn.hpp"
@@ -192,29 +188,28 @@ void run_stages(int64_t stages, int64_t items, int nt, F&& f) {
       for (int64_t i = 0; i < items; ++i) f(s, i, 0);
     return;
   }
-  std::atomic<int64_t> next{0}, done{0};
-  const int64_t total = stages * items;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-#endif
-  {
-#ifdef _OPENMP
-    const int tid = omp_get_thread_num();
-#else
-    const int tid = 0;
-#endif
-    for (;;) {
-      const int64_t k = next.fetch_add(1, std::memory_order_relaxed);
-      if (k >= total) break;
-      const int64_t s = k / items;
-      // Items are taken in order, so every item this one waits for is already held by a running thread.
-      for (int spins = 0; done.load(std::memory_order_acquire) < s * items; ++spins) {
-        if (spins > 2000) std::this_thread::yield();
+  struct Stages {
+    F* f;
+    int64_t items, total;
+    std::atomic<int64_t> next{0}, done{0};
+    // One team member (tid = its item of run_on_team): takes items in order until none are left.
+    static void run(void* ctx, int64_t member) {
+      Stages& st = *static_cast<Stages*>(ctx);
+      const int tid = static_cast<int>(member);
+      for (;;) {
+        const int64_t k = st.next.fetch_add(1, std::memory_order_relaxed);
+        if (k >= st.total) break;
+        const int64_t s = k / st.items;
+        // Items are taken in order, so every item this one waits for is already held by a running thread.
+        for (int spins = 0; st.done.load(std::memory_order_acquire) < s * st.items; ++spins) {
+          if (spins > 2000) std::this_thread::yield();
+        }
+        (*st.f)(s, k % st.items, tid);
+        st.done.fetch_add(1, std::memory_order_release);
       }
-      f(s, k % items, tid);
-      done.fetch_add(1, std::memory_order_release);
     }
-  }
+  } st{&f, items, stages * items};
+  run_on_team(nt, nt - 1, &Stages::run, &st);
 }
 
 // ---- big GEMMs (fastann's own, csrc/cpu/gemm.cpp) ----------------------------------------------------

@@ -1,6 +1,8 @@
 // runtime.cpp: thread count and run-time SIMD detection (no ISA flags: compiled for baseline x86-64).
 #include "fastann/common.hpp"
 
+#include "internal/tile_team.hpp"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -26,6 +28,18 @@ void set_num_threads(int n) {
 #ifdef _OPENMP
   omp_set_num_threads(n);
 #endif
+}
+
+void run_on_team(int64_t items, int helpers, void (*fn)(void* ctx, int64_t item), void* ctx) {
+  if (in_parallel_region()) helpers = 0;
+  cpu::TileTeam::instance().run(items, helpers, fn, ctx);
+}
+
+bool in_parallel_region() {
+#ifdef _OPENMP
+  if (omp_in_parallel()) return true;
+#endif
+  return cpu::TileTeam::in_job();
 }
 
 static SimdLevel detect() {

@@ -1,4 +1,7 @@
 // tile_team.hpp: a team of helper threads that never makes the caller wait for a helper that has not started.
+// Every CPU kernel's parallel work goes through the one team (GEMM tiles, parallel_for's chunks and
+// parallel_dynamic's members through run_on_team in fastann/common.hpp, the RNN's stages), so a training step
+// never has two thread pools polling for the same cores.
 //
 // An OpenMP parallel region ends in a barrier: the calling thread returns only once every thread of the team
 // has arrived, so a helper whose core another process holds (a shared machine) makes the call wait for it a
@@ -8,8 +11,8 @@
 // never for one that has not started. A helper that wakes after that finds no job and goes back to waiting.
 //
 // Helpers wait briefly after a job (the next one usually follows within microseconds), polling and then
-// yielding the core, then sleep on a condition variable. One job at a time: a caller that finds the team busy (another Python thread, or a call
-// from inside a parallel region) runs its items alone. The team is never destroyed (its threads may be
+// yielding the core, then sleep on a condition variable. One job at a time: a caller that finds the team busy (another Python thread) or that
+// is itself running a team item (a kernel called from inside parallel work) runs its items alone. The team is never destroyed (its threads may be
 // waiting on it when the process exits); a forked child gets a fresh one. Internal to csrc/cpu; no
 // ISA-specific code.
 #pragma once
@@ -48,6 +51,9 @@ class TileTeam {
     return *current();
   }
 
+  // True on a thread that is running a job's items (the caller of run, or a helper).
+  static bool in_job() { return in_job_; }
+
   struct Report {
     int64_t first_join_ns = -1;  // how long after the post the first helper joined; -1: none joined
     int64_t wait_ns = 0;         // how long the caller waited, once all items were taken, for helpers' items
@@ -57,11 +63,16 @@ class TileTeam {
   // are done.
   Report run(int64_t n, int helpers, Fn fn, void* ctx) {
     Report report;
-    std::unique_lock<std::mutex> post(post_mu_, std::try_to_lock);
-    if (!post.owns_lock() || helpers < 1 || n >= kMaxItems) {
+    if (in_job_ || helpers < 1 || n >= kMaxItems) {  // in_job_: a team item of this thread called run
       for (int64_t i = 0; i < n; ++i) fn(ctx, i);
       return report;
     }
+    std::unique_lock<std::mutex> post(post_mu_, std::try_to_lock);
+    if (!post.owns_lock()) {
+      for (int64_t i = 0; i < n; ++i) fn(ctx, i);
+      return report;
+    }
+    const InJob job;
     start_helpers(helpers);
     const uint64_t gen = (generation_.load() + 1) & kGenMask;
     fn_ = fn;
@@ -106,6 +117,12 @@ class TileTeam {
     }
   }
 
+  inline static thread_local bool in_job_ = false;
+  struct InJob {  // marks this thread as running items for its lifetime
+    InJob() { in_job_ = true; }
+    ~InJob() { in_job_ = false; }
+  };
+
   static TileTeam*& current() {
     static TileTeam* team = nullptr;
     return team;
@@ -145,6 +162,7 @@ class TileTeam {
       int64_t i = claim(seen);
       if (i < 0) continue;  // the job ended before this helper arrived
       if (slots_.fetch_sub(1) <= 0) {  // more helpers awake than the thread count in use: run the one item taken
+        const InJob job;
         fn_(ctx_, i);
         done_.fetch_add(1);
         continue;
@@ -153,6 +171,7 @@ class TileTeam {
       first_join_ns_.compare_exchange_strong(expected, now_ns() - posted_ns_);
       const Fn fn = fn_;
       void* const ctx = ctx_;
+      const InJob job;
       do {
         fn(ctx, i);
         done_.fetch_add(1);

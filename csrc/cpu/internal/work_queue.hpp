@@ -27,9 +27,14 @@ class WorkQueue {
 };
 
 // Threads used for n items: fastann's thread count, at most n.
-inline int team_size(int64_t n) { return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), n))); }
+inline int team_size(int64_t n) {
+  if (in_parallel_region()) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), n)));
+}
 
-// body(t, queue) runs once on each of team_size(n) threads (t = 0..team-1) and pulls items from the queue.
+// body(t, queue) runs once for each t = 0..team_size(n)-1, as an item of the kernels' team (run_on_team,
+// fastann/common.hpp), and pulls work items from the one queue. A body whose helper has not started by the
+// time the queue runs dry finds it empty and returns at once; t only names per-thread scratch.
 template <class Body>
 void parallel_dynamic(int64_t n, Body&& body) {
   WorkQueue queue(n);
@@ -38,12 +43,15 @@ void parallel_dynamic(int64_t n, Body&& body) {
     body(0, queue);
     return;
   }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-  body(omp_get_thread_num(), queue);
-#else
-  body(0, queue);
-#endif
+  struct Team {
+    Body* body;
+    WorkQueue* queue;
+    static void run(void* ctx, int64_t t) {
+      Team& s = *static_cast<Team*>(ctx);
+      (*s.body)(static_cast<int>(t), *s.queue);
+    }
+  } team{&body, &queue};
+  run_on_team(nt, nt - 1, &Team::run, &team);
 }
 
 }  // namespace fastann::cpu

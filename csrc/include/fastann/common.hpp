@@ -42,12 +42,25 @@ template <class... Args>
 int num_threads();             // threads fastann's kernels use (fastann.set_num_threads / OMP_NUM_THREADS)
 void set_num_threads(int n);   // n >= 1
 
-// Run f(begin, end) over [0, n) split into contiguous chunks. Below `grain` items per thread the
-// work stays on the calling thread: a fork/join costs microseconds, more than a small op itself.
+// Runs fn(ctx, i) for every i in [0, items) on the calling thread and up to `helpers` threads of the CPU
+// kernels' team (csrc/cpu/internal/tile_team.hpp: items go out one at a time, and the caller never waits for a
+// helper that has not started); returns when all are done. On a thread that is already running a team item
+// or an OpenMP parallel region, every item runs on the calling thread.
+void run_on_team(int64_t items, int helpers, void (*fn)(void* ctx, int64_t item), void* ctx);
+// True on a thread that runs a team item or sits in an OpenMP parallel region: its team holds the cores.
+bool in_parallel_region();
+
+// Run f(begin, end) over [0, n) split into contiguous chunks on the team. Below `grain` items per thread the
+// work stays on the calling thread: a fork/join costs microseconds, more than a small op itself. There are up
+// to kChunksPerThread chunks per thread, taken one at a time, so a thread slowed by another process on its core
+// (or a helper that starts late) takes fewer of them instead of holding up the call. f must not depend on
+// where the chunk boundaries fall (they change with the thread count).
+constexpr int64_t kChunksPerThread = 4;
+
 template <class F>
 inline void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;
-  int nt = num_threads();
+  int nt = in_parallel_region() ? 1 : num_threads();
   if (grain < 1) grain = 1;
   int64_t max_useful = (n + grain - 1) / grain;
   if (max_useful < nt) nt = static_cast<int>(max_useful);
@@ -55,19 +68,19 @@ inline void parallel_for(int64_t n, int64_t grain, F&& f) {
     f(int64_t(0), n);
     return;
   }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-  {
-    const int t = omp_get_thread_num();
-    const int T = omp_get_num_threads();
-    const int64_t chunk = (n + T - 1) / T;
-    const int64_t b = t * chunk;
-    const int64_t e = b + chunk < n ? b + chunk : n;
-    if (b < e) f(b, e);
-  }
-#else
-  f(int64_t(0), n);
-#endif
+  struct Chunks {
+    F* f;
+    int64_t n, chunk;
+    static void run(void* ctx, int64_t t) {
+      const Chunks& c = *static_cast<const Chunks*>(ctx);
+      const int64_t b = t * c.chunk;
+      const int64_t e = b + c.chunk < c.n ? b + c.chunk : c.n;
+      if (b < e) (*c.f)(b, e);
+    }
+  };
+  const int64_t count = max_useful < kChunksPerThread * nt ? max_useful : kChunksPerThread * nt;
+  Chunks chunks{&f, n, (n + count - 1) / count};
+  run_on_team((n + chunks.chunk - 1) / chunks.chunk, nt - 1, &Chunks::run, &chunks);
 }
 
 // ---- SIMD path ------------------------------------------------------------------------------------
