@@ -117,23 +117,53 @@ def measure(script, worker, threads, n, epochs, device="cpu", timeout=3600, nati
     return res
 
 
+def print_header(name_width, epoch_ms):
+    """The column heads of the rows print_row prints."""
+    unit = "ms/epoch" if epoch_ms else "s/epoch"
+    print(f"{'contender':<{name_width}}{'samples/s':>12}{unit:>10}{'samples/cpu-s':>15}{'final loss':>12}")
+
+
+def print_row(c, r, name_width, epoch_ms):
+    """One table row: contender ``c``'s samples/s, median epoch time (ms when ``epoch_ms``, else s), samples
+    per CPU-second and final loss, or its error."""
+    if "error" in r:
+        print(f"{c:<{name_width}}  failed: {r['error']}")
+        return
+    epoch = statistics.median(r["epoch_seconds"]) * (1e3 if epoch_ms else 1.0)
+    print(f"{c:<{name_width}}{r['samples_per_s']:>12,.0f}{epoch:>10.{1 if epoch_ms else 2}f}"
+          f"{r['samples_per_cpu_s']:>15,.0f}{r['final_loss']:>12.4f}", flush=True)
+
+
 def measure_row(script, contenders, threads, n, epochs, device, name_width, epoch_ms, **measure_kw):
     """Measure each contender at ``threads`` (fresh subprocesses, see measure) and print one table row each:
     samples/s, median epoch time (ms when ``epoch_ms``, else s), samples per CPU-second, final loss.
     Returns {contender: measure's result}."""
-    unit = "ms/epoch" if epoch_ms else "s/epoch"
-    print(f"{'contender':<{name_width}}{'samples/s':>12}{unit:>10}{'samples/cpu-s':>15}{'final loss':>12}")
+    print_header(name_width, epoch_ms)
     row = {}
     for c in contenders:
-        r = measure(script, c, threads, n, epochs, device, **measure_kw)
-        row[c] = r
-        if "error" in r:
-            print(f"{c:<{name_width}}  failed: {r['error']}")
-            continue
-        epoch = statistics.median(r["epoch_seconds"]) * (1e3 if epoch_ms else 1.0)
-        print(f"{c:<{name_width}}{r['samples_per_s']:>12,.0f}{epoch:>10.{1 if epoch_ms else 2}f}"
-              f"{r['samples_per_cpu_s']:>15,.0f}{r['final_loss']:>12.4f}", flush=True)
+        row[c] = measure(script, c, threads, n, epochs, device, **measure_kw)
+        print_row(c, row[c], name_width, epoch_ms)
     return row
+
+
+def median_row(rows):
+    """One row from several rounds' rows of the same contenders (each round's contenders run one after the
+    other, so a slow spell of a shared machine falls on one round, not on one contender): per contender the
+    median over the rounds of samples/s and of samples per CPU-second (each already a median over its
+    epochs), each round's median epoch time as ``epoch_seconds``, the last round's loss, and the rounds' samples/s as
+    ``rounds_samples_per_s``. A contender that failed in any round is reported with that round's error."""
+    out = {}
+    for c in rows[0]:
+        rs = [row[c] for row in rows]
+        failed = [r for r in rs if "error" in r]
+        if failed:
+            out[c] = failed[0]
+            continue
+        out[c] = dict(rs[-1], epoch_seconds=[statistics.median(r["epoch_seconds"]) for r in rs],
+                      samples_per_s=statistics.median(r["samples_per_s"] for r in rs),
+                      samples_per_cpu_s=statistics.median(r["samples_per_cpu_s"] for r in rs),
+                      rounds_samples_per_s=[r["samples_per_s"] for r in rs])
+    return out
 
 
 def add_ratios(row, peers, key, device):

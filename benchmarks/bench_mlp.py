@@ -4,6 +4,7 @@ float32): fastann against a plain NumPy MLP and PyTorch CPU, at 1 and 2 threads,
 
     python benchmarks/bench_mlp.py            # full: 54000-sample epochs (the `fastann train` epoch), 5 timed
     python benchmarks/bench_mlp.py --quick    # 12800-sample epochs, 3 timed
+    python benchmarks/bench_mlp.py --quick --rounds 3   # every contender 3 times, alternating: medians
     python benchmarks/bench_mlp.py --device cuda   # GPU: fastann vs PyTorch CUDA (exit status 2 without a GPU)
 
 Every contender runs in its own fresh subprocess (so thread pools and BLAS settings cannot leak between
@@ -24,8 +25,11 @@ with one warm-up epoch, then reports the median samples/s over the timed epochs:
 All three shuffle once per epoch and gather each batch by index. Besides wall-clock samples/s, the table shows
 samples per CPU-second of the process (all its threads): on a shared, busy machine the wall clock includes time
 spent waiting for a core, the CPU time does not (at 1 thread it is the better estimate of the idle-machine
-speed; at 2 threads it also counts threads spinning while they wait). Results go to
-benchmarks/results/bench_mlp.json.
+speed; at 2 threads it also counts threads spinning while they wait). It ends with fastann's 2-thread rate over
+its 1-thread rate. With ``--rounds R`` every contender runs R times at each thread count, one round after the
+other, and a last table gives the median of each contender's rounds, each round's ratio to the faster peer and
+the scaling of the medians: a slow spell of a shared machine then falls on one round instead of on one
+contender. Results go to benchmarks/results/bench_mlp.json.
 
 ``--device cuda`` runs fastann, fastann+accuracy and torch on GPU 0 instead (no NumPy peer, no thread
 settings): fastann compiles the model with ``device="cuda"`` and ``fit`` copies each batch from the NumPy
@@ -192,10 +196,20 @@ WORKERS = {
 
 
 # ---- driver ----------------------------------------------------------------------------------------
+def print_thread_scaling(runs):
+    """fastann's 2-thread samples/s over its 1-thread samples/s (the issue's scaling measure), when both ran."""
+    one, two = runs.get("1", {}).get("fastann", {}), runs.get("2", {}).get("fastann", {})
+    if "samples_per_s" in one and "samples_per_s" in two:
+        print(f"\nfastann 2 threads / 1 thread: {two['samples_per_s'] / one['samples_per_s']:.2f}x (samples/s)")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="12800-sample epochs, 3 timed")
     p.add_argument("--threads", type=int, nargs="*", default=None, help="thread counts (default 1 2)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run every contender at every thread count this many times, alternating, and report the "
+                        "medians with each round's ratio (for a machine whose second core comes and goes)")
     p.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--epochs", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
@@ -238,17 +252,41 @@ def main():
     results = {"n": n, "epochs": epochs, "batch": BATCH, "machine": machine, "runs": {}}
     if a.device == "cuda":
         results.update(device="cuda", gpu=gpu)
-    for threads in threads_list:
-        print(f"\n== {threads} thread(s) ==" if threads else f"\n== {gpu} ==")
-        row = tb.measure_row(__file__, contenders, threads, n, epochs, a.device, name_width=18, epoch_ms=True,
-                             timeout=1800, native_openblas=True)
-        for c, r in row.items():
-            st = r.get("gemm_thread_stats")
-            if st and threads and threads > 1:
-                print(f"{c}: GEMM calls threaded {st['threaded']:,}, with a late helper {st['late']:,}, waited for "
-                      f"a helper {st['waited']:,}, kept on one thread by the back-off {st['backed_off']:,}")
-        tb.add_ratios(row, ("numpy", "torch"), "ratio_to_faster_peer", a.device)
-        results["runs"][str(threads) if threads else "cuda"] = row
+    rounds = []
+    for r in range(a.rounds):
+        if a.rounds > 1:
+            print(f"\n#### round {r + 1} of {a.rounds}")
+        runs = {}
+        for threads in threads_list:
+            print(f"\n== {threads} thread(s) ==" if threads else f"\n== {gpu} ==")
+            row = tb.measure_row(__file__, contenders, threads, n, epochs, a.device, name_width=18, epoch_ms=True,
+                                 timeout=1800, native_openblas=True)
+            for c, res in row.items():
+                st = res.get("gemm_thread_stats")
+                if st and threads and threads > 1:
+                    print(f"{c}: GEMM calls threaded {st['threaded']:,}, with a late helper {st['late']:,}, waited "
+                          f"for a helper {st['waited']:,}, kept on one thread by the back-off {st['backed_off']:,}")
+            tb.add_ratios(row, ("numpy", "torch"), "ratio_to_faster_peer", a.device)
+            runs[str(threads) if threads else "cuda"] = row
+        print_thread_scaling(runs)
+        rounds.append(runs)
+    if a.rounds > 1:
+        print(f"\n#### medians of the {a.rounds} rounds (samples/s of each contender: the median of its rounds)")
+        runs = {}
+        for key in rounds[0]:
+            print(f"\n== {key} thread(s) ==")
+            row = tb.median_row([rd[key] for rd in rounds])
+            tb.print_header(18, True)
+            for c, res in row.items():
+                tb.print_row(c, res, 18, True)
+            tb.add_ratios(row, ("numpy", "torch"), "ratio_to_faster_peer", a.device)
+            per_round = [rd[key]["fastann"].get("ratio_to_faster_peer") for rd in rounds if "fastann" in rd[key]]
+            if all(x is not None for x in per_round):
+                print("fastann vs the faster peer, each round: " + " ".join(f"{x:.2f}x" for x in per_round))
+            runs[key] = row
+        print_thread_scaling(runs)
+        results["rounds"] = rounds
+    results["runs"] = runs
     tb.write_results(a.out, results)
 
 
