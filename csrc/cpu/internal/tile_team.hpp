@@ -92,9 +92,14 @@ class TileTeam {
       done_.fetch_add(1);
     }
     // Every item is taken; wait only for those a helper is still running.
+    // Past the first polls the wait yields the core: the helper it waits for may be queued behind this very
+    // thread on the same core (a busy neighbour process holds the other one).
     if (done_.load() < n) {
       const int64_t t0 = now_ns();
-      while (done_.load() < n) FASTANN_CPU_RELAX();
+      for (int k = 0; done_.load() < n; ++k) {
+        if (k < 1024) FASTANN_CPU_RELAX();
+        else std::this_thread::yield();
+      }
       report.wait_ns = now_ns() - t0;
     }
     report.first_join_ns = first_join_ns_.load();
