@@ -3,7 +3,8 @@
 ``prepare_x`` / ``prepare_y`` check what fit, evaluate and predict are given and cast it ONCE to the model's
 dtype (labels to int64), on the side where it lives: NumPy data stays on the host even for a GPU model.
 ``Batches`` then hands out the mini-batches of an epoch on the model's device: rows lo:hi in order, or the
-rows of a permutation (shuffling), each gathered with one ``take`` into a preallocated buffer; host data for
+rows of a permutation (shuffling), each gathered into a preallocated buffer (float host data by the row gather
+of ``ops.embedding``, on the kernels' threads; anything else by one ``take``); host data for
 a GPU model goes through ``HostToDevice`` (pinned buffers, asynchronous copies on the compute stream).
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import types
 
 import numpy as np
 
+from .. import _backend
 from .._args.common import is_cupy
 
 __all__ = ["Batches", "HostToDevice", "class_weight_to_sample_weight", "fit_sets", "n_samples", "nonneg_int",
@@ -313,6 +315,17 @@ def _batch_source(xp, a, rows):
         return get
     if isinstance(a, np.ndarray):
         buf = np.empty((rows,) + a.shape[1:], dtype=a.dtype)
+        if a.dtype in (np.float32, np.float64) and a.ndim >= 2 and a.flags.c_contiguous and a.size:
+            # The row gather of ops.embedding (the kernels' threads) on the samples seen as rows of a table
+            table = a.reshape(len(a), -1)
+
+            def get(lo, hi, order, order_dev):
+                if order is None:
+                    return a[lo:hi]  # a contiguous slice: no copy
+                out = buf[: hi - lo]
+                _backend.cpu.embedding_forward(out.reshape(hi - lo, -1), table, order[lo:hi])
+                return out
+            return get
 
         def get(lo, hi, order, order_dev):
             if order is None:
