@@ -5,6 +5,7 @@ float32): fastann against a plain NumPy MLP and PyTorch CPU, at 1 and 2 threads,
     python benchmarks/bench_mlp.py            # full: 54000-sample epochs (the `fastann train` epoch), 5 timed
     python benchmarks/bench_mlp.py --quick    # 12800-sample epochs, 3 timed
     python benchmarks/bench_mlp.py --quick --rounds 3   # every contender 3 times, alternating: medians
+    python benchmarks/bench_mlp.py --quick --breakdown  # fastann's step kernel by kernel (median µs)
     python benchmarks/bench_mlp.py --device cuda   # GPU: fastann vs PyTorch CUDA (exit status 2 without a GPU)
 
 Every contender runs in its own fresh subprocess (so thread pools and BLAS settings cannot leak between
@@ -187,11 +188,73 @@ def worker_torch(n, epochs, threads, device):
     return times[1:], cpu[1:], float(loss.detach()), extra
 
 
+def worker_breakdown(n, epochs, threads):
+    """The kernels one fit step of fastann's MLP calls, in fit's order, each timed (median µs over the steps of
+    the timed epochs): the batch gather (x by the row-gather kernel, y by np.take), the three linear layers'
+    forwards (relu fused), the fused softmax cross-entropy with its gradient, the three backwards (relu mask
+    and bias gradient fused; the first layer computes no input gradient) and Adam over the six arrays."""
+    import numpy as np
+
+    import fastann
+    from fastann import ops
+
+    fastann.set_num_threads(threads)
+    cpu = fastann._cpu
+    x, y = make_data(n)
+    rng = np.random.default_rng(0)
+    sizes = [(784, 300), (300, 100), (100, 10)]
+    weights = [(rng.standard_normal((o, i)) * np.sqrt(2.0 / i)).astype(np.float32) for i, o in sizes]
+    biases = [np.zeros(o, np.float32) for _, o in sizes]
+    params = [a for w, b in zip(weights, biases) for a in (w, b)]
+    grads = [np.empty_like(a) for a in params]
+    m, v = [np.zeros_like(a) for a in params], [np.zeros_like(a) for a in params]
+    xb, yb = np.empty((BATCH, 784), np.float32), np.empty(BATCH, np.int64)
+    acts = [np.empty((BATCH, o), np.float32) for _, o in sizes]
+    dacts = [None] + [np.empty((BATCH, i), np.float32) for i, _ in sizes[1:]]
+    names = ["gather", "linear 1", "linear 2", "linear 3", "cross-entropy", "backward 3", "backward 2",
+             "backward 1", "adam"]
+    spans = {k: [] for k in names}
+    times, cpus, loss, step = [], [], float("nan"), 0
+    clock = time.perf_counter
+    for epoch in range(epochs + 1):
+        t0, c0 = clock(), time.process_time()
+        order = rng.permutation(n)
+        for lo in range(0, n - BATCH + 1, BATCH):
+            t = [clock()]
+            cpu.embedding_forward(xb, x, order[lo:lo + BATCH])
+            np.take(y, order[lo:lo + BATCH], out=yb)
+            t.append(clock())
+            h = xb
+            for i in range(3):
+                cpu.linear_forward(acts[i], h, weights[i], biases[i], "relu" if i < 2 else None)
+                h = acts[i]
+                t.append(clock())
+            loss_value, g = ops.cross_entropy_with_grad(acts[2], yb)
+            t.append(clock())
+            for i in (2, 1, 0):
+                cpu.linear_backward(dacts[i], grads[2 * i], grads[2 * i + 1], g, acts[i - 1] if i else xb,
+                                    weights[i], acts[i] if i < 2 else None, "relu" if i < 2 else None)
+                g = dacts[i]
+                t.append(clock())
+            step += 1
+            ops.adam_step_multi(params, grads, m, v, step=step, lr=LR)
+            t.append(clock())
+            if epoch > 0:
+                for k, a, b in zip(names, t, t[1:]):
+                    spans[k].append(b - a)
+            loss = float(loss_value)
+        times.append(clock() - t0)
+        cpus.append(time.process_time() - c0)
+    medians = {k: float(np.median(d)) * 1e6 for k, d in spans.items()}
+    return times[1:], cpus[1:], loss, {"breakdown_us": medians}
+
+
 WORKERS = {
     "fastann": lambda a: worker_fastann(a.n, a.epochs, a.threads, False, a.device),
     "fastann+accuracy": lambda a: worker_fastann(a.n, a.epochs, a.threads, True, a.device),
     "numpy": lambda a: worker_numpy(a.n, a.epochs, a.threads),
     "torch": lambda a: worker_torch(a.n, a.epochs, a.threads, a.device),
+    "breakdown": lambda a: worker_breakdown(a.n, a.epochs, a.threads),
 }
 
 
@@ -203,6 +266,24 @@ def print_thread_scaling(runs):
         print(f"\nfastann 2 threads / 1 thread: {two['samples_per_s'] / one['samples_per_s']:.2f}x (samples/s)")
 
 
+def print_breakdown(threads_list, n, epochs):
+    """--breakdown: where a training step's time goes, per kernel, at each thread count (fresh processes)."""
+    cols = {}
+    for threads in threads_list:
+        r = tb.measure(__file__, "breakdown", threads, n, epochs)
+        if "error" in r:
+            print(f"breakdown at {threads} thread(s) failed: {r['error']}")
+            return
+        cols[threads] = r
+    names = list(next(iter(cols.values()))["breakdown_us"])
+    print(f"\nOne step's kernels (batch {BATCH}), median µs over the steps of {epochs} epochs of {n} samples:")
+    print(f"{'kernel':<15}" + "".join(f"{f'{t} thread(s)':>14}" for t in cols))
+    for k in names:
+        print(f"{k:<15}" + "".join(f"{c['breakdown_us'][k]:>14.1f}" for c in cols.values()))
+    print(f"{'sum':<15}" + "".join(f"{sum(c['breakdown_us'].values()):>14.1f}" for c in cols.values()))
+    print(f"{'samples/s':<15}" + "".join(f"{c['samples_per_s']:>14,.0f}" for c in cols.values()))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="12800-sample epochs, 3 timed")
@@ -210,6 +291,9 @@ def main():
     p.add_argument("--rounds", type=int, default=1,
                    help="run every contender at every thread count this many times, alternating, and report the "
                         "medians with each round's ratio (for a machine whose second core comes and goes)")
+    p.add_argument("--breakdown", action="store_true",
+                   help="instead of the comparison: fastann's step kernel by kernel (median µs each), the kernels "
+                        "called as fit calls them")
     p.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--epochs", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
@@ -227,6 +311,13 @@ def main():
 
     n = a.n or (12800 if a.quick else 54000)
     epochs = a.epochs or (3 if a.quick else 5)
+    if a.breakdown:
+        if a.device != "cpu":
+            p.error("--breakdown times the CPU kernels")
+        import _machine  # noqa: PLC0415
+
+        print("\n".join(_machine.describe()[0]))
+        return print_breakdown(a.threads or [1, 2], n, epochs)
     if a.device == "cuda":
         gpu = tb.gpu_name_or_exit("bench_mlp")
         threads_list = [None]  # one run: thread settings do not apply on the GPU
