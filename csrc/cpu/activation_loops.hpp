@@ -23,10 +23,11 @@ namespace fastann::cpu::FASTANN_ISA {
 
 // ---- helpers --------------------------------------------------------------------------------------
 
-// Elements per thread below which an elementwise loop stays on one thread. A fork/join costs a few
-// microseconds on an idle machine, and far more (a scheduler time slice) when the other core is busy,
-// so each extra thread must get ~150 us of work or more (docs/activations.md, Measured). Costs per
-// element: ~0.08 ns for the select-only activations, ~0.3 ns with vexp, 5-10 ns where libm is called.
+// Elements per thread below which an elementwise loop stays on one thread. Handing chunks to the team costs
+// a few microseconds on an idle machine, and a helper descheduled while it holds a chunk (the other core
+// busy) makes the call wait a scheduler time slice; the grains were set to ~150 us of work per extra thread
+// when that wait was an OpenMP barrier's (docs/activations.md, Measured) and not measured again since. Costs
+// per element: ~0.08 ns for the select-only activations, ~0.3 ns with vexp, 5-10 ns where libm is called.
 constexpr int64_t kGrainSelect = 2097152;
 constexpr int64_t kGrainVexp = 524288;
 constexpr int64_t kGrainLibm = 32768;

@@ -14,8 +14,8 @@ namespace fastann::cpu::FASTANN_ISA {
 // src, dst (n,): dst_i = src_i * (keep_i ? scale : 0), keep_i = (bits(seed, i) >> 32) >= threshold
 template <class T>
 void dropout_apply(T* dst, const T* src, int64_t n, uint64_t key, uint64_t threshold, T scale) {
-  // elements per thread below which the loop stays on one thread (~0.25 ns/element vectorized: an extra
-  // thread must get ~150 us of work to pay for a fork/join when the other core is busy)
+  // elements per thread below which the loop stays on one thread (~0.25 ns/element vectorized: ~250 us of
+  // work per extra thread, set when the other core being busy cost an OpenMP barrier a time slice)
   constexpr int64_t kGrain = 1048576;
   parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {

@@ -22,9 +22,9 @@ namespace fastann::cpu {
 // ---- helpers --------------------------------------------------------------------------------------
 namespace {
 
-// Elements per thread below which a loop stays on one thread: an extra thread must get ~150 us of work
-// to pay for a fork/join when the other core is busy (elementwise losses run at 0.1-5 ns per element,
-// the (N, C) rows at ~4 ns per element, see row_grain).
+// Elements per thread below which a loop stays on one thread: ~150 us of work per extra thread, set when
+// the other core being busy cost an OpenMP barrier a time slice (elementwise losses run at 0.1-5 ns per
+// element, the (N, C) rows at ~4 ns per element, see row_grain).
 constexpr int64_t kGrain = 131072;
 
 // Rows per thread for an (N, C) kernel: about kGrain elements.

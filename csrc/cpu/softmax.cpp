@@ -24,8 +24,8 @@ namespace fastann::cpu {
 // ---- helpers --------------------------------------------------------------------------------------
 namespace {
 
-// Elements per thread below which work stays on one thread (~2.4 ns/element: ~300 us of work; a
-// fork/join costs a time slice when the other core is busy: 128x300 took 640 us on 2 threads vs 90 us).
+// Elements per thread below which work stays on one thread (~2.4 ns/element: ~300 us of work; set when
+// the other core being busy cost an OpenMP barrier a time slice: 128x300 took 640 us on 2 threads vs 90 us).
 constexpr int64_t kGrain = 131072;
 constexpr int64_t kBlock = 64;     // lines per slab when inner > 1
 
