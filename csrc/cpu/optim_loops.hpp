@@ -24,8 +24,8 @@ namespace fastann::cpu::FASTANN_ISA {
 // Elements per thread below which a step stays on one thread. Adam runs at ~0.35 ns per element (its
 // vector square root and division set the pace), so 32 768 elements are ~11 us of work, several times the
 // cost of posting a job to the team; the team's caller never waits for a helper that has not started, so a
-// busy second core costs little (docs/optimizers.md, Measured). The MLP's largest matrix (235 200) is cut in
-// 8 chunks at 2 threads.
+// busy second core costs little (docs/optimizers.md, Measured). The MLP's largest matrix (235 200) is split
+// over 2 threads.
 constexpr int64_t kGrain = 32768;
 
 template <class T>

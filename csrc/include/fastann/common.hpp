@@ -50,13 +50,12 @@ void run_on_team(int64_t items, int helpers, void (*fn)(void* ctx, int64_t item)
 // True on a thread that runs a team item or sits in an OpenMP parallel region: its team holds the cores.
 bool in_parallel_region();
 
-// Run f(begin, end) over [0, n) split into contiguous chunks on the team. Below `grain` items per thread the
-// work stays on the calling thread: a fork/join costs microseconds, more than a small op itself. There are up
-// to kChunksPerThread chunks per thread, taken one at a time, so a thread slowed by another process on its core
-// (or a helper that starts late) takes fewer of them instead of holding up the call. f must not depend on
-// where the chunk boundaries fall (they change with the thread count).
-constexpr int64_t kChunksPerThread = 4;
-
+// Run f(begin, end) over [0, n) split into contiguous chunks, one per thread, on the team. Below `grain`
+// items per thread the work stays on the calling thread: handing out chunks costs microseconds, more than a
+// small op itself. One chunk per thread keeps the blocks the kernels lay out their memory walks for (batch
+// norm's channel blocks, for one); a helper that has not started when the caller finishes its own chunk
+// leaves its chunk to the caller instead of holding up the call. f must not depend on where the chunk
+// boundaries fall (they change with the thread count).
 template <class F>
 inline void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;
@@ -77,10 +76,8 @@ inline void parallel_for(int64_t n, int64_t grain, F&& f) {
       const int64_t e = b + c.chunk < c.n ? b + c.chunk : c.n;
       if (b < e) (*c.f)(b, e);
     }
-  };
-  const int64_t count = max_useful < kChunksPerThread * nt ? max_useful : kChunksPerThread * nt;
-  Chunks chunks{&f, n, (n + count - 1) / count};
-  run_on_team((n + chunks.chunk - 1) / chunks.chunk, nt - 1, &Chunks::run, &chunks);
+  } chunks{&f, n, (n + nt - 1) / nt};
+  run_on_team(nt, nt - 1, &Chunks::run, &chunks);
 }
 
 // ---- SIMD path ------------------------------------------------------------------------------------
