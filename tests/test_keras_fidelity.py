@@ -202,15 +202,36 @@ def test_trainable_set_is_fixed_at_compile(rng):
 
 
 def test_model_trainable_false_freezes_all(rng):
+    # Keras 3: fit warns "The model does not have any trainable weights." and computes the loss, updating
+    # nothing (the optimizer is not called)
     x, y = _data(rng)
     model = _mlp()
     model.trainable = False
-    model.compile("adam", "sparse_categorical_crossentropy")
-    with pytest.raises(ValueError, match="no trainable parameters"):
-        model.fit(x, y, verbose=0)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.warns(UserWarning, match="The model does not have any trainable weights"):
+        hist = model.fit(x, y, epochs=2, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer.iterations == 0
+    assert len(hist.history["loss"]) == 2 and np.isfinite(hist.history["loss"]).all()
+    np.testing.assert_allclose(hist.history["loss"][0], hist.history["loss"][1], rtol=1e-6)  # nothing changed
+    np.testing.assert_allclose(hist.history["loss"][0], model.evaluate(x, y, verbose=0)[0], rtol=1e-5)
+    with pytest.warns(UserWarning, match="does not have any trainable weights"):
+        loss = model.train_on_batch(x[:8], y[:8])
+    np.testing.assert_allclose(loss[0], model.test_on_batch(x[:8], y[:8])[0], rtol=1e-6)
     model.trainable = True
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_fit_of_a_model_without_weights_warns(rng):
+    model = fastann.Sequential([layers.Input((3, 2)), layers.Flatten()], seed=0)
+    model.compile("sgd", "mse")
+    x = rng.standard_normal((10, 3, 2)).astype(np.float32)
+    with pytest.warns(UserWarning, match="does not have any trainable weights"):
+        hist = model.fit(x, x.reshape(10, 6) * 0.5, batch_size=4, epochs=1, verbose=0)
+    np.testing.assert_allclose(hist.history["loss"][0], np.mean((x.reshape(10, 6) * 0.5) ** 2), rtol=1e-5)
 
 
 def test_frozen_batch_norm_runs_in_inference_mode(rng):

@@ -330,8 +330,6 @@ class BaseModel(ModelAsLayer):
         saved = self._compile_time_flags()
         try:
             self._index_parameters()
-            if not self._params:
-                raise ValueError(f"{type(self).__name__}.fit: the model has no trainable parameters")
             return _trainer.fit(self, _data.Batches(self.xp, x, y, batch_size, sample_weight), epochs, initial_epoch,
                                 shuffle, val, callbacks, verbose, eval_batch_size=eval_batch_size)
         finally:
@@ -406,7 +404,8 @@ class BaseModel(ModelAsLayer):
         optimizer update of the parameters trainable at compile time. Returns the batch's loss as a float
         when no metrics were compiled, else [loss, metric1, ...] (``metrics_names`` order), or a dict with
         ``return_dict=True``; the values are those of this batch (as Keras 3). sample_weight and
-        class_weight as in fit. Raises like fit (uncompiled model, bad data, no trainable parameter)."""
+        class_weight as in fit. Raises like fit (uncompiled model, bad data); a model with no trainable
+        parameter warns as fit does."""
         return _steps.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):

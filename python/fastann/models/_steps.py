@@ -52,9 +52,6 @@ def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
         saved = model._compile_time_flags()
         try:
             model._index_parameters()
-            if not model._params:
-                raise ValueError(f"{type(model).__name__}.train_on_batch: the model has no trainable parameters "
-                                 f"(at compile time)")
             fused = model._fused_softmax_loss
             tally = _trainer.Tally(model.metrics, fused)
             n = _data.n_samples(x)

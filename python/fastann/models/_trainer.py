@@ -34,6 +34,7 @@ the progress bar when it refreshes, or the end of the pass.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -129,8 +130,12 @@ def _loss_and_grad(model, fused, out, yb, wb):
 def train_step(model, fused):
     """The training step of ``model`` (built, compiled, parameters indexed): forward, loss and its gradient,
     backward, regularizers' penalties and gradients, optimizer update, constraints. Returns (loss, output or
-    logits)."""
+    logits). A model with no trainable parameter (all frozen, or none at all) gets Keras 3's step for it: a
+    UserWarning "The model does not have any trainable weights." at each step, the forward in training mode
+    and the loss (its activity penalties included), no backward and no optimizer update."""
     keys = model._param_keys
+    if not keys:
+        return _frozen_train_step(model, fused)
     regularized = [(i, layer, k, layer.regularizers[k]) for i, (layer, k) in enumerate(keys)
                    if k in layer.regularizers]
     constrained = [(layer, (k,)) for layer, k in keys if k in layer.constraints]
@@ -157,16 +162,26 @@ def train_step(model, fused):
     return step
 
 
-def test_step(model, fused, penalty=None):
-    """Forward in inference mode (logits when ``fused``) and the (weighted when wb is given) loss, plus the
-    activity penalty of the batch and ``penalty`` (the weights' regularization penalty, constant over the
-    pass) when not None: (loss, output or logits)."""
+def _frozen_train_step(model, fused):
+    """train_step for a model without trainable parameters (see there)."""
+    forward_and_loss = test_step(model, fused, training=True)
+
+    def step(xb, yb, wb):
+        warnings.warn("The model does not have any trainable weights.", UserWarning, stacklevel=2)
+        return forward_and_loss(xb, yb, wb)
+    return step
+
+
+def test_step(model, fused, penalty=None, training=False):
+    """Forward in inference mode (in training mode with ``training``: dropout on; logits when ``fused``) and
+    the (weighted when wb is given) loss, plus the activity penalty of the batch and ``penalty`` (the weights'
+    regularization penalty, constant over the pass) when not None: (loss, output or logits)."""
     loss_fn = model.loss
     sites = model._activity_sites()
 
     def step(xb, yb, wb):
         outputs = {} if sites else None
-        out = model._forward(xb, False, logits=fused, activity=outputs)
+        out = model._forward(xb, training, logits=fused, activity=outputs)
         if wb is None:
             loss = loss_fn.logits_forward(out, yb) if fused else loss_fn.forward(out, yb)
         else:
