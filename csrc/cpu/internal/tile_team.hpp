@@ -11,10 +11,10 @@
 // never for one that has not started. A helper that wakes after that finds no job and goes back to waiting.
 //
 // Helpers wait briefly after a job (the next one usually follows within microseconds), polling and then
-// yielding the core, then sleep on a condition variable. One job at a time: a caller that finds the team busy (another Python thread) or that
-// is itself running a team item (a kernel called from inside parallel work) runs its items alone. The team is never destroyed (its threads may be
-// waiting on it when the process exits); a forked child gets a fresh one. Internal to csrc/cpu; no
-// ISA-specific code.
+// yielding the core, then sleep on a condition variable. One job at a time: a caller that finds the team busy
+// (another Python thread) or that is itself running a team item (a kernel called from inside parallel work)
+// runs its items alone. The team is never destroyed (its threads may be waiting on it when the process
+// exits); a forked child gets a fresh one. Internal to csrc/cpu; no ISA-specific code.
 #pragma once
 
 #include <atomic>
