@@ -4,8 +4,8 @@
 dtype (labels to int64), on the side where it lives: NumPy data stays on the host even for a GPU model.
 ``Batches`` then hands out the mini-batches of an epoch on the model's device: rows lo:hi in order, or the
 rows of a permutation (shuffling), each gathered into a preallocated buffer (float host data by the row gather
-of ``ops.embedding``, on the kernels' threads; anything else by one ``take``); host data for
-a GPU model goes through ``HostToDevice`` (pinned buffers, asynchronous copies on the compute stream).
+of ``ops.embedding``, on the kernels' threads; anything else by one ``take``); host data for a GPU model is
+gathered the same way into ``HostToDevice``'s pinned buffers and copied asynchronously on the compute stream.
 """
 from __future__ import annotations
 
@@ -275,8 +275,9 @@ class HostToDevice:
         self.copied = [cupy.cuda.Event(disable_timing=True) for _ in range(2)]
         self.turn = 0
 
-    def put(self, src, idx=None):
-        """Rows ``idx`` of host array ``src`` (or all of ``src`` when idx is None) as a device array view."""
+    def put(self, src, idx=None, gather=None):
+        """Rows ``idx`` of host array ``src`` (or all of ``src`` when idx is None) as a device array view; the
+        rows are gathered by ``gather(idx, out)`` (default ``_row_gather(src)``)."""
         k = self.turn
         self.turn ^= 1
         self.copied[k].synchronize()
@@ -285,7 +286,7 @@ class HostToDevice:
         if idx is None:
             np.copyto(host, src)
         else:
-            np.take(src, idx, axis=0, out=host, mode="clip")
+            (gather or _row_gather(src))(idx, host)
         stream = self.cupy.cuda.get_current_stream()
         dev = self.device[:m]
         dev.set(host, stream=stream)
@@ -302,35 +303,38 @@ def _source(xp, a, rows):
     return lambda lo, hi, order, order_dev: [get(lo, hi, order, order_dev) for get in gets]
 
 
+def _row_gather(a):
+    """``gather(idx, out)``: rows ``idx`` of host array ``a`` (N, ...) written into ``out`` (len(idx), ...), which
+    it returns. C-contiguous float data goes through the row gather of ``ops.embedding`` (on the kernels'
+    threads; the samples seen as the rows of an (N, features) table), anything else through one ``np.take``."""
+    if a.dtype in (np.float32, np.float64) and a.ndim >= 2 and a.flags.c_contiguous and a.size:
+        table = a.reshape(len(a), -1)
+
+        def gather(idx, out):
+            _backend.cpu.embedding_forward(out.reshape(len(idx), -1), table, idx)
+            return out
+        return gather
+    return lambda idx, out: np.take(a, idx, axis=0, out=out, mode="clip")  # clip: no internal buffer
+
+
 def _batch_source(xp, a, rows):
     """A function ``get(lo, hi, order, order_dev)`` giving the batch of ``a`` (N, ...) on device ``xp``:
     rows lo:hi, or with a permutation, rows ``order[lo:hi]`` (``order_dev`` is the same permutation as a
     device array, used when ``a`` lives on the GPU). Batches come from ONE preallocated buffer, so each is
     valid until the next call."""
     if xp is not np and isinstance(a, np.ndarray):  # host data, GPU model
-        feeder = HostToDevice(xp, rows, a.shape[1:], a.dtype)
+        feeder, gather = HostToDevice(xp, rows, a.shape[1:], a.dtype), _row_gather(a)
 
         def get(lo, hi, order, order_dev):
-            return feeder.put(a[lo:hi]) if order is None else feeder.put(a, order[lo:hi])
+            return feeder.put(a[lo:hi]) if order is None else feeder.put(a, order[lo:hi], gather)
         return get
     if isinstance(a, np.ndarray):
-        buf = np.empty((rows,) + a.shape[1:], dtype=a.dtype)
-        if a.dtype in (np.float32, np.float64) and a.ndim >= 2 and a.flags.c_contiguous and a.size:
-            # The row gather of ops.embedding (the kernels' threads) on the samples seen as rows of a table
-            table = a.reshape(len(a), -1)
-
-            def get(lo, hi, order, order_dev):
-                if order is None:
-                    return a[lo:hi]  # a contiguous slice: no copy
-                out = buf[: hi - lo]
-                _backend.cpu.embedding_forward(out.reshape(hi - lo, -1), table, order[lo:hi])
-                return out
-            return get
+        buf, gather = np.empty((rows,) + a.shape[1:], dtype=a.dtype), _row_gather(a)
 
         def get(lo, hi, order, order_dev):
             if order is None:
                 return a[lo:hi]  # a contiguous slice: no copy
-            return np.take(a, order[lo:hi], axis=0, out=buf[: hi - lo], mode="clip")  # clip: no internal buffer
+            return gather(order[lo:hi], buf[: hi - lo])
         return get
     buf = xp.empty((rows,) + a.shape[1:], dtype=a.dtype)
 
