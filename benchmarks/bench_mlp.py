@@ -365,7 +365,7 @@ def main():
         print(f"\n#### medians of the {a.rounds} rounds (samples/s of each contender: the median of its rounds)")
         runs = {}
         for key in rounds[0]:
-            print(f"\n== {key} thread(s) ==")
+            print(f"\n== {key} thread(s) ==" if key != "cuda" else f"\n== {gpu} ==")
             row = tb.median_row([rd[key] for rd in rounds])
             tb.print_header(18, True)
             for c, res in row.items():
