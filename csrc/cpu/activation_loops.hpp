@@ -5,9 +5,9 @@
 // Each activation is a small struct with two inline functions of one element: `f(x, p)` and its
 // derivative `df(x, p)`. One loop template applies a struct over the array, so every activation gets its
 // own tight loop with no switch inside it: the compiler vectorizes the ones made of arithmetic, selects
-// and exp (vexp.hpp, an inlinable exp: relu, leaky_relu, hard_sigmoid, relu6, hard_silu, softsign,
-// linear, sigmoid, silu, exponential, the backwards of tanh/elu/selu) and calls libm once per element for
-// the rest (tanh, expm1, log1p, erfc). The switch on the kind happens once per call, outside the loop.
+// and exp (vexp.hpp, an inlinable exp and tanh: relu, leaky_relu, hard_sigmoid, relu6, hard_silu, softsign,
+// linear, sigmoid, silu, exponential, tanh, the backwards of elu/selu) and calls libm once per element for
+// the rest (expm1, log1p, erfc). The switch on the kind happens once per call, outside the loop.
 //
 // NaN: the forward formulas are written so that a NaN input reaches the output (`x < 0 ? 0 : x`, not
 // `x > 0 ? x : 0`, which would turn NaN into 0); the backward returns NaN wherever the input is NaN, since
@@ -37,9 +37,9 @@ inline int64_t grain_of(Activation kind) {
     case Activation::linear: case Activation::relu: case Activation::leaky_relu: case Activation::hard_sigmoid:
     case Activation::softsign: case Activation::relu6: case Activation::hard_silu:
       return kGrainSelect;
-    case Activation::sigmoid: case Activation::silu: case Activation::exponential:
+    case Activation::sigmoid: case Activation::silu: case Activation::exponential: case Activation::tanh:
       return kGrainVexp;
-    default:  // tanh, softplus, elu/selu forward, gelu, mish: a libm call per element
+    default:  // softplus, elu/selu forward, gelu, mish: a libm call per element
       return kGrainLibm;
   }
 }
@@ -124,7 +124,7 @@ struct HardSigmoid {  // relu6(x + 3) / 6 = clamp(x/6 + 1/2, 0, 1)
   template <class T> static T df(T x, T) { return (x > T(-3) && x < T(3)) ? T(1) / T(6) : T(0); }
 };
 struct Tanh {
-  template <class T> static T f(T x, T) { return std::tanh(x); }
+  template <class T> static T f(T x, T) { return vtanh(x); }
   template <class T> static T df(T x, T) { return sech2(x); }
 };
 struct Softplus {
@@ -173,10 +173,10 @@ struct GeluTanh {  // x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + c x
   }
 };
 struct Mish {  // x tanh(sp(x)); derivative tanh(sp) + x sech(sp)^2 sigmoid(x)
-  template <class T> static T f(T x, T) { return x * std::tanh(softplus_stable(x)); }
+  template <class T> static T f(T x, T) { return x * vtanh(softplus_stable(x)); }
   template <class T> static T df(T x, T) {
     const T sp = softplus_stable(x);
-    return std::tanh(sp) + x * sech2(sp) * sigmoid_stable(x);
+    return vtanh(sp) + x * sech2(sp) * sigmoid_stable(x);
   }
 };
 struct Exponential {

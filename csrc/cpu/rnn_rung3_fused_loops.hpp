@@ -42,28 +42,6 @@ namespace {
 template <class T>
 FASTANN_ALWAYS_INLINE T sigmoid3(T x) { return T(1) / (T(1) + vexp(-x)); }
 
-// tanh (Cephes tanh.c / tanhf.c, S. L. Moshier): |x| < 0.625 an odd polynomial (float) or rational
-// function (double) of x, else 1 - 2 / (exp(2|x|) + 1) with the sign of x. NaN gives NaN.
-template <class T>
-FASTANN_ALWAYS_INLINE T tanh3(T x) {
-  const T ax = x < T(0) ? -x : x;
-  const T z = x * x;
-  T small;
-  if constexpr (sizeof(T) == 4) {
-    small = ((((T(-5.70498872745e-3) * z + T(2.06390887954e-2)) * z - T(5.37397155531e-2)) * z +
-              T(1.33314422036e-1)) * z - T(3.33332819422e-1)) * z * x + x;
-  } else {
-    const T p = (T(-9.64399179425052238628e-1) * z + T(-9.92877231001918586564e1)) * z +
-                T(-1.61468768441708447952e3);
-    const T q = ((z + T(1.12811678491632931402e2)) * z + T(2.23548839060100448583e3)) * z +
-                T(4.84406305325125486048e3);
-    small = x + x * z * (p / q);
-  }
-  const T big_abs = T(1) - T(2) / (vexp(ax + ax) + T(1));
-  const T big = x < T(0) ? -big_abs : big_abs;
-  return ax < T(0.625) ? small : big;
-}
-
 template <class T>
 FASTANN_ALWAYS_INLINE T relu3(T x) { return x < T(0) ? T(0) : x; }  // NaN stays NaN
 
@@ -241,11 +219,11 @@ void lstm_fwd(int64_t uw, const T* __restrict pre, const T* __restrict pb, T* __
   for (int64_t j = 0; j < uw; ++j) {
     const T i = sigmoid3(si[j] + (pre[j] + pb[j]));
     const T f = sigmoid3(sf[j] + (pre[W + j] + pb[W + j]));
-    const T g = tanh3(sg[j] + (pre[2 * W + j] + pb[2 * W + j]));
+    const T g = vtanh(sg[j] + (pre[2 * W + j] + pb[2 * W + j]));
     const T o = sigmoid3(so[j] + (pre[3 * W + j] + pb[3 * W + j]));
     const T c = f * cp[j] + i * g;
     si[j] = i, sf[j] = f, sg[j] = g, so[j] = o, sc[j] = c;
-    out[j] = o * tanh3(c);
+    out[j] = o * vtanh(c);
   }
 }
 
@@ -256,7 +234,7 @@ void gru_fwd(int64_t uw, const T* __restrict pre, const T* __restrict pb, T* __r
     const T r = sigmoid3(sr[j] + (pre[j] + pb[j]));
     const T z = sigmoid3(sz[j] + (pre[W + j] + pb[W + j]));
     const T hn = pre[2 * W + j] + pb[2 * W + j];
-    const T nn = tanh3(sn[j] + r * hn);
+    const T nn = vtanh(sn[j] + r * hn);
     sr[j] = r, sz[j] = z, sn[j] = nn, shn[j] = hn;
     out[j] = (T(1) - z) * nn + z * hp[j];
   }
@@ -280,7 +258,7 @@ void gru_rb_fwd_n(int64_t uw, const T* __restrict pre, const T* __restrict pb, c
                   T* __restrict sn, T* __restrict shn, const T* __restrict hp, T* __restrict out) {
   for (int64_t j = 0; j < uw; ++j) {
     const T hn = pre[j] + pb[j];
-    const T nn = tanh3(sn[j] + hn);
+    const T nn = vtanh(sn[j] + hn);
     const T z = sz[j];
     sn[j] = nn, shn[j] = hn;
     out[j] = (T(1) - z) * nn + z * hp[j];
@@ -293,7 +271,7 @@ void elman_fwd(int64_t uw, bool relu, const T* __restrict pre, const T* __restri
   if (relu) {
     for (int64_t j = 0; j < uw; ++j) out[j] = sh[j] = relu3(sh[j] + (pre[j] + pb[j]));
   } else {
-    for (int64_t j = 0; j < uw; ++j) out[j] = sh[j] = tanh3(sh[j] + (pre[j] + pb[j]));
+    for (int64_t j = 0; j < uw; ++j) out[j] = sh[j] = vtanh(sh[j] + (pre[j] + pb[j]));
   }
 }
 
@@ -325,7 +303,7 @@ void lstm_bwd(int64_t uw, int64_t H, const T* __restrict acc, T* __restrict e, c
   for (int64_t j = 0; j < uw; ++j) {
     const T dh = acc[j] + e[j] + go[j];
     const T i = si[j], f = sf[j], g = sg[j], o = so[j];
-    const T tc = tanh3(sc[j]);
+    const T tc = vtanh(sc[j]);
     const T dct = dc[j] + dh * o * (T(1) - tc * tc);
     di[j] = dct * g * i * (T(1) - i);
     df[j] = dct * cp[j] * f * (T(1) - f);

@@ -1,4 +1,4 @@
-// vexp.hpp: exp(x) for float and double written as plain arithmetic, so loops that call it vectorize
+// vexp.hpp: exp(x) (and tanh(x) on top of it) for float and double written as plain arithmetic, so loops that call it vectorize
 // (a call to libm's exp/expf is opaque to the vectorizer and keeps the whole loop scalar).
 //
 // Method (Cephes, S. L. Moshier, "Methods and Programs for Mathematical Functions", 1989; the classic
@@ -78,6 +78,30 @@ FASTANN_ALWAYS_INLINE double vexp(double x) {
   y = x > kMax ? std::numeric_limits<double>::infinity() : y;
   y = x < kMin ? 0.0 : y;
   return x != x ? x : y;
+}
+
+// tanh(x) as arithmetic the compiler vectorises (Cephes tanh.c / tanhf.c, S. L. Moshier): |x| < 0.625 an odd
+// polynomial (float) or rational function (double) of x, else 1 - 2 / (exp(2|x|) + 1) with the sign of x
+// (exp overflowing to +inf gives exactly +-1). NaN gives NaN, -0 gives -0 (the polynomial would give +0).
+// Within 1.3 ulp of tanh in float, 2.3e-16 relative in double (checked over [-30, 30] and 1e-38..1).
+template <class T>
+FASTANN_ALWAYS_INLINE T vtanh(T x) {
+  const T ax = x < T(0) ? -x : x;
+  const T z = x * x;
+  T small;
+  if constexpr (sizeof(T) == 4) {
+    small = ((((T(-5.70498872745e-3) * z + T(2.06390887954e-2)) * z - T(5.37397155531e-2)) * z +
+              T(1.33314422036e-1)) * z - T(3.33332819422e-1)) * z * x + x;
+  } else {
+    const T p = (T(-9.64399179425052238628e-1) * z + T(-9.92877231001918586564e1)) * z +
+                T(-1.61468768441708447952e3);
+    const T q = ((z + T(1.12811678491632931402e2)) * z + T(2.23548839060100448583e3)) * z +
+                T(4.84406305325125486048e3);
+    small = x + x * z * (p / q);
+  }
+  const T big_abs = T(1) - T(2) / (vexp(ax + ax) + T(1));
+  const T big = x < T(0) ? -big_abs : big_abs;
+  return ax < T(0.625) ? (x == T(0) ? x : small) : big;
 }
 
 }  // namespace fastann::cpu
