@@ -23,14 +23,13 @@ namespace fastann::cpu::FASTANN_ISA {
 
 // ---- helpers --------------------------------------------------------------------------------------
 
-// Elements per thread below which an elementwise loop stays on one thread. Handing chunks to the team costs
-// a few microseconds on an idle machine, and a helper descheduled while it holds a chunk (the other core
-// busy) makes the call wait a scheduler time slice; the grains were set to ~150 us of work per extra thread
-// when that wait was an OpenMP barrier's (docs/activations.md, Measured) and not measured again since. Costs
-// per element: ~0.08 ns for the select-only activations, ~0.3 ns with vexp, 5-10 ns where libm is called.
-constexpr int64_t kGrainSelect = 2097152;
-constexpr int64_t kGrainVexp = 524288;
-constexpr int64_t kGrainLibm = 32768;
+// Elements per thread below which an elementwise loop stays on one thread: a split pays from ~3 us of work
+// (handing a chunk to the thread team costs ~1 us; a helper that has not started leaves its chunk to the
+// caller). Costs per element: ~0.08 ns for the select-only activations, ~0.3-0.5 ns with vexp / vtanh,
+// 5-10 ns where libm is called (docs/activations.md, Measured).
+constexpr int64_t kGrainSelect = 16384;
+constexpr int64_t kGrainVexp = 4096;
+constexpr int64_t kGrainLibm = 1024;
 
 inline int64_t grain_of(Activation kind) {
   switch (kind) {

@@ -24,9 +24,9 @@ namespace fastann::cpu {
 // ---- helpers --------------------------------------------------------------------------------------
 namespace {
 
-// Elements per thread below which work stays on one thread (~2.4 ns/element: ~300 us of work; set when
-// the other core being busy cost an OpenMP barrier a time slice: 128x300 took 640 us on 2 threads vs 90 us).
-constexpr int64_t kGrain = 131072;
+// Elements per thread below which work stays on one thread: ~4 ns per element, so ~16 us of work, where
+// handing a chunk to the thread team costs ~1 us (128 x 100 rows: 2 threads 1.8x one; docs/softmax.md).
+constexpr int64_t kGrain = 4096;
 constexpr int64_t kBlock = 64;     // lines per slab when inner > 1
 
 using rows::nan_max;
