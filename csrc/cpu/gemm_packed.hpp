@@ -1,9 +1,11 @@
 // gemm_packed.hpp: the BLIS-style packed GEMM driver (rung 3), shared by the scalar, AVX2 and AVX-512 paths.
 //
 // Internal to csrc/cpu: included by gemm_scalar.cpp, gemm_avx2.cpp and gemm_avx512.cpp, each of which
-// defines a micro-kernel "traits" struct K in an anonymous namespace and calls gemm_packed<K>(...). Every
-// function here is a template on K, so each ISA file gets its own internal copy compiled with its own flags
-// (no symbol compiled for AVX-512 can be picked by the linker for the scalar path).
+// defines a micro-kernel "traits" struct K in an anonymous namespace and calls gemm_packed<K>(...). Everything
+// here sits in an anonymous namespace too, so each ISA file gets its own internal copy compiled with its own
+// flags: an inline function or template shared by name would be merged by the linker into ONE copy, compiled
+// for whichever ISA came first in the link, and the scalar path could run AVX2 code (tools/check_isa_symbols.py
+// checks the objects for such symbols).
 //
 // K provides:
 //   using T;  MR, NR (micro-tile); the cache blocks KC, MC, NC come at run time (GemmBlocking, gemm.cpp)
@@ -35,6 +37,7 @@
 #include "fastann/cpu/gemm.hpp"
 
 namespace fastann::cpu::packed {
+namespace {
 
 // ---- helpers -------------------------------------------------------------------------------------
 
@@ -279,4 +282,5 @@ void linear_store_transposed(T* __restrict out, const T* __restrict yt, const T*
   }
 }
 
+}  // namespace
 }  // namespace fastann::cpu::packed

@@ -9,6 +9,8 @@
 #include <new>
 
 namespace fastann::cpu {
+// Internal linkage: files compiled for different ISAs each keep their own copy (gemm_packed.hpp says why).
+namespace {
 
 template <class T>
 class AlignedScratch {
@@ -34,4 +36,5 @@ class AlignedScratch {
   T* ptr_ = nullptr;
 };
 
+}  // namespace
 }  // namespace fastann::cpu

@@ -22,10 +22,13 @@ bool conv2d_backward_weight_thin(float* dweight, float* dbias, const float* dout
                                  const Conv2dParams& p);
 
 // ---- AVX-512 micro-kernels (conv_rung3_thin_avx512.cpp) ----------------------------------------------------
+// The inline helpers sit in anonymous namespaces: baseline and AVX-512 files each keep their own copy (a shared
+// inline function would be merged by the linker into the copy of whichever file came first; gemm_packed.hpp).
 // thin_rows_forward_avx512 computes thin_rows_block(OH, OW) output rows together; its
 // input needs thin_rows_slack(Wp) readable floats after the last plane (rows past the image feed only
 // accumulators that are never stored). It steps `next` (the next item's prefetch) once per tile and input
 // channel: thin_rows_steps(Cin, OCn, OH, OW) times.
+namespace {
 inline int64_t thin_rows_block(int64_t OH, int64_t OW) {
   // 7 or 8 rows of two vectors (16 accumulators), 14 or 16 rows of one vector when the rows are <= 16 wide:
   // the one computing the fewest rows past OH, the taller on a tie.
@@ -48,10 +51,13 @@ inline int64_t thin_rows_steps(int64_t Cin, int64_t OCn, int64_t OH, int64_t OW)
 // out (OCn, OH, OW) contiguous; bias (OCn) or nullptr; KH <= 7. Tiles of 7 or 8 output rows x 32 positions (14
 // or 16 rows x 16 where the rows are that short) of one channel: each loaded input vector serves the KH output
 // rows that read it.
+}  // namespace
+
 void thin_rows_forward_avx512(float* out, const float* x, int64_t plane, int64_t Wp, const float* w, int64_t Cin,
                               int64_t OCn, int64_t KH, int64_t KW, int64_t dw, int64_t OH, int64_t OW,
                               const float* bias, SpreadPrefetch& next);
 
+namespace {
 // The register tile of thin_dw_avx512: mo output channels x mt taps (8 x 3 or 6 x 4, 4 x 6, 2 x 12, or 1 x up to
 // 24).
 inline void thin_dw_shape(int64_t OCg, int64_t K, int64_t& mo, int64_t& mt) {
@@ -70,6 +76,8 @@ inline int64_t thin_dw_steps(int64_t OCg, int64_t K, int64_t OH) {
 //   acc[(o*K + t)*16 + lane] += sum over i < OH, j < OW with j % 16 == lane of
 //                                 dout[o*OH*OW + i*OW + j] * xs[off[t] + i*rs + j]
 // (o < OCg, t < K). Lanes past OW are masked on both operands, so nothing outside the sum is multiplied.
+}  // namespace
+
 void thin_dw_avx512(float* acc, const float* dout, const float* xs, const int64_t* off, int64_t rs, int64_t OCg,
                     int64_t K, int64_t OH, int64_t OW, SpreadPrefetch& next);
 
@@ -83,6 +91,7 @@ void thin_pad_avx512(float* xpad, const float* img, int64_t C, int64_t H, int64_
 // and 4x4; returns false (doing nothing) for others. Steps `next` thin_dw_rows_steps(Cg, OCg, KH, OH) times.
 bool thin_dw_rows_avx512(float* acc, const float* dout, const float* x, int64_t plane, int64_t Wp, int64_t Cg,
                          int64_t OCg, int64_t KH, int64_t KW, int64_t OH, int64_t OW, SpreadPrefetch& next);
+namespace {
 inline int64_t thin_dw_rows_steps(int64_t Cg, int64_t OCg, int64_t KH, int64_t OH) {
   const int64_t cb = KH == 2 ? 4 : KH == 3 ? 2 : 1;  // channels per tile; the last Cg % cb one at a time
   return OCg * (Cg / cb + Cg % cb) * (OH + KH - 1);  // one step per input row of each tile
@@ -97,6 +106,8 @@ inline int64_t thin_taps_slack(int64_t rs) { return 3 * rs + 64; }
 inline int64_t thin_taps_steps(int64_t OCn, int64_t OH, int64_t OW) {
   return (OCn + 7) / 8 * ((OH + 2) / 3) * ((OW + 15) / 16);
 }
+}  // namespace
+
 void thin_taps_forward_avx512(float* out, const float* xs, const int64_t* off, int64_t rs, const float* w, int64_t K,
                               int64_t OCn, int64_t OH, int64_t OW, const float* bias, SpreadPrefetch& next);
 

@@ -15,15 +15,18 @@ namespace fastann::cpu {
 // step(), spread evenly over the `steps` micro-kernel calls, so that the prefetches never pile up.
 // (prefetcht1, a read prefetch: a write prefetch, PREFETCHW, would need -mprfchw in every file that includes
 // this.)
+// The class is shared by name between baseline and AVX-512 files (kernels take it by reference), so its member
+// functions are forced inline: an out-of-line copy would be merged by the linker into one, compiled for
+// whichever file came first (gemm_packed.hpp, tools/check_isa_symbols.py).
 class SpreadPrefetch {
  public:
   explicit SpreadPrefetch(int64_t steps) : steps_(std::max<int64_t>(1, steps)) {}
-  void add(const void* p, int64_t bytes) {  // nullptr (no next item) is ignored
+  __attribute__((always_inline)) void add(const void* p, int64_t bytes) {  // nullptr (no next item) is ignored
     if (!p || regions_ == 3) return;
     const int64_t lines = (bytes + 63) / 64;
     r_[regions_++] = {static_cast<const char*>(p), lines, 0, (lines + steps_ - 1) / steps_};
   }
-  void step() {
+  __attribute__((always_inline)) void step() {
     for (int i = 0; i < regions_; ++i) {
       Region& r = r_[i];
       for (const int64_t e = std::min(r.lines, r.next + r.per_step); r.next < e; ++r.next)
