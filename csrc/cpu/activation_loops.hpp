@@ -74,7 +74,7 @@ FASTANN_ALWAYS_INLINE T sech2(T x) {
 // log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|)).
 template <class T>
 FASTANN_ALWAYS_INLINE T softplus_stable(T x) {
-  return (x > T(0) ? x : T(0)) + std::log1p(std::exp(-std::fabs(x)));
+  return (x > T(0) ? x : T(0)) + vlog1p_unit(vexp(-std::fabs(x)));
 }
 
 constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
@@ -103,12 +103,12 @@ struct LeakyRelu {  // p = negative_slope; the slope at 0 is p, as in PyTorch
   template <class T> static T df(T x, T p) { return x > T(0) ? T(1) : p; }
 };
 struct Elu {  // p = alpha
-  template <class T> static T f(T x, T p) { return x > T(0) ? x : p * std::expm1(x); }
+  template <class T> static T f(T x, T p) { return x > T(0) ? x : p * vexpm1(x); }
   template <class T> static T df(T x, T p) { return x > T(0) ? T(1) : p * vexp(x); }
 };
 struct Selu {
   template <class T> static T f(T x, T) {
-    return T(kSeluScale) * (x > T(0) ? x : T(kSeluAlpha) * std::expm1(x));
+    return T(kSeluScale) * (x > T(0) ? x : T(kSeluAlpha) * vexpm1(x));
   }
   template <class T> static T df(T x, T) {
     return T(kSeluScale) * (x > T(0) ? T(1) : T(kSeluAlpha) * vexp(x));
