@@ -5,9 +5,9 @@
 // Each activation is a small struct with two inline functions of one element: `f(x, p)` and its
 // derivative `df(x, p)`. One loop template applies a struct over the array, so every activation gets its
 // own tight loop with no switch inside it: the compiler vectorizes the ones made of arithmetic, selects
-// and exp (vexp.hpp, an inlinable exp and tanh: relu, leaky_relu, hard_sigmoid, relu6, hard_silu, softsign,
-// linear, sigmoid, silu, exponential, tanh, the backwards of elu/selu) and calls libm once per element for
-// the rest (expm1, log1p, erfc). The switch on the kind happens once per call, outside the loop.
+// and the inlinable functions of vexp.hpp (vexp, vtanh, vexpm1, vlog1p_unit: every activation but gelu) and
+// calls libm once per element for the rest (erfc, in gelu). The switch on the kind happens once per call,
+// outside the loop.
 //
 // NaN: the forward formulas are written so that a NaN input reaches the output (`x < 0 ? 0 : x`, not
 // `x > 0 ? x : 0`, which would turn NaN into 0); the backward returns NaN wherever the input is NaN, since
@@ -37,8 +37,9 @@ inline int64_t grain_of(Activation kind) {
     case Activation::softsign: case Activation::relu6: case Activation::hard_silu:
       return kGrainSelect;
     case Activation::sigmoid: case Activation::silu: case Activation::exponential: case Activation::tanh:
+    case Activation::elu: case Activation::selu: case Activation::softplus: case Activation::mish:
       return kGrainVexp;
-    default:  // softplus, elu/selu forward, gelu, mish: a libm call per element
+    default:  // gelu (erfc): a libm call per element
       return kGrainLibm;
   }
 }
