@@ -11,6 +11,8 @@
 #include "vexp.hpp"
 
 namespace fastann::cpu::rows {
+// Internal linkage: files compiled for different ISAs each keep their own copy (csrc/cpu/README.md).
+namespace {
 
 constexpr int64_t kLanes = 16;
 
@@ -68,4 +70,5 @@ inline double dot(const T* g, const T* y, int64_t A) {
   return s;
 }
 
+}  // namespace
 }  // namespace fastann::cpu::rows
