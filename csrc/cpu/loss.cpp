@@ -68,12 +68,10 @@ struct DenseTarget {  // tgt (N, C)
 template <class T>
 void mse_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
   const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
-    double acc = 0;
-    for (int64_t i = b; i < e; ++i) {
+    return rows::lane_sum(b, e, [&](int64_t i) {
       const double d = double(inp[i]) - double(tgt[i]);
-      acc += d * d;
-    }
-    return acc;
+      return d * d;
+    });
   });
   *loss = T(s / double(n));
 }
@@ -91,9 +89,7 @@ void mse_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g)
 template <class T>
 void l1_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
   const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
-    double acc = 0;
-    for (int64_t i = b; i < e; ++i) acc += std::fabs(double(inp[i]) - double(tgt[i]));
-    return acc;
+    return rows::lane_sum(b, e, [&](int64_t i) { return std::fabs(double(inp[i]) - double(tgt[i])); });
   });
   *loss = T(s / double(n));
 }
@@ -115,12 +111,10 @@ void l1_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) 
 template <class T>
 void binary_cross_entropy_forward(T* loss, const T* inp, const T* tgt, int64_t n, double eps) {
   const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
-    double acc = 0;
-    for (int64_t i = b; i < e; ++i) {
+    return rows::lane_sum(b, e, [&](int64_t i) {
       const double p = clampd(inp[i], eps, 1.0 - eps), t = tgt[i];
-      acc -= t * std::log(p) + (1.0 - t) * std::log(1.0 - p);
-    }
-    return acc;
+      return -(t * std::log(p) + (1.0 - t) * std::log(1.0 - p));
+    });
   });
   *loss = T(s / double(n));
 }
@@ -144,12 +138,10 @@ void binary_cross_entropy_backward(T* dinp, const T* inp, const T* tgt, int64_t 
 template <class T>
 void binary_cross_entropy_with_logits_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
   const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
-    double acc = 0;
-    for (int64_t i = b; i < e; ++i) {
+    return rows::lane_sum(b, e, [&](int64_t i) {
       const double x = inp[i], t = tgt[i];
-      acc += (x > 0 ? x : 0.0) - x * t + std::log1p(vexp(-std::fabs(x)));
-    }
-    return acc;
+      return (x > 0 ? x : 0.0) - x * t + vlog1p_unit(vexp(-std::fabs(x)));
+    });
   });
   *loss = T(s / double(n));
 }
@@ -181,13 +173,12 @@ void cross_entropy_impl(T* loss, T* dinp, const T* inp, const Target& t, int64_t
     for (int64_t i = b; i < e; ++i) {
       const T* x = inp + i * C;
       const T m = rows::max(x, C);
-      // dinput holds exp(x - m) until the rescale below; without dinput, a per-thread scratch row would
-      // do, but the loss-only call is not on the training path, so it sums directly
+      // dinput holds exp(x - m) until the rescale below; without dinput the exps are summed directly
       double sumexp = 0;
       if (dinp) {
         sumexp = rows::exp_shift_sum(dinp + i * C, x, m, C);
       } else {
-        for (int64_t j = 0; j < C; ++j) sumexp += vexp(x[j] - m);
+        sumexp = rows::lane_sum(0, C, [&](int64_t j) { return double(vexp(x[j] - m)); });
       }
       const double tsum = t.sum(i);
       // sum_j t_j (lse - x_j) with lse = m + log(sumexp), written so no large terms cancel
@@ -301,9 +292,9 @@ namespace {
 template <class Term, class T>
 void term_sum(T* loss, const T* inp, const T* tgt, int64_t n, double divisor, double param, bool binary = false) {
   const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
-    double acc = 0;
-    for (int64_t i = b; i < e; ++i) acc += Term::term(inp[i], loss_terms::hinge_label(tgt[i], binary), param);
-    return acc;
+    return rows::lane_sum(b, e, [&](int64_t i) {
+      return Term::term(inp[i], loss_terms::hinge_label(tgt[i], binary), param);
+    });
   });
   *loss = T(s / divisor);
 }

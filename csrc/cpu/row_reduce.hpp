@@ -37,6 +37,20 @@ inline T max(const T* x, int64_t A) {
   return m;
 }
 
+// sum_{i in [b, e)} term(i) accumulated in double, in kLanes independent partial sums (so a vectorisable
+// term vectorises, and the adds do not wait on each other), combined at the end.
+template <class F>
+inline double lane_sum(int64_t b, int64_t e, F term) {
+  double lane[kLanes] = {};
+  int64_t i = b;
+  for (; i + kLanes <= e; i += kLanes)
+    for (int64_t k = 0; k < kLanes; ++k) lane[k] += term(i + k);
+  double s = 0;
+  for (int64_t k = 0; k < kLanes; ++k) s += lane[k];
+  for (; i < e; ++i) s += term(i);
+  return s;
+}
+
 // sum_a x[a] accumulated in double. x (A,)
 template <class T>
 inline double sum(const T* x, int64_t A) {
