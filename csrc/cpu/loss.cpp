@@ -2,63 +2,34 @@
 //
 // Elementwise losses (mse, l1, binary cross-entropy on probabilities and on logits) are one pass each:
 // the forward is a threaded sum (partials per chunk, accumulated in double), the backward a threaded map.
-// The softmax cross-entropy from logits fuses the softmax into the loss: per row it finds the max, writes
-// exp(x - max) into dinput while summing it, then rescales that row in place while it is still in L1, so
-// loss AND gradient come out of one pass over the logits (cross_entropy_with_grad in the training loop).
-// Sparse (integer labels) and dense (probability / one-hot) targets share one implementation through a
-// small "target" accessor: t.at(i, j), t.sum(i) and t.dot_gap(i, x, m) = sum_j t_ij (m - x_ij).
+// The softmax cross-entropy from logits (loss and gradient in one pass) is compiled per ISA:
+// cross_entropy_loops.hpp; this file dispatches to it. Sparse (integer labels) and dense (probability /
+// one-hot) targets share one implementation through the accessors of internal/class_targets.hpp.
 #include "fastann/cpu/loss.hpp"
 
 #include <cmath>
 
+#include "cross_entropy_isa.hpp"
 #include "fastann/common.hpp"
 #include "fastann/loss_terms.hpp"
+#include "internal/class_targets.hpp"
+#include "parallel_sum.hpp"
 #include "row_reduce.hpp"
 #include "vexp.hpp"
-#include "parallel_sum.hpp"
 
 namespace fastann::cpu {
 
 // ---- helpers --------------------------------------------------------------------------------------
 namespace {
 
-// Elements per thread below which a loop stays on one thread. Handing a chunk to the thread team costs ~1 us
-// (a helper that has not started leaves its chunk to the caller), so a split pays from a few microseconds of
-// work: elementwise losses run at 0.2-1 ns per element (mse_loss_backward: 2 threads 1.2x one at 38 400
-// elements, even at 16 384), the (N, C) rows at ~4 ns per element (kRowGrain). docs/losses.md, Measured.
+// Elements per thread below which an elementwise loss stays on one thread. Handing a chunk to the thread team
+// costs ~1 us (a helper that has not started leaves its chunk to the caller), so a split pays from a few
+// microseconds of work: elementwise losses run at 0.2-1 ns per element (mse_loss_backward: 2 threads 1.2x
+// one at 38 400 elements). The (N, C) losses use row_grain (internal/class_targets.hpp). docs/losses.md.
 constexpr int64_t kGrain = 16384;
-constexpr int64_t kRowGrain = 4096;
-
-// Rows per thread for an (N, C) kernel: about kRowGrain elements.
-inline int64_t row_grain(int64_t C) { return C >= kRowGrain ? 1 : kRowGrain / C; }
 
 // NaN-propagating clamp.
 inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
-
-// Targets of the (N, C) losses.
-template <class T, class L>
-struct SparseTarget {  // labels (N,): t_ij = [j == label_i]
-  const L* labels;
-  T at(int64_t i, int64_t j) const { return j == static_cast<int64_t>(labels[i]) ? T(1) : T(0); }
-  double sum(int64_t) const { return 1.0; }
-  double dot_gap(int64_t i, const T* x, T m) const { return double(m) - double(x[labels[i]]); }
-};
-template <class T>
-struct DenseTarget {  // tgt (N, C)
-  const T* tgt;
-  int64_t C;
-  T at(int64_t i, int64_t j) const { return tgt[i * C + j]; }
-  double sum(int64_t i) const {
-    double s = 0;
-    for (int64_t j = 0; j < C; ++j) s += tgt[i * C + j];
-    return s;
-  }
-  double dot_gap(int64_t i, const T* x, T m) const {
-    double s = 0;
-    for (int64_t j = 0; j < C; ++j) s += double(tgt[i * C + j]) * (double(m) - double(x[j]));
-    return s;
-  }
-};
 
 }  // namespace
 
@@ -163,45 +134,6 @@ void binary_cross_entropy_with_logits_backward(T* dinp, const T* inp, const T* t
 // ---- kernels: softmax cross-entropy from logits ---------------------------------------------------
 namespace {
 
-// inp (N,C), target t, dinp (N,C) or null, loss scalar or null
-template <class T, class Target>
-void cross_entropy_impl(T* loss, T* dinp, const T* inp, const Target& t, int64_t N, int64_t C, double g) {
-  const double scale = g / double(N), unit = 1.0 / double(N);
-  const bool finite_scale = std::isfinite(T(scale));
-  const double total = detail::parallel_sum(N, row_grain(C), [&](int64_t b, int64_t e) {
-    double acc = 0;
-    for (int64_t i = b; i < e; ++i) {
-      const T* x = inp + i * C;
-      const T m = rows::max(x, C);
-      // dinput holds exp(x - m) until the rescale below; without dinput the exps are summed directly
-      double sumexp = 0;
-      if (dinp) {
-        sumexp = rows::exp_shift_sum(dinp + i * C, x, m, C);
-      } else {
-        sumexp = rows::lane_sum(0, C, [&](int64_t j) { return double(vexp(x[j] - m)); });
-      }
-      const double tsum = t.sum(i);
-      // sum_j t_j (lse - x_j) with lse = m + log(sumexp), written so no large terms cancel
-      if (loss) acc += tsum * std::log(sumexp) + t.dot_gap(i, x, m);
-      if (dinp && finite_scale) {
-        // d_j = scale (tsum softmax_j - t_j); the row is still in L1 from the loop above
-        T* d = dinp + i * C;
-        const T a = T(scale * tsum / sumexp);
-        for (int64_t j = 0; j < C; ++j) d[j] = a * d[j] - T(scale) * t.at(i, j);
-      } else if (dinp) {
-        // grad_output infinite or NaN: d_j = g * (the gradient for grad_output = 1), so each entry is +-inf,
-        // or NaN where that gradient is exactly 0 (inf * 0), as g (softmax - onehot) / N reads; the form
-        // above would compute inf - inf or inf * 0 at every entry
-        T* d = dinp + i * C;
-        const T a = T(unit * tsum / sumexp);
-        for (int64_t j = 0; j < C; ++j) d[j] = T(g) * (a * d[j] - T(unit) * t.at(i, j));
-      }
-    }
-    return acc;
-  });
-  if (loss) *loss = T(total / double(N));
-}
-
 // Categorical cross-entropy on probabilities (Keras): q = clip(p / S, eps, 1 - eps), S = row sum,
 // loss_i = -sum_j t_j log q_j over EVERY column, as Keras computes it: where q_j is NaN (an infinite or NaN
 // row sum, or 0 / 0) or log q_j = -inf (eps = 0), a zero t_j still adds 0 * NaN = NaN. A row with a finite
@@ -256,13 +188,22 @@ void cce_backward_impl(T* dinp, const T* inp, const Target& t, int64_t N, int64_
 
 }  // namespace
 
+// The softmax cross-entropy: the loops of the ISA simd_level() names (cross_entropy_loops.hpp).
 template <class T, class L>
 void cross_entropy_sparse(T* loss, T* dinp, const T* inp, const L* labels, int64_t N, int64_t C, double g) {
-  cross_entropy_impl(loss, dinp, inp, SparseTarget<T, L>{labels}, N, C, g);
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::cross_entropy_sparse_rows<T, L>(loss, dinp, inp, labels, N, C, g);
+    case SimdLevel::avx2: return avx2::cross_entropy_sparse_rows<T, L>(loss, dinp, inp, labels, N, C, g);
+    default: return scalar::cross_entropy_sparse_rows<T, L>(loss, dinp, inp, labels, N, C, g);
+  }
 }
 template <class T>
 void cross_entropy_dense(T* loss, T* dinp, const T* inp, const T* tgt, int64_t N, int64_t C, double g) {
-  cross_entropy_impl(loss, dinp, inp, DenseTarget<T>{tgt, C}, N, C, g);
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::cross_entropy_dense_rows<T>(loss, dinp, inp, tgt, N, C, g);
+    case SimdLevel::avx2: return avx2::cross_entropy_dense_rows<T>(loss, dinp, inp, tgt, N, C, g);
+    default: return scalar::cross_entropy_dense_rows<T>(loss, dinp, inp, tgt, N, C, g);
+  }
 }
 template <class T, class L>
 void categorical_crossentropy_sparse_forward(T* loss, const T* inp, const L* labels, int64_t N, int64_t C,
