@@ -5,9 +5,9 @@
 // Each activation is a small struct with two inline functions of one element: `f(x, p)` and its
 // derivative `df(x, p)`. One loop template applies a struct over the array, so every activation gets its
 // own tight loop with no switch inside it: the compiler vectorizes the ones made of arithmetic, selects
-// and the inlinable functions of vexp.hpp (vexp, vtanh, vexpm1, vlog1p_unit: every activation but gelu) and
-// calls libm once per element for the rest (erfc, in gelu). The switch on the kind happens once per call,
-// outside the loop.
+// and the inlinable functions of vexp.hpp (vexp, vtanh, vexpm1, vlog1p_unit, verfc_float_precision); only
+// float64 gelu calls libm (erfc) once per element. The switch on the kind happens once per call, outside the
+// loop.
 //
 // NaN: the forward formulas are written so that a NaN input reaches the output (`x < 0 ? 0 : x`, not
 // `x > 0 ? x : 0`, which would turn NaN into 0); the backward returns NaN wherever the input is NaN, since
@@ -26,7 +26,7 @@ namespace fastann::cpu::FASTANN_ISA {
 // Elements per thread below which an elementwise loop stays on one thread: a split pays from ~3 us of work
 // (handing a chunk to the thread team costs ~1 us; a helper that has not started leaves its chunk to the
 // caller). Costs per element: ~0.08 ns for the select-only activations, ~0.3-0.5 ns with vexp / vtanh,
-// 5-10 ns where libm is called (docs/activations.md, Measured).
+// ~2 ns for float gelu, 5-10 ns where libm is called (docs/activations.md, Measured).
 constexpr int64_t kGrainSelect = 16384;
 constexpr int64_t kGrainVexp = 4096;
 constexpr int64_t kGrainLibm = 1024;
@@ -39,7 +39,7 @@ inline int64_t grain_of(Activation kind) {
     case Activation::sigmoid: case Activation::silu: case Activation::exponential: case Activation::tanh:
     case Activation::elu: case Activation::selu: case Activation::softplus: case Activation::mish:
       return kGrainVexp;
-    default:  // gelu (erfc): a libm call per element
+    default:  // gelu: ~2 ns per element in float (erfc in double arithmetic), a libm erfc call in double
       return kGrainLibm;
   }
 }
@@ -151,10 +151,16 @@ struct HardSilu {  // x relu6(x+3)/6; derivative 0 below -3, 1 above 3, (2x + 3)
 };
 // 1 + erf(z) is written erfc(-z) and 1 + tanh(u) is written 2 sigmoid(2u): both forms lose every digit
 // to cancellation for large negative x, their rewrites do not.
-struct Gelu {  // x Phi(x), Phi(x) = erfc(-x/sqrt 2)/2; derivative Phi(x) + x phi(x)
-  template <class T> static T f(T x, T) { return T(0.5) * x * std::erfc(-x * T(kInvSqrt2)); }
+// Phi(x) = erfc(-x/sqrt 2)/2: float through verfc_float_precision (vexp.hpp, vectorises), double through libm.
+template <class T>
+FASTANN_ALWAYS_INLINE T normal_cdf(T x) {
+  if constexpr (sizeof(T) == 4) return T(0.5 * verfc_float_precision(-double(x) * kInvSqrt2));
+  else return T(0.5) * std::erfc(-x * T(kInvSqrt2));
+}
+struct Gelu {  // x Phi(x); derivative Phi(x) + x phi(x)
+  template <class T> static T f(T x, T) { return x * normal_cdf(x); }
   template <class T> static T df(T x, T) {
-    const T cdf = T(0.5) * std::erfc(-x * T(kInvSqrt2));
+    const T cdf = normal_cdf(x);
     const T pdf = T(kInvSqrt2Pi) * vexp(T(-0.5) * x * x);
     return cdf + x * pdf;
   }

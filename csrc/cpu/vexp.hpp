@@ -129,6 +129,20 @@ FASTANN_ALWAYS_INLINE T vexpm1(T x) {
   return ax < T(0.5) ? (x == T(0) ? x : small) : vexp(x) - T(1);
 }
 
+// erfc(x) to 1.2e-7 relative everywhere (float precision), as arithmetic the compiler vectorises: Numerical
+// Recipes' Chebyshev fit erfc(x) = t exp(-z^2 - 1.26551223 + t P(t)), z = |x|, t = 1 / (1 + z/2), P of degree 8
+// (Press, Teukolsky, Vetterling & Flannery, "Numerical Recipes in C", 2nd ed., 6.2), and erfc(-z) = 2 - erfc(z).
+// In double, so that z^2 is exact for a float z (exp(-z^2) would otherwise carry z^2 times float's rounding).
+// +inf gives 0, -inf 2, NaN NaN.
+FASTANN_ALWAYS_INLINE double verfc_float_precision(double x) {
+  const double z = x < 0.0 ? -x : x;
+  const double t = 1.0 / (1.0 + 0.5 * z);
+  const double p = ((((((((0.17087277 * t - 0.82215223) * t + 1.48851587) * t - 1.13520398) * t + 0.27886807) * t -
+                       0.18628806) * t + 0.09678418) * t + 0.37409196) * t + 1.00002368);
+  const double e = t * vexp(-z * z - 1.26551223 + t * p);
+  return x < 0.0 ? 2.0 - e : e;
+}
+
 // log1p(t) for t in [0, 1] (and NaN), as arithmetic the compiler vectorises: the softplus term
 // log1p(exp(-|x|)). u = 1 + t and u - 1 are exact for such t, and log1p(t) = log(u) * t / (u - 1) recovers
 // what rounding 1 + t lost (Goldberg 1991, "What every computer scientist should know about floating-point
