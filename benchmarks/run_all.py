@@ -7,7 +7,7 @@
 Each benchmark runs as a subprocess (its own interpreter, so its environment handling, e.g. unsetting
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for the NumPy peer, stays as the script does it). Its output is shown
 live and also saved to benchmarks/results/<name>.log. `--quick` is passed to every script; `--threads` to the
-scripts that take it. CPU benchmarks: gemm, dense, mlp, conv, pool_norm, cnn; CUDA benchmarks (only with
+scripts that take it. CPU benchmarks: gemm, elementwise, mlp, conv, pool_norm, cnn; CUDA benchmarks (only with
 `--device cuda` or `all`): gemm_cuda, conv_cuda, mlp_cuda and cnn_cuda (bench_mlp.py / bench_cnn.py with
 `--device cuda`: fastann on the GPU against PyTorch CUDA).
 
@@ -35,7 +35,8 @@ RESULTS = os.path.join(HERE, "results")
 # --threads 1 2; None: it does not), extra arguments, device.
 BENCHMARKS = {
     "gemm": dict(script="bench_gemm.py", json="bench_gemm.json", threads="comma", device="cpu"),
-    "dense": dict(script="bench_dense.py", json=None, threads=None, device="cpu"),  # prints only, no JSON
+    # json None: no row in the summary table (its own JSON and log hold its tables)
+    "elementwise": dict(script="bench_elementwise.py", json=None, threads=None, device="cpu"),
     "mlp": dict(script="bench_mlp.py", json="bench_mlp.json", threads="list", device="cpu"),
     "conv": dict(script="bench_conv.py", json="bench_conv.json", threads="comma", device="cpu"),
     "pool_norm": dict(script="bench_pool_norm.py", json="bench_pool_norm.json", threads="list", device="cpu",
@@ -350,7 +351,7 @@ def main(argv=None):
     for name in names:
         st = status[name]
         if st.get("problem") or name not in SUMMARIZERS:
-            print(f"{name}: {st.get('problem') or 'prints its table only (no JSON); see its output above or ' + os.path.join(RESULTS, name + '.log')}")
+            print(f"{name}: {st.get('problem') or 'no summary row (its tables are in its output above and in ' + os.path.join(RESULTS, name + '.log') + ')'}")
 
     summary_path = os.path.join(RESULTS, "summary.json")
     with open(summary_path, "w") as f:

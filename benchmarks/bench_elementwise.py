@@ -1,0 +1,208 @@
+"""Elementwise and row kernels (activations, dropout, losses, softmax) at 1 and 2 threads, against PyTorch CPU
+and the textbook NumPy expressions.
+
+    python benchmarks/bench_elementwise.py                  # every case, 3 rounds
+    python benchmarks/bench_elementwise.py --quick          # fewer sizes, 1 round
+    python benchmarks/bench_elementwise.py --busy-core      # also: a busy loop holds CPU 1 (a noisy neighbour)
+    python benchmarks/bench_elementwise.py --only tanh gelu # cases whose name starts with one of these
+
+Each contender (fastann at 1 thread, fastann at 2, torch at 1, torch at 2, NumPy) runs in its own fresh
+process, the processes alternate for --rounds rounds, and a case's figure is the median over rounds of each
+process's median call time (µs, float32, the output allocated by the call as a user gets it, Python call
+included). The table gives fastann's 2-thread speed-up over its own 1-thread time (the grains that decide when
+a loop is split: csrc/cpu/activation_loops.hpp, dropout_loops.hpp, loss.cpp, softmax.cpp), and fastann's
+speed-up over torch at the same thread count and over NumPy (> 1: fastann is faster). NumPy is the expression
+a textbook MLP writes (np.maximum, 1 / (1 + np.exp(-x)), np.tanh, ...; its ufuncs use one thread; "-" where
+NumPy has no such function, e.g. erf for gelu); torch rows are skipped, with a message, when torch is not
+importable. With --busy-core, the same table again while `taskset -c 1` runs a Python busy loop: a split must
+not cost much when the helper thread has no core to run on. Results go to
+benchmarks/results/bench_elementwise.json. The ufuncs do not call BLAS, so OPENBLAS_* do not matter here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIZES = [4096, 16384, 38400, 131072, 1048576]       # 38400 = 128 x 300, an MLP layer's activations
+QUICK_SIZES = [16384, 131072]
+ROWS = [(128, 10), (128, 100), (128, 300), (128, 1000)]  # (batch, classes) of softmax and cross-entropy
+QUICK_ROWS = [(128, 100), (128, 1000)]
+UNARY = ["relu", "sigmoid", "tanh", "gelu", "elu", "selu", "softplus"]
+
+
+def cases(quick):
+    """[(name, kind, shape)]: kind 'unary' (an activation forward), 'dropout', 'mse', 'softmax', 'ce'."""
+    out = []
+    for n in (QUICK_SIZES if quick else SIZES):
+        out += [(f"{a} {n}", ("unary", a), (n,)) for a in UNARY]
+        out += [(f"dropout {n}", ("dropout",), (n,)), (f"mse_loss {n}", ("mse",), (n,))]
+    for r, c in (QUICK_ROWS if quick else ROWS):
+        out += [(f"softmax {r}x{c}", ("softmax",), (r, c)), (f"cross_entropy {r}x{c}", ("ce",), (r, c))]
+    return out
+
+
+def timed_us(f, budget=0.2):
+    """Median µs of f() over ~budget seconds of calls (at least 15), after one warm-up call."""
+    f()
+    ts, end = [], time.perf_counter() + budget
+    while time.perf_counter() < end or len(ts) < 15:
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts) * 1e6
+
+
+def worker(lib, threads, quick, only):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    if lib == "fastann":
+        import fastann
+        from fastann import ops
+        fastann.set_num_threads(threads)
+
+        def op(kind, x, t):
+            if kind[0] == "unary":
+                return lambda: ops.activation(kind[1], x)
+            if kind[0] == "dropout":
+                return lambda: ops.dropout(x, 0.5, seed=1)
+            if kind[0] == "mse":
+                return lambda: ops.mse_loss(x, t)
+            if kind[0] == "softmax":
+                return lambda: ops.softmax(x, dim=-1)
+            return lambda: ops.cross_entropy(x, t)
+    elif lib == "numpy":
+        def softmax(x):
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+
+        def cross_entropy(x, t):
+            z = x - x.max(axis=1, keepdims=True)
+            return np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(t)), t])
+
+        unary = {"relu": lambda x: np.maximum(x, 0), "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "tanh": np.tanh,
+                 "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+                 "selu": lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(
+                     np.minimum(x, 0))),
+                 "softplus": lambda x: np.logaddexp(0, x)}
+        gen = np.random.default_rng(1)
+
+        def op(kind, x, t):
+            if kind[0] == "unary":
+                return (lambda: unary[kind[1]](x)) if kind[1] in unary else None
+            if kind[0] == "dropout":
+                return lambda: x * (gen.random(x.shape, dtype=np.float32) >= 0.5) * np.float32(2)
+            if kind[0] == "mse":
+                return lambda: np.mean((x - t) ** 2)
+            if kind[0] == "softmax":
+                return lambda: softmax(x)
+            return lambda: cross_entropy(x, t)
+    else:
+        import torch
+        import torch.nn.functional as F
+        torch.set_num_threads(threads)
+        unary = {"relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": F.gelu, "elu": F.elu,
+                 "selu": F.selu, "softplus": F.softplus}
+
+        def op(kind, x, t):
+            x = torch.from_numpy(x)
+            t = torch.from_numpy(t)
+            if kind[0] == "unary":
+                return lambda: unary[kind[1]](x)
+            if kind[0] == "dropout":
+                return lambda: F.dropout(x, 0.5, training=True)
+            if kind[0] == "mse":
+                return lambda: F.mse_loss(x, t)
+            if kind[0] == "softmax":
+                return lambda: torch.softmax(x, dim=-1)
+            return lambda: F.cross_entropy(x, t)
+    res = {}
+    for name, kind, shape in cases(quick):
+        if only and not any(name.startswith(o) for o in only):
+            continue
+        x = (rng.standard_normal(shape) * 3).astype(np.float32)
+        t = rng.integers(0, shape[1], shape[0]) if kind[0] == "ce" else rng.standard_normal(shape).astype(np.float32)
+        f = op(kind, x, t)
+        if f is not None:
+            res[name] = timed_us(f)
+    return res
+
+
+def run_round(args):
+    """One process per contender, in turn: {contender: {case: µs}} (a contender missing on failure)."""
+    out = {}
+    for lib, threads in (("fastann", 1), ("fastann", 2), ("torch", 1), ("torch", 2), ("numpy", 1)):
+        cmd = [sys.executable, __file__, "--worker", lib, "--threads", str(threads)] + \
+            (["--quick"] if args.quick else []) + (["--only", *args.only] if args.only else [])
+        env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "..", "python"))
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if p.returncode != 0:
+            if lib == "torch":
+                print(f"torch at {threads} thread(s) skipped: {p.stderr.strip().splitlines()[-1]}")
+                continue
+            raise SystemExit(p.stderr)
+        out[f"{lib} {threads}T"] = json.loads(p.stdout.strip().splitlines()[-1])
+    return out
+
+
+def table(rounds, title):
+    cols = ["fastann 1T", "fastann 2T", "torch 1T", "torch 2T", "numpy 1T"]
+    have = [c for c in cols if all(c in r for r in rounds)]
+    med = {c: {k: statistics.median(r[c][k] for r in rounds) for k in rounds[0][c]} for c in have}
+    nan = float("nan")
+    print(f"\n== {title} (median µs over {len(rounds)} round(s)) ==")
+    peers = [(f"torch {t}", f"fastann {t}", f"vs torch {t}") for t in ("1T", "2T")] + \
+        [("numpy 1T", "fastann 1T", "vs numpy")]
+    peers = [p for p in peers if p[0] in have]
+    head = f"{'case':24s}" + "".join(f"{c:>12s}" for c in have) + f"{'2T/1T':>8s}"
+    print(head + "".join(f"{name:>13s}" for _, _, name in peers))
+    for k in med["fastann 1T"]:
+        row = f"{k:24s}" + "".join(f"{med[c].get(k, nan):12.1f}" for c in have)
+        row += f"{med['fastann 1T'][k] / med['fastann 2T'][k]:7.2f}x"
+        row += "".join(f"{med[peer].get(k, nan) / med[ours][k]:12.2f}x" for peer, ours, _ in peers)
+        print(row.replace("nan", "  -"))
+    return med
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3, --quick 1)")
+    ap.add_argument("--busy-core", action="store_true")
+    ap.add_argument("--only", nargs="+", default=None)
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_elementwise.json"))
+    ap.add_argument("--worker", choices=["fastann", "torch", "numpy"], help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.threads, args.quick, args.only)))
+        return
+    sys.path.insert(0, os.path.join(HERE, "..", "python"))  # a source checkout without fastann installed
+    import fastann
+    from _machine import describe
+
+    lines, facts = describe(fastann)
+    print("\n".join(lines))
+    rounds = args.rounds or (1 if args.quick else 3)
+    results = {"machine": facts, "idle": table([run_round(args) for _ in range(rounds)], "idle machine")}
+    if args.busy_core:
+        hog = subprocess.Popen(["taskset", "-c", "1", sys.executable, "-c", "while True: pass"])
+        try:
+            results["busy_core"] = table([run_round(args) for _ in range(rounds)],
+                                         "a busy loop on CPU 1")
+        finally:
+            hog.kill()
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
