@@ -14,7 +14,7 @@ a loop is split: csrc/cpu/activation_loops.hpp, dropout_loops.hpp, loss.cpp, sof
 speed-up over torch at the same thread count and over NumPy (> 1: fastann is faster). NumPy is the expression
 a textbook MLP writes (np.maximum, 1 / (1 + np.exp(-x)), np.tanh, ...; its ufuncs use one thread; "-" where
 NumPy has no such function, e.g. erf for gelu); torch rows are skipped, with a message, when torch is not
-importable. With --busy-core, the same table again while `taskset -c 1` runs a Python busy loop: a split must
+importable. With --busy-core, the same table again while a Python busy loop holds the last CPU: a split must
 not cost much when the helper thread has no core to run on. Results go to
 benchmarks/results/bench_elementwise.json. The ufuncs do not call BLAS, so OPENBLAS_* do not matter here.
 """
@@ -192,10 +192,13 @@ def main():
     rounds = args.rounds or (1 if args.quick else 3)
     results = {"machine": facts, "idle": table([run_round(args) for _ in range(rounds)], "idle machine")}
     if args.busy_core:
-        hog = subprocess.Popen(["taskset", "-c", "1", sys.executable, "-c", "while True: pass"])
+        hog = subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"])
+        cpus = sorted(os.sched_getaffinity(0))
         try:
+            if len(cpus) >= 2:
+                os.sched_setaffinity(hog.pid, {cpus[-1]})  # the busy loop owns the last core
             results["busy_core"] = table([run_round(args) for _ in range(rounds)],
-                                         "a busy loop on CPU 1")
+                                         f"a busy loop on CPU {cpus[-1]}")
         finally:
             hog.kill()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
