@@ -9,7 +9,8 @@ calls it, the baseline path runs AVX code and dies with SIGILL on a CPU without 
 fast path silently runs baseline code. Header helpers used by several ISAs must therefore have internal linkage
 (an anonymous namespace) or be forced inline (csrc/cpu/gemm_packed.hpp explains). Symbols of the standard
 library and of pybind11 are left out: the ISA files do not instantiate the same ones as the baseline files.
-Exit status 1 (with the list) when such a symbol exists, 0 otherwise; 0 with a note when `nm` is missing.
+Exit status 1 (with the list) when such a symbol exists, 0 otherwise; 0 with a note when `nm` is missing or
+cannot read an object.
 """
 from __future__ import annotations
 
@@ -27,12 +28,17 @@ def isa_of(path: str) -> str:
     return "avx512" if name.endswith("_avx512") else "avx2" if name.endswith("_avx2") else "baseline"
 
 
-def shared_symbols(objects: list[str]) -> dict[str, list[str]]:
-    """{weak symbol: the objects defining it} for symbols defined in files of more than one ISA."""
+def shared_symbols(objects: list[str]) -> dict[str, list[str]] | None:
+    """{weak symbol: the objects defining it} for symbols defined in files of more than one ISA; None when nm
+    cannot read one of the objects (e.g. LTO objects without the linker plugin)."""
     where = collections.defaultdict(list)
     for obj in objects:
-        out = subprocess.run(["nm", "-C", "--defined-only", obj], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
+        run = subprocess.run(["nm", "-C", "--defined-only", obj], capture_output=True, text=True)
+        if run.returncode != 0:
+            print(f"check_isa_symbols: nm could not read {os.path.basename(obj)} ({run.stderr.strip()[:200]}), "
+                  "check skipped")
+            return None
+        for line in run.stdout.splitlines():
             parts = line.split(" ", 2)
             if len(parts) == 3 and parts[1] in ("W", "V") and not parts[2].startswith(IGNORED_PREFIXES):
                 where[parts[2]].append(obj)
@@ -44,6 +50,8 @@ def main(argv: list[str]) -> int:
         print("check_isa_symbols: nm not found, check skipped")
         return 0
     bad = shared_symbols(argv)
+    if bad is None:
+        return 0
     for sym, objs in sorted(bad.items()):
         print(f"check_isa_symbols: {sym} is defined in " + ", ".join(os.path.basename(o) for o in objs))
     if bad:
