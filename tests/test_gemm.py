@@ -160,7 +160,8 @@ def test_fma_peak_probe():
 
 # ---- linear --------------------------------------------------------------------------------------
 
-LINEAR_SHAPES = [(1, 1, 1), (7, 13, 5), (37, 70, 45), (128, 100, 300)]  # (N, in, out)
+# (N, in, out); 1 or 2 outputs run as dot products (gemm.cpp, kLinearNarrowMaxOut*), not through the GEMM
+LINEAR_SHAPES = [(1, 1, 1), (7, 13, 5), (37, 70, 45), (128, 100, 300), (9, 331, 1), (33, 70, 2), (5, 3, 1)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -233,6 +234,29 @@ def test_linear_relu_keeps_nan(rng):
     # dweight = dz^T x: the NaN of x[2, 1] reaches column 1 of dweight (dz[2] is not zeroed), only that column.
     assert np.all(np.isnan(dw[:, 1])) and np.all(np.isfinite(np.delete(dw, 1, axis=1)))
     assert np.all(np.isfinite(db))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_narrow_same_bits_at_any_thread_count(rng, dtype):
+    """A layer with 1 (2 for the forward) outputs runs as dot products and row updates (gemm.cpp), each
+    output element summed by one thread in a fixed order: 1 and 2 threads give the same bits."""
+    old = fastann.get_num_threads()
+    try:
+        for n, in_f, out_f in [(128, 6272, 1), (300, 1000, 2), (64, 3, 1)]:
+            x = rng.standard_normal((n, in_f)).astype(dtype)
+            w = rng.standard_normal((out_f, in_f)).astype(dtype)
+            bias = rng.standard_normal(out_f).astype(dtype)
+            gy = rng.standard_normal((n, out_f)).astype(dtype)
+            runs = []
+            for threads in (1, 2):
+                fastann.set_num_threads(threads)
+                y = ops.linear(x, w, bias, activation="relu")
+                runs.append((y,) + ops.linear_backward(gy, x, w, output=y, activation="relu"))
+            for a, b in zip(*runs):
+                np.testing.assert_array_equal(a, b)
+            assert_close(runs[0][0], reference.linear(x, w, bias, "relu"), TOL_REDUCTION[dtype], "narrow forward")
+    finally:
+        fastann.set_num_threads(old)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

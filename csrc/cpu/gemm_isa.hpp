@@ -20,7 +20,8 @@ struct GemmKernelShape {
 // gemm_packed: rung 3 on one thread with the given cache blocks; kernel_shape: that path's MR x NR (rung 4
 // cuts C into multiples of it) and the longest KC worth running (gemm.cpp derives the blocks from both).
 // linear_grad_prologue: the pass of the linear layer's backward before its GEMMs; linear_store_transposed: the
-// store of its forward computed as y^T (both in gemm_packed.hpp).
+// store of its forward computed as y^T; linear_forward_narrow / linear_backward_narrow: the layer with few
+// outputs as dot products (all in gemm_packed.hpp).
 #define FASTANN_GEMM_ENTRY_POINTS                                                                       \
   void gemm_packed(const GemmArgs<float>& g, const GemmBlocking& b);                                    \
   void gemm_packed(const GemmArgs<double>& g, const GemmBlocking& b);                                   \
@@ -33,7 +34,15 @@ struct GemmKernelShape {
   void linear_store_transposed(float* out, const float* yt, const float* bias, int64_t n,              \
                                int64_t out_features, bool relu);                                        \
   void linear_store_transposed(double* out, const double* yt, const double* bias, int64_t n,           \
-                               int64_t out_features, bool relu);
+                               int64_t out_features, bool relu);                                        \
+  void linear_forward_narrow(float* y, const float* x, const float* w, const float* bias, int64_t n,    \
+                             int64_t in, int64_t out, bool relu);                                       \
+  void linear_forward_narrow(double* y, const double* x, const double* w, const double* bias, int64_t n, \
+                             int64_t in, int64_t out, bool relu);                                       \
+  void linear_backward_narrow(float* dinput, float* dweight, const float* dz, const float* x,           \
+                              const float* w, int64_t n, int64_t in, int64_t out);                      \
+  void linear_backward_narrow(double* dinput, double* dweight, const double* dz, const double* x,      \
+                              const double* w, int64_t n, int64_t in, int64_t out);
 namespace fastann::cpu::scalar { FASTANN_GEMM_ENTRY_POINTS }
 namespace fastann::cpu::avx2 { FASTANN_GEMM_ENTRY_POINTS }
 namespace fastann::cpu::avx512 { FASTANN_GEMM_ENTRY_POINTS }

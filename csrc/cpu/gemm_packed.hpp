@@ -32,8 +32,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
+#include "fastann/common.hpp"
 #include "fastann/cpu/gemm.hpp"
 
 namespace fastann::cpu::packed {
@@ -280,6 +282,100 @@ void linear_store_transposed(T* __restrict out, const T* __restrict yt, const T*
       }
     }
   }
+}
+
+// ---- the linear layer with few outputs -----------------------------------------------------------------
+// With out_features <= kLinearNarrowMaxOut (gemm.cpp) the packed GEMM's 6 x 64 micro-tile would be mostly
+// padding (a Dense(1) head: 1 of 6 rows, or 1 of 64 columns). These loops run the products as dot products and
+// row updates (axpy) instead, vectorized over the features (GCC vector extensions of 64 bytes: one AVX-512
+// register, two AVX2 or four SSE registers on the other paths), four rows of x at a time. Each output element is computed by one thread in a fixed order, so
+// the result is the same at any thread count.
+
+// out[j] = sum_k a[j*lda + k] b[k] for the R rows j < R of a, k < len: b is loaded once for all R rows, and the
+// R row streams keep R times the reads in flight (the rows of a come from the L3 or memory).
+template <class T, int R>
+inline void dot_rows(T* out, const T* a, int64_t lda, const T* b, int64_t len) {
+  typedef T V __attribute__((vector_size(64)));
+  constexpr int64_t W = 64 / sizeof(T);
+  V s0[R] = {}, s1[R] = {}, va, vb0, vb1;
+  int64_t k = 0;
+  for (; k + 2 * W <= len; k += 2 * W) {
+    std::memcpy(&vb0, b + k, sizeof vb0);  // memcpy: unaligned vector loads
+    std::memcpy(&vb1, b + k + W, sizeof vb1);
+    for (int j = 0; j < R; ++j) {
+      std::memcpy(&va, a + j * lda + k, sizeof va);
+      s0[j] += va * vb0;
+      std::memcpy(&va, a + j * lda + k + W, sizeof va);
+      s1[j] += va * vb1;
+    }
+  }
+  for (int j = 0; j < R; ++j) {
+    const V v = s0[j] + s1[j];
+    T total = T(0);
+    for (int64_t l = 0; l < W; ++l) total += v[l];
+    for (int64_t t = k; t < len; ++t) total += a[j * lda + t] * b[t];
+    out[j] = total;
+  }
+}
+
+// y[c] += g x[c], c < len
+template <class T>
+inline void axpy(T* __restrict y, const T* __restrict x, T g, int64_t len) {
+  for (int64_t c = 0; c < len; ++c) y[c] += g * x[c];
+}
+
+// y (N,OUT) = act(x (N,IN) w^T + bias), w (OUT,IN), bias (OUT,) or nullptr; relu keeps NaN (max(0, v) as the
+// micro-kernels)
+template <class T>
+void linear_forward_narrow(T* y, const T* x, const T* w, const T* bias, int64_t n, int64_t in, int64_t out,
+                           bool relu) {
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, in * out));  // rows: ~32k MACs
+  parallel_for(n, grain, [=](int64_t r0, int64_t r1) {
+    T dots[4];
+    auto store = [&](int64_t r, int64_t o, T v) {
+      if (bias) v += bias[o];
+      y[r * out + o] = relu && v < T(0) ? T(0) : v;
+    };
+    for (int64_t o = 0; o < out; ++o) {
+      int64_t r = r0;
+      for (; r + 4 <= r1; r += 4) {
+        dot_rows<T, 4>(dots, x + r * in, in, w + o * in, in);
+        for (int j = 0; j < 4; ++j) store(r + j, o, dots[j]);
+      }
+      for (; r < r1; ++r) {
+        dot_rows<T, 1>(dots, x + r * in, in, w + o * in, in);
+        store(r, o, dots[0]);
+      }
+    }
+  });
+}
+
+// dweight (OUT,IN) = dz^T (OUT,N) x (N,IN); dinput (N,IN) = dz (N,OUT) w (OUT,IN), or nullptr. dweight is cut
+// into blocks of kNarrowCols columns, one thread each, that add the rows in order.
+template <class T>
+void linear_backward_narrow(T* dinput, T* dweight, const T* dz, const T* x, const T* w, int64_t n, int64_t in,
+                            int64_t out) {
+  constexpr int64_t kNarrowCols = 256;
+  const int64_t blocks = (in + kNarrowCols - 1) / kNarrowCols;
+  const int64_t block_grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, kNarrowCols * n * out));
+  parallel_for(blocks, block_grain, [=](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t c0 = b * kNarrowCols, c1 = std::min(in, c0 + kNarrowCols);
+      for (int64_t o = 0; o < out; ++o)
+        for (int64_t c = c0; c < c1; ++c) dweight[o * in + c] = T(0);
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t o = 0; o < out; ++o) axpy(dweight + o * in + c0, x + r * in + c0, dz[r * out + o], c1 - c0);
+    }
+  });
+  if (!dinput) return;
+  const int64_t row_grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, in * out));
+  parallel_for(n, row_grain, [=](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      T* d = dinput + r * in;
+      for (int64_t c = 0; c < in; ++c) d[c] = T(0);
+      for (int64_t o = 0; o < out; ++o) axpy(d, w + o * in, dz[r * out + o], in);
+    }
+  });
 }
 
 }  // namespace
