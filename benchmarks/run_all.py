@@ -7,7 +7,7 @@
 Each benchmark runs as a subprocess (its own interpreter, so its environment handling, e.g. unsetting
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for the NumPy peer, stays as the script does it). Its output is shown
 live and also saved to benchmarks/results/<name>.log. `--quick` is passed to every script; `--threads` to the
-scripts that take it. CPU benchmarks: gemm, elementwise, mlp, conv, pool_norm, cnn; CUDA benchmarks (only with
+scripts that take it. CPU benchmarks: gemm, elementwise, linear, mlp, conv, pool_norm, cnn; CUDA benchmarks (only with
 `--device cuda` or `all`): gemm_cuda, conv_cuda, mlp_cuda and cnn_cuda (bench_mlp.py / bench_cnn.py with
 `--device cuda`: fastann on the GPU against PyTorch CUDA).
 
@@ -37,6 +37,7 @@ BENCHMARKS = {
     "gemm": dict(script="bench_gemm.py", json="bench_gemm.json", threads="comma", device="cpu"),
     # json None: no row in the summary table (its own JSON and log hold its tables)
     "elementwise": dict(script="bench_elementwise.py", json=None, threads=None, device="cpu"),
+    "linear": dict(script="bench_linear.py", json=None, threads=None, device="cpu"),
     "mlp": dict(script="bench_mlp.py", json="bench_mlp.json", threads="list", device="cpu"),
     "conv": dict(script="bench_conv.py", json="bench_conv.json", threads="comma", device="cpu"),
     "pool_norm": dict(script="bench_pool_norm.py", json="bench_pool_norm.json", threads="list", device="cpu",
