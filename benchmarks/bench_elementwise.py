@@ -134,13 +134,14 @@ def worker(lib, threads, quick, only):
     return res
 
 
-def run_round(args):
-    """One process per contender, in turn: {contender: {case: µs}} (a contender missing on failure)."""
+def run_round(script, worker_args=(), env_for=None):
+    """One process per contender (fastann and torch at 1 and 2 threads, NumPy at 1), in turn, each running
+    `script --worker LIB --threads T *worker_args` with the environment env_for(lib, threads) (default: this
+    one) and printing a JSON {case: µs} as its last line: {contender: {case: µs}} (torch missing when it fails)."""
     out = {}
     for lib, threads in (("fastann", 1), ("fastann", 2), ("torch", 1), ("torch", 2), ("numpy", 1)):
-        cmd = [sys.executable, __file__, "--worker", lib, "--threads", str(threads)] + \
-            (["--quick"] if args.quick else []) + (["--only", *args.only] if args.only else [])
-        env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "..", "python"))
+        cmd = [sys.executable, script, "--worker", lib, "--threads", str(threads), *worker_args]
+        env = dict(env_for(lib, threads) if env_for else os.environ, PYTHONPATH=os.path.join(HERE, "..", "python"))
         p = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if p.returncode != 0:
             if lib == "torch":
@@ -149,6 +150,10 @@ def run_round(args):
             raise SystemExit(p.stderr)
         out[f"{lib} {threads}T"] = json.loads(p.stdout.strip().splitlines()[-1])
     return out
+
+
+def worker_args(args):
+    return (["--quick"] if args.quick else []) + (["--only", *args.only] if args.only else [])
 
 
 def table(rounds, title):
@@ -190,14 +195,15 @@ def main():
     lines, facts = describe(fastann)
     print("\n".join(lines))
     rounds = args.rounds or (1 if args.quick else 3)
-    results = {"machine": facts, "idle": table([run_round(args) for _ in range(rounds)], "idle machine")}
+    results = {"machine": facts,
+               "idle": table([run_round(__file__, worker_args(args)) for _ in range(rounds)], "idle machine")}
     if args.busy_core:
         hog = subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"])
         cpus = sorted(os.sched_getaffinity(0))
         try:
             if len(cpus) >= 2:
                 os.sched_setaffinity(hog.pid, {cpus[-1]})  # the busy loop owns the last core
-            results["busy_core"] = table([run_round(args) for _ in range(rounds)],
+            results["busy_core"] = table([run_round(__file__, worker_args(args)) for _ in range(rounds)],
                                          f"a busy loop on CPU {cpus[-1]}")
         finally:
             hog.kill()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 import bench_elementwise as be
@@ -60,20 +59,10 @@ def worker(lib, threads):
     return res
 
 
-def run_round():
-    out = {}
-    native = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    for lib, threads in (("fastann", 1), ("fastann", 2), ("torch", 1), ("torch", 2), ("numpy", 1)):
-        env = dict(native, PYTHONPATH=os.path.join(HERE, "..", "python"), OPENBLAS_NUM_THREADS=str(threads))
-        p = subprocess.run([sys.executable, __file__, "--worker", lib, "--threads", str(threads)], env=env,
-                           capture_output=True, text=True)
-        if p.returncode != 0:
-            if lib == "torch":
-                print(f"torch at {threads} thread(s) skipped: {p.stderr.strip().splitlines()[-1]}")
-                continue
-            raise SystemExit(p.stderr)
-        out[f"{lib} {threads}T"] = json.loads(p.stdout.strip().splitlines()[-1])
-    return out
+def native_openblas(lib, threads):
+    """The worker's environment: OpenBLAS on its native kernels (CORETYPE / L2_SIZE unset), `threads` threads."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    return dict(env, OPENBLAS_NUM_THREADS=str(threads))
 
 
 def main():
@@ -94,7 +83,8 @@ def main():
     lines, facts = describe(fastann)
     print("\n".join(lines))
     rounds = args.rounds or (1 if args.quick else 3)
-    results = {"machine": facts, "idle": be.table([run_round() for _ in range(rounds)], "idle machine")}
+    rows = [be.run_round(__file__, env_for=native_openblas) for _ in range(rounds)]
+    results = {"machine": facts, "idle": be.table(rows, "idle machine")}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1)

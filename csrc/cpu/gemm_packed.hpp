@@ -380,3 +380,19 @@ void linear_backward_narrow(T* dinput, T* dweight, const T* dz, const T* x, cons
 
 }  // namespace
 }  // namespace fastann::cpu::packed
+
+// The entry points of gemm_isa.hpp that every ISA file forwards unchanged to the templates above (for T float
+// and double); each gemm_<isa>.cpp expands it inside its namespace.
+#define FASTANN_GEMM_PACKED_FORWARDERS(T)                                                                   \
+  void linear_forward_narrow(T* y, const T* x, const T* w, const T* bias, int64_t n, int64_t in, int64_t out, \
+                             bool relu) {                                                                   \
+    packed::linear_forward_narrow(y, x, w, bias, n, in, out, relu);                                         \
+  }                                                                                                         \
+  void linear_backward_narrow(T* dinput, T* dweight, const T* dz, const T* x, const T* w, int64_t n,        \
+                              int64_t in, int64_t out) {                                                    \
+    packed::linear_backward_narrow(dinput, dweight, dz, x, w, n, in, out);                                  \
+  }                                                                                                         \
+  void linear_grad_prologue(T* dz, T* dbias, const T* grad_output, const T* output, int64_t n,              \
+                            int64_t out_features) {                                                         \
+    packed::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features);                          \
+  }

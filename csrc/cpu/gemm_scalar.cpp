@@ -60,30 +60,8 @@ GemmKernelShape kernel_shape(float) {
 GemmKernelShape kernel_shape(double) {
   return {KernelF64::MR, KernelF64::NR, KernelF64::KC_MAX, KernelF64::NR, 0};
 }
-void linear_forward_narrow(float* y, const float* x, const float* w, const float* bias, int64_t n, int64_t in,
-                           int64_t out, bool relu) {
-  packed::linear_forward_narrow(y, x, w, bias, n, in, out, relu);
-}
-void linear_forward_narrow(double* y, const double* x, const double* w, const double* bias, int64_t n, int64_t in,
-                           int64_t out, bool relu) {
-  packed::linear_forward_narrow(y, x, w, bias, n, in, out, relu);
-}
-void linear_backward_narrow(float* dinput, float* dweight, const float* dz, const float* x, const float* w, int64_t n,
-                            int64_t in, int64_t out) {
-  packed::linear_backward_narrow(dinput, dweight, dz, x, w, n, in, out);
-}
-void linear_backward_narrow(double* dinput, double* dweight, const double* dz, const double* x, const double* w,
-                            int64_t n, int64_t in, int64_t out) {
-  packed::linear_backward_narrow(dinput, dweight, dz, x, w, n, in, out);
-}
-void linear_grad_prologue(float* dz, float* dbias, const float* grad_output, const float* output, int64_t n,
-                          int64_t out_features) {
-  packed::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features);
-}
-void linear_grad_prologue(double* dz, double* dbias, const double* grad_output, const double* output, int64_t n,
-                          int64_t out_features) {
-  packed::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features);
-}
+FASTANN_GEMM_PACKED_FORWARDERS(float)
+FASTANN_GEMM_PACKED_FORWARDERS(double)
 void linear_store_transposed(float* out, const float* yt, const float* bias, int64_t n, int64_t out_features,
                              bool relu) {
   packed::linear_store_transposed(out, yt, bias, n, out_features, relu);
