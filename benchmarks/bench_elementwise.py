@@ -190,6 +190,7 @@ def main():
         return
     sys.path.insert(0, os.path.join(HERE, "..", "python"))  # a source checkout without fastann installed
     import fastann
+    import _training_bench as tb
     from _machine import describe
 
     lines, facts = describe(fastann)
@@ -207,10 +208,7 @@ def main():
                                          f"a busy loop on CPU {cpus[-1]}")
         finally:
             hog.kill()
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=1)
-    print(f"\nwrote {args.out}")
+    tb.write_results(args.out, results)
 
 
 if __name__ == "__main__":

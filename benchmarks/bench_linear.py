@@ -78,6 +78,7 @@ def main():
         return
     sys.path.insert(0, os.path.join(HERE, "..", "python"))  # a source checkout without fastann installed
     import fastann
+    import _training_bench as tb
     from _machine import describe
 
     lines, facts = describe(fastann)
@@ -85,10 +86,7 @@ def main():
     rounds = args.rounds or (1 if args.quick else 3)
     rows = [be.run_round(__file__, env_for=native_openblas) for _ in range(rounds)]
     results = {"machine": facts, "idle": be.table(rows, "idle machine")}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=1)
-    print(f"\nwrote {args.out}")
+    tb.write_results(args.out, results)
 
 
 if __name__ == "__main__":
