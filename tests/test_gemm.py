@@ -161,7 +161,8 @@ def test_fma_peak_probe():
 # ---- linear --------------------------------------------------------------------------------------
 
 # (N, in, out); 1 or 2 outputs run as dot products (gemm.cpp, kLinearNarrowMaxOut*), not through the GEMM
-LINEAR_SHAPES = [(1, 1, 1), (7, 13, 5), (37, 70, 45), (128, 100, 300), (9, 331, 1), (33, 70, 2), (5, 3, 1)]
+LINEAR_SHAPES = [(1, 1, 1), (7, 13, 5), (37, 70, 45), (128, 100, 300), (9, 331, 1), (33, 70, 2), (5, 3, 1),
+                 (11, 257, 4), (6, 19, 3)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -238,11 +239,11 @@ def test_linear_relu_keeps_nan(rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_linear_narrow_same_bits_at_any_thread_count(rng, dtype):
-    """A layer with 1 (2 for the forward) outputs runs as dot products and row updates (gemm.cpp), each
+    """A layer with 1 output (up to 4 for the forward) runs as dot products and row updates (gemm.cpp), each
     output element summed by one thread in a fixed order: 1 and 2 threads give the same bits."""
     old = fastann.get_num_threads()
     try:
-        for n, in_f, out_f in [(128, 6272, 1), (300, 1000, 2), (64, 3, 1)]:
+        for n, in_f, out_f in [(128, 6272, 1), (300, 1000, 2), (64, 3, 1), (130, 777, 4)]:
             x = rng.standard_normal((n, in_f)).astype(dtype)
             w = rng.standard_normal((out_f, in_f)).astype(dtype)
             bias = rng.standard_normal(out_f).astype(dtype)

@@ -391,10 +391,11 @@ void linear_grad_prologue(T* dz, T* dbias, const T* grad_output, const T* output
 
 // A linear layer with at most this many outputs runs its forward (kLinearNarrowMaxOut) or backward
 // (kLinearNarrowMaxOutBackward) as dot products and row updates (gemm_packed.hpp, linear_*_narrow), where the
-// packed GEMM would compute a whole 6 x 64 micro-tile for one or two columns or rows of it. A Dense(1) head of
-// 6272 features, batch 128, one thread: forward 272 -> 49 us, backward 254 -> 190 us; with 2 outputs the
-// forward 270 -> 88 us, but the backward was slower than the GEMM's (318 vs 265 us). docs/gemm.md.
-constexpr int64_t kLinearNarrowMaxOut = 2;
+// packed GEMM would compute a whole 6 x 64 micro-tile for a few columns or rows of it. A Dense(1) head of 6272
+// features, batch 128, one thread: forward 272 -> 46 us, backward 254 -> 191 us; 4 outputs: forward 274 ->
+// 171 us (2 threads: 272 -> 91, the GEMM kept such a product on one thread), but with 2 outputs the backward
+// was slower than the GEMM's (318 vs 265 us). docs/gemm.md.
+constexpr int64_t kLinearNarrowMaxOut = 4;
 constexpr int64_t kLinearNarrowMaxOutBackward = 1;
 
 template <class T>
