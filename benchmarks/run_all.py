@@ -352,7 +352,8 @@ def main(argv=None):
     for name in names:
         st = status[name]
         if st.get("problem") or name not in SUMMARIZERS:
-            print(f"{name}: {st.get('problem') or 'no summary row (its tables are in its output above and in ' + os.path.join(RESULTS, name + '.log') + ')'}")
+            log = os.path.join(RESULTS, name + ".log")
+            print(f"{name}: {st.get('problem') or f'no summary row (its tables are in its output above and in {log})'}")
 
     summary_path = os.path.join(RESULTS, "summary.json")
     with open(summary_path, "w") as f:

@@ -145,7 +145,8 @@ def test_cross_entropy_lower_simd_paths(level):
         "            onehot = np.eye(c)[t] if t.ndim == 1 else np.abs(t.astype(np.float64))\n"
         "            l, d = ops.cross_entropy_with_grad(x, t)\n"
         "            assert_close(l, ref.cross_entropy(x, t), TOL_REDUCTION[dtype], 'loss')\n"
-        "            assert_close(ops.cross_entropy(x, t), ref.cross_entropy(x, t), TOL_REDUCTION[dtype], 'loss only')\n"
+        "            assert_close(ops.cross_entropy(x, t), ref.cross_entropy(x, t), TOL_REDUCTION[dtype],\n"
+        "                         'loss only')\n"
         "            assert_close(d, ref.cross_entropy_backward(x, t), TOL_REDUCTION[dtype], 'dinput',\n"
         "                         scale=(_softmax(x.astype(np.float64)) + onehot) / n)\n"
         "print('ok')\n")

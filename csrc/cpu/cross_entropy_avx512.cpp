@@ -1,5 +1,5 @@
-// cross_entropy_avx512.cpp: the softmax cross-entropy loops (cross_entropy_loops.hpp) compiled with the AVX-512 flags (CMakeLists.txt),
-// in namespace fastann::cpu::avx512; loss.cpp calls them when simd_level() is avx512.
+// cross_entropy_avx512.cpp: the softmax cross-entropy loops (cross_entropy_loops.hpp) compiled with the AVX-512
+// flags (CMakeLists.txt), in namespace fastann::cpu::avx512; loss.cpp calls them when simd_level() is avx512.
 #include "cross_entropy_isa.hpp"
 
 #define FASTANN_ISA avx512

@@ -288,8 +288,8 @@ void linear_store_transposed(T* __restrict out, const T* __restrict yt, const T*
 // With out_features <= kLinearNarrowMaxOut (gemm.cpp) the packed GEMM's 6 x 64 micro-tile would be mostly
 // padding (a Dense(1) head: 1 of 6 rows, or 1 of 64 columns). These loops run the products as dot products and
 // row updates (axpy) instead, vectorized over the features (GCC vector extensions of 64 bytes: one AVX-512
-// register, two AVX2 or four SSE registers on the other paths), four rows of x at a time. Each output element is computed by one thread in a fixed order, so
-// the result is the same at any thread count.
+// register, two AVX2 or four SSE registers on the other paths), four rows of x at a time. Each output element
+// is computed by one thread in a fixed order, so the result is the same at any thread count.
 
 // out[j] = sum_k a[j*lda + k] b[k] for the R rows j < R of a, k < len: b is loaded once for all R rows, and the
 // R row streams keep R times the reads in flight (the rows of a come from the L3 or memory).

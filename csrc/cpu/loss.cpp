@@ -131,7 +131,7 @@ void binary_cross_entropy_with_logits_backward(T* dinp, const T* inp, const T* t
   });
 }
 
-// ---- kernels: softmax cross-entropy from logits ---------------------------------------------------
+// ---- kernels: categorical cross-entropy on probabilities --------------------------------------------
 namespace {
 
 // Categorical cross-entropy on probabilities (Keras): q = clip(p / S, eps, 1 - eps), S = row sum,

@@ -54,14 +54,7 @@ inline double lane_sum(int64_t b, int64_t e, F term) {
 // sum_a x[a] accumulated in double. x (A,)
 template <class T>
 inline double sum(const T* x, int64_t A) {
-  double lane[kLanes] = {};
-  int64_t a = 0;
-  for (; a + kLanes <= A; a += kLanes)
-    for (int64_t k = 0; k < kLanes; ++k) lane[k] += double(x[a + k]);
-  double s = 0;
-  for (int64_t k = 0; k < kLanes; ++k) s += lane[k];
-  for (; a < A; ++a) s += double(x[a]);
-  return s;
+  return lane_sum(0, A, [x](int64_t a) { return double(x[a]); });
 }
 
 // e[a] = exp(x[a] - m) for a < A; returns sum_a e[a] (in double). x, e (A,); e may be x.
@@ -74,14 +67,7 @@ inline double exp_shift_sum(T* e, const T* x, T m, int64_t A) {
 // sum_a g[a] * y[a] in double. g, y (A,)
 template <class T>
 inline double dot(const T* g, const T* y, int64_t A) {
-  double lane[kLanes] = {};
-  int64_t a = 0;
-  for (; a + kLanes <= A; a += kLanes)
-    for (int64_t k = 0; k < kLanes; ++k) lane[k] += double(g[a + k]) * double(y[a + k]);
-  double s = 0;
-  for (int64_t k = 0; k < kLanes; ++k) s += lane[k];
-  for (; a < A; ++a) s += double(g[a]) * double(y[a]);
-  return s;
+  return lane_sum(0, A, [g, y](int64_t a) { return double(g[a]) * double(y[a]); });
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// vexp.hpp: exp(x) (and tanh, expm1, log1p on top of it) for float and double written as plain arithmetic, so loops that call it vectorize
-// (a call to libm's exp/expf is opaque to the vectorizer and keeps the whole loop scalar).
+// vexp.hpp: exp(x) (and tanh, expm1, log1p, erfc on top of it) for float and double written as plain
+// arithmetic, so loops that call it vectorize (a call to libm's exp/expf is opaque to the vectorizer and keeps
+// the whole loop scalar).
 //
 // Method (Cephes, S. L. Moshier, "Methods and Programs for Mathematical Functions", 1989; the classic
 // range reduction of Cody & Waite 1980): n = round(x / ln 2), r = x - n ln 2 in two parts (hi has few
