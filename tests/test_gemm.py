@@ -207,8 +207,10 @@ def test_linear_backward(xp, rng, dtype, activation, need, shape):
 
 
 @pytest.mark.parametrize("activation", [None, "relu"])
-def test_linear_gradcheck(rng, activation):
-    n, in_f, out_f = 5, 7, 6
+@pytest.mark.parametrize("out_f", [6, 1, 3], ids=["gemm", "narrow-1", "narrow-forward-3"])
+def test_linear_gradcheck(rng, activation, out_f):
+    # 1 output runs both passes as dot products / row updates, 3 the forward only (gemm.cpp, kLinearNarrowMaxOut*)
+    n, in_f = 5, 7
     x = rng.standard_normal((n, in_f))
     w = rng.standard_normal((out_f, in_f))
     bias = rng.standard_normal(out_f)
