@@ -8,7 +8,9 @@ first in link order. If that copy comes from an AVX2 or AVX-512 file while a bas
 calls it, the baseline path runs AVX code and dies with SIGILL on a CPU without it; the other way round, the
 fast path silently runs baseline code. Header helpers used by several ISAs must therefore have internal linkage
 (an anonymous namespace) or be forced inline (csrc/cpu/gemm_packed.hpp explains). Symbols of the standard
-library and of pybind11 are left out: the ISA files do not instantiate the same ones as the baseline files.
+library and of pybind11 are left out: the ISA files do not instantiate the same ones as the baseline files; so is
+DW.ref.__gxx_personality_v0, the pointer to the C++ exception personality routine that builds with debug
+information (RelWithDebInfo, Debug) put in every object that has exception tables: data, not code.
 Exit status 1 (with the list) when such a symbol exists, 0 otherwise; 0 with a note when `nm` is missing or
 cannot read an object.
 """
@@ -20,7 +22,8 @@ import shutil
 import subprocess
 import sys
 
-IGNORED_PREFIXES = ("std::", "__gnu_cxx::", "pybind11::", "typeinfo", "vtable", "guard variable", "operator")
+IGNORED_PREFIXES = ("std::", "__gnu_cxx::", "pybind11::", "typeinfo", "vtable", "guard variable", "operator",
+                    "DW.ref.__gxx_personality_v0")
 
 
 def isa_of(path: str) -> str:
