@@ -42,7 +42,8 @@ class Worker:
     def __init__(self):
         self.proc = None
         self.info = None
-        self.restarts = 0
+        self.restarts = 0  # workers started after a crash or a hang killed the previous one
+        self.started = False
 
     def start(self):
         env = dict(os.environ)
@@ -88,7 +89,8 @@ class Worker:
 
     def request(self, req, timeout=TIMEOUT_S):
         if self.proc is None:
-            self.restarts += 1
+            self.restarts += self.started
+            self.started = True
             self.start()
         data = pickle.dumps(req, protocol=pickle.HIGHEST_PROTOCOL)
         try:
