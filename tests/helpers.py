@@ -113,6 +113,28 @@ def run_with_simd(level: str, code: str):
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
 
 
+_SIMD_PRELUDE = """\
+import numpy as np
+import fastann
+from fastann import ops, reference as ref
+assert fastann._cpu.simd_level() == {level!r}, f"FASTANN_SIMD={level} ran {{fastann._cpu.simd_level()}}"
+rng = np.random.default_rng(0)
+"""
+
+
+def check_at_simd(level: str, body: str) -> None:
+    """Run the test code `body` on the CPU path `level` ("scalar" or "avx2": each kernel's loops are compiled
+    per ISA and the path is picked once per process, so a lower one runs in a fresh interpreter, see
+    run_with_simd). `body` (dedented) runs after ``import numpy as np``, ``import fastann``, ``from fastann
+    import ops, reference as ref`` and ``rng = np.random.default_rng(0)``, once the process has confirmed it
+    runs `level`; it can import from the tests folder. The calling test fails, with the subprocess's output,
+    when `body` raises; it is skipped where this CPU cannot run `level`."""
+    import textwrap
+
+    r = run_with_simd(level, _SIMD_PRELUDE.format(level=level) + textwrap.dedent(body) + "\nprint('ok')\n")
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.stdout + r.stderr)[-3000:]
+
+
 def conv_operands(case, dtype, rng):
     """Random conv2d operands for a test case (N, C, H, W, OC, KH, KW, stride, padding, dilation, groups,
     padding_mode): x (N, C, H, W), weight (OC, C/groups, KH, KW), bias (OC,) as ``dtype``, standard normal,

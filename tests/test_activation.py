@@ -7,7 +7,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_ELEMENTWISE, assert_close, gradcheck, raises_both, run_with_simd, to_numpy
+from helpers import TOL_ELEMENTWISE, assert_close, check_at_simd, gradcheck, raises_both, to_numpy
 
 # (public name, keyword parameters): every kernel, both gelu forms, non-default parameters.
 CASES = [
@@ -203,19 +203,14 @@ def test_exponential_is_accurate_to_an_ulp_or_two(dtype, rtol):
 def test_lower_simd_paths_match_reference(level):
     # The loops are compiled for baseline x86-64, AVX2 and AVX-512 and picked once per process from the
     # CPU; FASTANN_SIMD forces a lower path, so each runs here in a subprocess over every activation.
-    code = (
-        "import numpy as np, fastann\n"
-        "from test_activation import CASES, _check\n"
-        "from fastann import ops, reference as ref\n"
-        f"assert fastann._cpu.simd_level() == {level!r}\n"
-        "rng = np.random.default_rng(0)\n"
-        "for dtype in (np.float32, np.float64):\n"
-        "    tol = 2e-6 if dtype == np.float32 else 1e-12\n"
-        "    for name, params in CASES:\n"
-        "        x = (4 * rng.standard_normal(1003)).astype(dtype)\n"
-        "        g = rng.standard_normal(1003).astype(dtype)\n"
-        "        _check(ops.activation(name, x, **params), ref.activation(name, x, **params), x, tol, name)\n"
-        "        _check(ops.activation_backward(name, g, x, **params), ref.activation_backward(name, g, x, **params), g, tol, name)\n"
-        "print('ok')\n")
-    out = run_with_simd(level, code)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    check_at_simd(level, """
+        from test_activation import CASES, _check
+        for dtype in (np.float32, np.float64):
+            tol = 2e-6 if dtype == np.float32 else 1e-12
+            for name, params in CASES:
+                x = (4 * rng.standard_normal(1003)).astype(dtype)
+                g = rng.standard_normal(1003).astype(dtype)
+                _check(ops.activation(name, x, **params), ref.activation(name, x, **params), x, tol, name)
+                _check(ops.activation_backward(name, g, x, **params), ref.activation_backward(name, g, x, **params),
+                       g, tol, name)
+        """)

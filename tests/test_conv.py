@@ -6,7 +6,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_REDUCTION, conv_operands, gradcheck, rel_err, run_with_simd, to_numpy
+from helpers import TOL_REDUCTION, check_at_simd, conv_operands, gradcheck, rel_err, to_numpy
 
 _cpu = fastann._cpu
 
@@ -160,29 +160,23 @@ def test_conv2d_winograd_is_cpu_only():
 @pytest.mark.parametrize("level", ["avx2", "scalar"])
 def test_conv2d_without_avx512_matches_reference(level):
     """Rungs 3 and 4 without AVX-512 (forced with FASTANN_SIMD in a fresh process): the portable paths."""
-    code = """
-import numpy as np
-from fastann import ops, reference as ref
-from helpers import rel_err
-rng = np.random.default_rng(0)
-for N, C, H, W, OC, pad in [(2, 16, 13, 13, 32, 1), (1, 3, 15, 30, 5, (2, 0)), (2, 34, 11, 9, 40, 1)]:
-    for dtype in (np.float32, np.float64):
-        x = rng.standard_normal((N, C, H, W)).astype(dtype)
-        w = rng.standard_normal((OC, C, 3, 3)).astype(dtype)
-        b = rng.standard_normal(OC).astype(dtype)
-        out_ref = ref.conv2d(x, w, b, padding=pad)
-        g = rng.standard_normal(out_ref.shape).astype(dtype)
-        dx_ref, dw_ref, _ = ref.conv2d_backward(g, x, w, padding=pad)
-        tol = 1e-5 if dtype == np.float32 else 1e-11
-        for k in (3, 4, None):
-            errs = (rel_err(ops.conv2d(x, w, b, padding=pad, rung=k), out_ref),
-                    rel_err(ops.conv2d_backward_input(g, w, x.shape, padding=pad, rung=k), dx_ref),
-                    rel_err(ops.conv2d_backward_weight(g, x, w.shape, padding=pad, rung=k), dw_ref))
-            assert max(errs) < tol, (N, C, H, W, OC, dtype, k, errs)
-print("ok")
-"""
-    r = run_with_simd(level, code)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+    check_at_simd(level, """
+        from helpers import rel_err
+        for N, C, H, W, OC, pad in [(2, 16, 13, 13, 32, 1), (1, 3, 15, 30, 5, (2, 0)), (2, 34, 11, 9, 40, 1)]:
+            for dtype in (np.float32, np.float64):
+                x = rng.standard_normal((N, C, H, W)).astype(dtype)
+                w = rng.standard_normal((OC, C, 3, 3)).astype(dtype)
+                b = rng.standard_normal(OC).astype(dtype)
+                out_ref = ref.conv2d(x, w, b, padding=pad)
+                g = rng.standard_normal(out_ref.shape).astype(dtype)
+                dx_ref, dw_ref, _ = ref.conv2d_backward(g, x, w, padding=pad)
+                tol = 1e-5 if dtype == np.float32 else 1e-11
+                for k in (3, 4, None):
+                    errs = (rel_err(ops.conv2d(x, w, b, padding=pad, rung=k), out_ref),
+                            rel_err(ops.conv2d_backward_input(g, w, x.shape, padding=pad, rung=k), dx_ref),
+                            rel_err(ops.conv2d_backward_weight(g, x, w.shape, padding=pad, rung=k), dw_ref))
+                    assert max(errs) < tol, (N, C, H, W, OC, dtype, k, errs)
+        """)
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect"])

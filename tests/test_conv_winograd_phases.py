@@ -9,7 +9,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_REDUCTION, gradcheck, rel_err, run_with_simd
+from helpers import TOL_REDUCTION, check_at_simd, gradcheck, rel_err
 
 _cpu = fastann._cpu
 
@@ -133,27 +133,21 @@ def test_non_finite_values_give_rung3_results(where, value, rng):
 @pytest.mark.parametrize("level", ["avx2", "scalar"])
 def test_without_avx512_matches_reference(level):
     """The portable transforms and rung 3's packed GEMM (forced with FASTANN_SIMD in a fresh process)."""
-    code = """
-import numpy as np
-from fastann import ops, reference as ref
-from helpers import rel_err
-rng = np.random.default_rng(0)
-for N, C, H, W, OC, pad in [(2, 5, 13, 11, 7, 1), (3, 16, 14, 14, 40, (2, 1))]:
-    for dtype in (np.float32, np.float64):
-        x = rng.standard_normal((N, C, H, W)).astype(dtype)
-        w = rng.standard_normal((OC, C, 4, 4)).astype(dtype)
-        out_ref = ref.conv2d(x, w, stride=2, padding=pad)
-        g = rng.standard_normal(out_ref.shape).astype(dtype)
-        dx_ref, dw_ref, _ = ref.conv2d_backward(g, x, w, stride=2, padding=pad)
-        tol = 1e-5 if dtype == np.float32 else 1e-11
-        errs = (rel_err(ops.conv2d(x, w, stride=2, padding=pad, rung=4), out_ref),
-                rel_err(ops.conv2d_backward_input(g, w, x.shape, stride=2, padding=pad, rung=4), dx_ref),
-                rel_err(ops.conv2d_backward_weight(g, x, w.shape, stride=2, padding=pad, rung=4), dw_ref))
-        assert max(errs) < tol, (N, C, H, W, OC, dtype, errs)
-print("ok")
-"""
-    r = run_with_simd(level, code)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+    check_at_simd(level, """
+        from helpers import rel_err
+        for N, C, H, W, OC, pad in [(2, 5, 13, 11, 7, 1), (3, 16, 14, 14, 40, (2, 1))]:
+            for dtype in (np.float32, np.float64):
+                x = rng.standard_normal((N, C, H, W)).astype(dtype)
+                w = rng.standard_normal((OC, C, 4, 4)).astype(dtype)
+                out_ref = ref.conv2d(x, w, stride=2, padding=pad)
+                g = rng.standard_normal(out_ref.shape).astype(dtype)
+                dx_ref, dw_ref, _ = ref.conv2d_backward(g, x, w, stride=2, padding=pad)
+                tol = 1e-5 if dtype == np.float32 else 1e-11
+                errs = (rel_err(ops.conv2d(x, w, stride=2, padding=pad, rung=4), out_ref),
+                        rel_err(ops.conv2d_backward_input(g, w, x.shape, stride=2, padding=pad, rung=4), dx_ref),
+                        rel_err(ops.conv2d_backward_weight(g, x, w.shape, stride=2, padding=pad, rung=4), dw_ref))
+                assert max(errs) < tol, (N, C, H, W, OC, dtype, errs)
+        """)
 
 
 def test_pick_takes_it_for_wide_layers_with_enough_outputs():

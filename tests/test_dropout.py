@@ -7,7 +7,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import raises_both, run_with_simd, to_numpy
+from helpers import check_at_simd, raises_both, to_numpy
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -125,13 +125,8 @@ def test_bad_input_compiled_module_directly():
 def test_lower_simd_paths_give_the_same_mask(level):
     # The mask loop is compiled for baseline x86-64, AVX2 and AVX-512 and picked once per process;
     # FASTANN_SIMD forces a lower path, so each runs here in a subprocess against the reference.
-    code = (
-        "import numpy as np, fastann\n"
-        "from fastann import ops, reference as ref\n"
-        f"assert fastann._cpu.simd_level() == {level!r}\n"
-        "x = np.random.default_rng(0).standard_normal(1003).astype(np.float32)\n"
-        "for p, seed in [(0.5, 1), (0.1, 2**63 + 5), (0.9, 12345)]:\n"
-        "    np.testing.assert_allclose(ops.dropout(x, p, seed=seed), ref.dropout(x, p, seed=seed), rtol=1e-6)\n"
-        "print('ok')\n")
-    out = run_with_simd(level, code)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    check_at_simd(level, """
+        x = rng.standard_normal(1003).astype(np.float32)
+        for p, seed in [(0.5, 1), (0.1, 2**63 + 5), (0.9, 12345)]:
+            np.testing.assert_allclose(ops.dropout(x, p, seed=seed), ref.dropout(x, p, seed=seed), rtol=1e-6)
+        """)

@@ -10,7 +10,7 @@ import pytest
 import fastann
 from fastann import ops, reference
 from fastann import _cpu
-from helpers import TOL_REDUCTION, assert_close, gradcheck, to_numpy
+from helpers import TOL_REDUCTION, assert_close, check_at_simd, gradcheck, to_numpy
 
 DTYPES = [np.float32, np.float64]
 RUNGS = [None, 1, 2, 3, 4]
@@ -101,14 +101,10 @@ def test_gemm_threads_agree(rng):
     np.testing.assert_array_equal(one, two)
 
 
-@pytest.mark.parametrize("simd", ["avx2", "scalar"])
-def test_gemm_fallback_paths(simd):
+@pytest.mark.parametrize("level", ["avx2", "scalar"])
+def test_gemm_fallback_paths(level):
     """The AVX2 and scalar micro-kernels (forced with FASTANN_SIMD in a fresh process) match NumPy."""
-    script = textwrap.dedent(f"""
-        import numpy as np, fastann
-        from fastann import ops, _cpu
-        assert _cpu.simd_level() == {simd!r} or (_cpu.simd_level() == "scalar"), _cpu.simd_level()
-        rng = np.random.default_rng(0)
+    check_at_simd(level, """
         for dt in (np.float32, np.float64):
             for (m, n, k) in [(1, 1, 1), (7, 13, 5), (25, 37, 300), (130, 70, 513), (7, 20, 1030)]:
                 for ta in (False, True):
@@ -127,14 +123,7 @@ def test_gemm_fallback_paths(simd):
                     y = ops.linear(x, w, bias, activation="relu")
                     ref = np.maximum(x.astype(np.float64) @ w.T.astype(np.float64) + bias, 0)
                     assert np.linalg.norm(y - ref) / np.linalg.norm(ref) < 1e-5
-        print("ok", _cpu.simd_level())
-    """)
-    env = dict(os.environ, FASTANN_SIMD=simd)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(fastann.__file__))] +
-                                        [p for p in [env.get("PYTHONPATH")] if p])
-    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("ok")
+        """)
 
 
 def test_gemm_k_zero_direct(rng):

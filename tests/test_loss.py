@@ -5,7 +5,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_REDUCTION, assert_close, gradcheck, raises_both, run_with_simd, to_numpy
+from helpers import TOL_REDUCTION, assert_close, check_at_simd, gradcheck, raises_both, to_numpy
 
 SHAPES = [(1,), (7,), (4, 5), (3, 2, 17)]
 CLASS_SHAPES = [(1, 1), (1, 5), (7, 3), (16, 10), (5, 33)]
@@ -130,28 +130,21 @@ def test_cross_entropy_matches_reference(xp, rng, kind, dtype):
 def test_cross_entropy_lower_simd_paths(level):
     # The softmax cross-entropy is compiled for baseline x86-64, AVX2 and AVX-512 (cross_entropy_loops.hpp)
     # and picked once per process; FASTANN_SIMD forces a lower path in a subprocess.
-    code = (
-        "import numpy as np, fastann\n"
-        "from test_loss import CLASS_SHAPES, TARGET_KINDS, _softmax, _targets\n"
-        "from helpers import TOL_REDUCTION, assert_close\n"
-        "from fastann import ops, reference as ref\n"
-        f"assert fastann._cpu.simd_level() == {level!r}\n"
-        "rng = np.random.default_rng(0)\n"
-        "for dtype in (np.float32, np.float64):\n"
-        "    for kind in TARGET_KINDS:\n"
-        "        for n, c in CLASS_SHAPES + [(5, 1000)]:\n"
-        "            x = (3 * rng.standard_normal((n, c))).astype(dtype)\n"
-        "            t = _targets(rng, n, c, kind, dtype)\n"
-        "            onehot = np.eye(c)[t] if t.ndim == 1 else np.abs(t.astype(np.float64))\n"
-        "            l, d = ops.cross_entropy_with_grad(x, t)\n"
-        "            assert_close(l, ref.cross_entropy(x, t), TOL_REDUCTION[dtype], 'loss')\n"
-        "            assert_close(ops.cross_entropy(x, t), ref.cross_entropy(x, t), TOL_REDUCTION[dtype],\n"
-        "                         'loss only')\n"
-        "            assert_close(d, ref.cross_entropy_backward(x, t), TOL_REDUCTION[dtype], 'dinput',\n"
-        "                         scale=(_softmax(x.astype(np.float64)) + onehot) / n)\n"
-        "print('ok')\n")
-    out = run_with_simd(level, code)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    check_at_simd(level, """
+        from test_loss import CLASS_SHAPES, TARGET_KINDS, _softmax, _targets
+        from helpers import TOL_REDUCTION, assert_close
+        for dtype in (np.float32, np.float64):
+            for kind in TARGET_KINDS:
+                for n, c in CLASS_SHAPES + [(5, 1000)]:
+                    x = (3 * rng.standard_normal((n, c))).astype(dtype)
+                    t = _targets(rng, n, c, kind, dtype)
+                    onehot = np.eye(c)[t] if t.ndim == 1 else np.abs(t.astype(np.float64))
+                    l, d = ops.cross_entropy_with_grad(x, t)
+                    assert_close(l, ref.cross_entropy(x, t), TOL_REDUCTION[dtype], 'loss')
+                    assert_close(ops.cross_entropy(x, t), ref.cross_entropy(x, t), TOL_REDUCTION[dtype], 'loss only')
+                    assert_close(d, ref.cross_entropy_backward(x, t), TOL_REDUCTION[dtype], 'dinput',
+                                 scale=(_softmax(x.astype(np.float64)) + onehot) / n)
+        """)
 
 
 @pytest.mark.parametrize("kind", ["int64", "soft"])

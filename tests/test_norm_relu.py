@@ -6,7 +6,7 @@ import pytest
 import fastann
 from fastann import layers, ops
 from fastann import reference as ref
-from helpers import TOL_REDUCTION, assert_close, gradcheck, raises_both, run_with_simd
+from helpers import TOL_REDUCTION, assert_close, check_at_simd, gradcheck, raises_both
 
 # These tests are written in channels_first (N, C, H, W); tests/test_data_format.py covers channels_last.
 pytestmark = pytest.mark.usefixtures("channels_first")
@@ -167,24 +167,18 @@ def test_nan_propagates(rng):
 
 @pytest.mark.parametrize("level", ["avx2", "scalar"])
 def test_lower_simd_paths(level):
-    code = """
-import numpy as np
-from fastann import ops, reference as ref
-rng = np.random.default_rng(5)
-for shape in [(2, 3, 7, 9), (2, 2, 6, 70)]:
-    for mp in (False, True):
-        x = rng.standard_normal(shape).astype(np.float32)
-        out, m, s, wi = ops.batch_norm_relu(x, None, None, training=True, max_pool=mp)
-        r = ref.batch_norm_relu(x.astype(np.float64), None, None, training=True, max_pool=mp)[0]
-        assert np.abs(out - r).max() < 1e-5
-        g = rng.standard_normal(out.shape).astype(np.float32)
-        dx = ops.batch_norm_relu_backward(g, out, x, None, None, m, s, wi)[0]
-        rdx = ref.batch_norm_relu_backward(g.astype(np.float64), out, x.astype(np.float64), None, None, m, s, wi)[0]
-        assert np.abs(dx - rdx).max() < 1e-4 * max(1.0, np.abs(rdx).max())
-print("ok")
-"""
-    res = run_with_simd(level, code)
-    assert res.returncode == 0 and "ok" in res.stdout, res.stderr
+    check_at_simd(level, """
+        for shape in [(2, 3, 7, 9), (2, 2, 6, 70)]:
+            for mp in (False, True):
+                x = rng.standard_normal(shape).astype(np.float32)
+                out, m, s, wi = ops.batch_norm_relu(x, None, None, training=True, max_pool=mp)
+                r = ref.batch_norm_relu(x.astype(np.float64), None, None, training=True, max_pool=mp)[0]
+                assert np.abs(out - r).max() < 1e-5
+                g = rng.standard_normal(out.shape).astype(np.float32)
+                dx = ops.batch_norm_relu_backward(g, out, x, None, None, m, s, wi)[0]
+                rdx = ref.batch_norm_relu_backward(g.astype(np.float64), out, x.astype(np.float64), None, None, m, s, wi)[0]
+                assert np.abs(dx - rdx).max() < 1e-4 * max(1.0, np.abs(rdx).max())
+        """)
 
 
 # ---- bad input ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import assert_close, raises_both, run_with_simd, to_numpy
+from helpers import assert_close, check_at_simd, raises_both, to_numpy
 
 # name -> (number of state arrays, keyword arguments of one configuration); each configuration is run
 # for several steps against the reference.
@@ -389,13 +389,8 @@ def test_bad_input_compiled_module_directly():
         cpu.ftrl_step(p, m, v.astype(np.float64), g, 0.1)
 
 
-_SIMD_SNIPPET = r"""
-import numpy as np
-import fastann
+_SIMD_SNIPPET = """
 from test_optim import CONFIGS, _call, _initial_state
-from fastann import ops, reference as ref
-assert fastann._cpu.simd_level() == {level!r}, fastann._cpu.simd_level()
-rng = np.random.default_rng(0)
 worst = 0.0
 for name, nstate, kw in CONFIGS:
     shape = (1003,)  # odd: the vector loops' remainders run too
@@ -407,7 +402,7 @@ for name, nstate, kw in CONFIGS:
         _call(ops, name, p, g.astype(np.float32), st, kw, t)
         _call(ref, name, pr, g, sr, kw, t)
     worst = max(worst, np.linalg.norm(p - pr) / np.linalg.norm(pr))
-print(worst)
+assert worst < 1e-5, worst
 """
 
 
@@ -415,6 +410,4 @@ print(worst)
 def test_lower_simd_paths_match_reference(level):
     # The loops are compiled for baseline x86-64, AVX2 and AVX-512 and picked once per process from the
     # CPU; FASTANN_SIMD forces a lower path, so each one runs here in a subprocess.
-    out = run_with_simd(level, _SIMD_SNIPPET.format(level=level))
-    assert out.returncode == 0, out.stderr
-    assert float(out.stdout.strip().splitlines()[-1]) < 1e-5
+    check_at_simd(level, _SIMD_SNIPPET)

@@ -5,7 +5,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_ELEMENTWISE, TOL_REDUCTION, assert_close, gradcheck, run_with_simd, to_numpy
+from helpers import TOL_ELEMENTWISE, TOL_REDUCTION, assert_close, check_at_simd, gradcheck, to_numpy
 
 CPU = fastann._backend.cpu
 DTYPES = [np.float32, np.float64]
@@ -176,11 +176,7 @@ def test_avg_pool2d_2x2_fast_path(xp, rng, dtype, shape, k):
 
 
 LOWER_SIMD_SCRIPT = """
-import numpy as np, fastann
-from fastann import ops, reference as ref
 from test_pool import TWO_BY_TWO
-assert fastann._backend.cpu.simd_level() == LEVEL, fastann._backend.cpu.simd_level()
-rng = np.random.default_rng(0)
 for shape, k in TWO_BY_TWO:
     for dt in (np.float32, np.float64):
         x = rng.standard_normal(shape).astype(dt)
@@ -191,7 +187,6 @@ for shape, k in TWO_BY_TWO:
             assert np.array_equal(out, rout.astype(dt), equal_nan=True), (shape, rung)
             assert np.array_equal(idx, ridx), (shape, rung)
         assert np.allclose(ops.avg_pool2d(x, k), ref.avg_pool2d(x, k), rtol=1e-5, atol=1e-6, equal_nan=True)
-print("OK")
 """
 
 
@@ -199,8 +194,7 @@ print("OK")
 def test_lower_simd_paths_in_subprocess(level):
     # FASTANN_SIMD=scalar / avx2 take the scalar 2x2 loops (pool has no AVX2 file), as on a CPU without
     # AVX-512; simd_level() is fixed at first use, hence a fresh interpreter.
-    r = run_with_simd(level, LOWER_SIMD_SCRIPT.replace("LEVEL", repr(level)))
-    assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stdout + r.stderr
+    check_at_simd(level, LOWER_SIMD_SCRIPT)
 
 
 @pytest.mark.parametrize("count_include_pad", [True, False])

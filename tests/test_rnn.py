@@ -237,31 +237,25 @@ def test_rung3_threads_match_reference_and_one_thread(mode, go_backwards):
 def test_rung3_without_avx512_matches_reference(level):
     """Rung 3 on CPUs without AVX-512 (forced with FASTANN_SIMD in a fresh process) runs its portable micro-
     kernel; the auto choice there is rung 2."""
-    from helpers import run_with_simd
+    from helpers import check_at_simd
 
-    code = """
-import numpy as np
-from fastann import ops, reference as ref
-from helpers import rel_err
-rng = np.random.default_rng(0)
-G = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
-for mode in G:
-    for dt, tol in ((np.float32, 2e-5), (np.float64, 1e-11)):
-        for N, T, F, H in ((3, 5, 4, 6), (50, 3, 7, 21)):
-            f = lambda *s: (rng.standard_normal(s) * 0.5).astype(dt)
-            x, wi, wh, bi, bh = f(N, T, F), f(G[mode] * H, F), f(G[mode] * H, H), f(G[mode] * H), f(G[mode] * H)
-            R = ref.rnn(x, wi, wh, bi, bh, mode=mode, go_backwards=True)
-            O = ops.rnn(x, wi, wh, bi, bh, mode=mode, go_backwards=True, rung=3)
-            go = f(N, T, H)
-            d = lambda v: v.astype(np.float64)
-            RB = ref.rnn_backward(d(go), None, None, d(x), d(wi), d(wh), R[0], R[3], mode=mode, go_backwards=True)
-            B = ops.rnn_backward(go, None, None, x, wi, wh, O[0], O[3], mode=mode, go_backwards=True, rung=3)
-            errs = [rel_err(o, r) for o, r in zip(list(O) + list(B), list(R) + list(RB)) if r is not None]
-            assert max(errs) < 10 * tol, (mode, dt, N, errs)
-print("ok")
-"""
-    r = run_with_simd(level, code)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+    check_at_simd(level, """
+        from helpers import rel_err
+        G = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
+        for mode in G:
+            for dt, tol in ((np.float32, 2e-5), (np.float64, 1e-11)):
+                for N, T, F, H in ((3, 5, 4, 6), (50, 3, 7, 21)):
+                    f = lambda *s: (rng.standard_normal(s) * 0.5).astype(dt)
+                    x, wi, wh, bi, bh = f(N, T, F), f(G[mode] * H, F), f(G[mode] * H, H), f(G[mode] * H), f(G[mode] * H)
+                    R = ref.rnn(x, wi, wh, bi, bh, mode=mode, go_backwards=True)
+                    O = ops.rnn(x, wi, wh, bi, bh, mode=mode, go_backwards=True, rung=3)
+                    go = f(N, T, H)
+                    d = lambda v: v.astype(np.float64)
+                    RB = ref.rnn_backward(d(go), None, None, d(x), d(wi), d(wh), R[0], R[3], mode=mode, go_backwards=True)
+                    B = ops.rnn_backward(go, None, None, x, wi, wh, O[0], O[3], mode=mode, go_backwards=True, rung=3)
+                    errs = [rel_err(o, r) for o, r in zip(list(O) + list(B), list(R) + list(RB)) if r is not None]
+                    assert max(errs) < 10 * tol, (mode, dt, N, errs)
+        """)
 
 
 @pytest.mark.parametrize("rung", [None, 1, 2, 3])

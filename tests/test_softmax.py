@@ -5,7 +5,7 @@ import pytest
 import fastann
 from fastann import ops
 from fastann import reference as ref
-from helpers import TOL_REDUCTION, assert_close, gradcheck, raises_both, run_with_simd, to_numpy
+from helpers import TOL_REDUCTION, assert_close, check_at_simd, gradcheck, raises_both, to_numpy
 
 # (shape, dim): last axis, inner axes (strided lines), size-1 axes, more lines than one slab of 64
 CASES = [((1,), 0), ((7,), -1), ((1, 1), 1), ((5, 1), 1), ((4, 9), 0), ((4, 9), 1), ((3, 5, 7), 1),
@@ -53,26 +53,20 @@ def test_gradcheck(rng, op, shape, dim):
 def test_lower_simd_paths_match_reference(level):
     # The loops are compiled for baseline x86-64, AVX2 and AVX-512 (softmax_loops.hpp) and picked once per
     # process from the CPU; FASTANN_SIMD forces a lower path, so each runs here in a subprocess.
-    code = (
-        "import numpy as np, fastann\n"
-        "from test_softmax import CASES, _backward_scale\n"
-        "from helpers import TOL_REDUCTION, assert_close\n"
-        "from fastann import ops, reference as ref\n"
-        f"assert fastann._cpu.simd_level() == {level!r}\n"
-        "rng = np.random.default_rng(0)\n"
-        "for dtype in (np.float32, np.float64):\n"
-        "    for op in ('softmax', 'log_softmax'):\n"
-        "        for shape, dim in CASES + [((3, 1000), 1)]:\n"
-        "            x = (3 * rng.standard_normal(shape)).astype(dtype)\n"
-        "            g = rng.standard_normal(shape).astype(dtype)\n"
-        "            y = getattr(ops, op)(x, dim=dim)\n"
-        "            assert_close(y, getattr(ref, op)(x, dim=dim), TOL_REDUCTION[dtype], op)\n"
-        "            d = getattr(ops, op + '_backward')(g, y, dim=dim)\n"
-        "            assert_close(d, getattr(ref, op + '_backward')(g, y, dim=dim), TOL_REDUCTION[dtype], op,\n"
-        "                         scale=_backward_scale(op, g, y, dim))\n"
-        "print('ok')\n")
-    out = run_with_simd(level, code)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    check_at_simd(level, """
+        from test_softmax import CASES, _backward_scale
+        from helpers import TOL_REDUCTION, assert_close
+        for dtype in (np.float32, np.float64):
+            for op in ('softmax', 'log_softmax'):
+                for shape, dim in CASES + [((3, 1000), 1)]:
+                    x = (3 * rng.standard_normal(shape)).astype(dtype)
+                    g = rng.standard_normal(shape).astype(dtype)
+                    y = getattr(ops, op)(x, dim=dim)
+                    assert_close(y, getattr(ref, op)(x, dim=dim), TOL_REDUCTION[dtype], op)
+                    d = getattr(ops, op + '_backward')(g, y, dim=dim)
+                    assert_close(d, getattr(ref, op + '_backward')(g, y, dim=dim), TOL_REDUCTION[dtype], op,
+                                 scale=_backward_scale(op, g, y, dim))
+        """)
 
 
 def test_large_threaded(rng):
