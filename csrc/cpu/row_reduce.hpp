@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "vexp.hpp"
 
@@ -20,18 +21,24 @@ constexpr int64_t kLanes = 16;
 template <class T>
 FASTANN_ALWAYS_INLINE T nan_max(T a, T b) { return (b > a || b != b) ? b : a; }
 
-// max_a x[a], NaN if any x[a] is NaN. x (A,), A >= 1.
+// max_a x[a], NaN if any x[a] is NaN. x (A,), A >= 1. The lanes are one 64-byte GCC vector (an AVX-512
+// register; two AVX2 or four SSE registers on the other paths): written as scalar lanes, GCC kept the
+// NaN-aware select scalar, 16 compares and branches per 16 elements (softmax of 128 x 1000: 143 -> 93 us;
+// four independent vectors measured no faster, docs/activations.md).
 template <class T>
 inline T max(const T* x, int64_t A) {
+  typedef T V __attribute__((vector_size(64)));
+  constexpr int64_t W = 64 / sizeof(T);
   T m = x[0];
   int64_t a = 0;
-  if (A >= kLanes) {
-    T lane[kLanes];
-    for (int64_t k = 0; k < kLanes; ++k) lane[k] = x[k];
-    for (a = kLanes; a + kLanes <= A; a += kLanes)
-      for (int64_t k = 0; k < kLanes; ++k) lane[k] = nan_max(lane[k], x[a + k]);
-    m = lane[0];
-    for (int64_t k = 1; k < kLanes; ++k) m = nan_max(m, lane[k]);
+  if (A >= W) {
+    V lane, v;
+    std::memcpy(&lane, x, sizeof lane);  // memcpy: unaligned vector loads
+    for (a = W; a + W <= A; a += W) {
+      std::memcpy(&v, x + a, sizeof v);
+      lane = ((v > lane) | (v != v)) ? v : lane;
+    }
+    for (int64_t k = 0; k < W; ++k) m = nan_max(m, lane[k]);
   }
   for (; a < A; ++a) m = nan_max(m, x[a]);
   return m;
