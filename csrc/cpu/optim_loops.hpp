@@ -76,6 +76,34 @@ void sgd(T* param, T* buf, const T* grad, int64_t n, T lr, T momentum, T one_min
   });
 }
 
+// Adam on elements [b, e). The arrays are __restrict parameters of a function, not __restrict locals of the
+// thread's lambda: with five arrays (AMSGrad) GCC did not trust the locals, versioned the loop on runtime
+// overlap checks, found more pairs to check than it allows and kept the whole loop scalar (8x slower).
+template <class AMS, class L2, class T>
+inline void adam_range(T* __restrict P, T* __restrict M, T* __restrict V, T* __restrict VMAX,
+                       const T* __restrict G, int64_t b, int64_t e, T step_size, T inv_sqrt_bc2, T beta1,
+                       T c1, T beta2, T c2, T eps, T wd, T decay) {
+  for (int64_t i = b; i < e; ++i) {
+    const T p = P[i] * decay;  // AdamW: decay = 1 - lr * wd; Adam: 1
+    // Adam's L2 term (wd = 0 for AdamW). Without it (wd == 0) the select still multiplies wd * p, so
+    // that p keeps a use other than the update below: GCC would otherwise fuse P * decay into that
+    // update as one FMA and change AdamW's result bits. The select, not 0 * p, keeps a +-inf p. Its
+    // condition also tests the element (always true where it matters: a NaN gradient gives g = NaN
+    // either way), so that it is not loop-invariant: GCC would otherwise split the loop on wd != 0
+    // ("unswitching"), drop wd * p from the wd == 0 copy and fuse after all.
+    const T g = L2::value ? G[i] + wd * p : G[i] + (((wd != T(0)) & (G[i] == G[i])) ? wd * p : T(0));
+    const T mi = beta1 * M[i] + c1 * g;
+    T vi = beta2 * V[i] + c2 * g * g;
+    M[i] = mi;
+    V[i] = vi;
+    if constexpr (AMS::value) {
+      vi = nan_max(vi, VMAX[i]);
+      VMAX[i] = vi;
+    }
+    P[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
 // param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad (n,)
 template <class T>
 void adam(T* param, T* m, T* v, T* vmax, const T* grad, int64_t n, T step_size, T inv_sqrt_bc2, T beta1, T c1,
@@ -83,30 +111,37 @@ void adam(T* param, T* m, T* v, T* vmax, const T* grad, int64_t n, T step_size, 
   with_bool(vmax != nullptr, [&](auto amsgrad) {
     with_bool(wd != T(0), [&](auto l2) {
       parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-        T* __restrict P = param;
-        T* __restrict M = m;
-        T* __restrict V = v;
-        T* __restrict VMAX = vmax;
-        const T* __restrict G = grad;
-        for (int64_t i = b; i < e; ++i) {
-          const T p = P[i] * decay;  // AdamW: decay = 1 - lr * wd; Adam: 1
-          // Adam's L2 term (wd = 0 for AdamW). Without it (wd == 0) the select still multiplies wd * p, so
-          // that p keeps a use other than the update below: GCC would otherwise fuse P * decay into that
-          // update as one FMA and change AdamW's result bits. The select, not 0 * p, keeps a +-inf p.
-          const T g = decltype(l2)::value ? G[i] + wd * p : G[i] + (wd != T(0) ? wd * p : T(0));
-          const T mi = beta1 * M[i] + c1 * g;
-          T vi = beta2 * V[i] + c2 * g * g;
-          M[i] = mi;
-          V[i] = vi;
-          if constexpr (decltype(amsgrad)::value) {
-            vi = nan_max(vi, VMAX[i]);
-            VMAX[i] = vi;
-          }
-          P[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
-        }
+        adam_range<decltype(amsgrad), decltype(l2)>(param, m, v, vmax, grad, b, e, step_size, inv_sqrt_bc2, beta1,
+                                                    c1, beta2, c2, eps, wd, decay);
       });
     });
   });
+}
+
+// RMSprop on elements [b, e); __restrict parameters for the reason given at adam_range (five arrays when
+// centered with momentum).
+template <class Momentum, class Centered, class L2, class T>
+inline void rmsprop_range(T* __restrict P, T* __restrict S, T* __restrict B, T* __restrict A, const T* __restrict G,
+                          int64_t b, int64_t e, T lr, T rho, T c_rho, T eps, T momentum, T wd) {
+  for (int64_t i = b; i < e; ++i) {
+    const T g = l2_grad(L2{}, G[i], wd, P[i]);
+    const T s = rho * S[i] + c_rho * g * g;
+    S[i] = s;
+    T var = s;
+    if constexpr (Centered::value) {
+      const T ga = rho * A[i] + c_rho * g;
+      A[i] = ga;
+      var = s - ga * ga;
+    }
+    const T step = g / (std::sqrt(var) + eps);
+    if constexpr (Momentum::value) {
+      const T bv = momentum * B[i] + step;
+      B[i] = bv;
+      P[i] -= lr * bv;
+    } else {
+      P[i] -= lr * step;
+    }
+  }
 }
 
 // param, square_avg, momentum_buffer, grad_avg, grad (n,)
@@ -117,30 +152,8 @@ void rmsprop(T* param, T* sq, T* buf, T* gavg, const T* grad, int64_t n, T lr, T
     with_bool(gavg != nullptr, [&](auto centered) {
       with_bool(wd != T(0), [&](auto l2) {
         parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-          T* __restrict P = param;
-          T* __restrict S = sq;
-          T* __restrict B = buf;
-          T* __restrict A = gavg;
-          const T* __restrict G = grad;
-          for (int64_t i = b; i < e; ++i) {
-            const T g = l2_grad(l2, G[i], wd, P[i]);
-            const T s = rho * S[i] + c_rho * g * g;
-            S[i] = s;
-            T var = s;
-            if constexpr (decltype(centered)::value) {
-              const T ga = rho * A[i] + c_rho * g;
-              A[i] = ga;
-              var = s - ga * ga;
-            }
-            const T step = g / (std::sqrt(var) + eps);
-            if constexpr (decltype(has_momentum)::value) {
-              const T bv = momentum * B[i] + step;
-              B[i] = bv;
-              P[i] -= lr * bv;
-            } else {
-              P[i] -= lr * step;
-            }
-          }
+          rmsprop_range<decltype(has_momentum), decltype(centered), decltype(l2)>(param, sq, buf, gavg, grad, b, e, lr,
+                                                                                  rho, c_rho, eps, momentum, wd);
         });
       });
     });
