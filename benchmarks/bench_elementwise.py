@@ -1,10 +1,11 @@
-"""Elementwise and row kernels (activations, dropout, losses, softmax) at 1 and 2 threads, against PyTorch CPU
-and the textbook NumPy expressions.
+"""Elementwise and row kernels (activations, dropout, losses, softmax, optimizer steps) at 1 and 2 threads,
+against PyTorch CPU and the textbook NumPy expressions.
 
     python benchmarks/bench_elementwise.py                  # every case, 3 rounds
     python benchmarks/bench_elementwise.py --quick          # fewer sizes, 1 round
     python benchmarks/bench_elementwise.py --busy-core      # also: a busy loop holds CPU 1 (a noisy neighbour)
     python benchmarks/bench_elementwise.py --only tanh gelu # cases whose name starts with one of these
+    python benchmarks/bench_elementwise.py --only optim     # the optimizer steps
 
 Each contender (fastann at 1 thread, fastann at 2, torch at 1, torch at 2, NumPy) runs in its own fresh
 process, the processes alternate for --rounds rounds, and a case's figure is the median over rounds of each
@@ -17,6 +18,13 @@ NumPy has no such function, e.g. erf for gelu); torch rows are skipped, with a m
 importable. With --busy-core, the same table again while a Python busy loop holds the last CPU: a split must
 not cost much when the helper thread has no core to run on. Results go to
 benchmarks/results/bench_elementwise.json. The ufuncs do not call BLAS, so OPENBLAS_* do not matter here.
+
+The optimizer cases ("optim <config> <n>", n = 266 610: the 784-300-100-10 MLP's parameters as one array) time
+one in-place step: fastann's ``ops.<name>_step``; torch's ``torch.optim`` optimizer over one parameter tensor
+with its ``.grad`` set, ``fused=True`` where torch has a fused CPU kernel (SGD, Adam, AdamW, Adagrad), its
+default otherwise (RMSprop), ``opt.step()`` as a training loop calls it; NumPy's in-place textbook update
+(``m *= b1; m += (1 - b1) * g`` ...). Configurations: SGD with momentum 0.9, Adam, Adam with AMSGrad, AdamW
+(weight decay 0.01), RMSprop, RMSprop centered with momentum 0.9, Adagrad; lr 1e-3, eps 1e-7 everywhere.
 """
 from __future__ import annotations
 
@@ -34,17 +42,111 @@ QUICK_SIZES = [16384, 131072]
 ROWS = [(128, 10), (128, 100), (128, 300), (128, 1000)]  # (batch, classes) of softmax and cross-entropy
 QUICK_ROWS = [(128, 100), (128, 1000)]
 UNARY = ["relu", "sigmoid", "tanh", "gelu", "elu", "selu", "softplus"]
+OPTIM_SIZES = [266610]                                # the MLP's parameters
+OPTIM = ["sgd-momentum", "adam", "adam-amsgrad", "adamw", "rmsprop", "rmsprop-centered-momentum", "adagrad"]
+LR, EPS = 1e-3, 1e-7
 
 
 def cases(quick):
-    """[(name, kind, shape)]: kind 'unary' (an activation forward), 'dropout', 'mse', 'softmax', 'ce'."""
+    """[(name, kind, shape)]: kind 'unary' (an activation forward), 'dropout', 'mse', 'softmax', 'ce', 'optim'."""
     out = []
     for n in (QUICK_SIZES if quick else SIZES):
         out += [(f"{a} {n}", ("unary", a), (n,)) for a in UNARY]
         out += [(f"dropout {n}", ("dropout",), (n,)), (f"mse_loss {n}", ("mse",), (n,))]
     for r, c in (QUICK_ROWS if quick else ROWS):
         out += [(f"softmax {r}x{c}", ("softmax",), (r, c)), (f"cross_entropy {r}x{c}", ("ce",), (r, c))]
+    for n in OPTIM_SIZES:
+        out += [(f"optim {o} {n}", ("optim", o), (n,)) for o in OPTIM]
     return out
+
+
+def optimizer_step(lib, config, x, g):
+    """A zero-argument function doing one in-place step of optimizer `config` (OPTIM) on a copy of x with
+    gradient g, in library `lib`'s usual form (module docstring)."""
+    import numpy as np
+
+    p = x.copy()
+    if lib == "fastann":
+        from fastann import ops
+
+        state = [np.zeros_like(p) for _ in range(3)]
+        t = [0]
+        if config.startswith("adam"):
+            step = ops.adamw_step if config == "adamw" else ops.adam_step
+            kw = dict(weight_decay=0.01) if config == "adamw" else {}
+            vmax = state[2] if config == "adam-amsgrad" else None
+
+            def f():
+                t[0] += 1
+                step(p, g, state[0], state[1], step=t[0], lr=LR, eps=EPS, max_exp_avg_sq=vmax, **kw)
+            return f
+        if config == "sgd-momentum":
+            return lambda: ops.sgd_step(p, g, state[0], lr=LR, momentum=0.9)
+        if config.startswith("rmsprop"):
+            centered = config != "rmsprop"
+            return lambda: ops.rmsprop_step(p, g, state[0], state[1] if centered else None,
+                                            state[2] if centered else None, lr=LR, eps=EPS,
+                                            momentum=0.9 if centered else 0.0, centered=centered)
+        return lambda: ops.adagrad_step(p, g, state[0], lr=LR, eps=EPS)
+    if lib == "torch":
+        import torch
+
+        param = torch.nn.Parameter(torch.from_numpy(p))
+        param.grad = torch.from_numpy(g)
+        make = {"sgd-momentum": lambda **f: torch.optim.SGD([param], lr=LR, momentum=0.9, **f),
+                "adam": lambda **f: torch.optim.Adam([param], lr=LR, eps=EPS, **f),
+                "adam-amsgrad": lambda **f: torch.optim.Adam([param], lr=LR, eps=EPS, amsgrad=True, **f),
+                "adamw": lambda **f: torch.optim.AdamW([param], lr=LR, eps=EPS, weight_decay=0.01, **f),
+                "rmsprop": lambda **f: torch.optim.RMSprop([param], lr=LR, eps=EPS),
+                "rmsprop-centered-momentum": lambda **f: torch.optim.RMSprop([param], lr=LR, eps=EPS, momentum=0.9,
+                                                                             centered=True),
+                "adagrad": lambda **f: torch.optim.Adagrad([param], lr=LR, eps=EPS, **f)}[config]
+        try:
+            opt = make(fused=True)
+            opt.step()  # a fused kernel missing for this device or dtype fails here, not at construction
+        except (RuntimeError, TypeError, ValueError):
+            opt = make()
+        return opt.step
+    b1, b2, c1, c2 = np.float32(0.9), np.float32(0.999), np.float32(0.1), np.float32(0.001)
+    m, v, a = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
+    t = [0]
+
+    # the arrays as default arguments: the in-place updates (m *= b1) then act on them, not on new locals
+    def adam(p=p, m=m, v=v, a=a):
+        t[0] += 1
+        if config == "adamw":
+            p *= np.float32(1 - LR * 0.01)
+        m *= b1
+        m += c1 * g
+        v *= b2
+        v += c2 * g * g
+        if config == "adam-amsgrad":
+            np.maximum(a, v, out=a)
+        denom = np.sqrt((a if config == "adam-amsgrad" else v) / np.float32(1 - 0.999 ** t[0])) + np.float32(EPS)
+        p -= np.float32(LR / (1 - 0.9 ** t[0])) * m / denom
+
+    def sgd(p=p, m=m):
+        m *= np.float32(0.9)
+        m += g
+        p -= np.float32(LR) * m
+
+    def rmsprop(p=p, m=m, v=v, a=a):
+        v *= np.float32(0.9)
+        v += np.float32(0.1) * g * g
+        if config == "rmsprop":
+            p -= np.float32(LR) * g / (np.sqrt(v) + np.float32(EPS))
+            return
+        a *= np.float32(0.9)
+        a += np.float32(0.1) * g
+        m *= np.float32(0.9)
+        m += g / (np.sqrt(v - a * a) + np.float32(EPS))
+        p -= np.float32(LR) * m
+
+    def adagrad(p=p, v=v):
+        v += g * g
+        p -= np.float32(LR) * g / (np.sqrt(v) + np.float32(EPS))
+    return adam if config.startswith("adam") else sgd if config == "sgd-momentum" else \
+        rmsprop if config.startswith("rmsprop") else adagrad
 
 
 def timed_us(f, budget=0.2):
@@ -128,7 +230,7 @@ def worker(lib, threads, quick, only):
             continue
         x = (rng.standard_normal(shape) * 3).astype(np.float32)
         t = rng.integers(0, shape[1], shape[0]) if kind[0] == "ce" else rng.standard_normal(shape).astype(np.float32)
-        f = op(kind, x, t)
+        f = optimizer_step(lib, kind[1], x, t) if kind[0] == "optim" else op(kind, x, t)
         if f is not None:
             res[name] = timed_us(f)
     return res
@@ -165,10 +267,10 @@ def table(rounds, title):
     peers = [(f"torch {t}", f"fastann {t}", f"vs torch {t}") for t in ("1T", "2T")] + \
         [("numpy 1T", "fastann 1T", "vs numpy")]
     peers = [p for p in peers if p[0] in have]
-    head = f"{'case':24s}" + "".join(f"{c:>12s}" for c in have) + f"{'2T/1T':>8s}"
+    head = f"{'case':40s}" + "".join(f"{c:>12s}" for c in have) + f"{'2T/1T':>8s}"
     print(head + "".join(f"{name:>13s}" for _, _, name in peers))
     for k in med["fastann 1T"]:
-        row = f"{k:24s}" + "".join(f"{med[c].get(k, nan):12.1f}" for c in have)
+        row = f"{k:40s}" + "".join(f"{med[c].get(k, nan):12.1f}" for c in have)
         row += f"{med['fastann 1T'][k] / med['fastann 2T'][k]:7.2f}x"
         row += "".join(f"{med[peer].get(k, nan) / med[ours][k]:12.2f}x" for peer, ours, _ in peers)
         print(row.replace("nan", "  -"))
