@@ -147,6 +147,34 @@ def test_cross_entropy_lower_simd_paths(level):
         """)
 
 
+# (name, input, target) for the elementwise losses whose loops are compiled per ISA (loss_loops.hpp): inputs in
+# each loss's domain (probabilities for BCE, KL and Poisson), binary targets for the hinge losses (Keras's -1 / 1
+# conversion) and real ones (no conversion)
+ELEMENTWISE = [("mse_loss", "real", "real"), ("l1_loss", "real", "real"), ("huber_loss", "real", "real"),
+               ("log_cosh_loss", "real", "real"), ("hinge_loss", "real", "binary"), ("hinge_loss", "real", "real"),
+               ("squared_hinge_loss", "real", "binary"), ("poisson_loss", "prob", "prob"),
+               ("kl_divergence", "prob", "prob"), ("binary_cross_entropy", "prob", "prob"),
+               ("binary_cross_entropy_with_logits", "real", "prob")]
+
+
+@pytest.mark.parametrize("level", ["scalar", "avx2"])
+def test_elementwise_losses_lower_simd_paths(level):
+    # The elementwise losses' loops are compiled for baseline x86-64, AVX2 and AVX-512 (loss_loops.hpp) and picked
+    # once per process; FASTANN_SIMD forces a lower path in a subprocess.
+    check_at_simd(level, """
+        from test_loss import ELEMENTWISE
+        from helpers import TOL_REDUCTION, assert_close
+        draw = {"real": lambda: 3 * rng.standard_normal(1003), "prob": lambda: rng.uniform(0.01, 0.99, 1003),
+                "binary": lambda: (rng.uniform(size=1003) > 0.5).astype(float)}
+        for dtype in (np.float32, np.float64):
+            for name, xk, tk in ELEMENTWISE:
+                x, t = draw[xk]().astype(dtype), draw[tk]().astype(dtype)
+                assert_close(getattr(ops, name)(x, t), getattr(ref, name)(x, t), TOL_REDUCTION[dtype], name)
+                assert_close(getattr(ops, name + '_backward')(x, t), getattr(ref, name + '_backward')(x, t),
+                             TOL_REDUCTION[dtype], name + '_backward')
+        """)
+
+
 @pytest.mark.parametrize("kind", ["int64", "soft"])
 def test_cross_entropy_gradcheck(rng, kind):
     x = rng.standard_normal((4, 6))

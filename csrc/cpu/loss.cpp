@@ -1,15 +1,16 @@
 // loss.cpp: losses with mean reduction, forward and backward, float32 and float64.
 //
-// Elementwise losses (mse, l1, binary cross-entropy on probabilities and on logits) are one pass each:
-// the forward is a threaded sum (partials per chunk, accumulated in double), the backward a threaded map.
-// The softmax cross-entropy from logits (loss and gradient in one pass) is compiled per ISA:
-// cross_entropy_loops.hpp; this file dispatches to it. Sparse (integer labels) and dense (probability /
+// Elementwise losses are one pass each: the forward is a threaded sum (partials per chunk, accumulated in
+// double), the backward a threaded map. The forwards' sums and the backwards of Keras's regression and margin
+// losses are compiled per ISA (loss_loops.hpp), as is the softmax cross-entropy from logits (loss and gradient in
+// one pass: cross_entropy_loops.hpp); this file dispatches to them. Sparse (integer labels) and dense (probability /
 // one-hot) targets share one implementation through the accessors of internal/class_targets.hpp.
 #include "fastann/cpu/loss.hpp"
 
 #include <cmath>
 
 #include "cross_entropy_isa.hpp"
+#include "loss_isa.hpp"
 #include "fastann/common.hpp"
 #include "fastann/loss_terms.hpp"
 #include "internal/class_targets.hpp"
@@ -31,6 +32,27 @@ constexpr int64_t kGrain = 16384;
 // NaN-propagating clamp.
 inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
+// The loops of loss_loops.hpp for the ISA simd_level() names: the sum of the loss's terms (double), and the
+// gradient dinp_i = scale * d term / d x_i.
+template <class T>
+double terms_sum(ElementwiseLoss kind, const T* inp, const T* tgt, int64_t n, double param = 0.0,
+                 bool binary = false) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::terms_sum(kind, inp, tgt, n, param, binary);
+    case SimdLevel::avx2: return avx2::terms_sum(kind, inp, tgt, n, param, binary);
+    default: return scalar::terms_sum(kind, inp, tgt, n, param, binary);
+  }
+}
+template <class T>
+void terms_grad(ElementwiseLoss kind, T* dinp, const T* inp, const T* tgt, int64_t n, double param, double scale,
+                bool binary = false) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512::terms_grad(kind, dinp, inp, tgt, n, param, scale, binary);
+    case SimdLevel::avx2: return avx2::terms_grad(kind, dinp, inp, tgt, n, param, scale, binary);
+    default: return scalar::terms_grad(kind, dinp, inp, tgt, n, param, scale, binary);
+  }
+}
+
 }  // namespace
 
 // ---- kernels: elementwise losses ------------------------------------------------------------------
@@ -38,13 +60,7 @@ inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x >
 // inp (n,), tgt (n,)
 template <class T>
 void mse_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
-  const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
-    return rows::lane_sum(b, e, [&](int64_t i) {
-      const double d = double(inp[i]) - double(tgt[i]);
-      return d * d;
-    });
-  });
-  *loss = T(s / double(n));
+  *loss = T(terms_sum(ElementwiseLoss::mse, inp, tgt, n) / double(n));
 }
 
 // inp (n,), tgt (n,), dinp (n,)
@@ -59,10 +75,7 @@ void mse_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g)
 // inp (n,), tgt (n,)
 template <class T>
 void l1_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
-  const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
-    return rows::lane_sum(b, e, [&](int64_t i) { return std::fabs(double(inp[i]) - double(tgt[i])); });
-  });
-  *loss = T(s / double(n));
+  *loss = T(terms_sum(ElementwiseLoss::l1, inp, tgt, n) / double(n));
 }
 
 // inp (n,), tgt (n,), dinp (n,): the subgradient sign(d) / n, 0 at d = 0, NaN for a NaN d
@@ -81,13 +94,7 @@ void l1_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) 
 // inp (n,) probabilities, tgt (n,)
 template <class T>
 void binary_cross_entropy_forward(T* loss, const T* inp, const T* tgt, int64_t n, double eps) {
-  const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
-    return rows::lane_sum(b, e, [&](int64_t i) {
-      const double p = clampd(inp[i], eps, 1.0 - eps), t = tgt[i];
-      return -(t * std::log(p) + (1.0 - t) * std::log(1.0 - p));
-    });
-  });
-  *loss = T(s / double(n));
+  *loss = T(terms_sum(ElementwiseLoss::binary_cross_entropy, inp, tgt, n, eps) / double(n));
 }
 
 // inp (n,), tgt (n,), dinp (n,): zero where the clip is active (its derivative), NaN for a NaN input
@@ -108,13 +115,7 @@ void binary_cross_entropy_backward(T* dinp, const T* inp, const T* tgt, int64_t 
 // -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]
 template <class T>
 void binary_cross_entropy_with_logits_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
-  const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
-    return rows::lane_sum(b, e, [&](int64_t i) {
-      const double x = inp[i], t = tgt[i];
-      return (x > 0 ? x : 0.0) - x * t + vlog1p_unit(vexp(-std::fabs(x)));
-    });
-  });
-  *loss = T(s / double(n));
+  *loss = T(terms_sum(ElementwiseLoss::binary_cross_entropy_with_logits, inp, tgt, n) / double(n));
 }
 
 // inp (n,), tgt (n,), dinp (n,): g (sigmoid(x) - t) / n
@@ -229,33 +230,18 @@ void categorical_crossentropy_dense_backward(T* dinp, const T* inp, const T* tgt
 // ---- kernels: Keras's regression and margin losses (terms in fastann/loss_terms.hpp) -------------------
 namespace {
 
-// loss = sum_i Term::term(inp_i, y_i, param) / divisor, y = tgt (or the converted hinge label)
-template <class Term, class T>
-void term_sum(T* loss, const T* inp, const T* tgt, int64_t n, double divisor, double param, bool binary = false) {
-  const double s = detail::parallel_sum(n, kGrain, [&](int64_t b, int64_t e) {
-    return rows::lane_sum(b, e, [&](int64_t i) {
-      return Term::term(inp[i], loss_terms::hinge_label(tgt[i], binary), param);
-    });
-  });
-  *loss = T(s / divisor);
-}
-
-// dinp_i = g / divisor * Term::grad(inp_i, y_i, param)
-template <class Term, class T>
-void term_grad(T* dinp, const T* inp, const T* tgt, int64_t n, double divisor, double param, double g,
-               bool binary = false) {
-  const double scale = g / divisor;
-  parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      dinp[i] = T(scale * Term::grad(inp[i], loss_terms::hinge_label(tgt[i], binary), param));
-  });
-}
-
-// tgt (n,): true when every target is 0 or 1 (Keras then maps them to -1 / 1)
+// tgt (n,): true when every target is 0 or 1 (Keras then maps them to -1 / 1). Counted without a branch per
+// element, a block at a time: the test `t == 0 || t == 1` as a branch mispredicted on random labels (5 ns per
+// element, more than the loss itself).
 template <class T>
 bool all_binary(const T* tgt, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    if (!loss_terms::is_binary_label(tgt[i])) return false;
+  constexpr int64_t kBlock = 4096;
+  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+    const int64_t i1 = n - i0 < kBlock ? n : i0 + kBlock;
+    int64_t other = 0;
+    for (int64_t i = i0; i < i1; ++i) other += (tgt[i] != T(0)) & (tgt[i] != T(1));
+    if (other) return false;
+  }
   return true;
 }
 
@@ -264,62 +250,62 @@ bool all_binary(const T* tgt, int64_t n) {
 // inp, tgt (n,)
 template <class T>
 void huber_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, double delta) {
-  term_sum<loss_terms::Huber>(loss, inp, tgt, n, double(n), delta);
+  *loss = T(terms_sum(ElementwiseLoss::huber, inp, tgt, n, delta) / double(n));
 }
 // inp, tgt, dinp (n,)
 template <class T>
 void huber_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double delta, double g) {
-  term_grad<loss_terms::Huber>(dinp, inp, tgt, n, double(n), delta, g);
+  terms_grad(ElementwiseLoss::huber, dinp, inp, tgt, n, delta, g / double(n));
 }
 // inp, tgt (n,) = (rows, last dimension)
 template <class T>
 void kl_divergence_forward(T* loss, const T* inp, const T* tgt, int64_t n, int64_t rows, double eps) {
-  term_sum<loss_terms::KLDivergence>(loss, inp, tgt, n, double(rows), eps);
+  *loss = T(terms_sum(ElementwiseLoss::kl_divergence, inp, tgt, n, eps) / double(rows));
 }
 // inp, tgt, dinp (n,) = (rows, last dimension)
 template <class T>
 void kl_divergence_backward(T* dinp, const T* inp, const T* tgt, int64_t n, int64_t rows, double eps, double g) {
-  term_grad<loss_terms::KLDivergence>(dinp, inp, tgt, n, double(rows), eps, g);
+  terms_grad(ElementwiseLoss::kl_divergence, dinp, inp, tgt, n, eps, g / double(rows));
 }
 // inp, tgt (n,)
 template <class T>
 void hinge_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
-  term_sum<loss_terms::Hinge>(loss, inp, tgt, n, double(n), 0.0, all_binary(tgt, n));
+  *loss = T(terms_sum(ElementwiseLoss::hinge, inp, tgt, n, 0.0, all_binary(tgt, n)) / double(n));
 }
 // inp, tgt, dinp (n,)
 template <class T>
 void hinge_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
-  term_grad<loss_terms::Hinge>(dinp, inp, tgt, n, double(n), 0.0, g, all_binary(tgt, n));
+  terms_grad(ElementwiseLoss::hinge, dinp, inp, tgt, n, 0.0, g / double(n), all_binary(tgt, n));
 }
 // inp, tgt (n,)
 template <class T>
 void squared_hinge_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
-  term_sum<loss_terms::SquaredHinge>(loss, inp, tgt, n, double(n), 0.0, all_binary(tgt, n));
+  *loss = T(terms_sum(ElementwiseLoss::squared_hinge, inp, tgt, n, 0.0, all_binary(tgt, n)) / double(n));
 }
 // inp, tgt, dinp (n,)
 template <class T>
 void squared_hinge_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
-  term_grad<loss_terms::SquaredHinge>(dinp, inp, tgt, n, double(n), 0.0, g, all_binary(tgt, n));
+  terms_grad(ElementwiseLoss::squared_hinge, dinp, inp, tgt, n, 0.0, g / double(n), all_binary(tgt, n));
 }
 // inp, tgt (n,)
 template <class T>
 void log_cosh_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n) {
-  term_sum<loss_terms::LogCosh>(loss, inp, tgt, n, double(n), 0.0);
+  *loss = T(terms_sum(ElementwiseLoss::log_cosh, inp, tgt, n) / double(n));
 }
 // inp, tgt, dinp (n,)
 template <class T>
 void log_cosh_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double g) {
-  term_grad<loss_terms::LogCosh>(dinp, inp, tgt, n, double(n), 0.0, g);
+  terms_grad(ElementwiseLoss::log_cosh, dinp, inp, tgt, n, 0.0, g / double(n));
 }
 // inp, tgt (n,)
 template <class T>
 void poisson_loss_forward(T* loss, const T* inp, const T* tgt, int64_t n, double eps) {
-  term_sum<loss_terms::Poisson>(loss, inp, tgt, n, double(n), eps);
+  *loss = T(terms_sum(ElementwiseLoss::poisson, inp, tgt, n, eps) / double(n));
 }
 // inp, tgt, dinp (n,)
 template <class T>
 void poisson_loss_backward(T* dinp, const T* inp, const T* tgt, int64_t n, double eps, double g) {
-  term_grad<loss_terms::Poisson>(dinp, inp, tgt, n, double(n), eps, g);
+  terms_grad(ElementwiseLoss::poisson, dinp, inp, tgt, n, eps, g / double(n));
 }
 
 // ---- dispatch: explicit instantiations ------------------------------------------------------------

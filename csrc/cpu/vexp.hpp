@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 // Forced inline: as an out-of-line call (GCC's choice for a function this size with many callers) it
 // keeps every loop that uses it scalar, which is the whole point lost.
@@ -144,17 +145,11 @@ FASTANN_ALWAYS_INLINE double verfc_float_precision(double x) {
   return x < 0.0 ? 2.0 - e : e;
 }
 
-// log1p(t) for t in [0, 1] (and NaN), as arithmetic the compiler vectorises: the softplus term
-// log1p(exp(-|x|)). u = 1 + t and u - 1 are exact for such t, and log1p(t) = log(u) * t / (u - 1) recovers
-// what rounding 1 + t lost (Goldberg 1991, "What every computer scientist should know about floating-point
-// arithmetic", Theorem 4); log(u) = k ln2 + log(1 + f) with u = 2^k (1 + f), k in {0, 1}, f in
-// [sqrt(1/2) - 1, sqrt(2) - 1] exact, and log(1 + f) = f - f^2/2 + f^3 P(f) (float, Cephes logf.c) or
-// f - f^2/2 + f^3 P(f)/Q(f) (double, Cephes log.c). Outside [0, 1] the result is not log1p.
+// log(1 + f) for f in [sqrt(1/2) - 1, sqrt(2) - 1]: f - f^2/2 + f^3 P(f) (float, Cephes logf.c) or
+// f - f^2/2 + f^3 P(f)/Q(f) (double, Cephes log.c), plus k ln2 (k a small integer, as T) in two parts, hi
+// exact in few bits, added last as Cephes does.
 template <class T>
-FASTANN_ALWAYS_INLINE T vlog1p_unit(T t) {
-  const T u = T(1) + t;
-  const bool halve = u > T(1.41421356237309504880);  // sqrt 2
-  const T f = halve ? u * T(0.5) - T(1) : u - T(1);
+FASTANN_ALWAYS_INLINE T log1p_reduced(T f, T k) {
   const T z = f * f;
   T tail;  // f^3 P(f) (/ Q(f))
   if constexpr (sizeof(T) == 4) {
@@ -170,11 +165,54 @@ FASTANN_ALWAYS_INLINE T vlog1p_unit(T t) {
                 T(2.31251620126765340583e1);
     tail = f * z * (p / q);
   }
-  // k ln2 in two parts (hi exact in few bits), added last, as Cephes does
-  const T k = halve ? T(1) : T(0);
-  const T log_u = ((tail + k * T(-2.121944400546905827679e-4)) - T(0.5) * z + f) + k * T(0.693359375);
+  return ((tail + k * T(-2.121944400546905827679e-4)) - T(0.5) * z + f) + k * T(0.693359375);
+}
+
+// log1p(t) for t in [0, 1] (and NaN), as arithmetic the compiler vectorises: the softplus term
+// log1p(exp(-|x|)). u = 1 + t and u - 1 are exact for such t, and log1p(t) = log(u) * t / (u - 1) recovers
+// what rounding 1 + t lost (Goldberg 1991, "What every computer scientist should know about floating-point
+// arithmetic", Theorem 4); log(u) = k ln2 + log(1 + f) with u = 2^k (1 + f), k in {0, 1}, f in
+// [sqrt(1/2) - 1, sqrt(2) - 1] exact (log1p_reduced). Outside [0, 1] the result is not log1p.
+template <class T>
+FASTANN_ALWAYS_INLINE T vlog1p_unit(T t) {
+  const T u = T(1) + t;
+  const bool halve = u > T(1.41421356237309504880);  // sqrt 2
+  const T f = halve ? u * T(0.5) - T(1) : u - T(1);
+  const T log_u = log1p_reduced(f, halve ? T(1) : T(0));
   const T d = u - T(1);
   return d == T(0) ? t : log_u * (t / d);
+}
+
+// log(x) as arithmetic the compiler vectorises: x = 2^k m with m in [sqrt(1/2), sqrt(2)) from the exponent
+// bits (a subnormal x is first scaled by 2^25 in float, 2^54 in double), log(x) = k ln2 + log1p_reduced(m - 1).
+// log(0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, NaN gives NaN. Within 1 ulp in float and 2 ulp in double
+// (tests/test_loss.py checks it through the losses; the float64 reference uses numpy.log).
+template <class T>
+FASTANN_ALWAYS_INLINE T vlog(T x) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  constexpr int kMantissa = sizeof(T) == 4 ? 23 : 52, kBias = sizeof(T) == 4 ? 127 : 1023;
+  constexpr U kMantissaMask = (U(1) << kMantissa) - 1;
+  const bool subnormal = x < std::numeric_limits<T>::min();
+  const T xs = subnormal ? x * (sizeof(T) == 4 ? T(33554432.0) : T(18014398509481984.0)) : x;  // 2^25, 2^54
+  U bits;
+  std::memcpy(&bits, &xs, sizeof bits);
+  // m = the mantissa with the exponent of 1 (in [1, 2)); halved when above sqrt 2 so that m - 1 is small
+  const U mbits = (bits & kMantissaMask) | (U(kBias) << kMantissa);
+  T m;
+  std::memcpy(&m, &mbits, sizeof m);
+  const bool halve = m > T(1.41421356237309504880);
+  m = halve ? m * T(0.5) : m;
+  using I = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;  // lanes as wide as T's: no unpacking
+  const T k = T(I((bits >> kMantissa) & U(2 * kBias + 1)) - I(kBias)) + (halve ? T(1) : T(0)) -
+              (subnormal ? T(sizeof(T) == 4 ? 25 : 54) : T(0));
+  T y = log1p_reduced(m - T(1), k);
+  // the edges the bit arithmetic does not give, as one select each: nested selects or || make branches that
+  // GCC may not turn back into masked operations, and the calling loop then stays scalar
+  const T inf = std::numeric_limits<T>::infinity();
+  y = x == inf ? inf : y;
+  y = x == T(0) ? -inf : y;
+  y = (x < T(0)) | (x != x) ? std::numeric_limits<T>::quiet_NaN() : y;
+  return y;
 }
 
 }  // namespace fastann::cpu

@@ -1,6 +1,8 @@
 // fastann/loss_terms.hpp: the per-element terms of Keras's regression and margin losses and their derivatives,
-// in double, shared by the CPU kernels (csrc/cpu/loss.cpp) and their CUDA twins (csrc/cuda/loss.cu), so the
-// two compute the same formula. x is the prediction, t the target; `param` is Huber's delta or the eps of
+// in double, shared by the CPU kernels (csrc/cpu/loss_loops.hpp) and their CUDA twins (csrc/cuda/loss.cu), so the
+// two compute the same formula. The terms that need log, exp or tanh take them from a math policy M: StdMath
+// (the C library's, the default, used on CUDA) or the CPU's inlinable versions (loss_loops.hpp), with which the
+// loops vectorize. x is the prediction, t the target; `param` is Huber's delta or the eps of
 // kl_divergence and poisson (unused by the others). grad(x, t, param) is d term / d x. NaN in x or t gives
 // a NaN term and a NaN derivative. Sources: keras/src/losses/losses.py (Keras 3): huber, kl_divergence,
 // hinge (labels converted by the caller, see hinge_labels), squared_hinge, log_cosh, poisson.
@@ -16,10 +18,21 @@
 
 namespace fastann::loss_terms {
 
+// The C library's functions. log1p_exp_neg(a) = log1p(exp(-a)) for a >= 0.
+struct StdMath {
+  static FASTANN_HD double log(double x) { return std::log(x); }
+  static FASTANN_HD double log1p_exp_neg(double a) { return std::log1p(std::exp(-a)); }
+  static FASTANN_HD double tanh(double x) { return std::tanh(x); }
+};
+
 // NaN-propagating clamp.
 FASTANN_HD double clamp(double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); }
-// NaN-propagating max(v, 0): Keras's ops.maximum keeps a NaN.
-FASTANN_HD double relu(double v) { return v != v ? v : (v > 0.0 ? v : 0.0); }
+// NaN-propagating max(v, 0): Keras's ops.maximum keeps a NaN. (Selects one after the other, not nested: the
+// CPU loops vectorize only when GCC can turn each into a masked operation, see csrc/cpu/loss_loops.hpp.)
+FASTANN_HD double relu(double v) {
+  const double r = v > 0.0 ? v : 0.0;
+  return v != v ? v : r;
+}
 
 // e = x - t; 0.5 e^2 where |e| <= delta, delta |e| - 0.5 delta^2 elsewhere
 struct Huber {
@@ -35,10 +48,11 @@ struct Huber {
 };
 
 // tc log(tc / pc), tc = clip(t, eps, 1), pc = clip(x, eps, 1); d/dx = -tc / x inside the clip of x, else 0
-struct KLDivergence {
+template <class M = StdMath>
+struct KLDivergenceT {
   static FASTANN_HD double term(double x, double t, double eps) {
     const double tc = clamp(t, eps, 1.0), pc = clamp(x, eps, 1.0);
-    return tc * std::log(tc / pc);
+    return tc * M::log(tc / pc);
   }
   static FASTANN_HD double grad(double x, double t, double eps) {
     if (x != x) return x;
@@ -46,13 +60,15 @@ struct KLDivergence {
     return x >= eps && x <= 1.0 ? -tc / x : (tc != tc ? tc : 0.0);
   }
 };
+using KLDivergence = KLDivergenceT<>;
 
 // max(1 - y x, 0), y the (converted) label; d/dx = -y where 1 - y x > 0, else 0
 struct Hinge {
   static FASTANN_HD double term(double x, double y, double) { return relu(1.0 - y * x); }
   static FASTANN_HD double grad(double x, double y, double) {
     const double m = 1.0 - y * x;
-    return m != m ? m : (m > 0.0 ? -y : 0.0);
+    const double d = m > 0.0 ? -y : 0.0;
+    return m != m ? m : d;
   }
 };
 
@@ -66,19 +82,23 @@ struct SquaredHinge {
 };
 
 // log(cosh(e)) = |e| + log1p(exp(-2|e|)) - log 2 (no overflow), e = x - t; d/dx = tanh(e)
-struct LogCosh {
+template <class M = StdMath>
+struct LogCoshT {
   static FASTANN_HD double term(double x, double t, double) {
     const double a = std::fabs(x - t);
-    return a + std::log1p(std::exp(-2.0 * a)) - 0.69314718055994530942;
+    return a + M::log1p_exp_neg(2.0 * a) - 0.69314718055994530942;
   }
-  static FASTANN_HD double grad(double x, double t, double) { return std::tanh(x - t); }
+  static FASTANN_HD double grad(double x, double t, double) { return M::tanh(x - t); }
 };
+using LogCosh = LogCoshT<>;
 
 // x - t log(x + eps); d/dx = 1 - t / (x + eps)
-struct Poisson {
-  static FASTANN_HD double term(double x, double t, double eps) { return x - t * std::log(x + eps); }
+template <class M = StdMath>
+struct PoissonT {
+  static FASTANN_HD double term(double x, double t, double eps) { return x - t * M::log(x + eps); }
   static FASTANN_HD double grad(double x, double t, double eps) { return 1.0 - t / (x + eps); }
 };
+using Poisson = PoissonT<>;
 
 // Keras's hinge label conversion: targets that are all 0 or 1 become -1 / 1 (2 t - 1); any other value
 // (a -1, a 0.5, a NaN) leaves every target as it is. `binary` is that verdict over the whole target.
