@@ -185,8 +185,9 @@ FASTANN_ALWAYS_INLINE T vlog1p_unit(T t) {
 
 // log(x) as arithmetic the compiler vectorises: x = 2^k m with m in [sqrt(1/2), sqrt(2)) from the exponent
 // bits (a subnormal x is first scaled by 2^25 in float, 2^54 in double), log(x) = k ln2 + log1p_reduced(m - 1).
-// log(0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, NaN gives NaN. Within 1 ulp in float and 2 ulp in double
-// (tests/test_loss.py checks it through the losses; the float64 reference uses numpy.log).
+// log(0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, NaN gives NaN. In double within 1 ulp of numpy.log (checked
+// through binary_cross_entropy on 45 000 values from 5e-324 to 1, subnormals included); the losses use only
+// the double version (their terms are computed in double).
 template <class T>
 FASTANN_ALWAYS_INLINE T vlog(T x) {
   using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
