@@ -48,11 +48,13 @@ LR, EPS = 1e-3, 1e-7
 
 
 def cases(quick):
-    """[(name, kind, shape)]: kind 'unary' (an activation forward), 'dropout', 'mse', 'softmax', 'ce', 'optim'."""
+    """[(name, kind, shape)]: kind 'unary' (an activation forward), 'dropout', 'mse', 'bce' (binary cross-entropy on
+    probabilities in (0, 1)), 'softmax', 'ce', 'optim'."""
     out = []
     for n in (QUICK_SIZES if quick else SIZES):
         out += [(f"{a} {n}", ("unary", a), (n,)) for a in UNARY]
-        out += [(f"dropout {n}", ("dropout",), (n,)), (f"mse_loss {n}", ("mse",), (n,))]
+        out += [(f"dropout {n}", ("dropout",), (n,)), (f"mse_loss {n}", ("mse",), (n,)),
+                (f"binary_cross_entropy {n}", ("bce",), (n,))]
     for r, c in (QUICK_ROWS if quick else ROWS):
         out += [(f"softmax {r}x{c}", ("softmax",), (r, c)), (f"cross_entropy {r}x{c}", ("ce",), (r, c))]
     for n in OPTIM_SIZES:
@@ -176,6 +178,8 @@ def worker(lib, threads, quick, only):
                 return lambda: ops.dropout(x, 0.5, seed=1)
             if kind[0] == "mse":
                 return lambda: ops.mse_loss(x, t)
+            if kind[0] == "bce":
+                return lambda: ops.binary_cross_entropy(x, t)
             if kind[0] == "softmax":
                 return lambda: ops.softmax(x, dim=-1)
             return lambda: ops.cross_entropy(x, t)
@@ -202,6 +206,11 @@ def worker(lib, threads, quick, only):
                 return lambda: x * (gen.random(x.shape, dtype=np.float32) >= 0.5) * np.float32(2)
             if kind[0] == "mse":
                 return lambda: np.mean((x - t) ** 2)
+            if kind[0] == "bce":
+                def bce():
+                    p = np.clip(x, np.float32(1e-7), np.float32(1 - 1e-7))
+                    return -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+                return bce
             if kind[0] == "softmax":
                 return lambda: softmax(x)
             return lambda: cross_entropy(x, t)
@@ -221,6 +230,8 @@ def worker(lib, threads, quick, only):
                 return lambda: F.dropout(x, 0.5, training=True)
             if kind[0] == "mse":
                 return lambda: F.mse_loss(x, t)
+            if kind[0] == "bce":
+                return lambda: F.binary_cross_entropy(x, t)
             if kind[0] == "softmax":
                 return lambda: torch.softmax(x, dim=-1)
             return lambda: F.cross_entropy(x, t)
@@ -230,6 +241,8 @@ def worker(lib, threads, quick, only):
             continue
         x = (rng.standard_normal(shape) * 3).astype(np.float32)
         t = rng.integers(0, shape[1], shape[0]) if kind[0] == "ce" else rng.standard_normal(shape).astype(np.float32)
+        if kind[0] == "bce":  # probabilities and targets in (0, 1)
+            x, t = rng.uniform(0.01, 0.99, shape).astype(np.float32), rng.uniform(0, 1, shape).astype(np.float32)
         f = optimizer_step(lib, kind[1], x, t) if kind[0] == "optim" else op(kind, x, t)
         if f is not None:
             res[name] = timed_us(f)
