@@ -40,6 +40,8 @@ struct TapRange {
   int64_t begin, end;
 };
 inline TapRange taps_inside(int64_t start, int64_t K, int64_t D, int64_t I) {
+  if (D == 1)  // every pooling layer of Keras: no divisions (two 64-bit divisions per output cost ~10 ns)
+    return {std::max<int64_t>(0, -start), std::max(std::max<int64_t>(0, -start), std::min(K, I - start))};
   const int64_t begin = start >= 0 ? 0 : (-start + D - 1) / D;
   const int64_t end = start > I - 1 ? 0 : std::min(K, (I - 1 - start) / D + 1);
   return {begin, std::max(begin, end)};
