@@ -88,9 +88,9 @@ inline void adam_range(T* __restrict P, T* __restrict M, T* __restrict V, T* __r
     // Adam's L2 term (wd = 0 for AdamW). Without it (wd == 0) the select still multiplies wd * p, so
     // that p keeps a use other than the update below: GCC would otherwise fuse P * decay into that
     // update as one FMA and change AdamW's result bits. The select, not 0 * p, keeps a +-inf p. Its
-    // condition also tests the element (always true where it matters: a NaN gradient gives g = NaN
-    // either way), so that it is not loop-invariant: GCC would otherwise split the loop on wd != 0
-    // ("unswitching"), drop wd * p from the wd == 0 copy and fuse after all.
+    // condition also reads the element (G[i] == G[i]; wd is 0 in this copy, so the term is 0 either way)
+    // so that it is not loop-invariant: GCC would otherwise split the loop on wd != 0 ("unswitching"),
+    // drop wd * p from the wd == 0 copy and fuse after all.
     const T g = L2::value ? G[i] + wd * p : G[i] + (((wd != T(0)) & (G[i] == G[i])) ? wd * p : T(0));
     const T mi = beta1 * M[i] + c1 * g;
     T vi = beta2 * V[i] + c2 * g * g;

@@ -1,4 +1,4 @@
-// vexp.hpp: exp(x) (and tanh, expm1, log1p, erfc on top of it) for float and double written as plain
+// vexp.hpp: exp(x) (and tanh, expm1, log1p, log, erfc on top of it) for float and double written as plain
 // arithmetic, so loops that call it vectorize (a call to libm's exp/expf is opaque to the vectorizer and keeps
 // the whole loop scalar).
 //
