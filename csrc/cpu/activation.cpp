@@ -8,6 +8,7 @@
 
 #include "activation_isa.hpp"
 #include "fastann/common.hpp"
+#include "internal/simd_dispatch.hpp"
 
 namespace fastann::cpu {
 namespace {
@@ -45,22 +46,14 @@ void check_kind(Activation kind) {
 template <class T>
 void activation_forward(T* out, const T* inp, int64_t n, Activation kind, double param) {
   check_kind(kind);
-  switch (simd_level()) {
-    case SimdLevel::avx512: return avx512::act_forward<T>(out, inp, n, kind, T(param));
-    case SimdLevel::avx2: return avx2::act_forward<T>(out, inp, n, kind, T(param));
-    default: return scalar::act_forward<T>(out, inp, n, kind, T(param));
-  }
+  FASTANN_SIMD_DISPATCH(act_forward<T>(out, inp, n, kind, T(param)));
 }
 
 // inp, dout, dinp (n,)
 template <class T>
 void activation_backward(T* dinp, const T* inp, const T* dout, int64_t n, Activation kind, double param) {
   check_kind(kind);
-  switch (simd_level()) {
-    case SimdLevel::avx512: return avx512::act_backward<T>(dinp, inp, dout, n, kind, T(param));
-    case SimdLevel::avx2: return avx2::act_backward<T>(dinp, inp, dout, n, kind, T(param));
-    default: return scalar::act_backward<T>(dinp, inp, dout, n, kind, T(param));
-  }
+  FASTANN_SIMD_DISPATCH(act_backward<T>(dinp, inp, dout, n, kind, T(param)));
 }
 
 // ---- dispatch -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include "dropout_isa.hpp"
 #include "fastann/common.hpp"
+#include "internal/simd_dispatch.hpp"
 
 namespace fastann::cpu {
 
@@ -17,11 +18,7 @@ void apply_mask(T* dst, const T* src, int64_t n, double p, uint64_t seed) {
   const uint64_t key = splitmix64_mix(seed + kSplitmixGamma);
   const uint64_t threshold = dropout_threshold(p);
   const T scale = T(1.0 / (1.0 - p));
-  switch (simd_level()) {
-    case SimdLevel::avx512: avx512::dropout_apply<T>(dst, src, n, key, threshold, scale); break;
-    case SimdLevel::avx2: avx2::dropout_apply<T>(dst, src, n, key, threshold, scale); break;
-    default: scalar::dropout_apply<T>(dst, src, n, key, threshold, scale); break;
-  }
+  FASTANN_SIMD_DISPATCH(dropout_apply<T>(dst, src, n, key, threshold, scale));
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "fastann/cpu/gemm.hpp"
 #include "gemm_isa.hpp"
 #include "internal/tile_team.hpp"
+#include "internal/simd_dispatch.hpp"
 
 namespace fastann::cpu {
 
@@ -78,11 +79,7 @@ GemmArgs<T> tile(const GemmArgs<T>& g, int64_t i0, int64_t m, int64_t j0, int64_
 
 template <class T>
 GemmKernelShape kernel_shape_in_use() {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return avx512::kernel_shape(T{});
-    case SimdLevel::avx2: return avx2::kernel_shape(T{});
-    default: return scalar::kernel_shape(T{});
-  }
+  FASTANN_SIMD_DISPATCH(kernel_shape(T{}));
 }
 
 int64_t round_down(int64_t x, int64_t m) { return std::max<int64_t>(m, x / m * m); }
@@ -293,11 +290,7 @@ template <class T>
 void gemm_kernel3_packed_simd(const GemmArgs<T>& g) {
   if (trivial(g)) return;
   const GemmBlocking& b = gemm_blocking<T>();
-  switch (simd_level()) {
-    case SimdLevel::avx512: avx512::gemm_packed(g, b); break;
-    case SimdLevel::avx2: avx2::gemm_packed(g, b); break;
-    default: scalar::gemm_packed(g, b); break;
-  }
+  FASTANN_SIMD_DISPATCH(gemm_packed(g, b));
 }
 
 // Rung 4: rung 3 on threads. C is cut into a grid of tiles whose sides are whole micro-tiles, and each
@@ -382,11 +375,7 @@ namespace {
 // the ISA in use.
 template <class T>
 void linear_grad_prologue(T* dz, T* dbias, const T* grad_output, const T* output, int64_t n, int64_t out_features) {
-  switch (simd_level()) {
-    case SimdLevel::avx512: avx512::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features); break;
-    case SimdLevel::avx2: avx2::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features); break;
-    default: scalar::linear_grad_prologue(dz, dbias, grad_output, output, n, out_features); break;
-  }
+  FASTANN_SIMD_DISPATCH(linear_grad_prologue(dz, dbias, grad_output, output, n, out_features));
 }
 
 // A linear layer with at most this many outputs runs its forward (kLinearNarrowMaxOut) or backward
@@ -401,30 +390,18 @@ constexpr int64_t kLinearNarrowMaxOutBackward = 1;
 template <class T>
 void linear_forward_narrow(T* y, const T* x, const T* w, const T* bias, int64_t n, int64_t in, int64_t out,
                            bool relu) {
-  switch (simd_level()) {
-    case SimdLevel::avx512: avx512::linear_forward_narrow(y, x, w, bias, n, in, out, relu); break;
-    case SimdLevel::avx2: avx2::linear_forward_narrow(y, x, w, bias, n, in, out, relu); break;
-    default: scalar::linear_forward_narrow(y, x, w, bias, n, in, out, relu); break;
-  }
+  FASTANN_SIMD_DISPATCH(linear_forward_narrow(y, x, w, bias, n, in, out, relu));
 }
 
 template <class T>
 void linear_backward_narrow(T* dinput, T* dweight, const T* dz, const T* x, const T* w, int64_t n, int64_t in,
                             int64_t out) {
-  switch (simd_level()) {
-    case SimdLevel::avx512: avx512::linear_backward_narrow(dinput, dweight, dz, x, w, n, in, out); break;
-    case SimdLevel::avx2: avx2::linear_backward_narrow(dinput, dweight, dz, x, w, n, in, out); break;
-    default: scalar::linear_backward_narrow(dinput, dweight, dz, x, w, n, in, out); break;
-  }
+  FASTANN_SIMD_DISPATCH(linear_backward_narrow(dinput, dweight, dz, x, w, n, in, out));
 }
 
 template <class T>
 void linear_store_transposed(T* out, const T* yt, const T* bias, int64_t n, int64_t out_features, bool relu) {
-  switch (simd_level()) {
-    case SimdLevel::avx512: avx512::linear_store_transposed(out, yt, bias, n, out_features, relu); break;
-    case SimdLevel::avx2: avx2::linear_store_transposed(out, yt, bias, n, out_features, relu); break;
-    default: scalar::linear_store_transposed(out, yt, bias, n, out_features, relu); break;
-  }
+  FASTANN_SIMD_DISPATCH(linear_store_transposed(out, yt, bias, n, out_features, relu));
 }
 
 // Whether the forward y (N,OUT) = input (N,IN) * weight^T runs faster as y^T (OUT,N) = weight * input^T

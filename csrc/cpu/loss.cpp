@@ -17,6 +17,7 @@
 #include "parallel_sum.hpp"
 #include "row_reduce.hpp"
 #include "vexp.hpp"
+#include "internal/simd_dispatch.hpp"
 
 namespace fastann::cpu {
 
@@ -37,20 +38,12 @@ inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x >
 template <class T>
 double terms_sum(ElementwiseLoss kind, const T* inp, const T* tgt, int64_t n, double param = 0.0,
                  bool binary = false) {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return avx512::terms_sum(kind, inp, tgt, n, param, binary);
-    case SimdLevel::avx2: return avx2::terms_sum(kind, inp, tgt, n, param, binary);
-    default: return scalar::terms_sum(kind, inp, tgt, n, param, binary);
-  }
+  FASTANN_SIMD_DISPATCH(terms_sum(kind, inp, tgt, n, param, binary));
 }
 template <class T>
 void terms_grad(ElementwiseLoss kind, T* dinp, const T* inp, const T* tgt, int64_t n, double param, double scale,
                 bool binary = false) {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return avx512::terms_grad(kind, dinp, inp, tgt, n, param, scale, binary);
-    case SimdLevel::avx2: return avx2::terms_grad(kind, dinp, inp, tgt, n, param, scale, binary);
-    default: return scalar::terms_grad(kind, dinp, inp, tgt, n, param, scale, binary);
-  }
+  FASTANN_SIMD_DISPATCH(terms_grad(kind, dinp, inp, tgt, n, param, scale, binary));
 }
 
 }  // namespace
@@ -192,19 +185,11 @@ void cce_backward_impl(T* dinp, const T* inp, const Target& t, int64_t N, int64_
 // The softmax cross-entropy: the loops of the ISA simd_level() names (cross_entropy_loops.hpp).
 template <class T, class L>
 void cross_entropy_sparse(T* loss, T* dinp, const T* inp, const L* labels, int64_t N, int64_t C, double g) {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return avx512::cross_entropy_sparse_rows<T, L>(loss, dinp, inp, labels, N, C, g);
-    case SimdLevel::avx2: return avx2::cross_entropy_sparse_rows<T, L>(loss, dinp, inp, labels, N, C, g);
-    default: return scalar::cross_entropy_sparse_rows<T, L>(loss, dinp, inp, labels, N, C, g);
-  }
+  FASTANN_SIMD_DISPATCH(cross_entropy_sparse_rows<T, L>(loss, dinp, inp, labels, N, C, g));
 }
 template <class T>
 void cross_entropy_dense(T* loss, T* dinp, const T* inp, const T* tgt, int64_t N, int64_t C, double g) {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return avx512::cross_entropy_dense_rows<T>(loss, dinp, inp, tgt, N, C, g);
-    case SimdLevel::avx2: return avx2::cross_entropy_dense_rows<T>(loss, dinp, inp, tgt, N, C, g);
-    default: return scalar::cross_entropy_dense_rows<T>(loss, dinp, inp, tgt, N, C, g);
-  }
+  FASTANN_SIMD_DISPATCH(cross_entropy_dense_rows<T>(loss, dinp, inp, tgt, N, C, g));
 }
 template <class T, class L>
 void categorical_crossentropy_sparse_forward(T* loss, const T* inp, const L* labels, int64_t N, int64_t C,

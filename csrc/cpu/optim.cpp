@@ -9,18 +9,10 @@
 
 #include "fastann/common.hpp"
 #include "optim_isa.hpp"
+#include "internal/simd_dispatch.hpp"
 
 namespace fastann::cpu {
 
-// Call the loop `name` of the ISA simd_level() names with the given arguments.
-#define FASTANN_OPTIM_DISPATCH(name, ...)                                  \
-  do {                                                                     \
-    switch (simd_level()) {                                                \
-      case SimdLevel::avx512: avx512::name<T>(__VA_ARGS__); break;         \
-      case SimdLevel::avx2: avx2::name<T>(__VA_ARGS__); break;             \
-      default: scalar::name<T>(__VA_ARGS__); break;                        \
-    }                                                                      \
-  } while (0)
 
 double nadam_mu(double beta1, int64_t t) {
   return beta1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * double(t)));
@@ -31,8 +23,8 @@ double nadam_mu(double beta1, int64_t t) {
 template <class T>
 void sgd_step(T* param, T* momentum_buffer, const T* grad, int64_t n, double lr, double momentum,
               double dampening, bool nesterov, double weight_decay) {
-  FASTANN_OPTIM_DISPATCH(sgd, param, momentum == 0.0 ? nullptr : momentum_buffer, grad, n, T(lr), T(momentum),
-                         T(1.0 - dampening), nesterov, T(weight_decay));
+  FASTANN_SIMD_DISPATCH(sgd<T>(param, momentum == 0.0 ? nullptr : momentum_buffer, grad, n, T(lr), T(momentum),
+                         T(1.0 - dampening), nesterov, T(weight_decay)));
 }
 
 // param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad (n,)
@@ -43,31 +35,31 @@ void adam_step(T* param, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* 
   const double bc2 = 1.0 - std::pow(beta2, double(step));
   const double decay = decoupled ? 1.0 - lr * weight_decay : 1.0;
   const double l2 = decoupled ? 0.0 : weight_decay;
-  FASTANN_OPTIM_DISPATCH(adam, param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, n, T(lr / bc1),
+  FASTANN_SIMD_DISPATCH(adam<T>(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, n, T(lr / bc1),
                          T(1.0 / std::sqrt(bc2)), T(beta1), T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps), T(l2),
-                         T(decay));
+                         T(decay)));
 }
 
 // param, square_avg, momentum_buffer, grad_avg, grad (n,)
 template <class T>
 void rmsprop_step(T* param, T* square_avg, T* momentum_buffer, T* grad_avg, const T* grad, int64_t n, double lr,
                   double rho, double eps, double momentum, double weight_decay) {
-  FASTANN_OPTIM_DISPATCH(rmsprop, param, square_avg, momentum == 0.0 ? nullptr : momentum_buffer, grad_avg, grad,
-                         n, T(lr), T(rho), T(1.0 - rho), T(eps), T(momentum), T(weight_decay));
+  FASTANN_SIMD_DISPATCH(rmsprop<T>(param, square_avg, momentum == 0.0 ? nullptr : momentum_buffer, grad_avg, grad,
+                         n, T(lr), T(rho), T(1.0 - rho), T(eps), T(momentum), T(weight_decay)));
 }
 
 // param, accumulator, grad (n,)
 template <class T>
 void adagrad_step(T* param, T* accumulator, const T* grad, int64_t n, double lr, double eps, double weight_decay) {
-  FASTANN_OPTIM_DISPATCH(adagrad, param, accumulator, grad, n, T(lr), T(eps), T(weight_decay));
+  FASTANN_SIMD_DISPATCH(adagrad<T>(param, accumulator, grad, n, T(lr), T(eps), T(weight_decay)));
 }
 
 // param, accum_grad, accum_update, grad (n,)
 template <class T>
 void adadelta_step(T* param, T* accum_grad, T* accum_update, const T* grad, int64_t n, double lr, double rho,
                    double eps, double weight_decay) {
-  FASTANN_OPTIM_DISPATCH(adadelta, param, accum_grad, accum_update, grad, n, T(lr), T(rho), T(1.0 - rho), T(eps),
-                         T(weight_decay));
+  FASTANN_SIMD_DISPATCH(adadelta<T>(param, accum_grad, accum_update, grad, n, T(lr), T(rho), T(1.0 - rho), T(eps),
+                         T(weight_decay)));
 }
 
 // param, exp_avg, exp_inf, grad (n,)
@@ -75,8 +67,8 @@ template <class T>
 void adamax_step(T* param, T* exp_avg, T* exp_inf, const T* grad, int64_t n, int64_t step, double lr,
                  double beta1, double beta2, double eps, double weight_decay) {
   const double bc1 = 1.0 - std::pow(beta1, double(step));
-  FASTANN_OPTIM_DISPATCH(adamax, param, exp_avg, exp_inf, grad, n, T(lr / bc1), T(beta1), T(1.0 - beta1), T(beta2),
-                         T(eps), T(weight_decay));
+  FASTANN_SIMD_DISPATCH(adamax<T>(param, exp_avg, exp_inf, grad, n, T(lr / bc1), T(beta1), T(1.0 - beta1), T(beta2),
+                         T(eps), T(weight_decay)));
 }
 
 // param, exp_avg, exp_avg_sq, grad (n,)
@@ -87,24 +79,24 @@ void nadam_step(T* param, T* exp_avg, T* exp_avg_sq, const T* grad, int64_t n, i
   const double cg = lr * (1.0 - mu) / (1.0 - mu_product);
   const double cm = lr * mu_next / (1.0 - mu_product * mu_next);
   const double bc2 = 1.0 - std::pow(beta2, double(step));
-  FASTANN_OPTIM_DISPATCH(nadam, param, exp_avg, exp_avg_sq, grad, n, T(cg), T(cm), T(1.0 / std::sqrt(bc2)),
-                         T(beta1), T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps), T(weight_decay));
+  FASTANN_SIMD_DISPATCH(nadam<T>(param, exp_avg, exp_avg_sq, grad, n, T(cg), T(cm), T(1.0 / std::sqrt(bc2)),
+                         T(beta1), T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps), T(weight_decay)));
 }
 
 // param, exp_avg, grad (n,)
 template <class T>
 void lion_step(T* param, T* exp_avg, const T* grad, int64_t n, double lr, double beta1, double beta2,
                double weight_decay) {
-  FASTANN_OPTIM_DISPATCH(lion, param, exp_avg, grad, n, T(lr), T(1.0 - lr * weight_decay), T(beta1), T(1.0 - beta1),
-                         T(beta2), T(1.0 - beta2));
+  FASTANN_SIMD_DISPATCH(lion<T>(param, exp_avg, grad, n, T(lr), T(1.0 - lr * weight_decay), T(beta1), T(1.0 - beta1),
+                         T(beta2), T(1.0 - beta2)));
 }
 
 // param, accumulator, linear, grad (n,)
 template <class T>
 void ftrl_step(T* param, T* accumulator, T* linear, const T* grad, int64_t n, double lr, double lr_power, double l1,
                double l2, double l2_shrinkage, double beta) {
-  FASTANN_OPTIM_DISPATCH(ftrl, param, accumulator, linear, grad, n, T(lr), T(-lr_power), lr_power == -0.5, T(l1),
-                         T(2.0 * l2 + beta / lr), T(2.0 * l2_shrinkage));
+  FASTANN_SIMD_DISPATCH(ftrl<T>(param, accumulator, linear, grad, n, T(lr), T(-lr_power), lr_power == -0.5, T(l1),
+                         T(2.0 * l2 + beta / lr), T(2.0 * l2_shrinkage)));
 }
 
 // ---- Adafactor --------------------------------------------------------------------------------------
@@ -112,11 +104,7 @@ namespace {
 
 template <class T>
 AdafactorLoops<T> adafactor_table() {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return avx512::adafactor_loops<T>();
-    case SimdLevel::avx2: return avx2::adafactor_loops<T>();
-    default: return scalar::adafactor_loops<T>();
-  }
+  FASTANN_SIMD_DISPATCH(adafactor_loops<T>());
 }
 
 // Values per chunk of an unfactored parameter: the chunks' partial sums are added in chunk order, so the

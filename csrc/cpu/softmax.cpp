@@ -4,6 +4,7 @@
 
 #include "fastann/common.hpp"
 #include "softmax_isa.hpp"
+#include "internal/simd_dispatch.hpp"
 
 namespace fastann::cpu {
 
@@ -11,11 +12,7 @@ namespace {
 
 template <class T>
 void lines(SoftmaxOp op, T* dst, const T* x, const T* g, int64_t outer, int64_t A, int64_t inner) {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return avx512::softmax_lines<T>(op, dst, x, g, outer, A, inner);
-    case SimdLevel::avx2: return avx2::softmax_lines<T>(op, dst, x, g, outer, A, inner);
-    default: return scalar::softmax_lines<T>(op, dst, x, g, outer, A, inner);
-  }
+  FASTANN_SIMD_DISPATCH(softmax_lines<T>(op, dst, x, g, outer, A, inner));
 }
 
 }  // namespace
