@@ -166,23 +166,20 @@ def worker(lib, threads, quick, only):
     import numpy as np
 
     rng = np.random.default_rng(0)
+    # calls[kind[0]](x, t, activation name or None): the zero-argument function a case times, or None where the
+    # library has no such function (NumPy's gelu); x and t pass through `operand` first (once per case: torch
+    # wraps the arrays as tensors, outside the timed call)
+    operand = lambda a: a  # noqa: E731
     if lib == "fastann":
         import fastann
         from fastann import ops
         fastann.set_num_threads(threads)
-
-        def op(kind, x, t):
-            if kind[0] == "unary":
-                return lambda: ops.activation(kind[1], x)
-            if kind[0] == "dropout":
-                return lambda: ops.dropout(x, 0.5, seed=1)
-            if kind[0] == "mse":
-                return lambda: ops.mse_loss(x, t)
-            if kind[0] == "bce":
-                return lambda: ops.binary_cross_entropy(x, t)
-            if kind[0] == "softmax":
-                return lambda: ops.softmax(x, dim=-1)
-            return lambda: ops.cross_entropy(x, t)
+        calls = {"unary": lambda x, t, a: lambda: ops.activation(a, x),
+                 "dropout": lambda x, t, a: lambda: ops.dropout(x, 0.5, seed=1),
+                 "mse": lambda x, t, a: lambda: ops.mse_loss(x, t),
+                 "bce": lambda x, t, a: lambda: ops.binary_cross_entropy(x, t),
+                 "softmax": lambda x, t, a: lambda: ops.softmax(x, dim=-1),
+                 "ce": lambda x, t, a: lambda: ops.cross_entropy(x, t)}
     elif lib == "numpy":
         def softmax(x):
             e = np.exp(x - x.max(axis=1, keepdims=True))
@@ -192,49 +189,35 @@ def worker(lib, threads, quick, only):
             z = x - x.max(axis=1, keepdims=True)
             return np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(t)), t])
 
+        def bce(x, t):
+            p = np.clip(x, np.float32(1e-7), np.float32(1 - 1e-7))
+            return -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+
         unary = {"relu": lambda x: np.maximum(x, 0), "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "tanh": np.tanh,
                  "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
                  "selu": lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(
                      np.minimum(x, 0))),
                  "softplus": lambda x: np.logaddexp(0, x)}
         gen = np.random.default_rng(1)
-
-        def op(kind, x, t):
-            if kind[0] == "unary":
-                return (lambda: unary[kind[1]](x)) if kind[1] in unary else None
-            if kind[0] == "dropout":
-                return lambda: x * (gen.random(x.shape, dtype=np.float32) >= 0.5) * np.float32(2)
-            if kind[0] == "mse":
-                return lambda: np.mean((x - t) ** 2)
-            if kind[0] == "bce":
-                def bce():
-                    p = np.clip(x, np.float32(1e-7), np.float32(1 - 1e-7))
-                    return -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
-                return bce
-            if kind[0] == "softmax":
-                return lambda: softmax(x)
-            return lambda: cross_entropy(x, t)
+        calls = {"unary": lambda x, t, a: (lambda: unary[a](x)) if a in unary else None,
+                 "dropout": lambda x, t, a: lambda: x * (gen.random(x.shape, dtype=np.float32) >= 0.5) * np.float32(2),
+                 "mse": lambda x, t, a: lambda: np.mean((x - t) ** 2),
+                 "bce": lambda x, t, a: lambda: bce(x, t),
+                 "softmax": lambda x, t, a: lambda: softmax(x),
+                 "ce": lambda x, t, a: lambda: cross_entropy(x, t)}
     else:
         import torch
         import torch.nn.functional as F
         torch.set_num_threads(threads)
         unary = {"relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": F.gelu, "elu": F.elu,
                  "selu": F.selu, "softplus": F.softplus}
-
-        def op(kind, x, t):
-            x = torch.from_numpy(x)
-            t = torch.from_numpy(t)
-            if kind[0] == "unary":
-                return lambda: unary[kind[1]](x)
-            if kind[0] == "dropout":
-                return lambda: F.dropout(x, 0.5, training=True)
-            if kind[0] == "mse":
-                return lambda: F.mse_loss(x, t)
-            if kind[0] == "bce":
-                return lambda: F.binary_cross_entropy(x, t)
-            if kind[0] == "softmax":
-                return lambda: torch.softmax(x, dim=-1)
-            return lambda: F.cross_entropy(x, t)
+        operand = torch.from_numpy
+        calls = {"unary": lambda x, t, a: lambda: unary[a](x),
+                 "dropout": lambda x, t, a: lambda: F.dropout(x, 0.5, training=True),
+                 "mse": lambda x, t, a: lambda: F.mse_loss(x, t),
+                 "bce": lambda x, t, a: lambda: F.binary_cross_entropy(x, t),
+                 "softmax": lambda x, t, a: lambda: torch.softmax(x, dim=-1),
+                 "ce": lambda x, t, a: lambda: F.cross_entropy(x, t)}
     res = {}
     for name, kind, shape in cases(quick):
         if only and not any(name.startswith(o) for o in only):
@@ -243,7 +226,8 @@ def worker(lib, threads, quick, only):
         t = rng.integers(0, shape[1], shape[0]) if kind[0] == "ce" else rng.standard_normal(shape).astype(np.float32)
         if kind[0] == "bce":  # probabilities and targets in (0, 1)
             x, t = rng.uniform(0.01, 0.99, shape).astype(np.float32), rng.uniform(0, 1, shape).astype(np.float32)
-        f = optimizer_step(lib, kind[1], x, t) if kind[0] == "optim" else op(kind, x, t)
+        f = optimizer_step(lib, kind[1], x, t) if kind[0] == "optim" else \
+            calls[kind[0]](operand(x), operand(t), kind[1] if kind[0] == "unary" else None)
         if f is not None:
             res[name] = timed_us(f)
     return res
