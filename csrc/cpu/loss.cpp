@@ -30,9 +30,6 @@ namespace {
 // one at 38 400 elements). The (N, C) losses use row_grain (internal/class_targets.hpp). docs/losses.md.
 constexpr int64_t kGrain = 16384;
 
-// NaN-propagating clamp.
-inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
-
 // The loops of loss_loops.hpp for the ISA simd_level() names: the sum of the loss's terms (double), and the
 // gradient dinp_i = scale * d term / d x_i.
 template <class T>
@@ -146,7 +143,7 @@ void cce_forward_impl(T* loss, const T* inp, const Target& t, int64_t N, int64_t
       const bool all_columns = cce_all_columns(S, eps);
       for (int64_t j = 0; j < C; ++j) {
         const double tj = t.at(i, j);
-        if (tj != 0.0 || all_columns) acc -= tj * std::log(clampd(p[j] / S, eps, 1.0 - eps));
+        if (tj != 0.0 || all_columns) acc -= tj * std::log(loss_terms::clamp(p[j] / S, eps, 1.0 - eps));
       }
     }
     return acc;
@@ -225,7 +222,7 @@ bool all_binary(const T* tgt, int64_t n) {
   for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
     const int64_t i1 = n - i0 < kBlock ? n : i0 + kBlock;
     int64_t other = 0;
-    for (int64_t i = i0; i < i1; ++i) other += (tgt[i] != T(0)) & (tgt[i] != T(1));
+    for (int64_t i = i0; i < i1; ++i) other += !loss_terms::is_binary_label(tgt[i]);
     if (other) return false;
   }
   return true;

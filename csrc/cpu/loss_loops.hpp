@@ -31,12 +31,6 @@ struct VecMath {
   static double tanh(double x) { return vtanh(x); }
 };
 
-// NaN-propagating clamp, as two single selects (see vlog).
-inline double clampd(double x, double lo, double hi) {
-  const double up = x < lo ? lo : x;
-  return x > hi ? hi : up;
-}
-
 // The terms of the losses written in loss.cpp's own kernels (their backwards stay there), in the form of
 // fastann/loss_terms.hpp: term(x, t, param).
 struct Mse {
@@ -48,7 +42,7 @@ struct L1 {
 // -(t log p + (1 - t) log(1 - p)), p = clip(x, eps, 1 - eps)
 struct BinaryCrossEntropy {
   static double term(double x, double t, double eps) {
-    const double p = clampd(x, eps, 1.0 - eps);
+    const double p = loss_terms::clamp(x, eps, 1.0 - eps);
     return -(t * vlog(p) + (1.0 - t) * vlog(1.0 - p));
   }
 };

@@ -25,8 +25,11 @@ struct StdMath {
   static FASTANN_HD double tanh(double x) { return std::tanh(x); }
 };
 
-// NaN-propagating clamp.
-FASTANN_HD double clamp(double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); }
+// NaN-propagating clamp (lo <= hi), as two selects one after the other (see relu below).
+FASTANN_HD double clamp(double v, double lo, double hi) {
+  const double up = v < lo ? lo : v;
+  return v > hi ? hi : up;
+}
 // NaN-propagating max(v, 0): Keras's ops.maximum keeps a NaN. (Selects one after the other, not nested: the
 // CPU loops vectorize only when GCC can turn each into a masked operation, see csrc/cpu/loss_loops.hpp.)
 FASTANN_HD double relu(double v) {
