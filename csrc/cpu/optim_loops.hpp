@@ -7,7 +7,7 @@
 // Arithmetic runs in T (float for float32 arrays) with the scalar coefficients computed once in double,
 // complements included: (1 - beta2) is passed as c2 = T(1.0 - beta2), because float(0.999) subtracted
 // from 1 in float is 0.00100005, a 5e-5 relative error in every second-moment update.
-// NaN in grad or state propagates: max() below is written so NaN wins.
+// NaN in grad or state propagates: the max of AMSGrad and Adamax is rows::nan_max (row_reduce.hpp), where NaN wins.
 //
 // Why every loop body starts by copying its scalars and pointers into locals: the lambdas capture by
 // reference, and a captured `T lr` lives in memory the compiler cannot prove the T* stores leave alone,
@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "fastann/common.hpp"
+#include "row_reduce.hpp"
 
 namespace fastann::cpu::FASTANN_ISA {
 
@@ -27,9 +28,6 @@ namespace fastann::cpu::FASTANN_ISA {
 // busy second core costs little (docs/optimizers.md, Measured). The MLP's largest matrix (235 200) is split
 // over 2 threads.
 constexpr int64_t kGrain = 32768;
-
-template <class T>
-inline T nan_max(T a, T b) { return (a > b || a != a) ? a : b; }
 
 template <bool B>
 using bool_c = std::integral_constant<bool, B>;
@@ -97,7 +95,7 @@ inline void adam_range(T* __restrict P, T* __restrict M, T* __restrict V, T* __r
     M[i] = mi;
     V[i] = vi;
     if constexpr (AMS::value) {
-      vi = nan_max(vi, VMAX[i]);
+      vi = rows::nan_max(VMAX[i], vi);  // vi when larger or NaN
       VMAX[i] = vi;
     }
     P[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
@@ -211,7 +209,7 @@ void adamax(T* param, T* m, T* u, const T* grad, int64_t n, T step_size, T beta1
       for (int64_t i = b; i < e; ++i) {
         const T g = l2_grad(l2, G[i], wd, P[i]);
         const T mi = beta1 * M[i] + c1 * g;
-        const T ui = nan_max(beta2 * U[i], std::fabs(g) + eps);
+        const T ui = rows::nan_max(std::fabs(g) + eps, beta2 * U[i]);  // beta2 u when larger or NaN
         M[i] = mi;
         U[i] = ui;
         P[i] -= step_size * mi / ui;
