@@ -26,8 +26,8 @@ namespace fastann::cpu::FASTANN_ISA {
 // ---- helpers --------------------------------------------------------------------------------------
 namespace {
 
-// Elements per thread below which work stays on one thread: ~4 ns per element, so ~16 us of work, where
-// handing a chunk to the thread team costs ~1 us (128 x 100 rows: 2 threads 1.8x one; docs/activations.md).
+// Elements per thread below which work stays on one thread: ~0.7 ns per element, so ~3 us of work, where
+// handing a chunk to the thread team costs ~1 us (128 x 100 rows: 2 threads 1.6x one; docs/activations.md).
 constexpr int64_t kGrain = 4096;
 constexpr int64_t kBlock = 64;     // lines per slab when inner > 1
 
